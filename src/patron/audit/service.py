@@ -1,0 +1,82 @@
+"""The audit trail: every write leaves an entry saying who did what to which row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from patron.audit.models import AuditEntry
+from patron.core.actor import Actor
+from patron.core.context import current_request_id
+from patron.core.pagination import PageResult, paginate
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    *,
+    store_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        actor_type=actor.kind,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        store_id=store_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        before=before,
+        after=after,
+        request_id=current_request_id(),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def changed_fields(
+    before: dict[str, Any], after: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the fields that differ, so an entry shows the change and not the whole row."""
+    keys = [k for k in after if before.get(k) != after[k]]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+@dataclass
+class AuditFilter:
+    entity_type: str | None = None
+    entity_id: str | None = None
+    actor_type: str | None = None
+    actor_id: int | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def list_entries(
+    session: Session, filters: AuditFilter, cursor: str | None, limit: int
+) -> PageResult[AuditEntry]:
+    query = select(AuditEntry)
+    for column, value in (
+        (AuditEntry.entity_type, filters.entity_type),
+        (AuditEntry.entity_id, filters.entity_id),
+        (AuditEntry.actor_type, filters.actor_type),
+        (AuditEntry.actor_id, filters.actor_id),
+        (AuditEntry.action, filters.action),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.since is not None:
+        query = query.where(AuditEntry.created_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(AuditEntry.created_at < filters.until)
+    return paginate(session, query, AuditEntry.id, cursor, limit)

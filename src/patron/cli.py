@@ -1,0 +1,145 @@
+"""The `patron` command line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from patron.core import clock, db, migrate
+from patron.core.actor import SYSTEM, Role
+from patron.core.errors import PatronError
+from patron.core.settings import ConfigurationError, get_settings
+
+app = typer.Typer(help="Patron: membership and loyalty platform (会员管理与营销系统).", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Staff users.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys for integrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(apikey_app, name="apikey")
+out = Console()
+err = Console(stderr=True)
+
+NowOption = Annotated[
+    datetime | None,
+    typer.Option("--now", help="Run as if it were this time (ISO 8601, with offset).", formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
+]
+
+
+@app.callback()
+def main(now: NowOption = None) -> None:
+    try:
+        settings = get_settings()
+    except ConfigurationError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if now is not None:
+        clock.set_now(now if now.tzinfo else now.replace(tzinfo=settings.tz))
+
+
+def fail(error: PatronError) -> typer.Exit:
+    err.print(f"[red]{error.code}:[/red] {error.detail}")
+    return typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    migrate.upgrade(db.get_engine(), revision)
+    out.print(f"database at {revision}")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+    reload: bool = False,
+) -> None:
+    """Run the HTTP server (API, console)."""
+    import uvicorn
+
+    settings = get_settings()
+    out.print(f"Patron on http://{host}:{port}/console/  (API http://{host}:{port}/api/v1, env {settings.env})")
+    uvicorn.run(
+        "patron.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Option(help="Login name.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    role: Annotated[Role, typer.Option(help="One of the staff roles.")],
+    store: Annotated[list[str] | None, typer.Option("--store", help="Store code; repeat for more. None: all stores.")] = None,
+    display_name: str = "",
+) -> None:
+    """Create a staff user. Without --store the user covers all stores."""
+    from patron.staff import service as staff
+    from patron.staff.schemas import StaffCreate
+    from patron.stores import service as stores
+
+    try:
+        with db.transaction() as session:
+            store_ids = stores.ids_for_codes(session, store or [])
+            user = staff.create_staff(
+                session,
+                SYSTEM,
+                StaffCreate(
+                    username=username,
+                    password=password,
+                    display_name=display_name,
+                    role=role,
+                    all_stores=not store_ids,
+                    store_ids=store_ids,
+                ),
+            )
+            out.print(f"created {user.role} {user.username} (id {user.id})")
+    except PatronError as error:
+        raise fail(error) from error
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="Who uses the key, e.g. 'POS 上海'.")],
+    store: Annotated[list[str] | None, typer.Option("--store", help="Store code; repeat for more. None: all stores.")] = None,
+) -> None:
+    """Create an API key and print it once."""
+    from patron.apikeys import service as apikeys
+    from patron.apikeys.schemas import ApiKeyCreate
+    from patron.stores import service as stores
+
+    try:
+        with db.transaction() as session:
+            store_ids = stores.ids_for_codes(session, store or [])
+            created = apikeys.create_key(
+                session, SYSTEM, ApiKeyCreate(name=name, all_stores=not store_ids, store_ids=store_ids)
+            )
+    except PatronError as error:
+        raise fail(error) from error
+    out.print(f"API key {created.api_key.id} ({name}); store it now, it is not shown again:")
+    print(created.key)
+
+
+@app.command()
+def demo(
+    if_empty: bool = typer.Option(False, "--if-empty", help="Load only into an empty database."),
+) -> None:
+    """Load the demo brand: stores in several cities and staff of every role."""
+    from patron.demo import brand
+
+    with db.transaction() as session:
+        loaded = brand.load(session, only_if_empty=if_empty)
+    if not loaded:
+        out.print("demo data already present; nothing loaded")
+    brand.print_logins(out)

@@ -1,0 +1,66 @@
+"""One base error carrying an HTTP status and a stable `code`; domains subclass it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PatronError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+    # The transaction edge rolls back on errors; an error that records something worth keeping
+    # (a failed login counting toward a lockout) sets this so the edge commits before answering.
+    keeps_changes: bool = False
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+
+class NotFound(PatronError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Unauthenticated(PatronError):
+    status = 401
+    code = "unauthenticated"
+    title = "Authentication required"
+
+
+class Forbidden(PatronError):
+    status = 403
+    code = "forbidden"
+    title = "Not allowed"
+
+
+class Conflict(PatronError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class InvalidInput(PatronError):
+    """A request that parsed but breaks a rule; `field` names the culprit."""
+
+    status = 422
+    code = "validation_error"
+    title = "Invalid input"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+class RateLimited(PatronError):
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+
+class ServiceUnavailable(PatronError):
+    status = 503
+    code = "service_unavailable"
+    title = "Service unavailable"

@@ -1,0 +1,89 @@
+"""Settings read from `PATRON_*` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "patron", "dev", "test"}
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot be used to start Patron."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PATRON_", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    database_url: str = "sqlite:///./var/patron.db"
+    secret_key: str = ""
+    timezone: str = "Asia/Shanghai"
+    data_dir: Path = Path("./var")
+    token_ttl_minutes: int = 12 * 60
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    login_rate_limit: str = "30/minute"
+    rate_limit_storage: str = "memory://"
+    log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why `secret` is unfit to sign tokens and derive keys, or None when it is fit."""
+    if not secret:
+        return "PATRON_SECRET_KEY is not set"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"PATRON_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters"
+    if secret.lower() in WEAK_SECRETS or len(set(secret)) < 8:
+        return "PATRON_SECRET_KEY is too weak"
+    return None
+
+
+def resolve_secret(settings: Settings) -> Settings:
+    """Refuse a missing or weak secret in production; elsewhere keep one under the data dir.
+
+    The development secret is persisted so that tokens and (later) encrypted PII survive restarts.
+    """
+    problem = secret_problem(settings.secret_key)
+    if problem is None:
+        return settings
+    if settings.env == "production":
+        raise ConfigurationError(problem)
+    path = settings.data_dir / "secret_key"
+    if path.exists():
+        secret = path.read_text().strip()
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        path.write_text(secret)
+        path.chmod(0o600)
+    return settings.model_copy(update={"secret_key": secret})
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return resolve_secret(Settings())

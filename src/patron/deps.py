@@ -1,0 +1,82 @@
+"""FastAPI dependencies: the per-request transaction and the authenticated actor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from patron.apikeys import service as apikeys
+from patron.core.actor import Actor, Role
+from patron.core.errors import Forbidden, PatronError, Unauthenticated
+from patron.core.security import API_KEY_PREFIX
+from patron.core.settings import Settings
+from patron.staff import service as staff
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One request, one transaction: commit when the handler succeeds, roll back when it fails."""
+    with request.app.state.session_factory() as session:
+        if request.method in READ_METHODS:
+            session.connection(execution_options={"patron_read_only": True})
+        try:
+            yield session
+        except PatronError as error:
+            if error.keeps_changes:
+                session.commit()
+            else:
+                session.rollback()
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        else:
+            session.commit()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def actor_from_token(session: Session, settings: Settings, token: str) -> Actor | None:
+    if token.startswith(API_KEY_PREFIX):
+        return apikeys.actor_for_key(session, token)
+    return staff.actor_for_token(session, settings, token)
+
+
+def current_actor(request: Request, session: SessionDep, settings: SettingsDep) -> Actor:
+    token = bearer_token(request)
+    actor = actor_from_token(session, settings, token) if token else None
+    if actor is None:
+        raise Unauthenticated("a valid bearer token (staff token or API key) is required")
+    request.state.actor = actor
+    return actor
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def require(*roles: Role) -> Callable[[Actor], Actor]:
+    """A dependency admitting only the given roles."""
+
+    def check(actor: ActorDep) -> Actor:
+        if not actor.has_role(*roles):
+            raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+        return actor
+
+    return check

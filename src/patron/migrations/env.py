@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from patron.core.db import make_engine
+from patron.models import metadata
+
+config = context.config
+
+
+def run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def main() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run(connection)
+        return
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        from patron.core.settings import get_settings
+
+        url = get_settings().database_url
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        run(conn)
+    engine.dispose()
+
+
+main()

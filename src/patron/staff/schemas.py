@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from patron.core.actor import Role
+
+Username = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+Password = Field(min_length=8, max_length=128)
+
+
+class StaffCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Username
+    password: str = Password
+    display_name: str = Field(default="", max_length=100)
+    role: Role
+    all_stores: bool = False
+    store_ids: list[int] = Field(default_factory=list)
+
+
+class StaffUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, max_length=100)
+    role: Role | None = None
+    all_stores: bool | None = None
+    store_ids: list[int] | None = None
+    is_active: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=128)
+
+
+class StaffOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    all_stores: bool
+    store_ids: list[int]
+    is_active: bool
+    locked_until: datetime | None
+    last_login_at: datetime | None
+    created_at: datetime
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=128)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+
+
+class MeOut(BaseModel):
+    kind: str
+    id: int | None
+    name: str
+    role: Role
+    all_stores: bool
+    store_ids: list[int] | None

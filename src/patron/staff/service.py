@@ -1,0 +1,294 @@
+"""Staff users: accounts, roles and store scope, and logging in with lockout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import Session
+
+from patron.audit import service as audit
+from patron.core import clock
+from patron.core.actor import HQ_ROLES, Actor, Role
+from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PatronError
+from patron.core.pagination import PageResult, paginate
+from patron.core.security import (
+    DUMMY_PASSWORD_HASH,
+    AccessToken,
+    hash_password,
+    issue_access_token,
+    password_needs_rehash,
+    read_access_token,
+    verify_password,
+)
+from patron.core.settings import Settings
+from patron.staff.models import StaffStoreScope, StaffUser
+from patron.staff.schemas import StaffCreate, StaffUpdate
+from patron.stores import service as stores
+
+# What a store manager may hire and edit in their own stores.
+MANAGED_BY_STORE_MANAGER = (Role.cashier, Role.guide)
+
+
+class StaffNotFound(NotFound):
+    code = "staff_not_found"
+    title = "Staff user not found"
+
+
+class UsernameTaken(Conflict):
+    code = "username_taken"
+    title = "Username is taken"
+
+
+class InvalidCredentials(PatronError):
+    status = 401
+    code = "invalid_credentials"
+    title = "Wrong username or password"
+    keeps_changes = True
+
+
+class AccountLocked(PatronError):
+    status = 423
+    code = "account_locked"
+    title = "Account locked after repeated failed logins"
+    keeps_changes = True
+
+
+def snapshot(user: StaffUser) -> dict[str, object]:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "all_stores": user.all_stores,
+        "store_ids": user.store_ids,
+        "is_active": user.is_active,
+    }
+
+
+def actor_for(user: StaffUser) -> Actor:
+    return Actor(
+        kind="staff",
+        id=user.id,
+        name=user.username,
+        role=Role(user.role),
+        store_ids=None if user.all_stores else frozenset(user.store_ids),
+    )
+
+
+# --- visibility -------------------------------------------------------------------------------
+
+
+def _visible_query(actor: Actor) -> Select[tuple[StaffUser]]:
+    query = select(StaffUser)
+    if actor.role is Role.hq_admin:
+        return query
+    if actor.role is Role.store_manager and actor.store_ids is not None:
+        # A manager sees staff confined to their stores: no all-store staff, no scope outside.
+        outside = exists().where(
+            StaffStoreScope.staff_id == StaffUser.id,
+            StaffStoreScope.store_id.not_in(actor.store_ids),
+        )
+        inside = exists().where(
+            StaffStoreScope.staff_id == StaffUser.id,
+            StaffStoreScope.store_id.in_(actor.store_ids),
+        )
+        return query.where(StaffUser.all_stores.is_(False), inside, ~outside)
+    return query.where(StaffUser.id == actor.id)
+
+
+def list_staff(
+    session: Session,
+    actor: Actor,
+    cursor: str | None,
+    limit: int,
+    role: Role | None = None,
+    store_id: int | None = None,
+) -> PageResult[StaffUser]:
+    query = _visible_query(actor)
+    if role is not None:
+        query = query.where(StaffUser.role == role.value)
+    if store_id is not None:
+        query = query.where(
+            exists().where(StaffStoreScope.staff_id == StaffUser.id, StaffStoreScope.store_id == store_id)
+        )
+    return paginate(session, query, StaffUser.id, cursor, limit)
+
+
+def get_staff(session: Session, actor: Actor, staff_id: int) -> StaffUser:
+    user = session.scalar(_visible_query(actor).where(StaffUser.id == staff_id))
+    if user is None:
+        raise StaffNotFound(f"no staff user {staff_id}")
+    return user
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+
+def _check_scope(
+    session: Session, actor: Actor, role: Role, all_stores: bool, store_ids: list[int]
+) -> None:
+    if role is Role.integration:
+        raise InvalidInput("role", "integration is the role of API keys, not of staff")
+    if role in HQ_ROLES and not all_stores:
+        raise InvalidInput("all_stores", "HQ roles cover all stores")
+    if all_stores and store_ids:
+        raise InvalidInput("store_ids", "give either all_stores or a list of stores, not both")
+    if not all_stores and not store_ids:
+        raise InvalidInput("store_ids", "a store role needs at least one store")
+    stores.check_ids_exist(session, store_ids)
+    if actor.role is Role.hq_admin:
+        return
+    if actor.role is not Role.store_manager:
+        raise Forbidden("only HQ admins and store managers manage staff")
+    if role not in MANAGED_BY_STORE_MANAGER:
+        raise Forbidden("store managers may only manage cashiers and guides")
+    if all_stores or not all(actor.sees_store(store_id) for store_id in store_ids):
+        raise Forbidden("store managers may only assign their own stores")
+
+
+def _set_scopes(user: StaffUser, store_ids: list[int]) -> None:
+    user.scopes = [StaffStoreScope(store_id=store_id) for store_id in dict.fromkeys(store_ids)]
+
+
+def create_staff(session: Session, actor: Actor, data: StaffCreate) -> StaffUser:
+    _check_scope(session, actor, data.role, data.all_stores, data.store_ids)
+    if session.scalar(select(StaffUser.id).where(StaffUser.username == data.username)) is not None:
+        raise UsernameTaken(f"username {data.username} is taken", field="username")
+    user = StaffUser(
+        username=data.username,
+        display_name=data.display_name,
+        password_hash=hash_password(data.password),
+        role=data.role.value,
+        all_stores=data.all_stores,
+    )
+    _set_scopes(user, data.store_ids)
+    session.add(user)
+    session.flush()
+    audit.record(
+        session, actor, "staff.create", "staff", user.id,
+        store_id=_home_store(user), after=snapshot(user),
+    )
+    return user
+
+
+def update_staff(session: Session, actor: Actor, staff_id: int, data: StaffUpdate) -> StaffUser:
+    user = get_staff(session, actor, staff_id)
+    changes = data.model_dump(exclude_unset=True)
+    role = data.role or Role(user.role)
+    all_stores = user.all_stores if data.all_stores is None else data.all_stores
+    store_ids = user.store_ids if data.store_ids is None else data.store_ids
+    if data.role is not None and data.all_stores is None and role in HQ_ROLES:
+        all_stores, store_ids = True, []
+    if all_stores and data.store_ids is None:
+        store_ids = []
+    if actor.id == user.id and actor.kind == "staff" and (
+        changes.get("is_active") is False or (data.role is not None and data.role.value != user.role)
+    ):
+        raise Forbidden("you cannot deactivate yourself or change your own role")
+    _check_scope(session, actor, role, all_stores, store_ids)
+
+    before = snapshot(user)
+    user.role = role.value
+    user.all_stores = all_stores
+    _set_scopes(user, store_ids)
+    if data.display_name is not None:
+        user.display_name = data.display_name
+    if data.is_active is not None and data.is_active != user.is_active:
+        user.is_active = data.is_active
+        user.token_version += 1
+    session.flush()
+    old, new = audit.changed_fields(before, snapshot(user))
+    if new:
+        audit.record(
+            session, actor, "staff.update", "staff", user.id,
+            store_id=_home_store(user), before=old, after=new,
+        )
+    if data.password is not None:
+        reset_password(session, actor, user, data.password)
+    return user
+
+
+def reset_password(session: Session, actor: Actor, user: StaffUser, password: str) -> None:
+    """Set a new password, lift any lockout, and end every session the old one opened."""
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.token_version += 1
+    session.flush()
+    audit.record(session, actor, "staff.reset_password", "staff", user.id, store_id=_home_store(user))
+
+
+def _home_store(user: StaffUser) -> int | None:
+    return None if user.all_stores or not user.store_ids else user.store_ids[0]
+
+
+# --- login ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures: int
+    lock_for: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoginPolicy:
+        return cls(settings.login_max_failures, timedelta(minutes=settings.login_lock_minutes))
+
+
+def authenticate(session: Session, username: str, password: str, policy: LoginPolicy) -> StaffUser:
+    """The user these credentials belong to; counts failures and locks after too many in a row."""
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username).with_for_update())
+    now = clock.now()
+    if user is None:
+        verify_password(DUMMY_PASSWORD_HASH, password)
+        raise InvalidCredentials()
+    if user.locked_until is not None and user.locked_until > now:
+        raise AccountLocked(f"try again after {user.locked_until.isoformat()}", locked_until=user.locked_until.isoformat())
+    if not verify_password(user.password_hash, password) or not user.is_active:
+        return _count_failure(session, user, policy)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if password_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    session.flush()
+    return user
+
+
+def _count_failure(session: Session, user: StaffUser, policy: LoginPolicy) -> StaffUser:
+    user.failed_logins += 1
+    if user.failed_logins < policy.max_failures:
+        session.flush()
+        raise InvalidCredentials()
+    user.failed_logins = 0
+    user.locked_until = clock.now() + policy.lock_for
+    session.flush()
+    audit.record(
+        session, actor_for(user), "staff.locked", "staff", user.id,
+        store_id=_home_store(user), after={"locked_until": user.locked_until.isoformat()},
+    )
+    raise AccountLocked(
+        f"{policy.max_failures} wrong passwords in a row; locked until {user.locked_until.isoformat()}",
+        locked_until=user.locked_until.isoformat(),
+    )
+
+
+def issue_token(user: StaffUser, settings: Settings) -> AccessToken:
+    return issue_access_token(
+        settings.secret_key, user.id, user.token_version, timedelta(minutes=settings.token_ttl_minutes)
+    )
+
+
+def actor_for_token(session: Session, settings: Settings, token: str) -> Actor | None:
+    claims = read_access_token(settings.secret_key, token)
+    if claims is None:
+        return None
+    user = session.get(StaffUser, claims.staff_id)
+    if user is None or not user.is_active or user.token_version != claims.version:
+        return None
+    return actor_for(user)
+
+
+def find_by_username(session: Session, username: str) -> StaffUser | None:
+    return session.scalar(select(StaffUser).where(StaffUser.username == username))

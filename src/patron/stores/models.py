@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core.db import Base, Timestamped
+
+
+class StoreType(StrEnum):
+    owned = "owned"  # 直营
+    franchise = "franchise"  # 加盟
+
+
+class StoreStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class Store(Timestamped, Base):
+    __tablename__ = "stores"
+    __table_args__ = (
+        CheckConstraint("type IN ('owned', 'franchise')", name="type"),
+        CheckConstraint("status IN ('open', 'closed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(16))
+    city: Mapped[str] = mapped_column(String(50), default="")
+    address: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    status: Mapped[str] = mapped_column(String(16), default=StoreStatus.open.value)

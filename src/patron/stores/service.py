@@ -1,0 +1,132 @@
+"""Stores: the chain's owned (直营) and franchised (加盟) shops."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from patron.audit import service as audit
+from patron.core.actor import Actor, Role
+from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from patron.core.pagination import PageResult, paginate
+from patron.stores.models import Store, StoreStatus
+from patron.stores.schemas import StoreCreate, StoreUpdate
+
+# What a store manager may change about their own store; the rest is HQ's.
+MANAGER_EDITABLE = frozenset({"address", "phone"})
+
+
+class StoreNotFound(NotFound):
+    code = "store_not_found"
+    title = "Store not found"
+
+
+class StoreCodeExists(Conflict):
+    code = "store_code_exists"
+    title = "A store with this code exists"
+
+
+def snapshot(store: Store) -> dict[str, object]:
+    return {
+        "code": store.code,
+        "name": store.name,
+        "type": store.type,
+        "city": store.city,
+        "address": store.address,
+        "phone": store.phone,
+        "status": store.status,
+    }
+
+
+@dataclass
+class StoreFilter:
+    status: StoreStatus | None = None
+    type: str | None = None
+    city: str | None = None
+    q: str | None = None
+
+
+def list_stores(
+    session: Session, actor: Actor, filters: StoreFilter, cursor: str | None, limit: int
+) -> PageResult[Store]:
+    query = select(Store)
+    if actor.store_ids is not None:
+        query = query.where(Store.id.in_(actor.store_ids))
+    if filters.status:
+        query = query.where(Store.status == filters.status.value)
+    if filters.type:
+        query = query.where(Store.type == filters.type)
+    if filters.city:
+        query = query.where(Store.city == filters.city)
+    if filters.q:
+        pattern = f"%{filters.q.lower()}%"
+        query = query.where(or_(func.lower(Store.name).like(pattern), func.lower(Store.code).like(pattern)))
+    return paginate(session, query, Store.id, cursor, limit)
+
+
+def get_store(session: Session, actor: Actor, store_id: int) -> Store:
+    store = session.get(Store, store_id)
+    if store is None or not actor.sees_store(store.id):
+        raise StoreNotFound(f"no store {store_id}")
+    return store
+
+
+def create_store(session: Session, actor: Actor, data: StoreCreate) -> Store:
+    if session.scalar(select(Store.id).where(Store.code == data.code)) is not None:
+        raise StoreCodeExists(f"store code {data.code} is taken", field="code")
+    store = Store(**data.model_dump(mode="json"))
+    session.add(store)
+    session.flush()
+    audit.record(session, actor, "store.create", "store", store.id, store_id=store.id, after=snapshot(store))
+    return store
+
+
+def update_store(session: Session, actor: Actor, store_id: int, data: StoreUpdate) -> Store:
+    store = get_store(session, actor, store_id)
+    changes = data.model_dump(mode="json", exclude_unset=True)
+    if None in changes.values():
+        field = next(k for k, v in changes.items() if v is None)
+        raise InvalidInput(field, "may not be null")
+    if actor.role is not Role.hq_admin and not set(changes) <= MANAGER_EDITABLE:
+        raise Forbidden("store managers may change only the address and phone of their store")
+    before = snapshot(store)
+    for field, value in changes.items():
+        setattr(store, field, value)
+    session.flush()
+    old, new = audit.changed_fields(before, snapshot(store))
+    if new:
+        action = "store.close" if new.get("status") == StoreStatus.closed else "store.update"
+        audit.record(session, actor, action, "store", store.id, store_id=store.id, before=old, after=new)
+    return store
+
+
+def ids_for_codes(session: Session, codes: Iterable[str]) -> list[int]:
+    """Store ids for the given codes, in the given order; an unknown code is invalid input."""
+    wanted = list(dict.fromkeys(codes))
+    found = dict(session.execute(select(Store.code, Store.id).where(Store.code.in_(wanted))).tuples())
+    missing = [code for code in wanted if code not in found]
+    if missing:
+        raise InvalidInput("stores", f"unknown store code(s): {', '.join(missing)}")
+    return [found[code] for code in wanted]
+
+
+def check_ids_exist(session: Session, store_ids: Iterable[int], field: str = "store_ids") -> None:
+    wanted = set(store_ids)
+    found = set(session.scalars(select(Store.id).where(Store.id.in_(wanted))))
+    missing = sorted(wanted - found)
+    if missing:
+        raise InvalidInput(field, f"unknown store id(s): {', '.join(map(str, missing))}")
+
+
+def codes_by_id(session: Session, store_ids: Iterable[int]) -> dict[int, str]:
+    ids = set(store_ids)
+    if not ids:
+        return {}
+    return dict(session.execute(select(Store.id, Store.code).where(Store.id.in_(ids))).tuples())
+
+
+def count_stores(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Store)) or 0
