@@ -59,7 +59,10 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
                 session.execute(text("SELECT 1"))
         except SQLAlchemyError:
             return problems.problem_response(
-                request, 503, "database_unavailable", "Database unavailable",
+                request,
+                503,
+                "database_unavailable",
+                "Database unavailable",
                 "the database does not answer",
             )
         return JSONResponse({"status": "ok", "database": "ok", "version": __version__})

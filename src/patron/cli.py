@@ -13,7 +13,9 @@ from patron.core.actor import SYSTEM, Role
 from patron.core.errors import PatronError
 from patron.core.settings import ConfigurationError, get_settings
 
-app = typer.Typer(help="Patron: membership and loyalty platform (会员管理与营销系统).", no_args_is_help=True)
+app = typer.Typer(
+    help="Patron: membership and loyalty platform (会员管理与营销系统).", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff users.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys for integrations.", no_args_is_help=True)
@@ -25,7 +27,11 @@ err = Console(stderr=True)
 
 NowOption = Annotated[
     datetime | None,
-    typer.Option("--now", help="Run as if it were this time (ISO 8601, with offset).", formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
+    typer.Option(
+        "--now",
+        help="Run as if it were this time (ISO 8601, with offset).",
+        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"],
+    ),
 ]
 
 
@@ -63,7 +69,8 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    out.print(f"Patron on http://{host}:{port}/console/  (API http://{host}:{port}/api/v1, env {settings.env})")
+    base = f"http://{host}:{port}"
+    out.print(f"Patron on {base}/console/  (API {base}/api/v1, env {settings.env})")
     uvicorn.run(
         "patron.app:create_app",
         factory=True,
@@ -81,7 +88,10 @@ def user_create(
     username: Annotated[str, typer.Option(help="Login name.")],
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
     role: Annotated[Role, typer.Option(help="One of the staff roles.")],
-    store: Annotated[list[str] | None, typer.Option("--store", help="Store code; repeat for more. None: all stores.")] = None,
+    store: Annotated[
+        list[str] | None,
+        typer.Option("--store", help="Store code; repeat for more. None: all stores."),
+    ] = None,
     display_name: str = "",
 ) -> None:
     """Create a staff user. Without --store the user covers all stores."""
@@ -112,7 +122,10 @@ def user_create(
 @apikey_app.command("create")
 def apikey_create(
     name: Annotated[str, typer.Option(help="Who uses the key, e.g. 'POS 上海'.")],
-    store: Annotated[list[str] | None, typer.Option("--store", help="Store code; repeat for more. None: all stores.")] = None,
+    store: Annotated[
+        list[str] | None,
+        typer.Option("--store", help="Store code; repeat for more. None: all stores."),
+    ] = None,
 ) -> None:
     """Create an API key and print it once."""
     from patron.apikeys import service as apikeys
@@ -123,7 +136,9 @@ def apikey_create(
         with db.transaction() as session:
             store_ids = stores.ids_for_codes(session, store or [])
             created = apikeys.create_key(
-                session, SYSTEM, ApiKeyCreate(name=name, all_stores=not store_ids, store_ids=store_ids)
+                session,
+                SYSTEM,
+                ApiKeyCreate(name=name, all_stores=not store_ids, store_ids=store_ids),
             )
     except PatronError as error:
         raise fail(error) from error

@@ -25,7 +25,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.lower().encode(), b"").decode("latin-1")
+        incoming = (
+            dict(scope["headers"]).get(REQUEST_ID_HEADER.lower().encode(), b"").decode("latin-1")
+        )
         request_id = incoming if _VALID_INCOMING.match(incoming) else new_request_id()
         token = request_id_var.set(request_id)
         started = time.perf_counter()

@@ -46,7 +46,9 @@ def problem_response(
         "request_id": current_request_id(),
         **extra,
     }
-    return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=status, headers=headers, media_type="application/problem+json"
+    )
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -58,7 +60,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PatronError)
     async def _patron_error(request: Request, exc: PatronError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem_response(request, exc.status, exc.code, exc.title, exc.detail, headers, **exc.extra)
+        return problem_response(
+            request, exc.status, exc.code, exc.title, exc.detail, headers, **exc.extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -67,7 +71,9 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem_response(request, 422, "validation_error", "Invalid input", detail, errors=errors)
+        return problem_response(
+            request, 422, "validation_error", "Invalid input", detail, errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -75,7 +81,9 @@ def install(app: FastAPI) -> None:
         code = _HTTP_CODES.get(status, f"http_{status}")
         title = HTTPStatus(status).phrase
         detail = exc.detail if isinstance(exc.detail, str) else title
-        return problem_response(request, status, code, title, detail, dict(exc.headers or {}) or None)
+        return problem_response(
+            request, status, code, title, detail, dict(exc.headers or {}) or None
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -22,7 +22,9 @@ def list_keys(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[ApiKeyOut]:
     page = service.list_keys(session, cursor, limit)
-    return Page(items=[ApiKeyOut.model_validate(k) for k in page.items], next_cursor=page.next_cursor)
+    return Page(
+        items=[ApiKeyOut.model_validate(k) for k in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.post("", response_model=ApiKeyCreated, status_code=201)

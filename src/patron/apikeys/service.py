@@ -72,8 +72,13 @@ def revoke_key(session: Session, actor: Actor, key_id: int) -> ApiKey:
         api_key.revoked_at = clock.now()
         session.flush()
         audit.record(
-            session, actor, "api_key.revoke", "api_key", api_key.id,
-            before={"revoked": False}, after={"revoked": True},
+            session,
+            actor,
+            "api_key.revoke",
+            "api_key",
+            api_key.id,
+            before={"revoked": False},
+            after={"revoked": True},
         )
     return api_key
 

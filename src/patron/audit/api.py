@@ -38,4 +38,6 @@ def list_audit(
         until=until,
     )
     page = service.list_entries(session, filters, cursor, limit)
-    return Page(items=[AuditEntryOut.model_validate(e) for e in page.items], next_cursor=page.next_cursor)
+    return Page(
+        items=[AuditEntryOut.model_validate(e) for e in page.items], next_cursor=page.next_cursor
+    )

@@ -8,7 +8,9 @@ from limits import RateLimitItem, parse, storage, strategies
 class RateLimiter:
     def __init__(self, storage_uri: str, rate: str) -> None:
         self._limit: RateLimitItem = parse(rate)
-        self._strategy = strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri))
+        self._strategy = strategies.MovingWindowRateLimiter(
+            storage.storage_from_string(storage_uri)
+        )
 
     def hit(self, *key: str) -> bool:
         """Count one attempt for `key`; False when the key is over its limit."""

@@ -50,9 +50,7 @@ class TokenClaims:
     version: int
 
 
-def issue_access_token(
-    secret: str, staff_id: int, version: int, ttl: timedelta
-) -> AccessToken:
+def issue_access_token(secret: str, staff_id: int, version: int, ttl: timedelta) -> AccessToken:
     issued = clock.now()
     expires = issued + ttl
     payload = {

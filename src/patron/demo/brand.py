@@ -15,11 +15,22 @@ from patron.stores.models import StoreStatus, StoreType
 from patron.stores.schemas import StoreCreate
 
 DEMO_PASSWORD = "Demo@2026"
-HQ_LOGINS = (("admin", Role.hq_admin, "总部管理员"), ("marketing", Role.hq_marketing, "总部运营"), ("finance", Role.hq_finance, "财务"))
+HQ_LOGINS = (
+    ("admin", Role.hq_admin, "总部管理员"),
+    ("marketing", Role.hq_marketing, "总部运营"),
+    ("finance", Role.hq_finance, "财务"),
+)
 
 # (code, name, type, city, district address, phone)
 STORES: tuple[tuple[str, str, StoreType, str, str, str], ...] = (
-    ("SH001", "上海南京西路旗舰店", StoreType.owned, "上海", "静安区南京西路1266号", "021-62880001"),
+    (
+        "SH001",
+        "上海南京西路旗舰店",
+        StoreType.owned,
+        "上海",
+        "静安区南京西路1266号",
+        "021-62880001",
+    ),
     ("SH002", "上海徐家汇店", StoreType.owned, "上海", "徐汇区虹桥路1号", "021-64070002"),
     ("SH003", "上海五角场店", StoreType.owned, "上海", "杨浦区淞沪路8号", "021-65110003"),
     ("SH004", "上海七宝店", StoreType.franchise, "上海", "闵行区漕宝路3366号", "021-64780004"),
@@ -38,7 +49,14 @@ STORES: tuple[tuple[str, str, StoreType, str, str, str], ...] = (
     ("SZ002", "苏州园区店", StoreType.franchise, "苏州", "工业园区苏州大道东1号", "0512-62880002"),
     ("CD001", "成都春熙路店", StoreType.owned, "成都", "锦江区春熙路99号", "028-86650001"),
     ("CD002", "成都太古里店", StoreType.owned, "成都", "锦江区中纱帽街8号", "028-86660002"),
-    ("CD003", "成都高新店", StoreType.franchise, "成都", "高新区天府大道北段1700号", "028-85180003"),
+    (
+        "CD003",
+        "成都高新店",
+        StoreType.franchise,
+        "成都",
+        "高新区天府大道北段1700号",
+        "028-85180003",
+    ),
     ("SZN001", "深圳万象城店", StoreType.owned, "深圳", "罗湖区宝安南路1881号", "0755-82660001"),
     ("SZN002", "深圳南山店", StoreType.franchise, "深圳", "南山区科苑南路2666号", "0755-86360002"),
     ("SZN003", "深圳福田店", StoreType.franchise, "深圳", "福田区福华三路268号", "0755-82930003"),
@@ -48,7 +66,12 @@ STORES: tuple[tuple[str, str, StoreType, str, str, str], ...] = (
     ("WH002", "武汉光谷店", StoreType.franchise, "武汉", "洪山区珞喻路889号", "027-87880002"),
 )
 CLOSED_STORE = "SH006"
-STORE_ROLES = (("manager", Role.store_manager, "店长"), ("cashier", Role.cashier, "收银员"), ("guide1", Role.guide, "导购"), ("guide2", Role.guide, "导购"))
+STORE_ROLES = (
+    ("manager", Role.store_manager, "店长"),
+    ("cashier", Role.cashier, "收银员"),
+    ("guide1", Role.guide, "导购"),
+    ("guide2", Role.guide, "导购"),
+)
 SAMPLE_STORE = "SH001"
 
 
@@ -66,7 +89,12 @@ def load(session: Session, only_if_empty: bool = False) -> bool:
             session,
             SYSTEM,
             StoreCreate(
-                code=code, name=name, type=kind, city=city, address=address, phone=phone,
+                code=code,
+                name=name,
+                type=kind,
+                city=city,
+                address=address,
+                phone=phone,
                 status=StoreStatus.closed if code == CLOSED_STORE else StoreStatus.open,
             ),
         )
@@ -102,7 +130,9 @@ def logins() -> list[tuple[str, str, str]]:
 
 
 def print_logins(console: Console) -> None:
-    table = Table(title="Demo logins (every store has manager.<code>, cashier.<code>, guide1.<code>, guide2.<code>)")
+    table = Table(
+        title="Demo logins (every store has manager.<code>, cashier.<code>, guide1/guide2.<code>)"
+    )
     for column in ("username", "password", "role"):
         table.add_column(column)
     for row in logins():

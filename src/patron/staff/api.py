@@ -56,7 +56,9 @@ def list_staff(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[StaffOut]:
     page = service.list_staff(session, actor, cursor, limit, role=role, store_id=store_id)
-    return Page(items=[StaffOut.model_validate(u) for u in page.items], next_cursor=page.next_cursor)
+    return Page(
+        items=[StaffOut.model_validate(u) for u in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.post("", response_model=StaffOut, status_code=201)

@@ -79,7 +79,7 @@ def actor_for(user: StaffUser) -> Actor:
 # --- visibility -------------------------------------------------------------------------------
 
 
-def _visible_query(actor: Actor) -> Select[tuple[StaffUser]]:
+def _visible_query(actor: Actor) -> Select[StaffUser]:
     query = select(StaffUser)
     if actor.role is Role.hq_admin:
         return query
@@ -110,7 +110,9 @@ def list_staff(
         query = query.where(StaffUser.role == role.value)
     if store_id is not None:
         query = query.where(
-            exists().where(StaffStoreScope.staff_id == StaffUser.id, StaffStoreScope.store_id == store_id)
+            exists().where(
+                StaffStoreScope.staff_id == StaffUser.id, StaffStoreScope.store_id == store_id
+            )
         )
     return paginate(session, query, StaffUser.id, cursor, limit)
 
@@ -166,8 +168,13 @@ def create_staff(session: Session, actor: Actor, data: StaffCreate) -> StaffUser
     session.add(user)
     session.flush()
     audit.record(
-        session, actor, "staff.create", "staff", user.id,
-        store_id=_home_store(user), after=snapshot(user),
+        session,
+        actor,
+        "staff.create",
+        "staff",
+        user.id,
+        store_id=_home_store(user),
+        after=snapshot(user),
     )
     return user
 
@@ -182,8 +189,13 @@ def update_staff(session: Session, actor: Actor, staff_id: int, data: StaffUpdat
         all_stores, store_ids = True, []
     if all_stores and data.store_ids is None:
         store_ids = []
-    if actor.id == user.id and actor.kind == "staff" and (
-        changes.get("is_active") is False or (data.role is not None and data.role.value != user.role)
+    if (
+        actor.id == user.id
+        and actor.kind == "staff"
+        and (
+            changes.get("is_active") is False
+            or (data.role is not None and data.role.value != user.role)
+        )
     ):
         raise Forbidden("you cannot deactivate yourself or change your own role")
     _check_scope(session, actor, role, all_stores, store_ids)
@@ -201,8 +213,14 @@ def update_staff(session: Session, actor: Actor, staff_id: int, data: StaffUpdat
     old, new = audit.changed_fields(before, snapshot(user))
     if new:
         audit.record(
-            session, actor, "staff.update", "staff", user.id,
-            store_id=_home_store(user), before=old, after=new,
+            session,
+            actor,
+            "staff.update",
+            "staff",
+            user.id,
+            store_id=_home_store(user),
+            before=old,
+            after=new,
         )
     if data.password is not None:
         reset_password(session, actor, user, data.password)
@@ -216,7 +234,9 @@ def reset_password(session: Session, actor: Actor, user: StaffUser, password: st
     user.locked_until = None
     user.token_version += 1
     session.flush()
-    audit.record(session, actor, "staff.reset_password", "staff", user.id, store_id=_home_store(user))
+    audit.record(
+        session, actor, "staff.reset_password", "staff", user.id, store_id=_home_store(user)
+    )
 
 
 def _home_store(user: StaffUser) -> int | None:
@@ -244,7 +264,10 @@ def authenticate(session: Session, username: str, password: str, policy: LoginPo
         verify_password(DUMMY_PASSWORD_HASH, password)
         raise InvalidCredentials()
     if user.locked_until is not None and user.locked_until > now:
-        raise AccountLocked(f"try again after {user.locked_until.isoformat()}", locked_until=user.locked_until.isoformat())
+        raise AccountLocked(
+            f"try again after {user.locked_until.isoformat()}",
+            locked_until=user.locked_until.isoformat(),
+        )
     if not verify_password(user.password_hash, password) or not user.is_active:
         return _count_failure(session, user, policy)
     user.failed_logins = 0
@@ -263,20 +286,29 @@ def _count_failure(session: Session, user: StaffUser, policy: LoginPolicy) -> St
         raise InvalidCredentials()
     user.failed_logins = 0
     user.locked_until = clock.now() + policy.lock_for
+    until = user.locked_until.isoformat()
     session.flush()
     audit.record(
-        session, actor_for(user), "staff.locked", "staff", user.id,
-        store_id=_home_store(user), after={"locked_until": user.locked_until.isoformat()},
+        session,
+        actor_for(user),
+        "staff.locked",
+        "staff",
+        user.id,
+        store_id=_home_store(user),
+        after={"locked_until": until},
     )
     raise AccountLocked(
-        f"{policy.max_failures} wrong passwords in a row; locked until {user.locked_until.isoformat()}",
-        locked_until=user.locked_until.isoformat(),
+        f"{policy.max_failures} wrong passwords in a row; locked until {until}",
+        locked_until=until,
     )
 
 
 def issue_token(user: StaffUser, settings: Settings) -> AccessToken:
     return issue_access_token(
-        settings.secret_key, user.id, user.token_version, timedelta(minutes=settings.token_ttl_minutes)
+        settings.secret_key,
+        user.id,
+        user.token_version,
+        timedelta(minutes=settings.token_ttl_minutes),
     )
 
 

@@ -27,7 +27,9 @@ def list_stores(
 ) -> Page[StoreOut]:
     filters = service.StoreFilter(status=status, type=type, city=city, q=q)
     page = service.list_stores(session, actor, filters, cursor, limit)
-    return Page(items=[StoreOut.model_validate(s) for s in page.items], next_cursor=page.next_cursor)
+    return Page(
+        items=[StoreOut.model_validate(s) for s in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.post("", response_model=StoreOut, status_code=201)

@@ -63,7 +63,9 @@ def list_stores(
         query = query.where(Store.city == filters.city)
     if filters.q:
         pattern = f"%{filters.q.lower()}%"
-        query = query.where(or_(func.lower(Store.name).like(pattern), func.lower(Store.code).like(pattern)))
+        query = query.where(
+            or_(func.lower(Store.name).like(pattern), func.lower(Store.code).like(pattern))
+        )
     return paginate(session, query, Store.id, cursor, limit)
 
 
@@ -80,7 +82,9 @@ def create_store(session: Session, actor: Actor, data: StoreCreate) -> Store:
     store = Store(**data.model_dump(mode="json"))
     session.add(store)
     session.flush()
-    audit.record(session, actor, "store.create", "store", store.id, store_id=store.id, after=snapshot(store))
+    audit.record(
+        session, actor, "store.create", "store", store.id, store_id=store.id, after=snapshot(store)
+    )
     return store
 
 
@@ -99,14 +103,17 @@ def update_store(session: Session, actor: Actor, store_id: int, data: StoreUpdat
     old, new = audit.changed_fields(before, snapshot(store))
     if new:
         action = "store.close" if new.get("status") == StoreStatus.closed else "store.update"
-        audit.record(session, actor, action, "store", store.id, store_id=store.id, before=old, after=new)
+        audit.record(
+            session, actor, action, "store", store.id, store_id=store.id, before=old, after=new
+        )
     return store
 
 
 def ids_for_codes(session: Session, codes: Iterable[str]) -> list[int]:
     """Store ids for the given codes, in the given order; an unknown code is invalid input."""
     wanted = list(dict.fromkeys(codes))
-    found = dict(session.execute(select(Store.code, Store.id).where(Store.code.in_(wanted))).tuples())
+    rows = session.execute(select(Store.code, Store.id).where(Store.code.in_(wanted)))
+    found = {code: store_id for code, store_id in rows}
     missing = [code for code in wanted if code not in found]
     if missing:
         raise InvalidInput("stores", f"unknown store code(s): {', '.join(missing)}")
@@ -125,7 +132,8 @@ def codes_by_id(session: Session, store_ids: Iterable[int]) -> dict[int, str]:
     ids = set(store_ids)
     if not ids:
         return {}
-    return dict(session.execute(select(Store.id, Store.code).where(Store.id.in_(ids))).tuples())
+    rows = session.execute(select(Store.id, Store.code).where(Store.id.in_(ids)))
+    return {store_id: code for store_id, code in rows}
 
 
 def count_stores(session: Session) -> int:

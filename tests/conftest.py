@@ -1,0 +1,175 @@
+"""Every database test runs twice: on SQLite and on PostgreSQL, each test in a rolled-back
+transaction. Where no PostgreSQL answers, that half is skipped with one line saying so."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from argon2 import PasswordHasher, profiles
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from patron.app import create_app
+from patron.core import clock, db, migrate, security
+from patron.core.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PATRON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+_postgres_skip_reason: str | None = None
+
+
+def _postgres_available() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    try:
+        with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return (
+            f"PostgreSQL half skipped: no server at {POSTGRES_ADMIN_URL} ({exc.__class__.__name__})"
+        )
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _postgres_skip_reason
+    _postgres_skip_reason = _postgres_available()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return _postgres_skip_reason or f"PostgreSQL half: {POSTGRES_ADMIN_URL}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _postgres_skip_reason:
+        terminalreporter.write_line(_postgres_skip_reason, yellow=True)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at its cheapest parameters: the same code path, a fraction of the time."""
+    monkeypatch.setattr(security, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+
+
+@pytest.fixture(autouse=True)
+def _release_clock() -> Iterator[None]:
+    yield
+    clock.set_now(None)
+
+
+def _create_postgres_database() -> str:
+    name = f"patron_test_{secrets.token_hex(4)}"
+    with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return str(make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False))
+
+
+def _drop_postgres_database(url: str) -> None:
+    name = make_url(url).database
+    with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'patron.db'}"
+        return
+    if _postgres_skip_reason:
+        pytest.skip(_postgres_skip_reason)
+    url = _create_postgres_database()
+    try:
+        yield url
+    finally:
+        _drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = db.make_engine(database_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+
+
+def _session_on(connection: Connection) -> Session:
+    return Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    with _session_on(connection) as session:
+        yield session
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        secret_key=secrets.token_urlsafe(48),
+        data_dir=tmp_path,
+        login_rate_limit="1000/minute",
+    )
+
+
+@pytest.fixture
+def make_app(connection: Connection, settings: Settings) -> Callable[..., FastAPI]:
+    """An app whose requests run inside the test's transaction (each one a savepoint)."""
+
+    def build(**overrides: object) -> FastAPI:
+        return create_app(
+            settings.model_copy(update=overrides), session_factory=lambda: _session_on(connection)
+        )
+
+    return build
+
+
+@pytest.fixture
+def app(make_app: Callable[..., FastAPI]) -> FastAPI:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *args: object) -> None:
+        self.count += 1
+
+
+@pytest.fixture
+def count_queries(connection: Connection) -> Iterator[QueryCounter]:
+    counter = QueryCounter()
+    event.listen(connection, "before_cursor_execute", counter)
+    yield counter
+    event.remove(connection, "before_cursor_execute", counter)

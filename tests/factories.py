@@ -1,0 +1,74 @@
+"""Plain factory functions building test data through the services."""
+
+from __future__ import annotations
+
+import itertools
+
+from sqlalchemy.orm import Session
+
+from patron.apikeys import service as apikeys
+from patron.apikeys.schemas import ApiKeyCreate
+from patron.core.actor import HQ_ROLES, SYSTEM, Role
+from patron.core.settings import Settings
+from patron.staff import service as staff
+from patron.staff.models import StaffUser
+from patron.staff.schemas import StaffCreate
+from patron.stores import service as stores
+from patron.stores.models import Store, StoreType
+from patron.stores.schemas import StoreCreate
+
+PASSWORD = "Secret#2026"
+_seq = itertools.count(1)
+
+
+def make_store(session: Session, code: str | None = None, **fields: object) -> Store:
+    n = next(_seq)
+    data = {
+        "code": code or f"T{n:04d}",
+        "name": f"测试门店{n}",
+        "type": StoreType.owned,
+        "city": "上海",
+    }
+    data.update(fields)
+    return stores.create_store(session, SYSTEM, StoreCreate.model_validate(data))
+
+
+def make_staff(
+    session: Session,
+    role: Role = Role.hq_admin,
+    stores_: list[Store] | None = None,
+    username: str | None = None,
+    password: str = PASSWORD,
+) -> StaffUser:
+    all_stores = role in HQ_ROLES or not stores_
+    return staff.create_staff(
+        session,
+        SYSTEM,
+        StaffCreate(
+            username=username or f"user{next(_seq)}",
+            password=password,
+            role=role,
+            all_stores=all_stores,
+            store_ids=[] if all_stores else [s.id for s in stores_ or []],
+        ),
+    )
+
+
+def token_for(user: StaffUser, settings: Settings) -> str:
+    return staff.issue_token(user, settings).token
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def staff_headers(user: StaffUser, settings: Settings) -> dict[str, str]:
+    return auth(token_for(user, settings))
+
+
+def make_api_key(session: Session, stores_: list[Store] | None = None, name: str = "POS") -> str:
+    store_ids = [s.id for s in stores_ or []]
+    created = apikeys.create_key(
+        session, SYSTEM, ApiKeyCreate(name=name, all_stores=not store_ids, store_ids=store_ids)
+    )
+    return created.key

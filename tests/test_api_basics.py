@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from patron.app import create_app
+from patron.core import db
+from patron.core.settings import Settings
+from tests.factories import make_staff, staff_headers
+
+
+def test_healthz_checks_the_database(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"
+
+
+def test_healthz_answers_503_when_the_database_is_unreachable(
+    settings: Settings, tmp_path: Path
+) -> None:
+    unreachable = db.make_engine(
+        "postgresql://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
+    )
+    app = create_app(settings, session_factory=sessionmaker(unreachable))
+    with TestClient(app) as client:
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "database_unavailable"
+
+
+def test_openapi_lists_the_api(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/api/v1/stores",
+        "/api/v1/staff/{staff_id}",
+        "/api/v1/auth/token",
+        "/api/v1/audit",
+    ):
+        assert path in paths
+
+
+def test_validation_error_is_a_problem_naming_the_fields(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    admin = make_staff(session)
+    response = client.post(
+        "/api/v1/stores",
+        json={"code": "bad code!", "type": "kiosk"},
+        headers=staff_headers(admin, settings),
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert body["status"] == 422
+    assert body["type"].endswith("/validation_error")
+    assert {e["field"] for e in body["errors"]} == {"code", "type", "name"}
+
+
+def test_malformed_json_is_a_problem(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/auth/token", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
+
+
+def test_unknown_route_is_a_problem(client: TestClient) -> None:
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "not_found"
+
+
+def test_missing_token_is_401_with_a_problem(client: TestClient) -> None:
+    response = client.get("/api/v1/stores")
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthenticated"
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_each_request_gets_a_request_id(client: TestClient) -> None:
+    first = client.get("/healthz").headers["x-request-id"]
+    second = client.get("/healthz").headers["x-request-id"]
+    assert first
+    assert second
+    assert first != second
+
+
+def test_a_sane_incoming_request_id_is_kept(client: TestClient) -> None:
+    response = client.get("/api/v1/stores", headers={"X-Request-ID": "pos-4711-abcdef"})
+    assert response.headers["x-request-id"] == "pos-4711-abcdef"
+    assert response.json()["request_id"] == "pos-4711-abcdef"
+    hostile = client.get("/healthz", headers={"X-Request-ID": "x\u0000" * 3})
+    assert hostile.headers["x-request-id"] != "x\u0000" * 3
+
+
+def test_access_log_lines_carry_the_request_id(
+    settings: Settings, make_app: object, capsys: object
+) -> None:
+    import json
+
+    import pytest
+
+    assert callable(make_app)
+    assert isinstance(capsys, pytest.CaptureFixture)
+    with TestClient(make_app()) as client:
+        request_id = client.get("/healthz").headers["x-request-id"]
+    lines = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
+    access = [line for line in lines if line["logger"] == "patron.access"]
+    assert any(line["request_id"] == request_id and line["status"] == 200 for line in access)

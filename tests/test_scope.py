@@ -1,0 +1,104 @@
+"""A store's staff and integrations never see or change another store's data (404, not 403)."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from patron.core.actor import Role
+from patron.core.settings import Settings
+from tests.factories import auth, make_api_key, make_staff, make_store, staff_headers
+
+
+def test_store_manager_sees_only_their_store(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    a, b = make_store(session, "A001"), make_store(session, "B001")
+    manager = make_staff(session, Role.store_manager, [a])
+    headers = staff_headers(manager, settings)
+
+    listed = client.get("/api/v1/stores", headers=headers).json()["items"]
+    assert [s["code"] for s in listed] == ["A001"]
+    assert client.get(f"/api/v1/stores/{a.id}", headers=headers).status_code == 200
+    hidden = client.get(f"/api/v1/stores/{b.id}", headers=headers)
+    assert hidden.status_code == 404
+    assert hidden.json()["code"] == "store_not_found"
+    assert (
+        client.patch(f"/api/v1/stores/{b.id}", json={"phone": "1"}, headers=headers).status_code
+        == 404
+    )
+
+
+def test_store_manager_sees_only_their_stores_staff(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    a, b = make_store(session, "A001"), make_store(session, "B001")
+    manager = make_staff(session, Role.store_manager, [a])
+    cashier_a = make_staff(session, Role.cashier, [a])
+    cashier_b = make_staff(session, Role.cashier, [b])
+    both = make_staff(session, Role.guide, [a, b])
+    make_staff(session, Role.hq_marketing)
+    headers = staff_headers(manager, settings)
+
+    listed = {u["id"] for u in client.get("/api/v1/staff", headers=headers).json()["items"]}
+    assert listed == {manager.id, cashier_a.id}
+    for other in (cashier_b, both):
+        assert client.get(f"/api/v1/staff/{other.id}", headers=headers).status_code == 404
+        patched = client.patch(
+            f"/api/v1/staff/{other.id}", json={"display_name": "x"}, headers=headers
+        )
+        assert patched.status_code == 404
+
+
+def test_store_manager_cannot_assign_another_store(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    a, b = make_store(session, "A001"), make_store(session, "B001")
+    manager = make_staff(session, Role.store_manager, [a])
+    headers = staff_headers(manager, settings)
+    body = {"username": "newbie", "password": "Passw0rd!", "role": "cashier"}
+
+    ok = client.post("/api/v1/staff", json={**body, "store_ids": [a.id]}, headers=headers)
+    assert ok.status_code == 201
+    other = client.post(
+        "/api/v1/staff", json={**body, "username": "newbie2", "store_ids": [b.id]}, headers=headers
+    )
+    assert other.status_code == 403
+    boss = client.post(
+        "/api/v1/staff",
+        json={**body, "username": "newbie3", "role": "hq_admin", "all_stores": True},
+        headers=headers,
+    )
+    assert boss.status_code == 403
+
+
+def test_cashier_and_guide_cannot_manage_staff(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    a = make_store(session)
+    for role in (Role.cashier, Role.guide):
+        user = make_staff(session, role, [a])
+        assert client.get("/api/v1/staff", headers=staff_headers(user, settings)).status_code == 403
+        own = client.get(f"/api/v1/staff/{user.id}", headers=staff_headers(user, settings))
+        assert own.status_code == 200
+
+
+def test_api_key_scope(client: TestClient, session: Session) -> None:
+    a, b = make_store(session, "A001"), make_store(session, "B001")
+    headers = auth(make_api_key(session, [a]))
+    assert [s["code"] for s in client.get("/api/v1/stores", headers=headers).json()["items"]] == [
+        "A001"
+    ]
+    assert client.get(f"/api/v1/stores/{b.id}", headers=headers).status_code == 404
+    assert client.get("/api/v1/staff", headers=headers).status_code == 403
+    assert client.post("/api/v1/stores", json={}, headers=headers).status_code == 403
+
+
+def test_hq_sees_every_store(client: TestClient, session: Session, settings: Settings) -> None:
+    make_store(session, "A001")
+    make_store(session, "B001")
+    marketing = make_staff(session, Role.hq_marketing)
+    listed = client.get("/api/v1/stores", headers=staff_headers(marketing, settings)).json()[
+        "items"
+    ]
+    assert {s["code"] for s in listed} == {"A001", "B001"}
