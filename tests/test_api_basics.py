@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.app import create_app
@@ -114,3 +117,28 @@ def test_access_log_lines_carry_the_request_id(
     ]
     access = [line for line in lines if line["logger"] == "patron.access"]
     assert any(line["request_id"] == request_id and line["status"] == 200 for line in access)
+
+
+def test_a_failed_commit_is_an_error_not_a_success(
+    make_app: Callable[..., FastAPI], session: Session, settings: Settings
+) -> None:
+    app = make_app()
+    build_session = app.state.session_factory
+
+    def failing_commit() -> Session:
+        request_session = build_session()
+
+        def commit() -> None:
+            raise OperationalError("COMMIT", {}, Exception("disk full"))
+
+        request_session.commit = commit  # type: ignore[method-assign]
+        return request_session
+
+    app.state.session_factory = failing_commit
+    headers = staff_headers(make_staff(session), settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post(
+            "/api/v1/stores", json={"code": "X1", "name": "x", "type": "owned"}, headers=headers
+        )
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"

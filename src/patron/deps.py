@@ -43,7 +43,9 @@ def get_session(request: Request) -> Iterator[Session]:
             session.commit()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the commit runs when the handler returns, before the response is sent, so a
+# failed commit answers 500 instead of a success the database never kept.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
