@@ -18,13 +18,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from patron.app import create_app
-from patron.core import clock, db, migrate, security
+from patron.core import clock, crypto, db, migrate, security
 from patron.core.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PATRON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 _postgres_skip_reason: str | None = None
+TEST_SECRET = "test-secret-" + "k3J9vQ2xL8pZr4T0wYb6NcH1sFmDgA7e"
 
 
 def _postgres_available() -> str | None:
@@ -60,6 +61,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2 at its cheapest parameters: the same code path, a fraction of the time."""
     monkeypatch.setattr(security, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+
+
+@pytest.fixture(autouse=True)
+def _pii_key() -> None:
+    crypto.configure(TEST_SECRET)
 
 
 @pytest.fixture(autouse=True)
@@ -130,7 +136,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         env="test",
         database_url=database_url,
-        secret_key=secrets.token_urlsafe(48),
+        secret_key=TEST_SECRET,
         data_dir=tmp_path,
         login_rate_limit="1000/minute",
     )

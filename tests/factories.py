@@ -10,6 +10,9 @@ from patron.apikeys import service as apikeys
 from patron.apikeys.schemas import ApiKeyCreate
 from patron.core.actor import HQ_ROLES, SYSTEM, Role
 from patron.core.settings import Settings
+from patron.members import service as members
+from patron.members.models import Member
+from patron.members.schemas import MemberCreate
 from patron.staff import service as staff
 from patron.staff.models import StaffUser
 from patron.staff.schemas import StaffCreate
@@ -72,3 +75,16 @@ def make_api_key(session: Session, stores_: list[Store] | None = None, name: str
         session, SYSTEM, ApiKeyCreate(name=name, all_stores=not store_ids, store_ids=store_ids)
     )
     return created.key
+
+
+def make_member(
+    session: Session, store: Store | None = None, mobile: str | None = None, **fields: object
+) -> Member:
+    n = next(_seq)
+    data: dict[str, object] = {
+        "mobile": mobile or f"139{n:08d}",
+        "name": "张伟",
+        "store_id": store.id if store else None,
+    }
+    data.update(fields)
+    return members.register_member(session, SYSTEM, MemberCreate.model_validate(data))

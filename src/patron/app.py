@@ -14,10 +14,11 @@ from patron import __version__, problems
 from patron.apikeys.api import router as apikeys_router
 from patron.audit.api import router as audit_router
 from patron.console import routes as console
-from patron.core import db
+from patron.core import clock, crypto, db
 from patron.core.logging import configure_logging
 from patron.core.ratelimit import RateLimiter
 from patron.core.settings import Settings, get_settings
+from patron.members.api import router as members_router
 from patron.middleware import RequestContextMiddleware
 from patron.staff.api import auth_router
 from patron.staff.api import router as staff_router
@@ -28,7 +29,14 @@ API_PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for domain_router in (auth_router, stores_router, staff_router, apikeys_router, audit_router):
+    for domain_router in (
+        auth_router,
+        stores_router,
+        staff_router,
+        apikeys_router,
+        audit_router,
+        members_router,
+    ):
         router.include_router(domain_router)
     return router
 
@@ -36,6 +44,8 @@ def api_router() -> APIRouter:
 def create_app(settings: Settings | None = None, session_factory: Any = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    crypto.configure(settings.secret_key)
+    clock.set_business_timezone(settings.timezone)
     app = FastAPI(
         title="Patron",
         version=__version__,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from patron.core import clock, db, migrate
+from patron.core import clock, crypto, db, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.errors import PatronError
 from patron.core.settings import ConfigurationError, get_settings
@@ -21,7 +22,9 @@ user_app = typer.Typer(help="Staff users.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys for integrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+import_app = typer.Typer(help="Import data from CSV or Excel files.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(import_app, name="import")
 out = Console()
 err = Console(stderr=True)
 
@@ -42,6 +45,8 @@ def main(now: NowOption = None) -> None:
     except ConfigurationError as exc:
         err.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    crypto.configure(settings.secret_key)
+    clock.set_business_timezone(settings.timezone)
     if now is not None:
         clock.set_now(now if now.tzinfo else now.replace(tzinfo=settings.tz))
 
@@ -144,6 +149,33 @@ def apikey_create(
         raise fail(error) from error
     out.print(f"API key {created.api_key.id} ({name}); store it now, it is not shown again:")
     print(created.key)
+
+
+@import_app.command("members")
+def import_members(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or .xlsx")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every row, write nothing.")
+    ] = False,
+) -> None:
+    """Import members; re-running the same file changes nothing."""
+    from patron.members import importer
+
+    with out.status(f"importing {file.name}"), db.transaction() as session:
+        try:
+            rows = importer.read_rows(file.read_bytes(), file.name)
+            report = importer.import_members(session, SYSTEM, rows, dry_run=dry_run)
+        except PatronError as error:
+            raise fail(error) from error
+    for error in report.errors[:50]:
+        err.print(f"row {error.row}: {error.field}: {error.reason}")
+    if len(report.errors) > 50:
+        err.print(f"... and {len(report.errors) - 50} more errors")
+    mode = "dry run" if dry_run else "imported"
+    out.print(
+        f"{mode}: {report.rows} rows, {report.created} created, {report.updated} updated, "
+        f"{report.skipped} unchanged, {len(report.errors)} errors"
+    )
 
 
 @app.command()

@@ -3,9 +3,17 @@
 from patron.apikeys import models as apikeys_models
 from patron.audit import models as audit_models
 from patron.core.db import Base
+from patron.members import models as members_models
 from patron.staff import models as staff_models
 from patron.stores import models as stores_models
 
 metadata = Base.metadata
 
-__all__ = ["apikeys_models", "audit_models", "metadata", "staff_models", "stores_models"]
+__all__ = [
+    "apikeys_models",
+    "audit_models",
+    "members_models",
+    "metadata",
+    "staff_models",
+    "stores_models",
+]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 _frozen: datetime | None = None
+_business_tz = ZoneInfo("Asia/Shanghai")
 
 
 def now() -> datetime:
@@ -30,3 +32,18 @@ def frozen(moment: datetime) -> Iterator[None]:
         yield
     finally:
         set_now(previous)
+
+
+def set_business_timezone(name: str) -> None:
+    global _business_tz
+    _business_tz = ZoneInfo(name)
+
+
+def business_tz() -> ZoneInfo:
+    """The chain's time zone: calendar rules (birthdays, report days) follow it."""
+    return _business_tz
+
+
+def today() -> date:
+    """Today's date in the business time zone."""
+    return now().astimezone(_business_tz).date()

@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import Connection
+from sqlalchemy.types import TypeDecorator
 
 from patron.core.db import make_engine
 from patron.models import metadata
 
 config = context.config
+
+
+def render_item(kind: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Migrations name plain column types, never Patron's own wrappers (encryption, UTC)."""
+    if kind == "type" and isinstance(obj, TypeDecorator):
+        return f"sa.{obj.impl!r}"
+    return False
 
 
 def run(connection: Connection) -> None:
@@ -15,6 +25,7 @@ def run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -324,3 +324,17 @@ def actor_for_token(session: Session, settings: Settings, token: str) -> Actor |
 
 def find_by_username(session: Session, username: str) -> StaffUser | None:
     return session.scalar(select(StaffUser).where(StaffUser.username == username))
+
+
+def find_active(session: Session, staff_id: int) -> StaffUser | None:
+    user = session.get(StaffUser, staff_id)
+    return user if user is not None and user.is_active else None
+
+
+def usernames_by_id(session: Session, staff_ids: list[int]) -> dict[int, str]:
+    if not staff_ids:
+        return {}
+    rows = session.execute(
+        select(StaffUser.id, StaffUser.username).where(StaffUser.id.in_(set(staff_ids)))
+    )
+    return {staff_id: username for staff_id, username in rows}

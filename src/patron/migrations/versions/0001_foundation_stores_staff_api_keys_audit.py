@@ -10,8 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import patron.core.db
-
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -30,11 +28,11 @@ def upgrade() -> None:
         sa.Column("all_stores", sa.Boolean(), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("failed_logins", sa.Integer(), nullable=False),
-        sa.Column("locked_until", patron.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_login_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("token_version", sa.Integer(), nullable=False),
-        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_users")),
         sa.UniqueConstraint("username", name=op.f("uq_staff_users_username")),
     )
@@ -48,8 +46,8 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=200), nullable=False),
         sa.Column("phone", sa.String(length=32), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("status IN ('open', 'closed')", name=op.f("ck_stores_status")),
         sa.CheckConstraint("type IN ('owned', 'franchise')", name=op.f("ck_stores_type")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stores")),
@@ -63,8 +61,8 @@ def upgrade() -> None:
         sa.Column("key_hash", sa.String(length=64), nullable=False),
         sa.Column("all_stores", sa.Boolean(), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by_id"],
             ["staff_users.id"],
@@ -76,7 +74,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_entries",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor_type", sa.String(length=16), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("actor_name", sa.String(length=100), nullable=False),

@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from patron.members.models import (
+    AttributeType,
+    Channel,
+    ConsentChannel,
+    Gender,
+    IdentityType,
+    MemberStatus,
+)
+
+CN_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_mobile(raw: str) -> str:
+    """A China mainland mobile as E.164 (+8613812345678); ValueError when it is not one."""
+    try:
+        number = phonenumbers.parse(raw, "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number") from exc
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if not CN_MOBILE.match(e164):
+        raise ValueError("not a China mainland mobile number (1[3-9] and 11 digits)")
+    return e164
+
+
+def _mobile(value: str) -> str:
+    return normalize_mobile(value)
+
+
+def _email(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    assert value is not None
+    if not EMAIL.match(value) or len(value) > 254:
+        raise ValueError("not an email address")
+    return value.strip().lower()
+
+
+class IdentityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: IdentityType
+    value: str = Field(min_length=1, max_length=128)
+    issuer: str = Field(default="", max_length=32, description="for external ids: tmall, jd, ...")
+
+
+class IdentityOut(BaseModel):
+    id: int
+    type: IdentityType
+    issuer: str
+    value: str
+    created_at: datetime
+
+
+class MemberCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mobile: str = Field(max_length=32, examples=["13812345678"])
+    name: str = Field(min_length=1, max_length=50)
+    gender: Gender = Gender.unknown
+    birthday: date | None = None
+    email: str | None = Field(default=None, max_length=254)
+    store_id: int | None = None
+    guide_id: int | None = None
+    channel: Channel = Channel.store
+    consents: dict[ConsentChannel, bool] = Field(default_factory=dict)
+    identities: list[IdentityIn] = Field(default_factory=list)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    _check_mobile = field_validator("mobile")(_mobile)
+    _check_email = field_validator("email")(_email)
+
+    @field_validator("name")
+    @classmethod
+    def _strip_name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name is blank")
+        return value.strip()
+
+
+class MemberUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mobile: str | None = Field(default=None, max_length=32)
+    name: str | None = Field(default=None, min_length=1, max_length=50)
+    gender: Gender | None = None
+    birthday: date | None = None
+    email: str | None = Field(default=None, max_length=254)
+    attributes: dict[str, Any] | None = None
+
+    @field_validator("mobile")
+    @classmethod
+    def _check_mobile(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_mobile(value)
+
+    _check_email = field_validator("email")(_email)
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: ConsentChannel
+    granted: bool
+    source: str = Field(default="api", min_length=1, max_length=64)
+
+
+class ConsentOut(BaseModel):
+    channel: ConsentChannel
+    granted: bool
+    source: str
+    recorded_at: datetime
+
+
+class GuideChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    guide_id: int | None
+    reason: str = Field(default="", max_length=200)
+
+
+class GuideAssignmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    guide_id: int | None
+    previous_guide_id: int | None
+    assigned_by: str
+    reason: str
+    assigned_at: datetime
+
+
+class MemberSummary(BaseModel):
+    id: int
+    status: MemberStatus
+    mobile: str | None
+    name: str | None
+    gender: Gender
+    store_id: int | None
+    guide_id: int | None
+    channel: Channel
+    registered_at: datetime
+
+
+class MemberOut(MemberSummary):
+    birthday: str | None
+    email: str | None
+    opening_guide_id: int | None
+    merged_into_id: int | None
+    pii_masked: bool
+    identities: list[IdentityOut]
+    consents: list[ConsentOut]
+    attributes: dict[str, Any]
+
+
+class MemberCodeOut(BaseModel):
+    code: str
+    expires_at: datetime
+
+
+class MergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source_id: int
+    target_id: int
+
+
+class EraseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="member request (PIPL)", max_length=200)
+
+
+class AttributeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["baby_birthday"])
+    label: str = Field(min_length=1, max_length=64, examples=["宝宝生日"])
+    type: AttributeType
+    options: list[str] = Field(default_factory=list)
+    required: bool = False
+    is_pii: bool = False
+
+
+class AttributeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(default=None, min_length=1, max_length=64)
+    options: list[str] | None = None
+    required: bool | None = None
+    is_active: bool | None = None
+
+
+class AttributeOut(BaseModel):
+    id: int
+    code: str
+    label: str
+    type: AttributeType
+    options: list[str]
+    required: bool
+    is_pii: bool
+    is_active: bool
+
+
+class ImportRowError(BaseModel):
+    row: int
+    field: str
+    reason: str
+
+
+class ImportReport(BaseModel):
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    skipped: int
+    errors: list[ImportRowError]
