@@ -11,6 +11,7 @@ from patron.cli import app
 from patron.core import db
 from patron.core.settings import get_settings
 from patron.demo import brand
+from patron.members.models import Member
 from patron.staff.models import StaffUser
 from patron.stores.models import Store
 
@@ -38,7 +39,7 @@ def invoke(*args: str) -> str:
 
 def test_upgrade_user_and_apikey(cli_database: str) -> None:
     invoke("db", "upgrade")
-    invoke("demo")
+    invoke("demo", "--members", "0")
     out = invoke(
         "user",
         "create",
@@ -71,16 +72,32 @@ def test_unknown_store_code_fails_cleanly(cli_database: str) -> None:
 
 def test_demo_loads_a_chain_once(cli_database: str) -> None:
     invoke("db", "upgrade")
-    out = invoke("demo", "--if-empty")
+    out = invoke("demo", "--if-empty", "--members", "300")
     assert brand.DEMO_PASSWORD in out
     assert "admin" in out
-    again = invoke("demo", "--if-empty")
+    again = invoke("demo", "--if-empty", "--members", "300")
     assert "already present" in again
     with db.transaction(read_only=True) as session:
         stores = session.scalars(select(Store)).all()
         roles = set(session.scalars(select(StaffUser.role)))
         assert session.scalar(select(func.count()).select_from(StaffUser)) == 3 + 4 * len(stores)
+        assert session.scalar(select(func.count()).select_from(Member)) == 300
     assert len(stores) >= 20
     assert len({s.city for s in stores}) >= 5
     assert {s.type for s in stores} == {"owned", "franchise"}
     assert roles == {"hq_admin", "hq_marketing", "hq_finance", "store_manager", "cashier", "guide"}
+
+
+def test_import_members_dry_run_then_real(cli_database: str, tmp_path: Path) -> None:
+    invoke("db", "upgrade")
+    invoke("demo", "--members", "0")
+    file = tmp_path / "members.csv"
+    file.write_text(
+        "手机号,姓名,开卡门店\n13800000001,张三,SH001\n1380000,坏,SH001\n", encoding="utf-8"
+    )
+    dry = runner.invoke(app, ["import", "members", str(file), "--dry-run"])
+    assert "dry run: 2 rows, 1 created" in dry.output
+    assert "row 3: mobile" in dry.output
+    real = invoke("import", "members", str(file))
+    assert "imported: 2 rows, 1 created" in real
+    assert "0 created" in invoke("import", "members", str(file))

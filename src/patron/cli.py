@@ -167,8 +167,8 @@ def import_members(
             report = importer.import_members(session, SYSTEM, rows, dry_run=dry_run)
         except PatronError as error:
             raise fail(error) from error
-    for error in report.errors[:50]:
-        err.print(f"row {error.row}: {error.field}: {error.reason}")
+    for row_error in report.errors[:50]:
+        err.print(f"row {row_error.row}: {row_error.field}: {row_error.reason}")
     if len(report.errors) > 50:
         err.print(f"... and {len(report.errors) - 50} more errors")
     mode = "dry run" if dry_run else "imported"
@@ -181,12 +181,19 @@ def import_members(
 @app.command()
 def demo(
     if_empty: bool = typer.Option(False, "--if-empty", help="Load only into an empty database."),
+    members: int = typer.Option(20_000, min=0, help="How many demo members."),
+    seed: int = typer.Option(2026, help="Random seed: the same seed gives the same data."),
 ) -> None:
-    """Load the demo brand: stores in several cities and staff of every role."""
-    from patron.demo import brand
+    """Load the demo brand: stores, staff of every role, members."""
+    from patron.demo import brand, people
+    from patron.members import service as members_service
 
     with db.transaction() as session:
         loaded = brand.load(session, only_if_empty=if_empty)
+    with db.transaction() as session:
+        if members and not (if_empty and members_service.count_members(session)):
+            report = people.load(session, members, seed)
+            out.print(f"demo members: {report.created} created, {report.skipped} already there")
     if not loaded:
-        out.print("demo data already present; nothing loaded")
+        out.print("demo brand already present; nothing loaded")
     brand.print_logins(out)

@@ -20,7 +20,15 @@ from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
-from patron.members.models import Channel, Gender, IdentityType, Member, MemberIdentity
+from patron.members.models import (
+    Channel,
+    Gender,
+    IdentityType,
+    Member,
+    MemberConsent,
+    MemberConsentEvent,
+    MemberIdentity,
+)
 from patron.members.schemas import ImportReport, ImportRowError, normalize_mobile
 from patron.members.service import identity_hash, name_index, set_birthday, set_name
 from patron.staff import service as staff
@@ -113,6 +121,7 @@ class ParsedRow:
     mobile: str
     fields: dict[str, Any] = field(default_factory=dict)
     card_no: str | None = None
+    consents: dict[str, bool] = field(default_factory=dict)
 
 
 class RowError(Exception):
@@ -209,9 +218,7 @@ class RowParser:
 # --- writing -------------------------------------------------------------------------------------
 
 
-def _batches(
-    rows: Iterable[tuple[int, dict[str, Any]]],
-) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+def _batches(rows: Iterable[ParsedRow]) -> Iterator[list[ParsedRow]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, BATCH)):
         yield batch
@@ -227,28 +234,40 @@ def import_members(
     """
     parser = RowParser(session, actor)
     report = ImportReport(dry_run=dry_run, rows=0, created=0, updated=0, skipped=0, errors=[])
-    seen: dict[str, int] = {}
-    for batch in _batches(rows):
-        parsed: list[ParsedRow] = []
-        for number, row in batch:
+
+    def parsed_rows() -> Iterator[ParsedRow]:
+        for number, row in rows:
             report.rows += 1
             try:
-                item = parser.parse(number, row)
+                yield parser.parse(number, row)
             except RowError as error:
                 report.errors.append(
                     ImportRowError(row=number, field=error.field_name, reason=error.reason)
                 )
-                continue
+
+    write_members(session, actor, parsed_rows(), report, dry_run)
+    return report
+
+
+def write_members(
+    session: Session,
+    actor: Actor,
+    parsed: Iterable[ParsedRow],
+    report: ImportReport,
+    dry_run: bool,
+) -> None:
+    """Write validated rows in batches; the import's audit entry records the counts."""
+    seen: dict[str, int] = {}
+    for batch in _batches(parsed):
+        unique = []
+        for item in batch:
             if item.mobile in seen:
-                report.errors.append(
-                    ImportRowError(
-                        row=number, field="mobile", reason=f"same mobile as row {seen[item.mobile]}"
-                    )
-                )
+                reason = f"same mobile as row {seen[item.mobile]}"
+                report.errors.append(ImportRowError(row=item.number, field="mobile", reason=reason))
                 continue
-            seen[item.mobile] = number
-            parsed.append(item)
-        _write_batch(session, parsed, report, dry_run)
+            seen[item.mobile] = item.number
+            unique.append(item)
+        _write_batch(session, unique, report, dry_run)
     if not dry_run:
         audit.record(
             session,
@@ -259,7 +278,6 @@ def import_members(
             after=report.model_dump(include={"rows", "created", "updated", "skipped"})
             | {"errors": len(report.errors)},
         )
-    return report
 
 
 def _write_batch(
@@ -314,6 +332,24 @@ def _write_batch(
     ]
     if cards:
         session.execute(insert(MemberIdentity), cards)
+    _insert_consents(session, [(member_id, hashes[mobile_hash]) for member_id, mobile_hash in ids])
+
+
+def _insert_consents(session: Session, created: list[tuple[int, ParsedRow]]) -> None:
+    rows = [
+        {
+            "member_id": member_id,
+            "channel": channel,
+            "granted": granted,
+            "source": "import",
+            "recorded_at": item.fields.get("registered_at") or clock.now(),
+        }
+        for member_id, item in created
+        for channel, granted in item.consents.items()
+    ]
+    if rows:
+        session.execute(insert(MemberConsent), rows)
+        session.execute(insert(MemberConsentEvent), rows)
 
 
 def _taken_cards(session: Session, card_numbers: list[str]) -> set[str]:
@@ -367,7 +403,7 @@ def _new_member_row(item: ParsedRow, mobile_hash: str) -> dict[str, Any]:
         "store_id": fields.get("store_id"),
         "opening_guide_id": fields.get("guide_id"),
         "guide_id": fields.get("guide_id"),
-        "channel": Channel.import_.value,
+        "channel": fields.get("channel", Channel.import_.value),
         "registered_at": fields.get("registered_at", now),
         "code_secret": pyotp.random_base32(),
         "created_at": now,

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pyotp
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -150,6 +150,10 @@ def get_active_member(session: Session, actor: Actor, member_id: int) -> Member:
             f"member {member_id} is {member.status}", merged_into_id=member.merged_into_id
         )
     return member
+
+
+def count_members(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Member)) or 0
 
 
 def _follow_merges(session: Session, member: Member | None) -> Member | None:
