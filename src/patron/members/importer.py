@@ -8,11 +8,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
-import pyotp
 from openpyxl import load_workbook
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -30,11 +29,21 @@ from patron.members.models import (
     MemberIdentity,
 )
 from patron.members.schemas import ImportReport, ImportRowError, normalize_mobile
-from patron.members.service import identity_hash, name_index, set_birthday, set_name
+from patron.members.service import (
+    identity_hash,
+    name_index,
+    new_code_secret,
+    set_birthday,
+    set_name,
+)
 from patron.staff import service as staff
 from patron.stores import service as stores
 
 BATCH = 1000
+MEMBERS = cast(Table, Member.__table__)
+IDENTITIES = cast(Table, MemberIdentity.__table__)
+CONSENTS = cast(Table, MemberConsent.__table__)
+CONSENT_EVENTS = cast(Table, MemberConsentEvent.__table__)
 HEADERS = {
     "mobile": "mobile",
     "手机号": "mobile",
@@ -313,11 +322,14 @@ def _write_batch(
     report.created += len(new_rows)
     if dry_run or not new_rows:
         return
-    inserted = session.execute(
-        insert(Member).returning(Member.id, Member.mobile_hash, sort_by_parameter_order=True),
-        new_rows,
+    # Core executemany, one statement per batch; the new ids are read back in one query
+    # (RETURNING over executemany is slow on SQLite).
+    session.execute(insert(MEMBERS), new_rows)
+    new_hashes = [row["mobile_hash"] for row in new_rows]
+    found = session.execute(
+        select(Member.id, Member.mobile_hash).where(Member.mobile_hash.in_(new_hashes))
     )
-    ids = [(member_id, str(mobile_hash)) for member_id, mobile_hash in inserted]
+    ids = [(member_id, str(mobile_hash)) for member_id, mobile_hash in found]
     cards = [
         {
             "member_id": member_id,
@@ -331,7 +343,7 @@ def _write_batch(
         if hashes[mobile_hash].card_no
     ]
     if cards:
-        session.execute(insert(MemberIdentity), cards)
+        session.execute(insert(IDENTITIES), cards)
     _insert_consents(session, [(member_id, hashes[mobile_hash]) for member_id, mobile_hash in ids])
 
 
@@ -348,8 +360,8 @@ def _insert_consents(session: Session, created: list[tuple[int, ParsedRow]]) -> 
         for channel, granted in item.consents.items()
     ]
     if rows:
-        session.execute(insert(MemberConsent), rows)
-        session.execute(insert(MemberConsentEvent), rows)
+        session.execute(insert(CONSENTS), rows)
+        session.execute(insert(CONSENT_EVENTS), rows)
 
 
 def _taken_cards(session: Session, card_numbers: list[str]) -> set[str]:
@@ -405,7 +417,7 @@ def _new_member_row(item: ParsedRow, mobile_hash: str) -> dict[str, Any]:
         "guide_id": fields.get("guide_id"),
         "channel": fields.get("channel", Channel.import_.value),
         "registered_at": fields.get("registered_at", now),
-        "code_secret": pyotp.random_base32(),
+        "code_secret": new_code_secret(),
         "created_at": now,
         "updated_at": now,
     }
