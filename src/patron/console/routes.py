@@ -1,7 +1,60 @@
+"""The staff web console at /console: server-rendered pages over the same services as the API."""
+
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from patron.console import auth_pages, staff_pages, store_pages
+from patron.console.web import (
+    PREFIX,
+    STATIC_DIR,
+    ActorDep,
+    ErrorPage,
+    LoginRequired,
+    Tx,
+    error_page,
+    login_redirect,
+    render,
+)
+from patron.staff import service as staff
+from patron.stores import service as stores
+
+home = APIRouter()
+
+
+@home.get("/")
+def dashboard(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
+    scope_codes = stores.codes_by_id(session, actor.store_ids or ())
+    store_count = stores.count_stores(session) if actor.all_stores else len(scope_codes)
+    me = staff.get_staff(session, actor, actor.id) if actor.kind == "staff" and actor.id else None
+    return render(
+        request,
+        "dashboard.html",
+        me=me,
+        store_count=store_count,
+        scope_codes=sorted(scope_codes.values()),
+    )
+
+
+@home.get("/{_rest:path}")
+def unknown_page(_rest: str) -> HTMLResponse:
+    raise ErrorPage(404)
+
+
+def router() -> APIRouter:
+    console = APIRouter(prefix=PREFIX, include_in_schema=False)
+    for pages in (auth_pages.router, store_pages.router, staff_pages.router):
+        console.include_router(pages)
+    # Last: the catch-all answers any other /console path with the console's 404 page.
+    console.include_router(home)
+    return console
 
 
 def mount(app: FastAPI) -> None:
-    """Placeholder until the console lands."""
+    # The static files go first so that the catch-all page route does not shadow them.
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
+    app.include_router(router())
+    app.add_exception_handler(LoginRequired, login_redirect)
+    app.add_exception_handler(ErrorPage, error_page)

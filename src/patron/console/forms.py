@@ -1,0 +1,61 @@
+"""Turning a refused form (schema validation or a service rule) into messages beside its fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from patron.console.i18n import Translator, has_key
+from patron.core.errors import PatronError
+
+E = TypeVar("E", bound=Enum)
+
+
+@dataclass(frozen=True)
+class FormErrors:
+    message: str | None = None
+    # The service's own words, shown under the message when no field explains the refusal.
+    detail: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+
+
+NO_ERRORS = FormErrors()
+
+
+def form_errors(error: ValidationError | PatronError, t: Translator) -> FormErrors:
+    if isinstance(error, ValidationError):
+        return _from_validation(error, t)
+    return _from_service(error, t)
+
+
+def _from_validation(error: ValidationError, t: Translator) -> FormErrors:
+    fields: dict[str, str] = {}
+    for item in error.errors():
+        name = str(item["loc"][0]) if item["loc"] else ""
+        key = f"invalid.{item['type']}"
+        message = t(key, **item.get("ctx", {})) if has_key(key) else t("invalid.other")
+        fields.setdefault(name, message)
+    return FormErrors(message=t("error.form"), fields=fields, status=422)
+
+
+def _from_service(error: PatronError, t: Translator) -> FormErrors:
+    key = f"error.{error.code}"
+    message = t(key) if has_key(key) else t("error.generic")
+    fields = {str(e["field"]): str(e["message"]) for e in error.extra.get("errors", [])}
+    if "field" in error.extra:
+        fields[str(error.extra["field"])] = message
+    if fields:
+        return FormErrors(message=t("error.form"), fields=fields, status=error.status)
+    return FormErrors(message=message, detail=error.detail, status=error.status)
+
+
+def parse_enum(kind: type[E], value: str) -> E | None:
+    """A filter's enum value; an empty or unknown one means no filter."""
+    try:
+        return kind(value) if value else None
+    except ValueError:
+        return None
