@@ -456,3 +456,24 @@ def test_database_holds_no_readable_pii(session: Session) -> None:
     )
     for secret in ("13912345678", "王小丫", "wxy@example.com", "1990-01-02", "CARD-777"):
         assert secret not in dump
+
+
+def test_timeline_collects_what_happened(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    store = make_store(session)
+    headers = staff_headers(make_staff(session), settings)
+    guide = make_staff(session, Role.guide, [store])
+    with clock.frozen(datetime(2026, 1, 1, tzinfo=UTC)):
+        member = make_member(session, store, consents={"sms": True})
+    with clock.frozen(datetime(2026, 2, 1, tzinfo=UTC)):
+        client.put(
+            f"/api/v1/members/{member.id}/guide", json={"guide_id": guide.id}, headers=headers
+        )
+    events = client.get(f"/api/v1/members/{member.id}/timeline", headers=headers).json()
+    assert events[0]["kind"] == "guide"
+    assert events[0]["data"]["guide_id"] == guide.id
+    assert {(e["kind"], e["summary"]) for e in events[1:]} == {
+        ("registered", "registered"),
+        ("consent", "consent_granted"),
+    }

@@ -29,6 +29,7 @@ from patron.members.schemas import (
     MemberSummary,
     MemberUpdate,
     MergeRequest,
+    TimelineEventOut,
     normalize_mobile,
 )
 
@@ -203,6 +204,19 @@ def reassign_guide(
 def guide_history(member_id: int, session: SessionDep, actor: ActorDep) -> list[GuideAssignmentOut]:
     member = service.get_member(session, actor, member_id)
     return [GuideAssignmentOut.model_validate(g) for g in service.guide_history(session, member.id)]
+
+
+@router.get("/members/{member_id}/timeline", response_model=list[TimelineEventOut])
+def member_timeline(
+    member_id: int,
+    session: SessionDep,
+    actor: ActorDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[TimelineEventOut]:
+    return [
+        TimelineEventOut(at=e.at, kind=e.kind, summary=e.summary, data=e.data)
+        for e in service.timeline(session, actor, member_id, limit)
+    ]
 
 
 @router.post("/members/merge", response_model=MemberOut)

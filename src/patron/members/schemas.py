@@ -222,3 +222,10 @@ class ImportReport(BaseModel):
     updated: int
     skipped: int
     errors: list[ImportRowError]
+
+
+class TimelineEventOut(BaseModel):
+    at: datetime
+    kind: str
+    summary: str
+    data: dict[str, Any]

@@ -878,6 +878,69 @@ def export_section(name: str) -> Callable[[ExportSection], ExportSection]:
     return register
 
 
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: datetime
+    kind: str  # "registered", "consent", "guide", later "order", "refund", "points", ...
+    summary: str
+    data: dict[str, Any]
+
+
+TimelineSource = Callable[[Session, Member], list[TimelineEvent]]
+_timeline_sources: dict[str, TimelineSource] = {}
+
+
+def timeline_source(name: str) -> Callable[[TimelineSource], TimelineSource]:
+    """Register a domain's contribution to the member timeline (orders, points, coupons...)."""
+
+    def register(source: TimelineSource) -> TimelineSource:
+        _timeline_sources[name] = source
+        return source
+
+    return register
+
+
+def timeline(
+    session: Session, actor: Actor, member_id: int, limit: int = 100
+) -> list[TimelineEvent]:
+    """What happened to a member, newest first, from every domain that registered a source."""
+    member = get_member(session, actor, member_id)
+    events = [event for source in _timeline_sources.values() for event in source(session, member)]
+    return sorted(events, key=lambda e: e.at, reverse=True)[:limit]
+
+
+@timeline_source("members.registration")
+def _registration_events(session: Session, member: Member) -> list[TimelineEvent]:
+    data = {"channel": member.channel, "store_id": member.store_id}
+    return [TimelineEvent(member.registered_at, "registered", "registered", data)]
+
+
+@timeline_source("members.consents")
+def _consent_events(session: Session, member: Member) -> list[TimelineEvent]:
+    return [
+        TimelineEvent(
+            e.recorded_at,
+            "consent",
+            "consent_granted" if e.granted else "consent_withdrawn",
+            {"channel": e.channel, "source": e.source},
+        )
+        for e in consent_history(session, member.id)
+    ]
+
+
+@timeline_source("members.guides")
+def _guide_events(session: Session, member: Member) -> list[TimelineEvent]:
+    return [
+        TimelineEvent(
+            g.assigned_at,
+            "guide",
+            "guide_assigned",
+            {"guide_id": g.guide_id, "previous_guide_id": g.previous_guide_id, "reason": g.reason},
+        )
+        for g in guide_history(session, member.id)
+    ]
+
+
 def _lock_pair(session: Session, first_id: int, second_id: int) -> dict[int, Member]:
     # Rows locked in primary-key order, so two merges of the same pair cannot deadlock.
     rows = session.scalars(
