@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 from patron import __version__, problems
 from patron.apikeys.api import router as apikeys_router
 from patron.audit.api import router as audit_router
+from patron.catalog.api import router as catalog_router
 from patron.console import routes as console
 from patron.core import clock, crypto, db
 from patron.core.logging import configure_logging
@@ -20,6 +21,7 @@ from patron.core.ratelimit import RateLimiter
 from patron.core.settings import Settings, get_settings
 from patron.members.api import router as members_router
 from patron.middleware import RequestContextMiddleware
+from patron.orders.api import router as orders_router
 from patron.staff.api import auth_router
 from patron.staff.api import router as staff_router
 from patron.stores.api import router as stores_router
@@ -36,6 +38,8 @@ def api_router() -> APIRouter:
         apikeys_router,
         audit_router,
         members_router,
+        catalog_router,
+        orders_router,
     ):
         router.include_router(domain_router)
     return router

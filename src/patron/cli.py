@@ -178,6 +178,57 @@ def import_members(
     )
 
 
+@import_app.command("products")
+def import_products(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or .xlsx")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every row, write nothing.")
+    ] = False,
+) -> None:
+    """Import products by sku (prices in yuan); re-running the same file changes nothing."""
+    from patron.catalog import service as catalog
+
+    try:
+        with db.transaction() as session:
+            report = catalog.import_products(session, SYSTEM, file.read_bytes(), file.name, dry_run)
+    except PatronError as error:
+        raise fail(error) from error
+    for row_error in report.errors[:50]:
+        err.print(f"row {row_error['row']}: {row_error['field']}: {row_error['reason']}")
+    out.print(
+        f"{'dry run' if dry_run else 'imported'}: {report.rows} rows, {report.created} created, "
+        f"{report.updated} updated, {report.skipped} unchanged, {len(report.errors)} errors"
+    )
+
+
+@import_app.command("orders")
+def import_orders(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or .xlsx")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every row, write nothing.")
+    ] = False,
+    publish_events: Annotated[
+        bool, typer.Option("--publish-events", help="Publish order.completed (earns points).")
+    ] = False,
+) -> None:
+    """Import order history, one row per line; idempotent by store and order number."""
+    from patron.orders import importer
+
+    try:
+        with out.status(f"importing {file.name}"), db.transaction() as session:
+            rows = importer.read_rows(file.read_bytes(), file.name)
+            report = importer.import_orders(session, SYSTEM, rows, dry_run, publish_events)
+    except PatronError as error:
+        raise fail(error) from error
+    for row_error in report.errors[:50]:
+        err.print(f"row {row_error['row']}: {row_error['field']}: {row_error['reason']}")
+    out.print(
+        f"{'dry run' if dry_run else 'imported'}: {report.rows} rows, {report.orders} orders, "
+        f"{report.created} created, {report.skipped} already there, {report.lines} lines, "
+        f"{len(report.errors)} errors"
+    )
+
+
 @app.command()
 def demo(
     if_empty: bool = typer.Option(False, "--if-empty", help="Load only into an empty database."),

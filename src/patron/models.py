@@ -2,8 +2,11 @@
 
 from patron.apikeys import models as apikeys_models
 from patron.audit import models as audit_models
+from patron.catalog import models as catalog_models
+from patron.core import events, idempotency
 from patron.core.db import Base
 from patron.members import models as members_models
+from patron.orders import models as orders_models
 from patron.staff import models as staff_models
 from patron.stores import models as stores_models
 
@@ -12,8 +15,12 @@ metadata = Base.metadata
 __all__ = [
     "apikeys_models",
     "audit_models",
+    "catalog_models",
+    "events",
+    "idempotency",
     "members_models",
     "metadata",
+    "orders_models",
     "staff_models",
     "stores_models",
 ]

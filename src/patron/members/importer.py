@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
 from typing import Any, cast
 
-from openpyxl import load_workbook
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +16,7 @@ from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
+from patron.core.tabular import cell_text, read_table
 from patron.members.models import (
     Channel,
     Gender,
@@ -91,34 +89,7 @@ DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d")
 
 def read_rows(content: bytes, filename: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number as the operator sees it, {field: value}) for each data row of a CSV or .xlsx."""
-    raw_rows = _xlsx_rows(content) if filename.lower().endswith(".xlsx") else _csv_rows(content)
-    header = next(raw_rows, None)
-    if header is None:
-        raise InvalidInput("file", "the file is empty")
-    fields = [HEADERS.get(str(h or "").strip().lower()) for h in header]
-    if "mobile" not in fields:
-        raise InvalidInput("file", "no mobile column (手机号 / mobile) in the header row")
-    for number, values in enumerate(raw_rows, start=2):
-        row = {f: v for f, v in zip(fields, values, strict=False) if f is not None}
-        if any(v not in (None, "") for v in row.values()):
-            yield number, row
-
-
-def _csv_rows(content: bytes) -> Iterator[list[Any]]:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = content.decode("gb18030")  # what Excel on a Chinese Windows saves
-    yield from csv.reader(io.StringIO(text))
-
-
-def _xlsx_rows(content: bytes) -> Iterator[list[Any]]:
-    workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    try:
-        for row in workbook.active.iter_rows(values_only=True):
-            yield list(row)
-    finally:
-        workbook.close()
+    return read_table(content, filename, HEADERS, required=("mobile",))
 
 
 # --- validating rows ---------------------------------------------------------------------------
@@ -138,20 +109,12 @@ class RowError(Exception):
         self.field_name, self.reason = field_name, reason
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def _parse_date(value: Any) -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
-    text = _text(value)
+    text = cell_text(value)
     for fmt in DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date, no time
@@ -168,35 +131,35 @@ class RowParser:
 
     def parse(self, number: int, row: dict[str, Any]) -> ParsedRow:
         try:
-            mobile = normalize_mobile(_text(row.get("mobile")))
+            mobile = normalize_mobile(cell_text(row.get("mobile")))
         except ValueError as exc:
             raise RowError("mobile", str(exc)) from exc
-        parsed = ParsedRow(number, mobile, card_no=_text(row.get("card_no")) or None)
-        name = _text(row.get("name"))
+        parsed = ParsedRow(number, mobile, card_no=cell_text(row.get("card_no")) or None)
+        name = cell_text(row.get("name"))
         if name:
             if len(name) > 50:
                 raise RowError("name", "longer than 50 characters")
             parsed.fields["name"] = name
-        if _text(row.get("birthday")):
+        if cell_text(row.get("birthday")):
             birthday = _parse_date(row["birthday"])
             if birthday > clock.today():
                 raise RowError("birthday", "is in the future")
             parsed.fields["birthday"] = birthday
         if "gender" in row:
-            gender = GENDERS.get(_text(row["gender"]).lower())
+            gender = GENDERS.get(cell_text(row["gender"]).lower())
             if gender is None:
-                raise RowError("gender", f"not a gender: {_text(row['gender'])!r} (男/女)")
+                raise RowError("gender", f"not a gender: {cell_text(row['gender'])!r} (男/女)")
             parsed.fields["gender"] = gender.value
-        if _text(row.get("email")):
-            email = _text(row["email"]).lower()
+        if cell_text(row.get("email")):
+            email = cell_text(row["email"]).lower()
             if "@" not in email or len(email) > 254:
                 raise RowError("email", "not an email address")
             parsed.fields["email"] = email
-        if _text(row.get("store")):
-            parsed.fields["store_id"] = self._store(_text(row["store"]))
-        if _text(row.get("guide")):
-            parsed.fields["guide_id"] = self._guide(_text(row["guide"]))
-        if _text(row.get("registered_at")):
+        if cell_text(row.get("store")):
+            parsed.fields["store_id"] = self._store(cell_text(row["store"]))
+        if cell_text(row.get("guide")):
+            parsed.fields["guide_id"] = self._guide(cell_text(row["guide"]))
+        if cell_text(row.get("registered_at")):
             day = _parse_date(row["registered_at"])
             parsed.fields["registered_at"] = datetime(
                 day.year, day.month, day.day, tzinfo=clock.business_tz()

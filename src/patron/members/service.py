@@ -158,6 +158,27 @@ def count_members(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Member)) or 0
 
 
+def member_exists(session: Session, member_id: int) -> bool:
+    return session.get(Member, member_id) is not None
+
+
+def ids_by_mobile(session: Session, mobiles: list[str]) -> dict[str, int]:
+    """Active members' ids for E.164 mobiles (merged numbers lead to the survivor)."""
+    by_hash = {blind_index("mobile", m): m for m in mobiles}
+    found: dict[str, int] = {}
+    for member in session.scalars(select(Member).where(Member.mobile_hash.in_(by_hash))):
+        survivor = _follow_merges(session, member)
+        if survivor is not None and survivor.status == MemberStatus.active:
+            found[by_hash[member.mobile_hash or ""]] = survivor.id
+    return found
+
+
+def find_active(session: Session, member_id: int) -> Member | None:
+    """A member by id across the whole chain (a member may buy in any store), if active."""
+    member = session.get(Member, member_id)
+    return member if member is not None and member.status == MemberStatus.active else None
+
+
 def _follow_merges(session: Session, member: Member | None) -> Member | None:
     seen = set()
     while member is not None and member.merged_into_id is not None and member.id not in seen:

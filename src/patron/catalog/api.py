@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+
+from patron.catalog import service
+from patron.catalog.models import ProductStatus
+from patron.catalog.schemas import (
+    CategoryCreate,
+    CategoryOut,
+    CategoryUpdate,
+    ProductCreate,
+    ProductImportReport,
+    ProductOut,
+    ProductUpdate,
+)
+from patron.core.actor import Actor, Role
+from patron.core.pagination import Page
+from patron.deps import ActorDep, SessionDep, require
+
+router = APIRouter(tags=["catalog"])
+Merchandiser = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_marketing))]
+
+
+@router.get("/categories", response_model=list[CategoryOut])
+def list_categories(session: SessionDep, actor: ActorDep) -> list[CategoryOut]:
+    return [CategoryOut.model_validate(c) for c in service.list_categories(session)]
+
+
+@router.post("/categories", response_model=CategoryOut, status_code=201)
+def create_category(data: CategoryCreate, session: SessionDep, actor: Merchandiser) -> CategoryOut:
+    return CategoryOut.model_validate(service.create_category(session, actor, data))
+
+
+@router.patch("/categories/{category_id}", response_model=CategoryOut)
+def update_category(
+    category_id: int, data: CategoryUpdate, session: SessionDep, actor: Merchandiser
+) -> CategoryOut:
+    return CategoryOut.model_validate(service.update_category(session, actor, category_id, data))
+
+
+@router.get("/products", response_model=Page[ProductOut])
+def list_products(
+    session: SessionDep,
+    actor: ActorDep,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    category_id: int | None = None,
+    status: ProductStatus | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[ProductOut]:
+    filters = service.ProductFilter(q=q, category_id=category_id, status=status)
+    page = service.list_products(session, filters, cursor, limit)
+    return Page(
+        items=[ProductOut.model_validate(p) for p in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post("/products", response_model=ProductOut, status_code=201)
+def create_product(data: ProductCreate, session: SessionDep, actor: Merchandiser) -> ProductOut:
+    return ProductOut.model_validate(service.create_product(session, actor, data))
+
+
+@router.get("/products/{product_id}", response_model=ProductOut)
+def get_product(product_id: int, session: SessionDep, actor: ActorDep) -> ProductOut:
+    return ProductOut.model_validate(service.get_product(session, product_id))
+
+
+@router.patch("/products/{product_id}", response_model=ProductOut)
+def update_product(
+    product_id: int, data: ProductUpdate, session: SessionDep, actor: Merchandiser
+) -> ProductOut:
+    return ProductOut.model_validate(service.update_product(session, actor, product_id, data))
+
+
+@router.post("/imports/products", response_model=ProductImportReport)
+def import_products(
+    session: SessionDep,
+    actor: Merchandiser,
+    file: Annotated[UploadFile, File(description="CSV or .xlsx; prices in yuan")],
+    dry_run: bool = True,
+) -> ProductImportReport:
+    content = file.file.read()
+    return service.import_products(
+        session, actor, content, file.filename or "products.csv", dry_run
+    )

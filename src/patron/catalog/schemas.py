@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from patron.catalog.models import ProductStatus
+
+Code = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+Sku = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,63}$")
+
+
+class CategoryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Code
+    name: str = Field(min_length=1, max_length=100)
+    parent_id: int | None = None
+
+
+class CategoryUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    parent_id: int | None = None
+
+
+class CategoryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+    parent_id: int | None
+
+
+class ProductCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Sku
+    name: str = Field(min_length=1, max_length=200)
+    category_id: int | None = None
+    list_price: int = Field(default=0, ge=0, description="fen")
+    member_price: int | None = Field(default=None, ge=0, description="fen")
+    status: ProductStatus = ProductStatus.active
+
+
+class ProductUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    category_id: int | None = None
+    list_price: int | None = Field(default=None, ge=0)
+    member_price: int | None = Field(default=None, ge=0)
+    status: ProductStatus | None = None
+
+
+class ProductOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    sku: str
+    name: str
+    category_id: int | None
+    list_price: int
+    member_price: int | None
+    status: ProductStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductImportReport(BaseModel):
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    skipped: int
+    errors: list[dict[str, object]]

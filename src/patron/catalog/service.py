@@ -1,0 +1,341 @@
+"""The catalog: a tree of categories and the products sold. A POS never fails on a new product:
+an order line with an unknown sku creates it from the line's name and category code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from patron.audit import service as audit
+from patron.catalog.models import Category, Product, ProductStatus
+from patron.catalog.schemas import (
+    CategoryCreate,
+    CategoryUpdate,
+    ProductCreate,
+    ProductImportReport,
+    ProductUpdate,
+)
+from patron.core.actor import Actor
+from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.core.money import yuan_to_fen
+from patron.core.pagination import PageResult, paginate
+from patron.core.tabular import cell_text, read_table
+
+
+class CategoryNotFound(NotFound):
+    code = "category_not_found"
+    title = "Category not found"
+
+
+class ProductNotFound(NotFound):
+    code = "product_not_found"
+    title = "Product not found"
+
+
+class CodeTaken(Conflict):
+    code = "code_taken"
+    title = "This code is taken"
+
+
+# --- categories -------------------------------------------------------------------------------
+
+
+def list_categories(session: Session) -> list[Category]:
+    return list(session.scalars(select(Category).order_by(Category.code)))
+
+
+def get_category(session: Session, category_id: int) -> Category:
+    category = session.get(Category, category_id)
+    if category is None:
+        raise CategoryNotFound(f"no category {category_id}")
+    return category
+
+
+def _check_parent(session: Session, category_id: int | None, parent_id: int | None) -> None:
+    seen = {category_id}
+    while parent_id is not None:
+        if parent_id in seen:
+            raise InvalidInput("parent_id", "a category cannot sit under itself")
+        seen.add(parent_id)
+        parent = session.get(Category, parent_id)
+        if parent is None:
+            raise InvalidInput("parent_id", f"no category {parent_id}")
+        parent_id = parent.parent_id
+
+
+def create_category(session: Session, actor: Actor, data: CategoryCreate) -> Category:
+    if session.scalar(select(Category.id).where(Category.code == data.code)):
+        raise CodeTaken(f"category code {data.code} is taken", field="code")
+    _check_parent(session, None, data.parent_id)
+    category = Category(code=data.code, name=data.name, parent_id=data.parent_id)
+    session.add(category)
+    session.flush()
+    audit.record(
+        session, actor, "category.create", "category", category.id, after=data.model_dump()
+    )
+    return category
+
+
+def update_category(
+    session: Session, actor: Actor, category_id: int, data: CategoryUpdate
+) -> Category:
+    category = get_category(session, category_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "parent_id" in changes:
+        _check_parent(session, category.id, data.parent_id)
+        category.parent_id = data.parent_id
+    if data.name is not None:
+        category.name = data.name
+    session.flush()
+    audit.record(session, actor, "category.update", "category", category.id, after=changes)
+    return category
+
+
+def descendant_ids(session: Session, category_id: int) -> set[int]:
+    """The category and everything under it."""
+    children: dict[int | None, list[int]] = {}
+    for cid, parent_id in session.execute(select(Category.id, Category.parent_id)):
+        children.setdefault(parent_id, []).append(cid)
+    found, frontier = {category_id}, [category_id]
+    while frontier:
+        for child in children.get(frontier.pop(), []):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found
+
+
+# --- products ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ProductFilter:
+    q: str | None = None
+    category_id: int | None = None
+    status: ProductStatus | None = None
+
+
+def list_products(
+    session: Session, filters: ProductFilter, cursor: str | None, limit: int
+) -> PageResult[Product]:
+    query = select(Product)
+    if filters.q:
+        pattern = f"%{filters.q.lower()}%"
+        query = query.where(
+            or_(func.lower(Product.sku).like(pattern), func.lower(Product.name).like(pattern))
+        )
+    if filters.category_id is not None:
+        query = query.where(Product.category_id.in_(descendant_ids(session, filters.category_id)))
+    if filters.status is not None:
+        query = query.where(Product.status == filters.status.value)
+    return paginate(session, query, Product.id, cursor, limit)
+
+
+def get_product(session: Session, product_id: int) -> Product:
+    product = session.get(Product, product_id)
+    if product is None:
+        raise ProductNotFound(f"no product {product_id}")
+    return product
+
+
+def _check_category(session: Session, category_id: int | None) -> None:
+    if category_id is not None and session.get(Category, category_id) is None:
+        raise InvalidInput("category_id", f"no category {category_id}")
+
+
+def create_product(session: Session, actor: Actor, data: ProductCreate) -> Product:
+    if session.scalar(select(Product.id).where(Product.sku == data.sku)):
+        raise CodeTaken(f"sku {data.sku} exists", field="sku")
+    _check_category(session, data.category_id)
+    product = Product(**data.model_dump(mode="json"))
+    session.add(product)
+    session.flush()
+    audit.record(
+        session, actor, "product.create", "product", product.id, after=data.model_dump(mode="json")
+    )
+    return product
+
+
+def update_product(session: Session, actor: Actor, product_id: int, data: ProductUpdate) -> Product:
+    product = get_product(session, product_id)
+    changes = data.model_dump(mode="json", exclude_unset=True)
+    if "category_id" in changes:
+        _check_category(session, data.category_id)
+    for field in ("name", "list_price", "status"):
+        if changes.get(field, None) is None:
+            changes.pop(field, None)
+    before = {k: getattr(product, k) for k in changes}
+    for field, value in changes.items():
+        setattr(product, field, value)
+    session.flush()
+    audit.record(
+        session, actor, "product.update", "product", product.id, before=before, after=changes
+    )
+    return product
+
+
+@dataclass(frozen=True)
+class LineProduct:
+    """What an order line says about its product."""
+
+    sku: str
+    name: str
+    category_code: str | None
+
+
+def ensure_products(session: Session, lines: Iterable[LineProduct]) -> dict[str, Product]:
+    """The products for these lines by sku, creating any the catalog does not know yet (and
+    their categories, named by code until HQ names them)."""
+    wanted = {line.sku: line for line in lines}
+    known = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(wanted)))}
+    missing = [line for sku, line in wanted.items() if sku not in known]
+    if not missing:
+        return known
+    categories = ensure_categories(
+        session, {line.category_code for line in missing if line.category_code}
+    )
+    for line in missing:
+        product = Product(
+            sku=line.sku,
+            name=line.name,
+            category_id=categories[line.category_code].id if line.category_code else None,
+        )
+        session.add(product)
+        known[line.sku] = product
+    session.flush()
+    return known
+
+
+def ensure_categories(session: Session, codes: set[str]) -> dict[str, Category]:
+    known = {c.code: c for c in session.scalars(select(Category).where(Category.code.in_(codes)))}
+    for code in codes - set(known):
+        known[code] = Category(code=code, name=code)
+        session.add(known[code])
+    session.flush()
+    return known
+
+
+def category_codes(session: Session, category_ids: Iterable[int | None]) -> dict[int, str]:
+    ids = {cid for cid in category_ids if cid is not None}
+    if not ids:
+        return {}
+    rows = session.execute(select(Category.id, Category.code).where(Category.id.in_(ids)))
+    return {cid: code for cid, code in rows}
+
+
+# --- import -----------------------------------------------------------------------------------
+
+PRODUCT_HEADERS = {
+    "sku": "sku", "商品编码": "sku", "条码": "sku",
+    "name": "name", "商品名称": "name", "名称": "name",
+    "category_code": "category_code", "category": "category_code", "品类编码": "category_code",
+    "品类": "category_code",
+    "list_price": "list_price", "零售价": "list_price",
+    "member_price": "member_price", "会员价": "member_price",
+    "status": "status", "状态": "status",
+}  # fmt: skip
+
+
+def import_products(
+    session: Session, actor: Actor, content: bytes, filename: str, dry_run: bool
+) -> ProductImportReport:
+    """Create or update products by sku from a file; prices in yuan. Re-running is a no-op."""
+    report = ProductImportReport(
+        dry_run=dry_run, rows=0, created=0, updated=0, skipped=0, errors=[]
+    )
+    parsed = list(
+        _parse_products(read_table(content, filename, PRODUCT_HEADERS, ("sku", "name")), report)
+    )
+    categories = (
+        {}
+        if dry_run
+        else ensure_categories(session, {p["category_code"] for p in parsed if p["category_code"]})
+    )
+    existing = {
+        p.sku: p
+        for p in session.scalars(select(Product).where(Product.sku.in_([p["sku"] for p in parsed])))
+    }
+    for row in parsed:
+        values = {k: v for k, v in row.items() if k != "category_code"}
+        code = row["category_code"]
+        product = existing.get(row["sku"])
+        if product is None:
+            report.created += 1
+            if not dry_run:
+                session.add(Product(**values, category_id=categories[code].id if code else None))
+            continue
+        target_category = categories[code].id if code and not dry_run else product.category_id
+        changes = {k: v for k, v in values.items() if getattr(product, k) != v}
+        if code and not dry_run and product.category_id != target_category:
+            changes["category_id"] = target_category
+        if not changes:
+            report.skipped += 1
+            continue
+        report.updated += 1
+        if not dry_run:
+            for field, value in changes.items():
+                setattr(product, field, value)
+    if not dry_run:
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "product.import",
+            "product_import",
+            filename,
+            after=report.model_dump(include={"rows", "created", "updated", "skipped"}),
+        )
+    return report
+
+
+def _parse_products(
+    rows: Iterator[tuple[int, dict[str, Any]]], report: ProductImportReport
+) -> Iterator[dict[str, Any]]:
+    seen: set[str] = set()
+    for number, row in rows:
+        report.rows += 1
+        try:
+            item = _parse_product(row)
+        except ValueError as exc:
+            field, _, reason = str(exc).partition(": ")
+            report.errors.append({"row": number, "field": field, "reason": reason})
+            continue
+        if item["sku"] in seen:
+            report.errors.append(
+                {"row": number, "field": "sku", "reason": "repeats an earlier row"}
+            )
+            continue
+        seen.add(item["sku"])
+        yield item
+
+
+def _parse_product(row: dict[str, Any]) -> dict[str, Any]:
+    sku, name = cell_text(row.get("sku")), cell_text(row.get("name"))
+    if not sku or len(sku) > 64:
+        raise ValueError("sku: missing or longer than 64 characters")
+    if not name:
+        raise ValueError("name: missing")
+    item: dict[str, Any] = {
+        "sku": sku,
+        "name": name[:200],
+        "category_code": cell_text(row.get("category_code")) or None,
+    }
+    for field in ("list_price", "member_price"):
+        text = cell_text(row.get(field))
+        if text:
+            try:
+                item[field] = yuan_to_fen(text)
+            except ValueError as exc:
+                raise ValueError(f"{field}: {exc}") from exc
+            if item[field] < 0:
+                raise ValueError(f"{field}: negative")
+    status = cell_text(row.get("status")).lower()
+    if status:
+        if status not in {"active", "inactive", "在售", "停售"}:
+            raise ValueError("status: active/inactive (在售/停售)")
+        item["status"] = "inactive" if status in {"inactive", "停售"} else "active"
+    return item

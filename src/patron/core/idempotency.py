@@ -1,0 +1,112 @@
+"""Idempotency keys for value-moving calls: a retry with the same key and body gets the first
+result; the same key with another body is refused. The key is claimed inside the request's
+transaction, so two concurrent requests with one key cannot both do the work."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from patron.core import clock
+from patron.core.actor import Actor
+from patron.core.db import Base
+from patron.core.errors import Conflict, InvalidInput
+
+MAX_KEY_LENGTH = 128
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+    title = "Idempotency key reused with a different request"
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("actor_type", "actor_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int] = mapped_column(default=0)
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
+    scope: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(default=0)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+def fingerprint(scope: str, body: Any) -> str:
+    canonical = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(f"{scope}\n{canonical}".encode()).hexdigest()
+
+
+def check_key(key: str | None) -> str:
+    if key is None or not key.strip():
+        raise InvalidInput(
+            "Idempotency-Key", "this call moves value and needs an Idempotency-Key header"
+        )
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput("Idempotency-Key", f"at most {MAX_KEY_LENGTH} characters")
+    return key.strip()
+
+
+def run_once(
+    session: Session,
+    actor: Actor,
+    key: str | None,
+    scope: str,
+    body: Any,
+    work: Callable[[], tuple[int, dict[str, Any]]],
+) -> Outcome:
+    """Do `work` once per (caller, key); replay its stored response on a matching retry."""
+    key = check_key(key)
+    request_hash = fingerprint(scope, body)
+    record = IdempotencyRecord(
+        actor_type=actor.kind,
+        actor_id=actor.id or 0,
+        key=key,
+        scope=scope,
+        request_hash=request_hash,
+    )
+    try:
+        with session.begin_nested():
+            session.add(record)
+            session.flush()
+    except IntegrityError:
+        return _replay(session, actor, key, request_hash)
+    status, response = work()
+    record.status, record.response = status, response
+    session.flush()
+    return Outcome(status, response, replayed=False)
+
+
+def _replay(session: Session, actor: Actor, key: str, request_hash: str) -> Outcome:
+    first = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.actor_type == actor.kind,
+            IdempotencyRecord.actor_id == (actor.id or 0),
+            IdempotencyRecord.key == key,
+        )
+    )
+    if first is None or first.response is None:
+        raise Conflict("a request with this Idempotency-Key is still being processed")
+    if first.request_hash != request_hash:
+        raise IdempotencyConflict("this Idempotency-Key was used for a different request")
+    return Outcome(200, first.response, replayed=True)

@@ -1,0 +1,65 @@
+"""Reading the CSV and Excel files operators upload: one header row, known column names in
+Chinese or English, rows numbered as the operator sees them in their spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from openpyxl import load_workbook
+
+from patron.core.errors import InvalidInput
+
+
+def read_table(
+    content: bytes, filename: str, headers: Mapping[str, str], required: tuple[str, ...]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number, {field: value}) for each non-empty data row; `headers` maps column titles
+    (matched case-insensitively) to field names, and unknown columns are ignored."""
+    raw_rows = _xlsx_rows(content) if filename.lower().endswith(".xlsx") else _csv_rows(content)
+    header = next(raw_rows, None)
+    if header is None:
+        raise InvalidInput("file", "the file is empty")
+    lookup = {title.lower(): name for title, name in headers.items()}
+    fields = [lookup.get(str(title or "").strip().lower()) for title in header]
+    missing = [name for name in required if name not in fields]
+    if missing:
+        raise InvalidInput("file", f"the header row lacks column(s): {', '.join(missing)}")
+    for number, values in enumerate(raw_rows, start=2):
+        row = {f: v for f, v in zip(fields, values, strict=False) if f is not None}
+        if any(v not in (None, "") for v in row.values()):
+            yield number, row
+
+
+def _csv_rows(content: bytes) -> Iterator[list[Any]]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = content.decode("gb18030")  # what Excel on a Chinese Windows saves
+    yield from csv.reader(io.StringIO(text))
+
+
+def _xlsx_rows(content: bytes) -> Iterator[list[Any]]:
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises several unrelated types for a damaged file
+        raise InvalidInput("file", "not a readable .xlsx workbook") from exc
+    try:
+        sheet = workbook.active
+        if sheet is None:
+            return
+        for row in sheet.iter_rows(values_only=True):
+            yield list(row)
+    finally:
+        workbook.close()
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text: Excel's 13800000001.0 becomes '13800000001'."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()

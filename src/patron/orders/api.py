@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Header, Query, Response, UploadFile
+from pydantic import AwareDatetime
+
+from patron.core import idempotency
+from patron.core.actor import Actor, Role
+from patron.core.pagination import Page
+from patron.deps import ActorDep, SessionDep, require
+from patron.members import service as members
+from patron.orders import importer, service
+from patron.orders.models import OrderChannel
+from patron.orders.schemas import (
+    OrderCreate,
+    OrderImportReport,
+    OrderOut,
+    OrderSummary,
+    RefundCreate,
+    RefundOut,
+)
+
+router = APIRouter(tags=["orders"])
+Till = Annotated[
+    Actor,
+    Depends(require(Role.hq_admin, Role.store_manager, Role.cashier, Role.integration)),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(description="Required. A retry with the same key and body returns the first result."),
+]
+
+
+@router.post("/orders", response_model=OrderOut, status_code=201)
+def create_order(
+    data: OrderCreate,
+    response: Response,
+    session: SessionDep,
+    actor: Till,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    def work() -> tuple[int, dict[str, Any]]:
+        order = service.create_order(session, actor, data)
+        return 201, service.present(session, order).model_dump(mode="json")
+
+    outcome = idempotency.run_once(
+        session, actor, idempotency_key, "POST /orders", data.model_dump(mode="json"), work
+    )
+    response.status_code = outcome.status
+    return outcome.body
+
+
+@router.post("/orders/{order_id}/refunds", response_model=RefundOut, status_code=201)
+def refund_order(
+    order_id: int,
+    data: RefundCreate,
+    response: Response,
+    session: SessionDep,
+    actor: Till,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    def work() -> tuple[int, dict[str, Any]]:
+        refund = service.refund_order(session, actor, order_id, data)
+        out = service.present(session, service.get_order(session, actor, order_id))
+        return 201, next(r for r in out.refunds if r.id == refund.id).model_dump(mode="json")
+
+    scope = f"POST /orders/{order_id}/refunds"
+    outcome = idempotency.run_once(
+        session, actor, idempotency_key, scope, data.model_dump(mode="json"), work
+    )
+    response.status_code = outcome.status
+    return outcome.body
+
+
+@router.get("/orders", response_model=Page[OrderSummary])
+def list_orders(
+    session: SessionDep,
+    actor: ActorDep,
+    store_id: int | None = None,
+    member_id: int | None = None,
+    channel: OrderChannel | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[OrderSummary]:
+    filters = service.OrderFilter(
+        store_id=store_id,
+        member_id=member_id,
+        channel=channel.value if channel else None,
+        since=since,
+        until=until,
+    )
+    page = service.list_orders(session, actor, filters, cursor, limit)
+    return Page(items=[service.summary(o) for o in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut)
+def get_order(order_id: int, session: SessionDep, actor: ActorDep) -> OrderOut:
+    return service.present(session, service.get_order(session, actor, order_id))
+
+
+@router.get("/members/{member_id}/orders", response_model=Page[OrderSummary])
+def member_orders(
+    member_id: int,
+    session: SessionDep,
+    actor: ActorDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[OrderSummary]:
+    if not members.member_exists(session, member_id):
+        raise members.MemberNotFound(f"no member {member_id}")
+    page = service.list_orders(
+        session, actor, service.OrderFilter(member_id=member_id), cursor, limit
+    )
+    return Page(items=[service.summary(o) for o in page.items], next_cursor=page.next_cursor)
+
+
+@router.post("/imports/orders", response_model=OrderImportReport)
+def import_orders(
+    session: SessionDep,
+    actor: Annotated[Actor, Depends(require(Role.hq_admin))],
+    file: Annotated[UploadFile, File(description="CSV or .xlsx, one row per order line")],
+    dry_run: bool = True,
+) -> OrderImportReport:
+    rows = importer.read_rows(file.file.read(), file.filename or "orders.csv")
+    return importer.import_orders(session, actor, rows, dry_run=dry_run)

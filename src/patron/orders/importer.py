@@ -1,0 +1,390 @@
+"""Loading a chain's order history from CSV or Excel, one row per order line, rows of one order
+together. Validated like live intake, idempotent by store and external id, written in batches
+with executemany. History does not publish `order.completed` unless asked to, so loading last
+year's orders does not award points today."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from patron.audit import service as audit
+from patron.catalog import service as catalog
+from patron.core import clock
+from patron.core.actor import Actor
+from patron.core.errors import InvalidInput
+from patron.core.money import yuan_to_fen
+from patron.core.tabular import cell_text, read_table
+from patron.members import service as members
+from patron.members.schemas import normalize_mobile
+from patron.orders import service
+from patron.orders.models import Order, OrderChannel, OrderLine, OrderPayment, PaymentMethod
+from patron.orders.schemas import OrderImportReport
+from patron.stores import service as stores
+
+BATCH_ORDERS = 2000
+ORDERS = cast(Table, Order.__table__)
+LINES = cast(Table, OrderLine.__table__)
+PAYMENTS = cast(Table, OrderPayment.__table__)
+HEADERS = {
+    "store": "store", "store_code": "store", "门店": "store", "门店编码": "store",
+    "order_no": "external_id", "external_id": "external_id", "订单号": "external_id",
+    "occurred_at": "occurred_at", "下单时间": "occurred_at", "交易时间": "occurred_at",
+    "channel": "channel", "渠道": "channel",
+    "member_mobile": "mobile", "mobile": "mobile", "会员手机号": "mobile", "手机号": "mobile",
+    "sku": "sku", "商品编码": "sku",
+    "name": "name", "商品名称": "name",
+    "category_code": "category_code", "品类编码": "category_code",
+    "quantity": "quantity", "数量": "quantity",
+    "unit_price": "unit_price", "单价": "unit_price",
+    "discount": "discount", "优惠": "discount", "优惠金额": "discount",
+    "paid": "paid", "实付": "paid", "实付金额": "paid",
+    "payment_method": "payment_method", "支付方式": "payment_method",
+}  # fmt: skip
+PAYMENT_NAMES = {
+    "现金": "cash", "银行卡": "bank_card", "微信": "wechat_pay", "微信支付": "wechat_pay",
+    "支付宝": "alipay", "储值": "stored_value", "积分": "points", "优惠券": "coupon",
+    "其他": "other",
+}  # fmt: skip
+REQUIRED = ("store", "external_id", "occurred_at", "sku", "name", "quantity", "unit_price", "paid")
+
+
+def read_rows(content: bytes, filename: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    return read_table(content, filename, HEADERS, REQUIRED)
+
+
+@dataclass
+class ParsedLine:
+    sku: str
+    name: str
+    category_code: str | None
+    quantity: int
+    unit_price: int
+    discount: int
+    paid: int
+    payment_method: str
+
+
+@dataclass
+class ParsedOrder:
+    first_row: int
+    store_id: int
+    external_id: str
+    occurred_at: datetime
+    channel: str
+    member_id: int | None = None
+    mobile: str | None = None
+    lines: list[ParsedLine] = field(default_factory=list)
+
+
+class RowError(Exception):
+    def __init__(self, field_name: str, reason: str) -> None:
+        self.field_name, self.reason = field_name, reason
+
+
+def _money(row: dict[str, Any], name: str, default: str = "") -> int:
+    text = cell_text(row.get(name)) or default
+    try:
+        amount = yuan_to_fen(text)
+    except ValueError as exc:
+        raise RowError(name, str(exc)) from exc
+    if amount < 0:
+        raise RowError(name, "negative")
+    return amount
+
+
+def _when(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(cell_text(value).replace("/", "-"))
+        except ValueError as exc:
+            raise RowError("occurred_at", f"not a date-time: {cell_text(value)!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=clock.business_tz())
+    if moment > clock.now() + service.CLOCK_SKEW:
+        raise RowError("occurred_at", "is in the future")
+    return moment
+
+
+class RowParser:
+    def __init__(self, session: Session, actor: Actor) -> None:
+        self.session, self.actor = session, actor
+        self._stores: dict[str, int | None] = {}
+
+    def store(self, code: str) -> int:
+        if code not in self._stores:
+            try:
+                self._stores[code] = stores.ids_for_codes(self.session, [code])[0]
+            except InvalidInput:
+                self._stores[code] = None
+        store_id = self._stores[code]
+        if store_id is None or not self.actor.sees_store(store_id):
+            raise RowError("store", f"no store {code!r} in your scope")
+        return store_id
+
+    def line(self, row: dict[str, Any]) -> ParsedLine:
+        sku, name = cell_text(row.get("sku")), cell_text(row.get("name"))
+        if not sku or len(sku) > 64:
+            raise RowError("sku", "missing or longer than 64 characters")
+        if not name:
+            raise RowError("name", "missing")
+        try:
+            quantity = int(cell_text(row.get("quantity")))
+        except ValueError as exc:
+            raise RowError("quantity", "not a whole number") from exc
+        if quantity <= 0:
+            raise RowError("quantity", "must be positive")
+        unit_price, discount = _money(row, "unit_price"), _money(row, "discount", "0")
+        paid = _money(row, "paid")
+        if paid != quantity * unit_price - discount:
+            expected = quantity * unit_price - discount
+            raise RowError("paid", f"must be quantity × unit_price − discount = {expected} fen")
+        method = cell_text(row.get("payment_method")) or "other"
+        method = PAYMENT_NAMES.get(method, method.lower())
+        if method not in PaymentMethod.__members__:
+            raise RowError("payment_method", f"unknown payment method {method!r}")
+        category = cell_text(row.get("category_code")) or None
+        return ParsedLine(sku, name[:200], category, quantity, unit_price, discount, paid, method)
+
+    def order_head(self, number: int, row: dict[str, Any]) -> ParsedOrder:
+        external_id = cell_text(row.get("external_id"))
+        if not external_id or len(external_id) > 64:
+            raise RowError("external_id", "missing or longer than 64 characters")
+        channel = cell_text(row.get("channel")) or OrderChannel.pos.value
+        if channel not in OrderChannel.__members__:
+            raise RowError("channel", f"one of {', '.join(OrderChannel)}")
+        mobile = cell_text(row.get("mobile"))
+        try:
+            e164 = normalize_mobile(mobile) if mobile else None
+        except ValueError as exc:
+            raise RowError("mobile", str(exc)) from exc
+        return ParsedOrder(
+            number,
+            self.store(cell_text(row.get("store"))),
+            external_id,
+            _when(row.get("occurred_at")),
+            channel,
+            mobile=e164,
+        )
+
+
+def group_orders(
+    parser: RowParser, rows: Iterable[tuple[int, dict[str, Any]]], report: OrderImportReport
+) -> Iterator[ParsedOrder]:
+    """Rows to orders. Rows of one order must be together; an order with a bad row is dropped
+    whole, with every bad row reported."""
+    current: ParsedOrder | None = None
+    current_key: tuple[str, str] | None = None
+    broken = False
+    done: set[tuple[str, str]] = set()
+    for number, row in rows:
+        report.rows += 1
+        key = (cell_text(row.get("store")), cell_text(row.get("external_id")))
+        if key != current_key:
+            if current is not None and not broken:
+                yield current
+            if key in done:
+                report.errors.append(
+                    {
+                        "row": number,
+                        "field": "external_id",
+                        "reason": "rows of this order are not together",
+                    }
+                )
+                current, current_key, broken = None, None, True
+                continue
+            done.add(key)
+            current_key, broken = key, False
+            try:
+                current = parser.order_head(number, row)
+            except RowError as error:
+                report.errors.append(
+                    {"row": number, "field": error.field_name, "reason": error.reason}
+                )
+                current, broken = None, True
+                continue
+        try:
+            line = parser.line(row)
+        except RowError as error:
+            report.errors.append({"row": number, "field": error.field_name, "reason": error.reason})
+            broken = True
+            continue
+        if current is not None:
+            current.lines.append(line)
+    if current is not None and not broken:
+        yield current
+
+
+def import_orders(
+    session: Session,
+    actor: Actor,
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    dry_run: bool,
+    publish_events: bool = False,
+) -> OrderImportReport:
+    report = OrderImportReport(
+        dry_run=dry_run, rows=0, orders=0, created=0, skipped=0, lines=0, errors=[]
+    )
+    write_orders(
+        session,
+        actor,
+        group_orders(RowParser(session, actor), rows, report),
+        report,
+        dry_run,
+        publish_events,
+    )
+    return report
+
+
+def write_orders(
+    session: Session,
+    actor: Actor,
+    orders: Iterable[ParsedOrder],
+    report: OrderImportReport,
+    dry_run: bool,
+    publish_events: bool = False,
+) -> None:
+    iterator = iter(orders)
+    while batch := list(islice(iterator, BATCH_ORDERS)):
+        _write_batch(session, batch, report, dry_run, publish_events)
+    if not dry_run:
+        audit.record(
+            session,
+            actor,
+            "order.import",
+            "order_import",
+            clock.now().strftime("%Y%m%dT%H%M%S"),
+            after=report.model_dump(include={"rows", "orders", "created", "skipped", "lines"})
+            | {"errors": len(report.errors)},
+        )
+
+
+def _write_batch(
+    session: Session,
+    batch: list[ParsedOrder],
+    report: OrderImportReport,
+    dry_run: bool,
+    publish_events: bool,
+) -> None:
+    report.orders += len(batch)
+    keys = [(o.store_id, o.external_id) for o in batch]
+    existing = set(
+        session.execute(
+            select(Order.store_id, Order.external_id).where(
+                tuple_(Order.store_id, Order.external_id).in_(keys)
+            )
+        ).tuples()
+    )
+    fresh = [o for o in batch if (o.store_id, o.external_id) not in existing]
+    report.skipped += len(batch) - len(fresh)
+    mobiles = members.ids_by_mobile(session, [o.mobile for o in fresh if o.mobile])
+    for order in fresh:
+        if order.mobile is not None:
+            order.member_id = mobiles.get(order.mobile)
+            if order.member_id is None:
+                report.errors.append(
+                    {
+                        "row": order.first_row,
+                        "field": "mobile",
+                        "reason": "no member with this mobile; order kept without member",
+                    }
+                )
+    report.created += len(fresh)
+    report.lines += sum(len(o.lines) for o in fresh)
+    if dry_run or not fresh:
+        return
+    products = catalog.ensure_products(
+        session,
+        (catalog.LineProduct(ln.sku, ln.name, ln.category_code) for o in fresh for ln in o.lines),
+    )
+    now = clock.now()
+    session.execute(
+        insert(ORDERS),
+        [
+            {
+                "store_id": o.store_id,
+                "external_id": o.external_id,
+                "channel": o.channel,
+                "member_id": o.member_id,
+                "occurred_at": o.occurred_at,
+                "total": sum(ln.paid for ln in o.lines),
+                "refunded_amount": 0,
+                "status": "completed",
+                "created_at": now,
+            }
+            for o in fresh
+        ],
+    )
+    fresh_keys = [(o.store_id, o.external_id) for o in fresh]
+    ids = {
+        (store_id, external_id): order_id
+        for order_id, store_id, external_id in session.execute(
+            select(Order.id, Order.store_id, Order.external_id).where(
+                tuple_(Order.store_id, Order.external_id).in_(fresh_keys)
+            )
+        )
+    }
+    line_rows, payment_rows = [], []
+    for o in fresh:
+        order_id = ids[(o.store_id, o.external_id)]
+        by_method: dict[str, int] = {}
+        for n, ln in enumerate(o.lines, start=1):
+            product = products[ln.sku]
+            line_rows.append(
+                {
+                    "order_id": order_id,
+                    "line_no": n,
+                    "product_id": product.id,
+                    "sku": ln.sku,
+                    "name": ln.name,
+                    "category_id": product.category_id,
+                    "quantity": ln.quantity,
+                    "unit_price": ln.unit_price,
+                    "discount": ln.discount,
+                    "paid": ln.paid,
+                    "refunded_quantity": 0,
+                    "refunded_amount": 0,
+                }
+            )
+            by_method[ln.payment_method] = by_method.get(ln.payment_method, 0) + ln.paid
+        payment_rows += [
+            {"order_id": order_id, "method": m, "amount": a, "reference": ""}
+            for m, a in by_method.items()
+            if a > 0
+        ]
+    session.execute(insert(LINES), line_rows)
+    if payment_rows:
+        session.execute(insert(PAYMENTS), payment_rows)
+    if publish_events:
+        _publish(session, fresh, ids)
+
+
+def _publish(session: Session, fresh: list[ParsedOrder], ids: dict[tuple[int, str], int]) -> None:
+    order_ids = list(ids.values())
+    lines: dict[int, list[dict[str, Any]]] = {}
+    for row in session.scalars(
+        select(OrderLine).where(OrderLine.order_id.in_(order_ids)).order_by(OrderLine.id)
+    ):
+        lines.setdefault(row.order_id, []).append({k: getattr(row, k) for k in service.LINE_FIELDS})
+    for o in fresh:
+        order_id = ids[(o.store_id, o.external_id)]
+        payments: dict[str, int] = {}
+        for ln in o.lines:
+            payments[ln.payment_method] = payments.get(ln.payment_method, 0) + ln.paid
+        head = {
+            "id": order_id,
+            "store_id": o.store_id,
+            "member_id": o.member_id,
+            "channel": o.channel,
+            "occurred_at": o.occurred_at,
+            "total": sum(ln.paid for ln in o.lines),
+        }
+        service.publish_completed(session, head, lines[order_id], list(payments.items()))

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core import clock
+from patron.core.db import Base
+
+
+class OrderChannel(StrEnum):
+    pos = "pos"
+    online_mall = "online_mall"
+    mini_program = "mini_program"
+    delivery = "delivery"
+
+
+class PaymentMethod(StrEnum):
+    cash = "cash"
+    bank_card = "bank_card"
+    wechat_pay = "wechat_pay"
+    alipay = "alipay"
+    stored_value = "stored_value"
+    points = "points"
+    coupon = "coupon"
+    other = "other"
+
+
+class OrderStatus(StrEnum):
+    completed = "completed"
+    partially_refunded = "partially_refunded"
+    refunded = "refunded"
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("store_id", "external_id"),
+        Index("ix_orders_member_occurred", "member_id", "occurred_at"),
+        Index("ix_orders_store_occurred", "store_id", "occurred_at"),
+        CheckConstraint("total >= 0", name="total_not_negative"),
+        CheckConstraint(
+            "refunded_amount >= 0 AND refunded_amount <= total", name="refund_within_total"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    occurred_at: Mapped[datetime]
+    total: Mapped[int]  # fen: the sum of line paid amounts, and of payments
+    refunded_amount: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(24), default=OrderStatus.completed.value)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "refunded_quantity >= 0 AND refunded_quantity <= quantity",
+            name="refund_within_quantity",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    line_no: Mapped[int]
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
+    quantity: Mapped[int]
+    unit_price: Mapped[int]
+    discount: Mapped[int] = mapped_column(default=0)
+    paid: Mapped[int]
+    refunded_quantity: Mapped[int] = mapped_column(default=0)
+    refunded_amount: Mapped[int] = mapped_column(default=0)
+
+
+class OrderPayment(Base):
+    __tablename__ = "order_payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int]
+    reference: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    amount: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class RefundLine(Base):
+    __tablename__ = "refund_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id"), index=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"))
+    quantity: Mapped[int]
+    amount: Mapped[int]

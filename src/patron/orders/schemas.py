@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from patron.orders.models import OrderChannel, OrderStatus, PaymentMethod
+
+
+class OrderItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    category_code: str | None = Field(default=None, max_length=32)
+    quantity: int = Field(gt=0, le=1_000_000)
+    unit_price: int = Field(ge=0, description="fen")
+    discount: int = Field(default=0, ge=0, description="fen")
+    paid: int = Field(ge=0, description="fen: quantity × unit_price − discount")
+
+
+class PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: PaymentMethod
+    amount: int = Field(gt=0, description="fen")
+    reference: str = Field(default="", max_length=100)
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str = Field(min_length=1, max_length=64, description="POS or mall order number")
+    store_id: int
+    channel: OrderChannel
+    member_id: int | None = None
+    occurred_at: AwareDatetime
+    items: list[OrderItemIn] = Field(min_length=1, max_length=500)
+    payments: list[PaymentIn] = Field(default_factory=list, max_length=20)
+
+
+class RefundItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    line_id: int
+    quantity: int = Field(gt=0)
+
+
+class RefundCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[RefundItemIn] = Field(default_factory=list, max_length=500)
+    all: bool = False
+    reason: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RefundCreate:
+        if self.all == bool(self.items):
+            raise ValueError("give either items or all=true")
+        return self
+
+
+class OrderLineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    line_no: int
+    product_id: int
+    sku: str
+    name: str
+    category_id: int | None
+    quantity: int
+    unit_price: int
+    discount: int
+    paid: int
+    refunded_quantity: int
+    refunded_amount: int
+
+
+class PaymentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    method: PaymentMethod
+    amount: int
+    reference: str
+
+
+class RefundLineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    line_id: int
+    quantity: int
+    amount: int
+
+
+class RefundOut(BaseModel):
+    id: int
+    order_id: int
+    amount: int
+    reason: str
+    created_by: str
+    created_at: AwareDatetime
+    lines: list[RefundLineOut]
+
+
+class OrderSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    external_id: str
+    store_id: int
+    channel: OrderChannel
+    member_id: int | None
+    occurred_at: AwareDatetime
+    total: int
+    refunded_amount: int
+    refundable_amount: int
+    status: OrderStatus
+
+
+class OrderOut(OrderSummary):
+    items: list[OrderLineOut]
+    payments: list[PaymentOut]
+    refunds: list[RefundOut]
+
+
+class OrderImportReport(BaseModel):
+    dry_run: bool
+    rows: int
+    orders: int
+    created: int
+    skipped: int
+    lines: int
+    errors: list[dict[str, object]]

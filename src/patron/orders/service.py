@@ -1,0 +1,462 @@
+"""Orders from POS and online channels, and their refunds. Orders are the raw material of
+points, tiers, profiles and reports; completed and refunded orders are published as events."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from patron.audit import service as audit
+from patron.catalog import service as catalog
+from patron.core import clock, events
+from patron.core.actor import Actor
+from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.core.pagination import PageResult, paginate
+from patron.members import service as members
+from patron.members.models import Member
+from patron.orders.models import (
+    Order,
+    OrderLine,
+    OrderPayment,
+    OrderStatus,
+    Refund,
+    RefundLine,
+)
+from patron.orders.schemas import (
+    OrderCreate,
+    OrderLineOut,
+    OrderOut,
+    OrderSummary,
+    PaymentOut,
+    RefundCreate,
+    RefundLineOut,
+    RefundOut,
+)
+from patron.stores import service as stores
+from patron.stores.models import StoreStatus
+
+ORDER_COMPLETED = "order.completed"
+ORDER_REFUNDED = "order.refunded"
+# POS clocks drift; an order stamped a few minutes ahead of ours is not "in the future".
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    title = "Order not found"
+
+
+class OrderExists(Conflict):
+    code = "order_exists"
+    title = "This store already has an order with this external id"
+
+
+class RefundExceedsOrder(Conflict):
+    code = "refund_exceeds_order"
+    title = "Refund exceeds what is left of the order"
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+
+def check_amounts(data: OrderCreate) -> int:
+    """The order total, after checking every line and the payments add up exactly."""
+    for index, item in enumerate(data.items):
+        gross = item.quantity * item.unit_price
+        if item.discount > gross:
+            raise InvalidInput(
+                f"items.{index}.discount",
+                f"{item.discount} exceeds quantity × unit_price = {gross}",
+            )
+        if item.paid != gross - item.discount:
+            raise InvalidInput(
+                f"items.{index}.paid",
+                f"must be quantity × unit_price − discount = {gross - item.discount}",
+            )
+    total = sum(item.paid for item in data.items)
+    paid = sum(payment.amount for payment in data.payments)
+    if paid != total:
+        raise InvalidInput("payments", f"payments add up to {paid}, the items to {total}")
+    if data.occurred_at > clock.now() + CLOCK_SKEW:
+        raise InvalidInput("occurred_at", "is in the future")
+    return total
+
+
+def _check_store(session: Session, actor: Actor, store_id: int) -> None:
+    try:
+        store = stores.get_store(session, actor, store_id)
+    except stores.StoreNotFound as exc:
+        raise InvalidInput("store_id", f"no store {store_id} in your scope") from exc
+    if store.status != StoreStatus.open:
+        raise InvalidInput("store_id", f"store {store.code} is closed")
+
+
+def _check_member(session: Session, member_id: int | None) -> Member | None:
+    if member_id is None:
+        return None
+    member = members.find_active(session, member_id)
+    if member is None:
+        raise InvalidInput("member_id", f"no active member {member_id}")
+    return member
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+def find_by_external_id(session: Session, store_id: int, external_id: str) -> Order | None:
+    return session.scalar(
+        select(Order).where(Order.store_id == store_id, Order.external_id == external_id)
+    )
+
+
+def create_order(session: Session, actor: Actor, data: OrderCreate) -> Order:
+    _check_store(session, actor, data.store_id)
+    _check_member(session, data.member_id)
+    total = check_amounts(data)
+    existing = find_by_external_id(session, data.store_id, data.external_id)
+    if existing is not None:
+        raise OrderExists(f"order {data.external_id} exists as {existing.id}", order_id=existing.id)
+    products = catalog.ensure_products(
+        session, (catalog.LineProduct(i.sku, i.name, i.category_code) for i in data.items)
+    )
+    order = Order(
+        store_id=data.store_id,
+        external_id=data.external_id,
+        channel=data.channel.value,
+        member_id=data.member_id,
+        occurred_at=data.occurred_at,
+        total=total,
+    )
+    try:
+        with session.begin_nested():
+            session.add(order)
+            session.flush()
+    except IntegrityError as exc:  # the same order from another request, an instant earlier
+        raise OrderExists(f"order {data.external_id} exists") from exc
+    lines = [
+        OrderLine(
+            order_id=order.id,
+            line_no=n,
+            product_id=products[i.sku].id,
+            sku=i.sku,
+            name=i.name,
+            category_id=products[i.sku].category_id,
+            quantity=i.quantity,
+            unit_price=i.unit_price,
+            discount=i.discount,
+            paid=i.paid,
+        )
+        for n, i in enumerate(data.items, start=1)
+    ]
+    session.add_all(lines)
+    session.add_all(
+        OrderPayment(
+            order_id=order.id, method=p.method.value, amount=p.amount, reference=p.reference
+        )
+        for p in data.payments
+    )
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "order.create",
+        "order",
+        order.id,
+        store_id=order.store_id,
+        after={"external_id": order.external_id, "total": total, "member_id": order.member_id},
+    )
+    publish_completed(
+        session,
+        {k: getattr(order, k) for k in ORDER_FIELDS},
+        [{k: getattr(ln, k) for k in LINE_FIELDS} for ln in lines],
+        [(p.method.value, p.amount) for p in data.payments],
+    )
+    return order
+
+
+ORDER_FIELDS = ("id", "store_id", "member_id", "channel", "occurred_at", "total")
+LINE_FIELDS = ("id", "sku", "product_id", "category_id", "quantity", "paid")
+
+
+def publish_completed(
+    session: Session,
+    order: dict[str, Any],
+    lines: list[dict[str, Any]],
+    payments: list[tuple[str, int]],
+) -> None:
+    """Publish `order.completed`; `order` and `lines` carry ORDER_FIELDS and LINE_FIELDS."""
+    by_method: dict[str, int] = defaultdict(int)
+    for method, amount in payments:
+        by_method[method] += amount
+    payload = {
+        "order_id": order["id"],
+        **{k: order[k] for k in ORDER_FIELDS[1:]},
+        "occurred_at": order["occurred_at"].isoformat(),
+        "payments": dict(by_method),
+        "lines": [{"line_id": ln["id"], **{k: ln[k] for k in LINE_FIELDS[1:]}} for ln in lines],
+    }
+    events.publish(session, ORDER_COMPLETED, order["id"], payload)
+
+
+# --- refunds ----------------------------------------------------------------------------------
+
+
+def _lock_order(session: Session, actor: Actor, order_id: int) -> Order:
+    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    if order is None or not actor.sees_store(order.store_id):
+        raise OrderNotFound(f"no order {order_id}")
+    return order
+
+
+def lines_of(session: Session, order_id: int) -> list[OrderLine]:
+    return list(
+        session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+        )
+    )
+
+
+def _requested(data: RefundCreate, lines: list[OrderLine]) -> dict[int, int]:
+    """line id -> quantity to refund now."""
+    if data.all:
+        remaining = {
+            ln.id: ln.quantity - ln.refunded_quantity
+            for ln in lines
+            if ln.refunded_quantity < ln.quantity
+        }
+        if not remaining:
+            raise RefundExceedsOrder("everything on this order is refunded already")
+        return remaining
+    by_id = {ln.id: ln for ln in lines}
+    wanted: dict[int, int] = defaultdict(int)
+    for index, item in enumerate(data.items):
+        if item.line_id not in by_id:
+            raise InvalidInput(
+                f"items.{index}.line_id", f"line {item.line_id} is not on this order"
+            )
+        wanted[item.line_id] += item.quantity
+    for line_id, quantity in wanted.items():
+        left = by_id[line_id].quantity - by_id[line_id].refunded_quantity
+        if quantity > left:
+            raise RefundExceedsOrder(
+                f"line {line_id}: {quantity} asked, {left} left", line_id=line_id, left=left
+            )
+    return dict(wanted)
+
+
+def refund_order(session: Session, actor: Actor, order_id: int, data: RefundCreate) -> Refund:
+    """Refund lines in part or whole. Amounts are cumulative shares of what each line paid, so
+    refunding a line bit by bit returns exactly its paid amount, never a fen more or less."""
+    order = _lock_order(session, actor, order_id)
+    lines = lines_of(session, order.id)
+    wanted = _requested(data, lines)
+    refund = Refund(order_id=order.id, amount=0, reason=data.reason, created_by=actor.name)
+    session.add(refund)
+    session.flush()
+    refund_lines = []
+    for line in lines:
+        quantity = wanted.get(line.id, 0)
+        if not quantity:
+            continue
+        refunded_total = line.paid * (line.refunded_quantity + quantity) // line.quantity
+        amount = refunded_total - line.refunded_amount
+        line.refunded_quantity += quantity
+        line.refunded_amount = refunded_total
+        refund.amount += amount
+        refund_lines.append(
+            RefundLine(refund_id=refund.id, line_id=line.id, quantity=quantity, amount=amount)
+        )
+    session.add_all(refund_lines)
+    order.refunded_amount += refund.amount
+    fully = all(ln.refunded_quantity == ln.quantity for ln in lines)
+    order.status = (OrderStatus.refunded if fully else OrderStatus.partially_refunded).value
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "order.refund",
+        "order",
+        order.id,
+        store_id=order.store_id,
+        after={"refund_id": refund.id, "amount": refund.amount, "reason": data.reason},
+    )
+    events.publish(
+        session,
+        ORDER_REFUNDED,
+        order.id,
+        {
+            "order_id": order.id,
+            "refund_id": refund.id,
+            "store_id": order.store_id,
+            "member_id": order.member_id,
+            "amount": refund.amount,
+            "refunded_total": order.refunded_amount,
+            "order_total": order.total,
+            "fully_refunded": fully,
+            "lines": [
+                {"line_id": rl.line_id, "quantity": rl.quantity, "amount": rl.amount}
+                for rl in refund_lines
+            ],
+        },
+    )
+    return refund
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+@dataclass
+class OrderFilter:
+    store_id: int | None = None
+    member_id: int | None = None
+    channel: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def list_orders(
+    session: Session, actor: Actor, filters: OrderFilter, cursor: str | None, limit: int
+) -> PageResult[Order]:
+    query = select(Order)
+    if actor.store_ids is not None:
+        query = query.where(Order.store_id.in_(actor.store_ids))
+    for column, value in (
+        (Order.store_id, filters.store_id),
+        (Order.member_id, filters.member_id),
+        (Order.channel, filters.channel),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.since is not None:
+        query = query.where(Order.occurred_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(Order.occurred_at < filters.until)
+    return paginate(session, query, Order.id, cursor, limit)
+
+
+def get_order(session: Session, actor: Actor, order_id: int) -> Order:
+    order = session.get(Order, order_id)
+    if order is None or not actor.sees_store(order.store_id):
+        raise OrderNotFound(f"no order {order_id}")
+    return order
+
+
+def summary(order: Order) -> OrderSummary:
+    return OrderSummary.model_validate(
+        {
+            **{
+                k: getattr(order, k)
+                for k in (
+                    "id",
+                    "external_id",
+                    "store_id",
+                    "channel",
+                    "member_id",
+                    "occurred_at",
+                    "total",
+                    "refunded_amount",
+                    "status",
+                )
+            },
+            "refundable_amount": order.total - order.refunded_amount,
+        }
+    )
+
+
+def present(session: Session, order: Order) -> OrderOut:
+    refunds = list(
+        session.scalars(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id))
+    )
+    refund_lines: dict[int, list[RefundLineOut]] = defaultdict(list)
+    if refunds:
+        for rl in session.scalars(
+            select(RefundLine)
+            .where(RefundLine.refund_id.in_([r.id for r in refunds]))
+            .order_by(RefundLine.id)
+        ):
+            refund_lines[rl.refund_id].append(RefundLineOut.model_validate(rl))
+    payments = session.scalars(
+        select(OrderPayment).where(OrderPayment.order_id == order.id).order_by(OrderPayment.id)
+    )
+    return OrderOut(
+        **summary(order).model_dump(),
+        items=[OrderLineOut.model_validate(ln) for ln in lines_of(session, order.id)],
+        payments=[PaymentOut.model_validate(p) for p in payments],
+        refunds=[
+            RefundOut(
+                id=r.id,
+                order_id=r.order_id,
+                amount=r.amount,
+                reason=r.reason,
+                created_by=r.created_by,
+                created_at=r.created_at,
+                lines=refund_lines[r.id],
+            )
+            for r in refunds
+        ],
+    )
+
+
+# --- member hooks: merge, timeline, export --------------------------------------------------
+
+
+@members.on_merge("orders")
+def _move_orders(session: Session, source: Member, target: Member) -> None:
+    session.execute(update(Order).where(Order.member_id == source.id).values(member_id=target.id))
+
+
+@members.timeline_source("orders")
+def _order_events(session: Session, member: Member) -> list[members.TimelineEvent]:
+    recent = list(
+        session.scalars(
+            select(Order)
+            .where(Order.member_id == member.id)
+            .order_by(Order.occurred_at.desc())
+            .limit(50)
+        )
+    )
+    found = [
+        members.TimelineEvent(
+            o.occurred_at,
+            "order",
+            "order",
+            {"order_id": o.id, "store_id": o.store_id, "total": o.total, "channel": o.channel},
+        )
+        for o in recent
+    ]
+    if recent:
+        refunds = session.scalars(select(Refund).where(Refund.order_id.in_([o.id for o in recent])))
+        found += [
+            members.TimelineEvent(
+                r.created_at,
+                "refund",
+                "refund",
+                {"order_id": r.order_id, "refund_id": r.id, "amount": r.amount},
+            )
+            for r in refunds
+        ]
+    return found
+
+
+@members.export_section("orders")
+def _export_orders(session: Session, member: Member) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": o.id,
+            "store_id": o.store_id,
+            "external_id": o.external_id,
+            "channel": o.channel,
+            "occurred_at": o.occurred_at.isoformat(),
+            "total": o.total,
+            "refunded_amount": o.refunded_amount,
+        }
+        for o in session.scalars(
+            select(Order).where(Order.member_id == member.id).order_by(Order.id)
+        )
+    ]
