@@ -13,6 +13,8 @@ from patron.core.settings import Settings
 from patron.members import service as members
 from patron.members.models import Member
 from patron.members.schemas import MemberCreate
+from patron.orders.models import Order
+from patron.orders.schemas import OrderCreate
 from patron.staff import service as staff
 from patron.staff.models import StaffUser
 from patron.staff.schemas import StaffCreate
@@ -88,3 +90,44 @@ def make_member(
     }
     data.update(fields)
     return members.register_member(session, SYSTEM, MemberCreate.model_validate(data))
+
+
+def order_body(store: Store, external_id: str | None = None, **fields: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "external_id": external_id or f"POS-{next(_seq)}",
+        "store_id": store.id,
+        "channel": "pos",
+        "occurred_at": "2026-01-05T10:00:00+08:00",
+        "items": [
+            {
+                "sku": "SKU-1",
+                "name": "洗发水",
+                "category_code": "CARE",
+                "quantity": 2,
+                "unit_price": 4990,
+                "discount": 980,
+                "paid": 9000,
+            },
+            {
+                "sku": "SKU-2",
+                "name": "毛巾",
+                "category_code": "HOME",
+                "quantity": 3,
+                "unit_price": 1000,
+                "discount": 0,
+                "paid": 3000,
+            },
+        ],
+        "payments": [{"method": "wechat_pay", "amount": 12000}],
+    }
+    body.update(fields)
+    return body
+
+
+def make_order(
+    session: Session, store: Store, member: Member | None = None, **fields: object
+) -> Order:
+    from patron.orders import service as orders
+
+    body = order_body(store, member_id=member.id if member else None, **fields)
+    return orders.create_order(session, SYSTEM, OrderCreate.model_validate(body))

@@ -276,13 +276,12 @@ def _write_batch(
 ) -> None:
     report.orders += len(batch)
     keys = [(o.store_id, o.external_id) for o in batch]
-    existing = set(
-        session.execute(
-            select(Order.store_id, Order.external_id).where(
-                tuple_(Order.store_id, Order.external_id).in_(keys)
-            )
-        ).tuples()
+    found = session.execute(
+        select(Order.store_id, Order.external_id).where(
+            tuple_(Order.store_id, Order.external_id).in_(keys)
+        )
     )
+    existing = {(store_id, external_id) for store_id, external_id in found}
     fresh = [o for o in batch if (o.store_id, o.external_id) not in existing]
     report.skipped += len(batch) - len(fresh)
     mobiles = members.ids_by_mobile(session, [o.mobile for o in fresh if o.mobile])

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from patron.core.actor import SYSTEM
+from patron.core.settings import Settings
+from patron.orders import importer
+from patron.orders.models import Order, OrderLine, OrderPayment
+from tests.factories import make_member, make_staff, make_store, staff_headers
+
+HISTORY = """门店编码,订单号,下单时间,会员手机号,商品编码,商品名称,品类编码,数量,单价,优惠,实付,支付方式
+IMP01,A-1,2025-06-18 10:00:00,13800000001,SKU-1,洗发水,CARE,2,49.90,9.80,90.00,微信
+IMP01,A-1,2025-06-18 10:00:00,13800000001,SKU-2,毛巾,HOME,3,10,0,30,现金
+IMP01,A-2,2025-06-19 11:30:00,,SKU-2,毛巾,HOME,1,10,0,10,支付宝
+"""
+
+
+def run(session: Session, text: str, dry_run: bool = False) -> importer.OrderImportReport:
+    rows = importer.read_rows(text.encode(), "orders.csv")
+    return importer.import_orders(session, SYSTEM, rows, dry_run=dry_run)
+
+
+def count(session: Session, model: type) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_import_groups_lines_and_is_idempotent(session: Session) -> None:
+    store = make_store(session, "IMP01")
+    member = make_member(session, store, mobile="13800000001")
+    dry = run(session, HISTORY, dry_run=True)
+    assert (dry.orders, dry.created, dry.lines, dry.errors) == (2, 2, 3, [])
+    assert count(session, Order) == 0
+    report = run(session, HISTORY)
+    assert (report.rows, report.orders, report.created, report.lines) == (3, 2, 2, 3)
+    first = session.scalar(select(Order).where(Order.external_id == "A-1"))
+    assert first is not None
+    assert (first.total, first.member_id, first.store_id) == (12000, member.id, store.id)
+    assert first.occurred_at.isoformat() == "2025-06-18T02:00:00+00:00"
+    payments = {
+        p.method: p.amount
+        for p in session.scalars(select(OrderPayment).where(OrderPayment.order_id == first.id))
+    }
+    assert payments == {"wechat_pay": 9000, "cash": 3000}
+    again = run(session, HISTORY)
+    assert (again.created, again.skipped) == (0, 2)
+    assert count(session, OrderLine) == 3
+
+
+def test_bad_rows_drop_their_order_and_are_reported(session: Session) -> None:
+    make_store(session, "IMP01")
+    bad = (
+        HISTORY
+        + "\n".join(
+            [
+                "IMP01,B-1,2025-06-20 10:00:00,,SKU-3,杯子,HOME,2,10,0,25,现金",
+                "IMP01,B-1,2025-06-20 10:00:00,,SKU-4,碗,HOME,1,5,0,5,现金",
+                "NOPE,C-1,2025-06-20 10:00:00,,SKU-3,杯子,HOME,1,10,0,10,现金",
+                "IMP01,D-1,2999-01-01 10:00:00,,SKU-3,杯子,HOME,1,10,0,10,现金",
+                "IMP01,A-1,2025-06-18 10:00:00,,SKU-9,杂项,HOME,1,1,0,1,现金",
+            ]
+        )
+        + "\n"
+    )
+    report = run(session, bad)
+    assert [(e["row"], e["field"]) for e in report.errors if e["field"] != "mobile"] == [
+        (5, "paid"),
+        (7, "store"),
+        (8, "occurred_at"),
+        (9, "external_id"),
+    ]
+    assert report.created == 2
+    assert {o for o in session.scalars(select(Order.external_id))} == {"A-1", "A-2"}
+
+
+def test_unknown_mobile_keeps_the_order_without_member(session: Session) -> None:
+    make_store(session, "IMP01")
+    report = run(session, HISTORY)
+    assert [e["field"] for e in report.errors] == ["mobile"]
+    assert session.scalar(select(Order.member_id).where(Order.external_id == "A-1")) is None
+
+
+def test_import_over_http(client: TestClient, session: Session, settings: Settings) -> None:
+    make_store(session, "IMP01")
+    headers = staff_headers(make_staff(session), settings)
+    files = {"file": ("orders.csv", HISTORY.encode(), "text/csv")}
+    assert (
+        client.post("/api/v1/imports/orders", files=files, headers=headers).json()["dry_run"]
+        is True
+    )
+    real = client.post("/api/v1/imports/orders?dry_run=false", files=files, headers=headers).json()
+    assert real["created"] == 2
+    assert count(session, Order) == 2

@@ -1,0 +1,351 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from patron.catalog.models import Product
+from patron.core import events
+from patron.core.actor import Role
+from patron.core.events import Event, OutboxEvent
+from patron.core.settings import Settings
+from tests.factories import (
+    auth,
+    make_api_key,
+    make_member,
+    make_staff,
+    make_store,
+    order_body,
+    staff_headers,
+)
+
+
+@pytest.fixture
+def till(session: Session) -> dict[str, Any]:
+    store = make_store(session)
+    return {"store": store, "headers": auth(make_api_key(session, [store]))}
+
+
+def post_order(client: TestClient, headers: dict[str, str], body: dict[str, Any], key: str) -> Any:
+    return client.post("/api/v1/orders", json=body, headers={**headers, "Idempotency-Key": key})
+
+
+def test_order_intake_and_replay(client: TestClient, till: dict[str, Any]) -> None:
+    body = order_body(till["store"], "POS-1")
+    first = post_order(client, till["headers"], body, "k-1")
+    assert first.status_code == 201
+    order = first.json()
+    assert order["total"] == 12000
+    assert [i["id"] for i in order["items"]]
+    assert order["refundable_amount"] == 12000
+    replay = post_order(client, till["headers"], body, "k-1")
+    assert replay.status_code == 200
+    assert replay.json() == order
+
+
+def test_same_key_other_body_is_a_conflict(client: TestClient, till: dict[str, Any]) -> None:
+    post_order(client, till["headers"], order_body(till["store"], "POS-1"), "k-1")
+    other = post_order(client, till["headers"], order_body(till["store"], "POS-2"), "k-1")
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_conflict"
+
+
+def test_duplicate_external_id_under_another_key(client: TestClient, till: dict[str, Any]) -> None:
+    first = post_order(client, till["headers"], order_body(till["store"], "POS-1"), "k-1").json()
+    again = post_order(client, till["headers"], order_body(till["store"], "POS-1"), "k-2")
+    assert again.status_code == 409
+    assert again.json()["code"] == "order_exists"
+    assert again.json()["order_id"] == first["id"]
+
+
+def test_missing_idempotency_key_is_refused(client: TestClient, till: dict[str, Any]) -> None:
+    response = client.post(
+        "/api/v1/orders", json=order_body(till["store"]), headers=till["headers"]
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
+def _line(**changes: Any) -> dict[str, Any]:
+    line = {"sku": "S", "name": "n", "quantity": 2, "unit_price": 500, "discount": 0, "paid": 1000}
+    return {**line, **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        (
+            {"items": [_line(paid=999)], "payments": [{"method": "cash", "amount": 999}]},
+            "items.0.paid",
+        ),
+        ({"items": [_line(discount=1001, paid=-1)]}, "items.0.paid"),
+        ({"items": [_line(quantity=0, paid=0)]}, "items.0.quantity"),
+        ({"items": [_line()], "payments": [{"method": "cash", "amount": 900}]}, "payments"),
+        ({"items": [_line()], "payments": [{"method": "cash", "amount": 0}]}, "payments.0.amount"),
+        ({"items": []}, "items"),
+        ({"occurred_at": "2999-01-01T00:00:00+08:00"}, "occurred_at"),
+        ({"occurred_at": "2026-01-01T00:00:00"}, "occurred_at"),
+        ({"store_id": 999999}, "store_id"),
+        ({"member_id": 999999}, "member_id"),
+        ({"channel": "fax"}, "channel"),
+    ],
+)
+def test_every_rule_rejects_and_writes_nothing(
+    client: TestClient, session: Session, till: dict[str, Any], changes: dict[str, Any], field: str
+) -> None:
+    body = order_body(till["store"], **changes)
+    if "items" in changes and "payments" not in changes:
+        body["payments"] = [{"method": "cash", "amount": 1000}]
+    response = post_order(client, till["headers"], body, "k-bad")
+    assert response.status_code == 422, response.json()
+    assert response.json()["errors"][0]["field"] == field
+    assert session.scalar(select(OutboxEvent.id)) is None
+    assert session.scalar(select(Product.id)) is None
+    retry = post_order(client, till["headers"], order_body(till["store"]), "k-bad")
+    assert retry.status_code == 201, "a rejected request must not burn its idempotency key"
+
+
+def test_a_closed_store_takes_no_orders(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    store = make_store(session, status="closed")
+    headers = staff_headers(make_staff(session), settings)
+    response = post_order(client, headers, order_body(store), "k")
+    assert response.json()["errors"][0]["field"] == "store_id"
+
+
+def test_unknown_sku_creates_the_product_and_category(
+    client: TestClient, session: Session, till: dict[str, Any]
+) -> None:
+    post_order(client, till["headers"], order_body(till["store"]), "k-1")
+    product = session.scalar(select(Product).where(Product.sku == "SKU-1"))
+    assert product is not None
+    assert product.name == "洗发水"
+    categories = {
+        c["code"] for c in client.get("/api/v1/categories", headers=till["headers"]).json()
+    }
+    assert categories == {"CARE", "HOME"}
+
+
+def test_orders_without_member_are_kept(client: TestClient, till: dict[str, Any]) -> None:
+    order = post_order(client, till["headers"], order_body(till["store"]), "k").json()
+    assert order["member_id"] is None
+
+
+def refund(
+    client: TestClient, headers: dict[str, str], order_id: int, body: dict[str, Any], key: str
+) -> Any:
+    return client.post(
+        f"/api/v1/orders/{order_id}/refunds", json=body, headers={**headers, "Idempotency-Key": key}
+    )
+
+
+def test_partial_then_full_refund(client: TestClient, till: dict[str, Any]) -> None:
+    order = post_order(client, till["headers"], order_body(till["store"]), "k").json()
+    first_line, second_line = order["items"]
+    partial = refund(
+        client,
+        till["headers"],
+        order["id"],
+        {"items": [{"line_id": first_line["id"], "quantity": 1}]},
+        "r-1",
+    )
+    assert partial.status_code == 201
+    assert partial.json()["amount"] == 4500
+    assert (
+        refund(
+            client,
+            till["headers"],
+            order["id"],
+            {"items": [{"line_id": first_line["id"], "quantity": 1}]},
+            "r-1",
+        ).status_code
+        == 200
+    )
+    after = client.get(f"/api/v1/orders/{order['id']}", headers=till["headers"]).json()
+    assert after["status"] == "partially_refunded"
+    assert after["refunded_amount"] == 4500
+    assert after["refundable_amount"] == 7500
+    rest = refund(client, till["headers"], order["id"], {"all": True}, "r-2").json()
+    assert rest["amount"] == 7500
+    assert {(ln["line_id"], ln["quantity"]) for ln in rest["lines"]} == {
+        (first_line["id"], 1),
+        (second_line["id"], 3),
+    }
+    final = client.get(f"/api/v1/orders/{order['id']}", headers=till["headers"]).json()
+    assert final["status"] == "refunded"
+    assert final["refundable_amount"] == 0
+    assert len(final["refunds"]) == 2
+
+
+def test_over_refund_is_rejected(client: TestClient, till: dict[str, Any]) -> None:
+    order = post_order(client, till["headers"], order_body(till["store"]), "k").json()
+    line = order["items"][1]
+    too_much = refund(
+        client,
+        till["headers"],
+        order["id"],
+        {"items": [{"line_id": line["id"], "quantity": 4}]},
+        "r-1",
+    )
+    assert too_much.status_code == 409
+    assert too_much.json()["code"] == "refund_exceeds_order"
+    refund(client, till["headers"], order["id"], {"all": True}, "r-2")
+    nothing_left = refund(client, till["headers"], order["id"], {"all": True}, "r-3")
+    assert nothing_left.json()["code"] == "refund_exceeds_order"
+    foreign = refund(
+        client, till["headers"], order["id"], {"items": [{"line_id": 999999, "quantity": 1}]}, "r-4"
+    )
+    assert foreign.status_code == 422
+
+
+def test_refund_amounts_are_cumulative_shares(client: TestClient, till: dict[str, Any]) -> None:
+    items = [
+        {
+            "sku": "ODD",
+            "name": "散装",
+            "quantity": 3,
+            "unit_price": 334,
+            "discount": 2,
+            "paid": 1000,
+        }
+    ]
+    body = order_body(till["store"], items=items, payments=[{"method": "cash", "amount": 1000}])
+    order = post_order(client, till["headers"], body, "k").json()
+    line_id = order["items"][0]["id"]
+    amounts = [
+        refund(
+            client,
+            till["headers"],
+            order["id"],
+            {"items": [{"line_id": line_id, "quantity": 1}]},
+            f"r-{n}",
+        ).json()["amount"]
+        for n in range(3)
+    ]
+    assert amounts == [333, 333, 334]
+
+
+def test_store_scope_on_orders(client: TestClient, session: Session, settings: Settings) -> None:
+    a, b = make_store(session), make_store(session)
+    admin = staff_headers(make_staff(session), settings)
+    in_b = post_order(client, admin, order_body(b), "k-b").json()
+    post_order(client, admin, order_body(a), "k-a")
+    manager_a = staff_headers(make_staff(session, Role.store_manager, [a]), settings)
+    assert [
+        o["store_id"] for o in client.get("/api/v1/orders", headers=manager_a).json()["items"]
+    ] == [a.id]
+    assert client.get(f"/api/v1/orders/{in_b['id']}", headers=manager_a).status_code == 404
+    assert refund(client, manager_a, in_b["id"], {"all": True}, "r").status_code == 404
+    assert (
+        post_order(client, manager_a, order_body(b), "k-x").json()["errors"][0]["field"]
+        == "store_id"
+    )
+
+
+def test_queries_filter_by_member_channel_and_time(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    store = make_store(session)
+    admin = staff_headers(make_staff(session), settings)
+    member = make_member(session, store)
+    mine = post_order(
+        client,
+        admin,
+        order_body(
+            store,
+            member_id=member.id,
+            channel="mini_program",
+            occurred_at="2026-03-01T10:00:00+08:00",
+        ),
+        "k1",
+    ).json()
+    post_order(client, admin, order_body(store, occurred_at="2026-04-01T10:00:00+08:00"), "k2")
+    assert [
+        o["id"]
+        for o in client.get(f"/api/v1/members/{member.id}/orders", headers=admin).json()["items"]
+    ] == [mine["id"]]
+    assert [
+        o["id"]
+        for o in client.get("/api/v1/orders?channel=mini_program", headers=admin).json()["items"]
+    ] == [mine["id"]]
+    window = {"since": "2026-02-01T00:00:00+08:00", "until": "2026-03-15T00:00:00+08:00"}
+    assert [
+        o["id"] for o in client.get("/api/v1/orders", params=window, headers=admin).json()["items"]
+    ] == [mine["id"]]
+    timeline = client.get(f"/api/v1/members/{member.id}/timeline", headers=admin).json()
+    assert [e["data"]["order_id"] for e in timeline if e["kind"] == "order"] == [mine["id"]]
+
+
+@pytest.fixture
+def recorded() -> Iterator[list[Event]]:
+    seen: list[Event] = []
+
+    def record(_: Session, event: Event) -> None:
+        seen.append(event)
+
+    for kind in ("order.completed", "order.refunded"):
+        events.subscribe(kind)(record)
+    yield seen
+    for kind in ("order.completed", "order.refunded"):
+        events.unsubscribe(kind, record)
+
+
+def test_events_reach_subscribers_and_the_outbox(
+    client: TestClient, session: Session, till: dict[str, Any], recorded: list[Event]
+) -> None:
+    member = make_member(session, till["store"])
+    order = post_order(
+        client, till["headers"], order_body(till["store"], member_id=member.id), "k"
+    ).json()
+    refund(client, till["headers"], order["id"], {"all": True}, "r")
+    assert [e.type for e in recorded] == ["order.completed", "order.refunded"]
+    completed = recorded[0].payload
+    assert completed["member_id"] == member.id
+    assert completed["payments"] == {"wechat_pay": 12000}
+    assert sum(line["paid"] for line in completed["lines"]) == 12000
+    assert recorded[1].payload["amount"] == 12000
+    assert recorded[1].payload["fully_refunded"] is True
+    outbox = session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)).all()
+    assert [(e.type, e.entity_id) for e in outbox] == [
+        ("order.completed", str(order["id"])),
+        ("order.refunded", str(order["id"])),
+    ]
+    assert all(e.delivered_at is None for e in outbox)
+
+
+def test_a_failing_subscriber_rolls_the_order_back(
+    client: TestClient, session: Session, till: dict[str, Any]
+) -> None:
+    def explode(_: Session, __: Event) -> None:
+        raise RuntimeError("points service broke")
+
+    events.subscribe("order.completed")(explode)
+    try:
+        with TestClient(client.app, raise_server_exceptions=False) as quiet:
+            response = post_order(quiet, till["headers"], order_body(till["store"]), "k")
+    finally:
+        events.unsubscribe("order.completed", explode)
+    assert response.status_code == 500
+    assert session.scalar(select(OutboxEvent.id)) is None
+
+
+def test_merge_moves_orders(client: TestClient, session: Session, settings: Settings) -> None:
+    store = make_store(session)
+    admin = staff_headers(make_staff(session), settings)
+    source, target = make_member(session, store), make_member(session, store)
+    order = post_order(client, admin, order_body(store, member_id=source.id), "k").json()
+    client.post(
+        "/api/v1/members/merge",
+        json={"source_id": source.id, "target_id": target.id},
+        headers=admin,
+    )
+    assert (
+        client.get(f"/api/v1/orders/{order['id']}", headers=admin).json()["member_id"] == target.id
+    )
+    exported = client.get(f"/api/v1/members/{target.id}/export", headers=admin).json()
+    assert [o["id"] for o in exported["orders"]] == [order["id"]]
