@@ -1,0 +1,116 @@
+"""Races only show on PostgreSQL: each thread here has its own connection and commits for real."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from patron.core import db, idempotency, migrate
+from patron.core.actor import SYSTEM
+from patron.core.errors import PatronError
+from patron.orders import service as orders
+from patron.orders.models import Order, OrderLine
+from patron.orders.schemas import OrderCreate, RefundCreate
+from tests import conftest
+from tests.factories import make_store, order_body
+
+
+@pytest.fixture(scope="module")
+def pg_engine() -> Iterator[Engine]:
+    if conftest._postgres_skip_reason:
+        pytest.skip(conftest._postgres_skip_reason)
+    url = conftest._create_postgres_database()
+    engine = db.make_engine(url, pool_size=25)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+    conftest._drop_postgres_database(url)
+
+
+def race(threads: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run `work` in `threads` threads released at the same instant; results or exceptions."""
+    barrier = threading.Barrier(threads)
+    results: list[Any] = [None] * threads
+
+    def run(n: int) -> None:
+        barrier.wait()
+        try:
+            results[n] = work(n)
+        except Exception as exc:  # collected for the assertions
+            results[n] = exc
+
+    pool = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return results
+
+
+def test_one_idempotency_key_creates_one_order(pg_engine: Engine) -> None:
+    factory = sessionmaker(pg_engine, expire_on_commit=False)
+    with factory.begin() as session:
+        store = make_store(session)
+    body = order_body(store, "RACE-1")
+    data = OrderCreate.model_validate(body)
+
+    def attempt(_: int) -> int:
+        with factory.begin() as session:
+            outcome = idempotency.run_once(
+                session,
+                SYSTEM,
+                "same-key",
+                "POST /orders",
+                body,
+                lambda: (201, {"id": orders.create_order(session, SYSTEM, data).id}),
+            )
+            return int(outcome.body["id"])
+
+    results = race(8, attempt)
+    assert all(isinstance(r, int) for r in results), results
+    assert len(set(results)) == 1
+    with factory() as session:
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Order).where(Order.store_id == store.id)
+            )
+            == 1
+        )
+
+
+def test_concurrent_refunds_never_exceed_the_line(pg_engine: Engine) -> None:
+    factory = sessionmaker(pg_engine, expire_on_commit=False)
+    with factory.begin() as session:
+        store = make_store(session)
+        order = orders.create_order(session, SYSTEM, OrderCreate.model_validate(order_body(store)))
+        line = session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)
+        ).all()[1]
+        line_id, order_id = line.id, order.id
+    request = RefundCreate.model_validate({"items": [{"line_id": line_id, "quantity": 1}]})
+
+    def attempt(_: int) -> int:
+        with factory.begin() as session:
+            return orders.refund_order(session, SYSTEM, order_id, request).amount
+
+    results = race(10, attempt)
+    succeeded = [r for r in results if isinstance(r, int)]
+    assert len(succeeded) == 3
+    assert all(
+        isinstance(r, PatronError) and r.code == "refund_exceeds_order"
+        for r in results
+        if not isinstance(r, int)
+    )
+    with Session(pg_engine) as session:
+        refreshed = session.get(OrderLine, line_id)
+        assert refreshed is not None
+        assert (refreshed.refunded_quantity, refreshed.refunded_amount, sum(succeeded)) == (
+            3,
+            3000,
+            3000,
+        )
