@@ -233,11 +233,13 @@ def import_orders(
 def demo(
     if_empty: bool = typer.Option(False, "--if-empty", help="Load only into an empty database."),
     members: int = typer.Option(20_000, min=0, help="How many demo members."),
+    orders: bool = typer.Option(True, help="Generate two years of order history."),
     seed: int = typer.Option(2026, help="Random seed: the same seed gives the same data."),
 ) -> None:
     """Load the demo brand: stores, staff of every role, members."""
-    from patron.demo import brand, people
+    from patron.demo import brand, history, people
     from patron.members import service as members_service
+    from patron.orders import service as orders_service
 
     with db.transaction() as session:
         loaded = brand.load(session, only_if_empty=if_empty)
@@ -245,6 +247,10 @@ def demo(
         if members and not (if_empty and members_service.count_members(session)):
             report = people.load(session, members, seed)
             out.print(f"demo members: {report.created} created, {report.skipped} already there")
+    with db.transaction() as session:
+        if orders and not (if_empty and orders_service.count_orders(session)):
+            made = history.load(session, seed)
+            out.print(f"demo orders: {made.created:,} orders with {made.lines:,} lines")
     if not loaded:
         out.print("demo brand already present; nothing loaded")
     brand.print_logins(out)

@@ -64,7 +64,9 @@ STORES: tuple[tuple[str, str, StoreType, str, str, str], ...] = (
     ("GZ002", "广州北京路店", StoreType.franchise, "广州", "越秀区北京路188号", "020-83330002"),
     ("WH001", "武汉江汉路店", StoreType.owned, "武汉", "江汉区江汉路118号", "027-82790001"),
     ("WH002", "武汉光谷店", StoreType.franchise, "武汉", "洪山区珞喻路889号", "027-87880002"),
+    ("EC001", "禾木生活官方商城", StoreType.owned, "线上", "小程序与官方商城", "400-820-0001"),
 )
+ONLINE_STORE = "EC001"
 CLOSED_STORE = "SH006"
 STORE_ROLES = (
     ("manager", Role.store_manager, "店长"),

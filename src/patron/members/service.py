@@ -158,6 +158,24 @@ def count_members(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Member)) or 0
 
 
+@dataclass(frozen=True)
+class RosterEntry:
+    id: int
+    store_id: int | None
+    channel: str
+    registered_at: datetime
+
+
+def roster(session: Session) -> list[RosterEntry]:
+    """Every active member, lightly: for generators and batch work, not for screens."""
+    rows = session.execute(
+        select(Member.id, Member.store_id, Member.channel, Member.registered_at)
+        .where(Member.status == MemberStatus.active.value)
+        .order_by(Member.id)
+    )
+    return [RosterEntry(*row) for row in rows]
+
+
 def member_exists(session: Session, member_id: int) -> bool:
     return session.get(Member, member_id) is not None
 

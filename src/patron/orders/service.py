@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -107,6 +107,10 @@ def _check_member(session: Session, member_id: int | None) -> Member | None:
 
 
 # --- intake -----------------------------------------------------------------------------------
+
+
+def count_orders(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Order)) or 0
 
 
 def find_by_external_id(session: Session, store_id: int, external_id: str) -> Order | None:
