@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from patron.core.actor import STAFF_ROLES, Actor, Role
+from patron.core.actor import HQ_ROLES, STAFF_ROLES, Actor, Role
 from patron.staff.models import StaffUser
 from patron.staff.service import MANAGED_BY_STORE_MANAGER
 from patron.stores.service import MANAGER_EDITABLE
@@ -19,6 +19,23 @@ STORE_EDITORS = (Role.hq_admin, Role.store_manager)
 STATUS_CHANGERS = (Role.hq_admin,)
 STAFF_MANAGERS = (Role.hq_admin, Role.store_manager)
 STORE_FIELDS = ("name", "type", "city", "address", "phone")
+# Members, as src/patron/members/api.py guards them: every role may look members up; every role
+# but HQ finance may register and edit them.
+MEMBER_WRITERS = (
+    Role.hq_admin,
+    Role.hq_marketing,
+    Role.store_manager,
+    Role.cashier,
+    Role.guide,
+    Role.integration,
+)
+GUIDE_ASSIGNERS = (Role.hq_admin, Role.store_manager)
+# Merge, PIPL export and erasure.
+MEMBER_ADMINS = (Role.hq_admin,)
+MEMBER_IMPORTERS = (Role.hq_admin, Role.store_manager)
+# Anyone may read the attribute definitions; the console lists them to HQ, where they are kept.
+ATTRIBUTE_VIEWERS = HQ_ROLES
+ATTRIBUTE_EDITORS = (Role.hq_admin, Role.hq_marketing)
 
 
 @dataclass(frozen=True)
@@ -29,6 +46,12 @@ class Permissions:
     manage_staff: bool
     # Giving a staff user every store (as HQ roles need) is for HQ admins only.
     grant_all_stores: bool
+    write_members: bool
+    assign_guides: bool
+    admin_members: bool
+    import_members: bool
+    view_attributes: bool
+    edit_attributes: bool
 
     @classmethod
     def of(cls, actor: Actor) -> Permissions:
@@ -38,6 +61,12 @@ class Permissions:
             change_store_status=actor.has_role(*STATUS_CHANGERS),
             manage_staff=actor.has_role(*STAFF_MANAGERS),
             grant_all_stores=actor.has_role(Role.hq_admin),
+            write_members=actor.has_role(*MEMBER_WRITERS),
+            assign_guides=actor.has_role(*GUIDE_ASSIGNERS),
+            admin_members=actor.has_role(*MEMBER_ADMINS),
+            import_members=actor.has_role(*MEMBER_IMPORTERS),
+            view_attributes=actor.has_role(*ATTRIBUTE_VIEWERS),
+            edit_attributes=actor.has_role(*ATTRIBUTE_EDITORS),
         )
 
 

@@ -6,7 +6,15 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from patron.console import auth_pages, staff_pages, store_pages
+from patron.console import (
+    attribute_pages,
+    auth_pages,
+    import_pages,
+    member_detail_pages,
+    member_pages,
+    staff_pages,
+    store_pages,
+)
 from patron.console.web import (
     PREFIX,
     STATIC_DIR,
@@ -45,7 +53,15 @@ def unknown_page(_rest: str) -> HTMLResponse:
 
 def router() -> APIRouter:
     console = APIRouter(prefix=PREFIX, include_in_schema=False)
-    for pages in (auth_pages.router, store_pages.router, staff_pages.router):
+    for pages in (
+        auth_pages.router,
+        store_pages.router,
+        staff_pages.router,
+        member_pages.router,
+        member_detail_pages.router,
+        import_pages.router,
+        attribute_pages.router,
+    ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.
     console.include_router(home)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from patron.console.choices import store_options
 from patron.console.forms import NO_ERRORS, FormErrors, form_errors, parse_enum
 from patron.console.permissions import STAFF_MANAGERS, assignable_roles, can_edit_staff
 from patron.console.web import (
@@ -31,7 +32,6 @@ from patron.console.web import (
 from patron.core import clock
 from patron.core.actor import STAFF_ROLES, Actor, Role
 from patron.core.errors import InvalidInput, NotFound, PatronError
-from patron.core.pagination import MAX_LIMIT
 from patron.staff import service as staff
 from patron.staff.models import StaffUser
 from patron.staff.schemas import StaffCreate, StaffUpdate
@@ -67,7 +67,7 @@ def staff_list(
         editable={user.id for user in page.items if can_edit_staff(actor, user)},
         filters={"role": role, "store": store},
         roles=STAFF_ROLES,
-        store_options=_store_options(session, actor),
+        store_options=store_options(session, actor),
         now=clock.now(),
         next_url=next_page_url(request, page.next_cursor),
         first_url=first_page_url(request),
@@ -77,7 +77,7 @@ def staff_list(
 @router.get("/new")
 def staff_new(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
     require(actor, STAFF_MANAGERS)
-    options = _store_options(session, actor)
+    options = store_options(session, actor)
     values: dict[str, Any] = {"role": Role.cashier.value, "all_stores": False, "store_ids": []}
     if len(options) == 1 and not actor.all_stores:
         values["store_ids"] = [str(options[0].id)]
@@ -95,7 +95,7 @@ def staff_create(request: Request, session: Tx, actor: ActorDep, form: CheckedFo
             user = staff.create_staff(session, actor, data)
     except (ValidationError, PatronError) as error:
         errors = form_errors(error, t_for(request))
-        return _new_form(request, actor, _store_options(session, actor), values, errors)
+        return _new_form(request, actor, store_options(session, actor), values, errors)
     return redirect(LIST_URL, "flash.staff_created", name=user.username)
 
 
@@ -175,18 +175,6 @@ def _get_editable(session: Session, actor: Actor, staff_id: int) -> StaffUser:
     return user
 
 
-def _store_options(session: Session, actor: Actor) -> list[Store]:
-    """Every store the actor sees, by code: what a filter or a scope may name."""
-    options: list[Store] = []
-    cursor = None
-    while True:
-        page = stores.list_stores(session, actor, stores.StoreFilter(), cursor, MAX_LIMIT)
-        options.extend(page.items)
-        if page.next_cursor is None:
-            return sorted(options, key=lambda store: store.code)
-        cursor = page.next_cursor
-
-
 def _new_form(
     request: Request,
     actor: Actor,
@@ -223,6 +211,6 @@ def _edit_form(
         errors=errors,
         password_errors=password_errors,
         roles=assignable_roles(actor),
-        store_options=_store_options(session, actor),
+        store_options=store_options(session, actor),
         now=clock.now(),
     )

@@ -215,6 +215,15 @@ def local_time(settings: Settings) -> Callable[[datetime | None], str]:
     return show
 
 
+def local_day(settings: Settings) -> Callable[[datetime | None], str]:
+    """The calendar day of an instant in the business time zone."""
+
+    def show(value: datetime | None) -> str:
+        return value.astimezone(settings.tz).strftime("%Y-%m-%d") if value else "—"
+
+    return show
+
+
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     settings = settings_of(request)
     lang = lang_of(request)
@@ -233,6 +242,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         "csrf": form_token(settings.secret_key, session_token) if session_token else "",
         "flash": flash,
         "ts": local_time(settings),
+        "day": local_day(settings),
         "version": __version__,
     }
     response = templates.TemplateResponse(

@@ -1,0 +1,425 @@
+"""One member: profile, member code, identities, consent, guide, attributes and timeline; and
+for HQ admins the PIPL export, erasure and merging a duplicate into this member."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from patron.console.choices import guide_suggestions
+from patron.console.forms import NO_ERRORS, FormErrors, parse_enum
+from patron.console.i18n import Translator, has_key
+from patron.console.member_forms import field_errors, guide_by_username, member_errors
+from patron.console.member_pages import (
+    LIST_URL,
+    get_active_member,
+    get_member,
+    member_url,
+)
+from patron.console.permissions import GUIDE_ASSIGNERS, MEMBER_ADMINS, MEMBER_WRITERS
+from patron.console.web import (
+    PAGE_HEADERS,
+    ActorDep,
+    CheckedForm,
+    ErrorPage,
+    Tx,
+    attempt,
+    error_page_on,
+    redirect,
+    render,
+    require,
+    settings_of,
+    t_for,
+    text,
+)
+from patron.core.actor import Actor
+from patron.core.errors import NotFound, PatronError
+from patron.members import service
+from patron.members.models import ConsentChannel, IdentityType, Member, MemberStatus
+from patron.members.schemas import (
+    EraseRequest,
+    GuideChange,
+    IdentityIn,
+    MemberCodeOut,
+    MemberOut,
+)
+from patron.staff import service as staff
+from patron.stores import service as stores
+
+router = APIRouter(prefix="/members")
+
+
+# --- the detail page --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    at: datetime
+    kind: str
+    text: str
+    details: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Section:
+    """What one form on the detail page shows after a refused submission."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: FormErrors = NO_ERRORS
+
+
+NO_SECTION = Section()
+
+
+@router.get("/{member_id:int}")
+def member_detail(request: Request, member_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
+    return _detail(request, session, actor, get_member(session, actor, member_id))
+
+
+def _detail(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    member: Member,
+    code: MemberCodeOut | None = None,
+    identity: Section = NO_SECTION,
+    guide: Section = NO_SECTION,
+) -> HTMLResponse:
+    t = t_for(request)
+    shown = service.present(session, actor, member)
+    history = service.guide_history(session, member.id)
+    events = service.timeline(session, actor, member.id)
+    staff_ids = {member.guide_id, member.opening_guide_id}
+    staff_ids |= {g.guide_id for g in history} | {g.previous_guide_id for g in history}
+    for event in events:
+        staff_ids |= {event.data.get("guide_id"), event.data.get("previous_guide_id")}
+    usernames = staff.usernames_by_id(session, [i for i in staff_ids if isinstance(i, int)])
+    store_ids = {member.store_id} | {event.data.get("store_id") for event in events}
+    codes = stores.codes_by_id(session, [i for i in store_ids if isinstance(i, int)])
+    labels = {d.code: d.label for d in service.list_attributes(session)}
+    consents = {c.channel: c for c in shown.consents}
+    status = max(identity.errors.status, guide.errors.status)
+    expires = code.expires_at.astimezone(settings_of(request).tz) if code else None
+    return render(
+        request,
+        "members/detail.html",
+        status=status,
+        # Refused forms and the member code answer a POST; the language switch returns here.
+        here=member_url(member.id),
+        member=member,
+        shown=shown,
+        active=member.status == MemberStatus.active,
+        store=_store(session, actor, member),
+        store_code=codes.get(member.store_id) if member.store_id else None,
+        usernames=usernames,
+        consents=[(channel, consents.get(channel)) for channel in ConsentChannel],
+        attributes=[(labels.get(code, code), value) for code, value in shown.attributes.items()],
+        history=list(reversed(history)),
+        timeline=[_timeline_row(e, t, usernames, codes) for e in events],
+        identity_types=list(IdentityType),
+        identity=identity,
+        guide=guide,
+        guide_options=guide_suggestions(session, actor),
+        code=code,
+        code_svg=qr_svg(code.code, t("members.code")) if code else None,
+        code_expires=expires.strftime("%H:%M:%S") if expires else None,
+    )
+
+
+def _store(session: Session, actor: Actor, member: Member) -> Any:
+    if member.store_id is None:
+        return None
+    try:
+        return stores.get_store(session, actor, member.store_id)
+    except NotFound:
+        return None
+
+
+def qr_svg(code: str, label: str) -> Markup:
+    """The code as a QR symbol in inline SVG, drawn on the server."""
+    image = qrcode.make(code, image_factory=qrcode.image.svg.SvgPathImage)
+    svg = str(image.to_string(encoding="unicode"))
+    attrs = f'<svg class="qr-svg" role="img" aria-label="{Markup.escape(label)}" '
+    return Markup(svg.replace("<svg ", attrs, 1))
+
+
+def _timeline_row(
+    event: service.TimelineEvent, t: Translator, usernames: dict[int, str], codes: dict[int, str]
+) -> TimelineRow:
+    kind_key = f"timeline.kind.{event.kind}"
+    kind = t(kind_key) if has_key(kind_key) else event.kind
+    data = event.data
+
+    def channel_label(prefix: str) -> str:
+        value = str(data.get("channel", ""))
+        return t(prefix + value) if has_key(prefix + value) else value
+
+    def staff_name(key: str) -> str:
+        staff_id = data.get(key)
+        return usernames.get(staff_id, f"#{staff_id}") if isinstance(staff_id, int) else "—"
+
+    if event.summary == "registered":
+        store_id = data.get("store_id")
+        store = codes.get(store_id, "—") if isinstance(store_id, int) else "—"
+        text_ = t("timeline.registered", store=store, channel=channel_label("channel."))
+        return TimelineRow(event.at, kind, text_)
+    if event.summary in ("consent_granted", "consent_withdrawn"):
+        text_ = t(f"timeline.{event.summary}", channel=channel_label("consent_channel."))
+        return TimelineRow(
+            event.at, kind, text_, [(t("members.consent_source"), str(data.get("source", "")))]
+        )
+    if event.summary == "guide_assigned":
+        details = [(t("members.previous_guide"), staff_name("previous_guide_id"))]
+        if data.get("reason"):
+            details.append((t("members.reason"), str(data["reason"])))
+        if data.get("guide_id") is None:
+            return TimelineRow(event.at, kind, t("timeline.guide_removed"), details)
+        guide = staff_name("guide_id")
+        return TimelineRow(event.at, kind, t("timeline.guide_assigned", guide=guide), details)
+    # A kind a later domain adds (an order, a refund, ...): shown as the domain wrote it.
+    return TimelineRow(event.at, kind, event.summary, [(k, str(v)) for k, v in data.items()])
+
+
+# --- member code ------------------------------------------------------------------------------
+
+
+@router.post("/{member_id:int}/code")
+def member_code(
+    request: Request, member_id: int, session: Tx, actor: ActorDep, _form: CheckedForm
+) -> HTMLResponse:
+    member = get_active_member(session, actor, member_id)
+    with error_page_on(PatronError):
+        code = service.issue_code(session, actor, member.id)
+    return _detail(request, session, actor, member, code=code)
+
+
+# --- identities -------------------------------------------------------------------------------
+
+
+@router.post("/{member_id:int}/identities")
+def identity_add(
+    request: Request, member_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+) -> Response:
+    require(actor, MEMBER_WRITERS)
+    t = t_for(request)
+    member = get_active_member(session, actor, member_id)
+    values = {name: text(form, name) for name in ("type", "value", "issuer")}
+    try:
+        data = IdentityIn.model_validate(values)
+        with attempt(session):
+            service.add_identity(session, actor, member, data)
+    except service.IdentityTaken:
+        errors = field_errors({"value": t("error.identity_taken")}, t, status=409)
+    except (ValidationError, PatronError) as error:
+        errors = member_errors(error, t)
+    else:
+        return redirect(member_url(member.id), "flash.identity_added", name=t_type(t, data.type))
+    return _detail(request, session, actor, member, identity=Section(values, errors))
+
+
+def t_type(t: Translator, kind: IdentityType) -> str:
+    return t(f"identity_type.{kind.value}")
+
+
+@router.post("/{member_id:int}/identities/{identity_id:int}/delete")
+def identity_remove(
+    request: Request,
+    member_id: int,
+    identity_id: int,
+    session: Tx,
+    actor: ActorDep,
+    _form: CheckedForm,
+) -> Response:
+    require(actor, MEMBER_WRITERS)
+    get_active_member(session, actor, member_id)
+    with error_page_on(NotFound):
+        service.remove_identity(session, actor, member_id, identity_id)
+    return redirect(member_url(member_id), "flash.identity_removed")
+
+
+# --- consent ----------------------------------------------------------------------------------
+
+
+@router.post("/{member_id:int}/consents")
+def consent_set(member_id: int, session: Tx, actor: ActorDep, form: CheckedForm) -> Response:
+    require(actor, MEMBER_WRITERS)
+    member = get_active_member(session, actor, member_id)
+    channel = parse_enum(ConsentChannel, text(form, "channel"))
+    granted = text(form, "granted")
+    if channel is None or granted not in ("1", "0"):
+        raise ErrorPage(400)
+    with error_page_on(PatronError):
+        service.set_consent(session, actor, member.id, channel, granted == "1", "console")
+    flash = "flash.consent_granted" if granted == "1" else "flash.consent_withdrawn"
+    return redirect(member_url(member.id), flash)
+
+
+# --- guide --------------------------------------------------------------------------------------
+
+
+@router.post("/{member_id:int}/guide")
+def guide_reassign(
+    request: Request, member_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+) -> Response:
+    require(actor, GUIDE_ASSIGNERS)
+    t = t_for(request)
+    member = get_active_member(session, actor, member_id)
+    values = {"guide": text(form, "guide"), "reason": text(form, "reason")}
+    guide_id = guide_by_username(session, values["guide"]) if values["guide"] else None
+    try:
+        data = GuideChange.model_validate({"guide_id": guide_id, "reason": values["reason"]})
+        if values["guide"] and guide_id is None:
+            errors = field_errors({"guide": t("reason.guide")}, t)
+            return _detail(request, session, actor, member, guide=Section(values, errors))
+        with attempt(session):
+            service.reassign_guide(session, actor, member.id, data.guide_id, data.reason)
+    except (ValidationError, PatronError) as error:
+        errors = member_errors(error, t)
+        return _detail(request, session, actor, member, guide=Section(values, errors))
+    return redirect(member_url(member.id), "flash.guide_changed", name=values["guide"] or "—")
+
+
+# --- HQ admin: PIPL export, erasure, merge ------------------------------------------------------
+
+
+@router.post("/{member_id:int}/export")
+def member_export(member_id: int, session: Tx, actor: ActorDep, _form: CheckedForm) -> Response:
+    require(actor, MEMBER_ADMINS)
+    with error_page_on(NotFound):
+        data = service.export_member(session, actor, member_id)
+    body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    headers = PAGE_HEADERS | {
+        "Content-Disposition": f'attachment; filename="member-{member_id}.json"'
+    }
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@router.get("/{member_id:int}/erase")
+def erase_confirm(request: Request, member_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
+    require(actor, MEMBER_ADMINS)
+    member = get_member(session, actor, member_id)
+    values = {"reason": t_for(request)("members.erase_reason_default")}
+    return _erase_page(request, session, actor, member, values, NO_ERRORS)
+
+
+@router.post("/{member_id:int}/erase")
+def member_erase(
+    request: Request, member_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+) -> Response:
+    require(actor, MEMBER_ADMINS)
+    t = t_for(request)
+    member = get_member(session, actor, member_id)
+    values = {"reason": text(form, "reason")}
+    try:
+        data = EraseRequest.model_validate(values)
+        with attempt(session):
+            service.erase_member(session, actor, member.id, data.reason or "—")
+    except (ValidationError, PatronError) as error:
+        errors = member_errors(error, t)
+        return _erase_page(request, session, actor, member, values, errors)
+    return redirect(member_url(member.id), "flash.member_erased", name=str(member.id))
+
+
+def _erase_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    member: Member,
+    values: dict[str, str],
+    errors: FormErrors,
+) -> HTMLResponse:
+    return render(
+        request,
+        "members/erase.html",
+        status=errors.status,
+        member=member,
+        shown=service.present(session, actor, member),
+        values=values,
+        errors=errors,
+    )
+
+
+@router.get("/{member_id:int}/merge")
+def merge_page(
+    request: Request, member_id: int, session: Tx, actor: ActorDep, source: str = ""
+) -> HTMLResponse:
+    require(actor, MEMBER_ADMINS)
+    t = t_for(request)
+    target = get_active_member(session, actor, member_id)
+    values = {"source_id": source.strip()}
+    if not values["source_id"]:
+        return _merge_page(request, session, actor, target, None, values, NO_ERRORS)
+    candidate, problem = _merge_source(session, actor, target, values["source_id"])
+    errors = field_errors({"source_id": t(problem)}, t) if problem else NO_ERRORS
+    return _merge_page(request, session, actor, target, candidate, values, errors)
+
+
+def _merge_source(
+    session: Session, actor: Actor, target: Member, raw: str
+) -> tuple[Member | None, str | None]:
+    """The member to fold into `target`, or the key of why it cannot be."""
+    if not raw.isdigit():
+        return None, "error.member_not_found"
+    try:
+        source = service.get_member(session, actor, int(raw))
+    except NotFound:
+        return None, "error.member_not_found"
+    if source.id == target.id:
+        return None, "reason.merge_self"
+    if source.status != MemberStatus.active:
+        return None, "error.member_not_active"
+    return source, None
+
+
+@router.post("/{member_id:int}/merge")
+def member_merge(
+    request: Request, member_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+) -> Response:
+    require(actor, MEMBER_ADMINS)
+    t = t_for(request)
+    target = get_active_member(session, actor, member_id)
+    values = {"source_id": text(form, "source_id")}
+    if not values["source_id"].isdigit():
+        errors = field_errors({"source_id": t("error.member_not_found")}, t)
+        return _merge_page(request, session, actor, target, None, values, errors)
+    source_id = int(values["source_id"])
+    try:
+        with attempt(session):
+            service.merge_members(session, actor, source_id, target.id)
+    except PatronError as error:
+        errors = member_errors(error, t)
+        return _merge_page(request, session, actor, target, None, values, errors)
+    return redirect(member_url(target.id), "flash.member_merged", name=str(source_id))
+
+
+def _merge_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    target: Member,
+    source: Member | None,
+    values: dict[str, str],
+    errors: FormErrors,
+) -> HTMLResponse:
+    shown: MemberOut = service.present(session, actor, target)
+    return render(
+        request,
+        "members/merge.html",
+        status=errors.status,
+        member=target,
+        shown=shown,
+        source=service.present(session, actor, source) if source else None,
+        values=values,
+        errors=errors,
+        list_url=LIST_URL,
+    )

@@ -1,0 +1,277 @@
+"""The console's member pages driven in Debian's chromium against a real server."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from sqlalchemy.orm import Session, sessionmaker
+
+from patron.app import create_app
+from patron.console.i18n import CATALOGS
+from patron.core import db, migrate
+from patron.core.actor import SYSTEM, Role
+from patron.core.settings import Settings
+from patron.members import service as members
+from patron.members.models import (
+    AttributeType,
+    Channel,
+    ConsentChannel,
+    Gender,
+    IdentityType,
+    MemberStatus,
+)
+from patron.members.schemas import MemberCreate
+from patron.staff import service as staff
+from patron.staff.schemas import StaffCreate
+from patron.stores import service as stores
+from patron.stores.models import StoreType
+from patron.stores.schemas import StoreCreate
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        "browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+        allow_module_level=True,
+    )
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ADMIN = "admin"
+ADMIN_PASSWORD = "admin-password-1"
+CASHIER = "cashier.wang"
+CASHIER_PASSWORD = "cashier-password-1"
+STORE_CODE = "SH001"
+STORE_NAME = "上海南京西路店"
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    sessions: sessionmaker[Session]
+    store_id: int
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("console-members")
+    url = f"sqlite:///{data_dir / 'patron.db'}"
+    engine = db.make_engine(url)
+    migrate.upgrade(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    # Stores and staff only: the PII key is process-wide and each test sets it anew, so members
+    # are created inside the tests.
+    with sessions.begin() as session:
+        store = stores.create_store(
+            session, SYSTEM, StoreCreate(code=STORE_CODE, name=STORE_NAME, type=StoreType.owned)
+        )
+        admin = StaffCreate(
+            username=ADMIN, password=ADMIN_PASSWORD, role=Role.hq_admin, all_stores=True
+        )
+        staff.create_staff(session, SYSTEM, admin)
+        cashier = StaffCreate(
+            username=CASHIER, password=CASHIER_PASSWORD, role=Role.cashier, store_ids=[store.id]
+        )
+        staff.create_staff(session, SYSTEM, cashier)
+        store_id = store.id
+    settings = Settings(
+        database_url=url, secret_key=secrets.token_urlsafe(36), env="test", data_dir=data_dir
+    )
+    port = _free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not uv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the console server did not start")
+        time.sleep(0.05)
+    yield Server(f"http://127.0.0.1:{port}", sessions, store_id)
+    uv.should_exit = True
+    thread.join(timeout=10)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: Server) -> Iterator[Page]:
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def log_in(page: Page, username: str = ADMIN, password: str = ADMIN_PASSWORD) -> None:
+    page.goto("/console/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/console/$"))
+
+
+def sidebar(page: Page) -> Locator:
+    return page.get_by_role("complementary")
+
+
+def search(page: Page, text: str) -> None:
+    page.fill("input[name=q]", text)
+    page.get_by_role("button", name="搜索").click()
+
+
+def test_register_find_and_show_member_code(page: Page) -> None:
+    log_in(page)
+    sidebar(page).get_by_role("link", name="会员", exact=True).click()
+    page.get_by_role("link", name="登记会员").click()
+    page.fill("input[name=mobile]", "139 1234 0001")
+    page.fill("input[name=name]", "王小明")
+    page.select_option("select[name=gender]", "male")
+    page.fill("input[name=birthday]", "1990-05-12")
+    page.select_option("select[name=store_id]", label=f"{STORE_CODE} · {STORE_NAME}")
+    page.get_by_label("短信").check()
+    page.get_by_role("button", name="登记", exact=True).click()
+
+    expect(page).to_have_url(re.compile(r"/console/members/\d+$"))
+    expect(page.get_by_role("status")).to_contain_text("已登记")
+
+    # The same mobile again is refused beside the field, with a link to the member who has it.
+    page.goto("/console/members/new")
+    page.fill("input[name=mobile]", "13912340001")
+    page.fill("input[name=name]", "重复")
+    page.get_by_role("button", name="登记", exact=True).click()
+    expect(page.locator(".field-error")).to_have_text("该手机号已登记为会员")
+    expect(page.locator("input[name=name]")).to_have_value("重复")
+    expect(page.get_by_test_id("existing-member")).to_be_visible()
+
+    sidebar(page).get_by_role("link", name="会员", exact=True).click()
+    search(page, "13912340001")
+    row = page.locator("tbody tr", has_text="139****0001")
+    expect(row).to_contain_text("王**")
+    expect(row).to_contain_text(STORE_CODE)
+    expect(row).to_contain_text("门店")
+    row.get_by_role("link", name="王**").click()
+
+    # HQ admins see the profile in full; the timeline starts with the registration.
+    expect(page.get_by_test_id("mobile")).to_have_text("13912340001")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("王小明")
+    timeline = page.get_by_test_id("timeline")
+    expect(timeline).to_contain_text(f"在 {STORE_CODE} 注册入会（门店）")
+    expect(timeline).to_contain_text("同意通过短信接收营销信息")
+
+    expect(page.locator("svg.qr-svg")).to_have_count(0)
+    page.get_by_role("button", name="显示会员码").click()
+    code = page.get_by_test_id("member-code")
+    expect(code.locator("svg")).to_be_visible()
+    expect(code.locator(".qr-digits")).to_have_text(re.compile(r"^\d{18}$"))
+    expect(code).to_contain_text("有效期至")
+
+
+def test_import_dry_run_then_real_run(page: Page) -> None:
+    csv = (
+        "手机号,姓名,性别,开卡门店,卡号\n"
+        f"13700000001,李四,女,{STORE_CODE},K0001\n"
+        f"12345,坏行,男,{STORE_CODE},\n"
+    ).encode()
+    upload = {"name": "members.csv", "mimeType": "text/csv", "buffer": csv}
+    log_in(page)
+    page.goto("/console/members")
+    page.get_by_role("link", name="导入会员").click()
+    expect(page.get_by_label("试运行（只校验，不写入）")).to_be_checked()
+
+    page.set_input_files("input[name=file]", files=[upload])
+    page.get_by_role("button", name="上传").click()
+    report = page.get_by_test_id("import-report")
+    expect(report).to_contain_text("试运行，未写入")
+    expect(page.get_by_test_id("report-rows")).to_have_text("2")
+    expect(page.get_by_test_id("report-created")).to_have_text("1")
+    expect(page.get_by_test_id("report-errors")).to_have_text("1")
+    error_row = page.get_by_test_id("import-errors").locator("tbody tr")
+    expect(error_row).to_have_count(1)
+    expect(error_row.locator("td").first).to_have_text("3")
+    expect(error_row).to_contain_text("手机号")
+
+    # Nothing was written by the dry run.
+    page.goto("/console/members?q=13700000001")
+    expect(page.locator("tbody")).to_contain_text("没有符合条件的会员")
+
+    page.goto("/console/members/import")
+    page.get_by_label("试运行（只校验，不写入）").uncheck()
+    page.set_input_files("input[name=file]", files=[upload])
+    page.get_by_role("button", name="上传").click()
+    expect(report).to_contain_text("已导入")
+    expect(page.get_by_test_id("report-created")).to_have_text("1")
+
+    page.goto("/console/members")
+    search(page, "13700000001")
+    row = page.locator("tbody tr", has_text="137****0001")
+    expect(row).to_contain_text("李*")
+    expect(row).to_contain_text("导入")
+    # The card number from the file finds the member too.
+    search(page, "K0001")
+    expect(page.locator("tbody tr", has_text="137****0001")).to_be_visible()
+
+
+def test_cashier_sees_the_member_masked(page: Page, server: Server) -> None:
+    with server.sessions.begin() as session:
+        data = MemberCreate(mobile="13812345678", name="赵小红", store_id=server.store_id)
+        member = members.register_member(session, SYSTEM, data)
+        member_id = member.id
+    log_in(page, CASHIER, CASHIER_PASSWORD)
+    expect(sidebar(page).get_by_role("link", name="会员属性")).to_have_count(0)
+
+    sidebar(page).get_by_role("link", name="会员", exact=True).click()
+    search(page, "13812345678")
+    row = page.locator("tbody tr", has_text="138****5678")
+    expect(row).to_contain_text("赵**")
+    row.get_by_role("link", name="查看").click()
+
+    expect(page).to_have_url(re.compile(rf"/console/members/{member_id}$"))
+    expect(page.get_by_test_id("mobile")).to_have_text("138****5678")
+    expect(page.get_by_text("根据您的角色，个人信息已脱敏显示。")).to_be_visible()
+    expect(page.locator("body")).not_to_contain_text("13812345678")
+    expect(page.locator("body")).not_to_contain_text("赵小红")
+    # HQ admin controls are not there for a cashier.
+    expect(page.get_by_role("button", name="导出个人信息（PIPL）")).to_have_count(0)
+
+
+def test_member_keys_exist_in_both_languages() -> None:
+    zh, en = CATALOGS["zh"], CATALOGS["en"]
+    assert set(zh) == set(en)
+    # Keys the member templates build from a value, as in t("channel." ~ member.channel).
+    built = {f"gender.{g}" for g in Gender}
+    built |= {f"channel.{c}" for c in Channel}
+    built |= {f"consent_channel.{c}" for c in ConsentChannel}
+    built |= {f"identity_type.{i}" for i in IdentityType}
+    built |= {f"member_status.{s}" for s in MemberStatus}
+    built |= {f"attr_type.{a}" for a in AttributeType}
+    assert built - set(zh) == set()
