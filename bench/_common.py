@@ -19,7 +19,8 @@ from patron.core import crypto, db, migrate
 POSTGRES_ADMIN_URL = os.environ.get(
     "PATRON_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-crypto.configure(secrets.token_urlsafe(48))
+SECRET = secrets.token_urlsafe(48)
+crypto.configure(SECRET)
 
 
 def postgres_reachable() -> bool:
@@ -28,6 +29,10 @@ def postgres_reachable() -> bool:
             return True
     except psycopg.Error:
         return False
+
+
+def database_url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
 
 
 @contextmanager

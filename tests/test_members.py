@@ -477,3 +477,12 @@ def test_timeline_collects_what_happened(
         ("registered", "registered"),
         ("consent", "consent_granted"),
     }
+
+
+def test_staff_of_several_stores_must_name_the_registering_store(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    a, b = make_store(session), make_store(session)
+    headers = staff_headers(make_staff(session, Role.store_manager, [a, b]), settings)
+    assert register(client, headers)["errors"][0]["field"] == "store_id"
+    assert register(client, headers, store_id=b.id)["store_id"] == b.id

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Table, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -19,11 +21,15 @@ from patron.catalog.schemas import (
     ProductImportReport,
     ProductUpdate,
 )
+from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.money import yuan_to_fen
 from patron.core.pagination import PageResult, paginate
 from patron.core.tabular import cell_text, read_table
+
+PRODUCTS = cast(Table, Product.__table__)
+CATEGORIES = cast(Table, Category.__table__)
 
 
 class CategoryNotFound(NotFound):
@@ -189,34 +195,54 @@ class LineProduct:
 
 def ensure_products(session: Session, lines: Iterable[LineProduct]) -> dict[str, Product]:
     """The products for these lines by sku, creating any the catalog does not know yet (and
-    their categories, named by code until HQ names them)."""
+    their categories, named by code until HQ names them). Safe when two orders bring the same
+    new sku at once: the insert skips what another transaction just created."""
     wanted = {line.sku: line for line in lines}
     known = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(wanted)))}
     missing = [line for sku, line in wanted.items() if sku not in known]
     if not missing:
         return known
-    categories = ensure_categories(
-        session, {line.category_code for line in missing if line.category_code}
+    codes = {line.category_code for line in missing if line.category_code}
+    categories = ensure_categories(session, codes)
+    rows = [
+        {
+            "sku": line.sku,
+            "name": line.name,
+            "category_id": categories[line.category_code].id if line.category_code else None,
+            "list_price": 0,
+            "status": ProductStatus.active.value,
+            "created_at": clock.now(),
+            "updated_at": clock.now(),
+        }
+        for line in missing
+    ]
+    _insert_missing(session, PRODUCTS, rows, "sku")
+    created = session.scalars(
+        select(Product).where(Product.sku.in_([line.sku for line in missing]))
     )
-    for line in missing:
-        product = Product(
-            sku=line.sku,
-            name=line.name,
-            category_id=categories[line.category_code].id if line.category_code else None,
-        )
-        session.add(product)
-        known[line.sku] = product
-    session.flush()
-    return known
+    return known | {p.sku: p for p in created}
 
 
 def ensure_categories(session: Session, codes: set[str]) -> dict[str, Category]:
     known = {c.code: c for c in session.scalars(select(Category).where(Category.code.in_(codes)))}
-    for code in codes - set(known):
-        known[code] = Category(code=code, name=code)
-        session.add(known[code])
-    session.flush()
+    missing = codes - set(known)
+    if missing:
+        now = clock.now()
+        rows = [
+            {"code": c, "name": c, "created_at": now, "updated_at": now} for c in sorted(missing)
+        ]
+        _insert_missing(session, CATEGORIES, rows, "code")
+        created = session.scalars(select(Category).where(Category.code.in_(missing)))
+        known |= {c.code: c for c in created}
     return known
+
+
+def _insert_missing(session: Session, table: Table, rows: list[dict[str, Any]], key: str) -> None:
+    """INSERT … ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike."""
+    dialect = session.get_bind().dialect.name
+    build = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = build(table).on_conflict_do_nothing(index_elements=[key])
+    session.execute(statement, rows)
 
 
 def category_codes(session: Session, category_ids: Iterable[int | None]) -> dict[int, str]:

@@ -76,11 +76,6 @@ def member_url(member_id: int) -> str:
     return f"{LIST_URL}/{member_id}"
 
 
-def visible(actor: Actor, member: Member) -> bool:
-    """Whether the member lies in the actor's scope (what `service.get_member` admits)."""
-    return actor.all_stores or (member.store_id is not None and actor.sees_store(member.store_id))
-
-
 def get_member(session: Session, actor: Actor, member_id: int) -> Member:
     with error_page_on(NotFound):
         member = service.get_member(session, actor, member_id)
@@ -222,7 +217,7 @@ def _rows(
             store_code=codes.get(member.store_id) if member.store_id else None,
             store_name=store_names.get(member.store_id) if member.store_id else None,
             guide=guides.get(member.guide_id) if member.guide_id else None,
-            linked=visible(actor, member),
+            linked=service.visible(actor, member),
         )
         for member in members
     ]

@@ -134,13 +134,14 @@ def may_see_pii(actor: Actor, member: Member) -> bool:
 # --- lookups and scope ------------------------------------------------------------------------
 
 
-def _visible(actor: Actor, member: Member) -> bool:
+def visible(actor: Actor, member: Member) -> bool:
+    """Whether the member falls in the caller's store scope (by registering store)."""
     return actor.all_stores or (member.store_id is not None and actor.sees_store(member.store_id))
 
 
 def get_member(session: Session, actor: Actor, member_id: int) -> Member:
     member = session.get(Member, member_id)
-    if member is None or not _visible(actor, member):
+    if member is None or not visible(actor, member):
         raise MemberNotFound(f"no member {member_id}")
     return member
 
@@ -313,10 +314,14 @@ def _set_mobile(session: Session, member: Member, mobile: str) -> None:
 
 
 def _check_store(session: Session, actor: Actor, store_id: int | None) -> int | None:
+    """The registering store: the one given, else the caller's only store. Staff of several
+    stores must name one, or the member would fall outside their own scope."""
     if store_id is None:
-        return (
-            next(iter(actor.store_ids)) if actor.store_ids and len(actor.store_ids) == 1 else None
-        )
+        if actor.store_ids is None:
+            return None
+        if len(actor.store_ids) != 1:
+            raise InvalidInput("store_id", "choose the registering store")
+        return next(iter(actor.store_ids))
     try:
         return stores.get_store(session, actor, store_id).id
     except stores.StoreNotFound as exc:
@@ -997,7 +1002,7 @@ def merge_members(session: Session, actor: Actor, source_id: int, target_id: int
     locked = _lock_pair(session, source_id, target_id)
     for field, member_id in (("source_id", source_id), ("target_id", target_id)):
         member = locked.get(member_id)
-        if member is None or not _visible(actor, member):
+        if member is None or not visible(actor, member):
             raise MemberNotFound(f"no member {member_id}", field=field)
         if member.status != MemberStatus.active:
             raise MemberNotActive(f"member {member_id} is {member.status}", field=field)

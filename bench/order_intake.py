@@ -1,0 +1,212 @@
+"""Order intake through the HTTP API with concurrent clients: orders/s and p50/p99 latency,
+against the raw rate of a minimal transaction (one insert, one update) on the same database.
+
+    .venv/bin/python bench/order_intake.py [--orders 2000] [--clients 8] [--workers 2] [--db both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import httpx2 as httpx
+from _common import SECRET, database_url, databases, describe_ms, fresh_database
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, update
+
+from patron.apikeys import service as apikeys
+from patron.apikeys.schemas import ApiKeyCreate
+from patron.core import db
+from patron.core.actor import SYSTEM
+from patron.demo import brand, people
+from patron.members import service as members
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare() -> tuple[str, list[int], list[int]]:
+    """Demo stores, 2,000 members and an all-store API key."""
+    with db.transaction() as session:
+        brand.load(session)
+        people.load(session, 2000, seed=3)
+        key = apikeys.create_key(session, SYSTEM, ApiKeyCreate(name="bench", all_stores=True)).key
+    with db.transaction(read_only=True) as session:
+        from patron.stores import service as stores
+
+        open_stores = [
+            s.id
+            for s in stores.list_stores(session, SYSTEM, stores.StoreFilter(), None, 200).items
+            if s.status == "open"
+        ]
+        member_ids = [m.id for m in members.roster(session)]
+    return key, open_stores, member_ids
+
+
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PATRON_DATABASE_URL": url,
+        "PATRON_SECRET_KEY": SECRET,
+        "PATRON_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "patron.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("server did not start")
+
+
+def run_clients(
+    clients: int, total: int, work: Callable[[int, int], None]
+) -> tuple[float, list[float]]:
+    """`total` calls of work(client, n) spread over `clients` threads; (elapsed, latencies)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def client(index: int) -> None:
+        mine = []
+        for n in range(index, total, clients):
+            started = time.perf_counter()
+            work(index, n)
+            mine.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, latencies
+
+
+def order(n: int, store_id: int, member_id: int | None) -> dict[str, object]:
+    return {
+        "external_id": f"BENCH-{n}",
+        "store_id": store_id,
+        "channel": "pos",
+        "member_id": member_id,
+        "occurred_at": "2026-11-01T12:00:00+08:00",
+        "items": [
+            {
+                "sku": f"B-{n % 50}",
+                "name": "商品",
+                "category_code": "FOOD",
+                "quantity": 2,
+                "unit_price": 1250,
+                "discount": 0,
+                "paid": 2500,
+            },
+            {
+                "sku": f"B-{n % 7}",
+                "name": "赠品",
+                "category_code": "HOME",
+                "quantity": 1,
+                "unit_price": 990,
+                "discount": 90,
+                "paid": 900,
+            },
+        ],
+        "payments": [{"method": "wechat_pay", "amount": 3400}],
+    }
+
+
+def raw_transaction_rate(engine: Engine, clients: int, total: int) -> float:
+    table = Table(
+        "bench_tx", MetaData(), Column("id", Integer, primary_key=True), Column("note", String(50))
+    )
+    counters = Table(
+        "bench_counter", MetaData(), Column("id", Integer, primary_key=True), Column("n", Integer)
+    )
+    table.create(engine)
+    counters.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(counters), [{"id": i, "n": 0} for i in range(clients)])
+
+    def work(client: int, n: int) -> None:
+        with engine.begin() as conn:
+            conn.execute(insert(table).values(note=f"tx-{n}"))
+            conn.execute(update(counters).where(counters.c.id == client).values(n=counters.c.n + 1))
+
+    elapsed, _ = run_clients(clients, total, work)
+    return total / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--db", default="both", choices=["both", "sqlite", "postgresql"])
+    args = parser.parse_args()
+    print(
+        f"order intake over HTTP: {args.orders:,} orders, {args.clients} clients, {args.workers} server workers"
+    )
+    for kind in databases(args.db):
+        with fresh_database(kind) as engine:
+            key, store_ids, member_ids = prepare()
+            port = free_port()
+            server = start_server(database_url(engine), port, args.workers)
+            sessions = [
+                httpx.Client(
+                    base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
+                )
+                for _ in range(args.clients)
+            ]
+            try:
+
+                def post(client: int, n: int) -> None:
+                    member = member_ids[n % len(member_ids)] if n % 10 < 7 else None
+                    body = order(n, store_ids[n % len(store_ids)], member)
+                    response = sessions[client].post(
+                        "/api/v1/orders", json=body, headers={"Idempotency-Key": f"bench-{n}"}
+                    )
+                    assert response.status_code == 201, response.text
+
+                elapsed, latencies = run_clients(args.clients, args.orders, post)
+            finally:
+                server.terminate()
+                server.wait()
+            rate = args.orders / elapsed
+            baseline = raw_transaction_rate(engine, args.clients, args.orders)
+            print(f"{kind:10s} {rate:7,.0f} orders/s, {describe_ms(latencies)}")
+            print(
+                f"{'':10s} raw insert+update transaction {baseline:7,.0f} tx/s; ratio {rate / baseline:.3f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
