@@ -165,6 +165,31 @@ def raw_transaction_rate(engine: Engine, clients: int, total: int) -> float:
     return total / elapsed
 
 
+def intake_rate(engine: Engine, args: argparse.Namespace) -> tuple[float, list[float]]:
+    key, store_ids, member_ids = prepare()
+    port = free_port()
+    server = start_server(database_url(engine), port, args.workers)
+    auth = {"Authorization": f"Bearer {key}"}
+    sessions = [
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth) for _ in range(args.clients)
+    ]
+
+    def post(client: int, n: int) -> None:
+        member = member_ids[n % len(member_ids)] if n % 10 < 7 else None
+        body = order(n, store_ids[n % len(store_ids)], member)
+        response = sessions[client].post(
+            "/api/v1/orders", json=body, headers={"Idempotency-Key": f"bench-{n}"}
+        )
+        assert response.status_code == 201, response.text
+
+    try:
+        elapsed, latencies = run_clients(args.clients, args.orders, post)
+    finally:
+        server.terminate()
+        server.wait()
+    return args.orders / elapsed, latencies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=2000)
@@ -177,30 +202,7 @@ def main() -> None:
     )
     for kind in databases(args.db):
         with fresh_database(kind) as engine:
-            key, store_ids, member_ids = prepare()
-            port = free_port()
-            server = start_server(database_url(engine), port, args.workers)
-            sessions = [
-                httpx.Client(
-                    base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
-                )
-                for _ in range(args.clients)
-            ]
-            try:
-
-                def post(client: int, n: int) -> None:
-                    member = member_ids[n % len(member_ids)] if n % 10 < 7 else None
-                    body = order(n, store_ids[n % len(store_ids)], member)
-                    response = sessions[client].post(
-                        "/api/v1/orders", json=body, headers={"Idempotency-Key": f"bench-{n}"}
-                    )
-                    assert response.status_code == 201, response.text
-
-                elapsed, latencies = run_clients(args.clients, args.orders, post)
-            finally:
-                server.terminate()
-                server.wait()
-            rate = args.orders / elapsed
+            rate, latencies = intake_rate(engine, args)
             baseline = raw_transaction_rate(engine, args.clients, args.orders)
             print(f"{kind:10s} {rate:7,.0f} orders/s, {describe_ms(latencies)}")
             print(
