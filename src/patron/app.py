@@ -22,6 +22,7 @@ from patron.core.settings import Settings, get_settings
 from patron.members.api import router as members_router
 from patron.middleware import RequestContextMiddleware
 from patron.orders.api import router as orders_router
+from patron.points.api import router as points_router
 from patron.staff.api import auth_router
 from patron.staff.api import router as staff_router
 from patron.stores.api import router as stores_router
@@ -40,6 +41,7 @@ def api_router() -> APIRouter:
         members_router,
         catalog_router,
         orders_router,
+        points_router,
     ):
         router.include_router(domain_router)
     return router

@@ -23,6 +23,10 @@ apikey_app = typer.Typer(help="API keys for integrations.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 import_app = typer.Typer(help="Import data from CSV or Excel files.", no_args_is_help=True)
+points_app = typer.Typer(help="Points ledger.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Scheduled work.", no_args_is_help=True)
+app.add_typer(points_app, name="points")
+app.add_typer(jobs_app, name="jobs")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
 out = Console()
@@ -226,6 +230,37 @@ def import_orders(
         f"{'dry run' if dry_run else 'imported'}: {report.rows} rows, {report.orders} orders, "
         f"{report.created} created, {report.skipped} already there, {report.lines} lines, "
         f"{len(report.errors)} errors"
+    )
+
+
+@points_app.command("verify")
+def points_verify() -> None:
+    """Report every member whose cached points disagree with their lots or their ledger."""
+    from patron.points import service as points
+
+    with db.transaction(read_only=True) as session:
+        mismatches = points.verify(session)
+    for m in mismatches:
+        err.print(
+            f"member {m.member_id}: cached available/pending/debt {m.cached}, "
+            f"lots available/pending {m.from_lots}, ledger sum {m.ledger}"
+        )
+    if mismatches:
+        raise typer.Exit(1)
+    out.print("points ledger consistent: every cached balance matches its lots and entries")
+
+
+@jobs_app.command("run")
+def jobs_run() -> None:
+    """Run the scheduled work as of now (or --now): release and expire points, note expiries."""
+    from patron.points import jobs
+
+    with db.transaction() as session:
+        report = jobs.run(session, clock.now())
+    out.print(
+        f"points at {clock.now().isoformat()}: {report.released_lots} lots released, "
+        f"{report.expired_lots} lots expired ({report.expired_points} points), "
+        f"{report.notices} expiry notices"
     )
 
 

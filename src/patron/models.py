@@ -7,6 +7,7 @@ from patron.core import events, idempotency
 from patron.core.db import Base
 from patron.members import models as members_models
 from patron.orders import models as orders_models
+from patron.points import models as points_models
 from patron.staff import models as staff_models
 from patron.stores import models as stores_models
 
@@ -21,6 +22,7 @@ __all__ = [
     "members_models",
     "metadata",
     "orders_models",
+    "points_models",
     "staff_models",
     "stores_models",
 ]

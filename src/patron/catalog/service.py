@@ -223,6 +223,10 @@ def ensure_products(session: Session, lines: Iterable[LineProduct]) -> dict[str,
     return known | {p.sku: p for p in created}
 
 
+def products_by_sku(session: Session, skus: list[str]) -> dict[str, Product]:
+    return {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(skus)))}
+
+
 def ensure_categories(session: Session, codes: set[str]) -> dict[str, Category]:
     known = {c.code: c for c in session.scalars(select(Category).where(Category.code.in_(codes)))}
     missing = codes - set(known)

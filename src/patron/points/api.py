@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from patron.core import clock, idempotency
+from patron.core.actor import HQ_ROLES, Actor, Role
+from patron.core.errors import InvalidInput
+from patron.core.pagination import Page
+from patron.deps import ActorDep, SessionDep, require
+from patron.members import service as members
+from patron.points import service
+from patron.points.earning import LineFacts, OrderFacts
+from patron.points.schemas import (
+    AdjustmentIn,
+    AdjustmentOut,
+    BalanceOut,
+    BurnIn,
+    EntryOut,
+    ExpiringOut,
+    FiredOut,
+    LiabilityOut,
+    PolicyOut,
+    PolicyUpdate,
+    PreviewIn,
+    PreviewOut,
+    RuleIn,
+    RuleOut,
+)
+
+router = APIRouter(tags=["points"])
+Programmer = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_marketing))]
+HeadOffice = Annotated[Actor, Depends(require(*HQ_ROLES))]
+Till = Annotated[
+    Actor, Depends(require(Role.hq_admin, Role.store_manager, Role.cashier, Role.integration))
+]
+Approver = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_finance))]
+Requester = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_marketing, Role.store_manager))]
+
+
+@router.get("/points/policy", response_model=PolicyOut)
+def get_policy(session: SessionDep, actor: ActorDep) -> PolicyOut:
+    return PolicyOut.model_validate(service.get_policy(session))
+
+
+@router.patch("/points/policy", response_model=PolicyOut)
+def update_policy(
+    data: PolicyUpdate,
+    session: SessionDep,
+    actor: Annotated[Actor, Depends(require(Role.hq_admin))],
+) -> PolicyOut:
+    changes = data.model_dump(mode="json", exclude_none=True)
+    return PolicyOut.model_validate(service.update_policy(session, actor, changes))
+
+
+def _rule_out(rule: Any) -> RuleOut:
+    return RuleOut.model_validate({k: getattr(rule, k) for k in RuleOut.model_fields})
+
+
+@router.get("/points/rules", response_model=list[RuleOut])
+def list_rules(session: SessionDep, actor: HeadOffice) -> list[RuleOut]:
+    return [_rule_out(r) for r in service.list_rules(session)]
+
+
+@router.post("/points/rules", response_model=RuleOut, status_code=201)
+def create_rule(data: RuleIn, session: SessionDep, actor: Programmer) -> RuleOut:
+    return _rule_out(service.save_rule(session, actor, data.model_dump(mode="json")))
+
+
+@router.put("/points/rules/{rule_id}", response_model=RuleOut)
+def replace_rule(rule_id: int, data: RuleIn, session: SessionDep, actor: Programmer) -> RuleOut:
+    return _rule_out(service.save_rule(session, actor, data.model_dump(mode="json"), rule_id))
+
+
+@router.post("/points/preview", response_model=PreviewOut)
+def preview(data: PreviewIn, session: SessionDep, actor: ActorDep) -> PreviewOut:
+    """The points an order would earn now, without writing anything."""
+    if members.find_active(session, data.member_id) is None:
+        raise InvalidInput("member_id", f"no active member {data.member_id}")
+    payments: dict[str, int] = {}
+    for payment in data.payments:
+        payments[payment.method.value] = payments.get(payment.method.value, 0) + payment.amount
+    facts = OrderFacts(
+        order_id=None,
+        member_id=data.member_id,
+        store_id=data.store_id,
+        channel=data.channel.value,
+        occurred_at=data.occurred_at or clock.now(),
+        total=sum(i.paid for i in data.items),
+        payments=payments,
+        lines=tuple(LineFacts(None, i.sku, None, i.quantity, i.paid) for i in data.items),
+    )
+    facts = service.with_catalog(session, facts)
+    earning = service.preview(
+        session, facts, service.member_facts(session, [data.member_id])[data.member_id]
+    )
+    rules = [FiredOut(rule_id=None, name="base", points=earning.base)]
+    rules += [FiredOut(rule_id=f.rule_id, name=f.name, points=f.points) for f in earning.fired]
+    return PreviewOut(base=earning.base, rules=rules, total=earning.total)
+
+
+@router.get("/members/{member_id}/points", response_model=BalanceOut)
+def member_points(member_id: int, session: SessionDep, actor: ActorDep) -> BalanceOut:
+    member = members.find_active(session, member_id) or members.get_member(
+        session, actor, member_id
+    )
+    now = service.balance(session, member.id)
+    return BalanceOut(
+        member_id=member.id,
+        available=now.available,
+        pending=now.pending,
+        debt=now.debt,
+        expiring=[ExpiringOut(expires_at=at, points=points) for at, points in now.expiring],
+    )
+
+
+@router.get("/members/{member_id}/points/entries", response_model=Page[EntryOut])
+def member_entries(
+    member_id: int,
+    session: SessionDep,
+    actor: ActorDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[EntryOut]:
+    member = members.get_member(session, actor, member_id)
+    page = service.entries(session, member.id, cursor, limit)
+    return Page(
+        items=[EntryOut.model_validate(e) for e in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post("/members/{member_id}/points/burns", response_model=EntryOut, status_code=201)
+def burn_points(
+    member_id: int,
+    data: BurnIn,
+    response: Response,
+    session: SessionDep,
+    actor: Till,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    def work() -> tuple[int, dict[str, Any]]:
+        if members.find_active(session, member_id) is None:
+            raise members.MemberNotFound(f"no active member {member_id}")
+        if data.store_id is not None and not actor.sees_store(data.store_id):
+            raise InvalidInput("store_id", f"no store {data.store_id} in your scope")
+        entry = service.burn(
+            session, actor, member_id, data.points, data.reason, data.order_id, data.store_id
+        )
+        return 201, EntryOut.model_validate(entry).model_dump(mode="json")
+
+    scope = f"POST /members/{member_id}/points/burns"
+    outcome = idempotency.run_once(
+        session, actor, idempotency_key, scope, data.model_dump(mode="json"), work
+    )
+    response.status_code = outcome.status
+    return outcome.body
+
+
+@router.post(
+    "/members/{member_id}/points/adjustments", response_model=AdjustmentOut, status_code=201
+)
+def adjust_points(
+    member_id: int, data: AdjustmentIn, session: SessionDep, actor: Requester
+) -> AdjustmentOut:
+    member = members.get_active_member(session, actor, member_id)
+    adjustment = service.request_adjustment(
+        session, actor, member.id, data.points, data.reason, data.store_id
+    )
+    return AdjustmentOut.model_validate(adjustment)
+
+
+@router.get("/points/adjustments", response_model=list[AdjustmentOut])
+def pending_adjustments(session: SessionDep, actor: HeadOffice) -> list[AdjustmentOut]:
+    return [AdjustmentOut.model_validate(a) for a in service.pending_adjustments(session)]
+
+
+@router.post("/points/adjustments/{adjustment_id}/approve", response_model=AdjustmentOut)
+def approve(adjustment_id: int, session: SessionDep, actor: Approver) -> AdjustmentOut:
+    return AdjustmentOut.model_validate(
+        service.decide_adjustment(session, actor, adjustment_id, approve=True)
+    )
+
+
+@router.post("/points/adjustments/{adjustment_id}/reject", response_model=AdjustmentOut)
+def reject(adjustment_id: int, session: SessionDep, actor: Approver) -> AdjustmentOut:
+    return AdjustmentOut.model_validate(
+        service.decide_adjustment(session, actor, adjustment_id, approve=False)
+    )
+
+
+@router.get("/points/liability", response_model=LiabilityOut)
+def liability(
+    session: SessionDep, actor: Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_finance))]
+) -> LiabilityOut:
+    report = service.liability(session)
+    return LiabilityOut(
+        points=report.points,
+        cash_value_fen=report.cash_value_fen,
+        by_expiry_month=report.by_expiry_month,
+        by_store={str(k) if k is not None else "none": v for k, v in report.by_store.items()},
+    )

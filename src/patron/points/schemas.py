@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from patron.orders.models import OrderChannel
+from patron.orders.schemas import OrderItemIn, PaymentIn
+from patron.points.models import AdjustmentStatus, ExpiryPolicy, RuleEffect
+
+
+class PolicyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    expiry_policy: ExpiryPolicy
+    rolling_months: int
+    pending_days: int
+    points_per_yuan_value: int
+    max_order_share_pct: int
+    min_burn: int
+    approval_threshold: int
+
+
+class PolicyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expiry_policy: ExpiryPolicy | None = None
+    rolling_months: int | None = Field(default=None, ge=1, le=120)
+    pending_days: int | None = Field(default=None, ge=0, le=90)
+    points_per_yuan_value: int | None = Field(
+        default=None, ge=1, le=100_000, description="points worth ¥1"
+    )
+    max_order_share_pct: int | None = Field(default=None, ge=0, le=100)
+    min_burn: int | None = Field(default=None, ge=1)
+    approval_threshold: int | None = Field(default=None, ge=1)
+
+
+class RuleConditions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    store_ids: list[int] = Field(default_factory=list)
+    channels: list[OrderChannel] = Field(default_factory=list)
+    category_ids: list[int] = Field(default_factory=list)
+    product_ids: list[int] = Field(default_factory=list)
+    skus: list[str] = Field(default_factory=list)
+    date_from: date | None = None
+    date_to: date | None = None
+    weekdays: list[int] = Field(
+        default_factory=list, description="ISO weekdays, 1 = Monday … 7 = Sunday"
+    )
+    birthday: Literal["day", "month"] | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _sane(self) -> RuleConditions:
+        if any(not 1 <= d <= 7 for d in self.weekdays):
+            raise ValueError("weekdays are 1 (Monday) to 7 (Sunday)")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("date_from is after date_to")
+        return self
+
+
+class RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    active: bool = True
+    priority: int = 0
+    stackable: bool = True
+    conditions: RuleConditions = Field(default_factory=RuleConditions)
+    effect: RuleEffect
+    amount: int = Field(gt=0, description="multiply: factor in hundredths (200 = ×2); add: points")
+    cap_per_order: int | None = Field(default=None, ge=1)
+    cap_per_member_day: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _factor(self) -> RuleIn:
+        if self.effect is RuleEffect.multiply and self.amount <= 100:
+            raise ValueError("a multiplier above ×1 is written as more than 100 (150 = ×1.5)")
+        return self
+
+
+class RuleOut(RuleIn):
+    id: int
+
+
+class PreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    member_id: int
+    store_id: int
+    channel: OrderChannel = OrderChannel.pos
+    occurred_at: datetime | None = None
+    items: list[OrderItemIn] = Field(min_length=1)
+    payments: list[PaymentIn] = Field(default_factory=list)
+
+
+class FiredOut(BaseModel):
+    rule_id: int | None
+    name: str
+    points: int
+
+
+class PreviewOut(BaseModel):
+    base: int
+    rules: list[FiredOut]
+    total: int
+
+
+class ExpiringOut(BaseModel):
+    expires_at: datetime
+    points: int
+
+
+class BalanceOut(BaseModel):
+    member_id: int
+    available: int
+    pending: int
+    debt: int
+    expiring: list[ExpiringOut]
+
+
+class EntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    points: int
+    lot_id: int | None
+    order_id: int | None
+    refund_id: int | None
+    adjustment_id: int | None
+    store_id: int | None
+    operator: str
+    reason: str
+    rules: list[dict[str, Any]] | None
+    lapsed: int
+    created_at: datetime
+
+
+class BurnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    points: int = Field(gt=0)
+    reason: str = Field(default="", max_length=200)
+    order_id: int | None = None
+    store_id: int | None = None
+
+
+class AdjustmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    points: int = Field(description="signed")
+    reason: str = Field(min_length=1, max_length=200)
+    store_id: int | None = None
+
+
+class AdjustmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    member_id: int
+    points: int
+    reason: str
+    status: AdjustmentStatus
+    requested_by: str
+    decided_by: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class LiabilityOut(BaseModel):
+    points: int
+    cash_value_fen: int
+    by_expiry_month: dict[str, int]
+    by_store: dict[str, int]
