@@ -114,3 +114,33 @@ def test_concurrent_refunds_never_exceed_the_line(pg_engine: Engine) -> None:
             3000,
             3000,
         )
+
+
+def test_twenty_concurrent_burns_never_overspend(pg_engine: Engine) -> None:
+    from patron.members import service as members
+    from patron.members.schemas import MemberCreate
+    from patron.points import service as points
+
+    factory = sessionmaker(pg_engine, expire_on_commit=False)
+    with factory.begin() as session:
+        store = make_store(session)
+        member = members.register_member(
+            session, SYSTEM, MemberCreate(mobile="13912340000", name="并发", store_id=store.id)
+        )
+        points.request_adjustment(session, SYSTEM, member.id, 1000, "opening balance")
+        member_id = member.id
+
+    def attempt(n: int) -> int:
+        with factory.begin() as session:
+            return points.burn(session, SYSTEM, member_id, 100, f"burn {n}").id
+
+    results = race(20, attempt)
+    succeeded = [r for r in results if isinstance(r, int)]
+    refused = [r for r in results if isinstance(r, PatronError)]
+    assert len(succeeded) == 10
+    assert len(refused) == 10
+    assert all(r.code == "insufficient_points" for r in refused)
+    with factory() as session:
+        balance = points.balance(session, member_id)
+        assert (balance.available, balance.pending, balance.debt) == (0, 0, 0)
+        assert [m for m in points.verify(session) if m.member_id == member_id] == []

@@ -145,8 +145,9 @@ def note_expiring(session: Session, now: datetime) -> int:
         )
         .on_conflict_do_nothing(index_elements=["member_id", "expires_at"])
     )
-    result = session.execute(statement)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    before = session.scalar(select(func.count()).select_from(ExpiryNotice)) or 0
+    session.execute(statement)
+    return (session.scalar(select(func.count()).select_from(ExpiryNotice)) or 0) - before
 
 
 def run(session: Session, now: datetime) -> JobReport:

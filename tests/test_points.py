@@ -1,0 +1,501 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from patron.core import clock
+from patron.core.actor import SYSTEM, Role
+from patron.core.settings import Settings
+from patron.members.models import Member
+from patron.orders import service as orders
+from patron.orders.schemas import OrderCreate, RefundCreate
+from patron.points import jobs
+from patron.points import service as points
+from patron.points.models import ExpiryNotice, ExpiryPolicy, PointsAccount, PointsLot
+from patron.stores.models import Store
+from tests.factories import make_member, make_staff, make_store, order_body, staff_headers
+
+T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # a Monday, noon in Shanghai
+
+
+def buy(
+    session: Session, store: Store, member: Member, paid: int, at: datetime = T0, **extra: Any
+) -> int:
+    items = [
+        {
+            "sku": "P-1",
+            "name": "商品",
+            "category_code": "GEN",
+            "quantity": 1,
+            "unit_price": paid,
+            "discount": 0,
+            "paid": paid,
+        }
+    ]
+    payments = extra.pop("payments", [{"method": "wechat_pay", "amount": paid}])
+    body = order_body(
+        store,
+        items=items,
+        payments=payments,
+        member_id=member.id,
+        occurred_at=at.isoformat(),
+        **extra,
+    )
+    with clock.frozen(at):
+        return orders.create_order(session, SYSTEM, OrderCreate.model_validate(body)).id
+
+
+def refund_all(session: Session, order_id: int, at: datetime) -> None:
+    with clock.frozen(at):
+        orders.refund_order(session, SYSTEM, order_id, RefundCreate(all=True))
+
+
+def state(session: Session, member: Member, at: datetime | None = None) -> tuple[int, int, int]:
+    with clock.frozen(at or clock.now()):
+        now = points.balance(session, member.id)
+    return now.available, now.pending, now.debt
+
+
+@pytest.fixture
+def shop(session: Session) -> tuple[Store, Member]:
+    store = make_store(session)
+    return store, make_member(session, store)
+
+
+def test_one_point_per_yuan_not_counting_points_and_coupons(
+    session: Session, shop: tuple[Store, Member]
+) -> None:
+    store, member = shop
+    buy(session, store, member, 12999)
+    payments = [
+        {"method": "wechat_pay", "amount": 5050},
+        {"method": "coupon", "amount": 2000},
+        {"method": "points", "amount": 1000},
+    ]
+    buy(session, store, member, 8050, payments=payments)
+    assert state(session, member, T0) == (129 + 50, 0, 0)
+
+
+def test_year_end_and_rolling_expiry_dates(session: Session) -> None:
+    policy = points.get_policy(session)
+    policy.expiry_policy = ExpiryPolicy.year_end.value
+    shanghai_new_year = datetime(2025, 12, 31, 16, 30, tzinfo=UTC)  # 2026-01-01 00:30 in Shanghai
+    assert points.expiry_for(policy, shanghai_new_year).isoformat() == "2027-12-31T23:59:59+08:00"  # type: ignore[union-attr]
+    assert (
+        points.expiry_for(policy, datetime(2025, 6, 1, tzinfo=UTC)).isoformat()
+        == "2026-12-31T23:59:59+08:00"
+    )  # type: ignore[union-attr]
+    policy.expiry_policy, policy.rolling_months = ExpiryPolicy.rolling.value, 12
+    leap = datetime(2024, 2, 29, 2, 0, tzinfo=UTC)
+    assert points.expiry_for(policy, leap).isoformat() == "2025-02-28T23:59:59+08:00"  # type: ignore[union-attr]
+    policy.rolling_months = 24
+    assert points.expiry_for(policy, leap).isoformat() == "2026-02-28T23:59:59+08:00"  # type: ignore[union-attr]
+    assert (
+        points.expiry_for(policy, datetime(2025, 11, 30, 17, 0, tzinfo=UTC)).isoformat()
+        == "2027-12-01T23:59:59+08:00"
+    )  # type: ignore[union-attr]
+    assert points.add_months(date(2028, 2, 29), 48) == date(2032, 2, 29)
+    policy.expiry_policy = ExpiryPolicy.never.value
+    assert points.expiry_for(policy, leap) is None
+
+
+def test_burn_takes_earliest_expiring_first(session: Session, shop: tuple[Store, Member]) -> None:
+    store, member = shop
+    buy(session, store, member, 30000, at=T0)
+    buy(session, store, member, 50000, at=T0 + timedelta(days=40))
+    with clock.frozen(T0 + timedelta(days=41)):
+        points.burn(session, SYSTEM, member.id, 400, "兑换")
+    lots = session.scalars(
+        select(PointsLot).where(PointsLot.member_id == member.id).order_by(PointsLot.id)
+    ).all()
+    assert [lot.remaining for lot in lots] == [0, 400]
+
+
+def test_insufficient_points_and_minimum(session: Session, shop: tuple[Store, Member]) -> None:
+    store, member = shop
+    buy(session, store, member, 15000)
+    with clock.frozen(T0), pytest.raises(points.InsufficientPoints):
+        points.burn(session, SYSTEM, member.id, 200, "x")
+    with clock.frozen(T0), pytest.raises(points.InvalidInput):
+        points.burn(session, SYSTEM, member.id, 50, "x")
+
+
+def test_refund_after_spending_creates_debt_that_the_next_earning_pays(
+    session: Session, shop: tuple[Store, Member]
+) -> None:
+    store, member = shop
+    order_id = buy(session, store, member, 30000)
+    with clock.frozen(T0 + timedelta(hours=1)):
+        points.burn(session, SYSTEM, member.id, 300, "spent everything")
+    refund_all(session, order_id, T0 + timedelta(hours=2))
+    assert state(session, member, T0 + timedelta(hours=2)) == (0, 0, 300)
+    buy(session, store, member, 50000, at=T0 + timedelta(days=1))
+    assert state(session, member, T0 + timedelta(days=1)) == (200, 0, 0)
+    assert points.verify(session) == []
+
+
+def test_partial_refunds_reverse_cumulatively(session: Session, shop: tuple[Store, Member]) -> None:
+    store, member = shop
+    items = [
+        {"sku": "A", "name": "a", "quantity": 3, "unit_price": 3333, "discount": 0, "paid": 9999}
+    ]
+    body = order_body(
+        store,
+        items=items,
+        payments=[{"method": "cash", "amount": 9999}],
+        member_id=member.id,
+        occurred_at=T0.isoformat(),
+    )
+    with clock.frozen(T0):
+        order = orders.create_order(session, SYSTEM, OrderCreate.model_validate(body))
+        line = orders.lines_of(session, order.id)[0]
+        seen = []
+        for _ in range(3):
+            orders.refund_order(
+                session,
+                SYSTEM,
+                order.id,
+                RefundCreate.model_validate({"items": [{"line_id": line.id, "quantity": 1}]}),
+            )
+            seen.append(points.balance(session, member.id).available)
+    assert seen == [66, 33, 0]  # 99 earned: floor(99 × 3333/9999) = 33 reversed, then 66, then 99
+
+
+def test_refund_restores_burned_points_unless_their_lot_expired(
+    session: Session, shop: tuple[Store, Member]
+) -> None:
+    store, member = shop
+    points.get_policy(session).rolling_months = 1
+    buy(session, store, member, 20000, at=T0)  # 200 points, expire about T0 + 1 month
+    buy(
+        session, store, member, 30000, at=T0 + timedelta(days=20)
+    )  # 300 points, expire a month later
+    spend_at = T0 + timedelta(days=21)
+    spending_order = buy(
+        session,
+        store,
+        member,
+        10000,
+        at=spend_at,
+        payments=[{"method": "wechat_pay", "amount": 5000}, {"method": "points", "amount": 5000}],
+    )
+    with clock.frozen(spend_at):
+        points.burn(session, SYSTEM, member.id, 400, "paid with points", order_id=spending_order)
+    # the spending order earned 50 points; a full refund reverses them and restores the 400 burned
+    later = T0 + timedelta(days=45)  # the first lot (200 drawn) has expired by now
+    refund_all(session, spending_order, later)
+    available, pending, debt = state(session, member, later)
+    assert (available, pending, debt) == (300, 0, 0)  # 200 from lot 1 lapsed, 200 back into lot 2
+    restore = [
+        e for e in points.entries(session, member.id, None, 50).items if e.kind == "refund_restore"
+    ][0]
+    assert (restore.points, restore.lapsed) == (200, 200)
+    assert points.verify(session) == []
+
+
+def test_pending_points_wait_and_a_refund_in_the_window_cancels_them(
+    session: Session, shop: tuple[Store, Member]
+) -> None:
+    store, member = shop
+    points.get_policy(session).pending_days = 7
+    kept = buy(session, store, member, 10000, at=T0)
+    returned = buy(session, store, member, 20000, at=T0 + timedelta(hours=1))
+    assert state(session, member, T0 + timedelta(hours=2)) == (0, 300, 0)
+    refund_all(session, returned, T0 + timedelta(days=2))
+    assert state(session, member, T0 + timedelta(days=2)) == (0, 100, 0)
+    with clock.frozen(T0 + timedelta(days=8)):
+        report = jobs.run(session, clock.now())
+    assert report.released_lots == 1
+    assert state(session, member, T0 + timedelta(days=8)) == (100, 0, 0)
+    assert kept
+    assert points.verify(session) == []
+
+
+def test_job_expires_notes_and_is_idempotent(session: Session, shop: tuple[Store, Member]) -> None:
+    store, member = shop
+    points.get_policy(session).rolling_months = 1
+    buy(session, store, member, 20000, at=T0)
+    expiry = points.expiry_for(points.get_policy(session), T0)
+    assert expiry is not None
+    before = expiry - timedelta(days=10)
+    first = jobs.run(session, before)
+    again = jobs.run(session, before)
+    assert (first.notices, again.notices) == (1, 0)
+    assert (
+        session.scalar(select(ExpiryNotice.points).where(ExpiryNotice.member_id == member.id))
+        == 200
+    )
+    after = expiry + timedelta(seconds=1)
+    expired = jobs.run(session, after)
+    repeat = jobs.run(session, after)
+    assert (expired.expired_lots, expired.expired_points) == (1, 200)
+    assert (repeat.expired_lots, repeat.expired_points) == (0, 0)
+    account = session.get(PointsAccount, member.id)
+    assert account is not None
+    assert (account.available, account.pending, account.debt) == (0, 0, 0)
+    assert points.verify(session) == []
+
+
+def test_merge_moves_lots_with_their_expiry_and_the_debt(session: Session) -> None:
+    store = make_store(session)
+    source, target = make_member(session, store), make_member(session, store)
+    order_id = buy(session, store, source, 30000)
+    with clock.frozen(T0):
+        points.burn(session, SYSTEM, source.id, 300, "x")
+    refund_all(session, order_id, T0)
+    buy(session, store, source, 50000, at=T0 + timedelta(hours=1))  # pays the 300 debt, keeps 200
+    buy(session, store, target, 10000)
+    source_lot = session.scalars(
+        select(PointsLot).where(PointsLot.member_id == source.id, PointsLot.remaining > 0)
+    ).one()
+    expires = source_lot.expires_at
+    from patron.members import service as members
+
+    with clock.frozen(T0 + timedelta(hours=2)):
+        members.merge_members(session, SYSTEM, source.id, target.id)
+        assert points.balance(session, target.id).available == 300
+    session.refresh(source_lot)
+    assert (source_lot.member_id, source_lot.expires_at) == (target.id, expires)
+    assert points.verify(session) == []
+
+
+def test_rules_multiply_add_cap_and_stack(
+    client: TestClient, session: Session, settings: Settings, shop: tuple[Store, Member]
+) -> None:
+    store, member = shop
+    headers = staff_headers(make_staff(session, Role.hq_marketing), settings)
+    weekend = {
+        "name": "周末双倍",
+        "conditions": {"store_ids": [store.id], "weekdays": [6, 7]},
+        "effect": "multiply",
+        "amount": 200,
+        "priority": 10,
+    }
+    per_item = {"name": "每件加5分", "effect": "add_per_item", "amount": 5, "cap_per_order": 12}
+    daily = {
+        "name": "每日首单加20",
+        "effect": "add_per_order",
+        "amount": 20,
+        "cap_per_member_day": 20,
+    }
+    for rule in (weekend, per_item, daily):
+        assert client.post("/api/v1/points/rules", json=rule, headers=headers).status_code == 201
+    saturday = T0 + timedelta(days=5)
+    preview = client.post(
+        "/api/v1/points/preview",
+        headers=headers,
+        json={
+            "member_id": member.id,
+            "store_id": store.id,
+            "occurred_at": saturday.isoformat(),
+            "items": [
+                {
+                    "sku": "X",
+                    "name": "x",
+                    "quantity": 3,
+                    "unit_price": 4000,
+                    "discount": 0,
+                    "paid": 12000,
+                }
+            ],
+            "payments": [{"method": "cash", "amount": 12000}],
+        },
+    ).json()
+    assert [(r["name"], r["points"]) for r in preview["rules"]] == [
+        ("base", 120),
+        ("周末双倍", 120),
+        ("每件加5分", 12),
+        ("每日首单加20", 20),
+    ]
+    assert preview["total"] == 272
+    assert state(session, member, saturday) == (0, 0, 0)  # the preview wrote nothing
+    buy(session, store, member, 12000, at=saturday)
+    buy(session, store, member, 1000, at=saturday + timedelta(hours=1))
+    # one unit each: the first earns 120 + 120 + 5 + 20; the second 10 + 10 + 5, its daily 20 used up
+    assert state(session, member, saturday + timedelta(hours=2)) == (265 + 25, 0, 0)
+    assert (
+        client.post(
+            "/api/v1/points/rules", json={**weekend, "amount": 90}, headers=headers
+        ).status_code
+        == 422
+    )
+
+
+def test_a_rule_that_does_not_stack_applies_alone(
+    session: Session, shop: tuple[Store, Member]
+) -> None:
+    store, member = shop
+    points.save_rule(
+        session,
+        SYSTEM,
+        {
+            "name": "会员日 ×3",
+            "effect": "multiply",
+            "amount": 300,
+            "priority": 5,
+            "stackable": False,
+            "conditions": {},
+        },
+    )
+    points.save_rule(
+        session,
+        SYSTEM,
+        {"name": "加 10", "effect": "add_per_order", "amount": 10, "priority": 1, "conditions": {}},
+    )
+    buy(session, store, member, 10000)
+    assert state(session, member, T0) == (300, 0, 0)
+
+
+def test_birthday_month_rule(session: Session) -> None:
+    store = make_store(session)
+    march, may = (
+        make_member(session, store, birthday="1990-03-15"),
+        make_member(session, store, birthday="1990-05-01"),
+    )
+    points.save_rule(
+        session,
+        SYSTEM,
+        {
+            "name": "生日月双倍",
+            "effect": "multiply",
+            "amount": 200,
+            "conditions": {"birthday": "month"},
+        },
+    )
+    buy(session, store, march, 10000)
+    buy(session, store, may, 10000)
+    assert (state(session, march, T0)[0], state(session, may, T0)[0]) == (200, 100)
+
+
+def test_adjustments_need_a_second_approver_above_the_threshold(
+    client: TestClient, session: Session, settings: Settings, shop: tuple[Store, Member]
+) -> None:
+    _, member = shop
+    marketing = make_staff(session, Role.hq_marketing)
+    finance = make_staff(session, Role.hq_finance)
+    small = client.post(
+        f"/api/v1/members/{member.id}/points/adjustments",
+        json={"points": 500, "reason": "投诉补偿"},
+        headers=staff_headers(marketing, settings),
+    ).json()
+    assert small["status"] == "applied"
+    big = client.post(
+        f"/api/v1/members/{member.id}/points/adjustments",
+        json={"points": 8000, "reason": "活动补发"},
+        headers=staff_headers(marketing, settings),
+    ).json()
+    assert big["status"] == "pending"
+    assert (
+        client.get(
+            f"/api/v1/members/{member.id}/points", headers=staff_headers(finance, settings)
+        ).json()["available"]
+        == 500
+    )
+    admin = make_staff(session, Role.hq_admin)
+    self_approve = client.post(
+        f"/api/v1/points/adjustments/{big['id']}/approve", headers=staff_headers(admin, settings)
+    )
+    assert self_approve.status_code == 200  # a different user than the requester
+    assert (
+        client.get(
+            f"/api/v1/members/{member.id}/points", headers=staff_headers(finance, settings)
+        ).json()["available"]
+        == 8500
+    )
+    no_reason = client.post(
+        f"/api/v1/members/{member.id}/points/adjustments",
+        json={"points": 5, "reason": " "},
+        headers=staff_headers(marketing, settings),
+    )
+    assert no_reason.status_code == 422
+
+
+def test_the_requester_cannot_approve_their_own_adjustment(
+    client: TestClient, session: Session, settings: Settings, shop: tuple[Store, Member]
+) -> None:
+    _, member = shop
+    admin = make_staff(session, Role.hq_admin)
+    big = client.post(
+        f"/api/v1/members/{member.id}/points/adjustments",
+        json={"points": -9000, "reason": "误发"},
+        headers=staff_headers(admin, settings),
+    ).json()
+    response = client.post(
+        f"/api/v1/points/adjustments/{big['id']}/approve", headers=staff_headers(admin, settings)
+    )
+    assert response.status_code == 403
+    rejected = client.post(
+        f"/api/v1/points/adjustments/{big['id']}/reject",
+        headers=staff_headers(make_staff(session, Role.hq_finance), settings),
+    )
+    assert rejected.json()["status"] == "rejected"
+
+
+def test_burn_over_http_is_idempotent(
+    client: TestClient, session: Session, settings: Settings, shop: tuple[Store, Member]
+) -> None:
+    store, member = shop
+    buy(session, store, member, 100000, at=clock.now() - timedelta(hours=1))
+    headers = {
+        **staff_headers(make_staff(session, Role.cashier, [store]), settings),
+        "Idempotency-Key": "burn-1",
+    }
+    first = client.post(
+        f"/api/v1/members/{member.id}/points/burns",
+        json={"points": 300, "reason": "抵现"},
+        headers=headers,
+    )
+    again = client.post(
+        f"/api/v1/members/{member.id}/points/burns",
+        json={"points": 300, "reason": "抵现"},
+        headers=headers,
+    )
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json()
+    balance = client.get(f"/api/v1/members/{member.id}/points", headers=headers).json()
+    assert balance["available"] == 700
+    assert balance["expiring"][0]["points"] == 700
+    too_much = client.post(
+        f"/api/v1/members/{member.id}/points/burns",
+        json={"points": 5000, "reason": "x"},
+        headers={**headers, "Idempotency-Key": "burn-2"},
+    )
+    assert too_much.json()["code"] == "insufficient_points"
+    entries = client.get(
+        f"/api/v1/members/{member.id}/points/entries",
+        headers=staff_headers(make_staff(session), settings),
+    ).json()["items"]
+    assert [e["kind"] for e in entries] == ["burn", "earn"]
+
+
+def test_liability_by_expiry_month_and_store(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    a, b = make_store(session), make_store(session)
+    member = make_member(session, a)
+    now = clock.now()
+    buy(session, a, member, 10000, at=now - timedelta(days=1))
+    buy(session, b, member, 25000, at=now - timedelta(days=1))
+    report = client.get(
+        "/api/v1/points/liability",
+        headers=staff_headers(make_staff(session, Role.hq_finance), settings),
+    ).json()
+    assert report["points"] == 350
+    assert report["cash_value_fen"] == 350
+    assert report["by_store"] == {str(a.id): 100, str(b.id): 250}
+    assert sum(report["by_expiry_month"].values()) == 350
+
+
+def test_verify_finds_a_tampered_cache(session: Session, shop: tuple[Store, Member]) -> None:
+    store, member = shop
+    buy(session, store, member, 10000)
+    account = session.get(PointsAccount, member.id)
+    assert account is not None
+    account.available += 1
+    session.flush()
+    assert [m.member_id for m in points.verify(session)] == [member.id]
