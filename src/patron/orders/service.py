@@ -344,6 +344,28 @@ def list_orders(
     return paginate(session, query, Order.id, cursor, limit)
 
 
+def sales_summary(
+    session: Session, actor: Actor, since: datetime, until: datetime
+) -> tuple[int, int]:
+    """(orders, total in fen) of the orders in the actor's stores that occurred in
+    [since, until): one aggregate query. Refunds are not taken off the total."""
+    query = select(func.count(), func.coalesce(func.sum(Order.total), 0)).where(
+        Order.occurred_at >= since, Order.occurred_at < until
+    )
+    if actor.store_ids is not None:
+        query = query.where(Order.store_id.in_(actor.store_ids))
+    count, total = session.execute(query).one()
+    return int(count), int(total)
+
+
+def member_of(session: Session, order_id: int) -> int | None:
+    """The member an order belongs to; OrderNotFound when there is no such order."""
+    order = session.get(Order, order_id)
+    if order is None:
+        raise OrderNotFound(f"no order {order_id}")
+    return order.member_id
+
+
 def get_order(session: Session, actor: Actor, order_id: int) -> Order:
     order = session.get(Order, order_id)
     if order is None or not actor.sees_store(order.store_id):

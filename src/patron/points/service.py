@@ -25,6 +25,7 @@ from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patron.core.pagination import PageResult, paginate
 from patron.members import service as members
 from patron.members.models import Member
+from patron.orders import service as orders
 from patron.points.earning import Earning, LineFacts, MemberFacts, OrderFacts, compute
 from patron.points.models import (
     AdjustmentStatus,
@@ -56,7 +57,7 @@ class AdjustmentNotFound(NotFound):
     title = "Adjustment not found"
 
 
-# --- policy and expiry dates --------------------------------------------------------------------
+# --- policy and expiry dates ----------------------------------------------------------------------
 
 
 def get_policy(session: Session) -> PointsPolicy:
@@ -89,7 +90,7 @@ def expiry_for(policy: PointsPolicy, earned_at: datetime) -> datetime | None:
     return end_of_day(add_months(local_day, policy.rolling_months))
 
 
-# --- accounts -----------------------------------------------------------------------------------
+# --- accounts -------------------------------------------------------------------------------------
 
 
 def _insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], key: str) -> None:
@@ -173,7 +174,7 @@ def _expire_lot(session: Session, account: PointsAccount, lot: PointsLot) -> Non
     lot.status = LotStatus.expired.value
 
 
-# --- earning ------------------------------------------------------------------------------------
+# --- earning --------------------------------------------------------------------------------------
 
 
 def active_rules(session: Session) -> list[PointsRule]:
@@ -336,6 +337,8 @@ def burn(
     policy, now = get_policy(session), clock.now()
     if points < policy.min_burn:
         raise InvalidInput("points", f"at least {policy.min_burn} points per burn")
+    if order_id is not None and _order_member(session, order_id) != member_id:
+        raise InvalidInput("order_id", f"order {order_id} is not this member's")
     account = lock_accounts(session, [member_id])[member_id]
     settle_due(session, account, now)
     if account.available < points:
@@ -356,6 +359,13 @@ def burn(
     account.available -= points
     session.flush()
     return entry
+
+
+def _order_member(session: Session, order_id: int) -> int | None:
+    try:
+        return orders.member_of(session, order_id)
+    except orders.OrderNotFound as exc:
+        raise InvalidInput("order_id", f"no order {order_id}") from exc
 
 
 # --- refunds --------------------------------------------------------------------------------------
@@ -665,7 +675,7 @@ def pending_adjustments(session: Session) -> list[PointsAdjustment]:
     )
 
 
-# --- merge ------------------------------------------------------------------------------------------
+# --- merge ----------------------------------------------------------------------------------------
 
 
 def merge(session: Session, source_id: int, target_id: int) -> None:
@@ -700,7 +710,7 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
     session.flush()
 
 
-# --- queries and verification -------------------------------------------------------------------
+# --- queries and verification ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -890,7 +900,7 @@ def _points_events(session: Session, member: Member) -> list[members.TimelineEve
     ]
 
 
-# --- policy, rules, liability -------------------------------------------------------------------
+# --- policy, rules, liability ---------------------------------------------------------------------
 
 
 def update_policy(session: Session, actor: Actor, changes: dict[str, Any]) -> PointsPolicy:
