@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from enum import Enum
 from typing import TypeVar
 
 from pydantic import ValidationError
 
 from patron.console.i18n import Translator, has_key
+from patron.core import clock
 from patron.core.errors import PatronError
 
 E = TypeVar("E", bound=Enum)
@@ -59,3 +61,20 @@ def parse_enum(kind: type[E], value: str) -> E | None:
         return kind(value) if value else None
     except ValueError:
         return None
+
+
+def day_start(value: str, days: int = 0) -> datetime | None:
+    """The start of a calendar day (plus `days`) in the business time zone; None if no date."""
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return datetime.combine(day + timedelta(days=days), time(), tzinfo=clock.business_tz())
+
+
+def parse_id(value: str) -> int | None:
+    """An id typed or chosen in a form; None for anything but a plain, not absurdly long, number."""
+    value = value.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None

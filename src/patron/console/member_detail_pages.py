@@ -26,6 +26,7 @@ from patron.console.member_pages import (
     get_member,
     member_url,
 )
+from patron.console.order_pages import order_url
 from patron.console.permissions import GUIDE_ASSIGNERS, MEMBER_ADMINS, MEMBER_WRITERS
 from patron.console.web import (
     PAGE_HEADERS,
@@ -41,6 +42,7 @@ from patron.console.web import (
     settings_of,
     t_for,
     text,
+    yuan,
 )
 from patron.core.actor import Actor
 from patron.core.errors import NotFound, PatronError
@@ -53,10 +55,13 @@ from patron.members.schemas import (
     MemberCodeOut,
     MemberOut,
 )
+from patron.orders import service as orders
 from patron.staff import service as staff
 from patron.stores import service as stores
 
 router = APIRouter(prefix="/members")
+# The member page shows this many of the member's latest orders, and links to the rest.
+RECENT_ORDERS = 10
 
 
 # --- the detail page --------------------------------------------------------------------------
@@ -68,6 +73,8 @@ class TimelineRow:
     kind: str
     text: str
     details: list[tuple[str, str]] = field(default_factory=list)
+    # Where the text leads (an order), when the viewer may open it.
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,8 +111,19 @@ def _detail(
     for event in events:
         staff_ids |= {event.data.get("guide_id"), event.data.get("previous_guide_id")}
     usernames = staff.usernames_by_id(session, [i for i in staff_ids if isinstance(i, int)])
+    # The member's latest orders in the viewer's stores.
+    recent = orders.list_orders(
+        session, actor, orders.OrderFilter(member_id=member.id), None, RECENT_ORDERS
+    )
     store_ids = {member.store_id} | {event.data.get("store_id") for event in events}
+    store_ids |= {order.store_id for order in recent.items}
     codes = stores.codes_by_id(session, [i for i in store_ids if isinstance(i, int)])
+    # A refund event names its order; the order's event (when shown) names the store.
+    order_stores = {
+        event.data["order_id"]: event.data["store_id"]
+        for event in events
+        if event.kind == "order" and isinstance(event.data.get("store_id"), int)
+    }
     labels = {d.code: d.label for d in service.list_attributes(session)}
     consents = {c.channel: c for c in shown.consents}
     status = max(identity.errors.status, guide.errors.status)
@@ -121,11 +139,14 @@ def _detail(
         active=member.status == MemberStatus.active,
         store=_store(session, actor, member),
         store_code=codes.get(member.store_id) if member.store_id else None,
+        store_codes=codes,
         usernames=usernames,
         consents=[(channel, consents.get(channel)) for channel in ConsentChannel],
         attributes=[(labels.get(code, code), value) for code, value in shown.attributes.items()],
         history=list(reversed(history)),
-        timeline=[_timeline_row(e, t, usernames, codes) for e in events],
+        timeline=[_timeline_row(e, t, usernames, codes, actor, order_stores) for e in events],
+        orders=recent.items,
+        more_orders=recent.next_cursor is not None,
         identity_types=list(IdentityType),
         identity=identity,
         guide=guide,
@@ -154,7 +175,12 @@ def qr_svg(code: str, label: str) -> Markup:
 
 
 def _timeline_row(
-    event: service.TimelineEvent, t: Translator, usernames: dict[int, str], codes: dict[int, str]
+    event: service.TimelineEvent,
+    t: Translator,
+    usernames: dict[int, str],
+    codes: dict[int, str],
+    actor: Actor,
+    order_stores: dict[Any, int],
 ) -> TimelineRow:
     kind_key = f"timeline.kind.{event.kind}"
     kind = t(kind_key) if has_key(kind_key) else event.kind
@@ -186,8 +212,36 @@ def _timeline_row(
             return TimelineRow(event.at, kind, t("timeline.guide_removed"), details)
         guide = staff_name("guide_id")
         return TimelineRow(event.at, kind, t("timeline.guide_assigned", guide=guide), details)
-    # A kind a later domain adds (an order, a refund, ...): shown as the domain wrote it.
+    if event.kind in ("order", "refund"):
+        return _order_row(event, kind, t, codes, actor, order_stores)
+    # A kind a later domain adds (points, coupons, ...): shown as the domain wrote it.
     return TimelineRow(event.at, kind, event.summary, [(k, str(v)) for k, v in data.items()])
+
+
+def _order_row(
+    event: service.TimelineEvent,
+    kind: str,
+    t: Translator,
+    codes: dict[int, str],
+    actor: Actor,
+    order_stores: dict[Any, int],
+) -> TimelineRow:
+    """A purchase or a refund, linked to its order when it lies in the viewer's stores."""
+    data = event.data
+    order_id = data.get("order_id")
+    store_id = order_stores.get(order_id)
+    url = order_url(order_id) if isinstance(order_id, int) and actor.sees_store(store_id) else None
+    if event.kind == "refund":
+        amount = yuan(data["amount"]) if isinstance(data.get("amount"), int) else "—"
+        return TimelineRow(event.at, kind, t("timeline.refund", amount=amount), url=url)
+    total = yuan(data["total"]) if isinstance(data.get("total"), int) else "—"
+    store = codes.get(store_id, "—") if store_id is not None else "—"
+    channel = str(data.get("channel", ""))
+    details = []
+    if has_key(f"order_channel.{channel}"):
+        details.append((t("field.order_channel"), t(f"order_channel.{channel}")))
+    text_ = t("timeline.order", amount=total, store=store)
+    return TimelineRow(event.at, kind, text_, details, url=url)
 
 
 # --- member code ------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from patron.console.choices import guide_suggestions, store_options
-from patron.console.forms import NO_ERRORS, FormErrors, parse_enum
+from patron.console.forms import NO_ERRORS, FormErrors, day_start, parse_enum
 from patron.console.member_forms import (
     attribute_field,
     field_errors,
@@ -128,8 +127,8 @@ def member_list(
         # An unknown guide matches nobody: no staff user has id 0.
         guide_id=(guide_id or 0) if guide_name else None,
         channel=channel_filter.value if channel_filter else None,
-        registered_from=_day_start(registered_from),
-        registered_to=_day_start(registered_to, days=1),
+        registered_from=day_start(registered_from),
+        registered_to=day_start(registered_to, days=1),
     )
     exact, found = _lookup(session, search)
     next_url = None
@@ -195,15 +194,6 @@ def _matches(member: Member, filters: service.MemberFilter) -> bool:
         and (filters.registered_from is None or member.registered_at >= filters.registered_from)
         and (filters.registered_to is None or member.registered_at < filters.registered_to)
     )
-
-
-def _day_start(value: str, days: int = 0) -> datetime | None:
-    """The start of a calendar day (plus `days`) in the business time zone; None if no date."""
-    try:
-        day = date.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return datetime.combine(day + timedelta(days=days), time(), tzinfo=clock.business_tz())
 
 
 def _rows(

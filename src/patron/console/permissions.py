@@ -36,6 +36,12 @@ MEMBER_IMPORTERS = (Role.hq_admin, Role.store_manager)
 # Anyone may read the attribute definitions; the console lists them to HQ, where they are kept.
 ATTRIBUTE_VIEWERS = HQ_ROLES
 ATTRIBUTE_EDITORS = (Role.hq_admin, Role.hq_marketing)
+# Orders, as src/patron/orders/api.py guards them: every role reads the orders of its stores;
+# the till roles refund (integrations too, but they have no console); only HQ admins import.
+REFUNDERS = (Role.hq_admin, Role.store_manager, Role.cashier)
+ORDER_IMPORTERS = (Role.hq_admin,)
+# The catalog, as src/patron/catalog/api.py guards it: everyone reads, merchandisers write.
+CATALOG_EDITORS = (Role.hq_admin, Role.hq_marketing)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,9 @@ class Permissions:
     import_members: bool
     view_attributes: bool
     edit_attributes: bool
+    refund_orders: bool
+    import_orders: bool
+    edit_catalog: bool
 
     @classmethod
     def of(cls, actor: Actor) -> Permissions:
@@ -67,6 +76,9 @@ class Permissions:
             import_members=actor.has_role(*MEMBER_IMPORTERS),
             view_attributes=actor.has_role(*ATTRIBUTE_VIEWERS),
             edit_attributes=actor.has_role(*ATTRIBUTE_EDITORS),
+            refund_orders=actor.has_role(*REFUNDERS),
+            import_orders=actor.has_role(*ORDER_IMPORTERS),
+            edit_catalog=actor.has_role(*CATALOG_EDITORS),
         )
 
 

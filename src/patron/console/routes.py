@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -9,9 +11,11 @@ from fastapi.staticfiles import StaticFiles
 from patron.console import (
     attribute_pages,
     auth_pages,
+    catalog_pages,
     import_pages,
     member_detail_pages,
     member_pages,
+    order_pages,
     staff_pages,
     store_pages,
 )
@@ -26,6 +30,8 @@ from patron.console.web import (
     login_redirect,
     render,
 )
+from patron.core import clock
+from patron.orders import service as orders
 from patron.staff import service as staff
 from patron.stores import service as stores
 
@@ -37,12 +43,21 @@ def dashboard(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
     scope_codes = stores.codes_by_id(session, actor.store_ids or ())
     store_count = stores.count_stores(session) if actor.all_stores else len(scope_codes)
     me = staff.get_staff(session, actor, actor.id) if actor.kind == "staff" and actor.id else None
+    # Today in the business time zone, over the actor's stores: one aggregate query.
+    today = clock.today()
+    since = datetime.combine(today, time(), tzinfo=clock.business_tz())
+    orders_today, sales_today = orders.sales_summary(
+        session, actor, since, since + timedelta(days=1)
+    )
     return render(
         request,
         "dashboard.html",
         me=me,
         store_count=store_count,
         scope_codes=sorted(scope_codes.values()),
+        orders_today=orders_today,
+        sales_today=sales_today,
+        today=today.isoformat(),
     )
 
 
@@ -61,6 +76,8 @@ def router() -> APIRouter:
         member_detail_pages.router,
         import_pages.router,
         attribute_pages.router,
+        order_pages.router,
+        catalog_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.

@@ -30,6 +30,7 @@ from patron.console.i18n import (
 from patron.console.permissions import Permissions
 from patron.core.actor import Actor, Role
 from patron.core.errors import PatronError
+from patron.core.money import fen_to_yuan
 from patron.core.security import form_token
 from patron.core.settings import Settings
 
@@ -224,6 +225,11 @@ def local_day(settings: Settings) -> Callable[[datetime | None], str]:
     return show
 
 
+def yuan(fen: int | None) -> str:
+    """An amount in fen as the console shows it: ¥12.50."""
+    return "—" if fen is None else f"¥{fen_to_yuan(fen)}"
+
+
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     settings = settings_of(request)
     lang = lang_of(request)
@@ -243,6 +249,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         "flash": flash,
         "ts": local_time(settings),
         "day": local_day(settings),
+        "yuan": yuan,
         "version": __version__,
     }
     response = templates.TemplateResponse(
