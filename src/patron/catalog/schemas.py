@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from patron.catalog.models import ProductStatus
+from patron.core.money import MAX_FEN
 
 Code = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 Sku = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,63}$")
@@ -40,8 +41,8 @@ class ProductCreate(BaseModel):
     sku: str = Sku
     name: str = Field(min_length=1, max_length=200)
     category_id: int | None = None
-    list_price: int = Field(default=0, ge=0, description="fen")
-    member_price: int | None = Field(default=None, ge=0, description="fen")
+    list_price: int = Field(default=0, ge=0, le=MAX_FEN, description="fen")
+    member_price: int | None = Field(default=None, ge=0, le=MAX_FEN, description="fen")
     status: ProductStatus = ProductStatus.active
 
 
@@ -50,8 +51,8 @@ class ProductUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     category_id: int | None = None
-    list_price: int | None = Field(default=None, ge=0)
-    member_price: int | None = Field(default=None, ge=0)
+    list_price: int | None = Field(default=None, ge=0, le=MAX_FEN)
+    member_price: int | None = Field(default=None, ge=0, le=MAX_FEN)
     status: ProductStatus | None = None
 
 

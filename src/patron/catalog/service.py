@@ -24,7 +24,7 @@ from patron.catalog.schemas import (
 from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.errors import Conflict, InvalidInput, NotFound
-from patron.core.money import yuan_to_fen
+from patron.core.money import MAX_FEN, yuan_to_fen
 from patron.core.pagination import PageResult, paginate
 from patron.core.tabular import cell_text, read_table
 
@@ -361,8 +361,8 @@ def _parse_product(row: dict[str, Any]) -> dict[str, Any]:
                 item[field] = yuan_to_fen(text)
             except ValueError as exc:
                 raise ValueError(f"{field}: {exc}") from exc
-            if item[field] < 0:
-                raise ValueError(f"{field}: negative")
+            if not 0 <= item[field] <= MAX_FEN:
+                raise ValueError(f"{field}: negative or above {MAX_FEN} fen")
     status = cell_text(row.get("status")).lower()
     if status:
         if status not in {"active", "inactive", "在售", "停售"}:

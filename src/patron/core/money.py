@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+# Money columns are 32-bit integers: ¥21,474,836.47 is the most one amount can be.
+MAX_FEN = 2_147_483_647
+
 
 def yuan_to_fen(text: str) -> int:
     """'12.5' -> 1250. ValueError for anything but a plain amount with at most two decimals."""

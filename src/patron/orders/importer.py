@@ -19,7 +19,7 @@ from patron.catalog import service as catalog
 from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
-from patron.core.money import yuan_to_fen
+from patron.core.money import MAX_FEN, yuan_to_fen
 from patron.core.tabular import cell_text, read_table
 from patron.members import service as members
 from patron.members.schemas import normalize_mobile
@@ -94,8 +94,8 @@ def _money(row: dict[str, Any], name: str, default: str = "") -> int:
         amount = yuan_to_fen(text)
     except ValueError as exc:
         raise RowError(name, str(exc)) from exc
-    if amount < 0:
-        raise RowError(name, "negative")
+    if not 0 <= amount <= MAX_FEN:
+        raise RowError(name, f"negative or above {MAX_FEN} fen")
     return amount
 
 

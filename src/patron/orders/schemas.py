@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from patron.core.money import MAX_FEN
 from patron.orders.models import OrderChannel, OrderStatus, PaymentMethod
 
 
@@ -12,16 +13,16 @@ class OrderItemIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     category_code: str | None = Field(default=None, max_length=32)
     quantity: int = Field(gt=0, le=1_000_000)
-    unit_price: int = Field(ge=0, description="fen")
-    discount: int = Field(default=0, ge=0, description="fen")
-    paid: int = Field(ge=0, description="fen: quantity × unit_price − discount")
+    unit_price: int = Field(ge=0, le=MAX_FEN, description="fen")
+    discount: int = Field(default=0, ge=0, le=MAX_FEN, description="fen")
+    paid: int = Field(ge=0, le=MAX_FEN, description="fen: quantity × unit_price − discount")
 
 
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: PaymentMethod
-    amount: int = Field(gt=0, description="fen")
+    amount: int = Field(gt=0, le=MAX_FEN, description="fen")
     reference: str = Field(default="", max_length=100)
 
 

@@ -17,6 +17,7 @@ from patron.catalog import service as catalog
 from patron.core import clock, events
 from patron.core.actor import Actor
 from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.core.money import MAX_FEN
 from patron.core.pagination import PageResult, paginate
 from patron.members import service as members
 from patron.members.models import Member
@@ -80,6 +81,8 @@ def check_amounts(data: OrderCreate) -> int:
                 f"must be quantity × unit_price − discount = {gross - item.discount}",
             )
     total = sum(item.paid for item in data.items)
+    if total > MAX_FEN:
+        raise InvalidInput("items", f"the order total exceeds {MAX_FEN} fen")
     paid = sum(payment.amount for payment in data.payments)
     if paid != total:
         raise InvalidInput("payments", f"payments add up to {paid}, the items to {total}")
