@@ -272,7 +272,7 @@ def demo(
     seed: int = typer.Option(2026, help="Random seed: the same seed gives the same data."),
 ) -> None:
     """Load the demo brand: stores, staff of every role, members."""
-    from patron.demo import brand, history, people
+    from patron.demo import brand, history, loyalty, people
     from patron.members import service as members_service
     from patron.orders import service as orders_service
 
@@ -286,6 +286,11 @@ def demo(
         if orders and not (if_empty and orders_service.count_orders(session)):
             made = history.load(session, seed)
             out.print(f"demo orders: {made.created:,} orders with {made.lines:,} lines")
+            earned = loyalty.load(session, seed)
+            out.print(
+                f"demo points: {earned.earned:,} earned, {earned.burns:,} members spent some, "
+                f"{earned.expired:,} expired"
+            )
     if not loaded:
         out.print("demo brand already present; nothing loaded")
     brand.print_logins(out)

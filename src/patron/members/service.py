@@ -7,7 +7,7 @@ import base64
 import hmac
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -175,6 +175,36 @@ def roster(session: Session) -> list[RosterEntry]:
         .order_by(Member.id)
     )
     return [RosterEntry(*row) for row in rows]
+
+
+def rule_facts(
+    session: Session, member_ids: Iterable[int]
+) -> dict[int, tuple[str | None, dict[str, Any]]]:
+    """Birthday month-day and attribute values of active members, for earning rules; two queries."""
+    ids = set(member_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Member.id, Member.birthday_md).where(
+            Member.id.in_(ids), Member.status == MemberStatus.active.value
+        )
+    )
+    found: dict[int, tuple[str | None, dict[str, Any]]] = {
+        member_id: (md, {}) for member_id, md in rows
+    }
+    values = session.execute(
+        select(
+            MemberAttributeValue.member_id,
+            AttributeDefinition.code,
+            MemberAttributeValue.value,
+            MemberAttributeValue.secret_value,
+        )
+        .join(AttributeDefinition, AttributeDefinition.id == MemberAttributeValue.attribute_id)
+        .where(MemberAttributeValue.member_id.in_(found))
+    )
+    for member_id, code, value, secret in values:
+        found[member_id][1][code] = json.loads(secret or value or "null")
+    return found
 
 
 def member_exists(session: Session, member_id: int) -> bool:

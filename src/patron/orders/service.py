@@ -191,23 +191,70 @@ ORDER_FIELDS = ("id", "store_id", "member_id", "channel", "occurred_at", "total"
 LINE_FIELDS = ("id", "sku", "product_id", "category_id", "quantity", "paid")
 
 
-def publish_completed(
-    session: Session,
+def completed_payloads(session: Session, order_ids: list[int]) -> list[dict[str, Any]]:
+    """`order.completed` payloads of existing orders, for work that replays history. Plain rows,
+    not ORM objects: replaying 300,000 orders must not fill the session."""
+    order_columns = [getattr(Order, k) for k in ORDER_FIELDS]
+    orders = session.execute(
+        select(*order_columns).where(Order.id.in_(order_ids)).order_by(Order.occurred_at, Order.id)
+    ).all()
+    lines: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    line_columns = [OrderLine.order_id, *(getattr(OrderLine, k) for k in LINE_FIELDS)]
+    for row in session.execute(
+        select(*line_columns).where(OrderLine.order_id.in_(order_ids)).order_by(OrderLine.id)
+    ):
+        lines[row[0]].append(dict(zip(LINE_FIELDS, row[1:], strict=True)))
+    payments: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for order_id, method, amount in session.execute(
+        select(OrderPayment.order_id, OrderPayment.method, OrderPayment.amount).where(
+            OrderPayment.order_id.in_(order_ids)
+        )
+    ):
+        payments[order_id].append((method, amount))
+    return [
+        completed_payload(
+            dict(zip(ORDER_FIELDS, row, strict=True)), lines[row[0]], payments[row[0]]
+        )
+        for row in orders
+    ]
+
+
+def member_order_ids(session: Session) -> list[int]:
+    """Ids of orders with a member, oldest first."""
+    return list(
+        session.scalars(
+            select(Order.id)
+            .where(Order.member_id.is_not(None))
+            .order_by(Order.occurred_at, Order.id)
+        )
+    )
+
+
+def completed_payload(
     order: dict[str, Any],
     lines: list[dict[str, Any]],
     payments: list[tuple[str, int]],
-) -> None:
-    """Publish `order.completed`; `order` and `lines` carry ORDER_FIELDS and LINE_FIELDS."""
+) -> dict[str, Any]:
+    """The `order.completed` payload; `order` and `lines` carry ORDER_FIELDS and LINE_FIELDS."""
     by_method: dict[str, int] = defaultdict(int)
     for method, amount in payments:
         by_method[method] += amount
-    payload = {
+    return {
         "order_id": order["id"],
         **{k: order[k] for k in ORDER_FIELDS[1:]},
         "occurred_at": order["occurred_at"].isoformat(),
         "payments": dict(by_method),
         "lines": [{"line_id": ln["id"], **{k: ln[k] for k in LINE_FIELDS[1:]}} for ln in lines],
     }
+
+
+def publish_completed(
+    session: Session,
+    order: dict[str, Any],
+    lines: list[dict[str, Any]],
+    payments: list[tuple[str, int]],
+) -> None:
+    payload = completed_payload(order, lines, payments)
     events.publish(session, ORDER_COMPLETED, order["id"], payload)
 
 

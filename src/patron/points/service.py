@@ -205,9 +205,9 @@ def earn(
     if not orders:
         return 0
     policy, rules, now = get_policy(session), active_rules(session), clock.now()
+    # No settling here: earning spends nothing, and lots already due are left to the job (or to
+    # the next spend), which keeps loading history fast.
     accounts = lock_accounts(session, (o.member_id for o in orders))
-    for account in accounts.values():
-        settle_due(session, account, now)
     awards: dict[tuple[int, int, date], int] = defaultdict(int)
     lots, entries, total = [], [], 0
     for order in sorted(orders, key=lambda o: o.occurred_at):
@@ -270,8 +270,6 @@ def earn(
     if entries:
         session.execute(insert(ENTRIES), entries)
     _record_awards(session, awards)
-    for account in accounts.values():
-        settle_due(session, account, now)  # history: lots earned long ago may be due already
     session.flush()
     return total
 
@@ -763,6 +761,16 @@ def entries(
     )
 
 
+def spendable_balances(session: Session, minimum: int) -> list[tuple[int, int]]:
+    """(member, available) for members with at least `minimum` available, by member id."""
+    rows = session.execute(
+        select(PointsAccount.member_id, PointsAccount.available)
+        .where(PointsAccount.available >= minimum)
+        .order_by(PointsAccount.member_id)
+    )
+    return [(member_id, available) for member_id, available in rows]
+
+
 @dataclass(frozen=True)
 class Mismatch:
     member_id: int
@@ -826,16 +834,10 @@ def order_facts(payload: dict[str, Any]) -> OrderFacts:
 
 
 def member_facts(session: Session, member_ids: Iterable[int]) -> dict[int, MemberFacts]:
-    found = {}
-    for member_id in set(member_ids):
-        member = members.find_active(session, member_id)
-        if member is not None:
-            attributes = {
-                code: value
-                for code, (_, value) in members.attributes_of(session, member_id).items()
-            }
-            found[member_id] = MemberFacts(member.birthday_md, attributes)
-    return found
+    return {
+        member_id: MemberFacts(birthday_md, attributes)
+        for member_id, (birthday_md, attributes) in members.rule_facts(session, member_ids).items()
+    }
 
 
 @events.subscribe("order.completed")
