@@ -101,3 +101,29 @@ def test_import_members_dry_run_then_real(cli_database: str, tmp_path: Path) -> 
     real = invoke("import", "members", str(file))
     assert "imported: 2 rows, 1 created" in real
     assert "0 created" in invoke("import", "members", str(file))
+
+
+def test_demo_points_are_earned_spent_expired_and_pending(cli_database: str) -> None:
+    from patron.points import service as points
+    from patron.points.models import LotStatus, PointsEntry, PointsLot
+
+    invoke("db", "upgrade")
+    out = invoke("demo", "--members", "400")
+    assert "demo points:" in out
+    with db.transaction(read_only=True) as session:
+        kinds = set(session.scalars(select(PointsEntry.kind)))
+        statuses = set(session.scalars(select(PointsLot.status)))
+        assert points.verify(session) == []
+    assert {"earn", "burn", "expire"} <= kinds
+    assert {LotStatus.available.value, LotStatus.pending.value, LotStatus.expired.value} <= statuses
+    assert "consistent" in invoke("points", "verify")
+
+
+def test_jobs_run_is_idempotent_for_a_given_now(cli_database: str) -> None:
+    invoke("db", "upgrade")
+    invoke("demo", "--members", "200")
+    later = "2027-12-01T00:00:00+08:00"
+    first = invoke("--now", later, "jobs", "run")
+    second = invoke("--now", later, "jobs", "run")
+    assert "lots expired" in first
+    assert "0 lots released, 0 lots expired (0 points), 0 expiry notices" in " ".join(second.split())
