@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -23,6 +21,7 @@ from patron.catalog.schemas import (
 )
 from patron.core import clock
 from patron.core.actor import Actor
+from patron.core.db import insert_or_skip
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.money import MAX_FEN, yuan_to_fen
 from patron.core.pagination import PageResult, paginate
@@ -242,11 +241,9 @@ def ensure_categories(session: Session, codes: set[str]) -> dict[str, Category]:
 
 
 def _insert_missing(session: Session, table: Table, rows: list[dict[str, Any]], key: str) -> None:
-    """INSERT … ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike."""
-    dialect = session.get_bind().dialect.name
-    build = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = build(table).on_conflict_do_nothing(index_elements=[key])
-    session.execute(statement, rows)
+    session.execute(
+        insert_or_skip(session, table).on_conflict_do_nothing(index_elements=[key]), rows
+    )
 
 
 def category_codes(session: Session, category_ids: Iterable[int | None]) -> dict[int, str]:

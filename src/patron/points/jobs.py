@@ -9,11 +9,9 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, and_, func, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from patron.core.db import UTCDateTime
+from patron.core.db import UTCDateTime, insert_or_skip
 from patron.points.models import (
     EntryKind,
     ExpiryNotice,
@@ -129,9 +127,8 @@ def note_expiring(session: Session, now: datetime) -> int:
         PointsLot.expires_at > now,
         PointsLot.expires_at <= now + NOTICE_WINDOW,
     )
-    build = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        build(NOTICES)
+        insert_or_skip(session, NOTICES)
         .from_select(
             ["member_id", "expires_at", "points", "noticed_at"],
             select(

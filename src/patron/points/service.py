@@ -13,14 +13,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, func, insert, nulls_last, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.catalog import service as catalog
 from patron.core import clock, events
 from patron.core.actor import Actor
+from patron.core.db import insert_or_skip
 from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patron.core.pagination import PageResult, paginate
 from patron.members import service as members
@@ -93,24 +92,17 @@ def expiry_for(policy: PointsPolicy, earned_at: datetime) -> datetime | None:
 # --- accounts -------------------------------------------------------------------------------------
 
 
-def _insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], key: str) -> None:
-    build = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(build(table).on_conflict_do_nothing(index_elements=[key]), rows)
-
-
 def lock_accounts(session: Session, member_ids: Iterable[int]) -> dict[int, PointsAccount]:
     """The members' accounts, created when missing, locked in primary-key order (no deadlocks)."""
     ids = sorted(set(member_ids))
     if not ids:
         return {}
-    _insert_ignore(
-        session,
-        ACCOUNTS,
+    session.execute(
+        insert_or_skip(session, ACCOUNTS).on_conflict_do_nothing(index_elements=["member_id"]),
         [
             {"member_id": i, "available": 0, "pending": 0, "debt": 0, "updated_at": clock.now()}
             for i in ids
         ],
-        "member_id",
     )
     query = (
         select(PointsAccount)
