@@ -1,5 +1,6 @@
-"""One member: profile, member code, identities, consent, guide, attributes and timeline; and
-for HQ admins the PIPL export, erasure and merging a duplicate into this member."""
+"""One member: profile, points, member code, identities, consent, guide, attributes and timeline;
+adjusting the member's points; and for HQ admins the PIPL export, erasure and merging a duplicate
+into this member."""
 
 from __future__ import annotations
 
@@ -27,7 +28,20 @@ from patron.console.member_pages import (
     member_url,
 )
 from patron.console.order_pages import order_url
-from patron.console.permissions import GUIDE_ASSIGNERS, MEMBER_ADMINS, MEMBER_WRITERS
+from patron.console.permissions import (
+    ADJUSTMENT_REQUESTERS,
+    GUIDE_ASSIGNERS,
+    MEMBER_ADMINS,
+    MEMBER_WRITERS,
+)
+from patron.console.points_forms import adjustment_errors, read_int, with_problems
+from patron.console.points_view import (
+    entry_rows,
+    kind_label,
+    order_numbers,
+    reason_text,
+    signed,
+)
 from patron.console.web import (
     PAGE_HEADERS,
     ActorDep,
@@ -36,6 +50,7 @@ from patron.console.web import (
     Tx,
     attempt,
     error_page_on,
+    num,
     redirect,
     render,
     require,
@@ -56,12 +71,17 @@ from patron.members.schemas import (
     MemberOut,
 )
 from patron.orders import service as orders
+from patron.points import service as points
+from patron.points.models import AdjustmentStatus
+from patron.points.schemas import AdjustmentIn
 from patron.staff import service as staff
 from patron.stores import service as stores
 
 router = APIRouter(prefix="/members")
 # The member page shows this many of the member's latest orders, and links to the rest.
 RECENT_ORDERS = 10
+# And this many of the latest lines of the member's points ledger.
+RECENT_ENTRIES = 5
 
 
 # --- the detail page --------------------------------------------------------------------------
@@ -101,6 +121,7 @@ def _detail(
     code: MemberCodeOut | None = None,
     identity: Section = NO_SECTION,
     guide: Section = NO_SECTION,
+    adjust: Section = NO_SECTION,
 ) -> HTMLResponse:
     t = t_for(request)
     shown = service.present(session, actor, member)
@@ -115,8 +136,13 @@ def _detail(
     recent = orders.list_orders(
         session, actor, orders.OrderFilter(member_id=member.id), None, RECENT_ORDERS
     )
+    # Points: the balance now, the latest ledger lines, and adjustments awaiting a second user.
+    balance = points.balance(session, member.id)
+    ledger = points.entries(session, member.id, None, RECENT_ENTRIES)
+    awaiting = [a for a in points.pending_adjustments(session) if a.member_id == member.id]
     store_ids = {member.store_id} | {event.data.get("store_id") for event in events}
     store_ids |= {order.store_id for order in recent.items}
+    store_ids |= {entry.store_id for entry in ledger.items}
     codes = stores.codes_by_id(session, [i for i in store_ids if isinstance(i, int)])
     # A refund event names its order; the order's event (when shown) names the store.
     order_stores = {
@@ -126,7 +152,7 @@ def _detail(
     }
     labels = {d.code: d.label for d in service.list_attributes(session)}
     consents = {c.channel: c for c in shown.consents}
-    status = max(identity.errors.status, guide.errors.status)
+    status = max(identity.errors.status, guide.errors.status, adjust.errors.status)
     expires = code.expires_at.astimezone(settings_of(request).tz) if code else None
     return render(
         request,
@@ -154,6 +180,17 @@ def _detail(
         code=code,
         code_svg=qr_svg(code.code, t("members.code")) if code else None,
         code_expires=expires.strftime("%H:%M:%S") if expires else None,
+        points_balance=balance,
+        point_rows=entry_rows(
+            ledger.items,
+            t,
+            actor,
+            codes,
+            order_numbers(session, (e.order_id for e in ledger.items)),
+        ),
+        awaiting=[(a, signed(a.points)) for a in awaiting],
+        approval_threshold=points.get_policy(session).approval_threshold,
+        adjust=adjust,
     )
 
 
@@ -214,7 +251,9 @@ def _timeline_row(
         return TimelineRow(event.at, kind, t("timeline.guide_assigned", guide=guide), details)
     if event.kind in ("order", "refund"):
         return _order_row(event, kind, t, codes, actor, order_stores)
-    # A kind a later domain adds (points, coupons, ...): shown as the domain wrote it.
+    if event.kind == "points":
+        return _points_row(event, kind, t)
+    # A kind a later domain adds (coupons, tiers, ...): shown as the domain wrote it.
     return TimelineRow(event.at, kind, event.summary, [(k, str(v)) for k, v in data.items()])
 
 
@@ -242,6 +281,17 @@ def _order_row(
         details.append((t("field.order_channel"), t(f"order_channel.{channel}")))
     text_ = t("timeline.order", amount=total, store=store)
     return TimelineRow(event.at, kind, text_, details, url=url)
+
+
+def _points_row(event: service.TimelineEvent, kind: str, t: Translator) -> TimelineRow:
+    """A change of the points balance other than an earning (the timeline leaves those to the
+    orders): "使用 -500 分", with the reason."""
+    amount = event.data.get("points")
+    shown = signed(amount) if isinstance(amount, int) else "—"
+    text_ = t("timeline.points", kind=kind_label(event.summary, t), points=shown)
+    reason = reason_text(str(event.data.get("reason") or ""), t)
+    details = [(t("points.note"), reason)] if reason else []
+    return TimelineRow(event.at, kind, text_, details)
 
 
 # --- member code ------------------------------------------------------------------------------
@@ -341,6 +391,47 @@ def guide_reassign(
         errors = member_errors(error, t)
         return _detail(request, session, actor, member, guide=Section(values, errors))
     return redirect(member_url(member.id), "flash.guide_changed", name=values["guide"] or "—")
+
+
+# --- points -------------------------------------------------------------------------------------
+
+
+@router.post("/{member_id:int}/points/adjustments")
+def points_adjust(
+    request: Request, member_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+) -> Response:
+    """Add or deduct points by hand: small amounts apply at once, from the policy's approval
+    threshold up they wait for a second HQ user in the approval queue."""
+    require(actor, ADJUSTMENT_REQUESTERS)
+    t = t_for(request)
+    member = get_active_member(session, actor, member_id)
+    values = {"points": text(form, "points"), "reason": text(form, "reason")}
+    problems: dict[str, str] = {}
+    amount = read_int(values, "points", problems, t)
+    # Store staff adjust for their store, which the audit log and the liability report show;
+    # HQ adjusts for the chain.
+    store_id = None if actor.all_stores else member.store_id
+    try:
+        # Points that are not a whole number reach the schema as missing; the problem says why.
+        data = AdjustmentIn.model_validate(
+            {"points": amount, "reason": values["reason"], "store_id": store_id}
+        )
+        with attempt(session):
+            adjustment = points.request_adjustment(
+                session, actor, member.id, data.points, data.reason, data.store_id
+            )
+    except points.InsufficientPoints as error:
+        available = error.extra.get("available")
+        shown = num(available) if isinstance(available, int) else "—"
+        message = t("reason.points_insufficient", available=shown)
+        errors = field_errors({"points": message}, t, status=409)
+    except (ValidationError, PatronError) as error:
+        errors = with_problems(adjustment_errors(error, t), problems, t)
+    else:
+        applied = adjustment.status == AdjustmentStatus.applied
+        flash = "flash.points_adjusted" if applied else "flash.points_adjustment_pending"
+        return redirect(member_url(member.id), flash, name=signed(adjustment.points))
+    return _detail(request, session, actor, member, adjust=Section(values, errors))
 
 
 # --- HQ admin: PIPL export, erasure, merge ------------------------------------------------------

@@ -42,6 +42,17 @@ REFUNDERS = (Role.hq_admin, Role.store_manager, Role.cashier)
 ORDER_IMPORTERS = (Role.hq_admin,)
 # The catalog, as src/patron/catalog/api.py guards it: everyone reads, merchandisers write.
 CATALOG_EDITORS = (Role.hq_admin, Role.hq_marketing)
+# Points, as src/patron/points/api.py guards them: HQ reads the policy, the rules and the
+# approval queue; only HQ admins change the policy; HQ admins and marketing program the rules;
+# HQ admins, marketing and store managers ask for adjustments, which a second HQ admin or finance
+# user approves when they are large; HQ admins and finance see the liability. Every role sees
+# the balance and the ledger of the members in its stores.
+POINTS_VIEWERS = HQ_ROLES
+POLICY_EDITORS = (Role.hq_admin,)
+RULE_EDITORS = (Role.hq_admin, Role.hq_marketing)
+ADJUSTMENT_REQUESTERS = (Role.hq_admin, Role.hq_marketing, Role.store_manager)
+ADJUSTMENT_APPROVERS = (Role.hq_admin, Role.hq_finance)
+LIABILITY_VIEWERS = (Role.hq_admin, Role.hq_finance)
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,12 @@ class Permissions:
     refund_orders: bool
     import_orders: bool
     edit_catalog: bool
+    view_points: bool
+    edit_points_policy: bool
+    edit_points_rules: bool
+    adjust_points: bool
+    approve_points: bool
+    view_liability: bool
 
     @classmethod
     def of(cls, actor: Actor) -> Permissions:
@@ -79,6 +96,12 @@ class Permissions:
             refund_orders=actor.has_role(*REFUNDERS),
             import_orders=actor.has_role(*ORDER_IMPORTERS),
             edit_catalog=actor.has_role(*CATALOG_EDITORS),
+            view_points=actor.has_role(*POINTS_VIEWERS),
+            edit_points_policy=actor.has_role(*POLICY_EDITORS),
+            edit_points_rules=actor.has_role(*RULE_EDITORS),
+            adjust_points=actor.has_role(*ADJUSTMENT_REQUESTERS),
+            approve_points=actor.has_role(*ADJUSTMENT_APPROVERS),
+            view_liability=actor.has_role(*LIABILITY_VIEWERS),
         )
 
 

@@ -16,6 +16,7 @@ from patron.console import (
     member_detail_pages,
     member_pages,
     order_pages,
+    points_pages,
     staff_pages,
     store_pages,
 )
@@ -78,6 +79,7 @@ def router() -> APIRouter:
         attribute_pages.router,
         order_pages.router,
         catalog_pages.router,
+        points_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.

@@ -7,6 +7,7 @@ import hmac
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -40,6 +41,7 @@ FLASH_COOKIE = "patron_flash"
 LANG_COOKIE = "lang"
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 CSRF_FIELD = "csrf"
+ERROR_FLASH = "flash.error."
 STATIC_DIR = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 PAGE_HEADERS = {
@@ -191,7 +193,14 @@ def redirect(url: str, flash_key: str | None = None, name: str = "") -> Redirect
     return response
 
 
-def read_flash(request: Request, t: Translator) -> str | None:
+@dataclass(frozen=True)
+class Flash:
+    text: str
+    # A refusal told after a redirect (a key under "flash.error."), shown as an alert.
+    error: bool = False
+
+
+def read_flash(request: Request, t: Translator) -> Flash | None:
     raw = request.cookies.get(FLASH_COOKIE)
     if not raw:
         return None
@@ -201,7 +210,7 @@ def read_flash(request: Request, t: Translator) -> str | None:
         return None
     if not (isinstance(key, str) and key.startswith("flash.") and has_key(key)):
         return None
-    return t(key, name=str(name))
+    return Flash(t(key, name=str(name)), error=key.startswith(ERROR_FLASH))
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -230,6 +239,11 @@ def yuan(fen: int | None) -> str:
     return "—" if fen is None else f"¥{fen_to_yuan(fen)}"
 
 
+def num(value: int | None) -> str:
+    """A whole number with thousands separators: 12,500 points."""
+    return "—" if value is None else f"{value:,}"
+
+
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     settings = settings_of(request)
     lang = lang_of(request)
@@ -250,6 +264,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         "ts": local_time(settings),
         "day": local_day(settings),
         "yuan": yuan,
+        "num": num,
         "version": __version__,
     }
     response = templates.TemplateResponse(

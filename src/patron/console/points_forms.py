@@ -1,0 +1,346 @@
+"""Reading the points forms (policy, earning rule, adjustment) into what the points schemas take,
+and explaining their refusals beside the fields in the console's language."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from starlette.datastructures import FormData
+
+from patron.console.forms import FormErrors, form_errors, parse_id
+from patron.console.i18n import Translator, has_key
+from patron.console.points_view import factor_text
+from patron.console.web import text
+from patron.core.errors import PatronError
+from patron.points.models import ExpiryPolicy, PointsPolicy, PointsRule, RuleEffect
+
+# Points columns are INTEGER: on PostgreSQL at most 2³¹ − 1, which the schemas do not bound.
+MAX_INT = 2**31 - 1
+SKU_MAX = 64
+# The form's own numbers: a sign, digits, and thousands separators where they belong ("6,000";
+# "1,5" is refused rather than read as 15).
+WHOLE = re.compile(r"[+-]?(?:\d{1,12}|\d{1,3}(?:,\d{3}){1,3})")
+SIGNS = str.maketrans({"−": "-", "－": "-", "＋": "+", "，": ",", " ": None})
+SKU_SEPARATORS = re.compile(r"[\s,，、;；]+")
+
+# --- shared -----------------------------------------------------------------------------------
+
+
+def parse_int(raw: str) -> int | None:
+    """A whole number as typed ("-500", "+6,000"); None when it is not one."""
+    cleaned = raw.strip().translate(SIGNS)
+    return int(cleaned.replace(",", "")) if WHOLE.fullmatch(cleaned) else None
+
+
+def read_int(
+    values: Mapping[str, Any],
+    name: str,
+    problems: dict[str, str],
+    t: Translator,
+    required: bool = True,
+) -> int | None:
+    """The whole number in input `name`; None, with the problem noted, when there is none."""
+    raw = str(values.get(name, "")).strip()
+    if not raw:
+        if required:
+            problems[name] = t("invalid.missing")
+        return None
+    number = parse_int(raw)
+    if number is None:
+        problems[name] = t("reason.whole_number")
+        return None
+    if abs(number) > MAX_INT:
+        problems[name] = t("reason.number_too_large")
+        return None
+    return number
+
+
+def message_for(item: ErrorDetails, t: Translator) -> str:
+    """A schema's complaint about one input."""
+    kind = item["type"]
+    empty = item.get("input") in (None, "")
+    if kind == "missing" or (empty and kind in ("int_type", "string_type", "string_too_short")):
+        return t("invalid.missing")
+    key = f"invalid.{kind}"
+    return t(key, **item.get("ctx", {})) if has_key(key) else t("invalid.other")
+
+
+def refused(
+    fields: dict[str, str], t: Translator, status: int = 422, detail: str | None = None
+) -> FormErrors:
+    return FormErrors(message=t("error.form"), detail=detail, fields=fields, status=status)
+
+
+def with_problems(errors: FormErrors, problems: dict[str, str], t: Translator) -> FormErrors:
+    """Schema or service refusals plus the inputs that did not even parse, which win."""
+    if not problems:
+        return errors
+    fields = errors.fields | problems
+    return replace(errors, message=t("error.form"), fields=fields, status=max(errors.status, 422))
+
+
+def service_errors(
+    error: PatronError, t: Translator, reasons: Mapping[str, str] | None = None
+) -> FormErrors:
+    """`form_errors` with the service's English reasons said in the console's language."""
+    errors = form_errors(error, t)
+    known = reasons or {}
+    fields = {name: t(known[msg]) if msg in known else msg for name, msg in errors.fields.items()}
+    return replace(errors, fields=fields)
+
+
+def schema_errors(
+    error: ValidationError, t: Translator, place: Callable[[ErrorDetails], tuple[str, str | None]]
+) -> FormErrors:
+    """The schema's complaints beside the inputs `place` names (with its own words, if any)."""
+    fields: dict[str, str] = {}
+    for item in error.errors():
+        name, message = place(item)
+        fields.setdefault(name, message or message_for(item, t))
+    return refused(fields, t)
+
+
+# --- the policy -------------------------------------------------------------------------------
+
+POLICY_NUMBERS = (
+    "rolling_months",
+    "pending_days",
+    "points_per_yuan_value",
+    "max_order_share_pct",
+    "min_burn",
+    "approval_threshold",
+)
+POLICY_FIELDS = ("expiry_policy", *POLICY_NUMBERS)
+
+
+def policy_values(policy: PointsPolicy) -> dict[str, str]:
+    return {name: str(getattr(policy, name)) for name in POLICY_FIELDS}
+
+
+def read_policy(form: FormData) -> dict[str, str]:
+    return {name: text(form, name) for name in POLICY_FIELDS}
+
+
+def policy_changes(
+    values: dict[str, str], policy: PointsPolicy, t: Translator
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The fields that differ from the policy now, and the inputs that are not whole numbers.
+
+    The months only matter for rolling expiry: left empty under another policy, they stay.
+    """
+    problems: dict[str, str] = {}
+    changes: dict[str, Any] = {}
+    if values["expiry_policy"] != policy.expiry_policy:
+        changes["expiry_policy"] = values["expiry_policy"]
+    for name in POLICY_NUMBERS:
+        required = name != "rolling_months" or values["expiry_policy"] == ExpiryPolicy.rolling
+        number = read_int(values, name, problems, t, required=required)
+        if number is not None and number != getattr(policy, name):
+            changes[name] = number
+    return changes, problems
+
+
+def policy_errors(error: ValidationError, t: Translator) -> FormErrors:
+    return schema_errors(error, t, lambda item: (str(item["loc"][0]) if item["loc"] else "", None))
+
+
+# --- earning rules ----------------------------------------------------------------------------
+
+RULE_TEXT_FIELDS = (
+    "name",
+    "effect",
+    "factor",
+    "per_order",
+    "per_item",
+    "cap_per_order",
+    "cap_per_member_day",
+    "priority",
+    "date_from",
+    "date_to",
+    "skus",
+    "birthday",
+)
+RULE_LIST_FIELDS = ("store_ids", "channels", "category_ids", "weekdays")
+RULE_FLAGS = ("active", "stackable")
+# One input per effect, so that the form reads without a script: ×N, N per order, N per item.
+AMOUNT_FIELDS = {
+    RuleEffect.multiply: "factor",
+    RuleEffect.add_per_order: "per_order",
+    RuleEffect.add_per_item: "per_item",
+}
+# Conditions the API may set and the form does not show: kept as they are when a rule is saved.
+KEPT_CONDITIONS = ("product_ids", "attributes")
+
+
+def new_rule_values() -> dict[str, Any]:
+    values: dict[str, Any] = dict.fromkeys(RULE_TEXT_FIELDS, "")
+    values |= {name: [] for name in RULE_LIST_FIELDS}
+    values |= {"effect": RuleEffect.multiply.value, "factor": "2", "priority": "0"}
+    return values | {"active": True, "stackable": True}
+
+
+def rule_values(rule: PointsRule) -> dict[str, Any]:
+    """What the form shows for a saved rule."""
+    c = rule.conditions or {}
+    values = new_rule_values() | {
+        "name": rule.name,
+        "effect": rule.effect,
+        "factor": "",
+        "priority": str(rule.priority),
+        "cap_per_order": str(rule.cap_per_order or ""),
+        "cap_per_member_day": str(rule.cap_per_member_day or ""),
+        "date_from": c.get("date_from") or "",
+        "date_to": c.get("date_to") or "",
+        "skus": "\n".join(c.get("skus") or []),
+        "birthday": c.get("birthday") or "",
+        "store_ids": [str(i) for i in c.get("store_ids") or []],
+        "channels": [str(ch) for ch in c.get("channels") or []],
+        "category_ids": [str(i) for i in c.get("category_ids") or []],
+        "weekdays": [str(d) for d in c.get("weekdays") or []],
+        "active": rule.active,
+        "stackable": rule.stackable,
+    }
+    if rule.effect == RuleEffect.multiply:
+        values["factor"] = factor_text(rule.amount)
+    elif rule.effect in AMOUNT_FIELDS:
+        values[AMOUNT_FIELDS[RuleEffect(rule.effect)]] = str(rule.amount)
+    return values
+
+
+def read_rule(form: FormData) -> dict[str, Any]:
+    values: dict[str, Any] = {name: text(form, name) for name in RULE_TEXT_FIELDS}
+    for name in RULE_LIST_FIELDS:
+        values[name] = [v for v in form.getlist(name) if isinstance(v, str)]
+    for name in RULE_FLAGS:
+        values[name] = form.get(name) == "on"
+    return values
+
+
+def parse_factor(raw: str) -> int | None:
+    """A multiplier as typed ("2", "1.5", "×2", "2倍") in hundredths; None if it is not one."""
+    cleaned = raw.strip().lstrip("×xX*").rstrip("倍").strip()
+    try:
+        factor = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    hundredths = factor * 100
+    if not factor.is_finite() or hundredths != hundredths.to_integral_value():
+        return None
+    return int(hundredths) if abs(hundredths) <= MAX_INT else None
+
+
+def amount_field(values: Mapping[str, Any]) -> str:
+    """The input that holds the amount of the chosen effect."""
+    try:
+        return AMOUNT_FIELDS[RuleEffect(str(values.get("effect", "")))]
+    except ValueError:
+        return "factor"
+
+
+def rule_payload(
+    values: dict[str, Any],
+    kept: Mapping[str, Any],
+    store_ids: Collection[int],
+    category_ids: Collection[int],
+    t: Translator,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """What `RuleIn` takes from the form, and the inputs that do not parse.
+
+    `kept` holds the saved rule's conditions that the form does not show.
+    """
+    problems: dict[str, str] = {}
+    field = amount_field(values)
+    amount: int | None = None
+    if field == "factor":
+        if not values["factor"]:
+            problems[field] = t("invalid.missing")
+        elif (amount := parse_factor(values["factor"])) is None:
+            problems[field] = t("reason.factor")
+    else:
+        amount = read_int(values, field, problems, t)
+    priority = read_int(values, "priority", problems, t, required=False)
+    caps = {
+        name: read_int(values, name, problems, t, required=False)
+        for name in ("cap_per_order", "cap_per_member_day")
+    }
+    conditions: dict[str, Any] = {
+        "store_ids": _chosen(values, "store_ids", store_ids, problems, t),
+        "channels": list(values["channels"]),
+        "category_ids": _chosen(values, "category_ids", category_ids, problems, t),
+        "skus": _skus(values, problems, t),
+        "date_from": values["date_from"] or None,
+        "date_to": values["date_to"] or None,
+        "weekdays": [d for d in (parse_id(v) for v in values["weekdays"]) if d is not None],
+        "birthday": values["birthday"] or None,
+    }
+    conditions |= {name: kept[name] for name in KEPT_CONDITIONS if kept.get(name)}
+    payload = {
+        "name": values["name"],
+        "active": bool(values["active"]),
+        "priority": priority or 0,
+        "stackable": bool(values["stackable"]),
+        "conditions": conditions,
+        "effect": values["effect"],
+        "amount": amount,
+    }
+    return payload | caps, problems
+
+
+def _chosen(
+    values: Mapping[str, Any],
+    name: str,
+    known: Collection[int],
+    problems: dict[str, str],
+    t: Translator,
+) -> list[int]:
+    ids = [parse_id(v) for v in values[name]]
+    if any(i is None or i not in known for i in ids):
+        problems[name] = t("reason.choice")
+    return [i for i in ids if i is not None]
+
+
+def _skus(values: Mapping[str, Any], problems: dict[str, str], t: Translator) -> list[str]:
+    skus = list(dict.fromkeys(s for s in SKU_SEPARATORS.split(values["skus"]) if s))
+    if any(len(sku) > SKU_MAX for sku in skus):
+        problems["skus"] = t("reason.sku_long")
+    return skus
+
+
+def rule_errors(error: ValidationError, values: Mapping[str, Any], t: Translator) -> FormErrors:
+    field = amount_field(values)
+
+    def place(item: ErrorDetails) -> tuple[str, str | None]:
+        loc = item["loc"]
+        if not loc:  # the rule's own check: a multiplier above ×1
+            return field, t("reason.factor_above_one")
+        if loc[0] == "amount":
+            return field, None
+        if loc[0] != "conditions":
+            return str(loc[0]), None
+        if len(loc) > 1:
+            return str(loc[1]), None
+        if "date_from is after date_to" in item["msg"]:
+            return "date_to", t("reason.date_order")
+        return "weekdays", t("reason.choice")
+
+    return schema_errors(error, t, place)
+
+
+# --- adjustments ------------------------------------------------------------------------------
+
+ADJUSTMENT_REASONS = {
+    "an adjustment moves at least one point": "reason.points_nonzero",
+    "an adjustment needs a reason": "invalid.missing",
+}
+
+
+def adjustment_errors(error: ValidationError | PatronError, t: Translator) -> FormErrors:
+    if isinstance(error, PatronError):
+        return service_errors(error, t, ADJUSTMENT_REASONS)
+    return schema_errors(error, t, lambda item: (str(item["loc"][0]) if item["loc"] else "", None))

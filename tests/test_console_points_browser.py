@@ -1,0 +1,500 @@
+"""The console's points pages driven in Debian's chromium against a real server: an earning rule
+made through the form, a large adjustment approved by a second HQ user, and the liability."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import socket
+import threading
+import time as monotonic
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from sqlalchemy.orm import Session, sessionmaker
+
+from patron.app import create_app
+from patron.console.i18n import CATALOGS
+from patron.console.web import yuan
+from patron.core import clock, db, migrate
+from patron.core.actor import SYSTEM, Role
+from patron.core.settings import Settings
+from patron.members import service as members
+from patron.members.schemas import MemberCreate
+from patron.orders import service as orders
+from patron.orders.models import OrderChannel, PaymentMethod
+from patron.orders.schemas import OrderCreate
+from patron.points import service as points
+from patron.points.models import EntryKind, ExpiryPolicy, RuleEffect
+from patron.staff import service as staff
+from patron.staff.schemas import StaffCreate
+from patron.stores import service as stores
+from patron.stores.models import StoreType
+from patron.stores.schemas import StoreCreate
+from tests.conftest import QueryCounter
+from tests.factories import PASSWORD, make_member, make_order, make_staff, make_store
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        "browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+        allow_module_level=True,
+    )
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ADMIN = "admin"
+MARKETING = "marketing.zhao"
+FINANCE = "finance.qian"
+MANAGER = "manager.li"
+PASSWORDS = {
+    ADMIN: "admin-password-1",
+    MARKETING: "marketing-password-1",
+    FINANCE: "finance-password-1",
+    MANAGER: "manager-password-1",
+}
+STORE_A = "SH001"
+STORE_B = "BJ001"
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    sessions: sessionmaker[Session]
+    store_a: int
+    store_b: int
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("console-points")
+    url = f"sqlite:///{data_dir / 'patron.db'}"
+    engine = db.make_engine(url)
+    migrate.upgrade(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    # Stores and staff only: the PII key is process-wide and each test sets it anew, so members,
+    # their orders and their points are created inside the tests.
+    with sessions.begin() as session:
+        store_a = stores.create_store(
+            session, SYSTEM, StoreCreate(code=STORE_A, name="上海南京西路店", type=StoreType.owned)
+        )
+        store_b = stores.create_store(
+            session, SYSTEM, StoreCreate(code=STORE_B, name="北京三里屯店", type=StoreType.owned)
+        )
+        for username, role in (
+            (ADMIN, Role.hq_admin),
+            (MARKETING, Role.hq_marketing),
+            (FINANCE, Role.hq_finance),
+        ):
+            user = StaffCreate(
+                username=username, password=PASSWORDS[username], role=role, all_stores=True
+            )
+            staff.create_staff(session, SYSTEM, user)
+        manager = StaffCreate(
+            username=MANAGER,
+            password=PASSWORDS[MANAGER],
+            role=Role.store_manager,
+            store_ids=[store_a.id],
+        )
+        staff.create_staff(session, SYSTEM, manager)
+        ids = (store_a.id, store_b.id)
+    settings = Settings(
+        database_url=url, secret_key=secrets.token_urlsafe(36), env="test", data_dir=data_dir
+    )
+    port = _free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = monotonic.monotonic() + 15
+    while not uv.started:
+        if monotonic.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the console server did not start")
+        monotonic.sleep(0.05)
+    yield Server(f"http://127.0.0.1:{port}", sessions, *ids)
+    uv.should_exit = True
+    thread.join(timeout=10)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: Server) -> Iterator[Page]:
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def log_in(page: Page, username: str = ADMIN) -> None:
+    page.context.clear_cookies()
+    page.goto("/console/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORDS[username])
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/console/$"))
+
+
+def sidebar(page: Page) -> Locator:
+    return page.get_by_role("complementary")
+
+
+def tabs(page: Page) -> Locator:
+    return page.get_by_role("main").get_by_role("navigation", name="积分")
+
+
+def register(server: Server, mobile: str, store_id: int) -> int:
+    with server.sessions.begin() as session:
+        data = MemberCreate(mobile=mobile, name="陈静", store_id=store_id)
+        return members.register_member(session, SYSTEM, data).id
+
+
+def buy(server: Server, store_id: int, member_id: int, external_id: str, paid: int) -> int:
+    """One line of `paid` fen, paid by WeChat, ordered a minute before the clock's now."""
+    data = OrderCreate.model_validate(
+        {
+            "external_id": external_id,
+            "store_id": store_id,
+            "channel": OrderChannel.pos,
+            "member_id": member_id,
+            "occurred_at": clock.now() - timedelta(minutes=1),
+            "items": [
+                {
+                    "sku": "SKU-TEA",
+                    "name": "龙井茶礼盒",
+                    "category_code": "TEA",
+                    "quantity": 1,
+                    "unit_price": paid,
+                    "paid": paid,
+                }
+            ],
+            "payments": [{"method": PaymentMethod.wechat_pay, "amount": paid}],
+        }
+    )
+    with server.sessions.begin() as session:
+        return orders.create_order(session, SYSTEM, data).id
+
+
+def last_saturday_noon() -> datetime:
+    """Noon of the latest Saturday before today, in the business time zone."""
+    today = clock.today()
+    day = today - timedelta(days=(today.isoweekday() - 6) % 7 or 7)
+    return datetime.combine(day, time(12), tzinfo=clock.business_tz())
+
+
+def test_weekend_rule_made_in_the_form_doubles_a_saturday_order(page: Page, server: Server) -> None:
+    member_id = register(server, "13912345101", server.store_a)
+    log_in(page)
+    sidebar(page).get_by_role("link", name="积分", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/console/points/policy$"))
+    tabs(page).get_by_role("link", name="积分规则").click()
+    page.get_by_role("link", name="新建积分规则").click()
+
+    page.fill("input[name=name]", "周末双倍")
+    page.check(f"input[name=store_ids][value='{server.store_a}']")
+    page.get_by_label("周六").check()
+    page.get_by_label("周日").check()
+    expect(page.get_by_label("积分倍数", exact=True).first).to_be_checked()
+    # ×1 is no reward: refused beside the multiplier, everything else kept.
+    page.fill("input[name=factor]", "1")
+    page.get_by_role("button", name="创建").click()
+    expect(page.get_by_role("alert")).to_contain_text("请检查并更正标出的内容")
+    expect(page.locator(".effect-option .field-error")).to_have_text("倍数须大于 1")
+    expect(page.locator("input[name=name]")).to_have_value("周末双倍")
+    expect(page.get_by_label("周六")).to_be_checked()
+    expect(page.locator(f"input[name=store_ids][value='{server.store_a}']")).to_be_checked()
+    page.fill("input[name=factor]", "2")
+    page.get_by_role("button", name="创建").click()
+
+    expect(page).to_have_url(re.compile(r"/console/points/rules$"))
+    expect(page.get_by_role("status")).to_contain_text("积分规则“周末双倍”已创建")
+    row = page.get_by_test_id("rules").locator("tbody tr", has_text="周末双倍")
+    expect(row).to_contain_text("积分 ×2")
+    expect(row).to_contain_text(f"门店 {STORE_A}")
+    expect(row).to_contain_text("每逢周六、周日")
+    expect(row).to_contain_text("启用")
+    # Switched off and on again from the list, the rest of it unchanged.
+    row.get_by_role("button", name="停用").click()
+    expect(page.get_by_role("status")).to_contain_text("积分规则“周末双倍”已停用")
+    expect(row.locator(".status")).to_have_text("停用")
+    row.get_by_role("button", name="启用").click()
+    expect(row.locator(".status")).to_have_text("启用")
+    with server.sessions() as session:
+        (rule,) = [r for r in points.list_rules(session) if r.name == "周末双倍"]
+        assert (rule.effect, rule.amount) == (RuleEffect.multiply, 200)
+        assert rule.conditions["weekdays"] == [6, 7]
+        assert rule.conditions["store_ids"] == [server.store_a]
+
+    # A ¥100.00 order in that store on a Saturday earns the base 100 and 100 more.
+    saturday = last_saturday_noon()
+    with clock.frozen(saturday + timedelta(minutes=1)):
+        order_id = buy(server, server.store_a, member_id, "POS-SAT-1", 10000)
+    page.goto(f"/console/members/{member_id}")
+    panel = page.get_by_test_id("member-points")
+    expect(panel.get_by_test_id("points-available")).to_have_text("200")
+    expect(panel.get_by_test_id("points-pending")).to_have_text("0")
+    earned = panel.get_by_test_id("points-entries").locator("tbody tr[data-kind='earn']")
+    expect(earned).to_contain_text("获得")
+    expect(earned).to_contain_text("+200")
+    expect(earned).to_contain_text("基础积分 100 + 周末双倍 100")
+    expect(earned.get_by_role("link", name="POS-SAT-1")).to_have_attribute(
+        "href", f"/console/orders/{order_id}"
+    )
+    expect(panel.get_by_test_id("points-expiring")).to_contain_text("200")
+
+    panel.get_by_role("link", name="全部积分记录").click()
+    expect(page).to_have_url(re.compile(rf"/console/members/{member_id}/points$"))
+    expect(page.get_by_test_id("points-available")).to_have_text("200")
+    expect(page.get_by_test_id("points-entries").locator("tbody tr")).to_have_count(1)
+
+
+def test_large_adjustment_waits_for_finance_to_approve(page: Page, server: Server) -> None:
+    member_id = register(server, "13912345102", server.store_a)
+    with server.sessions() as session:
+        threshold = points.get_policy(session).approval_threshold
+    assert threshold == 5000
+    log_in(page, MARKETING)
+    page.goto(f"/console/members/{member_id}")
+    form = page.get_by_test_id("adjust-form")
+    # Not a number, then a number without a reason: refused beside the fields.
+    form.locator("input[name=points]").fill("很多")
+    form.locator("input[name=reason]").fill("顾客投诉补偿")
+    form.get_by_role("button", name="调整积分").click()
+    expect(page.locator("[data-testid=adjust-form] .field-error")).to_have_text("请输入整数")
+    expect(form.locator("input[name=reason]")).to_have_value("顾客投诉补偿")
+    form.locator("input[name=points]").fill("6,000")
+    form.get_by_role("button", name="调整积分").click()
+
+    expect(page).to_have_url(re.compile(rf"/console/members/{member_id}$"))
+    expect(page.get_by_role("status")).to_contain_text("积分调整 +6,000 已提交，待审批")
+    panel = page.get_by_test_id("member-points")
+    awaiting = panel.get_by_test_id("points-awaiting")
+    expect(awaiting).to_contain_text("待审批")
+    expect(awaiting).to_contain_text("+6,000")
+    expect(awaiting).to_contain_text("顾客投诉补偿")
+    expect(panel.get_by_test_id("points-available")).to_have_text("0")
+    # Marketing sees the queue but does not decide.
+    page.goto("/console/points/adjustments")
+    queued = page.get_by_test_id("adjustments").locator("tbody tr", has_text="顾客投诉补偿")
+    expect(queued).to_contain_text(MARKETING)
+    expect(queued.get_by_role("button", name="批准")).to_have_count(0)
+
+    log_in(page, FINANCE)
+    sidebar(page).get_by_role("link", name="积分", exact=True).click()
+    tabs(page).get_by_role("link", name="调整审批").click()
+    queued = page.get_by_test_id("adjustments").locator("tbody tr", has_text="顾客投诉补偿")
+    expect(queued).to_contain_text("+6,000")
+    expect(queued.get_by_role("link", name="陈*")).to_have_attribute(
+        "href", f"/console/members/{member_id}"
+    )
+    queued.get_by_role("button", name="批准").click()
+    expect(page.get_by_role("status")).to_contain_text("已批准并入账")
+    expect(page.get_by_test_id("adjustments")).not_to_contain_text("顾客投诉补偿")
+
+    page.goto(f"/console/members/{member_id}")
+    panel = page.get_by_test_id("member-points")
+    expect(panel.get_by_test_id("points-available")).to_have_text("6,000")
+    expect(panel.get_by_test_id("points-awaiting")).to_have_count(0)
+    adjusted = panel.get_by_test_id("points-entries").locator("tbody tr[data-kind='adjust']")
+    expect(adjusted).to_contain_text("+6,000")
+    expect(adjusted).to_contain_text("顾客投诉补偿")
+    expect(adjusted).to_contain_text(FINANCE)
+    expect(page.get_by_test_id("timeline")).to_contain_text("调整 +6,000 分")
+
+
+def test_nobody_approves_their_own_adjustment(page: Page, server: Server) -> None:
+    member_id = register(server, "13912345103", server.store_b)
+    log_in(page)
+    page.goto(f"/console/members/{member_id}")
+    form = page.get_by_test_id("adjust-form")
+    form.locator("input[name=points]").fill("-5000")
+    form.locator("input[name=reason]").fill("误操作冲正")
+    form.get_by_role("button", name="调整积分").click()
+    expect(page.get_by_role("status")).to_contain_text("待审批")
+
+    page.goto("/console/points/adjustments")
+    queued = page.get_by_test_id("adjustments").locator("tbody tr", has_text="误操作冲正")
+    expect(queued).to_contain_text("由您提交")
+    queued.get_by_role("button", name="批准").click()
+    expect(page.get_by_role("alert")).to_contain_text("不能审批自己提交的调整")
+    expect(queued).to_be_visible()
+    with server.sessions() as session:
+        assert [a.reason for a in points.pending_adjustments(session)].count("误操作冲正") == 1
+
+    # A small deduction applies at once, and more than the member has is refused.
+    page.goto(f"/console/members/{member_id}")
+    form = page.get_by_test_id("adjust-form")
+    form.locator("input[name=points]").fill("-300")
+    form.locator("input[name=reason]").fill("兑换礼品")
+    form.get_by_role("button", name="调整积分").click()
+    expect(page.locator("[data-testid=adjust-form] .field-error")).to_have_text(
+        "可用积分只有 0，不够扣减"
+    )
+    expect(page.get_by_test_id("member-points").get_by_test_id("points-entries")).to_contain_text(
+        "暂无积分记录"
+    )
+
+
+def test_liability_shows_the_total_and_where_it_was_earned(page: Page, server: Server) -> None:
+    member_id = register(server, "13912345104", server.store_b)
+    buy(server, server.store_b, member_id, "POS-B-LIAB", 8800)
+    with server.sessions() as session:
+        report = points.liability(session)
+    assert report.points >= 88
+    assert report.by_store[server.store_b] >= 88
+
+    log_in(page, FINANCE)
+    sidebar(page).get_by_role("link", name="积分", exact=True).click()
+    tabs(page).get_by_role("link", name="积分负债").click()
+    expect(page).to_have_url(re.compile(r"/console/points/liability$"))
+    expect(page.get_by_test_id("liability-points")).to_have_text(f"{report.points:,}")
+    expect(page.get_by_test_id("liability-cash")).to_have_text(yuan(report.cash_value_fen))
+    store_row = page.get_by_test_id("liability-stores").locator(f"tr[data-key='{server.store_b}']")
+    expect(store_row).to_contain_text(STORE_B)
+    expect(store_row).to_contain_text("北京三里屯店")
+    expect(store_row).to_contain_text(f"{report.by_store[server.store_b]:,}")
+    expect(store_row.locator("svg.bar rect.bar-fill")).to_have_count(1)
+    months = page.get_by_test_id("liability-months").locator("tbody tr")
+    expect(months).to_have_count(len(report.by_expiry_month))
+
+    # Finance reads the policy but does not change it; English labels follow the switch.
+    tabs(page).get_by_role("link", name="积分设置").click()
+    expect(page.get_by_text("只有总部管理员可以修改积分设置。")).to_be_visible()
+    expect(page.locator("input[name=min_burn]")).to_be_disabled()
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_role("heading", name="In plain words")).to_be_visible()
+    expect(page.get_by_test_id("policy-summary")).to_contain_text("100 points are worth ¥1.")
+
+
+def test_admin_changes_the_policy_and_a_store_manager_sees_no_points_pages(
+    page: Page, server: Server
+) -> None:
+    log_in(page)
+    page.goto("/console/points/policy")
+    page.fill("input[name=approval_threshold]", "0")
+    page.fill("input[name=pending_days]", "3天")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("label:has(input[name=approval_threshold]) .field-error")).to_have_text(
+        "不能小于 1"
+    )
+    expect(page.locator("label:has(input[name=pending_days]) .field-error")).to_have_text(
+        "请输入整数"
+    )
+    page.fill("input[name=approval_threshold]", "8000")
+    page.fill("input[name=pending_days]", "0")
+    page.check("input[name=expiry_policy][value=year_end]")
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_role("status")).to_contain_text("积分设置已保存")
+    expect(page.get_by_test_id("policy-summary")).to_contain_text("单次调整 8,000 积分及以上")
+    expect(page.get_by_test_id("policy-summary")).to_contain_text("次年的 12 月 31 日到期")
+    with server.sessions.begin() as session:
+        policy = points.get_policy(session)
+        assert (policy.approval_threshold, policy.expiry_policy) == (8000, ExpiryPolicy.year_end)
+        points.update_policy(
+            session, SYSTEM, {"approval_threshold": 5000, "expiry_policy": "rolling"}
+        )
+
+    log_in(page, MANAGER)
+    expect(sidebar(page).get_by_role("link", name="积分", exact=True)).to_have_count(0)
+    for path in ("policy", "rules", "adjustments", "liability"):
+        page.goto(f"/console/points/{path}")
+        expect(page.get_by_role("heading", level=2)).to_have_text("没有权限")
+    # A store manager still adjusts the points of a member of their store.
+    member_id = register(server, "13912345105", server.store_a)
+    page.goto(f"/console/members/{member_id}")
+    form = page.get_by_test_id("adjust-form")
+    form.locator("input[name=points]").fill("200")
+    form.locator("input[name=reason]").fill("开业活动补发")
+    form.get_by_role("button", name="调整积分").click()
+    expect(page.get_by_role("status")).to_contain_text("积分已调整 +200")
+    expect(page.get_by_test_id("points-available")).to_have_text("200")
+    entry = page.get_by_test_id("points-entries").locator("tbody tr[data-kind='adjust']")
+    expect(entry).to_contain_text(STORE_A)
+
+
+def test_points_keys_exist_in_both_languages() -> None:
+    zh, en = CATALOGS["zh"], CATALOGS["en"]
+    assert set(zh) == set(en)
+    # Keys the templates and pages build from a value, as in t("points.kind." ~ kind).
+    built = {f"points.kind.{k}" for k in EntryKind}
+    built |= {f"expiry_policy.{p}" for p in ExpiryPolicy}
+    built |= {f"expiry_policy.{p}.hint" for p in ExpiryPolicy}
+    built |= {f"rule.effect.{e}" for e in RuleEffect} | {
+        f"rule.effect_text.{e}" for e in RuleEffect
+    }
+    built |= {f"weekday.{d}" for d in range(1, 8)}
+    built |= {f"rule.birthday.{b}" for b in ("none", "day", "month")}
+    built |= {f"rule.cond.birthday.{b}" for b in ("day", "month")}
+    built |= {"timeline.kind.points", "error.insufficient_points", "error.adjustment_not_found"}
+    assert built - set(zh) == set()
+
+
+def test_points_pages_make_no_query_per_row(
+    client: TestClient, session: Session, count_queries: QueryCounter
+) -> None:
+    """Not in the browser: the member page, the ledger, the rules and the approval queue through
+    the test client, counting queries as orders, rules and adjustments are added."""
+    admin = make_staff(session, Role.hq_admin)
+    store = make_store(session)
+    member = make_member(session, store)
+    login = {"username": admin.username, "password": PASSWORD}
+    assert client.post("/console/login", data=login, follow_redirects=False).status_code == 303
+
+    def add(n: int) -> None:
+        for i in range(n):
+            make_order(session, store, member)
+            rule = {
+                "name": f"规则{i}",
+                "conditions": {"store_ids": [store.id], "weekdays": [6]},
+                "effect": "add_per_order",
+                "amount": 10,
+            }
+            points.save_rule(session, SYSTEM, rule)
+            points.request_adjustment(session, SYSTEM, member.id, 9000 + i, f"补偿{i}")
+
+    def queries_for(*paths: str) -> list[int]:
+        counts = []
+        for path in paths:
+            count_queries.count = 0
+            assert client.get(path).status_code == 200
+            counts.append(count_queries.count)
+        return counts
+
+    paths = (
+        f"/console/members/{member.id}",
+        f"/console/members/{member.id}/points",
+        "/console/points/rules",
+        "/console/points/adjustments",
+        "/console/points/liability",
+    )
+    add(1)
+    few = queries_for(*paths)
+    add(4)
+    assert queries_for(*paths) == few
