@@ -126,4 +126,6 @@ def test_jobs_run_is_idempotent_for_a_given_now(cli_database: str) -> None:
     first = invoke("--now", later, "jobs", "run")
     second = invoke("--now", later, "jobs", "run")
     assert "lots expired" in first
-    assert "0 lots released, 0 lots expired (0 points), 0 expiry notices" in " ".join(second.split())
+    assert "0 lots released, 0 lots expired (0 points), 0 expiry notices" in " ".join(
+        second.split()
+    )

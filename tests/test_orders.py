@@ -351,10 +351,23 @@ def test_merge_moves_orders(client: TestClient, session: Session, settings: Sett
     assert [o["id"] for o in exported["orders"]] == [order["id"]]
 
 
-def test_amounts_beyond_the_money_columns_are_refused(client: TestClient, till: dict[str, Any]) -> None:
+def test_amounts_beyond_the_money_columns_are_refused(
+    client: TestClient, till: dict[str, Any]
+) -> None:
     huge = 2_147_483_647
-    items = [{"sku": "GOLD", "name": "金条", "quantity": 1, "unit_price": huge, "discount": 0, "paid": huge}] * 2
-    body = order_body(till["store"], items=items, payments=[{"method": "bank_card", "amount": huge}] * 2)
+    items = [
+        {
+            "sku": "GOLD",
+            "name": "金条",
+            "quantity": 1,
+            "unit_price": huge,
+            "discount": 0,
+            "paid": huge,
+        }
+    ] * 2
+    body = order_body(
+        till["store"], items=items, payments=[{"method": "bank_card", "amount": huge}] * 2
+    )
     response = post_order(client, till["headers"], body, "k-huge")
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "items"

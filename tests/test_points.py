@@ -499,3 +499,21 @@ def test_verify_finds_a_tampered_cache(session: Session, shop: tuple[Store, Memb
     account.available += 1
     session.flush()
     assert [m.member_id for m in points.verify(session)] == [member.id]
+
+
+def test_points_pay_at_most_the_policy_share_of_an_order(
+    session: Session, shop: tuple[Store, Member]
+) -> None:
+    store, member = shop
+    buy(session, store, member, 1_000_000)  # 10,000 points
+    order_id = buy(
+        session, store, member, 10000, at=T0 + timedelta(hours=1)
+    )  # ¥100: at most ¥50 = 5,000 points
+    with clock.frozen(T0 + timedelta(hours=2)):
+        points.burn(session, SYSTEM, member.id, 3000, "抵现", order_id=order_id)
+        with pytest.raises(points.InvalidInput, match="at most 50%"):
+            points.burn(session, SYSTEM, member.id, 2100, "抵现", order_id=order_id)
+        points.burn(session, SYSTEM, member.id, 2000, "抵现", order_id=order_id)
+        other = make_member(session, store)
+        with pytest.raises(points.InvalidInput, match="not this member"):
+            points.burn(session, SYSTEM, other.id, 100, "x", order_id=order_id)

@@ -408,12 +408,12 @@ def sales_summary(
     return int(count), int(total)
 
 
-def member_of(session: Session, order_id: int) -> int | None:
-    """The member an order belongs to; OrderNotFound when there is no such order."""
+def member_and_total(session: Session, order_id: int) -> tuple[int | None, int]:
+    """The member an order belongs to and its total; OrderNotFound when there is none."""
     order = session.get(Order, order_id)
     if order is None:
         raise OrderNotFound(f"no order {order_id}")
-    return order.member_id
+    return order.member_id, order.total
 
 
 def get_order(session: Session, actor: Actor, order_id: int) -> Order:

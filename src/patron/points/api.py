@@ -164,6 +164,8 @@ def adjust_points(
     member_id: int, data: AdjustmentIn, session: SessionDep, actor: Requester
 ) -> AdjustmentOut:
     member = members.get_active_member(session, actor, member_id)
+    if data.store_id is not None and not actor.sees_store(data.store_id):
+        raise InvalidInput("store_id", f"no store {data.store_id} in your scope")
     adjustment = service.request_adjustment(
         session, actor, member.id, data.points, data.reason, data.store_id
     )

@@ -5,9 +5,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from patron.core.money import MAX_FEN
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import OrderItemIn, PaymentIn
 from patron.points.models import AdjustmentStatus, ExpiryPolicy, RuleEffect
+
+MAX_POINTS = MAX_FEN  # points live in 32-bit integer columns too
 
 
 class PolicyOut(BaseModel):
@@ -32,8 +35,8 @@ class PolicyUpdate(BaseModel):
         default=None, ge=1, le=100_000, description="points worth ¥1"
     )
     max_order_share_pct: int | None = Field(default=None, ge=0, le=100)
-    min_burn: int | None = Field(default=None, ge=1)
-    approval_threshold: int | None = Field(default=None, ge=1)
+    min_burn: int | None = Field(default=None, ge=1, le=MAX_POINTS)
+    approval_threshold: int | None = Field(default=None, ge=1, le=MAX_POINTS)
 
 
 class RuleConditions(BaseModel):
@@ -66,13 +69,15 @@ class RuleIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     active: bool = True
-    priority: int = 0
+    priority: int = Field(default=0, ge=-1000, le=1000)
     stackable: bool = True
     conditions: RuleConditions = Field(default_factory=RuleConditions)
     effect: RuleEffect
-    amount: int = Field(gt=0, description="multiply: factor in hundredths (200 = ×2); add: points")
-    cap_per_order: int | None = Field(default=None, ge=1)
-    cap_per_member_day: int | None = Field(default=None, ge=1)
+    amount: int = Field(
+        gt=0, le=1_000_000, description="multiply: factor in hundredths (200 = ×2); add: points"
+    )
+    cap_per_order: int | None = Field(default=None, ge=1, le=MAX_POINTS)
+    cap_per_member_day: int | None = Field(default=None, ge=1, le=MAX_POINTS)
 
     @model_validator(mode="after")
     def _factor(self) -> RuleIn:
@@ -142,7 +147,7 @@ class EntryOut(BaseModel):
 class BurnIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    points: int = Field(gt=0)
+    points: int = Field(gt=0, le=MAX_POINTS)
     reason: str = Field(default="", max_length=200)
     order_id: int | None = None
     store_id: int | None = None
@@ -151,7 +156,7 @@ class BurnIn(BaseModel):
 class AdjustmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    points: int = Field(description="signed")
+    points: int = Field(ge=-MAX_POINTS, le=MAX_POINTS, description="signed")
     reason: str = Field(min_length=1, max_length=200)
     store_id: int | None = None
 

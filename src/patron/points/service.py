@@ -327,8 +327,8 @@ def burn(
     policy, now = get_policy(session), clock.now()
     if points < policy.min_burn:
         raise InvalidInput("points", f"at least {policy.min_burn} points per burn")
-    if order_id is not None and _order_member(session, order_id) != member_id:
-        raise InvalidInput("order_id", f"order {order_id} is not this member's")
+    if order_id is not None:
+        _check_order_share(session, policy, member_id, order_id, points)
     account = lock_accounts(session, [member_id])[member_id]
     settle_due(session, account, now)
     if account.available < points:
@@ -351,11 +351,23 @@ def burn(
     return entry
 
 
-def _order_member(session: Session, order_id: int) -> int | None:
+def _check_order_share(
+    session: Session, policy: PointsPolicy, member_id: int, order_id: int, points: int
+) -> None:
+    """Points paying for an order: the member's own order, and at most the policy's share of it."""
     try:
-        return orders.member_of(session, order_id)
+        owner, total = orders.member_and_total(session, order_id)
     except orders.OrderNotFound as exc:
         raise InvalidInput("order_id", f"no order {order_id}") from exc
+    if owner != member_id:
+        raise InvalidInput("order_id", f"order {order_id} is not this member's")
+    already = -_order_sum(session, order_id, EntryKind.burn)
+    most = total * policy.max_order_share_pct // 100 * policy.points_per_yuan_value // 100
+    if already + points > most:
+        raise InvalidInput(
+            "points",
+            f"points may pay at most {policy.max_order_share_pct}% of the order: {most} points",
+        )
 
 
 # --- refunds --------------------------------------------------------------------------------------

@@ -226,6 +226,39 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_points_allocations_lot_id"), ["lot_id"], unique=False)
 
     # ### end Alembic commands ###
+    # The chain's points policy exists from the start, with the defaults of the specification.
+    policy = sa.table(
+        "points_policy",
+        *(
+            sa.column(c)
+            for c in (
+                "id",
+                "expiry_policy",
+                "rolling_months",
+                "pending_days",
+                "points_per_yuan_value",
+                "max_order_share_pct",
+                "min_burn",
+                "approval_threshold",
+                "created_at",
+                "updated_at",
+            )
+        ),
+    )
+    op.execute(
+        sa.insert(policy).values(
+            id=1,
+            expiry_policy="rolling",
+            rolling_months=24,
+            pending_days=0,
+            points_per_yuan_value=100,
+            max_order_share_pct=50,
+            min_burn=100,
+            approval_threshold=5000,
+            created_at=sa.func.current_timestamp(),
+            updated_at=sa.func.current_timestamp(),
+        )
+    )
 
 
 def downgrade() -> None:
