@@ -98,7 +98,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # psycopg prepares a statement after a few runs; a generic plan made while a table was small
+    # (a sequential scan) would then stick as it grows. Plan each run for its actual values.
+    connect_args = {
+        "options": "-c plan_cache_mode=force_custom_plan",
+        **kwargs.pop("connect_args", {}),
+    }
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 _engine: Engine | None = None

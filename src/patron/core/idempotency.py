@@ -9,15 +9,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, String, UniqueConstraint, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import JSON, String, Table, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from patron.core import clock
 from patron.core.actor import Actor
-from patron.core.db import Base
+from patron.core.db import Base, insert_or_skip
 from patron.core.errors import Conflict, InvalidInput
 
 MAX_KEY_LENGTH = 128
@@ -41,6 +40,9 @@ class IdempotencyRecord(Base):
     status: Mapped[int] = mapped_column(default=0)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+
+
+RECORDS = cast(Table, IdempotencyRecord.__table__)
 
 
 @dataclass(frozen=True)
@@ -78,22 +80,29 @@ def run_once(
     """Do `work` once per (caller, key); replay its stored response on a matching retry."""
     key = check_key(key)
     request_hash = fingerprint(scope, body)
-    record = IdempotencyRecord(
-        actor_type=actor.kind,
-        actor_id=actor.id or 0,
-        key=key,
-        scope=scope,
-        request_hash=request_hash,
+    # One statement claims the key; a concurrent claim of the same key waits on PostgreSQL for
+    # the first transaction and then inserts nothing, so the work runs once.
+    claim = (
+        insert_or_skip(session, RECORDS)
+        .values(
+            actor_type=actor.kind,
+            actor_id=actor.id or 0,
+            key=key,
+            scope=scope,
+            request_hash=request_hash,
+            status=0,
+            created_at=clock.now(),
+        )
+        .on_conflict_do_nothing(index_elements=["actor_type", "actor_id", "key"])
+        .returning(RECORDS.c.id)
     )
-    try:
-        with session.begin_nested():
-            session.add(record)
-            session.flush()
-    except IntegrityError:
+    record_id = session.execute(claim).scalar_one_or_none()
+    if record_id is None:
         return _replay(session, actor, key, request_hash)
     status, response = work()
-    record.status, record.response = status, response
-    session.flush()
+    session.execute(
+        update(RECORDS).where(RECORDS.c.id == record_id).values(status=status, response=response)
+    )
     return Outcome(status, response, replayed=False)
 
 

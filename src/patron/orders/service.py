@@ -140,11 +140,12 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> Order:
         occurred_at=data.occurred_at,
         total=total,
     )
+    session.add(order)
     try:
-        with session.begin_nested():
-            session.add(order)
-            session.flush()
+        session.flush()
     except IntegrityError as exc:  # the same order from another request, an instant earlier
+        if "external_id" not in str(exc.orig):
+            raise
         raise OrderExists(f"order {data.external_id} exists") from exc
     lines = [
         OrderLine(
@@ -446,8 +447,10 @@ def summary(order: Order) -> OrderSummary:
 
 
 def present(session: Session, order: Order) -> OrderOut:
-    refunds = list(
-        session.scalars(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id))
+    refunds = (
+        list(session.scalars(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id)))
+        if order.refunded_amount
+        else []
     )
     refund_lines: dict[int, list[RefundLineOut]] = defaultdict(list)
     if refunds:

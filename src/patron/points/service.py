@@ -97,13 +97,23 @@ def lock_accounts(session: Session, member_ids: Iterable[int]) -> dict[int, Poin
     ids = sorted(set(member_ids))
     if not ids:
         return {}
-    session.execute(
-        insert_or_skip(session, ACCOUNTS).on_conflict_do_nothing(index_elements=["member_id"]),
-        [
-            {"member_id": i, "available": 0, "pending": 0, "debt": 0, "updated_at": clock.now()}
-            for i in ids
-        ],
-    )
+    accounts = _select_for_update(session, ids)
+    missing = [i for i in ids if i not in accounts]
+    if missing:
+        now = clock.now()
+        rows = [
+            {"member_id": i, "available": 0, "pending": 0, "debt": 0, "updated_at": now}
+            for i in missing
+        ]
+        session.execute(
+            insert_or_skip(session, ACCOUNTS).on_conflict_do_nothing(index_elements=["member_id"]),
+            rows,
+        )
+        accounts |= _select_for_update(session, missing)
+    return accounts
+
+
+def _select_for_update(session: Session, ids: list[int]) -> dict[int, PointsAccount]:
     query = (
         select(PointsAccount)
         .where(PointsAccount.member_id.in_(ids))
@@ -190,13 +200,19 @@ def preview(session: Session, order: OrderFacts, member: MemberFacts) -> Earning
 
 
 def earn(
-    session: Session, orders: Sequence[OrderFacts], members: dict[int, MemberFacts], operator: str
+    session: Session,
+    orders: Sequence[OrderFacts],
+    operator: str,
+    known: dict[int, MemberFacts] | None = None,
 ) -> int:
     """Award the points these member orders earn: one lot and one `earn` entry each, debts paid
     first. Live intake passes one order; loading history passes thousands. Returns points."""
     if not orders:
         return 0
     policy, rules, now = get_policy(session), active_rules(session), clock.now()
+    if known is None:
+        needed = any(r.conditions.get("birthday") or r.conditions.get("attributes") for r in rules)
+        known = member_facts(session, {o.member_id for o in orders}) if needed else {}
     # No settling here: earning spends nothing, and lots already due are left to the job (or to
     # the next spend), which keeps loading history fast.
     accounts = lock_accounts(session, (o.member_id for o in orders))
@@ -212,7 +228,7 @@ def earn(
         for (rule_id, member_id, award_day), points in awards.items():
             if member_id == order.member_id and award_day == day:
                 today[rule_id] = today.get(rule_id, 0) + points
-        earning = compute(order, day, members.get(order.member_id, MemberFacts(None)), rules, today)
+        earning = compute(order, day, known.get(order.member_id, MemberFacts(None)), rules, today)
         if earning.total <= 0:
             continue
         for fired in earning.fired:
@@ -848,8 +864,7 @@ def member_facts(session: Session, member_ids: Iterable[int]) -> dict[int, Membe
 def _earn_on_order(session: Session, event: events.Event) -> None:
     if event.payload.get("member_id") is None:
         return
-    facts = order_facts(event.payload)
-    earn(session, [facts], member_facts(session, [facts.member_id]), operator="order")
+    earn(session, [order_facts(event.payload)], operator="order")
 
 
 @events.subscribe("order.refunded")
