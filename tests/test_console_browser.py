@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import re
 import secrets
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.app import create_app
@@ -26,24 +22,13 @@ from patron.staff.schemas import StaffCreate
 from patron.stores import service as stores
 from patron.stores.models import StoreStatus, StoreType
 from patron.stores.schemas import StoreCreate
+from tests.browser import chromium, fresh_page, require_chromium, serving
+from tests.browser import log_in as sign_in
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(
-        "browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
-        allow_module_level=True,
-    )
+require_chromium()
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ADMIN = "admin"
 ADMIN_PASSWORD = "admin-password-1"
 TEMPLATES = Path(__file__).parents[1] / "src" / "patron" / "console" / "templates"
@@ -53,12 +38,6 @@ TEMPLATES = Path(__file__).parents[1] / "src" / "patron" / "console" / "template
 class Server:
     url: str
     sessions: sessionmaker[Session]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -76,44 +55,25 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     settings = Settings(
         database_url=url, secret_key=secrets.token_urlsafe(36), env="test", data_dir=data_dir
     )
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not uv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the console server did not start")
-        time.sleep(0.05)
-    yield Server(f"http://127.0.0.1:{port}", sessions)
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings)) as url:
+        yield Server(url, sessions)
     engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser: Browser, server: Server) -> Iterator[Page]:
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+    with fresh_page(browser, server.url) as fresh:
+        yield fresh
 
 
 def log_in(page: Page, username: str = ADMIN, password: str = ADMIN_PASSWORD) -> None:
-    page.goto("/console/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/console/$"))
+    sign_in(page, username, password)
 
 
 def sidebar(page: Page) -> Locator:
