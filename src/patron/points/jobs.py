@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, and_, func, insert, literal, select, update
+from sqlalchemy import Subquery, Table, and_, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from patron.core.db import UTCDateTime, insert_or_skip
@@ -44,23 +44,27 @@ def _lock(session: Session, condition: object) -> None:
     ).all()
 
 
-def _lot_sum(condition: object) -> object:
+def _sums(condition: object) -> Subquery:
+    """Per member, the points of the lots matching `condition`."""
     return (
-        select(func.coalesce(func.sum(PointsLot.remaining), 0))
-        .where(PointsLot.member_id == PointsAccount.member_id, condition)  # type: ignore[arg-type]
-        .scalar_subquery()
+        select(PointsLot.member_id, func.sum(PointsLot.remaining).label("points"))
+        .where(condition)  # type: ignore[arg-type]
+        .group_by(PointsLot.member_id)
+        .subquery()
     )
 
 
 def release(session: Session, now: datetime) -> int:
     due = and_(PointsLot.status == LotStatus.pending.value, PointsLot.release_at <= now)
     _lock(session, due)
-    moved = _lot_sum(due)
-    members = select(PointsLot.member_id).where(due)
+    moved = _sums(due)
     session.execute(
         update(PointsAccount)
-        .where(PointsAccount.member_id.in_(members))
-        .values(pending=PointsAccount.pending - moved, available=PointsAccount.available + moved)
+        .where(PointsAccount.member_id == moved.c.member_id)
+        .values(
+            pending=PointsAccount.pending - moved.c.points,
+            available=PointsAccount.available + moved.c.points,
+        )
         .execution_options(synchronize_session=False)
     )
     result = session.execute(
@@ -104,11 +108,11 @@ def expire(session: Session, now: datetime) -> tuple[int, int]:
             ).where(due, PointsLot.remaining > 0),
         )
     )
-    members = select(PointsLot.member_id).where(due)
+    lost = _sums(due)
     session.execute(
         update(PointsAccount)
-        .where(PointsAccount.member_id.in_(members))
-        .values(available=PointsAccount.available - _lot_sum(due))
+        .where(PointsAccount.member_id == lost.c.member_id)
+        .values(available=PointsAccount.available - lost.c.points)
         .execution_options(synchronize_session=False)
     )
     result = session.execute(
