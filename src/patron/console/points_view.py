@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.console.i18n import Translator, has_key
 from patron.console.web import num
 from patron.core.actor import Actor
-from patron.orders.models import Order
+from patron.orders import service as orders
 from patron.points.models import EntryKind, PointsEntry, PointsRule, RuleEffect
 
 WEEKDAYS = tuple(range(1, 8))  # ISO: 1 = Monday … 7 = Sunday
@@ -77,16 +76,9 @@ class EntryRow:
 
 
 def order_numbers(session: Session, order_ids: Iterable[int | None]) -> dict[int, str]:
-    """The order numbers of a page of entries, in one query.
-
-    The orders service opens one order at a time and checks the viewer's scope; a ledger page
-    needs only the numbers its lines mention, and links them only where the viewer may look.
-    """
-    ids = {i for i in order_ids if i is not None}
-    if not ids:
-        return {}
-    rows = session.execute(select(Order.id, Order.external_id).where(Order.id.in_(ids)))
-    return {order_id: external_id for order_id, external_id in rows}
+    """The order numbers a page of entries mentions, in one query; the page links them only
+    where the viewer may look."""
+    return orders.order_numbers(session, (i for i in order_ids if i is not None))
 
 
 def entry_rows(

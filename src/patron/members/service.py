@@ -207,6 +207,14 @@ def rule_facts(
     return found
 
 
+def members_by_id(session: Session, member_ids: Iterable[int]) -> dict[int, Member]:
+    """Several members at once, by id, whatever their status (for pages that list many)."""
+    ids = set(member_ids)
+    if not ids:
+        return {}
+    return {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(ids)))}
+
+
 def member_exists(session: Session, member_id: int) -> bool:
     return session.get(Member, member_id) is not None
 
