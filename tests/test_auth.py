@@ -6,13 +6,20 @@ from datetime import timedelta
 import httpx2
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.audit.models import AuditEntry
 from patron.core import clock
 from patron.core.actor import Role
 from patron.core.settings import Settings
+from patron.staff import jobs as staff_jobs
 from patron.staff import service as staff
 from tests.factories import PASSWORD, auth, make_staff, make_store, staff_headers
+
+
+def audit_entries(session: Session, action: str) -> list[AuditEntry]:
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
 
 
 def login(client: TestClient, username: str, password: str = PASSWORD) -> httpx2.Response:
@@ -115,6 +122,49 @@ def test_deactivated_staff_cannot_use_tokens_or_log_in(
     )
     assert client.get("/api/v1/stores", headers=auth(token)).status_code == 401
     assert login(client, "bob").status_code == 401
+
+
+def test_sign_out_ends_only_that_token(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    make_staff(session, username="alice")
+    phone = login(client, "alice").json()["access_token"]
+    desk = login(client, "alice").json()["access_token"]
+    assert client.post("/api/v1/auth/logout", headers=auth(phone)).status_code == 204
+    refused = client.get("/api/v1/auth/me", headers=auth(phone))
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "unauthenticated"
+    assert client.get("/api/v1/auth/me", headers=auth(desk)).status_code == 200
+    assert [e.action for e in audit_entries(session, "staff.sign_out")] == ["staff.sign_out"]
+
+
+def test_an_api_key_cannot_sign_out(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    admin = make_staff(session)
+    key = client.post(
+        "/api/v1/api-keys",
+        json={"name": "POS", "all_stores": True},
+        headers=staff_headers(admin, settings),
+    ).json()["key"]
+    refused = client.post("/api/v1/auth/logout", headers=auth(key))
+    assert refused.status_code == 403
+    assert client.get("/api/v1/stores", headers=auth(key)).status_code == 200
+
+
+def test_the_job_forgets_sign_outs_once_their_tokens_expire(
+    session: Session, settings: Settings
+) -> None:
+    user = make_staff(session)
+    token = staff.issue_token(user, settings).token
+    staff.sign_out(session, settings, token)
+    staff.sign_out(session, settings, token)  # a second sign-out of the same token is a no-op
+    assert staff.actor_for_token(session, settings, token) is None
+    assert staff_jobs.forget_expired_sign_outs(session, clock.now()) == 0
+    later = clock.now() + timedelta(minutes=settings.token_ttl_minutes)
+    assert staff_jobs.forget_expired_sign_outs(session, later) == 1
+    with clock.frozen(later):
+        assert staff.actor_for_token(session, settings, token) is None
 
 
 def test_expired_and_forged_tokens_are_refused(

@@ -170,6 +170,17 @@ def test_wrong_password_is_shown_and_counted(page: Page, server: Server) -> None
         assert admin.failed_logins == 1
 
 
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(page: Page) -> None:
+    log_in(page)
+    copied = page.context.cookies()
+    page.get_by_role("button", name="退出登录").click()
+    expect(page).to_have_url(re.compile(r"/console/login"))
+
+    page.context.add_cookies(copied)  # as if someone had kept the cookie
+    page.goto("/console/stores")
+    expect(page).to_have_url(re.compile(r"/console/login"))
+
+
 def test_both_languages_have_every_key() -> None:
     zh, en = CATALOGS["zh"], CATALOGS["en"]
     assert set(zh) == set(en)

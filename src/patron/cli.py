@@ -252,16 +252,20 @@ def points_verify() -> None:
 
 @jobs_app.command("run")
 def jobs_run() -> None:
-    """Run the scheduled work as of now (or --now): release and expire points, note expiries."""
+    """Run the scheduled work as of now (or --now): release and expire points, note expiries,
+    forget sign-outs of expired tokens."""
     from patron.points import jobs
+    from patron.staff import jobs as staff_jobs
 
     with db.transaction() as session:
         report = jobs.run(session, clock.now())
+        forgotten = staff_jobs.forget_expired_sign_outs(session, clock.now())
     out.print(
         f"points at {clock.now().isoformat()}: {report.released_lots} lots released, "
         f"{report.expired_lots} lots expired ({report.expired_points} points), "
         f"{report.notices} expiry notices"
     )
+    out.print(f"staff: {forgotten} sign-outs of expired tokens forgotten")
 
 
 @app.command()

@@ -84,7 +84,10 @@ def _login_error(error: PatronError, t: Translator, settings: Settings) -> str:
 
 
 @router.post("/logout")
-def logout(_form: CheckedForm) -> RedirectResponse:
+def logout(request: Request, session: Tx, _form: CheckedForm) -> RedirectResponse:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        staff.sign_out(session, settings_of(request), token)
     response = redirect(f"{PREFIX}/login", "flash.logged_out")
     response.delete_cookie(SESSION_COOKIE, path=PREFIX, httponly=True, samesite="strict")
     return response

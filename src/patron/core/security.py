@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from argon2 import PasswordHasher
@@ -48,6 +48,8 @@ class AccessToken:
 class TokenClaims:
     staff_id: int
     version: int
+    token_id: str
+    expires_at: datetime
 
 
 def issue_access_token(secret: str, staff_id: int, version: int, ttl: timedelta) -> AccessToken:
@@ -56,6 +58,7 @@ def issue_access_token(secret: str, staff_id: int, version: int, ttl: timedelta)
     payload = {
         "sub": str(staff_id),
         "ver": version,
+        "jti": secrets.token_urlsafe(16),
         "iat": int(issued.timestamp()),
         "exp": int(expires.timestamp()),
     }
@@ -69,11 +72,16 @@ def read_access_token(secret: str, token: str) -> TokenClaims | None:
             token,
             secret,
             algorithms=[_TOKEN_ALGORITHM],
-            options={"verify_exp": False, "require": ["sub", "exp", "ver"]},
+            options={"verify_exp": False, "require": ["sub", "exp", "ver", "jti"]},
         )
         if payload["exp"] <= clock.now().timestamp():
             return None
-        return TokenClaims(int(payload["sub"]), int(payload["ver"]))
+        return TokenClaims(
+            int(payload["sub"]),
+            int(payload["ver"]),
+            str(payload["jti"]),
+            datetime.fromtimestamp(int(payload["exp"]), UTC),
+        )
     except (jwt.PyJWTError, ValueError, TypeError):
         return None
 

@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from patron.core.actor import Actor, Role
-from patron.core.errors import RateLimited
+from patron.core.errors import Forbidden, RateLimited
 from patron.core.pagination import Page
-from patron.deps import ActorDep, SessionDep, SettingsDep, require
+from patron.deps import ActorDep, SessionDep, SettingsDep, bearer_token, require
 from patron.staff import service
 from patron.staff.schemas import LoginRequest, MeOut, StaffCreate, StaffOut, StaffUpdate, TokenOut
 
@@ -32,6 +32,15 @@ def issue_token(
     )
     token = service.issue_token(user, settings)
     return TokenOut(access_token=token.token, expires_at=token.expires_at)
+
+
+@auth_router.post("/logout", status_code=204)
+def sign_out(request: Request, session: SessionDep, settings: SettingsDep, actor: ActorDep) -> None:
+    """End this staff token's session; an API key is revoked with DELETE /api-keys/{id}."""
+    token = bearer_token(request)
+    if actor.kind != "staff" or token is None:
+        raise Forbidden("only a staff token signs out; an API key is revoked instead")
+    service.sign_out(session, settings, token)
 
 
 @auth_router.get("/me", response_model=MeOut)

@@ -40,3 +40,13 @@ class StaffStoreScope(Base):
         ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True
     )
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True, index=True)
+
+
+class RevokedToken(Base):
+    """A signed-out staff token, refused until it would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(index=True)

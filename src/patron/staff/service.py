@@ -23,7 +23,7 @@ from patron.core.security import (
     verify_password,
 )
 from patron.core.settings import Settings
-from patron.staff.models import StaffStoreScope, StaffUser
+from patron.staff.models import RevokedToken, StaffStoreScope, StaffUser
 from patron.staff.schemas import StaffCreate, StaffUpdate
 from patron.stores import service as stores
 
@@ -319,7 +319,26 @@ def actor_for_token(session: Session, settings: Settings, token: str) -> Actor |
     user = session.get(StaffUser, claims.staff_id)
     if user is None or not user.is_active or user.token_version != claims.version:
         return None
+    if session.get(RevokedToken, claims.token_id) is not None:
+        return None
     return actor_for(user)
+
+
+def sign_out(session: Session, settings: Settings, token: str) -> None:
+    """Refuse this staff token from now on; other sessions of the same user go on working."""
+    claims = read_access_token(settings.secret_key, token)
+    if claims is None or session.get(RevokedToken, claims.token_id) is not None:
+        return
+    user = session.get(StaffUser, claims.staff_id)
+    if user is None:
+        return
+    session.add(
+        RevokedToken(token_id=claims.token_id, staff_id=user.id, expires_at=claims.expires_at)
+    )
+    session.flush()
+    audit.record(
+        session, actor_for(user), "staff.sign_out", "staff", user.id, store_id=_home_store(user)
+    )
 
 
 def find_by_username(session: Session, username: str) -> StaffUser | None:
