@@ -144,3 +144,40 @@ def test_twenty_concurrent_burns_never_overspend(pg_engine: Engine) -> None:
         balance = points.balance(session, member_id)
         assert (balance.available, balance.pending, balance.debt) == (0, 0, 0)
         assert [m for m in points.verify(session) if m.member_id == member_id] == []
+
+
+def test_concurrent_burns_on_one_order_keep_to_the_policy_share(pg_engine: Engine) -> None:
+    from datetime import timedelta
+
+    from patron.core import clock
+    from patron.members import service as members
+    from patron.members.schemas import MemberCreate
+    from patron.points import service as points
+
+    factory = sessionmaker(pg_engine, expire_on_commit=False)
+    at = (clock.now() - timedelta(hours=1)).isoformat()
+    with factory.begin() as session:
+        store = make_store(session)
+        member = members.register_member(
+            session, SYSTEM, MemberCreate(mobile="13912340001", name="并发", store_id=store.id)
+        )
+        for _ in range(2):  # enough points for both burns: only the order's share limits them
+            points.request_adjustment(session, SYSTEM, member.id, 4000, "opening balance")
+        line = {"sku": "S", "name": "s", "quantity": 1, "unit_price": 10000, "paid": 10000}
+        body = order_body(
+            store,
+            items=[line],
+            payments=[{"method": "cash", "amount": 10000}],
+            member_id=member.id,
+            occurred_at=at,
+        )
+        order_id = orders.create_order(session, SYSTEM, OrderCreate.model_validate(body)).id
+        member_id = member.id
+
+    def attempt(n: int) -> int:  # ¥100 order: points may pay ¥50, that is 5,000 points
+        with factory.begin() as session:
+            return points.burn(session, SYSTEM, member_id, 3000, "抵现", order_id=order_id).id
+
+    results = race(2, attempt)
+    assert len([r for r in results if isinstance(r, int)]) == 1
+    assert [r.code for r in results if isinstance(r, PatronError)] == ["validation_error"]

@@ -381,13 +381,13 @@ def test_adjustments_need_a_second_approver_above_the_threshold(
     small = client.post(
         f"/api/v1/members/{member.id}/points/adjustments",
         json={"points": 500, "reason": "投诉补偿"},
-        headers=staff_headers(marketing, settings),
+        headers={**staff_headers(marketing, settings), "Idempotency-Key": "adj-1"},
     ).json()
     assert small["status"] == "applied"
     big = client.post(
         f"/api/v1/members/{member.id}/points/adjustments",
         json={"points": 8000, "reason": "活动补发"},
-        headers=staff_headers(marketing, settings),
+        headers={**staff_headers(marketing, settings), "Idempotency-Key": "adj-2"},
     ).json()
     assert big["status"] == "pending"
     assert (
@@ -410,7 +410,7 @@ def test_adjustments_need_a_second_approver_above_the_threshold(
     no_reason = client.post(
         f"/api/v1/members/{member.id}/points/adjustments",
         json={"points": 5, "reason": " "},
-        headers=staff_headers(marketing, settings),
+        headers={**staff_headers(marketing, settings), "Idempotency-Key": "adj-3"},
     )
     assert no_reason.status_code == 422
 
@@ -423,7 +423,7 @@ def test_the_requester_cannot_approve_their_own_adjustment(
     big = client.post(
         f"/api/v1/members/{member.id}/points/adjustments",
         json={"points": -9000, "reason": "误发"},
-        headers=staff_headers(admin, settings),
+        headers={**staff_headers(admin, settings), "Idempotency-Key": "adj-4"},
     ).json()
     response = client.post(
         f"/api/v1/points/adjustments/{big['id']}/approve", headers=staff_headers(admin, settings)
@@ -517,3 +517,177 @@ def test_points_pay_at_most_the_policy_share_of_an_order(
         other = make_member(session, store)
         with pytest.raises(points.InvalidInput, match="not this member"):
             points.burn(session, SYSTEM, other.id, 100, "x", order_id=order_id)
+
+
+def test_released_pending_points_pay_an_open_debt_first(session: Session) -> None:
+    store = make_store(session)
+    member = make_member(session, store)
+    first = buy(session, store, member, 30000)
+    with clock.frozen(T0 + timedelta(hours=1)):
+        points.burn(session, SYSTEM, member.id, 300, "spent")
+    points.get_policy(session).pending_days = 7
+    buy(session, store, member, 50000, at=T0 + timedelta(hours=2))  # 500 pending
+    refund_all(session, first, T0 + timedelta(hours=3))
+    assert state(session, member, T0 + timedelta(hours=3)) == (0, 500, 300)
+    later = T0 + timedelta(days=8)
+    assert state(session, member, later) == (200, 0, 0)  # as the balance reads before the job
+    with clock.frozen(later):
+        jobs.run(session, later)
+        with pytest.raises(points.InsufficientPoints):
+            points.burn(session, SYSTEM, member.id, 300, "more than is left after the debt")
+    assert state(session, member, later) == (200, 0, 0)
+    assert points.verify(session) == []
+
+
+def test_a_merge_pays_the_debt_of_one_side_from_the_points_of_the_other(
+    session: Session,
+) -> None:
+    from patron.members import service as members
+
+    store = make_store(session)
+    source, target = make_member(session, store), make_member(session, store)
+    order_id = buy(session, store, source, 30000)
+    with clock.frozen(T0):
+        points.burn(session, SYSTEM, source.id, 300, "x")
+    refund_all(session, order_id, T0)
+    buy(session, store, target, 100000)
+    with clock.frozen(T0 + timedelta(hours=1)):
+        members.merge_members(session, SYSTEM, source.id, target.id)
+    assert state(session, target, T0 + timedelta(hours=1)) == (700, 0, 0)
+    assert points.verify(session) == []
+
+
+def test_points_expired_on_arrival_pay_no_debt(session: Session) -> None:
+    store = make_store(session)
+    member = make_member(session, store)
+    now = T0 + timedelta(days=1200)
+    spent = buy(session, store, member, 30000, at=now - timedelta(hours=3))
+    with clock.frozen(now - timedelta(hours=2)):
+        points.burn(session, SYSTEM, member.id, 300, "spent")
+    refund_all(session, spent, now - timedelta(hours=1))
+    line = {"sku": "P-1", "name": "商品", "quantity": 1, "unit_price": 30000, "paid": 30000}
+    late = order_body(  # sent today, bought more than three years ago: its points have expired
+        store,
+        items=[line],
+        payments=[{"method": "cash", "amount": 30000}],
+        member_id=member.id,
+        occurred_at=T0.isoformat(),
+    )
+    with clock.frozen(now):
+        orders.create_order(session, SYSTEM, OrderCreate.model_validate(late))
+    assert state(session, member, now) == (0, 0, 300)
+    assert points.verify(session) == []
+
+
+def test_a_pending_adjustment_follows_its_member_into_a_merge(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    from patron.members import service as members
+
+    store = make_store(session)
+    source, target = make_member(session, store), make_member(session, store)
+    marketing = make_staff(session, Role.hq_marketing)
+    big = client.post(
+        f"/api/v1/members/{source.id}/points/adjustments",
+        json={"points": 8000, "reason": "活动补发"},
+        headers={**staff_headers(marketing, settings), "Idempotency-Key": "big"},
+    ).json()
+    members.merge_members(session, SYSTEM, source.id, target.id)
+    approved = client.post(
+        f"/api/v1/points/adjustments/{big['id']}/approve",
+        headers=staff_headers(make_staff(session, Role.hq_finance), settings),
+    )
+    assert approved.status_code == 200
+    assert points.balance(session, source.id).available == 0
+    assert points.balance(session, target.id).available == 8000
+
+
+def test_a_retried_adjustment_applies_once(
+    client: TestClient, session: Session, settings: Settings, shop: tuple[Store, Member]
+) -> None:
+    _, member = shop
+    marketing = make_staff(session, Role.hq_marketing)
+    url = f"/api/v1/members/{member.id}/points/adjustments"
+    headers = {**staff_headers(marketing, settings), "Idempotency-Key": "adj-1"}
+    body = {"points": 500, "reason": "投诉补偿"}
+    first = client.post(url, json=body, headers=headers)
+    again = client.post(url, json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)  # 200: the first result again
+    assert again.json()["id"] == first.json()["id"]
+    assert points.balance(session, member.id).available == 500
+    other = client.post(url, json={**body, "points": 600}, headers=headers)
+    assert other.json()["code"] == "idempotency_conflict"
+    keyless = client.post(url, json=body, headers=staff_headers(marketing, settings))
+    assert keyless.status_code == 422
+
+
+def test_unknown_stores_and_oversized_balances_are_refused(
+    client: TestClient, session: Session, settings: Settings, shop: tuple[Store, Member]
+) -> None:
+    store, member = shop
+    buy(session, store, member, 100000, at=clock.now() - timedelta(hours=1))
+    admin, finance = make_staff(session, Role.hq_admin), make_staff(session, Role.hq_finance)
+    headers = {**staff_headers(admin, settings), "Idempotency-Key": "k1"}
+    burn = client.post(
+        f"/api/v1/members/{member.id}/points/burns",
+        json={"points": 300, "reason": "抵现", "store_id": 999999},
+        headers=headers,
+    )
+    assert (burn.status_code, burn.json()["errors"][0]["field"]) == (422, "store_id")
+    url = f"/api/v1/members/{member.id}/points/adjustments"
+    adjust = client.post(
+        url,
+        json={"points": 300, "reason": "补偿", "store_id": 999999},
+        headers={**headers, "Idempotency-Key": "k2"},
+    )
+    assert (adjust.status_code, adjust.json()["errors"][0]["field"]) == (422, "store_id")
+    first = client.post(
+        url,
+        json={"points": 2_000_000_000, "reason": "大额"},
+        headers={**headers, "Idempotency-Key": "k3"},
+    ).json()
+    approve = f"/api/v1/points/adjustments/{first['id']}/approve"
+    assert client.post(approve, headers=staff_headers(finance, settings)).status_code == 200
+    second = client.post(
+        url,
+        json={"points": 2_000_000_000, "reason": "大额"},
+        headers={**headers, "Idempotency-Key": "k4"},
+    ).json()
+    approve = f"/api/v1/points/adjustments/{second['id']}/approve"
+    refused = client.post(approve, headers=staff_headers(finance, settings))
+    assert (refused.status_code, refused.json()["errors"][0]["field"]) == (422, "points")
+
+
+def test_a_cashier_cannot_pay_another_stores_order_with_points(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    mine, theirs = make_store(session), make_store(session)
+    member = make_member(session, mine)
+    buy(session, mine, member, 100000, at=clock.now() - timedelta(hours=2))
+    elsewhere = buy(session, theirs, member, 100000, at=clock.now() - timedelta(hours=1))
+    cashier = make_staff(session, Role.cashier, [mine])
+    response = client.post(
+        f"/api/v1/members/{member.id}/points/burns",
+        json={"points": 300, "reason": "抵现", "order_id": elsewhere},
+        headers={**staff_headers(cashier, settings), "Idempotency-Key": "cross-store"},
+    )
+    assert (response.status_code, response.json()["errors"][0]["field"]) == (422, "order_id")
+
+
+def test_preview_needs_a_time_with_an_offset(
+    client: TestClient, session: Session, settings: Settings, shop: tuple[Store, Member]
+) -> None:
+    store, member = shop
+    headers = staff_headers(make_staff(session, Role.hq_marketing), settings)
+    item = {"sku": "X", "name": "x", "quantity": 1, "unit_price": 10000, "paid": 10000}
+    body = {"member_id": member.id, "store_id": store.id, "items": [item]}
+    naive = client.post(
+        "/api/v1/points/preview", headers=headers, json={**body, "occurred_at": "2026-03-07T20:00"}
+    )
+    assert naive.status_code == 422
+    aware = client.post(
+        "/api/v1/points/preview",
+        headers=headers,
+        json={**body, "occurred_at": "2026-03-07T20:00:00+08:00"},
+    )
+    assert aware.json()["total"] == 100

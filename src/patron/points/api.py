@@ -142,8 +142,6 @@ def burn_points(
     def work() -> tuple[int, dict[str, Any]]:
         if members.find_active(session, member_id) is None:
             raise members.MemberNotFound(f"no active member {member_id}")
-        if data.store_id is not None and not actor.sees_store(data.store_id):
-            raise InvalidInput("store_id", f"no store {data.store_id} in your scope")
         entry = service.burn(
             session, actor, member_id, data.points, data.reason, data.order_id, data.store_id
         )
@@ -161,15 +159,26 @@ def burn_points(
     "/members/{member_id}/points/adjustments", response_model=AdjustmentOut, status_code=201
 )
 def adjust_points(
-    member_id: int, data: AdjustmentIn, session: SessionDep, actor: Requester
-) -> AdjustmentOut:
-    member = members.get_active_member(session, actor, member_id)
-    if data.store_id is not None and not actor.sees_store(data.store_id):
-        raise InvalidInput("store_id", f"no store {data.store_id} in your scope")
-    adjustment = service.request_adjustment(
-        session, actor, member.id, data.points, data.reason, data.store_id
+    member_id: int,
+    data: AdjustmentIn,
+    response: Response,
+    session: SessionDep,
+    actor: Requester,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    def work() -> tuple[int, dict[str, Any]]:
+        member = members.get_active_member(session, actor, member_id)
+        adjustment = service.request_adjustment(
+            session, actor, member.id, data.points, data.reason, data.store_id
+        )
+        return 201, AdjustmentOut.model_validate(adjustment).model_dump(mode="json")
+
+    scope = f"POST /members/{member_id}/points/adjustments"
+    outcome = idempotency.run_once(
+        session, actor, idempotency_key, scope, data.model_dump(mode="json"), work
     )
-    return AdjustmentOut.model_validate(adjustment)
+    response.status_code = outcome.status
+    return outcome.body
 
 
 @router.get("/points/adjustments", response_model=list[AdjustmentOut])

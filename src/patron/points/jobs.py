@@ -1,6 +1,7 @@
 """Scheduled points work for a moment `now`: release pending lots that are due, expire lots that
-are due (with `expire` entries), and note points expiring within 30 days. Set-based SQL, so a
-million lots take seconds; running it twice for the same `now` changes nothing."""
+are due (with `expire` entries), note points expiring within 30 days, and let released points
+pay open debts. Set-based SQL, so a million lots take seconds; running it twice for the same `now`
+changes nothing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import Subquery, Table, and_, func, insert, literal, select, upd
 from sqlalchemy.orm import Session
 
 from patron.core.db import UTCDateTime, insert_or_skip
+from patron.points import service
 from patron.points.models import (
     EntryKind,
     ExpiryNotice,
@@ -156,4 +158,18 @@ def run(session: Session, now: datetime) -> JobReport:
     expired_lots, expired_points = expire(session, now)
     notices = note_expiring(session, now)
     session.expire_all()  # cached ORM rows are stale after set-based updates
+    pay_debts(session, now)
     return JobReport(released, expired_lots, expired_points, notices)
+
+
+def pay_debts(session: Session, now: datetime) -> None:
+    """Released points pay open debts first, as the member's next spend would have made them."""
+    owing = session.scalars(
+        select(PointsAccount)
+        .where(PointsAccount.debt > 0, PointsAccount.available > 0)
+        .order_by(PointsAccount.member_id)
+        .with_for_update()
+    ).all()
+    for account in owing:
+        service.pay_debt(session, account, now)
+    session.flush()

@@ -95,6 +95,7 @@ class EntryKind(StrEnum):
     adjust = "adjust"
     merge_in = "merge_in"
     merge_out = "merge_out"
+    debt_payment = "debt_payment"
 
 
 class PointsEntry(Base):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from patron.core.money import MAX_FEN
 from patron.orders.models import OrderChannel
@@ -96,7 +96,7 @@ class PreviewIn(BaseModel):
     member_id: int
     store_id: int
     channel: OrderChannel = OrderChannel.pos
-    occurred_at: datetime | None = None
+    occurred_at: AwareDatetime | None = None
     items: list[OrderItemIn] = Field(min_length=1)
     payments: list[PaymentIn] = Field(default_factory=list)
 

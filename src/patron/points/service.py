@@ -21,6 +21,7 @@ from patron.core import clock, events
 from patron.core.actor import Actor
 from patron.core.db import insert_or_skip
 from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from patron.core.money import MAX_FEN
 from patron.core.pagination import PageResult, paginate
 from patron.members import service as members
 from patron.members.models import Member
@@ -40,7 +41,9 @@ from patron.points.models import (
     PointsRule,
     RuleAward,
 )
+from patron.stores import service as stores
 
+MAX_BALANCE = MAX_FEN  # balances live in 32-bit integer columns
 ACCOUNTS = cast(Table, PointsAccount.__table__)
 LOTS = cast(Table, PointsLot.__table__)
 ENTRIES = cast(Table, PointsEntry.__table__)
@@ -157,7 +160,28 @@ def settle_due(session: Session, account: PointsAccount, now: datetime) -> None:
             account.available += lot.remaining
         if lot.expires_at is not None and lot.expires_at <= now:
             _expire_lot(session, account, lot)
+    pay_debt(session, account, now)
     session.flush()
+
+
+def pay_debt(session: Session, account: PointsAccount, now: datetime) -> None:
+    """Points that become spendable while a debt is open (released from pending, restored by a
+    refund, brought by a merge) pay the debt first, as new earnings do. The entry moves no
+    balance (available and debt fall together); its allocations say which lots paid."""
+    pay = min(account.debt, account.available)
+    if pay <= 0:
+        return
+    entry = _entry(
+        session,
+        account.member_id,
+        EntryKind.debt_payment,
+        0,
+        "system",
+        reason=f"paid debt {pay}",
+    )
+    _draw(session, entry, _spendable_lots(session, account.member_id, now), pay)
+    account.available -= pay
+    account.debt -= pay
 
 
 def _expire_lot(session: Session, account: PointsAccount, lot: PointsLot) -> None:
@@ -234,7 +258,10 @@ def earn(
         for fired in earning.fired:
             awards[(fired.rule_id, order.member_id, day)] += fired.points
         account = accounts[order.member_id]
-        to_debt = min(account.debt, earning.total)
+        expires_at = expiry_for(policy, order.occurred_at)
+        # Points already expired on arrival (a late order) are worth nothing, debts included.
+        alive = expires_at is None or expires_at > now
+        to_debt = min(account.debt, earning.total) if alive else 0
         account.debt -= to_debt
         kept = earning.total - to_debt
         release_at = order.occurred_at + timedelta(days=policy.pending_days)
@@ -250,7 +277,7 @@ def earn(
                     "status": (LotStatus.pending if pending else LotStatus.available).value,
                     "earned_at": order.occurred_at,
                     "release_at": release_at,
-                    "expires_at": expiry_for(policy, order.occurred_at),
+                    "expires_at": expires_at,
                 }
             )
             if pending:
@@ -343,9 +370,11 @@ def burn(
     policy, now = get_policy(session), clock.now()
     if points < policy.min_burn:
         raise InvalidInput("points", f"at least {policy.min_burn} points per burn")
-    if order_id is not None:
-        _check_order_share(session, policy, member_id, order_id, points)
+    _check_store(session, actor, store_id)
     account = lock_accounts(session, [member_id])[member_id]
+    if order_id is not None:
+        # After the lock: concurrent burns on one order see each other's points.
+        _check_order_share(session, actor, policy, member_id, order_id, points)
     settle_due(session, account, now)
     if account.available < points:
         raise InsufficientPoints(
@@ -367,14 +396,30 @@ def burn(
     return entry
 
 
+def _check_store(session: Session, actor: Actor, store_id: int | None) -> None:
+    """The store a burn or an adjustment is booked to: one that exists, in the caller's scope."""
+    if store_id is None:
+        return
+    if not actor.sees_store(store_id):
+        raise InvalidInput("store_id", f"no store {store_id} in your scope")
+    stores.check_ids_exist(session, [store_id], field="store_id")
+
+
 def _check_order_share(
-    session: Session, policy: PointsPolicy, member_id: int, order_id: int, points: int
+    session: Session,
+    actor: Actor,
+    policy: PointsPolicy,
+    member_id: int,
+    order_id: int,
+    points: int,
 ) -> None:
-    """Points paying for an order: the member's own order, and at most the policy's share of it."""
+    """Points paying for an order: the member's own order in the caller's stores, and at most the
+    policy's share of it."""
     try:
-        owner, total = orders.member_and_total(session, order_id)
+        order = orders.get_order(session, actor, order_id)
     except orders.OrderNotFound as exc:
-        raise InvalidInput("order_id", f"no order {order_id}") from exc
+        raise InvalidInput("order_id", f"no order {order_id} in your scope") from exc
+    owner, total = order.member_id, order.total
     if owner != member_id:
         raise InvalidInput("order_id", f"order {order_id} is not this member's")
     already = -_order_sum(session, order_id, EntryKind.burn)
@@ -551,6 +596,7 @@ def _restore(
             lapsed += part
     entry.points, entry.lapsed = restored, lapsed
     account.available += restored
+    pay_debt(session, account, now)
 
 
 # --- adjustments ----------------------------------------------------------------------------------
@@ -569,6 +615,7 @@ def request_adjustment(
         raise InvalidInput("points", "an adjustment moves at least one point")
     if not reason.strip():
         raise InvalidInput("reason", "an adjustment needs a reason")
+    _check_store(session, actor, store_id)
     policy = get_policy(session)
     adjustment = PointsAdjustment(
         member_id=member_id,
@@ -630,6 +677,8 @@ def _apply(session: Session, actor: Actor, adjustment: PointsAdjustment) -> None
     settle_due(session, account, now)
     reason = f"adjustment {adjustment.id}: {adjustment.reason}"
     if adjustment.points > 0:
+        if account.available + account.pending + adjustment.points - account.debt > MAX_BALANCE:
+            raise InvalidInput("points", f"a balance holds at most {MAX_BALANCE} points")
         to_debt = min(account.debt, adjustment.points)
         account.debt -= to_debt
         kept = adjustment.points - to_debt
@@ -704,10 +753,19 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
     session.execute(
         update(PointsLot).where(PointsLot.member_id == source_id).values(member_id=target_id)
     )
+    session.execute(
+        update(PointsAdjustment)
+        .where(
+            PointsAdjustment.member_id == source_id,
+            PointsAdjustment.status == AdjustmentStatus.pending.value,
+        )
+        .values(member_id=target_id)
+    )
     target.available += source.available
     target.pending += source.pending
     target.debt += source.debt
     source.available = source.pending = source.debt = 0
+    pay_debt(session, target, clock.now())
     if balance or source.debt:
         _entry(
             session,
@@ -761,10 +819,13 @@ def balance(session: Session, member_id: int) -> Balance:
         if lot.expires_at is not None:
             expiring[lot.expires_at] += lot.remaining
     account = session.get(PointsAccount, member_id)
+    available, debt = sum(lot.remaining for lot in spendable), account.debt if account else 0
+    # Lots due for release but not yet released pay an open debt first when they are.
+    paid = min(available, debt)
     return Balance(
-        available=sum(lot.remaining for lot in spendable),
+        available=available - paid,
         pending=sum(lot.remaining for lot in held),
-        debt=account.debt if account else 0,
+        debt=debt - paid,
         expiring=sorted(expiring.items())[:5],
     )
 
