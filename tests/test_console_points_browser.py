@@ -288,6 +288,29 @@ def test_large_adjustment_waits_for_finance_to_approve(page: Page, server: Serve
     expect(page.get_by_test_id("timeline")).to_contain_text("调整 +6,000 分")
 
 
+def test_an_adjustment_submitted_twice_counts_once(page: Page, server: Server) -> None:
+    member_id = register(server, "13912345109", server.store_a)
+    log_in(page, MARKETING)
+    page.goto(f"/console/members/{member_id}")
+    form = page.get_by_test_id("adjust-form")
+    form.locator("input[name=points]").fill("300")
+    form.locator("input[name=reason]").fill("补录积分")
+    statuses = page.evaluate(
+        """async () => {
+            const form = document.querySelector('[data-testid=adjust-form]');
+            const send = () => fetch(form.action, {method: 'POST', body: new FormData(form)});
+            return (await Promise.all([send(), send()])).map((r) => r.status);
+        }"""
+    )
+    assert statuses == [200, 200]
+    page.reload()
+    panel = page.get_by_test_id("member-points")
+    expect(panel.get_by_test_id("points-available")).to_have_text("300")
+    expect(
+        panel.get_by_test_id("points-entries").locator("tbody tr[data-kind='adjust']")
+    ).to_have_count(1)
+
+
 def test_nobody_approves_their_own_adjustment(page: Page, server: Server) -> None:
     member_id = register(server, "13912345103", server.store_b)
     log_in(page)

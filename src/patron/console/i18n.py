@@ -759,6 +759,7 @@ ZH: dict[str, str] = {
     "points.adjust.hint": "正数增加，负数扣减；绝对值达到 {points} 分时需总部第二人审批。",
     "flash.points_adjusted": "积分已调整 {name}",
     "flash.points_adjustment_pending": "积分调整 {name} 已提交，待审批",
+    "flash.points_adjustment_replayed": "该积分调整（{name}）已提交过，重复提交未再次调整",
     "timeline.kind.points": "积分",
     "timeline.points": "{kind} {points} 分",
 }
@@ -1571,6 +1572,7 @@ EN: dict[str, str] = {
     ),
     "flash.points_adjusted": "Points adjusted by {name}",
     "flash.points_adjustment_pending": "Adjustment of {name} points sent for approval",
+    "flash.points_adjustment_replayed": "Already adjusted by {name}; nothing adjusted twice",
     "timeline.kind.points": "Points",
     "timeline.points": "{kind} {points} points",
 }

@@ -5,6 +5,7 @@ into this member."""
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -59,6 +60,7 @@ from patron.console.web import (
     text,
     yuan,
 )
+from patron.core import idempotency
 from patron.core.actor import Actor
 from patron.core.errors import NotFound, PatronError
 from patron.members import service
@@ -82,6 +84,7 @@ router = APIRouter(prefix="/members")
 RECENT_ORDERS = 10
 # And this many of the latest lines of the member's points ledger.
 RECENT_ENTRIES = 5
+ADJUST_KEY_FIELD = "adjust_key"
 
 
 # --- the detail page --------------------------------------------------------------------------
@@ -191,6 +194,8 @@ def _detail(
         awaiting=[(a, signed(a.points)) for a in awaiting],
         approval_threshold=points.get_policy(session).approval_threshold,
         adjust=adjust,
+        # A fresh key for every rendering of the form: submitting it twice adjusts once.
+        adjust_key=secrets.token_urlsafe(24),
     )
 
 
@@ -405,6 +410,9 @@ def points_adjust(
     require(actor, ADJUSTMENT_REQUESTERS)
     t = t_for(request)
     member = get_active_member(session, actor, member_id)
+    key = text(form, ADJUST_KEY_FIELD)
+    if not key or len(key) > idempotency.MAX_KEY_LENGTH:
+        raise ErrorPage(400)
     values = {"points": text(form, "points"), "reason": text(form, "reason")}
     problems: dict[str, str] = {}
     amount = read_int(values, "points", problems, t)
@@ -416,9 +424,17 @@ def points_adjust(
         data = AdjustmentIn.model_validate(
             {"points": amount, "reason": values["reason"], "store_id": store_id}
         )
-        with attempt(session):
-            adjustment = points.request_adjustment(
+
+        def work() -> tuple[int, dict[str, Any]]:
+            done = points.request_adjustment(
                 session, actor, member.id, data.points, data.reason, data.store_id
+            )
+            return 201, {"points": done.points, "status": done.status}
+
+        scope = f"console adjustment {member.id}"
+        with attempt(session):
+            outcome = idempotency.run_once(
+                session, actor, key, scope, data.model_dump(mode="json"), work
             )
     except points.InsufficientPoints as error:
         available = error.extra.get("available")
@@ -428,9 +444,11 @@ def points_adjust(
     except (ValidationError, PatronError) as error:
         errors = with_problems(adjustment_errors(error, t), problems, t)
     else:
-        applied = adjustment.status == AdjustmentStatus.applied
+        applied = outcome.body["status"] == AdjustmentStatus.applied
         flash = "flash.points_adjusted" if applied else "flash.points_adjustment_pending"
-        return redirect(member_url(member.id), flash, name=signed(adjustment.points))
+        if outcome.replayed:
+            flash = "flash.points_adjustment_replayed"
+        return redirect(member_url(member.id), flash, name=signed(int(outcome.body["points"])))
     return _detail(request, session, actor, member, adjust=Section(values, errors))
 
 
