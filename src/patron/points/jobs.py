@@ -9,7 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Subquery, Table, and_, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Subquery,
+    Table,
+    and_,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from patron.core.db import UTCDateTime, insert_or_skip
@@ -56,8 +67,16 @@ def _sums(condition: object) -> Subquery:
     )
 
 
+def _due_release(now: datetime) -> ColumnElement[bool]:
+    return and_(PointsLot.status == LotStatus.pending.value, PointsLot.release_at <= now)
+
+
+def _due_expiry(now: datetime) -> ColumnElement[bool]:
+    return and_(PointsLot.status == LotStatus.available.value, PointsLot.expires_at <= now)
+
+
 def release(session: Session, now: datetime) -> int:
-    due = and_(PointsLot.status == LotStatus.pending.value, PointsLot.release_at <= now)
+    due = _due_release(now)
     _lock(session, due)
     moved = _sums(due)
     session.execute(
@@ -79,7 +98,7 @@ def release(session: Session, now: datetime) -> int:
 
 
 def expire(session: Session, now: datetime) -> tuple[int, int]:
-    due = and_(PointsLot.status == LotStatus.available.value, PointsLot.expires_at <= now)
+    due = _due_expiry(now)
     _lock(session, due)
     points = int(
         session.scalar(select(func.coalesce(func.sum(PointsLot.remaining), 0)).where(due)) or 0
@@ -154,6 +173,9 @@ def note_expiring(session: Session, now: datetime) -> int:
 
 
 def run(session: Session, now: datetime) -> JobReport:
+    # Every account the job touches is locked up front, in one primary-key order, so the job
+    # cannot deadlock with a merge or a refund that locks two accounts.
+    _lock(session, or_(_due_release(now), _due_expiry(now)))
     released = release(session, now)
     expired_lots, expired_points = expire(session, now)
     notices = note_expiring(session, now)
