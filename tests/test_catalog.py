@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from patron.core.actor import Role
+from patron.catalog import service as catalog
+from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
 from tests.factories import make_staff, make_store, staff_headers
 
@@ -78,3 +80,57 @@ def test_product_import_in_yuan_is_idempotent(
         "/api/v1/imports/products?dry_run=false", files=files, headers=headers
     ).json()
     assert (again["created"], again["updated"], again["skipped"]) == (0, 0, 2)
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [("P1,杯子," + "C" * 33 + ",1", "category_code"), ("P1,杯子,CUP,1e999999", "list_price")],
+    ids=["category_code_too_long", "price_overflowing_decimal"],
+)
+def test_product_import_reports_values_it_cannot_store(
+    session: Session, row: str, field: str
+) -> None:
+    text = "sku,name,category_code,list_price\n" + row + "\n"
+    for dry_run in (True, False):
+        report = catalog.import_products(session, SYSTEM, text.encode(), "p.csv", dry_run)
+        assert (report.created, [(e["row"], e["field"]) for e in report.errors]) == (
+            0,
+            [(2, field)],
+        )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\xff\xfe\x00\x01garbage\x80\x81", ("sku,name\nP1," + "杯" * 140_000 + "\n").encode()],
+    ids=["not_utf8_or_gb18030", "field_over_csv_limit"],
+)
+def test_an_unreadable_product_csv_is_a_problem(
+    client: TestClient, session: Session, settings: Settings, content: bytes
+) -> None:
+    headers = staff_headers(make_staff(session), settings)
+    files = {"file": ("p.csv", content, "text/csv")}
+    response = client.post("/api/v1/imports/products", files=files, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "file"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/categories", {"code": "X", "name": "x", "parent_id": 2**63}, "parent_id"),
+        ("/api/v1/products", {"sku": "X1", "name": "x", "category_id": 2**63}, "category_id"),
+    ],
+    ids=["parent_id", "category_id"],
+)
+def test_ids_beyond_the_integer_columns_are_refused(
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    path: str,
+    body: dict[str, object],
+    field: str,
+) -> None:
+    headers = staff_headers(make_staff(session), settings)
+    response = client.post(path, json=body, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == field

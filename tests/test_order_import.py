@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -92,3 +93,58 @@ def test_import_over_http(client: TestClient, session: Session, settings: Settin
     real = client.post("/api/v1/imports/orders?dry_run=false", files=files, headers=headers).json()
     assert real["created"] == 2
     assert count(session, Order) == 2
+
+
+ROW = "IMP01,Z-1,2025-06-18 10:00:00,,SKU-1,杯子,CARE,{quantity},{price},0,{paid},现金"
+
+
+@pytest.mark.parametrize(
+    ("rows", "error"),
+    [
+        ([ROW.format(quantity=3_000_000_000, price=0, paid=0)], (2, "quantity")),
+        ([ROW.format(quantity=1_000_001, price=0.01, paid=10000.01)], (2, "quantity")),
+        ([ROW.format(quantity=1, price=20_000_000, paid=20_000_000)] * 2, (3, "paid")),
+        ([ROW.format(quantity=1, price=0, paid=0)], (2, "paid")),
+        (
+            [ROW.format(quantity=1, price=10, paid=10).replace("CARE", "C" * 33)],
+            (2, "category_code"),
+        ),
+        ([ROW.format(quantity=1, price=10, paid=10).replace("2025", "0001")], (2, "occurred_at")),
+        ([ROW.format(quantity=1, price="1e999999", paid=10)], (2, "unit_price")),
+    ],
+    ids=[
+        "quantity_int32",
+        "quantity_cap",
+        "total_int32",
+        "total_zero",
+        "category_code",
+        "year_one",
+        "decimal_overflow",
+    ],
+)
+def test_values_live_intake_refuses_are_row_errors(
+    session: Session, rows: list[str], error: tuple[int, str]
+) -> None:
+    make_store(session, "IMP01")
+    text = HISTORY.splitlines()[0] + "\n" + "\n".join(rows) + "\n"
+    for dry_run in (True, False):
+        report = run(session, text, dry_run=dry_run)
+        assert (report.created, [(e["row"], e["field"]) for e in report.errors]) == (0, [error])
+    assert count(session, Order) == 0
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\xff\xfe\x00\x01garbage\x80\x81", HISTORY.replace("毛巾", "巾" * 140_000).encode()],
+    ids=["not_utf8_or_gb18030", "field_over_csv_limit"],
+)
+def test_an_unreadable_csv_is_a_problem(
+    client: TestClient, session: Session, settings: Settings, content: bytes
+) -> None:
+    make_store(session, "IMP01")
+    headers = staff_headers(make_staff(session), settings)
+    files = {"file": ("orders.csv", content, "text/csv")}
+    response = client.post("/api/v1/imports/orders?dry_run=false", files=files, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "file"
+    assert count(session, Order) == 0

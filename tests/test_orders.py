@@ -89,6 +89,8 @@ def _line(**changes: Any) -> dict[str, Any]:
         ({"items": []}, "items"),
         ({"occurred_at": "2999-01-01T00:00:00+08:00"}, "occurred_at"),
         ({"occurred_at": "2026-01-01T00:00:00"}, "occurred_at"),
+        ({"occurred_at": "0001-01-01T00:00:00+08:00"}, "occurred_at"),
+        ({"items": [_line(unit_price=0, paid=0)], "payments": []}, "items"),
         ({"store_id": 999999}, "store_id"),
         ({"member_id": 999999}, "member_id"),
         ({"channel": "fax"}, "channel"),
@@ -371,3 +373,51 @@ def test_amounts_beyond_the_money_columns_are_refused(
     response = post_order(client, till["headers"], body, "k-huge")
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "items"
+
+
+@pytest.mark.parametrize("field", ["store_id", "member_id"])
+def test_ids_beyond_the_integer_columns_are_refused(
+    client: TestClient, session: Session, settings: Settings, field: str
+) -> None:
+    admin = staff_headers(make_staff(session), settings)
+    for value in (2**31, 2**63):
+        body = order_body(make_store(session), **{field: value})
+        response = post_order(client, admin, body, f"k-{value}")
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        {"sku": "CANDY", "name": "糖", "quantity": 3, "unit_price": 1, "discount": 2, "paid": 1},
+        {"sku": "GIFT", "name": "赠品", "quantity": 1, "unit_price": 0, "discount": 0, "paid": 0},
+    ],
+    ids=["a_third_of_a_fen", "free_gift"],
+)
+def test_a_refund_worth_no_fen_is_recorded_and_shown(
+    client: TestClient, till: dict[str, Any], line: dict[str, Any]
+) -> None:
+    items = [line, _line(quantity=1, paid=500)]
+    payments = [{"method": "cash", "amount": line["paid"] + 500}]
+    created = post_order(
+        client, till["headers"], order_body(till["store"], items=items, payments=payments), "k"
+    )
+    assert created.status_code == 201, "a free line inside a paid order is fine"
+    order = created.json()
+    body = {"items": [{"line_id": order["items"][0]["id"], "quantity": 1}]}
+    response = refund(client, till["headers"], order["id"], body, "r")
+    assert (response.status_code, response.json()["amount"]) == (201, 0)
+    shown = client.get(f"/api/v1/orders/{order['id']}", headers=till["headers"]).json()
+    assert [r["id"] for r in shown["refunds"]] == [response.json()["id"]]
+
+
+def test_member_orders_follow_member_scope(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    a, b = make_store(session), make_store(session)
+    member_b = make_member(session, b)
+    manager_a = staff_headers(make_staff(session, Role.store_manager, [a]), settings)
+    assert client.get(f"/api/v1/members/{member_b.id}", headers=manager_a).status_code == 404
+    orders = client.get(f"/api/v1/members/{member_b.id}/orders", headers=manager_a)
+    assert (orders.status_code, orders.json()["code"]) == (404, "member_not_found")

@@ -5,8 +5,10 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from patron.catalog.models import ProductStatus
+from patron.core.ids import RowId
 from patron.core.money import MAX_FEN
 
+CATEGORY_CODE_LENGTH = 32  # the column's width; order lines bring codes of their own
 Code = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 Sku = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,63}$")
 
@@ -16,14 +18,14 @@ class CategoryCreate(BaseModel):
 
     code: str = Code
     name: str = Field(min_length=1, max_length=100)
-    parent_id: int | None = None
+    parent_id: RowId | None = None
 
 
 class CategoryUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    parent_id: int | None = None
+    parent_id: RowId | None = None
 
 
 class CategoryOut(BaseModel):
@@ -40,7 +42,7 @@ class ProductCreate(BaseModel):
 
     sku: str = Sku
     name: str = Field(min_length=1, max_length=200)
-    category_id: int | None = None
+    category_id: RowId | None = None
     list_price: int = Field(default=0, ge=0, le=MAX_FEN, description="fen")
     member_price: int | None = Field(default=None, ge=0, le=MAX_FEN, description="fen")
     status: ProductStatus = ProductStatus.active
@@ -50,7 +52,7 @@ class ProductUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    category_id: int | None = None
+    category_id: RowId | None = None
     list_price: int | None = Field(default=None, ge=0, le=MAX_FEN)
     member_price: int | None = Field(default=None, ge=0, le=MAX_FEN)
     status: ProductStatus | None = None

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from patron.audit import service as audit
 from patron.catalog.models import Category, Product, ProductStatus
 from patron.catalog.schemas import (
+    CATEGORY_CODE_LENGTH,
     CategoryCreate,
     CategoryUpdate,
     ProductCreate,
@@ -346,11 +347,10 @@ def _parse_product(row: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("sku: missing or longer than 64 characters")
     if not name:
         raise ValueError("name: missing")
-    item: dict[str, Any] = {
-        "sku": sku,
-        "name": name[:200],
-        "category_code": cell_text(row.get("category_code")) or None,
-    }
+    category_code = cell_text(row.get("category_code")) or None
+    if category_code is not None and len(category_code) > CATEGORY_CODE_LENGTH:
+        raise ValueError(f"category_code: longer than {CATEGORY_CODE_LENGTH} characters")
+    item: dict[str, Any] = {"sku": sku, "name": name[:200], "category_code": category_code}
     for field in ("list_price", "member_price"):
         text = cell_text(row.get(field))
         if text:

@@ -7,16 +7,23 @@ from decimal import Decimal, InvalidOperation
 
 # Money columns are 32-bit integers: ¥21,474,836.47 is the most one amount can be.
 MAX_FEN = 2_147_483_647
+# Beyond this no integer column holds the amount; callers check MAX_FEN themselves, with their
+# own message, but "1e999999" must not reach the arithmetic (decimal.Overflow, or a
+# million-digit int).
+_LIMIT_YUAN = Decimal(2**63 - 1) / 100
 
 
 def yuan_to_fen(text: str) -> int:
-    """'12.5' -> 1250. ValueError for anything but a plain amount with at most two decimals."""
+    """'12.5' -> 1250. ValueError for anything but a plain, finite amount with at most two
+    decimals that an integer column could hold."""
     try:
         amount = Decimal(text.strip().replace(",", "").removeprefix("¥"))
     except InvalidOperation as exc:
         raise ValueError(f"not an amount: {text!r}") from exc
     if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
         raise ValueError(f"not an amount in yuan with at most two decimals: {text!r}")
+    if amount.copy_abs() > _LIMIT_YUAN:
+        raise ValueError(f"out of range: {text[:40]!r}")
     return int(amount * 100)
 
 

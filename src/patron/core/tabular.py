@@ -37,8 +37,19 @@ def _csv_rows(content: bytes) -> Iterator[list[Any]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = content.decode("gb18030")  # what Excel on a Chinese Windows saves
-    yield from csv.reader(io.StringIO(text))
+        try:
+            text = content.decode("gb18030")  # what Excel on a Chinese Windows saves
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(
+                "file", "not a readable CSV file: neither UTF-8 nor GB18030"
+            ) from exc
+    reader = csv.reader(io.StringIO(text))
+    try:
+        yield from reader
+    except csv.Error as exc:  # a field over csv's size limit, say
+        raise InvalidInput(
+            "file", f"not a readable CSV file, line {reader.line_num}: {exc}"
+        ) from exc
 
 
 def _xlsx_rows(content: bytes) -> Iterator[list[Any]]:

@@ -109,8 +109,7 @@ def member_orders(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[OrderSummary]:
-    if not members.member_exists(session, member_id):
-        raise members.MemberNotFound(f"no member {member_id}")
+    members.get_member(session, actor, member_id)  # 404 unless the member is in scope
     page = service.list_orders(
         session, actor, service.OrderFilter(member_id=member_id), cursor, limit
     )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.catalog import service as catalog
+from patron.catalog.schemas import CATEGORY_CODE_LENGTH
 from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
@@ -25,7 +26,7 @@ from patron.members import service as members
 from patron.members.schemas import normalize_mobile
 from patron.orders import service
 from patron.orders.models import Order, OrderChannel, OrderLine, OrderPayment, PaymentMethod
-from patron.orders.schemas import OrderImportReport
+from patron.orders.schemas import MAX_QUANTITY, OrderImportReport, check_occurred_at
 from patron.stores import service as stores
 
 BATCH_ORDERS = 2000
@@ -109,6 +110,10 @@ def _when(value: Any) -> datetime:
             raise RowError("occurred_at", f"not a date-time: {cell_text(value)!r}") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=clock.business_tz())
+    try:
+        check_occurred_at(moment)
+    except ValueError as exc:
+        raise RowError("occurred_at", str(exc)) from exc
     if moment > clock.now() + service.CLOCK_SKEW:
         raise RowError("occurred_at", "is in the future")
     return moment
@@ -140,8 +145,8 @@ class RowParser:
             quantity = int(cell_text(row.get("quantity")))
         except ValueError as exc:
             raise RowError("quantity", "not a whole number") from exc
-        if quantity <= 0:
-            raise RowError("quantity", "must be positive")
+        if not 0 < quantity <= MAX_QUANTITY:
+            raise RowError("quantity", f"must be positive and at most {MAX_QUANTITY}")
         unit_price, discount = _money(row, "unit_price"), _money(row, "discount", "0")
         paid = _money(row, "paid")
         if paid != quantity * unit_price - discount:
@@ -152,6 +157,8 @@ class RowParser:
         if method not in PaymentMethod.__members__:
             raise RowError("payment_method", f"unknown payment method {method!r}")
         category = cell_text(row.get("category_code")) or None
+        if category is not None and len(category) > CATEGORY_CODE_LENGTH:
+            raise RowError("category_code", f"longer than {CATEGORY_CODE_LENGTH} characters")
         return ParsedLine(sku, name[:200], category, quantity, unit_price, discount, paid, method)
 
     def order_head(self, number: int, row: dict[str, Any]) -> ParsedOrder:
@@ -189,8 +196,7 @@ def group_orders(
         report.rows += 1
         key = (cell_text(row.get("store")), cell_text(row.get("external_id")))
         if key != current_key:
-            if current is not None and not broken:
-                yield current
+            yield from _complete(current, broken, report)
             if key in done:
                 report.errors.append(
                     {
@@ -218,9 +224,32 @@ def group_orders(
             broken = True
             continue
         if current is not None:
+            if sum(ln.paid for ln in current.lines) + line.paid > MAX_FEN:
+                report.errors.append(
+                    {
+                        "row": number,
+                        "field": "paid",
+                        "reason": f"the order total exceeds {MAX_FEN} fen",
+                    }
+                )
+                broken = True
+                continue
             current.lines.append(line)
-    if current is not None and not broken:
-        yield current
+    yield from _complete(current, broken, report)
+
+
+def _complete(
+    order: ParsedOrder | None, broken: bool, report: OrderImportReport
+) -> Iterator[ParsedOrder]:
+    """The order, unless a row of it was bad or it sells nothing (live intake refuses both)."""
+    if order is None or broken:
+        return
+    if not any(ln.paid for ln in order.lines):
+        report.errors.append(
+            {"row": order.first_row, "field": "paid", "reason": "the order total is 0"}
+        )
+        return
+    yield order
 
 
 def import_orders(

@@ -1,9 +1,32 @@
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from datetime import UTC, datetime
+from typing import Annotated
 
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from patron.catalog.schemas import CATEGORY_CODE_LENGTH
+from patron.core.ids import RowId
 from patron.core.money import MAX_FEN
 from patron.orders.models import OrderChannel, OrderStatus, PaymentMethod
+
+MAX_QUANTITY = 1_000_000
+EARLIEST_YEAR = 2000
+
+
+def check_occurred_at(moment: datetime) -> datetime:
+    """ValueError for a time before 2000 (local) or one with no UTC equivalent
+    (0001-01-01T00:00+08:00): such a time cannot be compared with now or stored."""
+    if moment.year < EARLIEST_YEAR:
+        raise ValueError(f"is before {EARLIEST_YEAR}")
+    try:
+        moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("is out of range") from exc
+    return moment
+
+
+OccurredAt = Annotated[AwareDatetime, AfterValidator(check_occurred_at)]
 
 
 class OrderItemIn(BaseModel):
@@ -11,8 +34,8 @@ class OrderItemIn(BaseModel):
 
     sku: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
-    category_code: str | None = Field(default=None, max_length=32)
-    quantity: int = Field(gt=0, le=1_000_000)
+    category_code: str | None = Field(default=None, max_length=CATEGORY_CODE_LENGTH)
+    quantity: int = Field(gt=0, le=MAX_QUANTITY)
     unit_price: int = Field(ge=0, le=MAX_FEN, description="fen")
     discount: int = Field(default=0, ge=0, le=MAX_FEN, description="fen")
     paid: int = Field(ge=0, le=MAX_FEN, description="fen: quantity × unit_price − discount")
@@ -30,10 +53,10 @@ class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     external_id: str = Field(min_length=1, max_length=64, description="POS or mall order number")
-    store_id: int
+    store_id: RowId
     channel: OrderChannel
-    member_id: int | None = None
-    occurred_at: AwareDatetime
+    member_id: RowId | None = None
+    occurred_at: OccurredAt
     items: list[OrderItemIn] = Field(min_length=1, max_length=500)
     payments: list[PaymentIn] = Field(default_factory=list, max_length=20)
 
@@ -41,7 +64,7 @@ class OrderCreate(BaseModel):
 class RefundItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    line_id: int
+    line_id: RowId
     quantity: int = Field(gt=0)
 
 

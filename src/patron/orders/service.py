@@ -82,6 +82,8 @@ def check_amounts(data: OrderCreate) -> int:
                 f"must be quantity × unit_price − discount = {gross - item.discount}",
             )
     total = sum(item.paid for item in data.items)
+    if total == 0:
+        raise InvalidInput("items", "the order total is 0: an order sells something")
     if total > MAX_FEN:
         raise InvalidInput("items", f"the order total exceeds {MAX_FEN} fen")
     paid = sum(payment.amount for payment in data.payments)
@@ -457,9 +459,12 @@ def summary(order: Order) -> OrderSummary:
 
 
 def present(session: Session, order: Order) -> OrderOut:
+    lines = lines_of(session, order.id)
+    # Keyed on quantities, not amounts: a refund can be worth 0 fen (a free gift, a third of a
+    # fen). An order never refunded, as every order just taken in, costs no refund queries.
     refunds = (
         list(session.scalars(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id)))
-        if order.refunded_amount
+        if any(line.refunded_quantity for line in lines)
         else []
     )
     refund_lines: dict[int, list[RefundLineOut]] = defaultdict(list)
@@ -475,7 +480,7 @@ def present(session: Session, order: Order) -> OrderOut:
     )
     return OrderOut(
         **summary(order).model_dump(),
-        items=[OrderLineOut.model_validate(ln) for ln in lines_of(session, order.id)],
+        items=[OrderLineOut.model_validate(ln) for ln in lines],
         payments=[PaymentOut.model_validate(p) for p in payments],
         refunds=[
             RefundOut(

@@ -1,0 +1,12 @@
+"""Row ids: id columns are 32-bit integers, so an id a client sends is bounded before it reaches
+a query (PostgreSQL raises DataError, SQLite OverflowError, beyond them)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+MAX_ROW_ID = 2**31 - 1
+
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
