@@ -1,17 +1,32 @@
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.app import create_app
 from patron.core import db
 from patron.core.settings import Settings
-from tests.factories import make_staff, staff_headers
+from patron.deps import SessionDep
+from patron.stores.models import Store
+from tests.factories import make_staff, make_store, staff_headers
+
+# Past PostgreSQL's INTEGER (2**31) and past SQLite's 64-bit INTEGER (10**20).
+TOO_BIG = (2**31, 10**20)
+
+
+def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    err = capsys.readouterr().err
+    return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
 
 
 def test_healthz_checks_the_database(client: TestClient) -> None:
@@ -142,3 +157,85 @@ def test_a_failed_commit_is_an_error_not_a_success(
         )
     assert response.status_code == 500
     assert response.json()["code"] == "internal_error"
+
+
+def test_an_unexpected_error_keeps_its_request_id(
+    make_app: Callable[..., FastAPI], capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_app()
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    app.add_api_route("/api/v1/_boom", boom)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/v1/_boom", headers={"X-Request-ID": "boom-0001"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == "boom-0001"
+    assert response.json()["request_id"] == "boom-0001"
+    assert response.json()["code"] == "internal_error"
+    errors = [line for line in log_lines(capsys) if line["logger"] == "patron.errors"]
+    assert [line["request_id"] for line in errors] == ["boom-0001"]
+    assert "RuntimeError: boom" in errors[0]["exc"]
+
+
+def test_ids_beyond_the_id_range_are_422(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    headers = staff_headers(make_staff(session), settings)
+    for big in TOO_BIG:
+        for method, path in (
+            ("GET", f"/api/v1/staff/{big}"),
+            ("GET", f"/api/v1/members/{big}"),
+            ("GET", f"/api/v1/orders/{big}"),
+            ("GET", f"/api/v1/staff?store_id={big}"),
+            ("PATCH", f"/api/v1/staff/{big}"),
+            ("POST", f"/api/v1/points/adjustments/{big}/approve"),
+        ):
+            response = client.request(method, path, json={}, headers=headers)
+            assert response.status_code == 422, (method, path)
+            assert response.json()["code"] == "validation_error"
+            assert "out of range" in response.json()["detail"]
+
+
+def test_a_cursor_beyond_the_id_range_is_422(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    headers = staff_headers(make_staff(session), settings)
+
+    def page(raw: str) -> int:
+        cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return client.get("/api/v1/staff", params={"cursor": cursor}, headers=headers).status_code
+
+    assert page(f"id:{2**31 - 1}") == 200
+    for raw in ("id:" + "9" * 30, f"id:{2**31}", "id:0", "id:-5", "id: 7", "id:"):
+        assert page(raw) == 422, raw
+
+
+def test_a_number_beyond_a_column_range_in_a_body_is_422(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    headers = staff_headers(make_staff(session), settings)
+    for big in TOO_BIG:
+        body = {"username": "big", "password": "Passw0rd!", "role": "cashier", "store_ids": [big]}
+        response = client.post("/api/v1/staff", json=body, headers=headers)
+        assert response.status_code == 422, big
+        assert response.json()["code"] == "validation_error"
+
+
+def test_a_number_beyond_a_column_range_writes_nothing(
+    make_app: Callable[..., FastAPI], session: Session
+) -> None:
+    app = make_app()
+
+    def write_then_overflow(request_session: SessionDep) -> None:
+        make_store(request_session, "OVER1")
+        request_session.get(Store, 10**20)
+
+    app.add_api_route("/api/v1/_overflow", write_then_overflow, methods=["POST"])
+    with TestClient(app) as client:
+        response = client.post("/api/v1/_overflow")
+    assert response.status_code == 422
+    assert "out of range" in response.json()["detail"]
+    assert session.scalar(select(Store).where(Store.code == "OVER1")) is None

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.apikeys.models import ApiKey
 from patron.core.actor import Role
 from patron.core.settings import Settings
 from tests.factories import auth, make_api_key, make_staff, make_store, staff_headers
+
+
+def _api_key_with_id(session: Session) -> tuple[str, int]:
+    key = make_api_key(session)
+    key_id = session.scalar(select(ApiKey.id).where(ApiKey.prefix == key[:10]))
+    assert key_id is not None
+    return key, key_id
 
 
 def test_store_manager_sees_only_their_store(
@@ -102,3 +111,34 @@ def test_hq_sees_every_store(client: TestClient, session: Session, settings: Set
         "items"
     ]
     assert {s["code"] for s in listed} == {"A001", "B001"}
+
+
+def test_store_manager_cannot_change_a_fellow_manager(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    a = make_store(session)
+    manager, fellow = (make_staff(session, Role.store_manager, [a]) for _ in range(2))
+    cashier = make_staff(session, Role.cashier, [a])
+    headers = staff_headers(manager, settings)
+    for body in ({"role": "cashier", "is_active": False}, {"display_name": "x"}):
+        response = client.patch(f"/api/v1/staff/{fellow.id}", json=body, headers=headers)
+        assert response.status_code == 403
+    session.refresh(fellow)
+    assert (fellow.role, fellow.is_active) == ("store_manager", True)
+    edited = client.patch(f"/api/v1/staff/{cashier.id}", json={"role": "guide"}, headers=headers)
+    assert edited.status_code == 200
+
+
+def test_api_key_sees_no_staff_even_one_sharing_its_id(
+    client: TestClient, session: Session
+) -> None:
+    key, key_id = _api_key_with_id(session)
+    user = make_staff(session)
+    while key_id != user.id:  # line the sequences up: API key #n and staff user #n
+        if key_id < user.id:
+            key, key_id = _api_key_with_id(session)
+        else:
+            user = make_staff(session)
+    response = client.get(f"/api/v1/staff/{user.id}", headers=auth(key))
+    assert response.status_code == 404
+    assert response.json()["code"] == "staff_not_found"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import types
+from typing import Any, Union, get_args, get_origin
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
@@ -16,6 +18,8 @@ from patron.audit.api import router as audit_router
 from patron.catalog.api import router as catalog_router
 from patron.console import routes as console
 from patron.core import clock, crypto, db
+from patron.core.errors import InvalidInput
+from patron.core.ids import MAX_ROW_ID
 from patron.core.logging import configure_logging
 from patron.core.ratelimit import RateLimiter
 from patron.core.settings import Settings, get_settings
@@ -30,8 +34,38 @@ from patron.stores.api import router as stores_router
 API_PREFIX = "/api/v1"
 
 
+def _is_int(annotation: Any) -> bool:
+    """`int` or `int | None`."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return set(get_args(annotation)) == {int, type(None)}
+    return annotation is int
+
+
+def bounded_ids(request: Request) -> None:
+    """Every `*_id` integer in the path or query string names a row, and the id columns are 32-bit:
+    a larger number answers 422 here rather than 500 from the database (DataError, OverflowError).
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    for fields, values in (
+        (route.dependant.path_params, request.path_params),
+        (route.dependant.query_params, request.query_params),
+    ):
+        for field in fields:
+            raw = values.get(field.alias)
+            if not (field.name.endswith("_id") and _is_int(field.field_info.annotation)):
+                continue
+            try:
+                value = int(str(raw))
+            except ValueError:
+                continue  # missing or not a number: FastAPI's own validation answers it
+            if not -MAX_ROW_ID <= value <= MAX_ROW_ID:
+                raise InvalidInput(field.alias, f"out of range: ids go up to {MAX_ROW_ID}")
+
+
 def api_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX)
+    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(bounded_ids)])
     for domain_router in (
         auth_router,
         stores_router,

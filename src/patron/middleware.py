@@ -6,17 +6,24 @@ import logging
 import re
 import time
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from patron.core.context import new_request_id, request_id_var
+from patron.problems import ERROR_LOGGED, internal_error_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_INCOMING = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 log = logging.getLogger("patron.access")
+error_log = logging.getLogger("patron.errors")
 
 
 class RequestContextMiddleware:
-    """Take the caller's X-Request-ID when it is sane, else make one; echo it; log the request."""
+    """Take the caller's X-Request-ID when it is sane, else make one; echo it; log the request.
+
+    An unhandled error is logged and answered (500 problem) here, while the request id is still
+    set: Starlette's own error middleware sits outside this one. It is then re-raised, as
+    Starlette does, for the server (and test clients) to see."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -32,10 +39,12 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
+        started_response = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [
@@ -46,6 +55,12 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            error_log.exception("unhandled error", extra={"path": scope["path"]})
+            scope[ERROR_LOGGED] = True
+            if not started_response:
+                await internal_error_response(Request(scope))(scope, receive, send_with_id)
+            raise
         finally:
             log.info(
                 "request",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from patron.core.context import current_request_id
@@ -16,6 +18,10 @@ from patron.core.errors import PatronError
 
 PROBLEM_TYPE_BASE = "https://patron.dev/problems/"
 log = logging.getLogger("patron.errors")
+# Set in the ASGI scope once an unhandled error is logged, so that it is logged once.
+ERROR_LOGGED = "patron.error_logged"
+# PostgreSQL's SQLSTATE numeric_value_out_of_range.
+_NUMERIC_VALUE_OUT_OF_RANGE = "22003"
 
 _HTTP_CODES = {
     401: "unauthenticated",
@@ -49,6 +55,23 @@ def problem_response(
     return JSONResponse(
         body, status_code=status, headers=headers, media_type="application/problem+json"
     )
+
+
+def internal_error_response(request: Request) -> JSONResponse:
+    return problem_response(request, 500, "internal_error", "Internal server error")
+
+
+def number_out_of_range(exc: BaseException) -> bool:
+    """A number the database cannot hold: PostgreSQL's numeric_value_out_of_range, or the
+    OverflowError sqlite3 raises binding an int past 64 bits (not wrapped by SQLAlchemy)."""
+    if isinstance(exc, DataError):
+        return getattr(exc.orig, "sqlstate", None) == _NUMERIC_VALUE_OUT_OF_RANGE
+    if isinstance(exc, OverflowError):
+        frames = list(traceback.walk_tb(exc.__traceback__))
+        return bool(frames) and frames[-1][0].f_globals.get("__name__", "").startswith(
+            "sqlalchemy."
+        )
+    return False
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -85,7 +108,22 @@ def install(app: FastAPI) -> None:
             request, status, code, title, detail, dict(exc.headers or {}) or None
         )
 
+    # The safety net behind bounded ids (app.py): any other number a column cannot hold. The
+    # transaction is rolled back by the session dependency before this answers.
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        if not number_out_of_range(exc):
+            raise exc
+        detail = "a number in the request is out of range"
+        return problem_response(
+            request, 422, "validation_error", "Invalid input", detail, errors=[]
+        )
+
+    # RequestContextMiddleware answers an unhandled error itself, while the request id is set;
+    # this handler (in Starlette's outermost middleware) only answers what escapes that.
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(request, 500, "internal_error", "Internal server error")
+        if not request.scope.get(ERROR_LOGGED):
+            log.exception("unhandled error", extra={"path": request.url.path})
+        return internal_error_response(request)

@@ -13,6 +13,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from patron.core.errors import InvalidInput
+from patron.core.ids import MAX_ROW_ID
 
 T = TypeVar("T")
 MAX_LIMIT = 200
@@ -23,14 +24,17 @@ def encode_cursor(last_id: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
+    """The row id a cursor from `encode_cursor` carries; anything else, an id beyond the id
+    columns' range included, is refused before it reaches a query."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        if kind != "id":
-            raise ValueError(raw)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, binascii.Error) as exc:  # UnicodeDecodeError is a ValueError
         raise InvalidInput("cursor", "not a cursor this API issued") from exc
+    kind, _, value = raw.partition(":")
+    digits = value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ROW_ID))
+    if kind != "id" or not digits or not 1 <= int(value) <= MAX_ROW_ID:
+        raise InvalidInput("cursor", "not a cursor this API issued")
+    return int(value)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, exists, false, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -94,7 +94,10 @@ def _visible_query(actor: Actor) -> Select[StaffUser]:
             StaffStoreScope.store_id.in_(actor.store_ids),
         )
         return query.where(StaffUser.all_stores.is_(False), inside, ~outside)
-    return query.where(StaffUser.id == actor.id)
+    if actor.kind == "staff" and actor.id is not None:
+        # Anyone else sees their own account; an API key's id is no staff user's id.
+        return query.where(StaffUser.id == actor.id)
+    return query.where(false())
 
 
 def list_staff(
@@ -181,6 +184,9 @@ def create_staff(session: Session, actor: Actor, data: StaffCreate) -> StaffUser
 
 def update_staff(session: Session, actor: Actor, staff_id: int, data: StaffUpdate) -> StaffUser:
     user = get_staff(session, actor, staff_id)
+    if actor.role is Role.store_manager and Role(user.role) not in MANAGED_BY_STORE_MANAGER:
+        # Checked before the new values: a manager edits cashiers and guides, not their peers.
+        raise Forbidden("store managers may only manage cashiers and guides")
     changes = data.model_dump(exclude_unset=True)
     role = data.role or Role(user.role)
     all_stores = user.all_stores if data.all_stores is None else data.all_stores
