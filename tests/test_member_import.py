@@ -7,13 +7,15 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from patron.audit.models import AuditEntry
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
 from patron.members import importer
 from patron.members import service as members
 from patron.members.models import Member
+from patron.staff.service import actor_for
 from patron.stores.models import Store
-from tests.factories import make_staff, make_store, staff_headers
+from tests.factories import make_member, make_staff, make_store, staff_headers
 
 CSV = """手机号,姓名,生日,性别,开卡门店,卡号
 13800000001,张三,1990-01-02,男,IMP01,C001
@@ -146,3 +148,100 @@ def test_header_without_mobile_is_refused(
     response = client.post("/api/v1/imports/members", files=files, headers=headers)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "file"
+
+
+def test_store_manager_cannot_take_over_another_stores_member(session: Session) -> None:
+    own, other = stores(session)
+    theirs = make_member(session, other, mobile="13911112222", name="王五")
+    manager = actor_for(make_staff(session, Role.store_manager, [own]))
+    csv = "手机号,姓名,开卡门店\n13911112222,李鬼,IMP01\n".encode()
+    for dry_run in (True, False):
+        report = importer.import_members(
+            session, manager, importer.read_rows(csv, "m.csv"), dry_run=dry_run
+        )
+        assert (report.updated, report.skipped) == (0, 0)
+        assert [(e.row, e.field) for e in report.errors] == [(2, "mobile")]
+    session.refresh(theirs)
+    assert (theirs.name, theirs.store_id) == ("王五", other.id)
+
+
+def test_each_imported_member_is_audited(session: Session) -> None:
+    run(session, "手机号,姓名\n13800000031,甲\n".encode())
+    run(session, "手机号,姓名\n13800000031,乙\n13800000032,丙\n".encode())
+    first = members.find_by_mobile(session, "+8613800000031")
+    second = members.find_by_mobile(session, "+8613800000032")
+    assert first is not None
+    assert second is not None
+    entries = session.execute(
+        select(AuditEntry.action, AuditEntry.entity_id, AuditEntry.after)
+        .where(AuditEntry.entity_type == "member")
+        .order_by(AuditEntry.id)
+    ).all()
+    assert [(action, entity_id) for action, entity_id, _ in entries] == [
+        ("member.register", str(first.id)),
+        ("member.update", str(first.id)),
+        ("member.register", str(second.id)),
+    ]
+    assert entries[1].after == {"fields": ["name"]}
+
+
+def test_card_number_repeated_in_a_file_is_an_error_on_the_later_row(session: Session) -> None:
+    csv = "手机号,姓名,卡号\n13911113331,甲,CARD-X\n13911113332,乙,CARD-X\n".encode()
+    for dry_run in (True, False):
+        report = run(session, csv, dry_run=dry_run)
+        assert report.created == 1
+        assert [(e.row, e.field) for e in report.errors] == [(3, "card_no")]
+    assert members.find_by_mobile(session, "+8613911113332") is None
+
+
+def test_import_guide_is_store_staff_of_the_members_store(session: Session) -> None:
+    own, other = stores(session)
+    make_staff(session, Role.hq_finance, username="finance1")
+    make_staff(session, Role.guide, [other], username="guide_other")
+    guide = make_staff(session, Role.guide, [own], username="guide_own")
+    csv = """手机号,姓名,开卡门店,导购
+13911114441,甲,IMP01,finance1
+13911114442,乙,IMP01,guide_other
+13911114443,丙,IMP01,guide_own
+"""
+    report = run(session, csv.encode())
+    assert [(e.row, e.field) for e in report.errors] == [(2, "guide"), (3, "guide")]
+    member = members.find_by_mobile(session, "+8613911114443")
+    assert member is not None
+    assert member.guide_id == guide.id
+
+
+def test_import_changing_the_guide_keeps_history(session: Session) -> None:
+    store = make_store(session)
+    first = make_staff(session, Role.guide, [store], username="guide_one")
+    second = make_staff(session, Role.guide, [store], username="guide_two")
+    member = make_member(session, store, mobile="13911115551", name="甲", guide_id=first.id)
+    report = run(session, "手机号,姓名,导购\n13911115551,甲,guide_two\n".encode())
+    assert report.updated == 1
+    history = members.guide_history(session, member.id)
+    assert [(h.previous_guide_id, h.guide_id) for h in history] == [
+        (None, first.id),
+        (first.id, second.id),
+    ]
+
+
+def test_store_manager_import_defaults_to_their_only_store(session: Session) -> None:
+    own, other = stores(session)
+    manager = actor_for(make_staff(session, Role.store_manager, [own]))
+    csv = "手机号,姓名\n13911119991,甲\n".encode()
+    report = importer.import_members(session, manager, importer.read_rows(csv, "m.csv"), False)
+    assert report.created == 1
+    member = members.find_by_mobile(session, "+8613911119991")
+    assert member is not None
+    assert member.store_id == own.id
+    both = actor_for(make_staff(session, Role.store_manager, [own, other]))
+    csv = "手机号,姓名\n13911119992,乙\n".encode()
+    report = importer.import_members(session, both, importer.read_rows(csv, "m.csv"), False)
+    assert [(e.row, e.field) for e in report.errors] == [(2, "store")]
+
+
+def test_import_checks_email_like_the_api(session: Session) -> None:
+    csv = "手机号,姓名,邮箱\n13911110001,甲,foo@\n13911110002,乙,@\n13911110003,丙,A@B.CN\n"
+    report = run(session, csv.encode(), dry_run=True)
+    assert [(e.row, e.field) for e in report.errors] == [(2, "email"), (3, "email")]
+    assert report.created == 1

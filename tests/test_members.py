@@ -32,6 +32,14 @@ def test_non_mainland_mobiles_are_refused(raw: str) -> None:
         normalize_mobile(raw)
 
 
+@pytest.mark.parametrize(
+    "raw", ["138-1234-ABCD", "1381234567O", "13812345678 ext. 99", "13812345678;ext=99"]
+)
+def test_letters_and_extensions_are_not_mobiles(raw: str) -> None:
+    with pytest.raises(ValueError, match="phone"):
+        normalize_mobile(raw)
+
+
 def register(client: TestClient, headers: dict[str, str], **body: object) -> dict:  # type: ignore[type-arg]
     response = client.post(
         "/api/v1/members", json={"mobile": "13812345678", "name": "张三", **body}, headers=headers
@@ -69,6 +77,8 @@ def test_register_and_duplicate_mobile(
         ({"store_id": 987654}, "store_id"),
         ({"guide_id": 987654}, "guide_id"),
         ({"email": "not-an-email"}, "email"),
+        ({"store_id": 2**31}, "store_id"),
+        ({"guide_id": 2**31}, "guide_id"),
     ],
 )
 def test_invalid_registrations_name_the_field(
@@ -486,3 +496,94 @@ def test_staff_of_several_stores_must_name_the_registering_store(
     headers = staff_headers(make_staff(session, Role.store_manager, [a, b]), settings)
     assert register(client, headers)["errors"][0]["field"] == "store_id"
     assert register(client, headers, store_id=b.id)["store_id"] == b.id
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "0000000001" + "١٢٣٤٥٦٧٨",  # Arabic-Indic digits pass str.isdigit()
+        "²" * 18,
+        "999999999912345678",  # a member id beyond the id column's range
+    ],
+)
+def test_member_codes_are_ascii_digits_with_a_possible_id(
+    client: TestClient, session: Session, settings: Settings, code: str
+) -> None:
+    headers = staff_headers(make_staff(session), settings)
+    make_member(session)
+    response = client.get(f"/api/v1/member-codes/{code}", headers=headers)
+    assert response.status_code == 404
+    assert response.json()["code"] == "member_code_invalid"
+
+
+def test_guide_must_work_in_the_members_store(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    a, b = make_store(session), make_store(session)
+    guide_b = make_staff(session, Role.guide, [b])
+    cashier_a = staff_headers(make_staff(session, Role.cashier, [a]), settings)
+    refused = register(client, cashier_a, guide_id=guide_b.id)
+    assert refused["http"] == 422
+    assert refused["errors"][0]["field"] == "guide_id"
+    member = make_member(session, a)
+    manager_a = staff_headers(make_staff(session, Role.store_manager, [a]), settings)
+    moved = client.put(
+        f"/api/v1/members/{member.id}/guide", json={"guide_id": guide_b.id}, headers=manager_a
+    )
+    assert moved.status_code == 422
+    assert moved.json()["errors"][0]["field"] == "guide_id"
+    guide_a = make_staff(session, Role.guide, [a, b])
+    assert register(client, cashier_a, guide_id=guide_a.id)["guide_id"] == guide_a.id
+
+
+def test_erase_also_erases_members_merged_into_it(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    headers = staff_headers(make_staff(session), settings)
+    first = make_member(session, mobile="13911116661", name="赵六")
+    second = make_member(session, mobile="13911116662", name="赵六")
+    survivor = make_member(session, mobile="13911116663", name="赵六")
+    members.merge_members(session, SYSTEM, first.id, second.id)
+    members.merge_members(session, SYSTEM, second.id, survivor.id)
+    erased = client.post(f"/api/v1/members/{survivor.id}/erase", json={}, headers=headers)
+    assert erased.status_code == 200
+    for mobile in ("13911116661", "13911116662"):
+        assert register(client, headers, mobile=mobile)["http"] == 201
+    for member in (first, second):
+        session.refresh(member)
+        assert (member.name, member.mobile, member.status) == (None, None, "erased")
+    erasures = session.scalars(
+        select(AuditEntry.entity_id).where(AuditEntry.action == "member.erase")
+    ).all()
+    assert sorted(erasures) == sorted(str(m.id) for m in (first, second, survivor))
+
+
+@pytest.mark.parametrize("value", [b"NaN", b"Infinity", b"-Infinity"])
+def test_number_attributes_are_finite(
+    client: TestClient, session: Session, settings: Settings, value: bytes
+) -> None:
+    headers = staff_headers(make_staff(session), settings)
+    client.post(
+        "/api/v1/member-attributes",
+        json={"code": "height", "label": "身高", "type": "number"},
+        headers=headers,
+    )
+    response = client.post(
+        "/api/v1/members",
+        content=b'{"mobile": "13911117771", "name": "x", "attributes": {"height": %s}}' % value,
+        headers={**headers, "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "attributes.height"
+
+
+def test_blank_name_on_update_is_refused(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    headers = staff_headers(make_staff(session), settings)
+    member = make_member(session, name="张伟")
+    response = client.patch(f"/api/v1/members/{member.id}", json={"name": "   "}, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "name"
+    session.refresh(member)
+    assert member.name == "张伟"

@@ -12,27 +12,40 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
+from patron.audit.models import AuditEntry
 from patron.core import clock
 from patron.core.actor import Actor
+from patron.core.context import current_request_id
 from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
 from patron.core.tabular import cell_text, read_table
 from patron.members.models import (
     Channel,
     Gender,
+    GuideAssignment,
     IdentityType,
     Member,
     MemberConsent,
     MemberConsentEvent,
     MemberIdentity,
+    MemberStatus,
 )
-from patron.members.schemas import ImportReport, ImportRowError, normalize_mobile
+from patron.members.schemas import (
+    ImportReport,
+    ImportRowError,
+    normalize_email,
+    normalize_mobile,
+)
 from patron.members.service import (
+    default_store,
+    guides_in_store,
     identity_hash,
+    may_guide,
     name_index,
     new_code_secret,
     set_birthday,
     set_name,
+    visible,
 )
 from patron.staff import service as staff
 from patron.stores import service as stores
@@ -42,6 +55,10 @@ MEMBERS = cast(Table, Member.__table__)
 IDENTITIES = cast(Table, MemberIdentity.__table__)
 CONSENTS = cast(Table, MemberConsent.__table__)
 CONSENT_EVENTS = cast(Table, MemberConsentEvent.__table__)
+GUIDE_ASSIGNMENTS = cast(Table, GuideAssignment.__table__)
+AUDIT_ENTRIES = cast(Table, AuditEntry.__table__)
+# Fields whose values an update's audit entry may show: none of them is personal data.
+AUDITED_VALUES = ("store_id", "guide_id")
 HEADERS = {
     "mobile": "mobile",
     "手机号": "mobile",
@@ -151,10 +168,10 @@ class RowParser:
                 raise RowError("gender", f"not a gender: {cell_text(row['gender'])!r} (男/女)")
             parsed.fields["gender"] = gender.value
         if cell_text(row.get("email")):
-            email = cell_text(row["email"]).lower()
-            if "@" not in email or len(email) > 254:
-                raise RowError("email", "not an email address")
-            parsed.fields["email"] = email
+            try:
+                parsed.fields["email"] = normalize_email(cell_text(row["email"]))
+            except ValueError as exc:
+                raise RowError("email", str(exc)) from exc
         if cell_text(row.get("store")):
             parsed.fields["store_id"] = self._store(cell_text(row["store"]))
         if cell_text(row.get("guide")):
@@ -178,12 +195,14 @@ class RowParser:
         return store_id
 
     def _guide(self, username: str) -> int:
+        """An active store staff user; whether they work in the member's store is checked when
+        the row is written, once the registering store is known."""
         if username not in self._guides:
             user = staff.find_by_username(self.session, username)
-            self._guides[username] = user.id if user is not None and user.is_active else None
+            self._guides[username] = user.id if user is not None and may_guide(user) else None
         guide_id = self._guides[username]
         if guide_id is None:
-            raise RowError("guide", f"no active staff user {username!r}")
+            raise RowError("guide", f"no active store staff user {username!r}")
         return guide_id
 
 
@@ -228,18 +247,29 @@ def write_members(
     report: ImportReport,
     dry_run: bool,
 ) -> None:
-    """Write validated rows in batches; the import's audit entry records the counts."""
-    seen: dict[str, int] = {}
+    """Write validated rows in batches: each member created or updated gets its own audit entry,
+    and the import's entry records the counts. A mobile or card number a file repeats is an
+    error on the later row, in a dry run as in a real one."""
+    seen_mobiles: dict[str, int] = {}
+    seen_cards: dict[str, int] = {}
     for batch in _batches(parsed):
         unique = []
         for item in batch:
-            if item.mobile in seen:
-                reason = f"same mobile as row {seen[item.mobile]}"
-                report.errors.append(ImportRowError(row=item.number, field="mobile", reason=reason))
+            if item.mobile in seen_mobiles:
+                _row_error(
+                    report, item, "mobile", f"same mobile as row {seen_mobiles[item.mobile]}"
+                )
                 continue
-            seen[item.mobile] = item.number
+            seen_mobiles[item.mobile] = item.number
+            if item.card_no is not None:
+                if item.card_no in seen_cards:
+                    reason = f"same card number as row {seen_cards[item.card_no]}"
+                    _row_error(report, item, "card_no", reason)
+                    continue
+                seen_cards[item.card_no] = item.number
             unique.append(item)
-        _write_batch(session, unique, report, dry_run)
+        _write_batch(session, actor, unique, report, dry_run)
+    report.errors.sort(key=lambda error: error.row)
     if not dry_run:
         audit.record(
             session,
@@ -252,8 +282,65 @@ def write_members(
         )
 
 
+def _row_error(report: ImportReport, item: ParsedRow, field_name: str, reason: str) -> None:
+    report.errors.append(ImportRowError(row=item.number, field=field_name, reason=reason))
+
+
+@dataclass
+class _Batch:
+    """What one batch writes besides the members themselves, for one statement per table."""
+
+    session: Session
+    actor: Actor
+    guides: list[dict[str, Any]] = field(default_factory=list)
+    audits: list[dict[str, Any]] = field(default_factory=list)
+
+    def guide(self, member_id: int, guide_id: int | None, previous: int | None, why: str) -> None:
+        self.guides.append(
+            {
+                "member_id": member_id,
+                "guide_id": guide_id,
+                "previous_guide_id": previous,
+                "assigned_by": self.actor.name,
+                "reason": why,
+                "assigned_at": clock.now(),
+            }
+        )
+
+    def audit(
+        self,
+        action: str,
+        member_id: int,
+        store_id: int | None,
+        before: dict[str, Any] | None,
+        after: dict[str, Any],
+    ) -> None:
+        """The entry `audit.record` writes, built for a batched insert."""
+        self.audits.append(
+            {
+                "created_at": clock.now(),
+                "actor_type": self.actor.kind,
+                "actor_id": self.actor.id,
+                "actor_name": self.actor.name,
+                "store_id": store_id,
+                "action": action,
+                "entity_type": "member",
+                "entity_id": str(member_id),
+                "before": before,
+                "after": after,
+                "request_id": current_request_id(),
+            }
+        )
+
+    def flush(self) -> None:
+        if self.guides:
+            self.session.execute(insert(GUIDE_ASSIGNMENTS), self.guides)
+        if self.audits:
+            self.session.execute(insert(AUDIT_ENTRIES), self.audits)
+
+
 def _write_batch(
-    session: Session, parsed: list[ParsedRow], report: ImportReport, dry_run: bool
+    session: Session, actor: Actor, parsed: list[ParsedRow], report: ImportReport, dry_run: bool
 ) -> None:
     hashes = {blind_index("mobile", item.mobile): item for item in parsed}
     existing = {
@@ -261,38 +348,92 @@ def _write_batch(
         for member in session.scalars(select(Member).where(Member.mobile_hash.in_(hashes)))
     }
     taken_cards = _taken_cards(session, [i.card_no for i in parsed if i.card_no])
+    writes = _Batch(session, actor)
     new_rows = []
     for mobile_hash, item in hashes.items():
         member = existing.get(mobile_hash)
-        if member is None and item.card_no in taken_cards:
-            report.errors.append(
-                ImportRowError(
-                    row=item.number, field="card_no", reason="card number belongs to another member"
-                )
-            )
-        elif member is None:
-            new_rows.append(_new_member_row(item, mobile_hash))
-            continue
-        if member is None:
-            continue
-        changes = {k: v for k, v in _comparable(item.fields).items() if _current(member, k) != v}
-        if not changes or member.status != "active":
-            report.skipped += 1
-            continue
-        report.updated += 1
-        if not dry_run:
-            _apply(member, changes)
+        try:
+            if member is None:
+                new_rows.append(_new_member_row(session, actor, item, mobile_hash, taken_cards))
+            else:
+                _update_member(session, actor, member, item, report, writes, dry_run)
+        except RowError as error:
+            _row_error(report, item, error.field_name, error.reason)
     report.created += len(new_rows)
-    if dry_run or not new_rows:
+    if dry_run:
         return
+    if new_rows:
+        _insert_members(session, new_rows, hashes, writes)
+    writes.flush()
+
+
+def _update_member(
+    session: Session,
+    actor: Actor,
+    member: Member,
+    item: ParsedRow,
+    report: ImportReport,
+    writes: _Batch,
+    dry_run: bool,
+) -> None:
+    # Mobiles are unique chain-wide: a row may only touch a member in the caller's scope.
+    if not visible(actor, member):
+        raise RowError("mobile", "already registered: belongs to a member of another store")
+    changes = {k: v for k, v in _comparable(item.fields).items() if _current(member, k) != v}
+    if not changes or member.status != MemberStatus.active:
+        report.skipped += 1
+        return
+    if "guide_id" in item.fields and ("guide_id" in changes or "store_id" in changes):
+        _check_guide(session, item.fields["guide_id"], item.fields.get("store_id", member.store_id))
+    report.updated += 1
+    if dry_run:
+        return
+    before = {k: _current(member, k) for k in AUDITED_VALUES if k in changes}
+    if "guide_id" in changes:
+        writes.guide(member.id, changes["guide_id"], member.guide_id, "import")
+    _apply(member, changes)
+    writes.audit(
+        "member.update",
+        member.id,
+        member.store_id,
+        before or None,
+        {"fields": sorted(changes)} | {k: changes[k] for k in AUDITED_VALUES if k in changes},
+    )
+
+
+def _check_guide(session: Session, guide_id: int, store_id: int | None) -> None:
+    """The API's rule: the guide works in the member's registering store (or in every store)."""
+    guide = staff.find_active(session, guide_id)
+    if guide is None or not may_guide(guide):
+        raise RowError("guide", f"no active store staff member {guide_id}")
+    if not guides_in_store(guide, store_id):
+        raise RowError("guide", f"{guide.username} does not work in the member's registering store")
+
+
+def _insert_members(
+    session: Session, new_rows: list[dict[str, Any]], hashes: dict[str, ParsedRow], writes: _Batch
+) -> None:
     # Core executemany, one statement per batch; the new ids are read back in one query
     # (RETURNING over executemany is slow on SQLite).
     session.execute(insert(MEMBERS), new_rows)
     new_hashes = [row["mobile_hash"] for row in new_rows]
     found = session.execute(
-        select(Member.id, Member.mobile_hash).where(Member.mobile_hash.in_(new_hashes))
+        select(
+            Member.id, Member.mobile_hash, Member.store_id, Member.guide_id, Member.channel
+        ).where(Member.mobile_hash.in_(new_hashes))
     )
-    ids = [(member_id, str(mobile_hash)) for member_id, mobile_hash in found]
+    ids = []
+    for member_id, mobile_hash, store_id, guide_id, channel in found:
+        ids.append((member_id, str(mobile_hash)))
+        if guide_id is not None:
+            writes.guide(member_id, guide_id, None, "开卡")
+        writes.audit(
+            "member.register",
+            member_id,
+            store_id,
+            None,
+            {"channel": channel, "store_id": store_id, "guide_id": guide_id},
+        )
     cards = [
         {
             "member_id": member_id,
@@ -360,8 +501,22 @@ def _apply(member: Member, changes: dict[str, Any]) -> None:
             setattr(member, key, value)
 
 
-def _new_member_row(item: ParsedRow, mobile_hash: str) -> dict[str, Any]:
+def _new_member_row(
+    session: Session, actor: Actor, item: ParsedRow, mobile_hash: str, taken_cards: set[str]
+) -> dict[str, Any]:
+    """The row of a member to create, or RowError: the API's rules for a registration."""
     fields = item.fields
+    if item.card_no in taken_cards:
+        raise RowError("card_no", "card number belongs to another member")
+    if "store_id" in fields:
+        store_id = fields["store_id"]
+    else:
+        try:
+            store_id = default_store(actor)
+        except InvalidInput as exc:
+            raise RowError("store", "choose the registering store (开卡门店)") from exc
+    if fields.get("guide_id") is not None:
+        _check_guide(session, fields["guide_id"], store_id)
     name = fields.get("name")
     birthday: date | None = fields.get("birthday")
     now = clock.now()
@@ -375,7 +530,7 @@ def _new_member_row(item: ParsedRow, mobile_hash: str) -> dict[str, Any]:
         "birthday": birthday.isoformat() if birthday else None,
         "birthday_md": birthday.strftime("%m-%d") if birthday else None,
         "email": fields.get("email"),
-        "store_id": fields.get("store_id"),
+        "store_id": store_id,
         "opening_guide_id": fields.get("guide_id"),
         "guide_id": fields.get("guide_id"),
         "channel": fields.get("channel", Channel.import_.value),

@@ -7,6 +7,7 @@ from typing import Any
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from patron.core.ids import RowId
 from patron.members.models import (
     AttributeType,
     Channel,
@@ -17,15 +18,22 @@ from patron.members.models import (
 )
 
 CN_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
+# What a written mobile may hold: ASCII digits, spaces, hyphens, parentheses, a leading +.
+# Letters never: phonenumbers reads them as keypad digits ("ABCD" -> 2223) or an extension.
+MOBILE_CHARACTERS = re.compile(r"\+?[0-9 ()\-]+")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def normalize_mobile(raw: str) -> str:
     """A China mainland mobile as E.164 (+8613812345678); ValueError when it is not one."""
+    if not MOBILE_CHARACTERS.fullmatch(raw.strip()):
+        raise ValueError("not a phone number: only digits, spaces, -, ( ) and a leading +")
     try:
         number = phonenumbers.parse(raw, "CN")
     except phonenumbers.NumberParseException as exc:
         raise ValueError("not a phone number") from exc
+    if number.extension:
+        raise ValueError("not a phone number: extensions are not mobiles")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if not CN_MOBILE.match(e164):
         raise ValueError("not a China mainland mobile number (1[3-9] and 11 digits)")
@@ -36,13 +44,24 @@ def _mobile(value: str) -> str:
     return normalize_mobile(value)
 
 
-def _email(value: str | None) -> str | None:
-    if value in (None, ""):
-        return None
-    assert value is not None
+def normalize_email(value: str) -> str:
+    """An e-mail address, lower-cased; ValueError when it is not one (the API's and the
+    import's rule)."""
     if not EMAIL.match(value) or len(value) > 254:
         raise ValueError("not an email address")
     return value.strip().lower()
+
+
+def _email(value: str | None) -> str | None:
+    return None if value in (None, "") else normalize_email(value or "")
+
+
+def _name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.strip():
+        raise ValueError("name is blank")
+    return value.strip()
 
 
 class IdentityIn(BaseModel):
@@ -69,8 +88,8 @@ class MemberCreate(BaseModel):
     gender: Gender = Gender.unknown
     birthday: date | None = None
     email: str | None = Field(default=None, max_length=254)
-    store_id: int | None = None
-    guide_id: int | None = None
+    store_id: RowId | None = None
+    guide_id: RowId | None = None
     channel: Channel = Channel.store
     consents: dict[ConsentChannel, bool] = Field(default_factory=dict)
     identities: list[IdentityIn] = Field(default_factory=list)
@@ -78,13 +97,7 @@ class MemberCreate(BaseModel):
 
     _check_mobile = field_validator("mobile")(_mobile)
     _check_email = field_validator("email")(_email)
-
-    @field_validator("name")
-    @classmethod
-    def _strip_name(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("name is blank")
-        return value.strip()
+    _check_name = field_validator("name")(_name)
 
 
 class MemberUpdate(BaseModel):
@@ -103,6 +116,7 @@ class MemberUpdate(BaseModel):
         return None if value is None else normalize_mobile(value)
 
     _check_email = field_validator("email")(_email)
+    _check_name = field_validator("name")(_name)
 
 
 class ConsentIn(BaseModel):
@@ -123,7 +137,7 @@ class ConsentOut(BaseModel):
 class GuideChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    guide_id: int | None
+    guide_id: RowId | None
     reason: str = Field(default="", max_length=200)
 
 
@@ -168,8 +182,8 @@ class MemberCodeOut(BaseModel):
 class MergeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source_id: int
-    target_id: int
+    source_id: RowId
+    target_id: RowId
 
 
 class EraseRequest(BaseModel):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import math
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from patron.core import clock
 from patron.core.actor import Actor, Role
 from patron.core.crypto import blind_index
 from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.core.ids import MAX_ROW_ID
 from patron.core.pagination import PageResult, paginate
 from patron.members.models import (
     AttributeDefinition,
@@ -52,11 +55,13 @@ from patron.members.schemas import (
     MemberUpdate,
 )
 from patron.staff import service as staff
+from patron.staff.models import StaffUser
 from patron.stores import service as stores
 
 CODE_STEP_SECONDS = 60
 CODE_DIGITS = 8
 CODE_ID_DIGITS = 10
+ASCII_DIGITS = re.compile(r"[0-9]+")
 STORE_ROLES_FOR_GUIDES = (Role.guide, Role.cashier, Role.store_manager)
 
 
@@ -351,33 +356,54 @@ def _set_mobile(session: Session, member: Member, mobile: str) -> None:
     member.mobile_hash = mobile_hash
 
 
+def default_store(actor: Actor) -> int | None:
+    """The registering store when none is named: the caller's only store. Staff of several
+    stores must name one (InvalidInput), or the member would fall outside their own scope."""
+    if actor.store_ids is None:
+        return None
+    if len(actor.store_ids) != 1:
+        raise InvalidInput("store_id", "choose the registering store")
+    return next(iter(actor.store_ids))
+
+
 def _check_store(session: Session, actor: Actor, store_id: int | None) -> int | None:
-    """The registering store: the one given, else the caller's only store. Staff of several
-    stores must name one, or the member would fall outside their own scope."""
+    """The registering store: the one given (in the caller's scope), else `default_store`."""
     if store_id is None:
-        if actor.store_ids is None:
-            return None
-        if len(actor.store_ids) != 1:
-            raise InvalidInput("store_id", "choose the registering store")
-        return next(iter(actor.store_ids))
+        return default_store(actor)
     try:
         return stores.get_store(session, actor, store_id).id
     except stores.StoreNotFound as exc:
         raise InvalidInput("store_id", f"no store {store_id} in your scope") from exc
 
 
-def _check_guide(session: Session, guide_id: int | None, field: str = "guide_id") -> int | None:
+def may_guide(user: StaffUser | None) -> bool:
+    """Whether a staff user can be anyone's 归属导购: active store staff."""
+    return user is not None and user.is_active and Role(user.role) in STORE_ROLES_FOR_GUIDES
+
+
+def guides_in_store(user: StaffUser, store_id: int | None) -> bool:
+    """Whether the guide works in the member's registering store (all-store staff work in any)."""
+    return user.all_stores or (store_id is not None and store_id in user.store_ids)
+
+
+def _check_guide(
+    session: Session, guide_id: int | None, store_id: int | None, field: str = "guide_id"
+) -> int | None:
     if guide_id is None:
         return None
     guide = staff.find_active(session, guide_id)
-    if guide is None or Role(guide.role) not in STORE_ROLES_FOR_GUIDES:
+    if guide is None or not may_guide(guide):
         raise InvalidInput(field, f"no active store staff member {guide_id}")
+    if not guides_in_store(guide, store_id):
+        raise InvalidInput(
+            field, f"staff member {guide_id} does not work in the member's registering store"
+        )
     return guide.id
 
 
 def register_member(session: Session, actor: Actor, data: MemberCreate) -> Member:
     store_id = _check_store(session, actor, data.store_id)
-    guide_id = _check_guide(session, data.guide_id)
+    guide_id = _check_guide(session, data.guide_id, store_id)
     member = Member(
         gender=data.gender.value,
         email=data.email,
@@ -560,9 +586,13 @@ def issue_code(session: Session, actor: Actor, member_id: int) -> MemberCodeOut:
 
 
 def resolve_code(session: Session, code: str) -> Member:
-    if len(code) != CODE_ID_DIGITS + CODE_DIGITS or not code.isdigit():
+    # ASCII digits only: str.isdigit() also takes '١٢٣' and '²', which int() then refuses.
+    if len(code) != CODE_ID_DIGITS + CODE_DIGITS or not ASCII_DIGITS.fullmatch(code):
         raise MemberCodeInvalid()
-    member = session.get(Member, int(code[:CODE_ID_DIGITS]))
+    member_id = int(code[:CODE_ID_DIGITS])
+    if not 1 <= member_id <= MAX_ROW_ID:  # ten digits reach past the id column's range
+        raise MemberCodeInvalid()
+    member = session.get(Member, member_id)
     if member is None or member.status != MemberStatus.active or member.code_secret is None:
         raise MemberCodeInvalid()
     now, totp, given = clock.now(), _totp(member), code[CODE_ID_DIGITS:]
@@ -669,6 +699,8 @@ def _parse_attribute(definition: AttributeDefinition, raw: Any) -> Any:
     if kind is AttributeType.number:
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             raise InvalidInput(field, "must be a number")
+        if isinstance(raw, float) and not math.isfinite(raw):
+            raise InvalidInput(field, "must be a finite number")
         return raw
     if kind is AttributeType.date:
         try:
@@ -813,7 +845,7 @@ def reassign_guide(
     session: Session, actor: Actor, member_id: int, guide_id: int | None, reason: str
 ) -> Member:
     member = get_active_member(session, actor, member_id)
-    new_guide = _check_guide(session, guide_id)
+    new_guide = _check_guide(session, guide_id, member.store_id)
     if new_guide == member.guide_id:
         return member
     session.add(
@@ -1136,10 +1168,52 @@ def _merge_guides(session: Session, source: Member, target: Member) -> None:
 
 
 def erase_member(session: Session, actor: Actor, member_id: int, reason: str) -> Member:
-    """Anonymize irreversibly under PIPL: PII and identities go, financial rows stay."""
+    """Anonymize irreversibly under PIPL: PII and identities go, financial rows stay. Members
+    merged into this one (at any depth) are the same person: they are anonymized too, which
+    frees their mobiles."""
     member = get_member(session, actor, member_id)
     if member.status == MemberStatus.erased:
         return member
+    merged = [m for m in _merged_into(session, member.id) if m.status != MemberStatus.erased]
+    for source in merged:
+        _anonymize(session, source)
+        audit.record(
+            session,
+            actor,
+            "member.erase",
+            "member",
+            source.id,
+            store_id=source.store_id,
+            after={"reason": reason, "merged_into_id": source.merged_into_id},
+        )
+    _anonymize(session, member)
+    audit.record(
+        session,
+        actor,
+        "member.erase",
+        "member",
+        member.id,
+        store_id=member.store_id,
+        after={"reason": reason, "merged_ids": [m.id for m in merged]},
+    )
+    return member
+
+
+def _merged_into(session: Session, member_id: int) -> list[Member]:
+    """Every member merged into this one, directly or through a chain of merges."""
+    found: list[Member] = []
+    seen, frontier = {member_id}, [member_id]
+    while frontier:
+        rows = session.scalars(
+            select(Member).where(Member.merged_into_id.in_(frontier)).order_by(Member.id)
+        ).all()
+        frontier = [m.id for m in rows if m.id not in seen]
+        seen.update(frontier)
+        found.extend(m for m in rows if m.id in frontier)
+    return found
+
+
+def _anonymize(session: Session, member: Member) -> None:
     for channel in ConsentChannel:
         current = session.get(MemberConsent, (member.id, channel.value))
         if current is not None and current.granted:
@@ -1155,16 +1229,6 @@ def erase_member(session: Session, actor: Actor, member_id: int, reason: str) ->
     member.status = MemberStatus.erased.value
     member.erased_at = clock.now()
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "member.erase",
-        "member",
-        member.id,
-        store_id=member.store_id,
-        after={"reason": reason},
-    )
-    return member
 
 
 def export_member(session: Session, actor: Actor, member_id: int) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from patron.core.ids import RowId
 from patron.core.money import MAX_FEN
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import OrderItemIn, PaymentIn
@@ -42,10 +43,10 @@ class PolicyUpdate(BaseModel):
 class RuleConditions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    store_ids: list[int] = Field(default_factory=list)
+    store_ids: list[RowId] = Field(default_factory=list)
     channels: list[OrderChannel] = Field(default_factory=list)
-    category_ids: list[int] = Field(default_factory=list)
-    product_ids: list[int] = Field(default_factory=list)
+    category_ids: list[RowId] = Field(default_factory=list)
+    product_ids: list[RowId] = Field(default_factory=list)
     skus: list[str] = Field(default_factory=list)
     date_from: date | None = None
     date_to: date | None = None
@@ -93,8 +94,8 @@ class RuleOut(RuleIn):
 class PreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    member_id: int
-    store_id: int
+    member_id: RowId
+    store_id: RowId
     channel: OrderChannel = OrderChannel.pos
     occurred_at: AwareDatetime | None = None
     items: list[OrderItemIn] = Field(min_length=1)
@@ -149,8 +150,8 @@ class BurnIn(BaseModel):
 
     points: int = Field(gt=0, le=MAX_POINTS)
     reason: str = Field(default="", max_length=200)
-    order_id: int | None = None
-    store_id: int | None = None
+    order_id: RowId | None = None
+    store_id: RowId | None = None
 
 
 class AdjustmentIn(BaseModel):
@@ -158,7 +159,7 @@ class AdjustmentIn(BaseModel):
 
     points: int = Field(ge=-MAX_POINTS, le=MAX_POINTS, description="signed")
     reason: str = Field(min_length=1, max_length=200)
-    store_id: int | None = None
+    store_id: RowId | None = None
 
 
 class AdjustmentOut(BaseModel):
