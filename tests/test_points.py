@@ -691,3 +691,29 @@ def test_preview_needs_a_time_with_an_offset(
         json={**body, "occurred_at": "2026-03-07T20:00:00+08:00"},
     )
     assert aware.json()["total"] == 100
+
+
+def test_a_merge_carries_daily_caps_and_expiry_notices_to_the_survivor(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    from patron.members import service as members
+
+    store = make_store(session)
+    source, target = make_member(session, store), make_member(session, store)
+    headers = staff_headers(make_staff(session, Role.hq_marketing), settings)
+    daily = {"name": "每日首单加20", "effect": "add_per_order", "amount": 20}
+    response = client.post(
+        "/api/v1/points/rules", json={**daily, "cap_per_member_day": 20}, headers=headers
+    )
+    assert response.status_code == 201
+    buy(session, store, source, 1000)
+    late = T0 + timedelta(days=725)  # the source's lot expires within 30 days
+    jobs.run(session, late)
+    with clock.frozen(late):
+        members.merge_members(session, SYSTEM, source.id, target.id)
+    notices = session.scalars(select(ExpiryNotice.member_id)).all()
+    assert notices == [target.id]
+    buy(session, store, target, 1000, at=T0 + timedelta(hours=1))  # same day as the source's
+    entries = points.entries(session, target.id, None, 10).items
+    earned = [e for e in entries if e.kind == "earn" and e.order_id is not None]
+    assert [e.points for e in earned] == [10]  # the day's bonus went to the source already

@@ -30,6 +30,7 @@ from patron.points.earning import Earning, LineFacts, MemberFacts, OrderFacts, c
 from patron.points.models import (
     AdjustmentStatus,
     EntryKind,
+    ExpiryNotice,
     ExpiryPolicy,
     LotStatus,
     PointsAccount,
@@ -766,6 +767,8 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
     target.debt += source.debt
     source.available = source.pending = source.debt = 0
     pay_debt(session, target, clock.now())
+    _move_awards(session, source_id, target_id)
+    _move_notices(session, source_id, target_id)
     if balance or source.debt:
         _entry(
             session,
@@ -784,6 +787,37 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
             reason=f"merged from member {source_id}",
         )
     session.flush()
+
+
+def _move_awards(session: Session, source_id: int, target_id: int) -> None:
+    """Today's rule awards count toward the survivor's daily caps: one person, one cap."""
+    kept = {
+        (a.rule_id, a.day): a
+        for a in session.scalars(select(RuleAward).where(RuleAward.member_id == target_id))
+    }
+    for award in session.scalars(select(RuleAward).where(RuleAward.member_id == source_id)):
+        same = kept.get((award.rule_id, award.day))
+        if same is None:
+            award.member_id = target_id
+        else:
+            same.points += award.points
+            session.delete(award)
+
+
+def _move_notices(session: Session, source_id: int, target_id: int) -> None:
+    """Expiry notices follow the lots they announce, so campaigns reach the survivor."""
+    kept = {
+        n.expires_at: n
+        for n in session.scalars(select(ExpiryNotice).where(ExpiryNotice.member_id == target_id))
+    }
+    moving = session.scalars(select(ExpiryNotice).where(ExpiryNotice.member_id == source_id))
+    for notice in moving.all():
+        same = kept.get(notice.expires_at)
+        if same is None:
+            notice.member_id = target_id
+        else:
+            same.points += notice.points
+            session.delete(notice)
 
 
 # --- queries and verification ---------------------------------------------------------------------
