@@ -12,10 +12,8 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
-from patron.audit.models import AuditEntry
 from patron.core import clock
 from patron.core.actor import Actor
-from patron.core.context import current_request_id
 from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
 from patron.core.tabular import cell_text, read_table
@@ -56,7 +54,6 @@ IDENTITIES = cast(Table, MemberIdentity.__table__)
 CONSENTS = cast(Table, MemberConsent.__table__)
 CONSENT_EVENTS = cast(Table, MemberConsentEvent.__table__)
 GUIDE_ASSIGNMENTS = cast(Table, GuideAssignment.__table__)
-AUDIT_ENTRIES = cast(Table, AuditEntry.__table__)
 # Fields whose values an update's audit entry may show: none of them is personal data.
 AUDITED_VALUES = ("store_id", "guide_id")
 HEADERS = {
@@ -315,28 +312,22 @@ class _Batch:
         before: dict[str, Any] | None,
         after: dict[str, Any],
     ) -> None:
-        """The entry `audit.record` writes, built for a batched insert."""
         self.audits.append(
-            {
-                "created_at": clock.now(),
-                "actor_type": self.actor.kind,
-                "actor_id": self.actor.id,
-                "actor_name": self.actor.name,
-                "store_id": store_id,
-                "action": action,
-                "entity_type": "member",
-                "entity_id": str(member_id),
-                "before": before,
-                "after": after,
-                "request_id": current_request_id(),
-            }
+            audit.entry_values(
+                self.actor,
+                action,
+                "member",
+                member_id,
+                store_id=store_id,
+                before=before,
+                after=after,
+            )
         )
 
     def flush(self) -> None:
         if self.guides:
             self.session.execute(insert(GUIDE_ASSIGNMENTS), self.guides)
-        if self.audits:
-            self.session.execute(insert(AUDIT_ENTRIES), self.audits)
+        audit.record_many(self.session, self.audits)
 
 
 def _write_batch(
