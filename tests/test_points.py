@@ -717,3 +717,21 @@ def test_a_merge_carries_daily_caps_and_expiry_notices_to_the_survivor(
     entries = points.entries(session, target.id, None, 10).items
     earned = [e for e in entries if e.kind == "earn" and e.order_id is not None]
     assert [e.points for e in earned] == [10]  # the day's bonus went to the source already
+
+
+def test_a_merge_pays_debt_only_from_points_that_have_not_expired(session: Session) -> None:
+    from patron.members import service as members
+
+    store = make_store(session)
+    source, target = make_member(session, store), make_member(session, store)
+    points.get_policy(session).rolling_months = 1
+    spent = buy(session, store, target, 30000)
+    with clock.frozen(T0):
+        points.burn(session, SYSTEM, target.id, 300, "spent")
+    refund_all(session, spent, T0)  # the target owes 300
+    buy(session, store, source, 20000)  # 200 points, expiring a month later
+    later = T0 + timedelta(days=60)  # expired, and no job has run since
+    with clock.frozen(later):
+        members.merge_members(session, SYSTEM, source.id, target.id)
+    assert points.verify(session) == []
+    assert state(session, target, later) == (0, 0, 300)

@@ -168,21 +168,16 @@ def settle_due(session: Session, account: PointsAccount, now: datetime) -> None:
 def pay_debt(session: Session, account: PointsAccount, now: datetime) -> None:
     """Points that become spendable while a debt is open (released from pending, restored by a
     refund, brought by a merge) pay the debt first, as new earnings do. The entry moves no
-    balance (available and debt fall together); its allocations say which lots paid."""
+    balance (available and debt fall together); its allocations say which lots paid. Callers
+    settle the account's due lots first, so `available` holds no expired point."""
     pay = min(account.debt, account.available)
     if pay <= 0:
         return
-    entry = _entry(
-        session,
-        account.member_id,
-        EntryKind.debt_payment,
-        0,
-        "system",
-        reason=f"paid debt {pay}",
-    )
-    _draw(session, entry, _spendable_lots(session, account.member_id, now), pay)
-    account.available -= pay
-    account.debt -= pay
+    entry = _entry(session, account.member_id, EntryKind.debt_payment, 0, "system")
+    paid = _draw(session, entry, _spendable_lots(session, account.member_id, now), pay)
+    entry.reason = f"paid debt {paid}"
+    account.available -= paid
+    account.debt -= paid
 
 
 def _expire_lot(session: Session, account: PointsAccount, lot: PointsLot) -> None:
@@ -750,6 +745,9 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
     """Lots move with their expiry dates, the debt moves, and the ledger says so on both sides."""
     accounts = lock_accounts(session, [source_id, target_id])
     source, target = accounts[source_id], accounts[target_id]
+    now = clock.now()
+    settle_due(session, source, now)
+    settle_due(session, target, now)
     balance = source.available + source.pending - source.debt
     session.execute(
         update(PointsLot).where(PointsLot.member_id == source_id).values(member_id=target_id)
@@ -766,7 +764,7 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
     target.pending += source.pending
     target.debt += source.debt
     source.available = source.pending = source.debt = 0
-    pay_debt(session, target, clock.now())
+    pay_debt(session, target, now)
     _move_awards(session, source_id, target_id)
     _move_notices(session, source_id, target_id)
     if balance or source.debt:
