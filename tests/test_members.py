@@ -18,7 +18,17 @@ from tests.factories import make_member, make_staff, make_store, staff_headers
 
 
 @pytest.mark.parametrize(
-    "raw", ["13812345678", "+86 138-1234-5678", "+8613812345678", "138 1234 5678"]
+    "raw",
+    [
+        "13812345678",
+        "+86 138-1234-5678",
+        "+8613812345678",
+        "138 1234 5678",
+        "(+86)13812345678",  # as POS systems write it
+        "0086 13812345678",
+        "１３８１２３４５６７８",  # full-width, as Chinese input methods type it
+        "＋86 138.1234.5678",
+    ],
 )
 def test_mobile_forms_normalize_to_e164(raw: str) -> None:
     assert normalize_mobile(raw) == "+8613812345678"
@@ -33,7 +43,8 @@ def test_non_mainland_mobiles_are_refused(raw: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["138-1234-ABCD", "1381234567O", "13812345678 ext. 99", "13812345678;ext=99"]
+    "raw",
+    ["138-1234-ABCD", "1381234567O", "13812345678 ext. 99", "13812345678;ext=99", "13812345678#9"],
 )
 def test_letters_and_extensions_are_not_mobiles(raw: str) -> None:
     with pytest.raises(ValueError, match="phone"):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 from typing import Any
 
@@ -18,18 +19,20 @@ from patron.members.models import (
 )
 
 CN_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
-# What a written mobile may hold: ASCII digits, spaces, hyphens, parentheses, a leading +.
-# Letters never: phonenumbers reads them as keypad digits ("ABCD" -> 2223) or an extension.
-MOBILE_CHARACTERS = re.compile(r"\+?[0-9 ()\-]+")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def normalize_mobile(raw: str) -> str:
-    """A China mainland mobile as E.164 (+8613812345678); ValueError when it is not one."""
-    if not MOBILE_CHARACTERS.fullmatch(raw.strip()):
-        raise ValueError("not a phone number: only digits, spaces, -, ( ) and a leading +")
+    """A China mainland mobile as E.164 (+8613812345678); ValueError when it is not one.
+
+    Written forms POS systems and input methods produce pass: `(+86)138-1234-5678`,
+    `0086 13812345678`, full-width digits. Letters never do: phonenumbers would read them as
+    keypad digits ("ABCD" -> 2223) or as an extension."""
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if any(ch.isalpha() for ch in text):
+        raise ValueError("not a phone number: letters are not digits")
     try:
-        number = phonenumbers.parse(raw, "CN")
+        number = phonenumbers.parse(text, "CN")
     except phonenumbers.NumberParseException as exc:
         raise ValueError("not a phone number") from exc
     if number.extension:
