@@ -15,6 +15,7 @@ from patron.members import service as members
 from patron.members.models import Member
 from patron.staff.service import actor_for
 from patron.stores.models import Store
+from tests.conftest import QueryCounter
 from tests.factories import make_member, make_staff, make_store, staff_headers
 
 CSV = """手机号,姓名,生日,性别,开卡门店,卡号
@@ -245,3 +246,21 @@ def test_import_checks_email_like_the_api(session: Session) -> None:
     report = run(session, csv.encode(), dry_run=True)
     assert [(e.row, e.field) for e in report.errors] == [(2, "email"), (3, "email")]
     assert report.created == 1
+
+
+def test_an_import_naming_guides_stays_batched(
+    session: Session, count_queries: QueryCounter
+) -> None:
+    store = make_store(session, "IMP01")
+    make_staff(session, Role.guide, [store], username="guide_one")
+    session.flush()
+    header = "手机号,姓名,开卡门店,导购"
+    created = [f"1391{i:07d},甲{i},IMP01,guide_one" for i in range(500)]
+    renamed = [f"1391{i:07d},乙{i},IMP01,guide_one" for i in range(500)]
+    for rows in (created, renamed):
+        before = count_queries.count
+        report = importer.import_members(
+            session, SYSTEM, importer.read_rows("\n".join([header, *rows]).encode(), "m.csv"), False
+        )
+        assert report.created + report.updated == 500
+        assert count_queries.count - before < 50  # a statement per batch, not per row

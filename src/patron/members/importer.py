@@ -291,6 +291,21 @@ class _Batch:
     actor: Actor
     guides: list[dict[str, Any]] = field(default_factory=list)
     audits: list[dict[str, Any]] = field(default_factory=list)
+    # Guides looked up once per batch, not once per row.
+    staff_by_id: dict[int, Any] = field(default_factory=dict)
+
+    def check_guide(self, guide_id: int, store_id: int | None) -> None:
+        """The API's rule: the guide works in the member's registering store (or in every
+        store)."""
+        if guide_id not in self.staff_by_id:
+            self.staff_by_id[guide_id] = staff.find_active(self.session, guide_id)
+        guide = self.staff_by_id[guide_id]
+        if guide is None or not may_guide(guide):
+            raise RowError("guide", f"no active store staff member {guide_id}")
+        if not guides_in_store(guide, store_id):
+            raise RowError(
+                "guide", f"{guide.username} does not work in the member's registering store"
+            )
 
     def guide(self, member_id: int, guide_id: int | None, previous: int | None, why: str) -> None:
         self.guides.append(
@@ -345,7 +360,7 @@ def _write_batch(
         member = existing.get(mobile_hash)
         try:
             if member is None:
-                new_rows.append(_new_member_row(session, actor, item, mobile_hash, taken_cards))
+                new_rows.append(_new_member_row(actor, item, mobile_hash, taken_cards, writes))
             else:
                 _update_member(session, actor, member, item, report, writes, dry_run)
         except RowError as error:
@@ -375,7 +390,7 @@ def _update_member(
         report.skipped += 1
         return
     if "guide_id" in item.fields and ("guide_id" in changes or "store_id" in changes):
-        _check_guide(session, item.fields["guide_id"], item.fields.get("store_id", member.store_id))
+        writes.check_guide(item.fields["guide_id"], item.fields.get("store_id", member.store_id))
     report.updated += 1
     if dry_run:
         return
@@ -390,15 +405,6 @@ def _update_member(
         before or None,
         {"fields": sorted(changes)} | {k: changes[k] for k in AUDITED_VALUES if k in changes},
     )
-
-
-def _check_guide(session: Session, guide_id: int, store_id: int | None) -> None:
-    """The API's rule: the guide works in the member's registering store (or in every store)."""
-    guide = staff.find_active(session, guide_id)
-    if guide is None or not may_guide(guide):
-        raise RowError("guide", f"no active store staff member {guide_id}")
-    if not guides_in_store(guide, store_id):
-        raise RowError("guide", f"{guide.username} does not work in the member's registering store")
 
 
 def _insert_members(
@@ -493,7 +499,7 @@ def _apply(member: Member, changes: dict[str, Any]) -> None:
 
 
 def _new_member_row(
-    session: Session, actor: Actor, item: ParsedRow, mobile_hash: str, taken_cards: set[str]
+    actor: Actor, item: ParsedRow, mobile_hash: str, taken_cards: set[str], writes: _Batch
 ) -> dict[str, Any]:
     """The row of a member to create, or RowError: the API's rules for a registration."""
     fields = item.fields
@@ -507,7 +513,7 @@ def _new_member_row(
         except InvalidInput as exc:
             raise RowError("store", "choose the registering store (开卡门店)") from exc
     if fields.get("guide_id") is not None:
-        _check_guide(session, fields["guide_id"], store_id)
+        writes.check_guide(fields["guide_id"], store_id)
     name = fields.get("name")
     birthday: date | None = fields.get("birthday")
     now = clock.now()
