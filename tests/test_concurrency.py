@@ -181,3 +181,25 @@ def test_concurrent_burns_on_one_order_keep_to_the_policy_share(pg_engine: Engin
     results = race(2, attempt)
     assert len([r for r in results if isinstance(r, int)]) == 1
     assert [r.code for r in results if isinstance(r, PatronError)] == ["validation_error"]
+
+
+def test_two_sign_outs_of_one_token_at_once_both_succeed(pg_engine: Engine) -> None:
+    from patron.core.actor import Role
+    from patron.core.settings import Settings
+    from patron.staff import service as staff
+    from tests.conftest import TEST_SECRET
+    from tests.factories import make_staff
+
+    settings = Settings(env="test", database_url="sqlite://", secret_key=TEST_SECRET)
+    factory = sessionmaker(pg_engine, expire_on_commit=False)
+    with factory.begin() as session:
+        token = staff.issue_token(make_staff(session, Role.cashier), settings).token
+
+    def attempt(_: int) -> str:
+        with factory.begin() as session:
+            staff.sign_out(session, settings, token)
+        return "ok"
+
+    assert race(2, attempt) == ["ok", "ok"]
+    with factory() as session:
+        assert staff.actor_for_token(session, settings, token) is None

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import Select, exists, false, select
+from sqlalchemy import Select, Table, exists, false, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.core import clock
 from patron.core.actor import HQ_ROLES, Actor, Role
+from patron.core.db import insert_or_skip
 from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PatronError
 from patron.core.pagination import PageResult, paginate
 from patron.core.security import (
@@ -29,6 +31,8 @@ from patron.stores import service as stores
 
 # What a store manager may hire and edit in their own stores.
 MANAGED_BY_STORE_MANAGER = (Role.cashier, Role.guide)
+
+REVOKED_TOKENS = cast(Table, RevokedToken.__table__)
 
 
 class StaffNotFound(NotFound):
@@ -333,15 +337,18 @@ def actor_for_token(session: Session, settings: Settings, token: str) -> Actor |
 def sign_out(session: Session, settings: Settings, token: str) -> None:
     """Refuse this staff token from now on; other sessions of the same user go on working."""
     claims = read_access_token(settings.secret_key, token)
-    if claims is None or session.get(RevokedToken, claims.token_id) is not None:
+    user = session.get(StaffUser, claims.staff_id) if claims is not None else None
+    if claims is None or user is None:
         return
-    user = session.get(StaffUser, claims.staff_id)
-    if user is None:
+    # One statement, so two sign-outs of one token at once (a double click) both succeed.
+    revoked = session.execute(
+        insert_or_skip(session, REVOKED_TOKENS)
+        .values(token_id=claims.token_id, staff_id=user.id, expires_at=claims.expires_at)
+        .on_conflict_do_nothing(index_elements=["token_id"])
+        .returning(REVOKED_TOKENS.c.token_id)
+    ).scalar_one_or_none()
+    if revoked is None:
         return
-    session.add(
-        RevokedToken(token_id=claims.token_id, staff_id=user.id, expires_at=claims.expires_at)
-    )
-    session.flush()
     audit.record(
         session, actor_for(user), "staff.sign_out", "staff", user.id, store_id=_home_store(user)
     )
