@@ -12,8 +12,12 @@ from pydantic import ValidationError
 from patron.console.i18n import Translator, has_key
 from patron.core import clock
 from patron.core.errors import PatronError
+from patron.core.ids import MAX_ROW_ID
 
 E = TypeVar("E", bound=Enum)
+# The days a date filter may name: orders before 2000 are refused, and the calendar's own edges
+# would not convert to UTC.
+EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(9998, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -66,15 +70,17 @@ def parse_enum(kind: type[E], value: str) -> E | None:
 def day_start(value: str, days: int = 0) -> datetime | None:
     """The start of a calendar day (plus `days`) in the business time zone; None if no date."""
     try:
-        day = date.fromisoformat(value.strip())
-    except ValueError:
+        day = date.fromisoformat(value.strip()) + timedelta(days=days)
+    except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
         return None
-    return datetime.combine(day + timedelta(days=days), time(), tzinfo=clock.business_tz())
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        return None  # no business happened then, and the edges do not convert to UTC
+    return datetime.combine(day, time(), tzinfo=clock.business_tz())
 
 
 def parse_id(value: str) -> int | None:
     """An id typed or chosen in a form; None for anything but a plain, not absurdly long, number."""
     value = value.strip()
-    if value.isascii() and value.isdigit() and len(value) <= 18:
+    if value.isascii() and value.isdigit() and len(value) <= 18 and int(value) <= MAX_ROW_ID:
         return int(value)
     return None

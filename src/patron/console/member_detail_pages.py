@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from patron.console.choices import guide_suggestions
-from patron.console.forms import NO_ERRORS, FormErrors, parse_enum
+from patron.console.forms import NO_ERRORS, FormErrors, parse_enum, parse_id
 from patron.console.i18n import Translator, has_key
 from patron.console.member_forms import field_errors, guide_by_username, member_errors
 from patron.console.member_pages import (
@@ -531,10 +531,11 @@ def _merge_source(
     session: Session, actor: Actor, target: Member, raw: str
 ) -> tuple[Member | None, str | None]:
     """The member to fold into `target`, or the key of why it cannot be."""
-    if not raw.isdigit():
+    source_id = parse_id(raw)
+    if source_id is None:
         return None, "error.member_not_found"
     try:
-        source = service.get_member(session, actor, int(raw))
+        source = service.get_member(session, actor, source_id)
     except NotFound:
         return None, "error.member_not_found"
     if source.id == target.id:
@@ -552,10 +553,10 @@ def member_merge(
     t = t_for(request)
     target = get_active_member(session, actor, member_id)
     values = {"source_id": text(form, "source_id")}
-    if not values["source_id"].isdigit():
+    source_id = parse_id(values["source_id"])
+    if source_id is None:
         errors = field_errors({"source_id": t("error.member_not_found")}, t)
         return _merge_page(request, session, actor, target, None, values, errors)
-    source_id = int(values["source_id"])
     try:
         with attempt(session):
             service.merge_members(session, actor, source_id, target.id)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from patron.console.choices import guide_suggestions, store_options
-from patron.console.forms import NO_ERRORS, FormErrors, day_start, parse_enum
+from patron.console.forms import NO_ERRORS, FormErrors, day_start, parse_enum, parse_id
 from patron.console.member_forms import (
     attribute_field,
     field_errors,
@@ -123,7 +123,7 @@ def member_list(
     guide_id = guide_by_username(session, guide_name) if guide_name else None
     channel_filter = parse_enum(Channel, channel)
     filters = service.MemberFilter(
-        store_id=int(store) if store.isdigit() else None,
+        store_id=parse_id(store),
         # An unknown guide matches nobody: no staff user has id 0.
         guide_id=(guide_id or 0) if guide_name else None,
         channel=channel_filter.value if channel_filter else None,

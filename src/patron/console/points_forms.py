@@ -229,10 +229,13 @@ def parse_factor(raw: str) -> int | None:
         factor = Decimal(cleaned)
     except InvalidOperation:
         return None
-    hundredths = factor * 100
-    if not factor.is_finite() or hundredths != hundredths.to_integral_value():
+    # Bounded before any arithmetic: "9e999999" × 100 overflows, "sNaN" × 100 raises.
+    if not factor.is_finite() or abs(factor) > MAX_INT:
         return None
-    return int(hundredths) if abs(hundredths) <= MAX_INT else None
+    hundredths = factor * 100
+    if hundredths != hundredths.to_integral_value() or abs(hundredths) > MAX_INT:
+        return None
+    return int(hundredths)
 
 
 def amount_field(values: Mapping[str, Any]) -> str:

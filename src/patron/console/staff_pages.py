@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from patron.console.choices import store_options
-from patron.console.forms import NO_ERRORS, FormErrors, form_errors, parse_enum
+from patron.console.forms import NO_ERRORS, FormErrors, form_errors, parse_enum, parse_id
 from patron.console.permissions import STAFF_MANAGERS, assignable_roles, can_edit_staff
 from patron.console.web import (
     PREFIX,
@@ -54,7 +54,7 @@ def staff_list(
 ) -> HTMLResponse:
     require(actor, STAFF_MANAGERS)
     role_filter = parse_enum(Role, role)
-    store_id = int(store) if store.isdigit() else None
+    store_id = parse_id(store)
     with error_page_on(InvalidInput):
         page = staff.list_staff(
             session, actor, cursor or None, PAGE_SIZE, role=role_filter, store_id=store_id
