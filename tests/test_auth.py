@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import httpx2
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -232,3 +233,12 @@ def test_only_hq_admin_manages_api_keys(
     )
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden"
+
+
+def test_logins_go_on_when_the_rate_limit_store_is_down(caplog: pytest.LogCaptureFixture) -> None:
+    from patron.core.ratelimit import RateLimiter
+
+    limiter = RateLimiter("redis://127.0.0.1:6399", "1/minute")  # nothing listens there
+    assert limiter.hit("login", "10.0.0.1") is True
+    assert limiter.hit("login", "10.0.0.1") is True  # unlimited, and said so in the log
+    assert "rate-limit storage unavailable" in caplog.text

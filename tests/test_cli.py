@@ -1,17 +1,22 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner, Result
 
 from patron.cli import app
 from patron.core import db
 from patron.core.settings import get_settings
 from patron.demo import brand
 from patron.members.models import Member
+from patron.points.models import PointsEntry
 from patron.staff.models import StaffUser
 from patron.stores.models import Store
 
@@ -98,9 +103,11 @@ def test_import_members_dry_run_then_real(cli_database: str, tmp_path: Path) -> 
     dry = runner.invoke(app, ["import", "members", str(file), "--dry-run"])
     assert "dry run: 2 rows, 1 created" in dry.output
     assert "row 3: mobile" in dry.output
-    real = invoke("import", "members", str(file))
-    assert "imported: 2 rows, 1 created" in real
-    assert "0 created" in invoke("import", "members", str(file))
+    assert dry.exit_code == 1  # a refused row: scripts notice
+    real = runner.invoke(app, ["import", "members", str(file)])
+    assert "imported: 2 rows, 1 created" in real.output
+    assert real.exit_code == 1
+    assert "0 created" in runner.invoke(app, ["import", "members", str(file)]).output
 
 
 def test_demo_points_are_earned_spent_expired_and_pending(cli_database: str) -> None:
@@ -129,3 +136,75 @@ def test_jobs_run_is_idempotent_for_a_given_now(cli_database: str) -> None:
     assert "0 lots released, 0 lots expired (0 points), 0 expiry notices" in " ".join(
         second.split()
     )
+
+
+def clean_exit(result: Result) -> bool:
+    """Ended through typer.Exit with a message, not a traceback."""
+    return isinstance(result.exception, SystemExit) and result.exit_code != 0
+
+
+@pytest.mark.parametrize(
+    ("username", "password"), [("ab", "Passw0rd!x"), ("a b c", "Passw0rd!x"), ("zhang", "short")]
+)
+def test_invalid_staff_input_is_a_message(cli_database: str, username: str, password: str) -> None:
+    invoke("db", "upgrade")
+    args = ["user", "create", "--username", username, "--password", password, "--role", "cashier"]
+    result = runner.invoke(app, args)
+    assert clean_exit(result)
+    assert "invalid" in result.output
+    assert clean_exit(runner.invoke(app, ["apikey", "create", "--name", ""]))
+
+
+def test_a_database_not_migrated_is_a_message(cli_database: str) -> None:
+    result = runner.invoke(app, ["points", "verify"])
+    assert clean_exit(result)
+    assert "patron db upgrade" in result.output
+
+
+def test_a_bad_setting_is_a_configuration_error(
+    cli_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATRON_TIMEZONE", "Mars/Base")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["points", "verify"])
+    assert (result.exit_code, "configuration error" in result.output) == (2, True)
+
+
+def test_db_upgrade_takes_the_revision_and_says_where_the_database_is(cli_database: str) -> None:
+    assert "database at 0003" in invoke("db", "upgrade", "0003")
+    assert "database at 0005" in invoke("db", "upgrade")
+    assert "database at 0005" in invoke("db", "upgrade", "0003")  # never downgrades
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The command as an operator runs it: a fresh process that has loaded nothing else."""
+    command = [sys.executable, "-c", "from patron.cli import app; app()", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+
+def test_imports_work_in_a_fresh_process(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    env = {**os.environ, "PATRON_DATABASE_URL": url, "PATRON_DATA_DIR": str(tmp_path)}
+    products = tmp_path / "products.csv"
+    products.write_text("sku,name,list_price\nOK-1,好,9.90\n", encoding="utf-8")
+    members = tmp_path / "members.csv"
+    members.write_text("手机号,姓名,开卡门店\n13800000001,张三,SH001\n", encoding="utf-8")
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "门店编码,订单号,下单时间,会员手机号,商品编码,商品名称,品类编码,数量,单价,优惠,实付,支付方式\n"
+        "SH001,H-1,2026-11-01 10:00:00,13800000001,OK-1,好,,1,99.00,0,99.00,微信\n",
+        encoding="utf-8",
+    )
+    for args in (
+        ("db", "upgrade"),
+        ("demo", "--members", "0", "--no-orders"),
+        ("import", "products", str(products)),
+        ("import", "members", str(members)),
+        ("import", "orders", str(orders), "--publish-events"),
+    ):
+        done = run_cli(env, *args)
+        assert done.returncode == 0, done.stderr[-800:]
+    engine = db.make_engine(url)
+    with Session(engine) as session:  # the order earned its points in that process
+        assert session.scalar(select(func.sum(PointsEntry.points))) == 99
+    engine.dispose()

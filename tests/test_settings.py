@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from patron.core.settings import ConfigurationError, Settings, resolve_secret
+from patron.core.settings import ConfigurationError, Settings, get_settings, resolve_secret
 
 
 def test_production_refuses_a_missing_secret(tmp_path: Path) -> None:
@@ -49,8 +49,35 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("PATRON_DATABASE_URL", "PATRON_TIMEZONE"):
         monkeypatch.delenv(name, raising=False)
     settings = Settings()
-    assert settings.database_url == "sqlite:///./var/patron.db"
+    assert settings.database_url == "sqlite:///var/patron.db"
     assert settings.timezone == "Asia/Shanghai"
+
+
+def test_the_embedded_database_lives_in_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PATRON_DATABASE_URL", raising=False)
+    assert Settings(data_dir=tmp_path).database_url == f"sqlite:///{tmp_path / 'patron.db'}"
+
+
+def test_a_secret_set_outside_production_is_used_as_it_is(tmp_path: Path) -> None:
+    settings = Settings(env="development", secret_key="my-dev-secret", data_dir=tmp_path)
+    assert resolve_secret(settings).secret_key == "my-dev-secret"
+    assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("PATRON_LOG_LEVEL", "verbose"), ("PATRON_LOGIN_RATE_LIMIT", "lots"), ("PATRON_ENV", "prod")],
+)
+def test_unusable_settings_are_refused_when_read(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    with pytest.raises(ConfigurationError, match=variable):
+        get_settings()
+    get_settings.cache_clear()
 
 
 def test_unknown_time_zone_is_refused() -> None:

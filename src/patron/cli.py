@@ -4,18 +4,42 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from typer.core import TyperGroup
 
+import patron.models  # noqa: F401  (every table, for the foreign keys)
+import patron.services  # noqa: F401  (subscribers and merge handlers, as in the app)
 from patron.core import clock, crypto, db, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.errors import PatronError
 from patron.core.settings import ConfigurationError, get_settings
 
+out = Console()
+err = Console(stderr=True)
+
+
+class PatronGroup(TyperGroup):
+    """Database trouble (unreachable, not migrated) is a message and exit 1, not a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # click's Context, which typer vendors
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            err.print(f"[red]database error:[/red] {reason}")
+            err.print("Is PATRON_DATABASE_URL right, and has `patron db upgrade` run?")
+            raise typer.Exit(1) from exc
+
+
 app = typer.Typer(
-    help="Patron: membership and loyalty platform (会员管理与营销系统).", no_args_is_help=True
+    cls=PatronGroup,
+    help="Patron: membership and loyalty platform (会员管理与营销系统).",
+    no_args_is_help=True,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff users.", no_args_is_help=True)
@@ -29,8 +53,6 @@ app.add_typer(points_app, name="points")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
-out = Console()
-err = Console(stderr=True)
 
 NowOption = Annotated[
     datetime | None,
@@ -60,11 +82,27 @@ def fail(error: PatronError) -> typer.Exit:
     return typer.Exit(1)
 
 
+def invalid(error: ValidationError) -> typer.Exit:
+    for problem in error.errors():
+        field = ".".join(map(str, problem["loc"])) or "input"
+        err.print(f"[red]invalid {field}:[/red] {problem['msg']}")
+    return typer.Exit(1)
+
+
+def refused_rows(count: int) -> None:
+    """Rows a file could not load: exit 1, so scripts and cron jobs notice."""
+    if count:
+        raise typer.Exit(1)
+
+
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    migrate.upgrade(db.get_engine(), revision)
-    out.print(f"database at {revision}")
+    engine = db.get_engine()
+    migrate.upgrade(engine, revision)
+    out.print(f"database at {migrate.current_revision(engine)}")
 
 
 @app.command()
@@ -124,6 +162,8 @@ def user_create(
                 ),
             )
             out.print(f"created {user.role} {user.username} (id {user.id})")
+    except ValidationError as error:
+        raise invalid(error) from error
     except PatronError as error:
         raise fail(error) from error
 
@@ -149,6 +189,8 @@ def apikey_create(
                 SYSTEM,
                 ApiKeyCreate(name=name, all_stores=not store_ids, store_ids=store_ids),
             )
+    except ValidationError as error:
+        raise invalid(error) from error
     except PatronError as error:
         raise fail(error) from error
     out.print(f"API key {created.api_key.id} ({name}); store it now, it is not shown again:")
@@ -180,6 +222,7 @@ def import_members(
         f"{mode}: {report.rows} rows, {report.created} created, {report.updated} updated, "
         f"{report.skipped} unchanged, {len(report.errors)} errors"
     )
+    refused_rows(len(report.errors))
 
 
 @import_app.command("products")
@@ -203,6 +246,7 @@ def import_products(
         f"{'dry run' if dry_run else 'imported'}: {report.rows} rows, {report.created} created, "
         f"{report.updated} updated, {report.skipped} unchanged, {len(report.errors)} errors"
     )
+    refused_rows(len(report.errors))
 
 
 @import_app.command("orders")
@@ -231,6 +275,7 @@ def import_orders(
         f"{report.created} created, {report.skipped} already there, {report.lines} lines, "
         f"{len(report.errors)} errors"
     )
+    refused_rows(len(report.errors))
 
 
 @points_app.command("verify")

@@ -13,7 +13,7 @@ from patron.core.context import new_request_id, request_id_var
 from patron.problems import ERROR_LOGGED, internal_error_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_VALID_INCOMING = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_VALID_INCOMING = re.compile(r"[A-Za-z0-9._-]{8,64}")
 log = logging.getLogger("patron.access")
 error_log = logging.getLogger("patron.errors")
 
@@ -35,7 +35,7 @@ class RequestContextMiddleware:
         incoming = (
             dict(scope["headers"]).get(REQUEST_ID_HEADER.lower().encode(), b"").decode("latin-1")
         )
-        request_id = incoming if _VALID_INCOMING.match(incoming) else new_request_id()
+        request_id = incoming if _VALID_INCOMING.fullmatch(incoming) else new_request_id()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+import limits
+from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "patron", "dev", "test"}
@@ -23,7 +25,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PATRON_", extra="ignore")
 
     env: Literal["development", "production", "test"] = "development"
-    database_url: str = "sqlite:///./var/patron.db"
+    database_url: str = ""  # empty: an SQLite file in data_dir
     secret_key: str = ""
     timezone: str = "Asia/Shanghai"
     data_dir: Path = Path("./var")
@@ -33,6 +35,29 @@ class Settings(BaseSettings):
     login_rate_limit: str = "30/minute"
     rate_limit_storage: str = "memory://"
     log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in logging.getLevelNamesMapping():
+            raise ValueError(f"unknown log level {value!r}: DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @field_validator("login_rate_limit")
+    @classmethod
+    def _readable_rate(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate like '30/minute': {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _embedded_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'patron.db'}"
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -64,12 +89,11 @@ def secret_problem(secret: str) -> str | None:
 
 
 def resolve_secret(settings: Settings) -> Settings:
-    """Refuse a missing or weak secret in production; elsewhere keep one under the data dir.
-
-    The development secret is persisted so that tokens and (later) encrypted PII survive restarts.
-    """
+    """Refuse a missing or weak secret in production. Elsewhere a secret that is set is used as
+    it is, and an unset one is generated once and kept under the data dir, so that tokens and
+    encrypted PII survive restarts."""
     problem = secret_problem(settings.secret_key)
-    if problem is None:
+    if problem is None or (settings.secret_key and settings.env != "production"):
         return settings
     if settings.env == "production":
         raise ConfigurationError(problem)
@@ -86,4 +110,11 @@ def resolve_secret(settings: Settings) -> Settings:
 
 @lru_cache
 def get_settings() -> Settings:
-    return resolve_secret(Settings())
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"PATRON_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(problems) from exc
+    return resolve_secret(settings)
