@@ -296,11 +296,14 @@ def points_verify() -> None:
 
 
 @jobs_app.command("run")
-def jobs_run() -> None:
+def jobs_run(now: NowOption = None) -> None:
     """Run the scheduled work as of now (or --now): release and expire points, note expiries,
     forget sign-outs of expired tokens."""
     from patron.points import jobs
     from patron.staff import jobs as staff_jobs
+
+    if now is not None:  # `patron jobs run --now …`, as well as `patron --now … jobs run`
+        clock.set_now(now if now.tzinfo else now.replace(tzinfo=clock.business_tz()))
 
     with db.transaction() as session:
         report = jobs.run(session, clock.now())
