@@ -735,3 +735,22 @@ def test_a_merge_pays_debt_only_from_points_that_have_not_expired(session: Sessi
         members.merge_members(session, SYSTEM, source.id, target.id)
     assert points.verify(session) == []
     assert state(session, target, later) == (0, 0, 300)
+
+
+def test_a_rule_is_read_alone_and_deleted_only_while_it_never_awarded(
+    client: TestClient, session: Session, settings: Settings, shop: tuple[Store, Member]
+) -> None:
+    store, member = shop
+    headers = staff_headers(make_staff(session, Role.hq_marketing), settings)
+    rule = {"name": "每单加10", "effect": "add_per_order", "amount": 10}
+    unused = client.post("/api/v1/points/rules", json=rule, headers=headers).json()
+    used = client.post("/api/v1/points/rules", json=rule, headers=headers).json()
+    assert client.get(f"/api/v1/points/rules/{unused['id']}", headers=headers).json() == unused
+    client.put(
+        f"/api/v1/points/rules/{unused['id']}", json={**rule, "active": False}, headers=headers
+    )
+    buy(session, store, member, 1000)  # only `used` fires
+    assert client.delete(f"/api/v1/points/rules/{unused['id']}", headers=headers).status_code == 204
+    assert client.get(f"/api/v1/points/rules/{unused['id']}", headers=headers).status_code == 404
+    refused = client.delete(f"/api/v1/points/rules/{used['id']}", headers=headers)
+    assert (refused.status_code, refused.json()["code"]) == (409, "rule_in_use")

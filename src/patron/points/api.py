@@ -68,6 +68,17 @@ def create_rule(data: RuleIn, session: SessionDep, actor: Programmer) -> RuleOut
     return _rule_out(service.save_rule(session, actor, data.model_dump(mode="json")))
 
 
+@router.get("/points/rules/{rule_id}", response_model=RuleOut)
+def get_rule(rule_id: int, session: SessionDep, actor: HeadOffice) -> RuleOut:
+    return _rule_out(service.get_rule(session, rule_id))
+
+
+@router.delete("/points/rules/{rule_id}", status_code=204)
+def delete_rule(rule_id: int, session: SessionDep, actor: Programmer) -> None:
+    """Only a rule that never awarded points; switch a used one off with `active: false`."""
+    service.delete_rule(session, actor, rule_id)
+
+
 @router.put("/points/rules/{rule_id}", response_model=RuleOut)
 def replace_rule(rule_id: int, data: RuleIn, session: SessionDep, actor: Programmer) -> RuleOut:
     return _rule_out(service.save_rule(session, actor, data.model_dump(mode="json"), rule_id))

@@ -60,6 +60,16 @@ class AdjustmentNotFound(NotFound):
     title = "Adjustment not found"
 
 
+class RuleNotFound(NotFound):
+    code = "rule_not_found"
+    title = "Points rule not found"
+
+
+class RuleInUse(Conflict):
+    code = "rule_in_use"
+    title = "This rule has awarded points; switch it off instead"
+
+
 # --- policy and expiry dates ----------------------------------------------------------------------
 
 
@@ -1036,10 +1046,7 @@ def save_rule(
         rule = PointsRule(**values)
         session.add(rule)
     else:
-        found = session.get(PointsRule, rule_id)
-        if found is None:
-            raise NotFound(f"no points rule {rule_id}")
-        rule = found
+        rule = get_rule(session, rule_id)
         for field, value in values.items():
             setattr(rule, field, value)
     session.flush()
@@ -1056,6 +1063,27 @@ def save_rule(
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items()}
+
+
+def get_rule(session: Session, rule_id: int) -> PointsRule:
+    rule = session.get(PointsRule, rule_id)
+    if rule is None:
+        raise RuleNotFound(f"no points rule {rule_id}")
+    return rule
+
+
+def delete_rule(session: Session, actor: Actor, rule_id: int) -> None:
+    """A rule that never awarded anything goes; one that did stays, for the ledger's sake (its
+    earn entries name it), and is switched off instead."""
+    rule = get_rule(session, rule_id)
+    # Every firing leaves an award row (they count toward daily caps), so this is the record.
+    fired = session.scalar(select(func.count()).where(RuleAward.rule_id == rule_id)) or 0
+    if fired:
+        raise RuleInUse(f"rule {rule_id} has awarded points; set active to false instead")
+    before = {"name": rule.name, "effect": rule.effect, "amount": rule.amount}
+    session.delete(rule)
+    session.flush()
+    audit.record(session, actor, "points.rule_delete", "points_rule", rule_id, before=before)
 
 
 def list_rules(session: Session) -> list[PointsRule]:
