@@ -66,13 +66,32 @@ def test_bad_rows_drop_their_order_and_are_reported(session: Session) -> None:
     )
     report = run(session, bad)
     assert [(e["row"], e["field"]) for e in report.errors if e["field"] != "mobile"] == [
+        (2, "external_id"),  # A-1's rows are apart (2-3 and 9): neither part is loaded
         (5, "paid"),
         (7, "store"),
         (8, "occurred_at"),
         (9, "external_id"),
     ]
-    assert report.created == 2
-    assert {o for o in session.scalars(select(Order.external_id))} == {"A-1", "A-2"}
+    assert report.created == 1
+    assert {o for o in session.scalars(select(Order.external_id))} == {"A-2"}
+
+
+def test_an_order_whose_rows_are_apart_is_dropped_whole(session: Session) -> None:
+    make_store(session, "IMP01")
+    head, *rows = HISTORY.strip().splitlines()
+    apart = "\n".join([head, rows[0], rows[2], rows[1]]) + "\n"  # A-1, A-2, A-1
+    for dry_run in (True, False):
+        report = run(session, apart, dry_run=dry_run)
+        assert (report.created, report.lines) == (1, 1)
+        apart_rows = {
+            "field": "external_id",
+            "reason": "rows of this order are not together in the file",
+        }
+        assert report.errors == [{"row": 2, **apart_rows}, {"row": 4, **apart_rows}]
+    assert session.scalar(select(Order.external_id)) == "A-2"
+    fixed = run(session, HISTORY)  # the corrected file loads A-1 whole
+    assert (fixed.created, fixed.skipped) == (1, 1)
+    assert session.scalar(select(Order.total).where(Order.external_id == "A-1")) == 12000
 
 
 def test_unknown_mobile_keeps_the_order_without_member(session: Session) -> None:

@@ -56,8 +56,40 @@ PAYMENT_NAMES = {
 REQUIRED = ("store", "external_id", "occurred_at", "sku", "name", "quantity", "unit_price", "paid")
 
 
-def read_rows(content: bytes, filename: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    return read_table(content, filename, HEADERS, REQUIRED)
+@dataclass(frozen=True)
+class OrderRows:
+    """The rows of an order file, readable more than once: the import checks first that the
+    rows of each order are together, then reads them again to load."""
+
+    content: bytes
+    filename: str
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        return read_table(self.content, self.filename, HEADERS, REQUIRED)
+
+
+def read_rows(content: bytes, filename: str) -> OrderRows:
+    return OrderRows(content, filename)
+
+
+def _order_key(row: dict[str, Any]) -> tuple[str, str]:
+    return cell_text(row.get("store")), cell_text(row.get("external_id"))
+
+
+def scattered_orders(rows: Iterable[tuple[int, dict[str, Any]]]) -> set[tuple[str, str]]:
+    """Orders whose rows are not together in the file. Loading one from its first run of rows
+    would store it incomplete, and a corrected re-import would then skip it as already there."""
+    scattered: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str]] = set()
+    previous = None
+    for _, row in rows:
+        key = _order_key(row)
+        if key != previous:
+            if key in seen:
+                scattered.add(key)
+            seen.add(key)
+            previous = key
+    return scattered
 
 
 @dataclass
@@ -184,30 +216,33 @@ class RowParser:
 
 
 def group_orders(
-    parser: RowParser, rows: Iterable[tuple[int, dict[str, Any]]], report: OrderImportReport
+    parser: RowParser,
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    report: OrderImportReport,
+    scattered: set[tuple[str, str]],
 ) -> Iterator[ParsedOrder]:
-    """Rows to orders. Rows of one order must be together; an order with a bad row is dropped
-    whole, with every bad row reported."""
+    """Rows to orders. An order whose rows are not together, or with a bad row, is dropped
+    whole, with the reason reported."""
     current: ParsedOrder | None = None
     current_key: tuple[str, str] | None = None
     broken = False
-    done: set[tuple[str, str]] = set()
     for number, row in rows:
         report.rows += 1
-        key = (cell_text(row.get("store")), cell_text(row.get("external_id")))
-        if key != current_key:
-            yield from _complete(current, broken, report)
-            if key in done:
+        key = _order_key(row)
+        if key in scattered:
+            if key != current_key:
+                yield from _complete(current, broken, report)
+                current, current_key, broken = None, key, True
                 report.errors.append(
                     {
                         "row": number,
                         "field": "external_id",
-                        "reason": "rows of this order are not together",
+                        "reason": "rows of this order are not together in the file",
                     }
                 )
-                current, current_key, broken = None, None, True
-                continue
-            done.add(key)
+            continue
+        if key != current_key:
+            yield from _complete(current, broken, report)
             current_key, broken = key, False
             try:
                 current = parser.order_head(number, row)
@@ -255,7 +290,7 @@ def _complete(
 def import_orders(
     session: Session,
     actor: Actor,
-    rows: Iterable[tuple[int, dict[str, Any]]],
+    rows: OrderRows,
     dry_run: bool,
     publish_events: bool = False,
 ) -> OrderImportReport:
@@ -265,7 +300,7 @@ def import_orders(
     write_orders(
         session,
         actor,
-        group_orders(RowParser(session, actor), rows, report),
+        group_orders(RowParser(session, actor), rows, report, scattered_orders(rows)),
         report,
         dry_run,
         publish_events,
