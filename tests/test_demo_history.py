@@ -75,3 +75,40 @@ def test_lines_add_up(orders: list[history.ParsedOrder]) -> None:
         for line in order.lines:
             assert line.paid == line.quantity * line.unit_price - line.discount >= 0
         assert order.occurred_at <= clock.now()
+
+
+def test_618_and_the_weeks_before_spring_festival_show(
+    orders: list[history.ParsedOrder],
+) -> None:
+    local = [o.occurred_at.astimezone(clock.business_tz()).date() for o in orders]
+    by_day = Counter(local)
+    ordinary = [by_day[d] for d in by_day if d.month == 10 and d.weekday() < 5]
+    baseline = sum(ordinary) / len(ordinary)
+    six_eighteen = [by_day[d] for d in by_day if (d.month, d.day) in ((6, 16), (6, 17), (6, 18))]
+    assert sum(six_eighteen) / len(six_eighteen) > 1.8 * baseline
+    first, last = min(by_day), max(by_day)
+    festivals = {
+        f
+        for f in history.SPRING_FESTIVALS.values()
+        if first <= f - timedelta(days=15) and f + timedelta(days=6) <= last
+    }
+    assert festivals  # two years of history hold at least one whole 春节
+    before = [by_day[f - timedelta(days=n)] for f in festivals for n in range(1, 15)]
+    holiday = [by_day[f + timedelta(days=n)] for f in festivals for n in range(1, 6)]
+    assert sum(before) / len(before) > 1.4 * baseline
+    assert sum(holiday) / len(holiday) < 0.7 * baseline
+
+
+def test_the_same_seed_gives_the_same_history() -> None:
+    now = clock.now()
+
+    def generate(seed: int) -> list[tuple[int | None, datetime, int]]:
+        rng = random.Random(seed)
+        roster = [
+            RosterEntry(n, 1 + n % 10, "store", now - timedelta(days=300)) for n in range(1, 80)
+        ]
+        made = HistoryGenerator(rng, STORES, now).member_orders(roster, {s.id: s for s in STORES})
+        return [(o.member_id, o.occurred_at, sum(ln.paid for ln in o.lines)) for o in made]
+
+    assert generate(7) == generate(7)
+    assert generate(7) != generate(8)

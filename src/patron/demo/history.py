@@ -112,14 +112,28 @@ def seasonality(day: date) -> float:
     return factor
 
 
+SPRING_FESTIVALS = {  # 春节 (the first day of the lunar year), for the demo's two-year window
+    2020: date(2020, 1, 25),
+    2021: date(2021, 2, 12),
+    2022: date(2022, 2, 1),
+    2023: date(2023, 1, 22),
+    2024: date(2024, 2, 10),
+    2025: date(2025, 1, 29),
+    2026: date(2026, 2, 17),
+    2027: date(2027, 2, 6),
+    2028: date(2028, 1, 26),
+    2029: date(2029, 2, 13),
+    2030: date(2030, 2, 3),
+    2031: date(2031, 1, 23),
+    2032: date(2032, 2, 11),
+    2033: date(2033, 1, 31),
+    2034: date(2034, 2, 19),
+    2035: date(2035, 2, 8),
+}
+
+
 def _spring_festival(year: int) -> date:
-    known = {
-        2024: date(2024, 2, 10),
-        2025: date(2025, 1, 29),
-        2026: date(2026, 2, 17),
-        2027: date(2027, 2, 6),
-    }
-    return known.get(year, date(year, 2, 1))
+    return SPRING_FESTIVALS.get(year, date(year, 2, 1))
 
 
 MAX_SEASONALITY = 1.35 * 3.0
