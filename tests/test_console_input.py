@@ -61,3 +61,30 @@ def test_a_rule_factor_decimal_cannot_multiply_is_a_form_error(
 ) -> None:
     form = {**csrf(admin), "name": "r", "effect": "multiply", "factor": factor}
     assert admin.post("/console/points/rules/new", data=form).status_code == 422
+
+
+def test_a_store_is_edited_closed_and_reopened(admin: TestClient, session: Session) -> None:
+    from patron.stores.models import Store
+
+    store = make_store(session)
+    url = f"/console/stores/{store.id}"
+    assert admin.get(f"{url}/edit").status_code == 200
+    form = {"name": "改名后的门店", "type": "franchise", "city": "苏州", "address": "", "phone": ""}
+    edited = admin.post(f"{url}/edit", data={**csrf(admin), **form}, follow_redirects=False)
+    assert edited.status_code == 303
+    for status in ("closed", "open"):
+        changed = admin.post(
+            f"{url}/status", data={**csrf(admin), "status": status}, follow_redirects=False
+        )
+        assert changed.status_code == 303
+        session.expire_all()
+        found = session.get(Store, store.id)
+        assert found is not None
+        assert (found.name, found.type, found.city, found.status) == (
+            "改名后的门店",
+            "franchise",
+            "苏州",
+            status,
+        )
+    refused = admin.post(f"{url}/edit", data={**csrf(admin), **form, "name": ""})
+    assert refused.status_code == 422  # a store needs a name; shown beside the field

@@ -421,3 +421,21 @@ def test_member_orders_follow_member_scope(
     assert client.get(f"/api/v1/members/{member_b.id}", headers=manager_a).status_code == 404
     orders = client.get(f"/api/v1/members/{member_b.id}/orders", headers=manager_a)
     assert (orders.status_code, orders.json()["code"]) == (404, "member_not_found")
+
+
+def test_orders_filter_by_store_and_page_by_cursor(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    a, b = make_store(session), make_store(session)
+    admin = staff_headers(make_staff(session), settings)
+    in_a = [post_order(client, admin, order_body(a), f"a{n}").json()["id"] for n in range(5)]
+    post_order(client, admin, order_body(b), "b0")
+    seen: list[int] = []
+    params: dict[str, Any] = {"store_id": a.id, "limit": 2}
+    while True:
+        page = client.get("/api/v1/orders", params=params, headers=admin).json()
+        seen += [o["id"] for o in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert sorted(seen) == sorted(in_a)  # every order of the store once, none of the other
