@@ -23,6 +23,12 @@ def test_category_tree_and_products(
         headers=headers,
     ).json()
     assert child["parent_id"] == root["id"]
+    assert client.get(f"/api/v1/categories/{child['id']}", headers=headers).json() == child
+    first = client.get("/api/v1/categories?limit=1", headers=headers).json()
+    rest = client.get(
+        "/api/v1/categories", params={"cursor": first["next_cursor"]}, headers=headers
+    ).json()
+    assert sorted(c["id"] for c in first["items"] + rest["items"]) == [root["id"], child["id"]]
     cycle = client.patch(
         f"/api/v1/categories/{root['id']}", json={"parent_id": child["id"]}, headers=headers
     )

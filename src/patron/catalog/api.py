@@ -23,9 +23,22 @@ router = APIRouter(tags=["catalog"])
 Merchandiser = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_marketing))]
 
 
-@router.get("/categories", response_model=list[CategoryOut])
-def list_categories(session: SessionDep, actor: ActorDep) -> list[CategoryOut]:
-    return [CategoryOut.model_validate(c) for c in service.list_categories(session)]
+@router.get("/categories", response_model=Page[CategoryOut])
+def list_categories(
+    session: SessionDep,
+    actor: ActorDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 200,
+) -> Page[CategoryOut]:
+    page = service.page_categories(session, cursor, limit)
+    return Page(
+        items=[CategoryOut.model_validate(c) for c in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/categories/{category_id}", response_model=CategoryOut)
+def get_category(category_id: int, session: SessionDep, actor: ActorDep) -> CategoryOut:
+    return CategoryOut.model_validate(service.get_category(session, category_id))
 
 
 @router.post("/categories", response_model=CategoryOut, status_code=201)

@@ -54,6 +54,10 @@ def list_categories(session: Session) -> list[Category]:
     return list(session.scalars(select(Category).order_by(Category.code)))
 
 
+def page_categories(session: Session, cursor: str | None, limit: int) -> PageResult[Category]:
+    return paginate(session, select(Category), Category.id, cursor, limit)
+
+
 def get_category(session: Session, category_id: int) -> Category:
     category = session.get(Category, category_id)
     if category is None:
