@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import Progress
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
@@ -21,6 +23,7 @@ from patron.core.settings import ConfigurationError, get_settings
 
 out = Console()
 err = Console(stderr=True)
+Row = tuple[int, dict[str, Any]]
 
 
 class PatronGroup(TyperGroup):
@@ -87,6 +90,26 @@ def invalid(error: ValidationError) -> typer.Exit:
         field = ".".join(map(str, problem["loc"])) or "input"
         err.print(f"[red]invalid {field}:[/red] {problem['msg']}")
     return typer.Exit(1)
+
+
+class ProgressRows:
+    """The rows of a file, moving a progress bar as an import reads them; an import that reads
+    them twice (orders: check, then load) shows one bar per pass."""
+
+    def __init__(
+        self, rows: Iterable[Row], content: bytes, filename: str, progress: Progress, *passes: str
+    ) -> None:
+        self.rows, self.progress, self.passes = rows, progress, list(passes)
+        # A CSV's line count is close enough for a bar; a workbook's rows are not known upfront.
+        self.total = content.count(b"\n") if filename.lower().endswith(".csv") else None
+
+    def __iter__(self) -> Iterator[Row]:
+        label = self.passes.pop(0) if len(self.passes) > 1 else self.passes[0]
+        task = self.progress.add_task(label, total=self.total)
+        for row in self.rows:
+            yield row
+            self.progress.advance(task)
+        self.progress.update(task, total=self.progress.tasks[task].completed)
 
 
 def refused_rows(count: int) -> None:
@@ -207,10 +230,12 @@ def import_members(
     """Import members; re-running the same file changes nothing."""
     from patron.members import importer
 
-    with out.status(f"importing {file.name}"), db.transaction() as session:
+    content = file.read_bytes()
+    with Progress(console=err) as progress, db.transaction() as session:
         try:
-            rows = importer.read_rows(file.read_bytes(), file.name)
-            report = importer.import_members(session, SYSTEM, rows, dry_run=dry_run)
+            rows = importer.read_rows(content, file.name)
+            tracked = ProgressRows(rows, content, file.name, progress, f"members {file.name}")
+            report = importer.import_members(session, SYSTEM, tracked, dry_run=dry_run)
         except PatronError as error:
             raise fail(error) from error
     for row_error in report.errors[:50]:
@@ -262,10 +287,13 @@ def import_orders(
     """Import order history, one row per line; idempotent by store and order number."""
     from patron.orders import importer
 
+    content = file.read_bytes()
     try:
-        with out.status(f"importing {file.name}"), db.transaction() as session:
-            rows = importer.read_rows(file.read_bytes(), file.name)
-            report = importer.import_orders(session, SYSTEM, rows, dry_run, publish_events)
+        with Progress(console=err) as progress, db.transaction() as session:
+            rows = importer.read_rows(content, file.name)
+            passes = (f"checking {file.name}", f"orders {file.name}")
+            tracked = ProgressRows(rows, content, file.name, progress, *passes)
+            report = importer.import_orders(session, SYSTEM, tracked, dry_run, publish_events)
     except PatronError as error:
         raise fail(error) from error
     for row_error in report.errors[:50]:

@@ -290,10 +290,12 @@ def _complete(
 def import_orders(
     session: Session,
     actor: Actor,
-    rows: OrderRows,
+    rows: Iterable[tuple[int, dict[str, Any]]],
     dry_run: bool,
     publish_events: bool = False,
 ) -> OrderImportReport:
+    """`rows` is read twice (`read_rows` gives rows that can be): once to check that the rows
+    of each order are together, once to load."""
     report = OrderImportReport(
         dry_run=dry_run, rows=0, orders=0, created=0, skipped=0, lines=0, errors=[]
     )
