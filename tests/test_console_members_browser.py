@@ -25,7 +25,7 @@ from patron.members.models import (
     IdentityType,
     MemberStatus,
 )
-from patron.members.schemas import MemberCreate
+from patron.members.schemas import AttributeCreate, AttributeUpdate, MemberCreate
 from patron.staff import service as staff
 from patron.staff.schemas import StaffCreate
 from patron.stores import service as stores
@@ -221,6 +221,83 @@ def test_cashier_sees_the_member_masked(page: Page, server: Server) -> None:
     expect(page.locator("body")).not_to_contain_text("赵小红")
     # HQ admin controls are not there for a cashier.
     expect(page.get_by_role("button", name="导出个人信息（PIPL）")).to_have_count(0)
+
+
+def test_admin_edits_an_attribute_and_registering_then_needs_it(page: Page, server: Server) -> None:
+    with server.sessions.begin() as session:
+        hair = AttributeCreate(
+            code="hair_type",
+            label="发质",
+            type=AttributeType.single_choice,
+            options=["油性", "干性"],
+        )
+        attribute_id = members.create_attribute(session, SYSTEM, hair).id
+    try:
+        log_in(page)
+        sidebar(page).get_by_role("link", name="会员属性").click()
+        row = page.locator("tbody tr", has_text="hair_type")
+        expect(row).to_contain_text("发质")
+        row.get_by_role("link", name="编辑").click()
+        expect(page).to_have_url(re.compile(rf"/console/members/attributes/{attribute_id}/edit$"))
+
+        # The code, the type and personal data are shown, not offered for change.
+        fixed = page.get_by_test_id("attribute-fixed")
+        expect(fixed).to_contain_text("hair_type")
+        expect(fixed).to_contain_text("单选")
+        form = page.get_by_test_id("attribute-form")
+        expect(form.locator("input[name=code], [name=type], [name=is_pii]")).to_have_count(0)
+        expect(page.locator("input[name=label]")).to_have_value("发质")
+        expect(page.locator("input[name=options]")).to_have_value("油性, 干性")
+
+        # A repeated option is refused beside the field, what was typed kept.
+        page.fill("input[name=label]", "头发类型")
+        page.fill("input[name=options]", "油性，干性，油性")
+        page.get_by_role("button", name="保存").click()
+        expect(page.get_by_role("alert")).to_be_visible()
+        expect(page.locator(".field-error")).to_have_text("选项有重复")
+        expect(page.locator("input[name=label]")).to_have_value("头发类型")
+
+        page.fill("input[name=options]", "油性，干性，中性")
+        page.get_by_label("必填").check()
+        page.get_by_role("button", name="保存").click()
+        expect(page).to_have_url(re.compile(r"/console/members/attributes$"))
+        expect(page.get_by_role("status")).to_contain_text("属性“头发类型”已保存")
+        row = page.locator("tbody tr", has_text="hair_type")
+        expect(row).to_contain_text("头发类型")
+        expect(row.locator(".chip")).to_have_text(["油性", "干性", "中性"])
+        expect(row.locator("td").nth(4)).to_have_text("是")
+
+        # The register form now asks for it, and refuses to save without it.
+        page.goto("/console/members/new")
+        field = page.locator("label.field", has_text="头发类型")
+        expect(field.locator(".req")).to_be_visible()
+        expect(field.locator("option")).to_have_text(["—", "油性", "干性", "中性"])
+        page.fill("input[name=mobile]", "13912340077")
+        page.fill("input[name=name]", "孙丽")
+        page.select_option("select[name=store_id]", label=f"{STORE_CODE} · {STORE_NAME}")
+        page.get_by_role("button", name="登记", exact=True).click()
+        expect(page.get_by_role("alert")).to_be_visible()
+        expect(field.locator(".field-error")).to_have_text("必填")
+        expect(page.locator("input[name=name]")).to_have_value("孙丽")
+        page.goto("/console/members?q=13912340077")
+        expect(page.locator("tbody")).to_contain_text("没有符合条件的会员")
+
+        page.goto("/console/members/new")
+        page.fill("input[name=mobile]", "13912340077")
+        page.fill("input[name=name]", "孙丽")
+        page.select_option("select[name=store_id]", label=f"{STORE_CODE} · {STORE_NAME}")
+        field.locator("select").select_option("中性")
+        page.get_by_role("button", name="登记", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/console/members/\d+$"))
+        member_id = int(page.url.rsplit("/", 1)[1])
+        with server.sessions() as session:
+            assert members.attributes_of(session, member_id)["hair_type"][1] == "中性"
+    finally:
+        # The other tests register members without it.
+        with server.sessions.begin() as session:
+            members.update_attribute(
+                session, SYSTEM, attribute_id, AttributeUpdate(required=False, is_active=False)
+            )
 
 
 def test_member_keys_exist_in_both_languages() -> None:

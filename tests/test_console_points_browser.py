@@ -15,18 +15,21 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.app import create_app
-from patron.console.i18n import CATALOGS
+from patron.console.i18n import CATALOGS, translator
+from patron.console.points_forms import attribute_conditions, kept_attributes, offered_attributes
 from patron.console.web import yuan
 from patron.core import clock, db, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
 from patron.members import service as members
-from patron.members.schemas import MemberCreate
+from patron.members.models import AttributeType
+from patron.members.schemas import AttributeCreate, AttributeOut, MemberCreate
 from patron.orders import service as orders
 from patron.orders.models import OrderChannel, PaymentMethod
 from patron.orders.schemas import OrderCreate
 from patron.points import service as points
-from patron.points.models import EntryKind, ExpiryPolicy, RuleEffect
+from patron.points.earning import LineFacts, MemberFacts, OrderFacts, compute
+from patron.points.models import EntryKind, ExpiryPolicy, PointsRule, RuleEffect
 from patron.staff import service as staff
 from patron.staff.schemas import StaffCreate
 from patron.stores import service as stores
@@ -129,9 +132,13 @@ def tabs(page: Page) -> Locator:
     return page.get_by_role("main").get_by_role("navigation", name="积分")
 
 
-def register(server: Server, mobile: str, store_id: int) -> int:
+def register(
+    server: Server, mobile: str, store_id: int, attributes: dict[str, str] | None = None
+) -> int:
     with server.sessions.begin() as session:
-        data = MemberCreate(mobile=mobile, name="陈静", store_id=store_id)
+        data = MemberCreate(
+            mobile=mobile, name="陈静", store_id=store_id, attributes=attributes or {}
+        )
         return members.register_member(session, SYSTEM, data).id
 
 
@@ -232,6 +239,147 @@ def test_weekend_rule_made_in_the_form_doubles_a_saturday_order(page: Page, serv
     expect(page).to_have_url(re.compile(rf"/console/members/{member_id}/points$"))
     expect(page.get_by_test_id("points-available")).to_have_text("200")
     expect(page.get_by_test_id("points-entries").locator("tbody tr")).to_have_count(1)
+
+
+def test_marketing_rewards_a_member_attribute_chosen_in_the_form(
+    page: Page, server: Server
+) -> None:
+    with server.sessions.begin() as session:
+        skin = AttributeCreate(
+            code="skin_type",
+            label="肤质",
+            type=AttributeType.single_choice,
+            options=["干性", "油性", "混合性"],
+        )
+        members.create_attribute(session, SYSTEM, skin)
+    oily = register(server, "13912345121", server.store_b, {"skin_type": "油性"})
+    dry = register(server, "13912345122", server.store_b, {"skin_type": "干性"})
+    name = "肤质=油性 加50分"
+
+    log_in(page, MARKETING)
+    page.goto("/console/points/rules")
+    page.get_by_role("link", name="新建积分规则").click()
+    page.fill("input[name=name]", name)
+    page.check("input[name=effect][value=add_per_order]")
+    page.fill("input[name=per_order]", "50")
+    conditions = page.get_by_test_id("rule-attributes")
+    skin_select = conditions.get_by_label("肤质")
+    expect(skin_select.locator("option")).to_have_text(["不限", "干性", "油性", "混合性"])
+    expect(skin_select).to_have_value("")
+    skin_select.select_option("油性")
+    page.get_by_role("button", name="创建").click()
+
+    expect(page).to_have_url(re.compile(r"/console/points/rules$"))
+    expect(page.get_by_role("status")).to_contain_text(f"积分规则“{name}”已创建")
+    row = page.get_by_test_id("rules").locator("tbody tr", has_text=name)
+    expect(row).to_contain_text("每单加 50 分")
+    expect(row).to_contain_text("会员属性 肤质 = 油性")
+    with server.sessions() as session:
+        (rule,) = [r for r in points.list_rules(session) if r.name == name]
+        assert (rule.effect, rule.amount) == (RuleEffect.add_per_order, 50)
+        assert rule.conditions["attributes"] == {"skin_type": "油性"}
+        rule_id = rule.id
+
+    # Editing the rule shows the condition as saved; saving unchanged keeps it.
+    page.goto(f"/console/points/rules/{rule_id}/edit")
+    expect(page.get_by_test_id("rule-attributes").get_by_label("肤质")).to_have_value("油性")
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_role("status")).to_contain_text(f"积分规则“{name}”已保存")
+    with server.sessions() as session:
+        (rule,) = [r for r in points.list_rules(session) if r.id == rule_id]
+        assert rule.conditions["attributes"] == {"skin_type": "油性"}
+
+    # The same ¥100.00 order: the oily-skinned member earns 100 and 50 more, the other 100.
+    buy(server, server.store_b, oily, "POS-SKIN-OILY", 10000)
+    buy(server, server.store_b, dry, "POS-SKIN-DRY", 10000)
+    log_in(page)
+    page.goto(f"/console/members/{oily}")
+    panel = page.get_by_test_id("member-points")
+    expect(panel.get_by_test_id("points-available")).to_have_text("150")
+    earned = panel.get_by_test_id("points-entries").locator("tbody tr[data-kind='earn']")
+    expect(earned).to_contain_text(f"基础积分 100 + {name} 50")
+    page.goto(f"/console/members/{dry}")
+    expect(panel.get_by_test_id("points-available")).to_have_text("100")
+    earned = panel.get_by_test_id("points-entries").locator("tbody tr[data-kind='earn']")
+    expect(earned).to_contain_text("+100")
+    expect(earned).not_to_contain_text(name)
+    with server.sessions() as session:
+        assert points.balance(session, oily).available == 150
+        assert points.balance(session, dry).available == 100
+
+
+def test_attribute_conditions_from_the_form_match_as_earning_compares() -> None:
+    """Not in the browser: what the form reads for each attribute type is what earning compares
+    with the member's stored values (a number as a number, a date as YYYY-MM-DD, an option
+    found among a multiple choice); personal-data and disabled attributes are not offered."""
+    definitions = [
+        AttributeOut(
+            id=i,
+            code=code,
+            label=code,
+            type=kind,
+            options=options,
+            required=False,
+            is_pii=code == "id_no",
+            is_active=code != "old",
+        )
+        for i, (code, kind, options) in enumerate(
+            [
+                ("size", AttributeType.number, []),
+                ("since", AttributeType.date, []),
+                ("note", AttributeType.text, []),
+                ("likes", AttributeType.multi_choice, ["茶", "咖啡"]),
+                ("id_no", AttributeType.text, []),
+                ("old", AttributeType.text, []),
+            ],
+            start=1,
+        )
+    ]
+    saved = {"old": "x", "id_no": "y"}
+    offered = offered_attributes(definitions, saved)
+    assert [a.code for a in offered] == ["size", "since", "note", "likes"]
+    assert kept_attributes(offered, saved) == saved
+    t = translator("zh")
+    values = {
+        "attributes.size": "38",
+        "attributes.since": "2024-05-01",
+        "attributes.note": " VIP ",
+        "attributes.likes": "茶",
+    }
+    problems: dict[str, str] = {}
+    conditions = attribute_conditions(values, offered, problems, t)
+    assert problems == {}
+    assert conditions == {"size": 38, "since": "2024-05-01", "note": "VIP", "likes": "茶"}
+    rule = PointsRule(
+        id=1,
+        name="r",
+        active=True,
+        priority=0,
+        stackable=True,
+        conditions={"attributes": conditions},
+        effect=RuleEffect.add_per_order,
+        amount=50,
+        cap_per_order=None,
+        cap_per_member_day=None,
+    )
+    line = LineFacts(None, "SKU", None, 1, 10000)
+    order = OrderFacts(None, 1, 1, "pos", clock.now(), 10000, {"wechat_pay": 10000}, (line,))
+    member = {"size": 38.0, "since": "2024-05-01", "note": "VIP", "likes": ["咖啡", "茶"]}
+
+    def bonus(attributes: dict[str, object]) -> int:
+        earning = compute(order, clock.today(), MemberFacts(None, attributes), [rule], {})
+        return earning.total - earning.base
+
+    assert bonus(member) == 50
+    assert bonus(member | {"likes": ["咖啡"]}) == 0
+    assert bonus(member | {"size": 39}) == 0
+    bad = {"attributes.size": "三十八", "attributes.since": "5/1", "attributes.likes": "酒"}
+    attribute_conditions(bad, offered, problems, t)
+    assert problems == {
+        "attributes.size": "请输入数字",
+        "attributes.since": "日期格式不正确",
+        "attributes.likes": "请选择有效的选项",
+    }
 
 
 def test_large_adjustment_waits_for_finance_to_approve(page: Page, server: Server) -> None:

@@ -1,4 +1,5 @@
-"""Custom member attributes (会员属性): the definitions HQ keeps, created and switched on or off."""
+"""Custom member attributes (会员属性): the definitions HQ keeps, created, edited (label, options,
+required) and switched on or off."""
 
 from __future__ import annotations
 
@@ -29,13 +30,22 @@ from patron.console.web import (
 )
 from patron.core.errors import PatronError
 from patron.members import service
-from patron.members.models import AttributeType
+from patron.members.models import AttributeDefinition, AttributeType
 from patron.members.schemas import AttributeCreate, AttributeUpdate
 
 router = APIRouter(prefix="/members/attributes")
 LIST_URL = f"{PREFIX}/members/attributes"
 # Options are typed comma-separated; a Chinese keyboard gives the full-width comma.
 OPTION_SEPARATORS = re.compile(r"[,，、]")
+CHOICE_TYPES = (AttributeType.single_choice, AttributeType.multi_choice)
+
+
+def split_options(raw: str) -> list[str]:
+    return [o.strip() for o in OPTION_SEPARATORS.split(raw) if o.strip()]
+
+
+def options_text(definition: AttributeDefinition) -> str:
+    return ", ".join(service.attribute_out(definition).options)
 
 
 @router.get("")
@@ -52,14 +62,57 @@ def attribute_create(request: Request, session: Tx, actor: ActorDep, form: Check
         name: text(form, name) for name in ("code", "label", "type", "options")
     }
     values |= {"required": form.get("required") == "on", "is_pii": form.get("is_pii") == "on"}
-    options = [o.strip() for o in OPTION_SEPARATORS.split(values["options"]) if o.strip()]
     try:
-        data = AttributeCreate.model_validate(values | {"options": options})
+        data = AttributeCreate.model_validate(
+            values | {"options": split_options(values["options"])}
+        )
         with attempt(session):
             definition = service.create_attribute(session, actor, data)
     except (ValidationError, PatronError) as error:
         return _page(request, session, values, member_errors(error, t_for(request)))
     return redirect(LIST_URL, "flash.attribute_created", name=definition.label)
+
+
+@router.get("/{attribute_id:int}/edit")
+def attribute_edit(
+    request: Request, attribute_id: int, session: Tx, actor: ActorDep
+) -> HTMLResponse:
+    require(actor, ATTRIBUTE_EDITORS)
+    definition = _get_attribute(session, attribute_id)
+    values = {
+        "label": definition.label,
+        "options": options_text(definition),
+        "required": definition.required,
+    }
+    return _edit_page(request, definition, values, NO_ERRORS)
+
+
+@router.post("/{attribute_id:int}/edit")
+def attribute_update(
+    request: Request, attribute_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+) -> Response:
+    """The label, the options (choice types only) and whether members must have it; the code, the
+    type and whether it is personal data stay as created."""
+    require(actor, ATTRIBUTE_EDITORS)
+    definition = _get_attribute(session, attribute_id)
+    values: dict[str, Any] = {
+        "label": text(form, "label"),
+        "options": text(form, "options"),
+        "required": form.get("required") == "on",
+    }
+    changes: dict[str, Any] = {"label": values["label"], "required": values["required"]}
+    # Options are sent only when their text changed: one set through the API may hold a comma.
+    if AttributeType(definition.type) in CHOICE_TYPES and values["options"] != options_text(
+        definition
+    ):
+        changes["options"] = split_options(values["options"])
+    try:
+        data = AttributeUpdate.model_validate(changes)
+        with attempt(session):
+            saved = service.update_attribute(session, actor, definition.id, data)
+    except (ValidationError, PatronError) as error:
+        return _edit_page(request, definition, values, member_errors(error, t_for(request)))
+    return redirect(LIST_URL, "flash.attribute_updated", name=saved.label)
 
 
 @router.post("/{attribute_id:int}/active")
@@ -89,4 +142,26 @@ def _page(
         values=values,
         errors=errors,
         types=list(AttributeType),
+    )
+
+
+def _get_attribute(session: Session, attribute_id: int) -> AttributeDefinition:
+    # The service lists the definitions, a short list, and opens none by id.
+    found = next((d for d in service.list_attributes(session) if d.id == attribute_id), None)
+    if found is None:
+        raise ErrorPage(404)
+    return found
+
+
+def _edit_page(
+    request: Request, definition: AttributeDefinition, values: dict[str, Any], errors: FormErrors
+) -> HTMLResponse:
+    return render(
+        request,
+        "members/attributes_edit.html",
+        status=errors.status,
+        definition=service.attribute_out(definition),
+        is_choice=AttributeType(definition.type) in CHOICE_TYPES,
+        values=values,
+        errors=errors,
     )

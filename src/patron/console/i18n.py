@@ -319,6 +319,10 @@ ZH: dict[str, str] = {
     "attributes.code_hint": "小写字母开头，可含数字和下划线，如 baby_birthday",
     "attributes.options_hint": "单选、多选的选项，用逗号分隔",
     "attributes.pii_hint": "如身份证号：加密保存，按角色脱敏显示",
+    "attributes.edit": "编辑属性",
+    "attributes.fixed_hint": "属性编码、类型和是否为个人敏感信息创建后不能修改。",
+    "attributes.edit_options_hint": "用逗号分隔。删去选项不会改动会员已保存的值。",
+    "attributes.required_hint": "登记和编辑会员时须填写",
     "reason.mobile": "请输入中国大陆手机号（1 开头的 11 位数字）",
     "reason.email": "邮箱格式不正确",
     "reason.future": "不能晚于今天",
@@ -357,6 +361,7 @@ ZH: dict[str, str] = {
     "flash.attribute_created": "属性“{name}”已创建",
     "flash.attribute_enabled": "属性“{name}”已启用",
     "flash.attribute_disabled": "属性“{name}”已停用",
+    "flash.attribute_updated": "属性“{name}”已保存",
     # Orders and the catalog.
     "nav.orders": "订单",
     "nav.products": "商品",
@@ -656,6 +661,20 @@ ZH: dict[str, str] = {
     "field.rule_date_to": "结束日期",
     "points.rules.date_hint": "含当天，留空不限",
     "field.rule_birthday": "会员生日",
+    "field.rule_attributes": "会员属性",
+    "points.rules.attr_any": "不限",
+    "points.rules.attr_hint.single_choice": "会员选的是此项",
+    "points.rules.attr_hint.multi_choice": "会员选项中包含此项",
+    "points.rules.attr_hint.text": "会员填写的内容与此完全相同",
+    "points.rules.attr_hint.number": "会员的数值等于此数",
+    "points.rules.attr_hint.date": "会员的日期是这一天",
+    "points.rules.attributes_hint": (
+        "只有属性值符合所选的会员才获得本规则的积分；选“不限”或留空即不限。"
+        "停用的属性和个人敏感信息属性不能作为条件。"
+    ),
+    "points.rules.no_attributes": (
+        "还没有可用作条件的会员属性（个人敏感信息除外），可在“会员属性”中添加。"
+    ),
     "rule.birthday.none": "不限",
     "rule.birthday.day": "生日当天",
     "rule.birthday.month": "生日当月",
@@ -1087,6 +1106,12 @@ EN: dict[str, str] = {
     ),
     "attributes.options_hint": "For choice types, separated by commas",
     "attributes.pii_hint": "E.g. an ID number: encrypted, and masked by role",
+    "attributes.edit": "Edit attribute",
+    "attributes.fixed_hint": "The code, the type and whether it is personal data stay as created.",
+    "attributes.edit_options_hint": (
+        "Separated by commas. Removing an option leaves members' saved values as they are."
+    ),
+    "attributes.required_hint": "Must be filled in when a member is registered or edited",
     "reason.mobile": "Enter a mainland China mobile (11 digits starting with 1)",
     "reason.email": "Not an email address",
     "reason.future": "Cannot be in the future",
@@ -1125,6 +1150,7 @@ EN: dict[str, str] = {
     "flash.attribute_created": "Attribute “{name}” created",
     "flash.attribute_enabled": "Attribute “{name}” enabled",
     "flash.attribute_disabled": "Attribute “{name}” disabled",
+    "flash.attribute_updated": "Attribute “{name}” saved",
     # Orders and the catalog.
     "nav.orders": "Orders",
     "nav.products": "Products",
@@ -1450,6 +1476,21 @@ EN: dict[str, str] = {
     "field.rule_date_to": "Until",
     "points.rules.date_hint": "Inclusive; empty: no limit",
     "field.rule_birthday": "Member's birthday",
+    "field.rule_attributes": "Member attributes",
+    "points.rules.attr_any": "Any",
+    "points.rules.attr_hint.single_choice": "Members whose answer is this",
+    "points.rules.attr_hint.multi_choice": "Members who have this among their answers",
+    "points.rules.attr_hint.text": "Members whose value is exactly this",
+    "points.rules.attr_hint.number": "Members whose value equals this number",
+    "points.rules.attr_hint.date": "Members whose date is this day",
+    "points.rules.attributes_hint": (
+        "Only members with the chosen values earn this rule; leave at “Any” for no condition. "
+        "Disabled and personal-data attributes cannot be conditions."
+    ),
+    "points.rules.no_attributes": (
+        "No active member attributes (other than personal data) yet; add them under Member "
+        "attributes."
+    ),
     "rule.birthday.none": "Any day",
     "rule.birthday.day": "On the birthday",
     "rule.birthday.month": "In the birthday month",

@@ -4,8 +4,9 @@ and explaining their refusals beside the fields in the console's language."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -15,9 +16,12 @@ from starlette.datastructures import FormData
 
 from patron.console.forms import FormErrors, form_errors, parse_id
 from patron.console.i18n import Translator, has_key
+from patron.console.member_forms import number as parse_number
 from patron.console.points_view import factor_text
 from patron.console.web import text
 from patron.core.errors import PatronError
+from patron.members.models import AttributeType
+from patron.members.schemas import AttributeOut
 from patron.points.models import ExpiryPolicy, PointsPolicy, PointsRule, RuleEffect
 
 # Points columns are INTEGER: on PostgreSQL at most 2³¹ − 1, which the schemas do not bound.
@@ -175,7 +179,77 @@ AMOUNT_FIELDS = {
     RuleEffect.add_per_item: "per_item",
 }
 # Conditions the API may set and the form does not show: kept as they are when a rule is saved.
-KEPT_CONDITIONS = ("product_ids", "attributes")
+# Attribute conditions are shown, one input per attribute the form offers (`offered_attributes`);
+# those on other attributes (switched off, personal data, unknown) are kept like these.
+KEPT_CONDITIONS = ("product_ids",)
+ATTRIBUTE_INPUT = "attributes."
+TEXT_MAX = 500  # what a member's text attribute may hold
+
+
+@dataclass(frozen=True)
+class AttributeChoice:
+    """One member attribute the rule form offers as a condition.
+
+    Earning compares one value per attribute: the member's value must equal it, or, for a
+    multiple choice, include it. So every attribute takes a single value here. `options` are a
+    choice attribute's options, plus the saved value when it is no longer one of them, so that
+    editing the rule neither hides nor drops it.
+    """
+
+    code: str
+    label: str
+    type: AttributeType
+    options: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return ATTRIBUTE_INPUT + self.code
+
+    @property
+    def is_choice(self) -> bool:
+        return self.type in (AttributeType.single_choice, AttributeType.multi_choice)
+
+
+def offered_attributes(
+    definitions: Sequence[AttributeOut], saved: Mapping[str, Any]
+) -> list[AttributeChoice]:
+    """The attributes a rule may be conditioned on in the form: the active ones that are not
+    personal data (a rule's conditions are stored and listed in clear). `saved` is the rule's
+    `conditions.attributes`; an attribute whose saved value one input cannot show (a list set
+    through the API, say) is left out, and so kept as it is."""
+    offered = []
+    for d in definitions:
+        if not d.is_active or d.is_pii or not _showable(d.type, saved.get(d.code)):
+            continue
+        options = list(d.options)
+        value = saved.get(d.code)
+        if isinstance(value, str) and value and value not in options:
+            options.append(value)
+        offered.append(AttributeChoice(d.code, d.label, d.type, tuple(options)))
+    return offered
+
+
+def kept_attributes(offered: Sequence[AttributeChoice], saved: Mapping[str, Any]) -> dict[str, Any]:
+    """The saved attribute conditions the form does not show, kept as they are."""
+    shown = {a.code for a in offered}
+    return {code: value for code, value in saved.items() if code not in shown}
+
+
+def _showable(kind: AttributeType, value: Any) -> bool:
+    if value is None:
+        return True
+    if kind is AttributeType.number:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is AttributeType.date:
+        try:
+            return date.fromisoformat(value).isoformat() == value
+        except (TypeError, ValueError):
+            return False
+    return isinstance(value, str)
+
+
+def _attribute_text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def new_rule_values() -> dict[str, Any]:
@@ -185,9 +259,10 @@ def new_rule_values() -> dict[str, Any]:
     return values | {"active": True, "stackable": True}
 
 
-def rule_values(rule: PointsRule) -> dict[str, Any]:
+def rule_values(rule: PointsRule, offered: Sequence[AttributeChoice] = ()) -> dict[str, Any]:
     """What the form shows for a saved rule."""
     c = rule.conditions or {}
+    attributes = c.get("attributes") or {}
     values = new_rule_values() | {
         "name": rule.name,
         "effect": rule.effect,
@@ -210,16 +285,56 @@ def rule_values(rule: PointsRule) -> dict[str, Any]:
         values["factor"] = factor_text(rule.amount)
     elif rule.effect in AMOUNT_FIELDS:
         values[AMOUNT_FIELDS[RuleEffect(rule.effect)]] = str(rule.amount)
+    for attribute in offered:
+        values[attribute.name] = _attribute_text(attributes.get(attribute.code))
     return values
 
 
-def read_rule(form: FormData) -> dict[str, Any]:
+def read_rule(form: FormData, offered: Sequence[AttributeChoice] = ()) -> dict[str, Any]:
     values: dict[str, Any] = {name: text(form, name) for name in RULE_TEXT_FIELDS}
     for name in RULE_LIST_FIELDS:
         values[name] = [v for v in form.getlist(name) if isinstance(v, str)]
     for name in RULE_FLAGS:
         values[name] = form.get(name) == "on"
+    for attribute in offered:
+        values[attribute.name] = text(form, attribute.name)
     return values
+
+
+def attribute_conditions(
+    values: Mapping[str, Any],
+    offered: Sequence[AttributeChoice],
+    problems: dict[str, str],
+    t: Translator,
+) -> dict[str, Any]:
+    """{code: value} for the attribute inputs filled in, typed as the member's values are stored
+    (text as typed, a number as a number, a date as YYYY-MM-DD, a choice as its option), since
+    earning compares them for equality. An empty input sets no condition."""
+    conditions: dict[str, Any] = {}
+    for attribute in offered:
+        raw = str(values.get(attribute.name, "")).strip()
+        if not raw:
+            continue
+        if attribute.is_choice:
+            if raw not in attribute.options:
+                problems[attribute.name] = t("reason.choice")
+                continue
+            conditions[attribute.code] = raw
+        elif attribute.type is AttributeType.number:
+            try:
+                conditions[attribute.code] = parse_number(raw)
+            except ValueError:
+                problems[attribute.name] = t("reason.number")
+        elif attribute.type is AttributeType.date:
+            try:
+                conditions[attribute.code] = date.fromisoformat(raw).isoformat()
+            except ValueError:
+                problems[attribute.name] = t("reason.date")
+        elif len(raw) > TEXT_MAX:
+            problems[attribute.name] = t("reason.text_long")
+        else:
+            conditions[attribute.code] = raw
+    return conditions
 
 
 def parse_factor(raw: str) -> int | None:
@@ -252,10 +367,11 @@ def rule_payload(
     store_ids: Collection[int],
     category_ids: Collection[int],
     t: Translator,
+    offered: Sequence[AttributeChoice] = (),
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """What `RuleIn` takes from the form, and the inputs that do not parse.
 
-    `kept` holds the saved rule's conditions that the form does not show.
+    `kept` holds the saved rule's conditions; those the form does not show are kept as they are.
     """
     problems: dict[str, str] = {}
     field = amount_field(values)
@@ -283,6 +399,10 @@ def rule_payload(
         "birthday": values["birthday"] or None,
     }
     conditions |= {name: kept[name] for name in KEPT_CONDITIONS if kept.get(name)}
+    attributes = kept_attributes(offered, kept.get("attributes") or {})
+    attributes |= attribute_conditions(values, offered, problems, t)
+    if attributes:
+        conditions["attributes"] = attributes
     payload = {
         "name": values["name"],
         "active": bool(values["active"]),

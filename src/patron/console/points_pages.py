@@ -3,9 +3,10 @@ user, the liability report, and one member's full ledger."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -27,7 +28,10 @@ from patron.console.permissions import (
 )
 from patron.console.points_forms import (
     KEPT_CONDITIONS,
+    AttributeChoice,
+    kept_attributes,
     new_rule_values,
+    offered_attributes,
     policy_changes,
     policy_errors,
     policy_values,
@@ -67,6 +71,7 @@ from patron.console.web import (
 from patron.core.actor import Actor
 from patron.core.errors import Conflict, Forbidden, InvalidInput, PatronError
 from patron.members import service as members
+from patron.members.schemas import AttributeOut
 from patron.orders.models import OrderChannel
 from patron.points import service
 from patron.points.models import ExpiryPolicy, PointsPolicy, PointsRule, RuleEffect
@@ -158,10 +163,11 @@ def rule_list(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
     store_ids = {i for rule in rules for i in (rule.conditions or {}).get("store_ids") or ()}
     codes = stores.codes_by_id(session, store_ids)
     categories = {c.id: c.name for c in catalog.list_categories(session)}
+    labels = {d.code: d.label for d in members.list_attributes(session)}
     rows = [
         RuleRow(
             rule,
-            conditions_text(rule.conditions or {}, t, codes, categories),
+            conditions_text(_labelled(rule.conditions or {}, labels), t, codes, categories),
             effect_text(rule, t),
             caps_text(rule, t),
         )
@@ -170,16 +176,39 @@ def rule_list(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
     return render(request, "points/rules.html", rows=rows)
 
 
+def _labelled(conditions: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
+    """The conditions with member attributes named by their labels (肤质 rather than skin_type)."""
+    attributes = conditions.get("attributes")
+    if not attributes:
+        return dict(conditions)
+    named = {labels.get(code, code): value for code, value in attributes.items()}
+    return {**conditions, "attributes": named}
+
+
 @dataclass(frozen=True)
 class RuleChoices:
-    """What the rule form offers: the stores and the category tree."""
+    """What the rule form offers: the stores, the category tree and the member attributes."""
 
     stores: list[Store]
     nodes: list[CategoryNode]
+    attributes: list[AttributeOut]
 
     @classmethod
     def load(cls, session: Session, actor: Actor) -> RuleChoices:
-        return cls(store_options(session, actor), category_tree(catalog.list_categories(session)))
+        return cls(
+            store_options(session, actor),
+            category_tree(catalog.list_categories(session)),
+            [members.attribute_out(d) for d in members.list_attributes(session)],
+        )
+
+    def offered(self, rule: PointsRule | None) -> list[AttributeChoice]:
+        """The attribute inputs for `rule` (None for a new one)."""
+        return offered_attributes(self.attributes, _saved_attributes(rule))
+
+
+def _saved_attributes(rule: PointsRule | None) -> dict[str, Any]:
+    saved = ((rule.conditions or {}) if rule else {}).get("attributes")
+    return saved if isinstance(saved, dict) else {}
 
 
 @router.get("/points/rules/new")
@@ -200,7 +229,8 @@ def rule_edit(request: Request, rule_id: int, session: Tx, actor: ActorDep) -> H
     require(actor, RULE_EDITORS)
     rule = _get_rule(session, rule_id)
     choices = RuleChoices.load(session, actor)
-    return _rule_form(request, rule, choices, rule_values(rule), NO_ERRORS)
+    values = rule_values(rule, choices.offered(rule))
+    return _rule_form(request, rule, choices, values, NO_ERRORS)
 
 
 @router.post("/points/rules/{rule_id:int}/edit")
@@ -234,14 +264,16 @@ def _rule_save(
     request: Request, session: Session, actor: Actor, rule: PointsRule | None, form: CheckedForm
 ) -> Response:
     t = t_for(request)
-    values = read_rule(form)
     choices = RuleChoices.load(session, actor)
+    offered = choices.offered(rule)
+    values = read_rule(form, offered)
     payload, problems = rule_payload(
         values,
         (rule.conditions or {}) if rule else {},
         {store.id for store in choices.stores},
         {node.category.id for node in choices.nodes},
         t,
+        offered,
     )
     try:
         data = RuleIn.model_validate(payload)
@@ -269,7 +301,12 @@ def _rule_form(
     errors: FormErrors,
 ) -> HTMLResponse:
     saved = (rule.conditions or {}) if rule else {}
-    kept = {name: saved[name] for name in KEPT_CONDITIONS if saved.get(name)}
+    offered = choices.offered(rule)
+    kept: dict[str, Any] = {name: saved[name] for name in KEPT_CONDITIONS if saved.get(name)}
+    if other := kept_attributes(offered, _saved_attributes(rule)):
+        kept["attributes"] = other
+    labels = {d.code: d.label for d in choices.attributes}
+    t = t_for(request)
     return render(
         request,
         "points/rule_form.html",
@@ -283,7 +320,8 @@ def _rule_form(
         weekdays=WEEKDAYS,
         birthdays=BIRTHDAY_CHOICES,
         effects=list(RuleEffect),
-        kept=conditions_text(kept, t_for(request), {}, {}) if kept else [],
+        attributes=offered,
+        kept=conditions_text(_labelled(kept, labels), t, {}, {}) if kept else [],
     )
 
 
