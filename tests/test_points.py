@@ -222,6 +222,7 @@ def test_job_expires_notes_and_is_idempotent(session: Session, shop: tuple[Store
     buy(session, store, member, 20000, at=T0)
     expiry = points.expiry_for(points.get_policy(session), T0)
     assert expiry is not None
+    assert jobs.run(session, expiry - timedelta(days=31)).notices == 0  # not yet within 30 days
     before = expiry - timedelta(days=10)
     first = jobs.run(session, before)
     again = jobs.run(session, before)
@@ -488,7 +489,11 @@ def test_liability_by_expiry_month_and_store(
     assert report["points"] == 350
     assert report["cash_value_fen"] == 350
     assert report["by_store"] == {str(a.id): 100, str(b.id): 250}
-    assert sum(report["by_expiry_month"].values()) == 350
+    # 24 months of rolling expiry, by the Shanghai calendar month the points expire in.
+    expiry = points.expiry_for(points.get_policy(session), now - timedelta(days=1))
+    assert expiry is not None
+    month = expiry.astimezone(clock.business_tz()).strftime("%Y-%m")
+    assert report["by_expiry_month"] == {month: 350}
 
 
 def test_verify_finds_a_tampered_cache(session: Session, shop: tuple[Store, Member]) -> None:
@@ -754,3 +759,52 @@ def test_a_rule_is_read_alone_and_deleted_only_while_it_never_awarded(
     assert client.get(f"/api/v1/points/rules/{unused['id']}", headers=headers).status_code == 404
     refused = client.delete(f"/api/v1/points/rules/{used['id']}", headers=headers)
     assert (refused.status_code, refused.json()["code"]) == (409, "rule_in_use")
+
+
+def test_each_rule_condition_decides_whether_the_rule_fires(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    from patron.members import service as members
+    from patron.members.schemas import AttributeCreate
+
+    store = make_store(session)
+    members.create_attribute(
+        session,
+        SYSTEM,
+        AttributeCreate(code="skin", label="肤质", type="single_choice", options=["油性", "干性"]),
+    )
+    oily = make_member(session, store, birthday="1990-03-07", attributes={"skin": "油性"})
+    dry = make_member(session, store, birthday="1990-03-08", attributes={"skin": "干性"})
+    buy(session, store, oily, 1000)  # makes sku P-1 in category GEN
+    from patron.catalog import service as catalog
+
+    gen = catalog.ensure_categories(session, {"GEN"})["GEN"].id
+    headers = staff_headers(make_staff(session, Role.hq_marketing), settings)
+    conditions: dict[str, dict[str, Any]] = {
+        "channel": {"channels": ["mini_program"]},
+        "category": {"category_ids": [gen]},
+        "sku": {"skus": ["P-1"]},
+        "dates": {"date_from": "2026-03-07", "date_to": "2026-03-08"},
+        "birthday": {"birthday": "day"},
+        "skin": {"attributes": {"skin": "油性"}},
+    }
+    for n, (name, condition) in enumerate(conditions.items()):
+        rule = {"name": name, "effect": "add_per_order", "amount": 10 + n, "conditions": condition}
+        assert client.post("/api/v1/points/rules", json=rule, headers=headers).status_code == 201
+
+    def fired(member: Member, sku: str, channel: str, at: str) -> set[str]:
+        item = {"sku": sku, "name": "x", "quantity": 1, "unit_price": 1000, "paid": 1000}
+        body = {
+            "member_id": member.id,
+            "store_id": store.id,
+            "channel": channel,
+            "occurred_at": at,
+            "items": [item],
+        }
+        preview = client.post("/api/v1/points/preview", json=body, headers=headers).json()
+        return {r["name"] for r in preview["rules"]} - {"base"}
+
+    birthday = "2026-03-07T12:00:00+08:00"  # oily's birthday, inside the date range
+    assert fired(oily, "P-1", "mini_program", birthday) == set(conditions)
+    assert fired(dry, "P-1", "mini_program", birthday) == {"channel", "category", "sku", "dates"}
+    assert fired(oily, "OTHER", "pos", "2026-03-09T12:00:00+08:00") == {"skin"}
