@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from patron.audit.models import AuditEntry
 from patron.core import clock
 from patron.core.actor import SYSTEM, Role
+from patron.core.crypto import blind_index
 from patron.core.settings import Settings
 from patron.members import service as members
 from patron.members.models import Member
-from patron.members.schemas import normalize_mobile
+from patron.members.schemas import AttributeCreate, normalize_mobile
 from tests.factories import make_member, make_staff, make_store, staff_headers
 
 
@@ -460,23 +461,58 @@ def test_erase_frees_the_mobile_and_leaves_no_readable_pii(
     assert after["member"]["name"] is None
 
 
-def test_database_holds_no_readable_pii(session: Session) -> None:
-    make_member(
+def _dump(session: Session) -> str:
+    tables = ("members", "member_identities", "member_attribute_values", "audit_entries")
+    return " ".join(
+        str(row) for table in tables for row in session.execute(text(f"SELECT * FROM {table}"))
+    )
+
+
+SECRETS = (
+    "13912345678",
+    "王小丫",
+    "wxy@example.com",
+    "1990-01-02",
+    "CARD-777",
+    "310101199001021234",
+)
+
+
+def _member_with_pii(session: Session) -> Member:
+    members.create_attribute(
+        session,
+        SYSTEM,
+        AttributeCreate(code="id_card", label="身份证号", type="text", is_pii=True),
+    )
+    return make_member(
         session,
         mobile="13912345678",
         name="王小丫",
         email="wxy@example.com",
         birthday="1990-01-02",
         identities=[{"type": "card_no", "value": "CARD-777"}],
+        attributes={"id_card": "310101199001021234"},
     )
+
+
+def test_database_holds_no_readable_pii(session: Session) -> None:
+    _member_with_pii(session)
     session.flush()
-    dump = " ".join(
-        str(row)
-        for table in ("members", "member_identities")
-        for row in session.execute(text(f"SELECT * FROM {table}")).all()
-    )
-    for secret in ("13912345678", "王小丫", "wxy@example.com", "1990-01-02", "CARD-777"):
+    dump = _dump(session)
+    for secret in SECRETS:
         assert secret not in dump
+
+
+def test_erasure_leaves_no_pii_anywhere(session: Session) -> None:
+    member = _member_with_pii(session)
+    members.erase_member(session, SYSTEM, member.id, "本人申请注销")
+    session.flush()
+    assert blind_index("mobile", "+8613912345678") not in _dump(session)  # no lookup left
+    assert members.find_by_mobile(session, "+8613912345678") is None
+    erased = session.get(Member, member.id)
+    assert erased is not None
+    assert (erased.name, erased.email, erased.birthday) == (None, None, None)
+    assert members.attributes_of(session, member.id) == {}
 
 
 def test_timeline_collects_what_happened(
