@@ -339,6 +339,10 @@ def test_attribute_conditions_from_the_form_match_as_earning_compares() -> None:
     offered = offered_attributes(definitions, saved)
     assert [a.code for a in offered] == ["size", "since", "note", "likes"]
     assert kept_attributes(offered, saved) == saved
+    # "Has no value" (null, set through the API) cannot show in one input: kept, not dropped.
+    no_note = offered_attributes(definitions, {"note": None})
+    assert [a.code for a in no_note] == ["size", "since", "likes"]
+    assert kept_attributes(no_note, {"note": None}) == {"note": None}
     t = translator("zh")
     values = {
         "attributes.size": "38",

@@ -167,3 +167,10 @@ def test_an_unreadable_csv_is_a_problem(
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "file"
     assert count(session, Order) == 0
+
+
+def test_rows_that_can_be_read_once_still_load(session: Session) -> None:
+    make_store(session, "IMP01")
+    once = iter(list(importer.read_rows(HISTORY.encode(), "orders.csv")))
+    report = importer.import_orders(session, SYSTEM, once, dry_run=False)
+    assert (report.rows, report.created) == (3, 2)

@@ -68,7 +68,13 @@ def test_a_secret_set_outside_production_is_used_as_it_is(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("PATRON_LOG_LEVEL", "verbose"), ("PATRON_LOGIN_RATE_LIMIT", "lots"), ("PATRON_ENV", "prod")],
+    [
+        ("PATRON_LOG_LEVEL", "verbose"),
+        ("PATRON_LOGIN_RATE_LIMIT", "lots"),
+        ("PATRON_ENV", "prod"),
+        ("PATRON_DATABASE_URL", "not-a-url"),
+        ("PATRON_DATABASE_URL", "mysql+nodriver://db/patron"),
+    ],
 )
 def test_unusable_settings_are_refused_when_read(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str

@@ -219,7 +219,8 @@ def offered_attributes(
     through the API, say) is left out, and so kept as it is."""
     offered = []
     for d in definitions:
-        if not d.is_active or d.is_pii or not _showable(d.type, saved.get(d.code)):
+        shown = d.code not in saved or _showable(d.type, saved[d.code])
+        if not d.is_active or d.is_pii or not shown:
             continue
         options = list(d.options)
         value = saved.get(d.code)
@@ -236,8 +237,8 @@ def kept_attributes(offered: Sequence[AttributeChoice], saved: Mapping[str, Any]
 
 
 def _showable(kind: AttributeType, value: Any) -> bool:
-    if value is None:
-        return True
+    if value is None:  # "has no value", set through the API: an empty input would drop it
+        return False
     if kind is AttributeType.number:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if kind is AttributeType.date:

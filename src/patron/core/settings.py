@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import limits
 from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "patron", "dev", "test"}
 MIN_SECRET_LENGTH = 32
@@ -51,6 +53,16 @@ class Settings(BaseSettings):
             limits.parse(value)
         except ValueError as exc:
             raise ValueError(f"not a rate like '30/minute': {value!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_url(cls, value: str) -> str:
+        if value:
+            try:
+                make_url(value).get_dialect()
+            except (ArgumentError, NoSuchModuleError) as exc:
+                raise ValueError(f"not a database URL this install can use: {exc}") from exc
         return value
 
     @model_validator(mode="after")

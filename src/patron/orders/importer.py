@@ -296,6 +296,8 @@ def import_orders(
 ) -> OrderImportReport:
     """`rows` is read twice (`read_rows` gives rows that can be): once to check that the rows
     of each order are together, once to load."""
+    if iter(rows) is rows:  # rows that can be read only once: keep them for both passes
+        rows = list(rows)
     report = OrderImportReport(
         dry_run=dry_run, rows=0, orders=0, created=0, skipped=0, lines=0, errors=[]
     )
