@@ -28,7 +28,7 @@ from patron.console.web import (
     t_for,
     text,
 )
-from patron.core.errors import PatronError
+from patron.core.errors import NotFound, PatronError
 from patron.members import service
 from patron.members.models import AttributeDefinition, AttributeType
 from patron.members.schemas import AttributeCreate, AttributeUpdate
@@ -37,7 +37,6 @@ router = APIRouter(prefix="/members/attributes")
 LIST_URL = f"{PREFIX}/members/attributes"
 # Options are typed comma-separated; a Chinese keyboard gives the full-width comma.
 OPTION_SEPARATORS = re.compile(r"[,，、]")
-CHOICE_TYPES = (AttributeType.single_choice, AttributeType.multi_choice)
 
 
 def split_options(raw: str) -> list[str]:
@@ -102,9 +101,7 @@ def attribute_update(
     }
     changes: dict[str, Any] = {"label": values["label"], "required": values["required"]}
     # Options are sent only when their text changed: one set through the API may hold a comma.
-    if AttributeType(definition.type) in CHOICE_TYPES and values["options"] != options_text(
-        definition
-    ):
+    if AttributeType(definition.type).is_choice and values["options"] != options_text(definition):
         changes["options"] = split_options(values["options"])
     try:
         data = AttributeUpdate.model_validate(changes)
@@ -146,11 +143,8 @@ def _page(
 
 
 def _get_attribute(session: Session, attribute_id: int) -> AttributeDefinition:
-    # The service lists the definitions, a short list, and opens none by id.
-    found = next((d for d in service.list_attributes(session) if d.id == attribute_id), None)
-    if found is None:
-        raise ErrorPage(404)
-    return found
+    with error_page_on(NotFound):
+        return service.get_attribute(session, attribute_id)
 
 
 def _edit_page(
@@ -161,7 +155,7 @@ def _edit_page(
         "members/attributes_edit.html",
         status=errors.status,
         definition=service.attribute_out(definition),
-        is_choice=AttributeType(definition.type) in CHOICE_TYPES,
+        is_choice=AttributeType(definition.type).is_choice,
         values=values,
         errors=errors,
     )

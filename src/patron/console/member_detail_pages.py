@@ -39,7 +39,6 @@ from patron.console.points_forms import adjustment_errors, read_int, with_proble
 from patron.console.points_view import (
     entry_rows,
     kind_label,
-    order_numbers,
     reason_text,
     signed,
 )
@@ -189,7 +188,7 @@ def _detail(
             t,
             actor,
             codes,
-            order_numbers(session, (e.order_id for e in ledger.items)),
+            orders.order_numbers(session, (e.order_id for e in ledger.items)),
         ),
         awaiting=[(a, signed(a.points)) for a in awaiting],
         approval_threshold=points.get_policy(session).approval_threshold,

@@ -96,7 +96,7 @@ def member_refs(
 ) -> dict[int, MemberRef]:
     """The members of a page of orders, in one query: a masked name, and a link only where the
     viewer may open the member."""
-    found = members.members_by_id(session, (i for i in member_ids if i is not None)).values()
+    found = members.members_by_id(session, member_ids).values()
     return {
         m.id: MemberRef(
             m.id, members.mask_name(m.name) if m.name else None, members.visible(actor, m)

@@ -22,6 +22,7 @@ from patron.console.web import text
 from patron.core.errors import PatronError
 from patron.members.models import AttributeType
 from patron.members.schemas import AttributeOut
+from patron.members.service import TEXT_ATTRIBUTE_MAX
 from patron.points.models import ExpiryPolicy, PointsPolicy, PointsRule, RuleEffect
 
 # Points columns are INTEGER: on PostgreSQL at most 2³¹ − 1, which the schemas do not bound.
@@ -183,7 +184,6 @@ AMOUNT_FIELDS = {
 # those on other attributes (switched off, personal data, unknown) are kept like these.
 KEPT_CONDITIONS = ("product_ids",)
 ATTRIBUTE_INPUT = "attributes."
-TEXT_MAX = 500  # what a member's text attribute may hold
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ class AttributeChoice:
 
     @property
     def is_choice(self) -> bool:
-        return self.type in (AttributeType.single_choice, AttributeType.multi_choice)
+        return self.type.is_choice
 
 
 def offered_attributes(
@@ -331,7 +331,7 @@ def attribute_conditions(
                 conditions[attribute.code] = date.fromisoformat(raw).isoformat()
             except ValueError:
                 problems[attribute.name] = t("reason.date")
-        elif len(raw) > TEXT_MAX:
+        elif len(raw) > TEXT_ATTRIBUTE_MAX:
             problems[attribute.name] = t("reason.text_long")
         else:
             conditions[attribute.code] = raw

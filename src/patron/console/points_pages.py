@@ -50,7 +50,6 @@ from patron.console.points_view import (
     conditions_text,
     effect_text,
     entry_rows,
-    order_numbers,
     signed,
 )
 from patron.console.web import (
@@ -72,6 +71,7 @@ from patron.core.actor import Actor
 from patron.core.errors import Conflict, Forbidden, InvalidInput, PatronError
 from patron.members import service as members
 from patron.members.schemas import AttributeOut
+from patron.orders import service as orders_service
 from patron.orders.models import OrderChannel
 from patron.points import service
 from patron.points.models import ExpiryPolicy, PointsPolicy, PointsRule, RuleEffect
@@ -480,14 +480,14 @@ def member_points(
     with error_page_on(InvalidInput):
         page = service.entries(session, member.id, cursor or None, HISTORY_SIZE)
     codes = stores.codes_by_id(session, {e.store_id for e in page.items if e.store_id})
-    orders = order_numbers(session, (e.order_id for e in page.items))
+    numbers = orders_service.order_numbers(session, (e.order_id for e in page.items))
     return render(
         request,
         "points/history.html",
         member=member,
         shown=members.present(session, actor, member),
         balance=service.balance(session, member.id),
-        rows=entry_rows(page.items, t_for(request), actor, codes, orders),
+        rows=entry_rows(page.items, t_for(request), actor, codes, numbers),
         next_url=next_page_url(request, page.next_cursor),
         first_url=first_page_url(request),
     )

@@ -9,12 +9,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from patron.console.i18n import Translator, has_key
 from patron.console.web import num
 from patron.core.actor import Actor
-from patron.orders import service as orders
 from patron.points.models import EntryKind, PointsEntry, PointsRule, RuleEffect
 
 WEEKDAYS = tuple(range(1, 8))  # ISO: 1 = Monday … 7 = Sunday
@@ -73,12 +70,6 @@ class EntryRow:
     order_label: str | None = None
     # Where the order opens, when the viewer's stores include it.
     order_url: str | None = None
-
-
-def order_numbers(session: Session, order_ids: Iterable[int | None]) -> dict[int, str]:
-    """The order numbers a page of entries mentions, in one query; the page links them only
-    where the viewer may look."""
-    return orders.order_numbers(session, (i for i in order_ids if i is not None))
 
 
 def entry_rows(

@@ -10,3 +10,11 @@ from pydantic import Field
 MAX_ROW_ID = 2**31 - 1
 
 RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+
+
+def parse_row_id(text: str) -> int | None:
+    """The row id written in `text` (ASCII digits, 1 up to MAX_ROW_ID), else None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ROW_ID)):
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ROW_ID else None

@@ -13,7 +13,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from patron.core.errors import InvalidInput
-from patron.core.ids import MAX_ROW_ID
+from patron.core.ids import parse_row_id
 
 T = TypeVar("T")
 MAX_LIMIT = 200
@@ -31,10 +31,10 @@ def decode_cursor(cursor: str) -> int:
     except (ValueError, binascii.Error) as exc:  # UnicodeDecodeError is a ValueError
         raise InvalidInput("cursor", "not a cursor this API issued") from exc
     kind, _, value = raw.partition(":")
-    digits = value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ROW_ID))
-    if kind != "id" or not digits or not 1 <= int(value) <= MAX_ROW_ID:
+    last_id = parse_row_id(value) if kind == "id" else None
+    if last_id is None:
         raise InvalidInput("cursor", "not a cursor this API issued")
-    return int(value)
+    return last_id
 
 
 @dataclass

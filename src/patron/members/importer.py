@@ -36,7 +36,7 @@ from patron.members.schemas import (
 )
 from patron.members.service import (
     default_store,
-    guides_in_store,
+    guide_refusal,
     identity_hash,
     may_guide,
     name_index,
@@ -295,17 +295,12 @@ class _Batch:
     staff_by_id: dict[int, Any] = field(default_factory=dict)
 
     def check_guide(self, guide_id: int, store_id: int | None) -> None:
-        """The API's rule: the guide works in the member's registering store (or in every
-        store)."""
+        """The API's rule for a member's guide (`guide_refusal`)."""
         if guide_id not in self.staff_by_id:
             self.staff_by_id[guide_id] = staff.find_active(self.session, guide_id)
-        guide = self.staff_by_id[guide_id]
-        if guide is None or not may_guide(guide):
-            raise RowError("guide", f"no active store staff member {guide_id}")
-        if not guides_in_store(guide, store_id):
-            raise RowError(
-                "guide", f"{guide.username} does not work in the member's registering store"
-            )
+        refusal = guide_refusal(self.staff_by_id[guide_id], guide_id, store_id)
+        if refusal:
+            raise RowError("guide", refusal)
 
     def guide(self, member_id: int, guide_id: int | None, previous: int | None, why: str) -> None:
         self.guides.append(

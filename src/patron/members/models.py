@@ -121,6 +121,10 @@ class AttributeType(StrEnum):
     single_choice = "single_choice"
     multi_choice = "multi_choice"
 
+    @property
+    def is_choice(self) -> bool:
+        return self in (AttributeType.single_choice, AttributeType.multi_choice)
+
 
 class AttributeDefinition(Timestamped, Base):
     __tablename__ = "member_attribute_definitions"

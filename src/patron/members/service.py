@@ -24,7 +24,7 @@ from patron.core import clock
 from patron.core.actor import Actor, Role
 from patron.core.crypto import blind_index
 from patron.core.errors import Conflict, InvalidInput, NotFound
-from patron.core.ids import MAX_ROW_ID
+from patron.core.ids import parse_row_id
 from patron.core.pagination import PageResult, paginate
 from patron.members.models import (
     AttributeDefinition,
@@ -63,6 +63,7 @@ CODE_DIGITS = 8
 CODE_ID_DIGITS = 10
 ASCII_DIGITS = re.compile(r"[0-9]+")
 STORE_ROLES_FOR_GUIDES = (Role.guide, Role.cashier, Role.store_manager)
+TEXT_ATTRIBUTE_MAX = 500
 
 
 class MemberNotFound(NotFound):
@@ -212,16 +213,13 @@ def rule_facts(
     return found
 
 
-def members_by_id(session: Session, member_ids: Iterable[int]) -> dict[int, Member]:
-    """Several members at once, by id, whatever their status (for pages that list many)."""
-    ids = set(member_ids)
+def members_by_id(session: Session, member_ids: Iterable[int | None]) -> dict[int, Member]:
+    """Several members at once, by id (None ids skipped), whatever their status (for pages that
+    list many)."""
+    ids = {i for i in member_ids if i is not None}
     if not ids:
         return {}
     return {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(ids)))}
-
-
-def member_exists(session: Session, member_id: int) -> bool:
-    return session.get(Member, member_id) is not None
 
 
 def ids_by_mobile(session: Session, mobiles: list[str]) -> dict[str, int]:
@@ -381,9 +379,14 @@ def may_guide(user: StaffUser | None) -> bool:
     return user is not None and user.is_active and Role(user.role) in STORE_ROLES_FOR_GUIDES
 
 
-def guides_in_store(user: StaffUser, store_id: int | None) -> bool:
-    """Whether the guide works in the member's registering store (all-store staff work in any)."""
-    return user.all_stores or (store_id is not None and store_id in user.store_ids)
+def guide_refusal(guide: StaffUser | None, guide_id: int, store_id: int | None) -> str | None:
+    """Why this staff user cannot be the 归属导购 of a member registered in `store_id`, or None:
+    a guide is active store staff working in that store (all-store staff work in any)."""
+    if guide is None or not may_guide(guide):
+        return f"no active store staff member {guide_id}"
+    if not (guide.all_stores or (store_id is not None and store_id in guide.store_ids)):
+        return f"staff member {guide_id} does not work in the member's registering store"
+    return None
 
 
 def _check_guide(
@@ -391,14 +394,10 @@ def _check_guide(
 ) -> int | None:
     if guide_id is None:
         return None
-    guide = staff.find_active(session, guide_id)
-    if guide is None or not may_guide(guide):
-        raise InvalidInput(field, f"no active store staff member {guide_id}")
-    if not guides_in_store(guide, store_id):
-        raise InvalidInput(
-            field, f"staff member {guide_id} does not work in the member's registering store"
-        )
-    return guide.id
+    refusal = guide_refusal(staff.find_active(session, guide_id), guide_id, store_id)
+    if refusal:
+        raise InvalidInput(field, refusal)
+    return guide_id
 
 
 def register_member(session: Session, actor: Actor, data: MemberCreate) -> Member:
@@ -589,8 +588,8 @@ def resolve_code(session: Session, code: str) -> Member:
     # ASCII digits only: str.isdigit() also takes '١٢٣' and '²', which int() then refuses.
     if len(code) != CODE_ID_DIGITS + CODE_DIGITS or not ASCII_DIGITS.fullmatch(code):
         raise MemberCodeInvalid()
-    member_id = int(code[:CODE_ID_DIGITS])
-    if not 1 <= member_id <= MAX_ROW_ID:  # ten digits reach past the id column's range
+    member_id = parse_row_id(code[:CODE_ID_DIGITS])  # ten digits reach past the id column
+    if member_id is None:
         raise MemberCodeInvalid()
     member = session.get(Member, member_id)
     if member is None or member.status != MemberStatus.active or member.code_secret is None:
@@ -626,7 +625,7 @@ def list_attributes(session: Session, active_only: bool = False) -> list[Attribu
 
 
 def _check_options(kind: AttributeType, options: list[str]) -> None:
-    is_choice = kind in (AttributeType.single_choice, AttributeType.multi_choice)
+    is_choice = kind.is_choice
     if is_choice and not options:
         raise InvalidInput("options", "a choice attribute needs options")
     if not is_choice and options:
@@ -660,12 +659,17 @@ def create_attribute(session: Session, actor: Actor, data: AttributeCreate) -> A
     return definition
 
 
-def update_attribute(
-    session: Session, actor: Actor, attribute_id: int, data: AttributeUpdate
-) -> AttributeDefinition:
+def get_attribute(session: Session, attribute_id: int) -> AttributeDefinition:
     definition = session.get(AttributeDefinition, attribute_id)
     if definition is None:
         raise AttributeNotFound(f"no attribute {attribute_id}")
+    return definition
+
+
+def update_attribute(
+    session: Session, actor: Actor, attribute_id: int, data: AttributeUpdate
+) -> AttributeDefinition:
+    definition = get_attribute(session, attribute_id)
     before = attribute_out(definition).model_dump(mode="json")
     if data.options is not None:
         _check_options(AttributeType(definition.type), data.options)
@@ -693,8 +697,8 @@ def _parse_attribute(definition: AttributeDefinition, raw: Any) -> Any:
     kind = AttributeType(definition.type)
     options = json.loads(definition.options)
     if kind is AttributeType.text:
-        if not isinstance(raw, str) or len(raw) > 500:
-            raise InvalidInput(field, "must be text of at most 500 characters")
+        if not isinstance(raw, str) or len(raw) > TEXT_ATTRIBUTE_MAX:
+            raise InvalidInput(field, f"must be text of at most {TEXT_ATTRIBUTE_MAX} characters")
         return raw
     if kind is AttributeType.number:
         if isinstance(raw, bool) or not isinstance(raw, int | float):

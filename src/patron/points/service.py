@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, and_, func, insert, nulls_last, or_, select, update
 from sqlalchemy.orm import Session
@@ -44,6 +44,8 @@ from patron.points.models import (
 )
 from patron.stores import service as stores
 
+# Per-member rows that add up points under a key, and fold together on a merge.
+MemberTally = TypeVar("MemberTally", RuleAward, ExpiryNotice)
 MAX_BALANCE = MAX_FEN  # balances live in 32-bit integer columns
 ACCOUNTS = cast(Table, PointsAccount.__table__)
 LOTS = cast(Table, PointsLot.__table__)
@@ -775,8 +777,8 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
     target.debt += source.debt
     source.available = source.pending = source.debt = 0
     pay_debt(session, target, now)
-    _move_awards(session, source_id, target_id)
-    _move_notices(session, source_id, target_id)
+    _fold_into(session, RuleAward, lambda a: (a.rule_id, a.day), source_id, target_id)
+    _fold_into(session, ExpiryNotice, lambda n: n.expires_at, source_id, target_id)
     if balance or source.debt:
         _entry(
             session,
@@ -797,35 +799,26 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
     session.flush()
 
 
-def _move_awards(session: Session, source_id: int, target_id: int) -> None:
-    """Today's rule awards count toward the survivor's daily caps: one person, one cap."""
+def _fold_into(
+    session: Session,
+    model: type[MemberTally],
+    key: Callable[[MemberTally], object],
+    source_id: int,
+    target_id: int,
+) -> None:
+    """Move the source's rows to the target; where the target has a row with the same `key`
+    already, the points add up in it. The day's rule awards so count toward the survivor's daily
+    caps (one person, one cap), and expiry notices follow the lots they announce."""
     kept = {
-        (a.rule_id, a.day): a
-        for a in session.scalars(select(RuleAward).where(RuleAward.member_id == target_id))
+        key(row): row for row in session.scalars(select(model).where(model.member_id == target_id))
     }
-    for award in session.scalars(select(RuleAward).where(RuleAward.member_id == source_id)):
-        same = kept.get((award.rule_id, award.day))
+    for row in session.scalars(select(model).where(model.member_id == source_id)).all():
+        same = kept.get(key(row))
         if same is None:
-            award.member_id = target_id
+            row.member_id = target_id
         else:
-            same.points += award.points
-            session.delete(award)
-
-
-def _move_notices(session: Session, source_id: int, target_id: int) -> None:
-    """Expiry notices follow the lots they announce, so campaigns reach the survivor."""
-    kept = {
-        n.expires_at: n
-        for n in session.scalars(select(ExpiryNotice).where(ExpiryNotice.member_id == target_id))
-    }
-    moving = session.scalars(select(ExpiryNotice).where(ExpiryNotice.member_id == source_id))
-    for notice in moving.all():
-        same = kept.get(notice.expires_at)
-        if same is None:
-            notice.member_id = target_id
-        else:
-            same.points += notice.points
-            session.delete(notice)
+            same.points += row.points
+            session.delete(row)
 
 
 # --- queries and verification ---------------------------------------------------------------------
