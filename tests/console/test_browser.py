@@ -31,7 +31,7 @@ pytestmark = pytest.mark.browser
 
 ADMIN = "admin"
 ADMIN_PASSWORD = "admin-password-1"
-TEMPLATES = Path(__file__).parents[1] / "src" / "patron" / "console" / "templates"
+TEMPLATES = Path(__file__).parents[2] / "src" / "patron" / "console" / "templates"
 
 
 @dataclass(frozen=True)
