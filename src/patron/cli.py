@@ -14,8 +14,7 @@ from rich.progress import Progress
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
-import patron.models  # noqa: F401  (every table, for the foreign keys)
-import patron.services  # noqa: F401  (subscribers and merge handlers, as in the app)
+from patron import domains
 from patron.core import clock, crypto, db, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.errors import PatronError
@@ -69,6 +68,7 @@ NowOption = Annotated[
 
 @app.callback()
 def main(now: NowOption = None) -> None:
+    domains.load()
     try:
         settings = get_settings()
     except ConfigurationError as exc:
@@ -309,10 +309,10 @@ def import_orders(
 @points_app.command("verify")
 def points_verify() -> None:
     """Report every member whose cached points disagree with their lots or their ledger."""
-    from patron.points import service as points
+    from patron.points import queries as points_queries
 
     with db.transaction(read_only=True) as session:
-        mismatches = points.verify(session)
+        mismatches = points_queries.verify(session)
     for m in mismatches:
         err.print(
             f"member {m.member_id}: cached available/pending/debt {m.cached}, "
@@ -353,13 +353,13 @@ def demo(
 ) -> None:
     """Load the demo brand: stores, staff of every role, members."""
     from patron.demo import brand, history, loyalty, people
-    from patron.members import service as members_service
+    from patron.members import registry
     from patron.orders import service as orders_service
 
     with db.transaction() as session:
         loaded = brand.load(session, only_if_empty=if_empty)
     with db.transaction() as session:
-        if members and not (if_empty and members_service.count_members(session)):
+        if members and not (if_empty and registry.count_members(session)):
             report = people.load(session, members, seed)
             out.print(f"demo members: {report.created} created, {report.skipped} already there")
     with db.transaction() as session:

@@ -111,7 +111,7 @@ def test_import_members_dry_run_then_real(cli_database: str, tmp_path: Path) -> 
 
 
 def test_demo_points_are_earned_spent_expired_and_pending(cli_database: str) -> None:
-    from patron.points import service as points
+    from patron.points import queries as points_queries
     from patron.points.models import LotStatus, PointsEntry, PointsLot
 
     invoke("db", "upgrade")
@@ -120,7 +120,7 @@ def test_demo_points_are_earned_spent_expired_and_pending(cli_database: str) -> 
     with db.transaction(read_only=True) as session:
         kinds = set(session.scalars(select(PointsEntry.kind)))
         statuses = set(session.scalars(select(PointsLot.status)))
-        assert points.verify(session) == []
+        assert points_queries.verify(session) == []
     assert {"earn", "burn", "expire"} <= kinds
     assert {LotStatus.available.value, LotStatus.pending.value, LotStatus.expired.value} <= statuses
     assert "consistent" in invoke("points", "verify")
