@@ -62,6 +62,7 @@ from patron.console.web import (
 from patron.core import idempotency
 from patron.core.actor import Actor
 from patron.core.errors import NotFound, PatronError
+from patron.deps import WriteSessionDep
 from patron.members import attributes, guides, identities, presenters, privacy, registry
 from patron.members import codes as member_codes
 from patron.members import consents as member_consents
@@ -119,7 +120,9 @@ NO_SECTION = Section()
 
 
 @router.get("/{member_id:int}")
-def member_detail(request: Request, member_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
+def member_detail(
+    request: Request, member_id: int, session: WriteSessionDep, actor: ActorDep
+) -> HTMLResponse:
     return _detail(request, session, actor, get_member(session, actor, member_id))
 
 
@@ -475,7 +478,9 @@ def member_export(member_id: int, session: Tx, actor: ActorDep, _form: CheckedFo
 
 
 @router.get("/{member_id:int}/erase")
-def erase_confirm(request: Request, member_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
+def erase_confirm(
+    request: Request, member_id: int, session: WriteSessionDep, actor: ActorDep
+) -> HTMLResponse:
     require(actor, MEMBER_ADMINS)
     member = get_member(session, actor, member_id)
     values = {"reason": t_for(request)("members.erase_reason_default")}
@@ -521,7 +526,11 @@ def _erase_page(
 
 @router.get("/{member_id:int}/merge")
 def merge_page(
-    request: Request, member_id: int, session: Tx, actor: ActorDep, source: str = ""
+    request: Request,
+    member_id: int,
+    session: WriteSessionDep,
+    actor: ActorDep,
+    source: str = "",
 ) -> HTMLResponse:
     require(actor, MEMBER_ADMINS)
     t = t_for(request)

@@ -42,6 +42,7 @@ from patron.console.web import (
 from patron.core import clock
 from patron.core.actor import Actor, Role
 from patron.core.errors import InvalidInput, NotFound, PatronError
+from patron.deps import WriteSessionDep
 from patron.members import attributes as member_attributes
 from patron.members import identities, presenters, privacy, registration, registry
 from patron.members.errors import MemberExists
@@ -328,7 +329,9 @@ def _new_form(
 
 
 @router.get("/{member_id:int}/edit")
-def member_edit(request: Request, member_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
+def member_edit(
+    request: Request, member_id: int, session: WriteSessionDep, actor: ActorDep
+) -> HTMLResponse:
     require(actor, MEMBER_WRITERS)
     member = get_active_member(session, actor, member_id)
     shown = presenters.present(session, member, privacy.reveal_pii(session, actor, member))

@@ -69,6 +69,7 @@ from patron.console.web import (
 )
 from patron.core.actor import Actor
 from patron.core.errors import Conflict, Forbidden, InvalidInput, PatronError
+from patron.deps import WriteSessionDep
 from patron.members import attributes as member_attributes
 from patron.members import presenters, privacy
 from patron.members.schemas import AttributeOut
@@ -481,7 +482,11 @@ def liability_page(request: Request, session: Tx, actor: ActorDep) -> HTMLRespon
 
 @router.get("/members/{member_id:int}/points")
 def member_points(
-    request: Request, member_id: int, session: Tx, actor: ActorDep, cursor: str = ""
+    request: Request,
+    member_id: int,
+    session: WriteSessionDep,
+    actor: ActorDep,
+    cursor: str = "",
 ) -> HTMLResponse:
     member = get_member(session, actor, member_id)
     with error_page_on(InvalidInput):
