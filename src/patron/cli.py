@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
 from patron import domains
-from patron.core import clock, crypto, db, migrate
+from patron.core import clock, crypto, db, events, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.errors import PatronError
 from patron.core.settings import ConfigurationError, get_settings
@@ -326,7 +326,7 @@ def points_verify() -> None:
 @jobs_app.command("run")
 def jobs_run(now: NowOption = None) -> None:
     """Run the scheduled work as of now (or --now): release and expire points, note expiries,
-    forget sign-outs of expired tokens."""
+    forget sign-outs of expired tokens, prune delivered outbox events past their retention."""
     from patron.points import jobs
     from patron.staff import jobs as staff_jobs
 
@@ -336,12 +336,15 @@ def jobs_run(now: NowOption = None) -> None:
     with db.transaction() as session:
         report = jobs.run(session, clock.now())
         forgotten = staff_jobs.forget_expired_sign_outs(session, clock.now())
+        retention = timedelta(days=get_settings().outbox_retention_days)
+        pruned = events.prune_delivered(session, clock.now(), retention)
     out.print(
         f"points at {clock.now().isoformat()}: {report.released_lots} lots released, "
         f"{report.expired_lots} lots expired ({report.expired_points} points), "
         f"{report.notices} expiry notices"
     )
     out.print(f"staff: {forgotten} sign-outs of expired tokens forgotten")
+    out.print(f"outbox: {pruned} delivered events older than {retention.days} days pruned")
 
 
 @app.command()

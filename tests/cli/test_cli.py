@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from typer.testing import CliRunner, Result
 
 from patron.cli import app
 from patron.core import db
+from patron.core.events import OutboxEvent
 from patron.core.settings import get_settings
 from patron.demo import brand
 from patron.members.models import Member
@@ -139,6 +141,20 @@ def test_jobs_run_is_idempotent_for_a_given_now(cli_database: str) -> None:
             again.split()
         )
     assert "points at 2027-11-30T16:00:00+00:00" in third
+    assert "outbox: 0 delivered events older than 30 days pruned" in " ".join(third.split())
+
+
+def test_jobs_run_prunes_delivered_outbox_events(cli_database: str) -> None:
+    invoke("db", "upgrade")
+    old = datetime(2027, 1, 1, tzinfo=UTC)
+    with db.transaction() as session:
+        session.add(
+            OutboxEvent(type="order.completed", entity_id="1", payload={}, delivered_at=old)
+        )
+    out = invoke("--now", "2027-03-01T00:00:00+08:00", "jobs", "run")
+    assert "outbox: 1 delivered events older than 30 days pruned" in " ".join(out.split())
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
 
 
 def clean_exit(result: Result) -> bool:

@@ -70,9 +70,10 @@ def publish(
     return event
 
 
-def prune_delivered(session: Session, older_than: timedelta) -> int:
-    """Delete outbox rows delivered more than `older_than` ago; undelivered rows always stay."""
-    cutoff = clock.now() - older_than
+def prune_delivered(session: Session, now: datetime, retention: timedelta) -> int:
+    """The outbox job: delete rows delivered more than `retention` before `now`; undelivered rows
+    stay whatever their age. Returns how many went."""
+    cutoff = now - retention
     result = session.execute(
         delete(OutboxEvent).where(
             OutboxEvent.delivered_at.is_not(None), OutboxEvent.delivered_at < cutoff
