@@ -24,7 +24,7 @@ from patron.members import (
 )
 from patron.members import codes as member_codes
 from patron.members import merge as member_merge
-from patron.members.models import Channel, ConsentChannel, IdentityType, Member, MemberStatus
+from patron.members.models import Channel, IdentityType, Member, MemberStatus
 from patron.members.schemas import (
     AttributeCreate,
     AttributeOut,
@@ -192,15 +192,7 @@ def set_consent(
 @router.get("/members/{member_id}/consents/history", response_model=list[ConsentOut])
 def consent_history(member_id: int, session: SessionDep, actor: ActorDep) -> list[ConsentOut]:
     member = registry.get_member(session, actor, member_id)
-    return [
-        ConsentOut(
-            channel=ConsentChannel(e.channel),
-            granted=e.granted,
-            source=e.source,
-            recorded_at=e.recorded_at,
-        )
-        for e in consents.consent_history(session, member.id)
-    ]
+    return [presenters.consent_out(e) for e in consents.consent_history(session, member.id)]
 
 
 @router.put("/members/{member_id}/guide", response_model=MemberSummary)

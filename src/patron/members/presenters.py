@@ -25,6 +25,8 @@ from patron.members.models import (
     Gender,
     IdentityType,
     Member,
+    MemberConsent,
+    MemberConsentEvent,
     MemberStatus,
 )
 from patron.members.schemas import (
@@ -99,12 +101,14 @@ def present(session: Session, member: Member, full: bool) -> MemberOut:
 
 
 def consents_out(session: Session, member_id: int) -> list[ConsentOut]:
-    return [
-        ConsentOut(
-            channel=ConsentChannel(c.channel),
-            granted=c.granted,
-            source=c.source,
-            recorded_at=c.recorded_at,
-        )
-        for c in consents_of(session, member_id)
-    ]
+    return [consent_out(c) for c in consents_of(session, member_id)]
+
+
+def consent_out(consent: MemberConsent | MemberConsentEvent) -> ConsentOut:
+    """A current consent, or one decision of its history."""
+    return ConsentOut(
+        channel=ConsentChannel(consent.channel),
+        granted=consent.granted,
+        source=consent.source,
+        recorded_at=consent.recorded_at,
+    )
