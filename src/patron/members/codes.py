@@ -30,9 +30,6 @@ CODE_ID_DIGITS = 10
 ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
-# --- member code (会员码) -----------------------------------------------------------------------
-
-
 def new_code_secret() -> str:
     """160 random bits in base32, the TOTP secret behind a member's code (RFC 4226 length)."""
     return base64.b32encode(secrets.token_bytes(20)).decode()

@@ -15,8 +15,6 @@ from patron.members.models import (
 )
 from patron.members.registry import get_active_member
 
-# --- consent ----------------------------------------------------------------------------------
-
 
 def record_consent(
     session: Session, member_id: int, channel: ConsentChannel, granted: bool, source: str

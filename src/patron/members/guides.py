@@ -45,9 +45,6 @@ def check_guide(
     return guide_id
 
 
-# --- guides (归属导购) --------------------------------------------------------------------------
-
-
 def reassign_guide(
     session: Session, actor: Actor, member_id: int, guide_id: int | None, reason: str
 ) -> Member:

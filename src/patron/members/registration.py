@@ -31,8 +31,6 @@ from patron.members.schemas import (
 )
 from patron.stores import service as stores
 
-# --- registration and edits ------------------------------------------------------------------
-
 
 def name_index(name: str | None) -> dict[str, str | None]:
     """Blind indexes of the name's first one, two and three characters."""

@@ -23,8 +23,6 @@ from patron.members.models import (
     MemberStatus,
 )
 
-# --- lookups and scope ------------------------------------------------------------------------
-
 
 def visible(actor: Actor, member: Member) -> bool:
     """Whether the member falls in the caller's store scope (by registering store)."""
