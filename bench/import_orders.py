@@ -20,7 +20,7 @@ from patron.core.actor import SYSTEM
 from patron.core.money import fen_to_yuan
 from patron.demo import brand, people
 from patron.demo.history import HistoryGenerator, StoreInfo
-from patron.members.service import RosterEntry
+from patron.members.registry import RosterEntry
 from patron.orders import importer
 from patron.stores import service as stores
 

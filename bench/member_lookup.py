@@ -15,7 +15,7 @@ from _common import databases, describe_ms, fresh_database, percentile
 from patron.core import db
 from patron.core.actor import SYSTEM
 from patron.demo import people
-from patron.members import service as members
+from patron.members import registry
 from patron.members.importer import write_members
 from patron.members.models import Member
 from patron.members.schemas import ImportReport
@@ -56,7 +56,7 @@ def measure(mobiles: list[str], lookups: int) -> None:
         for _ in range(lookups):
             mobile = rng.choice(mobiles)
             started = time.perf_counter()
-            member = members.find_by_mobile(session, mobile)
+            member = registry.find_by_mobile(session, mobile)
             by_mobile.append(time.perf_counter() - started)
             assert member is not None
             assert member.mobile == mobile

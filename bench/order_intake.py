@@ -24,7 +24,7 @@ from patron.apikeys.schemas import ApiKeyCreate
 from patron.core import db
 from patron.core.actor import SYSTEM
 from patron.demo import brand, people
-from patron.members import service as members
+from patron.members import registry
 
 
 def free_port() -> int:
@@ -47,7 +47,7 @@ def prepare() -> tuple[str, list[int], list[int]]:
             for s in stores.list_stores(session, SYSTEM, stores.StoreFilter(), None, 200).items
             if s.status == "open"
         ]
-        member_ids = [m.id for m in members.roster(session)]
+        member_ids = [m.id for m in registry.roster(session)]
     return key, open_stores, member_ids
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, update
 from patron.core import db
 from patron.core.actor import SYSTEM
 from patron.demo import people
-from patron.members import service as members
+from patron.members import registry
 from patron.members.importer import write_members
 from patron.members.schemas import ImportReport
 from patron.points import jobs
@@ -43,7 +43,7 @@ def load(lots: int, member_count: int) -> None:
             dry_run=False,
         )
     with db.transaction() as session:
-        ids = [m.id for m in members.roster(session)]
+        ids = [m.id for m in registry.roster(session)]
     per_member = lots // len(ids)
     rng = random.Random(2)
     lot_table, account_table = (

@@ -10,7 +10,7 @@ from patron.apikeys import service as apikeys
 from patron.apikeys.schemas import ApiKeyCreate
 from patron.core.actor import HQ_ROLES, SYSTEM, Role
 from patron.core.settings import Settings
-from patron.members import service as members
+from patron.members import registration
 from patron.members.models import Member
 from patron.members.schemas import MemberCreate
 from patron.orders.models import Order
@@ -89,7 +89,7 @@ def make_member(
         "store_id": store.id if store else None,
     }
     data.update(fields)
-    return members.register_member(session, SYSTEM, MemberCreate.model_validate(data))
+    return registration.register_member(session, SYSTEM, MemberCreate.model_validate(data))
 
 
 def order_body(store: Store, external_id: str | None = None, **fields: object) -> dict[str, object]:

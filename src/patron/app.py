@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from patron import __version__, problems
+from patron import __version__, domains, problems
 from patron.apikeys.api import router as apikeys_router
 from patron.audit.api import router as audit_router
 from patron.catalog.api import router as catalog_router
@@ -82,6 +82,7 @@ def api_router() -> APIRouter:
 
 
 def create_app(settings: Settings | None = None, session_factory: Any = None) -> FastAPI:
+    domains.load()
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     crypto.configure(settings.secret_key)

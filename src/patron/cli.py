@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,9 +14,8 @@ from rich.progress import Progress
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
-import patron.models  # noqa: F401  (every table, for the foreign keys)
-import patron.services  # noqa: F401  (subscribers and merge handlers, as in the app)
-from patron.core import clock, crypto, db, migrate
+from patron import domains
+from patron.core import clock, crypto, db, events, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.errors import PatronError
 from patron.core.settings import ConfigurationError, get_settings
@@ -69,6 +68,7 @@ NowOption = Annotated[
 
 @app.callback()
 def main(now: NowOption = None) -> None:
+    domains.load()
     try:
         settings = get_settings()
     except ConfigurationError as exc:
@@ -309,10 +309,10 @@ def import_orders(
 @points_app.command("verify")
 def points_verify() -> None:
     """Report every member whose cached points disagree with their lots or their ledger."""
-    from patron.points import service as points
+    from patron.points import queries as points_queries
 
     with db.transaction(read_only=True) as session:
-        mismatches = points.verify(session)
+        mismatches = points_queries.verify(session)
     for m in mismatches:
         err.print(
             f"member {m.member_id}: cached available/pending/debt {m.cached}, "
@@ -326,7 +326,7 @@ def points_verify() -> None:
 @jobs_app.command("run")
 def jobs_run(now: NowOption = None) -> None:
     """Run the scheduled work as of now (or --now): release and expire points, note expiries,
-    forget sign-outs of expired tokens."""
+    forget sign-outs of expired tokens, prune delivered outbox events past their retention."""
     from patron.points import jobs
     from patron.staff import jobs as staff_jobs
 
@@ -336,12 +336,15 @@ def jobs_run(now: NowOption = None) -> None:
     with db.transaction() as session:
         report = jobs.run(session, clock.now())
         forgotten = staff_jobs.forget_expired_sign_outs(session, clock.now())
+        retention = timedelta(days=get_settings().outbox_retention_days)
+        pruned = events.prune_delivered(session, clock.now(), retention)
     out.print(
         f"points at {clock.now().isoformat()}: {report.released_lots} lots released, "
         f"{report.expired_lots} lots expired ({report.expired_points} points), "
         f"{report.notices} expiry notices"
     )
     out.print(f"staff: {forgotten} sign-outs of expired tokens forgotten")
+    out.print(f"outbox: {pruned} delivered events older than {retention.days} days pruned")
 
 
 @app.command()
@@ -353,13 +356,13 @@ def demo(
 ) -> None:
     """Load the demo brand: stores, staff of every role, members."""
     from patron.demo import brand, history, loyalty, people
-    from patron.members import service as members_service
+    from patron.members import registry
     from patron.orders import service as orders_service
 
     with db.transaction() as session:
         loaded = brand.load(session, only_if_empty=if_empty)
     with db.transaction() as session:
-        if members and not (if_empty and members_service.count_members(session)):
+        if members and not (if_empty and registry.count_members(session)):
             report = people.load(session, members, seed)
             out.print(f"demo members: {report.created} created, {report.skipped} already there")
     with db.transaction() as session:

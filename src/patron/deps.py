@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from sqlalchemy.orm import Session
 
 from patron.apikeys import service as apikeys
@@ -26,7 +27,7 @@ def get_settings(request: Request) -> Settings:
 def get_session(request: Request) -> Iterator[Session]:
     """One request, one transaction: commit when the handler succeeds, roll back when it fails."""
     with request.app.state.session_factory() as session:
-        if request.method in READ_METHODS:
+        if request.method in READ_METHODS and not _route_writes(request):
             session.connection(execution_options={"patron_read_only": True})
         try:
             yield session
@@ -43,10 +44,30 @@ def get_session(request: Request) -> Iterator[Session]:
             session.commit()
 
 
+def _route_writes(request: Request) -> bool:
+    """Whether the route asked for `WriteSessionDep` (anywhere among its dependencies)."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    return dependant is not None and _needs(dependant, write_session)
+
+
+def _needs(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return any(d.call is call or _needs(d, call) for d in dependant.dependencies)
+
+
 # scope="function": the commit runs when the handler returns, before the response is sent, so a
 # failed commit answers 500 instead of a success the database never kept.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def write_session(session: SessionDep) -> Session:
+    """The request's session, declared by a read route that writes all the same (the audit row of
+    a PII reveal or an export): its transaction is not read-only, so on SQLite it takes the write
+    lock at BEGIN (waiting for it) instead of failing when it comes to write."""
+    return session
+
+
+WriteSessionDep = Annotated[Session, Depends(write_session)]
 
 
 def bearer_token(request: Request) -> str | None:

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from typer.testing import CliRunner, Result
 
 from patron.cli import app
 from patron.core import db
+from patron.core.events import OutboxEvent
 from patron.core.settings import get_settings
 from patron.demo import brand
 from patron.members.models import Member
@@ -111,7 +113,7 @@ def test_import_members_dry_run_then_real(cli_database: str, tmp_path: Path) -> 
 
 
 def test_demo_points_are_earned_spent_expired_and_pending(cli_database: str) -> None:
-    from patron.points import service as points
+    from patron.points import queries as points_queries
     from patron.points.models import LotStatus, PointsEntry, PointsLot
 
     invoke("db", "upgrade")
@@ -120,7 +122,7 @@ def test_demo_points_are_earned_spent_expired_and_pending(cli_database: str) -> 
     with db.transaction(read_only=True) as session:
         kinds = set(session.scalars(select(PointsEntry.kind)))
         statuses = set(session.scalars(select(PointsLot.status)))
-        assert points.verify(session) == []
+        assert points_queries.verify(session) == []
     assert {"earn", "burn", "expire"} <= kinds
     assert {LotStatus.available.value, LotStatus.pending.value, LotStatus.expired.value} <= statuses
     assert "consistent" in invoke("points", "verify")
@@ -139,6 +141,20 @@ def test_jobs_run_is_idempotent_for_a_given_now(cli_database: str) -> None:
             again.split()
         )
     assert "points at 2027-11-30T16:00:00+00:00" in third
+    assert "outbox: 0 delivered events older than 30 days pruned" in " ".join(third.split())
+
+
+def test_jobs_run_prunes_delivered_outbox_events(cli_database: str) -> None:
+    invoke("db", "upgrade")
+    old = datetime(2027, 1, 1, tzinfo=UTC)
+    with db.transaction() as session:
+        session.add(
+            OutboxEvent(type="order.completed", entity_id="1", payload={}, delivered_at=old)
+        )
+    out = invoke("--now", "2027-03-01T00:00:00+08:00", "jobs", "run")
+    assert "outbox: 1 delivered events older than 30 days pruned" in " ".join(out.split())
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
 
 
 def clean_exit(result: Result) -> bool:

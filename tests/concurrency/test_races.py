@@ -13,9 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from patron.core import db, idempotency, migrate
 from patron.core.actor import SYSTEM
 from patron.core.errors import PatronError
+from patron.members import registration
 from patron.orders import service as orders
 from patron.orders.models import Order, OrderLine
 from patron.orders.schemas import OrderCreate, RefundCreate
+from patron.points import adjustments, burning
+from patron.points import queries as points_queries
 from tests import conftest
 from tests.factories import make_store, order_body
 
@@ -117,22 +120,20 @@ def test_concurrent_refunds_never_exceed_the_line(pg_engine: Engine) -> None:
 
 
 def test_twenty_concurrent_burns_never_overspend(pg_engine: Engine) -> None:
-    from patron.members import service as members
     from patron.members.schemas import MemberCreate
-    from patron.points import service as points
 
     factory = sessionmaker(pg_engine, expire_on_commit=False)
     with factory.begin() as session:
         store = make_store(session)
-        member = members.register_member(
+        member = registration.register_member(
             session, SYSTEM, MemberCreate(mobile="13912340000", name="并发", store_id=store.id)
         )
-        points.request_adjustment(session, SYSTEM, member.id, 1000, "opening balance")
+        adjustments.request_adjustment(session, SYSTEM, member.id, 1000, "opening balance")
         member_id = member.id
 
     def attempt(n: int) -> int:
         with factory.begin() as session:
-            return points.burn(session, SYSTEM, member_id, 100, f"burn {n}").id
+            return burning.burn(session, SYSTEM, member_id, 100, f"burn {n}").id
 
     results = race(20, attempt)
     succeeded = [r for r in results if isinstance(r, int)]
@@ -141,28 +142,26 @@ def test_twenty_concurrent_burns_never_overspend(pg_engine: Engine) -> None:
     assert len(refused) == 10
     assert all(r.code == "insufficient_points" for r in refused)
     with factory() as session:
-        balance = points.balance(session, member_id)
+        balance = points_queries.balance(session, member_id)
         assert (balance.available, balance.pending, balance.debt) == (0, 0, 0)
-        assert [m for m in points.verify(session) if m.member_id == member_id] == []
+        assert [m for m in points_queries.verify(session) if m.member_id == member_id] == []
 
 
 def test_concurrent_burns_on_one_order_keep_to_the_policy_share(pg_engine: Engine) -> None:
     from datetime import timedelta
 
     from patron.core import clock
-    from patron.members import service as members
     from patron.members.schemas import MemberCreate
-    from patron.points import service as points
 
     factory = sessionmaker(pg_engine, expire_on_commit=False)
     at = (clock.now() - timedelta(hours=1)).isoformat()
     with factory.begin() as session:
         store = make_store(session)
-        member = members.register_member(
+        member = registration.register_member(
             session, SYSTEM, MemberCreate(mobile="13912340001", name="并发", store_id=store.id)
         )
         for _ in range(2):  # enough points for both burns: only the order's share limits them
-            points.request_adjustment(session, SYSTEM, member.id, 4000, "opening balance")
+            adjustments.request_adjustment(session, SYSTEM, member.id, 4000, "opening balance")
         line = {"sku": "S", "name": "s", "quantity": 1, "unit_price": 10000, "paid": 10000}
         body = order_body(
             store,
@@ -176,7 +175,7 @@ def test_concurrent_burns_on_one_order_keep_to_the_policy_share(pg_engine: Engin
 
     def attempt(n: int) -> int:  # ¥100 order: points may pay ¥50, that is 5,000 points
         with factory.begin() as session:
-            return points.burn(session, SYSTEM, member_id, 3000, "抵现", order_id=order_id).id
+            return burning.burn(session, SYSTEM, member_id, 3000, "抵现", order_id=order_id).id
 
     results = race(2, attempt)
     assert len([r for r in results if isinstance(r, int)]) == 1

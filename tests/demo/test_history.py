@@ -9,7 +9,7 @@ import pytest
 from patron.core import clock
 from patron.demo import history
 from patron.demo.history import HistoryGenerator, StoreInfo
-from patron.members.service import RosterEntry
+from patron.members.registry import RosterEntry
 
 STORES = [
     StoreInfo(n, f"S{n:02d}", "owned" if n % 2 else "franchise", "上海" if n < 6 else "北京", True)

@@ -12,7 +12,8 @@ from patron.core import clock
 from patron.core.actor import SYSTEM, Role
 from patron.core.crypto import blind_index
 from patron.core.settings import Settings
-from patron.members import service as members
+from patron.members import attributes, privacy, registry
+from patron.members import merge as member_merge
 from patron.members.models import Member
 from patron.members.schemas import AttributeCreate, normalize_mobile
 from tests.factories import make_member, make_staff, make_store, staff_headers
@@ -422,15 +423,15 @@ def test_merge_moves_identities_consents_and_attributes(
 def test_merge_runs_what_other_domains_register(session: Session) -> None:
     moved: list[tuple[int, int]] = []
 
-    @members.on_merge("test.domain")
+    @member_merge.on_merge.register("test.domain")
     def _move(_: Session, source: Member, target: Member) -> None:
         moved.append((source.id, target.id))
 
     try:
         a, b = make_member(session), make_member(session)
-        members.merge_members(session, SYSTEM, a.id, b.id)
+        member_merge.merge_members(session, SYSTEM, a.id, b.id)
     finally:
-        members._merge_handlers.pop("test.domain")
+        member_merge.on_merge.unregister("test.domain")
     assert moved == [(a.id, b.id)]
 
 
@@ -479,7 +480,7 @@ SECRETS = (
 
 
 def _member_with_pii(session: Session) -> Member:
-    members.create_attribute(
+    attributes.create_attribute(
         session,
         SYSTEM,
         AttributeCreate(code="id_card", label="身份证号", type="text", is_pii=True),
@@ -505,14 +506,14 @@ def test_database_holds_no_readable_pii(session: Session) -> None:
 
 def test_erasure_leaves_no_pii_anywhere(session: Session) -> None:
     member = _member_with_pii(session)
-    members.erase_member(session, SYSTEM, member.id, "本人申请注销")
+    privacy.erase_member(session, SYSTEM, member.id, "本人申请注销")
     session.flush()
     assert blind_index("mobile", "+8613912345678") not in _dump(session)  # no lookup left
-    assert members.find_by_mobile(session, "+8613912345678") is None
+    assert registry.find_by_mobile(session, "+8613912345678") is None
     erased = session.get(Member, member.id)
     assert erased is not None
     assert (erased.name, erased.email, erased.birthday) == (None, None, None)
-    assert members.attributes_of(session, member.id) == {}
+    assert attributes.attributes_of(session, member.id) == {}
 
 
 def test_timeline_collects_what_happened(
@@ -590,8 +591,8 @@ def test_erase_also_erases_members_merged_into_it(
     first = make_member(session, mobile="13911116661", name="赵六")
     second = make_member(session, mobile="13911116662", name="赵六")
     survivor = make_member(session, mobile="13911116663", name="赵六")
-    members.merge_members(session, SYSTEM, first.id, second.id)
-    members.merge_members(session, SYSTEM, second.id, survivor.id)
+    member_merge.merge_members(session, SYSTEM, first.id, second.id)
+    member_merge.merge_members(session, SYSTEM, second.id, survivor.id)
     erased = client.post(f"/api/v1/members/{survivor.id}/erase", json={}, headers=headers)
     assert erased.status_code == 200
     for mobile in ("13911116661", "13911116662"):

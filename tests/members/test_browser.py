@@ -16,7 +16,7 @@ from patron.console.i18n import CATALOGS
 from patron.core import db, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
-from patron.members import service as members
+from patron.members import attributes, registration
 from patron.members.models import (
     AttributeType,
     Channel,
@@ -203,7 +203,7 @@ def test_import_dry_run_then_real_run(page: Page) -> None:
 def test_cashier_sees_the_member_masked(page: Page, server: Server) -> None:
     with server.sessions.begin() as session:
         data = MemberCreate(mobile="13812345678", name="赵小红", store_id=server.store_id)
-        member = members.register_member(session, SYSTEM, data)
+        member = registration.register_member(session, SYSTEM, data)
         member_id = member.id
     log_in(page, CASHIER, CASHIER_PASSWORD)
     expect(sidebar(page).get_by_role("link", name="会员属性")).to_have_count(0)
@@ -231,7 +231,7 @@ def test_admin_edits_an_attribute_and_registering_then_needs_it(page: Page, serv
             type=AttributeType.single_choice,
             options=["油性", "干性"],
         )
-        attribute_id = members.create_attribute(session, SYSTEM, hair).id
+        attribute_id = attributes.create_attribute(session, SYSTEM, hair).id
     try:
         log_in(page)
         sidebar(page).get_by_role("link", name="会员属性").click()
@@ -291,11 +291,11 @@ def test_admin_edits_an_attribute_and_registering_then_needs_it(page: Page, serv
         expect(page).to_have_url(re.compile(r"/console/members/\d+$"))
         member_id = int(page.url.rsplit("/", 1)[1])
         with server.sessions() as session:
-            assert members.attributes_of(session, member_id)["hair_type"][1] == "中性"
+            assert attributes.attributes_of(session, member_id)["hair_type"][1] == "中性"
     finally:
         # The other tests register members without it.
         with server.sessions.begin() as session:
-            members.update_attribute(
+            attributes.update_attribute(
                 session, SYSTEM, attribute_id, AttributeUpdate(required=False, is_active=False)
             )
 

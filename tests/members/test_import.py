@@ -10,9 +10,8 @@ from sqlalchemy.orm import Session
 from patron.audit.models import AuditEntry
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
-from patron.members import importer
-from patron.members import service as members
-from patron.members.models import Member
+from patron.members import guides, identities, importer, registry
+from patron.members.models import IdentityType, Member
 from patron.staff.service import actor_for
 from patron.stores.models import Store
 from tests.conftest import QueryCounter
@@ -52,7 +51,7 @@ def test_import_then_reimport_is_a_no_op(session: Session) -> None:
     stores(session)
     first = run(session, CSV.encode())
     assert (first.rows, first.created, first.errors) == (3, 3, [])
-    member = members.find_by_mobile(session, "+8613800000002")
+    member = registry.find_by_mobile(session, "+8613800000002")
     assert member is not None
     assert (member.name, member.birthday, member.gender, member.channel) == (
         "李四",
@@ -60,7 +59,7 @@ def test_import_then_reimport_is_a_no_op(session: Session) -> None:
         "female",
         "import",
     )
-    assert members.find_by_identity(session, members.IdentityType.card_no, "C001") is not None
+    assert identities.find_by_identity(session, IdentityType.card_no, "C001") is not None
     second = run(session, CSV.encode())
     assert (second.created, second.updated, second.skipped) == (0, 0, 3)
     assert count(session) == 3
@@ -71,7 +70,7 @@ def test_changed_rows_update(session: Session) -> None:
     run(session, CSV.encode())
     report = run(session, CSV.replace("王五", "王武").encode())
     assert (report.created, report.updated, report.skipped) == (0, 1, 2)
-    member = members.find_by_mobile(session, "+8613800000003")
+    member = registry.find_by_mobile(session, "+8613800000003")
     assert member is not None
     assert member.name == "王武"
 
@@ -110,7 +109,7 @@ def test_excel_and_gbk_csv(session: Session) -> None:
     assert run(session, buffer.getvalue(), "members.xlsx").created == 1
     gbk = "手机号,姓名\n13800000022,钱七\n".encode("gb18030")
     assert run(session, gbk).created == 1
-    assert members.find_by_mobile(session, "+8613800000022").name == "钱七"  # type: ignore[union-attr]
+    assert registry.find_by_mobile(session, "+8613800000022").name == "钱七"  # type: ignore[union-attr]
 
 
 def test_import_over_http(client: TestClient, session: Session, settings: Settings) -> None:
@@ -169,8 +168,8 @@ def test_store_manager_cannot_take_over_another_stores_member(session: Session) 
 def test_each_imported_member_is_audited(session: Session) -> None:
     run(session, "手机号,姓名\n13800000031,甲\n".encode())
     run(session, "手机号,姓名\n13800000031,乙\n13800000032,丙\n".encode())
-    first = members.find_by_mobile(session, "+8613800000031")
-    second = members.find_by_mobile(session, "+8613800000032")
+    first = registry.find_by_mobile(session, "+8613800000031")
+    second = registry.find_by_mobile(session, "+8613800000032")
     assert first is not None
     assert second is not None
     entries = session.execute(
@@ -192,7 +191,7 @@ def test_card_number_repeated_in_a_file_is_an_error_on_the_later_row(session: Se
         report = run(session, csv, dry_run=dry_run)
         assert report.created == 1
         assert [(e.row, e.field) for e in report.errors] == [(3, "card_no")]
-    assert members.find_by_mobile(session, "+8613911113332") is None
+    assert registry.find_by_mobile(session, "+8613911113332") is None
 
 
 def test_import_guide_is_store_staff_of_the_members_store(session: Session) -> None:
@@ -207,7 +206,7 @@ def test_import_guide_is_store_staff_of_the_members_store(session: Session) -> N
 """
     report = run(session, csv.encode())
     assert [(e.row, e.field) for e in report.errors] == [(2, "guide"), (3, "guide")]
-    member = members.find_by_mobile(session, "+8613911114443")
+    member = registry.find_by_mobile(session, "+8613911114443")
     assert member is not None
     assert member.guide_id == guide.id
 
@@ -219,7 +218,7 @@ def test_import_changing_the_guide_keeps_history(session: Session) -> None:
     member = make_member(session, store, mobile="13911115551", name="甲", guide_id=first.id)
     report = run(session, "手机号,姓名,导购\n13911115551,甲,guide_two\n".encode())
     assert report.updated == 1
-    history = members.guide_history(session, member.id)
+    history = guides.guide_history(session, member.id)
     assert [(h.previous_guide_id, h.guide_id) for h in history] == [
         (None, first.id),
         (first.id, second.id),
@@ -232,7 +231,7 @@ def test_store_manager_import_defaults_to_their_only_store(session: Session) -> 
     csv = "手机号,姓名\n13911119991,甲\n".encode()
     report = importer.import_members(session, manager, importer.read_rows(csv, "m.csv"), False)
     assert report.created == 1
-    member = members.find_by_mobile(session, "+8613911119991")
+    member = registry.find_by_mobile(session, "+8613911119991")
     assert member is not None
     assert member.store_id == own.id
     both = actor_for(make_staff(session, Role.store_manager, [own, other]))

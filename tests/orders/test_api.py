@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -9,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.catalog.models import Product
-from patron.core import events
 from patron.core.actor import Role
 from patron.core.events import Event, OutboxEvent
 from patron.core.settings import Settings
+from patron.orders.events import ORDER_COMPLETED, ORDER_REFUNDED, OrderCompleted, OrderRefunded
 from tests.factories import (
     auth,
     make_api_key,
@@ -284,21 +285,21 @@ def test_queries_filter_by_member_channel_and_time(
 
 
 @pytest.fixture
-def recorded() -> Iterator[list[Event]]:
-    seen: list[Event] = []
+def recorded() -> Iterator[list[Event[Any]]]:
+    seen: list[Event[Any]] = []
 
-    def record(_: Session, event: Event) -> None:
+    def record(_: Session, event: Event[Any]) -> None:
         seen.append(event)
 
-    for kind in ("order.completed", "order.refunded"):
-        events.subscribe(kind)(record)
+    for kind in (ORDER_COMPLETED, ORDER_REFUNDED):
+        kind.subscribers.register("test.record")(record)
     yield seen
-    for kind in ("order.completed", "order.refunded"):
-        events.unsubscribe(kind, record)
+    for kind in (ORDER_COMPLETED, ORDER_REFUNDED):
+        kind.subscribers.unregister("test.record")
 
 
 def test_events_reach_subscribers_and_the_outbox(
-    client: TestClient, session: Session, till: dict[str, Any], recorded: list[Event]
+    client: TestClient, session: Session, till: dict[str, Any], recorded: list[Event[Any]]
 ) -> None:
     member = make_member(session, till["store"])
     order = post_order(
@@ -306,16 +307,26 @@ def test_events_reach_subscribers_and_the_outbox(
     ).json()
     refund(client, till["headers"], order["id"], {"all": True}, "r")
     assert [e.type for e in recorded] == ["order.completed", "order.refunded"]
-    completed = recorded[0].payload
-    assert completed["member_id"] == member.id
-    assert completed["payments"] == {"wechat_pay": 12000}
-    assert sum(line["paid"] for line in completed["lines"]) == 12000
-    assert recorded[1].payload["amount"] == 12000
-    assert recorded[1].payload["fully_refunded"] is True
+    completed, refunded = recorded[0].payload, recorded[1].payload
+    assert isinstance(completed, OrderCompleted)
+    assert isinstance(refunded, OrderRefunded)
+    assert completed.member_id == member.id
+    assert completed.payments == {"wechat_pay": 12000}
+    assert sum(line.paid for line in completed.lines) == 12000
+    assert refunded.amount == 12000
+    assert refunded.fully_refunded is True
     outbox = session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)).all()
     assert [(e.type, e.entity_id) for e in outbox] == [
         ("order.completed", str(order["id"])),
         ("order.refunded", str(order["id"])),
+    ]
+    # The outbox keeps each typed payload as JSON.
+    assert outbox[0].payload["member_id"] == member.id
+    assert outbox[0].payload["lines"][0]["sku"] == completed.lines[0].sku
+    assert datetime.fromisoformat(outbox[0].payload["occurred_at"]) == completed.occurred_at
+    assert outbox[1].payload["lines"] == [
+        {"line_id": line.line_id, "quantity": line.quantity, "amount": line.amount}
+        for line in refunded.lines
     ]
     assert all(e.delivered_at is None for e in outbox)
 
@@ -323,15 +334,15 @@ def test_events_reach_subscribers_and_the_outbox(
 def test_a_failing_subscriber_rolls_the_order_back(
     client: TestClient, session: Session, till: dict[str, Any]
 ) -> None:
-    def explode(_: Session, __: Event) -> None:
+    def explode(_: Session, __: Event[Any]) -> None:
         raise RuntimeError("points service broke")
 
-    events.subscribe("order.completed")(explode)
+    ORDER_COMPLETED.subscribers.register("test.explode")(explode)
     try:
         with TestClient(client.app, raise_server_exceptions=False) as quiet:
             response = post_order(quiet, till["headers"], order_body(till["store"]), "k")
     finally:
-        events.unsubscribe("order.completed", explode)
+        ORDER_COMPLETED.subscribers.unregister("test.explode")
     assert response.status_code == 500
     assert session.scalar(select(OutboxEvent.id)) is None
 

@@ -21,7 +21,7 @@ from patron.console.i18n import CATALOGS
 from patron.core import clock, db, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
-from patron.members import service as members
+from patron.members import registration
 from patron.members.models import Member
 from patron.members.schemas import MemberCreate
 from patron.orders import importer
@@ -158,7 +158,7 @@ def refund_count(server: Server, order_id: int) -> int:
 def test_refund_part_of_an_order_then_everything(page: Page, server: Server) -> None:
     with server.sessions.begin() as session:
         data = MemberCreate(mobile="13912345001", name="王小明", store_id=server.store_a)
-        member_id = members.register_member(session, SYSTEM, data).id
+        member_id = registration.register_member(session, SYSTEM, data).id
     order_id = place_order(server, server.store_a, "POS-A-1", member_id)
     log_in(page)
     expect(page.get_by_test_id("sales-today")).to_contain_text("¥")

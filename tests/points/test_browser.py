@@ -21,13 +21,17 @@ from patron.console.web import yuan
 from patron.core import clock, db, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
-from patron.members import service as members
+from patron.members import attributes as member_attributes
+from patron.members import registration
 from patron.members.models import AttributeType
 from patron.members.schemas import AttributeCreate, AttributeOut, MemberCreate
 from patron.orders import service as orders
 from patron.orders.models import OrderChannel, PaymentMethod
 from patron.orders.schemas import OrderCreate
-from patron.points import service as points
+from patron.points import adjustments
+from patron.points import policy as points_policy
+from patron.points import queries as points_queries
+from patron.points import rules as points_rules
 from patron.points.earning import LineFacts, MemberFacts, OrderFacts, compute
 from patron.points.models import EntryKind, ExpiryPolicy, PointsRule, RuleEffect
 from patron.staff import service as staff
@@ -139,7 +143,7 @@ def register(
         data = MemberCreate(
             mobile=mobile, name="陈静", store_id=store_id, attributes=attributes or {}
         )
-        return members.register_member(session, SYSTEM, data).id
+        return registration.register_member(session, SYSTEM, data).id
 
 
 def buy(server: Server, store_id: int, member_id: int, external_id: str, paid: int) -> int:
@@ -213,7 +217,7 @@ def test_weekend_rule_made_in_the_form_doubles_a_saturday_order(page: Page, serv
     row.get_by_role("button", name="启用").click()
     expect(row.locator(".status")).to_have_text("启用")
     with server.sessions() as session:
-        (rule,) = [r for r in points.list_rules(session) if r.name == "周末双倍"]
+        (rule,) = [r for r in points_rules.list_rules(session) if r.name == "周末双倍"]
         assert (rule.effect, rule.amount) == (RuleEffect.multiply, 200)
         assert rule.conditions["weekdays"] == [6, 7]
         assert rule.conditions["store_ids"] == [server.store_a]
@@ -251,7 +255,7 @@ def test_marketing_rewards_a_member_attribute_chosen_in_the_form(
             type=AttributeType.single_choice,
             options=["干性", "油性", "混合性"],
         )
-        members.create_attribute(session, SYSTEM, skin)
+        member_attributes.create_attribute(session, SYSTEM, skin)
     oily = register(server, "13912345121", server.store_b, {"skin_type": "油性"})
     dry = register(server, "13912345122", server.store_b, {"skin_type": "干性"})
     name = "肤质=油性 加50分"
@@ -275,7 +279,7 @@ def test_marketing_rewards_a_member_attribute_chosen_in_the_form(
     expect(row).to_contain_text("每单加 50 分")
     expect(row).to_contain_text("会员属性 肤质 = 油性")
     with server.sessions() as session:
-        (rule,) = [r for r in points.list_rules(session) if r.name == name]
+        (rule,) = [r for r in points_rules.list_rules(session) if r.name == name]
         assert (rule.effect, rule.amount) == (RuleEffect.add_per_order, 50)
         assert rule.conditions["attributes"] == {"skin_type": "油性"}
         rule_id = rule.id
@@ -286,7 +290,7 @@ def test_marketing_rewards_a_member_attribute_chosen_in_the_form(
     page.get_by_role("button", name="保存").click()
     expect(page.get_by_role("status")).to_contain_text(f"积分规则“{name}”已保存")
     with server.sessions() as session:
-        (rule,) = [r for r in points.list_rules(session) if r.id == rule_id]
+        (rule,) = [r for r in points_rules.list_rules(session) if r.id == rule_id]
         assert rule.conditions["attributes"] == {"skin_type": "油性"}
 
     # The same ¥100.00 order: the oily-skinned member earns 100 and 50 more, the other 100.
@@ -304,8 +308,8 @@ def test_marketing_rewards_a_member_attribute_chosen_in_the_form(
     expect(earned).to_contain_text("+100")
     expect(earned).not_to_contain_text(name)
     with server.sessions() as session:
-        assert points.balance(session, oily).available == 150
-        assert points.balance(session, dry).available == 100
+        assert points_queries.balance(session, oily).available == 150
+        assert points_queries.balance(session, dry).available == 100
 
 
 def test_attribute_conditions_from_the_form_match_as_earning_compares() -> None:
@@ -389,7 +393,7 @@ def test_attribute_conditions_from_the_form_match_as_earning_compares() -> None:
 def test_large_adjustment_waits_for_finance_to_approve(page: Page, server: Server) -> None:
     member_id = register(server, "13912345102", server.store_a)
     with server.sessions() as session:
-        threshold = points.get_policy(session).approval_threshold
+        threshold = points_policy.get_policy(session).approval_threshold
     assert threshold == 5000
     log_in(page, MARKETING)
     page.goto(f"/console/members/{member_id}")
@@ -480,7 +484,7 @@ def test_nobody_approves_their_own_adjustment(page: Page, server: Server) -> Non
     expect(page.get_by_role("alert")).to_contain_text("不能审批自己提交的调整")
     expect(queued).to_be_visible()
     with server.sessions() as session:
-        assert [a.reason for a in points.pending_adjustments(session)].count("误操作冲正") == 1
+        assert [a.reason for a in adjustments.pending_adjustments(session)].count("误操作冲正") == 1
 
     # A small deduction applies at once, and more than the member has is refused.
     page.goto(f"/console/members/{member_id}")
@@ -500,7 +504,7 @@ def test_liability_shows_the_total_and_where_it_was_earned(page: Page, server: S
     member_id = register(server, "13912345104", server.store_b)
     buy(server, server.store_b, member_id, "POS-B-LIAB", 8800)
     with server.sessions() as session:
-        report = points.liability(session)
+        report = points_queries.liability(session)
     assert report.points >= 88
     assert report.by_store[server.store_b] >= 88
 
@@ -549,9 +553,9 @@ def test_admin_changes_the_policy_and_a_store_manager_sees_no_points_pages(
     expect(page.get_by_test_id("policy-summary")).to_contain_text("单次调整 8,000 积分及以上")
     expect(page.get_by_test_id("policy-summary")).to_contain_text("次年的 12 月 31 日到期")
     with server.sessions.begin() as session:
-        policy = points.get_policy(session)
+        policy = points_policy.get_policy(session)
         assert (policy.approval_threshold, policy.expiry_policy) == (8000, ExpiryPolicy.year_end)
-        points.update_policy(
+        points_policy.update_policy(
             session, SYSTEM, {"approval_threshold": 5000, "expiry_policy": "rolling"}
         )
 
@@ -610,8 +614,8 @@ def test_points_pages_make_no_query_per_row(
                 "effect": "add_per_order",
                 "amount": 10,
             }
-            points.save_rule(session, SYSTEM, rule)
-            points.request_adjustment(session, SYSTEM, member.id, 9000 + i, f"补偿{i}")
+            points_rules.save_rule(session, SYSTEM, rule)
+            adjustments.request_adjustment(session, SYSTEM, member.id, 9000 + i, f"补偿{i}")
 
     def queries_for(*paths: str) -> list[int]:
         counts = []

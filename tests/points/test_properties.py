@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session
 from patron.core import clock
 from patron.core.actor import SYSTEM
 from patron.core.errors import PatronError
-from patron.members import service as members
+from patron.members import merge as member_merge
+from patron.members import registry
 from patron.orders import service as orders
 from patron.orders.models import Order
 from patron.orders.schemas import OrderCreate, RefundCreate
-from patron.points import jobs
-from patron.points import service as points
+from patron.points import adjustments, burning, jobs
+from patron.points import policy as points_policy
+from patron.points import queries as points_queries
 from patron.points.models import EntryKind, PointsAllocation, PointsEntry, PointsLot
 from tests.factories import make_member, make_store, order_body
 
@@ -41,7 +43,7 @@ steps = st.lists(
 
 
 def check_invariants(session: Session, member_ids: list[int], now: datetime) -> None:
-    assert points.verify(session) == []
+    assert points_queries.verify(session) == []
     assert (
         session.scalar(
             select(func.count())
@@ -105,7 +107,7 @@ def test_ledger_invariants_hold_after_every_step(
     session: Session, script: list[tuple[str, int, int, bool]], pending_days: int, months: int
 ) -> None:
     with session.begin_nested() as savepoint:
-        policy = points.get_policy(session)
+        policy = points_policy.get_policy(session)
         policy.pending_days, policy.rolling_months = pending_days, months
         store = make_store(session)
         people = [make_member(session, store) for _ in range(3)]
@@ -166,7 +168,7 @@ def test_ledger_invariants_hold_after_every_step(
                         )
                         orders.refund_order(session, SYSTEM, order_id, request)
                     elif kind == "burn":
-                        points.burn(
+                        burning.burn(
                             session,
                             SYSTEM,
                             ids[a],
@@ -175,17 +177,17 @@ def test_ledger_invariants_hold_after_every_step(
                             order_id=order_ids[-1] if flag and order_ids else None,
                         )
                     elif kind == "adjust" and b:
-                        points.request_adjustment(session, SYSTEM, ids[a], b, "fix")
+                        adjustments.request_adjustment(session, SYSTEM, ids[a], b, "fix")
                     elif kind == "advance":
                         now += timedelta(days=a)
                         jobs.run(session, now)
                     elif (
                         kind == "merge"
                         and a != b
-                        and members.find_active(session, ids[a])
-                        and members.find_active(session, ids[b])
+                        and registry.find_active(session, ids[a])
+                        and registry.find_active(session, ids[b])
                     ):
-                        members.merge_members(session, SYSTEM, ids[a], ids[b])
+                        member_merge.merge_members(session, SYSTEM, ids[a], ids[b])
                 except PatronError:
                     step.rollback()  # a refused request changes nothing, as at the API edge
             check_invariants(session, ids, now)

@@ -10,12 +10,18 @@ from sqlalchemy.orm import Session
 
 from patron.core import clock
 from patron.core.actor import SYSTEM, Role
+from patron.core.errors import InvalidInput
 from patron.core.settings import Settings
+from patron.members import attributes
+from patron.members import merge as member_merge
 from patron.members.models import Member
 from patron.orders import service as orders
 from patron.orders.schemas import OrderCreate, RefundCreate
-from patron.points import jobs
-from patron.points import service as points
+from patron.points import burning, jobs
+from patron.points import errors as points_errors
+from patron.points import policy as points_policy
+from patron.points import queries as points_queries
+from patron.points import rules as points_rules
 from patron.points.models import ExpiryNotice, ExpiryPolicy, PointsAccount, PointsLot
 from patron.stores.models import Store
 from tests.factories import make_member, make_staff, make_store, order_body, staff_headers
@@ -57,7 +63,7 @@ def refund_all(session: Session, order_id: int, at: datetime) -> None:
 
 def state(session: Session, member: Member, at: datetime | None = None) -> tuple[int, int, int]:
     with clock.frozen(at or clock.now()):
-        now = points.balance(session, member.id)
+        now = points_queries.balance(session, member.id)
     return now.available, now.pending, now.debt
 
 
@@ -82,26 +88,29 @@ def test_one_point_per_yuan_not_counting_points_and_coupons(
 
 
 def test_year_end_and_rolling_expiry_dates(session: Session) -> None:
-    policy = points.get_policy(session)
+    policy = points_policy.get_policy(session)
     policy.expiry_policy = ExpiryPolicy.year_end.value
     shanghai_new_year = datetime(2025, 12, 31, 16, 30, tzinfo=UTC)  # 2026-01-01 00:30 in Shanghai
-    assert points.expiry_for(policy, shanghai_new_year).isoformat() == "2027-12-31T23:59:59+08:00"  # type: ignore[union-attr]
     assert (
-        points.expiry_for(policy, datetime(2025, 6, 1, tzinfo=UTC)).isoformat()
+        points_policy.expiry_for(policy, shanghai_new_year).isoformat()
+        == "2027-12-31T23:59:59+08:00"
+    )  # type: ignore[union-attr]
+    assert (
+        points_policy.expiry_for(policy, datetime(2025, 6, 1, tzinfo=UTC)).isoformat()
         == "2026-12-31T23:59:59+08:00"
     )  # type: ignore[union-attr]
     policy.expiry_policy, policy.rolling_months = ExpiryPolicy.rolling.value, 12
     leap = datetime(2024, 2, 29, 2, 0, tzinfo=UTC)
-    assert points.expiry_for(policy, leap).isoformat() == "2025-02-28T23:59:59+08:00"  # type: ignore[union-attr]
+    assert points_policy.expiry_for(policy, leap).isoformat() == "2025-02-28T23:59:59+08:00"  # type: ignore[union-attr]
     policy.rolling_months = 24
-    assert points.expiry_for(policy, leap).isoformat() == "2026-02-28T23:59:59+08:00"  # type: ignore[union-attr]
+    assert points_policy.expiry_for(policy, leap).isoformat() == "2026-02-28T23:59:59+08:00"  # type: ignore[union-attr]
     assert (
-        points.expiry_for(policy, datetime(2025, 11, 30, 17, 0, tzinfo=UTC)).isoformat()
+        points_policy.expiry_for(policy, datetime(2025, 11, 30, 17, 0, tzinfo=UTC)).isoformat()
         == "2027-12-01T23:59:59+08:00"
     )  # type: ignore[union-attr]
-    assert points.add_months(date(2028, 2, 29), 48) == date(2032, 2, 29)
+    assert points_policy.add_months(date(2028, 2, 29), 48) == date(2032, 2, 29)
     policy.expiry_policy = ExpiryPolicy.never.value
-    assert points.expiry_for(policy, leap) is None
+    assert points_policy.expiry_for(policy, leap) is None
 
 
 def test_burn_takes_earliest_expiring_first(session: Session, shop: tuple[Store, Member]) -> None:
@@ -109,7 +118,7 @@ def test_burn_takes_earliest_expiring_first(session: Session, shop: tuple[Store,
     buy(session, store, member, 30000, at=T0)
     buy(session, store, member, 50000, at=T0 + timedelta(days=40))
     with clock.frozen(T0 + timedelta(days=41)):
-        points.burn(session, SYSTEM, member.id, 400, "兑换")
+        burning.burn(session, SYSTEM, member.id, 400, "兑换")
     lots = session.scalars(
         select(PointsLot).where(PointsLot.member_id == member.id).order_by(PointsLot.id)
     ).all()
@@ -119,10 +128,10 @@ def test_burn_takes_earliest_expiring_first(session: Session, shop: tuple[Store,
 def test_insufficient_points_and_minimum(session: Session, shop: tuple[Store, Member]) -> None:
     store, member = shop
     buy(session, store, member, 15000)
-    with clock.frozen(T0), pytest.raises(points.InsufficientPoints):
-        points.burn(session, SYSTEM, member.id, 200, "x")
-    with clock.frozen(T0), pytest.raises(points.InvalidInput):
-        points.burn(session, SYSTEM, member.id, 50, "x")
+    with clock.frozen(T0), pytest.raises(points_errors.InsufficientPoints):
+        burning.burn(session, SYSTEM, member.id, 200, "x")
+    with clock.frozen(T0), pytest.raises(InvalidInput):
+        burning.burn(session, SYSTEM, member.id, 50, "x")
 
 
 def test_refund_after_spending_creates_debt_that_the_next_earning_pays(
@@ -131,12 +140,12 @@ def test_refund_after_spending_creates_debt_that_the_next_earning_pays(
     store, member = shop
     order_id = buy(session, store, member, 30000)
     with clock.frozen(T0 + timedelta(hours=1)):
-        points.burn(session, SYSTEM, member.id, 300, "spent everything")
+        burning.burn(session, SYSTEM, member.id, 300, "spent everything")
     refund_all(session, order_id, T0 + timedelta(hours=2))
     assert state(session, member, T0 + timedelta(hours=2)) == (0, 0, 300)
     buy(session, store, member, 50000, at=T0 + timedelta(days=1))
     assert state(session, member, T0 + timedelta(days=1)) == (200, 0, 0)
-    assert points.verify(session) == []
+    assert points_queries.verify(session) == []
 
 
 def test_partial_refunds_reverse_cumulatively(session: Session, shop: tuple[Store, Member]) -> None:
@@ -162,7 +171,7 @@ def test_partial_refunds_reverse_cumulatively(session: Session, shop: tuple[Stor
                 order.id,
                 RefundCreate.model_validate({"items": [{"line_id": line.id, "quantity": 1}]}),
             )
-            seen.append(points.balance(session, member.id).available)
+            seen.append(points_queries.balance(session, member.id).available)
     assert seen == [66, 33, 0]  # 99 earned: floor(99 × 3333/9999) = 33 reversed, then 66, then 99
 
 
@@ -170,7 +179,7 @@ def test_refund_restores_burned_points_unless_their_lot_expired(
     session: Session, shop: tuple[Store, Member]
 ) -> None:
     store, member = shop
-    points.get_policy(session).rolling_months = 1
+    points_policy.get_policy(session).rolling_months = 1
     buy(session, store, member, 20000, at=T0)  # 200 points, expire about T0 + 1 month
     buy(
         session, store, member, 30000, at=T0 + timedelta(days=20)
@@ -185,24 +194,26 @@ def test_refund_restores_burned_points_unless_their_lot_expired(
         payments=[{"method": "wechat_pay", "amount": 5000}, {"method": "points", "amount": 5000}],
     )
     with clock.frozen(spend_at):
-        points.burn(session, SYSTEM, member.id, 400, "paid with points", order_id=spending_order)
+        burning.burn(session, SYSTEM, member.id, 400, "paid with points", order_id=spending_order)
     # the spending order earned 50 points; a full refund reverses them and restores the 400 burned
     later = T0 + timedelta(days=45)  # the first lot (200 drawn) has expired by now
     refund_all(session, spending_order, later)
     available, pending, debt = state(session, member, later)
     assert (available, pending, debt) == (300, 0, 0)  # 200 from lot 1 lapsed, 200 back into lot 2
     restore = [
-        e for e in points.entries(session, member.id, None, 50).items if e.kind == "refund_restore"
+        e
+        for e in points_queries.entries(session, member.id, None, 50).items
+        if e.kind == "refund_restore"
     ][0]
     assert (restore.points, restore.lapsed) == (200, 200)
-    assert points.verify(session) == []
+    assert points_queries.verify(session) == []
 
 
 def test_pending_points_wait_and_a_refund_in_the_window_cancels_them(
     session: Session, shop: tuple[Store, Member]
 ) -> None:
     store, member = shop
-    points.get_policy(session).pending_days = 7
+    points_policy.get_policy(session).pending_days = 7
     kept = buy(session, store, member, 10000, at=T0)
     returned = buy(session, store, member, 20000, at=T0 + timedelta(hours=1))
     assert state(session, member, T0 + timedelta(hours=2)) == (0, 300, 0)
@@ -213,14 +224,14 @@ def test_pending_points_wait_and_a_refund_in_the_window_cancels_them(
     assert report.released_lots == 1
     assert state(session, member, T0 + timedelta(days=8)) == (100, 0, 0)
     assert kept
-    assert points.verify(session) == []
+    assert points_queries.verify(session) == []
 
 
 def test_job_expires_notes_and_is_idempotent(session: Session, shop: tuple[Store, Member]) -> None:
     store, member = shop
-    points.get_policy(session).rolling_months = 1
+    points_policy.get_policy(session).rolling_months = 1
     buy(session, store, member, 20000, at=T0)
-    expiry = points.expiry_for(points.get_policy(session), T0)
+    expiry = points_policy.expiry_for(points_policy.get_policy(session), T0)
     assert expiry is not None
     assert jobs.run(session, expiry - timedelta(days=31)).notices == 0  # not yet within 30 days
     before = expiry - timedelta(days=10)
@@ -239,7 +250,7 @@ def test_job_expires_notes_and_is_idempotent(session: Session, shop: tuple[Store
     account = session.get(PointsAccount, member.id)
     assert account is not None
     assert (account.available, account.pending, account.debt) == (0, 0, 0)
-    assert points.verify(session) == []
+    assert points_queries.verify(session) == []
 
 
 def test_merge_moves_lots_with_their_expiry_and_the_debt(session: Session) -> None:
@@ -247,7 +258,7 @@ def test_merge_moves_lots_with_their_expiry_and_the_debt(session: Session) -> No
     source, target = make_member(session, store), make_member(session, store)
     order_id = buy(session, store, source, 30000)
     with clock.frozen(T0):
-        points.burn(session, SYSTEM, source.id, 300, "x")
+        burning.burn(session, SYSTEM, source.id, 300, "x")
     refund_all(session, order_id, T0)
     buy(session, store, source, 50000, at=T0 + timedelta(hours=1))  # pays the 300 debt, keeps 200
     buy(session, store, target, 10000)
@@ -255,14 +266,13 @@ def test_merge_moves_lots_with_their_expiry_and_the_debt(session: Session) -> No
         select(PointsLot).where(PointsLot.member_id == source.id, PointsLot.remaining > 0)
     ).one()
     expires = source_lot.expires_at
-    from patron.members import service as members
 
     with clock.frozen(T0 + timedelta(hours=2)):
-        members.merge_members(session, SYSTEM, source.id, target.id)
-        assert points.balance(session, target.id).available == 300
+        member_merge.merge_members(session, SYSTEM, source.id, target.id)
+        assert points_queries.balance(session, target.id).available == 300
     session.refresh(source_lot)
     assert (source_lot.member_id, source_lot.expires_at) == (target.id, expires)
-    assert points.verify(session) == []
+    assert points_queries.verify(session) == []
 
 
 def test_rules_multiply_add_cap_and_stack(
@@ -331,7 +341,7 @@ def test_a_rule_that_does_not_stack_applies_alone(
     session: Session, shop: tuple[Store, Member]
 ) -> None:
     store, member = shop
-    points.save_rule(
+    points_rules.save_rule(
         session,
         SYSTEM,
         {
@@ -343,7 +353,7 @@ def test_a_rule_that_does_not_stack_applies_alone(
             "conditions": {},
         },
     )
-    points.save_rule(
+    points_rules.save_rule(
         session,
         SYSTEM,
         {"name": "加 10", "effect": "add_per_order", "amount": 10, "priority": 1, "conditions": {}},
@@ -358,7 +368,7 @@ def test_birthday_month_rule(session: Session) -> None:
         make_member(session, store, birthday="1990-03-15"),
         make_member(session, store, birthday="1990-05-01"),
     )
-    points.save_rule(
+    points_rules.save_rule(
         session,
         SYSTEM,
         {
@@ -490,7 +500,7 @@ def test_liability_by_expiry_month_and_store(
     assert report["cash_value_fen"] == 350
     assert report["by_store"] == {str(a.id): 100, str(b.id): 250}
     # 24 months of rolling expiry, by the Shanghai calendar month the points expire in.
-    expiry = points.expiry_for(points.get_policy(session), now - timedelta(days=1))
+    expiry = points_policy.expiry_for(points_policy.get_policy(session), now - timedelta(days=1))
     assert expiry is not None
     month = expiry.astimezone(clock.business_tz()).strftime("%Y-%m")
     assert report["by_expiry_month"] == {month: 350}
@@ -503,7 +513,7 @@ def test_verify_finds_a_tampered_cache(session: Session, shop: tuple[Store, Memb
     assert account is not None
     account.available += 1
     session.flush()
-    assert [m.member_id for m in points.verify(session)] == [member.id]
+    assert [m.member_id for m in points_queries.verify(session)] == [member.id]
 
 
 def test_points_pay_at_most_the_policy_share_of_an_order(
@@ -515,13 +525,13 @@ def test_points_pay_at_most_the_policy_share_of_an_order(
         session, store, member, 10000, at=T0 + timedelta(hours=1)
     )  # ¥100: at most ¥50 = 5,000 points
     with clock.frozen(T0 + timedelta(hours=2)):
-        points.burn(session, SYSTEM, member.id, 3000, "抵现", order_id=order_id)
-        with pytest.raises(points.InvalidInput, match="at most 50%"):
-            points.burn(session, SYSTEM, member.id, 2100, "抵现", order_id=order_id)
-        points.burn(session, SYSTEM, member.id, 2000, "抵现", order_id=order_id)
+        burning.burn(session, SYSTEM, member.id, 3000, "抵现", order_id=order_id)
+        with pytest.raises(InvalidInput, match="at most 50%"):
+            burning.burn(session, SYSTEM, member.id, 2100, "抵现", order_id=order_id)
+        burning.burn(session, SYSTEM, member.id, 2000, "抵现", order_id=order_id)
         other = make_member(session, store)
-        with pytest.raises(points.InvalidInput, match="not this member"):
-            points.burn(session, SYSTEM, other.id, 100, "x", order_id=order_id)
+        with pytest.raises(InvalidInput, match="not this member"):
+            burning.burn(session, SYSTEM, other.id, 100, "x", order_id=order_id)
 
 
 def test_released_pending_points_pay_an_open_debt_first(session: Session) -> None:
@@ -529,8 +539,8 @@ def test_released_pending_points_pay_an_open_debt_first(session: Session) -> Non
     member = make_member(session, store)
     first = buy(session, store, member, 30000)
     with clock.frozen(T0 + timedelta(hours=1)):
-        points.burn(session, SYSTEM, member.id, 300, "spent")
-    points.get_policy(session).pending_days = 7
+        burning.burn(session, SYSTEM, member.id, 300, "spent")
+    points_policy.get_policy(session).pending_days = 7
     buy(session, store, member, 50000, at=T0 + timedelta(hours=2))  # 500 pending
     refund_all(session, first, T0 + timedelta(hours=3))
     assert state(session, member, T0 + timedelta(hours=3)) == (0, 500, 300)
@@ -538,28 +548,27 @@ def test_released_pending_points_pay_an_open_debt_first(session: Session) -> Non
     assert state(session, member, later) == (200, 0, 0)  # as the balance reads before the job
     with clock.frozen(later):
         jobs.run(session, later)
-        with pytest.raises(points.InsufficientPoints):
-            points.burn(session, SYSTEM, member.id, 300, "more than is left after the debt")
+        with pytest.raises(points_errors.InsufficientPoints):
+            burning.burn(session, SYSTEM, member.id, 300, "more than is left after the debt")
     assert state(session, member, later) == (200, 0, 0)
-    assert points.verify(session) == []
+    assert points_queries.verify(session) == []
 
 
 def test_a_merge_pays_the_debt_of_one_side_from_the_points_of_the_other(
     session: Session,
 ) -> None:
-    from patron.members import service as members
 
     store = make_store(session)
     source, target = make_member(session, store), make_member(session, store)
     order_id = buy(session, store, source, 30000)
     with clock.frozen(T0):
-        points.burn(session, SYSTEM, source.id, 300, "x")
+        burning.burn(session, SYSTEM, source.id, 300, "x")
     refund_all(session, order_id, T0)
     buy(session, store, target, 100000)
     with clock.frozen(T0 + timedelta(hours=1)):
-        members.merge_members(session, SYSTEM, source.id, target.id)
+        member_merge.merge_members(session, SYSTEM, source.id, target.id)
     assert state(session, target, T0 + timedelta(hours=1)) == (700, 0, 0)
-    assert points.verify(session) == []
+    assert points_queries.verify(session) == []
 
 
 def test_points_expired_on_arrival_pay_no_debt(session: Session) -> None:
@@ -568,7 +577,7 @@ def test_points_expired_on_arrival_pay_no_debt(session: Session) -> None:
     now = T0 + timedelta(days=1200)
     spent = buy(session, store, member, 30000, at=now - timedelta(hours=3))
     with clock.frozen(now - timedelta(hours=2)):
-        points.burn(session, SYSTEM, member.id, 300, "spent")
+        burning.burn(session, SYSTEM, member.id, 300, "spent")
     refund_all(session, spent, now - timedelta(hours=1))
     line = {"sku": "P-1", "name": "商品", "quantity": 1, "unit_price": 30000, "paid": 30000}
     late = order_body(  # sent today, bought more than three years ago: its points have expired
@@ -581,13 +590,12 @@ def test_points_expired_on_arrival_pay_no_debt(session: Session) -> None:
     with clock.frozen(now):
         orders.create_order(session, SYSTEM, OrderCreate.model_validate(late))
     assert state(session, member, now) == (0, 0, 300)
-    assert points.verify(session) == []
+    assert points_queries.verify(session) == []
 
 
 def test_a_pending_adjustment_follows_its_member_into_a_merge(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
-    from patron.members import service as members
 
     store = make_store(session)
     source, target = make_member(session, store), make_member(session, store)
@@ -597,14 +605,14 @@ def test_a_pending_adjustment_follows_its_member_into_a_merge(
         json={"points": 8000, "reason": "活动补发"},
         headers={**staff_headers(marketing, settings), "Idempotency-Key": "big"},
     ).json()
-    members.merge_members(session, SYSTEM, source.id, target.id)
+    member_merge.merge_members(session, SYSTEM, source.id, target.id)
     approved = client.post(
         f"/api/v1/points/adjustments/{big['id']}/approve",
         headers=staff_headers(make_staff(session, Role.hq_finance), settings),
     )
     assert approved.status_code == 200
-    assert points.balance(session, source.id).available == 0
-    assert points.balance(session, target.id).available == 8000
+    assert points_queries.balance(session, source.id).available == 0
+    assert points_queries.balance(session, target.id).available == 8000
 
 
 def test_a_retried_adjustment_applies_once(
@@ -619,7 +627,7 @@ def test_a_retried_adjustment_applies_once(
     again = client.post(url, json=body, headers=headers)
     assert (first.status_code, again.status_code) == (201, 200)  # 200: the first result again
     assert again.json()["id"] == first.json()["id"]
-    assert points.balance(session, member.id).available == 500
+    assert points_queries.balance(session, member.id).available == 500
     other = client.post(url, json={**body, "points": 600}, headers=headers)
     assert other.json()["code"] == "idempotency_conflict"
     keyless = client.post(url, json=body, headers=staff_headers(marketing, settings))
@@ -701,7 +709,6 @@ def test_preview_needs_a_time_with_an_offset(
 def test_a_merge_carries_daily_caps_and_expiry_notices_to_the_survivor(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
-    from patron.members import service as members
 
     store = make_store(session)
     source, target = make_member(session, store), make_member(session, store)
@@ -715,30 +722,29 @@ def test_a_merge_carries_daily_caps_and_expiry_notices_to_the_survivor(
     late = T0 + timedelta(days=725)  # the source's lot expires within 30 days
     jobs.run(session, late)
     with clock.frozen(late):
-        members.merge_members(session, SYSTEM, source.id, target.id)
+        member_merge.merge_members(session, SYSTEM, source.id, target.id)
     notices = session.scalars(select(ExpiryNotice.member_id)).all()
     assert notices == [target.id]
     buy(session, store, target, 1000, at=T0 + timedelta(hours=1))  # same day as the source's
-    entries = points.entries(session, target.id, None, 10).items
+    entries = points_queries.entries(session, target.id, None, 10).items
     earned = [e for e in entries if e.kind == "earn" and e.order_id is not None]
     assert [e.points for e in earned] == [10]  # the day's bonus went to the source already
 
 
 def test_a_merge_pays_debt_only_from_points_that_have_not_expired(session: Session) -> None:
-    from patron.members import service as members
 
     store = make_store(session)
     source, target = make_member(session, store), make_member(session, store)
-    points.get_policy(session).rolling_months = 1
+    points_policy.get_policy(session).rolling_months = 1
     spent = buy(session, store, target, 30000)
     with clock.frozen(T0):
-        points.burn(session, SYSTEM, target.id, 300, "spent")
+        burning.burn(session, SYSTEM, target.id, 300, "spent")
     refund_all(session, spent, T0)  # the target owes 300
     buy(session, store, source, 20000)  # 200 points, expiring a month later
     later = T0 + timedelta(days=60)  # expired, and no job has run since
     with clock.frozen(later):
-        members.merge_members(session, SYSTEM, source.id, target.id)
-    assert points.verify(session) == []
+        member_merge.merge_members(session, SYSTEM, source.id, target.id)
+    assert points_queries.verify(session) == []
     assert state(session, target, later) == (0, 0, 300)
 
 
@@ -764,11 +770,10 @@ def test_a_rule_is_read_alone_and_deleted_only_while_it_never_awarded(
 def test_each_rule_condition_decides_whether_the_rule_fires(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
-    from patron.members import service as members
     from patron.members.schemas import AttributeCreate
 
     store = make_store(session)
-    members.create_attribute(
+    attributes.create_attribute(
         session,
         SYSTEM,
         AttributeCreate(code="skin", label="肤质", type="single_choice", options=["油性", "干性"]),

@@ -29,7 +29,7 @@ from patron.console.web import (
     text,
 )
 from patron.core.errors import NotFound, PatronError
-from patron.members import service
+from patron.members import attributes, presenters
 from patron.members.models import AttributeDefinition, AttributeType
 from patron.members.schemas import AttributeCreate, AttributeUpdate
 
@@ -44,7 +44,7 @@ def split_options(raw: str) -> list[str]:
 
 
 def options_text(definition: AttributeDefinition) -> str:
-    return ", ".join(service.attribute_out(definition).options)
+    return ", ".join(presenters.attribute_out(definition).options)
 
 
 @router.get("")
@@ -66,7 +66,7 @@ def attribute_create(request: Request, session: Tx, actor: ActorDep, form: Check
             values | {"options": split_options(values["options"])}
         )
         with attempt(session):
-            definition = service.create_attribute(session, actor, data)
+            definition = attributes.create_attribute(session, actor, data)
     except (ValidationError, PatronError) as error:
         return _page(request, session, values, member_errors(error, t_for(request)))
     return redirect(LIST_URL, "flash.attribute_created", name=definition.label)
@@ -106,7 +106,7 @@ def attribute_update(
     try:
         data = AttributeUpdate.model_validate(changes)
         with attempt(session):
-            saved = service.update_attribute(session, actor, definition.id, data)
+            saved = attributes.update_attribute(session, actor, definition.id, data)
     except (ValidationError, PatronError) as error:
         return _edit_page(request, definition, values, member_errors(error, t_for(request)))
     return redirect(LIST_URL, "flash.attribute_updated", name=saved.label)
@@ -121,7 +121,7 @@ def attribute_active(
     if active not in ("1", "0"):
         raise ErrorPage(400)
     with error_page_on(PatronError):
-        definition = service.update_attribute(
+        definition = attributes.update_attribute(
             session, actor, attribute_id, AttributeUpdate(is_active=active == "1")
         )
     flash = "flash.attribute_enabled" if definition.is_active else "flash.attribute_disabled"
@@ -135,7 +135,7 @@ def _page(
         request,
         "members/attributes.html",
         status=errors.status,
-        definitions=[service.attribute_out(d) for d in service.list_attributes(session)],
+        definitions=[presenters.attribute_out(d) for d in attributes.list_attributes(session)],
         values=values,
         errors=errors,
         types=list(AttributeType),
@@ -144,7 +144,7 @@ def _page(
 
 def _get_attribute(session: Session, attribute_id: int) -> AttributeDefinition:
     with error_page_on(NotFound):
-        return service.get_attribute(session, attribute_id)
+        return attributes.get_attribute(session, attribute_id)
 
 
 def _edit_page(
@@ -154,7 +154,7 @@ def _edit_page(
         request,
         "members/attributes_edit.html",
         status=errors.status,
-        definition=service.attribute_out(definition),
+        definition=presenters.attribute_out(definition),
         is_choice=AttributeType(definition.type).is_choice,
         values=values,
         errors=errors,

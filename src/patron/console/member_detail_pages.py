@@ -62,7 +62,13 @@ from patron.console.web import (
 from patron.core import idempotency
 from patron.core.actor import Actor
 from patron.core.errors import NotFound, PatronError
-from patron.members import service
+from patron.deps import WriteSessionDep
+from patron.members import attributes, guides, identities, presenters, privacy, registry
+from patron.members import codes as member_codes
+from patron.members import consents as member_consents
+from patron.members import merge as members_merge
+from patron.members import timeline as member_timeline
+from patron.members.errors import IdentityTaken
 from patron.members.models import ConsentChannel, IdentityType, Member, MemberStatus
 from patron.members.schemas import (
     EraseRequest,
@@ -72,7 +78,10 @@ from patron.members.schemas import (
     MemberOut,
 )
 from patron.orders import service as orders
-from patron.points import service as points
+from patron.points import adjustments
+from patron.points import errors as points_errors
+from patron.points import policy as points_policy
+from patron.points import queries as points_queries
 from patron.points.models import AdjustmentStatus
 from patron.points.schemas import AdjustmentIn
 from patron.staff import service as staff
@@ -111,7 +120,9 @@ NO_SECTION = Section()
 
 
 @router.get("/{member_id:int}")
-def member_detail(request: Request, member_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
+def member_detail(
+    request: Request, member_id: int, session: WriteSessionDep, actor: ActorDep
+) -> HTMLResponse:
     return _detail(request, session, actor, get_member(session, actor, member_id))
 
 
@@ -126,9 +137,9 @@ def _detail(
     adjust: Section = NO_SECTION,
 ) -> HTMLResponse:
     t = t_for(request)
-    shown = service.present(session, actor, member)
-    history = service.guide_history(session, member.id)
-    events = service.timeline(session, actor, member.id)
+    shown = presenters.present(session, member, privacy.reveal_pii(session, actor, member))
+    history = guides.guide_history(session, member.id)
+    events = member_timeline.timeline(session, actor, member.id)
     staff_ids = {member.guide_id, member.opening_guide_id}
     staff_ids |= {g.guide_id for g in history} | {g.previous_guide_id for g in history}
     for event in events:
@@ -139,9 +150,9 @@ def _detail(
         session, actor, orders.OrderFilter(member_id=member.id), None, RECENT_ORDERS
     )
     # Points: the balance now, the latest ledger lines, and adjustments awaiting a second user.
-    balance = points.balance(session, member.id)
-    ledger = points.entries(session, member.id, None, RECENT_ENTRIES)
-    awaiting = [a for a in points.pending_adjustments(session) if a.member_id == member.id]
+    balance = points_queries.balance(session, member.id)
+    ledger = points_queries.entries(session, member.id, None, RECENT_ENTRIES)
+    awaiting = [a for a in adjustments.pending_adjustments(session) if a.member_id == member.id]
     store_ids = {member.store_id} | {event.data.get("store_id") for event in events}
     store_ids |= {order.store_id for order in recent.items}
     store_ids |= {entry.store_id for entry in ledger.items}
@@ -152,7 +163,7 @@ def _detail(
         for event in events
         if event.kind == "order" and isinstance(event.data.get("store_id"), int)
     }
-    labels = {d.code: d.label for d in service.list_attributes(session)}
+    labels = {d.code: d.label for d in attributes.list_attributes(session)}
     consents = {c.channel: c for c in shown.consents}
     status = max(identity.errors.status, guide.errors.status, adjust.errors.status)
     expires = code.expires_at.astimezone(settings_of(request).tz) if code else None
@@ -191,7 +202,7 @@ def _detail(
             orders.order_numbers(session, (e.order_id for e in ledger.items)),
         ),
         awaiting=[(a, signed(a.points)) for a in awaiting],
-        approval_threshold=points.get_policy(session).approval_threshold,
+        approval_threshold=points_policy.get_policy(session).approval_threshold,
         adjust=adjust,
         # A fresh key for every rendering of the form: submitting it twice adjusts once.
         adjust_key=secrets.token_urlsafe(24),
@@ -216,7 +227,7 @@ def qr_svg(code: str, label: str) -> Markup:
 
 
 def _timeline_row(
-    event: service.TimelineEvent,
+    event: member_timeline.TimelineEvent,
     t: Translator,
     usernames: dict[int, str],
     codes: dict[int, str],
@@ -262,7 +273,7 @@ def _timeline_row(
 
 
 def _order_row(
-    event: service.TimelineEvent,
+    event: member_timeline.TimelineEvent,
     kind: str,
     t: Translator,
     codes: dict[int, str],
@@ -287,7 +298,7 @@ def _order_row(
     return TimelineRow(event.at, kind, text_, details, url=url)
 
 
-def _points_row(event: service.TimelineEvent, kind: str, t: Translator) -> TimelineRow:
+def _points_row(event: member_timeline.TimelineEvent, kind: str, t: Translator) -> TimelineRow:
     """A change of the points balance other than an earning (the timeline leaves those to the
     orders): "使用 -500 分", with the reason."""
     amount = event.data.get("points")
@@ -307,7 +318,7 @@ def member_code(
 ) -> HTMLResponse:
     member = get_active_member(session, actor, member_id)
     with error_page_on(PatronError):
-        code = service.issue_code(session, actor, member.id)
+        code = member_codes.issue_code(session, actor, member.id)
     return _detail(request, session, actor, member, code=code)
 
 
@@ -325,8 +336,8 @@ def identity_add(
     try:
         data = IdentityIn.model_validate(values)
         with attempt(session):
-            service.add_identity(session, actor, member, data)
-    except service.IdentityTaken:
+            identities.add_identity(session, actor, member, data)
+    except IdentityTaken:
         errors = field_errors({"value": t("error.identity_taken")}, t, status=409)
     except (ValidationError, PatronError) as error:
         errors = member_errors(error, t)
@@ -351,7 +362,7 @@ def identity_remove(
     require(actor, MEMBER_WRITERS)
     get_active_member(session, actor, member_id)
     with error_page_on(NotFound):
-        service.remove_identity(session, actor, member_id, identity_id)
+        identities.remove_identity(session, actor, member_id, identity_id)
     return redirect(member_url(member_id), "flash.identity_removed")
 
 
@@ -367,7 +378,7 @@ def consent_set(member_id: int, session: Tx, actor: ActorDep, form: CheckedForm)
     if channel is None or granted not in ("1", "0"):
         raise ErrorPage(400)
     with error_page_on(PatronError):
-        service.set_consent(session, actor, member.id, channel, granted == "1", "console")
+        member_consents.set_consent(session, actor, member.id, channel, granted == "1", "console")
     flash = "flash.consent_granted" if granted == "1" else "flash.consent_withdrawn"
     return redirect(member_url(member.id), flash)
 
@@ -390,7 +401,7 @@ def guide_reassign(
             errors = field_errors({"guide": t("reason.guide")}, t)
             return _detail(request, session, actor, member, guide=Section(values, errors))
         with attempt(session):
-            service.reassign_guide(session, actor, member.id, data.guide_id, data.reason)
+            guides.reassign_guide(session, actor, member.id, data.guide_id, data.reason)
     except (ValidationError, PatronError) as error:
         errors = member_errors(error, t)
         return _detail(request, session, actor, member, guide=Section(values, errors))
@@ -425,7 +436,7 @@ def points_adjust(
         )
 
         def work() -> tuple[int, dict[str, Any]]:
-            done = points.request_adjustment(
+            done = adjustments.request_adjustment(
                 session, actor, member.id, data.points, data.reason, data.store_id
             )
             return 201, {"points": done.points, "status": done.status}
@@ -435,7 +446,7 @@ def points_adjust(
             outcome = idempotency.run_once(
                 session, actor, key, scope, data.model_dump(mode="json"), work
             )
-    except points.InsufficientPoints as error:
+    except points_errors.InsufficientPoints as error:
         available = error.extra.get("available")
         shown = num(available) if isinstance(available, int) else "—"
         message = t("reason.points_insufficient", available=shown)
@@ -458,7 +469,7 @@ def points_adjust(
 def member_export(member_id: int, session: Tx, actor: ActorDep, _form: CheckedForm) -> Response:
     require(actor, MEMBER_ADMINS)
     with error_page_on(NotFound):
-        data = service.export_member(session, actor, member_id)
+        data = privacy.export_member(session, actor, member_id)
     body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
     headers = PAGE_HEADERS | {
         "Content-Disposition": f'attachment; filename="member-{member_id}.json"'
@@ -467,7 +478,9 @@ def member_export(member_id: int, session: Tx, actor: ActorDep, _form: CheckedFo
 
 
 @router.get("/{member_id:int}/erase")
-def erase_confirm(request: Request, member_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
+def erase_confirm(
+    request: Request, member_id: int, session: WriteSessionDep, actor: ActorDep
+) -> HTMLResponse:
     require(actor, MEMBER_ADMINS)
     member = get_member(session, actor, member_id)
     values = {"reason": t_for(request)("members.erase_reason_default")}
@@ -485,7 +498,7 @@ def member_erase(
     try:
         data = EraseRequest.model_validate(values)
         with attempt(session):
-            service.erase_member(session, actor, member.id, data.reason or "—")
+            privacy.erase_member(session, actor, member.id, data.reason or "—")
     except (ValidationError, PatronError) as error:
         errors = member_errors(error, t)
         return _erase_page(request, session, actor, member, values, errors)
@@ -505,7 +518,7 @@ def _erase_page(
         "members/erase.html",
         status=errors.status,
         member=member,
-        shown=service.present(session, actor, member),
+        shown=presenters.present(session, member, privacy.reveal_pii(session, actor, member)),
         values=values,
         errors=errors,
     )
@@ -513,7 +526,11 @@ def _erase_page(
 
 @router.get("/{member_id:int}/merge")
 def merge_page(
-    request: Request, member_id: int, session: Tx, actor: ActorDep, source: str = ""
+    request: Request,
+    member_id: int,
+    session: WriteSessionDep,
+    actor: ActorDep,
+    source: str = "",
 ) -> HTMLResponse:
     require(actor, MEMBER_ADMINS)
     t = t_for(request)
@@ -534,7 +551,7 @@ def _merge_source(
     if source_id is None:
         return None, "error.member_not_found"
     try:
-        source = service.get_member(session, actor, source_id)
+        source = registry.get_member(session, actor, source_id)
     except NotFound:
         return None, "error.member_not_found"
     if source.id == target.id:
@@ -558,7 +575,7 @@ def member_merge(
         return _merge_page(request, session, actor, target, None, values, errors)
     try:
         with attempt(session):
-            service.merge_members(session, actor, source_id, target.id)
+            members_merge.merge_members(session, actor, source_id, target.id)
     except PatronError as error:
         errors = member_errors(error, t)
         return _merge_page(request, session, actor, target, None, values, errors)
@@ -574,14 +591,18 @@ def _merge_page(
     values: dict[str, str],
     errors: FormErrors,
 ) -> HTMLResponse:
-    shown: MemberOut = service.present(session, actor, target)
+    shown: MemberOut = presenters.present(
+        session, target, privacy.reveal_pii(session, actor, target)
+    )
     return render(
         request,
         "members/merge.html",
         status=errors.status,
         member=target,
         shown=shown,
-        source=service.present(session, actor, source) if source else None,
+        source=presenters.present(session, source, privacy.reveal_pii(session, actor, source))
+        if source
+        else None,
         values=values,
         errors=errors,
         list_url=LIST_URL,

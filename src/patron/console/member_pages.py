@@ -42,7 +42,10 @@ from patron.console.web import (
 from patron.core import clock
 from patron.core.actor import Actor, Role
 from patron.core.errors import InvalidInput, NotFound, PatronError
-from patron.members import service
+from patron.deps import WriteSessionDep
+from patron.members import attributes as member_attributes
+from patron.members import identities, presenters, privacy, registration, registry
+from patron.members.errors import MemberExists
 from patron.members.models import (
     Channel,
     ConsentChannel,
@@ -77,7 +80,7 @@ def member_url(member_id: int) -> str:
 
 def get_member(session: Session, actor: Actor, member_id: int) -> Member:
     with error_page_on(NotFound):
-        member = service.get_member(session, actor, member_id)
+        member = registry.get_member(session, actor, member_id)
     return member
 
 
@@ -89,7 +92,10 @@ def get_active_member(session: Session, actor: Actor, member_id: int) -> Member:
 
 
 def active_definitions(session: Session) -> list[AttributeOut]:
-    return [service.attribute_out(d) for d in service.list_attributes(session, active_only=True)]
+    return [
+        presenters.attribute_out(d)
+        for d in member_attributes.list_attributes(session, active_only=True)
+    ]
 
 
 # --- list -------------------------------------------------------------------------------------
@@ -122,7 +128,7 @@ def member_list(
     guide_name = guide.strip()
     guide_id = guide_by_username(session, guide_name) if guide_name else None
     channel_filter = parse_enum(Channel, channel)
-    filters = service.MemberFilter(
+    filters = registry.MemberFilter(
         store_id=parse_id(store),
         # An unknown guide matches nobody: no staff user has id 0.
         guide_id=(guide_id or 0) if guide_name else None,
@@ -137,7 +143,7 @@ def member_list(
     else:
         filters.q = search or None
         with error_page_on(InvalidInput):
-            page = service.list_members(session, actor, filters, cursor or None, PAGE_SIZE)
+            page = registry.list_members(session, actor, filters, cursor or None, PAGE_SIZE)
         members = list(page.items)
         next_url = next_page_url(request, page.next_cursor)
     return render(
@@ -176,15 +182,15 @@ def _lookup(session: Session, search: str) -> tuple[bool, Member | None]:
     except ValueError:
         pass
     else:
-        return True, service.find_by_mobile(session, mobile)
+        return True, registry.find_by_mobile(session, mobile)
     if search.isascii() and search.isalnum():
-        found = service.find_by_identity(session, IdentityType.card_no, search)
+        found = identities.find_by_identity(session, IdentityType.card_no, search)
         if found is not None:
             return True, found
     return False, None
 
 
-def _matches(member: Member, filters: service.MemberFilter) -> bool:
+def _matches(member: Member, filters: registry.MemberFilter) -> bool:
     """Whether a member found by an exact lookup passes the other filters of the list."""
     return (
         member.status == MemberStatus.active
@@ -203,11 +209,11 @@ def _rows(
     guides = staff.usernames_by_id(session, [m.guide_id for m in members if m.guide_id])
     return [
         MemberRow(
-            member=service.summary(member),
+            member=presenters.summary(member),
             store_code=codes.get(member.store_id) if member.store_id else None,
             store_name=store_names.get(member.store_id) if member.store_id else None,
             guide=guides.get(member.guide_id) if member.guide_id else None,
-            linked=service.visible(actor, member),
+            linked=registry.visible(actor, member),
         )
         for member in members
     ]
@@ -266,8 +272,8 @@ def member_create(request: Request, session: Tx, actor: ActorDep, form: CheckedF
         if problems:
             raise _Refused(field_errors(problems, t))
         with attempt(session):
-            member = service.register_member(session, actor, data)
-    except service.MemberExists as error:
+            member = registration.register_member(session, actor, data)
+    except MemberExists as error:
         existing = error.extra.get("member_id")
         errors = field_errors({"mobile": t("error.member_exists")}, t, status=409)
     except (ValidationError, PatronError) as error:
@@ -323,10 +329,12 @@ def _new_form(
 
 
 @router.get("/{member_id:int}/edit")
-def member_edit(request: Request, member_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
+def member_edit(
+    request: Request, member_id: int, session: WriteSessionDep, actor: ActorDep
+) -> HTMLResponse:
     require(actor, MEMBER_WRITERS)
     member = get_active_member(session, actor, member_id)
-    shown = service.present(session, actor, member)
+    shown = presenters.present(session, member, privacy.reveal_pii(session, actor, member))
     definitions = active_definitions(session)
     values: dict[str, Any] = {"gender": shown.gender.value}
     for name in PII_FIELDS:
@@ -346,13 +354,14 @@ def member_update(
     require(actor, MEMBER_WRITERS)
     t = t_for(request)
     member = get_active_member(session, actor, member_id)
-    full = service.may_see_pii(actor, member)
+    full = privacy.may_see_pii(actor, member)
     definitions = active_definitions(session)
     values = _profile_values(form) | read_attributes(form, definitions)
     attributes, problems = parse_attributes(values, definitions, t)
     changes = _changes(member, values, full)
     current = {
-        code: value for code, (_, value) in service.attributes_of(session, member.id).items()
+        code: value
+        for code, (_, value) in member_attributes.attributes_of(session, member.id).items()
     }
     changed_attributes = {
         d.code: attributes[d.code]
@@ -369,8 +378,8 @@ def member_update(
             raise _Refused(field_errors(problems, t))
         if changes:
             with attempt(session):
-                service.update_member(session, actor, member_id, data)
-    except service.MemberExists:
+                registration.update_member(session, actor, member_id, data)
+    except MemberExists:
         errors = field_errors({"mobile": t("error.member_exists")}, t, status=409)
     except (ValidationError, PatronError) as error:
         errors = member_errors(error, t, problems)
@@ -378,7 +387,7 @@ def member_update(
         errors = refused.errors
     else:
         return redirect(member_url(member_id), "flash.member_updated", name=str(member_id))
-    shown = service.present(session, actor, member)
+    shown = presenters.present(session, member, privacy.reveal_pii(session, actor, member))
     return _edit_form(request, member, shown, definitions, values, errors)
 
 

@@ -53,7 +53,7 @@ from patron.console.web import (
 from patron.core import idempotency
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput, NotFound, PatronError
-from patron.members import service as members
+from patron.members import masking, registry
 from patron.orders import importer
 from patron.orders import service as orders
 from patron.orders.models import Order, OrderChannel, OrderStatus
@@ -96,10 +96,10 @@ def member_refs(
 ) -> dict[int, MemberRef]:
     """The members of a page of orders, in one query: a masked name, and a link only where the
     viewer may open the member."""
-    found = members.members_by_id(session, member_ids).values()
+    found = registry.members_by_id(session, member_ids).values()
     return {
         m.id: MemberRef(
-            m.id, members.mask_name(m.name) if m.name else None, members.visible(actor, m)
+            m.id, masking.mask_name(m.name) if m.name else None, registry.visible(actor, m)
         )
         for m in found
     }

@@ -20,9 +20,9 @@ from patron.console.member_forms import number as parse_number
 from patron.console.points_view import factor_text
 from patron.console.web import text
 from patron.core.errors import PatronError
+from patron.members.attributes import TEXT_ATTRIBUTE_MAX
 from patron.members.models import AttributeType
 from patron.members.schemas import AttributeOut
-from patron.members.service import TEXT_ATTRIBUTE_MAX
 from patron.points.models import ExpiryPolicy, PointsPolicy, PointsRule, RuleEffect
 
 # Points columns are INTEGER: on PostgreSQL at most 2³¹ − 1, which the schemas do not bound.

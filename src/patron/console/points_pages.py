@@ -69,11 +69,17 @@ from patron.console.web import (
 )
 from patron.core.actor import Actor
 from patron.core.errors import Conflict, Forbidden, InvalidInput, PatronError
-from patron.members import service as members
+from patron.deps import WriteSessionDep
+from patron.members import attributes as member_attributes
+from patron.members import presenters, privacy
 from patron.members.schemas import AttributeOut
 from patron.orders import service as orders_service
 from patron.orders.models import OrderChannel
-from patron.points import service
+from patron.points import adjustments
+from patron.points import errors as points_errors
+from patron.points import policy as points_policy
+from patron.points import queries as points_queries
+from patron.points import rules as points_rules
 from patron.points.models import ExpiryPolicy, PointsPolicy, PointsRule, RuleEffect
 from patron.points.schemas import PolicyUpdate, RuleIn
 from patron.stores import service as stores
@@ -97,7 +103,7 @@ def history_url(member_id: int) -> str:
 @router.get("/points/policy")
 def policy_page(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
     require(actor, POINTS_VIEWERS)
-    policy = service.get_policy(session)
+    policy = points_policy.get_policy(session)
     return _policy_page(request, actor, policy, policy_values(policy), NO_ERRORS)
 
 
@@ -105,7 +111,7 @@ def policy_page(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
 def policy_save(request: Request, session: Tx, actor: ActorDep, form: CheckedForm) -> Response:
     require(actor, POLICY_EDITORS)
     t = t_for(request)
-    policy = service.get_policy(session)
+    policy = points_policy.get_policy(session)
     values = read_policy(form)
     changes, problems = policy_changes(values, policy, t)
     try:
@@ -119,7 +125,9 @@ def policy_save(request: Request, session: Tx, actor: ActorDep, form: CheckedFor
         return redirect(POLICY_URL, "flash.points_policy_unchanged")
     try:
         with attempt(session):
-            service.update_policy(session, actor, data.model_dump(mode="json", exclude_none=True))
+            points_policy.update_policy(
+                session, actor, data.model_dump(mode="json", exclude_none=True)
+            )
     except PatronError as error:
         return _policy_page(request, actor, policy, values, form_errors(error, t))
     return redirect(POLICY_URL, "flash.points_policy_saved")
@@ -159,11 +167,11 @@ class RuleRow:
 def rule_list(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
     require(actor, POINTS_VIEWERS)
     t = t_for(request)
-    rules = service.list_rules(session)
+    rules = points_rules.list_rules(session)
     store_ids = {i for rule in rules for i in (rule.conditions or {}).get("store_ids") or ()}
     codes = stores.codes_by_id(session, store_ids)
     categories = {c.id: c.name for c in catalog.list_categories(session)}
-    labels = {d.code: d.label for d in members.list_attributes(session)}
+    labels = {d.code: d.label for d in member_attributes.list_attributes(session)}
     rows = [
         RuleRow(
             rule,
@@ -198,7 +206,7 @@ class RuleChoices:
         return cls(
             store_options(session, actor),
             category_tree(catalog.list_categories(session)),
-            [members.attribute_out(d) for d in members.list_attributes(session)],
+            [presenters.attribute_out(d) for d in member_attributes.list_attributes(session)],
         )
 
     def offered(self, rule: PointsRule | None) -> list[AttributeChoice]:
@@ -247,14 +255,14 @@ def rule_toggle(rule_id: int, session: Tx, actor: ActorDep, _form: CheckedForm) 
     require(actor, RULE_EDITORS)
     rule = _get_rule(session, rule_id)
     with error_page_on(PatronError):
-        service.save_rule(session, actor, {"active": not rule.active}, rule.id)
+        points_rules.save_rule(session, actor, {"active": not rule.active}, rule.id)
     flash = "flash.rule_enabled" if rule.active else "flash.rule_disabled"
     return redirect(RULES_URL, flash, name=rule.name)
 
 
 def _get_rule(session: Session, rule_id: int) -> PointsRule:
     # The service lists the rules, a short list, and opens none by id.
-    rule = next((r for r in service.list_rules(session) if r.id == rule_id), None)
+    rule = next((r for r in points_rules.list_rules(session) if r.id == rule_id), None)
     if rule is None:
         raise ErrorPage(404)
     return rule
@@ -284,7 +292,7 @@ def _rule_save(
         return _rule_form(request, rule, choices, values, refused(problems, t))
     try:
         with attempt(session):
-            saved = service.save_rule(
+            saved = points_rules.save_rule(
                 session, actor, data.model_dump(mode="json"), rule.id if rule else None
             )
     except PatronError as error:
@@ -345,7 +353,7 @@ class QueueRow:
 @router.get("/points/adjustments")
 def adjustment_queue(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
     require(actor, POINTS_VIEWERS)
-    pending = service.pending_adjustments(session)
+    pending = adjustments.pending_adjustments(session)
     refs = member_refs(session, actor, (a.member_id for a in pending))
     codes = stores.codes_by_id(session, {a.store_id for a in pending if a.store_id is not None})
     rows = [
@@ -366,7 +374,7 @@ def adjustment_queue(request: Request, session: Tx, actor: ActorDep) -> HTMLResp
         request,
         "points/adjustments.html",
         rows=rows,
-        threshold=service.get_policy(session).approval_threshold,
+        threshold=points_policy.get_policy(session).approval_threshold,
         can_decide=actor.has_role(*ADJUSTMENT_APPROVERS),
     )
 
@@ -391,12 +399,12 @@ def _decide(session: Session, actor: Actor, adjustment_id: int, approve: bool) -
     name = f"#{adjustment_id}"
     try:
         with attempt(session):
-            adjustment = service.decide_adjustment(session, actor, adjustment_id, approve)
-    except service.AdjustmentNotFound as error:
+            adjustment = adjustments.decide_adjustment(session, actor, adjustment_id, approve)
+    except points_errors.AdjustmentNotFound as error:
         raise ErrorPage(404) from error
     except Forbidden:
         return redirect(QUEUE_URL, "flash.error.own_adjustment", name=name)
-    except service.InsufficientPoints:
+    except points_errors.InsufficientPoints:
         return redirect(QUEUE_URL, "flash.error.adjustment_insufficient", name=name)
     except Conflict:
         return redirect(QUEUE_URL, "flash.error.adjustment_decided", name=name)
@@ -438,7 +446,7 @@ def _share_rows(items: Iterable[tuple[str, str, str, int]], total: int) -> list[
 def liability_page(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
     require(actor, LIABILITY_VIEWERS)
     t = t_for(request)
-    report = service.liability(session)
+    report = points_queries.liability(session)
     by_id = {store.id: store for store in store_options(session, actor)}
     months = _share_rows(
         (
@@ -463,7 +471,7 @@ def liability_page(request: Request, session: Tx, actor: ActorDep) -> HTMLRespon
         request,
         "points/liability.html",
         report=report,
-        policy=service.get_policy(session),
+        policy=points_policy.get_policy(session),
         months=months,
         store_rows=store_rows,
     )
@@ -474,19 +482,23 @@ def liability_page(request: Request, session: Tx, actor: ActorDep) -> HTMLRespon
 
 @router.get("/members/{member_id:int}/points")
 def member_points(
-    request: Request, member_id: int, session: Tx, actor: ActorDep, cursor: str = ""
+    request: Request,
+    member_id: int,
+    session: WriteSessionDep,
+    actor: ActorDep,
+    cursor: str = "",
 ) -> HTMLResponse:
     member = get_member(session, actor, member_id)
     with error_page_on(InvalidInput):
-        page = service.entries(session, member.id, cursor or None, HISTORY_SIZE)
+        page = points_queries.entries(session, member.id, cursor or None, HISTORY_SIZE)
     codes = stores.codes_by_id(session, {e.store_id for e in page.items if e.store_id})
     numbers = orders_service.order_numbers(session, (e.order_id for e in page.items))
     return render(
         request,
         "points/history.html",
         member=member,
-        shown=members.present(session, actor, member),
-        balance=service.balance(session, member.id),
+        shown=presenters.present(session, member, privacy.reveal_pii(session, actor, member)),
+        balance=points_queries.balance(session, member.id),
         rows=entry_rows(page.items, t_for(request), actor, codes, numbers),
         next_url=next_page_url(request, page.next_cursor),
         first_url=first_page_url(request),

@@ -1,22 +1,25 @@
 """Domain events: published inside the transaction that caused them, handed to in-process
-subscribers at once, and written to an outbox so webhooks can deliver them after commit."""
+subscribers at once, and written to an outbox so webhooks can deliver them after commit. Each
+event type names its payload type (a frozen dataclass in the publishing domain's events.py)."""
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import JSON, Index, String
+from pydantic_core import to_jsonable_python
+from sqlalchemy import JSON, Index, String, delete
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from patron.core import clock
 from patron.core.db import Base
+from patron.core.hooks import Hook
 
 log = logging.getLogger("patron.events")
+PayloadT = TypeVar("PayloadT")
 
 
 class OutboxEvent(Base):
@@ -33,45 +36,48 @@ class OutboxEvent(Base):
 
 
 @dataclass(frozen=True)
-class Event:
+class Event(Generic[PayloadT]):
     type: str
     entity_id: str
-    payload: dict[str, Any]
+    payload: PayloadT
     occurred_at: datetime
 
 
-Subscriber = Callable[[Session, Event], None]
-_subscribers: dict[str, list[Subscriber]] = defaultdict(list)
+class EventType(Generic[PayloadT]):
+    """A kind of event and its subscribers, which run in the publisher's transaction."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.subscribers: Hook[Callable[[Session, Event[PayloadT]], None]] = Hook(name)
 
 
-def subscribe(event_type: str) -> Callable[[Subscriber], Subscriber]:
-    """Run the decorated function for every `event_type`, in the publisher's transaction."""
-
-    def register(handler: Subscriber) -> Subscriber:
-        if handler not in _subscribers[event_type]:
-            _subscribers[event_type].append(handler)
-        return handler
-
-    return register
-
-
-def unsubscribe(event_type: str, handler: Subscriber) -> None:
-    if handler in _subscribers[event_type]:
-        _subscribers[event_type].remove(handler)
-
-
-def publish(session: Session, event_type: str, entity_id: object, payload: dict[str, Any]) -> Event:
+def publish(
+    session: Session, event_type: EventType[PayloadT], entity_id: object, payload: PayloadT
+) -> Event[PayloadT]:
     """Record the event in the outbox and run its subscribers; a subscriber's error aborts the
     whole transaction, so an order is never kept without what its events must cause."""
-    event = Event(event_type, str(entity_id), payload, clock.now())
+    event = Event(event_type.name, str(entity_id), payload, clock.now())
     session.add(
         OutboxEvent(
             type=event.type,
             entity_id=event.entity_id,
-            payload=payload,
+            payload=to_jsonable_python(payload),
             occurred_at=event.occurred_at,
         )
     )
-    for handler in list(_subscribers[event_type]):
+    for handler in event_type.subscribers:
         handler(session, event)
     return event
+
+
+def prune_delivered(session: Session, now: datetime, retention: timedelta) -> int:
+    """The outbox job: delete rows delivered more than `retention` before `now`; undelivered rows
+    stay whatever their age. Returns how many went."""
+    cutoff = now - retention
+    result = session.execute(
+        delete(OutboxEvent).where(
+            OutboxEvent.delivered_at.is_not(None), OutboxEvent.delivered_at < cutoff
+        )
+    )
+    session.flush()
+    return int(getattr(result, "rowcount", 0) or 0)

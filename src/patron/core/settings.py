@@ -10,7 +10,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import limits
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     login_rate_limit: str = "30/minute"
     rate_limit_storage: str = "memory://"
     log_level: str = "INFO"
+    outbox_retention_days: int = Field(default=30, ge=1)  # delivered events kept this long
 
     @field_validator("log_level")
     @classmethod

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from patron.core import clock
 from patron.core.actor import SYSTEM
 from patron.demo.brand import ONLINE_STORE
-from patron.members import service as members
+from patron.members import registry
 from patron.orders.importer import ParsedLine, ParsedOrder, write_orders
 from patron.orders.schemas import OrderImportReport
 from patron.stores import service as stores
@@ -252,7 +252,7 @@ class HistoryGenerator:
         return lines
 
     def member_orders(
-        self, roster: list[members.RosterEntry], stores_by_id: dict[int, StoreInfo]
+        self, roster: list[registry.RosterEntry], stores_by_id: dict[int, StoreInfo]
     ) -> Iterator[ParsedOrder]:
         for entry in roster:
             buyer = self.buyer(entry.id, stores_by_id.get(entry.store_id or 0))
@@ -280,7 +280,7 @@ def load(session: Session, seed: int = 2026) -> OrderImportReport:
         for s in stores.list_stores(session, SYSTEM, StoreFilter(), None, 200).items
     ]
     generator = HistoryGenerator(rng, store_list, clock.now())
-    roster = members.roster(session)
+    roster = registry.roster(session)
     member_orders = list(generator.member_orders(roster, {s.id: s for s in store_list}))
     walk_in = int(len(member_orders) * NON_MEMBER_SHARE / (1 - NON_MEMBER_SHARE))
     everything = member_orders + list(generator.walk_in_orders(walk_in))

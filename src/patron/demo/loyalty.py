@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from patron.core import clock
 from patron.core.actor import SYSTEM
 from patron.orders import service as orders
-from patron.points import jobs
-from patron.points import service as points
+from patron.points import burning, earning, jobs
+from patron.points import policy as points_policy
+from patron.points import queries as points_queries
 
 BATCH = 5000
 SPENDERS = 0.25
@@ -29,15 +30,19 @@ class LoyaltyReport:
 
 
 def load(session: Session, seed: int = 2026) -> LoyaltyReport:
-    points.update_policy(session, SYSTEM, {"rolling_months": 12, "pending_days": 7})
+    points_policy.update_policy(session, SYSTEM, {"rolling_months": 12, "pending_days": 7})
     order_ids = orders.member_order_ids(session)
     earned = 0
     with Progress(transient=True) as progress:
         task = progress.add_task("demo points", total=len(order_ids))
         iterator = iter(order_ids)
         while chunk := list(islice(iterator, BATCH)):
-            facts = [points.order_facts(p) for p in orders.completed_payloads(session, chunk)]
-            earned += points.earn(session, facts, operator="order")
+            facts = [
+                earning.order_facts(order, order.member_id)
+                for order in orders.completed_payloads(session, chunk)
+                if order.member_id is not None
+            ]
+            earned += earning.earn(session, facts, operator="order")
             session.expunge_all()  # written and flushed: keep the session small across batches
             progress.advance(task, len(chunk))
     now = clock.now()
@@ -49,9 +54,9 @@ def load(session: Session, seed: int = 2026) -> LoyaltyReport:
 def _spend(session: Session, rng: random.Random) -> int:
     """A quarter of the members with points to spare redeem some at the till."""
     burns = 0
-    for member_id, available in points.spendable_balances(session, minimum=500):
+    for member_id, available in points_queries.spendable_balances(session, minimum=500):
         if rng.random() < SPENDERS:
             amount = max(100, min(available, int(rng.triangular(100, available, 300))) // 100 * 100)
-            points.burn(session, SYSTEM, member_id, amount, "积分抵现")
+            burning.burn(session, SYSTEM, member_id, amount, "积分抵现")
             burns += 1
     return burns

@@ -17,6 +17,9 @@ from patron.core.actor import Actor
 from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
 from patron.core.tabular import cell_text, read_table
+from patron.members.codes import new_code_secret
+from patron.members.guides import guide_refusal, may_guide
+from patron.members.identities import identity_hash
 from patron.members.models import (
     Channel,
     Gender,
@@ -28,22 +31,13 @@ from patron.members.models import (
     MemberIdentity,
     MemberStatus,
 )
+from patron.members.registration import default_store, name_index, set_birthday, set_name
+from patron.members.registry import visible
 from patron.members.schemas import (
     ImportReport,
     ImportRowError,
     normalize_email,
     normalize_mobile,
-)
-from patron.members.service import (
-    default_store,
-    guide_refusal,
-    identity_hash,
-    may_guide,
-    name_index,
-    new_code_secret,
-    set_birthday,
-    set_name,
-    visible,
 )
 from patron.staff import service as staff
 from patron.stores import service as stores

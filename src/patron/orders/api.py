@@ -9,7 +9,7 @@ from patron.core import idempotency
 from patron.core.actor import Actor, Role
 from patron.core.pagination import Page
 from patron.deps import ActorDep, SessionDep, require
-from patron.members import service as members
+from patron.members import registry
 from patron.orders import importer, service
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import (
@@ -109,7 +109,7 @@ def member_orders(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[OrderSummary]:
-    members.get_member(session, actor, member_id)  # 404 unless the member is in scope
+    registry.get_member(session, actor, member_id)  # 404 unless the member is in scope
     page = service.list_orders(
         session, actor, service.OrderFilter(member_id=member_id), cursor, limit
     )

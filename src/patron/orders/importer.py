@@ -22,7 +22,7 @@ from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.money import MAX_FEN, yuan_to_fen
 from patron.core.tabular import cell_text, read_table
-from patron.members import service as members
+from patron.members import registry
 from patron.members.schemas import normalize_mobile
 from patron.orders import service
 from patron.orders.models import Order, OrderChannel, OrderLine, OrderPayment, PaymentMethod
@@ -352,7 +352,7 @@ def _write_batch(
     existing = {(store_id, external_id) for store_id, external_id in found}
     fresh = [o for o in batch if (o.store_id, o.external_id) not in existing]
     report.skipped += len(batch) - len(fresh)
-    mobiles = members.ids_by_mobile(session, [o.mobile for o in fresh if o.mobile])
+    mobiles = registry.ids_by_mobile(session, [o.mobile for o in fresh if o.mobile])
     for order in fresh:
         if order.mobile is not None:
             order.member_id = mobiles.get(order.mobile)

@@ -20,8 +20,17 @@ from patron.core.actor import Actor
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.money import MAX_FEN
 from patron.core.pagination import PageResult, paginate
-from patron.members import service as members
+from patron.members import merge as member_merge
+from patron.members import privacy, registry, timeline
 from patron.members.models import Member
+from patron.orders.events import (
+    ORDER_COMPLETED,
+    ORDER_REFUNDED,
+    CompletedLine,
+    OrderCompleted,
+    OrderRefunded,
+    RefundedLine,
+)
 from patron.orders.models import (
     Order,
     OrderLine,
@@ -43,8 +52,6 @@ from patron.orders.schemas import (
 from patron.stores import service as stores
 from patron.stores.models import StoreStatus
 
-ORDER_COMPLETED = "order.completed"
-ORDER_REFUNDED = "order.refunded"
 # POS clocks drift; an order stamped a few minutes ahead of ours is not "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -106,7 +113,7 @@ def _check_store(session: Session, actor: Actor, store_id: int) -> None:
 def _check_member(session: Session, member_id: int | None) -> Member | None:
     if member_id is None:
         return None
-    member = members.find_active(session, member_id)
+    member = registry.find_active(session, member_id)
     if member is None:
         raise InvalidInput("member_id", f"no active member {member_id}")
     return member
@@ -205,7 +212,7 @@ ORDER_FIELDS = ("id", "store_id", "member_id", "channel", "occurred_at", "total"
 LINE_FIELDS = ("id", "sku", "product_id", "category_id", "quantity", "paid")
 
 
-def completed_payloads(session: Session, order_ids: list[int]) -> list[dict[str, Any]]:
+def completed_payloads(session: Session, order_ids: list[int]) -> list[OrderCompleted]:
     """`order.completed` payloads of existing orders, for work that replays history. Plain rows,
     not ORM objects: replaying 300,000 orders must not fill the session."""
     order_columns = [getattr(Order, k) for k in ORDER_FIELDS]
@@ -248,18 +255,19 @@ def completed_payload(
     order: dict[str, Any],
     lines: list[dict[str, Any]],
     payments: list[tuple[str, int]],
-) -> dict[str, Any]:
+) -> OrderCompleted:
     """The `order.completed` payload; `order` and `lines` carry ORDER_FIELDS and LINE_FIELDS."""
     by_method: dict[str, int] = defaultdict(int)
     for method, amount in payments:
         by_method[method] += amount
-    return {
-        "order_id": order["id"],
+    return OrderCompleted(
+        order_id=order["id"],
         **{k: order[k] for k in ORDER_FIELDS[1:]},
-        "occurred_at": order["occurred_at"].isoformat(),
-        "payments": dict(by_method),
-        "lines": [{"line_id": ln["id"], **{k: ln[k] for k in LINE_FIELDS[1:]}} for ln in lines],
-    }
+        payments=dict(by_method),
+        lines=tuple(
+            CompletedLine(line_id=ln["id"], **{k: ln[k] for k in LINE_FIELDS[1:]}) for ln in lines
+        ),
+    )
 
 
 def publish_completed(
@@ -358,20 +366,20 @@ def refund_order(session: Session, actor: Actor, order_id: int, data: RefundCrea
         session,
         ORDER_REFUNDED,
         order.id,
-        {
-            "order_id": order.id,
-            "refund_id": refund.id,
-            "store_id": order.store_id,
-            "member_id": order.member_id,
-            "amount": refund.amount,
-            "refunded_total": order.refunded_amount,
-            "order_total": order.total,
-            "fully_refunded": fully,
-            "lines": [
-                {"line_id": rl.line_id, "quantity": rl.quantity, "amount": rl.amount}
+        OrderRefunded(
+            order_id=order.id,
+            refund_id=refund.id,
+            store_id=order.store_id,
+            member_id=order.member_id,
+            amount=refund.amount,
+            refunded_total=order.refunded_amount,
+            order_total=order.total,
+            fully_refunded=fully,
+            lines=tuple(
+                RefundedLine(line_id=rl.line_id, quantity=rl.quantity, amount=rl.amount)
                 for rl in refund_lines
-            ],
-        },
+            ),
+        ),
     )
     return refund
 
@@ -493,13 +501,13 @@ def present(session: Session, order: Order) -> OrderOut:
 # --- member hooks: merge, timeline, export --------------------------------------------------
 
 
-@members.on_merge("orders")
+@member_merge.on_merge.register("orders")
 def _move_orders(session: Session, source: Member, target: Member) -> None:
     session.execute(update(Order).where(Order.member_id == source.id).values(member_id=target.id))
 
 
-@members.timeline_source("orders")
-def _order_events(session: Session, member: Member) -> list[members.TimelineEvent]:
+@timeline.timeline_sources.register("orders")
+def _order_events(session: Session, member: Member) -> list[timeline.TimelineEvent]:
     recent = list(
         session.scalars(
             select(Order)
@@ -509,7 +517,7 @@ def _order_events(session: Session, member: Member) -> list[members.TimelineEven
         )
     )
     found = [
-        members.TimelineEvent(
+        timeline.TimelineEvent(
             o.occurred_at,
             "order",
             "order",
@@ -520,7 +528,7 @@ def _order_events(session: Session, member: Member) -> list[members.TimelineEven
     if recent:
         refunds = session.scalars(select(Refund).where(Refund.order_id.in_([o.id for o in recent])))
         found += [
-            members.TimelineEvent(
+            timeline.TimelineEvent(
                 r.created_at,
                 "refund",
                 "refund",
@@ -531,7 +539,7 @@ def _order_events(session: Session, member: Member) -> list[members.TimelineEven
     return found
 
 
-@members.export_section("orders")
+@privacy.export_sections.register("orders")
 def _export_orders(session: Session, member: Member) -> list[dict[str, Any]]:
     return [
         {

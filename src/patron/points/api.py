@@ -9,8 +9,13 @@ from patron.core.actor import HQ_ROLES, Actor, Role
 from patron.core.errors import InvalidInput
 from patron.core.pagination import Page
 from patron.deps import ActorDep, SessionDep, require
-from patron.members import service as members
-from patron.points import service
+from patron.members import errors as member_errors
+from patron.members import registry
+from patron.points import adjustments, burning
+from patron.points import earning as points_earning
+from patron.points import policy as points_policy
+from patron.points import queries as points_queries
+from patron.points import rules as points_rules
 from patron.points.earning import LineFacts, OrderFacts
 from patron.points.schemas import (
     AdjustmentIn,
@@ -41,7 +46,7 @@ Requester = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_marketing, R
 
 @router.get("/points/policy", response_model=PolicyOut)
 def get_policy(session: SessionDep, actor: ActorDep) -> PolicyOut:
-    return PolicyOut.model_validate(service.get_policy(session))
+    return PolicyOut.model_validate(points_policy.get_policy(session))
 
 
 @router.patch("/points/policy", response_model=PolicyOut)
@@ -51,7 +56,7 @@ def update_policy(
     actor: Annotated[Actor, Depends(require(Role.hq_admin))],
 ) -> PolicyOut:
     changes = data.model_dump(mode="json", exclude_none=True)
-    return PolicyOut.model_validate(service.update_policy(session, actor, changes))
+    return PolicyOut.model_validate(points_policy.update_policy(session, actor, changes))
 
 
 def _rule_out(rule: Any) -> RuleOut:
@@ -60,34 +65,34 @@ def _rule_out(rule: Any) -> RuleOut:
 
 @router.get("/points/rules", response_model=list[RuleOut])
 def list_rules(session: SessionDep, actor: HeadOffice) -> list[RuleOut]:
-    return [_rule_out(r) for r in service.list_rules(session)]
+    return [_rule_out(r) for r in points_rules.list_rules(session)]
 
 
 @router.post("/points/rules", response_model=RuleOut, status_code=201)
 def create_rule(data: RuleIn, session: SessionDep, actor: Programmer) -> RuleOut:
-    return _rule_out(service.save_rule(session, actor, data.model_dump(mode="json")))
+    return _rule_out(points_rules.save_rule(session, actor, data.model_dump(mode="json")))
 
 
 @router.get("/points/rules/{rule_id}", response_model=RuleOut)
 def get_rule(rule_id: int, session: SessionDep, actor: HeadOffice) -> RuleOut:
-    return _rule_out(service.get_rule(session, rule_id))
+    return _rule_out(points_rules.get_rule(session, rule_id))
 
 
 @router.delete("/points/rules/{rule_id}", status_code=204)
 def delete_rule(rule_id: int, session: SessionDep, actor: Programmer) -> None:
     """Only a rule that never awarded points; switch a used one off with `active: false`."""
-    service.delete_rule(session, actor, rule_id)
+    points_rules.delete_rule(session, actor, rule_id)
 
 
 @router.put("/points/rules/{rule_id}", response_model=RuleOut)
 def replace_rule(rule_id: int, data: RuleIn, session: SessionDep, actor: Programmer) -> RuleOut:
-    return _rule_out(service.save_rule(session, actor, data.model_dump(mode="json"), rule_id))
+    return _rule_out(points_rules.save_rule(session, actor, data.model_dump(mode="json"), rule_id))
 
 
 @router.post("/points/preview", response_model=PreviewOut)
 def preview(data: PreviewIn, session: SessionDep, actor: ActorDep) -> PreviewOut:
     """The points an order would earn now, without writing anything."""
-    if members.find_active(session, data.member_id) is None:
+    if registry.find_active(session, data.member_id) is None:
         raise InvalidInput("member_id", f"no active member {data.member_id}")
     payments: dict[str, int] = {}
     for payment in data.payments:
@@ -102,9 +107,9 @@ def preview(data: PreviewIn, session: SessionDep, actor: ActorDep) -> PreviewOut
         payments=payments,
         lines=tuple(LineFacts(None, i.sku, None, i.quantity, i.paid) for i in data.items),
     )
-    facts = service.with_catalog(session, facts)
-    earning = service.preview(
-        session, facts, service.member_facts(session, [data.member_id])[data.member_id]
+    facts = points_earning.with_catalog(session, facts)
+    earning = points_earning.preview(
+        session, facts, points_earning.member_facts(session, [data.member_id])[data.member_id]
     )
     rules = [FiredOut(rule_id=None, name="base", points=earning.base)]
     rules += [FiredOut(rule_id=f.rule_id, name=f.name, points=f.points) for f in earning.fired]
@@ -113,10 +118,10 @@ def preview(data: PreviewIn, session: SessionDep, actor: ActorDep) -> PreviewOut
 
 @router.get("/members/{member_id}/points", response_model=BalanceOut)
 def member_points(member_id: int, session: SessionDep, actor: ActorDep) -> BalanceOut:
-    member = members.find_active(session, member_id) or members.get_member(
+    member = registry.find_active(session, member_id) or registry.get_member(
         session, actor, member_id
     )
-    now = service.balance(session, member.id)
+    now = points_queries.balance(session, member.id)
     return BalanceOut(
         member_id=member.id,
         available=now.available,
@@ -134,8 +139,8 @@ def member_entries(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[EntryOut]:
-    member = members.get_member(session, actor, member_id)
-    page = service.entries(session, member.id, cursor, limit)
+    member = registry.get_member(session, actor, member_id)
+    page = points_queries.entries(session, member.id, cursor, limit)
     return Page(
         items=[EntryOut.model_validate(e) for e in page.items], next_cursor=page.next_cursor
     )
@@ -151,9 +156,9 @@ def burn_points(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     def work() -> tuple[int, dict[str, Any]]:
-        if members.find_active(session, member_id) is None:
-            raise members.MemberNotFound(f"no active member {member_id}")
-        entry = service.burn(
+        if registry.find_active(session, member_id) is None:
+            raise member_errors.MemberNotFound(f"no active member {member_id}")
+        entry = burning.burn(
             session, actor, member_id, data.points, data.reason, data.order_id, data.store_id
         )
         return 201, EntryOut.model_validate(entry).model_dump(mode="json")
@@ -178,8 +183,8 @@ def adjust_points(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     def work() -> tuple[int, dict[str, Any]]:
-        member = members.get_active_member(session, actor, member_id)
-        adjustment = service.request_adjustment(
+        member = registry.get_active_member(session, actor, member_id)
+        adjustment = adjustments.request_adjustment(
             session, actor, member.id, data.points, data.reason, data.store_id
         )
         return 201, AdjustmentOut.model_validate(adjustment).model_dump(mode="json")
@@ -194,20 +199,20 @@ def adjust_points(
 
 @router.get("/points/adjustments", response_model=list[AdjustmentOut])
 def pending_adjustments(session: SessionDep, actor: HeadOffice) -> list[AdjustmentOut]:
-    return [AdjustmentOut.model_validate(a) for a in service.pending_adjustments(session)]
+    return [AdjustmentOut.model_validate(a) for a in adjustments.pending_adjustments(session)]
 
 
 @router.post("/points/adjustments/{adjustment_id}/approve", response_model=AdjustmentOut)
 def approve(adjustment_id: int, session: SessionDep, actor: Approver) -> AdjustmentOut:
     return AdjustmentOut.model_validate(
-        service.decide_adjustment(session, actor, adjustment_id, approve=True)
+        adjustments.decide_adjustment(session, actor, adjustment_id, approve=True)
     )
 
 
 @router.post("/points/adjustments/{adjustment_id}/reject", response_model=AdjustmentOut)
 def reject(adjustment_id: int, session: SessionDep, actor: Approver) -> AdjustmentOut:
     return AdjustmentOut.model_validate(
-        service.decide_adjustment(session, actor, adjustment_id, approve=False)
+        adjustments.decide_adjustment(session, actor, adjustment_id, approve=False)
     )
 
 
@@ -215,7 +220,7 @@ def reject(adjustment_id: int, session: SessionDep, actor: Approver) -> Adjustme
 def liability(
     session: SessionDep, actor: Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_finance))]
 ) -> LiabilityOut:
-    report = service.liability(session)
+    report = points_queries.liability(session)
     return LiabilityOut(
         points=report.points,
         cash_value_fen=report.cash_value_fen,

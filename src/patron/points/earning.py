@@ -1,14 +1,33 @@
-"""How many points an order earns: the base (1 point per ¥1 paid, not counting what points and
-coupons paid, rounded down per order) plus what the active rules add. Pure arithmetic over the
-order's facts, so the preview, live earning and the demo history all run the same code."""
+"""Earning points. How many an order earns: the base (1 point per ¥1 paid, not counting what
+points and coupons paid, rounded down per order) plus what the active rules add; pure arithmetic
+over the order's facts (`compute`), so the preview, live earning and the demo history all run the
+same code. Then `earn` writes what orders earn to the ledger, as lots and entries."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from patron.points.models import PointsRule, RuleEffect
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from patron.catalog import service as catalog
+from patron.core import clock, events
+from patron.members import registry
+from patron.orders.events import ORDER_COMPLETED, OrderCompleted
+from patron.points.accounts import ENTRIES, LOTS, lock_accounts
+from patron.points.models import (
+    EntryKind,
+    LotStatus,
+    PointsRule,
+    RuleAward,
+    RuleEffect,
+)
+from patron.points.policy import expiry_for, get_policy
+from patron.points.rules import active_rules
 
 FEN_PER_POINT = 100  # 1 point per ¥1
 NOT_EARNING = ("points", "coupon")
@@ -140,3 +159,167 @@ def compute(
         if not rule.stackable:
             break
     return Earning(base, tuple(fired))
+
+
+# --- awarding: what orders earn, written to the ledger ---------------------------------------
+
+
+def _awarded_today(session: Session, member_id: int, day: date) -> dict[int, int]:
+    rows = session.execute(
+        select(RuleAward.rule_id, RuleAward.points).where(
+            RuleAward.member_id == member_id, RuleAward.day == day
+        )
+    )
+    return {rule_id: points for rule_id, points in rows}
+
+
+def preview(session: Session, order: OrderFacts, member: MemberFacts) -> Earning:
+    day = order.occurred_at.astimezone(clock.business_tz()).date()
+    return compute(
+        order, day, member, active_rules(session), _awarded_today(session, order.member_id, day)
+    )
+
+
+def earn(
+    session: Session,
+    orders: Sequence[OrderFacts],
+    operator: str,
+    known: dict[int, MemberFacts] | None = None,
+) -> int:
+    """Award the points these member orders earn: one lot and one `earn` entry each, debts paid
+    first. Live intake passes one order; loading history passes thousands. Returns points."""
+    if not orders:
+        return 0
+    policy, rules, now = get_policy(session), active_rules(session), clock.now()
+    if known is None:
+        needed = any(r.conditions.get("birthday") or r.conditions.get("attributes") for r in rules)
+        known = member_facts(session, {o.member_id for o in orders}) if needed else {}
+    # No settling here: earning spends nothing, and lots already due are left to the job (or to
+    # the next spend), which keeps loading history fast.
+    accounts = lock_accounts(session, (o.member_id for o in orders))
+    awards: dict[tuple[int, int, date], int] = defaultdict(int)
+    lots, entries, total = [], [], 0
+    for order in sorted(orders, key=lambda o: o.occurred_at):
+        day = order.occurred_at.astimezone(clock.business_tz()).date()
+        today = (
+            _awarded_today(session, order.member_id, day)
+            if any(r.cap_per_member_day for r in rules)
+            else {}
+        )
+        for (rule_id, member_id, award_day), points in awards.items():
+            if member_id == order.member_id and award_day == day:
+                today[rule_id] = today.get(rule_id, 0) + points
+        earning = compute(order, day, known.get(order.member_id, MemberFacts(None)), rules, today)
+        if earning.total <= 0:
+            continue
+        for fired in earning.fired:
+            awards[(fired.rule_id, order.member_id, day)] += fired.points
+        account = accounts[order.member_id]
+        expires_at = expiry_for(policy, order.occurred_at)
+        # Points already expired on arrival (a late order) are worth nothing, debts included.
+        alive = expires_at is None or expires_at > now
+        to_debt = min(account.debt, earning.total) if alive else 0
+        account.debt -= to_debt
+        kept = earning.total - to_debt
+        release_at = order.occurred_at + timedelta(days=policy.pending_days)
+        pending = kept > 0 and release_at > now
+        if kept > 0:
+            lots.append(
+                {
+                    "member_id": order.member_id,
+                    "order_id": order.order_id,
+                    "store_id": order.store_id,
+                    "points": kept,
+                    "remaining": kept,
+                    "status": (LotStatus.pending if pending else LotStatus.available).value,
+                    "earned_at": order.occurred_at,
+                    "release_at": release_at,
+                    "expires_at": expires_at,
+                }
+            )
+            if pending:
+                account.pending += kept
+            else:
+                account.available += kept
+        entries.append(
+            {
+                "member_id": order.member_id,
+                "kind": EntryKind.earn.value,
+                "points": earning.total,
+                "order_id": order.order_id,
+                "store_id": order.store_id,
+                "operator": operator,
+                "reason": f"paid debt {to_debt}" if to_debt else "",
+                "rules": [{"rule_id": None, "name": "base", "points": earning.base}]
+                + [asdict(f) for f in earning.fired],
+                "lapsed": 0,
+                "created_at": now,
+            }
+        )
+        total += earning.total
+    if lots:
+        session.execute(insert(LOTS), lots)
+    if entries:
+        session.execute(insert(ENTRIES), entries)
+    _record_awards(session, awards)
+    session.flush()
+    return total
+
+
+def _record_awards(session: Session, awards: dict[tuple[int, int, date], int]) -> None:
+    for (rule_id, member_id, day), points in awards.items():
+        row = session.scalar(
+            select(RuleAward).where(
+                RuleAward.rule_id == rule_id, RuleAward.member_id == member_id, RuleAward.day == day
+            )
+        )
+        if row is None:
+            session.add(RuleAward(rule_id=rule_id, member_id=member_id, day=day, points=points))
+        else:
+            row.points += points
+
+
+def order_facts(order: OrderCompleted, member_id: int) -> OrderFacts:
+    return OrderFacts(
+        order_id=order.order_id,
+        member_id=member_id,
+        store_id=order.store_id,
+        channel=order.channel,
+        occurred_at=order.occurred_at,
+        total=order.total,
+        payments=order.payments,
+        lines=tuple(
+            LineFacts(line.product_id, line.sku, line.category_id, line.quantity, line.paid)
+            for line in order.lines
+        ),
+    )
+
+
+def member_facts(session: Session, member_ids: Iterable[int]) -> dict[int, MemberFacts]:
+    return {
+        member_id: MemberFacts(birthday_md, attributes)
+        for member_id, (birthday_md, attributes) in registry.rule_facts(session, member_ids).items()
+    }
+
+
+@ORDER_COMPLETED.subscribers.register("points.earn")
+def _earn_on_order(session: Session, event: events.Event[OrderCompleted]) -> None:
+    order = event.payload
+    if order.member_id is None:
+        return
+    earn(session, [order_facts(order, order.member_id)], operator="order")
+
+
+def with_catalog(session: Session, order: OrderFacts) -> OrderFacts:
+    """Fill product and category ids of a previewed order from the catalog, for line rules."""
+
+    products = catalog.products_by_sku(session, [line.sku for line in order.lines])
+    lines = tuple(
+        replace(
+            line,
+            product_id=products[line.sku].id if line.sku in products else None,
+            category_id=products[line.sku].category_id if line.sku in products else None,
+        )
+        for line in order.lines
+    )
+    return replace(order, lines=lines)

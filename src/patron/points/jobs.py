@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from patron.core.db import UTCDateTime, insert_or_skip
-from patron.points import service
+from patron.points import accounts
 from patron.points.models import (
     EntryKind,
     ExpiryNotice,
@@ -193,5 +193,5 @@ def pay_debts(session: Session, now: datetime) -> None:
         .with_for_update()
     ).all()
     for account in owing:
-        service.pay_debt(session, account, now)
+        accounts.pay_debt(session, account, now)
     session.flush()

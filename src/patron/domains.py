@@ -1,0 +1,25 @@
+"""Every domain, loaded in one place by the app and the CLI. Loading imports every table (so
+foreign keys resolve) and every module that plugs into another domain through a hook: event
+subscribers (points earn on `order.completed`), and what member merge, erasure, export and
+timeline collect. A process that skipped one would, say, merge members without their points."""
+
+from __future__ import annotations
+
+import importlib
+
+HOOKED_MODULES = (
+    "patron.models",
+    "patron.members.merge",
+    "patron.members.privacy",
+    "patron.members.timeline",
+    "patron.orders.service",
+    "patron.points.earning",
+    "patron.points.refunds",
+    "patron.points.merge",
+    "patron.points.queries",
+)
+
+
+def load() -> None:
+    for module in HOOKED_MODULES:
+        importlib.import_module(module)

@@ -1,0 +1,106 @@
+"""A member's identities: card numbers, WeChat ids, external ids."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from patron.audit import service as audit
+from patron.core.actor import Actor
+from patron.core.crypto import blind_index
+from patron.core.errors import InvalidInput, NotFound
+from patron.members.errors import IdentityTaken
+from patron.members.models import (
+    IdentityType,
+    Member,
+    MemberIdentity,
+)
+from patron.members.registry import follow_merges, get_active_member
+from patron.members.schemas import (
+    IdentityIn,
+)
+
+
+def add_identity(
+    session: Session, actor: Actor, member: Member, identity: IdentityIn, audited: bool = True
+) -> MemberIdentity:
+    issuer = identity.issuer if identity.type is IdentityType.external_id else ""
+    if identity.type is IdentityType.external_id and not issuer:
+        raise InvalidInput("issuer", "external ids need the channel that issued them")
+    value_hash = identity_hash(identity.type, identity.value, issuer)
+    holder = session.scalar(
+        select(MemberIdentity).where(
+            MemberIdentity.type == identity.type.value, MemberIdentity.value_hash == value_hash
+        )
+    )
+    if holder is not None:
+        if holder.member_id == member.id:
+            return holder
+        raise IdentityTaken(
+            f"this {identity.type.value} belongs to member {holder.member_id}",
+            member_id=holder.member_id,
+        )
+    row = MemberIdentity(
+        member_id=member.id,
+        type=identity.type.value,
+        issuer=issuer,
+        value_hash=value_hash,
+        value=identity.value.strip(),
+    )
+    session.add(row)
+    session.flush()
+    if audited:
+        audit.record(
+            session,
+            actor,
+            "member.identity_add",
+            "member",
+            member.id,
+            store_id=member.store_id,
+            after={"type": row.type, "issuer": issuer},
+        )
+    return row
+
+
+def remove_identity(session: Session, actor: Actor, member_id: int, identity_id: int) -> None:
+    member = get_active_member(session, actor, member_id)
+    row = session.get(MemberIdentity, identity_id)
+    if row is None or row.member_id != member.id:
+        raise NotFound(f"member {member_id} has no identity {identity_id}")
+    session.delete(row)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "member.identity_remove",
+        "member",
+        member.id,
+        store_id=member.store_id,
+        before={"type": row.type, "issuer": row.issuer},
+    )
+
+
+def identities_of(session: Session, member_id: int) -> list[MemberIdentity]:
+    return list(
+        session.scalars(
+            select(MemberIdentity)
+            .where(MemberIdentity.member_id == member_id)
+            .order_by(MemberIdentity.id)
+        )
+    )
+
+
+def identity_hash(identity_type: IdentityType, value: str, issuer: str = "") -> str:
+    return blind_index(f"identity:{identity_type.value}:{issuer}", value.strip())
+
+
+def find_by_identity(
+    session: Session, identity_type: IdentityType, value: str, issuer: str = ""
+) -> Member | None:
+    member_id = session.scalar(
+        select(MemberIdentity.member_id).where(
+            MemberIdentity.type == identity_type.value,
+            MemberIdentity.value_hash == identity_hash(identity_type, value, issuer),
+        )
+    )
+    return follow_merges(session, session.get(Member, member_id) if member_id else None)

@@ -1,0 +1,141 @@
+"""Merging two records of one person: each domain moves its own rows to the survivor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from patron.audit import service as audit
+from patron.core.actor import Actor
+from patron.core.errors import InvalidInput
+from patron.core.hooks import Hook
+from patron.members.consents import consents_of
+from patron.members.errors import MemberNotActive, MemberNotFound
+from patron.members.models import (
+    GuideAssignment,
+    Member,
+    MemberAttributeValue,
+    MemberConsent,
+    MemberConsentEvent,
+    MemberIdentity,
+    MemberStatus,
+)
+from patron.members.registry import visible
+
+MergeHandler = Callable[[Session, Member, Member], None]
+# How each domain moves its rows from a merged member (source) to the survivor (target).
+on_merge: Hook[MergeHandler] = Hook("member merge")
+
+
+def _lock_pair(session: Session, first_id: int, second_id: int) -> dict[int, Member]:
+    # Rows locked in primary-key order, so two merges of the same pair cannot deadlock.
+    rows = session.scalars(
+        select(Member)
+        .where(Member.id.in_((first_id, second_id)))
+        .order_by(Member.id)
+        .with_for_update()
+    )
+    return {member.id: member for member in rows}
+
+
+def merge_members(session: Session, actor: Actor, source_id: int, target_id: int) -> Member:
+    if source_id == target_id:
+        raise InvalidInput("source_id", "a member cannot be merged into itself")
+    locked = _lock_pair(session, source_id, target_id)
+    for field, member_id in (("source_id", source_id), ("target_id", target_id)):
+        member = locked.get(member_id)
+        if member is None or not visible(actor, member):
+            raise MemberNotFound(f"no member {member_id}", field=field)
+        if member.status != MemberStatus.active:
+            raise MemberNotActive(f"member {member_id} is {member.status}", field=field)
+    source, target = locked[source_id], locked[target_id]
+    for handler in on_merge:
+        handler(session, source, target)
+    source.status = MemberStatus.merged.value
+    source.merged_into_id = target.id
+    source.code_secret = None
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "member.merge",
+        "member",
+        target.id,
+        store_id=target.store_id,
+        before={"source_id": source.id},
+        after={"target_id": target.id, "moved": sorted(on_merge.names())},
+    )
+    return target
+
+
+@on_merge.register("members.identities")
+def _merge_identities(session: Session, source: Member, target: Member) -> None:
+    session.execute(
+        update(MemberIdentity)
+        .where(MemberIdentity.member_id == source.id)
+        .values(member_id=target.id)
+    )
+
+
+@on_merge.register("members.consents")
+def _merge_consents(session: Session, source: Member, target: Member) -> None:
+    """History moves whole; per channel the newer decision stands."""
+    session.execute(
+        update(MemberConsentEvent)
+        .where(MemberConsentEvent.member_id == source.id)
+        .values(member_id=target.id)
+    )
+    kept = {c.channel: c for c in consents_of(session, target.id)}
+    for consent in consents_of(session, source.id):
+        mine = kept.get(consent.channel)
+        if mine is None or consent.recorded_at > mine.recorded_at:
+            _copy_consent(session, consent, target.id, mine)
+        session.delete(consent)
+    session.flush()
+
+
+def _copy_consent(
+    session: Session, consent: MemberConsent, target_id: int, existing: MemberConsent | None
+) -> None:
+    row = existing or MemberConsent(member_id=target_id, channel=consent.channel)
+    row.granted, row.source, row.recorded_at = consent.granted, consent.source, consent.recorded_at
+    session.add(row)
+
+
+@on_merge.register("members.attributes")
+def _merge_attributes(session: Session, source: Member, target: Member) -> None:
+    """The target's values stand; the source fills what the target lacks."""
+    held = set(
+        session.scalars(
+            select(MemberAttributeValue.attribute_id).where(
+                MemberAttributeValue.member_id == target.id
+            )
+        )
+    )
+    for row in session.scalars(
+        select(MemberAttributeValue).where(MemberAttributeValue.member_id == source.id)
+    ).all():
+        if row.attribute_id not in held:
+            session.add(
+                MemberAttributeValue(
+                    member_id=target.id,
+                    attribute_id=row.attribute_id,
+                    value=row.value,
+                    secret_value=row.secret_value,
+                )
+            )
+        session.delete(row)
+    session.flush()
+
+
+@on_merge.register("members.guides")
+def _merge_guides(session: Session, source: Member, target: Member) -> None:
+    session.execute(
+        update(GuideAssignment)
+        .where(GuideAssignment.member_id == source.id)
+        .values(member_id=target.id)
+    )
+    if target.guide_id is None and source.guide_id is not None:
+        target.guide_id = source.guide_id

@@ -1,0 +1,176 @@
+"""Registering members and editing their own fields; PII is encrypted at rest and indexed blind."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from patron.audit import service as audit
+from patron.core import clock
+from patron.core.actor import Actor
+from patron.core.crypto import blind_index
+from patron.core.errors import InvalidInput
+from patron.members.attributes import set_attributes
+from patron.members.codes import new_code_secret
+from patron.members.consents import record_consent
+from patron.members.errors import MemberExists
+from patron.members.guides import check_guide
+from patron.members.identities import add_identity
+from patron.members.masking import mask_mobile
+from patron.members.models import (
+    GuideAssignment,
+    Member,
+)
+from patron.members.registry import find_by_mobile, follow_merges, get_active_member
+from patron.members.schemas import (
+    MemberCreate,
+    MemberUpdate,
+)
+from patron.stores import service as stores
+
+
+def name_index(name: str | None) -> dict[str, str | None]:
+    """Blind indexes of the name's first one, two and three characters."""
+    return {
+        f"name_prefix{n}": blind_index(f"name_prefix{n}", name[:n])
+        if name and len(name) >= n
+        else None
+        for n in (1, 2, 3)
+    }
+
+
+def set_name(member: Member, name: str | None) -> None:
+    member.name = name
+    for column, value in name_index(name).items():
+        setattr(member, column, value)
+
+
+def set_birthday(member: Member, birthday: date | None) -> None:
+    if birthday is not None and birthday > clock.today():
+        raise InvalidInput("birthday", "is in the future")
+    member.birthday = birthday.isoformat() if birthday else None
+    member.birthday_md = birthday.strftime("%m-%d") if birthday else None
+
+
+def _set_mobile(session: Session, member: Member, mobile: str) -> None:
+    mobile_hash = blind_index("mobile", mobile)
+    holder = session.scalar(select(Member).where(Member.mobile_hash == mobile_hash))
+    if holder is not None and holder.id != member.id:
+        owner = follow_merges(session, holder)
+        raise MemberExists(
+            f"mobile {mask_mobile(mobile)} belongs to member {owner.id if owner else holder.id}",
+            member_id=owner.id if owner else holder.id,
+        )
+    member.mobile = mobile
+    member.mobile_hash = mobile_hash
+
+
+def default_store(actor: Actor) -> int | None:
+    """The registering store when none is named: the caller's only store. Staff of several
+    stores must name one (InvalidInput), or the member would fall outside their own scope."""
+    if actor.store_ids is None:
+        return None
+    if len(actor.store_ids) != 1:
+        raise InvalidInput("store_id", "choose the registering store")
+    return next(iter(actor.store_ids))
+
+
+def _check_store(session: Session, actor: Actor, store_id: int | None) -> int | None:
+    """The registering store: the one given (in the caller's scope), else `default_store`."""
+    if store_id is None:
+        return default_store(actor)
+    try:
+        return stores.get_store(session, actor, store_id).id
+    except stores.StoreNotFound as exc:
+        raise InvalidInput("store_id", f"no store {store_id} in your scope") from exc
+
+
+def register_member(session: Session, actor: Actor, data: MemberCreate) -> Member:
+    store_id = _check_store(session, actor, data.store_id)
+    guide_id = check_guide(session, data.guide_id, store_id)
+    member = Member(
+        gender=data.gender.value,
+        email=data.email,
+        store_id=store_id,
+        opening_guide_id=guide_id,
+        guide_id=guide_id,
+        channel=data.channel.value,
+        registered_at=clock.now(),
+        code_secret=new_code_secret(),
+    )
+    _set_mobile(session, member, data.mobile)
+    set_name(member, data.name)
+    set_birthday(member, data.birthday)
+    _insert_member(session, member, data.mobile)
+    for identity in data.identities:
+        add_identity(session, actor, member, identity, audited=False)
+    for channel, granted in data.consents.items():
+        record_consent(session, member.id, channel, granted, f"registration:{data.channel.value}")
+    set_attributes(session, member, data.attributes, enforce_required=True)
+    if guide_id is not None:
+        session.add(
+            GuideAssignment(
+                member_id=member.id, guide_id=guide_id, assigned_by=actor.name, reason="开卡"
+            )
+        )
+    audit.record(
+        session,
+        actor,
+        "member.register",
+        "member",
+        member.id,
+        store_id=store_id,
+        after={"channel": member.channel, "store_id": store_id, "guide_id": guide_id},
+    )
+    return member
+
+
+def _insert_member(session: Session, member: Member, mobile: str) -> None:
+    """Insert, turning a concurrent registration of the same mobile into `member_exists`."""
+    try:
+        with session.begin_nested():
+            session.add(member)
+            session.flush()
+    except IntegrityError as exc:
+        holder = find_by_mobile(session, mobile)
+        if holder is None:
+            raise
+        raise MemberExists(
+            f"mobile {mask_mobile(mobile)} is registered", member_id=holder.id
+        ) from exc
+
+
+def update_member(session: Session, actor: Actor, member_id: int, data: MemberUpdate) -> Member:
+    member = get_active_member(session, actor, member_id)
+    changed = sorted(data.model_dump(exclude_unset=True))
+    if "mobile" in changed:
+        if data.mobile is None:
+            raise InvalidInput("mobile", "may not be removed")
+        _set_mobile(session, member, data.mobile)
+    if "name" in changed:
+        if data.name is None:
+            raise InvalidInput("name", "may not be removed")
+        set_name(member, data.name.strip())
+    if "gender" in changed and data.gender is not None:
+        member.gender = data.gender.value
+    if "birthday" in changed:
+        set_birthday(member, data.birthday)
+    if "email" in changed:
+        member.email = data.email
+    if data.attributes is not None:
+        set_attributes(session, member, data.attributes, enforce_required=True)
+    session.flush()
+    # The audit names the fields that changed, never their PII values.
+    audit.record(
+        session,
+        actor,
+        "member.update",
+        "member",
+        member.id,
+        store_id=member.store_id,
+        after={"fields": changed},
+    )
+    return member

@@ -1,0 +1,55 @@
+"""What the orders domain publishes: an order completed, an order (partly) refunded. Subscribers
+receive these payloads typed; the outbox stores them as JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from patron.core.events import EventType
+
+
+@dataclass(frozen=True)
+class CompletedLine:
+    line_id: int
+    sku: str
+    product_id: int | None
+    category_id: int | None
+    quantity: int
+    paid: int
+
+
+@dataclass(frozen=True)
+class OrderCompleted:
+    order_id: int
+    store_id: int
+    member_id: int | None
+    channel: str
+    occurred_at: datetime
+    total: int
+    payments: dict[str, int]  # fen by payment method
+    lines: tuple[CompletedLine, ...]
+
+
+@dataclass(frozen=True)
+class RefundedLine:
+    line_id: int
+    quantity: int
+    amount: int
+
+
+@dataclass(frozen=True)
+class OrderRefunded:
+    order_id: int
+    refund_id: int
+    store_id: int
+    member_id: int | None
+    amount: int
+    refunded_total: int  # of the order, this refund included
+    order_total: int
+    fully_refunded: bool
+    lines: tuple[RefundedLine, ...]
+
+
+ORDER_COMPLETED: EventType[OrderCompleted] = EventType("order.completed")
+ORDER_REFUNDED: EventType[OrderRefunded] = EventType("order.refunded")

@@ -1,0 +1,185 @@
+"""Points accounts: cached balances under a row lock, ledger entries, settling due lots,
+paying debts, and drawing points from lots (recording which lots paid)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, func, nulls_last, or_, select
+from sqlalchemy.orm import Session
+
+from patron.core import clock
+from patron.core.actor import Actor
+from patron.core.db import insert_or_skip
+from patron.core.errors import InvalidInput
+from patron.core.money import MAX_FEN
+from patron.points.models import (
+    EntryKind,
+    LotStatus,
+    PointsAccount,
+    PointsAllocation,
+    PointsEntry,
+    PointsLot,
+)
+from patron.stores import service as stores
+
+MAX_BALANCE = MAX_FEN  # balances live in 32-bit integer columns
+ACCOUNTS = cast(Table, PointsAccount.__table__)
+LOTS = cast(Table, PointsLot.__table__)
+ENTRIES = cast(Table, PointsEntry.__table__)
+
+
+def lock_accounts(session: Session, member_ids: Iterable[int]) -> dict[int, PointsAccount]:
+    """The members' accounts, created when missing, locked in primary-key order (no deadlocks)."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return {}
+    accounts = _select_for_update(session, ids)
+    missing = [i for i in ids if i not in accounts]
+    if missing:
+        now = clock.now()
+        rows = [
+            {"member_id": i, "available": 0, "pending": 0, "debt": 0, "updated_at": now}
+            for i in missing
+        ]
+        session.execute(
+            insert_or_skip(session, ACCOUNTS).on_conflict_do_nothing(index_elements=["member_id"]),
+            rows,
+        )
+        accounts |= _select_for_update(session, missing)
+    return accounts
+
+
+def _select_for_update(session: Session, ids: list[int]) -> dict[int, PointsAccount]:
+    query = (
+        select(PointsAccount)
+        .where(PointsAccount.member_id.in_(ids))
+        .order_by(PointsAccount.member_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {a.member_id: a for a in session.scalars(query)}
+
+
+def add_entry(
+    session: Session, member_id: int, kind: EntryKind, points: int, operator: str, **fields: Any
+) -> PointsEntry:
+    entry = PointsEntry(
+        member_id=member_id, kind=kind.value, points=points, operator=operator, **fields
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def settle_due(session: Session, account: PointsAccount, now: datetime) -> None:
+    """Release this member's due pending lots and expire their due lots, before anything reads or
+    spends the balance: no expired point is ever spent, whenever the job last ran."""
+    due = session.scalars(
+        select(PointsLot)
+        .where(
+            PointsLot.member_id == account.member_id,
+            PointsLot.remaining > 0,
+            or_(
+                and_(PointsLot.status == LotStatus.pending.value, PointsLot.release_at <= now),
+                and_(PointsLot.status == LotStatus.available.value, PointsLot.expires_at <= now),
+            ),
+        )
+        .order_by(PointsLot.id)
+    ).all()
+    for lot in due:
+        if lot.status == LotStatus.pending:
+            lot.status = LotStatus.available.value
+            account.pending -= lot.remaining
+            account.available += lot.remaining
+        if lot.expires_at is not None and lot.expires_at <= now:
+            _expire_lot(session, account, lot)
+    pay_debt(session, account, now)
+    session.flush()
+
+
+def pay_debt(session: Session, account: PointsAccount, now: datetime) -> None:
+    """Points that become spendable while a debt is open (released from pending, restored by a
+    refund, brought by a merge) pay the debt first, as new earnings do. The entry moves no
+    balance (available and debt fall together); its allocations say which lots paid. Callers
+    settle the account's due lots first, so `available` holds no expired point."""
+    pay = min(account.debt, account.available)
+    if pay <= 0:
+        return
+    entry = add_entry(session, account.member_id, EntryKind.debt_payment, 0, "system")
+    paid = draw(session, entry, spendable_lots(session, account.member_id, now), pay)
+    entry.reason = f"paid debt {paid}"
+    account.available -= paid
+    account.debt -= paid
+
+
+def _expire_lot(session: Session, account: PointsAccount, lot: PointsLot) -> None:
+    add_entry(
+        session,
+        lot.member_id,
+        EntryKind.expire,
+        -lot.remaining,
+        "system",
+        lot_id=lot.id,
+        store_id=lot.store_id,
+        reason="expired",
+    )
+    account.available -= lot.remaining
+    lot.remaining = 0
+    lot.status = LotStatus.expired.value
+
+
+def spendable_lots(session: Session, member_id: int, now: datetime) -> list[PointsLot]:
+    return list(
+        session.scalars(
+            select(PointsLot)
+            .where(
+                PointsLot.member_id == member_id,
+                PointsLot.status == LotStatus.available.value,
+                PointsLot.remaining > 0,
+                or_(PointsLot.expires_at.is_(None), PointsLot.expires_at > now),
+            )
+            .order_by(nulls_last(PointsLot.expires_at.asc()), PointsLot.id)
+        )
+    )
+
+
+def draw(session: Session, entry: PointsEntry, lots: list[PointsLot], points: int) -> int:
+    """Take up to `points` from `lots` in order, recording allocations; returns what was taken."""
+    taken = 0
+    for lot in lots:
+        if taken == points:
+            break
+        part = min(lot.remaining, points - taken)
+        if part <= 0:
+            continue
+        lot.remaining -= part
+        if lot.remaining == 0 and lot.status == LotStatus.pending:
+            lot.status = LotStatus.cancelled.value
+        session.add(PointsAllocation(entry_id=entry.id, lot_id=lot.id, points=part))
+        taken += part
+    return taken
+
+
+def check_store(session: Session, actor: Actor, store_id: int | None) -> None:
+    """The store a burn or an adjustment is booked to: one that exists, in the caller's scope."""
+    if store_id is None:
+        return
+    if not actor.sees_store(store_id):
+        raise InvalidInput("store_id", f"no store {store_id} in your scope")
+    stores.check_ids_exist(session, [store_id], field="store_id")
+
+
+def order_sum(
+    session: Session, order_id: int, kind: EntryKind, column: Any = PointsEntry.points
+) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(column), 0)).where(
+                PointsEntry.order_id == order_id, PointsEntry.kind == kind.value
+            )
+        )
+        or 0
+    )

@@ -1,0 +1,91 @@
+"""Spending points, earliest-expiring lots first; paying part of an order with them."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from patron.core import clock
+from patron.core.actor import Actor
+from patron.core.errors import InvalidInput
+from patron.orders import service as orders
+from patron.points.accounts import (
+    add_entry,
+    check_store,
+    draw,
+    lock_accounts,
+    order_sum,
+    settle_due,
+    spendable_lots,
+)
+from patron.points.errors import InsufficientPoints
+from patron.points.models import (
+    EntryKind,
+    PointsEntry,
+    PointsPolicy,
+)
+from patron.points.policy import get_policy
+
+
+def burn(
+    session: Session,
+    actor: Actor,
+    member_id: int,
+    points: int,
+    reason: str,
+    order_id: int | None = None,
+    store_id: int | None = None,
+) -> PointsEntry:
+    """Spend points, earliest-expiring lots first."""
+    policy, now = get_policy(session), clock.now()
+    if points < policy.min_burn:
+        raise InvalidInput("points", f"at least {policy.min_burn} points per burn")
+    check_store(session, actor, store_id)
+    account = lock_accounts(session, [member_id])[member_id]
+    if order_id is not None:
+        # After the lock: concurrent burns on one order see each other's points.
+        _check_order_share(session, actor, policy, member_id, order_id, points)
+    settle_due(session, account, now)
+    if account.available < points:
+        raise InsufficientPoints(
+            f"{account.available} points available, {points} asked", available=account.available
+        )
+    entry = add_entry(
+        session,
+        member_id,
+        EntryKind.burn,
+        -points,
+        actor.name,
+        order_id=order_id,
+        store_id=store_id,
+        reason=reason,
+    )
+    draw(session, entry, spendable_lots(session, member_id, now), points)
+    account.available -= points
+    session.flush()
+    return entry
+
+
+def _check_order_share(
+    session: Session,
+    actor: Actor,
+    policy: PointsPolicy,
+    member_id: int,
+    order_id: int,
+    points: int,
+) -> None:
+    """Points paying for an order: the member's own order in the caller's stores, and at most the
+    policy's share of it."""
+    try:
+        order = orders.get_order(session, actor, order_id)
+    except orders.OrderNotFound as exc:
+        raise InvalidInput("order_id", f"no order {order_id} in your scope") from exc
+    owner, total = order.member_id, order.total
+    if owner != member_id:
+        raise InvalidInput("order_id", f"order {order_id} is not this member's")
+    already = -order_sum(session, order_id, EntryKind.burn)
+    most = total * policy.max_order_share_pct // 100 * policy.points_per_yuan_value // 100
+    if already + points > most:
+        raise InvalidInput(
+            "points",
+            f"points may pay at most {policy.max_order_share_pct}% of the order: {most} points",
+        )

@@ -1,0 +1,195 @@
+"""Reading the ledger: balances, entries, liability, verification, and what a member's
+export and timeline show of points."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from patron.core import clock
+from patron.core.pagination import PageResult, paginate
+from patron.members import privacy, timeline
+from patron.members.models import Member
+from patron.points.models import (
+    EntryKind,
+    LotStatus,
+    PointsAccount,
+    PointsEntry,
+    PointsLot,
+)
+from patron.points.policy import get_policy
+
+
+@dataclass(frozen=True)
+class Balance:
+    available: int
+    pending: int
+    debt: int
+    expiring: list[tuple[datetime, int]]
+
+
+def balance(session: Session, member_id: int) -> Balance:
+    """Read-only: lots the job has not yet released or expired are counted as they are now."""
+    now = clock.now()
+    lots = session.scalars(
+        select(PointsLot).where(
+            PointsLot.member_id == member_id,
+            PointsLot.remaining > 0,
+            PointsLot.status.in_([LotStatus.available.value, LotStatus.pending.value]),
+            or_(PointsLot.expires_at.is_(None), PointsLot.expires_at > now),
+        )
+    ).all()
+    held = [
+        lot
+        for lot in lots
+        if lot.status == LotStatus.pending and lot.release_at and lot.release_at > now
+    ]
+    spendable = [lot for lot in lots if lot not in held]
+    expiring: dict[datetime, int] = defaultdict(int)
+    for lot in spendable:
+        if lot.expires_at is not None:
+            expiring[lot.expires_at] += lot.remaining
+    account = session.get(PointsAccount, member_id)
+    available, debt = sum(lot.remaining for lot in spendable), account.debt if account else 0
+    # Lots due for release but not yet released pay an open debt first when they are.
+    paid = min(available, debt)
+    return Balance(
+        available=available - paid,
+        pending=sum(lot.remaining for lot in held),
+        debt=debt - paid,
+        expiring=sorted(expiring.items())[:5],
+    )
+
+
+def entries(
+    session: Session, member_id: int, cursor: str | None, limit: int
+) -> PageResult[PointsEntry]:
+    return paginate(
+        session,
+        select(PointsEntry).where(PointsEntry.member_id == member_id),
+        PointsEntry.id,
+        cursor,
+        limit,
+    )
+
+
+def spendable_balances(session: Session, minimum: int) -> list[tuple[int, int]]:
+    """(member, available) for members with at least `minimum` available, by member id."""
+    rows = session.execute(
+        select(PointsAccount.member_id, PointsAccount.available)
+        .where(PointsAccount.available >= minimum)
+        .order_by(PointsAccount.member_id)
+    )
+    return [(member_id, available) for member_id, available in rows]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    member_id: int
+    cached: tuple[int, int, int]
+    from_lots: tuple[int, int]
+    ledger: int
+
+
+def verify(session: Session) -> list[Mismatch]:
+    """Every member whose cached balances disagree with their lots or their ledger."""
+    lots: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for member_id, status, remaining in session.execute(
+        select(PointsLot.member_id, PointsLot.status, func.sum(PointsLot.remaining)).group_by(
+            PointsLot.member_id, PointsLot.status
+        )
+    ):
+        lots[member_id][status] = int(remaining or 0)
+    ledger = {
+        m: int(p or 0)
+        for m, p in session.execute(
+            select(PointsEntry.member_id, func.sum(PointsEntry.points)).group_by(
+                PointsEntry.member_id
+            )
+        )
+    }
+    accounts = {a.member_id: a for a in session.scalars(select(PointsAccount))}
+    found = []
+    for member_id in sorted(set(lots) | set(ledger) | set(accounts)):
+        account = accounts.get(member_id)
+        cached = (account.available, account.pending, account.debt) if account else (0, 0, 0)
+        from_lots = (lots[member_id][LotStatus.available], lots[member_id][LotStatus.pending])
+        total = ledger.get(member_id, 0)
+        if cached[:2] != from_lots or total != cached[0] + cached[1] - cached[2]:
+            found.append(Mismatch(member_id, cached, from_lots, total))
+    return found
+
+
+@privacy.export_sections.register("points")
+def _export_points(session: Session, member: Member) -> dict[str, Any]:
+    now = balance(session, member.id)
+    history = session.scalars(
+        select(PointsEntry).where(PointsEntry.member_id == member.id).order_by(PointsEntry.id)
+    )
+    return {
+        "available": now.available,
+        "pending": now.pending,
+        "debt": now.debt,
+        "entries": [
+            {"kind": e.kind, "points": e.points, "reason": e.reason, "at": e.created_at.isoformat()}
+            for e in history
+        ],
+    }
+
+
+@timeline.timeline_sources.register("points")
+def _points_events(session: Session, member: Member) -> list[timeline.TimelineEvent]:
+    rows = session.scalars(
+        select(PointsEntry)
+        .where(PointsEntry.member_id == member.id, PointsEntry.kind != EntryKind.earn.value)
+        .order_by(PointsEntry.id.desc())
+        .limit(30)
+    )
+    return [
+        timeline.TimelineEvent(
+            e.created_at, "points", e.kind, {"points": e.points, "reason": e.reason}
+        )
+        for e in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Liability:
+    points: int
+    cash_value_fen: int
+    by_expiry_month: dict[str, int]
+    by_store: dict[int | None, int]
+
+
+def liability(session: Session) -> Liability:
+    """Outstanding points (spendable and pending, not yet expired) and what they are worth."""
+    now, policy = clock.now(), get_policy(session)
+    rows = session.execute(
+        select(PointsLot.expires_at, PointsLot.store_id, func.sum(PointsLot.remaining))
+        .where(
+            PointsLot.remaining > 0,
+            PointsLot.status.in_([LotStatus.available.value, LotStatus.pending.value]),
+            or_(PointsLot.expires_at.is_(None), PointsLot.expires_at > now),
+        )
+        .group_by(PointsLot.expires_at, PointsLot.store_id)
+    )
+    by_month: dict[str, int] = defaultdict(int)
+    by_store: dict[int | None, int] = defaultdict(int)
+    for expires_at, store_id, points in rows:
+        month = (
+            expires_at.astimezone(clock.business_tz()).strftime("%Y-%m") if expires_at else "never"
+        )
+        by_month[month] += int(points)
+        by_store[store_id] += int(points)
+    total = sum(by_store.values())
+    return Liability(
+        total,
+        total * 100 // policy.points_per_yuan_value,
+        dict(sorted(by_month.items())),
+        dict(by_store),
+    )
