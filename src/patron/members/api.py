@@ -5,11 +5,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from pydantic import AwareDatetime
 
-from patron.core.actor import Actor, Role
+from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.pagination import Page
 from patron.deps import ActorDep, SessionDep, require
-from patron.members import importer, service
+from patron.members import importer, policy, service
 from patron.members.models import Channel, ConsentChannel, IdentityType, MemberStatus
 from patron.members.schemas import (
     AttributeCreate,
@@ -34,22 +34,13 @@ from patron.members.schemas import (
 )
 
 router = APIRouter(tags=["members"])
-Registrar = Annotated[
-    Actor,
-    Depends(
-        require(
-            Role.hq_admin,
-            Role.hq_marketing,
-            Role.store_manager,
-            Role.cashier,
-            Role.guide,
-            Role.integration,
-        )
-    ),
-]
-Admin = Annotated[Actor, Depends(require(Role.hq_admin))]
-Programmer = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_marketing))]
-Importer = Annotated[Actor, Depends(require(Role.hq_admin, Role.store_manager))]
+Registrar = Annotated[Actor, Depends(require(policy.WRITE))]
+GuideAssigner = Annotated[Actor, Depends(require(policy.ASSIGN_GUIDES))]
+Merger = Annotated[Actor, Depends(require(policy.MERGE))]
+Exporter = Annotated[Actor, Depends(require(policy.EXPORT))]
+Eraser = Annotated[Actor, Depends(require(policy.ERASE))]
+Programmer = Annotated[Actor, Depends(require(policy.EDIT_ATTRIBUTES))]
+Importer = Annotated[Actor, Depends(require(policy.IMPORT))]
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
@@ -193,7 +184,7 @@ def reassign_guide(
     member_id: int,
     data: GuideChange,
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require(Role.hq_admin, Role.store_manager))],
+    actor: GuideAssigner,
 ) -> MemberSummary:
     return service.summary(
         service.reassign_guide(session, actor, member_id, data.guide_id, data.reason)
@@ -220,19 +211,19 @@ def member_timeline(
 
 
 @router.post("/members/merge", response_model=MemberOut)
-def merge_members(data: MergeRequest, session: SessionDep, actor: Admin) -> MemberOut:
+def merge_members(data: MergeRequest, session: SessionDep, actor: Merger) -> MemberOut:
     target = service.merge_members(session, actor, data.source_id, data.target_id)
     return service.present(session, actor, target)
 
 
 @router.get("/members/{member_id}/export")
-def export_member(member_id: int, session: SessionDep, actor: Admin) -> dict[str, Any]:
+def export_member(member_id: int, session: SessionDep, actor: Exporter) -> dict[str, Any]:
     return service.export_member(session, actor, member_id)
 
 
 @router.post("/members/{member_id}/erase", response_model=MemberSummary)
 def erase_member(
-    member_id: int, data: EraseRequest, session: SessionDep, actor: Admin
+    member_id: int, data: EraseRequest, session: SessionDep, actor: Eraser
 ) -> MemberSummary:
     return service.summary(service.erase_member(session, actor, member_id, data.reason))
 

@@ -5,12 +5,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from patron.core import clock, idempotency
-from patron.core.actor import HQ_ROLES, Actor, Role
+from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.pagination import Page
 from patron.deps import ActorDep, SessionDep, require
 from patron.members import service as members
-from patron.points import service
+from patron.points import policy, service
 from patron.points.earning import LineFacts, OrderFacts
 from patron.points.schemas import (
     AdjustmentIn,
@@ -30,13 +30,11 @@ from patron.points.schemas import (
 )
 
 router = APIRouter(tags=["points"])
-Programmer = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_marketing))]
-HeadOffice = Annotated[Actor, Depends(require(*HQ_ROLES))]
-Till = Annotated[
-    Actor, Depends(require(Role.hq_admin, Role.store_manager, Role.cashier, Role.integration))
-]
-Approver = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_finance))]
-Requester = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_marketing, Role.store_manager))]
+Programmer = Annotated[Actor, Depends(require(policy.EDIT_RULES))]
+HeadOffice = Annotated[Actor, Depends(require(policy.VIEW_PROGRAM))]
+Till = Annotated[Actor, Depends(require(policy.BURN))]
+Approver = Annotated[Actor, Depends(require(policy.DECIDE_ADJUSTMENT))]
+Requester = Annotated[Actor, Depends(require(policy.REQUEST_ADJUSTMENT))]
 
 
 @router.get("/points/policy", response_model=PolicyOut)
@@ -48,7 +46,7 @@ def get_policy(session: SessionDep, actor: ActorDep) -> PolicyOut:
 def update_policy(
     data: PolicyUpdate,
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require(Role.hq_admin))],
+    actor: Annotated[Actor, Depends(require(policy.EDIT_POLICY))],
 ) -> PolicyOut:
     changes = data.model_dump(mode="json", exclude_none=True)
     return PolicyOut.model_validate(service.update_policy(session, actor, changes))
@@ -213,7 +211,7 @@ def reject(adjustment_id: int, session: SessionDep, actor: Approver) -> Adjustme
 
 @router.get("/points/liability", response_model=LiabilityOut)
 def liability(
-    session: SessionDep, actor: Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_finance))]
+    session: SessionDep, actor: Annotated[Actor, Depends(require(policy.VIEW_LIABILITY))]
 ) -> LiabilityOut:
     report = service.liability(session)
     return LiabilityOut(
