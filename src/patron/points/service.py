@@ -42,6 +42,7 @@ from patron.points.models import (
     PointsRule,
     RuleAward,
 )
+from patron.points.policy import DECIDE_ADJUSTMENT, REQUEST_ADJUSTMENT
 from patron.stores import service as stores
 
 # Per-member rows that add up points under a key, and fold together on a merge.
@@ -619,6 +620,7 @@ def request_adjustment(
     store_id: int | None = None,
 ) -> PointsAdjustment:
     """Small adjustments apply at once; from the approval size up they wait for a second HQ user."""
+    REQUEST_ADJUSTMENT.check(actor)
     if points == 0:
         raise InvalidInput("points", "an adjustment moves at least one point")
     if not reason.strip():
@@ -653,6 +655,7 @@ def request_adjustment(
 def decide_adjustment(
     session: Session, actor: Actor, adjustment_id: int, approve: bool
 ) -> PointsAdjustment:
+    DECIDE_ADJUSTMENT.check(actor)
     adjustment = session.scalar(
         select(PointsAdjustment).where(PointsAdjustment.id == adjustment_id).with_for_update()
     )
