@@ -22,11 +22,10 @@ from patron.console.member_forms import (
     read_attributes,
     shown_attribute,
 )
-from patron.console.permissions import MEMBER_WRITERS
 from patron.console.web import (
     PREFIX,
-    ActorDep,
     CheckedForm,
+    ConsoleActorDep,
     ErrorPage,
     Tx,
     attempt,
@@ -35,13 +34,14 @@ from patron.console.web import (
     next_page_url,
     redirect,
     render,
-    require,
+    require_console,
     t_for,
     text,
 )
 from patron.core import clock
 from patron.core.actor import Actor, Role
 from patron.core.errors import InvalidInput, NotFound, PatronError
+from patron.members import policy as member_policy
 from patron.members import service
 from patron.members.models import (
     Channel,
@@ -108,7 +108,7 @@ class MemberRow:
 def member_list(
     request: Request,
     session: Tx,
-    actor: ActorDep,
+    actor: ConsoleActorDep,
     q: str = "",
     store: str = "",
     guide: str = "",
@@ -217,8 +217,8 @@ def _rows(
 
 
 @router.get("/new")
-def member_new(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, MEMBER_WRITERS)
+def member_new(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, member_policy.WRITE)
     options = store_options(session, actor)
     definitions = active_definitions(session)
     values: dict[str, Any] = {
@@ -233,8 +233,10 @@ def member_new(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
 
 
 @router.post("/new")
-def member_create(request: Request, session: Tx, actor: ActorDep, form: CheckedForm) -> Response:
-    require(actor, MEMBER_WRITERS)
+def member_create(
+    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+) -> Response:
+    require_console(actor, member_policy.WRITE)
     t = t_for(request)
     definitions = active_definitions(session)
     values = _profile_values(form) | read_attributes(form, definitions)
@@ -323,8 +325,10 @@ def _new_form(
 
 
 @router.get("/{member_id:int}/edit")
-def member_edit(request: Request, member_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, MEMBER_WRITERS)
+def member_edit(
+    request: Request, member_id: int, session: Tx, actor: ConsoleActorDep
+) -> HTMLResponse:
+    require_console(actor, member_policy.WRITE)
     member = get_active_member(session, actor, member_id)
     shown = service.present(session, actor, member)
     definitions = active_definitions(session)
@@ -341,9 +345,9 @@ def member_edit(request: Request, member_id: int, session: Tx, actor: ActorDep) 
 
 @router.post("/{member_id:int}/edit")
 def member_update(
-    request: Request, member_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, member_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    require(actor, MEMBER_WRITERS)
+    require_console(actor, member_policy.WRITE)
     t = t_for(request)
     member = get_active_member(session, actor, member_id)
     full = service.may_see_pii(actor, member)
