@@ -87,9 +87,9 @@ def actor_for(user: StaffUser) -> Actor:
 
 def _visible_query(actor: Actor) -> Select[StaffUser]:
     query = select(StaffUser)
-    if actor.role is Role.hq_admin:
+    if policy.MANAGE_ANY.allows(actor):
         return query
-    if actor.role is Role.store_manager and actor.store_ids is not None:
+    if policy.MANAGE.allows(actor) and actor.store_ids is not None:
         # A manager sees staff confined to their stores: no all-store staff, no scope outside.
         outside = exists().where(
             StaffStoreScope.staff_id == StaffUser.id,
