@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from patron.apikeys import service as apikeys
 from patron.core.actor import Actor
 from patron.core.errors import PatronError, Unauthenticated
-from patron.core.policy import Permission
+from patron.core.permissions import Permission
 from patron.core.security import API_KEY_PREFIX
 from patron.core.settings import Settings
 from patron.staff import service as staff

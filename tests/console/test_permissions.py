@@ -27,7 +27,7 @@ def _actor(role: Role) -> Actor:
 def test_every_flag_shows_a_permission_its_domain_declares() -> None:
     for flag, permission in flags().items():
         domain = permission.name.partition(".")[0]
-        declared = vars(importlib.import_module(f"patron.{domain}.policy")).values()
+        declared = vars(importlib.import_module(f"patron.{domain}.permissions")).values()
         assert any(permission is p for p in declared), flag
 
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
-from patron.audit import policy, service
+from patron.audit import permissions, service
 from patron.audit.schemas import AuditEntryOut
 from patron.core.actor import Actor
 from patron.core.pagination import Page
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 @router.get("", response_model=Page[AuditEntryOut])
 def list_audit(
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require(policy.READ))],
+    actor: Annotated[Actor, Depends(require(permissions.READ))],
     entity_type: str | None = None,
     entity_id: str | None = None,
     actor_type: str | None = None,

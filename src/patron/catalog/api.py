@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 
-from patron.catalog import policy, service
+from patron.catalog import permissions, service
 from patron.catalog.models import ProductStatus
 from patron.catalog.schemas import (
     CategoryCreate,
@@ -20,7 +20,7 @@ from patron.core.pagination import Page
 from patron.deps import ActorDep, SessionDep, require
 
 router = APIRouter(tags=["catalog"])
-Merchandiser = Annotated[Actor, Depends(require(policy.EDIT))]
+Merchandiser = Annotated[Actor, Depends(require(permissions.EDIT))]
 
 
 @router.get("/categories", response_model=Page[CategoryOut])

@@ -28,7 +28,7 @@ from patron.console.web import (
     text,
 )
 from patron.core.errors import NotFound, PatronError
-from patron.members import policy as member_policy
+from patron.members import permissions as member_policy
 from patron.members import service
 from patron.members.models import AttributeDefinition, AttributeType
 from patron.members.schemas import AttributeCreate, AttributeUpdate

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from patron.catalog import policy as catalog_policy
+from patron.catalog import permissions as catalog_policy
 from patron.catalog import service as catalog
 from patron.catalog.models import Category, Product, ProductStatus
 from patron.catalog.schemas import (

@@ -23,7 +23,7 @@ from patron.console.web import (
 )
 from patron.core.errors import PatronError
 from patron.members import importer
-from patron.members import policy as member_policy
+from patron.members import permissions as member_policy
 from patron.members.importer import HEADERS
 from patron.members.schemas import ImportReport
 

@@ -56,7 +56,7 @@ from patron.console.web import (
 from patron.core import idempotency
 from patron.core.actor import Actor
 from patron.core.errors import NotFound, PatronError
-from patron.members import policy as member_policy
+from patron.members import permissions as member_policy
 from patron.members import service
 from patron.members.models import ConsentChannel, IdentityType, Member, MemberStatus
 from patron.members.schemas import (
@@ -67,7 +67,7 @@ from patron.members.schemas import (
     MemberOut,
 )
 from patron.orders import service as orders
-from patron.points import policy as points_policy
+from patron.points import permissions as points_policy
 from patron.points import service as points
 from patron.points.models import AdjustmentStatus
 from patron.points.schemas import AdjustmentIn

@@ -41,7 +41,7 @@ from patron.console.web import (
 from patron.core import clock
 from patron.core.actor import Actor, Role
 from patron.core.errors import InvalidInput, NotFound, PatronError
-from patron.members import policy as member_policy
+from patron.members import permissions as member_policy
 from patron.members import service
 from patron.members.models import (
     Channel,

@@ -54,7 +54,7 @@ from patron.core.actor import Actor
 from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.members import service as members
 from patron.orders import importer
-from patron.orders import policy as order_policy
+from patron.orders import permissions as order_policy
 from patron.orders import service as orders
 from patron.orders.models import Order, OrderChannel, OrderStatus
 from patron.orders.schemas import OrderImportReport, OrderOut, RefundCreate

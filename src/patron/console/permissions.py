@@ -1,4 +1,4 @@
-"""Which console controls a role gets: each flag is a permission its domain's policy declares.
+"""Which console controls a role gets: each flag is a permission its domain declares.
 
 The pages check the same permissions; the services then apply the store scope exactly as they do
 for the API.
@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from patron.catalog import policy as catalog_policy
+from patron.catalog import permissions as catalog_policy
 from patron.core.actor import STAFF_ROLES, Actor, Role
-from patron.core.policy import Permission
-from patron.members import policy as member_policy
-from patron.orders import policy as order_policy
-from patron.points import policy as points_policy
-from patron.staff import policy as staff_policy
+from patron.core.permissions import Permission
+from patron.members import permissions as member_policy
+from patron.orders import permissions as order_policy
+from patron.points import permissions as points_policy
+from patron.staff import permissions as staff_policy
 from patron.staff.models import StaffUser
 from patron.staff.service import MANAGED_BY_STORE_MANAGER
-from patron.stores import policy as store_policy
+from patron.stores import permissions as store_policy
 from patron.stores.service import MANAGER_EDITABLE
 
 STORE_FIELDS = ("name", "type", "city", "address", "phone")

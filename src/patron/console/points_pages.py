@@ -66,7 +66,7 @@ from patron.members import service as members
 from patron.members.schemas import AttributeOut
 from patron.orders import service as orders_service
 from patron.orders.models import OrderChannel
-from patron.points import policy as points_policy
+from patron.points import permissions as points_policy
 from patron.points import service
 from patron.points.models import ExpiryPolicy, PointsPolicy, PointsRule, RuleEffect
 from patron.points.schemas import PolicyUpdate, RuleIn

@@ -32,7 +32,7 @@ from patron.console.web import (
 from patron.core import clock
 from patron.core.actor import STAFF_ROLES, Actor, Role
 from patron.core.errors import InvalidInput, NotFound, PatronError
-from patron.staff import policy as staff_policy
+from patron.staff import permissions as staff_policy
 from patron.staff import service as staff
 from patron.staff.models import StaffUser
 from patron.staff.schemas import StaffCreate, StaffUpdate

@@ -31,7 +31,7 @@ from patron.console.web import (
 )
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput, NotFound, PatronError
-from patron.stores import policy as store_policy
+from patron.stores import permissions as store_policy
 from patron.stores import service as stores
 from patron.stores.models import Store, StoreStatus, StoreType
 from patron.stores.schemas import StoreCreate, StoreUpdate

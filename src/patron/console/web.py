@@ -32,7 +32,7 @@ from patron.console.permissions import Permissions
 from patron.core.actor import Actor
 from patron.core.errors import PatronError
 from patron.core.money import fen_to_yuan
-from patron.core.policy import Permission
+from patron.core.permissions import Permission
 from patron.core.security import form_token
 from patron.core.settings import Settings
 

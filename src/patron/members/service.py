@@ -26,7 +26,7 @@ from patron.core.crypto import blind_index
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.ids import parse_row_id
 from patron.core.pagination import PageResult, paginate
-from patron.members import policy
+from patron.members import permissions
 from patron.members.models import (
     AttributeDefinition,
     AttributeType,
@@ -1072,7 +1072,7 @@ def _lock_pair(session: Session, first_id: int, second_id: int) -> dict[int, Mem
 
 
 def merge_members(session: Session, actor: Actor, source_id: int, target_id: int) -> Member:
-    policy.MERGE.check(actor)
+    permissions.MERGE.check(actor)
     if source_id == target_id:
         raise InvalidInput("source_id", "a member cannot be merged into itself")
     locked = _lock_pair(session, source_id, target_id)
@@ -1177,7 +1177,7 @@ def erase_member(session: Session, actor: Actor, member_id: int, reason: str) ->
     """Anonymize irreversibly under PIPL: PII and identities go, financial rows stay. Members
     merged into this one (at any depth) are the same person: they are anonymized too, which
     frees their mobiles."""
-    policy.ERASE.check(actor)
+    permissions.ERASE.check(actor)
     member = get_member(session, actor, member_id)
     if member.status == MemberStatus.erased:
         return member
@@ -1240,7 +1240,7 @@ def _anonymize(session: Session, member: Member) -> None:
 
 def export_member(session: Session, actor: Actor, member_id: int) -> dict[str, Any]:
     """Everything Patron holds about a member, in clear: the PIPL copy for the member."""
-    policy.EXPORT.check(actor)
+    permissions.EXPORT.check(actor)
     member = get_member(session, actor, member_id)
     audit.record(session, actor, "member.export", "member", member.id, store_id=member.store_id)
     return {

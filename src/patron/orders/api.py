@@ -10,7 +10,7 @@ from patron.core.actor import Actor
 from patron.core.pagination import Page
 from patron.deps import ActorDep, SessionDep, require
 from patron.members import service as members
-from patron.orders import importer, policy, service
+from patron.orders import importer, permissions, service
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import (
     OrderCreate,
@@ -22,8 +22,8 @@ from patron.orders.schemas import (
 )
 
 router = APIRouter(tags=["orders"])
-Till = Annotated[Actor, Depends(require(policy.RECORD))]
-Refunder = Annotated[Actor, Depends(require(policy.REFUND))]
+Till = Annotated[Actor, Depends(require(permissions.RECORD))]
+Refunder = Annotated[Actor, Depends(require(permissions.REFUND))]
 IdempotencyKey = Annotated[
     str | None,
     Header(description="Required. A retry with the same key and body returns the first result."),
@@ -117,7 +117,7 @@ def member_orders(
 @router.post("/imports/orders", response_model=OrderImportReport)
 def import_orders(
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require(policy.IMPORT))],
+    actor: Annotated[Actor, Depends(require(permissions.IMPORT))],
     file: Annotated[UploadFile, File(description="CSV or .xlsx, one row per order line")],
     dry_run: bool = True,
 ) -> OrderImportReport:

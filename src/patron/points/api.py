@@ -10,7 +10,7 @@ from patron.core.errors import InvalidInput
 from patron.core.pagination import Page
 from patron.deps import ActorDep, SessionDep, require
 from patron.members import service as members
-from patron.points import policy, service
+from patron.points import permissions, service
 from patron.points.earning import LineFacts, OrderFacts
 from patron.points.schemas import (
     AdjustmentIn,
@@ -30,11 +30,11 @@ from patron.points.schemas import (
 )
 
 router = APIRouter(tags=["points"])
-Programmer = Annotated[Actor, Depends(require(policy.EDIT_RULES))]
-HeadOffice = Annotated[Actor, Depends(require(policy.VIEW_PROGRAM))]
-Till = Annotated[Actor, Depends(require(policy.BURN))]
-Approver = Annotated[Actor, Depends(require(policy.DECIDE_ADJUSTMENT))]
-Requester = Annotated[Actor, Depends(require(policy.REQUEST_ADJUSTMENT))]
+Programmer = Annotated[Actor, Depends(require(permissions.EDIT_RULES))]
+HeadOffice = Annotated[Actor, Depends(require(permissions.VIEW_PROGRAM))]
+Till = Annotated[Actor, Depends(require(permissions.BURN))]
+Approver = Annotated[Actor, Depends(require(permissions.DECIDE_ADJUSTMENT))]
+Requester = Annotated[Actor, Depends(require(permissions.REQUEST_ADJUSTMENT))]
 
 
 @router.get("/points/policy", response_model=PolicyOut)
@@ -46,7 +46,7 @@ def get_policy(session: SessionDep, actor: ActorDep) -> PolicyOut:
 def update_policy(
     data: PolicyUpdate,
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require(policy.EDIT_POLICY))],
+    actor: Annotated[Actor, Depends(require(permissions.EDIT_POLICY))],
 ) -> PolicyOut:
     changes = data.model_dump(mode="json", exclude_none=True)
     return PolicyOut.model_validate(service.update_policy(session, actor, changes))
@@ -211,7 +211,7 @@ def reject(adjustment_id: int, session: SessionDep, actor: Approver) -> Adjustme
 
 @router.get("/points/liability", response_model=LiabilityOut)
 def liability(
-    session: SessionDep, actor: Annotated[Actor, Depends(require(policy.VIEW_LIABILITY))]
+    session: SessionDep, actor: Annotated[Actor, Depends(require(permissions.VIEW_LIABILITY))]
 ) -> LiabilityOut:
     report = service.liability(session)
     return LiabilityOut(

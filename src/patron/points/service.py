@@ -42,7 +42,7 @@ from patron.points.models import (
     PointsRule,
     RuleAward,
 )
-from patron.points.policy import DECIDE_ADJUSTMENT, REQUEST_ADJUSTMENT
+from patron.points.permissions import DECIDE_ADJUSTMENT, REQUEST_ADJUSTMENT
 from patron.stores import service as stores
 
 # Per-member rows that add up points under a key, and fold together on a merge.

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from patron.core.actor import Actor
 from patron.core.pagination import Page
 from patron.deps import ActorDep, SessionDep, require
-from patron.stores import policy, service
+from patron.stores import permissions, service
 from patron.stores.models import StoreStatus, StoreType
 from patron.stores.schemas import StoreCreate, StoreOut, StoreUpdate
 
@@ -34,7 +34,7 @@ def list_stores(
 
 @router.post("", response_model=StoreOut, status_code=201)
 def create_store(
-    data: StoreCreate, session: SessionDep, actor: Annotated[Actor, Depends(require(policy.CREATE))]
+    data: StoreCreate, session: SessionDep, actor: Annotated[Actor, Depends(require(permissions.CREATE))]
 ) -> StoreOut:
     return StoreOut.model_validate(service.create_store(session, actor, data))
 
@@ -49,6 +49,6 @@ def update_store(
     store_id: int,
     data: StoreUpdate,
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require(policy.EDIT))],
+    actor: Annotated[Actor, Depends(require(permissions.EDIT))],
 ) -> StoreOut:
     return StoreOut.model_validate(service.update_store(session, actor, store_id, data))

@@ -1,7 +1,7 @@
 """Who may do what with members. Every role looks members up; these need more."""
 
 from patron.core.actor import HQ_ROLES, Role
-from patron.core.policy import Permission
+from patron.core.permissions import Permission
 
 # Registering and editing members, their identities and consents: every role but HQ finance.
 WRITE = Permission(

@@ -1,7 +1,7 @@
 """Who may do what with staff accounts. Everyone sees their own account; these need more."""
 
 from patron.core.actor import Role
-from patron.core.policy import Permission
+from patron.core.permissions import Permission
 
 # Others who manage staff are confined to `service.MANAGED_BY_STORE_MANAGER` in their own stores.
 MANAGE = Permission("staff.manage", {Role.hq_admin, Role.store_manager})

@@ -1,7 +1,7 @@
 """Who may do what with stores. Every role sees the stores in its scope; these need more."""
 
 from patron.core.actor import Role
-from patron.core.policy import Permission
+from patron.core.permissions import Permission
 
 CREATE = Permission("stores.create", {Role.hq_admin})
 # Editors without EDIT_ALL_FIELDS change only the fields in `service.MANAGER_EDITABLE`.

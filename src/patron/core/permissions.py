@@ -1,4 +1,4 @@
-"""Who may do what: a named permission, declared once in its domain's `policy` module.
+"""Who may do what: a named permission, declared once in its domain's `permissions` module.
 
 The API guards, the console's controls and the services' own checks all read the declaration,
 so a role set is written in one place only.

@@ -2,7 +2,7 @@
 the balance and the ledger of the members in its stores; these need more."""
 
 from patron.core.actor import HQ_ROLES, Role
-from patron.core.policy import Permission
+from patron.core.permissions import Permission
 
 # The program as HQ keeps it: the rules and the queue of adjustments awaiting approval.
 VIEW_PROGRAM = Permission("points.view_program", HQ_ROLES)

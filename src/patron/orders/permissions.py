@@ -1,7 +1,7 @@
 """Who may do what with orders. Every role reads the orders of its stores; these need more."""
 
 from patron.core.actor import Role
-from patron.core.policy import Permission
+from patron.core.permissions import Permission
 
 TILL_ROLES = (Role.hq_admin, Role.store_manager, Role.cashier, Role.integration)
 

@@ -1,4 +1,4 @@
-"""Each domain declares who may do what once, in its `policy` module; every API route is guarded by
+"""Each domain declares who may do what once, in its `permissions` module; every API route is guarded by
 one of those declarations (or by signing in alone), and admits exactly the roles it names."""
 
 from __future__ import annotations
@@ -14,21 +14,21 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 import patron
-from patron.apikeys import policy as apikeys
+from patron.apikeys import permissions as apikeys
 from patron.app import create_app
-from patron.audit import policy as audit
-from patron.catalog import policy as catalog
+from patron.audit import permissions as audit
+from patron.catalog import permissions as catalog
 from patron.console.permissions import flags
 from patron.core.actor import Actor, Role
 from patron.core.errors import Forbidden
-from patron.core.policy import Permission
+from patron.core.permissions import Permission
 from patron.core.settings import Settings
 from patron.deps import Guard, current_actor
-from patron.members import policy as members
-from patron.orders import policy as orders
-from patron.points import policy as points
-from patron.staff import policy as staff
-from patron.stores import policy as stores
+from patron.members import permissions as members
+from patron.orders import permissions as orders
+from patron.points import permissions as points
+from patron.staff import permissions as staff
+from patron.stores import permissions as stores
 
 PUBLIC = {"POST /auth/token"}
 # The permission guarding each route; None where signing in is enough.
@@ -139,11 +139,11 @@ def _admits(guard: Guard, role: Role) -> bool:
 
 
 def _declared() -> list[tuple[str, Permission]]:
-    """Every permission in every domain's policy module, with the domain declaring it."""
+    """Every permission in every domain's permissions module, with the domain declaring it."""
     found = []
     for module in pkgutil.iter_modules(patron.__path__):
-        if module.ispkg and importlib.util.find_spec(f"patron.{module.name}.policy"):
-            policy = importlib.import_module(f"patron.{module.name}.policy")
+        if module.ispkg and importlib.util.find_spec(f"patron.{module.name}.permissions"):
+            policy = importlib.import_module(f"patron.{module.name}.permissions")
             found += [(module.name, p) for p in vars(policy).values() if isinstance(p, Permission)]
     return found
 
