@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -10,8 +11,9 @@ from fastapi.dependencies.models import Dependant
 from sqlalchemy.orm import Session
 
 from patron.apikeys import service as apikeys
-from patron.core.actor import Actor, Role
-from patron.core.errors import Forbidden, PatronError, Unauthenticated
+from patron.core.actor import Actor
+from patron.core.errors import PatronError, Unauthenticated
+from patron.core.permissions import Permission
 from patron.core.security import API_KEY_PREFIX
 from patron.core.settings import Settings
 from patron.staff import service as staff
@@ -94,12 +96,16 @@ def current_actor(request: Request, session: SessionDep, settings: SettingsDep) 
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def require(*roles: Role) -> Callable[[Actor], Actor]:
-    """A dependency admitting only the given roles."""
+@dataclass(frozen=True)
+class Guard:
+    """A dependency admitting only the actors its permission allows."""
 
-    def check(actor: ActorDep) -> Actor:
-        if not actor.has_role(*roles):
-            raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+    permission: Permission
+
+    def __call__(self, actor: ActorDep) -> Actor:
+        self.permission.check(actor)
         return actor
 
-    return check
+
+def require(permission: Permission) -> Guard:
+    return Guard(permission)

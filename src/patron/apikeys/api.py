@@ -4,14 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from patron.apikeys import service
+from patron.apikeys import permissions, service
 from patron.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
-from patron.core.actor import Actor, Role
+from patron.core.actor import Actor
 from patron.core.pagination import Page
 from patron.deps import SessionDep, require
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
-Admin = Annotated[Actor, Depends(require(Role.hq_admin))]
+Admin = Annotated[Actor, Depends(require(permissions.MANAGE))]
 
 
 @router.get("", response_model=Page[ApiKeyOut])

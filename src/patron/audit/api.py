@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
-from patron.audit import service
+from patron.audit import permissions, service
 from patron.audit.schemas import AuditEntryOut
-from patron.core.actor import Actor, Role
+from patron.core.actor import Actor
 from patron.core.pagination import Page
 from patron.deps import SessionDep, require
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 @router.get("", response_model=Page[AuditEntryOut])
 def list_audit(
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_finance))],
+    actor: Annotated[Actor, Depends(require(permissions.READ))],
     entity_type: str | None = None,
     entity_id: str | None = None,
     actor_type: str | None = None,

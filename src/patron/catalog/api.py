@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 
-from patron.catalog import service
+from patron.catalog import permissions, service
 from patron.catalog.models import ProductStatus
 from patron.catalog.schemas import (
     CategoryCreate,
@@ -15,12 +15,12 @@ from patron.catalog.schemas import (
     ProductOut,
     ProductUpdate,
 )
-from patron.core.actor import Actor, Role
+from patron.core.actor import Actor
 from patron.core.pagination import Page
 from patron.deps import ActorDep, SessionDep, require
 
 router = APIRouter(tags=["catalog"])
-Merchandiser = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_marketing))]
+Merchandiser = Annotated[Actor, Depends(require(permissions.EDIT))]
 
 
 @router.get("/categories", response_model=Page[CategoryOut])

@@ -13,23 +13,23 @@ from sqlalchemy.orm import Session
 
 from patron.console.forms import NO_ERRORS, FormErrors
 from patron.console.member_forms import member_errors
-from patron.console.permissions import ATTRIBUTE_EDITORS, ATTRIBUTE_VIEWERS
 from patron.console.web import (
     PREFIX,
-    ActorDep,
     CheckedForm,
+    ConsoleActorDep,
     ErrorPage,
     Tx,
     attempt,
     error_page_on,
     redirect,
     render,
-    require,
+    require_console,
     t_for,
     text,
 )
 from patron.core.errors import NotFound, PatronError
 from patron.members import attributes, presenters
+from patron.members import permissions as member_policy
 from patron.members.models import AttributeDefinition, AttributeType
 from patron.members.schemas import AttributeCreate, AttributeUpdate
 
@@ -48,15 +48,17 @@ def options_text(definition: AttributeDefinition) -> str:
 
 
 @router.get("")
-def attribute_list(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, ATTRIBUTE_VIEWERS)
+def attribute_list(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, member_policy.BROWSE_ATTRIBUTES)
     values = {"type": AttributeType.text.value, "required": False, "is_pii": False}
     return _page(request, session, values, NO_ERRORS)
 
 
 @router.post("")
-def attribute_create(request: Request, session: Tx, actor: ActorDep, form: CheckedForm) -> Response:
-    require(actor, ATTRIBUTE_EDITORS)
+def attribute_create(
+    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+) -> Response:
+    require_console(actor, member_policy.EDIT_ATTRIBUTES)
     values: dict[str, Any] = {
         name: text(form, name) for name in ("code", "label", "type", "options")
     }
@@ -74,9 +76,9 @@ def attribute_create(request: Request, session: Tx, actor: ActorDep, form: Check
 
 @router.get("/{attribute_id:int}/edit")
 def attribute_edit(
-    request: Request, attribute_id: int, session: Tx, actor: ActorDep
+    request: Request, attribute_id: int, session: Tx, actor: ConsoleActorDep
 ) -> HTMLResponse:
-    require(actor, ATTRIBUTE_EDITORS)
+    require_console(actor, member_policy.EDIT_ATTRIBUTES)
     definition = _get_attribute(session, attribute_id)
     values = {
         "label": definition.label,
@@ -88,11 +90,11 @@ def attribute_edit(
 
 @router.post("/{attribute_id:int}/edit")
 def attribute_update(
-    request: Request, attribute_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, attribute_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
     """The label, the options (choice types only) and whether members must have it; the code, the
     type and whether it is personal data stay as created."""
-    require(actor, ATTRIBUTE_EDITORS)
+    require_console(actor, member_policy.EDIT_ATTRIBUTES)
     definition = _get_attribute(session, attribute_id)
     values: dict[str, Any] = {
         "label": text(form, "label"),
@@ -114,9 +116,9 @@ def attribute_update(
 
 @router.post("/{attribute_id:int}/active")
 def attribute_active(
-    attribute_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    attribute_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    require(actor, ATTRIBUTE_EDITORS)
+    require_console(actor, member_policy.EDIT_ATTRIBUTES)
     active = text(form, "is_active")
     if active not in ("1", "0"):
         raise ErrorPage(400)

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from patron.catalog import permissions as catalog_policy
 from patron.catalog import service as catalog
 from patron.catalog.models import Category, Product, ProductStatus
 from patron.catalog.schemas import (
@@ -22,7 +23,6 @@ from patron.catalog.schemas import (
 )
 from patron.console.forms import NO_ERRORS, FormErrors, form_errors, parse_enum, parse_id
 from patron.console.i18n import Translator
-from patron.console.permissions import CATALOG_EDITORS
 from patron.console.uploads import (
     UNREADABLE,
     UploadRefused,
@@ -34,8 +34,8 @@ from patron.console.uploads import (
 )
 from patron.console.web import (
     PREFIX,
-    ActorDep,
     CheckedForm,
+    ConsoleActorDep,
     Tx,
     attempt,
     error_page_on,
@@ -43,7 +43,7 @@ from patron.console.web import (
     next_page_url,
     redirect,
     render,
-    require,
+    require_console,
     t_for,
     text,
 )
@@ -126,13 +126,15 @@ def _localize(message: str, t: Translator) -> str:
 
 
 @router.get("/categories")
-def category_list(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
+def category_list(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
     return _categories_page(request, session, {"parent_id": ""}, NO_ERRORS)
 
 
 @router.post("/categories")
-def category_create(request: Request, session: Tx, actor: ActorDep, form: CheckedForm) -> Response:
-    require(actor, CATALOG_EDITORS)
+def category_create(
+    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+) -> Response:
+    require_console(actor, catalog_policy.EDIT)
     values = {name: text(form, name) for name in ("code", "name", "parent_id")}
     try:
         data = CategoryCreate.model_validate(values | {"parent_id": parse_id(values["parent_id"])})
@@ -157,8 +159,10 @@ def _categories_page(
 
 
 @router.get("/categories/{category_id:int}/edit")
-def category_edit(request: Request, category_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, CATALOG_EDITORS)
+def category_edit(
+    request: Request, category_id: int, session: Tx, actor: ConsoleActorDep
+) -> HTMLResponse:
+    require_console(actor, catalog_policy.EDIT)
     category = _get_category(session, category_id)
     values = {"name": category.name, "parent_id": str(category.parent_id or "")}
     return _category_form(request, session, category, values, NO_ERRORS)
@@ -166,9 +170,9 @@ def category_edit(request: Request, category_id: int, session: Tx, actor: ActorD
 
 @router.post("/categories/{category_id:int}/edit")
 def category_update(
-    request: Request, category_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, category_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    require(actor, CATALOG_EDITORS)
+    require_console(actor, catalog_policy.EDIT)
     category = _get_category(session, category_id)
     values = {name: text(form, name) for name in ("name", "parent_id")}
     try:
@@ -217,7 +221,7 @@ def _category_form(
 def product_list(
     request: Request,
     session: Tx,
-    actor: ActorDep,
+    actor: ConsoleActorDep,
     q: str = "",
     category: str = "",
     status: str = "",
@@ -245,15 +249,17 @@ def product_list(
 
 
 @router.get("/products/new")
-def product_new(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, CATALOG_EDITORS)
+def product_new(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, catalog_policy.EDIT)
     values = {"status": ProductStatus.active.value, "list_price": "", "category_id": ""}
     return _product_form(request, session, None, values, NO_ERRORS)
 
 
 @router.post("/products/new")
-def product_create(request: Request, session: Tx, actor: ActorDep, form: CheckedForm) -> Response:
-    require(actor, CATALOG_EDITORS)
+def product_create(
+    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+) -> Response:
+    require_console(actor, catalog_policy.EDIT)
     t = t_for(request)
     values = {name: text(form, name) for name in PRODUCT_FIELDS}
     payload, problems = _product_payload(values, t)
@@ -273,8 +279,10 @@ def product_create(request: Request, session: Tx, actor: ActorDep, form: Checked
 
 
 @router.get("/products/{product_id:int}/edit")
-def product_edit(request: Request, product_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, CATALOG_EDITORS)
+def product_edit(
+    request: Request, product_id: int, session: Tx, actor: ConsoleActorDep
+) -> HTMLResponse:
+    require_console(actor, catalog_policy.EDIT)
     product = _get_product(session, product_id)
     values = {
         "sku": product.sku,
@@ -291,9 +299,9 @@ def product_edit(request: Request, product_id: int, session: Tx, actor: ActorDep
 
 @router.post("/products/{product_id:int}/edit")
 def product_update(
-    request: Request, product_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, product_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    require(actor, CATALOG_EDITORS)
+    require_console(actor, catalog_policy.EDIT)
     t = t_for(request)
     product = _get_product(session, product_id)
     values = {name: text(form, name) for name in PRODUCT_FIELDS if name != "sku"}
@@ -389,14 +397,16 @@ def _product_form(
 
 
 @router.get("/products/import")
-def import_page(request: Request, actor: ActorDep) -> HTMLResponse:
-    require(actor, CATALOG_EDITORS)
+def import_page(request: Request, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, catalog_policy.EDIT)
     return _import_page(request, None, True, NO_ERRORS)
 
 
 @router.post("/products/import")
-def import_run(request: Request, session: Tx, actor: ActorDep, form: CheckedForm) -> HTMLResponse:
-    require(actor, CATALOG_EDITORS)
+def import_run(
+    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+) -> HTMLResponse:
+    require_console(actor, catalog_policy.EDIT)
     t = t_for(request)
     dry_run = form.get("dry_run") == "on"
     try:

@@ -12,10 +12,18 @@ from starlette.datastructures import UploadFile
 from patron.console.forms import NO_ERRORS, FormErrors
 from patron.console.i18n import Translator, has_key
 from patron.console.member_forms import field_errors, localize, member_errors
-from patron.console.permissions import MEMBER_IMPORTERS
-from patron.console.web import ActorDep, CheckedForm, Tx, attempt, render, require, t_for
+from patron.console.web import (
+    CheckedForm,
+    ConsoleActorDep,
+    Tx,
+    attempt,
+    render,
+    require_console,
+    t_for,
+)
 from patron.core.errors import PatronError
 from patron.members import importer
+from patron.members import permissions as member_policy
 from patron.members.importer import HEADERS
 from patron.members.schemas import ImportReport
 
@@ -35,14 +43,16 @@ class ErrorRow:
 
 
 @router.get("")
-def import_page(request: Request, actor: ActorDep) -> HTMLResponse:
-    require(actor, MEMBER_IMPORTERS)
+def import_page(request: Request, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, member_policy.IMPORT)
     return _page(request, None, True, NO_ERRORS)
 
 
 @router.post("")
-def import_run(request: Request, session: Tx, actor: ActorDep, form: CheckedForm) -> HTMLResponse:
-    require(actor, MEMBER_IMPORTERS)
+def import_run(
+    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+) -> HTMLResponse:
+    require_console(actor, member_policy.IMPORT)
     t = t_for(request)
     dry_run = form.get("dry_run") == "on"
     upload = form.get("file")

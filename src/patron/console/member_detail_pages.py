@@ -29,12 +29,6 @@ from patron.console.member_pages import (
     member_url,
 )
 from patron.console.order_pages import order_url
-from patron.console.permissions import (
-    ADJUSTMENT_REQUESTERS,
-    GUIDE_ASSIGNERS,
-    MEMBER_ADMINS,
-    MEMBER_WRITERS,
-)
 from patron.console.points_forms import adjustment_errors, read_int, with_problems
 from patron.console.points_view import (
     entry_rows,
@@ -44,8 +38,8 @@ from patron.console.points_view import (
 )
 from patron.console.web import (
     PAGE_HEADERS,
-    ActorDep,
     CheckedForm,
+    ConsoleActorDep,
     ErrorPage,
     Tx,
     attempt,
@@ -53,7 +47,7 @@ from patron.console.web import (
     num,
     redirect,
     render,
-    require,
+    require_console,
     settings_of,
     t_for,
     text,
@@ -67,6 +61,7 @@ from patron.members import attributes, guides, identities, presenters, privacy, 
 from patron.members import codes as member_codes
 from patron.members import consents as member_consents
 from patron.members import merge as members_merge
+from patron.members import permissions as member_policy
 from patron.members import timeline as member_timeline
 from patron.members.errors import IdentityTaken
 from patron.members.models import ConsentChannel, IdentityType, Member, MemberStatus
@@ -80,6 +75,7 @@ from patron.members.schemas import (
 from patron.orders import service as orders
 from patron.points import adjustments
 from patron.points import errors as points_errors
+from patron.points import permissions as points_permissions
 from patron.points import policy as points_policy
 from patron.points import queries as points_queries
 from patron.points.models import AdjustmentStatus
@@ -121,7 +117,7 @@ NO_SECTION = Section()
 
 @router.get("/{member_id:int}")
 def member_detail(
-    request: Request, member_id: int, session: WriteSessionDep, actor: ActorDep
+    request: Request, member_id: int, session: WriteSessionDep, actor: ConsoleActorDep
 ) -> HTMLResponse:
     return _detail(request, session, actor, get_member(session, actor, member_id))
 
@@ -314,7 +310,7 @@ def _points_row(event: member_timeline.TimelineEvent, kind: str, t: Translator) 
 
 @router.post("/{member_id:int}/code")
 def member_code(
-    request: Request, member_id: int, session: Tx, actor: ActorDep, _form: CheckedForm
+    request: Request, member_id: int, session: Tx, actor: ConsoleActorDep, _form: CheckedForm
 ) -> HTMLResponse:
     member = get_active_member(session, actor, member_id)
     with error_page_on(PatronError):
@@ -327,9 +323,9 @@ def member_code(
 
 @router.post("/{member_id:int}/identities")
 def identity_add(
-    request: Request, member_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, member_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    require(actor, MEMBER_WRITERS)
+    require_console(actor, member_policy.WRITE)
     t = t_for(request)
     member = get_active_member(session, actor, member_id)
     values = {name: text(form, name) for name in ("type", "value", "issuer")}
@@ -356,10 +352,10 @@ def identity_remove(
     member_id: int,
     identity_id: int,
     session: Tx,
-    actor: ActorDep,
+    actor: ConsoleActorDep,
     _form: CheckedForm,
 ) -> Response:
-    require(actor, MEMBER_WRITERS)
+    require_console(actor, member_policy.WRITE)
     get_active_member(session, actor, member_id)
     with error_page_on(NotFound):
         identities.remove_identity(session, actor, member_id, identity_id)
@@ -370,8 +366,8 @@ def identity_remove(
 
 
 @router.post("/{member_id:int}/consents")
-def consent_set(member_id: int, session: Tx, actor: ActorDep, form: CheckedForm) -> Response:
-    require(actor, MEMBER_WRITERS)
+def consent_set(member_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm) -> Response:
+    require_console(actor, member_policy.WRITE)
     member = get_active_member(session, actor, member_id)
     channel = parse_enum(ConsentChannel, text(form, "channel"))
     granted = text(form, "granted")
@@ -388,9 +384,9 @@ def consent_set(member_id: int, session: Tx, actor: ActorDep, form: CheckedForm)
 
 @router.post("/{member_id:int}/guide")
 def guide_reassign(
-    request: Request, member_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, member_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    require(actor, GUIDE_ASSIGNERS)
+    require_console(actor, member_policy.ASSIGN_GUIDES)
     t = t_for(request)
     member = get_active_member(session, actor, member_id)
     values = {"guide": text(form, "guide"), "reason": text(form, "reason")}
@@ -413,11 +409,11 @@ def guide_reassign(
 
 @router.post("/{member_id:int}/points/adjustments")
 def points_adjust(
-    request: Request, member_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, member_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
     """Add or deduct points by hand: small amounts apply at once, from the policy's approval
     threshold up they wait for a second HQ user in the approval queue."""
-    require(actor, ADJUSTMENT_REQUESTERS)
+    require_console(actor, points_permissions.REQUEST_ADJUSTMENT)
     t = t_for(request)
     member = get_active_member(session, actor, member_id)
     key = text(form, ADJUST_KEY_FIELD)
@@ -466,8 +462,10 @@ def points_adjust(
 
 
 @router.post("/{member_id:int}/export")
-def member_export(member_id: int, session: Tx, actor: ActorDep, _form: CheckedForm) -> Response:
-    require(actor, MEMBER_ADMINS)
+def member_export(
+    member_id: int, session: Tx, actor: ConsoleActorDep, _form: CheckedForm
+) -> Response:
+    require_console(actor, member_policy.EXPORT)
     with error_page_on(NotFound):
         data = privacy.export_member(session, actor, member_id)
     body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
@@ -479,9 +477,9 @@ def member_export(member_id: int, session: Tx, actor: ActorDep, _form: CheckedFo
 
 @router.get("/{member_id:int}/erase")
 def erase_confirm(
-    request: Request, member_id: int, session: WriteSessionDep, actor: ActorDep
+    request: Request, member_id: int, session: WriteSessionDep, actor: ConsoleActorDep
 ) -> HTMLResponse:
-    require(actor, MEMBER_ADMINS)
+    require_console(actor, member_policy.ERASE)
     member = get_member(session, actor, member_id)
     values = {"reason": t_for(request)("members.erase_reason_default")}
     return _erase_page(request, session, actor, member, values, NO_ERRORS)
@@ -489,9 +487,9 @@ def erase_confirm(
 
 @router.post("/{member_id:int}/erase")
 def member_erase(
-    request: Request, member_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, member_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    require(actor, MEMBER_ADMINS)
+    require_console(actor, member_policy.ERASE)
     t = t_for(request)
     member = get_member(session, actor, member_id)
     values = {"reason": text(form, "reason")}
@@ -529,10 +527,10 @@ def merge_page(
     request: Request,
     member_id: int,
     session: WriteSessionDep,
-    actor: ActorDep,
+    actor: ConsoleActorDep,
     source: str = "",
 ) -> HTMLResponse:
-    require(actor, MEMBER_ADMINS)
+    require_console(actor, member_policy.MERGE)
     t = t_for(request)
     target = get_active_member(session, actor, member_id)
     values = {"source_id": source.strip()}
@@ -563,9 +561,9 @@ def _merge_source(
 
 @router.post("/{member_id:int}/merge")
 def member_merge(
-    request: Request, member_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, member_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    require(actor, MEMBER_ADMINS)
+    require_console(actor, member_policy.MERGE)
     t = t_for(request)
     target = get_active_member(session, actor, member_id)
     values = {"source_id": text(form, "source_id")}

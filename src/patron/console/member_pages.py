@@ -22,11 +22,10 @@ from patron.console.member_forms import (
     read_attributes,
     shown_attribute,
 )
-from patron.console.permissions import MEMBER_WRITERS
 from patron.console.web import (
     PREFIX,
-    ActorDep,
     CheckedForm,
+    ConsoleActorDep,
     ErrorPage,
     Tx,
     attempt,
@@ -35,7 +34,7 @@ from patron.console.web import (
     next_page_url,
     redirect,
     render,
-    require,
+    require_console,
     t_for,
     text,
 )
@@ -45,6 +44,7 @@ from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.deps import WriteSessionDep
 from patron.members import attributes as member_attributes
 from patron.members import identities, presenters, privacy, registration, registry
+from patron.members import permissions as member_policy
 from patron.members.errors import MemberExists
 from patron.members.models import (
     Channel,
@@ -114,7 +114,7 @@ class MemberRow:
 def member_list(
     request: Request,
     session: Tx,
-    actor: ActorDep,
+    actor: ConsoleActorDep,
     q: str = "",
     store: str = "",
     guide: str = "",
@@ -223,8 +223,8 @@ def _rows(
 
 
 @router.get("/new")
-def member_new(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, MEMBER_WRITERS)
+def member_new(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, member_policy.WRITE)
     options = store_options(session, actor)
     definitions = active_definitions(session)
     values: dict[str, Any] = {
@@ -239,8 +239,10 @@ def member_new(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
 
 
 @router.post("/new")
-def member_create(request: Request, session: Tx, actor: ActorDep, form: CheckedForm) -> Response:
-    require(actor, MEMBER_WRITERS)
+def member_create(
+    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+) -> Response:
+    require_console(actor, member_policy.WRITE)
     t = t_for(request)
     definitions = active_definitions(session)
     values = _profile_values(form) | read_attributes(form, definitions)
@@ -330,9 +332,9 @@ def _new_form(
 
 @router.get("/{member_id:int}/edit")
 def member_edit(
-    request: Request, member_id: int, session: WriteSessionDep, actor: ActorDep
+    request: Request, member_id: int, session: WriteSessionDep, actor: ConsoleActorDep
 ) -> HTMLResponse:
-    require(actor, MEMBER_WRITERS)
+    require_console(actor, member_policy.WRITE)
     member = get_active_member(session, actor, member_id)
     shown = presenters.present(session, member, privacy.reveal_pii(session, actor, member))
     definitions = active_definitions(session)
@@ -349,9 +351,9 @@ def member_edit(
 
 @router.post("/{member_id:int}/edit")
 def member_update(
-    request: Request, member_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, member_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    require(actor, MEMBER_WRITERS)
+    require_console(actor, member_policy.WRITE)
     t = t_for(request)
     member = get_active_member(session, actor, member_id)
     full = privacy.may_see_pii(actor, member)

@@ -23,7 +23,6 @@ from patron.console.forms import (
     parse_id,
 )
 from patron.console.i18n import Translator
-from patron.console.permissions import ORDER_IMPORTERS, REFUNDERS
 from patron.console.uploads import (
     UNREADABLE,
     UploadRefused,
@@ -35,8 +34,8 @@ from patron.console.uploads import (
 )
 from patron.console.web import (
     PREFIX,
-    ActorDep,
     CheckedForm,
+    ConsoleActorDep,
     ErrorPage,
     Tx,
     attempt,
@@ -45,7 +44,7 @@ from patron.console.web import (
     next_page_url,
     redirect,
     render,
-    require,
+    require_console,
     t_for,
     text,
     yuan,
@@ -55,6 +54,7 @@ from patron.core.actor import Actor
 from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.members import masking, registry
 from patron.orders import importer
+from patron.orders import permissions as order_policy
 from patron.orders import service as orders
 from patron.orders.models import Order, OrderChannel, OrderStatus
 from patron.orders.schemas import OrderImportReport, OrderOut, RefundCreate
@@ -120,7 +120,7 @@ class OrderRow:
 def order_list(
     request: Request,
     session: Tx,
-    actor: ActorDep,
+    actor: ConsoleActorDep,
     store: str = "",
     channel: str = "",
     member: str = "",
@@ -183,7 +183,9 @@ class RefundForm:
 
 
 @router.get("/{order_id:int}")
-def order_detail(request: Request, order_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
+def order_detail(
+    request: Request, order_id: int, session: Tx, actor: ConsoleActorDep
+) -> HTMLResponse:
     return _detail(request, session, actor, get_order(session, actor, order_id), RefundForm())
 
 
@@ -214,9 +216,9 @@ def _detail(
 
 @router.post("/{order_id:int}/refunds")
 def order_refund(
-    request: Request, order_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, order_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    require(actor, REFUNDERS)
+    require_console(actor, order_policy.REFUND)
     t = t_for(request)
     order = get_order(session, actor, order_id)
     lines = orders.lines_of(session, order.id)
@@ -302,14 +304,16 @@ def _refused(
 
 
 @router.get("/import")
-def import_page(request: Request, actor: ActorDep) -> HTMLResponse:
-    require(actor, ORDER_IMPORTERS)
+def import_page(request: Request, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, order_policy.IMPORT)
     return _import_page(request, None, True, NO_ERRORS)
 
 
 @router.post("/import")
-def import_run(request: Request, session: Tx, actor: ActorDep, form: CheckedForm) -> HTMLResponse:
-    require(actor, ORDER_IMPORTERS)
+def import_run(
+    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+) -> HTMLResponse:
+    require_console(actor, order_policy.IMPORT)
     t = t_for(request)
     dry_run = form.get("dry_run") == "on"
     try:

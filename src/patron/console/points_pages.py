@@ -19,13 +19,6 @@ from patron.console.choices import store_options
 from patron.console.forms import NO_ERRORS, FormErrors, form_errors
 from patron.console.member_pages import get_member, member_url
 from patron.console.order_pages import MemberRef, member_refs
-from patron.console.permissions import (
-    ADJUSTMENT_APPROVERS,
-    LIABILITY_VIEWERS,
-    POINTS_VIEWERS,
-    POLICY_EDITORS,
-    RULE_EDITORS,
-)
 from patron.console.points_forms import (
     KEPT_CONDITIONS,
     AttributeChoice,
@@ -54,8 +47,8 @@ from patron.console.points_view import (
 )
 from patron.console.web import (
     PREFIX,
-    ActorDep,
     CheckedForm,
+    ConsoleActorDep,
     ErrorPage,
     Tx,
     attempt,
@@ -64,7 +57,7 @@ from patron.console.web import (
     next_page_url,
     redirect,
     render,
-    require,
+    require_console,
     t_for,
 )
 from patron.core.actor import Actor
@@ -77,6 +70,7 @@ from patron.orders import service as orders_service
 from patron.orders.models import OrderChannel
 from patron.points import adjustments
 from patron.points import errors as points_errors
+from patron.points import permissions as points_permissions
 from patron.points import policy as points_policy
 from patron.points import queries as points_queries
 from patron.points import rules as points_rules
@@ -101,15 +95,17 @@ def history_url(member_id: int) -> str:
 
 
 @router.get("/points/policy")
-def policy_page(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, POINTS_VIEWERS)
+def policy_page(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, points_permissions.VIEW_PROGRAM)
     policy = points_policy.get_policy(session)
     return _policy_page(request, actor, policy, policy_values(policy), NO_ERRORS)
 
 
 @router.post("/points/policy")
-def policy_save(request: Request, session: Tx, actor: ActorDep, form: CheckedForm) -> Response:
-    require(actor, POLICY_EDITORS)
+def policy_save(
+    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+) -> Response:
+    require_console(actor, points_permissions.EDIT_POLICY)
     t = t_for(request)
     policy = points_policy.get_policy(session)
     values = read_policy(form)
@@ -148,7 +144,7 @@ def _policy_page(
         values=values,
         errors=errors,
         expiry_policies=list(ExpiryPolicy),
-        editable=actor.has_role(*POLICY_EDITORS),
+        editable=points_permissions.EDIT_POLICY.allows(actor),
     )
 
 
@@ -164,8 +160,8 @@ class RuleRow:
 
 
 @router.get("/points/rules")
-def rule_list(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, POINTS_VIEWERS)
+def rule_list(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, points_permissions.VIEW_PROGRAM)
     t = t_for(request)
     rules = points_rules.list_rules(session)
     store_ids = {i for rule in rules for i in (rule.conditions or {}).get("store_ids") or ()}
@@ -220,21 +216,23 @@ def _saved_attributes(rule: PointsRule | None) -> dict[str, Any]:
 
 
 @router.get("/points/rules/new")
-def rule_new(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, RULE_EDITORS)
+def rule_new(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, points_permissions.EDIT_RULES)
     choices = RuleChoices.load(session, actor)
     return _rule_form(request, None, choices, new_rule_values(), NO_ERRORS)
 
 
 @router.post("/points/rules/new")
-def rule_create(request: Request, session: Tx, actor: ActorDep, form: CheckedForm) -> Response:
-    require(actor, RULE_EDITORS)
+def rule_create(
+    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+) -> Response:
+    require_console(actor, points_permissions.EDIT_RULES)
     return _rule_save(request, session, actor, None, form)
 
 
 @router.get("/points/rules/{rule_id:int}/edit")
-def rule_edit(request: Request, rule_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, RULE_EDITORS)
+def rule_edit(request: Request, rule_id: int, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, points_permissions.EDIT_RULES)
     rule = _get_rule(session, rule_id)
     choices = RuleChoices.load(session, actor)
     values = rule_values(rule, choices.offered(rule))
@@ -243,16 +241,16 @@ def rule_edit(request: Request, rule_id: int, session: Tx, actor: ActorDep) -> H
 
 @router.post("/points/rules/{rule_id:int}/edit")
 def rule_update(
-    request: Request, rule_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, rule_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    require(actor, RULE_EDITORS)
+    require_console(actor, points_permissions.EDIT_RULES)
     return _rule_save(request, session, actor, _get_rule(session, rule_id), form)
 
 
 @router.post("/points/rules/{rule_id:int}/toggle")
-def rule_toggle(rule_id: int, session: Tx, actor: ActorDep, _form: CheckedForm) -> Response:
+def rule_toggle(rule_id: int, session: Tx, actor: ConsoleActorDep, _form: CheckedForm) -> Response:
     """Switch a rule on or off from the list, leaving the rest of it as it is."""
-    require(actor, RULE_EDITORS)
+    require_console(actor, points_permissions.EDIT_RULES)
     rule = _get_rule(session, rule_id)
     with error_page_on(PatronError):
         points_rules.save_rule(session, actor, {"active": not rule.active}, rule.id)
@@ -351,8 +349,8 @@ class QueueRow:
 
 
 @router.get("/points/adjustments")
-def adjustment_queue(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, POINTS_VIEWERS)
+def adjustment_queue(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, points_permissions.VIEW_PROGRAM)
     pending = adjustments.pending_adjustments(session)
     refs = member_refs(session, actor, (a.member_id for a in pending))
     codes = stores.codes_by_id(session, {a.store_id for a in pending if a.store_id is not None})
@@ -375,27 +373,27 @@ def adjustment_queue(request: Request, session: Tx, actor: ActorDep) -> HTMLResp
         "points/adjustments.html",
         rows=rows,
         threshold=points_policy.get_policy(session).approval_threshold,
-        can_decide=actor.has_role(*ADJUSTMENT_APPROVERS),
+        can_decide=points_permissions.DECIDE_ADJUSTMENT.allows(actor),
     )
 
 
 @router.post("/points/adjustments/{adjustment_id:int}/approve")
 def adjustment_approve(
-    adjustment_id: int, session: Tx, actor: ActorDep, _form: CheckedForm
+    adjustment_id: int, session: Tx, actor: ConsoleActorDep, _form: CheckedForm
 ) -> Response:
     return _decide(session, actor, adjustment_id, approve=True)
 
 
 @router.post("/points/adjustments/{adjustment_id:int}/reject")
 def adjustment_reject(
-    adjustment_id: int, session: Tx, actor: ActorDep, _form: CheckedForm
+    adjustment_id: int, session: Tx, actor: ConsoleActorDep, _form: CheckedForm
 ) -> Response:
     return _decide(session, actor, adjustment_id, approve=False)
 
 
 def _decide(session: Session, actor: Actor, adjustment_id: int, approve: bool) -> Response:
     """Approve or reject, and say so (or why not) on the queue the decision was made from."""
-    require(actor, ADJUSTMENT_APPROVERS)
+    require_console(actor, points_permissions.DECIDE_ADJUSTMENT)
     name = f"#{adjustment_id}"
     try:
         with attempt(session):
@@ -443,8 +441,8 @@ def _share_rows(items: Iterable[tuple[str, str, str, int]], total: int) -> list[
 
 
 @router.get("/points/liability")
-def liability_page(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, LIABILITY_VIEWERS)
+def liability_page(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, points_permissions.VIEW_LIABILITY)
     t = t_for(request)
     report = points_queries.liability(session)
     by_id = {store.id: store for store in store_options(session, actor)}
@@ -485,7 +483,7 @@ def member_points(
     request: Request,
     member_id: int,
     session: WriteSessionDep,
-    actor: ActorDep,
+    actor: ConsoleActorDep,
     cursor: str = "",
 ) -> HTMLResponse:
     member = get_member(session, actor, member_id)

@@ -23,7 +23,7 @@ from patron.console import (
 from patron.console.web import (
     PREFIX,
     STATIC_DIR,
-    ActorDep,
+    ConsoleActorDep,
     ErrorPage,
     LoginRequired,
     Tx,
@@ -40,7 +40,7 @@ home = APIRouter()
 
 
 @home.get("/")
-def dashboard(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
+def dashboard(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
     scope_codes = stores.codes_by_id(session, actor.store_ids or ())
     store_count = stores.count_stores(session) if actor.all_stores else len(scope_codes)
     me = staff.get_staff(session, actor, actor.id) if actor.kind == "staff" and actor.id else None

@@ -12,11 +12,11 @@ from starlette.datastructures import FormData
 
 from patron.console.choices import store_options
 from patron.console.forms import NO_ERRORS, FormErrors, form_errors, parse_enum, parse_id
-from patron.console.permissions import STAFF_MANAGERS, assignable_roles, can_edit_staff
+from patron.console.permissions import assignable_roles, can_edit_staff
 from patron.console.web import (
     PREFIX,
-    ActorDep,
     CheckedForm,
+    ConsoleActorDep,
     ErrorPage,
     Tx,
     attempt,
@@ -25,13 +25,14 @@ from patron.console.web import (
     next_page_url,
     redirect,
     render,
-    require,
+    require_console,
     t_for,
     text,
 )
 from patron.core import clock
 from patron.core.actor import STAFF_ROLES, Actor, Role
 from patron.core.errors import InvalidInput, NotFound, PatronError
+from patron.staff import permissions as staff_policy
 from patron.staff import service as staff
 from patron.staff.models import StaffUser
 from patron.staff.schemas import StaffCreate, StaffUpdate
@@ -47,12 +48,12 @@ LIST_URL = f"{PREFIX}/staff"
 def staff_list(
     request: Request,
     session: Tx,
-    actor: ActorDep,
+    actor: ConsoleActorDep,
     role: str = "",
     store: str = "",
     cursor: str = "",
 ) -> HTMLResponse:
-    require(actor, STAFF_MANAGERS)
+    require_console(actor, staff_policy.MANAGE)
     role_filter = parse_enum(Role, role)
     store_id = parse_id(store)
     with error_page_on(InvalidInput):
@@ -75,8 +76,8 @@ def staff_list(
 
 
 @router.get("/new")
-def staff_new(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, STAFF_MANAGERS)
+def staff_new(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, staff_policy.MANAGE)
     options = store_options(session, actor)
     values: dict[str, Any] = {"role": Role.cashier.value, "all_stores": False, "store_ids": []}
     if len(options) == 1 and not actor.all_stores:
@@ -85,8 +86,10 @@ def staff_new(request: Request, session: Tx, actor: ActorDep) -> HTMLResponse:
 
 
 @router.post("/new")
-def staff_create(request: Request, session: Tx, actor: ActorDep, form: CheckedForm) -> Response:
-    require(actor, STAFF_MANAGERS)
+def staff_create(
+    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+) -> Response:
+    require_console(actor, staff_policy.MANAGE)
     values = {"username": text(form, "username"), **_scope_values(form)}
     password = text(form, "password", strip=False)
     try:
@@ -100,17 +103,19 @@ def staff_create(request: Request, session: Tx, actor: ActorDep, form: CheckedFo
 
 
 @router.get("/{staff_id:int}/edit")
-def staff_edit(request: Request, staff_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, STAFF_MANAGERS)
+def staff_edit(
+    request: Request, staff_id: int, session: Tx, actor: ConsoleActorDep
+) -> HTMLResponse:
+    require_console(actor, staff_policy.MANAGE)
     user = _get_editable(session, actor, staff_id)
     return _edit_form(request, session, actor, user)
 
 
 @router.post("/{staff_id:int}/edit")
 def staff_update(
-    request: Request, staff_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, staff_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    require(actor, STAFF_MANAGERS)
+    require_console(actor, staff_policy.MANAGE)
     user = _get_editable(session, actor, staff_id)
     values = _scope_values(form) | {"is_active": form.get("is_active") == "on"}
     try:
@@ -125,9 +130,9 @@ def staff_update(
 
 @router.post("/{staff_id:int}/password")
 def staff_password(
-    request: Request, staff_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, staff_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    require(actor, STAFF_MANAGERS)
+    require_console(actor, staff_policy.MANAGE)
     user = _get_editable(session, actor, staff_id)
     t = t_for(request)
     password = text(form, "password", strip=False)

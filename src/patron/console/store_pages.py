@@ -11,17 +11,11 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from patron.console.forms import NO_ERRORS, FormErrors, form_errors, parse_enum
-from patron.console.permissions import (
-    STATUS_CHANGERS,
-    STORE_CREATORS,
-    STORE_EDITORS,
-    STORE_FIELDS,
-    editable_store_fields,
-)
+from patron.console.permissions import STORE_FIELDS, editable_store_fields
 from patron.console.web import (
     PREFIX,
-    ActorDep,
     CheckedForm,
+    ConsoleActorDep,
     ErrorPage,
     Tx,
     attempt,
@@ -30,13 +24,14 @@ from patron.console.web import (
     next_page_url,
     redirect,
     render,
-    require,
+    require_console,
     safe_next,
     t_for,
     text,
 )
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput, NotFound, PatronError
+from patron.stores import permissions as store_policy
 from patron.stores import service as stores
 from patron.stores.models import Store, StoreStatus, StoreType
 from patron.stores.schemas import StoreCreate, StoreUpdate
@@ -50,7 +45,7 @@ LIST_URL = f"{PREFIX}/stores"
 def store_list(
     request: Request,
     session: Tx,
-    actor: ActorDep,
+    actor: ConsoleActorDep,
     q: str = "",
     status: str = "",
     store_type: Annotated[str, Query(alias="type")] = "",
@@ -76,14 +71,16 @@ def store_list(
 
 
 @router.get("/new")
-def store_new(request: Request, actor: ActorDep) -> HTMLResponse:
-    require(actor, STORE_CREATORS)
+def store_new(request: Request, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, store_policy.CREATE)
     return _form(request, actor, None, {"type": StoreType.owned.value}, NO_ERRORS)
 
 
 @router.post("/new")
-def store_create(request: Request, session: Tx, actor: ActorDep, form: CheckedForm) -> Response:
-    require(actor, STORE_CREATORS)
+def store_create(
+    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+) -> Response:
+    require_console(actor, store_policy.CREATE)
     values = {name: text(form, name) for name in ("code", *STORE_FIELDS)}
     try:
         data = StoreCreate.model_validate(values)
@@ -95,17 +92,19 @@ def store_create(request: Request, session: Tx, actor: ActorDep, form: CheckedFo
 
 
 @router.get("/{store_id:int}/edit")
-def store_edit(request: Request, store_id: int, session: Tx, actor: ActorDep) -> HTMLResponse:
-    require(actor, STORE_EDITORS)
+def store_edit(
+    request: Request, store_id: int, session: Tx, actor: ConsoleActorDep
+) -> HTMLResponse:
+    require_console(actor, store_policy.EDIT)
     store = _get(session, actor, store_id)
     return _form(request, actor, store, stores.snapshot(store), NO_ERRORS)
 
 
 @router.post("/{store_id:int}/edit")
 def store_update(
-    request: Request, store_id: int, session: Tx, actor: ActorDep, form: CheckedForm
+    request: Request, store_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    require(actor, STORE_EDITORS)
+    require_console(actor, store_policy.EDIT)
     store = _get(session, actor, store_id)
     values = {name: text(form, name) for name in editable_store_fields(actor)}
     try:
@@ -119,8 +118,8 @@ def store_update(
 
 
 @router.post("/{store_id:int}/status")
-def store_status(store_id: int, session: Tx, actor: ActorDep, form: CheckedForm) -> Response:
-    require(actor, STATUS_CHANGERS)
+def store_status(store_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm) -> Response:
+    require_console(actor, store_policy.EDIT_ALL_FIELDS)
     status = parse_enum(StoreStatus, text(form, "status"))
     if status is None:
         raise ErrorPage(400)

@@ -29,9 +29,10 @@ from patron.console.i18n import (
     translator,
 )
 from patron.console.permissions import Permissions
-from patron.core.actor import Actor, Role
+from patron.core.actor import Actor
 from patron.core.errors import PatronError
 from patron.core.money import fen_to_yuan
+from patron.core.permissions import Permission
 from patron.core.security import form_token
 from patron.core.settings import Settings
 
@@ -88,7 +89,7 @@ def console_actor(request: Request, session: Tx) -> Actor:
     return actor
 
 
-ActorDep = Annotated[Actor, Depends(console_actor)]
+ConsoleActorDep = Annotated[Actor, Depends(console_actor)]
 
 
 async def posted_form(request: Request) -> FormData:
@@ -112,8 +113,9 @@ CheckedForm = Annotated[FormData, Depends(posted_form)]
 PlainForm = Annotated[FormData, Depends(plain_form)]
 
 
-def require(actor: Actor, roles: tuple[Role, ...]) -> None:
-    if not actor.has_role(*roles):
+def require_console(actor: Actor, permission: Permission) -> None:
+    """Show the console's 403 page unless the permission allows the signed-in actor."""
+    if not permission.allows(actor):
         raise ErrorPage(403, "error.forbidden")
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
-from patron.core.actor import Actor, Role
+from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.pagination import Page
 from patron.deps import ActorDep, SessionDep, WriteSessionDep, require
@@ -16,6 +16,7 @@ from patron.members import (
     guides,
     identities,
     importer,
+    permissions,
     presenters,
     privacy,
     registration,
@@ -48,22 +49,13 @@ from patron.members.schemas import (
 )
 
 router = APIRouter(tags=["members"])
-Registrar = Annotated[
-    Actor,
-    Depends(
-        require(
-            Role.hq_admin,
-            Role.hq_marketing,
-            Role.store_manager,
-            Role.cashier,
-            Role.guide,
-            Role.integration,
-        )
-    ),
-]
-Admin = Annotated[Actor, Depends(require(Role.hq_admin))]
-Programmer = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_marketing))]
-Importer = Annotated[Actor, Depends(require(Role.hq_admin, Role.store_manager))]
+Registrar = Annotated[Actor, Depends(require(permissions.WRITE))]
+GuideAssigner = Annotated[Actor, Depends(require(permissions.ASSIGN_GUIDES))]
+Merger = Annotated[Actor, Depends(require(permissions.MERGE))]
+Exporter = Annotated[Actor, Depends(require(permissions.EXPORT))]
+Eraser = Annotated[Actor, Depends(require(permissions.ERASE))]
+Programmer = Annotated[Actor, Depends(require(permissions.EDIT_ATTRIBUTES))]
+Importer = Annotated[Actor, Depends(require(permissions.IMPORT))]
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
@@ -200,7 +192,7 @@ def reassign_guide(
     member_id: int,
     data: GuideChange,
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require(Role.hq_admin, Role.store_manager))],
+    actor: GuideAssigner,
 ) -> MemberSummary:
     return presenters.summary(
         guides.reassign_guide(session, actor, member_id, data.guide_id, data.reason)
@@ -227,19 +219,19 @@ def member_timeline(
 
 
 @router.post("/members/merge", response_model=MemberOut)
-def merge_members(data: MergeRequest, session: SessionDep, actor: Admin) -> MemberOut:
+def merge_members(data: MergeRequest, session: SessionDep, actor: Merger) -> MemberOut:
     target = member_merge.merge_members(session, actor, data.source_id, data.target_id)
     return _shown(session, actor, target)
 
 
 @router.get("/members/{member_id}/export")
-def export_member(member_id: int, session: WriteSessionDep, actor: Admin) -> dict[str, Any]:
+def export_member(member_id: int, session: WriteSessionDep, actor: Exporter) -> dict[str, Any]:
     return privacy.export_member(session, actor, member_id)
 
 
 @router.post("/members/{member_id}/erase", response_model=MemberSummary)
 def erase_member(
-    member_id: int, data: EraseRequest, session: SessionDep, actor: Admin
+    member_id: int, data: EraseRequest, session: SessionDep, actor: Eraser
 ) -> MemberSummary:
     return presenters.summary(privacy.erase_member(session, actor, member_id, data.reason))
 

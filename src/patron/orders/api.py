@@ -6,11 +6,11 @@ from fastapi import APIRouter, Depends, File, Header, Query, Response, UploadFil
 from pydantic import AwareDatetime
 
 from patron.core import idempotency
-from patron.core.actor import Actor, Role
+from patron.core.actor import Actor
 from patron.core.pagination import Page
 from patron.deps import ActorDep, SessionDep, require
 from patron.members import registry
-from patron.orders import importer, service
+from patron.orders import importer, permissions, service
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import (
     OrderCreate,
@@ -22,10 +22,8 @@ from patron.orders.schemas import (
 )
 
 router = APIRouter(tags=["orders"])
-Till = Annotated[
-    Actor,
-    Depends(require(Role.hq_admin, Role.store_manager, Role.cashier, Role.integration)),
-]
+Till = Annotated[Actor, Depends(require(permissions.RECORD))]
+Refunder = Annotated[Actor, Depends(require(permissions.REFUND))]
 IdempotencyKey = Annotated[
     str | None,
     Header(description="Required. A retry with the same key and body returns the first result."),
@@ -57,7 +55,7 @@ def refund_order(
     data: RefundCreate,
     response: Response,
     session: SessionDep,
-    actor: Till,
+    actor: Refunder,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     def work() -> tuple[int, dict[str, Any]]:
@@ -119,7 +117,7 @@ def member_orders(
 @router.post("/imports/orders", response_model=OrderImportReport)
 def import_orders(
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require(Role.hq_admin))],
+    actor: Annotated[Actor, Depends(require(permissions.IMPORT))],
     file: Annotated[UploadFile, File(description="CSV or .xlsx, one row per order line")],
     dry_run: bool = True,
 ) -> OrderImportReport:

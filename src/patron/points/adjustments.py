@@ -26,6 +26,7 @@ from patron.points.models import (
     PointsAdjustment,
     PointsLot,
 )
+from patron.points.permissions import DECIDE_ADJUSTMENT, REQUEST_ADJUSTMENT
 from patron.points.policy import expiry_for, get_policy
 
 
@@ -38,6 +39,7 @@ def request_adjustment(
     store_id: int | None = None,
 ) -> PointsAdjustment:
     """Small adjustments apply at once; from the approval size up they wait for a second HQ user."""
+    REQUEST_ADJUSTMENT.check(actor)
     if points == 0:
         raise InvalidInput("points", "an adjustment moves at least one point")
     if not reason.strip():
@@ -72,6 +74,7 @@ def request_adjustment(
 def decide_adjustment(
     session: Session, actor: Actor, adjustment_id: int, approve: bool
 ) -> PointsAdjustment:
+    DECIDE_ADJUSTMENT.check(actor)
     adjustment = session.scalar(
         select(PointsAdjustment).where(PointsAdjustment.id == adjustment_id).with_for_update()
     )

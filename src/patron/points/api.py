@@ -5,13 +5,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from patron.core import clock, idempotency
-from patron.core.actor import HQ_ROLES, Actor, Role
+from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.pagination import Page
 from patron.deps import ActorDep, SessionDep, require
 from patron.members import errors as member_errors
 from patron.members import registry
-from patron.points import adjustments, burning
+from patron.points import adjustments, burning, permissions
 from patron.points import earning as points_earning
 from patron.points import policy as points_policy
 from patron.points import queries as points_queries
@@ -35,13 +35,11 @@ from patron.points.schemas import (
 )
 
 router = APIRouter(tags=["points"])
-Programmer = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_marketing))]
-HeadOffice = Annotated[Actor, Depends(require(*HQ_ROLES))]
-Till = Annotated[
-    Actor, Depends(require(Role.hq_admin, Role.store_manager, Role.cashier, Role.integration))
-]
-Approver = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_finance))]
-Requester = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_marketing, Role.store_manager))]
+Programmer = Annotated[Actor, Depends(require(permissions.EDIT_RULES))]
+HeadOffice = Annotated[Actor, Depends(require(permissions.VIEW_PROGRAM))]
+Till = Annotated[Actor, Depends(require(permissions.BURN))]
+Approver = Annotated[Actor, Depends(require(permissions.DECIDE_ADJUSTMENT))]
+Requester = Annotated[Actor, Depends(require(permissions.REQUEST_ADJUSTMENT))]
 
 
 @router.get("/points/policy", response_model=PolicyOut)
@@ -53,7 +51,7 @@ def get_policy(session: SessionDep, actor: ActorDep) -> PolicyOut:
 def update_policy(
     data: PolicyUpdate,
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require(Role.hq_admin))],
+    actor: Annotated[Actor, Depends(require(permissions.EDIT_POLICY))],
 ) -> PolicyOut:
     changes = data.model_dump(mode="json", exclude_none=True)
     return PolicyOut.model_validate(points_policy.update_policy(session, actor, changes))
@@ -218,7 +216,7 @@ def reject(adjustment_id: int, session: SessionDep, actor: Approver) -> Adjustme
 
 @router.get("/points/liability", response_model=LiabilityOut)
 def liability(
-    session: SessionDep, actor: Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_finance))]
+    session: SessionDep, actor: Annotated[Actor, Depends(require(permissions.VIEW_LIABILITY))]
 ) -> LiabilityOut:
     report = points_queries.liability(session)
     return LiabilityOut(

@@ -8,12 +8,12 @@ from patron.core.actor import Actor, Role
 from patron.core.errors import Forbidden, RateLimited
 from patron.core.pagination import Page
 from patron.deps import ActorDep, SessionDep, SettingsDep, bearer_token, require
-from patron.staff import service
+from patron.staff import permissions, service
 from patron.staff.schemas import LoginRequest, MeOut, StaffCreate, StaffOut, StaffUpdate, TokenOut
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 router = APIRouter(prefix="/staff", tags=["staff"])
-StaffManager = Annotated[Actor, Depends(require(Role.hq_admin, Role.store_manager))]
+StaffManager = Annotated[Actor, Depends(require(permissions.MANAGE))]
 
 
 def check_login_rate(request: Request) -> None:

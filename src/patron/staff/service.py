@@ -25,11 +25,13 @@ from patron.core.security import (
     verify_password,
 )
 from patron.core.settings import Settings
+from patron.staff import permissions
 from patron.staff.models import RevokedToken, StaffStoreScope, StaffUser
 from patron.staff.schemas import StaffCreate, StaffUpdate
 from patron.stores import service as stores
 
-# What a store manager may hire and edit in their own stores.
+# What a store manager (who manages staff without `permissions.MANAGE_ANY`) may hire and edit in
+# their own stores.
 MANAGED_BY_STORE_MANAGER = (Role.cashier, Role.guide)
 
 REVOKED_TOKENS = cast(Table, RevokedToken.__table__)
@@ -85,9 +87,9 @@ def actor_for(user: StaffUser) -> Actor:
 
 def _visible_query(actor: Actor) -> Select[StaffUser]:
     query = select(StaffUser)
-    if actor.role is Role.hq_admin:
+    if permissions.MANAGE_ANY.allows(actor):
         return query
-    if actor.role is Role.store_manager and actor.store_ids is not None:
+    if permissions.MANAGE.allows(actor) and actor.store_ids is not None:
         # A manager sees staff confined to their stores: no all-store staff, no scope outside.
         outside = exists().where(
             StaffStoreScope.staff_id == StaffUser.id,
@@ -146,10 +148,8 @@ def _check_scope(
     if not all_stores and not store_ids:
         raise InvalidInput("store_ids", "a store role needs at least one store")
     stores.check_ids_exist(session, store_ids)
-    if actor.role is Role.hq_admin:
+    if permissions.MANAGE_ANY.allows(actor):
         return
-    if actor.role is not Role.store_manager:
-        raise Forbidden("only HQ admins and store managers manage staff")
     if role not in MANAGED_BY_STORE_MANAGER:
         raise Forbidden("store managers may only manage cashiers and guides")
     if all_stores or not all(actor.sees_store(store_id) for store_id in store_ids):
@@ -161,6 +161,7 @@ def _set_scopes(user: StaffUser, store_ids: list[int]) -> None:
 
 
 def create_staff(session: Session, actor: Actor, data: StaffCreate) -> StaffUser:
+    permissions.MANAGE.check(actor)
     _check_scope(session, actor, data.role, data.all_stores, data.store_ids)
     if session.scalar(select(StaffUser.id).where(StaffUser.username == data.username)) is not None:
         raise UsernameTaken(f"username {data.username} is taken", field="username")
@@ -187,8 +188,9 @@ def create_staff(session: Session, actor: Actor, data: StaffCreate) -> StaffUser
 
 
 def update_staff(session: Session, actor: Actor, staff_id: int, data: StaffUpdate) -> StaffUser:
+    permissions.MANAGE.check(actor)
     user = get_staff(session, actor, staff_id)
-    if actor.role is Role.store_manager and Role(user.role) not in MANAGED_BY_STORE_MANAGER:
+    if not permissions.MANAGE_ANY.allows(actor) and Role(user.role) not in MANAGED_BY_STORE_MANAGER:
         # Checked before the new values: a manager edits cashiers and guides, not their peers.
         raise Forbidden("store managers may only manage cashiers and guides")
     changes = data.model_dump(exclude_unset=True)

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from patron.core.actor import Actor, Role
+from patron.core.actor import Actor
 from patron.core.pagination import Page
 from patron.deps import ActorDep, SessionDep, require
-from patron.stores import service
+from patron.stores import permissions, service
 from patron.stores.models import StoreStatus, StoreType
 from patron.stores.schemas import StoreCreate, StoreOut, StoreUpdate
 
@@ -34,7 +34,9 @@ def list_stores(
 
 @router.post("", response_model=StoreOut, status_code=201)
 def create_store(
-    data: StoreCreate, session: SessionDep, actor: Annotated[Actor, Depends(require(Role.hq_admin))]
+    data: StoreCreate,
+    session: SessionDep,
+    actor: Annotated[Actor, Depends(require(permissions.CREATE))],
 ) -> StoreOut:
     return StoreOut.model_validate(service.create_store(session, actor, data))
 
@@ -49,6 +51,6 @@ def update_store(
     store_id: int,
     data: StoreUpdate,
     session: SessionDep,
-    actor: Annotated[Actor, Depends(require(Role.hq_admin, Role.store_manager))],
+    actor: Annotated[Actor, Depends(require(permissions.EDIT))],
 ) -> StoreOut:
     return StoreOut.model_validate(service.update_store(session, actor, store_id, data))

@@ -9,13 +9,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
-from patron.core.actor import Actor, Role
+from patron.core.actor import Actor
 from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patron.core.pagination import PageResult, paginate
+from patron.stores import permissions
 from patron.stores.models import Store, StoreStatus
 from patron.stores.schemas import StoreCreate, StoreUpdate
 
-# What a store manager may change about their own store; the rest is HQ's.
+# What a store manager may change about their own store; the rest needs EDIT_ALL_FIELDS.
 MANAGER_EDITABLE = frozenset({"address", "phone"})
 
 
@@ -89,12 +90,13 @@ def create_store(session: Session, actor: Actor, data: StoreCreate) -> Store:
 
 
 def update_store(session: Session, actor: Actor, store_id: int, data: StoreUpdate) -> Store:
+    permissions.EDIT.check(actor)
     store = get_store(session, actor, store_id)
     changes = data.model_dump(mode="json", exclude_unset=True)
     if None in changes.values():
         field = next(k for k, v in changes.items() if v is None)
         raise InvalidInput(field, "may not be null")
-    if actor.role is not Role.hq_admin and not set(changes) <= MANAGER_EDITABLE:
+    if not set(changes) <= MANAGER_EDITABLE and not permissions.EDIT_ALL_FIELDS.allows(actor):
         raise Forbidden("store managers may change only the address and phone of their store")
     before = snapshot(store)
     for field, value in changes.items():

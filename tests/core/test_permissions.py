@@ -1,0 +1,209 @@
+"""Each domain declares who may do what once, in its `permissions` module; every API route is guarded by
+one of those declarations (or by signing in alone), and admits exactly the roles it names."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+import patron
+from patron.apikeys import permissions as apikeys
+from patron.app import create_app
+from patron.audit import permissions as audit
+from patron.catalog import permissions as catalog
+from patron.console.permissions import flags
+from patron.core.actor import Actor, Role
+from patron.core.errors import Forbidden
+from patron.core.permissions import Permission
+from patron.core.settings import Settings
+from patron.deps import Guard, current_actor
+from patron.members import permissions as members
+from patron.orders import permissions as orders
+from patron.points import permissions as points
+from patron.staff import permissions as staff
+from patron.stores import permissions as stores
+
+PUBLIC = {"POST /auth/token"}
+# The permission guarding each route; None where signing in is enough.
+GUARDS: dict[str, Permission | None] = {
+    "POST /auth/logout": None,
+    "GET /auth/me": None,
+    "GET /stores": None,
+    "POST /stores": stores.CREATE,
+    "GET /stores/{store_id}": None,
+    "PATCH /stores/{store_id}": stores.EDIT,
+    "GET /staff": staff.MANAGE,
+    "POST /staff": staff.MANAGE,
+    "GET /staff/{staff_id}": None,
+    "PATCH /staff/{staff_id}": staff.MANAGE,
+    "GET /api-keys": apikeys.MANAGE,
+    "POST /api-keys": apikeys.MANAGE,
+    "DELETE /api-keys/{key_id}": apikeys.MANAGE,
+    "GET /audit": audit.READ,
+    "POST /members": members.WRITE,
+    "GET /members": None,
+    "GET /members/{member_id}": None,
+    "PATCH /members/{member_id}": members.WRITE,
+    "POST /members/{member_id}/identities": members.WRITE,
+    "DELETE /members/{member_id}/identities/{identity_id}": members.WRITE,
+    "POST /members/{member_id}/code": None,
+    "GET /member-codes/{code}": None,
+    "PUT /members/{member_id}/consents": members.WRITE,
+    "GET /members/{member_id}/consents/history": None,
+    "PUT /members/{member_id}/guide": members.ASSIGN_GUIDES,
+    "GET /members/{member_id}/guide-history": None,
+    "GET /members/{member_id}/timeline": None,
+    "POST /members/merge": members.MERGE,
+    "GET /members/{member_id}/export": members.EXPORT,
+    "POST /members/{member_id}/erase": members.ERASE,
+    "GET /member-attributes": None,
+    "POST /member-attributes": members.EDIT_ATTRIBUTES,
+    "PATCH /member-attributes/{attribute_id}": members.EDIT_ATTRIBUTES,
+    "POST /imports/members": members.IMPORT,
+    "GET /categories": None,
+    "GET /categories/{category_id}": None,
+    "POST /categories": catalog.EDIT,
+    "PATCH /categories/{category_id}": catalog.EDIT,
+    "GET /products": None,
+    "POST /products": catalog.EDIT,
+    "GET /products/{product_id}": None,
+    "PATCH /products/{product_id}": catalog.EDIT,
+    "POST /imports/products": catalog.EDIT,
+    "POST /orders": orders.RECORD,
+    "POST /orders/{order_id}/refunds": orders.REFUND,
+    "GET /orders": None,
+    "GET /orders/{order_id}": None,
+    "GET /members/{member_id}/orders": None,
+    "POST /imports/orders": orders.IMPORT,
+    "GET /points/policy": None,
+    "PATCH /points/policy": points.EDIT_POLICY,
+    "GET /points/rules": points.VIEW_PROGRAM,
+    "POST /points/rules": points.EDIT_RULES,
+    "GET /points/rules/{rule_id}": points.VIEW_PROGRAM,
+    "DELETE /points/rules/{rule_id}": points.EDIT_RULES,
+    "PUT /points/rules/{rule_id}": points.EDIT_RULES,
+    "POST /points/preview": None,
+    "GET /members/{member_id}/points": None,
+    "GET /members/{member_id}/points/entries": None,
+    "POST /members/{member_id}/points/burns": points.BURN,
+    "POST /members/{member_id}/points/adjustments": points.REQUEST_ADJUSTMENT,
+    "GET /points/adjustments": points.VIEW_PROGRAM,
+    "POST /points/adjustments/{adjustment_id}/approve": points.DECIDE_ADJUSTMENT,
+    "POST /points/adjustments/{adjustment_id}/reject": points.DECIDE_ADJUSTMENT,
+    "GET /points/liability": points.VIEW_LIABILITY,
+}
+
+
+def _routes(routes: list[Any]) -> Iterator[APIRoute]:
+    """The API routes, whether the app lists them flat or under the routers it included."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from _routes(route.original_router.routes)
+
+
+def _api_routes() -> dict[str, APIRoute]:
+    app = create_app(Settings(env="test", database_url="sqlite://", secret_key="k" * 40))
+    found = {}
+    for route in _routes(app.router.routes):
+        if route.endpoint.__module__.endswith(".api"):
+            path = route.path.removeprefix("/api/v1")
+            found.update({f"{method} {path}": route for method in route.methods})
+    return found
+
+
+def _calls(dependant: Dependant) -> Iterator[Any]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _calls(dependency)
+
+
+def _actor(role: Role) -> Actor:
+    return Actor(kind="staff", id=1, name=role.value, role=role, store_ids=None)
+
+
+def _admits(guard: Guard, role: Role) -> bool:
+    try:
+        guard(_actor(role))
+    except Forbidden:
+        return False
+    return True
+
+
+def _declared() -> list[tuple[str, Permission]]:
+    """Every permission in every domain's permissions module, with the domain declaring it."""
+    found = []
+    for module in pkgutil.iter_modules(patron.__path__):
+        if module.ispkg and importlib.util.find_spec(f"patron.{module.name}.permissions"):
+            policy = importlib.import_module(f"patron.{module.name}.permissions")
+            found += [(module.name, p) for p in vars(policy).values() if isinstance(p, Permission)]
+    return found
+
+
+@pytest.fixture(scope="module")
+def routes() -> dict[str, APIRoute]:
+    return _api_routes()
+
+
+def test_every_api_route_is_listed(routes: dict[str, APIRoute]) -> None:
+    assert set(routes) == set(GUARDS) | PUBLIC
+
+
+@pytest.mark.parametrize("key", sorted(GUARDS))
+def test_a_route_admits_exactly_the_roles_its_policy_declares(
+    routes: dict[str, APIRoute], key: str
+) -> None:
+    calls = list(_calls(routes[key].dependant))
+    guards = [call for call in calls if isinstance(call, Guard)]
+    permission = GUARDS[key]
+    assert current_actor in calls
+    if permission is None:
+        assert guards == []
+        return
+    assert [guard.permission for guard in guards] == [permission]
+    admitted = {role for role in Role if _admits(guards[0], role)}
+    assert admitted == set(permission.roles)
+
+
+def test_the_public_route_asks_for_no_actor(routes: dict[str, APIRoute]) -> None:
+    for key in PUBLIC:
+        assert current_actor not in list(_calls(routes[key].dependant))
+
+
+def test_each_permission_is_named_for_its_domain_once() -> None:
+    declared = _declared()
+    assert {domain for domain, _ in declared} >= {
+        "apikeys",
+        "audit",
+        "catalog",
+        "members",
+        "orders",
+        "points",
+        "staff",
+        "stores",
+    }
+    for domain, permission in declared:
+        assert permission.name.startswith(f"{domain}.")
+    names = [permission.name for _, permission in declared]
+    assert len(names) == len(set(names))
+
+
+def test_every_permission_guards_a_route_or_a_console_control() -> None:
+    used = set(GUARDS.values()) | set(flags().values())
+    assert {permission for _, permission in _declared()} <= used
+
+
+def test_a_refusal_names_the_roles_in_their_usual_order() -> None:
+    permission = Permission("demo.approve", {Role.hq_finance, Role.hq_admin})
+    assert permission.roles == (Role.hq_admin, Role.hq_finance)
+    assert permission.allows(_actor(Role.hq_finance))
+    with pytest.raises(Forbidden, match="one of the roles: hq_admin, hq_finance"):
+        permission.check(_actor(Role.cashier))
