@@ -13,15 +13,23 @@ from patron.console.forms import NO_ERRORS, FormErrors
 from patron.console.i18n import Translator, has_key
 from patron.console.member_forms import field_errors, localize, member_errors
 from patron.console.permissions import MEMBER_IMPORTERS
-from patron.console.web import ActorDep, CheckedForm, Tx, attempt, render, require, t_for
+from patron.console.web import (
+    ActorDep,
+    CheckedForm,
+    Tx,
+    attempt,
+    render,
+    require,
+    settings_of,
+    t_for,
+)
 from patron.core.errors import PatronError
+from patron.core.uploads import PayloadTooLarge, read_capped
 from patron.members import importer
 from patron.members.importer import HEADERS
 from patron.members.schemas import ImportReport
 
 router = APIRouter(prefix="/members/import")
-# As the API: larger files belong to `patron import members`.
-MAX_IMPORT_BYTES = 50 * 1024 * 1024
 SUFFIXES = (".csv", ".xlsx")
 
 
@@ -51,9 +59,12 @@ def import_run(request: Request, session: Tx, actor: ActorDep, form: CheckedForm
     filename = upload.filename
     if not filename.lower().endswith(SUFFIXES):
         return _page(request, None, dry_run, field_errors({"file": t("import.bad_type")}, t))
-    content = upload.file.read(MAX_IMPORT_BYTES + 1)
-    if len(content) > MAX_IMPORT_BYTES:
-        return _page(request, None, dry_run, field_errors({"file": t("import.too_large")}, t))
+    settings = settings_of(request)
+    try:
+        content = read_capped(upload, settings)
+    except PayloadTooLarge as error:
+        message = t("import.too_large", mb=settings.max_upload_mb)
+        return _page(request, None, dry_run, field_errors({"file": message}, t, error.status))
     try:
         # A refusal midway (an unreadable file) undoes what the import wrote before it.
         with attempt(session):

@@ -10,7 +10,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import limits
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     login_rate_limit: str = "30/minute"
     rate_limit_storage: str = "memory://"
     log_level: str = "INFO"
+    # Every uploaded file, API or console; larger files belong to the `patron import` commands.
+    max_upload_mb: int = Field(default=50, ge=1)
 
     @field_validator("log_level")
     @classmethod
@@ -83,6 +85,10 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
 
     @property
     def is_sqlite(self) -> bool:

@@ -8,7 +8,8 @@ from pydantic import AwareDatetime
 from patron.core.actor import Actor, Role
 from patron.core.errors import InvalidInput
 from patron.core.pagination import Page
-from patron.deps import ActorDep, SessionDep, require
+from patron.core.uploads import read_capped
+from patron.deps import ActorDep, SessionDep, SettingsDep, require
 from patron.members import importer, service
 from patron.members.models import Channel, ConsentChannel, IdentityType, MemberStatus
 from patron.members.schemas import (
@@ -50,7 +51,6 @@ Registrar = Annotated[
 Admin = Annotated[Actor, Depends(require(Role.hq_admin))]
 Programmer = Annotated[Actor, Depends(require(Role.hq_admin, Role.hq_marketing))]
 Importer = Annotated[Actor, Depends(require(Role.hq_admin, Role.store_manager))]
-MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
 @router.post("/members", response_model=MemberOut, status_code=201)
@@ -257,14 +257,12 @@ def update_attribute(
 @router.post("/imports/members", response_model=ImportReport)
 def import_members(
     session: SessionDep,
+    settings: SettingsDep,
     actor: Importer,
     file: Annotated[
         UploadFile, File(description="CSV (UTF-8 or GB18030) or .xlsx with a header row")
     ],
     dry_run: bool = True,
 ) -> ImportReport:
-    content = file.file.read(MAX_IMPORT_BYTES + 1)
-    if len(content) > MAX_IMPORT_BYTES:
-        raise InvalidInput("file", "larger than 50 MB; split it or use `patron import members`")
-    rows = importer.read_rows(content, file.filename or "upload.csv")
+    rows = importer.read_rows(read_capped(file, settings), file.filename or "upload.csv")
     return importer.import_members(session, actor, rows, dry_run=dry_run)

@@ -8,7 +8,8 @@ from pydantic import AwareDatetime
 from patron.core import idempotency
 from patron.core.actor import Actor, Role
 from patron.core.pagination import Page
-from patron.deps import ActorDep, SessionDep, require
+from patron.core.uploads import read_capped
+from patron.deps import ActorDep, SessionDep, SettingsDep, require
 from patron.members import service as members
 from patron.orders import importer, service
 from patron.orders.models import OrderChannel
@@ -119,9 +120,10 @@ def member_orders(
 @router.post("/imports/orders", response_model=OrderImportReport)
 def import_orders(
     session: SessionDep,
+    settings: SettingsDep,
     actor: Annotated[Actor, Depends(require(Role.hq_admin))],
     file: Annotated[UploadFile, File(description="CSV or .xlsx, one row per order line")],
     dry_run: bool = True,
 ) -> OrderImportReport:
-    rows = importer.read_rows(file.file.read(), file.filename or "orders.csv")
+    rows = importer.read_rows(read_capped(file, settings), file.filename or "orders.csv")
     return importer.import_orders(session, actor, rows, dry_run=dry_run)
