@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Header, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 from pydantic import AwareDatetime
 
-from patron.core import idempotency
 from patron.core.actor import Actor, Role
 from patron.core.pagination import Page
 from patron.core.uploads import read_capped
-from patron.deps import ActorDep, SessionDep, SettingsDep, require
+from patron.deps import ActorDep, IdempotentDep, SessionDep, SettingsDep, require
 from patron.members import service as members
 from patron.orders import importer, service
 from patron.orders.models import OrderChannel
@@ -27,51 +26,31 @@ Till = Annotated[
     Actor,
     Depends(require(Role.hq_admin, Role.store_manager, Role.cashier, Role.integration)),
 ]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(description="Required. A retry with the same key and body returns the first result."),
-]
 
 
 @router.post("/orders", response_model=OrderOut, status_code=201)
 def create_order(
-    data: OrderCreate,
-    response: Response,
-    session: SessionDep,
-    actor: Till,
-    idempotency_key: IdempotencyKey = None,
+    data: OrderCreate, session: SessionDep, actor: Till, once: IdempotentDep
 ) -> dict[str, Any]:
-    def work() -> tuple[int, dict[str, Any]]:
-        order = service.create_order(session, actor, data)
-        return 201, service.present(session, order).model_dump(mode="json")
-
-    outcome = idempotency.run_once(
-        session, actor, idempotency_key, "POST /orders", data.model_dump(mode="json"), work
+    return once(
+        actor, data, lambda: service.present(session, service.create_order(session, actor, data))
     )
-    response.status_code = outcome.status
-    return outcome.body
 
 
 @router.post("/orders/{order_id}/refunds", response_model=RefundOut, status_code=201)
 def refund_order(
     order_id: int,
     data: RefundCreate,
-    response: Response,
     session: SessionDep,
     actor: Till,
-    idempotency_key: IdempotencyKey = None,
+    once: IdempotentDep,
 ) -> dict[str, Any]:
-    def work() -> tuple[int, dict[str, Any]]:
+    def work() -> RefundOut:
         refund = service.refund_order(session, actor, order_id, data)
         out = service.present(session, service.get_order(session, actor, order_id))
-        return 201, next(r for r in out.refunds if r.id == refund.id).model_dump(mode="json")
+        return next(r for r in out.refunds if r.id == refund.id)
 
-    scope = f"POST /orders/{order_id}/refunds"
-    outcome = idempotency.run_once(
-        session, actor, idempotency_key, scope, data.model_dump(mode="json"), work
-    )
-    response.status_code = outcome.status
-    return outcome.body
+    return once(actor, data, work)
 
 
 @router.get("/orders", response_model=Page[OrderSummary])
