@@ -232,9 +232,11 @@ def export_member(member_id: int, session: SessionDep, actor: Admin) -> dict[str
 
 @router.post("/members/{member_id}/erase", response_model=MemberSummary)
 def erase_member(
-    member_id: int, data: EraseRequest, session: SessionDep, actor: Admin
+    member_id: int, session: SessionDep, actor: Admin, data: EraseRequest | None = None
 ) -> MemberSummary:
-    return service.summary(service.erase_member(session, actor, member_id, data.reason))
+    """The body is optional: without one (and without a Content-Type) the default reason holds."""
+    reason = (data or EraseRequest()).reason
+    return service.summary(service.erase_member(session, actor, member_id, reason))
 
 
 @router.get("/member-attributes", response_model=list[AttributeOut])
