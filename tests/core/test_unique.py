@@ -48,33 +48,29 @@ def test_a_second_create_of_one_code_is_the_domains_conflict(
     assert make_store(session).id  # the failed insert is undone; the transaction goes on
 
 
-def test_a_constraint_over_two_columns_is_recognised(session: Session) -> None:
-    order = make_order(session, make_store(session))
-    twin = Order(
+def twin_of(order: Order) -> Order:
+    """Another order with the same store and order number."""
+    return Order(
         store_id=order.store_id,
         external_id=order.external_id,
         channel=order.channel,
         occurred_at=order.occurred_at,
         total=order.total,
     )
+
+
+def test_a_constraint_over_two_columns_is_recognised(session: Session) -> None:
+    order = make_order(session, make_store(session))
     mapped = {"uq_orders_store_id_external_id": Conflict("twin")}
     with pytest.raises(Conflict, match="twin"), unique_or(session, mapped):
-        session.add(twin)
+        session.add(twin_of(order))
 
 
 def test_other_integrity_errors_are_not_mistaken_for_the_named_one(session: Session) -> None:
-    store = make_store(session, "KEEP1")
-    order = make_order(session, store)
-    twin = Order(
-        store_id=store.id,
-        external_id=order.external_id,
-        channel=order.channel,
-        occurred_at=order.occurred_at,
-        total=order.total,
-    )
+    order = make_order(session, make_store(session, "KEEP1"))
     mapped = {"uq_stores_code": Conflict("store code taken")}
     with pytest.raises(IntegrityError), unique_or(session, mapped):  # another unique constraint
-        session.add(twin)
+        session.add(twin_of(order))
     with pytest.raises(IntegrityError), unique_or(session, mapped):  # not a unique one at all
         session.add(Store(code="NULL1", name=None, type="owned", city="上海"))
     assert session.scalar(select(func.count()).select_from(Store).where(Store.code == "KEEP1"))
