@@ -101,7 +101,9 @@ class Idempotent:
     response: Response
     key: str | None
 
-    def __call__(self, actor: Actor, data: BaseModel, work: Callable[[], BaseModel]) -> Any:
+    def __call__(
+        self, actor: Actor, data: BaseModel, work: Callable[[], BaseModel]
+    ) -> dict[str, Any]:
         # The scope is the path under the API prefix, as stored by every earlier request.
         scope = f"{self.request.method} {self.request.url.path.removeprefix(API_PREFIX)}"
         outcome = idempotency.run_once(

@@ -75,9 +75,9 @@ def violated_unique(exc: IntegrityError) -> str | None:
     message = str(exc.orig)
     if not message.startswith(SQLITE_UNIQUE_FAILED):
         return None
-    names = [name.split(".", 1) for name in message.removeprefix(SQLITE_UNIQUE_FAILED).split(", ")]
-    table = Base.metadata.tables.get(names[0][0])
-    columns = {column for _, column in names}
+    qualified = message.removeprefix(SQLITE_UNIQUE_FAILED).split(", ")  # table.column, ...
+    table = Base.metadata.tables.get(qualified[0].partition(".")[0])
+    columns = {name.partition(".")[2] for name in qualified}
     for constraint in table.constraints if table is not None else ():
         if isinstance(constraint, UniqueConstraint) and set(constraint.columns.keys()) == columns:
             return str(constraint.name)
