@@ -23,6 +23,7 @@ from patron.core.ids import MAX_ROW_ID
 from patron.core.logging import configure_logging
 from patron.core.ratelimit import RateLimiter
 from patron.core.settings import Settings, get_settings
+from patron.deps import API_PREFIX
 from patron.members.api import router as members_router
 from patron.middleware import RequestContextMiddleware
 from patron.orders.api import router as orders_router
@@ -30,8 +31,6 @@ from patron.points.api import router as points_router
 from patron.staff.api import auth_router
 from patron.staff.api import router as staff_router
 from patron.stores.api import router as stores_router
-
-API_PREFIX = "/api/v1"
 
 
 def _is_int(annotation: Any) -> bool:

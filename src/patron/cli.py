@@ -26,11 +26,24 @@ Row = tuple[int, dict[str, Any]]
 
 
 class PatronGroup(TyperGroup):
-    """Database trouble (unreachable, not migrated) is a message and exit 1, not a traceback."""
+    """Where every command's errors become a message and an exit code, not a traceback:
+    unusable settings exit 2; refused input, a refusal by Patron and database trouble
+    (unreachable, not migrated) exit 1."""
 
     def invoke(self, ctx: Any) -> Any:  # click's Context, which typer vendors
         try:
             return super().invoke(ctx)
+        except ConfigurationError as exc:
+            err.print(f"[red]configuration error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        except ValidationError as exc:
+            for problem in exc.errors():
+                field = ".".join(map(str, problem["loc"])) or "input"
+                err.print(f"[red]invalid {field}:[/red] {problem['msg']}")
+            raise typer.Exit(1) from exc
+        except PatronError as exc:
+            err.print(f"[red]{exc.code}:[/red] {exc.detail}")
+            raise typer.Exit(1) from exc
         except (OperationalError, ProgrammingError) as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             err.print(f"[red]database error:[/red] {reason}")
@@ -69,27 +82,11 @@ NowOption = Annotated[
 @app.callback()
 def main(now: NowOption = None) -> None:
     domains.load()
-    try:
-        settings = get_settings()
-    except ConfigurationError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    settings = get_settings()
     crypto.configure(settings.secret_key)
     clock.set_business_timezone(settings.timezone)
     if now is not None:
         clock.set_now(now if now.tzinfo else now.replace(tzinfo=settings.tz))
-
-
-def fail(error: PatronError) -> typer.Exit:
-    err.print(f"[red]{error.code}:[/red] {error.detail}")
-    return typer.Exit(1)
-
-
-def invalid(error: ValidationError) -> typer.Exit:
-    for problem in error.errors():
-        field = ".".join(map(str, problem["loc"])) or "input"
-        err.print(f"[red]invalid {field}:[/red] {problem['msg']}")
-    return typer.Exit(1)
 
 
 class ProgressRows:
@@ -169,26 +166,21 @@ def user_create(
     from patron.staff.schemas import StaffCreate
     from patron.stores import service as stores
 
-    try:
-        with db.transaction() as session:
-            store_ids = stores.ids_for_codes(session, store or [])
-            user = staff.create_staff(
-                session,
-                SYSTEM,
-                StaffCreate(
-                    username=username,
-                    password=password,
-                    display_name=display_name,
-                    role=role,
-                    all_stores=not store_ids,
-                    store_ids=store_ids,
-                ),
-            )
-            out.print(f"created {user.role} {user.username} (id {user.id})")
-    except ValidationError as error:
-        raise invalid(error) from error
-    except PatronError as error:
-        raise fail(error) from error
+    with db.transaction() as session:
+        store_ids = stores.ids_for_codes(session, store or [])
+        user = staff.create_staff(
+            session,
+            SYSTEM,
+            StaffCreate(
+                username=username,
+                password=password,
+                display_name=display_name,
+                role=role,
+                all_stores=not store_ids,
+                store_ids=store_ids,
+            ),
+        )
+        out.print(f"created {user.role} {user.username} (id {user.id})")
 
 
 @apikey_app.command("create")
@@ -204,18 +196,13 @@ def apikey_create(
     from patron.apikeys.schemas import ApiKeyCreate
     from patron.stores import service as stores
 
-    try:
-        with db.transaction() as session:
-            store_ids = stores.ids_for_codes(session, store or [])
-            created = apikeys.create_key(
-                session,
-                SYSTEM,
-                ApiKeyCreate(name=name, all_stores=not store_ids, store_ids=store_ids),
-            )
-    except ValidationError as error:
-        raise invalid(error) from error
-    except PatronError as error:
-        raise fail(error) from error
+    with db.transaction() as session:
+        store_ids = stores.ids_for_codes(session, store or [])
+        created = apikeys.create_key(
+            session,
+            SYSTEM,
+            ApiKeyCreate(name=name, all_stores=not store_ids, store_ids=store_ids),
+        )
     out.print(f"API key {created.api_key.id} ({name}); store it now, it is not shown again:")
     print(created.key)
 
@@ -232,12 +219,9 @@ def import_members(
 
     content = file.read_bytes()
     with Progress(console=err) as progress, db.transaction() as session:
-        try:
-            rows = importer.read_rows(content, file.name)
-            tracked = ProgressRows(rows, content, file.name, progress, f"members {file.name}")
-            report = importer.import_members(session, SYSTEM, tracked, dry_run=dry_run)
-        except PatronError as error:
-            raise fail(error) from error
+        rows = importer.read_rows(content, file.name)
+        tracked = ProgressRows(rows, content, file.name, progress, f"members {file.name}")
+        report = importer.import_members(session, SYSTEM, tracked, dry_run=dry_run)
     for row_error in report.errors[:50]:
         err.print(f"row {row_error.row}: {row_error.field}: {row_error.reason}")
     if len(report.errors) > 50:
@@ -260,11 +244,8 @@ def import_products(
     """Import products by sku (prices in yuan); re-running the same file changes nothing."""
     from patron.catalog import service as catalog
 
-    try:
-        with db.transaction() as session:
-            report = catalog.import_products(session, SYSTEM, file.read_bytes(), file.name, dry_run)
-    except PatronError as error:
-        raise fail(error) from error
+    with db.transaction() as session:
+        report = catalog.import_products(session, SYSTEM, file.read_bytes(), file.name, dry_run)
     for row_error in report.errors[:50]:
         err.print(f"row {row_error['row']}: {row_error['field']}: {row_error['reason']}")
     out.print(
@@ -288,14 +269,11 @@ def import_orders(
     from patron.orders import importer
 
     content = file.read_bytes()
-    try:
-        with Progress(console=err) as progress, db.transaction() as session:
-            rows = importer.read_rows(content, file.name)
-            passes = (f"checking {file.name}", f"orders {file.name}")
-            tracked = ProgressRows(rows, content, file.name, progress, *passes)
-            report = importer.import_orders(session, SYSTEM, tracked, dry_run, publish_events)
-    except PatronError as error:
-        raise fail(error) from error
+    with Progress(console=err) as progress, db.transaction() as session:
+        rows = importer.read_rows(content, file.name)
+        passes = (f"checking {file.name}", f"orders {file.name}")
+        tracked = ProgressRows(rows, content, file.name, progress, *passes)
+        report = importer.import_orders(session, SYSTEM, tracked, dry_run, publish_events)
     for row_error in report.errors[:50]:
         err.print(f"row {row_error['row']}: {row_error['field']}: {row_error['reason']}")
     out.print(

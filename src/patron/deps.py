@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the per-request transaction and the authenticated actor."""
+"""FastAPI dependencies: the per-request transaction, the authenticated actor, and running a
+value-moving call once per Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.dependencies.models import Dependant
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from patron.apikeys import service as apikeys
+from patron.core import idempotency
 from patron.core.actor import Actor
 from patron.core.errors import PatronError, Unauthenticated
 from patron.core.permissions import Permission
@@ -18,7 +21,9 @@ from patron.core.security import API_KEY_PREFIX
 from patron.core.settings import Settings
 from patron.staff import service as staff
 
+API_PREFIX = "/api/v1"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+IDEMPOTENCY_KEY_HELP = "Required. A retry with the same key and body returns the first result."
 
 
 def get_settings(request: Request) -> Settings:
@@ -109,3 +114,43 @@ class Guard:
 
 def require(permission: Permission) -> Guard:
     return Guard(permission)
+
+
+@dataclass(frozen=True)
+class Idempotent:
+    """A value-moving call run once per (caller, Idempotency-Key): the first request creates
+    (201), a retry with the same body replays that answer with 200, another body under the
+    same key is `idempotency_conflict`, and no key is refused."""
+
+    session: Session
+    request: Request
+    response: Response
+    key: str | None
+
+    def __call__(
+        self, actor: Actor, data: BaseModel, work: Callable[[], BaseModel]
+    ) -> dict[str, Any]:
+        # The scope is the path under the API prefix, as stored by every earlier request.
+        scope = f"{self.request.method} {self.request.url.path.removeprefix(API_PREFIX)}"
+        outcome = idempotency.run_once(
+            self.session,
+            actor,
+            self.key,
+            scope,
+            data.model_dump(mode="json"),
+            lambda: (201, work().model_dump(mode="json")),
+        )
+        self.response.status_code = outcome.status
+        return outcome.body
+
+
+def idempotent(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    idempotency_key: Annotated[str | None, Header(description=IDEMPOTENCY_KEY_HELP)] = None,
+) -> Idempotent:
+    return Idempotent(session, request, response, idempotency_key)
+
+
+IdempotentDep = Annotated[Idempotent, Depends(idempotent)]

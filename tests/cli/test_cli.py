@@ -174,6 +174,18 @@ def test_invalid_staff_input_is_a_message(cli_database: str, username: str, pass
     assert clean_exit(runner.invoke(app, ["apikey", "create", "--name", ""]))
 
 
+@pytest.mark.parametrize("kind", ["members", "products", "orders"])
+def test_an_import_refusing_the_whole_file_is_a_message(
+    cli_database: str, tmp_path: Path, kind: str
+) -> None:
+    invoke("db", "upgrade")
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    result = runner.invoke(app, ["import", kind, str(empty)])
+    assert clean_exit(result)
+    assert "validation_error" in result.output
+
+
 def test_a_database_not_migrated_is_a_message(cli_database: str) -> None:
     result = runner.invoke(app, ["points", "verify"])
     assert clean_exit(result)

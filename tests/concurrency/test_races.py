@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -202,3 +203,51 @@ def test_two_sign_outs_of_one_token_at_once_both_succeed(pg_engine: Engine) -> N
     assert race(2, attempt) == ["ok", "ok"]
     with factory() as session:
         assert staff.actor_for_token(session, settings, token) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "code"),
+    [
+        (
+            "/api/v1/stores",
+            {"code": "RACE1", "name": "并发店", "type": "owned", "city": "上海"},
+            "store_code_exists",
+        ),
+        (
+            "/api/v1/staff",
+            {
+                "username": "racer",
+                "password": "Passw0rd!",
+                "role": "hq_marketing",
+                "all_stores": True,
+            },
+            "username_taken",
+        ),
+        ("/api/v1/categories", {"code": "RACE", "name": "并发"}, "code_taken"),
+        ("/api/v1/products", {"sku": "RACE-SKU", "name": "并发", "list_price": 100}, "code_taken"),
+    ],
+)
+def test_concurrent_creates_of_one_code_make_one_and_refuse_the_rest(
+    pg_engine: Engine, tmp_path: Path, path: str, body: dict[str, object], code: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from patron.app import create_app
+    from patron.core.settings import Settings
+    from tests.conftest import TEST_SECRET
+    from tests.factories import make_staff, staff_headers
+
+    settings = Settings(
+        env="test", database_url="sqlite://", secret_key=TEST_SECRET, data_dir=tmp_path
+    )
+    factory = sessionmaker(pg_engine, expire_on_commit=False)
+    with factory.begin() as session:
+        headers = staff_headers(make_staff(session), settings)
+
+    app = create_app(settings, session_factory=factory)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        results = race(8, lambda _: client.post(path, json=body, headers=headers))
+
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [201] + [409] * 7, statuses
+    assert {r.json()["code"] for r in results if r.status_code == 409} == {code}

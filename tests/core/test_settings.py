@@ -40,17 +40,20 @@ def test_development_keeps_one_generated_secret(tmp_path: Path) -> None:
 def test_settings_come_from_patron_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATRON_DATABASE_URL", "postgresql://db.example/patron")
     monkeypatch.setenv("PATRON_TIMEZONE", "Asia/Urumqi")
+    monkeypatch.setenv("PATRON_MAX_UPLOAD_MB", "8")
     settings = Settings()
     assert settings.database_url == "postgresql://db.example/patron"
     assert settings.tz.key == "Asia/Urumqi"
+    assert settings.max_upload_bytes == 8 * 1024 * 1024
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PATRON_DATABASE_URL", "PATRON_TIMEZONE"):
+    for name in ("PATRON_DATABASE_URL", "PATRON_TIMEZONE", "PATRON_MAX_UPLOAD_MB"):
         monkeypatch.delenv(name, raising=False)
     settings = Settings()
     assert settings.database_url == "sqlite:///var/patron.db"
     assert settings.timezone == "Asia/Shanghai"
+    assert settings.max_upload_mb == 50
 
 
 def test_the_embedded_database_lives_in_the_data_dir(
@@ -74,6 +77,7 @@ def test_a_secret_set_outside_production_is_used_as_it_is(tmp_path: Path) -> Non
         ("PATRON_ENV", "prod"),
         ("PATRON_DATABASE_URL", "not-a-url"),
         ("PATRON_DATABASE_URL", "mysql+nodriver://db/patron"),
+        ("PATRON_MAX_UPLOAD_MB", "0"),
     ],
 )
 def test_unusable_settings_are_refused_when_read(

@@ -635,3 +635,27 @@ def test_blank_name_on_update_is_refused(
     assert response.json()["errors"][0]["field"] == "name"
     session.refresh(member)
     assert member.name == "张伟"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [({}, "member request (PIPL)"), (None, "member request (PIPL)"), ({"reason": "本人"}, "本人")],
+    ids=["empty json", "no body", "reason"],
+)
+def test_erase_takes_an_empty_or_missing_body(
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    body: dict[str, str] | None,
+    reason: str,
+) -> None:
+    headers = staff_headers(make_staff(session), settings)
+    member = make_member(session)
+    erased = client.post(f"/api/v1/members/{member.id}/erase", json=body, headers=headers)
+    assert erased.status_code == 200, erased.text
+    entry = client.get(
+        "/api/v1/audit",
+        params={"entity_type": "member", "entity_id": str(member.id), "action": "member.erase"},
+        headers=headers,
+    ).json()["items"][0]
+    assert entry["after"]["reason"] == reason

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from patron.catalog.models import Product
 from patron.core.actor import Role
 from patron.core.events import Event, OutboxEvent
+from patron.core.idempotency import IdempotencyRecord
 from patron.core.settings import Settings
 from patron.orders.events import ORDER_COMPLETED, ORDER_REFUNDED, OrderCompleted, OrderRefunded
 from tests.factories import (
@@ -46,6 +47,14 @@ def test_order_intake_and_replay(client: TestClient, till: dict[str, Any]) -> No
     replay = post_order(client, till["headers"], body, "k-1")
     assert replay.status_code == 200
     assert replay.json() == order
+
+
+def test_keys_are_scoped_by_the_path_under_the_api_prefix(
+    client: TestClient, session: Session, till: dict[str, Any]
+) -> None:
+    """Stored scopes never change, so that a retry of a request made before an upgrade replays."""
+    post_order(client, till["headers"], order_body(till["store"], "POS-1"), "k-1")
+    assert session.scalars(select(IdempotencyRecord.scope)).all() == ["POST /orders"]
 
 
 def test_same_key_other_body_is_a_conflict(client: TestClient, till: dict[str, Any]) -> None:

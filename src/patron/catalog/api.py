@@ -17,7 +17,8 @@ from patron.catalog.schemas import (
 )
 from patron.core.actor import Actor
 from patron.core.pagination import Page
-from patron.deps import ActorDep, SessionDep, require
+from patron.core.uploads import read_capped
+from patron.deps import ActorDep, SessionDep, SettingsDep, require
 
 router = APIRouter(tags=["catalog"])
 Merchandiser = Annotated[Actor, Depends(require(permissions.EDIT))]
@@ -90,11 +91,12 @@ def update_product(
 @router.post("/imports/products", response_model=ProductImportReport)
 def import_products(
     session: SessionDep,
+    settings: SettingsDep,
     actor: Merchandiser,
     file: Annotated[UploadFile, File(description="CSV or .xlsx; prices in yuan")],
     dry_run: bool = True,
 ) -> ProductImportReport:
-    content = file.file.read()
+    content = read_capped(file, settings)
     return service.import_products(
         session, actor, content, file.filename or "products.csv", dry_run
     )

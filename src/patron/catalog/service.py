@@ -22,7 +22,7 @@ from patron.catalog.schemas import (
 )
 from patron.core import clock
 from patron.core.actor import Actor
-from patron.core.db import insert_or_skip
+from patron.core.db import insert_or_skip, unique_or
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.money import MAX_FEN, yuan_to_fen
 from patron.core.pagination import PageResult, paginate
@@ -78,12 +78,11 @@ def _check_parent(session: Session, category_id: int | None, parent_id: int | No
 
 
 def create_category(session: Session, actor: Actor, data: CategoryCreate) -> Category:
-    if session.scalar(select(Category.id).where(Category.code == data.code)):
-        raise CodeTaken(f"category code {data.code} is taken", field="code")
     _check_parent(session, None, data.parent_id)
     category = Category(code=data.code, name=data.name, parent_id=data.parent_id)
-    session.add(category)
-    session.flush()
+    taken = CodeTaken(f"category code {data.code} is taken", field="code")
+    with unique_or(session, {"uq_categories_code": taken}):
+        session.add(category)
     audit.record(
         session, actor, "category.create", "category", category.id, after=data.model_dump()
     )
@@ -158,12 +157,10 @@ def _check_category(session: Session, category_id: int | None) -> None:
 
 
 def create_product(session: Session, actor: Actor, data: ProductCreate) -> Product:
-    if session.scalar(select(Product.id).where(Product.sku == data.sku)):
-        raise CodeTaken(f"sku {data.sku} exists", field="sku")
     _check_category(session, data.category_id)
     product = Product(**data.model_dump(mode="json"))
-    session.add(product)
-    session.flush()
+    with unique_or(session, {"uq_products_sku": CodeTaken(f"sku {data.sku} exists", field="sku")}):
+        session.add(product)
     audit.record(
         session, actor, "product.create", "product", product.id, after=data.model_dump(mode="json")
     )

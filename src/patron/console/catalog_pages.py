@@ -410,7 +410,7 @@ def import_run(
     t = t_for(request)
     dry_run = form.get("dry_run") == "on"
     try:
-        upload = read_upload(form, t)
+        upload = read_upload(request, form, t)
         # A refusal midway (an unreadable file) undoes what the import wrote before it.
         with attempt(session):
             report = catalog.import_products(

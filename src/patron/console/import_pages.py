@@ -19,17 +19,17 @@ from patron.console.web import (
     attempt,
     render,
     require_console,
+    settings_of,
     t_for,
 )
 from patron.core.errors import PatronError
+from patron.core.uploads import PayloadTooLarge, read_capped
 from patron.members import importer
 from patron.members import permissions as member_policy
 from patron.members.importer import HEADERS
 from patron.members.schemas import ImportReport
 
 router = APIRouter(prefix="/members/import")
-# As the API: larger files belong to `patron import members`.
-MAX_IMPORT_BYTES = 50 * 1024 * 1024
 SUFFIXES = (".csv", ".xlsx")
 
 
@@ -61,9 +61,12 @@ def import_run(
     filename = upload.filename
     if not filename.lower().endswith(SUFFIXES):
         return _page(request, None, dry_run, field_errors({"file": t("import.bad_type")}, t))
-    content = upload.file.read(MAX_IMPORT_BYTES + 1)
-    if len(content) > MAX_IMPORT_BYTES:
-        return _page(request, None, dry_run, field_errors({"file": t("import.too_large")}, t))
+    settings = settings_of(request)
+    try:
+        content = read_capped(upload, settings)
+    except PayloadTooLarge as error:
+        message = t("import.too_large", mb=settings.max_upload_mb)
+        return _page(request, None, dry_run, field_errors({"file": message}, t, error.status))
     try:
         # A refusal midway (an unreadable file) undoes what the import wrote before it.
         with attempt(session):

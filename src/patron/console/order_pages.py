@@ -317,7 +317,7 @@ def import_run(
     t = t_for(request)
     dry_run = form.get("dry_run") == "on"
     try:
-        upload = read_upload(form, t)
+        upload = read_upload(request, form, t)
         # A refusal midway (an unreadable file) undoes what the import wrote before it.
         with attempt(session):
             rows = importer.read_rows(upload.content, upload.filename)

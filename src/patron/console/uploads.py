@@ -9,13 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
 
 from patron.console.forms import FormErrors
 from patron.console.i18n import Translator, has_key
+from patron.console.web import settings_of
 from patron.core.errors import PatronError
+from patron.core.uploads import PayloadTooLarge, read_capped
 
-# As the API: larger files belong to the `patron import` commands.
-MAX_IMPORT_BYTES = 50 * 1024 * 1024
 SUFFIXES = (".csv", ".xlsx")
 # What reading a file that is not a CSV in UTF-8 or GB18030, nor an .xlsx workbook, raises.
 UNREADABLE = (ValueError, KeyError, zipfile.BadZipFile, csv.Error)
@@ -68,20 +69,26 @@ class ErrorRow:
     raw: str
 
 
-def read_upload(form: FormData, t: Translator) -> Upload:
+def read_upload(request: Request, form: FormData, t: Translator) -> Upload:
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise UploadRefused(file_error(t("import.no_file"), t))
     if not upload.filename.lower().endswith(SUFFIXES):
         raise UploadRefused(file_error(t("import.bad_type"), t))
-    content = upload.file.read(MAX_IMPORT_BYTES + 1)
-    if len(content) > MAX_IMPORT_BYTES:
-        raise UploadRefused(file_error(t("import.too_large_short"), t))
-    return Upload(content, upload.filename)
+    settings = settings_of(request)
+    try:
+        return Upload(read_capped(upload, settings), upload.filename)
+    except PayloadTooLarge as error:
+        message = t("import.too_large_short", mb=settings.max_upload_mb)
+        raise UploadRefused(file_error(message, t, status=error.status)) from error
 
 
-def file_error(message: str, t: Translator, detail: str | None = None) -> FormErrors:
-    return FormErrors(message=t("error.form"), detail=detail, fields={"file": message}, status=422)
+def file_error(
+    message: str, t: Translator, detail: str | None = None, status: int = 422
+) -> FormErrors:
+    return FormErrors(
+        message=t("error.form"), detail=detail, fields={"file": message}, status=status
+    )
 
 
 def refused_file(error: PatronError, t: Translator) -> FormErrors:

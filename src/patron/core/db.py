@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
+from psycopg.errors import UniqueViolation
+from sqlalchemy import DateTime, Engine, MetaData, Table, UniqueConstraint, create_engine, event
 from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -59,6 +61,43 @@ def insert_or_skip(session: Session, table: Table) -> PostgresInsert | SqliteIns
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}
+
+
+SQLITE_UNIQUE_FAILED = "UNIQUE constraint failed: "
+
+
+def violated_unique(exc: IntegrityError) -> str | None:
+    """The name of the unique constraint `exc` broke, or None when it broke something else.
+    PostgreSQL names it; SQLite names the columns ("table.a, table.b"), which the table's unique
+    constraints map back to the name the naming convention gave them."""
+    if isinstance(exc.orig, UniqueViolation):
+        return exc.orig.diag.constraint_name
+    message = str(exc.orig)
+    if not message.startswith(SQLITE_UNIQUE_FAILED):
+        return None
+    qualified = message.removeprefix(SQLITE_UNIQUE_FAILED).split(", ")  # table.column, ...
+    table = Base.metadata.tables.get(qualified[0].partition(".")[0])
+    columns = {name.partition(".")[2] for name in qualified}
+    for constraint in table.constraints if table is not None else ():
+        if isinstance(constraint, UniqueConstraint) and set(constraint.columns.keys()) == columns:
+            return str(constraint.name)
+    return None
+
+
+@contextmanager
+def unique_or(session: Session, errors: Mapping[str, Exception]) -> Iterator[None]:
+    """Run the block's inserts and flush them in a savepoint; a unique constraint named in
+    `errors` that they break raises its error instead. A check-then-insert alone lets two
+    concurrent requests both pass the check: the constraint decides, and the loser hears why."""
+    try:
+        with session.begin_nested():
+            yield
+            session.flush()
+    except IntegrityError as exc:
+        error = errors.get(violated_unique(exc) or "")
+        if error is None:
+            raise
+        raise error from exc
 
 
 class Timestamped:

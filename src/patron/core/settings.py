@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     rate_limit_storage: str = "memory://"
     log_level: str = "INFO"
     outbox_retention_days: int = Field(default=30, ge=1)  # delivered events kept this long
+    # Every uploaded file, API or console; larger files belong to the `patron import` commands.
+    max_upload_mb: int = Field(default=50, ge=1)
 
     @field_validator("log_level")
     @classmethod
@@ -84,6 +86,10 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
 
     @property
     def is_sqlite(self) -> bool:

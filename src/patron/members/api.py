@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.pagination import Page
-from patron.deps import ActorDep, SessionDep, WriteSessionDep, require
+from patron.core.uploads import read_capped
+from patron.deps import ActorDep, SessionDep, SettingsDep, WriteSessionDep, require
 from patron.members import (
     attributes,
     consents,
@@ -56,7 +57,6 @@ Exporter = Annotated[Actor, Depends(require(permissions.EXPORT))]
 Eraser = Annotated[Actor, Depends(require(permissions.ERASE))]
 Programmer = Annotated[Actor, Depends(require(permissions.EDIT_ATTRIBUTES))]
 Importer = Annotated[Actor, Depends(require(permissions.IMPORT))]
-MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
 @router.post("/members", response_model=MemberOut, status_code=201)
@@ -231,9 +231,11 @@ def export_member(member_id: int, session: WriteSessionDep, actor: Exporter) -> 
 
 @router.post("/members/{member_id}/erase", response_model=MemberSummary)
 def erase_member(
-    member_id: int, data: EraseRequest, session: SessionDep, actor: Eraser
+    member_id: int, session: SessionDep, actor: Eraser, data: EraseRequest | None = None
 ) -> MemberSummary:
-    return presenters.summary(privacy.erase_member(session, actor, member_id, data.reason))
+    """The body is optional: without one (and without a Content-Type) the default reason holds."""
+    reason = (data or EraseRequest()).reason
+    return presenters.summary(privacy.erase_member(session, actor, member_id, reason))
 
 
 @router.get("/member-attributes", response_model=list[AttributeOut])
@@ -256,16 +258,14 @@ def update_attribute(
 @router.post("/imports/members", response_model=ImportReport)
 def import_members(
     session: SessionDep,
+    settings: SettingsDep,
     actor: Importer,
     file: Annotated[
         UploadFile, File(description="CSV (UTF-8 or GB18030) or .xlsx with a header row")
     ],
     dry_run: bool = True,
 ) -> ImportReport:
-    content = file.file.read(MAX_IMPORT_BYTES + 1)
-    if len(content) > MAX_IMPORT_BYTES:
-        raise InvalidInput("file", "larger than 50 MB; split it or use `patron import members`")
-    rows = importer.read_rows(content, file.filename or "upload.csv")
+    rows = importer.read_rows(read_capped(file, settings), file.filename or "upload.csv")
     return importer.import_members(session, actor, rows, dry_run=dry_run)
 
 

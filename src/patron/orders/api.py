@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Header, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 from pydantic import AwareDatetime
 
-from patron.core import idempotency
 from patron.core.actor import Actor
 from patron.core.pagination import Page
-from patron.deps import ActorDep, SessionDep, require
+from patron.core.uploads import read_capped
+from patron.deps import ActorDep, IdempotentDep, SessionDep, SettingsDep, require
 from patron.members import registry
 from patron.orders import importer, permissions, service
 from patron.orders.models import OrderChannel
@@ -24,51 +24,31 @@ from patron.orders.schemas import (
 router = APIRouter(tags=["orders"])
 Till = Annotated[Actor, Depends(require(permissions.RECORD))]
 Refunder = Annotated[Actor, Depends(require(permissions.REFUND))]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(description="Required. A retry with the same key and body returns the first result."),
-]
 
 
 @router.post("/orders", response_model=OrderOut, status_code=201)
 def create_order(
-    data: OrderCreate,
-    response: Response,
-    session: SessionDep,
-    actor: Till,
-    idempotency_key: IdempotencyKey = None,
+    data: OrderCreate, session: SessionDep, actor: Till, once: IdempotentDep
 ) -> dict[str, Any]:
-    def work() -> tuple[int, dict[str, Any]]:
-        order = service.create_order(session, actor, data)
-        return 201, service.present(session, order).model_dump(mode="json")
-
-    outcome = idempotency.run_once(
-        session, actor, idempotency_key, "POST /orders", data.model_dump(mode="json"), work
+    return once(
+        actor, data, lambda: service.present(session, service.create_order(session, actor, data))
     )
-    response.status_code = outcome.status
-    return outcome.body
 
 
 @router.post("/orders/{order_id}/refunds", response_model=RefundOut, status_code=201)
 def refund_order(
     order_id: int,
     data: RefundCreate,
-    response: Response,
     session: SessionDep,
     actor: Refunder,
-    idempotency_key: IdempotencyKey = None,
+    once: IdempotentDep,
 ) -> dict[str, Any]:
-    def work() -> tuple[int, dict[str, Any]]:
+    def work() -> RefundOut:
         refund = service.refund_order(session, actor, order_id, data)
         out = service.present(session, service.get_order(session, actor, order_id))
-        return 201, next(r for r in out.refunds if r.id == refund.id).model_dump(mode="json")
+        return next(r for r in out.refunds if r.id == refund.id)
 
-    scope = f"POST /orders/{order_id}/refunds"
-    outcome = idempotency.run_once(
-        session, actor, idempotency_key, scope, data.model_dump(mode="json"), work
-    )
-    response.status_code = outcome.status
-    return outcome.body
+    return once(actor, data, work)
 
 
 @router.get("/orders", response_model=Page[OrderSummary])
@@ -117,9 +97,10 @@ def member_orders(
 @router.post("/imports/orders", response_model=OrderImportReport)
 def import_orders(
     session: SessionDep,
+    settings: SettingsDep,
     actor: Annotated[Actor, Depends(require(permissions.IMPORT))],
     file: Annotated[UploadFile, File(description="CSV or .xlsx, one row per order line")],
     dry_run: bool = True,
 ) -> OrderImportReport:
-    rows = importer.read_rows(file.file.read(), file.filename or "orders.csv")
+    rows = importer.read_rows(read_capped(file, settings), file.filename or "orders.csv")
     return importer.import_orders(session, actor, rows, dry_run=dry_run)

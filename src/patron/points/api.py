@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query
 
-from patron.core import clock, idempotency
+from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.pagination import Page
-from patron.deps import ActorDep, SessionDep, require
+from patron.deps import ActorDep, IdempotentDep, SessionDep, require
 from patron.members import errors as member_errors
 from patron.members import registry
 from patron.points import adjustments, burning, permissions
@@ -148,25 +148,19 @@ def member_entries(
 def burn_points(
     member_id: int,
     data: BurnIn,
-    response: Response,
     session: SessionDep,
     actor: Till,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    once: IdempotentDep,
 ) -> dict[str, Any]:
-    def work() -> tuple[int, dict[str, Any]]:
+    def work() -> EntryOut:
         if registry.find_active(session, member_id) is None:
             raise member_errors.MemberNotFound(f"no active member {member_id}")
         entry = burning.burn(
             session, actor, member_id, data.points, data.reason, data.order_id, data.store_id
         )
-        return 201, EntryOut.model_validate(entry).model_dump(mode="json")
+        return EntryOut.model_validate(entry)
 
-    scope = f"POST /members/{member_id}/points/burns"
-    outcome = idempotency.run_once(
-        session, actor, idempotency_key, scope, data.model_dump(mode="json"), work
-    )
-    response.status_code = outcome.status
-    return outcome.body
+    return once(actor, data, work)
 
 
 @router.post(
@@ -175,24 +169,18 @@ def burn_points(
 def adjust_points(
     member_id: int,
     data: AdjustmentIn,
-    response: Response,
     session: SessionDep,
     actor: Requester,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    once: IdempotentDep,
 ) -> dict[str, Any]:
-    def work() -> tuple[int, dict[str, Any]]:
+    def work() -> AdjustmentOut:
         member = registry.get_active_member(session, actor, member_id)
         adjustment = adjustments.request_adjustment(
             session, actor, member.id, data.points, data.reason, data.store_id
         )
-        return 201, AdjustmentOut.model_validate(adjustment).model_dump(mode="json")
+        return AdjustmentOut.model_validate(adjustment)
 
-    scope = f"POST /members/{member_id}/points/adjustments"
-    outcome = idempotency.run_once(
-        session, actor, idempotency_key, scope, data.model_dump(mode="json"), work
-    )
-    response.status_code = outcome.status
-    return outcome.body
+    return once(actor, data, work)
 
 
 @router.get("/points/adjustments", response_model=list[AdjustmentOut])

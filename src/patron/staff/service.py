@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from patron.audit import service as audit
 from patron.core import clock
 from patron.core.actor import HQ_ROLES, Actor, Role
-from patron.core.db import insert_or_skip
+from patron.core.db import insert_or_skip, unique_or
 from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PatronError
 from patron.core.pagination import PageResult, paginate
 from patron.core.security import (
@@ -163,8 +163,6 @@ def _set_scopes(user: StaffUser, store_ids: list[int]) -> None:
 def create_staff(session: Session, actor: Actor, data: StaffCreate) -> StaffUser:
     permissions.MANAGE.check(actor)
     _check_scope(session, actor, data.role, data.all_stores, data.store_ids)
-    if session.scalar(select(StaffUser.id).where(StaffUser.username == data.username)) is not None:
-        raise UsernameTaken(f"username {data.username} is taken", field="username")
     user = StaffUser(
         username=data.username,
         display_name=data.display_name,
@@ -173,8 +171,9 @@ def create_staff(session: Session, actor: Actor, data: StaffCreate) -> StaffUser
         all_stores=data.all_stores,
     )
     _set_scopes(user, data.store_ids)
-    session.add(user)
-    session.flush()
+    taken = UsernameTaken(f"username {data.username} is taken", field="username")
+    with unique_or(session, {"uq_staff_users_username": taken}):
+        session.add(user)
     audit.record(
         session,
         actor,

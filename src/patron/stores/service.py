@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.core.actor import Actor
+from patron.core.db import unique_or
 from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patron.core.pagination import PageResult, paginate
 from patron.stores import permissions
@@ -78,11 +79,10 @@ def get_store(session: Session, actor: Actor, store_id: int) -> Store:
 
 
 def create_store(session: Session, actor: Actor, data: StoreCreate) -> Store:
-    if session.scalar(select(Store.id).where(Store.code == data.code)) is not None:
-        raise StoreCodeExists(f"store code {data.code} is taken", field="code")
     store = Store(**data.model_dump(mode="json"))
-    session.add(store)
-    session.flush()
+    taken = StoreCodeExists(f"store code {data.code} is taken", field="code")
+    with unique_or(session, {"uq_stores_code": taken}):
+        session.add(store)
     audit.record(
         session, actor, "store.create", "store", store.id, store_id=store.id, after=snapshot(store)
     )

@@ -1,0 +1,27 @@
+"""Reading an uploaded file, within the one size cap every upload has."""
+
+from __future__ import annotations
+
+from starlette.datastructures import UploadFile
+
+from patron.core.errors import PatronError
+from patron.core.settings import Settings
+
+
+class PayloadTooLarge(PatronError):
+    status = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
+def read_capped(upload: UploadFile, settings: Settings) -> bytes:
+    """The file's bytes; past PATRON_MAX_UPLOAD_MB, PayloadTooLarge after reading one byte more
+    than the cap, never the whole file."""
+    content = upload.file.read(settings.max_upload_bytes + 1)
+    if len(content) > settings.max_upload_bytes:
+        raise PayloadTooLarge(
+            f"the file is larger than {settings.max_upload_mb} MB; "
+            "split it or use the `patron import` commands",
+            field="file",
+        )
+    return content
