@@ -8,6 +8,7 @@ from pydantic import AwareDatetime
 from patron.core.actor import Actor, Role
 from patron.core.errors import InvalidInput
 from patron.core.pagination import Page
+from patron.core.reasons import Reason
 from patron.deps import ActorDep, SessionDep, require
 from patron.members import importer, service
 from patron.members.models import Channel, ConsentChannel, IdentityType, MemberStatus
@@ -108,7 +109,7 @@ def _identity_lookup(
         try:
             found = service.find_by_mobile(session, normalize_mobile(mobile))
         except ValueError as exc:
-            raise InvalidInput("mobile", str(exc)) from exc
+            raise InvalidInput("mobile", str(exc), code=Reason.not_a_mobile) from exc
     elif card_no is not None:
         found = service.find_by_identity(session, IdentityType.card_no, card_no)
     elif openid is not None:
@@ -265,6 +266,10 @@ def import_members(
 ) -> ImportReport:
     content = file.file.read(MAX_IMPORT_BYTES + 1)
     if len(content) > MAX_IMPORT_BYTES:
-        raise InvalidInput("file", "larger than 50 MB; split it or use `patron import members`")
+        raise InvalidInput(
+            "file",
+            "larger than 50 MB; split it or use `patron import members`",
+            code=Reason.file_too_large,
+        )
     rows = importer.read_rows(content, file.filename or "upload.csv")
     return importer.import_members(session, actor, rows, dry_run=dry_run)

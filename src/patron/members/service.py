@@ -26,6 +26,7 @@ from patron.core.crypto import blind_index
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.ids import parse_row_id
 from patron.core.pagination import PageResult, paginate
+from patron.core.reasons import Reason
 from patron.members.models import (
     AttributeDefinition,
     AttributeType,
@@ -336,7 +337,7 @@ def set_name(member: Member, name: str | None) -> None:
 
 def set_birthday(member: Member, birthday: date | None) -> None:
     if birthday is not None and birthday > clock.today():
-        raise InvalidInput("birthday", "is in the future")
+        raise InvalidInput("birthday", "is in the future", code=Reason.in_future)
     member.birthday = birthday.isoformat() if birthday else None
     member.birthday_md = birthday.strftime("%m-%d") if birthday else None
 
@@ -360,7 +361,7 @@ def default_store(actor: Actor) -> int | None:
     if actor.store_ids is None:
         return None
     if len(actor.store_ids) != 1:
-        raise InvalidInput("store_id", "choose the registering store")
+        raise InvalidInput("store_id", "choose the registering store", code=Reason.missing)
     return next(iter(actor.store_ids))
 
 
@@ -371,7 +372,9 @@ def _check_store(session: Session, actor: Actor, store_id: int | None) -> int | 
     try:
         return stores.get_store(session, actor, store_id).id
     except stores.StoreNotFound as exc:
-        raise InvalidInput("store_id", f"no store {store_id} in your scope") from exc
+        raise InvalidInput(
+            "store_id", f"no store {store_id} in your scope", code=Reason.unknown_store
+        ) from exc
 
 
 def may_guide(user: StaffUser | None) -> bool:
@@ -379,13 +382,18 @@ def may_guide(user: StaffUser | None) -> bool:
     return user is not None and user.is_active and Role(user.role) in STORE_ROLES_FOR_GUIDES
 
 
-def guide_refusal(guide: StaffUser | None, guide_id: int, store_id: int | None) -> str | None:
+def guide_refusal(
+    guide: StaffUser | None, guide_id: int, store_id: int | None
+) -> tuple[Reason, str] | None:
     """Why this staff user cannot be the 归属导购 of a member registered in `store_id`, or None:
     a guide is active store staff working in that store (all-store staff work in any)."""
     if guide is None or not may_guide(guide):
-        return f"no active store staff member {guide_id}"
+        return Reason.unknown_guide, f"no active store staff member {guide_id}"
     if not (guide.all_stores or (store_id is not None and store_id in guide.store_ids)):
-        return f"staff member {guide_id} does not work in the member's registering store"
+        return (
+            Reason.guide_not_in_store,
+            f"staff member {guide_id} does not work in the member's registering store",
+        )
     return None
 
 
@@ -396,7 +404,7 @@ def _check_guide(
         return None
     refusal = guide_refusal(staff.find_active(session, guide_id), guide_id, store_id)
     if refusal:
-        raise InvalidInput(field, refusal)
+        raise InvalidInput(field, refusal[1], code=refusal[0])
     return guide_id
 
 
@@ -460,11 +468,11 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberUp
     changed = sorted(data.model_dump(exclude_unset=True))
     if "mobile" in changed:
         if data.mobile is None:
-            raise InvalidInput("mobile", "may not be removed")
+            raise InvalidInput("mobile", "may not be removed", code=Reason.missing)
         _set_mobile(session, member, data.mobile)
     if "name" in changed:
         if data.name is None:
-            raise InvalidInput("name", "may not be removed")
+            raise InvalidInput("name", "may not be removed", code=Reason.missing)
         set_name(member, data.name.strip())
     if "gender" in changed and data.gender is not None:
         member.gender = data.gender.value
@@ -496,7 +504,9 @@ def add_identity(
 ) -> MemberIdentity:
     issuer = identity.issuer if identity.type is IdentityType.external_id else ""
     if identity.type is IdentityType.external_id and not issuer:
-        raise InvalidInput("issuer", "external ids need the channel that issued them")
+        raise InvalidInput(
+            "issuer", "external ids need the channel that issued them", code=Reason.issuer_required
+        )
     value_hash = identity_hash(identity.type, identity.value, issuer)
     holder = session.scalar(
         select(MemberIdentity).where(
@@ -627,11 +637,15 @@ def list_attributes(session: Session, active_only: bool = False) -> list[Attribu
 def _check_options(kind: AttributeType, options: list[str]) -> None:
     is_choice = kind.is_choice
     if is_choice and not options:
-        raise InvalidInput("options", "a choice attribute needs options")
+        raise InvalidInput(
+            "options", "a choice attribute needs options", code=Reason.options_required
+        )
     if not is_choice and options:
-        raise InvalidInput("options", "only choice attributes take options")
+        raise InvalidInput(
+            "options", "only choice attributes take options", code=Reason.options_not_allowed
+        )
     if len(set(options)) != len(options):
-        raise InvalidInput("options", "options repeat")
+        raise InvalidInput("options", "options repeat", code=Reason.options_repeat)
 
 
 def create_attribute(session: Session, actor: Actor, data: AttributeCreate) -> AttributeDefinition:
@@ -698,25 +712,35 @@ def _parse_attribute(definition: AttributeDefinition, raw: Any) -> Any:
     options = json.loads(definition.options)
     if kind is AttributeType.text:
         if not isinstance(raw, str) or len(raw) > TEXT_ATTRIBUTE_MAX:
-            raise InvalidInput(field, f"must be text of at most {TEXT_ATTRIBUTE_MAX} characters")
+            raise InvalidInput(
+                field,
+                f"must be text of at most {TEXT_ATTRIBUTE_MAX} characters",
+                code=Reason.too_long,
+            )
         return raw
     if kind is AttributeType.number:
         if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise InvalidInput(field, "must be a number")
+            raise InvalidInput(field, "must be a number", code=Reason.not_a_number)
         if isinstance(raw, float) and not math.isfinite(raw):
-            raise InvalidInput(field, "must be a finite number")
+            raise InvalidInput(field, "must be a finite number", code=Reason.not_a_number)
         return raw
     if kind is AttributeType.date:
         try:
             return date.fromisoformat(str(raw)).isoformat()
         except ValueError as exc:
-            raise InvalidInput(field, "must be a date (YYYY-MM-DD)") from exc
+            raise InvalidInput(
+                field, "must be a date (YYYY-MM-DD)", code=Reason.not_a_date
+            ) from exc
     if kind is AttributeType.single_choice:
         if raw not in options:
-            raise InvalidInput(field, f"must be one of {', '.join(options)}")
+            raise InvalidInput(
+                field, f"must be one of {', '.join(options)}", code=Reason.not_a_choice
+            )
         return raw
     if not isinstance(raw, list) or any(item not in options for item in raw):
-        raise InvalidInput(field, f"must be a list drawn from {', '.join(options)}")
+        raise InvalidInput(
+            field, f"must be a list drawn from {', '.join(options)}", code=Reason.not_a_choice
+        )
     return list(dict.fromkeys(raw))
 
 
@@ -727,7 +751,9 @@ def set_attributes(
     definitions = {d.code: d for d in list_attributes(session, active_only=True)}
     for code in values:
         if code not in definitions:
-            raise InvalidInput(f"attributes.{code}", "no such member attribute")
+            raise InvalidInput(
+                f"attributes.{code}", "no such member attribute", code=Reason.unknown_attribute
+            )
     current = {
         row.attribute_id: row
         for row in session.scalars(
@@ -752,7 +778,9 @@ def set_attributes(
         for definition in definitions.values():
             if definition.required and definition.id not in current:
                 raise InvalidInput(
-                    f"attributes.{definition.code}", f"{definition.label} is required"
+                    f"attributes.{definition.code}",
+                    f"{definition.label} is required",
+                    code=Reason.missing,
                 )
     session.flush()
 
@@ -1072,7 +1100,9 @@ def _lock_pair(session: Session, first_id: int, second_id: int) -> dict[int, Mem
 
 def merge_members(session: Session, actor: Actor, source_id: int, target_id: int) -> Member:
     if source_id == target_id:
-        raise InvalidInput("source_id", "a member cannot be merged into itself")
+        raise InvalidInput(
+            "source_id", "a member cannot be merged into itself", code=Reason.merge_into_self
+        )
     locked = _lock_pair(session, source_id, target_id)
     for field, member_id in (("source_id", source_id), ("target_id", target_id)):
         member = locked.get(member_id)

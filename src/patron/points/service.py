@@ -23,6 +23,7 @@ from patron.core.db import insert_or_skip
 from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patron.core.money import MAX_FEN
 from patron.core.pagination import PageResult, paginate
+from patron.core.reasons import Reason
 from patron.members import service as members
 from patron.members.models import Member
 from patron.orders import service as orders
@@ -377,7 +378,9 @@ def burn(
     """Spend points, earliest-expiring lots first."""
     policy, now = get_policy(session), clock.now()
     if points < policy.min_burn:
-        raise InvalidInput("points", f"at least {policy.min_burn} points per burn")
+        raise InvalidInput(
+            "points", f"at least {policy.min_burn} points per burn", code=Reason.below_min_burn
+        )
     _check_store(session, actor, store_id)
     account = lock_accounts(session, [member_id])[member_id]
     if order_id is not None:
@@ -409,7 +412,9 @@ def _check_store(session: Session, actor: Actor, store_id: int | None) -> None:
     if store_id is None:
         return
     if not actor.sees_store(store_id):
-        raise InvalidInput("store_id", f"no store {store_id} in your scope")
+        raise InvalidInput(
+            "store_id", f"no store {store_id} in your scope", code=Reason.unknown_store
+        )
     stores.check_ids_exist(session, [store_id], field="store_id")
 
 
@@ -426,16 +431,21 @@ def _check_order_share(
     try:
         order = orders.get_order(session, actor, order_id)
     except orders.OrderNotFound as exc:
-        raise InvalidInput("order_id", f"no order {order_id} in your scope") from exc
+        raise InvalidInput(
+            "order_id", f"no order {order_id} in your scope", code=Reason.unknown_order
+        ) from exc
     owner, total = order.member_id, order.total
     if owner != member_id:
-        raise InvalidInput("order_id", f"order {order_id} is not this member's")
+        raise InvalidInput(
+            "order_id", f"order {order_id} is not this member's", code=Reason.order_of_other_member
+        )
     already = -_order_sum(session, order_id, EntryKind.burn)
     most = total * policy.max_order_share_pct // 100 * policy.points_per_yuan_value // 100
     if already + points > most:
         raise InvalidInput(
             "points",
             f"points may pay at most {policy.max_order_share_pct}% of the order: {most} points",
+            code=Reason.exceeds_order_share,
         )
 
 
@@ -620,9 +630,11 @@ def request_adjustment(
 ) -> PointsAdjustment:
     """Small adjustments apply at once; from the approval size up they wait for a second HQ user."""
     if points == 0:
-        raise InvalidInput("points", "an adjustment moves at least one point")
+        raise InvalidInput(
+            "points", "an adjustment moves at least one point", code=Reason.zero_points
+        )
     if not reason.strip():
-        raise InvalidInput("reason", "an adjustment needs a reason")
+        raise InvalidInput("reason", "an adjustment needs a reason", code=Reason.missing)
     _check_store(session, actor, store_id)
     policy = get_policy(session)
     adjustment = PointsAdjustment(
@@ -686,7 +698,11 @@ def _apply(session: Session, actor: Actor, adjustment: PointsAdjustment) -> None
     reason = f"adjustment {adjustment.id}: {adjustment.reason}"
     if adjustment.points > 0:
         if account.available + account.pending + adjustment.points - account.debt > MAX_BALANCE:
-            raise InvalidInput("points", f"a balance holds at most {MAX_BALANCE} points")
+            raise InvalidInput(
+                "points",
+                f"a balance holds at most {MAX_BALANCE} points",
+                code=Reason.balance_too_large,
+            )
         to_debt = min(account.debt, adjustment.points)
         account.debt -= to_debt
         kept = adjustment.points - to_debt
