@@ -148,6 +148,8 @@ class EntryOut(BaseModel):
     operator: str
     reason: str
     rules: list[dict[str, Any]] | None
+    merge_partner_id: int | None
+    debt_paid: int
     lapsed: int
     created_at: datetime
 

@@ -189,6 +189,7 @@ def pay_debt(session: Session, account: PointsAccount, now: datetime) -> None:
     entry = _entry(session, account.member_id, EntryKind.debt_payment, 0, "system")
     paid = _draw(session, entry, _spendable_lots(session, account.member_id, now), pay)
     entry.reason = f"paid debt {paid}"
+    entry.debt_paid = paid
     account.available -= paid
     account.debt -= paid
 
@@ -302,6 +303,7 @@ def earn(
                 "store_id": order.store_id,
                 "operator": operator,
                 "reason": f"paid debt {to_debt}" if to_debt else "",
+                "debt_paid": to_debt,
                 "rules": [{"rule_id": None, "name": "base", "points": earning.base}]
                 + [asdict(f) for f in earning.fired],
                 "lapsed": 0,
@@ -695,7 +697,7 @@ def _apply(session: Session, actor: Actor, adjustment: PointsAdjustment) -> None
     now, policy = clock.now(), get_policy(session)
     account = lock_accounts(session, [adjustment.member_id])[adjustment.member_id]
     settle_due(session, account, now)
-    reason = f"adjustment {adjustment.id}: {adjustment.reason}"
+    reason = adjustment.reason
     if adjustment.points > 0:
         if account.available + account.pending + adjustment.points - account.debt > MAX_BALANCE:
             raise InvalidInput(
@@ -803,6 +805,7 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
             -balance,
             "system",
             reason=f"merged into member {target_id}",
+            merge_partner_id=target_id,
         )
         _entry(
             session,
@@ -811,6 +814,7 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
             balance,
             "system",
             reason=f"merged from member {source_id}",
+            merge_partner_id=source_id,
         )
     session.flush()
 
@@ -1027,7 +1031,15 @@ def _points_events(session: Session, member: Member) -> list[members.TimelineEve
     )
     return [
         members.TimelineEvent(
-            e.created_at, "points", e.kind, {"points": e.points, "reason": e.reason}
+            e.created_at,
+            "points",
+            e.kind,
+            {
+                "points": e.points,
+                "reason": e.reason,
+                "merge_partner_id": e.merge_partner_id,
+                "debt_paid": e.debt_paid,
+            },
         )
         for e in rows
     ]
