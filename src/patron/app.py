@@ -22,6 +22,7 @@ from patron.core.errors import InvalidInput
 from patron.core.ids import MAX_ROW_ID
 from patron.core.logging import configure_logging
 from patron.core.ratelimit import RateLimiter
+from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
 from patron.deps import API_PREFIX
 from patron.members.api import router as members_router
@@ -60,7 +61,11 @@ def bounded_ids(request: Request) -> None:
             except ValueError:
                 continue  # missing or not a number: FastAPI's own validation answers it
             if not -MAX_ROW_ID <= value <= MAX_ROW_ID:
-                raise InvalidInput(field.alias, f"out of range: ids go up to {MAX_ROW_ID}")
+                raise InvalidInput(
+                    field.alias,
+                    f"out of range: ids go up to {MAX_ROW_ID}",
+                    code=Reason.out_of_range,
+                )
 
 
 def api_router() -> APIRouter:

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from patron.core.context import current_request_id
 from patron.core.errors import PatronError
+from patron.core.reasons import for_pydantic
 
 PROBLEM_TYPE_BASE = "https://patron.dev/problems/"
 log = logging.getLogger("patron.errors")
@@ -90,7 +91,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _field_name(tuple(e["loc"])), "message": e["msg"], "type": e["type"]}
+            {
+                "field": _field_name(tuple(e["loc"])),
+                "code": for_pydantic(e["type"]).value,
+                "message": e["msg"],
+                "type": e["type"],
+            }
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)

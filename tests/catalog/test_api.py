@@ -89,20 +89,24 @@ def test_product_import_in_yuan_is_idempotent(
 
 
 @pytest.mark.parametrize(
-    ("row", "field"),
-    [("P1,杯子," + "C" * 33 + ",1", "category_code"), ("P1,杯子,CUP,1e999999", "list_price")],
-    ids=["category_code_too_long", "price_overflowing_decimal"],
+    ("row", "field", "code"),
+    [
+        ("P1,杯子," + "C" * 33 + ",1", "category_code", "too_long"),
+        ("P1,杯子,CUP,1e999999", "list_price", "not_an_amount"),
+        ("P1,杯子,CUP,-1", "list_price", "out_of_range"),
+        ("P1,杯子,CUP,1,sold", "status", "not_a_status"),
+        ("," + "杯子,CUP,1", "sku", "missing"),
+    ],
+    ids=["category_code_too_long", "price_overflowing_decimal", "negative", "status", "no_sku"],
 )
 def test_product_import_reports_values_it_cannot_store(
-    session: Session, row: str, field: str
+    session: Session, row: str, field: str, code: str
 ) -> None:
-    text = "sku,name,category_code,list_price\n" + row + "\n"
+    text = "sku,name,category_code,list_price,status\n" + row + "\n"
     for dry_run in (True, False):
         report = catalog.import_products(session, SYSTEM, text.encode(), "p.csv", dry_run)
-        assert (report.created, [(e["row"], e["field"]) for e in report.errors]) == (
-            0,
-            [(2, field)],
-        )
+        found = [(e["row"], e["field"], e["code"]) for e in report.errors]
+        assert (report.created, found) == (0, [(2, field, code)])
 
 
 @pytest.mark.parametrize(

@@ -203,8 +203,8 @@ def test_a_bad_setting_is_a_configuration_error(
 
 def test_db_upgrade_takes_the_revision_and_says_where_the_database_is(cli_database: str) -> None:
     assert "database at 0003" in invoke("db", "upgrade", "0003")
-    assert "database at 0005" in invoke("db", "upgrade")
-    assert "database at 0005" in invoke("db", "upgrade", "0003")  # never downgrades
+    assert "database at 0006" in invoke("db", "upgrade")
+    assert "database at 0006" in invoke("db", "upgrade", "0003")  # never downgrades
 
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -34,3 +36,39 @@ def test_downgrade_to_base_and_up_again(tmp_path: Path) -> None:
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     migrate.upgrade(engine)
     assert "stores" in inspect(engine).get_table_names()
+
+
+def test_points_entry_facts_are_backfilled_from_their_text(tmp_path: Path) -> None:
+    path = tmp_path / "facts.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine, "0005")
+    notes = {
+        1: "adjustment 7: 投诉补偿: 漏积分",
+        2: "merged into member 12",
+        3: "merged from member 11",
+        4: "paid debt 300",
+        5: "order refunded",
+    }
+    with closing(sqlite3.connect(path)) as raw, raw:
+        raw.executemany(
+            "INSERT INTO members (id, status, gender, channel, registered_at, created_at,"
+            " updated_at) VALUES (?, 'active', 'unknown', 'pos', ?, ?, ?)",
+            [(member_id, *["2026-01-01 00:00:00"] * 3) for member_id in (1, 11, 12)],
+        )
+        raw.executemany(
+            "INSERT INTO points_entries (id, member_id, kind, points, operator, reason, lapsed,"
+            " created_at) VALUES (?, 1, 'adjust', 1, 'system', ?, 0, '2026-01-01 00:00:00')",
+            notes.items(),
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, reason, merge_partner_id, debt_paid FROM points_entries ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (1, "投诉补偿: 漏积分", None, 0),
+        (2, "merged into member 12", 12, 0),
+        (3, "merged from member 11", 11, 0),
+        (4, "paid debt 300", None, 300),
+        (5, "order refunded", None, 0),
+    ]

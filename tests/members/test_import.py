@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
@@ -8,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.audit.models import AuditEntry
+from patron.core import clock
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
 from patron.members import guides, identities, importer, registry
@@ -75,7 +77,7 @@ def test_changed_rows_update(session: Session) -> None:
     assert member.name == "王武"
 
 
-def test_row_errors_name_row_field_and_reason(session: Session) -> None:
+def test_row_errors_name_row_field_code_and_reason(session: Session) -> None:
     stores(session)
     bad = """mobile,name,birthday,gender,store
 12345,坏号码,,,
@@ -86,13 +88,14 @@ def test_row_errors_name_row_field_and_reason(session: Session) -> None:
 13800000012,重复,,,IMP01
 """
     report = run(session, bad.encode())
-    assert [(e.row, e.field) for e in report.errors] == [
-        (2, "mobile"),
-        (3, "birthday"),
-        (4, "store"),
-        (5, "gender"),
-        (7, "mobile"),
+    assert [(e.row, e.field, e.code) for e in report.errors] == [
+        (2, "mobile", "not_a_mobile"),
+        (3, "birthday", "in_future"),
+        (4, "store", "unknown_store"),
+        (5, "gender", "not_a_gender"),
+        (7, "mobile", "duplicate_row"),
     ]
+    assert all(e.reason for e in report.errors)
     assert report.created == 1
     assert count(session) == 1
 
@@ -147,7 +150,8 @@ def test_header_without_mobile_is_refused(
     files = {"file": ("x.csv", "姓名\n张三\n".encode(), "text/csv")}
     response = client.post("/api/v1/imports/members", files=files, headers=headers)
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "file"
+    error = response.json()["errors"][0]
+    assert (error["field"], error["code"]) == ("file", "columns_missing")
 
 
 def test_store_manager_cannot_take_over_another_stores_member(session: Session) -> None:
@@ -243,7 +247,10 @@ def test_store_manager_import_defaults_to_their_only_store(session: Session) -> 
 def test_import_checks_email_like_the_api(session: Session) -> None:
     csv = "手机号,姓名,邮箱\n13911110001,甲,foo@\n13911110002,乙,@\n13911110003,丙,A@B.CN\n"
     report = run(session, csv.encode(), dry_run=True)
-    assert [(e.row, e.field) for e in report.errors] == [(2, "email"), (3, "email")]
+    assert [(e.row, e.field, e.code) for e in report.errors] == [
+        (2, "email", "not_an_email"),
+        (3, "email", "not_an_email"),
+    ]
     assert report.created == 1
 
 
@@ -263,3 +270,53 @@ def test_an_import_naming_guides_stays_batched(
         )
         assert report.created + report.updated == 500
         assert count_queries.count - before < 50  # a statement per batch, not per row
+
+
+def test_registered_at_takes_a_date_or_an_iso_date_time(session: Session) -> None:
+    stores(session)
+    csv = (
+        "手机号,开卡门店,注册时间\n"
+        "13911120001,IMP01,2022-01-03T09:00:00+08:00\n"
+        "13911120002,IMP01,2022-01-03T01:00:00Z\n"
+        "13911120003,IMP01,2022/01/03\n"
+        "13911120004,IMP01,2022-01-03 09:30\n"
+    )
+    report = run(session, csv.encode())
+    assert (report.created, report.errors) == (4, [])
+    registered = {
+        mobile: registry.find_by_mobile(session, mobile).registered_at  # type: ignore[union-attr]
+        for mobile in ("+8613911120001", "+8613911120002", "+8613911120003", "+8613911120004")
+    }
+    shanghai = clock.business_tz()
+    assert registered == {
+        "+8613911120001": datetime(2022, 1, 3, 9, tzinfo=shanghai),
+        "+8613911120002": datetime(2022, 1, 3, 1, tzinfo=UTC),
+        "+8613911120003": datetime(2022, 1, 3, tzinfo=shanghai),
+        "+8613911120004": datetime(2022, 1, 3, 9, 30, tzinfo=shanghai),
+    }
+
+
+def test_registered_at_in_an_excel_date_time_cell_keeps_its_time(session: Session) -> None:
+    stores(session)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["手机号", "开卡门店", "注册时间"])
+    sheet.append(["13911130001", "IMP01", datetime(2022, 1, 3, 9, 0)])  # noqa: DTZ001 - Excel's
+    buffer = io.BytesIO()
+    book.save(buffer)
+    report = run(session, buffer.getvalue(), "members.xlsx")
+    assert report.errors == []
+    member = registry.find_by_mobile(session, "+8613911130001")
+    assert member is not None
+    assert member.registered_at == datetime(2022, 1, 3, 9, tzinfo=clock.business_tz())
+
+
+def test_an_unreadable_registered_at_is_reported_under_its_own_column(session: Session) -> None:
+    stores(session)
+    csv = "手机号,生日,开卡门店,注册时间\n13911140001,1990-01-02,IMP01,去年春天\n"
+    report = run(session, csv.encode())
+    assert [(e.row, e.field, e.code) for e in report.errors] == [
+        (2, "registered_at", "not_a_datetime")
+    ]
+    assert count(session) == 0

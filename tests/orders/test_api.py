@@ -86,35 +86,53 @@ def _line(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("changes", "field"),
+    ("changes", "field", "code"),
     [
         (
             {"items": [_line(paid=999)], "payments": [{"method": "cash", "amount": 999}]},
             "items.0.paid",
+            "paid_mismatch",
         ),
-        ({"items": [_line(discount=1001, paid=-1)]}, "items.0.paid"),
-        ({"items": [_line(quantity=0, paid=0)]}, "items.0.quantity"),
-        ({"items": [_line()], "payments": [{"method": "cash", "amount": 900}]}, "payments"),
-        ({"items": [_line()], "payments": [{"method": "cash", "amount": 0}]}, "payments.0.amount"),
-        ({"items": []}, "items"),
-        ({"occurred_at": "2999-01-01T00:00:00+08:00"}, "occurred_at"),
-        ({"occurred_at": "2026-01-01T00:00:00"}, "occurred_at"),
-        ({"occurred_at": "0001-01-01T00:00:00+08:00"}, "occurred_at"),
-        ({"items": [_line(unit_price=0, paid=0)], "payments": []}, "items"),
-        ({"store_id": 999999}, "store_id"),
-        ({"member_id": 999999}, "member_id"),
-        ({"channel": "fax"}, "channel"),
+        ({"items": [_line(discount=1001, paid=-1)]}, "items.0.paid", "too_small"),
+        ({"items": [_line(quantity=0, paid=0)]}, "items.0.quantity", "too_small"),
+        (
+            {"items": [_line()], "payments": [{"method": "cash", "amount": 900}]},
+            "payments",
+            "payments_mismatch",
+        ),
+        (
+            {"items": [_line()], "payments": [{"method": "cash", "amount": 0}]},
+            "payments.0.amount",
+            "too_small",
+        ),
+        ({"items": []}, "items", "too_short"),
+        ({"occurred_at": "2999-01-01T00:00:00+08:00"}, "occurred_at", "in_future"),
+        ({"occurred_at": "2026-01-01T00:00:00"}, "occurred_at", "not_a_datetime"),
+        ({"occurred_at": "0001-01-01T00:00:00+08:00"}, "occurred_at", "out_of_range"),
+        ({"items": [_line(unit_price=0, paid=0)], "payments": []}, "items", "order_total_zero"),
+        ({"store_id": 999999}, "store_id", "unknown_store"),
+        ({"member_id": 999999}, "member_id", "unknown_member"),
+        ({"channel": "fax"}, "channel", "not_a_choice"),
+        ({"external_id": "x" * 65}, "external_id", "too_long"),
+        ({"surprise": 1}, "surprise", "unknown_field"),
     ],
 )
-def test_every_rule_rejects_and_writes_nothing(
-    client: TestClient, session: Session, till: dict[str, Any], changes: dict[str, Any], field: str
+def test_every_rule_rejects_with_a_stable_code_and_writes_nothing(
+    client: TestClient,
+    session: Session,
+    till: dict[str, Any],
+    changes: dict[str, Any],
+    field: str,
+    code: str,
 ) -> None:
     body = order_body(till["store"], **changes)
     if "items" in changes and "payments" not in changes:
         body["payments"] = [{"method": "cash", "amount": 1000}]
     response = post_order(client, till["headers"], body, "k-bad")
     assert response.status_code == 422, response.json()
-    assert response.json()["errors"][0]["field"] == field
+    error = response.json()["errors"][0]
+    assert (error["field"], error["code"]) == (field, code)
+    assert error["message"]
     assert session.scalar(select(OutboxEvent.id)) is None
     assert session.scalar(select(Product.id)) is None
     retry = post_order(client, till["headers"], order_body(till["store"]), "k-bad")

@@ -85,6 +85,7 @@ def test_an_order_whose_rows_are_apart_is_dropped_whole(session: Session) -> Non
         assert (report.created, report.lines) == (1, 1)
         apart_rows = {
             "field": "external_id",
+            "code": "rows_not_together",
             "reason": "rows of this order are not together in the file",
         }
         assert report.errors == [{"row": 2, **apart_rows}, {"row": 4, **apart_rows}]
@@ -120,16 +121,28 @@ ROW = "IMP01,Z-1,2025-06-18 10:00:00,,SKU-1,杯子,CARE,{quantity},{price},0,{pa
 @pytest.mark.parametrize(
     ("rows", "error"),
     [
-        ([ROW.format(quantity=3_000_000_000, price=0, paid=0)], (2, "quantity")),
-        ([ROW.format(quantity=1_000_001, price=0.01, paid=10000.01)], (2, "quantity")),
-        ([ROW.format(quantity=1, price=20_000_000, paid=20_000_000)] * 2, (3, "paid")),
-        ([ROW.format(quantity=1, price=0, paid=0)], (2, "paid")),
+        ([ROW.format(quantity=3_000_000_000, price=0, paid=0)], (2, "quantity", "out_of_range")),
+        (
+            [ROW.format(quantity=1_000_001, price=0.01, paid=10000.01)],
+            (2, "quantity", "out_of_range"),
+        ),
+        (
+            [ROW.format(quantity=1, price=20_000_000, paid=20_000_000)] * 2,
+            (3, "paid", "order_total_too_large"),
+        ),
+        ([ROW.format(quantity=1, price=0, paid=0)], (2, "paid", "order_total_zero")),
         (
             [ROW.format(quantity=1, price=10, paid=10).replace("CARE", "C" * 33)],
-            (2, "category_code"),
+            (2, "category_code", "too_long"),
         ),
-        ([ROW.format(quantity=1, price=10, paid=10).replace("2025", "0001")], (2, "occurred_at")),
-        ([ROW.format(quantity=1, price="1e999999", paid=10)], (2, "unit_price")),
+        (
+            [ROW.format(quantity=1, price=10, paid=10).replace("2025", "0001")],
+            (2, "occurred_at", "out_of_range"),
+        ),
+        (
+            [ROW.format(quantity=1, price="1e999999", paid=10)],
+            (2, "unit_price", "not_an_amount"),
+        ),
     ],
     ids=[
         "quantity_int32",
@@ -142,13 +155,14 @@ ROW = "IMP01,Z-1,2025-06-18 10:00:00,,SKU-1,杯子,CARE,{quantity},{price},0,{pa
     ],
 )
 def test_values_live_intake_refuses_are_row_errors(
-    session: Session, rows: list[str], error: tuple[int, str]
+    session: Session, rows: list[str], error: tuple[int, str, str]
 ) -> None:
     make_store(session, "IMP01")
     text = HISTORY.splitlines()[0] + "\n" + "\n".join(rows) + "\n"
     for dry_run in (True, False):
         report = run(session, text, dry_run=dry_run)
-        assert (report.created, [(e["row"], e["field"]) for e in report.errors]) == (0, [error])
+        found = [(e["row"], e["field"], e["code"]) for e in report.errors]
+        assert (report.created, found) == (0, [error])
     assert count(session, Order) == 0
 
 
@@ -165,7 +179,8 @@ def test_an_unreadable_csv_is_a_problem(
     files = {"file": ("orders.csv", content, "text/csv")}
     response = client.post("/api/v1/imports/orders?dry_run=false", files=files, headers=headers)
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "file"
+    error = response.json()["errors"][0]
+    assert (error["field"], error["code"]) == ("file", "file_unreadable")
     assert count(session, Order) == 0
 
 

@@ -17,12 +17,18 @@ from patron.members import merge as member_merge
 from patron.members.models import Member
 from patron.orders import service as orders
 from patron.orders.schemas import OrderCreate, RefundCreate
-from patron.points import burning, jobs
+from patron.points import adjustments, burning, jobs
 from patron.points import errors as points_errors
 from patron.points import policy as points_policy
 from patron.points import queries as points_queries
 from patron.points import rules as points_rules
-from patron.points.models import ExpiryNotice, ExpiryPolicy, PointsAccount, PointsLot
+from patron.points.models import (
+    ExpiryNotice,
+    ExpiryPolicy,
+    PointsAccount,
+    PointsEntry,
+    PointsLot,
+)
 from patron.stores.models import Store
 from tests.factories import make_member, make_staff, make_store, order_body, staff_headers
 
@@ -145,6 +151,8 @@ def test_refund_after_spending_creates_debt_that_the_next_earning_pays(
     assert state(session, member, T0 + timedelta(hours=2)) == (0, 0, 300)
     buy(session, store, member, 50000, at=T0 + timedelta(days=1))
     assert state(session, member, T0 + timedelta(days=1)) == (200, 0, 0)
+    last = session.scalars(select(PointsEntry).order_by(PointsEntry.id.desc()).limit(1)).one()
+    assert (last.kind, last.points, last.debt_paid) == ("earn", 500, 300)
     assert points_queries.verify(session) == []
 
 
@@ -272,6 +280,13 @@ def test_merge_moves_lots_with_their_expiry_and_the_debt(session: Session) -> No
         assert points_queries.balance(session, target.id).available == 300
     session.refresh(source_lot)
     assert (source_lot.member_id, source_lot.expires_at) == (target.id, expires)
+    merges = session.scalars(
+        select(PointsEntry).where(PointsEntry.kind.in_(["merge_in", "merge_out"]))
+    )
+    assert {e.kind: (e.member_id, e.merge_partner_id) for e in merges} == {
+        "merge_out": (source.id, target.id),
+        "merge_in": (target.id, source.id),
+    }
     assert points_queries.verify(session) == []
 
 
@@ -813,3 +828,17 @@ def test_each_rule_condition_decides_whether_the_rule_fires(
     assert fired(oily, "P-1", "mini_program", birthday) == set(conditions)
     assert fired(dry, "P-1", "mini_program", birthday) == {"channel", "category", "sku", "dates"}
     assert fired(oily, "OTHER", "pos", "2026-03-09T12:00:00+08:00") == {"skin"}
+
+
+def test_an_adjustment_keeps_a_reason_as_long_as_the_api_takes(
+    session: Session, shop: tuple[Store, Member]
+) -> None:
+    """The ledger entry's reason column is as wide as the adjustment's: on PostgreSQL a prefix
+    written into it ("adjustment 12: …") overflowed VARCHAR(200)."""
+    _, member = shop
+    reason = "补" * 200
+    adjustment = adjustments.request_adjustment(session, SYSTEM, member.id, 500, reason)
+    entry = session.scalars(
+        select(PointsEntry).where(PointsEntry.adjustment_id == adjustment.id)
+    ).one()
+    assert (entry.reason, entry.points, adjustment.status) == (reason, 500, "applied")

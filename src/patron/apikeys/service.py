@@ -14,6 +14,7 @@ from patron.core import clock
 from patron.core.actor import Actor, Role
 from patron.core.errors import InvalidInput, NotFound
 from patron.core.pagination import PageResult, paginate
+from patron.core.reasons import Reason
 from patron.core.security import hash_api_key, new_api_key
 from patron.stores import service as stores
 
@@ -41,9 +42,17 @@ def snapshot(api_key: ApiKey) -> dict[str, object]:
 
 def create_key(session: Session, actor: Actor, data: ApiKeyCreate) -> CreatedKey:
     if data.all_stores and data.store_ids:
-        raise InvalidInput("store_ids", "give either all_stores or a list of stores, not both")
+        raise InvalidInput(
+            "store_ids",
+            "give either all_stores or a list of stores, not both",
+            code=Reason.stores_conflict,
+        )
     if not data.all_stores and not data.store_ids:
-        raise InvalidInput("store_ids", "an API key needs all_stores or at least one store")
+        raise InvalidInput(
+            "store_ids",
+            "an API key needs all_stores or at least one store",
+            code=Reason.stores_missing,
+        )
     stores.check_ids_exist(session, data.store_ids)
     key = new_api_key()
     api_key = ApiKey(

@@ -26,7 +26,8 @@ from patron.core.db import insert_or_skip, unique_or
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.money import MAX_FEN, yuan_to_fen
 from patron.core.pagination import PageResult, paginate
-from patron.core.tabular import cell_text, read_table
+from patron.core.reasons import Reason
+from patron.core.tabular import RowError, cell_text, check_key, read_table, row_error
 
 PRODUCTS = cast(Table, Product.__table__)
 CATEGORIES = cast(Table, Category.__table__)
@@ -69,11 +70,15 @@ def _check_parent(session: Session, category_id: int | None, parent_id: int | No
     seen = {category_id}
     while parent_id is not None:
         if parent_id in seen:
-            raise InvalidInput("parent_id", "a category cannot sit under itself")
+            raise InvalidInput(
+                "parent_id", "a category cannot sit under itself", code=Reason.category_cycle
+            )
         seen.add(parent_id)
         parent = session.get(Category, parent_id)
         if parent is None:
-            raise InvalidInput("parent_id", f"no category {parent_id}")
+            raise InvalidInput(
+                "parent_id", f"no category {parent_id}", code=Reason.unknown_category
+            )
         parent_id = parent.parent_id
 
 
@@ -153,7 +158,9 @@ def get_product(session: Session, product_id: int) -> Product:
 
 def _check_category(session: Session, category_id: int | None) -> None:
     if category_id is not None and session.get(Category, category_id) is None:
-        raise InvalidInput("category_id", f"no category {category_id}")
+        raise InvalidInput(
+            "category_id", f"no category {category_id}", code=Reason.unknown_category
+        )
 
 
 def create_product(session: Session, actor: Actor, data: ProductCreate) -> Product:
@@ -329,13 +336,12 @@ def _parse_products(
         report.rows += 1
         try:
             item = _parse_product(row)
-        except ValueError as exc:
-            field, _, reason = str(exc).partition(": ")
-            report.errors.append({"row": number, "field": field, "reason": reason})
+        except RowError as error:
+            report.errors.append(error.as_report(number))
             continue
         if item["sku"] in seen:
             report.errors.append(
-                {"row": number, "field": "sku", "reason": "repeats an earlier row"}
+                row_error(number, "sku", Reason.duplicate_row, "repeats an earlier row")
             )
             continue
         seen.add(item["sku"])
@@ -344,13 +350,13 @@ def _parse_products(
 
 def _parse_product(row: dict[str, Any]) -> dict[str, Any]:
     sku, name = cell_text(row.get("sku")), cell_text(row.get("name"))
-    if not sku or len(sku) > 64:
-        raise ValueError("sku: missing or longer than 64 characters")
+    check_key("sku", sku)
     if not name:
-        raise ValueError("name: missing")
+        raise RowError("name", "missing", code=Reason.missing)
     category_code = cell_text(row.get("category_code")) or None
     if category_code is not None and len(category_code) > CATEGORY_CODE_LENGTH:
-        raise ValueError(f"category_code: longer than {CATEGORY_CODE_LENGTH} characters")
+        reason = f"longer than {CATEGORY_CODE_LENGTH} characters"
+        raise RowError("category_code", reason, code=Reason.too_long)
     item: dict[str, Any] = {"sku": sku, "name": name[:200], "category_code": category_code}
     for field in ("list_price", "member_price"):
         text = cell_text(row.get(field))
@@ -358,12 +364,13 @@ def _parse_product(row: dict[str, Any]) -> dict[str, Any]:
             try:
                 item[field] = yuan_to_fen(text)
             except ValueError as exc:
-                raise ValueError(f"{field}: {exc}") from exc
+                raise RowError(field, str(exc), code=Reason.not_an_amount) from exc
             if not 0 <= item[field] <= MAX_FEN:
-                raise ValueError(f"{field}: negative or above {MAX_FEN} fen")
+                reason = f"negative or above {MAX_FEN} fen"
+                raise RowError(field, reason, code=Reason.out_of_range)
     status = cell_text(row.get("status")).lower()
     if status:
         if status not in {"active", "inactive", "在售", "停售"}:
-            raise ValueError("status: active/inactive (在售/停售)")
+            raise RowError("status", "active/inactive (在售/停售)", code=Reason.not_a_status)
         item["status"] = "inactive" if status in {"inactive", "停售"} else "active"
     return item

@@ -3,7 +3,7 @@ rename and move). Everyone reads it; HQ admins and HQ marketing keep it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -58,12 +58,6 @@ PRODUCT_FIELDS = ("sku", "name", "category_id", "list_price", "member_price", "s
 # Prices are INTEGER columns: on PostgreSQL at most 2³¹ − 1 fen.
 MAX_FEN = 2**31 - 1
 # The service's reasons (English, for API callers), as the console says them.
-REASONS = (
-    ("no category", "reason.no_category"),
-    ("a category cannot sit under itself", "reason.category_cycle"),
-)
-
-
 # --- the category tree ------------------------------------------------------------------------
 
 
@@ -112,19 +106,6 @@ def _descendants(nodes: list[CategoryNode], category_id: int) -> set[int]:
     return found
 
 
-def _catalog_errors(error: ValidationError | PatronError, t: Translator) -> FormErrors:
-    errors = form_errors(error, t)
-    fields = {name: _localize(message, t) for name, message in errors.fields.items()}
-    return replace(errors, fields=fields)
-
-
-def _localize(message: str, t: Translator) -> str:
-    for start, key in REASONS:
-        if message.startswith(start):
-            return t(key)
-    return message
-
-
 @router.get("/categories")
 def category_list(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
     return _categories_page(request, session, {"parent_id": ""}, NO_ERRORS)
@@ -141,7 +122,7 @@ def category_create(
         with attempt(session):
             category = catalog.create_category(session, actor, data)
     except (ValidationError, PatronError) as error:
-        return _categories_page(request, session, values, _catalog_errors(error, t_for(request)))
+        return _categories_page(request, session, values, form_errors(error, t_for(request)))
     return redirect(CATEGORIES_URL, "flash.category_created", name=category.name)
 
 
@@ -183,7 +164,7 @@ def category_update(
         with attempt(session):
             catalog.update_category(session, actor, category.id, data)
     except (ValidationError, PatronError) as error:
-        errors = _catalog_errors(error, t_for(request))
+        errors = form_errors(error, t_for(request))
         return _category_form(request, session, category, values, errors)
     return redirect(CATEGORIES_URL, "flash.category_updated", name=values["name"])
 
@@ -270,7 +251,7 @@ def product_create(
         with attempt(session):
             product = catalog.create_product(session, actor, data)
     except (ValidationError, PatronError) as error:
-        errors = _with_problems(_catalog_errors(error, t), problems)
+        errors = _with_problems(form_errors(error, t), problems)
     except _Refused:
         errors = FormErrors(message=t("error.form"), fields=problems, status=422)
     else:
@@ -315,7 +296,7 @@ def product_update(
         with attempt(session):
             catalog.update_product(session, actor, product.id, data)
     except (ValidationError, PatronError) as error:
-        errors = _with_problems(_catalog_errors(error, t), problems)
+        errors = _with_problems(form_errors(error, t), problems)
     except _Refused:
         errors = FormErrors(message=t("error.form"), fields=problems, status=422)
     else:

@@ -13,6 +13,7 @@ from patron.console.i18n import Translator, has_key
 from patron.core import clock
 from patron.core.errors import PatronError
 from patron.core.ids import MAX_ROW_ID
+from patron.core.reasons import for_pydantic
 
 E = TypeVar("E", bound=Enum)
 # The days a date filter may name: orders before 2000 are refused, and the calendar's own edges
@@ -38,12 +39,22 @@ def form_errors(error: ValidationError | PatronError, t: Translator) -> FormErro
     return _from_service(error, t)
 
 
+def reason_text(code: object, message: object, t: Translator) -> str:
+    """A field error in the console's language by its stable code (patron.core.reasons); its
+    English message when the console has no words for the code."""
+    key = f"error.{code}"
+    return t(key) if code and has_key(key) else str(message)
+
+
 def _from_validation(error: ValidationError, t: Translator) -> FormErrors:
     fields: dict[str, str] = {}
     for item in error.errors():
         name = str(item["loc"][0]) if item["loc"] else ""
         key = f"invalid.{item['type']}"
-        message = t(key, **item.get("ctx", {})) if has_key(key) else t("invalid.other")
+        if has_key(key):
+            message = t(key, **item.get("ctx", {}))
+        else:
+            message = reason_text(for_pydantic(item["type"]), t("invalid.other"), t)
         fields.setdefault(name, message)
     return FormErrors(message=t("error.form"), fields=fields, status=422)
 
@@ -51,7 +62,10 @@ def _from_validation(error: ValidationError, t: Translator) -> FormErrors:
 def _from_service(error: PatronError, t: Translator) -> FormErrors:
     key = f"error.{error.code}"
     message = t(key) if has_key(key) else t("error.generic")
-    fields = {str(e["field"]): str(e["message"]) for e in error.extra.get("errors", [])}
+    fields = {
+        str(e["field"]): reason_text(e.get("code"), e["message"], t)
+        for e in error.extra.get("errors", [])
+    }
     if "field" in error.extra:
         fields[str(error.extra["field"])] = message
     if fields:

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import UploadFile
 
-from patron.console.forms import NO_ERRORS, FormErrors
+from patron.console.forms import NO_ERRORS, FormErrors, reason_text
 from patron.console.i18n import Translator, has_key
-from patron.console.member_forms import field_errors, localize, member_errors
+from patron.console.member_forms import field_errors, member_errors
 from patron.console.web import (
     CheckedForm,
     ConsoleActorDep,
@@ -112,5 +112,6 @@ def _error_rows(report: ImportReport, t: Translator) -> list[ErrorRow]:
     for error in sorted(report.errors, key=lambda e: e.row):
         key = f"import.field.{error.field}"
         label = t(key) if has_key(key) else error.field
-        rows.append(ErrorRow(error.row, label, localize(error.reason, t), error.reason))
+        reason = reason_text(error.code, error.reason, t)
+        rows.append(ErrorRow(error.row, label, reason, error.reason))
     return rows

@@ -300,7 +300,9 @@ def _points_row(event: member_timeline.TimelineEvent, kind: str, t: Translator) 
     amount = event.data.get("points")
     shown = signed(amount) if isinstance(amount, int) else "—"
     text_ = t("timeline.points", kind=kind_label(event.summary, t), points=shown)
-    reason = reason_text(str(event.data.get("reason") or ""), t)
+    data = event.data
+    partner, paid = data.get("merge_partner_id"), data.get("debt_paid")
+    reason = reason_text(event.summary, str(data.get("reason") or ""), partner, paid or 0, t)
     details = [(t("points.note"), reason)] if reason else []
     return TimelineRow(event.at, kind, text_, details)
 

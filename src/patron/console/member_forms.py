@@ -21,39 +21,6 @@ from patron.staff import service as staff
 ATTRIBUTE_PREFIX = "attributes."
 # The service names a guide by id; the forms take the guide's username.
 FORM_FIELDS = {"guide_id": "guide"}
-# Schema validators that raise ValueError, explained per field.
-VALUE_ERRORS = {"mobile": "reason.mobile", "email": "reason.email"}
-# The service's reasons (English, for API callers), as the console says them.
-REASONS = (
-    ("is in the future", "reason.future"),
-    ("no store ", "reason.store_scope"),
-    ("no active store staff member", "reason.guide"),
-    ("external ids need", "reason.issuer"),
-    ("must be a number", "reason.number"),
-    ("must be a date", "reason.date"),
-    ("must be one of", "reason.choice"),
-    ("must be a list drawn from", "reason.choice"),
-    ("must be text of at most", "reason.text_long"),
-    ("a choice attribute needs options", "reason.options_needed"),
-    ("only choice attributes take options", "reason.options_unexpected"),
-    ("options repeat", "reason.options_repeat"),
-    ("a member cannot be merged into itself", "reason.merge_self"),
-    ("may not be removed", "invalid.missing"),
-    # The importer's reasons for a refused row or file.
-    ("not a phone number", "reason.mobile"),
-    ("not a China mainland mobile", "reason.mobile"),
-    ("not an email address", "reason.email"),
-    ("no active staff user", "reason.guide"),
-    ("not a date", "reason.date"),
-    ("not a gender", "reason.gender"),
-    ("longer than 50 characters", "reason.name_long"),
-    ("same mobile as row", "reason.duplicate_row"),
-    ("card number belongs to another member", "error.identity_taken"),
-    ("the file is empty", "import.empty"),
-    ("no mobile column", "import.no_mobile_column"),
-    ("the header row lacks column", "import.no_mobile_column"),
-    ("not a readable .xlsx workbook", "import.unreadable"),
-)
 
 
 def attribute_field(code: str) -> str:
@@ -118,26 +85,12 @@ def guide_by_username(session: Session, username: str) -> int | None:
     return user.id if user is not None and user.is_active else None
 
 
-def localize(message: str, t: Translator) -> str:
-    if message.endswith(" is required"):
-        return t("invalid.missing")
-    for start, key in REASONS:
-        if message.startswith(start):
-            return t(key)
-    return message
-
-
 def member_errors(
     error: ValidationError | PatronError, t: Translator, extra: dict[str, str] | None = None
 ) -> FormErrors:
-    """`form_errors` with the member forms' field names and reasons in the console's language."""
+    """`form_errors` with the member forms' field names."""
     errors = form_errors(error, t)
-    fields = {FORM_FIELDS.get(name, name): localize(msg, t) for name, msg in errors.fields.items()}
-    if isinstance(error, ValidationError):
-        for item in error.errors():
-            name = str(item["loc"][0]) if item["loc"] else ""
-            if item["type"] == "value_error" and name in VALUE_ERRORS:
-                fields[name] = t(VALUE_ERRORS[name])
+    fields = {FORM_FIELDS.get(name, name): message for name, message in errors.fields.items()}
     fields |= extra or {}
     message = t("error.form") if fields else errors.message
     return replace(errors, fields=fields, message=message)

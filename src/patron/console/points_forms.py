@@ -14,12 +14,13 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
-from patron.console.forms import FormErrors, form_errors, parse_id
+from patron.console.forms import FormErrors, form_errors, parse_id, reason_text
 from patron.console.i18n import Translator, has_key
 from patron.console.member_forms import number as parse_number
 from patron.console.points_view import factor_text
 from patron.console.web import text
 from patron.core.errors import PatronError
+from patron.core.reasons import Reason, for_pydantic
 from patron.members.attributes import TEXT_ATTRIBUTE_MAX
 from patron.members.models import AttributeType
 from patron.members.schemas import AttributeOut
@@ -73,7 +74,9 @@ def message_for(item: ErrorDetails, t: Translator) -> str:
     if kind == "missing" or (empty and kind in ("int_type", "string_type", "string_too_short")):
         return t("invalid.missing")
     key = f"invalid.{kind}"
-    return t(key, **item.get("ctx", {})) if has_key(key) else t("invalid.other")
+    if has_key(key):
+        return t(key, **item.get("ctx", {}))
+    return reason_text(for_pydantic(kind), t("invalid.other"), t)
 
 
 def refused(
@@ -88,16 +91,6 @@ def with_problems(errors: FormErrors, problems: dict[str, str], t: Translator) -
         return errors
     fields = errors.fields | problems
     return replace(errors, message=t("error.form"), fields=fields, status=max(errors.status, 422))
-
-
-def service_errors(
-    error: PatronError, t: Translator, reasons: Mapping[str, str] | None = None
-) -> FormErrors:
-    """`form_errors` with the service's English reasons said in the console's language."""
-    errors = form_errors(error, t)
-    known = reasons or {}
-    fields = {name: t(known[msg]) if msg in known else msg for name, msg in errors.fields.items()}
-    return replace(errors, fields=fields)
 
 
 def schema_errors(
@@ -449,7 +442,7 @@ def rule_errors(error: ValidationError, values: Mapping[str, Any], t: Translator
             return str(loc[0]), None
         if len(loc) > 1:
             return str(loc[1]), None
-        if "date_from is after date_to" in item["msg"]:
+        if item["type"] == Reason.dates_reversed:
             return "date_to", t("reason.date_order")
         return "weekdays", t("reason.choice")
 
@@ -458,13 +451,8 @@ def rule_errors(error: ValidationError, values: Mapping[str, Any], t: Translator
 
 # --- adjustments ------------------------------------------------------------------------------
 
-ADJUSTMENT_REASONS = {
-    "an adjustment moves at least one point": "reason.points_nonzero",
-    "an adjustment needs a reason": "invalid.missing",
-}
-
 
 def adjustment_errors(error: ValidationError | PatronError, t: Translator) -> FormErrors:
     if isinstance(error, PatronError):
-        return service_errors(error, t, ADJUSTMENT_REASONS)
+        return form_errors(error, t)
     return schema_errors(error, t, lambda item: (str(item["loc"][0]) if item["loc"] else "", None))

@@ -3,7 +3,6 @@ said as an operator would say them ("×2 on Saturdays and Sundays in SH001")."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,11 +15,7 @@ from patron.points.models import EntryKind, PointsEntry, PointsRule, RuleEffect
 
 WEEKDAYS = tuple(range(1, 8))  # ISO: 1 = Monday … 7 = Sunday
 BIRTHDAY_CHOICES = ("day", "month")
-# The service writes these reasons for API callers; the console says them in its own words.
-ADJUSTMENT_REASON = re.compile(r"^adjustment \d+: (?P<reason>.*)$", re.DOTALL)
-MERGED_INTO = re.compile(r"^merged into member (?P<id>\d+)$")
-MERGED_FROM = re.compile(r"^merged from member (?P<id>\d+)$")
-PAID_DEBT = re.compile(r"^paid debt (?P<points>\d+)$")
+# The service's notes that say nothing the entry's kind does not already say.
 SYSTEM_REASONS = ("expired", "order refunded")
 
 
@@ -39,20 +34,22 @@ def kind_label(kind: str, t: Translator) -> str:
     return t(key) if has_key(key) else kind
 
 
-def reason_text(reason: str, t: Translator) -> str:
-    """An entry's reason in the console's language; the system's own notes say nothing the kind
-    does not already say."""
-    if reason in SYSTEM_REASONS:
-        return ""
-    if match := ADJUSTMENT_REASON.match(reason):
-        return match["reason"]
-    if match := MERGED_INTO.match(reason):
-        return t("points.reason.merged_into", id=match["id"])
-    if match := MERGED_FROM.match(reason):
-        return t("points.reason.merged_from", id=match["id"])
-    if match := PAID_DEBT.match(reason):
-        return t("points.reason.paid_debt", points=num(int(match["points"])))
-    return reason
+def reason_text(
+    kind: str, reason: str, merge_partner_id: int | None, debt_paid: int, t: Translator
+) -> str:
+    """An entry's reason in the console's language, from the entry's columns: the other member
+    of a merge, the points that paid off debt, else the reason a person gave."""
+    if kind == EntryKind.merge_out and merge_partner_id is not None:
+        return t("points.reason.merged_into", id=merge_partner_id)
+    if kind == EntryKind.merge_in and merge_partner_id is not None:
+        return t("points.reason.merged_from", id=merge_partner_id)
+    if debt_paid:
+        return t("points.reason.paid_debt", points=num(debt_paid))
+    return "" if reason in SYSTEM_REASONS else reason
+
+
+def entry_reason(entry: PointsEntry, t: Translator) -> str:
+    return reason_text(entry.kind, entry.reason, entry.merge_partner_id, entry.debt_paid, t)
 
 
 # --- ledger entries ---------------------------------------------------------------------------
@@ -104,7 +101,7 @@ def _entry_row(
         entry=entry,
         kind=kind_label(entry.kind, t),
         points=signed(entry.points),
-        reason=reason_text(entry.reason, t),
+        reason=entry_reason(entry, t),
         details=details,
         store_code=code,
         order_label=order_label,

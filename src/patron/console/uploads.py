@@ -1,5 +1,5 @@
 """What the product and order import pages share: reading the uploaded file, and explaining the
-importers' refusals (English, for API callers) in the console's language."""
+importers' refusals in the console's language by their codes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
-from patron.console.forms import FormErrors
+from patron.console.forms import FormErrors, reason_text
 from patron.console.i18n import Translator, has_key
 from patron.console.web import settings_of
 from patron.core.errors import PatronError
@@ -20,30 +20,6 @@ from patron.core.uploads import PayloadTooLarge, read_capped
 SUFFIXES = (".csv", ".xlsx")
 # What reading a file that is not a CSV in UTF-8 or GB18030, nor an .xlsx workbook, raises.
 UNREADABLE = (ValueError, KeyError, zipfile.BadZipFile, csv.Error)
-# The importers' reasons, by how they start, as the console says them.
-REASONS = (
-    ("missing or longer than 64 characters", "reason.import.missing_or_long"),
-    ("missing", "invalid.missing"),
-    ("not an amount", "reason.import.amount"),
-    ("negative", "reason.import.negative"),
-    ("active/inactive", "reason.import.status"),
-    ("repeats an earlier row", "reason.import.repeat"),
-    ("rows of this order are not together", "reason.import.not_together"),
-    ("no store ", "reason.import.store"),
-    ("not a date-time", "reason.import.datetime"),
-    ("is in the future", "reason.future"),
-    ("one of ", "reason.choice"),
-    ("not a phone number", "reason.mobile"),
-    ("not a China mainland mobile", "reason.mobile"),
-    ("no member with this mobile", "reason.import.no_member"),
-    ("not a whole number", "reason.import.whole_number"),
-    ("must be positive", "reason.import.positive"),
-    ("must be quantity × unit_price − discount", "reason.import.paid"),
-    ("unknown payment method", "reason.import.payment"),
-    ("the file is empty", "import.empty"),
-    ("the header row lacks column", "reason.import.columns"),
-    ("not a readable .xlsx workbook", "import.unreadable"),
-)
 
 
 class UploadRefused(Exception):
@@ -93,15 +69,8 @@ def file_error(
 
 def refused_file(error: PatronError, t: Translator) -> FormErrors:
     """An importer's refusal of the whole file (`InvalidInput("file", ...)` and the like)."""
-    messages = [str(e["message"]) for e in error.extra.get("errors", [])] or [error.detail]
-    return file_error(localize(messages[0], t), t, detail=messages[0])
-
-
-def localize(message: str, t: Translator) -> str:
-    for start, key in REASONS:
-        if message.startswith(start):
-            return t(key)
-    return message
+    first = next(iter(error.extra.get("errors", [])), {"message": error.detail})
+    return file_error(reason_text(first.get("code"), first["message"], t), t, first["message"])
 
 
 def error_rows(errors: list[dict[str, object]], t: Translator) -> list[ErrorRow]:
@@ -110,7 +79,8 @@ def error_rows(errors: list[dict[str, object]], t: Translator) -> list[ErrorRow]
         field, raw = str(error.get("field", "")), str(error.get("reason", ""))
         key = f"column.{field}"
         label = t(key) if has_key(key) else field
-        rows.append(ErrorRow(_row_number(error.get("row")), label, localize(raw, t), raw))
+        reason = reason_text(error.get("code"), raw, t)
+        rows.append(ErrorRow(_row_number(error.get("row")), label, reason, raw))
     return rows
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from patron.core.reasons import Reason
+
 
 class PatronError(Exception):
     status: int = 400
@@ -44,14 +46,16 @@ class Conflict(PatronError):
 
 
 class InvalidInput(PatronError):
-    """A request that parsed but breaks a rule; `field` names the culprit."""
+    """A request that parsed but breaks a rule: `field` names the culprit, `reason` is the
+    stable code integrators match on (patron.core.reasons), `message` says it in English."""
 
     status = 422
     code = "validation_error"
     title = "Invalid input"
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+    def __init__(self, field: str, message: str, *, code: Reason) -> None:
+        error = {"field": field, "code": code.value, "message": message}
+        super().__init__(f"{field}: {message}", errors=[error])
 
 
 class RateLimited(PatronError):

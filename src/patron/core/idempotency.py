@@ -18,6 +18,7 @@ from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.db import Base, insert_or_skip
 from patron.core.errors import Conflict, InvalidInput
+from patron.core.reasons import Reason
 
 MAX_KEY_LENGTH = 128
 
@@ -62,10 +63,14 @@ def fingerprint(scope: str, body: Any) -> str:
 def check_key(key: str | None) -> str:
     if key is None or not key.strip():
         raise InvalidInput(
-            "Idempotency-Key", "this call moves value and needs an Idempotency-Key header"
+            "Idempotency-Key",
+            "this call moves value and needs an Idempotency-Key header",
+            code=Reason.missing,
         )
     if len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput("Idempotency-Key", f"at most {MAX_KEY_LENGTH} characters")
+        raise InvalidInput(
+            "Idempotency-Key", f"at most {MAX_KEY_LENGTH} characters", code=Reason.too_long
+        )
     return key.strip()
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from patron.core.errors import InvalidInput
 from patron.core.ids import parse_row_id
+from patron.core.reasons import Reason
 
 T = TypeVar("T")
 MAX_LIMIT = 200
@@ -29,11 +30,13 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, binascii.Error) as exc:  # UnicodeDecodeError is a ValueError
-        raise InvalidInput("cursor", "not a cursor this API issued") from exc
+        raise InvalidInput(
+            "cursor", "not a cursor this API issued", code=Reason.bad_cursor
+        ) from exc
     kind, _, value = raw.partition(":")
     last_id = parse_row_id(value) if kind == "id" else None
     if last_id is None:
-        raise InvalidInput("cursor", "not a cursor this API issued")
+        raise InvalidInput("cursor", "not a cursor this API issued", code=Reason.bad_cursor)
     return last_id
 
 
@@ -52,7 +55,7 @@ def paginate(
 ) -> PageResult[Any]:
     """Rows of `query` newest first by `key`, starting after `cursor`."""
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput("limit", f"must be between 1 and {MAX_LIMIT}")
+        raise InvalidInput("limit", f"must be between 1 and {MAX_LIMIT}", code=Reason.out_of_range)
     if cursor:
         query = query.where(key < decode_cursor(cursor))
     rows = session.scalars(query.order_by(key.desc()).limit(limit + 1)).all()

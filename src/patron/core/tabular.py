@@ -9,8 +9,43 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from openpyxl import load_workbook
+from pydantic_core import PydanticCustomError
 
 from patron.core.errors import InvalidInput
+from patron.core.reasons import Reason
+
+# The longest sku or external order number a row may carry: the columns' width.
+KEY_LENGTH = 64
+
+
+class RowError(Exception):
+    """One row refused: the field of the offending column, a stable code (patron.core.reasons)
+    and the reason in English."""
+
+    def __init__(self, field_name: str, reason: str, *, code: Reason) -> None:
+        super().__init__(f"{field_name}: {reason}")
+        self.field_name, self.reason, self.code = field_name, reason, code
+
+    @classmethod
+    def coded(cls, field_name: str, error: PydanticCustomError) -> RowError:
+        """A schema rule's refusal (a mobile, an e-mail address), with the rule's code."""
+        return cls(field_name, error.message(), code=Reason(error.type))
+
+    def as_report(self, number: int) -> dict[str, object]:
+        return row_error(number, self.field_name, self.code, self.reason)
+
+
+def row_error(number: int, field_name: str, code: Reason, reason: str) -> dict[str, object]:
+    """One entry of an import report's `errors`."""
+    return {"row": number, "field": field_name, "code": code.value, "reason": reason}
+
+
+def check_key(field_name: str, value: str) -> None:
+    """A row's sku or external order number: present and at most KEY_LENGTH characters."""
+    if not value:
+        raise RowError(field_name, "missing", code=Reason.missing)
+    if len(value) > KEY_LENGTH:
+        raise RowError(field_name, f"longer than {KEY_LENGTH} characters", code=Reason.too_long)
 
 
 def read_table(
@@ -21,12 +56,16 @@ def read_table(
     raw_rows = _xlsx_rows(content) if filename.lower().endswith(".xlsx") else _csv_rows(content)
     header = next(raw_rows, None)
     if header is None:
-        raise InvalidInput("file", "the file is empty")
+        raise InvalidInput("file", "the file is empty", code=Reason.file_empty)
     lookup = {title.lower(): name for title, name in headers.items()}
     fields = [lookup.get(str(title or "").strip().lower()) for title in header]
     missing = [name for name in required if name not in fields]
     if missing:
-        raise InvalidInput("file", f"the header row lacks column(s): {', '.join(missing)}")
+        raise InvalidInput(
+            "file",
+            f"the header row lacks column(s): {', '.join(missing)}",
+            code=Reason.columns_missing,
+        )
     for number, values in enumerate(raw_rows, start=2):
         row = {f: v for f, v in zip(fields, values, strict=False) if f is not None}
         if any(v not in (None, "") for v in row.values()):
@@ -41,14 +80,18 @@ def _csv_rows(content: bytes) -> Iterator[list[Any]]:
             text = content.decode("gb18030")  # what Excel on a Chinese Windows saves
         except UnicodeDecodeError as exc:
             raise InvalidInput(
-                "file", "not a readable CSV file: neither UTF-8 nor GB18030"
+                "file",
+                "not a readable CSV file: neither UTF-8 nor GB18030",
+                code=Reason.file_unreadable,
             ) from exc
     reader = csv.reader(io.StringIO(text))
     try:
         yield from reader
     except csv.Error as exc:  # a field over csv's size limit, say
         raise InvalidInput(
-            "file", f"not a readable CSV file, line {reader.line_num}: {exc}"
+            "file",
+            f"not a readable CSV file, line {reader.line_num}: {exc}",
+            code=Reason.file_unreadable,
         ) from exc
 
 
@@ -56,7 +99,9 @@ def _xlsx_rows(content: bytes) -> Iterator[list[Any]]:
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several unrelated types for a damaged file
-        raise InvalidInput("file", "not a readable .xlsx workbook") from exc
+        raise InvalidInput(
+            "file", "not a readable .xlsx workbook", code=Reason.file_unreadable
+        ) from exc
     try:
         sheet = workbook.active
         if sheet is None:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.pagination import Page
+from patron.core.reasons import Reason
 from patron.core.uploads import read_capped
 from patron.deps import ActorDep, SessionDep, SettingsDep, WriteSessionDep, require
 from patron.members import (
@@ -114,7 +115,7 @@ def _identity_lookup(
         try:
             found = registry.find_by_mobile(session, normalize_mobile(mobile))
         except ValueError as exc:
-            raise InvalidInput("mobile", str(exc)) from exc
+            raise InvalidInput("mobile", str(exc), code=Reason.not_a_mobile) from exc
     elif card_no is not None:
         found = identities.find_by_identity(session, IdentityType.card_no, card_no)
     elif openid is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from patron.audit import service as audit
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
+from patron.core.reasons import Reason
 from patron.members.errors import AttributeExists, AttributeNotFound
 from patron.members.models import (
     AttributeDefinition,
@@ -38,11 +39,15 @@ def list_attributes(session: Session, active_only: bool = False) -> list[Attribu
 def _check_options(kind: AttributeType, options: list[str]) -> None:
     is_choice = kind.is_choice
     if is_choice and not options:
-        raise InvalidInput("options", "a choice attribute needs options")
+        raise InvalidInput(
+            "options", "a choice attribute needs options", code=Reason.options_required
+        )
     if not is_choice and options:
-        raise InvalidInput("options", "only choice attributes take options")
+        raise InvalidInput(
+            "options", "only choice attributes take options", code=Reason.options_not_allowed
+        )
     if len(set(options)) != len(options):
-        raise InvalidInput("options", "options repeat")
+        raise InvalidInput("options", "options repeat", code=Reason.options_repeat)
 
 
 def create_attribute(session: Session, actor: Actor, data: AttributeCreate) -> AttributeDefinition:
@@ -115,25 +120,35 @@ def _parse_attribute(definition: AttributeDefinition, raw: Any) -> Any:
     options = json.loads(definition.options)
     if kind is AttributeType.text:
         if not isinstance(raw, str) or len(raw) > TEXT_ATTRIBUTE_MAX:
-            raise InvalidInput(field, f"must be text of at most {TEXT_ATTRIBUTE_MAX} characters")
+            raise InvalidInput(
+                field,
+                f"must be text of at most {TEXT_ATTRIBUTE_MAX} characters",
+                code=Reason.too_long,
+            )
         return raw
     if kind is AttributeType.number:
         if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise InvalidInput(field, "must be a number")
+            raise InvalidInput(field, "must be a number", code=Reason.not_a_number)
         if isinstance(raw, float) and not math.isfinite(raw):
-            raise InvalidInput(field, "must be a finite number")
+            raise InvalidInput(field, "must be a finite number", code=Reason.not_a_number)
         return raw
     if kind is AttributeType.date:
         try:
             return date.fromisoformat(str(raw)).isoformat()
         except ValueError as exc:
-            raise InvalidInput(field, "must be a date (YYYY-MM-DD)") from exc
+            raise InvalidInput(
+                field, "must be a date (YYYY-MM-DD)", code=Reason.not_a_date
+            ) from exc
     if kind is AttributeType.single_choice:
         if raw not in options:
-            raise InvalidInput(field, f"must be one of {', '.join(options)}")
+            raise InvalidInput(
+                field, f"must be one of {', '.join(options)}", code=Reason.not_a_choice
+            )
         return raw
     if not isinstance(raw, list) or any(item not in options for item in raw):
-        raise InvalidInput(field, f"must be a list drawn from {', '.join(options)}")
+        raise InvalidInput(
+            field, f"must be a list drawn from {', '.join(options)}", code=Reason.not_a_choice
+        )
     return list(dict.fromkeys(raw))
 
 
@@ -144,7 +159,9 @@ def set_attributes(
     definitions = {d.code: d for d in list_attributes(session, active_only=True)}
     for code in values:
         if code not in definitions:
-            raise InvalidInput(f"attributes.{code}", "no such member attribute")
+            raise InvalidInput(
+                f"attributes.{code}", "no such member attribute", code=Reason.unknown_attribute
+            )
     current = {
         row.attribute_id: row
         for row in session.scalars(
@@ -169,7 +186,9 @@ def set_attributes(
         for definition in definitions.values():
             if definition.required and definition.id not in current:
                 raise InvalidInput(
-                    f"attributes.{definition.code}", f"{definition.label} is required"
+                    f"attributes.{definition.code}",
+                    f"{definition.label} is required",
+                    code=Reason.missing,
                 )
     session.flush()
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from patron.audit import service as audit
 from patron.core.actor import Actor, Role
 from patron.core.errors import InvalidInput
+from patron.core.reasons import Reason
 from patron.members.models import (
     GuideAssignment,
     Member,
@@ -24,13 +25,18 @@ def may_guide(user: StaffUser | None) -> bool:
     return user is not None and user.is_active and Role(user.role) in STORE_ROLES_FOR_GUIDES
 
 
-def guide_refusal(guide: StaffUser | None, guide_id: int, store_id: int | None) -> str | None:
+def guide_refusal(
+    guide: StaffUser | None, guide_id: int, store_id: int | None
+) -> tuple[Reason, str] | None:
     """Why this staff user cannot be the 归属导购 of a member registered in `store_id`, or None:
     a guide is active store staff working in that store (all-store staff work in any)."""
     if guide is None or not may_guide(guide):
-        return f"no active store staff member {guide_id}"
+        return Reason.unknown_guide, f"no active store staff member {guide_id}"
     if not (guide.all_stores or (store_id is not None and store_id in guide.store_ids)):
-        return f"staff member {guide_id} does not work in the member's registering store"
+        return (
+            Reason.guide_not_in_store,
+            f"staff member {guide_id} does not work in the member's registering store",
+        )
     return None
 
 
@@ -41,7 +47,7 @@ def check_guide(
         return None
     refusal = guide_refusal(staff.find_active(session, guide_id), guide_id, store_id)
     if refusal:
-        raise InvalidInput(field, refusal)
+        raise InvalidInput(field, refusal[1], code=refusal[0])
     return guide_id
 
 

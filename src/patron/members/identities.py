@@ -9,6 +9,7 @@ from patron.audit import service as audit
 from patron.core.actor import Actor
 from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput, NotFound
+from patron.core.reasons import Reason
 from patron.members.errors import IdentityTaken
 from patron.members.models import (
     IdentityType,
@@ -26,7 +27,9 @@ def add_identity(
 ) -> MemberIdentity:
     issuer = identity.issuer if identity.type is IdentityType.external_id else ""
     if identity.type is IdentityType.external_id and not issuer:
-        raise InvalidInput("issuer", "external ids need the channel that issued them")
+        raise InvalidInput(
+            "issuer", "external ids need the channel that issued them", code=Reason.issuer_required
+        )
     value_hash = identity_hash(identity.type, identity.value, issuer)
     holder = session.scalar(
         select(MemberIdentity).where(

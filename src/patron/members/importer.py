@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from itertools import islice
 from typing import Any, cast
 
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,8 @@ from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
-from patron.core.tabular import cell_text, read_table
+from patron.core.reasons import Reason
+from patron.core.tabular import RowError, cell_text, read_table
 from patron.members.codes import new_code_secret
 from patron.members.guides import guide_refusal, may_guide
 from patron.members.identities import identity_hash
@@ -112,12 +114,7 @@ class ParsedRow:
     consents: dict[str, bool] = field(default_factory=dict)
 
 
-class RowError(Exception):
-    def __init__(self, field_name: str, reason: str) -> None:
-        self.field_name, self.reason = field_name, reason
-
-
-def _parse_date(value: Any) -> date:
+def _calendar_date(value: Any) -> date | None:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -128,7 +125,36 @@ def _parse_date(value: Any) -> date:
             return datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date, no time
         except ValueError:
             continue
-    raise RowError("birthday", f"not a date: {text!r}")
+    return None
+
+
+def _parse_date(value: Any, field_name: str) -> date:
+    day = _calendar_date(value)
+    if day is None:
+        raise RowError(field_name, f"not a date: {cell_text(value)!r}", code=Reason.not_a_date)
+    return day
+
+
+def _parse_moment(value: Any, field_name: str) -> datetime:
+    """A date (midnight, business time) or an ISO date-time (business time when it names no
+    zone): `2022-01-03`, `2022/01/03`, `2022-01-03T09:00:00+08:00`, an Excel date cell."""
+    if isinstance(value, datetime):
+        moment = value
+    elif (day := _calendar_date(value)) is not None:
+        moment = datetime.combine(day, time())
+    else:
+        try:
+            moment = datetime.fromisoformat(cell_text(value))
+        except ValueError as exc:
+            reason = f"not a date or date-time: {cell_text(value)!r}"
+            raise RowError(field_name, reason, code=Reason.not_a_datetime) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=clock.business_tz())
+    try:
+        moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise RowError(field_name, "is out of range", code=Reason.out_of_range) from exc
+    return moment
 
 
 class RowParser:
@@ -140,38 +166,36 @@ class RowParser:
     def parse(self, number: int, row: dict[str, Any]) -> ParsedRow:
         try:
             mobile = normalize_mobile(cell_text(row.get("mobile")))
-        except ValueError as exc:
-            raise RowError("mobile", str(exc)) from exc
+        except PydanticCustomError as exc:
+            raise RowError.coded("mobile", exc) from exc
         parsed = ParsedRow(number, mobile, card_no=cell_text(row.get("card_no")) or None)
         name = cell_text(row.get("name"))
         if name:
             if len(name) > 50:
-                raise RowError("name", "longer than 50 characters")
+                raise RowError("name", "longer than 50 characters", code=Reason.too_long)
             parsed.fields["name"] = name
         if cell_text(row.get("birthday")):
-            birthday = _parse_date(row["birthday"])
+            birthday = _parse_date(row["birthday"], "birthday")
             if birthday > clock.today():
-                raise RowError("birthday", "is in the future")
+                raise RowError("birthday", "is in the future", code=Reason.in_future)
             parsed.fields["birthday"] = birthday
         if "gender" in row:
             gender = GENDERS.get(cell_text(row["gender"]).lower())
             if gender is None:
-                raise RowError("gender", f"not a gender: {cell_text(row['gender'])!r} (男/女)")
+                reason = f"not a gender: {cell_text(row['gender'])!r} (男/女)"
+                raise RowError("gender", reason, code=Reason.not_a_gender)
             parsed.fields["gender"] = gender.value
         if cell_text(row.get("email")):
             try:
                 parsed.fields["email"] = normalize_email(cell_text(row["email"]))
-            except ValueError as exc:
-                raise RowError("email", str(exc)) from exc
+            except PydanticCustomError as exc:
+                raise RowError.coded("email", exc) from exc
         if cell_text(row.get("store")):
             parsed.fields["store_id"] = self._store(cell_text(row["store"]))
         if cell_text(row.get("guide")):
             parsed.fields["guide_id"] = self._guide(cell_text(row["guide"]))
         if cell_text(row.get("registered_at")):
-            day = _parse_date(row["registered_at"])
-            parsed.fields["registered_at"] = datetime(
-                day.year, day.month, day.day, tzinfo=clock.business_tz()
-            )
+            parsed.fields["registered_at"] = _parse_moment(row["registered_at"], "registered_at")
         return parsed
 
     def _store(self, code: str) -> int:
@@ -182,7 +206,7 @@ class RowParser:
                 self._stores[code] = None
         store_id = self._stores[code]
         if store_id is None or not self.actor.sees_store(store_id):
-            raise RowError("store", f"no store {code!r} in your scope")
+            raise RowError("store", f"no store {code!r} in your scope", code=Reason.unknown_store)
         return store_id
 
     def _guide(self, username: str) -> int:
@@ -193,7 +217,9 @@ class RowParser:
             self._guides[username] = user.id if user is not None and may_guide(user) else None
         guide_id = self._guides[username]
         if guide_id is None:
-            raise RowError("guide", f"no active store staff user {username!r}")
+            raise RowError(
+                "guide", f"no active store staff user {username!r}", code=Reason.unknown_guide
+            )
         return guide_id
 
 
@@ -223,9 +249,7 @@ def import_members(
             try:
                 yield parser.parse(number, row)
             except RowError as error:
-                report.errors.append(
-                    ImportRowError(row=number, field=error.field_name, reason=error.reason)
-                )
+                _row_error(report, number, error)
 
     write_members(session, actor, parsed_rows(), report, dry_run)
     return report
@@ -247,15 +271,17 @@ def write_members(
         unique = []
         for item in batch:
             if item.mobile in seen_mobiles:
+                reason = f"same mobile as row {seen_mobiles[item.mobile]}"
                 _row_error(
-                    report, item, "mobile", f"same mobile as row {seen_mobiles[item.mobile]}"
+                    report, item.number, RowError("mobile", reason, code=Reason.duplicate_row)
                 )
                 continue
             seen_mobiles[item.mobile] = item.number
             if item.card_no is not None:
                 if item.card_no in seen_cards:
                     reason = f"same card number as row {seen_cards[item.card_no]}"
-                    _row_error(report, item, "card_no", reason)
+                    error = RowError("card_no", reason, code=Reason.duplicate_row)
+                    _row_error(report, item.number, error)
                     continue
                 seen_cards[item.card_no] = item.number
             unique.append(item)
@@ -273,8 +299,8 @@ def write_members(
         )
 
 
-def _row_error(report: ImportReport, item: ParsedRow, field_name: str, reason: str) -> None:
-    report.errors.append(ImportRowError(row=item.number, field=field_name, reason=reason))
+def _row_error(report: ImportReport, number: int, error: RowError) -> None:
+    report.errors.append(ImportRowError.model_validate(error.as_report(number)))
 
 
 @dataclass
@@ -294,7 +320,8 @@ class _Batch:
             self.staff_by_id[guide_id] = staff.find_active(self.session, guide_id)
         refusal = guide_refusal(self.staff_by_id[guide_id], guide_id, store_id)
         if refusal:
-            raise RowError("guide", refusal)
+            code, reason = refusal
+            raise RowError("guide", reason, code=code)
 
     def guide(self, member_id: int, guide_id: int | None, previous: int | None, why: str) -> None:
         self.guides.append(
@@ -353,7 +380,7 @@ def _write_batch(
             else:
                 _update_member(session, actor, member, item, report, writes, dry_run)
         except RowError as error:
-            _row_error(report, item, error.field_name, error.reason)
+            _row_error(report, item.number, error)
     report.created += len(new_rows)
     if dry_run:
         return
@@ -373,7 +400,11 @@ def _update_member(
 ) -> None:
     # Mobiles are unique chain-wide: a row may only touch a member in the caller's scope.
     if not visible(actor, member):
-        raise RowError("mobile", "already registered: belongs to a member of another store")
+        raise RowError(
+            "mobile",
+            "already registered: belongs to a member of another store",
+            code=Reason.member_of_other_store,
+        )
     changes = {k: v for k, v in _comparable(item.fields).items() if _current(member, k) != v}
     if not changes or member.status != MemberStatus.active:
         report.skipped += 1
@@ -493,14 +524,17 @@ def _new_member_row(
     """The row of a member to create, or RowError: the API's rules for a registration."""
     fields = item.fields
     if item.card_no in taken_cards:
-        raise RowError("card_no", "card number belongs to another member")
+        raise RowError(
+            "card_no", "card number belongs to another member", code=Reason.identity_taken
+        )
     if "store_id" in fields:
         store_id = fields["store_id"]
     else:
         try:
             store_id = default_store(actor)
         except InvalidInput as exc:
-            raise RowError("store", "choose the registering store (开卡门店)") from exc
+            reason = "choose the registering store (开卡门店)"
+            raise RowError("store", reason, code=Reason.missing) from exc
     if fields.get("guide_id") is not None:
         writes.check_guide(fields["guide_id"], store_id)
     name = fields.get("name")

@@ -11,6 +11,7 @@ from patron.audit import service as audit
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.hooks import Hook
+from patron.core.reasons import Reason
 from patron.members import permissions
 from patron.members.consents import consents_of
 from patron.members.errors import MemberNotActive, MemberNotFound
@@ -44,7 +45,9 @@ def _lock_pair(session: Session, first_id: int, second_id: int) -> dict[int, Mem
 def merge_members(session: Session, actor: Actor, source_id: int, target_id: int) -> Member:
     permissions.MERGE.check(actor)
     if source_id == target_id:
-        raise InvalidInput("source_id", "a member cannot be merged into itself")
+        raise InvalidInput(
+            "source_id", "a member cannot be merged into itself", code=Reason.merge_into_self
+        )
     locked = _lock_pair(session, source_id, target_id)
     for field, member_id in (("source_id", source_id), ("target_id", target_id)):
         member = locked.get(member_id)

@@ -13,6 +13,7 @@ from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
+from patron.core.reasons import Reason
 from patron.members.attributes import set_attributes
 from patron.members.codes import new_code_secret
 from patron.members.consents import record_consent
@@ -50,7 +51,7 @@ def set_name(member: Member, name: str | None) -> None:
 
 def set_birthday(member: Member, birthday: date | None) -> None:
     if birthday is not None and birthday > clock.today():
-        raise InvalidInput("birthday", "is in the future")
+        raise InvalidInput("birthday", "is in the future", code=Reason.in_future)
     member.birthday = birthday.isoformat() if birthday else None
     member.birthday_md = birthday.strftime("%m-%d") if birthday else None
 
@@ -74,7 +75,7 @@ def default_store(actor: Actor) -> int | None:
     if actor.store_ids is None:
         return None
     if len(actor.store_ids) != 1:
-        raise InvalidInput("store_id", "choose the registering store")
+        raise InvalidInput("store_id", "choose the registering store", code=Reason.missing)
     return next(iter(actor.store_ids))
 
 
@@ -85,7 +86,9 @@ def _check_store(session: Session, actor: Actor, store_id: int | None) -> int | 
     try:
         return stores.get_store(session, actor, store_id).id
     except stores.StoreNotFound as exc:
-        raise InvalidInput("store_id", f"no store {store_id} in your scope") from exc
+        raise InvalidInput(
+            "store_id", f"no store {store_id} in your scope", code=Reason.unknown_store
+        ) from exc
 
 
 def register_member(session: Session, actor: Actor, data: MemberCreate) -> Member:
@@ -148,11 +151,11 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberUp
     changed = sorted(data.model_dump(exclude_unset=True))
     if "mobile" in changed:
         if data.mobile is None:
-            raise InvalidInput("mobile", "may not be removed")
+            raise InvalidInput("mobile", "may not be removed", code=Reason.missing)
         _set_mobile(session, member, data.mobile)
     if "name" in changed:
         if data.name is None:
-            raise InvalidInput("name", "may not be removed")
+            raise InvalidInput("name", "may not be removed", code=Reason.missing)
         set_name(member, data.name.strip())
     if "gender" in changed and data.gender is not None:
         member.gender = data.gender.value

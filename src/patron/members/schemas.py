@@ -7,8 +7,10 @@ from typing import Any
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from patron.core.ids import RowId
+from patron.core.reasons import Reason
 from patron.members.models import (
     AttributeType,
     Channel,
@@ -23,24 +25,29 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def normalize_mobile(raw: str) -> str:
-    """A China mainland mobile as E.164 (+8613812345678); ValueError when it is not one.
+    """A China mainland mobile as E.164 (+8613812345678); a ValueError coded `not_a_mobile`
+    when it is not one.
 
     Written forms POS systems and input methods produce pass: `(+86)138-1234-5678`,
     `0086 13812345678`, full-width digits. Letters never do: phonenumbers would read them as
     keypad digits ("ABCD" -> 2223) or as an extension."""
     text = unicodedata.normalize("NFKC", raw).strip()
     if any(ch.isalpha() for ch in text):
-        raise ValueError("not a phone number: letters are not digits")
+        raise _not_a_mobile("not a phone number: letters are not digits")
     try:
         number = phonenumbers.parse(text, "CN")
     except phonenumbers.NumberParseException as exc:
-        raise ValueError("not a phone number") from exc
+        raise _not_a_mobile("not a phone number") from exc
     if number.extension:
-        raise ValueError("not a phone number: extensions are not mobiles")
+        raise _not_a_mobile("not a phone number: extensions are not mobiles")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if not CN_MOBILE.match(e164):
-        raise ValueError("not a China mainland mobile number (1[3-9] and 11 digits)")
+        raise _not_a_mobile("not a China mainland mobile number (1[3-9] and 11 digits)")
     return e164
+
+
+def _not_a_mobile(message: str) -> PydanticCustomError:
+    return PydanticCustomError(Reason.not_a_mobile.value, message)
 
 
 def _mobile(value: str) -> str:
@@ -48,10 +55,10 @@ def _mobile(value: str) -> str:
 
 
 def normalize_email(value: str) -> str:
-    """An e-mail address, lower-cased; ValueError when it is not one (the API's and the
-    import's rule)."""
+    """An e-mail address, lower-cased; a ValueError coded `not_an_email` when it is not one (the
+    API's and the import's rule)."""
     if not EMAIL.match(value) or len(value) > 254:
-        raise ValueError("not an email address")
+        raise PydanticCustomError(Reason.not_an_email.value, "not an email address")
     return value.strip().lower()
 
 
@@ -63,7 +70,7 @@ def _name(value: str | None) -> str | None:
     if value is None:
         return None
     if not value.strip():
-        raise ValueError("name is blank")
+        raise PydanticCustomError(Reason.missing.value, "name is blank")
     return value.strip()
 
 
@@ -229,6 +236,7 @@ class AttributeOut(BaseModel):
 class ImportRowError(BaseModel):
     row: int
     field: str
+    code: Reason
     reason: str
 
 

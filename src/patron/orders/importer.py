@@ -11,6 +11,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any, cast
 
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Table, insert, select, tuple_
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,8 @@ from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.money import MAX_FEN, yuan_to_fen
-from patron.core.tabular import cell_text, read_table
+from patron.core.reasons import Reason
+from patron.core.tabular import RowError, cell_text, check_key, read_table, row_error
 from patron.members import registry
 from patron.members.schemas import normalize_mobile
 from patron.orders import service
@@ -116,19 +118,14 @@ class ParsedOrder:
     lines: list[ParsedLine] = field(default_factory=list)
 
 
-class RowError(Exception):
-    def __init__(self, field_name: str, reason: str) -> None:
-        self.field_name, self.reason = field_name, reason
-
-
 def _money(row: dict[str, Any], name: str, default: str = "") -> int:
     text = cell_text(row.get(name)) or default
     try:
         amount = yuan_to_fen(text)
     except ValueError as exc:
-        raise RowError(name, str(exc)) from exc
+        raise RowError(name, str(exc), code=Reason.not_an_amount) from exc
     if not 0 <= amount <= MAX_FEN:
-        raise RowError(name, f"negative or above {MAX_FEN} fen")
+        raise RowError(name, f"negative or above {MAX_FEN} fen", code=Reason.out_of_range)
     return amount
 
 
@@ -139,15 +136,16 @@ def _when(value: Any) -> datetime:
         try:
             moment = datetime.fromisoformat(cell_text(value).replace("/", "-"))
         except ValueError as exc:
-            raise RowError("occurred_at", f"not a date-time: {cell_text(value)!r}") from exc
+            reason = f"not a date-time: {cell_text(value)!r}"
+            raise RowError("occurred_at", reason, code=Reason.not_a_datetime) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=clock.business_tz())
     try:
         check_occurred_at(moment)
-    except ValueError as exc:
-        raise RowError("occurred_at", str(exc)) from exc
+    except PydanticCustomError as exc:
+        raise RowError.coded("occurred_at", exc) from exc
     if moment > clock.now() + service.CLOCK_SKEW:
-        raise RowError("occurred_at", "is in the future")
+        raise RowError("occurred_at", "is in the future", code=Reason.in_future)
     return moment
 
 
@@ -164,47 +162,51 @@ class RowParser:
                 self._stores[code] = None
         store_id = self._stores[code]
         if store_id is None or not self.actor.sees_store(store_id):
-            raise RowError("store", f"no store {code!r} in your scope")
+            raise RowError("store", f"no store {code!r} in your scope", code=Reason.unknown_store)
         return store_id
 
     def line(self, row: dict[str, Any]) -> ParsedLine:
         sku, name = cell_text(row.get("sku")), cell_text(row.get("name"))
-        if not sku or len(sku) > 64:
-            raise RowError("sku", "missing or longer than 64 characters")
+        check_key("sku", sku)
         if not name:
-            raise RowError("name", "missing")
+            raise RowError("name", "missing", code=Reason.missing)
         try:
             quantity = int(cell_text(row.get("quantity")))
         except ValueError as exc:
-            raise RowError("quantity", "not a whole number") from exc
+            raise RowError(
+                "quantity", "not a whole number", code=Reason.not_a_whole_number
+            ) from exc
         if not 0 < quantity <= MAX_QUANTITY:
-            raise RowError("quantity", f"must be positive and at most {MAX_QUANTITY}")
+            reason = f"must be positive and at most {MAX_QUANTITY}"
+            raise RowError("quantity", reason, code=Reason.out_of_range)
         unit_price, discount = _money(row, "unit_price"), _money(row, "discount", "0")
         paid = _money(row, "paid")
         if paid != quantity * unit_price - discount:
             expected = quantity * unit_price - discount
-            raise RowError("paid", f"must be quantity × unit_price − discount = {expected} fen")
+            reason = f"must be quantity × unit_price − discount = {expected} fen"
+            raise RowError("paid", reason, code=Reason.paid_mismatch)
         method = cell_text(row.get("payment_method")) or "other"
         method = PAYMENT_NAMES.get(method, method.lower())
         if method not in PaymentMethod.__members__:
-            raise RowError("payment_method", f"unknown payment method {method!r}")
+            reason = f"unknown payment method {method!r}"
+            raise RowError("payment_method", reason, code=Reason.unknown_payment_method)
         category = cell_text(row.get("category_code")) or None
         if category is not None and len(category) > CATEGORY_CODE_LENGTH:
-            raise RowError("category_code", f"longer than {CATEGORY_CODE_LENGTH} characters")
+            reason = f"longer than {CATEGORY_CODE_LENGTH} characters"
+            raise RowError("category_code", reason, code=Reason.too_long)
         return ParsedLine(sku, name[:200], category, quantity, unit_price, discount, paid, method)
 
     def order_head(self, number: int, row: dict[str, Any]) -> ParsedOrder:
         external_id = cell_text(row.get("external_id"))
-        if not external_id or len(external_id) > 64:
-            raise RowError("external_id", "missing or longer than 64 characters")
+        check_key("external_id", external_id)
         channel = cell_text(row.get("channel")) or OrderChannel.pos.value
         if channel not in OrderChannel.__members__:
-            raise RowError("channel", f"one of {', '.join(OrderChannel)}")
+            raise RowError("channel", f"one of {', '.join(OrderChannel)}", code=Reason.not_a_choice)
         mobile = cell_text(row.get("mobile"))
         try:
             e164 = normalize_mobile(mobile) if mobile else None
-        except ValueError as exc:
-            raise RowError("mobile", str(exc)) from exc
+        except PydanticCustomError as exc:
+            raise RowError.coded("mobile", exc) from exc
         return ParsedOrder(
             number,
             self.store(cell_text(row.get("store"))),
@@ -233,12 +235,9 @@ def group_orders(
             if key != current_key:
                 yield from _complete(current, broken, report)
                 current, current_key, broken = None, key, True
+                reason = "rows of this order are not together in the file"
                 report.errors.append(
-                    {
-                        "row": number,
-                        "field": "external_id",
-                        "reason": "rows of this order are not together in the file",
-                    }
+                    row_error(number, "external_id", Reason.rows_not_together, reason)
                 )
             continue
         if key != current_key:
@@ -247,25 +246,20 @@ def group_orders(
             try:
                 current = parser.order_head(number, row)
             except RowError as error:
-                report.errors.append(
-                    {"row": number, "field": error.field_name, "reason": error.reason}
-                )
+                report.errors.append(error.as_report(number))
                 current, broken = None, True
                 continue
         try:
             line = parser.line(row)
         except RowError as error:
-            report.errors.append({"row": number, "field": error.field_name, "reason": error.reason})
+            report.errors.append(error.as_report(number))
             broken = True
             continue
         if current is not None:
             if sum(ln.paid for ln in current.lines) + line.paid > MAX_FEN:
+                reason = f"the order total exceeds {MAX_FEN} fen"
                 report.errors.append(
-                    {
-                        "row": number,
-                        "field": "paid",
-                        "reason": f"the order total exceeds {MAX_FEN} fen",
-                    }
+                    row_error(number, "paid", Reason.order_total_too_large, reason)
                 )
                 broken = True
                 continue
@@ -281,7 +275,7 @@ def _complete(
         return
     if not any(ln.paid for ln in order.lines):
         report.errors.append(
-            {"row": order.first_row, "field": "paid", "reason": "the order total is 0"}
+            row_error(order.first_row, "paid", Reason.order_total_zero, "the order total is 0")
         )
         return
     yield order
@@ -357,12 +351,9 @@ def _write_batch(
         if order.mobile is not None:
             order.member_id = mobiles.get(order.mobile)
             if order.member_id is None:
+                reason = "no member with this mobile; order kept without member"
                 report.errors.append(
-                    {
-                        "row": order.first_row,
-                        "field": "mobile",
-                        "reason": "no member with this mobile; order kept without member",
-                    }
+                    row_error(order.first_row, "mobile", Reason.order_kept_without_member, reason)
                 )
     report.created += len(fresh)
     report.lines += sum(len(o.lines) for o in fresh)

@@ -4,10 +4,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from patron.catalog.schemas import CATEGORY_CODE_LENGTH
 from patron.core.ids import RowId
 from patron.core.money import MAX_FEN
+from patron.core.reasons import Reason
 from patron.orders.models import OrderChannel, OrderStatus, PaymentMethod
 
 MAX_QUANTITY = 1_000_000
@@ -15,14 +17,14 @@ EARLIEST_YEAR = 2000
 
 
 def check_occurred_at(moment: datetime) -> datetime:
-    """ValueError for a time before 2000 (local) or one with no UTC equivalent
-    (0001-01-01T00:00+08:00): such a time cannot be compared with now or stored."""
+    """A ValueError coded `out_of_range` for a time before 2000 (local) or one with no UTC
+    equivalent (0001-01-01T00:00+08:00): such a time cannot be compared with now or stored."""
     if moment.year < EARLIEST_YEAR:
-        raise ValueError(f"is before {EARLIEST_YEAR}")
+        raise PydanticCustomError(Reason.out_of_range.value, f"is before {EARLIEST_YEAR}")
     try:
         moment.astimezone(UTC)
     except OverflowError as exc:
-        raise ValueError("is out of range") from exc
+        raise PydanticCustomError(Reason.out_of_range.value, "is out of range") from exc
     return moment
 
 
@@ -78,7 +80,9 @@ class RefundCreate(BaseModel):
     @model_validator(mode="after")
     def _one_of(self) -> RefundCreate:
         if self.all == bool(self.items):
-            raise ValueError("give either items or all=true")
+            raise PydanticCustomError(
+                Reason.refund_items_or_all.value, "give either items or all=true"
+            )
         return self
 
 

@@ -20,6 +20,7 @@ from patron.core.actor import Actor
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.money import MAX_FEN
 from patron.core.pagination import PageResult, paginate
+from patron.core.reasons import Reason
 from patron.members import merge as member_merge
 from patron.members import privacy, registry, timeline
 from patron.members.models import Member
@@ -82,22 +83,32 @@ def check_amounts(data: OrderCreate) -> int:
             raise InvalidInput(
                 f"items.{index}.discount",
                 f"{item.discount} exceeds quantity × unit_price = {gross}",
+                code=Reason.discount_exceeds_price,
             )
         if item.paid != gross - item.discount:
             raise InvalidInput(
                 f"items.{index}.paid",
                 f"must be quantity × unit_price − discount = {gross - item.discount}",
+                code=Reason.paid_mismatch,
             )
     total = sum(item.paid for item in data.items)
     if total == 0:
-        raise InvalidInput("items", "the order total is 0: an order sells something")
+        raise InvalidInput(
+            "items", "the order total is 0: an order sells something", code=Reason.order_total_zero
+        )
     if total > MAX_FEN:
-        raise InvalidInput("items", f"the order total exceeds {MAX_FEN} fen")
+        raise InvalidInput(
+            "items", f"the order total exceeds {MAX_FEN} fen", code=Reason.order_total_too_large
+        )
     paid = sum(payment.amount for payment in data.payments)
     if paid != total:
-        raise InvalidInput("payments", f"payments add up to {paid}, the items to {total}")
+        raise InvalidInput(
+            "payments",
+            f"payments add up to {paid}, the items to {total}",
+            code=Reason.payments_mismatch,
+        )
     if data.occurred_at > clock.now() + CLOCK_SKEW:
-        raise InvalidInput("occurred_at", "is in the future")
+        raise InvalidInput("occurred_at", "is in the future", code=Reason.in_future)
     return total
 
 
@@ -105,9 +116,11 @@ def _check_store(session: Session, actor: Actor, store_id: int) -> None:
     try:
         store = stores.get_store(session, actor, store_id)
     except stores.StoreNotFound as exc:
-        raise InvalidInput("store_id", f"no store {store_id} in your scope") from exc
+        raise InvalidInput(
+            "store_id", f"no store {store_id} in your scope", code=Reason.unknown_store
+        ) from exc
     if store.status != StoreStatus.open:
-        raise InvalidInput("store_id", f"store {store.code} is closed")
+        raise InvalidInput("store_id", f"store {store.code} is closed", code=Reason.store_closed)
 
 
 def _check_member(session: Session, member_id: int | None) -> Member | None:
@@ -115,7 +128,7 @@ def _check_member(session: Session, member_id: int | None) -> Member | None:
         return None
     member = registry.find_active(session, member_id)
     if member is None:
-        raise InvalidInput("member_id", f"no active member {member_id}")
+        raise InvalidInput("member_id", f"no active member {member_id}", code=Reason.unknown_member)
     return member
 
 
@@ -314,7 +327,9 @@ def _requested(data: RefundCreate, lines: list[OrderLine]) -> dict[int, int]:
     for index, item in enumerate(data.items):
         if item.line_id not in by_id:
             raise InvalidInput(
-                f"items.{index}.line_id", f"line {item.line_id} is not on this order"
+                f"items.{index}.line_id",
+                f"line {item.line_id} is not on this order",
+                code=Reason.unknown_line,
             )
         wanted[item.line_id] += item.quantity
     for line_id, quantity in wanted.items():

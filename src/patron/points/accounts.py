@@ -15,6 +15,7 @@ from patron.core.actor import Actor
 from patron.core.db import insert_or_skip
 from patron.core.errors import InvalidInput
 from patron.core.money import MAX_FEN
+from patron.core.reasons import Reason
 from patron.points.models import (
     EntryKind,
     LotStatus,
@@ -111,6 +112,7 @@ def pay_debt(session: Session, account: PointsAccount, now: datetime) -> None:
     entry = add_entry(session, account.member_id, EntryKind.debt_payment, 0, "system")
     paid = draw(session, entry, spendable_lots(session, account.member_id, now), pay)
     entry.reason = f"paid debt {paid}"
+    entry.debt_paid = paid
     account.available -= paid
     account.debt -= paid
 
@@ -168,7 +170,9 @@ def check_store(session: Session, actor: Actor, store_id: int | None) -> None:
     if store_id is None:
         return
     if not actor.sees_store(store_id):
-        raise InvalidInput("store_id", f"no store {store_id} in your scope")
+        raise InvalidInput(
+            "store_id", f"no store {store_id} in your scope", code=Reason.unknown_store
+        )
     stores.check_ids_exist(session, [store_id], field="store_id")
 
 

@@ -9,6 +9,7 @@ from patron.audit import service as audit
 from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.errors import Conflict, Forbidden, InvalidInput
+from patron.core.reasons import Reason
 from patron.points.accounts import (
     MAX_BALANCE,
     add_entry,
@@ -41,9 +42,11 @@ def request_adjustment(
     """Small adjustments apply at once; from the approval size up they wait for a second HQ user."""
     REQUEST_ADJUSTMENT.check(actor)
     if points == 0:
-        raise InvalidInput("points", "an adjustment moves at least one point")
+        raise InvalidInput(
+            "points", "an adjustment moves at least one point", code=Reason.zero_points
+        )
     if not reason.strip():
-        raise InvalidInput("reason", "an adjustment needs a reason")
+        raise InvalidInput("reason", "an adjustment needs a reason", code=Reason.missing)
     check_store(session, actor, store_id)
     policy = get_policy(session)
     adjustment = PointsAdjustment(
@@ -105,10 +108,14 @@ def _apply(session: Session, actor: Actor, adjustment: PointsAdjustment) -> None
     now, policy = clock.now(), get_policy(session)
     account = lock_accounts(session, [adjustment.member_id])[adjustment.member_id]
     settle_due(session, account, now)
-    reason = f"adjustment {adjustment.id}: {adjustment.reason}"
+    reason = adjustment.reason
     if adjustment.points > 0:
         if account.available + account.pending + adjustment.points - account.debt > MAX_BALANCE:
-            raise InvalidInput("points", f"a balance holds at most {MAX_BALANCE} points")
+            raise InvalidInput(
+                "points",
+                f"a balance holds at most {MAX_BALANCE} points",
+                code=Reason.balance_too_large,
+            )
         to_debt = min(account.debt, adjustment.points)
         account.debt -= to_debt
         kept = adjustment.points - to_debt

@@ -8,6 +8,7 @@ from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.pagination import Page
+from patron.core.reasons import Reason
 from patron.deps import ActorDep, IdempotentDep, SessionDep, require
 from patron.members import errors as member_errors
 from patron.members import registry
@@ -91,7 +92,9 @@ def replace_rule(rule_id: int, data: RuleIn, session: SessionDep, actor: Program
 def preview(data: PreviewIn, session: SessionDep, actor: ActorDep) -> PreviewOut:
     """The points an order would earn now, without writing anything."""
     if registry.find_active(session, data.member_id) is None:
-        raise InvalidInput("member_id", f"no active member {data.member_id}")
+        raise InvalidInput(
+            "member_id", f"no active member {data.member_id}", code=Reason.unknown_member
+        )
     payments: dict[str, int] = {}
     for payment in data.payments:
         payments[payment.method.value] = payments.get(payment.method.value, 0) + payment.amount

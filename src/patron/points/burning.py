@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
+from patron.core.reasons import Reason
 from patron.orders import service as orders
 from patron.points.accounts import (
     add_entry,
@@ -38,7 +39,9 @@ def burn(
     """Spend points, earliest-expiring lots first."""
     policy, now = get_policy(session), clock.now()
     if points < policy.min_burn:
-        raise InvalidInput("points", f"at least {policy.min_burn} points per burn")
+        raise InvalidInput(
+            "points", f"at least {policy.min_burn} points per burn", code=Reason.below_min_burn
+        )
     check_store(session, actor, store_id)
     account = lock_accounts(session, [member_id])[member_id]
     if order_id is not None:
@@ -78,14 +81,19 @@ def _check_order_share(
     try:
         order = orders.get_order(session, actor, order_id)
     except orders.OrderNotFound as exc:
-        raise InvalidInput("order_id", f"no order {order_id} in your scope") from exc
+        raise InvalidInput(
+            "order_id", f"no order {order_id} in your scope", code=Reason.unknown_order
+        ) from exc
     owner, total = order.member_id, order.total
     if owner != member_id:
-        raise InvalidInput("order_id", f"order {order_id} is not this member's")
+        raise InvalidInput(
+            "order_id", f"order {order_id} is not this member's", code=Reason.order_of_other_member
+        )
     already = -order_sum(session, order_id, EntryKind.burn)
     most = total * policy.max_order_share_pct // 100 * policy.points_per_yuan_value // 100
     if already + points > most:
         raise InvalidInput(
             "points",
             f"points may pay at most {policy.max_order_share_pct}% of the order: {most} points",
+            code=Reason.exceeds_order_share,
         )

@@ -250,6 +250,7 @@ def earn(
                 "store_id": order.store_id,
                 "operator": operator,
                 "reason": f"paid debt {to_debt}" if to_debt else "",
+                "debt_paid": to_debt,
                 "rules": [{"rule_id": None, "name": "base", "points": earning.base}]
                 + [asdict(f) for f in earning.fired],
                 "lapsed": 0,

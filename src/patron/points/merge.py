@@ -58,6 +58,7 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
             -balance,
             "system",
             reason=f"merged into member {target_id}",
+            merge_partner_id=target_id,
         )
         add_entry(
             session,
@@ -66,6 +67,7 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
             balance,
             "system",
             reason=f"merged from member {source_id}",
+            merge_partner_id=source_id,
         )
     session.flush()
 

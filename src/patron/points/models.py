@@ -118,6 +118,10 @@ class PointsEntry(Base):
     rules: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # refund_restore: burned points that could not come back because their lot had expired
     lapsed: Mapped[int] = mapped_column(default=0)
+    # merge_in / merge_out: the other member of the merge
+    merge_partner_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    # earn / debt_payment: how many of the points went to paying off debt
+    debt_paid: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 

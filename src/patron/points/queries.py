@@ -152,7 +152,15 @@ def _points_events(session: Session, member: Member) -> list[timeline.TimelineEv
     )
     return [
         timeline.TimelineEvent(
-            e.created_at, "points", e.kind, {"points": e.points, "reason": e.reason}
+            e.created_at,
+            "points",
+            e.kind,
+            {
+                "points": e.points,
+                "reason": e.reason,
+                "merge_partner_id": e.merge_partner_id,
+                "debt_paid": e.debt_paid,
+            },
         )
         for e in rows
     ]

@@ -4,9 +4,11 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from patron.core.ids import RowId
 from patron.core.money import MAX_FEN
+from patron.core.reasons import Reason
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import OrderItemIn, PaymentIn
 from patron.points.models import AdjustmentStatus, ExpiryPolicy, RuleEffect
@@ -59,9 +61,11 @@ class RuleConditions(BaseModel):
     @model_validator(mode="after")
     def _sane(self) -> RuleConditions:
         if any(not 1 <= d <= 7 for d in self.weekdays):
-            raise ValueError("weekdays are 1 (Monday) to 7 (Sunday)")
+            raise PydanticCustomError(
+                Reason.out_of_range.value, "weekdays are 1 (Monday) to 7 (Sunday)"
+            )
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError("date_from is after date_to")
+            raise PydanticCustomError(Reason.dates_reversed.value, "date_from is after date_to")
         return self
 
 
@@ -83,7 +87,10 @@ class RuleIn(BaseModel):
     @model_validator(mode="after")
     def _factor(self) -> RuleIn:
         if self.effect is RuleEffect.multiply and self.amount <= 100:
-            raise ValueError("a multiplier above ×1 is written as more than 100 (150 = ×1.5)")
+            raise PydanticCustomError(
+                Reason.factor_not_above_one.value,
+                "a multiplier above ×1 is written as more than 100 (150 = ×1.5)",
+            )
         return self
 
 
@@ -141,6 +148,8 @@ class EntryOut(BaseModel):
     operator: str
     reason: str
     rules: list[dict[str, Any]] | None
+    merge_partner_id: int | None
+    debt_paid: int
     lapsed: int
     created_at: datetime
 

@@ -15,6 +15,7 @@ from patron.core.actor import HQ_ROLES, Actor, Role
 from patron.core.db import insert_or_skip, unique_or
 from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PatronError
 from patron.core.pagination import PageResult, paginate
+from patron.core.reasons import Reason
 from patron.core.security import (
     DUMMY_PASSWORD_HASH,
     AccessToken,
@@ -140,13 +141,25 @@ def _check_scope(
     session: Session, actor: Actor, role: Role, all_stores: bool, store_ids: list[int]
 ) -> None:
     if role is Role.integration:
-        raise InvalidInput("role", "integration is the role of API keys, not of staff")
+        raise InvalidInput(
+            "role",
+            "integration is the role of API keys, not of staff",
+            code=Reason.role_not_allowed,
+        )
     if role in HQ_ROLES and not all_stores:
-        raise InvalidInput("all_stores", "HQ roles cover all stores")
+        raise InvalidInput(
+            "all_stores", "HQ roles cover all stores", code=Reason.hq_needs_all_stores
+        )
     if all_stores and store_ids:
-        raise InvalidInput("store_ids", "give either all_stores or a list of stores, not both")
+        raise InvalidInput(
+            "store_ids",
+            "give either all_stores or a list of stores, not both",
+            code=Reason.stores_conflict,
+        )
     if not all_stores and not store_ids:
-        raise InvalidInput("store_ids", "a store role needs at least one store")
+        raise InvalidInput(
+            "store_ids", "a store role needs at least one store", code=Reason.stores_missing
+        )
     stores.check_ids_exist(session, store_ids)
     if permissions.MANAGE_ANY.allows(actor):
         return

@@ -13,6 +13,7 @@ from patron.core.actor import Actor
 from patron.core.db import unique_or
 from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patron.core.pagination import PageResult, paginate
+from patron.core.reasons import Reason
 from patron.stores import permissions
 from patron.stores.models import Store, StoreStatus
 from patron.stores.schemas import StoreCreate, StoreUpdate
@@ -95,7 +96,7 @@ def update_store(session: Session, actor: Actor, store_id: int, data: StoreUpdat
     changes = data.model_dump(mode="json", exclude_unset=True)
     if None in changes.values():
         field = next(k for k, v in changes.items() if v is None)
-        raise InvalidInput(field, "may not be null")
+        raise InvalidInput(field, "may not be null", code=Reason.missing)
     if not set(changes) <= MANAGER_EDITABLE and not permissions.EDIT_ALL_FIELDS.allows(actor):
         raise Forbidden("store managers may change only the address and phone of their store")
     before = snapshot(store)
@@ -118,7 +119,9 @@ def ids_for_codes(session: Session, codes: Iterable[str]) -> list[int]:
     found = {code: store_id for code, store_id in rows}
     missing = [code for code in wanted if code not in found]
     if missing:
-        raise InvalidInput("stores", f"unknown store code(s): {', '.join(missing)}")
+        raise InvalidInput(
+            "stores", f"unknown store code(s): {', '.join(missing)}", code=Reason.unknown_store
+        )
     return [found[code] for code in wanted]
 
 
@@ -127,7 +130,11 @@ def check_ids_exist(session: Session, store_ids: Iterable[int], field: str = "st
     found = set(session.scalars(select(Store.id).where(Store.id.in_(wanted))))
     missing = sorted(wanted - found)
     if missing:
-        raise InvalidInput(field, f"unknown store id(s): {', '.join(map(str, missing))}")
+        raise InvalidInput(
+            field,
+            f"unknown store id(s): {', '.join(map(str, missing))}",
+            code=Reason.unknown_store,
+        )
 
 
 def codes_by_id(session: Session, store_ids: Iterable[int]) -> dict[int, str]:

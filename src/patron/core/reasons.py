@@ -1,0 +1,133 @@
+"""The stable codes of field errors: every entry of a 422 problem's `errors` list and every
+import row error carries one as `code`, beside an English `message` (or `reason`) for people.
+Integrators match on the code; the message may be reworded at any time.
+
+A code is added here before it is raised anywhere; a code is never renamed or reused."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    # Values in general: what the API and the importers say of any field.
+    missing = "missing"
+    too_short = "too_short"
+    too_long = "too_long"
+    too_small = "too_small"
+    too_large = "too_large"
+    out_of_range = "out_of_range"
+    bad_format = "bad_format"
+    wrong_type = "wrong_type"
+    not_a_choice = "not_a_choice"
+    not_a_number = "not_a_number"
+    not_a_whole_number = "not_a_whole_number"
+    not_a_boolean = "not_a_boolean"
+    not_a_date = "not_a_date"
+    not_a_datetime = "not_a_datetime"
+    not_an_amount = "not_an_amount"
+    not_a_mobile = "not_a_mobile"
+    not_an_email = "not_an_email"
+    not_a_gender = "not_a_gender"
+    not_a_status = "not_a_status"
+    in_future = "in_future"
+    dates_reversed = "dates_reversed"
+    unknown_field = "unknown_field"
+    invalid_json = "invalid_json"
+    invalid = "invalid"
+    # Things a field names that do not exist or lie outside the caller's stores.
+    unknown_store = "unknown_store"
+    store_closed = "store_closed"
+    unknown_member = "unknown_member"
+    unknown_guide = "unknown_guide"
+    unknown_category = "unknown_category"
+    unknown_order = "unknown_order"
+    unknown_line = "unknown_line"
+    unknown_attribute = "unknown_attribute"
+    unknown_payment_method = "unknown_payment_method"
+    bad_cursor = "bad_cursor"
+    # Rules of the domains.
+    stores_conflict = "stores_conflict"
+    stores_missing = "stores_missing"
+    role_not_allowed = "role_not_allowed"
+    hq_needs_all_stores = "hq_needs_all_stores"
+    guide_not_in_store = "guide_not_in_store"
+    issuer_required = "issuer_required"
+    identity_taken = "identity_taken"
+    member_of_other_store = "member_of_other_store"
+    merge_into_self = "merge_into_self"
+    options_required = "options_required"
+    options_not_allowed = "options_not_allowed"
+    options_repeat = "options_repeat"
+    category_cycle = "category_cycle"
+    discount_exceeds_price = "discount_exceeds_price"
+    paid_mismatch = "paid_mismatch"
+    payments_mismatch = "payments_mismatch"
+    order_total_zero = "order_total_zero"
+    order_total_too_large = "order_total_too_large"
+    refund_items_or_all = "refund_items_or_all"
+    order_of_other_member = "order_of_other_member"
+    exceeds_order_share = "exceeds_order_share"
+    below_min_burn = "below_min_burn"
+    zero_points = "zero_points"
+    balance_too_large = "balance_too_large"
+    factor_not_above_one = "factor_not_above_one"
+    # Imported files and their rows.
+    file_empty = "file_empty"
+    file_unreadable = "file_unreadable"
+    file_too_large = "file_too_large"
+    columns_missing = "columns_missing"
+    duplicate_row = "duplicate_row"
+    rows_not_together = "rows_not_together"
+    order_kept_without_member = "order_kept_without_member"
+
+
+# Pydantic's own error types, as the codes above.
+PYDANTIC_TYPES: dict[str, Reason] = {
+    "missing": Reason.missing,
+    "string_too_short": Reason.too_short,
+    "too_short": Reason.too_short,
+    "string_too_long": Reason.too_long,
+    "too_long": Reason.too_long,
+    "greater_than": Reason.too_small,
+    "greater_than_equal": Reason.too_small,
+    "less_than": Reason.too_large,
+    "less_than_equal": Reason.too_large,
+    "string_pattern_mismatch": Reason.bad_format,
+    "enum": Reason.not_a_choice,
+    "literal_error": Reason.not_a_choice,
+    "int_parsing": Reason.not_a_number,
+    "int_type": Reason.not_a_number,
+    "float_parsing": Reason.not_a_number,
+    "float_type": Reason.not_a_number,
+    "decimal_parsing": Reason.not_a_number,
+    "decimal_type": Reason.not_a_number,
+    "finite_number": Reason.not_a_number,
+    "int_from_float": Reason.not_a_whole_number,
+    "int_parsing_size": Reason.out_of_range,
+    "bool_parsing": Reason.not_a_boolean,
+    "bool_type": Reason.not_a_boolean,
+    "date_parsing": Reason.not_a_date,
+    "date_type": Reason.not_a_date,
+    "date_from_datetime_parsing": Reason.not_a_date,
+    "date_from_datetime_inexact": Reason.not_a_date,
+    "datetime_parsing": Reason.not_a_datetime,
+    "datetime_type": Reason.not_a_datetime,
+    "datetime_from_date_parsing": Reason.not_a_datetime,
+    "timezone_aware": Reason.not_a_datetime,
+    "string_type": Reason.wrong_type,
+    "list_type": Reason.wrong_type,
+    "dict_type": Reason.wrong_type,
+    "model_type": Reason.wrong_type,
+    "model_attributes_type": Reason.wrong_type,
+    "extra_forbidden": Reason.unknown_field,
+    "json_invalid": Reason.invalid_json,
+}
+
+
+def for_pydantic(error_type: str) -> Reason:
+    """The code of one pydantic error: its own type when a validator raised
+    `PydanticCustomError(<code>, ...)`, else the mapping above, else `invalid`."""
+    if error_type in Reason.__members__:
+        return Reason(error_type)
+    return PYDANTIC_TYPES.get(error_type, Reason.invalid)
