@@ -161,6 +161,7 @@ def test_numbers_money_and_times_follow_the_language() -> None:
     assert (zh.num(12500), en.num(12500)) == ("12,500", "12,500")
     assert (zh.yuan(1250050), en.yuan(1250050)) == ("¥12,500.50", "CN¥12,500.50")
     assert zh.yuan(None) == "—"
+    assert (zh.percent(12.25), en.percent(100)) == ("12.2%", "100.0%")
     # 02:05 UTC is 10:05 in Shanghai, the business time zone.
     at = datetime(2025, 6, 18, 2, 5, tzinfo=UTC)
     # CLDR puts a narrow no-break space before AM.

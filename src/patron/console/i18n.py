@@ -17,7 +17,7 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_date, format_time
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from patron.core import clock
 
@@ -69,6 +69,10 @@ class Translator:
         if fen is None:
             return NOTHING
         return format_currency(Decimal(fen) / 100, "CNY", locale=self.locale)
+
+    def percent(self, value: float) -> str:
+        """A share given in per cent, to one decimal: 12.5%."""
+        return format_percent(value / 100, "#,##0.0%", locale=self.locale)
 
     def moment(self, value: datetime | None) -> str:
         """An instant in the business time zone, to the minute: 2025年6月18日 10:00."""

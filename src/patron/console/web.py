@@ -252,6 +252,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         "day": t.day,
         "yuan": t.yuan,
         "num": t.num,
+        "percent": t.percent,
         "version": __version__,
     }
     response = templates.TemplateResponse(
