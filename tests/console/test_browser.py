@@ -6,21 +6,19 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.app import create_app
-from patron.console.i18n import CATALOGS
 from patron.core import db, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
 from patron.staff import service as staff
 from patron.staff.schemas import StaffCreate
 from patron.stores import service as stores
-from patron.stores.models import StoreStatus, StoreType
+from patron.stores.models import StoreType
 from patron.stores.schemas import StoreCreate
 from tests.browser import chromium, fresh_page, require_chromium, serving
 from tests.browser import log_in as sign_in
@@ -31,7 +29,6 @@ pytestmark = pytest.mark.browser
 
 ADMIN = "admin"
 ADMIN_PASSWORD = "admin-password-1"
-TEMPLATES = Path(__file__).parents[2] / "src" / "patron" / "console" / "templates"
 
 
 @dataclass(frozen=True)
@@ -179,18 +176,3 @@ def test_signing_out_ends_the_session_even_for_a_copied_cookie(page: Page) -> No
     page.context.add_cookies(copied)  # as if someone had kept the cookie
     page.goto("/console/stores")
     expect(page).to_have_url(re.compile(r"/console/login"))
-
-
-def test_both_languages_have_every_key() -> None:
-    zh, en = CATALOGS["zh"], CATALOGS["en"]
-    assert set(zh) == set(en)
-    used = {
-        key
-        for template in TEMPLATES.rglob("*.html")
-        for key in re.findall(r"""\bt\(["']([\w.]+)["']\s*[,)]""", template.read_text())
-    }
-    # Keys the templates build from a value, as in t("role." ~ user.role).
-    used |= {f"role.{role}" for role in Role}
-    used |= {f"store_type.{kind}" for kind in StoreType}
-    used |= {f"store_status.{status}" for status in StoreStatus}
-    assert used - set(zh) == set()

@@ -12,18 +12,12 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.app import create_app
-from patron.console.i18n import CATALOGS
 from patron.core import db, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
 from patron.members import attributes, registration
 from patron.members.models import (
     AttributeType,
-    Channel,
-    ConsentChannel,
-    Gender,
-    IdentityType,
-    MemberStatus,
 )
 from patron.members.schemas import AttributeCreate, AttributeUpdate, MemberCreate
 from patron.staff import service as staff
@@ -298,16 +292,3 @@ def test_admin_edits_an_attribute_and_registering_then_needs_it(page: Page, serv
             attributes.update_attribute(
                 session, SYSTEM, attribute_id, AttributeUpdate(required=False, is_active=False)
             )
-
-
-def test_member_keys_exist_in_both_languages() -> None:
-    zh, en = CATALOGS["zh"], CATALOGS["en"]
-    assert set(zh) == set(en)
-    # Keys the member templates build from a value, as in t("channel." ~ member.channel).
-    built = {f"gender.{g}" for g in Gender}
-    built |= {f"channel.{c}" for c in Channel}
-    built |= {f"consent_channel.{c}" for c in ConsentChannel}
-    built |= {f"identity_type.{i}" for i in IdentityType}
-    built |= {f"member_status.{s}" for s in MemberStatus}
-    built |= {f"attr_type.{a}" for a in AttributeType}
-    assert built - set(zh) == set()

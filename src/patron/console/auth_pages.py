@@ -16,7 +16,6 @@ from patron.console.web import (
     CheckedForm,
     PlainForm,
     Tx,
-    local_time,
     redirect,
     render,
     safe_next,
@@ -25,7 +24,6 @@ from patron.console.web import (
     text,
 )
 from patron.core.errors import PatronError
-from patron.core.settings import Settings
 from patron.staff import service as staff
 
 router = APIRouter()
@@ -51,7 +49,7 @@ def login(request: Request, session: Tx, form: PlainForm) -> Response:
         user = staff.authenticate(session, username, password, policy)
     except (staff.InvalidCredentials, staff.AccountLocked) as error:
         # Returning normally lets the session dependency commit the counted failure (or lock).
-        message = _login_error(error, t, settings)
+        message = _login_error(error, t)
         return _login_failed(request, error.status, message, username, target)
     token = staff.issue_token(user, settings)
     response = RedirectResponse(target, status_code=303)
@@ -75,10 +73,10 @@ def _login_failed(
     )
 
 
-def _login_error(error: PatronError, t: Translator, settings: Settings) -> str:
+def _login_error(error: PatronError, t: Translator) -> str:
     if isinstance(error, staff.AccountLocked):
         until = error.extra.get("locked_until")
-        shown = local_time(settings)(datetime.fromisoformat(until)) if until else "—"
+        shown = t.moment(datetime.fromisoformat(until)) if until else "—"
         return t("login.locked", until=shown)
     return t("login.invalid")
 

@@ -44,14 +44,12 @@ from patron.console.web import (
     Tx,
     attempt,
     error_page_on,
-    num,
     redirect,
     render,
     require_console,
     settings_of,
     t_for,
     text,
-    yuan,
 )
 from patron.core import idempotency
 from patron.core.actor import Actor
@@ -282,9 +280,9 @@ def _order_row(
     store_id = order_stores.get(order_id)
     url = order_url(order_id) if isinstance(order_id, int) and actor.sees_store(store_id) else None
     if event.kind == "refund":
-        amount = yuan(data["amount"]) if isinstance(data.get("amount"), int) else "—"
+        amount = t.yuan(data["amount"]) if isinstance(data.get("amount"), int) else "—"
         return TimelineRow(event.at, kind, t("timeline.refund", amount=amount), url=url)
-    total = yuan(data["total"]) if isinstance(data.get("total"), int) else "—"
+    total = t.yuan(data["total"]) if isinstance(data.get("total"), int) else "—"
     store = codes.get(store_id, "—") if store_id is not None else "—"
     channel = str(data.get("channel", ""))
     details = []
@@ -298,8 +296,9 @@ def _points_row(event: member_timeline.TimelineEvent, kind: str, t: Translator) 
     """A change of the points balance other than an earning (the timeline leaves those to the
     orders): "使用 -500 分", with the reason."""
     amount = event.data.get("points")
-    shown = signed(amount) if isinstance(amount, int) else "—"
-    text_ = t("timeline.points", kind=kind_label(event.summary, t), points=shown)
+    shown, count = (signed(amount), abs(amount)) if isinstance(amount, int) else ("—", 0)
+    kind_text = kind_label(event.summary, t)
+    text_ = t.ngettext("timeline.points", "timeline.points", count, kind=kind_text, points=shown)
     data = event.data
     partner, paid = data.get("merge_partner_id"), data.get("debt_paid")
     reason = reason_text(event.summary, str(data.get("reason") or ""), partner, paid or 0, t)
@@ -446,8 +445,11 @@ def points_adjust(
             )
     except points_errors.InsufficientPoints as error:
         available = error.extra.get("available")
-        shown = num(available) if isinstance(available, int) else "—"
-        message = t("reason.points_insufficient", available=shown)
+        count = available if isinstance(available, int) else 0
+        shown = t.num(available) if isinstance(available, int) else "—"
+        message = t.ngettext(
+            "reason.points_insufficient", "reason.points_insufficient", count, available=shown
+        )
         errors = field_errors({"points": message}, t, status=409)
     except (ValidationError, PatronError) as error:
         errors = with_problems(adjustment_errors(error, t), problems, t)

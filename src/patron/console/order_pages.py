@@ -47,7 +47,6 @@ from patron.console.web import (
     require_console,
     t_for,
     text,
-    yuan,
 )
 from patron.core import idempotency
 from patron.core.actor import Actor
@@ -257,7 +256,7 @@ def order_refund(
     except PatronError as error:
         return _refused(request, session, actor, order, values, form_errors(error, t))
     flash = "flash.refund_replayed" if outcome.replayed else "flash.refunded"
-    return redirect(order_url(order.id), flash, name=yuan(int(outcome.body["amount"])))
+    return redirect(order_url(order.id), flash, name=t.yuan(int(outcome.body["amount"])))
 
 
 def _quantities(

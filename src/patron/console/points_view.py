@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from patron.console.i18n import Translator, has_key
-from patron.console.web import num
+from patron.console.i18n import Translator, has_key, num
 from patron.core.actor import Actor
 from patron.points.models import EntryKind, PointsEntry, PointsRule, RuleEffect
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import base64
 import hmac
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -16,6 +15,8 @@ from urllib.parse import urlencode
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from sqlalchemy.orm import Session, SessionTransaction
 from starlette.datastructures import FormData
 
@@ -25,13 +26,13 @@ from patron.console.i18n import (
     HTML_LANG,
     LANG_NAMES,
     Translator,
+    catalog,
     has_key,
     translator,
 )
 from patron.console.permissions import Permissions
 from patron.core.actor import Actor
 from patron.core.errors import PatronError
-from patron.core.money import fen_to_yuan
 from patron.core.permissions import Permission
 from patron.core.security import form_token
 from patron.core.settings import Settings
@@ -218,32 +219,19 @@ def read_flash(request: Request, t: Translator) -> Flash | None:
 # --- rendering --------------------------------------------------------------------------------
 
 
-def local_time(settings: Settings) -> Callable[[datetime | None], str]:
-    """Show an instant in the business time zone, to the minute."""
-
-    def show(value: datetime | None) -> str:
-        return value.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M") if value else "—"
-
-    return show
+# The page's language comes from its context, so pages in both languages render at once.
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return catalog(context["lang"]).gettext(message)
 
 
-def local_day(settings: Settings) -> Callable[[datetime | None], str]:
-    """The calendar day of an instant in the business time zone."""
-
-    def show(value: datetime | None) -> str:
-        return value.astimezone(settings.tz).strftime("%Y-%m-%d") if value else "—"
-
-    return show
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
+    return catalog(context["lang"]).ngettext(singular, plural, count)
 
 
-def yuan(fen: int | None) -> str:
-    """An amount in fen as the console shows it: ¥12.50."""
-    return "—" if fen is None else f"¥{fen_to_yuan(fen)}"
-
-
-def num(value: int | None) -> str:
-    """A whole number with thousands separators: 12,500 points."""
-    return "—" if value is None else f"{value:,}"
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -254,7 +242,6 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     session_token = request.cookies.get(SESSION_COOKIE)
     flash = read_flash(request, t)
     base = {
-        "t": t,
         "lang": lang,
         "html_lang": HTML_LANG[lang],
         "lang_names": LANG_NAMES,
@@ -263,10 +250,11 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         "can": Permissions.of(actor) if actor else None,
         "csrf": form_token(settings.secret_key, session_token) if session_token else "",
         "flash": flash,
-        "ts": local_time(settings),
-        "day": local_day(settings),
-        "yuan": yuan,
-        "num": num,
+        "ts": t.moment,
+        "day": t.day,
+        "yuan": t.yuan,
+        "num": t.num,
+        "percent": t.percent,
         "version": __version__,
     }
     response = templates.TemplateResponse(
