@@ -1,20 +1,34 @@
 """What every console browser test needs: Debian's chromium (never a downloaded browser), a real
-server on a free loopback port, and a fresh browser page."""
+server on a free loopback port holding the module's stores and staff, and a fresh browser page.
+A browser test module defines a `server` fixture with `console_server`; `page` serves it."""
 
 from __future__ import annotations
 
 import re
+import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy.orm import Session, sessionmaker
+
+from patron.app import create_app
+from patron.core import db, migrate
+from patron.core.actor import SYSTEM, Role
+from patron.core.settings import Settings
+from patron.staff import service as staff_service
+from patron.staff.schemas import StaffCreate
+from patron.stores import service as store_service
+from patron.stores.models import StoreType
+from patron.stores.schemas import StoreCreate
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -87,3 +101,75 @@ def log_in(page: Page, username: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     expect(page).to_have_url(re.compile(r"/console/$"))
+
+
+@dataclass(frozen=True)
+class StaffLogin:
+    username: str
+    password: str
+    role: Role
+    # The codes of the stores a store role works in; none for HQ roles, which see every store.
+    store_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConsoleServer:
+    url: str
+    sessions: sessionmaker[Session]
+    store_ids: dict[str, int]
+
+    def store(self, code: str) -> int:
+        return self.store_ids[code]
+
+
+@contextmanager
+def console_server(
+    data_dir: Path, stores: dict[str, str], logins: Sequence[StaffLogin]
+) -> Iterator[ConsoleServer]:
+    """A real server on a fresh SQLite database holding the given stores (code → name, all owned)
+    and staff. Stores and staff only: the PII key is process-wide and each test sets it anew, so
+    members, their orders and their points are created inside the tests."""
+    url = f"sqlite:///{data_dir / 'patron.db'}"
+    engine = db.make_engine(url)
+    migrate.upgrade(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    with sessions.begin() as session:
+        store_ids = {
+            code: store_service.create_store(
+                session, SYSTEM, StoreCreate(code=code, name=name, type=StoreType.owned)
+            ).id
+            for code, name in stores.items()
+        }
+        for login in logins:
+            staff_service.create_staff(
+                session,
+                SYSTEM,
+                StaffCreate(
+                    username=login.username,
+                    password=login.password,
+                    role=login.role,
+                    all_stores=not login.store_codes,
+                    store_ids=[store_ids[code] for code in login.store_codes],
+                ),
+            )
+    settings = Settings(
+        database_url=url, secret_key=secrets.token_urlsafe(36), env="test", data_dir=data_dir
+    )
+    try:
+        with serving(create_app(settings)) as base_url:
+            yield ConsoleServer(base_url, sessions, store_ids)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser: Browser, server: ConsoleServer) -> Iterator[Page]:
+    """A fresh page on the `server` fixture of the calling test module."""
+    with fresh_page(browser, server.url) as fresh:
+        yield fresh

@@ -21,6 +21,9 @@ from patron.app import create_app
 from patron.core import clock, crypto, db, migrate, security
 from patron.core.settings import Settings
 
+# The browser tests' shared fixtures (`browser`, `page`) and server, in one place.
+pytest_plugins = ["tests.browser"]
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "PATRON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
-from sqlalchemy.orm import Session, sessionmaker
+from playwright.sync_api import Locator, Page, expect
 
-from patron.app import create_app
-from patron.core import db, migrate
 from patron.core.actor import SYSTEM, Role
-from patron.core.settings import Settings
 from patron.staff import service as staff
-from patron.staff.schemas import StaffCreate
 from patron.stores import service as stores
 from patron.stores.models import StoreType
 from patron.stores.schemas import StoreCreate
-from tests.browser import chromium, fresh_page, require_chromium, serving
+from tests.browser import ConsoleServer, StaffLogin, console_server, require_chromium
 from tests.browser import log_in as sign_in
 
 require_chromium()
@@ -31,42 +24,13 @@ ADMIN = "admin"
 ADMIN_PASSWORD = "admin-password-1"
 
 
-@dataclass(frozen=True)
-class Server:
-    url: str
-    sessions: sessionmaker[Session]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
     data_dir = tmp_path_factory.mktemp("console")
-    url = f"sqlite:///{data_dir / 'patron.db'}"
-    engine = db.make_engine(url)
-    migrate.upgrade(engine)
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    with sessions.begin() as session:
-        admin = StaffCreate(
-            username=ADMIN, password=ADMIN_PASSWORD, role=Role.hq_admin, all_stores=True
-        )
-        staff.create_staff(session, SYSTEM, admin)
-    settings = Settings(
-        database_url=url, secret_key=secrets.token_urlsafe(36), env="test", data_dir=data_dir
-    )
-    with serving(create_app(settings)) as url:
-        yield Server(url, sessions)
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Browser, server: Server) -> Iterator[Page]:
-    with fresh_page(browser, server.url) as fresh:
-        yield fresh
+    with console_server(
+        data_dir, {}, [StaffLogin(ADMIN, ADMIN_PASSWORD, Role.hq_admin)]
+    ) as running:
+        yield running
 
 
 def log_in(page: Page, username: str = ADMIN, password: str = ADMIN_PASSWORD) -> None:
@@ -109,7 +73,7 @@ def test_create_store_and_find_it_in_the_list(page: Page) -> None:
     expect(page.locator("tbody tr", has_text="SH001")).to_be_visible()
 
 
-def test_create_staff_user_and_reset_their_password(page: Page, server: Server) -> None:
+def test_create_staff_user_and_reset_their_password(page: Page, server: ConsoleServer) -> None:
     with server.sessions.begin() as session:
         store = StoreCreate(code="BJ001", name="北京三里屯店", type=StoreType.owned)
         stores.create_store(session, SYSTEM, store)
@@ -153,7 +117,7 @@ def test_language_switch_shows_english_labels(page: Page) -> None:
     expect(page.get_by_role("columnheader", name="门店编码")).to_be_visible()
 
 
-def test_wrong_password_is_shown_and_counted(page: Page, server: Server) -> None:
+def test_wrong_password_is_shown_and_counted(page: Page, server: ConsoleServer) -> None:
     page.goto("/console/login")
     page.fill("input[name=username]", ADMIN)
     page.fill("input[name=password]", "not-the-password")

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from patron.console.forms import form_errors
-from patron.console.i18n import EN, ZH, translator
+from patron.console.i18n import translator
 from patron.console.member_forms import member_errors
 from patron.console.points_view import reason_text
 from patron.core.errors import InvalidInput
@@ -23,9 +23,10 @@ def test_every_code_is_snake_case_and_says_itself() -> None:
         assert re.fullmatch(r"[a-z]+(_[a-z]+)*", reason.value)
 
 
-@pytest.mark.parametrize("catalog", [ZH, EN], ids=["zh", "en"])
-def test_the_console_has_words_for_every_code(catalog: dict[str, str]) -> None:
-    assert [r.value for r in Reason if not catalog.get(f"error.{r.value}")] == []
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_console_has_words_for_every_code(lang: str) -> None:
+    t = translator(lang)
+    assert [r.value for r in Reason if t(f"error.{r.value}") in ("", f"error.{r.value}")] == []
 
 
 def test_pydantic_types_and_custom_codes_map_to_codes() -> None:
@@ -38,17 +39,18 @@ def test_pydantic_types_and_custom_codes_map_to_codes() -> None:
 def test_a_service_refusal_is_said_by_its_code_not_its_words() -> None:
     zh, en = translator("zh"), translator("en")
     error = InvalidInput("birthday", "words that may change", code=Reason.in_future)
-    assert form_errors(error, zh).fields == {"birthday": ZH["error.in_future"]}
-    assert form_errors(error, en).fields == {"birthday": EN["error.in_future"]}
+    assert form_errors(error, zh).fields == {"birthday": zh("error.in_future")}
+    assert form_errors(error, en).fields == {"birthday": en("error.in_future")}
 
 
 def test_a_schema_rule_is_said_by_its_code() -> None:
     with pytest.raises(ValidationError) as caught:
         MemberCreate(mobile="12345", name="张三", email="nope")
-    fields = member_errors(caught.value, translator("en")).fields
+    en = translator("en")
+    fields = member_errors(caught.value, en).fields
     assert (fields["mobile"], fields["email"]) == (
-        EN["error.not_a_mobile"],
-        EN["error.not_an_email"],
+        en("error.not_a_mobile"),
+        en("error.not_an_email"),
     )
 
 

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
-from sqlalchemy.orm import Session, sessionmaker
+from playwright.sync_api import Locator, Page, expect
 
-from patron.app import create_app
-from patron.core import db, migrate
 from patron.core.actor import SYSTEM, Role
-from patron.core.settings import Settings
 from patron.members import attributes, registration
 from patron.members.models import (
     AttributeType,
 )
 from patron.members.schemas import AttributeCreate, AttributeUpdate, MemberCreate
-from patron.staff import service as staff
-from patron.staff.schemas import StaffCreate
-from patron.stores import service as stores
-from patron.stores.models import StoreType
-from patron.stores.schemas import StoreCreate
-from tests.browser import chromium, fresh_page, require_chromium, serving
+from tests.browser import ConsoleServer, StaffLogin, console_server, require_chromium
 from tests.browser import log_in as sign_in
 
 require_chromium()
@@ -40,53 +29,18 @@ STORE_CODE = "SH001"
 STORE_NAME = "上海南京西路店"
 
 
-@dataclass(frozen=True)
-class Server:
-    url: str
-    sessions: sessionmaker[Session]
-    store_id: int
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
     data_dir = tmp_path_factory.mktemp("console-members")
-    url = f"sqlite:///{data_dir / 'patron.db'}"
-    engine = db.make_engine(url)
-    migrate.upgrade(engine)
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    # Stores and staff only: the PII key is process-wide and each test sets it anew, so members
-    # are created inside the tests.
-    with sessions.begin() as session:
-        store = stores.create_store(
-            session, SYSTEM, StoreCreate(code=STORE_CODE, name=STORE_NAME, type=StoreType.owned)
-        )
-        admin = StaffCreate(
-            username=ADMIN, password=ADMIN_PASSWORD, role=Role.hq_admin, all_stores=True
-        )
-        staff.create_staff(session, SYSTEM, admin)
-        cashier = StaffCreate(
-            username=CASHIER, password=CASHIER_PASSWORD, role=Role.cashier, store_ids=[store.id]
-        )
-        staff.create_staff(session, SYSTEM, cashier)
-        store_id = store.id
-    settings = Settings(
-        database_url=url, secret_key=secrets.token_urlsafe(36), env="test", data_dir=data_dir
-    )
-    with serving(create_app(settings)) as url:
-        yield Server(url, sessions, store_id)
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Browser, server: Server) -> Iterator[Page]:
-    with fresh_page(browser, server.url) as fresh:
-        yield fresh
+    with console_server(
+        data_dir,
+        {STORE_CODE: STORE_NAME},
+        [
+            StaffLogin(ADMIN, ADMIN_PASSWORD, Role.hq_admin),
+            StaffLogin(CASHIER, CASHIER_PASSWORD, Role.cashier, (STORE_CODE,)),
+        ],
+    ) as running:
+        yield running
 
 
 def log_in(page: Page, username: str = ADMIN, password: str = ADMIN_PASSWORD) -> None:
@@ -194,9 +148,9 @@ def test_import_dry_run_then_real_run(page: Page) -> None:
     expect(page.locator("tbody tr", has_text="137****0001")).to_be_visible()
 
 
-def test_cashier_sees_the_member_masked(page: Page, server: Server) -> None:
+def test_cashier_sees_the_member_masked(page: Page, server: ConsoleServer) -> None:
     with server.sessions.begin() as session:
-        data = MemberCreate(mobile="13812345678", name="赵小红", store_id=server.store_id)
+        data = MemberCreate(mobile="13812345678", name="赵小红", store_id=server.store(STORE_CODE))
         member = registration.register_member(session, SYSTEM, data)
         member_id = member.id
     log_in(page, CASHIER, CASHIER_PASSWORD)
@@ -217,7 +171,9 @@ def test_cashier_sees_the_member_masked(page: Page, server: Server) -> None:
     expect(page.get_by_role("button", name="导出个人信息（PIPL）")).to_have_count(0)
 
 
-def test_admin_edits_an_attribute_and_registering_then_needs_it(page: Page, server: Server) -> None:
+def test_admin_edits_an_attribute_and_registering_then_needs_it(
+    page: Page, server: ConsoleServer
+) -> None:
     with server.sessions.begin() as session:
         hair = AttributeCreate(
             code="hair_type",

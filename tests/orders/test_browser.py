@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from patron.app import create_app
-from patron.core import clock, db, migrate
+from patron.core import clock
 from patron.core.actor import SYSTEM, Role
-from patron.core.settings import Settings
 from patron.members import registration
 from patron.members.models import Member
 from patron.members.schemas import MemberCreate
 from patron.orders import service as orders
 from patron.orders.models import OrderChannel, PaymentMethod, Refund
 from patron.orders.schemas import OrderCreate, RefundCreate, RefundItemIn
-from patron.staff import service as staff
-from patron.staff.schemas import StaffCreate
-from patron.stores import service as stores
-from patron.stores.models import StoreType
-from patron.stores.schemas import StoreCreate
-from tests.browser import chromium, fresh_page, require_chromium, serving
+from tests.browser import ConsoleServer, StaffLogin, console_server, require_chromium
 from tests.browser import log_in as sign_in
 from tests.conftest import QueryCounter
 from tests.factories import PASSWORD, make_member, make_order, make_staff, make_store
@@ -44,62 +35,21 @@ MANAGER = "manager.li"
 MANAGER_PASSWORD = "manager-password-1"
 STORE_A = "SH001"
 STORE_B = "BJ001"
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    sessions: sessionmaker[Session]
-    store_a: int
-    store_b: int
+STORES = {STORE_A: "上海南京西路店", STORE_B: "北京三里屯店"}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
     data_dir = tmp_path_factory.mktemp("console-orders")
-    url = f"sqlite:///{data_dir / 'patron.db'}"
-    engine = db.make_engine(url)
-    migrate.upgrade(engine)
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    # Stores and staff only: the PII key is process-wide and each test sets it anew, so members
-    # and their orders are created inside the tests.
-    with sessions.begin() as session:
-        store_a = stores.create_store(
-            session, SYSTEM, StoreCreate(code=STORE_A, name="上海南京西路店", type=StoreType.owned)
-        )
-        store_b = stores.create_store(
-            session, SYSTEM, StoreCreate(code=STORE_B, name="北京三里屯店", type=StoreType.owned)
-        )
-        admin = StaffCreate(
-            username=ADMIN, password=ADMIN_PASSWORD, role=Role.hq_admin, all_stores=True
-        )
-        staff.create_staff(session, SYSTEM, admin)
-        manager = StaffCreate(
-            username=MANAGER,
-            password=MANAGER_PASSWORD,
-            role=Role.store_manager,
-            store_ids=[store_a.id],
-        )
-        staff.create_staff(session, SYSTEM, manager)
-        ids = (store_a.id, store_b.id)
-    settings = Settings(
-        database_url=url, secret_key=secrets.token_urlsafe(36), env="test", data_dir=data_dir
-    )
-    with serving(create_app(settings)) as url:
-        yield Server(url, sessions, *ids)
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Browser, server: Server) -> Iterator[Page]:
-    with fresh_page(browser, server.url) as fresh:
-        yield fresh
+    with console_server(
+        data_dir,
+        STORES,
+        [
+            StaffLogin(ADMIN, ADMIN_PASSWORD, Role.hq_admin),
+            StaffLogin(MANAGER, MANAGER_PASSWORD, Role.store_manager, (STORE_A,)),
+        ],
+    ) as running:
+        yield running
 
 
 def log_in(page: Page, username: str = ADMIN, password: str = ADMIN_PASSWORD) -> None:
@@ -111,7 +61,7 @@ def sidebar(page: Page) -> Locator:
 
 
 def place_order(
-    server: Server, store_id: int, external_id: str, member_id: int | None = None
+    server: ConsoleServer, store_id: int, external_id: str, member_id: int | None = None
 ) -> int:
     """An order of ¥120.00: 2 × 洗发水 (¥49.90, ¥9.80 off) and 3 × 毛巾 (¥10.00)."""
     data = OrderCreate.model_validate(
@@ -140,22 +90,22 @@ def place_order(
         return orders.create_order(session, SYSTEM, data).id
 
 
-def line_id(server: Server, order_id: int, sku: str) -> int:
+def line_id(server: ConsoleServer, order_id: int, sku: str) -> int:
     with server.sessions() as session:
         return next(ln.id for ln in orders.lines_of(session, order_id) if ln.sku == sku)
 
 
-def refund_count(server: Server, order_id: int) -> int:
+def refund_count(server: ConsoleServer, order_id: int) -> int:
     with server.sessions() as session:
         query = select(func.count()).select_from(Refund).where(Refund.order_id == order_id)
         return session.scalar(query) or 0
 
 
-def test_refund_part_of_an_order_then_everything(page: Page, server: Server) -> None:
+def test_refund_part_of_an_order_then_everything(page: Page, server: ConsoleServer) -> None:
     with server.sessions.begin() as session:
-        data = MemberCreate(mobile="13912345001", name="王小明", store_id=server.store_a)
+        data = MemberCreate(mobile="13912345001", name="王小明", store_id=server.store(STORE_A))
         member_id = registration.register_member(session, SYSTEM, data).id
-    order_id = place_order(server, server.store_a, "POS-A-1", member_id)
+    order_id = place_order(server, server.store(STORE_A), "POS-A-1", member_id)
     log_in(page)
     expect(page.get_by_test_id("sales-today")).to_contain_text("¥")
 
@@ -214,8 +164,8 @@ def test_refund_part_of_an_order_then_everything(page: Page, server: Server) -> 
     expect(page.locator("tbody tr")).to_have_count(1)
 
 
-def test_refund_that_no_longer_fits_keeps_the_input(page: Page, server: Server) -> None:
-    order_id = place_order(server, server.store_a, "POS-A-2")
+def test_refund_that_no_longer_fits_keeps_the_input(page: Page, server: ConsoleServer) -> None:
+    order_id = place_order(server, server.store(STORE_A), "POS-A-2")
     log_in(page)
     page.goto(f"/console/orders/{order_id}")
     page.get_by_label("SKU-1 的退款数量").fill("2")
@@ -235,8 +185,8 @@ def test_refund_that_no_longer_fits_keeps_the_input(page: Page, server: Server) 
     assert refund_count(server, order_id) == 1
 
 
-def test_a_refund_form_sent_twice_refunds_once(page: Page, server: Server) -> None:
-    order_id = place_order(server, server.store_a, "POS-A-3")
+def test_a_refund_form_sent_twice_refunds_once(page: Page, server: ConsoleServer) -> None:
+    order_id = place_order(server, server.store(STORE_A), "POS-A-3")
     shampoo = line_id(server, order_id, "SKU-1")
     log_in(page)
     page.goto(f"/console/orders/{order_id}")
@@ -318,9 +268,9 @@ def test_create_category_and_product_and_find_it(page: Page) -> None:
     expect(page.locator("input[name=name]")).to_have_value("重复的商品")
 
 
-def test_store_manager_cannot_open_another_stores_order(page: Page, server: Server) -> None:
-    own = place_order(server, server.store_a, "POS-A-9")
-    other = place_order(server, server.store_b, "POS-B-9")
+def test_store_manager_cannot_open_another_stores_order(page: Page, server: ConsoleServer) -> None:
+    own = place_order(server, server.store(STORE_A), "POS-A-9")
+    other = place_order(server, server.store(STORE_B), "POS-B-9")
     log_in(page, MANAGER, MANAGER_PASSWORD)
 
     page.goto(f"/console/orders/{other}")

@@ -4,22 +4,18 @@ made through the form, a large adjustment approved by a second HQ user, and the 
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Locator, Page, expect
-from sqlalchemy.orm import Session, sessionmaker
+from playwright.sync_api import Locator, Page, expect
+from sqlalchemy.orm import Session
 
-from patron.app import create_app
 from patron.console.i18n import translator
 from patron.console.points_forms import attribute_conditions, kept_attributes, offered_attributes
-from patron.core import clock, db, migrate
+from patron.core import clock
 from patron.core.actor import SYSTEM, Role
-from patron.core.settings import Settings
 from patron.members import attributes as member_attributes
 from patron.members import registration
 from patron.members.models import AttributeType
@@ -33,12 +29,7 @@ from patron.points import queries as points_queries
 from patron.points import rules as points_rules
 from patron.points.earning import LineFacts, MemberFacts, OrderFacts, compute
 from patron.points.models import ExpiryPolicy, PointsRule, RuleEffect
-from patron.staff import service as staff
-from patron.staff.schemas import StaffCreate
-from patron.stores import service as stores
-from patron.stores.models import StoreType
-from patron.stores.schemas import StoreCreate
-from tests.browser import chromium, fresh_page, require_chromium, serving
+from tests.browser import ConsoleServer, StaffLogin, console_server, require_chromium
 from tests.browser import log_in as sign_in
 from tests.conftest import QueryCounter
 from tests.factories import PASSWORD, make_member, make_order, make_staff, make_store
@@ -59,67 +50,23 @@ PASSWORDS = {
 }
 STORE_A = "SH001"
 STORE_B = "BJ001"
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    sessions: sessionmaker[Session]
-    store_a: int
-    store_b: int
+STORES = {STORE_A: "上海南京西路店", STORE_B: "北京三里屯店"}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
     data_dir = tmp_path_factory.mktemp("console-points")
-    url = f"sqlite:///{data_dir / 'patron.db'}"
-    engine = db.make_engine(url)
-    migrate.upgrade(engine)
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    # Stores and staff only: the PII key is process-wide and each test sets it anew, so members,
-    # their orders and their points are created inside the tests.
-    with sessions.begin() as session:
-        store_a = stores.create_store(
-            session, SYSTEM, StoreCreate(code=STORE_A, name="上海南京西路店", type=StoreType.owned)
-        )
-        store_b = stores.create_store(
-            session, SYSTEM, StoreCreate(code=STORE_B, name="北京三里屯店", type=StoreType.owned)
-        )
-        for username, role in (
-            (ADMIN, Role.hq_admin),
-            (MARKETING, Role.hq_marketing),
-            (FINANCE, Role.hq_finance),
-        ):
-            user = StaffCreate(
-                username=username, password=PASSWORDS[username], role=role, all_stores=True
-            )
-            staff.create_staff(session, SYSTEM, user)
-        manager = StaffCreate(
-            username=MANAGER,
-            password=PASSWORDS[MANAGER],
-            role=Role.store_manager,
-            store_ids=[store_a.id],
-        )
-        staff.create_staff(session, SYSTEM, manager)
-        ids = (store_a.id, store_b.id)
-    settings = Settings(
-        database_url=url, secret_key=secrets.token_urlsafe(36), env="test", data_dir=data_dir
-    )
-    with serving(create_app(settings)) as url:
-        yield Server(url, sessions, *ids)
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Browser, server: Server) -> Iterator[Page]:
-    with fresh_page(browser, server.url) as fresh:
-        yield fresh
+    with console_server(
+        data_dir,
+        STORES,
+        [
+            StaffLogin(ADMIN, PASSWORDS[ADMIN], Role.hq_admin),
+            StaffLogin(MARKETING, PASSWORDS[MARKETING], Role.hq_marketing),
+            StaffLogin(FINANCE, PASSWORDS[FINANCE], Role.hq_finance),
+            StaffLogin(MANAGER, PASSWORDS[MANAGER], Role.store_manager, (STORE_A,)),
+        ],
+    ) as running:
+        yield running
 
 
 def log_in(page: Page, username: str = ADMIN) -> None:
@@ -136,7 +83,7 @@ def tabs(page: Page) -> Locator:
 
 
 def register(
-    server: Server, mobile: str, store_id: int, attributes: dict[str, str] | None = None
+    server: ConsoleServer, mobile: str, store_id: int, attributes: dict[str, str] | None = None
 ) -> int:
     with server.sessions.begin() as session:
         data = MemberCreate(
@@ -145,7 +92,7 @@ def register(
         return registration.register_member(session, SYSTEM, data).id
 
 
-def buy(server: Server, store_id: int, member_id: int, external_id: str, paid: int) -> int:
+def buy(server: ConsoleServer, store_id: int, member_id: int, external_id: str, paid: int) -> int:
     """One line of `paid` fen, paid by WeChat, ordered a minute before the clock's now."""
     data = OrderCreate.model_validate(
         {
@@ -178,8 +125,10 @@ def last_saturday_noon() -> datetime:
     return datetime.combine(day, time(12), tzinfo=clock.business_tz())
 
 
-def test_weekend_rule_made_in_the_form_doubles_a_saturday_order(page: Page, server: Server) -> None:
-    member_id = register(server, "13912345101", server.store_a)
+def test_weekend_rule_made_in_the_form_doubles_a_saturday_order(
+    page: Page, server: ConsoleServer
+) -> None:
+    member_id = register(server, "13912345101", server.store(STORE_A))
     log_in(page)
     sidebar(page).get_by_role("link", name="积分", exact=True).click()
     expect(page).to_have_url(re.compile(r"/console/points/policy$"))
@@ -187,7 +136,7 @@ def test_weekend_rule_made_in_the_form_doubles_a_saturday_order(page: Page, serv
     page.get_by_role("link", name="新建积分规则").click()
 
     page.fill("input[name=name]", "周末双倍")
-    page.check(f"input[name=store_ids][value='{server.store_a}']")
+    page.check(f"input[name=store_ids][value='{server.store(STORE_A)}']")
     page.get_by_label("周六").check()
     page.get_by_label("周日").check()
     expect(page.get_by_label("积分倍数", exact=True).first).to_be_checked()
@@ -198,7 +147,7 @@ def test_weekend_rule_made_in_the_form_doubles_a_saturday_order(page: Page, serv
     expect(page.locator(".effect-option .field-error")).to_have_text("倍数须大于 1")
     expect(page.locator("input[name=name]")).to_have_value("周末双倍")
     expect(page.get_by_label("周六")).to_be_checked()
-    expect(page.locator(f"input[name=store_ids][value='{server.store_a}']")).to_be_checked()
+    expect(page.locator(f"input[name=store_ids][value='{server.store(STORE_A)}']")).to_be_checked()
     page.fill("input[name=factor]", "2")
     page.get_by_role("button", name="创建").click()
 
@@ -219,12 +168,12 @@ def test_weekend_rule_made_in_the_form_doubles_a_saturday_order(page: Page, serv
         (rule,) = [r for r in points_rules.list_rules(session) if r.name == "周末双倍"]
         assert (rule.effect, rule.amount) == (RuleEffect.multiply, 200)
         assert rule.conditions["weekdays"] == [6, 7]
-        assert rule.conditions["store_ids"] == [server.store_a]
+        assert rule.conditions["store_ids"] == [server.store(STORE_A)]
 
     # A ¥100.00 order in that store on a Saturday earns the base 100 and 100 more.
     saturday = last_saturday_noon()
     with clock.frozen(saturday + timedelta(minutes=1)):
-        order_id = buy(server, server.store_a, member_id, "POS-SAT-1", 10000)
+        order_id = buy(server, server.store(STORE_A), member_id, "POS-SAT-1", 10000)
     page.goto(f"/console/members/{member_id}")
     panel = page.get_by_test_id("member-points")
     expect(panel.get_by_test_id("points-available")).to_have_text("200")
@@ -245,7 +194,7 @@ def test_weekend_rule_made_in_the_form_doubles_a_saturday_order(page: Page, serv
 
 
 def test_marketing_rewards_a_member_attribute_chosen_in_the_form(
-    page: Page, server: Server
+    page: Page, server: ConsoleServer
 ) -> None:
     with server.sessions.begin() as session:
         skin = AttributeCreate(
@@ -255,8 +204,8 @@ def test_marketing_rewards_a_member_attribute_chosen_in_the_form(
             options=["干性", "油性", "混合性"],
         )
         member_attributes.create_attribute(session, SYSTEM, skin)
-    oily = register(server, "13912345121", server.store_b, {"skin_type": "油性"})
-    dry = register(server, "13912345122", server.store_b, {"skin_type": "干性"})
+    oily = register(server, "13912345121", server.store(STORE_B), {"skin_type": "油性"})
+    dry = register(server, "13912345122", server.store(STORE_B), {"skin_type": "干性"})
     name = "肤质=油性 加50分"
 
     log_in(page, MARKETING)
@@ -293,8 +242,8 @@ def test_marketing_rewards_a_member_attribute_chosen_in_the_form(
         assert rule.conditions["attributes"] == {"skin_type": "油性"}
 
     # The same ¥100.00 order: the oily-skinned member earns 100 and 50 more, the other 100.
-    buy(server, server.store_b, oily, "POS-SKIN-OILY", 10000)
-    buy(server, server.store_b, dry, "POS-SKIN-DRY", 10000)
+    buy(server, server.store(STORE_B), oily, "POS-SKIN-OILY", 10000)
+    buy(server, server.store(STORE_B), dry, "POS-SKIN-DRY", 10000)
     log_in(page)
     page.goto(f"/console/members/{oily}")
     panel = page.get_by_test_id("member-points")
@@ -389,8 +338,8 @@ def test_attribute_conditions_from_the_form_match_as_earning_compares() -> None:
     }
 
 
-def test_large_adjustment_waits_for_finance_to_approve(page: Page, server: Server) -> None:
-    member_id = register(server, "13912345102", server.store_a)
+def test_large_adjustment_waits_for_finance_to_approve(page: Page, server: ConsoleServer) -> None:
+    member_id = register(server, "13912345102", server.store(STORE_A))
     with server.sessions() as session:
         threshold = points_policy.get_policy(session).approval_threshold
     assert threshold == 5000
@@ -443,8 +392,8 @@ def test_large_adjustment_waits_for_finance_to_approve(page: Page, server: Serve
     expect(page.get_by_test_id("timeline")).to_contain_text("调整 +6,000 分")
 
 
-def test_an_adjustment_submitted_twice_counts_once(page: Page, server: Server) -> None:
-    member_id = register(server, "13912345109", server.store_a)
+def test_an_adjustment_submitted_twice_counts_once(page: Page, server: ConsoleServer) -> None:
+    member_id = register(server, "13912345109", server.store(STORE_A))
     log_in(page, MARKETING)
     page.goto(f"/console/members/{member_id}")
     form = page.get_by_test_id("adjust-form")
@@ -466,8 +415,8 @@ def test_an_adjustment_submitted_twice_counts_once(page: Page, server: Server) -
     ).to_have_count(1)
 
 
-def test_nobody_approves_their_own_adjustment(page: Page, server: Server) -> None:
-    member_id = register(server, "13912345103", server.store_b)
+def test_nobody_approves_their_own_adjustment(page: Page, server: ConsoleServer) -> None:
+    member_id = register(server, "13912345103", server.store(STORE_B))
     log_in(page)
     page.goto(f"/console/members/{member_id}")
     form = page.get_by_test_id("adjust-form")
@@ -499,13 +448,15 @@ def test_nobody_approves_their_own_adjustment(page: Page, server: Server) -> Non
     )
 
 
-def test_liability_shows_the_total_and_where_it_was_earned(page: Page, server: Server) -> None:
-    member_id = register(server, "13912345104", server.store_b)
-    buy(server, server.store_b, member_id, "POS-B-LIAB", 8800)
+def test_liability_shows_the_total_and_where_it_was_earned(
+    page: Page, server: ConsoleServer
+) -> None:
+    member_id = register(server, "13912345104", server.store(STORE_B))
+    buy(server, server.store(STORE_B), member_id, "POS-B-LIAB", 8800)
     with server.sessions() as session:
         report = points_queries.liability(session)
     assert report.points >= 88
-    assert report.by_store[server.store_b] >= 88
+    assert report.by_store[server.store(STORE_B)] >= 88
 
     log_in(page, FINANCE)
     sidebar(page).get_by_role("link", name="积分", exact=True).click()
@@ -515,10 +466,12 @@ def test_liability_shows_the_total_and_where_it_was_earned(page: Page, server: S
     expect(page.get_by_test_id("liability-cash")).to_have_text(
         translator("zh").yuan(report.cash_value_fen)
     )
-    store_row = page.get_by_test_id("liability-stores").locator(f"tr[data-key='{server.store_b}']")
+    store_row = page.get_by_test_id("liability-stores").locator(
+        f"tr[data-key='{server.store(STORE_B)}']"
+    )
     expect(store_row).to_contain_text(STORE_B)
     expect(store_row).to_contain_text("北京三里屯店")
-    expect(store_row).to_contain_text(f"{report.by_store[server.store_b]:,}")
+    expect(store_row).to_contain_text(f"{report.by_store[server.store(STORE_B)]:,}")
     expect(store_row.locator("svg.bar rect.bar-fill")).to_have_count(1)
     months = page.get_by_test_id("liability-months").locator("tbody tr")
     expect(months).to_have_count(len(report.by_expiry_month))
@@ -533,7 +486,7 @@ def test_liability_shows_the_total_and_where_it_was_earned(page: Page, server: S
 
 
 def test_admin_changes_the_policy_and_a_store_manager_sees_no_points_pages(
-    page: Page, server: Server
+    page: Page, server: ConsoleServer
 ) -> None:
     log_in(page)
     page.goto("/console/points/policy")
@@ -566,7 +519,7 @@ def test_admin_changes_the_policy_and_a_store_manager_sees_no_points_pages(
         page.goto(f"/console/points/{path}")
         expect(page.get_by_role("heading", level=2)).to_have_text("没有权限")
     # A store manager still adjusts the points of a member of their store.
-    member_id = register(server, "13912345105", server.store_a)
+    member_id = register(server, "13912345105", server.store(STORE_A))
     page.goto(f"/console/members/{member_id}")
     form = page.get_by_test_id("adjust-form")
     form.locator("input[name=points]").fill("200")

@@ -240,7 +240,6 @@ BUILT_IDS = (
     N_("error.factor_not_above_one"),
     N_("error.file_empty"),
     N_("error.file_unreadable"),
-    N_("error.file_too_large"),
     N_("error.columns_missing"),
     N_("error.duplicate_row"),
     N_("error.rows_not_together"),

@@ -75,7 +75,6 @@ class Reason(StrEnum):
     # Imported files and their rows.
     file_empty = "file_empty"
     file_unreadable = "file_unreadable"
-    file_too_large = "file_too_large"
     columns_missing = "columns_missing"
     duplicate_row = "duplicate_row"
     rows_not_together = "rows_not_together"
