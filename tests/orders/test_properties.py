@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.core.actor import SYSTEM
+from patron.orders import presenters
 from patron.orders import service as orders
 from patron.orders.models import OrderLine
 from patron.orders.schemas import OrderCreate, RefundCreate
@@ -76,7 +77,7 @@ def test_refunds_conserve_money(
             rest = orders.refund_order(session, SYSTEM, order.id, RefundCreate(all=True))
             refunded += rest.amount
             refund_ids.append(rest.id)
-        shown = orders.present(session, order).refunds
+        shown = presenters.present(session, order).refunds
         assert [r.id for r in shown] == refund_ids, "every refund shows, 0 fen ones too"
         for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)):
             assert line.refunded_amount == line.paid * line.refunded_quantity // line.quantity

@@ -54,6 +54,7 @@ from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.members import masking, registry
 from patron.orders import importer
 from patron.orders import permissions as order_policy
+from patron.orders import presenters as order_presenters
 from patron.orders import service as orders
 from patron.orders.models import Order, OrderChannel, OrderStatus
 from patron.orders.schemas import OrderImportReport, OrderOut, RefundCreate
@@ -191,7 +192,7 @@ def order_detail(
 def _detail(
     request: Request, session: Session, actor: Actor, order: Order, refund: RefundForm
 ) -> HTMLResponse:
-    shown: OrderOut = orders.present(session, order)
+    shown: OrderOut = order_presenters.present(session, order)
     with error_page_on(NotFound):
         store = stores.get_store(session, actor, order.store_id)
     ref = member_refs(session, actor, [order.member_id]).get(order.member_id or 0)

@@ -10,7 +10,7 @@ from patron.core.pagination import Page
 from patron.core.uploads import read_capped
 from patron.deps import ActorDep, IdempotentDep, SessionDep, SettingsDep, require
 from patron.members import registry
-from patron.orders import importer, permissions, service
+from patron.orders import importer, permissions, presenters, service
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import (
     OrderCreate,
@@ -31,7 +31,7 @@ def create_order(
     data: OrderCreate, session: SessionDep, actor: Till, once: IdempotentDep
 ) -> dict[str, Any]:
     return once(
-        actor, data, lambda: service.present(session, service.create_order(session, actor, data))
+        actor, data, lambda: presenters.present(session, service.create_order(session, actor, data))
     )
 
 
@@ -45,7 +45,7 @@ def refund_order(
 ) -> dict[str, Any]:
     def work() -> RefundOut:
         refund = service.refund_order(session, actor, order_id, data)
-        out = service.present(session, service.get_order(session, actor, order_id))
+        out = presenters.present(session, service.get_order(session, actor, order_id))
         return next(r for r in out.refunds if r.id == refund.id)
 
     return once(actor, data, work)
@@ -71,12 +71,12 @@ def list_orders(
         until=until,
     )
     page = service.list_orders(session, actor, filters, cursor, limit)
-    return Page(items=[service.summary(o) for o in page.items], next_cursor=page.next_cursor)
+    return Page(items=[presenters.summary(o) for o in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
 def get_order(order_id: int, session: SessionDep, actor: ActorDep) -> OrderOut:
-    return service.present(session, service.get_order(session, actor, order_id))
+    return presenters.present(session, service.get_order(session, actor, order_id))
 
 
 @router.get("/members/{member_id}/orders", response_model=Page[OrderSummary])
@@ -91,7 +91,7 @@ def member_orders(
     page = service.list_orders(
         session, actor, service.OrderFilter(member_id=member_id), cursor, limit
     )
-    return Page(items=[service.summary(o) for o in page.items], next_cursor=page.next_cursor)
+    return Page(items=[presenters.summary(o) for o in page.items], next_cursor=page.next_cursor)
 
 
 @router.post("/imports/orders", response_model=OrderImportReport)

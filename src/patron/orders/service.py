@@ -42,13 +42,7 @@ from patron.orders.models import (
 )
 from patron.orders.schemas import (
     OrderCreate,
-    OrderLineOut,
-    OrderOut,
-    OrderSummary,
-    PaymentOut,
     RefundCreate,
-    RefundLineOut,
-    RefundOut,
 )
 from patron.stores import service as stores
 from patron.stores.models import StoreStatus
@@ -450,67 +444,6 @@ def get_order(session: Session, actor: Actor, order_id: int) -> Order:
     if order is None or not actor.sees_store(order.store_id):
         raise OrderNotFound(f"no order {order_id}")
     return order
-
-
-def summary(order: Order) -> OrderSummary:
-    return OrderSummary.model_validate(
-        {
-            **{
-                k: getattr(order, k)
-                for k in (
-                    "id",
-                    "external_id",
-                    "store_id",
-                    "channel",
-                    "member_id",
-                    "occurred_at",
-                    "total",
-                    "refunded_amount",
-                    "status",
-                )
-            },
-            "refundable_amount": order.total - order.refunded_amount,
-        }
-    )
-
-
-def present(session: Session, order: Order) -> OrderOut:
-    lines = lines_of(session, order.id)
-    # Keyed on quantities, not amounts: a refund can be worth 0 fen (a free gift, a third of a
-    # fen). An order never refunded, as every order just taken in, costs no refund queries.
-    refunds = (
-        list(session.scalars(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id)))
-        if any(line.refunded_quantity for line in lines)
-        else []
-    )
-    refund_lines: dict[int, list[RefundLineOut]] = defaultdict(list)
-    if refunds:
-        for rl in session.scalars(
-            select(RefundLine)
-            .where(RefundLine.refund_id.in_([r.id for r in refunds]))
-            .order_by(RefundLine.id)
-        ):
-            refund_lines[rl.refund_id].append(RefundLineOut.model_validate(rl))
-    payments = session.scalars(
-        select(OrderPayment).where(OrderPayment.order_id == order.id).order_by(OrderPayment.id)
-    )
-    return OrderOut(
-        **summary(order).model_dump(),
-        items=[OrderLineOut.model_validate(ln) for ln in lines],
-        payments=[PaymentOut.model_validate(p) for p in payments],
-        refunds=[
-            RefundOut(
-                id=r.id,
-                order_id=r.order_id,
-                amount=r.amount,
-                reason=r.reason,
-                created_by=r.created_by,
-                created_at=r.created_at,
-                lines=refund_lines[r.id],
-            )
-            for r in refunds
-        ],
-    )
 
 
 # --- member hooks: merge, timeline, export --------------------------------------------------
