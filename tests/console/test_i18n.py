@@ -159,7 +159,8 @@ def test_plurals_follow_the_language() -> None:
 def test_numbers_money_and_times_follow_the_language() -> None:
     en, zh = translator("en"), translator("zh")
     assert (zh.num(12500), en.num(12500)) == ("12,500", "12,500")
-    assert (zh.yuan(1250050), en.yuan(1250050)) == ("¥12,500.50", "CN¥12,500.50")
+    assert (zh.yuan(1250050), en.yuan(1250050)) == ("¥12,500.50", "¥12,500.50")
+    assert en.yuan(-1250) == "-¥12.50"
     assert zh.yuan(None) == "—"
     assert (zh.percent(12.25), en.percent(100)) == ("12.2%", "100.0%")
     # 02:05 UTC is 10:05 in Shanghai, the business time zone.

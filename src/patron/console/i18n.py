@@ -17,7 +17,7 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_date, format_time
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent
 
 from patron.core import clock
 
@@ -65,10 +65,12 @@ class Translator:
         return NOTHING if value is None else format_decimal(value, locale=self.locale)
 
     def yuan(self, fen: int | None) -> str:
-        """An amount in fen as money in yuan: ¥12.50 (CN¥12.50 in English)."""
+        """An amount in fen as money in yuan: ¥12,500.50. The chain's staff read ¥ in either
+        language, so the symbol is not CLDR's English "CN¥"."""
         if fen is None:
             return NOTHING
-        return format_currency(Decimal(fen) / 100, "CNY", locale=self.locale)
+        amount = format_decimal(Decimal(abs(fen)) / 100, "#,##0.00", locale=self.locale)
+        return f"{'-' if fen < 0 else ''}¥{amount}"
 
     def percent(self, value: float) -> str:
         """A share given in per cent, to one decimal: 12.5%."""
