@@ -14,14 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from patron.core import db, idempotency, migrate
 from patron.core.actor import SYSTEM
 from patron.core.errors import PatronError
-from patron.members import registration
+from patron.members import identities, registration
+from patron.members.errors import IdentityTaken
+from patron.members.models import IdentityType, Member
+from patron.members.schemas import IdentityIn
 from patron.orders import service as orders
 from patron.orders.models import Order, OrderLine
 from patron.orders.schemas import OrderCreate, RefundCreate
 from patron.points import adjustments, burning
 from patron.points import queries as points_queries
 from tests import conftest
-from tests.factories import make_store, order_body
+from tests.factories import make_member, make_store, order_body
 
 
 @pytest.fixture(scope="module")
@@ -251,3 +254,24 @@ def test_concurrent_creates_of_one_code_make_one_and_refuse_the_rest(
     statuses = sorted(r.status_code for r in results)
     assert statuses == [201] + [409] * 7, statuses
     assert {r.json()["code"] for r in results if r.status_code == 409} == {code}
+
+
+def test_one_card_added_to_many_members_at_once_goes_to_one(pg_engine: Engine) -> None:
+    factory = sessionmaker(pg_engine, expire_on_commit=False)
+    with factory.begin() as session:
+        store = make_store(session)
+        members = [make_member(session, store, mobile=f"+86139000{n:05d}") for n in range(10)]
+
+    def attempt(n: int) -> int:
+        with factory.begin() as session:
+            member = session.get(Member, members[n].id)
+            assert member is not None
+            card = IdentityIn(type=IdentityType.card_no, value="8800001")
+            return identities.add_identity(session, SYSTEM, member, card).member_id
+
+    results = race(10, attempt)
+    winners = [r for r in results if isinstance(r, int)]
+    assert len(winners) == 1, results
+    losers = [r for r in results if not isinstance(r, int)]
+    assert all(isinstance(r, IdentityTaken) for r in losers), losers
+    assert {r.extra["member_id"] for r in losers} == set(winners)

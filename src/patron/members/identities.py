@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from patron.audit import service as audit
 from patron.core.actor import Actor
 from patron.core.crypto import blind_index
+from patron.core.db import unique_or
 from patron.core.errors import InvalidInput, NotFound
 from patron.core.reasons import Reason
 from patron.members.errors import IdentityTaken
@@ -21,6 +22,16 @@ from patron.members.schemas import (
     IdentityIn,
 )
 
+IDENTITY_UNIQUE = "uq_member_identities_type_value_hash"
+
+
+def _holder(session: Session, kind: IdentityType, value_hash: str) -> MemberIdentity | None:
+    return session.scalar(
+        select(MemberIdentity).where(
+            MemberIdentity.type == kind.value, MemberIdentity.value_hash == value_hash
+        )
+    )
+
 
 def add_identity(
     session: Session, actor: Actor, member: Member, identity: IdentityIn, audited: bool = True
@@ -31,11 +42,25 @@ def add_identity(
             "issuer", "external ids need the channel that issued them", code=Reason.issuer_required
         )
     value_hash = identity_hash(identity.type, identity.value, issuer)
-    holder = session.scalar(
-        select(MemberIdentity).where(
-            MemberIdentity.type == identity.type.value, MemberIdentity.value_hash == value_hash
+    holder = _holder(session, identity.type, value_hash)
+    if holder is None:
+        row = MemberIdentity(
+            member_id=member.id,
+            type=identity.type.value,
+            issuer=issuer,
+            value_hash=value_hash,
+            value=identity.value.strip(),
         )
-    )
+        raced = IdentityTaken(f"this {identity.type.value} was just taken")
+        try:
+            with unique_or(session, {IDENTITY_UNIQUE: raced}):
+                session.add(row)
+        except IdentityTaken:
+            # Another request added it between the check and the insert: answer as the check
+            # would have, had it come second.
+            holder = _holder(session, identity.type, value_hash)
+            if holder is None:
+                raise
     if holder is not None:
         if holder.member_id == member.id:
             return holder
@@ -43,15 +68,6 @@ def add_identity(
             f"this {identity.type.value} belongs to member {holder.member_id}",
             member_id=holder.member_id,
         )
-    row = MemberIdentity(
-        member_id=member.id,
-        type=identity.type.value,
-        issuer=issuer,
-        value_hash=value_hash,
-        value=identity.value.strip(),
-    )
-    session.add(row)
-    session.flush()
     if audited:
         audit.record(
             session,
