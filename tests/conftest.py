@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from patron import domains
 from patron.app import create_app
 from patron.core import clock, crypto, db, migrate, security
 from patron.core.settings import Settings
@@ -49,6 +50,9 @@ def _libpq(url: str) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     global _postgres_skip_reason
     _postgres_skip_reason = _postgres_available()
+    # As the app and the CLI do: a test of one service runs with every domain's hooks in place,
+    # whichever modules it imports itself.
+    domains.load()
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -434,8 +434,10 @@ def test_nobody_approves_their_own_adjustment(page: Page, server: ConsoleServer)
     with server.sessions() as session:
         assert [a.reason for a in adjustments.pending_adjustments(session)].count("误操作冲正") == 1
 
-    # A small deduction applies at once, and more than the member has is refused.
-    page.goto(f"/console/members/{member_id}")
+    # A small deduction applies at once, and more than the member has is refused (on another
+    # member: this one's pending 5,000 counts toward the threshold with anything more asked).
+    other_id = register(server, "13912345104", server.store(STORE_B))
+    page.goto(f"/console/members/{other_id}")
     form = page.get_by_test_id("adjust-form")
     form.locator("input[name=points]").fill("-300")
     form.locator("input[name=reason]").fill("兑换礼品")

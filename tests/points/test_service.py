@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.core import clock
-from patron.core.actor import SYSTEM, Role
+from patron.core.actor import SYSTEM, Actor, Role
 from patron.core.errors import InvalidInput
 from patron.core.settings import Settings
 from patron.members import attributes
@@ -842,3 +842,53 @@ def test_an_adjustment_keeps_a_reason_as_long_as_the_api_takes(
         select(PointsEntry).where(PointsEntry.adjustment_id == adjustment.id)
     ).one()
     assert (entry.reason, entry.points, adjustment.status) == (reason, 500, "applied")
+
+
+def _store_manager(session: Session, store: Store) -> Actor:
+    manager = make_staff(session, Role.store_manager, [store])
+    return Actor(
+        kind="staff",
+        id=manager.id,
+        name=manager.username,
+        role=Role.store_manager,
+        store_ids=frozenset({store.id}),
+    )
+
+
+def test_a_large_adjustment_cannot_be_split_into_small_ones(
+    session: Session, shop: tuple[Store, Member]
+) -> None:
+    """4,999 points twice by one requester within the window reach the 5,000 threshold."""
+    store, member = shop
+    manager = _store_manager(session, store)
+    other = _store_manager(session, store)
+    start = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    with clock.frozen(start):
+        first = adjustments.request_adjustment(session, manager, member.id, 4999, "补录")
+        second = adjustments.request_adjustment(session, manager, member.id, -4999, "冲正")
+        # Another requester's adjustments count on their own.
+        others = adjustments.request_adjustment(session, other, member.id, 4999, "补录")
+    assert (first.status, second.status, others.status) == ("applied", "pending", "applied")
+    with clock.frozen(start + timedelta(hours=23)):
+        assert adjustments.request_adjustment(session, manager, member.id, 1, "补").status == (
+            "pending"
+        )
+    with clock.frozen(start + timedelta(hours=50)):
+        assert adjustments.request_adjustment(session, manager, member.id, 4999, "补").status == (
+            "applied"
+        )
+
+
+def test_the_approval_window_is_a_policy_setting(
+    session: Session, shop: tuple[Store, Member]
+) -> None:
+    store, member = shop
+    manager = _store_manager(session, store)
+    points_policy.update_policy(session, SYSTEM, {"approval_window_hours": 1})
+    start = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    with clock.frozen(start):
+        adjustments.request_adjustment(session, manager, member.id, 4000, "补录")
+    with clock.frozen(start + timedelta(hours=2)):
+        assert adjustments.request_adjustment(session, manager, member.id, 4000, "补").status == (
+            "applied"
+        )

@@ -113,6 +113,7 @@ POLICY_NUMBERS = (
     "max_order_share_pct",
     "min_burn",
     "approval_threshold",
+    "approval_window_hours",
 )
 POLICY_FIELDS = ("expiry_policy", *POLICY_NUMBERS)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -49,6 +51,9 @@ def request_adjustment(
         raise InvalidInput("reason", "an adjustment needs a reason", code=Reason.missing)
     check_store(session, actor, store_id)
     policy = get_policy(session)
+    # Under the member's account lock, so two requests at once cannot both pass as small.
+    lock_accounts(session, [member_id])
+    earlier = _recent_points(session, actor, member_id, policy.approval_window_hours)
     adjustment = PointsAdjustment(
         member_id=member_id,
         points=points,
@@ -69,9 +74,28 @@ def request_adjustment(
         store_id=store_id,
         after={"member_id": member_id, "points": points, "reason": adjustment.reason},
     )
-    if abs(points) < policy.approval_threshold:
+    if earlier + abs(points) < policy.approval_threshold:
         _apply(session, actor, adjustment)
     return adjustment
+
+
+def _recent_points(session: Session, actor: Actor, member_id: int, window_hours: int) -> int:
+    """The points this requester moved (either way, rejected ones aside) for this member within
+    the window: they count toward the approval threshold with the next request."""
+    by_requester = (
+        PointsAdjustment.requested_by_id == actor.id
+        if actor.kind == "staff"
+        else PointsAdjustment.requested_by == actor.name
+    )
+    total = session.scalar(
+        select(func.coalesce(func.sum(func.abs(PointsAdjustment.points)), 0)).where(
+            PointsAdjustment.member_id == member_id,
+            by_requester,
+            PointsAdjustment.status != AdjustmentStatus.rejected.value,
+            PointsAdjustment.created_at >= clock.now() - timedelta(hours=window_hours),
+        )
+    )
+    return int(total or 0)
 
 
 def decide_adjustment(

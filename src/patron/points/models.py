@@ -39,6 +39,9 @@ class PointsPolicy(Timestamped, Base):
     max_order_share_pct: Mapped[int] = mapped_column(default=50)
     min_burn: Mapped[int] = mapped_column(default=100)
     approval_threshold: Mapped[int] = mapped_column(default=5000)
+    # A requester's adjustments of one member within this many hours count together toward the
+    # threshold, so a large adjustment cannot be split into small ones.
+    approval_window_hours: Mapped[int] = mapped_column(default=24)
 
 
 class PointsAccount(Base):

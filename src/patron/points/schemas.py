@@ -26,6 +26,7 @@ class PolicyOut(BaseModel):
     max_order_share_pct: int
     min_burn: int
     approval_threshold: int
+    approval_window_hours: int
 
 
 class PolicyUpdate(BaseModel):
@@ -40,6 +41,12 @@ class PolicyUpdate(BaseModel):
     max_order_share_pct: int | None = Field(default=None, ge=0, le=100)
     min_burn: int | None = Field(default=None, ge=1, le=MAX_POINTS)
     approval_threshold: int | None = Field(default=None, ge=1, le=MAX_POINTS)
+    approval_window_hours: int | None = Field(
+        default=None,
+        ge=1,
+        le=24 * 31,
+        description="a requester's adjustments of one member within this many hours count together",
+    )
 
 
 class RuleConditions(BaseModel):
