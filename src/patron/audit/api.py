@@ -3,11 +3,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
 from patron.audit import permissions, service
 from patron.audit.schemas import AuditEntryOut
 from patron.core.actor import Actor
+from patron.core.moments import Moment
 from patron.core.pagination import Page
 from patron.deps import SessionDep, require
 
@@ -23,8 +23,8 @@ def list_audit(
     actor_type: str | None = None,
     actor_id: int | None = None,
     action: str | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[AuditEntryOut]:

@@ -3,11 +3,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
+from patron.core.moments import Moment
 from patron.core.pagination import Page
 from patron.core.reasons import Reason
 from patron.core.uploads import read_capped
@@ -80,8 +80,8 @@ def list_members(
     guide_id: int | None = None,
     channel: Channel | None = None,
     status: MemberStatus | None = MemberStatus.active,
-    registered_from: AwareDatetime | None = None,
-    registered_to: AwareDatetime | None = None,
+    registered_from: Moment | None = None,
+    registered_to: Moment | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[MemberSummary]:

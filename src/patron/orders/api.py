@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from pydantic import AwareDatetime
 
 from patron.core.actor import Actor
+from patron.core.moments import Moment
 from patron.core.pagination import Page
 from patron.core.uploads import read_capped
 from patron.deps import ActorDep, IdempotentDep, SessionDep, SettingsDep, require
@@ -58,8 +58,8 @@ def list_orders(
     store_id: int | None = None,
     member_id: int | None = None,
     channel: OrderChannel | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[OrderSummary]:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -8,6 +8,7 @@ from pydantic_core import PydanticCustomError
 
 from patron.catalog.schemas import CATEGORY_CODE_LENGTH
 from patron.core.ids import RowId
+from patron.core.moments import within_utc_range
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
 from patron.orders.models import OrderChannel, OrderStatus, PaymentMethod
@@ -21,11 +22,7 @@ def check_occurred_at(moment: datetime) -> datetime:
     equivalent (0001-01-01T00:00+08:00): such a time cannot be compared with now or stored."""
     if moment.year < EARLIEST_YEAR:
         raise PydanticCustomError(Reason.out_of_range.value, f"is before {EARLIEST_YEAR}")
-    try:
-        moment.astimezone(UTC)
-    except OverflowError as exc:
-        raise PydanticCustomError(Reason.out_of_range.value, "is out of range") from exc
-    return moment
+    return within_utc_range(moment)
 
 
 OccurredAt = Annotated[AwareDatetime, AfterValidator(check_occurred_at)]

@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from patron.core.ids import RowId
+from patron.core.moments import Moment
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
 from patron.orders.models import OrderChannel
@@ -111,7 +112,7 @@ class PreviewIn(BaseModel):
     member_id: RowId
     store_id: RowId
     channel: OrderChannel = OrderChannel.pos
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Moment | None = None
     items: list[OrderItemIn] = Field(min_length=1)
     payments: list[PaymentIn] = Field(default_factory=list)
 

@@ -1,0 +1,24 @@
+"""Times that enter through the API: with an offset, and with a UTC equivalent. A time at the edge
+of the calendar (0001-01-01T00:00+14:00, 9999-12-31T23:59-14:00) has none, so it is refused as
+`out_of_range` naming its field, before any comparison or query overflows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime
+from pydantic_core import PydanticCustomError
+
+from patron.core.reasons import Reason
+
+
+def within_utc_range(moment: datetime) -> datetime:
+    try:
+        moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise PydanticCustomError(Reason.out_of_range.value, "is out of range") from exc
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(within_utc_range)]
