@@ -69,12 +69,20 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
 
+def iso_time(value: str) -> datetime:
+    """Every form `datetime.fromisoformat` reads, fractional seconds included."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 time") from exc
+
+
 NowOption = Annotated[
     datetime | None,
     typer.Option(
         "--now",
-        help="Run as if it were this time (ISO 8601, with offset).",
-        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"],
+        help="Run as if it were this time (ISO 8601; without an offset, in the business timezone).",
+        parser=iso_time,
     ),
 ]
 
