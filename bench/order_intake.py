@@ -87,7 +87,7 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         env=env,
         stdout=subprocess.DEVNULL,
     )
-    deadline = time.time() + 30
+    deadline = time.time() + 90
     while time.time() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
