@@ -1,23 +1,38 @@
-"""Order intake through the HTTP API with concurrent clients: orders/s and p50/p99 latency,
-against the raw rate of a minimal transaction (one insert, one update) on the same database.
+"""Order intake through the HTTP API (`patron serve`) with concurrent clients: orders/s, p50/p99
+latency and the server workers' RSS, beside same-run baselines: pgbench (tpcb-like, 8 clients,
+scale 10) for PostgreSQL, the raw sqlite3 rate of a minimal transaction (one insert, one update)
+for SQLite.
 
     .venv/bin/python bench/order_intake.py [--orders 2000] [--clients 8] [--workers 2] [--db both]
+                                           [--pgbench-seconds 15]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx2 as httpx
-from _common import SECRET, database_url, databases, describe_ms, fresh_database
+import psycopg
+from _common import (
+    POSTGRES_ADMIN_URL,
+    SECRET,
+    database_url,
+    databases,
+    describe_ms,
+    fresh_database,
+)
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, update
+from sqlalchemy.engine import make_url
 
 from patron.apikeys import service as apikeys
 from patron.apikeys.schemas import ApiKeyCreate
@@ -62,22 +77,17 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "uvicorn",
-            "patron.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
+            "patron.cli",
+            "serve",
             "--port",
             str(port),
             "--workers",
             str(workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
         ],
         env=env,
+        stdout=subprocess.DEVNULL,
     )
-    deadline = time.time() + 30
+    deadline = time.time() + 90
     while time.time() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -86,6 +96,45 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
             time.sleep(0.2)
     server.kill()
     raise RuntimeError("server did not start")
+
+
+def worker_rss_mb(server: subprocess.Popen[bytes]) -> list[float]:
+    """The resident memory of the server's processes: the workers (or the one process)."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    pids = [int(pid) for pid in children] or [server.pid]
+    return [_rss_kb(pid) / 1024 for pid in pids]
+
+
+def _rss_kb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def pgbench_tps(clients: int, seconds: int) -> float | None:
+    """pgbench's tpcb-like TPS at scale 10 on a scratch database, dropped afterwards."""
+    pgbench = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
+    if not Path(pgbench).exists():
+        print("pgbench not found: no PostgreSQL baseline")
+        return None
+    name = f"patron_pgbench_{os.getpid()}"
+    admin = make_url(POSTGRES_ADMIN_URL)
+    target = admin.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        subprocess.run([pgbench, "-i", "-q", "-s", "10", target], check=True, capture_output=True)
+        run = subprocess.run(
+            [pgbench, "-c", str(clients), "-j", str(clients), "-T", str(seconds), target],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    match = re.search(r"tps = ([\d.]+)", run.stdout)
+    return float(match.group(1)) if match else None
 
 
 def run_clients(
@@ -165,7 +214,7 @@ def raw_transaction_rate(engine: Engine, clients: int, total: int) -> float:
     return total / elapsed
 
 
-def intake_rate(engine: Engine, args: argparse.Namespace) -> tuple[float, list[float]]:
+def intake_rate(engine: Engine, args: argparse.Namespace) -> tuple[float, list[float], list[float]]:
     key, store_ids, member_ids = prepare()
     port = free_port()
     server = start_server(database_url(engine), port, args.workers)
@@ -184,10 +233,11 @@ def intake_rate(engine: Engine, args: argparse.Namespace) -> tuple[float, list[f
 
     try:
         elapsed, latencies = run_clients(args.clients, args.orders, post)
+        rss = worker_rss_mb(server)
     finally:
         server.terminate()
         server.wait()
-    return args.orders / elapsed, latencies
+    return args.orders / elapsed, latencies, rss
 
 
 def main() -> None:
@@ -196,18 +246,25 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--db", default="both", choices=["both", "sqlite", "postgresql"])
+    parser.add_argument("--pgbench-seconds", type=int, default=15)
     args = parser.parse_args()
     print(
-        f"order intake over HTTP: {args.orders:,} orders, {args.clients} clients, {args.workers} server workers"
+        f"order intake over HTTP: {args.orders:,} orders, {args.clients} clients, "
+        f"{args.workers} server workers (patron serve)"
     )
     for kind in databases(args.db):
         with fresh_database(kind) as engine:
-            rate, latencies = intake_rate(engine, args)
-            baseline = raw_transaction_rate(engine, args.clients, args.orders)
+            rate, latencies, rss = intake_rate(engine, args)
             print(f"{kind:10s} {rate:7,.0f} orders/s, {describe_ms(latencies)}")
-            print(
-                f"{'':10s} raw insert+update transaction {baseline:7,.0f} tx/s; ratio {rate / baseline:.3f}"
-            )
+            print(f"{'':10s} server RSS per worker: {', '.join(f'{mb:.0f} MB' for mb in rss)}")
+            if kind == "sqlite":
+                baseline = raw_transaction_rate(engine, args.clients, args.orders)
+                name = "raw sqlite3 insert+update transaction"
+            else:
+                baseline = pgbench_tps(args.clients, args.pgbench_seconds) or 0.0
+                name = f"pgbench tpcb-like, {args.clients} clients, scale 10"
+            ratio = f"{rate / baseline:.3f}" if baseline else "n/a"
+            print(f"{'':10s} {name}: {baseline:7,.0f} tx/s; ratio {ratio}")
 
 
 if __name__ == "__main__":

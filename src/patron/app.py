@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from typing import Any, Union, get_args, get_origin
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -24,7 +25,7 @@ from patron.core.logging import configure_logging
 from patron.core.ratelimit import RateLimiter
 from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
-from patron.deps import API_PREFIX
+from patron.deps import API_PREFIX, one_hop
 from patron.members.api import router as members_router
 from patron.middleware import RequestContextMiddleware
 from patron.orders.api import router as orders_router
@@ -32,6 +33,9 @@ from patron.points.api import router as points_router
 from patron.staff.api import auth_router
 from patron.staff.api import router as staff_router
 from patron.stores.api import router as stores_router
+
+# A request waits this long at most for SQLite's write lock, then answers 503 with Retry-After.
+REQUEST_WRITE_WAIT_SECONDS = 5.0
 
 
 def _is_int(annotation: Any) -> bool:
@@ -41,7 +45,7 @@ def _is_int(annotation: Any) -> bool:
     return annotation is int
 
 
-def bounded_ids(request: Request) -> None:
+async def bounded_ids(request: Request) -> None:
     """Every `*_id` integer in the path or query string names a row, and the id columns are 32-bit:
     a larger number answers 422 here rather than 500 from the database (DataError, OverflowError).
     """
@@ -68,8 +72,15 @@ def bounded_ids(request: Request) -> None:
                 )
 
 
+class OneHopRouter(APIRouter):
+    """Adds every sync endpoint wrapped by `deps.one_hop`: one worker thread per request."""
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().add_api_route(path, one_hop(endpoint), **kwargs)
+
+
 def api_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(bounded_ids)])
+    router = OneHopRouter(prefix=API_PREFIX, dependencies=[Depends(bounded_ids)])
     for domain_router in (
         auth_router,
         stores_router,
@@ -99,11 +110,20 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
     )
     app.state.settings = settings
     app.state.session_factory = session_factory or sessionmaker(
-        db.make_engine(settings.database_url), expire_on_commit=False
+        db.make_engine(settings.database_url, write_wait=REQUEST_WRITE_WAIT_SECONDS),
+        expire_on_commit=False,
     )
     app.state.login_limiter = RateLimiter(settings.rate_limit_storage, settings.login_rate_limit)
     app.add_middleware(RequestContextMiddleware)
     problems.install(app)
+
+    @app.exception_handler(db.DatabaseBusy)
+    async def _database_busy(request: Request, exc: db.DatabaseBusy) -> JSONResponse:
+        retry_after = {"Retry-After": str(exc.retry_after_seconds)}
+        return problems.problem_response(
+            request, exc.status, exc.code, exc.title, exc.detail, retry_after
+        )
+
     app.include_router(api_router())
     console.mount(app)
 

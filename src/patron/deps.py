@@ -3,7 +3,10 @@ value-moving call once per Idempotency-Key."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -11,9 +14,10 @@ from fastapi import Depends, Header, Request, Response
 from fastapi.dependencies.models import Dependant
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from patron.apikeys import service as apikeys
-from patron.core import idempotency
+from patron.core import db, idempotency
 from patron.core.actor import Actor
 from patron.core.errors import PatronError, Unauthenticated
 from patron.core.permissions import Permission
@@ -26,29 +30,78 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 IDEMPOTENCY_KEY_HELP = "Required. A retry with the same key and body returns the first result."
 
 
-def get_settings(request: Request) -> Settings:
+# The request's session, for the endpoint's thread (see `one_hop`).
+_request_session: ContextVar[Session | None] = ContextVar("patron_request_session", default=None)
+
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One request, one transaction: commit when the handler succeeds, roll back when it fails."""
-    with request.app.state.session_factory() as session:
-        if request.method in READ_METHODS and not _route_writes(request):
-            session.connection(execution_options={"patron_read_only": True})
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One request, one transaction: commit when the handler succeeds, roll back when it fails.
+
+    Making the session does no I/O, so this runs on the event loop. The transaction starts and
+    ends in the endpoint's own thread (`one_hop`); it is only finished here, in a thread, when
+    something else left it open (an error in a dependency, a route outside the API)."""
+    session: Session = request.app.state.session_factory()
+    session.info[db.READ_ONLY] = request.method in READ_METHODS and not _route_writes(request)
+    _request_session.set(session)
+    try:
+        yield session
+    except Exception as error:
+        if session.in_transaction():
+            await run_in_threadpool(end_transaction, session, error)
+        raise
+    else:
+        if session.in_transaction():
+            await run_in_threadpool(end_transaction, session, None)
+    finally:
+        _request_session.set(None)
+        session.close()
+
+
+def begin_transaction(session: Session) -> None:
+    """Start a read-only request's transaction as such (on SQLite a deferred one); a writing
+    request's starts at its first statement."""
+    if session.info.get(db.READ_ONLY) and not session.in_transaction():
+        session.connection(execution_options={db.READ_ONLY: True})
+
+
+def end_transaction(session: Session, error: BaseException | None) -> None:
+    if error is None or (isinstance(error, PatronError) and error.keeps_changes):
+        session.commit()
+    else:
+        session.rollback()
+
+
+def one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """A sync endpoint run with its whole transaction in one worker thread: begin, the handler,
+    commit or rollback. FastAPI sees a coroutine, so it neither hops to run the endpoint nor to
+    validate the response; the dependencies are async and do no blocking I/O (the actor's
+    lookup aside). On SQLite the write lock is thus held for the handler alone."""
+    if inspect.iscoroutinefunction(endpoint):
+        return endpoint
+
+    def in_transaction(kwargs: dict[str, Any]) -> Any:
+        session = _request_session.get()
+        if session is None:
+            return endpoint(**kwargs)
+        begin_transaction(session)
         try:
-            yield session
-        except PatronError as error:
-            if error.keeps_changes:
-                session.commit()
-            else:
-                session.rollback()
+            result = endpoint(**kwargs)
+        except Exception as error:
+            end_transaction(session, error)
             raise
-        except BaseException:
-            session.rollback()
-            raise
-        else:
-            session.commit()
+        end_transaction(session, None)
+        return result
+
+    @functools.wraps(endpoint)
+    async def run(**kwargs: Any) -> Any:
+        return await run_in_threadpool(in_transaction, kwargs)
+
+    return run
 
 
 def _route_writes(request: Request) -> bool:
@@ -67,7 +120,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def write_session(session: SessionDep) -> Session:
+async def write_session(session: SessionDep) -> Session:
     """The request's session, declared by a read route that writes all the same (the audit row of
     a PII reveal or an export): its transaction is not read-only, so on SQLite it takes the write
     lock at BEGIN (waiting for it) instead of failing when it comes to write."""
@@ -89,12 +142,26 @@ def actor_from_token(session: Session, settings: Settings, token: str) -> Actor 
     return staff.actor_for_token(session, settings, token)
 
 
-def current_actor(request: Request, session: SessionDep, settings: SettingsDep) -> Actor:
+async def current_actor(request: Request, session: SessionDep, settings: SettingsDep) -> Actor:
     token = bearer_token(request)
-    actor = actor_from_token(session, settings, token) if token else None
+    actor = await run_in_threadpool(_authenticate, session, settings, token) if token else None
     if actor is None:
         raise Unauthenticated("a valid bearer token (staff token or API key) is required")
     request.state.actor = actor
+    return actor
+
+
+def _authenticate(session: Session, settings: Settings, token: str) -> Actor | None:
+    """Who the token names. On SQLite a writing request looks this up in a read transaction of
+    its own, ended here: its write lock is taken later, by the handler, and for it alone."""
+    split = not session.info.get(db.READ_ONLY) and session.get_bind().dialect.name == "sqlite"
+    if split:
+        session.connection(execution_options={db.READ_ONLY: True})
+    else:
+        begin_transaction(session)
+    actor = actor_from_token(session, settings, token)
+    if split:
+        session.commit()
     return actor
 
 
@@ -107,7 +174,7 @@ class Guard:
 
     permission: Permission
 
-    def __call__(self, actor: ActorDep) -> Actor:
+    async def __call__(self, actor: ActorDep) -> Actor:
         self.permission.check(actor)
         return actor
 
@@ -144,7 +211,7 @@ class Idempotent:
         return outcome.body
 
 
-def idempotent(
+async def idempotent(
     request: Request,
     response: Response,
     session: SessionDep,

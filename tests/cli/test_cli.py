@@ -239,3 +239,24 @@ def test_imports_work_in_a_fresh_process(tmp_path: Path) -> None:
     with Session(engine) as session:  # the order earned its points in that process
         assert session.scalar(select(func.sum(PointsEntry.points))) == 99
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("2029-02-05T00:32:47.590635+08:00", "2029-02-04T16:32:47.590635+00:00"),
+        ("2029-02-05T00:32:47+08:00", "2029-02-04T16:32:47+00:00"),
+        ("2029-02-05T00:32:47Z", "2029-02-05T00:32:47+00:00"),
+        ("2029-02-05 00:32", "2029-02-04T16:32:00+00:00"),  # no offset: the business timezone
+        ("2029-02-05", "2029-02-04T16:00:00+00:00"),
+    ],
+)
+def test_now_takes_every_iso_form(cli_database: str, given: str, meant: str) -> None:
+    invoke("db", "upgrade")
+    assert f"points at {meant}" in invoke("--now", given, "jobs", "run")
+
+
+def test_now_refuses_what_is_not_a_time(cli_database: str) -> None:
+    result = runner.invoke(app, ["--now", "yesterday", "jobs", "run"])
+    assert result.exit_code == 2
+    assert "not an ISO 8601 time" in result.output

@@ -3,6 +3,7 @@ one of those declarations (or by signing in alone), and admits exactly the roles
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import pkgutil
@@ -132,7 +133,7 @@ def _actor(role: Role) -> Actor:
 
 def _admits(guard: Guard, role: Role) -> bool:
     try:
-        guard(_actor(role))
+        asyncio.run(guard(_actor(role)))
     except Forbidden:
         return False
     return True

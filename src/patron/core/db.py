@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
+from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,11 +19,12 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from patron.core import clock
+from patron.core.errors import ServiceUnavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -105,7 +110,99 @@ class Timestamped:
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+# How long a writer waits for SQLite's write lock (its turn in the queue, then the busy handler
+# for writers in other processes) before giving up with DatabaseBusy.
+WRITE_WAIT_SECONDS = 30.0
+READ_ONLY = "patron_read_only"
+
+
+class DatabaseBusy(ServiceUnavailable):
+    """SQLite's one writer slot stayed taken longer than the engine's write wait."""
+
+    retry_after_seconds = 1
+
+
+class WriterQueue:
+    """SQLite's write lock, taken first come, first served by the threads of one process.
+
+    SQLite's own busy handler retries with a growing back-off, so a writer that arrives while
+    the lock is taken can lose to many later ones (seconds of tail latency). Here waiters line
+    up and the lock is handed to the oldest one at commit or rollback."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: deque[threading.Lock] = deque()
+        self._held = False
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    def acquire(self, timeout: float) -> bool:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        if turn.acquire(timeout=timeout):
+            return True
+        with self._mutex:
+            if turn in self._waiters:
+                self._waiters.remove(turn)
+                return False
+        return True  # handed over between the timeout and taking the mutex
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # the lock passes on, still held
+            else:
+                self._held = False
+
+
+_writer_queues: dict[str, WriterQueue] = {}
+_writer_queues_mutex = threading.Lock()
+
+
+def writer_queue(database: str) -> WriterQueue:
+    """The one queue of a database file in this process, whichever engine writes to it."""
+    with _writer_queues_mutex:
+        return _writer_queues.setdefault(os.path.realpath(database), WriterQueue())
+
+
+class QueuedConnection(sqlite3.Connection):
+    """A sqlite3 connection that gives its writer queue back when the transaction ends, by
+    commit, rollback (the pool's reset included) or close."""
+
+    holding: WriterQueue | None = None
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.leave_queue()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.leave_queue()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.leave_queue()
+
+    def leave_queue(self) -> None:
+        queue, self.holding = self.holding, None
+        if queue is not None:
+            queue.release()
+
+
+def _configure_sqlite(engine: Engine, queue: WriterQueue | None, write_wait: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Hand transaction control to SQLAlchemy so that BEGIN IMMEDIATE below is what starts it.
@@ -113,7 +210,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(write_wait * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -121,29 +218,46 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # Writers take the write lock up front so two writers never deadlock upgrading a read lock;
         # read-only work asks for DEFERRED through the `patron_read_only` execution option.
-        mode = "DEFERRED" if conn.get_execution_options().get("patron_read_only") else "IMMEDIATE"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN DEFERRED")
+            return
+        dbapi_connection: QueuedConnection = conn.connection.dbapi_connection
+        if queue is not None and dbapi_connection.holding is None:
+            if not queue.acquire(write_wait):
+                raise DatabaseBusy(f"the database stayed busy for {write_wait:g} s; retry")
+            dbapi_connection.holding = queue
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except OperationalError as exc:
+            dbapi_connection.leave_queue()
+            if "database is locked" in str(exc.orig):  # another process kept it past the wait
+                raise DatabaseBusy(f"the database stayed busy for {write_wait:g} s; retry") from exc
+            raise
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, write_wait: float = WRITE_WAIT_SECONDS, **kwargs: Any) -> Engine:
+    """An engine for `url`. On SQLite, `write_wait` bounds how long a writer waits for the write
+    lock before DatabaseBusy (503 over HTTP)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        on_disk = bool(parsed.database) and parsed.database != ":memory:"
+        if on_disk:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url,
+            connect_args={
+                "check_same_thread": False,
+                "timeout": write_wait,
+                "factory": QueuedConnection,
+            },
+            **kwargs,
         )
-        _configure_sqlite(engine)
+        queue = writer_queue(str(parsed.database)) if on_disk else None
+        _configure_sqlite(engine, queue, write_wait)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
-    # psycopg prepares a statement after a few runs; a generic plan made while a table was small
-    # (a sequential scan) would then stick as it grows. Plan each run for its actual values.
-    connect_args = {
-        "options": "-c plan_cache_mode=force_custom_plan",
-        **kwargs.pop("connect_args", {}),
-    }
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
 _engine: Engine | None = None
@@ -176,7 +290,7 @@ def transaction(read_only: bool = False) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error. Jobs and the CLI use this."""
     with session_factory()() as session:
         if read_only:
-            session.connection(execution_options={"patron_read_only": True})
+            session.connection(execution_options={READ_ONLY: True})
         try:
             yield session
             session.commit()
