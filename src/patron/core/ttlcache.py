@@ -20,6 +20,10 @@ MAX_ENTRIES = 10_000
 _caches: list[TtlCache[Any]] = []
 
 
+def seconds() -> float:
+    return time.monotonic()
+
+
 class TtlCache(Generic[ValueT]):
     def __init__(self, ttl: float = TTL_SECONDS) -> None:
         self.ttl = ttl
@@ -30,7 +34,7 @@ class TtlCache(Generic[ValueT]):
     def get(self, key: Hashable, load: Callable[[], ValueT | None]) -> ValueT | None:
         """The cached value, or what `load` returns (kept unless None)."""
         found = self._entries.get(key)
-        now = time.monotonic()
+        now = seconds()
         if found is not None and found[0] > now:
             return found[1]
         value = load()
