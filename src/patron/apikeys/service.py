@@ -16,7 +16,7 @@ from patron.core.errors import InvalidInput, NotFound
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
 from patron.core.security import hash_api_key, new_api_key
-from patron.core.ttlcache import TtlCache
+from patron.core.ttlcache import TtlCache, drop_on_change
 from patron.stores import service as stores
 
 
@@ -81,7 +81,6 @@ def revoke_key(session: Session, actor: Actor, key_id: int) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = clock.now()
         session.flush()
-        _actors.changed_in(session, api_key.key_hash)
         audit.record(
             session,
             actor,
@@ -96,6 +95,7 @@ def revoke_key(session: Session, actor: Actor, key_id: int) -> ApiKey:
 
 # Key hash -> the actor it authenticates; a revocation elsewhere takes effect within the TTL.
 _actors: TtlCache[Actor] = TtlCache()
+drop_on_change(_actors, ApiKey, "after_update", "after_delete")
 
 
 def actor_for_key(session: Session, key: str) -> Actor | None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 ValueT = TypeVar("ValueT")
 TTL_SECONDS = 5.0
@@ -59,6 +59,20 @@ class TtlCache(Generic[ValueT]):
         self.drop(key)
         for moment in ("after_commit", "after_rollback"):
             event.listen(session, moment, lambda *_: self.drop(key), once=True)
+
+
+def drop_on_change(cache: TtlCache[Any], model: type, *moments: str) -> None:
+    """Forget `cache` whenever a session flushes a change to a `model` row, however made."""
+
+    def dropped(_mapper: Any, _connection: Any, target: Any) -> None:
+        session = object_session(target)
+        if session is None:
+            cache.drop()
+        else:
+            cache.changed_in(session)
+
+    for moment in moments:
+        event.listen(model, moment, dropped)
 
 
 def clear_all() -> None:

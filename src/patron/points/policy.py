@@ -13,7 +13,7 @@ from sqlalchemy.orm.util import identity_key
 from patron.audit import service as audit
 from patron.core import clock
 from patron.core.actor import Actor
-from patron.core.ttlcache import TtlCache
+from patron.core.ttlcache import TtlCache, drop_on_change
 from patron.points.models import (
     ExpiryPolicy,
     PointsPolicy,
@@ -37,6 +37,7 @@ class EarningTerms:
 
 
 _terms: TtlCache[EarningTerms] = TtlCache()
+drop_on_change(_terms, PointsPolicy, "after_update")
 POLICY_KEY = identity_key(PointsPolicy, 1)
 
 
@@ -91,7 +92,6 @@ def update_policy(session: Session, actor: Actor, changes: dict[str, Any]) -> Po
     for field, value in changes.items():
         setattr(policy, field, value)
     session.flush()
-    _terms.changed_in(session)
     audit.record(
         session, actor, "points.policy", "points_policy", policy.id, before=before, after=changes
     )

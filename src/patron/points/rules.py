@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.core.actor import Actor
-from patron.core.ttlcache import TtlCache
+from patron.core.ttlcache import TtlCache, drop_on_change
 from patron.points.errors import RuleInUse, RuleNotFound
 from patron.points.models import (
     PointsRule,
@@ -37,6 +37,7 @@ class Rule:
 
 RULE_FIELDS = tuple(Rule.__dataclass_fields__)
 _active: TtlCache[tuple[Rule, ...]] = TtlCache()
+drop_on_change(_active, PointsRule, "after_insert", "after_update", "after_delete")
 
 
 def active_rules(session: Session) -> tuple[Rule, ...]:
@@ -63,7 +64,6 @@ def save_rule(
         for field, value in values.items():
             setattr(rule, field, value)
     session.flush()
-    _active.changed_in(session)
     audit.record(
         session,
         actor,
@@ -97,7 +97,6 @@ def delete_rule(session: Session, actor: Actor, rule_id: int) -> None:
     before = {"name": rule.name, "effect": rule.effect, "amount": rule.amount}
     session.delete(rule)
     session.flush()
-    _active.changed_in(session)
     audit.record(session, actor, "points.rule_delete", "points_rule", rule_id, before=before)
 
 
