@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from patron import domains
 from patron.app import create_app
-from patron.core import clock, crypto, db, migrate, security
+from patron.core import clock, crypto, db, migrate, security, ttlcache
 from patron.core.settings import Settings
 
 # The browser tests' shared fixtures (`browser`, `page`) and server, in one place.
@@ -79,6 +79,12 @@ def _pii_key() -> None:
 def _release_clock() -> Iterator[None]:
     yield
     clock.set_now(None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    """Each test's rows are rolled back; so must be what a process cached from them."""
+    ttlcache.clear_all()
 
 
 def _create_postgres_database() -> str:

@@ -16,6 +16,7 @@ from patron.core.errors import InvalidInput, NotFound
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
 from patron.core.security import hash_api_key, new_api_key
+from patron.core.ttlcache import TtlCache, drop_on_change
 from patron.stores import service as stores
 
 
@@ -92,14 +93,30 @@ def revoke_key(session: Session, actor: Actor, key_id: int) -> ApiKey:
     return api_key
 
 
+# Key hash -> the actor it authenticates; a revocation elsewhere takes effect within the TTL.
+_actors: TtlCache[Actor] = TtlCache()
+drop_on_change(_actors, ApiKey, "after_update", "after_delete")
+
+
 def actor_for_key(session: Session, key: str) -> Actor | None:
-    api_key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(key)))
-    if api_key is None or api_key.revoked_at is not None:
+    key_hash = hash_api_key(key)
+    return _actors.get(key_hash, lambda: _load_actor(session, key_hash))
+
+
+def _load_actor(session: Session, key_hash: str) -> Actor | None:
+    """One statement: the key and its store scopes (none for an all-stores key)."""
+    rows = session.execute(
+        select(ApiKey.id, ApiKey.name, ApiKey.all_stores, ApiKeyStoreScope.store_id)
+        .outerjoin(ApiKeyStoreScope, ApiKeyStoreScope.api_key_id == ApiKey.id)
+        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+    ).all()
+    if not rows:
         return None
+    key_id, name, all_stores, _ = rows[0]
     return Actor(
         kind="api_key",
-        id=api_key.id,
-        name=f"api-key:{api_key.name}",
+        id=key_id,
+        name=f"api-key:{name}",
         role=Role.integration,
-        store_ids=None if api_key.all_stores else frozenset(api_key.store_ids),
+        store_ids=None if all_stores else frozenset(r.store_id for r in rows if r.store_id),
     )

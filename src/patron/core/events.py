@@ -8,10 +8,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import JSON, Index, String, delete
+from sqlalchemy import JSON, Index, String, Table, delete, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from patron.core import clock
@@ -33,6 +33,9 @@ class OutboxEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(default=clock.now)
     delivered_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
+
+
+OUTBOX = cast(Table, OutboxEvent.__table__)
 
 
 @dataclass(frozen=True)
@@ -57,14 +60,14 @@ def publish(
     """Record the event in the outbox and run its subscribers; a subscriber's error aborts the
     whole transaction, so an order is never kept without what its events must cause."""
     event = Event(event_type.name, str(entity_id), payload, clock.now())
-    session.add(
-        OutboxEvent(
-            type=event.type,
-            entity_id=event.entity_id,
-            payload=to_jsonable_python(payload),
-            occurred_at=event.occurred_at,
-        )
-    )
+    row = {
+        "type": event.type,
+        "entity_id": event.entity_id,
+        "payload": to_jsonable_python(payload),
+        "occurred_at": event.occurred_at,
+        "attempts": 0,
+    }
+    session.execute(insert(OUTBOX), row)
     for handler in event_type.subscribers:
         handler(session, event)
     return event

@@ -112,13 +112,13 @@ def run_once(
 
 
 def _replay(session: Session, actor: Actor, key: str, request_hash: str) -> Outcome:
-    first = session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.actor_type == actor.kind,
-            IdempotencyRecord.actor_id == (actor.id or 0),
-            IdempotencyRecord.key == key,
+    first = session.execute(
+        select(RECORDS.c.request_hash, RECORDS.c.response).where(
+            RECORDS.c.actor_type == actor.kind,
+            RECORDS.c.actor_id == (actor.id or 0),
+            RECORDS.c.key == key,
         )
-    )
+    ).first()
     if first is None or first.response is None:
         raise Conflict("a request with this Idempotency-Key is still being processed")
     if first.request_hash != request_hash:

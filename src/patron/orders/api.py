@@ -30,9 +30,7 @@ Refunder = Annotated[Actor, Depends(require(permissions.REFUND))]
 def create_order(
     data: OrderCreate, session: SessionDep, actor: Till, once: IdempotentDep
 ) -> dict[str, Any]:
-    return once(
-        actor, data, lambda: presenters.present(session, service.create_order(session, actor, data))
-    )
+    return once(actor, data, lambda: presenters.taken(service.create_order(session, actor, data)))
 
 
 @router.post("/orders/{order_id}/refunds", response_model=RefundOut, status_code=201)

@@ -7,7 +7,14 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from patron.orders.models import Order, OrderPayment, Refund, RefundLine
+from patron.orders.models import (
+    Order,
+    OrderChannel,
+    OrderPayment,
+    OrderStatus,
+    Refund,
+    RefundLine,
+)
 from patron.orders.schemas import (
     OrderLineOut,
     OrderOut,
@@ -16,7 +23,7 @@ from patron.orders.schemas import (
     RefundLineOut,
     RefundOut,
 )
-from patron.orders.service import lines_of
+from patron.orders.service import TakenOrder, lines_of
 
 
 def summary(order: Order) -> OrderSummary:
@@ -38,6 +45,25 @@ def summary(order: Order) -> OrderSummary:
             },
             "refundable_amount": order.total - order.refunded_amount,
         }
+    )
+
+
+def taken(order: TakenOrder) -> OrderOut:
+    """The order intake just wrote, from what it wrote: no query."""
+    return OrderOut(
+        id=order.id,
+        external_id=order.external_id,
+        store_id=order.store_id,
+        channel=OrderChannel(order.channel),
+        member_id=order.member_id,
+        occurred_at=order.occurred_at,
+        total=order.total,
+        refunded_amount=order.refunded_amount,
+        refundable_amount=order.total - order.refunded_amount,
+        status=OrderStatus(order.status),
+        items=[OrderLineOut.model_validate(line) for line in order.lines],
+        payments=[PaymentOut.model_validate(payment) for payment in order.payments],
+        refunds=[],
     )
 
 

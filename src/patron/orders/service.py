@@ -7,23 +7,37 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, NoReturn, cast
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.catalog import service as catalog
 from patron.core import clock, events
 from patron.core.actor import Actor
+from patron.core.db import insert_or_skip
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.money import MAX_FEN
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
 from patron.members import merge as member_merge
 from patron.members import privacy, registry, timeline
-from patron.members.models import Member
+from patron.members.models import Member, MemberStatus
 from patron.orders.events import (
     ORDER_COMPLETED,
     ORDER_REFUNDED,
@@ -45,7 +59,7 @@ from patron.orders.schemas import (
     RefundCreate,
 )
 from patron.stores import service as stores
-from patron.stores.models import StoreStatus
+from patron.stores.models import Store, StoreStatus
 
 # POS clocks drift; an order stamped a few minutes ahead of ours is not "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
@@ -149,70 +163,230 @@ def find_by_external_id(session: Session, store_id: int, external_id: str) -> Or
     )
 
 
-def create_order(session: Session, actor: Actor, data: OrderCreate) -> Order:
-    _check_store(session, actor, data.store_id)
-    _check_member(session, data.member_id)
+@dataclass(frozen=True)
+class TakenOrder:
+    """An order as intake wrote it: the response is built from this, not read back."""
+
+    id: int
+    store_id: int
+    external_id: str
+    channel: str
+    member_id: int | None
+    occurred_at: datetime
+    total: int
+    lines: list[dict[str, Any]]  # the order_lines columns, by line_no
+    payments: list[dict[str, Any]]  # method, amount, reference
+    refunded_amount: int = 0
+    status: str = OrderStatus.completed.value
+
+
+def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrder:
+    """Take an order in: the store, member and duplicate checks ride on the order's insert and
+    the product lookup on the lines' insert; only a refused order spends queries on why."""
     total = check_amounts(data)
-    existing = find_by_external_id(session, data.store_id, data.external_id)
-    if existing is not None:
-        raise OrderExists(f"order {data.external_id} exists as {existing.id}", order_id=existing.id)
-    products = catalog.ensure_products(
-        session, (catalog.LineProduct(i.sku, i.name, i.category_code) for i in data.items)
-    )
-    order = Order(
+    if not actor.sees_store(data.store_id):
+        raise InvalidInput(
+            "store_id", f"no store {data.store_id} in your scope", code=Reason.unknown_store
+        )
+    now = clock.now()
+    order_id = _insert_order(session, data, total, now)
+    if order_id is None:
+        _refusal(session, actor, data)
+    lines = _insert_lines(session, order_id, data)
+    payments = [
+        {
+            "order_id": order_id,
+            "method": p.method.value,
+            "amount": p.amount,
+            "reference": p.reference,
+        }
+        for p in data.payments
+    ]
+    if payments:
+        session.execute(insert(PAYMENTS), payments)
+    order = TakenOrder(
+        id=order_id,
         store_id=data.store_id,
         external_id=data.external_id,
         channel=data.channel.value,
         member_id=data.member_id,
         occurred_at=data.occurred_at,
         total=total,
+        lines=lines,
+        payments=payments,
     )
-    session.add(order)
-    try:
-        session.flush()
-    except IntegrityError as exc:  # the same order from another request, an instant earlier
-        if "external_id" not in str(exc.orig):
-            raise
-        raise OrderExists(f"order {data.external_id} exists") from exc
-    lines = [
-        OrderLine(
-            order_id=order.id,
-            line_no=n,
-            product_id=products[i.sku].id,
-            sku=i.sku,
-            name=i.name,
-            category_id=products[i.sku].category_id,
-            quantity=i.quantity,
-            unit_price=i.unit_price,
-            discount=i.discount,
-            paid=i.paid,
-        )
-        for n, i in enumerate(data.items, start=1)
-    ]
-    session.add_all(lines)
-    session.add_all(
-        OrderPayment(
-            order_id=order.id, method=p.method.value, amount=p.amount, reference=p.reference
-        )
-        for p in data.payments
-    )
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "order.create",
-        "order",
-        order.id,
-        store_id=order.store_id,
-        after={"external_id": order.external_id, "total": total, "member_id": order.member_id},
+    after = {"external_id": data.external_id, "total": total, "member_id": data.member_id}
+    audit.write(
+        session, actor, "order.create", "order", order_id, store_id=data.store_id, after=after
     )
     publish_completed(
         session,
         {k: getattr(order, k) for k in ORDER_FIELDS},
-        [{k: getattr(ln, k) for k in LINE_FIELDS} for ln in lines],
+        lines,
         [(p.method.value, p.amount) for p in data.payments],
     )
     return order
+
+
+ORDERS = cast(Table, Order.__table__)
+LINES = cast(Table, OrderLine.__table__)
+PAYMENTS = cast(Table, OrderPayment.__table__)
+ORDER_COLUMNS = ("store_id", "external_id", "channel", "member_id", "occurred_at", "total")
+
+
+@cache
+def _order_insert(with_member: bool) -> tuple[list[str], Any]:
+    """INSERT of an order that writes nothing unless its store is open and its member (if any)
+    active, and nothing when the store has this external id already (the constraint answers,
+    also for a concurrent request, after it commits). Built once per shape."""
+    given = {c: bindparam(c, type_=ORDERS.c[c].type) for c in ORDER_COLUMNS}
+    # PostgreSQL types a bare parameter in a select list as text (a NULL member id too).
+    typed = [given[c] if c == "occurred_at" else cast_(given[c], ORDERS.c[c].type) for c in given]
+    now = bindparam("now", type_=ORDERS.c.created_at.type)
+    store_open = exists().where(
+        Store.id == given["store_id"], Store.status == StoreStatus.open.value
+    )
+    wanted = select(*typed, now, literal(0), literal(OrderStatus.completed.value))
+    wanted = wanted.where(store_open)
+    if with_member:
+        wanted = wanted.where(
+            exists().where(
+                Member.id == given["member_id"], Member.status == MemberStatus.active.value
+            )
+        )
+    return [*ORDER_COLUMNS, "created_at", "refunded_amount", "status"], wanted
+
+
+def _insert_order(session: Session, data: OrderCreate, total: int, now: datetime) -> int | None:
+    columns, wanted = _order_insert(data.member_id is not None)
+    statement = (
+        insert_or_skip(session, ORDERS)
+        .from_select(columns, wanted)
+        .on_conflict_do_nothing(index_elements=["store_id", "external_id"])
+        .returning(ORDERS.c.id)
+    )
+    values = {
+        "store_id": data.store_id,
+        "external_id": data.external_id,
+        "channel": data.channel.value,
+        "member_id": data.member_id,
+        "occurred_at": data.occurred_at,
+        "total": total,
+        "now": now,
+    }
+    return session.execute(statement, values).scalar_one_or_none()
+
+
+def _refusal(session: Session, actor: Actor, data: OrderCreate) -> NoReturn:
+    """Why the order's insert wrote nothing: the store, the member, or the order exists."""
+    _check_store(session, actor, data.store_id)
+    _check_member(session, data.member_id)
+    existing = find_by_external_id(session, data.store_id, data.external_id)
+    raise OrderExists(
+        f"order {data.external_id} exists" + (f" as {existing.id}" if existing else ""),
+        **({"order_id": existing.id} if existing else {}),
+    )
+
+
+LINE_GIVEN = (
+    ("line_no", Integer()),
+    ("sku", String()),
+    ("name", String()),
+    ("quantity", Integer()),
+    ("unit_price", Integer()),
+    ("discount", Integer()),
+    ("paid", Integer()),
+)
+LINE_RETURNED = ("id", "line_no", "product_id", "category_id")
+
+
+@cache
+def _lines_insert(count: int) -> Any:
+    """INSERT of `count` lines that takes each line's product and category from the catalog by
+    sku in the same statement; a line whose sku the catalog lacks is left out. Built once per
+    line count."""
+    selects = [
+        select(*(cast_(bindparam(f"{name}_{n}"), kind).label(name) for name, kind in LINE_GIVEN))
+        for n in range(count)
+    ]
+    given = (union_all(*selects) if count > 1 else selects[0]).subquery("given")
+    products = catalog.PRODUCTS
+    rows = (
+        select(
+            cast_(bindparam("order_id"), Integer()),
+            *(given.c[name] for name, _ in LINE_GIVEN),
+            products.c.id,
+            products.c.category_id,
+            literal(0),
+            literal(0),
+        )
+        .join_from(given, products, products.c.sku == given.c.sku)
+        .order_by(given.c.line_no)
+    )
+    columns = [
+        "order_id",
+        *(name for name, _ in LINE_GIVEN),
+        "product_id",
+        "category_id",
+        "refunded_quantity",
+        "refunded_amount",
+    ]
+    return insert(LINES).from_select(columns, rows).returning(*(LINES.c[c] for c in LINE_RETURNED))
+
+
+def _insert_lines(session: Session, order_id: int, data: OrderCreate) -> list[dict[str, Any]]:
+    values: dict[str, Any] = {"order_id": order_id}
+    given = []
+    for n, item in enumerate(data.items):
+        line = {
+            "line_no": n + 1,
+            "sku": item.sku,
+            "name": item.name,
+            "quantity": item.quantity,
+            "unit_price": item.unit_price,
+            "discount": item.discount,
+            "paid": item.paid,
+        }
+        given.append(line)
+        values.update({f"{k}_{n}": v for k, v in line.items()})
+    written = {
+        row.line_no: row._asdict() for row in session.execute(_lines_insert(len(given)), values)
+    }
+    if len(written) < len(given):
+        written |= _insert_new_product_lines(session, order_id, data, given, written)
+    return [
+        {**line, **written[line["line_no"]], "refunded_quantity": 0, "refunded_amount": 0}
+        for line in given
+    ]
+
+
+def _insert_new_product_lines(
+    session: Session,
+    order_id: int,
+    data: OrderCreate,
+    given: list[dict[str, Any]],
+    written: dict[int, dict[str, Any]],
+) -> dict[int, dict[str, Any]]:
+    """The lines whose sku is new to the catalog: the products first, then the lines."""
+    missing = [line for line in given if line["line_no"] not in written]
+    items = {line["sku"]: data.items[line["line_no"] - 1] for line in missing}
+    products = catalog.ensure_products(
+        session, (catalog.LineProduct(i.sku, i.name, i.category_code) for i in items.values())
+    )
+    rows = [
+        {
+            **line,
+            "order_id": order_id,
+            "product_id": products[line["sku"]].id,
+            "category_id": products[line["sku"]].category_id,
+        }
+        for line in missing
+    ]
+    returned = session.execute(
+        insert(LINES).returning(*(LINES.c[c] for c in LINE_RETURNED), sort_by_parameter_order=True),
+        rows,
+    )
+    return {row.line_no: row._asdict() for row in returned}
 
 
 ORDER_FIELDS = ("id", "store_id", "member_id", "channel", "occurred_at", "total")

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, and_, func, nulls_last, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from patron.core import clock
 from patron.core.actor import Actor
@@ -51,6 +52,38 @@ def lock_accounts(session: Session, member_ids: Iterable[int]) -> dict[int, Poin
         )
         accounts |= _select_for_update(session, missing)
     return accounts
+
+
+def credit_account(
+    session: Session,
+    member_id: int,
+    now: datetime,
+    *,
+    any_debt: bool = False,
+    available: int = 0,
+    pending: int = 0,
+) -> bool:
+    """Add points to a member's account, creating it, in one statement that holds the account's
+    row lock like `lock_accounts`. Unless `any_debt`, an account that owes points is left alone
+    and False returned: its debt is paid first, under `lock_accounts`."""
+    upsert = insert_or_skip(session, ACCOUNTS).values(
+        member_id=member_id, available=available, pending=pending, debt=0, updated_at=now
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["member_id"],
+        set_={
+            "available": ACCOUNTS.c.available + upsert.excluded.available,
+            "pending": ACCOUNTS.c.pending + upsert.excluded.pending,
+            "updated_at": upsert.excluded.updated_at,
+        },
+        where=None if any_debt else ACCOUNTS.c.debt == 0,
+    )
+    if session.execute(upsert.returning(ACCOUNTS.c.member_id)).first() is None:
+        return False
+    held = session.identity_map.get(identity_key(PointsAccount, member_id))
+    if held is not None:  # a copy this session loaded earlier is stale now
+        session.expire(held)
+    return True
 
 
 def _select_for_update(session: Session, ids: list[int]) -> dict[int, PointsAccount]:

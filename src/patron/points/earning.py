@@ -9,16 +9,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
 from patron.core import clock, events
+from patron.core.db import insert_or_skip
 from patron.members import registry
 from patron.orders.events import ORDER_COMPLETED, OrderCompleted
-from patron.points.accounts import ENTRIES, LOTS, lock_accounts
+from patron.points.accounts import ENTRIES, LOTS, credit_account, lock_accounts
 from patron.points.models import (
     EntryKind,
     LotStatus,
@@ -26,10 +27,12 @@ from patron.points.models import (
     RuleAward,
     RuleEffect,
 )
-from patron.points.policy import expiry_for, get_policy
-from patron.points.rules import active_rules
+from patron.points.policy import EarningTerms, earning_terms, expiry_for
+from patron.points.rules import Rule, active_rules
 
 FEN_PER_POINT = 100  # 1 point per ¥1
+AWARDS = cast(Table, RuleAward.__table__)
+AnyRule = Rule | PointsRule  # a cached rule, or a rule being edited or previewed
 NOT_EARNING = ("points", "coupon")
 
 
@@ -81,7 +84,7 @@ def eligible_fen(order: OrderFacts) -> int:
     return max(0, order.total - sum(order.payments.get(m, 0) for m in NOT_EARNING))
 
 
-def _order_matches(rule: PointsRule, order: OrderFacts, day: date, member: MemberFacts) -> bool:
+def _order_matches(rule: AnyRule, order: OrderFacts, day: date, member: MemberFacts) -> bool:
     c = rule.conditions
     if c.get("store_ids") and order.store_id not in c["store_ids"]:
         return False
@@ -106,7 +109,7 @@ def _order_matches(rule: PointsRule, order: OrderFacts, day: date, member: Membe
     )
 
 
-def _matching_lines(rule: PointsRule, order: OrderFacts) -> list[LineFacts]:
+def _matching_lines(rule: AnyRule, order: OrderFacts) -> list[LineFacts]:
     c = rule.conditions
     categories, products = set(c.get("category_ids") or ()), set(c.get("product_ids") or ())
     skus = set(c.get("skus") or ())
@@ -119,7 +122,7 @@ def _matching_lines(rule: PointsRule, order: OrderFacts) -> list[LineFacts]:
     ]
 
 
-def rule_points(rule: PointsRule, order: OrderFacts, lines: list[LineFacts]) -> int:
+def rule_points(rule: AnyRule, order: OrderFacts, lines: list[LineFacts]) -> int:
     if not lines:
         return 0
     if rule.effect == RuleEffect.add_per_order:
@@ -136,7 +139,7 @@ def compute(
     order: OrderFacts,
     local_day: date,
     member: MemberFacts,
-    rules: list[PointsRule],
+    rules: Sequence[AnyRule],
     awarded_today: dict[int, int],
 ) -> Earning:
     """The base and the points each firing rule adds, after caps. Rules are taken by priority;
@@ -190,22 +193,40 @@ def earn(
     first. Live intake passes one order; loading history passes thousands. Returns points."""
     if not orders:
         return 0
-    policy, rules, now = get_policy(session), active_rules(session), clock.now()
+    rules = active_rules(session)
     if known is None:
         needed = any(r.conditions.get("birthday") or r.conditions.get("attributes") for r in rules)
         known = member_facts(session, {o.member_id for o in orders}) if needed else {}
+    earned, awards = _compute_all(session, orders, rules, known)
+    if not earned:
+        return 0
+    terms, now = earning_terms(session), clock.now()
     # No settling here: earning spends nothing, and lots already due are left to the job (or to
     # the next spend), which keeps loading history fast.
-    accounts = lock_accounts(session, (o.member_id for o in orders))
-    awards: dict[tuple[int, int, date], int] = defaultdict(int)
-    lots, entries, total = [], [], 0
+    if len(earned) == 1 and _credit_one(session, *earned[0], terms, now, operator):
+        pass
+    else:
+        _credit_under_lock(session, earned, terms, now, operator)
+    _record_awards(session, awards)
+    return sum(earning.total for _, earning in earned)
+
+
+Awards = dict[tuple[int, int, date], int]
+
+
+def _compute_all(
+    session: Session,
+    orders: Sequence[OrderFacts],
+    rules: Sequence[AnyRule],
+    known: dict[int, MemberFacts],
+) -> tuple[list[tuple[OrderFacts, Earning]], Awards]:
+    """What each order earns, oldest first, and what the rules award per member and day."""
+    awards: Awards = defaultdict(int)
+    earned = []
+    capped = any(r.cap_per_member_day for r in rules)
     for order in sorted(orders, key=lambda o: o.occurred_at):
         day = order.occurred_at.astimezone(clock.business_tz()).date()
-        today = (
-            _awarded_today(session, order.member_id, day)
-            if any(r.cap_per_member_day for r in rules)
-            else {}
-        )
+        today = _awarded_today(session, order.member_id, day) if capped else {}
         for (rule_id, member_id, award_day), points in awards.items():
             if member_id == order.member_id and award_day == day:
                 today[rule_id] = today.get(rule_id, 0) + points
@@ -214,70 +235,132 @@ def earn(
             continue
         for fired in earning.fired:
             awards[(fired.rule_id, order.member_id, day)] += fired.points
+        earned.append((order, earning))
+    return earned, awards
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One order's earning as the ledger records it."""
+
+    to_debt: int
+    kept: int
+    pending: bool
+    lot: dict[str, Any] | None
+    entry: dict[str, Any]
+
+
+def _credit(
+    order: OrderFacts,
+    earning: Earning,
+    terms: EarningTerms,
+    now: datetime,
+    operator: str,
+    debt: int,
+) -> Credit:
+    expires_at = expiry_for(terms, order.occurred_at)
+    # Points already expired on arrival (a late order) are worth nothing, debts included.
+    alive = expires_at is None or expires_at > now
+    to_debt = min(debt, earning.total) if alive else 0
+    kept = earning.total - to_debt
+    release_at = order.occurred_at + timedelta(days=terms.pending_days)
+    pending = kept > 0 and release_at > now
+    lot = (
+        {
+            "member_id": order.member_id,
+            "order_id": order.order_id,
+            "store_id": order.store_id,
+            "points": kept,
+            "remaining": kept,
+            "status": (LotStatus.pending if pending else LotStatus.available).value,
+            "earned_at": order.occurred_at,
+            "release_at": release_at,
+            "expires_at": expires_at,
+        }
+        if kept > 0
+        else None
+    )
+    entry = {
+        "member_id": order.member_id,
+        "kind": EntryKind.earn.value,
+        "points": earning.total,
+        "order_id": order.order_id,
+        "store_id": order.store_id,
+        "operator": operator,
+        "reason": f"paid debt {to_debt}" if to_debt else "",
+        "debt_paid": to_debt,
+        "rules": [{"rule_id": None, "name": "base", "points": earning.base}]
+        + [asdict(f) for f in earning.fired],
+        "lapsed": 0,
+        "created_at": now,
+    }
+    return Credit(to_debt, kept, pending, lot, entry)
+
+
+def _credit_one(
+    session: Session,
+    order: OrderFacts,
+    earning: Earning,
+    terms: EarningTerms,
+    now: datetime,
+    operator: str,
+) -> bool:
+    """Live intake's one order, when the account owes nothing (the usual case): one statement
+    creates or updates the account under its row lock. False, writing nothing, when it owes."""
+    credit = _credit(order, earning, terms, now, operator, debt=0)
+    expires_at = credit.lot["expires_at"] if credit.lot else None
+    # Points expired on arrival pay no debt, so an account in debt may take them all the same.
+    any_debt = expires_at is not None and expires_at <= now
+    added = {"pending": credit.kept} if credit.pending else {"available": credit.kept}
+    if not credit_account(session, order.member_id, now, any_debt=any_debt, **added):
+        return False
+    _write_ledger(session, [credit])
+    return True
+
+
+def _credit_under_lock(
+    session: Session,
+    earned: list[tuple[OrderFacts, Earning]],
+    terms: EarningTerms,
+    now: datetime,
+    operator: str,
+) -> None:
+    accounts = lock_accounts(session, (order.member_id for order, _ in earned))
+    credits = []
+    for order, earning in earned:
         account = accounts[order.member_id]
-        expires_at = expiry_for(policy, order.occurred_at)
-        # Points already expired on arrival (a late order) are worth nothing, debts included.
-        alive = expires_at is None or expires_at > now
-        to_debt = min(account.debt, earning.total) if alive else 0
-        account.debt -= to_debt
-        kept = earning.total - to_debt
-        release_at = order.occurred_at + timedelta(days=policy.pending_days)
-        pending = kept > 0 and release_at > now
-        if kept > 0:
-            lots.append(
-                {
-                    "member_id": order.member_id,
-                    "order_id": order.order_id,
-                    "store_id": order.store_id,
-                    "points": kept,
-                    "remaining": kept,
-                    "status": (LotStatus.pending if pending else LotStatus.available).value,
-                    "earned_at": order.occurred_at,
-                    "release_at": release_at,
-                    "expires_at": expires_at,
-                }
-            )
-            if pending:
-                account.pending += kept
-            else:
-                account.available += kept
-        entries.append(
-            {
-                "member_id": order.member_id,
-                "kind": EntryKind.earn.value,
-                "points": earning.total,
-                "order_id": order.order_id,
-                "store_id": order.store_id,
-                "operator": operator,
-                "reason": f"paid debt {to_debt}" if to_debt else "",
-                "debt_paid": to_debt,
-                "rules": [{"rule_id": None, "name": "base", "points": earning.base}]
-                + [asdict(f) for f in earning.fired],
-                "lapsed": 0,
-                "created_at": now,
-            }
-        )
-        total += earning.total
+        credit = _credit(order, earning, terms, now, operator, debt=account.debt)
+        account.debt -= credit.to_debt
+        if credit.pending:
+            account.pending += credit.kept
+        else:
+            account.available += credit.kept
+        credits.append(credit)
+    _write_ledger(session, credits)
+    session.flush()
+
+
+def _write_ledger(session: Session, credits: list[Credit]) -> None:
+    lots = [c.lot for c in credits if c.lot is not None]
     if lots:
         session.execute(insert(LOTS), lots)
-    if entries:
-        session.execute(insert(ENTRIES), entries)
-    _record_awards(session, awards)
-    session.flush()
-    return total
+    session.execute(insert(ENTRIES), [c.entry for c in credits])
 
 
-def _record_awards(session: Session, awards: dict[tuple[int, int, date], int]) -> None:
-    for (rule_id, member_id, day), points in awards.items():
-        row = session.scalar(
-            select(RuleAward).where(
-                RuleAward.rule_id == rule_id, RuleAward.member_id == member_id, RuleAward.day == day
-            )
-        )
-        if row is None:
-            session.add(RuleAward(rule_id=rule_id, member_id=member_id, day=day, points=points))
-        else:
-            row.points += points
+def _record_awards(session: Session, awards: Awards) -> None:
+    """Add to each rule's per-member, per-day award row, creating it: one statement."""
+    if not awards:
+        return
+    rows = [
+        {"rule_id": rule_id, "member_id": member_id, "day": day, "points": points}
+        for (rule_id, member_id, day), points in awards.items()
+    ]
+    upsert = insert_or_skip(session, AWARDS)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["rule_id", "member_id", "day"],
+        set_={"points": AWARDS.c.points + upsert.excluded.points},
+    )
+    session.execute(upsert, rows)
 
 
 def order_facts(order: OrderCompleted, member_id: int) -> OrderFacts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.core.actor import Actor
+from patron.core.ttlcache import TtlCache, drop_on_change
 from patron.points.errors import RuleInUse, RuleNotFound
 from patron.points.models import (
     PointsRule,
@@ -17,8 +19,38 @@ from patron.points.models import (
 )
 
 
-def active_rules(session: Session) -> list[PointsRule]:
-    return list(session.scalars(select(PointsRule).where(PointsRule.active.is_(True))))
+@dataclass(frozen=True)
+class Rule:
+    """An active earning rule as earning reads it, detached from any session."""
+
+    id: int
+    name: str
+    active: bool
+    priority: int
+    stackable: bool
+    conditions: dict[str, Any]
+    effect: str
+    amount: int
+    cap_per_order: int | None
+    cap_per_member_day: int | None
+
+
+RULE_FIELDS = tuple(Rule.__dataclass_fields__)
+_active: TtlCache[tuple[Rule, ...]] = TtlCache()
+drop_on_change(_active, PointsRule, "after_insert", "after_update", "after_delete")
+
+
+def active_rules(session: Session) -> tuple[Rule, ...]:
+    """The active rules, cached for a few seconds; a change made here is seen at once."""
+    rules = _active.get(1, lambda: _load_active(session))
+    assert rules is not None
+    return rules
+
+
+def _load_active(session: Session) -> tuple[Rule, ...]:
+    columns = [getattr(PointsRule, name) for name in RULE_FIELDS]
+    rows = session.execute(select(*columns).where(PointsRule.active.is_(True)))
+    return tuple(Rule(*row) for row in rows)
 
 
 def save_rule(

@@ -1,0 +1,162 @@
+"""The order intake path's statement budget, and the per-process caches that keep it: every
+statement a request sends is a round trip on PostgreSQL, so a feature that adds one per line or
+per order shows up here first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, event, select, update
+from sqlalchemy.orm import Session
+
+from patron.core import clock, ttlcache
+from patron.core.actor import SYSTEM
+from patron.points import policy as points_policy
+from patron.points import rules as points_rules
+from patron.points.models import PointsEntry, PointsLot
+from tests.factories import auth, make_api_key, make_member, make_store, order_body
+
+MEMBER_ORDER_BUDGET = 10  # key claim, order, lines, payments, audit, outbox, account, lot,
+#                           entry, stored response
+ANONYMOUS_ORDER_BUDGET = 7
+REPLAY_BUDGET = 2  # the claim that finds the key taken, and the stored response
+
+
+class Statements:
+    """The statements a request sends, without the savepoint each test request runs in."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")):
+            self.seen.append(statement.split("\n")[0][:100])
+
+
+@pytest.fixture
+def statements(connection: Connection) -> Iterator[Statements]:
+    counter = Statements()
+    event.listen(connection, "before_cursor_execute", counter)
+    yield counter
+    event.remove(connection, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def till(session: Session) -> dict[str, Any]:
+    store = make_store(session)
+    return {
+        "store": store,
+        "member": make_member(session, store),
+        "headers": auth(make_api_key(session, [store])),
+    }
+
+
+def post(client: TestClient, till: dict[str, Any], body: dict[str, Any], key: str) -> Any:
+    headers = {**till["headers"], "Idempotency-Key": key}
+    return client.post("/api/v1/orders", json=body, headers=headers)
+
+
+def five_lines(till: dict[str, Any], external_id: str, member: bool) -> dict[str, Any]:
+    items = [
+        {"sku": f"SKU-{n}", "name": "商品", "quantity": 1, "unit_price": 1000, "paid": 1000}
+        for n in range(5)
+    ]
+    return order_body(
+        till["store"],
+        external_id,
+        member_id=till["member"].id if member else None,
+        items=items,
+        payments=[{"method": "cash", "amount": 5000}],
+    )
+
+
+def test_statements_per_order(
+    client: TestClient, till: dict[str, Any], statements: Statements
+) -> None:
+    """Warm: the products exist, the key, policy and rules are cached, the account exists."""
+    assert post(client, till, five_lines(till, "WARM", member=True), "warm").status_code == 201
+    for external_id, member, budget in (
+        ("M-1", True, MEMBER_ORDER_BUDGET),
+        ("A-1", False, ANONYMOUS_ORDER_BUDGET),
+    ):
+        statements.seen.clear()
+        response = post(client, till, five_lines(till, external_id, member), external_id)
+        assert response.status_code == 201
+        assert len(statements.seen) <= budget, "\n".join(statements.seen)
+    statements.seen.clear()
+    replay = post(client, till, five_lines(till, "M-1", member=True), "M-1")
+    assert replay.status_code == 200
+    assert len(statements.seen) <= REPLAY_BUDGET, "\n".join(statements.seen)
+
+
+def test_member_order_earns_with_the_account_in_debt(
+    client: TestClient, session: Session, till: dict[str, Any]
+) -> None:
+    """An account that owes points takes the locked path: the debt is paid first."""
+    from patron.points.accounts import lock_accounts
+
+    member_id = till["member"].id
+    lock_accounts(session, [member_id])[member_id].debt = 30
+    session.flush()
+    response = post(client, till, five_lines(till, "DEBT-1", member=True), "debt")
+    assert response.status_code == 201
+    entry = session.scalars(select(PointsEntry).where(PointsEntry.member_id == member_id)).one()
+    assert (entry.points, entry.debt_paid) == (50, 30)
+    account = lock_accounts(session, [member_id])[member_id]
+    assert (account.debt, account.available) == (0, 20)
+
+
+def test_a_revoked_key_is_refused_at_once_in_this_process(
+    client: TestClient, session: Session, till: dict[str, Any]
+) -> None:
+    from patron.apikeys import service as apikeys
+    from patron.apikeys.models import ApiKey
+
+    assert post(client, till, five_lines(till, "R-1", False), "r-1").status_code == 201
+    key_id = session.scalars(select(ApiKey.id)).all()[-1]
+    apikeys.revoke_key(session, SYSTEM, key_id)
+    assert post(client, till, five_lines(till, "R-2", False), "r-2").status_code == 401
+
+
+def test_a_revocation_elsewhere_takes_effect_within_the_ttl(
+    client: TestClient, session: Session, till: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process revokes: this one's cached key lives until its TTL, not longer."""
+    from patron.apikeys.models import ApiKey
+
+    now = [1000.0]
+    monkeypatch.setattr(ttlcache, "seconds", lambda: now[0])
+    assert post(client, till, five_lines(till, "T-1", False), "t-1").status_code == 201
+    # As another process would: a statement this process's sessions never see flushed.
+    session.execute(update(ApiKey).values(revoked_at=clock.now()))
+    now[0] += ttlcache.TTL_SECONDS / 2
+    assert post(client, till, five_lines(till, "T-2", False), "t-2").status_code == 201
+    now[0] += ttlcache.TTL_SECONDS
+    assert post(client, till, five_lines(till, "T-3", False), "t-3").status_code == 401
+
+
+def test_a_policy_or_rule_change_applies_to_the_next_order(
+    client: TestClient, session: Session, till: dict[str, Any]
+) -> None:
+    member_id = till["member"].id
+
+    def earned(external_id: str) -> PointsEntry:
+        post(client, till, five_lines(till, external_id, member=True), external_id)
+        query = select(PointsEntry).where(PointsEntry.member_id == member_id)
+        return session.scalars(query.order_by(PointsEntry.id.desc())).first()  # type: ignore[return-value]
+
+    assert earned("P-1").points == 50
+    points_rules.save_rule(
+        session,
+        SYSTEM,
+        {"name": "double", "effect": "multiply", "amount": 200, "conditions": {}},
+    )
+    assert earned("P-2").points == 100
+    points_policy.update_policy(session, SYSTEM, {"expiry_policy": "never"})
+    earned("P-3")  # the request's own session holds no policy: it reads the cache
+    lot = session.scalars(select(PointsLot).order_by(PointsLot.id.desc())).first()
+    assert lot is not None
+    assert lot.expires_at is None
