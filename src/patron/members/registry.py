@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Exists, exists, func, select
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
@@ -181,3 +181,9 @@ def list_members(
         wanted = filters.q.strip()
         page.items = [m for m in page.items if m.name and m.name.startswith(wanted)]
     return page
+
+
+def is_active(member_id: ColumnElement[int]) -> Exists:
+    """A condition for another domain's statement (order intake checks its member in its
+    insert): the member exists and is active."""
+    return exists().where(Member.id == member_id, Member.status == MemberStatus.active.value)

@@ -15,7 +15,6 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
-    exists,
     func,
     insert,
     literal,
@@ -37,7 +36,7 @@ from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
 from patron.members import merge as member_merge
 from patron.members import privacy, registry, timeline
-from patron.members.models import Member, MemberStatus
+from patron.members.models import Member
 from patron.orders.events import (
     ORDER_COMPLETED,
     ORDER_REFUNDED,
@@ -59,7 +58,7 @@ from patron.orders.schemas import (
     RefundCreate,
 )
 from patron.stores import service as stores
-from patron.stores.models import Store, StoreStatus
+from patron.stores.models import StoreStatus
 
 # POS clocks drift; an order stamped a few minutes ahead of ours is not "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
@@ -243,17 +242,10 @@ def _order_insert(with_member: bool) -> tuple[list[str], Any]:
     # PostgreSQL types a bare parameter in a select list as text (a NULL member id too).
     typed = [given[c] if c == "occurred_at" else cast_(given[c], ORDERS.c[c].type) for c in given]
     now = bindparam("now", type_=ORDERS.c.created_at.type)
-    store_open = exists().where(
-        Store.id == given["store_id"], Store.status == StoreStatus.open.value
-    )
     wanted = select(*typed, now, literal(0), literal(OrderStatus.completed.value))
-    wanted = wanted.where(store_open)
+    wanted = wanted.where(stores.is_open(given["store_id"]))
     if with_member:
-        wanted = wanted.where(
-            exists().where(
-                Member.id == given["member_id"], Member.status == MemberStatus.active.value
-            )
-        )
+        wanted = wanted.where(registry.is_active(given["member_id"]))
     return [*ORDER_COLUMNS, "created_at", "refunded_amount", "status"], wanted
 
 

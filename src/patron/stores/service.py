@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, Exists, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -147,3 +147,9 @@ def codes_by_id(session: Session, store_ids: Iterable[int]) -> dict[int, str]:
 
 def count_stores(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Store)) or 0
+
+
+def is_open(store_id: ColumnElement[int]) -> Exists:
+    """A condition for another domain's statement (order intake checks its store in its insert):
+    the store exists and is open."""
+    return exists().where(Store.id == store_id, Store.status == StoreStatus.open.value)
