@@ -30,10 +30,10 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     driver = connection.connection.driver_connection
     column_list = ", ".join(f'"{name}"' for name in names)
     if dialect.name == "postgresql":
-        with driver.cursor() as cursor:  # type: ignore[union-attr]
-            with cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:
-                for row in values:
-                    copy.write_row(row)
+        sql = f'COPY "{table.name}" ({column_list}) FROM STDIN'
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+            for row in values:
+                copy.write_row(row)
         return
     marks = ", ".join("?" for _ in names)
     driver.executemany(  # type: ignore[union-attr]
