@@ -7,7 +7,6 @@ reveals neither the values nor a way to test guesses against the indexes.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 from functools import lru_cache
@@ -54,8 +53,8 @@ class PiiCipher:
 
     def blind_index(self, kind: str, value: str) -> str:
         """A keyed hash of `value` for exact lookup; `kind` keeps the fields' indexes apart."""
-        digest = hmac.new(self._index_key, f"{kind}\x00{value}".encode(), hashlib.sha256)
-        return digest.hexdigest()[:40]
+        # hmac.digest: OpenSSL's one-shot HMAC, several times faster than hmac.new for imports.
+        return hmac.digest(self._index_key, f"{kind}\x00{value}".encode(), "sha256").hex()[:40]
 
 
 _secret: str | None = None

@@ -3,6 +3,7 @@ Chinese or English, rows numbered as the operator sees them in their spreadsheet
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator, Mapping
@@ -16,6 +17,7 @@ from patron.core.reasons import Reason
 
 # The longest sku or external order number a row may carry: the columns' width.
 KEY_LENGTH = 64
+DECODE_CHUNK = 1 << 20
 
 
 class RowError(Exception):
@@ -73,18 +75,15 @@ def read_table(
 
 
 def _csv_rows(content: bytes) -> Iterator[list[Any]]:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = content.decode("gb18030")  # what Excel on a Chinese Windows saves
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(
-                "file",
-                "not a readable CSV file: neither UTF-8 nor GB18030",
-                code=Reason.file_unreadable,
-            ) from exc
-    reader = csv.reader(io.StringIO(text))
+    # Decoded as read, never as one string: a million-line file stays within memory.
+    encoding = "utf-8-sig" if _decodes(content, "utf-8-sig") else "gb18030"
+    if not _decodes(content, encoding):  # what Excel on a Chinese Windows saves, or neither
+        raise InvalidInput(
+            "file",
+            "not a readable CSV file: neither UTF-8 nor GB18030",
+            code=Reason.file_unreadable,
+        )
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(content), encoding=encoding, newline=""))
     try:
         yield from reader
     except csv.Error as exc:  # a field over csv's size limit, say
@@ -93,6 +92,19 @@ def _csv_rows(content: bytes) -> Iterator[list[Any]]:
             f"not a readable CSV file, line {reader.line_num}: {exc}",
             code=Reason.file_unreadable,
         ) from exc
+
+
+def _decodes(content: bytes, encoding: str) -> bool:
+    """Whether `content` is valid in `encoding`, checked piecewise without keeping the text."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    view = memoryview(content)
+    try:
+        for start in range(0, len(view), DECODE_CHUNK):
+            decoder.decode(view[start : start + DECODE_CHUNK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _xlsx_rows(content: bytes) -> Iterator[list[Any]]:

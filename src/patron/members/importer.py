@@ -9,11 +9,11 @@ from itertools import islice
 from typing import Any, cast
 
 from pydantic_core import PydanticCustomError
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
-from patron.core import clock
+from patron.core import bulk, clock
 from patron.core.actor import Actor
 from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
@@ -120,6 +120,11 @@ def _calendar_date(value: Any) -> date | None:
     if isinstance(value, date):
         return value
     text = cell_text(value)
+    if len(text) == 10 and text[4] == text[7] == "-":  # 2022-01-03, without strptime's cost
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            return None
     for fmt in DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date, no time
@@ -357,7 +362,7 @@ class _Batch:
 
     def flush(self) -> None:
         if self.guides:
-            self.session.execute(insert(GUIDE_ASSIGNMENTS), self.guides)
+            bulk.insert_rows(self.session, GUIDE_ASSIGNMENTS, self.guides)
         audit.record_many(self.session, self.audits)
 
 
@@ -430,9 +435,8 @@ def _update_member(
 def _insert_members(
     session: Session, new_rows: list[dict[str, Any]], hashes: dict[str, ParsedRow], writes: _Batch
 ) -> None:
-    # Core executemany, one statement per batch; the new ids are read back in one query
-    # (RETURNING over executemany is slow on SQLite).
-    session.execute(insert(MEMBERS), new_rows)
+    # COPY or a driver executemany per batch; the new ids are read back in one query.
+    bulk.insert_rows(session, MEMBERS, new_rows)
     new_hashes = [row["mobile_hash"] for row in new_rows]
     found = session.execute(
         select(
@@ -464,7 +468,7 @@ def _insert_members(
         if hashes[mobile_hash].card_no
     ]
     if cards:
-        session.execute(insert(IDENTITIES), cards)
+        bulk.insert_rows(session, IDENTITIES, cards)
     _insert_consents(session, [(member_id, hashes[mobile_hash]) for member_id, mobile_hash in ids])
 
 
@@ -481,8 +485,8 @@ def _insert_consents(session: Session, created: list[tuple[int, ParsedRow]]) -> 
         for channel, granted in item.consents.items()
     ]
     if rows:
-        session.execute(insert(CONSENTS), rows)
-        session.execute(insert(CONSENT_EVENTS), rows)
+        bulk.insert_rows(session, CONSENTS, rows)
+        bulk.insert_rows(session, CONSENT_EVENTS, rows)
 
 
 def _taken_cards(session: Session, card_numbers: list[str]) -> set[str]:

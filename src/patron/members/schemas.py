@@ -21,6 +21,7 @@ from patron.members.models import (
 )
 
 CN_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
+PLAIN_CN_MOBILE = re.compile(r"(?:\+86)?1[3-9][0-9]{9}\Z")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -31,6 +32,8 @@ def normalize_mobile(raw: str) -> str:
     Written forms POS systems and input methods produce pass: `(+86)138-1234-5678`,
     `0086 13812345678`, full-width digits. Letters never do: phonenumbers would read them as
     keypad digits ("ABCD" -> 2223) or as an extension."""
+    if PLAIN_CN_MOBILE.match(raw):  # the common written form, without phonenumbers' parse
+        return raw if raw.startswith("+") else f"+86{raw}"
     text = unicodedata.normalize("NFKC", raw).strip()
     if any(ch.isalpha() for ch in text):
         raise _not_a_mobile("not a phone number: letters are not digits")

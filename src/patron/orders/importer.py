@@ -1,7 +1,7 @@
 """Loading a chain's order history from CSV or Excel, one row per order line, rows of one order
 together. Validated like live intake, idempotent by store and external id, written in batches
-with executemany. History does not publish `order.completed` unless asked to, so loading last
-year's orders does not award points today."""
+through COPY (PostgreSQL) or executemany (SQLite). History does not publish `order.completed`
+unless asked to, so loading last year's orders does not award points today."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from itertools import islice
 from typing import Any, cast
 
 from pydantic_core import PydanticCustomError
-from sqlalchemy import Table, insert, select, tuple_
+from sqlalchemy import Table, select, tuple_
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.catalog import service as catalog
 from patron.catalog.schemas import CATEGORY_CODE_LENGTH
-from patron.core import clock
+from patron.core import bulk, clock
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.money import MAX_FEN, yuan_to_fen
@@ -364,8 +364,9 @@ def _write_batch(
         (catalog.LineProduct(ln.sku, ln.name, ln.category_code) for o in fresh for ln in o.lines),
     )
     now = clock.now()
-    session.execute(
-        insert(ORDERS),
+    bulk.insert_rows(
+        session,
+        ORDERS,
         [
             {
                 "store_id": o.store_id,
@@ -418,9 +419,8 @@ def _write_batch(
             for m, a in by_method.items()
             if a > 0
         ]
-    session.execute(insert(LINES), line_rows)
-    if payment_rows:
-        session.execute(insert(PAYMENTS), payment_rows)
+    bulk.insert_rows(session, LINES, line_rows)
+    bulk.insert_rows(session, PAYMENTS, payment_rows)
     if publish_events:
         _publish(session, fresh, ids)
 
