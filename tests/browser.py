@@ -162,7 +162,9 @@ def console_server(
         engine.dispose()
 
 
-@pytest.fixture(scope="session")
+# Per module: Playwright's sync API keeps an event loop running in this thread while a browser
+# is open, which later tests of async code must not find.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with chromium() as launched:
         yield launched

@@ -436,7 +436,7 @@ def test_nobody_approves_their_own_adjustment(page: Page, server: ConsoleServer)
 
     # A small deduction applies at once, and more than the member has is refused (on another
     # member: this one's pending 5,000 counts toward the threshold with anything more asked).
-    other_id = register(server, "13912345104", server.store(STORE_B))
+    other_id = register(server, "13912345199", server.store(STORE_B))
     page.goto(f"/console/members/{other_id}")
     form = page.get_by_test_id("adjust-form")
     form.locator("input[name=points]").fill("-300")
