@@ -75,9 +75,7 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     }
     server = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "patron.cli",
+            str(Path(sys.executable).with_name("patron")),
             "serve",
             "--port",
             str(port),
