@@ -477,3 +477,11 @@ def test_orders_filter_by_store_and_page_by_cursor(
             break
         params["cursor"] = page["next_cursor"]
     assert sorted(seen) == sorted(in_a)  # every order of the store once, none of the other
+
+
+def test_a_new_order_answers_its_time_in_utc(client: TestClient, till: dict[str, Any]) -> None:
+    body = {**order_body(till["store"], "UTC-1"), "occurred_at": "2026-03-02T12:00:00+08:00"}
+    created = post_order(client, till["headers"], body, "utc-1").json()
+    assert created["occurred_at"] in ("2026-03-02T04:00:00Z", "2026-03-02T04:00:00+00:00")
+    shown = client.get(f"/api/v1/orders/{created['id']}", headers=till["headers"]).json()
+    assert shown["occurred_at"] == created["occurred_at"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, NoReturn, cast
 
@@ -209,7 +209,7 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
         external_id=data.external_id,
         channel=data.channel.value,
         member_id=data.member_id,
-        occurred_at=data.occurred_at,
+        occurred_at=data.occurred_at.astimezone(UTC),
         total=total,
         lines=lines,
         payments=payments,
