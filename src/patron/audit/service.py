@@ -45,24 +45,6 @@ def entry_values(
 ENTRIES = cast(Table, AuditEntry.__table__)
 
 
-def write(
-    session: Session,
-    actor: Actor,
-    action: str,
-    entity_type: str,
-    entity_id: object,
-    *,
-    store_id: int | None = None,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    """`record` for a hot path: one INSERT at once, no ORM object to flush."""
-    values = entry_values(
-        actor, action, entity_type, entity_id, store_id=store_id, before=before, after=after
-    )
-    session.execute(insert(ENTRIES), values)
-
-
 def record(
     session: Session,
     actor: Actor,
@@ -73,15 +55,12 @@ def record(
     store_id: int | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-) -> AuditEntry:
-    entry = AuditEntry(
-        **entry_values(
-            actor, action, entity_type, entity_id, store_id=store_id, before=before, after=after
-        )
+) -> None:
+    """One entry, in one INSERT (no ORM object to flush: the order path writes one per order)."""
+    values = entry_values(
+        actor, action, entity_type, entity_id, store_id=store_id, before=before, after=after
     )
-    session.add(entry)
-    session.flush()
-    return entry
+    session.execute(insert(ENTRIES), values)
 
 
 def record_many(session: Session, entries: list[dict[str, Any]]) -> None:

@@ -215,7 +215,7 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
         payments=payments,
     )
     after = {"external_id": data.external_id, "total": total, "member_id": data.member_id}
-    audit.write(
+    audit.record(
         session, actor, "order.create", "order", order_id, store_id=data.store_id, after=after
     )
     publish_completed(
