@@ -4,13 +4,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patron.core.ids import RowId
+from patron.core.inputs import Input
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
+class ApiKeyCreate(Input):
     name: str = Field(min_length=1, max_length=100)
     all_stores: bool = False
-    store_ids: list[int] = Field(default_factory=list)
+    store_ids: list[RowId] = Field(default_factory=list)
 
 
 class ApiKeyOut(BaseModel):

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from patron.catalog.models import ProductStatus
 from patron.core.ids import RowId
+from patron.core.inputs import Input
 from patron.core.money import MAX_FEN
 
 CATEGORY_CODE_LENGTH = 32  # the column's width; order lines bring codes of their own
@@ -13,17 +14,13 @@ Code = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 Sku = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,63}$")
 
 
-class CategoryCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CategoryCreate(Input):
     code: str = Code
     name: str = Field(min_length=1, max_length=100)
     parent_id: RowId | None = None
 
 
-class CategoryUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CategoryUpdate(Input):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     parent_id: RowId | None = None
 
@@ -37,9 +34,7 @@ class CategoryOut(BaseModel):
     parent_id: int | None
 
 
-class ProductCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ProductCreate(Input):
     sku: str = Sku
     name: str = Field(min_length=1, max_length=200)
     category_id: RowId | None = None
@@ -48,9 +43,7 @@ class ProductCreate(BaseModel):
     status: ProductStatus = ProductStatus.active
 
 
-class ProductUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ProductUpdate(Input):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     category_id: RowId | None = None
     list_price: int | None = Field(default=None, ge=0, le=MAX_FEN)

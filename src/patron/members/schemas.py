@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from patron.core.ids import RowId
+from patron.core.inputs import Input
 from patron.core.reasons import Reason
 from patron.members.models import (
     AttributeType,
@@ -77,9 +78,7 @@ def _name(value: str | None) -> str | None:
     return value.strip()
 
 
-class IdentityIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IdentityIn(Input):
     type: IdentityType
     value: str = Field(min_length=1, max_length=128)
     issuer: str = Field(default="", max_length=32, description="for external ids: tmall, jd, ...")
@@ -93,9 +92,7 @@ class IdentityOut(BaseModel):
     created_at: datetime
 
 
-class MemberCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MemberCreate(Input):
     mobile: str = Field(max_length=32, examples=["13812345678"])
     name: str = Field(min_length=1, max_length=50)
     gender: Gender = Gender.unknown
@@ -113,9 +110,7 @@ class MemberCreate(BaseModel):
     _check_name = field_validator("name")(_name)
 
 
-class MemberUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MemberUpdate(Input):
     mobile: str | None = Field(default=None, max_length=32)
     name: str | None = Field(default=None, min_length=1, max_length=50)
     gender: Gender | None = None
@@ -132,9 +127,7 @@ class MemberUpdate(BaseModel):
     _check_name = field_validator("name")(_name)
 
 
-class ConsentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConsentIn(Input):
     channel: ConsentChannel
     granted: bool
     source: str = Field(default="api", min_length=1, max_length=64)
@@ -147,9 +140,7 @@ class ConsentOut(BaseModel):
     recorded_at: datetime
 
 
-class GuideChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class GuideChange(Input):
     guide_id: RowId | None
     reason: str = Field(default="", max_length=200)
 
@@ -192,22 +183,16 @@ class MemberCodeOut(BaseModel):
     expires_at: datetime
 
 
-class MergeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MergeRequest(Input):
     source_id: RowId
     target_id: RowId
 
 
-class EraseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EraseRequest(Input):
     reason: str = Field(default="member request (PIPL)", max_length=200)
 
 
-class AttributeCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AttributeCreate(Input):
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["baby_birthday"])
     label: str = Field(min_length=1, max_length=64, examples=["宝宝生日"])
     type: AttributeType
@@ -216,9 +201,7 @@ class AttributeCreate(BaseModel):
     is_pii: bool = False
 
 
-class AttributeUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AttributeUpdate(Input):
     label: str | None = Field(default=None, min_length=1, max_length=64)
     options: list[str] | None = None
     required: bool | None = None

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from patron.core.ids import RowId
+from patron.core.inputs import Input
 from patron.core.moments import Moment
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
@@ -30,9 +31,7 @@ class PolicyOut(BaseModel):
     approval_window_hours: int
 
 
-class PolicyUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PolicyUpdate(Input):
     expiry_policy: ExpiryPolicy | None = None
     rolling_months: int | None = Field(default=None, ge=1, le=120)
     pending_days: int | None = Field(default=None, ge=0, le=90)
@@ -50,9 +49,7 @@ class PolicyUpdate(BaseModel):
     )
 
 
-class RuleConditions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RuleConditions(Input):
     store_ids: list[RowId] = Field(default_factory=list)
     channels: list[OrderChannel] = Field(default_factory=list)
     category_ids: list[RowId] = Field(default_factory=list)
@@ -77,9 +74,7 @@ class RuleConditions(BaseModel):
         return self
 
 
-class RuleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RuleIn(Input):
     name: str = Field(min_length=1, max_length=100)
     active: bool = True
     priority: int = Field(default=0, ge=-1000, le=1000)
@@ -106,9 +101,7 @@ class RuleOut(RuleIn):
     id: int
 
 
-class PreviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PreviewIn(Input):
     member_id: RowId
     store_id: RowId
     channel: OrderChannel = OrderChannel.pos
@@ -162,18 +155,14 @@ class EntryOut(BaseModel):
     created_at: datetime
 
 
-class BurnIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BurnIn(Input):
     points: int = Field(gt=0, le=MAX_POINTS)
     reason: str = Field(default="", max_length=200)
     order_id: RowId | None = None
     store_id: RowId | None = None
 
 
-class AdjustmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AdjustmentIn(Input):
     points: int = Field(ge=-MAX_POINTS, le=MAX_POINTS, description="signed")
     reason: str = Field(min_length=1, max_length=200)
     store_id: RowId | None = None

@@ -4,15 +4,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patron.core.inputs import Input
 from patron.stores.models import StoreStatus, StoreType
 
 StoreCode = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", description="e.g. SH001")
 Phone = Field(default="", max_length=32, pattern=r"^[0-9+()\- ]*$")
 
 
-class StoreCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class StoreCreate(Input):
     code: str = StoreCode
     name: str = Field(min_length=1, max_length=100)
     type: StoreType
@@ -22,9 +21,7 @@ class StoreCreate(BaseModel):
     status: StoreStatus = StoreStatus.open
 
 
-class StoreUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class StoreUpdate(Input):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     type: StoreType | None = None
     city: str | None = Field(default=None, max_length=50)

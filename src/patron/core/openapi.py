@@ -1,0 +1,271 @@
+"""The OpenAPI document, told from the code: integrators generate clients from it.
+
+FastAPI documents a route's success and its parameters. Everything else a route can answer is
+derived here from what the route depends on, once for all routes:
+
+- the request's session: 503 when the database stays busy, with `Retry-After`;
+- the caller (`ActorDep`): 401 and the bearer security scheme; a `require(permission)`: 403;
+- `IdempotentDep`: the `Idempotency-Key` header as required, 409 for a key reused with another
+  body or still in flight, and the 200 of a replay beside the 201 of the first call;
+- path parameters: 404; any parameter or body: 422 (and 400 for a body that does not parse);
+  an uploaded file: 413;
+- `*_id` integers in the path or query string: their range, which `app.bounded_ids` enforces.
+
+A route adds the errors of its own domain with `responses=errors(MemberNotFound, ...)`. Every
+error answer is an RFC 9457 problem (`application/problem+json`) whose `code` is one of the codes
+listed for that status: the classes' `code` attributes (patron.core.errors and each domain's).
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+from collections.abc import Iterator
+from http import HTTPStatus
+from typing import Any, Union, get_args, get_origin
+
+from fastapi import FastAPI
+from fastapi._compat import ModelField
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from starlette.routing import BaseRoute
+
+from patron.core.db import DatabaseBusy
+from patron.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PatronError,
+    Unauthenticated,
+)
+from patron.core.idempotency import MAX_KEY_LENGTH, IdempotencyConflict
+from patron.core.ids import MAX_ROW_ID
+from patron.core.reasons import Reason
+from patron.core.uploads import PayloadTooLarge
+from patron.deps import IDEMPOTENCY_KEY_HELP, Guard, current_actor, get_session, idempotent
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_REF = "#/components/schemas/Problem"
+SECURITY_SCHEME = "bearer"
+ROW_ID_RANGE = {"minimum": 1, "maximum": MAX_ROW_ID}
+# Where `errors()` leaves a route's own problems in its `responses`, for `document` to merge.
+_DECLARED = "x-patron-problems"
+# PatronError itself: the status and code of a body that does not parse (problems.py).
+_BAD_BODY = PatronError
+
+
+def errors(*classes: type[PatronError]) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses=`: the errors of its domain that it can answer, beyond those its
+    dependencies imply (see the module docstring)."""
+    declared: dict[int | str, dict[str, Any]] = {}
+    for cls in classes:
+        entry = declared.setdefault(cls.status, {"description": HTTPStatus(cls.status).phrase})
+        entry.setdefault(_DECLARED, {})[cls.code] = cls.title
+    return declared
+
+
+def install(app: FastAPI) -> None:
+    """Serve the document `document` makes of FastAPI's own, built once."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document(FastAPI.openapi(app), app.routes)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def document(schema: dict[str, Any], routes: list[BaseRoute]) -> dict[str, Any]:
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    schemas.update(_problem_schemas())
+    components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A staff token from POST /api/v1/auth/token, or an API key (pk_...).",
+    }
+    for route in iter_route_contexts(routes):
+        if not (isinstance(route.original_route, APIRoute) and route.include_in_schema):
+            continue
+        for method in route.methods or ():
+            _document_operation(route, schema["paths"][route.path_format][method.lower()])
+    return schema
+
+
+def row_ids(route: APIRoute | RouteContext) -> Iterator[ModelField]:
+    """The path and query parameters naming a row: `*_id` integers, optional or not."""
+    for dependant in _dependants(route.dependant):
+        for field in (*dependant.path_params, *dependant.query_params):
+            if field.name.endswith("_id") and _is_int(field.field_info.annotation):
+                yield field
+
+
+def _is_int(annotation: Any) -> bool:
+    """`int` or `int | None`."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return set(get_args(annotation)) == {int, type(None)}
+    return annotation is int
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _dependants(sub)
+
+
+def _document_operation(route: RouteContext, operation: dict[str, Any]) -> None:
+    calls = [d.call for d in _dependants(route.dependant)]
+    problems: dict[int, dict[str, str]] = {}
+
+    def answers(*classes: type[PatronError]) -> None:
+        for cls in classes:
+            problems.setdefault(cls.status, {})[cls.code] = cls.title
+
+    for status, response in route.responses.items():
+        problems.setdefault(int(status), {}).update(response.get(_DECLARED, {}))
+    headers: dict[int, dict[str, Any]] = {}
+    if get_session in calls:
+        answers(DatabaseBusy)
+        headers[DatabaseBusy.status] = {"Retry-After": _RETRY_AFTER}
+    if current_actor in calls:
+        answers(Unauthenticated)
+        operation["security"] = [{SECURITY_SCHEME: []}]
+    if any(isinstance(call, Guard) for call in calls):
+        answers(Forbidden)
+    if idempotent in calls:
+        answers(IdempotencyConflict, Conflict)
+        _idempotency(route, operation)
+    parameters = operation.get("parameters", [])
+    body = operation.get("requestBody")
+    if any(p["in"] == "path" for p in parameters) and NotFound.status not in problems:
+        answers(NotFound)
+    if parameters or body:
+        answers(InvalidInput)
+    if body:
+        answers(_BAD_BODY)
+        if "multipart/form-data" in body.get("content", {}):
+            answers(PayloadTooLarge)
+    _parameters(route, parameters)
+    responses = operation.setdefault("responses", {})
+    for status in [key for key in responses if key.isdigit() and int(key) >= 400]:
+        del responses[status]
+    for status, codes in sorted(problems.items()):
+        responses[str(status)] = _problem_response(status, codes, headers.get(status, {}))
+    if Unauthenticated.status in problems:
+        responses["401"]["headers"]["WWW-Authenticate"] = _WWW_AUTHENTICATE
+    for response in responses.values():
+        response.setdefault("headers", {})["X-Request-ID"] = _REQUEST_ID
+
+
+def _idempotency(route: RouteContext, operation: dict[str, Any]) -> None:
+    """The key is required; a replay answers 200 with the first call's body."""
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "header" and parameter["name"].lower() == "idempotency-key":
+            parameter["required"] = True
+            parameter["description"] = IDEMPOTENCY_KEY_HELP
+            # At least one character that is not a space, as `idempotency.check_key` wants.
+            parameter["schema"] = {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_KEY_LENGTH,
+                "pattern": r"\S",
+            }
+    responses = operation["responses"]
+    first = responses[str(route.status_code)]
+    responses["200"] = {
+        **copy.deepcopy(first),
+        "description": "A replay: the same Idempotency-Key and body answer the first result "
+        f"again (first answered {route.status_code}).",
+    }
+
+
+def _parameters(route: RouteContext, parameters: list[dict[str, Any]]) -> None:
+    """Ids get their range; a parameter outside the body is absent, never null."""
+    ids = {field.alias for field in row_ids(route)}
+    for parameter in parameters:
+        schema = parameter.get("schema", {})
+        options = schema.get("anyOf")
+        if options and {"type": "null"} in options:
+            rest = [option for option in options if option != {"type": "null"}]
+            schema.pop("anyOf")
+            schema.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
+        if parameter["name"] in ids and parameter["in"] in ("path", "query"):
+            schema.update({"type": "integer", **ROW_ID_RANGE})
+
+
+def _problem_response(
+    status: int, codes: dict[str, str], headers: dict[str, Any]
+) -> dict[str, Any]:
+    listed = "; ".join(f"`{code}`: {title}" for code, title in sorted(codes.items()))
+    return {
+        "description": f"{HTTPStatus(status).phrase}. Codes: {listed}.",
+        "headers": dict(headers),
+        "content": {
+            PROBLEM_MEDIA_TYPE: {
+                "schema": {
+                    "allOf": [
+                        {"$ref": PROBLEM_REF},
+                        {
+                            "properties": {
+                                "status": {"const": status},
+                                "code": {"enum": sorted(codes)},
+                            }
+                        },
+                    ]
+                }
+            }
+        },
+    }
+
+
+_REQUEST_ID = {
+    "description": "This request's id, also in the log lines and in a problem's `request_id`.",
+    "required": True,
+    "schema": {"type": "string"},
+}
+_RETRY_AFTER = {
+    "description": "Seconds to wait before retrying.",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0},
+}
+_WWW_AUTHENTICATE = {"required": True, "schema": {"type": "string", "const": "Bearer"}}
+
+
+def _problem_schemas() -> dict[str, Any]:
+    return {
+        "Problem": {
+            "title": "Problem",
+            "description": "An RFC 9457 problem: `code` is stable, `detail` is for people.",
+            "type": "object",
+            "required": ["type", "title", "status", "detail", "code", "instance", "request_id"],
+            "properties": {
+                "type": {"type": "string", "format": "uri"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "code": {"type": "string"},
+                "instance": {"type": "string", "description": "The request's path."},
+                "request_id": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "description": "What was wrong with the input, field by field (422).",
+                    "items": {"$ref": "#/components/schemas/FieldError"},
+                },
+                "field": {"type": "string", "description": "The field a conflict is about."},
+            },
+        },
+        "FieldError": {
+            "title": "FieldError",
+            "type": "object",
+            "required": ["field", "code", "message"],
+            "properties": {
+                "field": {"type": "string"},
+                "code": {"type": "string", "enum": [reason.value for reason in Reason]},
+                "message": {"type": "string"},
+                "type": {"type": "string", "description": "The validator's own error type."},
+            },
+        },
+    }
