@@ -10,12 +10,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from patron.core import openapi
 from patron.core.context import current_request_id
 from patron.core.errors import PatronError
+from patron.core.ids import parse_row_id
 from patron.core.reasons import for_pydantic
 
 PROBLEM_TYPE_BASE = "https://patron.dev/problems/"
@@ -78,13 +80,22 @@ def number_out_of_range(exc: BaseException) -> bool:
 
 
 def allowed_methods(request: Request) -> str:
-    """Every method the request's path takes. Starlette's router answers 405 with the methods of
-    the first route matching the path only, but routes share paths (GET and PATCH /members/{id})."""
+    """Every method the request's path takes. The router answers 405 with the methods of the
+    first route matching the path only, but routes share paths (GET and PATCH /members/{id}).
+    A route whose row id the path does not give (/members/merge) does not take it."""
     methods: set[str] = set()
     for route in iter_route_contexts(request.app.routes):
-        if route.methods and route.path_regex.match(request.url.path):
-            methods |= route.methods
+        match = route.path_regex.match(request.url.path) if route.methods else None
+        if match and _names_rows(route, match.groupdict()):
+            methods |= route.methods or set()
     return ", ".join(sorted(methods))
+
+
+def _names_rows(route: RouteContext, path_params: dict[str, str]) -> bool:
+    if not isinstance(route.original_route, APIRoute):
+        return True
+    ids = [path_params[f.alias] for f in openapi.row_ids(route) if f.alias in path_params]
+    return all(parse_row_id(value) is not None for value in ids)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:

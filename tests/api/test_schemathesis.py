@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,17 +24,19 @@ import uvicorn
 from click.testing import CliRunner
 from schemathesis.auths import GLOBAL_AUTH_STORAGE
 from schemathesis.cli import schemathesis as st
+from schemathesis.openapi.checks import RejectedPositiveData
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.app import create_app
-from patron.core import crypto, db, migrate
+from patron.core import crypto, db, migrate, openapi
 from patron.core.settings import Settings
 from patron.staff import service as staff
 from patron.staff.models import StaffUser
 from tests import conftest
 from tests.factories import make_member, make_order, make_staff, make_store
 
-SEED = 20261127
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 pytestmark = pytest.mark.schemathesis
 
 
@@ -128,15 +131,33 @@ def admin_tokens(served: Served) -> type:
     return AdminToken
 
 
+@schemathesis.check
+def positive_data_acceptance_within_schema(ctx: Any, response: Any, case: Any) -> bool | None:
+    """schemathesis' positive_data_acceptance (which schemathesis.toml turns off), save for the
+    refusals the OpenAPI document names as beyond any schema: a 422 whose every field error has a
+    code in `openapi.BEYOND_SCHEMA` or is about a member attribute (`attributes.<code>`, defined by
+    HQ at run time), and a login's 423 for an account locked by earlier tries."""
+    try:
+        return positive_data_acceptance(ctx, response, case)
+    except RejectedPositiveData:
+        body = response.json() if response.status_code in (422, 423) else {}
+        if response.status_code == 423 and body["code"] == "account_locked":
+            return None
+        errors = body.get("errors") or [{"code": "none listed", "field": ""}]
+        if all(
+            error["code"] in openapi.BEYOND_SCHEMA or error["field"].startswith("attributes.")
+            for error in errors
+        ):
+            return None
+        raise
+
+
 def probe(served: Served, *options: str) -> None:
     args = [
+        f"--config-file={CONFIG}",
         "--no-color",
         "run",
         f"{served.url}/openapi.json",
-        "--checks=all",
-        f"--seed={SEED}",
-        "--workers=1",
-        "--generation-database=none",
         *options,
     ]
     started = time.monotonic()

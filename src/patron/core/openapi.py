@@ -53,6 +53,55 @@ ROW_ID_RANGE = {"minimum": 1, "maximum": MAX_ROW_ID}
 _DECLARED = "x-patron-problems"
 # PatronError itself: the status and code of a body that does not parse (problems.py).
 _BAD_BODY = PatronError
+# Field error codes a request that is valid by its schema may still get: their checks need stored
+# rows, the clock or the caller, compare fields with each other, or read text more closely than a
+# JSON Schema can (a mobile's numbering plan, a cursor the API issued, a file's contents).
+BEYOND_SCHEMA = frozenset(
+    {
+        Reason.unknown_store,
+        Reason.store_closed,
+        Reason.unknown_member,
+        Reason.unknown_guide,
+        Reason.unknown_category,
+        Reason.unknown_order,
+        Reason.unknown_line,
+        Reason.unknown_attribute,
+        Reason.bad_cursor,
+        Reason.stores_conflict,
+        Reason.stores_missing,
+        Reason.role_not_allowed,
+        Reason.hq_needs_all_stores,
+        Reason.guide_not_in_store,
+        Reason.issuer_required,
+        Reason.member_of_other_store,
+        Reason.merge_into_self,
+        Reason.options_required,
+        Reason.options_not_allowed,
+        Reason.options_repeat,
+        Reason.category_cycle,
+        Reason.discount_exceeds_price,
+        Reason.paid_mismatch,
+        Reason.payments_mismatch,
+        Reason.order_total_zero,
+        Reason.order_total_too_large,
+        Reason.refund_items_or_all,
+        Reason.order_of_other_member,
+        Reason.exceeds_order_share,
+        Reason.below_min_burn,
+        Reason.zero_points,
+        Reason.balance_too_large,
+        Reason.factor_not_above_one,
+        Reason.in_future,
+        Reason.out_of_range,  # times: before 2000, or without a UTC equivalent
+        Reason.dates_reversed,
+        Reason.not_a_mobile,
+        Reason.file_empty,
+        Reason.file_unreadable,
+        Reason.columns_missing,
+        Reason.duplicate_row,
+        Reason.rows_not_together,
+    }
+)
 
 
 def errors(*classes: type[PatronError]) -> dict[int | str, dict[str, Any]]:
@@ -82,6 +131,7 @@ def document(schema: dict[str, Any], routes: list[BaseRoute]) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     schemas.update(_problem_schemas())
+    components["headers"] = _HEADERS
     components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = {
         "type": "http",
         "scheme": "bearer",
@@ -129,7 +179,7 @@ def _document_operation(route: RouteContext, operation: dict[str, Any]) -> None:
     headers: dict[int, dict[str, Any]] = {}
     if get_session in calls:
         answers(DatabaseBusy)
-        headers[DatabaseBusy.status] = {"Retry-After": _RETRY_AFTER}
+        headers[DatabaseBusy.status] = {"Retry-After": _header("Retry-After")}
     if current_actor in calls:
         answers(Unauthenticated)
         operation["security"] = [{SECURITY_SCHEME: []}]
@@ -155,9 +205,9 @@ def _document_operation(route: RouteContext, operation: dict[str, Any]) -> None:
     for status, codes in sorted(problems.items()):
         responses[str(status)] = _problem_response(status, codes, headers.get(status, {}))
     if Unauthenticated.status in problems:
-        responses["401"]["headers"]["WWW-Authenticate"] = _WWW_AUTHENTICATE
+        responses["401"]["headers"]["WWW-Authenticate"] = _header("WWW-Authenticate")
     for response in responses.values():
-        response.setdefault("headers", {})["X-Request-ID"] = _REQUEST_ID
+        response.setdefault("headers", {})["X-Request-ID"] = _header("X-Request-ID")
 
 
 def _idempotency(route: RouteContext, operation: dict[str, Any]) -> None:
@@ -200,8 +250,15 @@ def _problem_response(
     status: int, codes: dict[str, str], headers: dict[str, Any]
 ) -> dict[str, Any]:
     listed = "; ".join(f"`{code}`: {title}" for code, title in sorted(codes.items()))
+    description = f"{HTTPStatus(status).phrase}. Codes: {listed}."
+    if status == InvalidInput.status:
+        beyond = ", ".join(f"`{reason}`" for reason in sorted(BEYOND_SCHEMA))
+        description += (
+            " Each entry of `errors` names a field and its reason (FieldError.code). Besides what"
+            f" the schema states, the server checks what no schema can: {beyond}."
+        )
     return {
-        "description": f"{HTTPStatus(status).phrase}. Codes: {listed}.",
+        "description": description,
         "headers": dict(headers),
         "content": {
             PROBLEM_MEDIA_TYPE: {
@@ -221,17 +278,23 @@ def _problem_response(
     }
 
 
-_REQUEST_ID = {
-    "description": "This request's id, also in the log lines and in a problem's `request_id`.",
-    "required": True,
-    "schema": {"type": "string"},
+_HEADERS: dict[str, Any] = {
+    "X-Request-ID": {
+        "description": "This request's id, also in the log lines and in a problem's `request_id`.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "WWW-Authenticate": {"required": True, "schema": {"type": "string", "const": "Bearer"}},
 }
-_RETRY_AFTER = {
-    "description": "Seconds to wait before retrying.",
-    "required": True,
-    "schema": {"type": "integer", "minimum": 0},
-}
-_WWW_AUTHENTICATE = {"required": True, "schema": {"type": "string", "const": "Bearer"}}
+
+
+def _header(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/headers/{name}"}
 
 
 def _problem_schemas() -> dict[str, Any]:

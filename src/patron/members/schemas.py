@@ -3,10 +3,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from patron.core.ids import RowId
@@ -23,7 +24,9 @@ from patron.members.models import (
 
 CN_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
 PLAIN_CN_MOBILE = re.compile(r"(?:\+86)?1[3-9][0-9]{9}\Z")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# What `normalize_email` takes, for the OpenAPI schema: an address, or "" for none.
+EMAIL_SCHEMA: dict[str, JsonValue] = {"pattern": f"^({EMAIL.pattern})?$"}
 
 
 def normalize_mobile(raw: str) -> str:
@@ -61,7 +64,7 @@ def _mobile(value: str) -> str:
 def normalize_email(value: str) -> str:
     """An e-mail address, lower-cased; a ValueError coded `not_an_email` when it is not one (the
     API's and the import's rule)."""
-    if not EMAIL.match(value) or len(value) > 254:
+    if not EMAIL.fullmatch(value) or len(value) > 254:
         raise PydanticCustomError(Reason.not_an_email.value, "not an email address")
     return value.strip().lower()
 
@@ -97,7 +100,7 @@ class MemberCreate(Input):
     name: str = Field(min_length=1, max_length=50)
     gender: Gender = Gender.unknown
     birthday: date | None = None
-    email: str | None = Field(default=None, max_length=254)
+    email: str | None = Field(default=None, max_length=254, json_schema_extra=EMAIL_SCHEMA)
     store_id: RowId | None = None
     guide_id: RowId | None = None
     channel: Channel = Channel.store
@@ -111,11 +114,12 @@ class MemberCreate(Input):
 
 
 class MemberUpdate(Input):
-    mobile: str | None = Field(default=None, max_length=32)
-    name: str | None = Field(default=None, min_length=1, max_length=50)
+    # Either may be left out but not removed: SkipJsonSchema keeps null out of the schema.
+    mobile: Annotated[str, Field(max_length=32)] | SkipJsonSchema[None] = None
+    name: Annotated[str, Field(min_length=1, max_length=50)] | SkipJsonSchema[None] = None
     gender: Gender | None = None
     birthday: date | None = None
-    email: str | None = Field(default=None, max_length=254)
+    email: str | None = Field(default=None, max_length=254, json_schema_extra=EMAIL_SCHEMA)
     attributes: dict[str, Any] | None = None
 
     @field_validator("mobile")

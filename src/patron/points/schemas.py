@@ -58,7 +58,9 @@ class RuleConditions(Input):
     date_from: date | None = None
     date_to: date | None = None
     weekdays: list[int] = Field(
-        default_factory=list, description="ISO weekdays, 1 = Monday … 7 = Sunday"
+        default_factory=list,
+        description="ISO weekdays, 1 = Monday … 7 = Sunday",
+        json_schema_extra={"items": {"type": "integer", "minimum": 1, "maximum": 7}},
     )
     birthday: Literal["day", "month"] | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
