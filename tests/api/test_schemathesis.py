@@ -163,6 +163,7 @@ def probe(served: Served, *options: str) -> None:
     started = time.monotonic()
     result = CliRunner().invoke(st, args)
     took = time.monotonic() - started
+    print(result.output)  # pytest shows it with -rP, or on a failure
     assert result.exit_code == 0, f"schemathesis found problems ({took:.0f} s):\n{result.output}"
 
 

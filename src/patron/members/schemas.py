@@ -24,7 +24,10 @@ from patron.members.models import (
 
 CN_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
 PLAIN_CN_MOBILE = re.compile(r"(?:\+86)?1[3-9][0-9]{9}\Z")
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# No @ and no space in the three parts, spaces as Python's and JavaScript's \s count them both
+# (Python's also takes \x1c-\x1f and \x85, JavaScript's \ufeff): the same in the OpenAPI schema.
+_PART = r"[^@\s\x1c-\x1f\x85\ufeff]+"
+EMAIL = re.compile(rf"{_PART}@{_PART}\.{_PART}")
 # What `normalize_email` takes, for the OpenAPI schema: an address, or "" for none.
 EMAIL_SCHEMA: dict[str, JsonValue] = {"pattern": f"^({EMAIL.pattern})?$"}
 
