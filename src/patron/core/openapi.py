@@ -175,7 +175,8 @@ def _document_operation(route: RouteContext, operation: dict[str, Any]) -> None:
             problems.setdefault(cls.status, {})[cls.code] = cls.title
 
     for status, response in route.responses.items():
-        problems.setdefault(int(status), {}).update(response.get(_DECLARED, {}))
+        if _DECLARED in response:
+            problems.setdefault(int(status), {}).update(response[_DECLARED])
     headers: dict[int, dict[str, Any]] = {}
     if get_session in calls:
         answers(DatabaseBusy)
