@@ -3,7 +3,8 @@
 FastAPI documents a route's success and its parameters. Everything else a route can answer is
 derived here from what the route depends on, once for all routes:
 
-- the request's session: 503 when the database stays busy, with `Retry-After`;
+- the request's session: 503 when the database stays busy (every ServiceUnavailable), with
+  `Retry-After`;
 - the caller (`ActorDep`): 401 and the bearer security scheme; a `require(permission)`: 403;
 - `IdempotentDep`: the `Idempotency-Key` header as required, 409 for a key reused with another
   body or still in flight, and the 200 of a replay beside the 201 of the first call;
@@ -30,13 +31,13 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette.routing import BaseRoute
 
-from patron.core.db import DatabaseBusy
 from patron.core.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
     PatronError,
+    ServiceUnavailable,
     Unauthenticated,
 )
 from patron.core.idempotency import MAX_KEY_LENGTH, IdempotencyConflict
@@ -160,6 +161,12 @@ def _is_int(annotation: Any) -> bool:
     return annotation is int
 
 
+def _subclasses(cls: type[PatronError]) -> Iterator[type[PatronError]]:
+    yield cls
+    for sub in cls.__subclasses__():
+        yield from _subclasses(sub)
+
+
 def _dependants(dependant: Dependant) -> Iterator[Dependant]:
     yield dependant
     for sub in dependant.dependencies:
@@ -179,8 +186,8 @@ def _document_operation(route: RouteContext, operation: dict[str, Any]) -> None:
             problems.setdefault(int(status), {}).update(response[_DECLARED])
     headers: dict[int, dict[str, Any]] = {}
     if get_session in calls:
-        answers(DatabaseBusy)
-        headers[DatabaseBusy.status] = {"Retry-After": _header("Retry-After")}
+        answers(*_subclasses(ServiceUnavailable))
+        headers[ServiceUnavailable.status] = {"Retry-After": _header("Retry-After")}
     if current_actor in calls:
         answers(Unauthenticated)
         operation["security"] = [{SECURITY_SCHEME: []}]
