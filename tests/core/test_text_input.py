@@ -489,6 +489,35 @@ def test_product_import_refuses_a_bidirectional_override(
     ]
 
 
+def multipart(filename: bytes, content: bytes, **fields: str) -> tuple[bytes, dict[str, str]]:
+    """A multipart body written by hand: test clients escape what a hostile one would send."""
+    parts = [
+        b'--B\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+        % (name.encode(), value.encode())
+        for name, value in fields.items()
+    ]
+    parts.append(
+        b'--B\r\nContent-Disposition: form-data; name="file"; filename="%s"\r\n'
+        b"Content-Type: text/csv\r\n\r\n%s\r\n" % (filename, content)
+    )
+    return b"".join(parts) + b"--B--\r\n", {"content-type": "multipart/form-data; boundary=B"}
+
+
+def test_an_upload_whose_file_name_is_not_text_is_refused(
+    admin: TestClient, session: Session
+) -> None:
+    before = row_counts(session)
+    body, headers = multipart(b"products\x00.csv", "sku,name\nP-FN,毛巾\n".encode())
+    response = admin.post(
+        "/api/v1/imports/products", params={"dry_run": "false"}, content=body, headers=headers
+    )
+    assert response.status_code == 422
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [
+        ("file", "control_character")
+    ]
+    assert row_counts(session) == before
+
+
 # --- random text never answers 500 and never stores what text cannot hold ----------------------
 
 odd_text = st.text(

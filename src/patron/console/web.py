@@ -105,8 +105,8 @@ async def posted_form(request: Request) -> FormData:
     if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise ErrorPage(403, "error.csrf")
     # What no input of any form may hold (NUL and the like), before a page reads it; the
-    # schemas a form fills say beside their fields what a single-line field refuses beyond this.
-    if text_rules.first_refused(form.multi_items(), multiline=True) is not None:
+    # schemas a form fills say beside their fields what else a field refuses (a tab in a name).
+    if not all(text_rules.storable(v) for _, v in form.multi_items() if isinstance(v, str)):
         raise ErrorPage(422, "error.control_character")
     return form
 

@@ -26,12 +26,13 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
-from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 
 _BIDI = "\u202a-\u202e\u2066-\u2069"
 _SINGLE_LINE_REFUSED = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
-_MULTI_LINE_REFUSED = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
+_CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # all but tab and line breaks
+_MULTI_LINE_REFUSED = re.compile(f"[{_CONTROL}{_BIDI}]")
+_UNSTORABLE = re.compile(f"[{_CONTROL}]")
 _BIDI_CHARACTER = re.compile(f"[{_BIDI}]")
 _LINE_BREAKS = "\t\n\r\u2028\u2029"
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
@@ -59,22 +60,18 @@ def refusal(value: str, *, multiline: bool = False) -> Refusal | None:
     return Refusal(Reason.control_character, f"contains a control character ({where})")
 
 
-def first_refused(
-    fields: Iterable[tuple[str, object]], *, multiline: bool = False
-) -> tuple[str, Refusal] | None:
-    """The first (field, refusal) among named values; values that are not text are skipped."""
+def storable(value: str) -> bool:
+    """Whether any text field at all may hold `value`: no control character but tab and line
+    breaks (which only multi-line text takes)."""
+    return _UNSTORABLE.search(value) is None
+
+
+def first_refused(fields: Iterable[tuple[str, str]]) -> tuple[str, Refusal] | None:
+    """The first (name, refusal) among named single-line values."""
     for name, value in fields:
-        if isinstance(value, str) and (found := refusal(value, multiline=multiline)):
+        if (found := refusal(value)) is not None:
             return name, found
     return None
-
-
-def check(field: str, value: str, *, multiline: bool = False) -> str:
-    """`value` when it may be taken as text, else InvalidInput naming `field`."""
-    found = refusal(value, multiline=multiline)
-    if found is not None:
-        raise InvalidInput(field, found.message, code=found.code)
-    return value
 
 
 def trim(value: str) -> str:
