@@ -376,6 +376,14 @@ def test_a_sign_in_with_a_nul_is_refused_before_any_account_is_looked_up(
     assert user.failed_logins == 0
 
 
+def test_the_sign_in_password_is_only_compared_with_a_hash(
+    client: TestClient, session: Session
+) -> None:
+    make_staff(session, username="cashier8")
+    response = client.post("/api/v1/auth/token", json={"username": "cashier8", "password": "\x00"})
+    assert response.status_code == 401
+
+
 def test_a_nul_in_the_idempotency_key_moves_nothing(admin: TestClient, session: Session) -> None:
     store = make_store(session)
     before = row_counts(session)

@@ -1,7 +1,7 @@
 """What text may hold, wherever it enters: every request schema's text fields (the types below),
 the path, query string and Idempotency-Key header of every request (patron.middleware), console
-forms (patron.console.web.posted_form and the schemas the forms fill) and imported cells
-(patron.core.tabular.cell_text).
+forms (patron.console.web.posted_form, the schemas the forms fill, the sign-in page), upload file
+names (patron.core.uploads) and imported cells (patron.core.tabular).
 
 Refused, with a 422 naming the field (a row error in an import):
 - control characters, `control_character`: C0 (U+0000-U+001F), DEL and C1 (U+007F-U+009F).
