@@ -256,6 +256,8 @@ def test_a_refused_query_names_the_parameter_and_carries_the_request_id(
     assert (response.status_code, body["code"]) == (422, "validation_error")
     assert body["errors"][0]["field"] == "city"
     assert body["request_id"] == response.headers["x-request-id"]
+    odd_key = client.get("/api/v1/stores?ci%00ty=x")
+    assert (odd_key.status_code, odd_key.json()["errors"][0]["field"]) == (422, "query")
 
 
 # --- bodies through the API, and nothing stored ------------------------------------------------
