@@ -27,7 +27,7 @@ from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
 from patron.deps import API_PREFIX, one_hop
 from patron.members.api import router as members_router
-from patron.middleware import RequestContextMiddleware
+from patron.middleware import RequestContextMiddleware, TextInputMiddleware
 from patron.orders.api import router as orders_router
 from patron.points.api import router as points_router
 from patron.staff.api import auth_router
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
         expire_on_commit=False,
     )
     app.state.login_limiter = RateLimiter(settings.rate_limit_storage, settings.login_rate_limit)
+    app.add_middleware(TextInputMiddleware)  # inside: its refusals carry the request id
     app.add_middleware(RequestContextMiddleware)
     problems.install(app)
 

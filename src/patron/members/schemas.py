@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from patron.core.ids import RowId
 from patron.core.reasons import Reason
+from patron.core.text import AnyText, MultiLine, Name, NameOrNone, SingleLine, SingleLineOrNone
 from patron.members.models import (
     AttributeType,
     Channel,
@@ -69,20 +70,14 @@ def _email(value: str | None) -> str | None:
     return None if value in (None, "") else normalize_email(value or "")
 
 
-def _name(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not value.strip():
-        raise PydanticCustomError(Reason.missing.value, "name is blank")
-    return value.strip()
-
-
 class IdentityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: IdentityType
-    value: str = Field(min_length=1, max_length=128)
-    issuer: str = Field(default="", max_length=32, description="for external ids: tmall, jd, ...")
+    value: SingleLine = Field(min_length=1, max_length=128)
+    issuer: SingleLine = Field(
+        default="", max_length=32, description="for external ids: tmall, jd, ..."
+    )
 
 
 class IdentityOut(BaseModel):
@@ -96,32 +91,31 @@ class IdentityOut(BaseModel):
 class MemberCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mobile: str = Field(max_length=32, examples=["13812345678"])
-    name: str = Field(min_length=1, max_length=50)
+    mobile: SingleLine = Field(max_length=32, examples=["13812345678"])
+    name: Name = Field(min_length=1, max_length=50)
     gender: Gender = Gender.unknown
     birthday: date | None = None
-    email: str | None = Field(default=None, max_length=254)
+    email: SingleLineOrNone = Field(default=None, max_length=254)
     store_id: RowId | None = None
     guide_id: RowId | None = None
     channel: Channel = Channel.store
     consents: dict[ConsentChannel, bool] = Field(default_factory=dict)
     identities: list[IdentityIn] = Field(default_factory=list)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: dict[SingleLine, AnyText] = Field(default_factory=dict)
 
     _check_mobile = field_validator("mobile")(_mobile)
     _check_email = field_validator("email")(_email)
-    _check_name = field_validator("name")(_name)
 
 
 class MemberUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mobile: str | None = Field(default=None, max_length=32)
-    name: str | None = Field(default=None, min_length=1, max_length=50)
+    mobile: SingleLineOrNone = Field(default=None, max_length=32)
+    name: NameOrNone = Field(default=None, min_length=1, max_length=50)
     gender: Gender | None = None
     birthday: date | None = None
-    email: str | None = Field(default=None, max_length=254)
-    attributes: dict[str, Any] | None = None
+    email: SingleLineOrNone = Field(default=None, max_length=254)
+    attributes: dict[SingleLine, AnyText] | None = None
 
     @field_validator("mobile")
     @classmethod
@@ -129,7 +123,6 @@ class MemberUpdate(BaseModel):
         return None if value is None else normalize_mobile(value)
 
     _check_email = field_validator("email")(_email)
-    _check_name = field_validator("name")(_name)
 
 
 class ConsentIn(BaseModel):
@@ -137,7 +130,7 @@ class ConsentIn(BaseModel):
 
     channel: ConsentChannel
     granted: bool
-    source: str = Field(default="api", min_length=1, max_length=64)
+    source: SingleLine = Field(default="api", min_length=1, max_length=64)
 
 
 class ConsentOut(BaseModel):
@@ -151,7 +144,7 @@ class GuideChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     guide_id: RowId | None
-    reason: str = Field(default="", max_length=200)
+    reason: MultiLine = Field(default="", max_length=200)
 
 
 class GuideAssignmentOut(BaseModel):
@@ -202,16 +195,16 @@ class MergeRequest(BaseModel):
 class EraseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(default="member request (PIPL)", max_length=200)
+    reason: MultiLine = Field(default="member request (PIPL)", max_length=200)
 
 
 class AttributeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["baby_birthday"])
-    label: str = Field(min_length=1, max_length=64, examples=["宝宝生日"])
+    code: SingleLine = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["baby_birthday"])
+    label: Name = Field(min_length=1, max_length=64, examples=["宝宝生日"])
     type: AttributeType
-    options: list[str] = Field(default_factory=list)
+    options: list[SingleLine] = Field(default_factory=list)
     required: bool = False
     is_pii: bool = False
 
@@ -219,8 +212,8 @@ class AttributeCreate(BaseModel):
 class AttributeUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: str | None = Field(default=None, min_length=1, max_length=64)
-    options: list[str] | None = None
+    label: NameOrNone = Field(default=None, min_length=1, max_length=64)
+    options: list[SingleLine] | None = None
     required: bool | None = None
     is_active: bool | None = None
 

@@ -10,6 +10,7 @@ from patron.core.ids import RowId
 from patron.core.moments import Moment
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
+from patron.core.text import AnyText, MultiLine, Name, SingleLine
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import OrderItemIn, PaymentIn
 from patron.points.models import AdjustmentStatus, ExpiryPolicy, RuleEffect
@@ -57,14 +58,14 @@ class RuleConditions(BaseModel):
     channels: list[OrderChannel] = Field(default_factory=list)
     category_ids: list[RowId] = Field(default_factory=list)
     product_ids: list[RowId] = Field(default_factory=list)
-    skus: list[str] = Field(default_factory=list)
+    skus: list[SingleLine] = Field(default_factory=list)
     date_from: date | None = None
     date_to: date | None = None
     weekdays: list[int] = Field(
         default_factory=list, description="ISO weekdays, 1 = Monday … 7 = Sunday"
     )
     birthday: Literal["day", "month"] | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: dict[SingleLine, AnyText] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _sane(self) -> RuleConditions:
@@ -80,7 +81,7 @@ class RuleConditions(BaseModel):
 class RuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
     active: bool = True
     priority: int = Field(default=0, ge=-1000, le=1000)
     stackable: bool = True
@@ -166,7 +167,7 @@ class BurnIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     points: int = Field(gt=0, le=MAX_POINTS)
-    reason: str = Field(default="", max_length=200)
+    reason: MultiLine = Field(default="", max_length=200)
     order_id: RowId | None = None
     store_id: RowId | None = None
 
@@ -175,7 +176,7 @@ class AdjustmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     points: int = Field(ge=-MAX_POINTS, le=MAX_POINTS, description="signed")
-    reason: str = Field(min_length=1, max_length=200)
+    reason: MultiLine = Field(min_length=1, max_length=200)
     store_id: RowId | None = None
 
 
