@@ -84,6 +84,9 @@ def settings_of(request: Request) -> Settings:
 
 def console_actor(request: Request, session: Tx) -> Actor:
     token = request.cookies.get(SESSION_COOKIE)
+    # A page that only reads runs in a read transaction (on SQLite a deferred one), as the API
+    # does: it neither waits for the tills' writes nor holds them up while it renders.
+    deps.begin_transaction(session)
     actor = deps.actor_from_token(session, settings_of(request), token) if token else None
     if actor is None:
         raise LoginRequired()
