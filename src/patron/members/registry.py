@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, exists, func, select
+from sqlalchemy import ColumnElement, Exists, func, select
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
@@ -185,5 +185,11 @@ def list_members(
 
 def is_active(member_id: ColumnElement[int]) -> Exists:
     """A condition for another domain's statement (order intake checks its member in its
-    insert): the member exists and is active."""
-    return exists().where(Member.id == member_id, Member.status == MemberStatus.active.value)
+    insert): the member exists and is active. It holds the member's row like `merge.hold`, so
+    a merge in flight is waited for and its outcome seen: no order lands on a merged member."""
+    return (
+        select(Member.id)
+        .where(Member.id == member_id, Member.status == MemberStatus.active.value)
+        .with_for_update(read=True, key_share=True)
+        .exists()
+    )

@@ -43,7 +43,7 @@ def burn(
             "points", f"at least {policy.min_burn} points per burn", code=Reason.below_min_burn
         )
     check_store(session, actor, store_id)
-    account = lock_accounts(session, [member_id])[member_id]
+    account = lock_accounts(session, [member_id], active=True)[member_id]
     if order_id is not None:
         # After the lock: concurrent burns on one order see each other's points.
         _check_order_share(session, actor, policy, member_id, order_id, points)

@@ -1,0 +1,229 @@
+"""A merge racing the points paths of its members, over HTTP on PostgreSQL: merge × burn,
+merge × adjustment approval, merge × order, merge × refund. Each request answers its documented
+status (never 500, and never 503: the request's retry is off here, so a deadlock would show),
+and the ledger keeps every point: each member's entries add up to its balances, and the merged
+member keeps nothing (its lots, balances and orders are all at the survivor)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from patron import deps
+from patron.app import create_app
+from patron.core.actor import SYSTEM
+from patron.core.settings import Settings
+from patron.orders import service as orders
+from patron.orders.models import Order
+from patron.orders.schemas import OrderCreate
+from patron.points import adjustments
+from patron.points import queries as points_queries
+from patron.points.models import (
+    AdjustmentStatus,
+    PointsAccount,
+    PointsAdjustment,
+    PointsEntry,
+    PointsLot,
+)
+from patron.stores.models import Store
+from tests.concurrency.test_races import pg_engine, race
+from tests.conftest import TEST_SECRET
+from tests.factories import make_member, make_staff, make_store, order_body, staff_headers
+
+__all__ = ["pg_engine"]
+
+Response = Any  # what the test client answers (an httpx response)
+
+PAIRS = 4  # merges at once, each racing its own requests
+_keys = itertools.count(1)
+
+
+@dataclass
+class Api:
+    client: TestClient
+    headers: dict[str, str]
+    factory: sessionmaker[Session]
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Response:
+        headers = {**self.headers, "Idempotency-Key": f"race-{next(_keys)}"}
+        return self.client.post(f"/api/v1{path}", json=body or {}, headers=headers)
+
+
+@pytest.fixture
+def api(pg_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    monkeypatch.setattr(
+        deps, "TRANSACTION_ATTEMPTS", 1, raising=False
+    )  # a deadlock answers 503 here
+    settings = Settings(
+        env="test", database_url="sqlite://", secret_key=TEST_SECRET, data_dir=tmp_path
+    )
+    factory = sessionmaker(pg_engine, expire_on_commit=False)
+    with factory.begin() as session:
+        headers = staff_headers(make_staff(session), settings)
+    app = create_app(settings, session_factory=factory)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client, headers, factory)
+
+
+@dataclass(frozen=True)
+class Pair:
+    source: int
+    target: int
+    store: Store
+
+
+def make_pairs(api: Api, setup: Callable[[Session, Pair], None] | None = None) -> list[Pair]:
+    """Members S and T per pair: S holds 1,000 points, T 500."""
+    pairs = []
+    with api.factory.begin() as session:
+        store = make_store(session)
+        for _ in range(PAIRS):
+            source, target = make_member(session, store).id, make_member(session, store).id
+            adjustments.request_adjustment(session, SYSTEM, source, 1000, "opening")
+            adjustments.request_adjustment(session, SYSTEM, target, 500, "opening")
+            pair = Pair(source, target, store)
+            if setup is not None:
+                setup(session, pair)
+            pairs.append(pair)
+    return pairs
+
+
+def merge(api: Api, pair: Pair) -> Response:
+    return api.post("/members/merge", {"source_id": pair.source, "target_id": pair.target})
+
+
+def run(api: Api, pairs: list[Pair], others: list[Callable[[], Response]]) -> list[Any]:
+    """The merges and the other requests released at once; their responses, merges first."""
+    work = [lambda p=p: merge(api, p) for p in pairs] + others
+    results = race(len(work), lambda n: work[n]())
+    assert not [r for r in results if isinstance(r, Exception)], results
+    merges = results[: len(pairs)]
+    assert [r.status_code for r in merges] == [200] * len(pairs), [r.text for r in merges]
+    return results[len(pairs) :]
+
+
+def balance_of(session: Session, member_id: int) -> int:
+    account = session.get(PointsAccount, member_id)
+    assert account is not None
+    return account.available + account.pending - account.debt
+
+
+def assert_all_at_target(api: Api, pairs: list[Pair]) -> dict[int, int]:
+    """The ledger agrees with the balances and S keeps nothing (no balance, lot, order or pending
+    adjustment; its entries add up to 0). Returns T's balance by pair target."""
+    with api.factory() as session:
+        members = {m for p in pairs for m in (p.source, p.target)}
+        assert [m for m in points_queries.verify(session) if m.member_id in members] == []
+        for pair in pairs:
+            assert balance_of(session, pair.source) == 0
+            left = [
+                session.scalar(select(func.count()).where(*where))
+                for where in (
+                    (PointsLot.member_id == pair.source,),
+                    (Order.member_id == pair.source,),
+                    (
+                        PointsAdjustment.member_id == pair.source,
+                        PointsAdjustment.status == AdjustmentStatus.pending.value,
+                    ),
+                )
+            ]
+            assert left == [0, 0, 0], pair
+            entries = session.scalar(
+                select(func.sum(PointsEntry.points)).where(PointsEntry.member_id == pair.source)
+            )
+            assert entries == 0
+        return {p.target: balance_of(session, p.target) for p in pairs}
+
+
+def codes(responses: list[Response]) -> set[tuple[int, str | None]]:
+    return {(r.status_code, r.json().get("code")) for r in responses}
+
+
+def test_merge_races_burns_of_the_merged_member(api: Api) -> None:
+    pairs = make_pairs(api)
+    burns = [
+        lambda p=p: api.post(f"/members/{p.source}/points/burns", {"points": 100})
+        for p in pairs
+        for _ in range(5)
+    ]
+    answered = run(api, pairs, burns)
+    # A burn before the merge spends S's points; one after it finds S merged.
+    assert codes(answered) <= {(201, None), (409, "member_not_active")}, codes(answered)
+    balances = assert_all_at_target(api, pairs)
+    for n, pair in enumerate(pairs):
+        spent = sum(r.status_code == 201 for r in answered[n * 5 : n * 5 + 5])
+        assert balances[pair.target] == 1500 - 100 * spent
+
+
+def test_merge_races_the_approval_of_pending_adjustments(api: Api) -> None:
+    pending: dict[int, list[int]] = {}
+
+    def three_pending(session: Session, pair: Pair) -> None:
+        pending[pair.source] = [
+            adjustments.request_adjustment(session, SYSTEM, pair.source, 6000, "goodwill").id
+            for _ in range(3)
+        ]
+
+    pairs = make_pairs(api, three_pending)
+    approvals = [
+        lambda a=a: api.post(f"/points/adjustments/{a}/approve")
+        for p in pairs
+        for a in pending[p.source]
+    ]
+    answered = run(api, pairs, approvals)
+    # Applied to S before the merge (which then brings the points), or to T after it.
+    assert codes(answered) == {(200, None)}, [r.text for r in answered]
+    assert all(r.json()["status"] == "applied" for r in answered)
+    assert set(assert_all_at_target(api, pairs).values()) == {1500 + 3 * 6000}
+
+
+def test_merge_races_orders_of_the_merged_member(api: Api) -> None:
+    pairs = make_pairs(api)
+    bodies = [order_body_of(p) for p in pairs for _ in range(5)]
+    answered = run(api, pairs, [lambda b=b: api.post("/orders", b) for b in bodies])
+    # An order taken before the merge moves to T with its points; one after it is refused.
+    assert codes(answered) <= {(201, None), (422, "validation_error")}, codes(answered)
+    refused = [r for r in answered if r.status_code == 422]
+    assert {e["code"] for r in refused for e in r.json()["errors"]} <= {"unknown_member"}
+    balances = assert_all_at_target(api, pairs)
+    for n, pair in enumerate(pairs):
+        taken = sum(r.status_code == 201 for r in answered[n * 5 : n * 5 + 5])
+        assert balances[pair.target] == 1500 + 120 * taken
+        with api.factory() as session:
+            kept = session.scalar(
+                select(func.count()).select_from(Order).where(Order.member_id == pair.target)
+            )
+        assert kept == taken
+
+
+def order_body_of(pair: Pair) -> dict[str, object]:
+    return order_body(pair.store, member_id=pair.source)  # 120 points, released at once
+
+
+def test_merge_races_refunds_of_the_merged_members_orders(api: Api) -> None:
+    bought: dict[int, list[int]] = {}
+
+    def three_orders(session: Session, pair: Pair) -> None:
+        bought[pair.source] = [
+            orders.create_order(session, SYSTEM, OrderCreate.model_validate(order_body_of(pair))).id
+            for _ in range(3)
+        ]
+
+    pairs = make_pairs(api, three_orders)
+    refunds = [
+        lambda o=o: api.post(f"/orders/{o}/refunds", {"all": True})
+        for p in pairs
+        for o in bought[p.source]
+    ]
+    answered = run(api, pairs, refunds)
+    assert codes(answered) == {(201, None)}, [r.text for r in answered]
+    # Every order's 120 points are reversed, wherever the refund found them.
+    assert set(assert_all_at_target(api, pairs).values()) == {1500}
