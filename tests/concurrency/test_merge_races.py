@@ -7,8 +7,9 @@ member keeps nothing (its lots, balances and orders are all at the survivor)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +101,9 @@ def merge(api: Api, pair: Pair) -> Response:
     return api.post("/members/merge", {"source_id": pair.source, "target_id": pair.target})
 
 
-def run(api: Api, pairs: list[Pair], others: list[Callable[[], Response]]) -> list[Any]:
+def run(api: Api, pairs: list[Pair], others: Sequence[Callable[[], Response]]) -> list[Any]:
     """The merges and the other requests released at once; their responses, merges first."""
-    work = [lambda p=p: merge(api, p) for p in pairs] + others
+    work = [*(partial(merge, api, p) for p in pairs), *others]
     results = race(len(work), lambda n: work[n]())
     assert not [r for r in results if isinstance(r, Exception)], results
     merges = results[: len(pairs)]
@@ -150,7 +151,7 @@ def codes(responses: list[Response]) -> set[tuple[int, str | None]]:
 def test_merge_races_burns_of_the_merged_member(api: Api) -> None:
     pairs = make_pairs(api)
     burns = [
-        lambda p=p: api.post(f"/members/{p.source}/points/burns", {"points": 100})
+        partial(api.post, f"/members/{p.source}/points/burns", {"points": 100})
         for p in pairs
         for _ in range(5)
     ]
@@ -174,7 +175,7 @@ def test_merge_races_the_approval_of_pending_adjustments(api: Api) -> None:
 
     pairs = make_pairs(api, three_pending)
     approvals = [
-        lambda a=a: api.post(f"/points/adjustments/{a}/approve")
+        partial(api.post, f"/points/adjustments/{a}/approve")
         for p in pairs
         for a in pending[p.source]
     ]
@@ -188,7 +189,7 @@ def test_merge_races_the_approval_of_pending_adjustments(api: Api) -> None:
 def test_merge_races_orders_of_the_merged_member(api: Api) -> None:
     pairs = make_pairs(api)
     bodies = [order_body_of(p) for p in pairs for _ in range(5)]
-    answered = run(api, pairs, [lambda b=b: api.post("/orders", b) for b in bodies])
+    answered = run(api, pairs, [partial(api.post, "/orders", b) for b in bodies])
     # An order taken before the merge moves to T with its points; one after it is refused.
     assert codes(answered) <= {(201, None), (422, "validation_error")}, codes(answered)
     refused = [r for r in answered if r.status_code == 422]
@@ -219,7 +220,7 @@ def test_merge_races_refunds_of_the_merged_members_orders(api: Api) -> None:
 
     pairs = make_pairs(api, three_orders)
     refunds = [
-        lambda o=o: api.post(f"/orders/{o}/refunds", {"all": True})
+        partial(api.post, f"/orders/{o}/refunds", {"all": True})
         for p in pairs
         for o in bought[p.source]
     ]

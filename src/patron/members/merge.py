@@ -39,7 +39,7 @@ class Held:
 
 
 def hold(
-    session: Session, member_ids: Iterable[int] | Select[tuple[int]], *, active: bool = False
+    session: Session, member_ids: Iterable[int] | Select[int], *, active: bool = False
 ) -> dict[int, Held]:
     """Key-share lock the members' rows, in id order: the first lock any work on a member's
     points or orders takes (the global order is members, then points accounts, each in id
