@@ -103,7 +103,7 @@ def merge(api: Api, pair: Pair) -> Response:
 
 def run(api: Api, pairs: list[Pair], others: Sequence[Callable[[], Response]]) -> list[Any]:
     """The merges and the other requests released at once; their responses, merges first."""
-    work = [*(partial(merge, api, p) for p in pairs), *others]
+    work: list[Callable[[], Response]] = [*(partial(merge, api, p) for p in pairs), *others]
     results = race(len(work), lambda n: work[n]())
     assert not [r for r in results if isinstance(r, Exception)], results
     merges = results[: len(pairs)]
