@@ -6,22 +6,17 @@ member keeps nothing (its lots, balances and orders are all at the survivor)."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from patron import deps
-from patron.app import create_app
 from patron.core.actor import SYSTEM
-from patron.core.settings import Settings
 from patron.orders import service as orders
 from patron.orders.models import Order
 from patron.orders.schemas import OrderCreate
@@ -35,43 +30,18 @@ from patron.points.models import (
     PointsLot,
 )
 from patron.stores.models import Store
-from tests.concurrency.test_races import pg_engine, race
-from tests.conftest import TEST_SECRET
-from tests.factories import make_member, make_staff, make_store, order_body, staff_headers
-
-__all__ = ["pg_engine"]
+from tests.concurrency.conftest import Api
+from tests.concurrency.test_races import race
+from tests.factories import make_member, make_store, order_body
 
 Response = Any  # what the test client answers (an httpx response)
 
 PAIRS = 4  # merges at once, each racing its own requests
-_keys = itertools.count(1)
 
 
-@dataclass
-class Api:
-    client: TestClient
-    headers: dict[str, str]
-    factory: sessionmaker[Session]
-
-    def post(self, path: str, body: dict[str, Any] | None = None) -> Response:
-        headers = {**self.headers, "Idempotency-Key": f"race-{next(_keys)}"}
-        return self.client.post(f"/api/v1{path}", json=body or {}, headers=headers)
-
-
-@pytest.fixture
-def api(pg_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    monkeypatch.setattr(
-        deps, "TRANSACTION_ATTEMPTS", 1, raising=False
-    )  # a deadlock answers 503 here
-    settings = Settings(
-        env="test", database_url="sqlite://", secret_key=TEST_SECRET, data_dir=tmp_path
-    )
-    factory = sessionmaker(pg_engine, expire_on_commit=False)
-    with factory.begin() as session:
-        headers = staff_headers(make_staff(session), settings)
-    app = create_app(settings, session_factory=factory)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Api(client, headers, factory)
+@pytest.fixture(autouse=True)
+def _one_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deps, "TRANSACTION_ATTEMPTS", 1)  # a deadlock answers 503 here
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import os
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,10 +90,14 @@ def violated_unique(exc: IntegrityError) -> str | None:
 
 
 @contextmanager
-def unique_or(session: Session, errors: Mapping[str, Exception]) -> Iterator[None]:
+def unique_or(
+    session: Session, errors: Mapping[str, Exception | Callable[[], Exception]]
+) -> Iterator[None]:
     """Run the block's inserts and flush them in a savepoint; a unique constraint named in
-    `errors` that they break raises its error instead. A check-then-insert alone lets two
-    concurrent requests both pass the check: the constraint decides, and the loser hears why."""
+    `errors` that they break raises its error instead (or the error a function there makes,
+    after the savepoint is rolled back: it may look up who holds the value). A check-then-insert
+    alone lets two concurrent requests both pass the check: the constraint decides, and the
+    loser hears why."""
     try:
         with session.begin_nested():
             yield
@@ -102,7 +106,7 @@ def unique_or(session: Session, errors: Mapping[str, Exception]) -> Iterator[Non
         error = errors.get(violated_unique(exc) or "")
         if error is None:
             raise
-        raise error from exc
+        raise (error if isinstance(error, Exception) else error()) from exc
 
 
 class Timestamped:

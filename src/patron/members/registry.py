@@ -36,8 +36,15 @@ def get_member(session: Session, actor: Actor, member_id: int) -> Member:
     return member
 
 
-def get_active_member(session: Session, actor: Actor, member_id: int) -> Member:
+def get_active_member(
+    session: Session, actor: Actor, member_id: int, *, for_update: bool = False
+) -> Member:
+    """`for_update` locks the member's row for an edit (FOR NO KEY UPDATE, which points work
+    holding the row does not wait for): edits of one member take turns, each seeing the rows
+    the one before added, and an edit that waited for a merge sees its outcome."""
     member = get_member(session, actor, member_id)
+    if for_update:
+        session.refresh(member, with_for_update={"key_share": True})
     if member.status != MemberStatus.active:
         raise MemberNotActive(
             f"member {member_id} is {member.status}", merged_into_id=member.merged_into_id
