@@ -77,7 +77,9 @@ def test_one_members_attribute_set_at_once(api: Api) -> None:
     """pk_member_attribute_values: the edits take turns; the last one stands."""
     with api.factory.begin() as session:
         definition = attributes.create_attribute(
-            session, SYSTEM, AttributeCreate(code="race_skin", label="肤质", type=AttributeType.text)
+            session,
+            SYSTEM,
+            AttributeCreate(code="race_skin", label="肤质", type=AttributeType.text),
         )
         member_id = make_member(session, make_store(session)).id
     calls = [
