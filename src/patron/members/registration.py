@@ -151,8 +151,6 @@ def _insert_member(session: Session, member: Member, mobile: str) -> None:
 
 
 def update_member(session: Session, actor: Actor, member_id: int, data: MemberUpdate) -> Member:
-    # Locked: two edits of one member take turns (the second sees the attribute rows the first
-    # added), and an edit that waited for a merge sees its outcome.
     member = get_active_member(session, actor, member_id, for_update=True)
     changed = sorted(data.model_dump(exclude_unset=True))
     if "mobile" in changed:
