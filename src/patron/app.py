@@ -25,7 +25,7 @@ from patron.core.logging import configure_logging
 from patron.core.ratelimit import RateLimiter
 from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
-from patron.deps import API_PREFIX, one_hop
+from patron.deps import API_PREFIX, RetryLostRaces, one_hop
 from patron.members.api import router as members_router
 from patron.middleware import RequestContextMiddleware, TextInputMiddleware
 from patron.orders.api import router as orders_router
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
         expire_on_commit=False,
     )
     app.state.login_limiter = RateLimiter(settings.rate_limit_storage, settings.login_rate_limit)
+    app.add_middleware(RetryLostRaces)  # innermost: a retry re-runs the routing only
     app.add_middleware(TextInputMiddleware)  # inside: its refusals carry the request id
     app.add_middleware(RequestContextMiddleware)
     problems.install(app)

@@ -458,7 +458,17 @@ def publish_completed(
 
 
 def _lock_order(session: Session, actor: Actor, order_id: int) -> Order:
-    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    """The order's row, locked after its member's (the global lock order): a merge moving the
+    order to its survivor holds the member first."""
+    owner = session.scalar(select(Order.member_id).where(Order.id == order_id))
+    if owner is not None:
+        member_merge.hold_survivor(session, owner)
+    order = session.scalar(
+        select(Order)
+        .where(Order.id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if order is None or not actor.sees_store(order.store_id):
         raise OrderNotFound(f"no order {order_id}")
     return order
