@@ -19,15 +19,15 @@ from patron.catalog.api import router as catalog_router
 from patron.console import routes as console
 from patron.core import clock, crypto, db, openapi
 from patron.core.errors import DatabaseUnavailable, InvalidInput
-from patron.core.ids import MAX_ROW_ID
+from patron.core.ids import MAX_ROW_ID, row_ids
 from patron.core.logging import configure_logging
 from patron.core.openapi import ROW_ID_RANGE, errors
 from patron.core.ratelimit import RateLimiter
 from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
-from patron.deps import API_PREFIX, one_hop
+from patron.deps import API_PREFIX, RetryLostRaces, one_hop
 from patron.members.api import router as members_router
-from patron.middleware import RequestContextMiddleware
+from patron.middleware import RequestContextMiddleware, TextInputMiddleware
 from patron.orders.api import router as orders_router
 from patron.points.api import router as points_router
 from patron.staff.api import auth_router
@@ -46,7 +46,7 @@ async def bounded_ids(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    for field in openapi.row_ids(route):
+    for field in row_ids(route):
         raw = request.path_params.get(field.alias, request.query_params.get(field.alias))
         try:
             value = int(str(raw))
@@ -102,6 +102,8 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
         expire_on_commit=False,
     )
     app.state.login_limiter = RateLimiter(settings.rate_limit_storage, settings.login_rate_limit)
+    app.add_middleware(RetryLostRaces)  # innermost: a retry re-runs the routing only
+    app.add_middleware(TextInputMiddleware)  # inside: its refusals carry the request id
     app.add_middleware(RequestContextMiddleware)
     problems.install(app)
     openapi.install(app)

@@ -14,10 +14,9 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from patron.core import openapi
 from patron.core.context import current_request_id
 from patron.core.errors import PatronError
-from patron.core.ids import parse_row_id
+from patron.core.ids import parse_row_id, row_ids
 from patron.core.reasons import for_pydantic
 
 PROBLEM_TYPE_BASE = "https://patron.dev/problems/"
@@ -94,7 +93,7 @@ def allowed_methods(request: Request) -> str:
 def _names_rows(route: RouteContext, path_params: dict[str, str]) -> bool:
     if not isinstance(route.original_route, APIRoute):
         return True
-    ids = [path_params[f.alias] for f in openapi.row_ids(route) if f.alias in path_params]
+    ids = [path_params[f.alias] for f in row_ids(route) if f.alias in path_params]
     return all(parse_row_id(value) is not None for value in ids)
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from patron.core import text
 from patron.core.ids import MAX_ROW_ID
 from patron.core.settings import Settings
 from tests.factories import make_staff, make_store, order_body, staff_headers
@@ -64,7 +65,8 @@ def test_every_error_answer_is_a_problem_listing_its_codes(document: dict[str, A
 def test_statuses_follow_from_what_a_route_depends_on(document: dict[str, Any]) -> None:
     paths = document["paths"]
     me = paths["/api/v1/auth/me"]["get"]
-    assert sorted(me["responses"]) == ["200", "401", "503"]  # the token is looked up
+    # The token is looked up; a query string holding a control character is refused (422).
+    assert sorted(me["responses"]) == ["200", "401", "422", "503"]
     assert me["security"] == [{"bearer": []}]
     assert "WWW-Authenticate" in me["responses"]["401"]["headers"]
     create_store = paths["/api/v1/stores"]["post"]
@@ -175,3 +177,67 @@ def test_request_bodies_take_values_in_their_json_type(
     listed = client.get("/api/v1/orders", params={"until": "0.5"}, headers=headers)
     assert listed.status_code == 422
     assert listed.json()["errors"][0]["code"] == "not_a_datetime"
+
+
+def test_text_is_published_with_the_rule_the_server_holds_it_to(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    store = schemas["StoreCreate"]["properties"]
+    assert store["name"]["pattern"] == text.NAME_PATTERN
+    assert store["city"]["pattern"] == text.SINGLE_LINE_PATTERN
+    assert store["code"]["allOf"] == [{"pattern": text.SINGLE_LINE_PATTERN}]  # beside its own
+    adjustment = schemas["AdjustmentIn"]["properties"]
+    assert adjustment["reason"]["pattern"] == text.MULTI_LINE_PATTERN
+    attributes = schemas["MemberCreate"]["properties"]["attributes"]
+    assert attributes["propertyNames"] == {"pattern": text.SINGLE_LINE_PATTERN}
+    assert "patternProperties" not in str(document)  # it would let other keys through
+    text_parameters = [
+        (path, parameter)
+        for _, path, operation in operations(document)
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] in ("path", "query") and parameter["schema"].get("type") == "string"
+    ]
+    assert {(path, p["name"]) for path, p in text_parameters} >= {
+        ("/api/v1/members", "q"),
+        ("/api/v1/stores", "city"),
+        ("/api/v1/member-codes/{code}", "code"),
+    }
+    for path, parameter in text_parameters:
+        schema = parameter["schema"]
+        assert text.SINGLE_LINE_PATTERN in (
+            schema.get("pattern"),
+            *(p["pattern"] for p in schema.get("allOf", [])),
+        ), (path, parameter["name"])
+    for method, path, operation in operations(document):
+        assert "`control_character`" in operation["responses"]["422"]["description"], (
+            method,
+            path,
+        )
+
+
+def test_any_route_refuses_a_query_string_holding_a_control_character(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    headers = staff_headers(make_staff(session), settings)
+    response = client.get("/api/v1/auth/me?note=%00", headers=headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["code"] == "control_character"
+
+
+def test_a_patch_field_that_may_not_be_null_says_so_and_is_refused_null(
+    document: dict[str, Any], client: TestClient, session: Session, settings: Settings
+) -> None:
+    schemas = document["components"]["schemas"]
+    for model, field in [
+        ("StoreUpdate", "name"),
+        ("StoreUpdate", "type"),
+        ("MemberUpdate", "name"),
+    ]:
+        assert "null" not in str(schemas[model]["properties"][field]), (model, field)
+    headers = staff_headers(make_staff(session), settings)
+    store = make_store(session)
+    for field in ("name", "type", "city"):
+        response = client.patch(f"/api/v1/stores/{store.id}", json={field: None}, headers=headers)
+        assert response.status_code == 422
+        assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [(field, "missing")]
+    too_long = client.patch(f"/api/v1/stores/{store.id}", json={"name": "x" * 101}, headers=headers)
+    assert [e["field"] for e in too_long.json()["errors"]] == ["name"]

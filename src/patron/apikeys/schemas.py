@@ -6,10 +6,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from patron.core.ids import RowId
 from patron.core.inputs import Input
+from patron.core.text import Name
 
 
 class ApiKeyCreate(Input):
-    name: str = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
     all_stores: bool = False
     store_ids: list[RowId] = Field(default_factory=list)
 

@@ -8,6 +8,7 @@ from patron.catalog.models import ProductStatus
 from patron.core.ids import RowId
 from patron.core.inputs import Input
 from patron.core.money import MAX_FEN
+from patron.core.text import Name, NameOrNone, SingleLine
 
 CATEGORY_CODE_LENGTH = 32  # the column's width; order lines bring codes of their own
 Code = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
@@ -15,13 +16,13 @@ Sku = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,63}$")
 
 
 class CategoryCreate(Input):
-    code: str = Code
-    name: str = Field(min_length=1, max_length=100)
+    code: SingleLine = Code
+    name: Name = Field(min_length=1, max_length=100)
     parent_id: RowId | None = None
 
 
 class CategoryUpdate(Input):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: NameOrNone = Field(default=None, min_length=1, max_length=100)
     parent_id: RowId | None = None
 
 
@@ -35,8 +36,8 @@ class CategoryOut(BaseModel):
 
 
 class ProductCreate(Input):
-    sku: str = Sku
-    name: str = Field(min_length=1, max_length=200)
+    sku: SingleLine = Sku
+    name: Name = Field(min_length=1, max_length=200)
     category_id: RowId | None = None
     list_price: int = Field(default=0, ge=0, le=MAX_FEN, description="fen")
     member_price: int | None = Field(default=None, ge=0, le=MAX_FEN, description="fen")
@@ -44,7 +45,7 @@ class ProductCreate(Input):
 
 
 class ProductUpdate(Input):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: NameOrNone = Field(default=None, min_length=1, max_length=200)
     category_id: RowId | None = None
     list_price: int | None = Field(default=None, ge=0, le=MAX_FEN)
     member_price: int | None = Field(default=None, ge=0, le=MAX_FEN)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from patron.console.forms import FormErrors, reason_text
 from patron.console.i18n import Translator, has_key
 from patron.console.web import settings_of
-from patron.core.errors import PatronError
+from patron.core.errors import InvalidInput, PatronError
 from patron.core.uploads import PayloadTooLarge, read_capped
 
 SUFFIXES = (".csv", ".xlsx")
@@ -57,6 +57,8 @@ def read_upload(request: Request, form: FormData, t: Translator) -> Upload:
     except PayloadTooLarge as error:
         message = t("import.too_large_short", mb=settings.max_upload_mb)
         raise UploadRefused(file_error(message, t, status=error.status)) from error
+    except InvalidInput as error:  # a file name that is not text
+        raise UploadRefused(refused_file(error, t)) from error
 
 
 def file_error(

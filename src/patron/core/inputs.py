@@ -9,6 +9,7 @@ number fields as pydantic reads it: the console builds the same models from its 
 from __future__ import annotations
 
 import types
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -17,11 +18,13 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    GetJsonSchemaHandler,
     NaiveDatetime,
     ValidationInfo,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from patron.core.reasons import Reason
 
@@ -45,6 +48,23 @@ class Input(BaseModel):
                 {"value": value},
             )
         return value
+
+
+@dataclass(frozen=True)
+class _NotNull:
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        options = [option for option in schema.pop("anyOf", [schema]) if option != {"type": "null"}]
+        schema.update(options[0] if len(options) == 1 else {"anyOf": options})
+        return schema
+
+
+# A field a PATCH may leave out but not set to null (its service refuses a null with 422
+# `missing`), written `Annotated[X | None, NOT_NULL] = None`: the schema leaves null out, while
+# validation keeps pydantic's plain optional field, so that an error names the field alone.
+NOT_NULL = _NotNull()
 
 
 def fits(annotation: Any, value: Any) -> bool:

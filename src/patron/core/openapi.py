@@ -8,9 +8,13 @@ derived here from what the route depends on, once for all routes:
 - the caller (`ActorDep`): 401 and the bearer security scheme; a `require(permission)`: 403;
 - `IdempotentDep`: the `Idempotency-Key` header as required, 409 for a key reused with another
   body or still in flight, and the 200 of a replay beside the 201 of the first call;
-- path parameters: 404; any parameter or body: 422 (and 400 for a body that does not parse);
-  an uploaded file: 413;
-- `*_id` integers in the path or query string: their range, which `app.bounded_ids` enforces.
+- path parameters: 404; a body: 400 when it does not parse; an uploaded file: 413;
+- every route: 422, since patron.middleware refuses text that holds what no text may (a control
+  character, a bidirectional override) anywhere in the path, the query string (names too) or
+  the Idempotency-Key, before any route sees the request, and the route's own validation follows;
+- `*_id` integers in the path or query string: their range, which `app.bounded_ids` enforces;
+  every other text parameter: the single-line pattern of patron.core.text, which the middleware
+  enforces (body fields carry the pattern of their text type).
 
 A route adds the errors of its own domain with `responses=errors(MemberNotFound, ...)`. Every
 error answer is an RFC 9457 problem (`application/problem+json`) whose `code` is one of the codes
@@ -20,17 +24,16 @@ listed for that status: the classes' `code` attributes (patron.core.errors and e
 from __future__ import annotations
 
 import copy
-import types
 from collections.abc import Iterator
 from http import HTTPStatus
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
 from fastapi import FastAPI
-from fastapi._compat import ModelField
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette.routing import BaseRoute
 
+from patron.core import text
 from patron.core.errors import (
     Conflict,
     Forbidden,
@@ -41,7 +44,7 @@ from patron.core.errors import (
     Unauthenticated,
 )
 from patron.core.idempotency import MAX_KEY_LENGTH, IdempotencyConflict
-from patron.core.ids import MAX_ROW_ID
+from patron.core.ids import MAX_ROW_ID, row_ids
 from patron.core.reasons import Reason
 from patron.core.uploads import PayloadTooLarge
 from patron.deps import IDEMPOTENCY_KEY_HELP, Guard, current_actor, get_session, idempotent
@@ -146,21 +149,6 @@ def document(schema: dict[str, Any], routes: list[BaseRoute]) -> dict[str, Any]:
     return schema
 
 
-def row_ids(route: APIRoute | RouteContext) -> Iterator[ModelField]:
-    """The path and query parameters naming a row: `*_id` integers, optional or not."""
-    for dependant in _dependants(route.dependant):
-        for field in (*dependant.path_params, *dependant.query_params):
-            if field.name.endswith("_id") and _is_int(field.field_info.annotation):
-                yield field
-
-
-def _is_int(annotation: Any) -> bool:
-    """`int` or `int | None`."""
-    if get_origin(annotation) in (Union, types.UnionType):
-        return set(get_args(annotation)) == {int, type(None)}
-    return annotation is int
-
-
 def _subclasses(cls: type[PatronError]) -> Iterator[type[PatronError]]:
     yield cls
     for sub in cls.__subclasses__():
@@ -200,8 +188,7 @@ def _document_operation(route: RouteContext, operation: dict[str, Any]) -> None:
     body = operation.get("requestBody")
     if any(p["in"] == "path" for p in parameters) and NotFound.status not in problems:
         answers(NotFound)
-    if parameters or body:
-        answers(InvalidInput)
+    answers(InvalidInput)
     if body:
         answers(_BAD_BODY)
         if "multipart/form-data" in body.get("content", {}):
@@ -224,12 +211,13 @@ def _idempotency(route: RouteContext, operation: dict[str, Any]) -> None:
         if parameter["in"] == "header" and parameter["name"].lower() == "idempotency-key":
             parameter["required"] = True
             parameter["description"] = IDEMPOTENCY_KEY_HELP
-            # At least one character that is not a space, as `idempotency.check_key` wants.
+            # Text (the middleware) with a character that is not a space (`check_key`): a name's
+            # rule, whose blank characters beyond Latin-1 no header holds.
             parameter["schema"] = {
                 "type": "string",
                 "minLength": 1,
                 "maxLength": MAX_KEY_LENGTH,
-                "pattern": r"\S",
+                "pattern": text.NAME_PATTERN,
             }
     responses = operation["responses"]
     first = responses[str(route.status_code)]
@@ -241,7 +229,8 @@ def _idempotency(route: RouteContext, operation: dict[str, Any]) -> None:
 
 
 def _parameters(route: RouteContext, parameters: list[dict[str, Any]]) -> None:
-    """Ids get their range; a parameter outside the body is absent, never null."""
+    """Ids get their range, text the single-line rule; a parameter outside the body is absent,
+    never null."""
     ids = {field.alias for field in row_ids(route)}
     for parameter in parameters:
         schema = parameter.get("schema", {})
@@ -250,8 +239,12 @@ def _parameters(route: RouteContext, parameters: list[dict[str, Any]]) -> None:
             rest = [option for option in options if option != {"type": "null"}]
             schema.pop("anyOf")
             schema.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
-        if parameter["name"] in ids and parameter["in"] in ("path", "query"):
+        if parameter["in"] not in ("path", "query"):
+            continue
+        if parameter["name"] in ids:
             schema.update({"type": "integer", **ROW_ID_RANGE})
+        elif schema.get("type") == "string":
+            text.add_pattern(schema, text.SINGLE_LINE_PATTERN)
 
 
 def _problem_response(
@@ -262,8 +255,11 @@ def _problem_response(
     if status == InvalidInput.status:
         beyond = ", ".join(f"`{reason}`" for reason in sorted(BEYOND_SCHEMA))
         description += (
-            " Each entry of `errors` names a field and its reason (FieldError.code). Besides what"
-            f" the schema states, the server checks what no schema can: {beyond}."
+            " Each entry of `errors` names a field and its reason (FieldError.code). Text that"
+            " holds a control character or a bidirectional override is refused wherever it is"
+            " (`control_character`, `bidi_override`; the patterns of the text fields and"
+            " parameters say which characters), in the path and query string of any route."
+            f" Besides what the schema states, the server checks what no schema can: {beyond}."
         )
     return {
         "description": description,

@@ -12,6 +12,7 @@ from typing import Any
 from openpyxl import load_workbook
 from pydantic_core import PydanticCustomError
 
+from patron.core import text
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 
@@ -35,6 +36,14 @@ class RowError(Exception):
 
     def as_report(self, number: int) -> dict[str, object]:
         return row_error(number, self.field_name, self.code, self.reason)
+
+
+class RefusedCell(RowError):
+    """A cell whose text no field may hold (patron.core.text), raised when it is read."""
+
+    def __init__(self, field_name: str, value: str, refusal: text.Refusal) -> None:
+        super().__init__(field_name, refusal.message, code=refusal.code)
+        self.value = value
 
 
 def row_error(number: int, field_name: str, code: Reason, reason: str) -> dict[str, object]:
@@ -69,9 +78,16 @@ def read_table(
             code=Reason.columns_missing,
         )
     for number, values in enumerate(raw_rows, start=2):
-        row = {f: v for f, v in zip(fields, values, strict=False) if f is not None}
+        row = {f: _screened(f, v) for f, v in zip(fields, values, strict=False) if f is not None}
         if any(v not in (None, "") for v in row.values()):
             yield number, row
+
+
+def _screened(field_name: str, value: Any) -> Any:
+    """The cell, or its refusal when its text (trimmed as cell_text trims) may not be taken."""
+    if isinstance(value, str) and (refusal := text.refusal(text.trim(value))):
+        return RefusedCell(field_name, value, refusal)
+    return value
 
 
 def _csv_rows(content: bytes) -> Iterator[list[Any]]:
@@ -125,9 +141,12 @@ def _xlsx_rows(content: bytes) -> Iterator[list[Any]]:
 
 
 def cell_text(value: Any) -> str:
-    """A cell as text: Excel's 13800000001.0 becomes '13800000001'."""
+    """A cell as text: Excel's 13800000001.0 becomes '13800000001'; whitespace and zero-width
+    characters around it go. A cell of text no field may hold is its row's error."""
     if value is None:
         return ""
+    if isinstance(value, RefusedCell):
+        raise value
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    return text.trim(str(value))

@@ -25,6 +25,7 @@ from patron.members import (
     registration,
     registry,
     timeline,
+    visibility,
 )
 from patron.members import codes as member_codes
 from patron.members import merge as member_merge
@@ -82,7 +83,7 @@ def register_member(data: MemberCreate, session: SessionDep, actor: Registrar) -
 
 @router.get("/members", response_model=Page[MemberSummary])
 def list_members(
-    session: SessionDep,
+    session: WriteSessionDep,
     actor: ActorDep,
     mobile: str | None = None,
     card_no: str | None = None,
@@ -100,7 +101,11 @@ def list_members(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[MemberSummary]:
-    lookup = _identity_lookup(session, mobile, card_no, openid, unionid, external_id, issuer)
+    """An exact lookup by an identity (`mobile`, `card_no`, `openid`, `unionid`, `external_id`
+    with `issuer`) searches the whole chain; one that finds a member is audited (hence a writing
+    transaction) and lets the caller read that member by id for 24 hours. Without one, the list
+    holds the members registered in the caller's stores."""
+    lookup = _identity_lookup(session, actor, mobile, card_no, openid, unionid, external_id, issuer)
     if lookup is not None:
         return Page(items=[presenters.summary(m) for m in lookup], next_cursor=None)
     filters = registry.MemberFilter(
@@ -117,37 +122,39 @@ def list_members(
 
 
 def _identity_lookup(
-    session: Any,
+    session: Session,
+    actor: Actor,
     mobile: str | None,
     card_no: str | None,
     openid: str | None,
     unionid: str | None,
     external_id: str | None,
     issuer: str,
-) -> list[Any] | None:
+) -> list[Member] | None:
     """Exact lookups by an identity search the whole chain: the POS must find any member."""
     if mobile is not None:
         try:
-            found = registry.find_by_mobile(session, normalize_mobile(mobile))
+            kind, value = visibility.LookupKind.mobile, normalize_mobile(mobile)
         except ValueError as exc:
             raise InvalidInput("mobile", str(exc), code=Reason.not_a_mobile) from exc
     elif card_no is not None:
-        found = identities.find_by_identity(session, IdentityType.card_no, card_no)
+        kind, value = visibility.LookupKind.card_no, card_no
     elif openid is not None:
-        found = identities.find_by_identity(session, IdentityType.wechat_openid, openid)
+        kind, value = visibility.LookupKind.wechat_openid, openid
     elif unionid is not None:
-        found = identities.find_by_identity(session, IdentityType.wechat_unionid, unionid)
+        kind, value = visibility.LookupKind.wechat_unionid, unionid
     elif external_id is not None:
-        found = identities.find_by_identity(session, IdentityType.external_id, external_id, issuer)
+        kind, value = visibility.LookupKind.external_id, external_id
     else:
         return None
-    return [found] if found is not None and found.status == MemberStatus.active else []
+    found = visibility.look_up(session, actor, kind, value, issuer)
+    return [found] if found is not None else []
 
 
 @router.get("/members/{member_id}", response_model=MemberOut, responses=errors(MemberNotFound))
 def get_member(member_id: int, session: WriteSessionDep, actor: ActorDep) -> MemberOut:
     """Writes the audit row of the PII reveal, so it runs in a writing transaction."""
-    return _shown(session, actor, registry.get_member(session, actor, member_id))
+    return _shown(session, actor, visibility.get_member(session, actor, member_id))
 
 
 @router.patch(
@@ -204,8 +211,13 @@ def issue_member_code(member_id: int, session: SessionDep, actor: ActorDep) -> M
 @router.get(
     "/member-codes/{code}", response_model=MemberSummary, responses=errors(MemberCodeInvalid)
 )
-def resolve_member_code(code: str, session: SessionDep, actor: ActorDep) -> MemberSummary:
-    return presenters.summary(member_codes.resolve_code(session, code))
+def resolve_member_code(code: str, session: WriteSessionDep, actor: ActorDep) -> MemberSummary:
+    """The member a member code (会员码) names: a lookup like one by mobile, audited (hence a
+    writing transaction), that lets the caller read the member by id for 24 hours."""
+    member = visibility.look_up(session, actor, visibility.LookupKind.member_code, code)
+    if member is None:
+        raise MemberCodeInvalid()
+    return presenters.summary(member)
 
 
 @router.put(
@@ -226,7 +238,7 @@ def set_consent(
     responses=errors(MemberNotFound),
 )
 def consent_history(member_id: int, session: SessionDep, actor: ActorDep) -> list[ConsentOut]:
-    member = registry.get_member(session, actor, member_id)
+    member = visibility.get_member(session, actor, member_id)
     return [presenters.consent_out(e) for e in consents.consent_history(session, member.id)]
 
 
@@ -252,7 +264,7 @@ def reassign_guide(
     responses=errors(MemberNotFound),
 )
 def guide_history(member_id: int, session: SessionDep, actor: ActorDep) -> list[GuideAssignmentOut]:
-    member = registry.get_member(session, actor, member_id)
+    member = visibility.get_member(session, actor, member_id)
     return [GuideAssignmentOut.model_validate(g) for g in guides.guide_history(session, member.id)]
 
 

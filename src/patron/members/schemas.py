@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
-from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from patron.core.ids import RowId
-from patron.core.inputs import Input
+from patron.core.inputs import NOT_NULL, Input
 from patron.core.reasons import Reason
+from patron.core.text import MultiLine, Name, NameOrNone, SingleLine, SingleLineOrNone, TextMap
 from patron.members.models import (
     AttributeType,
     Channel,
@@ -76,18 +76,12 @@ def _email(value: str | None) -> str | None:
     return None if value in (None, "") else normalize_email(value or "")
 
 
-def _name(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not value.strip():
-        raise PydanticCustomError(Reason.missing.value, "name is blank")
-    return value.strip()
-
-
 class IdentityIn(Input):
     type: IdentityType
-    value: str = Field(min_length=1, max_length=128)
-    issuer: str = Field(default="", max_length=32, description="for external ids: tmall, jd, ...")
+    value: SingleLine = Field(min_length=1, max_length=128)
+    issuer: SingleLine = Field(
+        default="", max_length=32, description="for external ids: tmall, jd, ..."
+    )
 
 
 class IdentityOut(BaseModel):
@@ -99,31 +93,30 @@ class IdentityOut(BaseModel):
 
 
 class MemberCreate(Input):
-    mobile: str = Field(max_length=32, examples=["13812345678"])
-    name: str = Field(min_length=1, max_length=50)
+    mobile: SingleLine = Field(max_length=32, examples=["13812345678"])
+    name: Name = Field(min_length=1, max_length=50)
     gender: Gender = Gender.unknown
     birthday: date | None = None
-    email: str | None = Field(default=None, max_length=254, json_schema_extra=EMAIL_SCHEMA)
+    email: SingleLineOrNone = Field(default=None, max_length=254, json_schema_extra=EMAIL_SCHEMA)
     store_id: RowId | None = None
     guide_id: RowId | None = None
     channel: Channel = Channel.store
     consents: dict[ConsentChannel, bool] = Field(default_factory=dict)
     identities: list[IdentityIn] = Field(default_factory=list)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: TextMap = Field(default_factory=dict)
 
     _check_mobile = field_validator("mobile")(_mobile)
     _check_email = field_validator("email")(_email)
-    _check_name = field_validator("name")(_name)
 
 
 class MemberUpdate(Input):
-    # Either may be left out but not removed: SkipJsonSchema keeps null out of the schema.
-    mobile: Annotated[str, Field(max_length=32)] | SkipJsonSchema[None] = None
-    name: Annotated[str, Field(min_length=1, max_length=50)] | SkipJsonSchema[None] = None
+    # Either may be left out but not removed.
+    mobile: Annotated[SingleLineOrNone, NOT_NULL] = Field(default=None, max_length=32)
+    name: Annotated[NameOrNone, NOT_NULL] = Field(default=None, min_length=1, max_length=50)
     gender: Gender | None = None
     birthday: date | None = None
-    email: str | None = Field(default=None, max_length=254, json_schema_extra=EMAIL_SCHEMA)
-    attributes: dict[str, Any] | None = None
+    email: SingleLineOrNone = Field(default=None, max_length=254, json_schema_extra=EMAIL_SCHEMA)
+    attributes: TextMap | None = None
 
     @field_validator("mobile")
     @classmethod
@@ -131,13 +124,12 @@ class MemberUpdate(Input):
         return None if value is None else normalize_mobile(value)
 
     _check_email = field_validator("email")(_email)
-    _check_name = field_validator("name")(_name)
 
 
 class ConsentIn(Input):
     channel: ConsentChannel
     granted: bool
-    source: str = Field(default="api", min_length=1, max_length=64)
+    source: SingleLine = Field(default="api", min_length=1, max_length=64)
 
 
 class ConsentOut(BaseModel):
@@ -149,7 +141,7 @@ class ConsentOut(BaseModel):
 
 class GuideChange(Input):
     guide_id: RowId | None
-    reason: str = Field(default="", max_length=200)
+    reason: MultiLine = Field(default="", max_length=200)
 
 
 class GuideAssignmentOut(BaseModel):
@@ -196,21 +188,21 @@ class MergeRequest(Input):
 
 
 class EraseRequest(Input):
-    reason: str = Field(default="member request (PIPL)", max_length=200)
+    reason: MultiLine = Field(default="member request (PIPL)", max_length=200)
 
 
 class AttributeCreate(Input):
-    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["baby_birthday"])
-    label: str = Field(min_length=1, max_length=64, examples=["宝宝生日"])
+    code: SingleLine = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["baby_birthday"])
+    label: Name = Field(min_length=1, max_length=64, examples=["宝宝生日"])
     type: AttributeType
-    options: list[str] = Field(default_factory=list)
+    options: list[SingleLine] = Field(default_factory=list)
     required: bool = False
     is_pii: bool = False
 
 
 class AttributeUpdate(Input):
-    label: str | None = Field(default=None, min_length=1, max_length=64)
-    options: list[str] | None = None
+    label: NameOrNone = Field(default=None, min_length=1, max_length=64)
+    options: list[SingleLine] | None = None
     required: bool | None = None
     is_active: bool | None = None
 

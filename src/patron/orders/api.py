@@ -10,7 +10,7 @@ from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.core.uploads import read_capped
 from patron.deps import ActorDep, IdempotentDep, SessionDep, SettingsDep, require
-from patron.members import registry
+from patron.members import visibility
 from patron.members.errors import MemberNotFound
 from patron.orders import importer, permissions, presenters, service
 from patron.orders.models import OrderChannel
@@ -97,7 +97,7 @@ def member_orders(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[OrderSummary]:
-    registry.get_member(session, actor, member_id)  # 404 unless the member is in scope
+    visibility.get_member(session, actor, member_id)  # 404 unless the caller may read them
     page = service.list_orders(
         session, actor, service.OrderFilter(member_id=member_id), cursor, limit
     )

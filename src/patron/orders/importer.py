@@ -23,7 +23,14 @@ from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.money import MAX_FEN, yuan_to_fen
 from patron.core.reasons import Reason
-from patron.core.tabular import RowError, cell_text, check_key, read_table, row_error
+from patron.core.tabular import (
+    RefusedCell,
+    RowError,
+    cell_text,
+    check_key,
+    read_table,
+    row_error,
+)
 from patron.members import registry
 from patron.members.schemas import normalize_mobile
 from patron.orders import service
@@ -75,7 +82,10 @@ def read_rows(content: bytes, filename: str) -> OrderRows:
 
 
 def _order_key(row: dict[str, Any]) -> tuple[str, str]:
-    return cell_text(row.get("store")), cell_text(row.get("external_id"))
+    try:
+        return cell_text(row.get("store")), cell_text(row.get("external_id"))
+    except RefusedCell as refused:  # keyed by the text as sent; its order's head reports it
+        return refused.field_name, refused.value
 
 
 def scattered_orders(rows: Iterable[tuple[int, dict[str, Any]]]) -> set[tuple[str, str]]:

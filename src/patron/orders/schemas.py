@@ -12,6 +12,7 @@ from patron.core.inputs import Input
 from patron.core.moments import within_utc_range
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
+from patron.core.text import MultiLine, Name, SingleLine, SingleLineOrNone
 from patron.orders.models import OrderChannel, OrderStatus, PaymentMethod
 
 MAX_QUANTITY = 1_000_000
@@ -30,9 +31,9 @@ OccurredAt = Annotated[AwareDatetime, AfterValidator(check_occurred_at)]
 
 
 class OrderItemIn(Input):
-    sku: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
-    category_code: str | None = Field(default=None, max_length=CATEGORY_CODE_LENGTH)
+    sku: SingleLine = Field(min_length=1, max_length=64)
+    name: Name = Field(min_length=1, max_length=200)
+    category_code: SingleLineOrNone = Field(default=None, max_length=CATEGORY_CODE_LENGTH)
     quantity: int = Field(gt=0, le=MAX_QUANTITY)
     unit_price: int = Field(ge=0, le=MAX_FEN, description="fen")
     discount: int = Field(default=0, ge=0, le=MAX_FEN, description="fen")
@@ -42,11 +43,13 @@ class OrderItemIn(Input):
 class PaymentIn(Input):
     method: PaymentMethod
     amount: int = Field(gt=0, le=MAX_FEN, description="fen")
-    reference: str = Field(default="", max_length=100)
+    reference: SingleLine = Field(default="", max_length=100)
 
 
 class OrderCreate(Input):
-    external_id: str = Field(min_length=1, max_length=64, description="POS or mall order number")
+    external_id: SingleLine = Field(
+        min_length=1, max_length=64, description="POS or mall order number"
+    )
     store_id: RowId
     channel: OrderChannel
     member_id: RowId | None = None
@@ -63,7 +66,7 @@ class RefundItemIn(Input):
 class RefundCreate(Input):
     items: list[RefundItemIn] = Field(default_factory=list, max_length=500)
     all: bool = False
-    reason: str = Field(default="", max_length=200)
+    reason: MultiLine = Field(default="", max_length=200)
 
     @model_validator(mode="after")
     def _one_of(self) -> RefundCreate:

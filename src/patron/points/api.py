@@ -12,7 +12,7 @@ from patron.core.pagination import Page
 from patron.core.reasons import Reason
 from patron.deps import ActorDep, IdempotentDep, SessionDep, require
 from patron.members import errors as member_errors
-from patron.members import registry
+from patron.members import registry, visibility
 from patron.points import adjustments, burning, permissions
 from patron.points import earning as points_earning
 from patron.points import policy as points_policy
@@ -95,10 +95,12 @@ def replace_rule(rule_id: int, data: RuleIn, session: SessionDep, actor: Program
 @router.post("/points/preview", response_model=PreviewOut)
 def preview(data: PreviewIn, session: SessionDep, actor: ActorDep) -> PreviewOut:
     """The points an order would earn now, without writing anything."""
-    if registry.find_active(session, data.member_id) is None:
+    try:
+        visibility.get_active_member(session, actor, data.member_id)
+    except member_errors.MemberNotFound as exc:
         raise InvalidInput(
             "member_id", f"no active member {data.member_id}", code=Reason.unknown_member
-        )
+        ) from exc
     payments: dict[str, int] = {}
     for payment in data.payments:
         payments[payment.method.value] = payments.get(payment.method.value, 0) + payment.amount
@@ -127,9 +129,7 @@ def preview(data: PreviewIn, session: SessionDep, actor: ActorDep) -> PreviewOut
     responses=errors(member_errors.MemberNotFound),
 )
 def member_points(member_id: int, session: SessionDep, actor: ActorDep) -> BalanceOut:
-    member = registry.find_active(session, member_id) or registry.get_member(
-        session, actor, member_id
-    )
+    member = visibility.get_member(session, actor, member_id)
     now = points_queries.balance(session, member.id)
     return BalanceOut(
         member_id=member.id,
@@ -152,7 +152,7 @@ def member_entries(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[EntryOut]:
-    member = registry.get_member(session, actor, member_id)
+    member = visibility.get_member(session, actor, member_id)
     page = points_queries.entries(session, member.id, cursor, limit)
     return Page(
         items=[EntryOut.model_validate(e) for e in page.items], next_cursor=page.next_cursor
@@ -173,8 +173,7 @@ def burn_points(
     once: IdempotentDep,
 ) -> dict[str, Any]:
     def work() -> EntryOut:
-        if registry.find_active(session, member_id) is None:
-            raise member_errors.MemberNotFound(f"no active member {member_id}")
+        visibility.get_active_member(session, actor, member_id)
         entry = burning.burn(
             session, actor, member_id, data.points, data.reason, data.order_id, data.store_id
         )

@@ -11,6 +11,7 @@ from patron.core.inputs import Input
 from patron.core.moments import Moment
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
+from patron.core.text import MultiLine, Name, SingleLine, TextMap
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import OrderItemIn, PaymentIn
 from patron.points.models import AdjustmentStatus, ExpiryPolicy, RuleEffect
@@ -54,7 +55,7 @@ class RuleConditions(Input):
     channels: list[OrderChannel] = Field(default_factory=list)
     category_ids: list[RowId] = Field(default_factory=list)
     product_ids: list[RowId] = Field(default_factory=list)
-    skus: list[str] = Field(default_factory=list)
+    skus: list[SingleLine] = Field(default_factory=list)
     date_from: date | None = None
     date_to: date | None = None
     weekdays: list[int] = Field(
@@ -63,7 +64,7 @@ class RuleConditions(Input):
         json_schema_extra={"items": {"type": "integer", "minimum": 1, "maximum": 7}},
     )
     birthday: Literal["day", "month"] | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: TextMap = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _sane(self) -> RuleConditions:
@@ -77,7 +78,7 @@ class RuleConditions(Input):
 
 
 class RuleIn(Input):
-    name: str = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
     active: bool = True
     priority: int = Field(default=0, ge=-1000, le=1000)
     stackable: bool = True
@@ -159,14 +160,14 @@ class EntryOut(BaseModel):
 
 class BurnIn(Input):
     points: int = Field(gt=0, le=MAX_POINTS)
-    reason: str = Field(default="", max_length=200)
+    reason: MultiLine = Field(default="", max_length=200)
     order_id: RowId | None = None
     store_id: RowId | None = None
 
 
 class AdjustmentIn(Input):
     points: int = Field(ge=-MAX_POINTS, le=MAX_POINTS, description="signed")
-    reason: str = Field(min_length=1, max_length=200)
+    reason: MultiLine = Field(min_length=1, max_length=200)
     store_id: RowId | None = None
 
 

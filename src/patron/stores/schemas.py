@@ -4,9 +4,9 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.json_schema import SkipJsonSchema
 
-from patron.core.inputs import Input
+from patron.core.inputs import NOT_NULL, Input
+from patron.core.text import Label, LabelOrNone, Name, NameOrNone, SingleLine, SingleLineOrNone
 from patron.stores.models import StoreStatus, StoreType
 
 StoreCode = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", description="e.g. SH001")
@@ -15,24 +15,24 @@ Phone = Field(default="", max_length=32, pattern=PHONE)
 
 
 class StoreCreate(Input):
-    code: str = StoreCode
-    name: str = Field(min_length=1, max_length=100)
+    code: SingleLine = StoreCode
+    name: Name = Field(min_length=1, max_length=100)
     type: StoreType
-    city: str = Field(default="", max_length=50)
-    address: str = Field(default="", max_length=200)
-    phone: str = Phone
+    city: Label = Field(default="", max_length=50)
+    address: Label = Field(default="", max_length=200)
+    phone: SingleLine = Phone
     status: StoreStatus = StoreStatus.open
 
 
 class StoreUpdate(Input):
-    """Each field may be left out but not null: SkipJsonSchema keeps null out of the schema."""
+    """Each field may be left out but not null."""
 
-    name: Annotated[str, Field(min_length=1, max_length=100)] | SkipJsonSchema[None] = None
-    type: StoreType | SkipJsonSchema[None] = None
-    city: Annotated[str, Field(max_length=50)] | SkipJsonSchema[None] = None
-    address: Annotated[str, Field(max_length=200)] | SkipJsonSchema[None] = None
-    phone: Annotated[str, Field(max_length=32, pattern=PHONE)] | SkipJsonSchema[None] = None
-    status: StoreStatus | SkipJsonSchema[None] = None
+    name: Annotated[NameOrNone, NOT_NULL] = Field(default=None, min_length=1, max_length=100)
+    type: Annotated[StoreType | None, NOT_NULL] = None
+    city: Annotated[LabelOrNone, NOT_NULL] = Field(default=None, max_length=50)
+    address: Annotated[LabelOrNone, NOT_NULL] = Field(default=None, max_length=200)
+    phone: Annotated[SingleLineOrNone, NOT_NULL] = Field(default=None, max_length=32, pattern=PHONE)
+    status: Annotated[StoreStatus | None, NOT_NULL] = None
 
 
 class StoreOut(BaseModel):
