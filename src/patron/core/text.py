@@ -14,7 +14,11 @@ Refused, with a 422 naming the field (a row error in an import):
 
 Names are trimmed of whitespace and zero-width characters (U+200B-U+200D, U+2060, U+FEFF) at both
 ends, and a name with nothing left is refused as blank, `missing`. Zero-width characters inside a
-name stay: they join letters in some scripts and emoji."""
+name stay: they join letters in some scripts and emoji.
+
+The schema types publish the rule: their JSON schema carries a `pattern` matching exactly the
+text they take (`Pattern`), built from the same character classes as `refusal`, so the OpenAPI
+document tells a client generated from it what the server refuses."""
 
 from __future__ import annotations
 
@@ -217,8 +221,9 @@ JsonText = TypeAliasType(
 AnyText = Annotated[Any, BeforeValidator(any_text, json_schema_input_type=JsonText)]
 # An object of any JSON values under single-line keys (custom attributes).
 TextMap = Annotated[dict[SingleLine, AnyText], _KeysChecked()]
-# The optional forms, for fields a PATCH may leave out: written `Annotated[str | None, ...]` and
-# not `SingleLine | None`, so that a field's length limits stay pydantic's own string checks.
+# The optional forms, for fields a PATCH may leave out (`Annotated[..., NOT_NULL]` where a null is
+# refused, patron.core.inputs): written `Annotated[str | None, ...]` and not `SingleLine | None`,
+# so that a field's length limits stay pydantic's own string checks, counted before trimming.
 SingleLineOrNone = Annotated[str | None, _SINGLE, Pattern(SINGLE_LINE_PATTERN)]
 LabelOrNone = Annotated[str | None, _SINGLE, AfterValidator(_trimmed), Pattern(SINGLE_LINE_PATTERN)]
 NameOrNone = Annotated[str | None, _SINGLE, AfterValidator(_named), Pattern(NAME_PATTERN)]
