@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import types
 from collections.abc import Callable
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -18,10 +17,11 @@ from patron.apikeys.api import router as apikeys_router
 from patron.audit.api import router as audit_router
 from patron.catalog.api import router as catalog_router
 from patron.console import routes as console
-from patron.core import clock, crypto, db
-from patron.core.errors import InvalidInput
-from patron.core.ids import MAX_ROW_ID
+from patron.core import clock, crypto, db, openapi
+from patron.core.errors import DatabaseUnavailable, InvalidInput
+from patron.core.ids import MAX_ROW_ID, row_ids
 from patron.core.logging import configure_logging
+from patron.core.openapi import ROW_ID_RANGE, errors
 from patron.core.ratelimit import RateLimiter
 from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
@@ -38,38 +38,26 @@ from patron.stores.api import router as stores_router
 REQUEST_WRITE_WAIT_SECONDS = 5.0
 
 
-def _is_int(annotation: Any) -> bool:
-    """`int` or `int | None`."""
-    if get_origin(annotation) in (Union, types.UnionType):
-        return set(get_args(annotation)) == {int, type(None)}
-    return annotation is int
-
-
 async def bounded_ids(request: Request) -> None:
     """Every `*_id` integer in the path or query string names a row, and the id columns are 32-bit:
-    a larger number answers 422 here rather than 500 from the database (DataError, OverflowError).
+    one outside 1..MAX_ROW_ID answers 422 here rather than 404, or 500 from the database
+    (DataError, OverflowError). The OpenAPI document gives these parameters the same range.
     """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    for fields, values in (
-        (route.dependant.path_params, request.path_params),
-        (route.dependant.query_params, request.query_params),
-    ):
-        for field in fields:
-            raw = values.get(field.alias)
-            if not (field.name.endswith("_id") and _is_int(field.field_info.annotation)):
-                continue
-            try:
-                value = int(str(raw))
-            except ValueError:
-                continue  # missing or not a number: FastAPI's own validation answers it
-            if not -MAX_ROW_ID <= value <= MAX_ROW_ID:
-                raise InvalidInput(
-                    field.alias,
-                    f"out of range: ids go up to {MAX_ROW_ID}",
-                    code=Reason.out_of_range,
-                )
+    for field in row_ids(route):
+        raw = request.path_params.get(field.alias, request.query_params.get(field.alias))
+        try:
+            value = int(str(raw))
+        except ValueError:
+            continue  # missing or not a number: FastAPI's own validation answers it
+        if not ROW_ID_RANGE["minimum"] <= value <= ROW_ID_RANGE["maximum"]:
+            raise InvalidInput(
+                field.alias,
+                f"out of range: ids go from 1 up to {MAX_ROW_ID}",
+                code=Reason.out_of_range,
+            )
 
 
 class OneHopRouter(APIRouter):
@@ -118,6 +106,7 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
     app.add_middleware(TextInputMiddleware)  # inside: its refusals carry the request id
     app.add_middleware(RequestContextMiddleware)
     problems.install(app)
+    openapi.install(app)
 
     @app.exception_handler(db.DatabaseBusy)
     async def _database_busy(request: Request, exc: db.DatabaseBusy) -> JSONResponse:
@@ -129,19 +118,15 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
     app.include_router(api_router())
     console.mount(app)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], responses=errors(DatabaseUnavailable))
     def healthz(request: Request) -> JSONResponse:
         try:
             with request.app.state.session_factory() as session:
                 session.execute(text("SELECT 1"))
         except SQLAlchemyError:
-            return problems.problem_response(
-                request,
-                503,
-                "database_unavailable",
-                "Database unavailable",
-                "the database does not answer",
-            )
+            down = DatabaseUnavailable
+            detail = "the database does not answer"
+            return problems.problem_response(request, down.status, down.code, down.title, detail)
         return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
     @app.get("/", include_in_schema=False)

@@ -6,6 +6,8 @@ it reaches the database: PostgreSQL answered 500 for a NUL, SQLite stored it."""
 from __future__ import annotations
 
 import itertools
+import re
+import sys
 import types
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -18,10 +20,12 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import AfterValidator, BaseModel, BeforeValidator
+from jsonschema_rs import validator_for
+from pydantic import AfterValidator, BaseModel, BeforeValidator, TypeAdapter, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from patron.core import text
 from patron.core.db import Base
 from patron.core.reasons import Reason
 from patron.core.settings import Settings
@@ -79,6 +83,94 @@ def test_line_separators_are_line_breaks() -> None:
 def test_trim_removes_whitespace_and_zero_width_characters_at_the_ends_only() -> None:
     assert trim(" \ufeff\u200b 张\u200d伟\u2060 \n") == "张\u200d伟"
     assert trim("".join(ZERO_WIDTH)) == ""
+
+
+# --- the rule as the OpenAPI document publishes it ----------------------------------------------
+
+# Text near the rule's edges (blank names, refused characters among others), and anything else.
+BLANK = [*ZERO_WIDTH, " ", "\xa0", "\u3000", "\u2028", "\u2029"]
+edgy_text = st.one_of(
+    st.text(alphabet=st.sampled_from([*BLANK, "a"]), max_size=6),
+    st.text(alphabet=st.sampled_from([*CONTROL, *BIDI, *BLANK, "a", "店", "\u200e"]), max_size=8),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=8),
+)
+TEXT_TYPES = {
+    name: getattr(text, name)
+    for name in (
+        "SingleLine",
+        "MultiLine",
+        "Label",
+        "Name",
+        "SingleLineOrNone",
+        "LabelOrNone",
+        "NameOrNone",
+    )
+}
+
+
+def published_pattern(kind: Any) -> str:
+    schema = TypeAdapter(kind).json_schema()
+    [pattern] = {
+        option["pattern"] for option in schema.get("anyOf", [schema]) if "pattern" in option
+    }
+    return pattern
+
+
+@pytest.mark.parametrize("kind", TEXT_TYPES.values(), ids=TEXT_TYPES.keys())
+@settings(max_examples=300, deadline=None)
+@given(value=edgy_text)
+def test_a_text_type_publishes_the_pattern_of_exactly_what_its_check_takes(
+    kind: Any, value: str
+) -> None:
+    """Read as JSON Schema reads it (ECMA-262; jsonschema_rs, schemathesis' validator) and as
+    Python's re reads it, the pattern matches the strings the type takes and no other."""
+    pattern = published_pattern(kind)
+    try:
+        TypeAdapter(kind).validate_python(value)
+        taken = True
+    except ValidationError:
+        taken = False
+    assert validator_for({"type": "string", "pattern": pattern}).is_valid(value) is taken
+    assert (re.fullmatch(pattern, value) is not None) is taken
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=edgy_text)
+def test_the_patterns_and_refusal_agree(value: str) -> None:
+    assert (re.fullmatch(text.SINGLE_LINE_PATTERN, value) is not None) is (refusal(value) is None)
+    multi = re.fullmatch(text.MULTI_LINE_PATTERN, value) is not None
+    assert multi is (refusal(value, multiline=True) is None)
+    named = re.fullmatch(text.NAME_PATTERN, value) is not None
+    assert named is (refusal(value) is None and trim(value) != "")
+
+
+def test_space_is_what_str_strip_removes() -> None:
+    every = [chr(c) for c in range(sys.maxunicode + 1)]
+    space = re.compile(f"[{text.SPACE}]")
+    assert [c for c in every if space.match(c)] == [c for c in every if c.isspace()]
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | edgy_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(edgy_text, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.dictionaries(edgy_text, json_values, max_size=3))
+def test_a_text_map_publishes_what_it_takes_at_any_depth(value: dict[str, Any]) -> None:
+    adapter = TypeAdapter(text.TextMap)
+    try:
+        adapter.validate_python(value)
+        taken = True
+    except ValidationError:
+        taken = False
+    assert validator_for(adapter.json_schema()).is_valid(value) is taken
 
 
 # --- every request schema's text is checked ----------------------------------------------------

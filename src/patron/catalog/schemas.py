@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from patron.catalog.models import ProductStatus
 from patron.core.ids import RowId
+from patron.core.inputs import Input
 from patron.core.money import MAX_FEN
 from patron.core.text import Name, NameOrNone, SingleLine
 
@@ -14,17 +15,13 @@ Code = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 Sku = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,63}$")
 
 
-class CategoryCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CategoryCreate(Input):
     code: SingleLine = Code
     name: Name = Field(min_length=1, max_length=100)
     parent_id: RowId | None = None
 
 
-class CategoryUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CategoryUpdate(Input):
     name: NameOrNone = Field(default=None, min_length=1, max_length=100)
     parent_id: RowId | None = None
 
@@ -38,9 +35,7 @@ class CategoryOut(BaseModel):
     parent_id: int | None
 
 
-class ProductCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ProductCreate(Input):
     sku: SingleLine = Sku
     name: Name = Field(min_length=1, max_length=200)
     category_id: RowId | None = None
@@ -49,9 +44,7 @@ class ProductCreate(BaseModel):
     status: ProductStatus = ProductStatus.active
 
 
-class ProductUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ProductUpdate(Input):
     name: NameOrNone = Field(default=None, min_length=1, max_length=200)
     category_id: RowId | None = None
     list_price: int | None = Field(default=None, ge=0, le=MAX_FEN)

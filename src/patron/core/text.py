@@ -14,7 +14,11 @@ Refused, with a 422 naming the field (a row error in an import):
 
 Names are trimmed of whitespace and zero-width characters (U+200B-U+200D, U+2060, U+FEFF) at both
 ends, and a name with nothing left is refused as blank, `missing`. Zero-width characters inside a
-name stay: they join letters in some scripts and emoji."""
+name stay: they join letters in some scripts and emoji.
+
+The schema types publish the rule: their JSON schema carries a `pattern` matching exactly the
+text they take (`Pattern`), built from the same character classes as `refusal`, so the OpenAPI
+document tells a client generated from it what the server refuses."""
 
 from __future__ import annotations
 
@@ -23,20 +27,40 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, BeforeValidator, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
+from typing_extensions import TypeAliasType
 
 from patron.core.reasons import Reason
 
-_BIDI = "\u202a-\u202e\u2066-\u2069"
-_SINGLE_LINE_REFUSED = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
-_CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # all but tab and line breaks
-_MULTI_LINE_REFUSED = re.compile(f"[{_CONTROL}{_BIDI}]")
-_UNSTORABLE = re.compile(f"[{_CONTROL}]")
-_BIDI_CHARACTER = re.compile(f"[{_BIDI}]")
-_LINE_BREAKS = "\t\n\r\u2028\u2029"
-ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
-_EDGES = re.compile(f"^[\\s{ZERO_WIDTH}]+|[\\s{ZERO_WIDTH}]+$")
+# The rule, written once: each set of characters as the body of a character class, in escapes
+# that Python's `re` and ECMA-262 (the dialect of a JSON Schema `pattern`) read alike. The checks
+# below and the patterns the OpenAPI document publishes are both built from these, so they cannot
+# drift (tests/core/test_text_input.py holds them to each other).
+CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0, DEL and C1 but tab and line breaks
+LINE_BREAKS = r"\t\n\r\u2028\u2029"
+BIDI = r"\u202a-\u202e\u2066-\u2069"
+# What str.strip() removes (every character str.isspace() holds), and the zero-width characters.
+SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+ZERO_WIDTH = r"\u200b-\u200d\u2060\ufeff"
+MULTI_LINE_REFUSED = CONTROL + BIDI
+SINGLE_LINE_REFUSED = CONTROL + LINE_BREAKS + BIDI
+
+# The text each type takes, as JSON Schema patterns.
+MULTI_LINE_PATTERN = f"^[^{MULTI_LINE_REFUSED}]*$"
+SINGLE_LINE_PATTERN = f"^[^{SINGLE_LINE_REFUSED}]*$"
+# Single-line, with at least one character that trimming leaves.
+_R = SINGLE_LINE_REFUSED
+NAME_PATTERN = f"^[^{_R}]*[^{_R}{SPACE}{ZERO_WIDTH}][^{_R}]*$"
+
+_SINGLE_LINE_REFUSED = re.compile(f"[{SINGLE_LINE_REFUSED}]")
+_MULTI_LINE_REFUSED = re.compile(f"[{MULTI_LINE_REFUSED}]")
+_UNSTORABLE = re.compile(f"[{CONTROL}]")
+_BIDI_CHARACTER = re.compile(f"[{BIDI}]")
+_LINE_BREAK = re.compile(f"[{LINE_BREAKS}]")
+_ZERO_WIDTH = re.compile(f"[{ZERO_WIDTH}]")
+_EDGES = re.compile(f"^[{SPACE}{ZERO_WIDTH}]+|[{SPACE}{ZERO_WIDTH}]+$")
 
 
 @dataclass(frozen=True)
@@ -53,7 +77,7 @@ def refusal(value: str, *, multiline: bool = False) -> Refusal | None:
     where = f"U+{ord(found.group()):04X} at character {found.start() + 1}"
     if _BIDI_CHARACTER.match(found.group()):
         return Refusal(Reason.bidi_override, f"contains a bidirectional override ({where})")
-    if found.group() in _LINE_BREAKS:
+    if _LINE_BREAK.match(found.group()):
         return Refusal(
             Reason.control_character, f"contains a tab or line break ({where}) in single-line text"
         )
@@ -77,7 +101,7 @@ def first_refused(fields: Iterable[tuple[str, str]]) -> tuple[str, Refusal] | No
 def trim(value: str) -> str:
     """`value` without whitespace and zero-width characters at either end."""
     value = value.strip()
-    if value and (value[0] in ZERO_WIDTH or value[-1] in ZERO_WIDTH):
+    if value and (_ZERO_WIDTH.match(value[0]) or _ZERO_WIDTH.match(value[-1])):
         return _EDGES.sub("", value)
     return value
 
@@ -134,21 +158,75 @@ class Unchecked:
     why: str
 
 
+@dataclass(frozen=True)
+class Pattern:
+    """Publishes a text type's rule in its JSON schema: `regex` (one of the patterns above)
+    matches exactly the strings the type's check takes. A field with a pattern of its own keeps
+    it, and this one joins it under `allOf`."""
+
+    regex: str
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        for option in schema.get("anyOf", [schema]):
+            if option.get("type") == "string":
+                add_pattern(option, self.regex)
+        return schema
+
+
+def add_pattern(schema: dict[str, Any], regex: str) -> None:
+    """`regex` as a further pattern the strings `schema` describes must match."""
+    if schema.get("pattern", regex) == regex:
+        schema["pattern"] = regex
+    elif {"pattern": regex} not in schema.setdefault("allOf", []):
+        schema["allOf"].append({"pattern": regex})
+
+
 # The checks that make a schema field's text safe: tests/core/test_text_input.py fails on a
 # request schema with a text field that has none of them.
 TEXT_CHECKS = frozenset({single_line, multi_line, any_text})
+_SINGLE = BeforeValidator(single_line)
 
-SingleLine = Annotated[str, BeforeValidator(single_line)]
-MultiLine = Annotated[str, BeforeValidator(multi_line)]
+SingleLine = Annotated[str, _SINGLE, Pattern(SINGLE_LINE_PATTERN)]
+MultiLine = Annotated[str, BeforeValidator(multi_line), Pattern(MULTI_LINE_PATTERN)]
 # A label that may be empty, trimmed like a name.
-Label = Annotated[str, BeforeValidator(single_line), AfterValidator(_trimmed)]
-Name = Annotated[str, BeforeValidator(single_line), AfterValidator(_named)]
-AnyText = Annotated[Any, BeforeValidator(any_text)]
-# The optional forms, for fields a PATCH may leave out: written `Annotated[str | None, ...]` and
-# not `SingleLine | None`, so that a field's length limits stay pydantic's own string checks.
-SingleLineOrNone = Annotated[str | None, BeforeValidator(single_line)]
-LabelOrNone = Annotated[str | None, BeforeValidator(single_line), AfterValidator(_trimmed)]
-NameOrNone = Annotated[str | None, BeforeValidator(single_line), AfterValidator(_named)]
+Label = Annotated[str, _SINGLE, AfterValidator(_trimmed), Pattern(SINGLE_LINE_PATTERN)]
+Name = Annotated[str, _SINGLE, AfterValidator(_named), Pattern(NAME_PATTERN)]
+
+
+@dataclass(frozen=True)
+class _KeysChecked:
+    """pydantic states the pattern of a dict's keys as `patternProperties`, which lets a key
+    that does not match through unchecked; the key is refused, as `propertyNames` says."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        if patterns := schema.pop("patternProperties", None):
+            [(pattern, values)] = patterns.items()
+            schema["propertyNames"] = {"pattern": pattern}
+            schema["additionalProperties"] = values
+        return schema
+
+
+# What AnyText takes, as its JSON schema says (any_text checks it).
+JsonText = TypeAliasType(
+    "JsonText",
+    "MultiLine | int | float | bool | None | list[JsonText]"
+    " | Annotated[dict[SingleLine, JsonText], _KeysChecked()]",
+)
+AnyText = Annotated[Any, BeforeValidator(any_text, json_schema_input_type=JsonText)]
+# An object of any JSON values under single-line keys (custom attributes).
+TextMap = Annotated[dict[SingleLine, AnyText], _KeysChecked()]
+# The optional forms, for fields a PATCH may leave out (`Annotated[..., NOT_NULL]` where a null is
+# refused, patron.core.inputs): written `Annotated[str | None, ...]` and not `SingleLine | None`,
+# so that a field's length limits stay pydantic's own string checks, counted before trimming.
+SingleLineOrNone = Annotated[str | None, _SINGLE, Pattern(SINGLE_LINE_PATTERN)]
+LabelOrNone = Annotated[str | None, _SINGLE, AfterValidator(_trimmed), Pattern(SINGLE_LINE_PATTERN)]
+NameOrNone = Annotated[str | None, _SINGLE, AfterValidator(_named), Pattern(NAME_PATTERN)]
 # A password given to sign in is only compared with a hash: any character may be sent, so a
 # password set before these rules still signs in.
 Secret = Annotated[str, Unchecked("compared with a hash, never stored, searched or shown")]

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
-from patron.core.errors import InvalidInput
+from patron.core.errors import InvalidInput, NotFound
 from patron.core.moments import Moment
+from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.core.reasons import Reason
 from patron.core.uploads import read_capped
@@ -28,7 +29,15 @@ from patron.members import (
 )
 from patron.members import codes as member_codes
 from patron.members import merge as member_merge
-from patron.members.errors import MemberCodeInvalid
+from patron.members.errors import (
+    AttributeExists,
+    AttributeNotFound,
+    IdentityTaken,
+    MemberCodeInvalid,
+    MemberExists,
+    MemberNotActive,
+    MemberNotFound,
+)
 from patron.members.models import Channel, IdentityType, Member, MemberStatus
 from patron.members.schemas import (
     AttributeCreate,
@@ -62,7 +71,12 @@ Programmer = Annotated[Actor, Depends(require(permissions.EDIT_ATTRIBUTES))]
 Importer = Annotated[Actor, Depends(require(permissions.IMPORT))]
 
 
-@router.post("/members", response_model=MemberOut, status_code=201)
+@router.post(
+    "/members",
+    response_model=MemberOut,
+    status_code=201,
+    responses=errors(MemberExists, IdentityTaken),
+)
 def register_member(data: MemberCreate, session: SessionDep, actor: Registrar) -> MemberOut:
     return _shown(session, actor, registration.register_member(session, actor, data))
 
@@ -137,20 +151,29 @@ def _identity_lookup(
     return [found] if found is not None else []
 
 
-@router.get("/members/{member_id}", response_model=MemberOut)
+@router.get("/members/{member_id}", response_model=MemberOut, responses=errors(MemberNotFound))
 def get_member(member_id: int, session: WriteSessionDep, actor: ActorDep) -> MemberOut:
     """Writes the audit row of the PII reveal, so it runs in a writing transaction."""
     return _shown(session, actor, visibility.get_member(session, actor, member_id))
 
 
-@router.patch("/members/{member_id}", response_model=MemberOut)
+@router.patch(
+    "/members/{member_id}",
+    response_model=MemberOut,
+    responses=errors(MemberNotFound, MemberNotActive, MemberExists),
+)
 def update_member(
     member_id: int, data: MemberUpdate, session: SessionDep, actor: Registrar
 ) -> MemberOut:
     return _shown(session, actor, registration.update_member(session, actor, member_id, data))
 
 
-@router.post("/members/{member_id}/identities", response_model=IdentityOut, status_code=201)
+@router.post(
+    "/members/{member_id}/identities",
+    response_model=IdentityOut,
+    status_code=201,
+    responses=errors(MemberNotFound, MemberNotActive, IdentityTaken),
+)
 def add_identity(
     member_id: int, data: IdentityIn, session: SessionDep, actor: Registrar
 ) -> IdentityOut:
@@ -165,19 +188,29 @@ def add_identity(
     )
 
 
-@router.delete("/members/{member_id}/identities/{identity_id}", status_code=204)
+@router.delete(
+    "/members/{member_id}/identities/{identity_id}",
+    status_code=204,
+    responses=errors(MemberNotFound, NotFound, MemberNotActive),
+)
 def remove_identity(
     member_id: int, identity_id: int, session: SessionDep, actor: Registrar
 ) -> None:
     identities.remove_identity(session, actor, member_id, identity_id)
 
 
-@router.post("/members/{member_id}/code", response_model=MemberCodeOut)
+@router.post(
+    "/members/{member_id}/code",
+    response_model=MemberCodeOut,
+    responses=errors(MemberNotFound, MemberNotActive),
+)
 def issue_member_code(member_id: int, session: SessionDep, actor: ActorDep) -> MemberCodeOut:
     return member_codes.issue_code(session, actor, member_id)
 
 
-@router.get("/member-codes/{code}", response_model=MemberSummary)
+@router.get(
+    "/member-codes/{code}", response_model=MemberSummary, responses=errors(MemberCodeInvalid)
+)
 def resolve_member_code(code: str, session: WriteSessionDep, actor: ActorDep) -> MemberSummary:
     """The member a member code (会员码) names: a lookup like one by mobile, audited (hence a
     writing transaction), that lets the caller read the member by id for 24 hours."""
@@ -187,7 +220,11 @@ def resolve_member_code(code: str, session: WriteSessionDep, actor: ActorDep) ->
     return presenters.summary(member)
 
 
-@router.put("/members/{member_id}/consents", response_model=list[ConsentOut])
+@router.put(
+    "/members/{member_id}/consents",
+    response_model=list[ConsentOut],
+    responses=errors(MemberNotFound, MemberNotActive),
+)
 def set_consent(
     member_id: int, data: ConsentIn, session: SessionDep, actor: Registrar
 ) -> list[ConsentOut]:
@@ -195,13 +232,21 @@ def set_consent(
     return presenters.consents_out(session, registry.get_member(session, actor, member_id).id)
 
 
-@router.get("/members/{member_id}/consents/history", response_model=list[ConsentOut])
+@router.get(
+    "/members/{member_id}/consents/history",
+    response_model=list[ConsentOut],
+    responses=errors(MemberNotFound),
+)
 def consent_history(member_id: int, session: SessionDep, actor: ActorDep) -> list[ConsentOut]:
     member = visibility.get_member(session, actor, member_id)
     return [presenters.consent_out(e) for e in consents.consent_history(session, member.id)]
 
 
-@router.put("/members/{member_id}/guide", response_model=MemberSummary)
+@router.put(
+    "/members/{member_id}/guide",
+    response_model=MemberSummary,
+    responses=errors(MemberNotFound, MemberNotActive),
+)
 def reassign_guide(
     member_id: int,
     data: GuideChange,
@@ -213,13 +258,21 @@ def reassign_guide(
     )
 
 
-@router.get("/members/{member_id}/guide-history", response_model=list[GuideAssignmentOut])
+@router.get(
+    "/members/{member_id}/guide-history",
+    response_model=list[GuideAssignmentOut],
+    responses=errors(MemberNotFound),
+)
 def guide_history(member_id: int, session: SessionDep, actor: ActorDep) -> list[GuideAssignmentOut]:
     member = visibility.get_member(session, actor, member_id)
     return [GuideAssignmentOut.model_validate(g) for g in guides.guide_history(session, member.id)]
 
 
-@router.get("/members/{member_id}/timeline", response_model=list[TimelineEventOut])
+@router.get(
+    "/members/{member_id}/timeline",
+    response_model=list[TimelineEventOut],
+    responses=errors(MemberNotFound),
+)
 def member_timeline(
     member_id: int,
     session: SessionDep,
@@ -232,18 +285,24 @@ def member_timeline(
     ]
 
 
-@router.post("/members/merge", response_model=MemberOut)
+@router.post(
+    "/members/merge",
+    response_model=MemberOut,
+    responses=errors(MemberNotFound, MemberNotActive),
+)
 def merge_members(data: MergeRequest, session: SessionDep, actor: Merger) -> MemberOut:
     target = member_merge.merge_members(session, actor, data.source_id, data.target_id)
     return _shown(session, actor, target)
 
 
-@router.get("/members/{member_id}/export")
+@router.get("/members/{member_id}/export", responses=errors(MemberNotFound))
 def export_member(member_id: int, session: WriteSessionDep, actor: Exporter) -> dict[str, Any]:
     return privacy.export_member(session, actor, member_id)
 
 
-@router.post("/members/{member_id}/erase", response_model=MemberSummary)
+@router.post(
+    "/members/{member_id}/erase", response_model=MemberSummary, responses=errors(MemberNotFound)
+)
 def erase_member(
     member_id: int, session: SessionDep, actor: Eraser, data: EraseRequest | None = None
 ) -> MemberSummary:
@@ -257,12 +316,21 @@ def list_attributes(session: SessionDep, actor: ActorDep) -> list[AttributeOut]:
     return [presenters.attribute_out(d) for d in attributes.list_attributes(session)]
 
 
-@router.post("/member-attributes", response_model=AttributeOut, status_code=201)
+@router.post(
+    "/member-attributes",
+    response_model=AttributeOut,
+    status_code=201,
+    responses=errors(AttributeExists),
+)
 def create_attribute(data: AttributeCreate, session: SessionDep, actor: Programmer) -> AttributeOut:
     return presenters.attribute_out(attributes.create_attribute(session, actor, data))
 
 
-@router.patch("/member-attributes/{attribute_id}", response_model=AttributeOut)
+@router.patch(
+    "/member-attributes/{attribute_id}",
+    response_model=AttributeOut,
+    responses=errors(AttributeNotFound),
+)
 def update_attribute(
     attribute_id: int, data: AttributeUpdate, session: SessionDep, actor: Programmer
 ) -> AttributeOut:

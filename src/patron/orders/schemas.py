@@ -8,6 +8,7 @@ from pydantic_core import PydanticCustomError
 
 from patron.catalog.schemas import CATEGORY_CODE_LENGTH
 from patron.core.ids import RowId
+from patron.core.inputs import Input
 from patron.core.moments import within_utc_range
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
@@ -29,9 +30,7 @@ def check_occurred_at(moment: datetime) -> datetime:
 OccurredAt = Annotated[AwareDatetime, AfterValidator(check_occurred_at)]
 
 
-class OrderItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrderItemIn(Input):
     sku: SingleLine = Field(min_length=1, max_length=64)
     name: Name = Field(min_length=1, max_length=200)
     category_code: SingleLineOrNone = Field(default=None, max_length=CATEGORY_CODE_LENGTH)
@@ -41,17 +40,13 @@ class OrderItemIn(BaseModel):
     paid: int = Field(ge=0, le=MAX_FEN, description="fen: quantity × unit_price − discount")
 
 
-class PaymentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PaymentIn(Input):
     method: PaymentMethod
     amount: int = Field(gt=0, le=MAX_FEN, description="fen")
     reference: SingleLine = Field(default="", max_length=100)
 
 
-class OrderCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrderCreate(Input):
     external_id: SingleLine = Field(
         min_length=1, max_length=64, description="POS or mall order number"
     )
@@ -63,16 +58,12 @@ class OrderCreate(BaseModel):
     payments: list[PaymentIn] = Field(default_factory=list, max_length=20)
 
 
-class RefundItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RefundItemIn(Input):
     line_id: RowId
     quantity: int = Field(gt=0)
 
 
-class RefundCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RefundCreate(Input):
     items: list[RefundItemIn] = Field(default_factory=list, max_length=500)
     all: bool = False
     reason: MultiLine = Field(default="", max_length=200)

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Query
 
 from patron.core import clock
 from patron.core.actor import Actor
-from patron.core.errors import InvalidInput
+from patron.core.errors import Conflict, InvalidInput
+from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.core.reasons import Reason
 from patron.deps import ActorDep, IdempotentDep, SessionDep, require
@@ -18,6 +19,7 @@ from patron.points import policy as points_policy
 from patron.points import queries as points_queries
 from patron.points import rules as points_rules
 from patron.points.earning import LineFacts, OrderFacts
+from patron.points.errors import AdjustmentNotFound, InsufficientPoints, RuleInUse, RuleNotFound
 from patron.points.schemas import (
     AdjustmentIn,
     AdjustmentOut,
@@ -72,18 +74,20 @@ def create_rule(data: RuleIn, session: SessionDep, actor: Programmer) -> RuleOut
     return _rule_out(points_rules.save_rule(session, actor, data.model_dump(mode="json")))
 
 
-@router.get("/points/rules/{rule_id}", response_model=RuleOut)
+@router.get("/points/rules/{rule_id}", response_model=RuleOut, responses=errors(RuleNotFound))
 def get_rule(rule_id: int, session: SessionDep, actor: HeadOffice) -> RuleOut:
     return _rule_out(points_rules.get_rule(session, rule_id))
 
 
-@router.delete("/points/rules/{rule_id}", status_code=204)
+@router.delete(
+    "/points/rules/{rule_id}", status_code=204, responses=errors(RuleNotFound, RuleInUse)
+)
 def delete_rule(rule_id: int, session: SessionDep, actor: Programmer) -> None:
     """Only a rule that never awarded points; switch a used one off with `active: false`."""
     points_rules.delete_rule(session, actor, rule_id)
 
 
-@router.put("/points/rules/{rule_id}", response_model=RuleOut)
+@router.put("/points/rules/{rule_id}", response_model=RuleOut, responses=errors(RuleNotFound))
 def replace_rule(rule_id: int, data: RuleIn, session: SessionDep, actor: Programmer) -> RuleOut:
     return _rule_out(points_rules.save_rule(session, actor, data.model_dump(mode="json"), rule_id))
 
@@ -119,7 +123,11 @@ def preview(data: PreviewIn, session: SessionDep, actor: ActorDep) -> PreviewOut
     return PreviewOut(base=earning.base, rules=rules, total=earning.total)
 
 
-@router.get("/members/{member_id}/points", response_model=BalanceOut)
+@router.get(
+    "/members/{member_id}/points",
+    response_model=BalanceOut,
+    responses=errors(member_errors.MemberNotFound),
+)
 def member_points(member_id: int, session: SessionDep, actor: ActorDep) -> BalanceOut:
     member = visibility.get_member(session, actor, member_id)
     now = points_queries.balance(session, member.id)
@@ -132,7 +140,11 @@ def member_points(member_id: int, session: SessionDep, actor: ActorDep) -> Balan
     )
 
 
-@router.get("/members/{member_id}/points/entries", response_model=Page[EntryOut])
+@router.get(
+    "/members/{member_id}/points/entries",
+    response_model=Page[EntryOut],
+    responses=errors(member_errors.MemberNotFound),
+)
 def member_entries(
     member_id: int,
     session: SessionDep,
@@ -147,7 +159,12 @@ def member_entries(
     )
 
 
-@router.post("/members/{member_id}/points/burns", response_model=EntryOut, status_code=201)
+@router.post(
+    "/members/{member_id}/points/burns",
+    response_model=EntryOut,
+    status_code=201,
+    responses=errors(member_errors.MemberNotFound, InsufficientPoints),
+)
 def burn_points(
     member_id: int,
     data: BurnIn,
@@ -166,7 +183,12 @@ def burn_points(
 
 
 @router.post(
-    "/members/{member_id}/points/adjustments", response_model=AdjustmentOut, status_code=201
+    "/members/{member_id}/points/adjustments",
+    response_model=AdjustmentOut,
+    status_code=201,
+    responses=errors(
+        member_errors.MemberNotFound, member_errors.MemberNotActive, InsufficientPoints
+    ),
 )
 def adjust_points(
     member_id: int,
@@ -190,14 +212,22 @@ def pending_adjustments(session: SessionDep, actor: HeadOffice) -> list[Adjustme
     return [AdjustmentOut.model_validate(a) for a in adjustments.pending_adjustments(session)]
 
 
-@router.post("/points/adjustments/{adjustment_id}/approve", response_model=AdjustmentOut)
+@router.post(
+    "/points/adjustments/{adjustment_id}/approve",
+    response_model=AdjustmentOut,
+    responses=errors(AdjustmentNotFound, Conflict, InsufficientPoints),
+)
 def approve(adjustment_id: int, session: SessionDep, actor: Approver) -> AdjustmentOut:
     return AdjustmentOut.model_validate(
         adjustments.decide_adjustment(session, actor, adjustment_id, approve=True)
     )
 
 
-@router.post("/points/adjustments/{adjustment_id}/reject", response_model=AdjustmentOut)
+@router.post(
+    "/points/adjustments/{adjustment_id}/reject",
+    response_model=AdjustmentOut,
+    responses=errors(AdjustmentNotFound, Conflict),
+)
 def reject(adjustment_id: int, session: SessionDep, actor: Approver) -> AdjustmentOut:
     return AdjustmentOut.model_validate(
         adjustments.decide_adjustment(session, actor, adjustment_id, approve=False)
