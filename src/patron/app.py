@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -25,7 +24,7 @@ from patron.core.openapi import ROW_ID_RANGE, errors
 from patron.core.ratelimit import RateLimiter
 from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
-from patron.deps import API_PREFIX, RetryLostRaces, one_hop
+from patron.deps import API_PREFIX, RetryLostRaces
 from patron.members.api import router as members_router
 from patron.middleware import RequestContextMiddleware, TextInputMiddleware
 from patron.orders.api import router as orders_router
@@ -60,15 +59,8 @@ async def bounded_ids(request: Request) -> None:
             )
 
 
-class OneHopRouter(APIRouter):
-    """Adds every sync endpoint wrapped by `deps.one_hop`: one worker thread per request."""
-
-    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().add_api_route(path, one_hop(endpoint), **kwargs)
-
-
 def api_router() -> APIRouter:
-    router = OneHopRouter(prefix=API_PREFIX, dependencies=[Depends(bounded_ids)])
+    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(bounded_ids)])
     for domain_router in (
         auth_router,
         stores_router,

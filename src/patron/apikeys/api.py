@@ -2,16 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from patron.apikeys import permissions, service
 from patron.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from patron.core.actor import Actor
 from patron.core.openapi import errors
 from patron.core.pagination import Page
-from patron.deps import SessionDep, require
+from patron.deps import OneHopRouter, SessionDep, require
 
-router = APIRouter(prefix="/api-keys", tags=["api keys"])
+router = OneHopRouter(prefix="/api-keys", tags=["api keys"])
 Admin = Annotated[Actor, Depends(require(permissions.MANAGE))]
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import Depends, File, Query, UploadFile
 
 from patron.catalog import permissions, service
 from patron.catalog.models import ProductStatus
@@ -19,9 +19,9 @@ from patron.core.actor import Actor
 from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.core.uploads import read_capped
-from patron.deps import ActorDep, SessionDep, SettingsDep, require
+from patron.deps import ActorDep, OneHopRouter, SessionDep, SettingsDep, require
 
-router = APIRouter(tags=["catalog"])
+router = OneHopRouter(tags=["catalog"])
 Merchandiser = Annotated[Actor, Depends(require(permissions.EDIT))]
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import Depends, File, Query, UploadFile
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
@@ -12,7 +12,7 @@ from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.core.reasons import Reason
 from patron.core.uploads import read_capped
-from patron.deps import ActorDep, SessionDep, SettingsDep, WriteSessionDep, require
+from patron.deps import ActorDep, OneHopRouter, SessionDep, SettingsDep, WriteSessionDep, require
 from patron.members import (
     attributes,
     consents,
@@ -61,7 +61,7 @@ from patron.members.schemas import (
     normalize_mobile,
 )
 
-router = APIRouter(tags=["members"])
+router = OneHopRouter(tags=["members"])
 Registrar = Annotated[Actor, Depends(require(permissions.WRITE))]
 GuideAssigner = Annotated[Actor, Depends(require(permissions.ASSIGN_GUIDES))]
 Merger = Annotated[Actor, Depends(require(permissions.MERGE))]

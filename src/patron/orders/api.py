@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import Depends, File, Query, UploadFile
 
 from patron.core.actor import Actor
 from patron.core.moments import Moment
 from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.core.uploads import read_capped
-from patron.deps import ActorDep, IdempotentDep, SessionDep, SettingsDep, require
+from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, SettingsDep, require
 from patron.members import visibility
 from patron.members.errors import MemberNotFound
 from patron.orders import importer, permissions, presenters, service
@@ -24,7 +24,7 @@ from patron.orders.schemas import (
 )
 from patron.orders.service import OrderExists, OrderNotFound, RefundExceedsOrder
 
-router = APIRouter(tags=["orders"])
+router = OneHopRouter(tags=["orders"])
 Till = Annotated[Actor, Depends(require(permissions.RECORD))]
 Refunder = Annotated[Actor, Depends(require(permissions.REFUND))]
 

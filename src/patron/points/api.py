@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from patron.core import clock
 from patron.core.actor import Actor
@@ -10,7 +10,7 @@ from patron.core.errors import Conflict, InvalidInput
 from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.core.reasons import Reason
-from patron.deps import ActorDep, IdempotentDep, SessionDep, require
+from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, require
 from patron.members import errors as member_errors
 from patron.members import registry, visibility
 from patron.points import adjustments, burning, permissions
@@ -37,7 +37,7 @@ from patron.points.schemas import (
     RuleOut,
 )
 
-router = APIRouter(tags=["points"])
+router = OneHopRouter(tags=["points"])
 Programmer = Annotated[Actor, Depends(require(permissions.EDIT_RULES))]
 HeadOffice = Annotated[Actor, Depends(require(permissions.VIEW_PROGRAM))]
 Till = Annotated[Actor, Depends(require(permissions.BURN))]

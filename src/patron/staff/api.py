@@ -2,18 +2,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from patron.core.actor import Actor, Role
 from patron.core.errors import Forbidden, RateLimited
 from patron.core.openapi import errors
 from patron.core.pagination import Page
-from patron.deps import ActorDep, SessionDep, SettingsDep, bearer_token, require
+from patron.deps import ActorDep, OneHopRouter, SessionDep, SettingsDep, bearer_token, require
 from patron.staff import permissions, service
 from patron.staff.schemas import LoginRequest, MeOut, StaffCreate, StaffOut, StaffUpdate, TokenOut
 
-auth_router = APIRouter(prefix="/auth", tags=["auth"])
-router = APIRouter(prefix="/staff", tags=["staff"])
+auth_router = OneHopRouter(prefix="/auth", tags=["auth"])
+router = OneHopRouter(prefix="/staff", tags=["staff"])
 StaffManager = Annotated[Actor, Depends(require(permissions.MANAGE))]
 
 

@@ -2,18 +2,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from patron.core.actor import Actor
 from patron.core.openapi import errors
 from patron.core.pagination import Page
-from patron.deps import ActorDep, SessionDep, require
+from patron.deps import ActorDep, OneHopRouter, SessionDep, require
 from patron.stores import permissions, service
 from patron.stores.models import StoreStatus, StoreType
 from patron.stores.schemas import StoreCreate, StoreOut, StoreUpdate
 from patron.stores.service import StoreCodeExists, StoreNotFound
 
-router = APIRouter(prefix="/stores", tags=["stores"])
+router = OneHopRouter(prefix="/stores", tags=["stores"])
 
 
 @router.get("", response_model=Page[StoreOut])
