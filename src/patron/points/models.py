@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -73,8 +74,20 @@ class PointsLot(Base):
     __table_args__ = (
         CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_within_points"),
         Index("ix_points_lots_member_status", "member_id", "status", "expires_at"),
-        Index("ix_points_lots_due", "status", "expires_at"),
-        Index("ix_points_lots_release", "status", "release_at"),
+        # The lots the job looks for, and only those: a lot leaves these indexes when it
+        # expires or is released, so the job's UPDATE writes no entry into them.
+        Index(
+            "ix_points_lots_due",
+            "expires_at",
+            postgresql_where=text("status = 'available'"),
+            sqlite_where=text("status = 'available'"),
+        ),
+        Index(
+            "ix_points_lots_release",
+            "release_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
