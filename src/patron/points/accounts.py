@@ -146,7 +146,7 @@ def spendable_lots(session: Session, member_id: int, now: datetime) -> list[Poin
             select(PointsLot)
             .where(
                 PointsLot.member_id == member_id,
-                PointsLot.status == LotStatus.available.value,
+                settling.status_is(LotStatus.available),
                 PointsLot.remaining > 0,
                 or_(PointsLot.expires_at.is_(None), PointsLot.expires_at > now),
             )

@@ -73,9 +73,16 @@ class PointsLot(Base):
     __tablename__ = "points_lots"
     __table_args__ = (
         CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_within_points"),
-        Index("ix_points_lots_member_status", "member_id", "status", "expires_at"),
-        # The lots the job looks for, and only those: a lot leaves these indexes when it
-        # expires or is released, so the job's UPDATE writes no entry into them.
+        # Partial indexes, so that expiring a million lots writes few index entries: a lot that
+        # expires or is released leaves these; only live lots are looked up by member on
+        # PostgreSQL (SQLite's planner could not prove the queries imply the condition).
+        Index(
+            "ix_points_lots_member_status",
+            "member_id",
+            "status",
+            "expires_at",
+            postgresql_where=text("status IN ('available', 'pending')"),
+        ),
         Index(
             "ix_points_lots_due",
             "expires_at",

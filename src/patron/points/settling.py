@@ -42,10 +42,10 @@ class Settled:
     expired_points: int
 
 
-def status_is(status: LotStatus) -> ColumnElement[bool]:
-    # Written into the SQL, not bound: the partial indexes of due lots (models.PointsLot) serve
-    # a query only when it names their status itself.
-    return LOTS.c.status == literal(status.value, literal_execute=True)
+def status_is(*statuses: LotStatus) -> ColumnElement[bool]:
+    """The lot has one of `statuses`. Written into the SQL, not bound: a partial index of lots
+    (models.PointsLot) serves a query only when the query names the statuses itself."""
+    return or_(*(LOTS.c.status == literal(s.value, literal_execute=True) for s in statuses))
 
 
 def due_release(now: datetime) -> ColumnElement[bool]:

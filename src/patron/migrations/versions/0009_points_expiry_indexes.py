@@ -1,5 +1,6 @@
-"""points expiry indexes: due and pending lots only, so expiring or releasing a lot takes it
-out of them instead of writing a new entry
+"""points expiry indexes: partial, so that expiring or releasing a lot writes few index entries
+
+The due and pending lots only (both databases), and on PostgreSQL the member's live lots only.
 
 Revision ID: 0009
 Revises: 0007
@@ -16,25 +17,37 @@ down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-PARTIAL = {
-    "ix_points_lots_due": ("expires_at", "status = 'available'"),
-    "ix_points_lots_release": ("release_at", "status = 'pending'"),
+# name: (columns before, columns after, condition, on SQLite too)
+INDEXES = {
+    "ix_points_lots_due": (["status", "expires_at"], ["expires_at"], "status = 'available'", True),
+    "ix_points_lots_release": (
+        ["status", "release_at"],
+        ["release_at"],
+        "status = 'pending'",
+        True,
+    ),
+    "ix_points_lots_member_status": (
+        ["member_id", "status", "expires_at"],
+        ["member_id", "status", "expires_at"],
+        "status IN ('available', 'pending')",
+        False,
+    ),
 }
 
 
 def upgrade() -> None:
-    for name, (column, where) in PARTIAL.items():
+    for name, (_, columns, where, sqlite_too) in INDEXES.items():
         op.drop_index(name, table_name="points_lots")
         op.create_index(
             name,
             "points_lots",
-            [column],
+            columns,
             postgresql_where=sa.text(where),
-            sqlite_where=sa.text(where),
+            sqlite_where=sa.text(where) if sqlite_too else None,
         )
 
 
 def downgrade() -> None:
-    for name, (column, _) in PARTIAL.items():
+    for name, (columns, _, _, _) in INDEXES.items():
         op.drop_index(name, table_name="points_lots")
-        op.create_index(name, "points_lots", ["status", column])
+        op.create_index(name, "points_lots", columns)
