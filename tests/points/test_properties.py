@@ -1,10 +1,13 @@
-"""Random sequences of orders, refunds, burns, adjustments, merges and clock advances with job
-runs. After every step: the ledger sum equals available + pending − debt for every member, no lot
-is negative or overdrawn, no expired point was ever spent, and each order's earned minus reversed
-points equal what the refund formula leaves of what the rules gave."""
+"""Random sequences of orders (in two stores), refunds, burns, adjustments, merges and clock
+advances with job runs. After every step: the ledger sum equals available + pending − debt for
+every member, no lot is negative or overdrawn, no expired point was ever spent, each order's earned
+minus reversed points equal what the refund formula leaves of what the rules gave, and whatever
+expired in the step (by the job or by a member's own spend) has one `expire` entry per member and
+earning store for exactly what those lots held; after a job run nothing is left due."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +26,7 @@ from patron.orders.schemas import OrderCreate, RefundCreate
 from patron.points import adjustments, burning, jobs
 from patron.points import policy as points_policy
 from patron.points import queries as points_queries
-from patron.points.models import EntryKind, PointsAllocation, PointsEntry, PointsLot
+from patron.points.models import EntryKind, LotStatus, PointsAllocation, PointsEntry, PointsLot
 from tests.factories import make_member, make_store, order_body
 
 START = datetime(2025, 12, 20, 4, 0, tzinfo=UTC)
@@ -85,6 +88,55 @@ def check_invariants(session: Session, member_ids: list[int], now: datetime) -> 
         assert earned == (order.total - _not_earning(session, order.id)) // 100
 
 
+Lots = dict[int, tuple[int, int | None, str, int]]
+
+
+def lots_now(session: Session) -> Lots:
+    """Each lot's member, store, status and remaining points."""
+    rows = session.execute(
+        select(
+            PointsLot.id,
+            PointsLot.member_id,
+            PointsLot.store_id,
+            PointsLot.status,
+            PointsLot.remaining,
+        )
+    )
+    return {
+        lot_id: (member_id, store_id, status, left)
+        for lot_id, member_id, store_id, status, left in rows
+    }
+
+
+def last_entry(session: Session) -> int:
+    return session.scalar(select(func.coalesce(func.max(PointsEntry.id), 0))) or 0
+
+
+def check_expiry(session: Session, before: Lots, entries_before: int) -> None:
+    lost: Counter[tuple[int, int | None]] = Counter()
+    for lot_id, (_, _, status, _) in lots_now(session).items():
+        if status == LotStatus.expired and lot_id in before:
+            member_id, store_id, was, remaining = before[lot_id]
+            if was != LotStatus.expired:
+                lost[(member_id, store_id)] += remaining
+    written = session.execute(
+        select(
+            PointsEntry.member_id, PointsEntry.store_id, PointsEntry.points, PointsEntry.lot_id
+        ).where(PointsEntry.kind == EntryKind.expire.value, PointsEntry.id > entries_before)
+    ).all()
+    assert all(lot_id is None for *_, lot_id in written)
+    booked = Counter({(member_id, store_id): -points for member_id, store_id, points, _ in written})
+    assert len(booked) == len(written), "one entry per member and store"
+    assert booked == +lost
+
+
+def check_nothing_due(session: Session, now: datetime) -> None:
+    due = ((PointsLot.status == LotStatus.available.value) & (PointsLot.expires_at <= now)) | (
+        (PointsLot.status == LotStatus.pending.value) & (PointsLot.release_at <= now)
+    )
+    assert session.scalar(select(func.count()).select_from(PointsLot).where(due)) == 0
+
+
 def _not_earning(session: Session, order_id: int) -> int:
     from patron.orders.models import OrderPayment
 
@@ -109,12 +161,13 @@ def test_ledger_invariants_hold_after_every_step(
     with session.begin_nested() as savepoint:
         policy = points_policy.get_policy(session)
         policy.pending_days, policy.rolling_months = pending_days, months
-        store = make_store(session)
+        store, other_store = make_store(session), make_store(session)
         people = [make_member(session, store) for _ in range(3)]
         ids = [m.id for m in people]
         order_ids: list[int] = []
         now = START
         for number, (kind, a, b, flag) in enumerate(script):
+            before, entries_before = lots_now(session), last_entry(session)
             with clock.frozen(now), session.begin_nested() as step:
                 try:
                     if kind == "order":
@@ -138,7 +191,7 @@ def test_ledger_invariants_hold_after_every_step(
                         ]
                         payments[0]["amount"] += b // 3 * 3 - b
                         body = order_body(
-                            store,
+                            other_store if b % 2 else store,
                             f"H{number}",
                             items=items,
                             payments=payments,
@@ -181,6 +234,7 @@ def test_ledger_invariants_hold_after_every_step(
                     elif kind == "advance":
                         now += timedelta(days=a)
                         jobs.run(session, now)
+                        check_nothing_due(session, now)
                     elif (
                         kind == "merge"
                         and a != b
@@ -191,4 +245,5 @@ def test_ledger_invariants_hold_after_every_step(
                 except PatronError:
                     step.rollback()  # a refused request changes nothing, as at the API edge
             check_invariants(session, ids, now)
+            check_expiry(session, before, entries_before)
         savepoint.rollback()

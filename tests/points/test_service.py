@@ -261,6 +261,38 @@ def test_job_expires_notes_and_is_idempotent(session: Session, shop: tuple[Store
     assert points_queries.verify(session) == []
 
 
+def test_expiry_books_one_entry_per_member_and_earning_store_by_the_job_or_a_burn(
+    session: Session,
+) -> None:
+    points_policy.get_policy(session).rolling_months = 1
+    here, there = make_store(session), make_store(session)
+    members = [make_member(session, here) for _ in range(2)]
+    for member in members:
+        buy(session, here, member, 20000, at=T0)
+        buy(session, here, member, 30000, at=T0 + timedelta(days=1))
+        buy(session, there, member, 10000, at=T0)
+        buy(session, here, member, 50000, at=T0 + timedelta(days=40))  # still good at `later`
+    later = T0 + timedelta(days=45)
+    by_burn, by_job = members
+    with clock.frozen(later):
+        burning.burn(session, SYSTEM, by_burn.id, 100, "spend")  # settles its own lots first
+    report = jobs.run(session, later)
+    assert (report.expired_lots, report.expired_points) == (3, 600)  # the other member's
+    assert jobs.run(session, later).expired_lots == 0
+    for member in members:
+        expired = session.scalars(
+            select(PointsEntry).where(
+                PointsEntry.member_id == member.id, PointsEntry.kind == "expire"
+            )
+        ).all()
+        assert sorted((e.store_id, e.points, e.lot_id, e.created_at) for e in expired) == sorted(
+            [(here.id, -500, None, later), (there.id, -100, None, later)]
+        )
+    assert state(session, by_burn, later) == (400, 0, 0)
+    assert state(session, by_job, later) == (500, 0, 0)
+    assert points_queries.verify(session) == []
+
+
 def test_merge_moves_lots_with_their_expiry_and_the_debt(session: Session) -> None:
     store = make_store(session)
     source, target = make_member(session, store), make_member(session, store)
@@ -755,12 +787,15 @@ def test_a_merge_pays_debt_only_from_points_that_have_not_expired(session: Sessi
     with clock.frozen(T0):
         burning.burn(session, SYSTEM, target.id, 300, "spent")
     refund_all(session, spent, T0)  # the target owes 300
-    buy(session, store, source, 20000)  # 200 points, expiring a month later
+    earned = buy(session, store, source, 20000)  # 200 points, expiring a month later
     later = T0 + timedelta(days=60)  # expired, and no job has run since
     with clock.frozen(later):
         member_merge.merge_members(session, SYSTEM, source.id, target.id)
     assert points_queries.verify(session) == []
     assert state(session, target, later) == (0, 0, 300)
+    # The expired lot, empty, stays with the source, whose ledger says it expired.
+    lot = session.scalars(select(PointsLot).where(PointsLot.order_id == earned)).one()
+    assert (lot.member_id, lot.status, lot.remaining) == (source.id, "expired", 0)
 
 
 def test_a_rule_is_read_alone_and_deleted_only_while_it_never_awarded(

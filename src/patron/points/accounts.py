@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, nulls_last, or_, select
+from sqlalchemy import Table, func, nulls_last, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -18,6 +18,7 @@ from patron.core.errors import InvalidInput
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
 from patron.members import merge as member_merge
+from patron.points import settling
 from patron.points.models import (
     EntryKind,
     LotStatus,
@@ -116,26 +117,9 @@ def add_entry(
 
 def settle_due(session: Session, account: PointsAccount, now: datetime) -> None:
     """Release this member's due pending lots and expire their due lots, before anything reads or
-    spends the balance: no expired point is ever spent, whenever the job last ran."""
-    due = session.scalars(
-        select(PointsLot)
-        .where(
-            PointsLot.member_id == account.member_id,
-            PointsLot.remaining > 0,
-            or_(
-                and_(PointsLot.status == LotStatus.pending.value, PointsLot.release_at <= now),
-                and_(PointsLot.status == LotStatus.available.value, PointsLot.expires_at <= now),
-            ),
-        )
-        .order_by(PointsLot.id)
-    ).all()
-    for lot in due:
-        if lot.status == LotStatus.pending:
-            lot.status = LotStatus.available.value
-            account.pending -= lot.remaining
-            account.available += lot.remaining
-        if lot.expires_at is not None and lot.expires_at <= now:
-            _expire_lot(session, account, lot)
+    spends the balance: no expired point is ever spent, whenever the job last ran. The job's own
+    rule (`settling`), for one member."""
+    settling.settle(session, now, [account.member_id])
     pay_debt(session, account, now)
     session.flush()
 
@@ -156,29 +140,13 @@ def pay_debt(session: Session, account: PointsAccount, now: datetime) -> None:
     account.debt -= paid
 
 
-def _expire_lot(session: Session, account: PointsAccount, lot: PointsLot) -> None:
-    add_entry(
-        session,
-        lot.member_id,
-        EntryKind.expire,
-        -lot.remaining,
-        "system",
-        lot_id=lot.id,
-        store_id=lot.store_id,
-        reason="expired",
-    )
-    account.available -= lot.remaining
-    lot.remaining = 0
-    lot.status = LotStatus.expired.value
-
-
 def spendable_lots(session: Session, member_id: int, now: datetime) -> list[PointsLot]:
     return list(
         session.scalars(
             select(PointsLot)
             .where(
                 PointsLot.member_id == member_id,
-                PointsLot.status == LotStatus.available.value,
+                settling.status_is(LotStatus.available),
                 PointsLot.remaining > 0,
                 or_(PointsLot.expires_at.is_(None), PointsLot.expires_at > now),
             )

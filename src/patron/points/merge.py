@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 from patron.core import clock
 from patron.members import merge as member_merge
 from patron.members.models import Member
+from patron.points import settling
 from patron.points.accounts import add_entry, lock_accounts, pay_debt, settle_due
 from patron.points.models import (
     AdjustmentStatus,
     EntryKind,
     ExpiryNotice,
+    LotStatus,
     PointsAdjustment,
     PointsLot,
     RuleAward,
@@ -25,15 +27,22 @@ MemberTally = TypeVar("MemberTally", RuleAward, ExpiryNotice)
 
 
 def merge(session: Session, source_id: int, target_id: int) -> None:
-    """Lots move with their expiry dates, the debt moves, and the ledger says so on both sides."""
+    """Live lots move with their expiry dates, the debt moves, and the ledger says so on both
+    sides."""
     accounts = lock_accounts(session, [source_id, target_id])
     source, target = accounts[source_id], accounts[target_id]
     now = clock.now()
     settle_due(session, source, now)
     settle_due(session, target, now)
     balance = source.available + source.pending - source.debt
+    # Live lots move; expired and cancelled ones, empty, stay with the source's ledger.
     session.execute(
-        update(PointsLot).where(PointsLot.member_id == source_id).values(member_id=target_id)
+        update(PointsLot)
+        .where(
+            PointsLot.member_id == source_id,
+            settling.status_is(LotStatus.available, LotStatus.pending),
+        )
+        .values(member_id=target_id)
     )
     session.execute(
         update(PointsAdjustment)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -72,9 +73,28 @@ class PointsLot(Base):
     __tablename__ = "points_lots"
     __table_args__ = (
         CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_within_points"),
-        Index("ix_points_lots_member_status", "member_id", "status", "expires_at"),
-        Index("ix_points_lots_due", "status", "expires_at"),
-        Index("ix_points_lots_release", "status", "release_at"),
+        # Partial indexes, so that expiring a million lots writes few index entries: a lot that
+        # expires or is released leaves these; only live lots are looked up by member on
+        # PostgreSQL (SQLite's planner could not prove the queries imply the condition).
+        Index(
+            "ix_points_lots_member_status",
+            "member_id",
+            "status",
+            "expires_at",
+            postgresql_where=text("status IN ('available', 'pending')"),
+        ),
+        Index(
+            "ix_points_lots_due",
+            "expires_at",
+            postgresql_where=text("status = 'available'"),
+            sqlite_where=text("status = 'available'"),
+        ),
+        Index(
+            "ix_points_lots_release",
+            "release_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

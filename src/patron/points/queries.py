@@ -15,6 +15,7 @@ from patron.core import clock
 from patron.core.pagination import PageResult, paginate
 from patron.members import privacy, timeline
 from patron.members.models import Member
+from patron.points import settling
 from patron.points.models import (
     EntryKind,
     LotStatus,
@@ -40,7 +41,7 @@ def balance(session: Session, member_id: int) -> Balance:
         select(PointsLot).where(
             PointsLot.member_id == member_id,
             PointsLot.remaining > 0,
-            PointsLot.status.in_([LotStatus.available.value, LotStatus.pending.value]),
+            settling.status_is(LotStatus.available, LotStatus.pending),
             or_(PointsLot.expires_at.is_(None), PointsLot.expires_at > now),
         )
     ).all()
