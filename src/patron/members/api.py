@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
@@ -10,14 +10,12 @@ from patron.core.errors import InvalidInput
 from patron.core.moments import Moment
 from patron.core.pagination import Page
 from patron.core.reasons import Reason
-from patron.core.uploads import read_capped
-from patron.deps import ActorDep, SessionDep, SettingsDep, WriteSessionDep, require
+from patron.deps import ActorDep, SessionDep, WriteSessionDep, require
 from patron.members import (
     attributes,
     consents,
     guides,
     identities,
-    importer,
     permissions,
     presenters,
     privacy,
@@ -39,7 +37,6 @@ from patron.members.schemas import (
     GuideChange,
     IdentityIn,
     IdentityOut,
-    ImportReport,
     MemberCodeOut,
     MemberCreate,
     MemberOut,
@@ -57,7 +54,6 @@ Merger = Annotated[Actor, Depends(require(permissions.MERGE))]
 Exporter = Annotated[Actor, Depends(require(permissions.EXPORT))]
 Eraser = Annotated[Actor, Depends(require(permissions.ERASE))]
 Programmer = Annotated[Actor, Depends(require(permissions.EDIT_ATTRIBUTES))]
-Importer = Annotated[Actor, Depends(require(permissions.IMPORT))]
 
 
 @router.post("/members", response_model=MemberOut, status_code=201)
@@ -254,20 +250,6 @@ def update_attribute(
     attribute_id: int, data: AttributeUpdate, session: SessionDep, actor: Programmer
 ) -> AttributeOut:
     return presenters.attribute_out(attributes.update_attribute(session, actor, attribute_id, data))
-
-
-@router.post("/imports/members", response_model=ImportReport)
-def import_members(
-    session: SessionDep,
-    settings: SettingsDep,
-    actor: Importer,
-    file: Annotated[
-        UploadFile, File(description="CSV (UTF-8 or GB18030) or .xlsx with a header row")
-    ],
-    dry_run: bool = True,
-) -> ImportReport:
-    rows = importer.read_rows(read_capped(file, settings), file.filename or "upload.csv")
-    return importer.import_members(session, actor, rows, dry_run=dry_run)
 
 
 def _shown(session: Session, actor: Actor, member: Member) -> MemberOut:
