@@ -24,8 +24,9 @@ from patron.core.db import READ_ONLY, DatabaseBusy, violated_unique
 T = TypeVar("T")
 # A batch runs at most this many times before its loss is the import's failure.
 ATTEMPTS = 6
-# Errors that say another transaction got there first, not that the batch is wrong.
-RETRYABLE_DB_ERRORS = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+# PostgreSQL's errors that say another transaction got there first, not that the batch is
+# wrong; COPY (core.bulk) raises them unwrapped.
+LOST_RACE = (pg_errors.UniqueViolation, pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 
 
 class Stopped(Exception):
@@ -66,7 +67,7 @@ class Batches:
                         self._progress(session, rows_done)
                     session.commit()
                     return result
-                except (DBAPIError, DatabaseBusy) as exc:
+                except Exception as exc:
                     session.rollback()
                     if attempt == ATTEMPTS or not lost_race(exc):
                         raise
@@ -81,4 +82,4 @@ def lost_race(exc: Exception) -> bool:
         return True
     if isinstance(exc, IntegrityError):
         return violated_unique(exc) is not None
-    return isinstance(exc, DBAPIError) and isinstance(exc.orig, RETRYABLE_DB_ERRORS)
+    return isinstance(exc.orig if isinstance(exc, DBAPIError) else exc, LOST_RACE)
