@@ -4,6 +4,7 @@ ends, what a restart or a shutdown leaves, and that the server answers while one
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -20,13 +21,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.app import create_app
+from patron.console.web import CSRF_FIELD, SESSION_COOKIE
 from patron.core import clock, db, migrate
 from patron.core.actor import SYSTEM, Role
+from patron.core.security import form_token
 from patron.core.settings import Settings
 from patron.imports import runner, service
 from patron.imports.models import Import, ImportKind
 from patron.members.models import Member
 from patron.orders.models import Order
+from patron.staff import service as staff
 from tests import conftest
 from tests.core.test_tabular import workbook
 from tests.factories import make_staff, make_store, order_body, staff_headers
@@ -91,6 +95,58 @@ def test_a_file_past_the_row_limit_fails_before_a_row_is_written(
     assert (error["field"], error["code"]) == ("file", "too_many_rows")
     assert "more than 2 rows" in error["message"]
     assert session.scalar(select(func.count()).select_from(Member)) == 0
+
+
+@pytest.mark.parametrize(
+    ("page", "filename", "content", "words"),
+    [
+        ("/console/products/import", "p.csv", b"\xff\xfe\x00garbage\x80", "无法读取该文件"),
+        ("/console/orders/import", "o.csv", "门店编码\nSH001\n".encode(), "缺少必需的列"),
+        ("/console/members/import", "m.csv", CSV.encode(), "已导入"),
+    ],
+    ids=["products_unreadable", "orders_columns_missing", "members_done"],
+)
+def test_a_console_import_ends_on_its_own_page(
+    app: FastAPI,
+    session: Session,
+    settings: Settings,
+    page: str,
+    filename: str,
+    content: bytes,
+    words: str,
+) -> None:
+    make_store(session, "IMP01")
+    token = staff.issue_token(make_staff(session, Role.hq_admin), settings).token
+    other = staff.issue_token(make_staff(session, Role.hq_marketing), settings).token
+    form = {CSRF_FIELD: form_token(settings.secret_key, token)}
+    with TestClient(app) as client:
+        client.cookies.set(SESSION_COOKIE, token, path="/console")
+        sent = client.post(page, data=form, files={"file": (filename, content, "text/csv")})
+        assert re.fullmatch(rf"{page}/\d+", sent.url.path), sent.url
+        assert (sent.status_code, words in sent.text) == (200, True)
+        assert 'http-equiv="refresh"' not in sent.text  # it ended: no more reloading
+        client.cookies.set(SESSION_COOKIE, other, path="/console")
+        assert client.get(sent.url.path).status_code in (403, 404)  # not theirs
+
+
+def test_a_running_import_page_reloads_itself(
+    app: FastAPI, session: Session, settings: Settings
+) -> None:
+    user = make_staff(session, Role.hq_admin)
+    actor = staff.actor_for(user)
+    record = service.create(session, actor, ImportKind.orders, "o.csv", False, "elsewhere:1")
+    service.start(session, record.id, 4000)
+    service.progress(session, record.id, 1000)
+    session.flush()
+    with TestClient(app) as client:
+        client.cookies.set(SESSION_COOKIE, staff.issue_token(user, settings).token, path="/console")
+        shown = client.get(f"/console/orders/import/{record.id}")
+        wrong_kind = client.get(f"/console/members/import/{record.id}")
+    assert shown.status_code == 200
+    assert '<meta http-equiv="refresh" content="1">' in shown.text
+    assert "已处理 1,000 行，共约 4,000 行" in shown.text
+    assert 'name="file"' not in shown.text  # no form while it runs
+    assert wrong_kind.status_code == 404
 
 
 def dead_pid() -> int:
