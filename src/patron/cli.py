@@ -219,6 +219,7 @@ def apikey_create(
 def run_import(kind: ImportKind, file: Path, dry_run: bool, publish_events: bool = False) -> Any:
     """Run an import in the foreground, through the same batched runner (and import record) as
     the server's; the report, or the refusal raised for the group's handler."""
+    from patron.core.batches import committed
     from patron.imports import runner, service
 
     sessions = db.session_factory()
@@ -233,7 +234,7 @@ def run_import(kind: ImportKind, file: Path, dry_run: bool, publish_events: bool
         try:
             finished = runner.run(sessions, import_id, upload, SYSTEM, get_settings(), None, moved)
         except KeyboardInterrupt:
-            with runner.transaction(sessions) as session:
+            with committed(sessions) as session:
                 service.interrupt(session, import_id)
             err.print(f"interrupted: run `patron import {kind} {file}` again to finish it")
             raise typer.Exit(130) from None

@@ -11,7 +11,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from itertools import count
 from typing import TypeVar
 
@@ -22,11 +22,29 @@ from sqlalchemy.orm import Session
 from patron.core.db import READ_ONLY, DatabaseBusy, violated_unique
 
 T = TypeVar("T")
+# Where a lookup runs: a short read-only transaction per call (`Batches.read`).
+Lookups = Callable[[], AbstractContextManager[Session]]
 # A batch runs at most this many times before its loss is the import's failure.
 ATTEMPTS = 6
 # PostgreSQL's errors that say another transaction got there first, not that the batch is
 # wrong; COPY (core.bulk) raises them unwrapped.
 LOST_RACE = (pg_errors.UniqueViolation, pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+
+
+@contextmanager
+def committed(sessions: Callable[[], Session]) -> Iterator[Session]:
+    """A transaction of its own, committed when the block ends without an error."""
+    with sessions() as session:
+        yield session
+        session.commit()
+
+
+@contextmanager
+def reading(sessions: Callable[[], Session]) -> Iterator[Session]:
+    """A short read-only transaction of its own (on SQLite, one that takes no write lock)."""
+    with sessions() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        yield session
 
 
 class Stopped(Exception):
@@ -48,11 +66,8 @@ class Batches:
         self.sessions, self.size = sessions, size
         self._progress, self._stop = progress, stop
 
-    @contextmanager
-    def read(self) -> Iterator[Session]:
-        with self.sessions() as session:
-            session.connection(execution_options={READ_ONLY: True})
-            yield session
+    def read(self) -> AbstractContextManager[Session]:
+        return reading(self.sessions)
 
     def write(self, work: Callable[[Session], T], rows_done: int) -> T:
         """`work(session)` committed with the progress so far, or rolled back and retried

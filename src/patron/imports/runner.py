@@ -9,9 +9,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
 from patron.core.actor import Actor
-from patron.core.batches import Batches, Stopped
+from patron.core.batches import Batches, Stopped, committed, reading
 from patron.core.errors import PatronError, ServiceUnavailable
 from patron.core.settings import Settings
 from patron.core.tabular import FileLimits, measure
@@ -62,17 +61,10 @@ def owner() -> str:
     return f"{socket.gethostname()[:80]}:{os.getpid()}"
 
 
-@contextmanager
-def transaction(sessions: Sessions) -> Iterator[Session]:
-    with sessions() as session:
-        yield session
-        session.commit()
-
-
 def accept(sessions: Sessions, upload: Upload, actor: Actor) -> int:
     """The id of the import's record, queued and committed (the CLI's: no request holds a
     transaction for it)."""
-    with transaction(sessions) as session:
+    with committed(sessions) as session:
         return service.create(
             session, actor, upload.kind, upload.filename, upload.dry_run, owner()
         ).id
@@ -94,7 +86,7 @@ def run(
     error: PatronError | None = None
     try:
         rows_total = measure(upload.content, upload.filename, limits)
-        with transaction(sessions) as session:
+        with committed(sessions) as session:
             service.start(session, import_id, rows_total)
 
         def progress(session: Session, rows_done: int) -> None:
@@ -104,20 +96,20 @@ def run(
 
         batches = Batches(sessions, settings.import_batch_size, progress, stop)
         report = _load(batches, actor, upload, limits)
-        with transaction(sessions) as session:
+        with committed(sessions) as session:
             service.finish(session, import_id, report.model_dump(mode="json"))
     except Stopped:
-        with transaction(sessions) as session:
+        with committed(sessions) as session:
             service.interrupt(session, import_id)
     except PatronError as exc:
         error = exc
-        with transaction(sessions) as session:
+        with committed(sessions) as session:
             service.fail(session, import_id, problem(exc))
     except Exception:
         log.exception("import %s failed", import_id)
-        with transaction(sessions) as session:
+        with committed(sessions) as session:
             service.fail(session, import_id, INTERNAL_ERROR)
-    with sessions() as session:
+    with reading(sessions) as session:
         finished = session.get(Import, import_id)
         assert finished is not None
         return Finished(finished, error)
@@ -158,7 +150,7 @@ def _load(batches: Batches, actor: Actor, upload: Upload, limits: FileLimits) ->
 def interrupt_orphans(sessions: Sessions) -> list[int]:
     """Mark interrupted what dead processes left running (see `service.interrupt_orphans`)."""
     host, _, pid = owner().rpartition(":")
-    with transaction(sessions) as session:
+    with committed(sessions) as session:
         return service.interrupt_orphans(session, host, int(pid), _alive)
 
 
@@ -238,5 +230,5 @@ class ImportQueue:
         executor.shutdown(wait=True, cancel_futures=True)
         for import_id, future in pending.items():
             if future.cancelled():
-                with transaction(self.sessions) as session:
+                with committed(self.sessions) as session:
                     service.interrupt(session, import_id)

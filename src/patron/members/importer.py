@@ -3,8 +3,7 @@ each batch committed on its own (a run stopped midway is finished by running the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from itertools import islice
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 from patron.audit import service as audit
 from patron.core import bulk, clock
 from patron.core.actor import Actor
-from patron.core.batches import Batches
+from patron.core.batches import Batches, Lookups
 from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
@@ -166,9 +165,6 @@ def _parse_moment(value: Any, field_name: str) -> datetime:
     except OverflowError as exc:
         raise RowError(field_name, "is out of range", code=Reason.out_of_range) from exc
     return moment
-
-
-Lookups = Callable[[], AbstractContextManager[Session]]
 
 
 class RowParser:

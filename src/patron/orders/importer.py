@@ -7,8 +7,7 @@ not award points today."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -23,7 +22,7 @@ from patron.catalog import service as catalog
 from patron.catalog.schemas import CATEGORY_CODE_LENGTH
 from patron.core import bulk, clock
 from patron.core.actor import Actor
-from patron.core.batches import Batches
+from patron.core.batches import Batches, Lookups
 from patron.core.errors import InvalidInput
 from patron.core.money import MAX_FEN, yuan_to_fen
 from patron.core.reasons import Reason
@@ -161,9 +160,6 @@ def _when(value: Any) -> datetime:
     if moment > clock.now() + service.CLOCK_SKEW:
         raise RowError("occurred_at", "is in the future", code=Reason.in_future)
     return moment
-
-
-Lookups = Callable[[], AbstractContextManager[Session]]
 
 
 class RowParser:
