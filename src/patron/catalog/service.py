@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Table, func, or_, select
@@ -302,10 +303,7 @@ def import_products(
     parsed = list(_parse_products(rows, report))
     for start in range(0, len(parsed), batches.size):
         chunk = parsed[start : start + batches.size]
-
-        def work(session: Session, chunk: list[dict[str, Any]] = chunk) -> ProductOutcome:
-            return _write_products(session, chunk, dry_run)
-
+        work = partial(_write_products, parsed=chunk, dry_run=dry_run)
         batches.write(work, report.rows).add_to(report)
     if not dry_run:
         after = report.model_dump(include={"rows", "created", "updated", "skipped"})

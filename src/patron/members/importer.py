@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from functools import partial
 from itertools import islice
 from typing import Any, cast
 
@@ -269,11 +270,9 @@ def import_members(
 
     repeats = Repeats()
     for batch in _batches(parsed_rows(), batches.size):
-        unique = repeats.first_of(batch, report)
-
-        def work(session: Session, unique: list[ParsedRow] = unique) -> BatchOutcome:
-            return _write_batch(session, actor, unique, dry_run)
-
+        work = partial(
+            _write_batch, actor=actor, parsed=repeats.first_of(batch, report), dry_run=dry_run
+        )
         batches.write(work, report.rows).add_to(report)
     report.errors.sort(key=lambda error: error.row)
     if not dry_run:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from itertools import islice
 from typing import Any, cast
 
@@ -316,10 +317,7 @@ def import_orders(
     )
     orders = group_orders(RowParser(batches.read, actor), rows, report, scattered_orders(rows))
     while batch := list(islice(orders, batches.size)):
-
-        def work(session: Session, batch: list[ParsedOrder] = batch) -> BatchOutcome:
-            return _write_batch(session, batch, dry_run, publish_events)
-
+        work = partial(_write_batch, batch=batch, dry_run=dry_run, publish_events=publish_events)
         batches.write(work, report.rows).add_to(report)
     if not dry_run:
         batches.write(lambda session: _audit(session, actor, report), report.rows)
