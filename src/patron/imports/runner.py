@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from patron.catalog import service as catalog
 from patron.core.actor import Actor
 from patron.core.batches import Batches, Stopped, committed, reading
+from patron.core.db import DatabaseBusy
 from patron.core.errors import PatronError, ServiceUnavailable
 from patron.core.settings import Settings
 from patron.core.tabular import FileLimits, measure
@@ -148,10 +149,16 @@ def _load(batches: Batches, actor: Actor, upload: Upload, limits: FileLimits) ->
 
 
 def interrupt_orphans(sessions: Sessions) -> list[int]:
-    """Mark interrupted what dead processes left running (see `service.interrupt_orphans`)."""
+    """Mark interrupted what dead processes left unfinished (see `service.orphans`); the write
+    lock is taken only when there are some."""
     host, _, pid = owner().rpartition(":")
-    with committed(sessions) as session:
-        return service.interrupt_orphans(session, host, int(pid), _alive)
+    with reading(sessions) as session:
+        dead = service.orphans(session, host, int(pid), _alive)
+    if dead:
+        with committed(sessions) as session:
+            for import_id in dead:
+                service.interrupt(session, import_id)
+    return dead
 
 
 def _alive(pid: int) -> bool:
@@ -213,7 +220,7 @@ class ImportQueue:
         """At start-up: imports dead processes left unfinished become interrupted."""
         try:
             interrupted = interrupt_orphans(self.sessions)
-        except SQLAlchemyError:
+        except (SQLAlchemyError, DatabaseBusy):
             log.warning("unfinished imports not checked: the database does not answer")
             return
         if interrupted:

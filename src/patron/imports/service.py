@@ -99,26 +99,29 @@ def fail(session: Session, import_id: int, problem: dict[str, Any]) -> None:
 
 
 def interrupt(session: Session, import_id: int) -> None:
-    _end(session, import_id, ImportStatus.interrupted)
+    """Mark interrupted, unless it ended meanwhile."""
+    now = clock.now()
+    session.execute(
+        update(Import)
+        .where(Import.id == import_id, Import.status.in_(UNFINISHED))
+        .values(status=ImportStatus.interrupted.value, finished_at=now, updated_at=now)
+    )
 
 
-def interrupt_orphans(
-    session: Session, host: str, pid: int, alive: Callable[[int], bool]
-) -> list[int]:
-    """At start-up, before this process runs any import: mark interrupted the unfinished imports
-    of dead processes. On this host, a process is dead when its pid is gone (or is this
-    process's own); anywhere, when its import has not moved for STALE_AFTER."""
+def orphans(session: Session, host: str, pid: int, alive: Callable[[int], bool]) -> list[int]:
+    """At start-up, before this process runs any import: the unfinished imports of dead
+    processes. On this host, a process is dead when its pid is gone (or is this process's own);
+    anywhere, when its import has not moved for STALE_AFTER."""
     stale_before = clock.now() - STALE_AFTER
-    interrupted = []
+    dead = []
     for record in session.scalars(select(Import).where(Import.status.in_(UNFINISHED))):
         owner_host, _, owner_pid = record.owner.rpartition(":")
         dead_here = owner_host == host and (
             not owner_pid.isdigit() or int(owner_pid) == pid or not alive(int(owner_pid))
         )
         if dead_here or record.updated_at < stale_before:
-            interrupt(session, record.id)
-            interrupted.append(record.id)
-    return interrupted
+            dead.append(record.id)
+    return dead
 
 
 def _end(session: Session, import_id: int, status: ImportStatus, **values: Any) -> None:
