@@ -82,8 +82,8 @@ def make_csv(lines: int, store_list: list[StoreInfo], mobiles: list[str]) -> tup
                     ]
                 )
                 written += 1
-            if written >= lines:
-                break
+                if written == lines:  # the last order may lose lines: exactly `lines` in all
+                    return buffer.getvalue().encode(), orders
     return buffer.getvalue().encode(), orders
 
 
