@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import types
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -20,18 +19,19 @@ from patron.apikeys.api import router as apikeys_router
 from patron.audit.api import router as audit_router
 from patron.catalog.api import router as catalog_router
 from patron.console import routes as console
-from patron.core import clock, crypto, db
-from patron.core.errors import InvalidInput
-from patron.core.ids import MAX_ROW_ID
+from patron.core import clock, crypto, db, openapi
+from patron.core.errors import DatabaseUnavailable, InvalidInput, ServiceUnavailable
+from patron.core.ids import MAX_ROW_ID, row_ids
 from patron.core.logging import configure_logging
+from patron.core.openapi import ROW_ID_RANGE, errors
 from patron.core.ratelimit import RateLimiter
 from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
-from patron.deps import API_PREFIX, one_hop
+from patron.deps import API_PREFIX, RetryLostRaces
 from patron.imports.api import router as imports_router
 from patron.imports.runner import ImportQueue
 from patron.members.api import router as members_router
-from patron.middleware import RequestContextMiddleware
+from patron.middleware import RequestContextMiddleware, TextInputMiddleware
 from patron.orders.api import router as orders_router
 from patron.points.api import router as points_router
 from patron.staff.api import auth_router
@@ -42,49 +42,30 @@ from patron.stores.api import router as stores_router
 REQUEST_WRITE_WAIT_SECONDS = 5.0
 
 
-def _is_int(annotation: Any) -> bool:
-    """`int` or `int | None`."""
-    if get_origin(annotation) in (Union, types.UnionType):
-        return set(get_args(annotation)) == {int, type(None)}
-    return annotation is int
-
-
 async def bounded_ids(request: Request) -> None:
     """Every `*_id` integer in the path or query string names a row, and the id columns are 32-bit:
-    a larger number answers 422 here rather than 500 from the database (DataError, OverflowError).
+    one outside 1..MAX_ROW_ID answers 422 here rather than 404, or 500 from the database
+    (DataError, OverflowError). The OpenAPI document gives these parameters the same range.
     """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    for fields, values in (
-        (route.dependant.path_params, request.path_params),
-        (route.dependant.query_params, request.query_params),
-    ):
-        for field in fields:
-            raw = values.get(field.alias)
-            if not (field.name.endswith("_id") and _is_int(field.field_info.annotation)):
-                continue
-            try:
-                value = int(str(raw))
-            except ValueError:
-                continue  # missing or not a number: FastAPI's own validation answers it
-            if not -MAX_ROW_ID <= value <= MAX_ROW_ID:
-                raise InvalidInput(
-                    field.alias,
-                    f"out of range: ids go up to {MAX_ROW_ID}",
-                    code=Reason.out_of_range,
-                )
-
-
-class OneHopRouter(APIRouter):
-    """Adds every sync endpoint wrapped by `deps.one_hop`: one worker thread per request."""
-
-    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().add_api_route(path, one_hop(endpoint), **kwargs)
+    for field in row_ids(route):
+        raw = request.path_params.get(field.alias, request.query_params.get(field.alias))
+        try:
+            value = int(str(raw))
+        except ValueError:
+            continue  # missing or not a number: FastAPI's own validation answers it
+        if not ROW_ID_RANGE["minimum"] <= value <= ROW_ID_RANGE["maximum"]:
+            raise InvalidInput(
+                field.alias,
+                f"out of range: ids go from 1 up to {MAX_ROW_ID}",
+                code=Reason.out_of_range,
+            )
 
 
 def api_router() -> APIRouter:
-    router = OneHopRouter(prefix=API_PREFIX, dependencies=[Depends(bounded_ids)])
+    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(bounded_ids)])
     for domain_router in (
         auth_router,
         stores_router,
@@ -131,11 +112,14 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
     )
     app.state.imports = ImportQueue(app.state.session_factory, settings)
     app.state.login_limiter = RateLimiter(settings.rate_limit_storage, settings.login_rate_limit)
+    app.add_middleware(RetryLostRaces)  # innermost: a retry re-runs the routing only
+    app.add_middleware(TextInputMiddleware)  # inside: its refusals carry the request id
     app.add_middleware(RequestContextMiddleware)
     problems.install(app)
+    openapi.install(app)
 
-    @app.exception_handler(db.DatabaseBusy)
-    async def _database_busy(request: Request, exc: db.DatabaseBusy) -> JSONResponse:
+    @app.exception_handler(ServiceUnavailable)
+    async def _unavailable(request: Request, exc: ServiceUnavailable) -> JSONResponse:
         retry_after = {"Retry-After": str(exc.retry_after_seconds)}
         return problems.problem_response(
             request, exc.status, exc.code, exc.title, exc.detail, retry_after
@@ -144,7 +128,7 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
     app.include_router(api_router())
     console.mount(app)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], responses=errors(DatabaseUnavailable))
     def healthz(request: Request) -> JSONResponse:
         try:
             with request.app.state.session_factory() as session:
@@ -152,13 +136,9 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
                 session.connection(execution_options={db.READ_ONLY: True})
                 session.execute(text("SELECT 1"))
         except SQLAlchemyError:
-            return problems.problem_response(
-                request,
-                503,
-                "database_unavailable",
-                "Database unavailable",
-                "the database does not answer",
-            )
+            down = DatabaseUnavailable
+            detail = "the database does not answer"
+            return problems.problem_response(request, down.status, down.code, down.title, detail)
         return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
     @app.get("/", include_in_schema=False)

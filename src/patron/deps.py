@@ -1,20 +1,25 @@
-"""FastAPI dependencies: the per-request transaction, the authenticated actor, and running a
-value-moving call once per Idempotency-Key."""
+"""FastAPI dependencies: the per-request transaction (run again when it loses a lock race), the
+authenticated actor, and running a value-moving call once per Idempotency-Key."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
+import logging
+import random
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.dependencies.models import Dependant
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from patron.apikeys import service as apikeys
 from patron.core import db, idempotency
@@ -23,11 +28,19 @@ from patron.core.errors import PatronError, Unauthenticated
 from patron.core.permissions import Permission
 from patron.core.security import API_KEY_PREFIX
 from patron.core.settings import Settings
+from patron.problems import problem_response
 from patron.staff import service as staff
 
 API_PREFIX = "/api/v1"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 IDEMPOTENCY_KEY_HELP = "Required. A retry with the same key and body returns the first result."
+# A request whose transaction loses a lock race (`db.transient`) runs again, this many times in
+# all, then answers 503 with Retry-After; the pause before attempt n+1 is about n times this.
+TRANSACTION_ATTEMPTS = 3
+RETRY_PAUSE_SECONDS = 0.05
+# A request body kept to be replayed; a larger one (a big upload) answers the 503 at once.
+REPLAY_LIMIT_BYTES = 1 << 20
+log = logging.getLogger("patron.db")
 
 
 # The request's session, for the endpoint's thread (see `one_hop`).
@@ -102,6 +115,14 @@ def one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         return await run_in_threadpool(in_transaction, kwargs)
 
     return run
+
+
+class OneHopRouter(APIRouter):
+    """A domain's API router: it adds every sync endpoint wrapped by `one_hop`. (Wrapping where
+    the routers are included would not do: FastAPI includes a router's routes as they are.)"""
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().add_api_route(path, one_hop(endpoint), **kwargs)
 
 
 def _route_writes(request: Request) -> bool:
@@ -221,3 +242,85 @@ async def idempotent(
 
 
 IdempotentDep = Annotated[Idempotent, Depends(idempotent)]
+
+
+class RetryLostRaces:
+    """ASGI middleware running a request again, from the start, when its transaction lost a lock
+    race: PostgreSQL chose it as a deadlock's victim or refused it for a serialization conflict,
+    or SQLite could not give it its lock. The database rolled that transaction back, and with it
+    everything the request wrote (its idempotency key's claim, audit entries, outbox events), and
+    nothing was sent yet (the transaction ends before the response starts); the next attempt has
+    a session and a transaction of its own. After TRANSACTION_ATTEMPTS: 503 with Retry-After.
+
+    Sits inside RequestContextMiddleware (one request id, one access log line per request) and
+    outside the routes, so it works whichever router or page the request reaches."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body = _ReplayableBody(receive)
+        started = False
+
+        async def send_marked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        attempt = 1
+        while True:
+            try:
+                await self.app(dict(scope), body.receive, send_marked)
+                return
+            except DBAPIError as error:
+                if started or not db.transient(error):
+                    raise
+                if attempt == TRANSACTION_ATTEMPTS or body.too_large:
+                    await _busy(scope, error)(scope, receive, send)
+                    return
+                log.warning("transaction retried", extra={"attempt": attempt, "error": error.orig})
+                await asyncio.sleep(RETRY_PAUSE_SECONDS * attempt * random.uniform(0.5, 1.5))
+                body.rewind()
+                attempt += 1
+
+
+def _busy(scope: Scope, error: DBAPIError) -> Response:
+    busy = db.DatabaseBusy(f"the database is busy ({type(error.orig).__name__}); retry")
+    return problem_response(
+        Request(scope),
+        busy.status,
+        busy.code,
+        busy.title,
+        busy.detail,
+        {"Retry-After": str(busy.retry_after_seconds)},
+    )
+
+
+class _ReplayableBody:
+    """The request's body messages as received, kept (up to REPLAY_LIMIT_BYTES) to be received
+    again by the next attempt; past what was kept, the client's own `receive`."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._kept: list[Message] = []
+        self._size = 0
+        self._next = 0
+        self.too_large = False
+
+    async def receive(self) -> Message:
+        if self._next < len(self._kept):
+            self._next += 1
+            return self._kept[self._next - 1]
+        message = await self._receive()
+        if message["type"] == "http.request" and not self.too_large:
+            self._size += len(message.get("body", b""))
+            self.too_large = self._size > REPLAY_LIMIT_BYTES
+            self._kept.append(message)
+            self._next += 1
+        return message
+
+    def rewind(self) -> None:
+        self._next = 0

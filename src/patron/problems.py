@@ -10,11 +10,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from patron.core.context import current_request_id
 from patron.core.errors import PatronError
+from patron.core.ids import parse_row_id, row_ids
 from patron.core.reasons import for_pydantic
 
 PROBLEM_TYPE_BASE = "https://patron.dev/problems/"
@@ -25,6 +27,7 @@ ERROR_LOGGED = "patron.error_logged"
 _NUMERIC_VALUE_OUT_OF_RANGE = "22003"
 
 _HTTP_CODES = {
+    400: "bad_request",
     401: "unauthenticated",
     403: "forbidden",
     404: "not_found",
@@ -75,6 +78,25 @@ def number_out_of_range(exc: BaseException) -> bool:
     return False
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method the request's path takes. The router answers 405 with the methods of the
+    first route matching the path only, but routes share paths (GET and PATCH /members/{id}).
+    A route whose row id the path does not give (/members/merge) does not take it."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match = route.path_regex.match(request.url.path) if route.methods else None
+        if match and _names_rows(route, match.groupdict()):
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
+
+
+def _names_rows(route: RouteContext, path_params: dict[str, str]) -> bool:
+    if not isinstance(route.original_route, APIRoute):
+        return True
+    ids = [path_params[f.alias] for f in row_ids(route) if f.alias in path_params]
+    return all(parse_row_id(value) is not None for value in ids)
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or ".".join(str(p) for p in loc)
@@ -110,9 +132,10 @@ def install(app: FastAPI) -> None:
         code = _HTTP_CODES.get(status, f"http_{status}")
         title = HTTPStatus(status).phrase
         detail = exc.detail if isinstance(exc.detail, str) else title
-        return problem_response(
-            request, status, code, title, detail, dict(exc.headers or {}) or None
-        )
+        headers = dict(exc.headers or {})
+        if status == 405:
+            headers["Allow"] = allowed_methods(request)
+        return problem_response(request, status, code, title, detail, headers or None)
 
     # The safety net behind bounded ids (app.py): any other number a column cannot hold. The
     # transaction is rolled back by the session dependency before this answers.

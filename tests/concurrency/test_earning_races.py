@@ -12,10 +12,8 @@ from patron.orders import service as orders
 from patron.orders.schemas import OrderCreate
 from patron.points import burning
 from patron.points.models import PointsAccount, PointsEntry
-from tests.concurrency.test_races import pg_engine, race
+from tests.concurrency.test_races import race
 from tests.factories import make_member, make_store, order_body
-
-__all__ = ["pg_engine"]
 
 
 def test_concurrent_orders_and_burns_keep_the_balance(pg_engine: Engine) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from patron.core import db, idempotency, migrate
+from patron.core import idempotency
 from patron.core.actor import SYSTEM
 from patron.core.errors import PatronError
 from patron.members import identities, registration
@@ -23,20 +23,7 @@ from patron.orders.models import Order, OrderLine
 from patron.orders.schemas import OrderCreate, RefundCreate
 from patron.points import adjustments, burning
 from patron.points import queries as points_queries
-from tests import conftest
 from tests.factories import make_member, make_store, order_body
-
-
-@pytest.fixture(scope="module")
-def pg_engine() -> Iterator[Engine]:
-    if conftest._postgres_skip_reason:
-        pytest.skip(conftest._postgres_skip_reason)
-    url = conftest._create_postgres_database()
-    engine = db.make_engine(url, pool_size=25)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
-    conftest._drop_postgres_database(url)
 
 
 def race(threads: int, work: Callable[[int], Any]) -> list[Any]:

@@ -7,13 +7,16 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from patron.console.i18n import translator
 from patron.console.web import CSRF_FIELD, SESSION_COOKIE
 from patron.core.actor import Role
 from patron.core.security import form_token
 from patron.core.settings import Settings
 from patron.staff import service as staff
+from tests.core.test_text_input import multipart
 from tests.factories import make_member, make_staff, make_store
 
 
@@ -88,3 +91,75 @@ def test_a_store_is_edited_closed_and_reopened(admin: TestClient, session: Sessi
         )
     refused = admin.post(f"{url}/edit", data={**csrf(admin), **form, "name": ""})
     assert refused.status_code == 422  # a store needs a name; shown beside the field
+
+
+# --- text no field may hold (patron.core.text) ---------------------------------------------------
+
+
+def _stores(session: Session) -> int:
+    from patron.stores.models import Store
+
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(Store)) or 0
+
+
+def test_a_sign_in_with_a_nul_is_refused_before_any_account_is_looked_up(
+    app: FastAPI, session: Session
+) -> None:
+    user = make_staff(session, username="clerk9")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        page = client.post("/console/login", data={"username": "clerk9\x00", "password": "x"})
+    assert page.status_code == 422
+    assert translator("zh")("error.control_character") in page.text
+    assert 'name="username" value=""' in page.text  # the refused text is not echoed
+    session.refresh(user)
+    assert user.failed_logins == 0
+
+
+def test_a_nul_in_any_posted_form_is_refused_before_the_page_reads_it(
+    admin: TestClient, session: Session
+) -> None:
+    before = _stores(session)
+    form = {"code": "NUL1", "name": "门店\x00", "type": "owned"}
+    refused = admin.post("/console/stores/new", data={**csrf(admin), **form})
+    assert refused.status_code == 422
+    assert translator("zh")("error.control_character") in refused.text
+    member = {"mobile": "13900000123", "name": "张伟", "guide": "guide\x00"}
+    assert admin.post("/console/members/new", data={**csrf(admin), **member}).status_code == 422
+    assert _stores(session) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("门\t店", "control_character"),
+        ("门店\u202e", "bidi_override"),
+        ("\u200b\ufeff", "missing"),
+    ],
+)
+def test_a_single_line_field_says_why_beside_the_field(
+    admin: TestClient, session: Session, name: str, code: str
+) -> None:
+    before = _stores(session)
+    form = {"code": "TXT1", "name": name, "type": "owned"}
+    refused = admin.post("/console/stores/new", data={**csrf(admin), **form})
+    assert refused.status_code == 422
+    assert f'<small class="field-error">{translator("zh")(f"error.{code}")}</small>' in refused.text
+    assert _stores(session) == before
+
+
+@pytest.mark.parametrize("path", ["/console/stores?q=%00", "/console/members?q=a%1Bb"])
+def test_a_filter_with_a_control_character_is_refused(admin: TestClient, path: str) -> None:
+    response = admin.get(path)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "q"
+
+
+def test_an_upload_whose_file_name_is_not_text_is_refused_beside_the_file(
+    admin: TestClient,
+) -> None:
+    body, headers = multipart(b"p\x1b.csv", b"sku,name\nP-FN,x\n", **csrf(admin), dry_run="on")
+    page = admin.post("/console/products/import", content=body, headers=headers)
+    assert page.status_code == 422
+    expected = translator("zh")("error.control_character")
+    assert f'<small class="field-error">{expected}</small>' in page.text

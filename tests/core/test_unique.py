@@ -15,9 +15,12 @@ from patron.catalog.schemas import CategoryCreate, ProductCreate
 from patron.core.actor import SYSTEM
 from patron.core.db import unique_or
 from patron.core.errors import Conflict, PatronError
+from patron.members import attributes
+from patron.members.models import AttributeType
+from patron.members.schemas import AttributeCreate
 from patron.orders.models import Order
 from patron.stores.models import Store
-from tests.factories import make_order, make_staff, make_store
+from tests.factories import make_api_key, make_order, make_staff, make_store
 
 CREATES: list[tuple[Callable[[Session], object], str]] = [
     (lambda session: make_store(session, "DUP01"), "store_code_exists"),
@@ -34,10 +37,18 @@ CREATES: list[tuple[Callable[[Session], object], str]] = [
         ),
         "code_taken",
     ),
+    (
+        lambda session: attributes.create_attribute(
+            session, SYSTEM, AttributeCreate(code="dup", label="重复", type=AttributeType.text)
+        ),
+        "attribute_exists",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("create", "code"), CREATES, ids=["store", "staff", "category", "product"])
+@pytest.mark.parametrize(
+    ("create", "code"), CREATES, ids=["store", "staff", "category", "product", "attribute"]
+)
 def test_a_second_create_of_one_code_is_the_domains_conflict(
     session: Session, create: Callable[[Session], object], code: str
 ) -> None:
@@ -74,3 +85,35 @@ def test_other_integrity_errors_are_not_mistaken_for_the_named_one(session: Sess
     with pytest.raises(IntegrityError), unique_or(session, mapped):  # not a unique one at all
         session.add(Store(code="NULL1", name=None, type="owned", city="上海"))
     assert session.scalar(select(func.count()).select_from(Store).where(Store.code == "KEEP1"))
+
+
+def test_the_error_may_be_made_after_the_conflict(session: Session) -> None:
+    """A function in place of the error runs once the savepoint is rolled back: it may look up
+    who holds the value, and the transaction goes on."""
+    make_store(session, "HELD1")
+
+    def holder() -> Conflict:
+        held = session.scalar(select(Store.id).where(Store.code == "HELD1"))
+        return Conflict(f"held by store {held}")
+
+    with (
+        pytest.raises(Conflict, match="held by store"),
+        unique_or(session, {"uq_stores_code": holder}),
+    ):
+        session.add(Store(code="HELD1", name="重复", type="owned", city="上海"))
+
+
+def test_a_store_named_twice_in_a_scope_is_one_scope(session: Session) -> None:
+    """pk_staff_store_scopes and pk_api_key_store_scopes: a repeated store id is kept once."""
+    from patron.apikeys.models import ApiKeyStoreScope
+    from patron.core.actor import Role
+    from patron.staff.models import StaffStoreScope
+
+    store = make_store(session)
+    user = make_staff(session, Role.cashier, [store, store])
+    make_api_key(session, [store, store], name="twice")
+    scopes = [
+        select(func.count()).where(StaffStoreScope.staff_id == user.id),
+        select(func.count()).where(ApiKeyStoreScope.store_id == store.id),
+    ]
+    assert [session.scalar(s) for s in scopes] == [1, 1]

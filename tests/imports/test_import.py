@@ -97,6 +97,34 @@ def test_a_file_past_the_row_limit_fails_before_a_row_is_written(
     assert session.scalar(select(func.count()).select_from(Member)) == 0
 
 
+def test_an_upload_past_the_queue_answers_503_with_retry_after(
+    make_app: Callable[..., FastAPI],
+    session: Session,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One worker and no waiting place: while an import runs, the next upload is turned away."""
+    headers = staff_headers(make_staff(session), settings)
+    running, release = threading.Event(), threading.Event()
+
+    def held(*_: object) -> None:  # runs on the worker, away from the test's connection
+        running.set()
+        release.wait(10)
+
+    monkeypatch.setattr(runner, "WAITING", 0)
+    monkeypatch.setattr(runner, "run", held)
+    files = {"file": ("m.csv", CSV.encode(), "text/csv")}
+    with TestClient(make_app(import_workers=1)) as client:
+        try:
+            assert client.post(MEMBERS, files=files, headers=headers).status_code == 202
+            assert running.wait(10)
+            busy = client.post(MEMBERS, files=files, headers=headers)
+        finally:
+            release.set()
+    assert (busy.status_code, busy.json()["code"]) == (503, "imports_busy")
+    assert busy.headers["Retry-After"] == "10"
+
+
 @pytest.mark.parametrize(
     ("page", "filename", "content", "words"),
     [

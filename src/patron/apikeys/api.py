@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from patron.apikeys import permissions, service
 from patron.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from patron.core.actor import Actor
+from patron.core.openapi import errors
 from patron.core.pagination import Page
-from patron.deps import SessionDep, require
+from patron.deps import OneHopRouter, SessionDep, require
 
-router = APIRouter(prefix="/api-keys", tags=["api keys"])
+router = OneHopRouter(prefix="/api-keys", tags=["api keys"])
 Admin = Annotated[Actor, Depends(require(permissions.MANAGE))]
 
 
@@ -34,6 +35,6 @@ def create_key(data: ApiKeyCreate, session: SessionDep, actor: Admin) -> ApiKeyC
     return ApiKeyCreated(**out.model_dump(), key=created.key)
 
 
-@router.delete("/{key_id}", response_model=ApiKeyOut)
+@router.delete("/{key_id}", response_model=ApiKeyOut, responses=errors(service.ApiKeyNotFound))
 def revoke_key(key_id: int, session: SessionDep, actor: Admin) -> ApiKeyOut:
     return ApiKeyOut.model_validate(service.revoke_key(session, actor, key_id))

@@ -4,13 +4,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patron.core.ids import RowId
+from patron.core.inputs import Input
+from patron.core.text import Name
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
+class ApiKeyCreate(Input):
+    name: Name = Field(min_length=1, max_length=100)
     all_stores: bool = False
-    store_ids: list[int] = Field(default_factory=list)
+    store_ids: list[RowId] = Field(default_factory=list)
 
 
 class ApiKeyOut(BaseModel):

@@ -2,16 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from patron.audit import permissions, service
 from patron.audit.schemas import AuditEntryOut
 from patron.core.actor import Actor
 from patron.core.moments import Moment
 from patron.core.pagination import Page
-from patron.deps import SessionDep, require
+from patron.deps import OneHopRouter, SessionDep, require
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = OneHopRouter(prefix="/audit", tags=["audit"])
 
 
 @router.get("", response_model=Page[AuditEntryOut])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, exists, insert, select
 from sqlalchemy.orm import Session
 
 from patron.audit.models import AuditEntry
@@ -67,6 +67,31 @@ def record_many(session: Session, entries: list[dict[str, Any]]) -> None:
     """Entries built with `entry_values`, in one statement (imports write thousands)."""
     if entries:
         session.execute(insert(ENTRIES), entries)
+
+
+def recorded_since(
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    since: datetime,
+) -> bool:
+    """Whether this actor left an entry of `action` on the entity since then."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    AuditEntry.entity_type == entity_type,
+                    AuditEntry.entity_id == str(entity_id),
+                    AuditEntry.actor_type == actor.kind,
+                    AuditEntry.actor_id == actor.id,
+                    AuditEntry.action == action,
+                    AuditEntry.created_at >= since,
+                )
+            )
+        )
+    )
 
 
 def changed_fields(

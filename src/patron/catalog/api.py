@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from patron.catalog import permissions, service
 from patron.catalog.models import ProductStatus
@@ -15,10 +15,11 @@ from patron.catalog.schemas import (
     ProductUpdate,
 )
 from patron.core.actor import Actor
+from patron.core.openapi import errors
 from patron.core.pagination import Page
-from patron.deps import ActorDep, SessionDep, require
+from patron.deps import ActorDep, OneHopRouter, SessionDep, require
 
-router = APIRouter(tags=["catalog"])
+router = OneHopRouter(tags=["catalog"])
 Merchandiser = Annotated[Actor, Depends(require(permissions.EDIT))]
 
 
@@ -35,17 +36,30 @@ def list_categories(
     )
 
 
-@router.get("/categories/{category_id}", response_model=CategoryOut)
+@router.get(
+    "/categories/{category_id}",
+    response_model=CategoryOut,
+    responses=errors(service.CategoryNotFound),
+)
 def get_category(category_id: int, session: SessionDep, actor: ActorDep) -> CategoryOut:
     return CategoryOut.model_validate(service.get_category(session, category_id))
 
 
-@router.post("/categories", response_model=CategoryOut, status_code=201)
+@router.post(
+    "/categories",
+    response_model=CategoryOut,
+    status_code=201,
+    responses=errors(service.CodeTaken),
+)
 def create_category(data: CategoryCreate, session: SessionDep, actor: Merchandiser) -> CategoryOut:
     return CategoryOut.model_validate(service.create_category(session, actor, data))
 
 
-@router.patch("/categories/{category_id}", response_model=CategoryOut)
+@router.patch(
+    "/categories/{category_id}",
+    response_model=CategoryOut,
+    responses=errors(service.CategoryNotFound),
+)
 def update_category(
     category_id: int, data: CategoryUpdate, session: SessionDep, actor: Merchandiser
 ) -> CategoryOut:
@@ -69,17 +83,25 @@ def list_products(
     )
 
 
-@router.post("/products", response_model=ProductOut, status_code=201)
+@router.post(
+    "/products", response_model=ProductOut, status_code=201, responses=errors(service.CodeTaken)
+)
 def create_product(data: ProductCreate, session: SessionDep, actor: Merchandiser) -> ProductOut:
     return ProductOut.model_validate(service.create_product(session, actor, data))
 
 
-@router.get("/products/{product_id}", response_model=ProductOut)
+@router.get(
+    "/products/{product_id}", response_model=ProductOut, responses=errors(service.ProductNotFound)
+)
 def get_product(product_id: int, session: SessionDep, actor: ActorDep) -> ProductOut:
     return ProductOut.model_validate(service.get_product(session, product_id))
 
 
-@router.patch("/products/{product_id}", response_model=ProductOut)
+@router.patch(
+    "/products/{product_id}",
+    response_model=ProductOut,
+    responses=errors(service.ProductNotFound),
+)
 def update_product(
     product_id: int, data: ProductUpdate, session: SessionDep, actor: Merchandiser
 ) -> ProductOut:

@@ -232,7 +232,7 @@ def ensure_products(session: Session, lines: Iterable[LineProduct]) -> dict[str,
             "created_at": clock.now(),
             "updated_at": clock.now(),
         }
-        for line in missing
+        for line in sorted(missing, key=lambda line: line.sku)  # one lock order for all orders
     ]
     _insert_missing(session, PRODUCTS, rows, "sku")
     created = session.scalars(

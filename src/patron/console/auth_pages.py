@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from patron.console.forms import reason_text
 from patron.console.i18n import LANG_NAMES, Translator
 from patron.console.web import (
     LANG_COOKIE,
@@ -24,6 +25,7 @@ from patron.console.web import (
     text,
 )
 from patron.core.errors import PatronError
+from patron.core.text import refusal
 from patron.staff import service as staff
 
 router = APIRouter()
@@ -43,6 +45,10 @@ def login(request: Request, session: Tx, form: PlainForm) -> Response:
     t = t_for(request)
     if not request.app.state.login_limiter.hit("login", client):
         return _login_failed(request, 429, t("login.rate_limited"), username, target)
+    refused = refusal(username)
+    if refused is not None:  # before the database is asked: PostgreSQL cannot even hold a NUL
+        message = f"{t('field.username')}: {reason_text(refused.code, refused.message, t)}"
+        return _login_failed(request, 422, message, "", target)
     password = text(form, "password", strip=False)
     policy = staff.LoginPolicy.from_settings(settings)
     try:

@@ -3,10 +3,12 @@ rename and move). Everyone reads it; HQ admins and HQ marketing keep it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -36,10 +38,12 @@ from patron.console.web import (
     PREFIX,
     CheckedForm,
     ConsoleActorDep,
+    ErrorPage,
     Tx,
     attempt,
     error_page_on,
     first_page_url,
+    lang_of,
     next_page_url,
     redirect,
     render,
@@ -47,6 +51,7 @@ from patron.console.web import (
     t_for,
     text,
 )
+from patron.core import clock, export
 from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.core.money import fen_to_yuan, yuan_to_fen
 from patron.imports.models import ImportKind
@@ -228,6 +233,62 @@ def product_list(
         next_url=next_page_url(request, page.next_cursor),
         first_url=first_page_url(request),
     )
+
+
+# The export's columns: the import's own headers in the page's language, so the file reads back.
+EXPORT_HEADERS = {
+    "zh": ("商品编码", "商品名称", "品类编码", "零售价", "会员价", "状态"),
+    "en": ("sku", "name", "category_code", "list_price", "member_price", "status"),
+}
+EXPORT_STATUS = {"zh": {"active": "在售", "inactive": "停售"}, "en": {}}
+EXPORT_BATCH = 200  # the largest page list_products gives
+
+
+@router.get("/products/export")
+def product_export(
+    request: Request,
+    session: Tx,
+    actor: ConsoleActorDep,
+    file_format: Annotated[str, Query(alias="format")] = "csv",
+    q: str = "",
+    category: str = "",
+    status: str = "",
+) -> Response:
+    """The products the list's filters select, as CSV or .xlsx (prices in yuan), in the
+    columns the product import reads."""
+    fmt = parse_enum(export.Format, file_format)
+    if fmt is None:
+        raise ErrorPage(404)
+    filters = catalog.ProductFilter(
+        q=q.strip()[:100] or None,
+        category_id=parse_id(category),
+        status=parse_enum(ProductStatus, status),
+    )
+    lang = lang_of(request)
+    rows = _export_rows(session, filters, EXPORT_STATUS[lang])
+    stamp = clock.now().astimezone(clock.business_tz()).strftime("%Y%m%d-%H%M")
+    return export.download(fmt, f"products-{stamp}", EXPORT_HEADERS[lang], rows)
+
+
+def _export_rows(
+    session: Session, filters: catalog.ProductFilter, statuses: dict[str, str]
+) -> Iterator[tuple[export.Cell, ...]]:
+    cursor = None
+    while True:
+        page = catalog.list_products(session, filters, cursor, EXPORT_BATCH)
+        codes = catalog.category_codes(session, (p.category_id for p in page.items))
+        for p in page.items:
+            yield (
+                p.sku,
+                p.name,
+                codes.get(p.category_id) if p.category_id else None,
+                Decimal(fen_to_yuan(p.list_price)),
+                Decimal(fen_to_yuan(p.member_price)) if p.member_price is not None else None,
+                statuses.get(p.status, p.status),
+            )
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
 
 
 @router.get("/products/new")

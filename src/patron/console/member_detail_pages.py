@@ -26,6 +26,7 @@ from patron.console.member_pages import (
     LIST_URL,
     get_active_member,
     get_member,
+    get_readable_member,
     member_url,
 )
 from patron.console.order_pages import order_url
@@ -117,7 +118,7 @@ NO_SECTION = Section()
 def member_detail(
     request: Request, member_id: int, session: WriteSessionDep, actor: ConsoleActorDep
 ) -> HTMLResponse:
-    return _detail(request, session, actor, get_member(session, actor, member_id))
+    return _detail(request, session, actor, get_readable_member(session, actor, member_id))
 
 
 def _detail(
@@ -169,7 +170,10 @@ def _detail(
         here=member_url(member.id),
         member=member,
         shown=shown,
-        active=member.status == MemberStatus.active,
+        # The forms (edit, member code, identities, consent, guide, points adjustment) change the
+        # member: the stores that manage the member have them; a store that serves a member
+        # registered elsewhere reads the page without them.
+        active=member.status == MemberStatus.active and registry.visible(actor, member),
         store=_store(session, actor, member),
         store_code=codes.get(member.store_id) if member.store_id else None,
         store_codes=codes,

@@ -43,14 +43,13 @@ from patron.core.actor import Actor, Role
 from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.deps import WriteSessionDep
 from patron.members import attributes as member_attributes
-from patron.members import identities, presenters, privacy, registration, registry
 from patron.members import permissions as member_policy
+from patron.members import presenters, privacy, registration, registry, visibility
 from patron.members.errors import MemberExists
 from patron.members.models import (
     Channel,
     ConsentChannel,
     Gender,
-    IdentityType,
     Member,
     MemberStatus,
 )
@@ -79,8 +78,17 @@ def member_url(member_id: int) -> str:
 
 
 def get_member(session: Session, actor: Actor, member_id: int) -> Member:
+    """A member of the viewer's stores, to change (or for HQ, to erase or merge)."""
     with error_page_on(NotFound):
         member = registry.get_member(session, actor, member_id)
+    return member
+
+
+def get_readable_member(session: Session, actor: Actor, member_id: int) -> Member:
+    """A member the viewer may read by id: of their stores, served there, or found by them
+    through a lookup (`members.visibility`)."""
+    with error_page_on(NotFound):
+        member = visibility.get_member(session, actor, member_id)
     return member
 
 
@@ -107,13 +115,12 @@ class MemberRow:
     store_code: str | None
     store_name: str | None
     guide: str | None
-    linked: bool
 
 
 @router.get("")
 def member_list(
     request: Request,
-    session: Tx,
+    session: WriteSessionDep,
     actor: ConsoleActorDep,
     q: str = "",
     store: str = "",
@@ -123,6 +130,7 @@ def member_list(
     registered_to: Annotated[str, Query(alias="to")] = "",
     cursor: str = "",
 ) -> HTMLResponse:
+    """A search by mobile or card is an identity lookup, audited: a writing transaction."""
     options = store_options(session, actor)
     search = q.strip()[:50]
     guide_name = guide.strip()
@@ -136,7 +144,7 @@ def member_list(
         registered_from=day_start(registered_from),
         registered_to=day_start(registered_to, days=1),
     )
-    exact, found = _lookup(session, search)
+    exact, found = _lookup(session, actor, search)
     next_url = None
     if exact:
         members = [found] if found is not None and _matches(found, filters) else []
@@ -168,12 +176,13 @@ def member_list(
     )
 
 
-def _lookup(session: Session, search: str) -> tuple[bool, Member | None]:
-    """(whether the search is an exact lookup, the member it finds).
+def _lookup(session: Session, actor: Actor, search: str) -> tuple[bool, Member | None]:
+    """(whether the search is an exact lookup, the active member it finds).
 
     A mainland mobile is looked up by mobile, an alphanumeric card number by card; anything
     else, or a card number nobody holds, is a name prefix. Like the API's lookups by identity,
-    these search the whole chain, so that a member registered elsewhere is found.
+    these search the whole chain, so that a member registered elsewhere is found (and may then
+    be opened by the viewer).
     """
     if not search:
         return False, None
@@ -182,9 +191,9 @@ def _lookup(session: Session, search: str) -> tuple[bool, Member | None]:
     except ValueError:
         pass
     else:
-        return True, registry.find_by_mobile(session, mobile)
+        return True, visibility.look_up(session, actor, visibility.LookupKind.mobile, mobile)
     if search.isascii() and search.isalnum():
-        found = identities.find_by_identity(session, IdentityType.card_no, search)
+        found = visibility.look_up(session, actor, visibility.LookupKind.card_no, search)
         if found is not None:
             return True, found
     return False, None
@@ -193,8 +202,7 @@ def _lookup(session: Session, search: str) -> tuple[bool, Member | None]:
 def _matches(member: Member, filters: registry.MemberFilter) -> bool:
     """Whether a member found by an exact lookup passes the other filters of the list."""
     return (
-        member.status == MemberStatus.active
-        and filters.store_id in (None, member.store_id)
+        filters.store_id in (None, member.store_id)
         and filters.guide_id in (None, member.guide_id)
         and filters.channel in (None, member.channel)
         and (filters.registered_from is None or member.registered_at >= filters.registered_from)
@@ -213,7 +221,6 @@ def _rows(
             store_code=codes.get(member.store_id) if member.store_id else None,
             store_name=store_names.get(member.store_id) if member.store_id else None,
             guide=guides.get(member.guide_id) if member.guide_id else None,
-            linked=registry.visible(actor, member),
         )
         for member in members
     ]

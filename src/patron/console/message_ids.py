@@ -204,6 +204,8 @@ BUILT_IDS = (
     N_("error.unknown_field"),
     N_("error.invalid_json"),
     N_("error.invalid"),
+    N_("error.control_character"),
+    N_("error.bidi_override"),
     N_("error.unknown_store"),
     N_("error.store_closed"),
     N_("error.unknown_member"),

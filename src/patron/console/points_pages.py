@@ -17,7 +17,7 @@ from patron.catalog import service as catalog
 from patron.console.catalog_pages import CategoryNode, category_tree
 from patron.console.choices import store_options
 from patron.console.forms import NO_ERRORS, FormErrors, form_errors
-from patron.console.member_pages import get_member, member_url
+from patron.console.member_pages import get_readable_member, member_url
 from patron.console.order_pages import MemberRef, member_refs
 from patron.console.points_forms import (
     KEPT_CONDITIONS,
@@ -486,7 +486,7 @@ def member_points(
     actor: ConsoleActorDep,
     cursor: str = "",
 ) -> HTMLResponse:
-    member = get_member(session, actor, member_id)
+    member = get_readable_member(session, actor, member_id)
     with error_page_on(InvalidInput):
         page = points_queries.entries(session, member.id, cursor or None, HISTORY_SIZE)
     codes = stores.codes_by_id(session, {e.store_id for e in page.items if e.store_id})

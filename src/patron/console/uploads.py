@@ -18,6 +18,7 @@ from patron.console.forms import NO_ERRORS, FormErrors, reason_text
 from patron.console.i18n import Translator, has_key
 from patron.console.web import ErrorPage, error_page_on, settings_of, t_for
 from patron.core.actor import Actor
+from patron.core.errors import InvalidInput, PatronError
 from patron.core.uploads import PayloadTooLarge, read_capped
 from patron.imports import runner, service
 from patron.imports.models import UNFINISHED, Import, ImportKind, ImportStatus
@@ -71,6 +72,8 @@ def submit(
     except PayloadTooLarge as error:
         message = t("import.too_large_short", mb=settings.max_upload_mb)
         raise UploadRefused(file_error(message, t, status=error.status)) from error
+    except InvalidInput as error:  # a file name that is not text
+        raise UploadRefused(refused_file(error, t)) from error
     queue: runner.ImportQueue = request.app.state.imports
     accepted = runner.Upload(kind, content, upload.filename, dry_run_of(form))
     try:
@@ -129,6 +132,13 @@ def file_error(
     return FormErrors(
         message=t("error.form"), detail=detail, fields={"file": message}, status=status
     )
+
+
+def refused_file(error: PatronError, t: Translator) -> FormErrors:
+    """A file refused before it is queued (a file name that is not text), beside the file input."""
+    first = next(iter(error.extra.get("errors", [])), {"message": error.detail})
+    message = str(first["message"])
+    return file_error(reason_text(first.get("code"), message, t), t, message, status=error.status)
 
 
 def failed_file(problem: Mapping[str, Any], t: Translator) -> FormErrors:

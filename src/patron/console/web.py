@@ -31,6 +31,7 @@ from patron.console.i18n import (
     translator,
 )
 from patron.console.permissions import Permissions
+from patron.core import text as text_rules
 from patron.core.actor import Actor
 from patron.core.errors import PatronError
 from patron.core.permissions import Permission
@@ -83,6 +84,9 @@ def settings_of(request: Request) -> Settings:
 
 def console_actor(request: Request, session: Tx) -> Actor:
     token = request.cookies.get(SESSION_COOKIE)
+    # A page that only reads runs in a read transaction (on SQLite a deferred one), as the API
+    # does: it neither waits for the tills' writes nor holds them up while it renders.
+    deps.begin_transaction(session)
     actor = deps.actor_from_token(session, settings_of(request), token) if token else None
     if actor is None:
         raise LoginRequired()
@@ -103,6 +107,10 @@ async def posted_form(request: Request) -> FormData:
     expected = form_token(settings_of(request).secret_key, session_token)
     if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise ErrorPage(403, "error.csrf")
+    # What no input of any form may hold (NUL and the like), before a page reads it; the
+    # schemas a form fills say beside their fields what else a field refuses (a tab in a name).
+    if not all(text_rules.storable(v) for _, v in form.multi_items() if isinstance(v, str)):
+        raise ErrorPage(422, "error.control_character")
     return form
 
 

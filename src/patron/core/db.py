@@ -6,20 +6,20 @@ import os
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
-from psycopg.errors import UniqueViolation
+from psycopg.errors import DeadlockDetected, SerializationFailure, UniqueViolation
 from sqlalchemy import DateTime, Engine, MetaData, Table, UniqueConstraint, create_engine, event
 from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -90,10 +90,14 @@ def violated_unique(exc: IntegrityError) -> str | None:
 
 
 @contextmanager
-def unique_or(session: Session, errors: Mapping[str, Exception]) -> Iterator[None]:
+def unique_or(
+    session: Session, errors: Mapping[str, Exception | Callable[[], Exception]]
+) -> Iterator[None]:
     """Run the block's inserts and flush them in a savepoint; a unique constraint named in
-    `errors` that they break raises its error instead. A check-then-insert alone lets two
-    concurrent requests both pass the check: the constraint decides, and the loser hears why."""
+    `errors` that they break raises its error instead (or the error a function there makes,
+    after the savepoint is rolled back: it may look up who holds the value). A check-then-insert
+    alone lets two concurrent requests both pass the check: the constraint decides, and the
+    loser hears why."""
     try:
         with session.begin_nested():
             yield
@@ -102,7 +106,7 @@ def unique_or(session: Session, errors: Mapping[str, Exception]) -> Iterator[Non
         error = errors.get(violated_unique(exc) or "")
         if error is None:
             raise
-        raise error from exc
+        raise (error if isinstance(error, Exception) else error()) from exc
 
 
 class Timestamped:
@@ -117,9 +121,25 @@ READ_ONLY = "patron_read_only"
 
 
 class DatabaseBusy(ServiceUnavailable):
-    """SQLite's one writer slot stayed taken longer than the engine's write wait."""
+    """The database could not serve the transaction in time: SQLite's one writer slot stayed
+    taken longer than the engine's write wait, or the transaction lost a lock race (`transient`)
+    on every attempt the request makes."""
 
-    retry_after_seconds = 1
+
+# SQLite's answers when a statement cannot take the lock it needs (a deferred transaction that
+# comes to write while another writes; the busy timeout does not apply to that upgrade).
+SQLITE_LOCKED = ("database is locked", "database table is locked")
+
+
+def transient(error: BaseException) -> TypeGuard[DBAPIError]:
+    """A failure that running the whole transaction again can cure: PostgreSQL chose it as a
+    deadlock's victim or refused it for a serialization conflict, or SQLite could not take its
+    lock. The database rolled the work back; nothing of it was kept."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if isinstance(error.orig, DeadlockDetected | SerializationFailure):
+        return True
+    return isinstance(error.orig, sqlite3.OperationalError) and str(error.orig) in SQLITE_LOCKED
 
 
 class WriterQueue:

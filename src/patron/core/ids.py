@@ -3,8 +3,12 @@ a query (PostgreSQL raises DataError, SQLite OverflowError, beyond them)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import types
+from collections.abc import Iterator
+from typing import Annotated, Any, Union, get_args, get_origin
 
+from fastapi._compat import ModelField
+from fastapi.routing import APIRoute, RouteContext
 from pydantic import Field
 
 MAX_ROW_ID = 2**31 - 1
@@ -18,3 +22,22 @@ def parse_row_id(text: str) -> int | None:
         return None
     value = int(text)
     return value if 1 <= value <= MAX_ROW_ID else None
+
+
+def row_ids(route: APIRoute | RouteContext) -> Iterator[ModelField]:
+    """The path and query parameters of a route (and of its dependencies) naming a row: `*_id`
+    integers, optional or not. `app.bounded_ids` bounds them, the OpenAPI document says so."""
+    dependants = [route.dependant]
+    while dependants:
+        dependant = dependants.pop()
+        dependants += dependant.dependencies
+        for field in (*dependant.path_params, *dependant.query_params):
+            if field.name.endswith("_id") and _is_int(field.field_info.annotation):
+                yield field
+
+
+def _is_int(annotation: Any) -> bool:
+    """`int` or `int | None`."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return set(get_args(annotation)) == {int, type(None)}
+    return annotation is int

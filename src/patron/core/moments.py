@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 from pydantic_core import PydanticCustomError
 
+from patron.core.inputs import fits
 from patron.core.reasons import Reason
 
 
@@ -21,4 +22,14 @@ def within_utc_range(moment: datetime) -> datetime:
     return moment
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(within_utc_range)]
+def written_out(value: object) -> object:
+    """Refuse a number, or the text of one: pydantic would read it as Unix seconds, which the
+    OpenAPI schema (`format: date-time`) does not offer."""
+    if not fits(AwareDatetime, value):
+        raise PydanticCustomError(
+            Reason.not_a_datetime.value, "an ISO 8601 time with an offset is expected"
+        )
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(written_out), AfterValidator(within_utc_range)]

@@ -35,6 +35,8 @@ class Reason(StrEnum):
     unknown_field = "unknown_field"
     invalid_json = "invalid_json"
     invalid = "invalid"
+    control_character = "control_character"
+    bidi_override = "bidi_override"
     # Things a field names that do not exist or lie outside the caller's stores.
     unknown_store = "unknown_store"
     store_closed = "store_closed"

@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from pydantic_core import PydanticCustomError
 
+from patron.core import text
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.core.settings import IMPORT_MAX_ROWS, IMPORT_MAX_UNPACKED_MB, Settings
@@ -47,6 +48,14 @@ class RowError(Exception):
 
     def as_report(self, number: int) -> dict[str, object]:
         return row_error(number, self.field_name, self.code, self.reason)
+
+
+class RefusedCell(RowError):
+    """A cell whose text no field may hold (patron.core.text), raised when it is read."""
+
+    def __init__(self, field_name: str, value: str, refusal: text.Refusal) -> None:
+        super().__init__(field_name, refusal.message, code=refusal.code)
+        self.value = value
 
 
 def row_error(number: int, field_name: str, code: Reason, reason: str) -> dict[str, object]:
@@ -119,7 +128,7 @@ def read_table(
     for number, values in enumerate(raw_rows, start=2):
         if number > last_row:
             raise _too_many_rows(limits)
-        row = {f: v for f, v in zip(fields, values, strict=False) if f is not None}
+        row = {f: _screened(f, v) for f, v in zip(fields, values, strict=False) if f is not None}
         if any(v not in (None, "") for v in row.values()):
             yield number, row
 
@@ -134,6 +143,13 @@ def _too_many_rows(limits: FileLimits) -> InvalidInput:
 
 def _is_xlsx(filename: str) -> bool:
     return filename.lower().endswith(".xlsx")
+
+
+def _screened(field_name: str, value: Any) -> Any:
+    """The cell, or its refusal when its text (trimmed as cell_text trims) may not be taken."""
+    if isinstance(value, str) and (refusal := text.refusal(text.trim(value))):
+        return RefusedCell(field_name, value, refusal)
+    return value
 
 
 def _csv_rows(content: bytes) -> Iterator[list[Any]]:
@@ -255,9 +271,12 @@ def _xlsx_rows(content: bytes, limits: FileLimits) -> Iterator[tuple[Any, ...]]:
 
 
 def cell_text(value: Any) -> str:
-    """A cell as text: Excel's 13800000001.0 becomes '13800000001'."""
+    """A cell as text: Excel's 13800000001.0 becomes '13800000001'; whitespace and zero-width
+    characters around it go. A cell of text no field may hold is its row's error."""
     if value is None:
         return ""
+    if isinstance(value, RefusedCell):
+        raise value
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    return text.trim(str(value))

@@ -4,25 +4,41 @@ request thread and its record (`Location`) shows its progress, then its report."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, File, Query, Request, Response, UploadFile
+from fastapi import BackgroundTasks, Depends, File, Query, Request, Response, UploadFile
 from sqlalchemy.orm import Session
 
 from patron.catalog import permissions as catalog_policy
 from patron.core.actor import Actor
+from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.core.uploads import read_capped
-from patron.deps import API_PREFIX, ActorDep, SessionDep, SettingsDep, require
+from patron.deps import API_PREFIX, ActorDep, OneHopRouter, SessionDep, SettingsDep, require
 from patron.imports import permissions, service
 from patron.imports.models import ImportKind, ImportStatus
-from patron.imports.runner import ImportQueue, Upload
+from patron.imports.runner import ImportQueue, ImportsBusy, Upload
 from patron.imports.schemas import ImportOut, ImportSummary
 from patron.members import permissions as member_policy
 from patron.orders import permissions as order_policy
 
-router = APIRouter(tags=["imports"])
+router = OneHopRouter(tags=["imports"])
 ACCEPTED = "Accepted: the import is queued; `Location` is its record, to poll until it ends."
+# An upload's answers besides those its dependencies imply: 202 with the record's address, or
+# 503 when this process has as many imports as it takes.
+UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **errors(ImportsBusy),
+    202: {
+        "description": ACCEPTED,
+        "headers": {
+            "Location": {
+                "description": "The import's record: GET it until its status ends.",
+                "required": True,
+                "schema": {"type": "string", "format": "uri-reference"},
+            }
+        },
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -52,7 +68,7 @@ AcceptDep = Annotated[Accepting, Depends(accepting)]
 
 
 @router.post(
-    "/imports/members", response_model=ImportOut, status_code=202, response_description=ACCEPTED
+    "/imports/members", response_model=ImportOut, status_code=202, responses=UPLOAD_RESPONSES
 )
 def import_members(
     accept: AcceptDep,
@@ -69,7 +85,7 @@ def import_members(
 
 
 @router.post(
-    "/imports/products", response_model=ImportOut, status_code=202, response_description=ACCEPTED
+    "/imports/products", response_model=ImportOut, status_code=202, responses=UPLOAD_RESPONSES
 )
 def import_products(
     accept: AcceptDep,
@@ -84,7 +100,7 @@ def import_products(
 
 
 @router.post(
-    "/imports/orders", response_model=ImportOut, status_code=202, response_description=ACCEPTED
+    "/imports/orders", response_model=ImportOut, status_code=202, responses=UPLOAD_RESPONSES
 )
 def import_orders(
     accept: AcceptDep,
@@ -114,7 +130,9 @@ def list_imports(
     )
 
 
-@router.get("/imports/{import_id}", response_model=ImportOut)
+@router.get(
+    "/imports/{import_id}", response_model=ImportOut, responses=errors(service.ImportNotFound)
+)
 def get_import(import_id: int, session: SessionDep, actor: ActorDep) -> ImportOut:
     """An import's progress and, once it ended, its report (or why it failed). Seen by whoever
     started it, and by hq_admin."""

@@ -38,6 +38,7 @@ WAITING = 8
 class ImportsBusy(ServiceUnavailable):
     code = "imports_busy"
     title = "Too many imports waiting"
+    retry_after_seconds = 10
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
-from patron.core.errors import InvalidInput
+from patron.core.errors import InvalidInput, NotFound
 from patron.core.moments import Moment
+from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.core.reasons import Reason
-from patron.deps import ActorDep, SessionDep, WriteSessionDep, require
+from patron.deps import ActorDep, OneHopRouter, SessionDep, WriteSessionDep, require
 from patron.members import (
     attributes,
     consents,
@@ -22,9 +23,19 @@ from patron.members import (
     registration,
     registry,
     timeline,
+    visibility,
 )
 from patron.members import codes as member_codes
 from patron.members import merge as member_merge
+from patron.members.errors import (
+    AttributeExists,
+    AttributeNotFound,
+    IdentityTaken,
+    MemberCodeInvalid,
+    MemberExists,
+    MemberNotActive,
+    MemberNotFound,
+)
 from patron.members.models import Channel, IdentityType, Member, MemberStatus
 from patron.members.schemas import (
     AttributeCreate,
@@ -47,7 +58,7 @@ from patron.members.schemas import (
     normalize_mobile,
 )
 
-router = APIRouter(tags=["members"])
+router = OneHopRouter(tags=["members"])
 Registrar = Annotated[Actor, Depends(require(permissions.WRITE))]
 GuideAssigner = Annotated[Actor, Depends(require(permissions.ASSIGN_GUIDES))]
 Merger = Annotated[Actor, Depends(require(permissions.MERGE))]
@@ -56,14 +67,19 @@ Eraser = Annotated[Actor, Depends(require(permissions.ERASE))]
 Programmer = Annotated[Actor, Depends(require(permissions.EDIT_ATTRIBUTES))]
 
 
-@router.post("/members", response_model=MemberOut, status_code=201)
+@router.post(
+    "/members",
+    response_model=MemberOut,
+    status_code=201,
+    responses=errors(MemberExists, IdentityTaken),
+)
 def register_member(data: MemberCreate, session: SessionDep, actor: Registrar) -> MemberOut:
     return _shown(session, actor, registration.register_member(session, actor, data))
 
 
 @router.get("/members", response_model=Page[MemberSummary])
 def list_members(
-    session: SessionDep,
+    session: WriteSessionDep,
     actor: ActorDep,
     mobile: str | None = None,
     card_no: str | None = None,
@@ -81,7 +97,11 @@ def list_members(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[MemberSummary]:
-    lookup = _identity_lookup(session, mobile, card_no, openid, unionid, external_id, issuer)
+    """An exact lookup by an identity (`mobile`, `card_no`, `openid`, `unionid`, `external_id`
+    with `issuer`) searches the whole chain; one that finds a member is audited (hence a writing
+    transaction) and lets the caller read that member by id for 24 hours. Without one, the list
+    holds the members registered in the caller's stores."""
+    lookup = _identity_lookup(session, actor, mobile, card_no, openid, unionid, external_id, issuer)
     if lookup is not None:
         return Page(items=[presenters.summary(m) for m in lookup], next_cursor=None)
     filters = registry.MemberFilter(
@@ -98,47 +118,58 @@ def list_members(
 
 
 def _identity_lookup(
-    session: Any,
+    session: Session,
+    actor: Actor,
     mobile: str | None,
     card_no: str | None,
     openid: str | None,
     unionid: str | None,
     external_id: str | None,
     issuer: str,
-) -> list[Any] | None:
+) -> list[Member] | None:
     """Exact lookups by an identity search the whole chain: the POS must find any member."""
     if mobile is not None:
         try:
-            found = registry.find_by_mobile(session, normalize_mobile(mobile))
+            kind, value = visibility.LookupKind.mobile, normalize_mobile(mobile)
         except ValueError as exc:
             raise InvalidInput("mobile", str(exc), code=Reason.not_a_mobile) from exc
     elif card_no is not None:
-        found = identities.find_by_identity(session, IdentityType.card_no, card_no)
+        kind, value = visibility.LookupKind.card_no, card_no
     elif openid is not None:
-        found = identities.find_by_identity(session, IdentityType.wechat_openid, openid)
+        kind, value = visibility.LookupKind.wechat_openid, openid
     elif unionid is not None:
-        found = identities.find_by_identity(session, IdentityType.wechat_unionid, unionid)
+        kind, value = visibility.LookupKind.wechat_unionid, unionid
     elif external_id is not None:
-        found = identities.find_by_identity(session, IdentityType.external_id, external_id, issuer)
+        kind, value = visibility.LookupKind.external_id, external_id
     else:
         return None
-    return [found] if found is not None and found.status == MemberStatus.active else []
+    found = visibility.look_up(session, actor, kind, value, issuer)
+    return [found] if found is not None else []
 
 
-@router.get("/members/{member_id}", response_model=MemberOut)
+@router.get("/members/{member_id}", response_model=MemberOut, responses=errors(MemberNotFound))
 def get_member(member_id: int, session: WriteSessionDep, actor: ActorDep) -> MemberOut:
     """Writes the audit row of the PII reveal, so it runs in a writing transaction."""
-    return _shown(session, actor, registry.get_member(session, actor, member_id))
+    return _shown(session, actor, visibility.get_member(session, actor, member_id))
 
 
-@router.patch("/members/{member_id}", response_model=MemberOut)
+@router.patch(
+    "/members/{member_id}",
+    response_model=MemberOut,
+    responses=errors(MemberNotFound, MemberNotActive, MemberExists),
+)
 def update_member(
     member_id: int, data: MemberUpdate, session: SessionDep, actor: Registrar
 ) -> MemberOut:
     return _shown(session, actor, registration.update_member(session, actor, member_id, data))
 
 
-@router.post("/members/{member_id}/identities", response_model=IdentityOut, status_code=201)
+@router.post(
+    "/members/{member_id}/identities",
+    response_model=IdentityOut,
+    status_code=201,
+    responses=errors(MemberNotFound, MemberNotActive, IdentityTaken),
+)
 def add_identity(
     member_id: int, data: IdentityIn, session: SessionDep, actor: Registrar
 ) -> IdentityOut:
@@ -153,24 +184,43 @@ def add_identity(
     )
 
 
-@router.delete("/members/{member_id}/identities/{identity_id}", status_code=204)
+@router.delete(
+    "/members/{member_id}/identities/{identity_id}",
+    status_code=204,
+    responses=errors(MemberNotFound, NotFound, MemberNotActive),
+)
 def remove_identity(
     member_id: int, identity_id: int, session: SessionDep, actor: Registrar
 ) -> None:
     identities.remove_identity(session, actor, member_id, identity_id)
 
 
-@router.post("/members/{member_id}/code", response_model=MemberCodeOut)
+@router.post(
+    "/members/{member_id}/code",
+    response_model=MemberCodeOut,
+    responses=errors(MemberNotFound, MemberNotActive),
+)
 def issue_member_code(member_id: int, session: SessionDep, actor: ActorDep) -> MemberCodeOut:
     return member_codes.issue_code(session, actor, member_id)
 
 
-@router.get("/member-codes/{code}", response_model=MemberSummary)
-def resolve_member_code(code: str, session: SessionDep, actor: ActorDep) -> MemberSummary:
-    return presenters.summary(member_codes.resolve_code(session, code))
+@router.get(
+    "/member-codes/{code}", response_model=MemberSummary, responses=errors(MemberCodeInvalid)
+)
+def resolve_member_code(code: str, session: WriteSessionDep, actor: ActorDep) -> MemberSummary:
+    """The member a member code (会员码) names: a lookup like one by mobile, audited (hence a
+    writing transaction), that lets the caller read the member by id for 24 hours."""
+    member = visibility.look_up(session, actor, visibility.LookupKind.member_code, code)
+    if member is None:
+        raise MemberCodeInvalid()
+    return presenters.summary(member)
 
 
-@router.put("/members/{member_id}/consents", response_model=list[ConsentOut])
+@router.put(
+    "/members/{member_id}/consents",
+    response_model=list[ConsentOut],
+    responses=errors(MemberNotFound, MemberNotActive),
+)
 def set_consent(
     member_id: int, data: ConsentIn, session: SessionDep, actor: Registrar
 ) -> list[ConsentOut]:
@@ -178,13 +228,21 @@ def set_consent(
     return presenters.consents_out(session, registry.get_member(session, actor, member_id).id)
 
 
-@router.get("/members/{member_id}/consents/history", response_model=list[ConsentOut])
+@router.get(
+    "/members/{member_id}/consents/history",
+    response_model=list[ConsentOut],
+    responses=errors(MemberNotFound),
+)
 def consent_history(member_id: int, session: SessionDep, actor: ActorDep) -> list[ConsentOut]:
-    member = registry.get_member(session, actor, member_id)
+    member = visibility.get_member(session, actor, member_id)
     return [presenters.consent_out(e) for e in consents.consent_history(session, member.id)]
 
 
-@router.put("/members/{member_id}/guide", response_model=MemberSummary)
+@router.put(
+    "/members/{member_id}/guide",
+    response_model=MemberSummary,
+    responses=errors(MemberNotFound, MemberNotActive),
+)
 def reassign_guide(
     member_id: int,
     data: GuideChange,
@@ -196,13 +254,21 @@ def reassign_guide(
     )
 
 
-@router.get("/members/{member_id}/guide-history", response_model=list[GuideAssignmentOut])
+@router.get(
+    "/members/{member_id}/guide-history",
+    response_model=list[GuideAssignmentOut],
+    responses=errors(MemberNotFound),
+)
 def guide_history(member_id: int, session: SessionDep, actor: ActorDep) -> list[GuideAssignmentOut]:
-    member = registry.get_member(session, actor, member_id)
+    member = visibility.get_member(session, actor, member_id)
     return [GuideAssignmentOut.model_validate(g) for g in guides.guide_history(session, member.id)]
 
 
-@router.get("/members/{member_id}/timeline", response_model=list[TimelineEventOut])
+@router.get(
+    "/members/{member_id}/timeline",
+    response_model=list[TimelineEventOut],
+    responses=errors(MemberNotFound),
+)
 def member_timeline(
     member_id: int,
     session: SessionDep,
@@ -215,18 +281,24 @@ def member_timeline(
     ]
 
 
-@router.post("/members/merge", response_model=MemberOut)
+@router.post(
+    "/members/merge",
+    response_model=MemberOut,
+    responses=errors(MemberNotFound, MemberNotActive),
+)
 def merge_members(data: MergeRequest, session: SessionDep, actor: Merger) -> MemberOut:
     target = member_merge.merge_members(session, actor, data.source_id, data.target_id)
     return _shown(session, actor, target)
 
 
-@router.get("/members/{member_id}/export")
+@router.get("/members/{member_id}/export", responses=errors(MemberNotFound))
 def export_member(member_id: int, session: WriteSessionDep, actor: Exporter) -> dict[str, Any]:
     return privacy.export_member(session, actor, member_id)
 
 
-@router.post("/members/{member_id}/erase", response_model=MemberSummary)
+@router.post(
+    "/members/{member_id}/erase", response_model=MemberSummary, responses=errors(MemberNotFound)
+)
 def erase_member(
     member_id: int, session: SessionDep, actor: Eraser, data: EraseRequest | None = None
 ) -> MemberSummary:
@@ -240,12 +312,21 @@ def list_attributes(session: SessionDep, actor: ActorDep) -> list[AttributeOut]:
     return [presenters.attribute_out(d) for d in attributes.list_attributes(session)]
 
 
-@router.post("/member-attributes", response_model=AttributeOut, status_code=201)
+@router.post(
+    "/member-attributes",
+    response_model=AttributeOut,
+    status_code=201,
+    responses=errors(AttributeExists),
+)
 def create_attribute(data: AttributeCreate, session: SessionDep, actor: Programmer) -> AttributeOut:
     return presenters.attribute_out(attributes.create_attribute(session, actor, data))
 
 
-@router.patch("/member-attributes/{attribute_id}", response_model=AttributeOut)
+@router.patch(
+    "/member-attributes/{attribute_id}",
+    response_model=AttributeOut,
+    responses=errors(AttributeNotFound),
+)
 def update_attribute(
     attribute_id: int, data: AttributeUpdate, session: SessionDep, actor: Programmer
 ) -> AttributeOut:

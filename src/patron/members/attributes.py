@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.core.actor import Actor
+from patron.core.db import unique_or
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.members.errors import AttributeExists, AttributeNotFound
@@ -52,8 +53,6 @@ def _check_options(kind: AttributeType, options: list[str]) -> None:
 
 def create_attribute(session: Session, actor: Actor, data: AttributeCreate) -> AttributeDefinition:
     _check_options(data.type, data.options)
-    if session.scalar(select(AttributeDefinition.id).where(AttributeDefinition.code == data.code)):
-        raise AttributeExists(f"attribute {data.code} exists", field="code")
     definition = AttributeDefinition(
         code=data.code,
         label=data.label,
@@ -62,8 +61,9 @@ def create_attribute(session: Session, actor: Actor, data: AttributeCreate) -> A
         required=data.required,
         is_pii=data.is_pii,
     )
-    session.add(definition)
-    session.flush()
+    taken = AttributeExists(f"attribute {data.code} exists", field="code")
+    with unique_or(session, {"uq_member_attribute_definitions_code": taken}):
+        session.add(definition)
     audit.record(
         session,
         actor,

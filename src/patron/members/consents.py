@@ -46,7 +46,7 @@ def set_consent(
     granted: bool,
     source: str,
 ) -> MemberConsent:
-    member = get_active_member(session, actor, member_id)
+    member = get_active_member(session, actor, member_id, for_update=True)
     consent = record_consent(session, member.id, channel, granted, source)
     audit.record(
         session,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -31,8 +32,55 @@ MergeHandler = Callable[[Session, Member, Member], None]
 on_merge: Hook[MergeHandler] = Hook("member merge")
 
 
+@dataclass(frozen=True)
+class Held:
+    status: str
+    merged_into_id: int | None
+
+
+def hold(
+    session: Session, member_ids: Iterable[int] | Select[int], *, active: bool = False
+) -> dict[int, Held]:
+    """Key-share lock the members' rows, in id order: the first lock any work on a member's
+    points or orders takes (the global order is members, then points accounts, each in id
+    order, then the rows they own). A merge locks both members FOR UPDATE before anything else,
+    so such work waits for a merge in flight, or the merge for it, and sees a finished merge's
+    outcome here. The lock is the one a foreign key takes anyway: it does not block edits of
+    the member. With `active`, a member merged or erased by then is refused. `member_ids` may
+    be a query (set-based work on many members)."""
+    wanted = member_ids if isinstance(member_ids, Select) else sorted(set(member_ids))
+    rows = session.execute(
+        select(Member.id, Member.status, Member.merged_into_id)
+        .where(Member.id.in_(wanted))
+        .order_by(Member.id)
+        .with_for_update(read=True, key_share=True)
+    )
+    held = {row.id: Held(row.status, row.merged_into_id) for row in rows}
+    if active:
+        for member_id, member in held.items():
+            if member.status != MemberStatus.active:
+                raise MemberNotActive(
+                    f"member {member_id} is {member.status}", merged_into_id=member.merged_into_id
+                )
+    return held
+
+
+def hold_survivor(session: Session, member_id: int) -> int:
+    """`hold` the member that owns a merged member's rows now (following merges at any depth),
+    before locking one of those rows: a merge may be moving it. Returns its id."""
+    seen = set()
+    while member_id not in seen:
+        seen.add(member_id)
+        member = hold(session, [member_id]).get(member_id)
+        if member is None or member.merged_into_id is None:
+            break
+        member_id = member.merged_into_id
+    return member_id
+
+
 def _lock_pair(session: Session, first_id: int, second_id: int) -> dict[int, Member]:
-    # Rows locked in primary-key order, so two merges of the same pair cannot deadlock.
+    # FOR UPDATE, in primary-key order: two merges of the same pair cannot deadlock, and work
+    # that `hold`s either member (key share) waits for the merge, or the merge for it.
     rows = session.scalars(
         select(Member)
         .where(Member.id.in_((first_id, second_id)))

@@ -12,7 +12,7 @@ from patron.audit import service as audit
 from patron.core import clock
 from patron.core.actor import Actor, Role
 from patron.core.hooks import Hook
-from patron.members import permissions
+from patron.members import permissions, visibility
 from patron.members.attributes import attributes_of
 from patron.members.consents import consent_history, record_consent
 from patron.members.guides import guide_history
@@ -127,7 +127,7 @@ def _anonymize(session: Session, member: Member) -> None:
 def export_member(session: Session, actor: Actor, member_id: int) -> dict[str, Any]:
     """Everything Patron holds about a member, in clear: the PIPL copy for the member."""
     permissions.EXPORT.check(actor)
-    member = get_member(session, actor, member_id)
+    member = visibility.get_member(session, actor, member_id)
     audit.record(session, actor, "member.export", "member", member.id, store_id=member.store_id)
     return {
         "exported_at": clock.now().isoformat(),

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.crypto import blind_index
+from patron.core.db import unique_or
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.members.attributes import set_attributes
@@ -25,7 +25,7 @@ from patron.members.models import (
     GuideAssignment,
     Member,
 )
-from patron.members.registry import find_by_mobile, follow_merges, get_active_member
+from patron.members.registry import follow_merges, get_active_member
 from patron.members.schemas import (
     MemberCreate,
     MemberUpdate,
@@ -56,17 +56,30 @@ def set_birthday(member: Member, birthday: date | None) -> None:
     member.birthday_md = birthday.strftime("%m-%d") if birthday else None
 
 
+MOBILE_UNIQUE = "uq_members_mobile_hash"
+
+
 def _set_mobile(session: Session, member: Member, mobile: str) -> None:
     mobile_hash = blind_index("mobile", mobile)
     holder = session.scalar(select(Member).where(Member.mobile_hash == mobile_hash))
     if holder is not None and holder.id != member.id:
-        owner = follow_merges(session, holder)
-        raise MemberExists(
-            f"mobile {mask_mobile(mobile)} belongs to member {owner.id if owner else holder.id}",
-            member_id=owner.id if owner else holder.id,
-        )
+        raise _mobile_taken(session, mobile, holder)
     member.mobile = mobile
     member.mobile_hash = mobile_hash
+
+
+def _mobile_taken(session: Session, mobile: str, holder: Member | None = None) -> MemberExists:
+    """`member_exists`, naming the member who holds the mobile (or whom it was merged into);
+    without `holder`, after a concurrent request took the mobile, it is looked up."""
+    holder = holder or session.scalar(
+        select(Member).where(Member.mobile_hash == blind_index("mobile", mobile))
+    )
+    owner = follow_merges(session, holder) or holder
+    if owner is None:
+        return MemberExists(f"mobile {mask_mobile(mobile)} was just taken")
+    return MemberExists(
+        f"mobile {mask_mobile(mobile)} belongs to member {owner.id}", member_id=owner.id
+    )
 
 
 def default_store(actor: Actor) -> int | None:
@@ -133,26 +146,19 @@ def register_member(session: Session, actor: Actor, data: MemberCreate) -> Membe
 
 def _insert_member(session: Session, member: Member, mobile: str) -> None:
     """Insert, turning a concurrent registration of the same mobile into `member_exists`."""
-    try:
-        with session.begin_nested():
-            session.add(member)
-            session.flush()
-    except IntegrityError as exc:
-        holder = find_by_mobile(session, mobile)
-        if holder is None:
-            raise
-        raise MemberExists(
-            f"mobile {mask_mobile(mobile)} is registered", member_id=holder.id
-        ) from exc
+    with unique_or(session, {MOBILE_UNIQUE: lambda: _mobile_taken(session, mobile)}):
+        session.add(member)
 
 
 def update_member(session: Session, actor: Actor, member_id: int, data: MemberUpdate) -> Member:
-    member = get_active_member(session, actor, member_id)
+    member = get_active_member(session, actor, member_id, for_update=True)
     changed = sorted(data.model_dump(exclude_unset=True))
     if "mobile" in changed:
         if data.mobile is None:
             raise InvalidInput("mobile", "may not be removed", code=Reason.missing)
-        _set_mobile(session, member, data.mobile)
+        mobile = data.mobile
+        with unique_or(session, {MOBILE_UNIQUE: lambda: _mobile_taken(session, mobile)}):
+            _set_mobile(session, member, mobile)
     if "name" in changed:
         if data.name is None:
             raise InvalidInput("name", "may not be removed", code=Reason.missing)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, exists, func, select
+from sqlalchemy import ColumnElement, Exists, func, select
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
@@ -36,8 +36,15 @@ def get_member(session: Session, actor: Actor, member_id: int) -> Member:
     return member
 
 
-def get_active_member(session: Session, actor: Actor, member_id: int) -> Member:
+def get_active_member(
+    session: Session, actor: Actor, member_id: int, *, for_update: bool = False
+) -> Member:
+    """`for_update` locks the member's row for an edit (FOR NO KEY UPDATE, which points work
+    holding the row does not wait for): edits of one member take turns, each seeing the rows
+    the one before added, and an edit that waited for a merge sees its outcome."""
     member = get_member(session, actor, member_id)
+    if for_update:
+        session.refresh(member, with_for_update={"key_share": True})
     if member.status != MemberStatus.active:
         raise MemberNotActive(
             f"member {member_id} is {member.status}", merged_into_id=member.merged_into_id
@@ -185,5 +192,11 @@ def list_members(
 
 def is_active(member_id: ColumnElement[int]) -> Exists:
     """A condition for another domain's statement (order intake checks its member in its
-    insert): the member exists and is active."""
-    return exists().where(Member.id == member_id, Member.status == MemberStatus.active.value)
+    insert): the member exists and is active. It holds the member's row like `merge.hold`, so
+    a merge in flight is waited for and its outcome seen: no order lands on a merged member."""
+    return (
+        select(Member.id)
+        .where(Member.id == member_id, Member.status == MemberStatus.active.value)
+        .with_for_update(read=True, key_share=True)
+        .exists()
+    )

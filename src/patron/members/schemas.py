@@ -3,14 +3,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from pydantic_core import PydanticCustomError
 
 from patron.core.ids import RowId
+from patron.core.inputs import NOT_NULL, Input
 from patron.core.reasons import Reason
+from patron.core.text import MultiLine, Name, NameOrNone, SingleLine, SingleLineOrNone, TextMap
 from patron.members.models import (
     AttributeType,
     Channel,
@@ -22,7 +24,12 @@ from patron.members.models import (
 
 CN_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
 PLAIN_CN_MOBILE = re.compile(r"(?:\+86)?1[3-9][0-9]{9}\Z")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# No @ and no space in the three parts, spaces as Python's and JavaScript's \s count them both
+# (Python's also takes \x1c-\x1f and \x85, JavaScript's \ufeff): the same in the OpenAPI schema.
+_PART = r"[^@\s\x1c-\x1f\x85\ufeff]+"
+EMAIL = re.compile(rf"{_PART}@{_PART}\.{_PART}")
+# What `normalize_email` takes, for the OpenAPI schema: an address, or "" for none.
+EMAIL_SCHEMA: dict[str, JsonValue] = {"pattern": f"^({EMAIL.pattern})?$"}
 
 
 def normalize_mobile(raw: str) -> str:
@@ -60,7 +67,7 @@ def _mobile(value: str) -> str:
 def normalize_email(value: str) -> str:
     """An e-mail address, lower-cased; a ValueError coded `not_an_email` when it is not one (the
     API's and the import's rule)."""
-    if not EMAIL.match(value) or len(value) > 254:
+    if not EMAIL.fullmatch(value) or len(value) > 254:
         raise PydanticCustomError(Reason.not_an_email.value, "not an email address")
     return value.strip().lower()
 
@@ -69,20 +76,12 @@ def _email(value: str | None) -> str | None:
     return None if value in (None, "") else normalize_email(value or "")
 
 
-def _name(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not value.strip():
-        raise PydanticCustomError(Reason.missing.value, "name is blank")
-    return value.strip()
-
-
-class IdentityIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IdentityIn(Input):
     type: IdentityType
-    value: str = Field(min_length=1, max_length=128)
-    issuer: str = Field(default="", max_length=32, description="for external ids: tmall, jd, ...")
+    value: SingleLine = Field(min_length=1, max_length=128)
+    issuer: SingleLine = Field(
+        default="", max_length=32, description="for external ids: tmall, jd, ..."
+    )
 
 
 class IdentityOut(BaseModel):
@@ -93,35 +92,31 @@ class IdentityOut(BaseModel):
     created_at: datetime
 
 
-class MemberCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    mobile: str = Field(max_length=32, examples=["13812345678"])
-    name: str = Field(min_length=1, max_length=50)
+class MemberCreate(Input):
+    mobile: SingleLine = Field(max_length=32, examples=["13812345678"])
+    name: Name = Field(min_length=1, max_length=50)
     gender: Gender = Gender.unknown
     birthday: date | None = None
-    email: str | None = Field(default=None, max_length=254)
+    email: SingleLineOrNone = Field(default=None, max_length=254, json_schema_extra=EMAIL_SCHEMA)
     store_id: RowId | None = None
     guide_id: RowId | None = None
     channel: Channel = Channel.store
     consents: dict[ConsentChannel, bool] = Field(default_factory=dict)
     identities: list[IdentityIn] = Field(default_factory=list)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: TextMap = Field(default_factory=dict)
 
     _check_mobile = field_validator("mobile")(_mobile)
     _check_email = field_validator("email")(_email)
-    _check_name = field_validator("name")(_name)
 
 
-class MemberUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    mobile: str | None = Field(default=None, max_length=32)
-    name: str | None = Field(default=None, min_length=1, max_length=50)
+class MemberUpdate(Input):
+    # Either may be left out but not removed.
+    mobile: Annotated[SingleLineOrNone, NOT_NULL] = Field(default=None, max_length=32)
+    name: Annotated[NameOrNone, NOT_NULL] = Field(default=None, min_length=1, max_length=50)
     gender: Gender | None = None
     birthday: date | None = None
-    email: str | None = Field(default=None, max_length=254)
-    attributes: dict[str, Any] | None = None
+    email: SingleLineOrNone = Field(default=None, max_length=254, json_schema_extra=EMAIL_SCHEMA)
+    attributes: TextMap | None = None
 
     @field_validator("mobile")
     @classmethod
@@ -129,15 +124,12 @@ class MemberUpdate(BaseModel):
         return None if value is None else normalize_mobile(value)
 
     _check_email = field_validator("email")(_email)
-    _check_name = field_validator("name")(_name)
 
 
-class ConsentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConsentIn(Input):
     channel: ConsentChannel
     granted: bool
-    source: str = Field(default="api", min_length=1, max_length=64)
+    source: SingleLine = Field(default="api", min_length=1, max_length=64)
 
 
 class ConsentOut(BaseModel):
@@ -147,11 +139,9 @@ class ConsentOut(BaseModel):
     recorded_at: datetime
 
 
-class GuideChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class GuideChange(Input):
     guide_id: RowId | None
-    reason: str = Field(default="", max_length=200)
+    reason: MultiLine = Field(default="", max_length=200)
 
 
 class GuideAssignmentOut(BaseModel):
@@ -192,35 +182,27 @@ class MemberCodeOut(BaseModel):
     expires_at: datetime
 
 
-class MergeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MergeRequest(Input):
     source_id: RowId
     target_id: RowId
 
 
-class EraseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(default="member request (PIPL)", max_length=200)
+class EraseRequest(Input):
+    reason: MultiLine = Field(default="member request (PIPL)", max_length=200)
 
 
-class AttributeCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["baby_birthday"])
-    label: str = Field(min_length=1, max_length=64, examples=["宝宝生日"])
+class AttributeCreate(Input):
+    code: SingleLine = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["baby_birthday"])
+    label: Name = Field(min_length=1, max_length=64, examples=["宝宝生日"])
     type: AttributeType
-    options: list[str] = Field(default_factory=list)
+    options: list[SingleLine] = Field(default_factory=list)
     required: bool = False
     is_pii: bool = False
 
 
-class AttributeUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    label: str | None = Field(default=None, min_length=1, max_length=64)
-    options: list[str] | None = None
+class AttributeUpdate(Input):
+    label: NameOrNone = Field(default=None, min_length=1, max_length=64)
+    options: list[SingleLine] | None = None
     required: bool | None = None
     is_active: bool | None = None
 

@@ -16,7 +16,7 @@ from patron.members.guides import guide_history
 from patron.members.models import (
     Member,
 )
-from patron.members.registry import get_member
+from patron.members.visibility import get_member
 
 
 @dataclass(frozen=True)

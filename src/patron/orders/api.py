@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from patron.core.actor import Actor
 from patron.core.moments import Moment
+from patron.core.openapi import errors
 from patron.core.pagination import Page
-from patron.deps import ActorDep, IdempotentDep, SessionDep, require
-from patron.members import registry
+from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, require
+from patron.members import visibility
+from patron.members.errors import MemberNotFound
 from patron.orders import permissions, presenters, service
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import (
@@ -18,20 +20,26 @@ from patron.orders.schemas import (
     RefundCreate,
     RefundOut,
 )
+from patron.orders.service import OrderExists, OrderNotFound, RefundExceedsOrder
 
-router = APIRouter(tags=["orders"])
+router = OneHopRouter(tags=["orders"])
 Till = Annotated[Actor, Depends(require(permissions.RECORD))]
 Refunder = Annotated[Actor, Depends(require(permissions.REFUND))]
 
 
-@router.post("/orders", response_model=OrderOut, status_code=201)
+@router.post("/orders", response_model=OrderOut, status_code=201, responses=errors(OrderExists))
 def create_order(
     data: OrderCreate, session: SessionDep, actor: Till, once: IdempotentDep
 ) -> dict[str, Any]:
     return once(actor, data, lambda: presenters.taken(service.create_order(session, actor, data)))
 
 
-@router.post("/orders/{order_id}/refunds", response_model=RefundOut, status_code=201)
+@router.post(
+    "/orders/{order_id}/refunds",
+    response_model=RefundOut,
+    status_code=201,
+    responses=errors(OrderNotFound, RefundExceedsOrder),
+)
 def refund_order(
     order_id: int,
     data: RefundCreate,
@@ -70,12 +78,16 @@ def list_orders(
     return Page(items=[presenters.summary(o) for o in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/orders/{order_id}", response_model=OrderOut)
+@router.get("/orders/{order_id}", response_model=OrderOut, responses=errors(OrderNotFound))
 def get_order(order_id: int, session: SessionDep, actor: ActorDep) -> OrderOut:
     return presenters.present(session, service.get_order(session, actor, order_id))
 
 
-@router.get("/members/{member_id}/orders", response_model=Page[OrderSummary])
+@router.get(
+    "/members/{member_id}/orders",
+    response_model=Page[OrderSummary],
+    responses=errors(MemberNotFound),
+)
 def member_orders(
     member_id: int,
     session: SessionDep,
@@ -83,7 +95,7 @@ def member_orders(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[OrderSummary]:
-    registry.get_member(session, actor, member_id)  # 404 unless the member is in scope
+    visibility.get_member(session, actor, member_id)  # 404 unless the caller may read them
     page = service.list_orders(
         session, actor, service.OrderFilter(member_id=member_id), cursor, limit
     )

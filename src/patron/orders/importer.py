@@ -30,6 +30,7 @@ from patron.core.reasons import Reason
 from patron.core.tabular import (
     DEFAULT_LIMITS,
     FileLimits,
+    RefusedCell,
     RowError,
     cell_text,
     check_key,
@@ -89,7 +90,10 @@ def read_rows(content: bytes, filename: str, limits: FileLimits = DEFAULT_LIMITS
 
 
 def _order_key(row: dict[str, Any]) -> tuple[str, str]:
-    return cell_text(row.get("store")), cell_text(row.get("external_id"))
+    try:
+        return cell_text(row.get("store")), cell_text(row.get("external_id"))
+    except RefusedCell as refused:  # keyed by the text as sent; its order's head reports it
+        return refused.field_name, refused.value
 
 
 def scattered_orders(rows: Iterable[tuple[int, dict[str, Any]]]) -> set[tuple[str, str]]:

@@ -8,9 +8,11 @@ from pydantic_core import PydanticCustomError
 
 from patron.catalog.schemas import CATEGORY_CODE_LENGTH
 from patron.core.ids import RowId
+from patron.core.inputs import Input
 from patron.core.moments import within_utc_range
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
+from patron.core.text import MultiLine, Name, SingleLine, SingleLineOrNone
 from patron.orders.models import OrderChannel, OrderStatus, PaymentMethod
 
 MAX_QUANTITY = 1_000_000
@@ -28,30 +30,26 @@ def check_occurred_at(moment: datetime) -> datetime:
 OccurredAt = Annotated[AwareDatetime, AfterValidator(check_occurred_at)]
 
 
-class OrderItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    sku: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
-    category_code: str | None = Field(default=None, max_length=CATEGORY_CODE_LENGTH)
+class OrderItemIn(Input):
+    sku: SingleLine = Field(min_length=1, max_length=64)
+    name: Name = Field(min_length=1, max_length=200)
+    category_code: SingleLineOrNone = Field(default=None, max_length=CATEGORY_CODE_LENGTH)
     quantity: int = Field(gt=0, le=MAX_QUANTITY)
     unit_price: int = Field(ge=0, le=MAX_FEN, description="fen")
     discount: int = Field(default=0, ge=0, le=MAX_FEN, description="fen")
     paid: int = Field(ge=0, le=MAX_FEN, description="fen: quantity × unit_price − discount")
 
 
-class PaymentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PaymentIn(Input):
     method: PaymentMethod
     amount: int = Field(gt=0, le=MAX_FEN, description="fen")
-    reference: str = Field(default="", max_length=100)
+    reference: SingleLine = Field(default="", max_length=100)
 
 
-class OrderCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    external_id: str = Field(min_length=1, max_length=64, description="POS or mall order number")
+class OrderCreate(Input):
+    external_id: SingleLine = Field(
+        min_length=1, max_length=64, description="POS or mall order number"
+    )
     store_id: RowId
     channel: OrderChannel
     member_id: RowId | None = None
@@ -60,19 +58,15 @@ class OrderCreate(BaseModel):
     payments: list[PaymentIn] = Field(default_factory=list, max_length=20)
 
 
-class RefundItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RefundItemIn(Input):
     line_id: RowId
     quantity: int = Field(gt=0)
 
 
-class RefundCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RefundCreate(Input):
     items: list[RefundItemIn] = Field(default_factory=list, max_length=500)
     all: bool = False
-    reason: str = Field(default="", max_length=200)
+    reason: MultiLine = Field(default="", max_length=200)
 
     @model_validator(mode="after")
     def _one_of(self) -> RefundCreate:

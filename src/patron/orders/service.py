@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    exists,
     func,
     insert,
     literal,
@@ -35,7 +36,7 @@ from patron.core.money import MAX_FEN
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
 from patron.members import merge as member_merge
-from patron.members import privacy, registry, timeline
+from patron.members import privacy, registry, timeline, visibility
 from patron.members.models import Member
 from patron.orders.events import (
     ORDER_COMPLETED,
@@ -457,7 +458,17 @@ def publish_completed(
 
 
 def _lock_order(session: Session, actor: Actor, order_id: int) -> Order:
-    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    """The order's row, locked after its member's (the global lock order): a merge moving the
+    order to its survivor holds the member first."""
+    owner = session.scalar(select(Order.member_id).where(Order.id == order_id))
+    if owner is not None:
+        member_merge.hold_survivor(session, owner)
+    order = session.scalar(
+        select(Order)
+        .where(Order.id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if order is None or not actor.sees_store(order.store_id):
         raise OrderNotFound(f"no order {order_id}")
     return order
@@ -612,7 +623,7 @@ def get_order(session: Session, actor: Actor, order_id: int) -> Order:
     return order
 
 
-# --- member hooks: merge, timeline, export --------------------------------------------------
+# --- member hooks: merge, timeline, export, visibility --------------------------------------------
 
 
 @member_merge.on_merge.register("orders")
@@ -651,6 +662,16 @@ def _order_events(session: Session, member: Member) -> list[timeline.TimelineEve
             for r in refunds
         ]
     return found
+
+
+@visibility.served_in.register("orders")
+def _ordered_in(session: Session, member_id: int, store_ids: frozenset[int]) -> bool:
+    """A member who bought in one of the stores is that store's business (read by id there)."""
+    return bool(
+        session.scalar(
+            select(exists().where(Order.member_id == member_id, Order.store_id.in_(store_ids)))
+        )
+    )
 
 
 @privacy.export_sections.register("orders")

@@ -17,6 +17,7 @@ from patron.core.db import insert_or_skip
 from patron.core.errors import InvalidInput
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
+from patron.members import merge as member_merge
 from patron.points.models import (
     EntryKind,
     LotStatus,
@@ -33,11 +34,16 @@ LOTS = cast(Table, PointsLot.__table__)
 ENTRIES = cast(Table, PointsEntry.__table__)
 
 
-def lock_accounts(session: Session, member_ids: Iterable[int]) -> dict[int, PointsAccount]:
-    """The members' accounts, created when missing, locked in primary-key order (no deadlocks)."""
+def lock_accounts(
+    session: Session, member_ids: Iterable[int], *, active: bool = False
+) -> dict[int, PointsAccount]:
+    """The members' accounts, created when missing, locked in primary-key order after the
+    members' rows (`hold`: the global lock order, so no deadlock with a merge). With `active`,
+    a member merged or erased meanwhile is refused (MemberNotActive)."""
     ids = sorted(set(member_ids))
     if not ids:
         return {}
+    member_merge.hold(session, ids, active=active)
     accounts = _select_for_update(session, ids)
     missing = [i for i in ids if i not in accounts]
     if missing:

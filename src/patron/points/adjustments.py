@@ -12,6 +12,7 @@ from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.errors import Conflict, Forbidden, InvalidInput
 from patron.core.reasons import Reason
+from patron.members import merge as member_merge
 from patron.points.accounts import (
     MAX_BALANCE,
     add_entry,
@@ -52,7 +53,7 @@ def request_adjustment(
     check_store(session, actor, store_id)
     policy = get_policy(session)
     # Under the member's account lock, so two requests at once cannot both pass as small.
-    lock_accounts(session, [member_id])
+    lock_accounts(session, [member_id], active=True)
     earlier = _recent_points(session, actor, member_id, policy.approval_window_hours)
     adjustment = PointsAdjustment(
         member_id=member_id,
@@ -102,11 +103,20 @@ def decide_adjustment(
     session: Session, actor: Actor, adjustment_id: int, approve: bool
 ) -> PointsAdjustment:
     DECIDE_ADJUSTMENT.check(actor)
-    adjustment = session.scalar(
-        select(PointsAdjustment).where(PointsAdjustment.id == adjustment_id).with_for_update()
+    owner = session.scalar(
+        select(PointsAdjustment.member_id).where(PointsAdjustment.id == adjustment_id)
     )
-    if adjustment is None:
+    if owner is None:
         raise AdjustmentNotFound(f"no adjustment {adjustment_id}")
+    # The member before the adjustment's row (the global lock order): a merge moving a pending
+    # adjustment to its survivor holds the member first.
+    member_merge.hold_survivor(session, owner)
+    adjustment = session.scalars(
+        select(PointsAdjustment)
+        .where(PointsAdjustment.id == adjustment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     if adjustment.status != AdjustmentStatus.pending:
         raise Conflict(f"adjustment {adjustment_id} is {adjustment.status} already")
     if actor.kind == "staff" and actor.id == adjustment.requested_by_id:

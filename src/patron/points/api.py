@@ -2,22 +2,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from patron.core import clock
 from patron.core.actor import Actor
-from patron.core.errors import InvalidInput
+from patron.core.errors import Conflict, InvalidInput
+from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.core.reasons import Reason
-from patron.deps import ActorDep, IdempotentDep, SessionDep, require
+from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, require
 from patron.members import errors as member_errors
-from patron.members import registry
+from patron.members import registry, visibility
 from patron.points import adjustments, burning, permissions
 from patron.points import earning as points_earning
 from patron.points import policy as points_policy
 from patron.points import queries as points_queries
 from patron.points import rules as points_rules
 from patron.points.earning import LineFacts, OrderFacts
+from patron.points.errors import AdjustmentNotFound, InsufficientPoints, RuleInUse, RuleNotFound
 from patron.points.schemas import (
     AdjustmentIn,
     AdjustmentOut,
@@ -35,7 +37,7 @@ from patron.points.schemas import (
     RuleOut,
 )
 
-router = APIRouter(tags=["points"])
+router = OneHopRouter(tags=["points"])
 Programmer = Annotated[Actor, Depends(require(permissions.EDIT_RULES))]
 HeadOffice = Annotated[Actor, Depends(require(permissions.VIEW_PROGRAM))]
 Till = Annotated[Actor, Depends(require(permissions.BURN))]
@@ -72,18 +74,20 @@ def create_rule(data: RuleIn, session: SessionDep, actor: Programmer) -> RuleOut
     return _rule_out(points_rules.save_rule(session, actor, data.model_dump(mode="json")))
 
 
-@router.get("/points/rules/{rule_id}", response_model=RuleOut)
+@router.get("/points/rules/{rule_id}", response_model=RuleOut, responses=errors(RuleNotFound))
 def get_rule(rule_id: int, session: SessionDep, actor: HeadOffice) -> RuleOut:
     return _rule_out(points_rules.get_rule(session, rule_id))
 
 
-@router.delete("/points/rules/{rule_id}", status_code=204)
+@router.delete(
+    "/points/rules/{rule_id}", status_code=204, responses=errors(RuleNotFound, RuleInUse)
+)
 def delete_rule(rule_id: int, session: SessionDep, actor: Programmer) -> None:
     """Only a rule that never awarded points; switch a used one off with `active: false`."""
     points_rules.delete_rule(session, actor, rule_id)
 
 
-@router.put("/points/rules/{rule_id}", response_model=RuleOut)
+@router.put("/points/rules/{rule_id}", response_model=RuleOut, responses=errors(RuleNotFound))
 def replace_rule(rule_id: int, data: RuleIn, session: SessionDep, actor: Programmer) -> RuleOut:
     return _rule_out(points_rules.save_rule(session, actor, data.model_dump(mode="json"), rule_id))
 
@@ -91,10 +95,12 @@ def replace_rule(rule_id: int, data: RuleIn, session: SessionDep, actor: Program
 @router.post("/points/preview", response_model=PreviewOut)
 def preview(data: PreviewIn, session: SessionDep, actor: ActorDep) -> PreviewOut:
     """The points an order would earn now, without writing anything."""
-    if registry.find_active(session, data.member_id) is None:
+    try:
+        visibility.get_active_member(session, actor, data.member_id)
+    except member_errors.MemberNotFound as exc:
         raise InvalidInput(
             "member_id", f"no active member {data.member_id}", code=Reason.unknown_member
-        )
+        ) from exc
     payments: dict[str, int] = {}
     for payment in data.payments:
         payments[payment.method.value] = payments.get(payment.method.value, 0) + payment.amount
@@ -117,11 +123,13 @@ def preview(data: PreviewIn, session: SessionDep, actor: ActorDep) -> PreviewOut
     return PreviewOut(base=earning.base, rules=rules, total=earning.total)
 
 
-@router.get("/members/{member_id}/points", response_model=BalanceOut)
+@router.get(
+    "/members/{member_id}/points",
+    response_model=BalanceOut,
+    responses=errors(member_errors.MemberNotFound),
+)
 def member_points(member_id: int, session: SessionDep, actor: ActorDep) -> BalanceOut:
-    member = registry.find_active(session, member_id) or registry.get_member(
-        session, actor, member_id
-    )
+    member = visibility.get_member(session, actor, member_id)
     now = points_queries.balance(session, member.id)
     return BalanceOut(
         member_id=member.id,
@@ -132,7 +140,11 @@ def member_points(member_id: int, session: SessionDep, actor: ActorDep) -> Balan
     )
 
 
-@router.get("/members/{member_id}/points/entries", response_model=Page[EntryOut])
+@router.get(
+    "/members/{member_id}/points/entries",
+    response_model=Page[EntryOut],
+    responses=errors(member_errors.MemberNotFound),
+)
 def member_entries(
     member_id: int,
     session: SessionDep,
@@ -140,14 +152,19 @@ def member_entries(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[EntryOut]:
-    member = registry.get_member(session, actor, member_id)
+    member = visibility.get_member(session, actor, member_id)
     page = points_queries.entries(session, member.id, cursor, limit)
     return Page(
         items=[EntryOut.model_validate(e) for e in page.items], next_cursor=page.next_cursor
     )
 
 
-@router.post("/members/{member_id}/points/burns", response_model=EntryOut, status_code=201)
+@router.post(
+    "/members/{member_id}/points/burns",
+    response_model=EntryOut,
+    status_code=201,
+    responses=errors(member_errors.MemberNotFound, InsufficientPoints),
+)
 def burn_points(
     member_id: int,
     data: BurnIn,
@@ -156,8 +173,7 @@ def burn_points(
     once: IdempotentDep,
 ) -> dict[str, Any]:
     def work() -> EntryOut:
-        if registry.find_active(session, member_id) is None:
-            raise member_errors.MemberNotFound(f"no active member {member_id}")
+        visibility.get_active_member(session, actor, member_id)
         entry = burning.burn(
             session, actor, member_id, data.points, data.reason, data.order_id, data.store_id
         )
@@ -167,7 +183,12 @@ def burn_points(
 
 
 @router.post(
-    "/members/{member_id}/points/adjustments", response_model=AdjustmentOut, status_code=201
+    "/members/{member_id}/points/adjustments",
+    response_model=AdjustmentOut,
+    status_code=201,
+    responses=errors(
+        member_errors.MemberNotFound, member_errors.MemberNotActive, InsufficientPoints
+    ),
 )
 def adjust_points(
     member_id: int,
@@ -191,14 +212,22 @@ def pending_adjustments(session: SessionDep, actor: HeadOffice) -> list[Adjustme
     return [AdjustmentOut.model_validate(a) for a in adjustments.pending_adjustments(session)]
 
 
-@router.post("/points/adjustments/{adjustment_id}/approve", response_model=AdjustmentOut)
+@router.post(
+    "/points/adjustments/{adjustment_id}/approve",
+    response_model=AdjustmentOut,
+    responses=errors(AdjustmentNotFound, Conflict, InsufficientPoints),
+)
 def approve(adjustment_id: int, session: SessionDep, actor: Approver) -> AdjustmentOut:
     return AdjustmentOut.model_validate(
         adjustments.decide_adjustment(session, actor, adjustment_id, approve=True)
     )
 
 
-@router.post("/points/adjustments/{adjustment_id}/reject", response_model=AdjustmentOut)
+@router.post(
+    "/points/adjustments/{adjustment_id}/reject",
+    response_model=AdjustmentOut,
+    responses=errors(AdjustmentNotFound, Conflict),
+)
 def reject(adjustment_id: int, session: SessionDep, actor: Approver) -> AdjustmentOut:
     return AdjustmentOut.model_validate(
         adjustments.decide_adjustment(session, actor, adjustment_id, approve=False)

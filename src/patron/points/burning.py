@@ -8,6 +8,7 @@ from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
+from patron.members.errors import MemberNotActive, MemberNotFound
 from patron.orders import service as orders
 from patron.points.accounts import (
     add_entry,
@@ -43,7 +44,10 @@ def burn(
             "points", f"at least {policy.min_burn} points per burn", code=Reason.below_min_burn
         )
     check_store(session, actor, store_id)
-    account = lock_accounts(session, [member_id])[member_id]
+    try:
+        account = lock_accounts(session, [member_id], active=True)[member_id]
+    except MemberNotActive as exc:  # merged or erased meanwhile: answered as the API's check does
+        raise MemberNotFound(f"no active member {member_id}") from exc
     if order_id is not None:
         # After the lock: concurrent burns on one order see each other's points.
         _check_order_share(session, actor, policy, member_id, order_id, points)

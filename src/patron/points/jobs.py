@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from patron.core.db import UTCDateTime, insert_or_skip
+from patron.members import merge as member_merge
 from patron.points import accounts
 from patron.points.models import (
     EntryKind,
@@ -47,8 +48,10 @@ class JobReport:
 
 
 def _lock(session: Session, condition: object) -> None:
-    """Lock the accounts whose lots match, in primary-key order, before changing balances."""
+    """Lock the accounts whose lots match, in primary-key order, before changing balances; their
+    members first (the global lock order, see `hold`)."""
     members = select(PointsLot.member_id).where(condition).distinct()  # type: ignore[arg-type]
+    member_merge.hold(session, members)
     session.execute(
         select(PointsAccount.member_id)
         .where(PointsAccount.member_id.in_(members))
@@ -186,11 +189,10 @@ def run(session: Session, now: datetime) -> JobReport:
 
 def pay_debts(session: Session, now: datetime) -> None:
     """Released points pay open debts first, as the member's next spend would have made them."""
+    owes = and_(PointsAccount.debt > 0, PointsAccount.available > 0)
+    member_merge.hold(session, select(PointsAccount.member_id).where(owes))
     owing = session.scalars(
-        select(PointsAccount)
-        .where(PointsAccount.debt > 0, PointsAccount.available > 0)
-        .order_by(PointsAccount.member_id)
-        .with_for_update()
+        select(PointsAccount).where(owes).order_by(PointsAccount.member_id).with_for_update()
     ).all()
     for account in owing:
         accounts.pay_debt(session, account, now)

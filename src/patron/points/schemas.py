@@ -7,9 +7,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from patron.core.ids import RowId
+from patron.core.inputs import Input
 from patron.core.moments import Moment
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
+from patron.core.text import MultiLine, Name, SingleLine, TextMap
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import OrderItemIn, PaymentIn
 from patron.points.models import AdjustmentStatus, ExpiryPolicy, RuleEffect
@@ -30,9 +32,7 @@ class PolicyOut(BaseModel):
     approval_window_hours: int
 
 
-class PolicyUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PolicyUpdate(Input):
     expiry_policy: ExpiryPolicy | None = None
     rolling_months: int | None = Field(default=None, ge=1, le=120)
     pending_days: int | None = Field(default=None, ge=0, le=90)
@@ -50,21 +50,21 @@ class PolicyUpdate(BaseModel):
     )
 
 
-class RuleConditions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RuleConditions(Input):
     store_ids: list[RowId] = Field(default_factory=list)
     channels: list[OrderChannel] = Field(default_factory=list)
     category_ids: list[RowId] = Field(default_factory=list)
     product_ids: list[RowId] = Field(default_factory=list)
-    skus: list[str] = Field(default_factory=list)
+    skus: list[SingleLine] = Field(default_factory=list)
     date_from: date | None = None
     date_to: date | None = None
     weekdays: list[int] = Field(
-        default_factory=list, description="ISO weekdays, 1 = Monday … 7 = Sunday"
+        default_factory=list,
+        description="ISO weekdays, 1 = Monday … 7 = Sunday",
+        json_schema_extra={"items": {"type": "integer", "minimum": 1, "maximum": 7}},
     )
     birthday: Literal["day", "month"] | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: TextMap = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _sane(self) -> RuleConditions:
@@ -77,10 +77,8 @@ class RuleConditions(BaseModel):
         return self
 
 
-class RuleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=100)
+class RuleIn(Input):
+    name: Name = Field(min_length=1, max_length=100)
     active: bool = True
     priority: int = Field(default=0, ge=-1000, le=1000)
     stackable: bool = True
@@ -106,9 +104,7 @@ class RuleOut(RuleIn):
     id: int
 
 
-class PreviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PreviewIn(Input):
     member_id: RowId
     store_id: RowId
     channel: OrderChannel = OrderChannel.pos
@@ -162,20 +158,16 @@ class EntryOut(BaseModel):
     created_at: datetime
 
 
-class BurnIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BurnIn(Input):
     points: int = Field(gt=0, le=MAX_POINTS)
-    reason: str = Field(default="", max_length=200)
+    reason: MultiLine = Field(default="", max_length=200)
     order_id: RowId | None = None
     store_id: RowId | None = None
 
 
-class AdjustmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AdjustmentIn(Input):
     points: int = Field(ge=-MAX_POINTS, le=MAX_POINTS, description="signed")
-    reason: str = Field(min_length=1, max_length=200)
+    reason: MultiLine = Field(min_length=1, max_length=200)
     store_id: RowId | None = None
 
 

@@ -2,17 +2,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from patron.core.actor import Actor, Role
 from patron.core.errors import Forbidden, RateLimited
+from patron.core.openapi import errors
 from patron.core.pagination import Page
-from patron.deps import ActorDep, SessionDep, SettingsDep, bearer_token, require
+from patron.deps import ActorDep, OneHopRouter, SessionDep, SettingsDep, bearer_token, require
 from patron.staff import permissions, service
 from patron.staff.schemas import LoginRequest, MeOut, StaffCreate, StaffOut, StaffUpdate, TokenOut
 
-auth_router = APIRouter(prefix="/auth", tags=["auth"])
-router = APIRouter(prefix="/staff", tags=["staff"])
+auth_router = OneHopRouter(prefix="/auth", tags=["auth"])
+router = OneHopRouter(prefix="/staff", tags=["staff"])
 StaffManager = Annotated[Actor, Depends(require(permissions.MANAGE))]
 
 
@@ -22,7 +23,11 @@ def check_login_rate(request: Request) -> None:
         raise RateLimited("too many login attempts from this address; wait a minute")
 
 
-@auth_router.post("/token", response_model=TokenOut)
+@auth_router.post(
+    "/token",
+    response_model=TokenOut,
+    responses=errors(service.InvalidCredentials, service.AccountLocked, RateLimited),
+)
 def issue_token(
     data: LoginRequest, request: Request, session: SessionDep, settings: SettingsDep
 ) -> TokenOut:
@@ -34,7 +39,7 @@ def issue_token(
     return TokenOut(access_token=token.token, expires_at=token.expires_at)
 
 
-@auth_router.post("/logout", status_code=204)
+@auth_router.post("/logout", status_code=204, responses=errors(Forbidden))
 def sign_out(request: Request, session: SessionDep, settings: SettingsDep, actor: ActorDep) -> None:
     """End this staff token's session; an API key is revoked with DELETE /api-keys/{id}."""
     token = bearer_token(request)
@@ -70,17 +75,17 @@ def list_staff(
     )
 
 
-@router.post("", response_model=StaffOut, status_code=201)
+@router.post("", response_model=StaffOut, status_code=201, responses=errors(service.UsernameTaken))
 def create_staff(data: StaffCreate, session: SessionDep, actor: StaffManager) -> StaffOut:
     return StaffOut.model_validate(service.create_staff(session, actor, data))
 
 
-@router.get("/{staff_id}", response_model=StaffOut)
+@router.get("/{staff_id}", response_model=StaffOut, responses=errors(service.StaffNotFound))
 def get_staff(staff_id: int, session: SessionDep, actor: ActorDep) -> StaffOut:
     return StaffOut.model_validate(service.get_staff(session, actor, staff_id))
 
 
-@router.patch("/{staff_id}", response_model=StaffOut)
+@router.patch("/{staff_id}", response_model=StaffOut, responses=errors(service.StaffNotFound))
 def update_staff(
     staff_id: int, data: StaffUpdate, session: SessionDep, actor: StaffManager
 ) -> StaffOut:

@@ -5,31 +5,30 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from patron.core.actor import Role
+from patron.core.ids import RowId
+from patron.core.inputs import Input
+from patron.core.text import Label, LabelOrNone, Secret, SingleLine, SingleLineOrNone
 
 Username = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
 Password = Field(min_length=8, max_length=128)
 
 
-class StaffCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    username: str = Username
-    password: str = Password
-    display_name: str = Field(default="", max_length=100)
+class StaffCreate(Input):
+    username: SingleLine = Username
+    password: SingleLine = Password
+    display_name: Label = Field(default="", max_length=100)
     role: Role
     all_stores: bool = False
-    store_ids: list[int] = Field(default_factory=list)
+    store_ids: list[RowId] = Field(default_factory=list)
 
 
-class StaffUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    display_name: str | None = Field(default=None, max_length=100)
+class StaffUpdate(Input):
+    display_name: LabelOrNone = Field(default=None, max_length=100)
     role: Role | None = None
     all_stores: bool | None = None
-    store_ids: list[int] | None = None
+    store_ids: list[RowId] | None = None
     is_active: bool | None = None
-    password: str | None = Field(default=None, min_length=8, max_length=128)
+    password: SingleLineOrNone = Field(default=None, min_length=8, max_length=128)
 
 
 class StaffOut(BaseModel):
@@ -48,8 +47,8 @@ class StaffOut(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=128)
+    username: SingleLine = Field(min_length=1, max_length=64)
+    password: Secret = Field(min_length=1, max_length=128)
 
 
 class TokenOut(BaseModel):

@@ -202,6 +202,9 @@ def create_staff(session: Session, actor: Actor, data: StaffCreate) -> StaffUser
 def update_staff(session: Session, actor: Actor, staff_id: int, data: StaffUpdate) -> StaffUser:
     permissions.MANAGE.check(actor)
     user = get_staff(session, actor, staff_id)
+    # Locked and read again: two edits of one user take turns, the second replacing the store
+    # scopes the first wrote (not inserting a scope row the first already added).
+    session.refresh(user, with_for_update={"key_share": True})
     if not permissions.MANAGE_ANY.allows(actor) and Role(user.role) not in MANAGED_BY_STORE_MANAGER:
         # Checked before the new values: a manager edits cashiers and guides, not their peers.
         raise Forbidden("store managers may only manage cashiers and guides")

@@ -2,16 +2,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from patron.core.actor import Actor
+from patron.core.openapi import errors
 from patron.core.pagination import Page
-from patron.deps import ActorDep, SessionDep, require
+from patron.deps import ActorDep, OneHopRouter, SessionDep, require
 from patron.stores import permissions, service
 from patron.stores.models import StoreStatus, StoreType
 from patron.stores.schemas import StoreCreate, StoreOut, StoreUpdate
+from patron.stores.service import StoreCodeExists, StoreNotFound
 
-router = APIRouter(prefix="/stores", tags=["stores"])
+router = OneHopRouter(prefix="/stores", tags=["stores"])
 
 
 @router.get("", response_model=Page[StoreOut])
@@ -32,7 +34,7 @@ def list_stores(
     )
 
 
-@router.post("", response_model=StoreOut, status_code=201)
+@router.post("", response_model=StoreOut, status_code=201, responses=errors(StoreCodeExists))
 def create_store(
     data: StoreCreate,
     session: SessionDep,
@@ -41,12 +43,12 @@ def create_store(
     return StoreOut.model_validate(service.create_store(session, actor, data))
 
 
-@router.get("/{store_id}", response_model=StoreOut)
+@router.get("/{store_id}", response_model=StoreOut, responses=errors(StoreNotFound))
 def get_store(store_id: int, session: SessionDep, actor: ActorDep) -> StoreOut:
     return StoreOut.model_validate(service.get_store(session, actor, store_id))
 
 
-@router.patch("/{store_id}", response_model=StoreOut)
+@router.patch("/{store_id}", response_model=StoreOut, responses=errors(StoreNotFound))
 def update_store(
     store_id: int,
     data: StoreUpdate,

@@ -1,36 +1,38 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patron.core.inputs import NOT_NULL, Input
+from patron.core.text import Label, LabelOrNone, Name, NameOrNone, SingleLine, SingleLineOrNone
 from patron.stores.models import StoreStatus, StoreType
 
 StoreCode = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", description="e.g. SH001")
-Phone = Field(default="", max_length=32, pattern=r"^[0-9+()\- ]*$")
+PHONE = r"^[0-9+()\- ]*$"
+Phone = Field(default="", max_length=32, pattern=PHONE)
 
 
-class StoreCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    code: str = StoreCode
-    name: str = Field(min_length=1, max_length=100)
+class StoreCreate(Input):
+    code: SingleLine = StoreCode
+    name: Name = Field(min_length=1, max_length=100)
     type: StoreType
-    city: str = Field(default="", max_length=50)
-    address: str = Field(default="", max_length=200)
-    phone: str = Phone
+    city: Label = Field(default="", max_length=50)
+    address: Label = Field(default="", max_length=200)
+    phone: SingleLine = Phone
     status: StoreStatus = StoreStatus.open
 
 
-class StoreUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StoreUpdate(Input):
+    """Each field may be left out but not null."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    type: StoreType | None = None
-    city: str | None = Field(default=None, max_length=50)
-    address: str | None = Field(default=None, max_length=200)
-    phone: str | None = Field(default=None, max_length=32, pattern=r"^[0-9+()\- ]*$")
-    status: StoreStatus | None = None
+    name: Annotated[NameOrNone, NOT_NULL] = Field(default=None, min_length=1, max_length=100)
+    type: Annotated[StoreType | None, NOT_NULL] = None
+    city: Annotated[LabelOrNone, NOT_NULL] = Field(default=None, max_length=50)
+    address: Annotated[LabelOrNone, NOT_NULL] = Field(default=None, max_length=200)
+    phone: Annotated[SingleLineOrNone, NOT_NULL] = Field(default=None, max_length=32, pattern=PHONE)
+    status: Annotated[StoreStatus | None, NOT_NULL] = None
 
 
 class StoreOut(BaseModel):

@@ -1,0 +1,179 @@
+"""A GET runs in a read-only transaction (on SQLite a deferred one, which fails with "database is
+locked" if it comes to write after another writer committed) unless its route declares
+`WriteSessionDep`. This walks every GET route of the API and the console, as HQ and as store
+staff, over one set of rows, and fails when a read-only request tries to write: a new GET that
+writes (an audit row, a stamp) must declare the write transaction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, event, select
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+
+from patron.app import create_app
+from patron.catalog.models import Product
+from patron.console.web import SESSION_COOKIE
+from patron.core import db
+from patron.core.actor import SYSTEM, Role
+from patron.core.settings import Settings
+from patron.deps import _needs, write_session
+from patron.imports import runner
+from patron.imports import service as imports
+from patron.imports.models import ImportKind
+from patron.members import attributes, codes, identities
+from patron.members.models import AttributeType, IdentityType
+from patron.members.schemas import AttributeCreate, IdentityIn
+from patron.points import rules
+from patron.points.schemas import RuleIn
+from patron.staff import service as staff
+from tests.conftest import _session_on
+from tests.factories import make_member, make_order, make_staff, make_store
+
+MOBILE = "13912340001"
+CARD = "CARD0001"
+PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+
+
+def _trapped(session: Session, writes: list[str]) -> Session:
+    """Note every statement or flush that would write while the request is read-only."""
+
+    @event.listens_for(session, "do_orm_execute")
+    def _statement(state: ORMExecuteState) -> None:
+        if session.info.get(db.READ_ONLY) and (
+            state.is_insert or state.is_update or state.is_delete
+        ):
+            writes.append(str(state.statement).split("(")[0])
+
+    @event.listens_for(session, "before_flush")
+    def _flush(flushed: Session, _context: UOWTransaction, _instances: Any) -> None:
+        if flushed.info.get(db.READ_ONLY) and (flushed.new or flushed.dirty or flushed.deleted):
+            writes.append(f"flush of {[type(o).__name__ for o in (*flushed.new, *flushed.dirty)]}")
+
+    return session
+
+
+def _routes(routes: list[Any]) -> Iterator[APIRoute]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from _routes(route.original_router.routes)
+
+
+def _get_routes(app: FastAPI) -> dict[str, APIRoute]:
+    """Every GET route by its full path (included routers keep the path under their prefix)."""
+    found = {}
+    for route in _routes(app.router.routes):
+        if "GET" not in (route.methods or ()):
+            continue
+        module = route.endpoint.__module__
+        prefix = "/console" if module.startswith("patron.console") else "/api/v1"
+        found[(prefix if module != "patron.app" else "") + route.path] = route
+    return found
+
+
+@pytest.fixture
+def guarded(connection: Connection, settings: Settings) -> tuple[FastAPI, list[str]]:
+    writes: list[str] = []
+    app = create_app(settings, session_factory=lambda: _trapped(_session_on(connection), writes))
+    return app, writes
+
+
+@pytest.fixture
+def rows(session: Session) -> dict[str, Any]:
+    store = make_store(session)
+    member = make_member(session, store, mobile=MOBILE)
+    identities.add_identity(
+        session, SYSTEM, member, IdentityIn(type=IdentityType.card_no, value=CARD)
+    )
+    source = make_member(session, store)
+    order = make_order(session, store, member)
+    product = session.scalars(select(Product).where(Product.sku == "SKU-1")).one()
+    rule = rules.save_rule(
+        session,
+        SYSTEM,
+        RuleIn.model_validate({"name": "x2", "effect": "multiply", "amount": 200}).model_dump(
+            mode="json"
+        ),
+    )
+    attribute = attributes.create_attribute(
+        session, SYSTEM, AttributeCreate(code="skin", label="肤质", type=AttributeType.text)
+    )
+    # An import page shows an import of its own kind.
+    import_ids = {
+        kind: imports.create(session, SYSTEM, kind, f"{kind.value}.csv", True, runner.owner()).id
+        for kind in ImportKind
+    }
+    return {
+        "store": store,
+        "member": member,
+        "source": source,
+        "import_pages": {
+            f"/console/{kind.value}/import/{{import_id}}": {"import_id": import_id}
+            for kind, import_id in import_ids.items()
+        },
+        "params": {
+            "store_id": store.id,
+            "staff_id": make_staff(session, Role.cashier, [store]).id,
+            "member_id": member.id,
+            "order_id": order.id,
+            "product_id": product.id,
+            "category_id": product.category_id,
+            "rule_id": rule.id,
+            "attribute_id": attribute.id,
+            "code": codes.issue_code(session, SYSTEM, member.id).code,
+            "import_id": import_ids[ImportKind.orders],
+            "lang": "en",
+            "_rest": "nowhere",
+        },
+    }
+
+
+def _url(path: str, params: dict[str, Any]) -> str:
+    return PARAM.sub(lambda m: str(params[m.group(1)]), path)
+
+
+def test_no_read_only_get_writes(
+    guarded: tuple[FastAPI, list[str]], session: Session, settings: Settings, rows: dict[str, Any]
+) -> None:
+    app, writes = guarded
+    admin = staff.issue_token(make_staff(session, Role.hq_admin), settings).token
+    manager = staff.issue_token(
+        make_staff(session, Role.store_manager, [make_store(session)]), settings
+    ).token
+    routes = _get_routes(app)
+    # The identity lookups and the merge preview need their query to do what they do.
+    queries: dict[str, list[dict[str, Any]]] = {
+        "/api/v1/members": [{}, {"mobile": MOBILE}, {"card_no": CARD}],
+        "/console/members": [{}, {"q": MOBILE}, {"q": CARD}],
+        "/console/members/{member_id:int}/merge": [{"source": rows["source"].id}],
+        "/console/products/export": [{"format": "csv"}, {"format": "xlsx"}],
+    }
+    refused: dict[str, list[str]] = {}
+    answered: dict[str, set[int]] = {}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path, route in sorted(routes.items()):
+            declared = _needs(route.dependant, write_session)
+            url = _url(path, {**rows["params"], **rows["import_pages"].get(path, {})})
+            for token in (admin, manager):
+                for query in queries.get(path, [{}]):
+                    writes.clear()
+                    client.cookies.set(SESSION_COOKIE, token, path="/console")
+                    response = client.get(
+                        url, params=query, headers={"Authorization": f"Bearer {token}"}
+                    )
+                    assert response.status_code < 500, (url, query, response.text[:300])
+                    if token == admin:
+                        answered.setdefault(path, set()).add(response.status_code)
+                    if writes and not declared:
+                        refused.setdefault(f"GET {path} {query}", []).extend(writes)
+    assert refused == {}
+    # Every page did its work for HQ (the walk reached the handlers), but the catch-all 404.
+    assert {path for path, codes in answered.items() if codes != {200}} == {"/console/{_rest:path}"}
