@@ -145,6 +145,13 @@ def session(connection: Connection) -> Iterator[Session]:
 
 
 @pytest.fixture
+def sessions(connection: Connection) -> Callable[[], Session]:
+    """New sessions inside the test's transaction, each a savepoint: the session factory for
+    code that commits its own transactions (imports, in batches)."""
+    return lambda: _session_on(connection)
+
+
+@pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         env="test",
@@ -152,6 +159,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         secret_key=TEST_SECRET,
         data_dir=tmp_path,
         login_rate_limit="1000/minute",
+        # Uploaded imports run in the request, inside the test's transaction (no thread may
+        # share its connection); tests/concurrency runs them on threads.
+        import_workers=0,
     )
 
 

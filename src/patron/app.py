@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -10,6 +12,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from patron import __version__, domains, problems
 from patron.apikeys.api import router as apikeys_router
@@ -17,7 +20,7 @@ from patron.audit.api import router as audit_router
 from patron.catalog.api import router as catalog_router
 from patron.console import routes as console
 from patron.core import clock, crypto, db, openapi
-from patron.core.errors import DatabaseUnavailable, InvalidInput
+from patron.core.errors import DatabaseUnavailable, InvalidInput, ServiceUnavailable
 from patron.core.ids import MAX_ROW_ID, row_ids
 from patron.core.logging import configure_logging
 from patron.core.openapi import ROW_ID_RANGE, errors
@@ -25,6 +28,8 @@ from patron.core.ratelimit import RateLimiter
 from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
 from patron.deps import API_PREFIX, RetryLostRaces
+from patron.imports.api import router as imports_router
+from patron.imports.runner import ImportQueue
 from patron.members.api import router as members_router
 from patron.middleware import RequestContextMiddleware, TextInputMiddleware
 from patron.orders.api import router as orders_router
@@ -71,9 +76,20 @@ def api_router() -> APIRouter:
         catalog_router,
         orders_router,
         points_router,
+        imports_router,
     ):
         router.include_router(domain_router)
     return router
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Imports a dead process left running are marked interrupted; at shutdown, running ones
+    stop after their current batch."""
+    imports: ImportQueue = app.state.imports
+    await run_in_threadpool(imports.recover)
+    yield
+    await run_in_threadpool(imports.stop)
 
 
 def create_app(settings: Settings | None = None, session_factory: Any = None) -> FastAPI:
@@ -87,12 +103,14 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
         version=__version__,
         description="Membership and loyalty platform for retail chains (会员管理与营销系统).",
         openapi_url="/openapi.json",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.session_factory = session_factory or sessionmaker(
         db.make_engine(settings.database_url, write_wait=REQUEST_WRITE_WAIT_SECONDS),
         expire_on_commit=False,
     )
+    app.state.imports = ImportQueue(app.state.session_factory, settings)
     app.state.login_limiter = RateLimiter(settings.rate_limit_storage, settings.login_rate_limit)
     app.add_middleware(RetryLostRaces)  # innermost: a retry re-runs the routing only
     app.add_middleware(TextInputMiddleware)  # inside: its refusals carry the request id
@@ -100,8 +118,8 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
     problems.install(app)
     openapi.install(app)
 
-    @app.exception_handler(db.DatabaseBusy)
-    async def _database_busy(request: Request, exc: db.DatabaseBusy) -> JSONResponse:
+    @app.exception_handler(ServiceUnavailable)
+    async def _unavailable(request: Request, exc: ServiceUnavailable) -> JSONResponse:
         retry_after = {"Retry-After": str(exc.retry_after_seconds)}
         return problems.problem_response(
             request, exc.status, exc.code, exc.title, exc.detail, retry_after
@@ -114,6 +132,8 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
     def healthz(request: Request) -> JSONResponse:
         try:
             with request.app.state.session_factory() as session:
+                # Read-only: on SQLite it never waits behind a writer (an import's batch).
+                session.connection(execution_options={db.READ_ONLY: True})
                 session.execute(text("SELECT 1"))
         except SQLAlchemyError:
             down = DatabaseUnavailable

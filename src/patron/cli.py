@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,10 +20,10 @@ from patron.core import clock, crypto, db, events, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.errors import PatronError
 from patron.core.settings import ConfigurationError, get_settings
+from patron.imports.models import ImportKind
 
 out = Console()
 err = Console(stderr=True)
-Row = tuple[int, dict[str, Any]]
 
 
 class PatronGroup(TyperGroup):
@@ -97,26 +97,6 @@ def main(now: NowOption = None) -> None:
     clock.set_business_timezone(settings.timezone)
     if now is not None:
         clock.set_now(now if now.tzinfo else now.replace(tzinfo=settings.tz))
-
-
-class ProgressRows:
-    """The rows of a file, moving a progress bar as an import reads them; an import that reads
-    them twice (orders: check, then load) shows one bar per pass."""
-
-    def __init__(
-        self, rows: Iterable[Row], content: bytes, filename: str, progress: Progress, *passes: str
-    ) -> None:
-        self.rows, self.progress, self.passes = rows, progress, list(passes)
-        # A CSV's line count is close enough for a bar; a workbook's rows are not known upfront.
-        self.total = content.count(b"\n") if filename.lower().endswith(".csv") else None
-
-    def __iter__(self) -> Iterator[Row]:
-        label = self.passes.pop(0) if len(self.passes) > 1 else self.passes[0]
-        task = self.progress.add_task(label, total=self.total)
-        for row in self.rows:
-            yield row
-            self.progress.advance(task)
-        self.progress.update(task, total=self.progress.tasks[task].completed)
 
 
 def refused_rows(count: int) -> None:
@@ -236,6 +216,45 @@ def apikey_create(
     print(created.key)
 
 
+def run_import(kind: ImportKind, file: Path, dry_run: bool, publish_events: bool = False) -> Any:
+    """Run an import in the foreground, through the same batched runner (and import record) as
+    the server's; the report, or the refusal raised for the group's handler."""
+    from patron.core.batches import committed
+    from patron.imports import runner, service
+
+    sessions = db.session_factory()
+    upload = runner.Upload(kind, file.read_bytes(), file.name, dry_run, publish_events)
+    with Progress(console=err) as progress:
+        task = progress.add_task(f"{kind} {file.name}", total=None)
+
+        def moved(rows_done: int, rows_total: int) -> None:
+            progress.update(task, completed=rows_done, total=rows_total)
+
+        import_id = runner.accept(sessions, upload, SYSTEM)
+        try:
+            finished = runner.run(sessions, import_id, upload, SYSTEM, get_settings(), None, moved)
+        except KeyboardInterrupt:
+            with committed(sessions) as session:
+                service.interrupt(session, import_id)
+            err.print(f"interrupted: run `patron import {kind} {file}` again to finish it")
+            raise typer.Exit(130) from None
+    if finished.error is not None:
+        raise finished.error
+    if finished.record.report is None:  # an unexpected error, in the log above
+        problem = finished.record.problem or {}
+        err.print(f"[red]{problem.get('code')}:[/red] {problem.get('detail')}")
+        raise typer.Exit(1)
+    return finished.record.report
+
+
+def print_errors(errors: Iterable[dict[str, Any]]) -> None:
+    listed = list(errors)
+    for row_error in listed[:50]:
+        err.print(f"row {row_error['row']}: {row_error['field']}: {row_error['reason']}")
+    if len(listed) > 50:
+        err.print(f"... and {len(listed) - 50} more errors")
+
+
 @import_app.command("members")
 def import_members(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or .xlsx")],
@@ -244,23 +263,14 @@ def import_members(
     ] = False,
 ) -> None:
     """Import members; re-running the same file changes nothing."""
-    from patron.members import importer
-
-    content = file.read_bytes()
-    with Progress(console=err) as progress, db.transaction() as session:
-        rows = importer.read_rows(content, file.name)
-        tracked = ProgressRows(rows, content, file.name, progress, f"members {file.name}")
-        report = importer.import_members(session, SYSTEM, tracked, dry_run=dry_run)
-    for row_error in report.errors[:50]:
-        err.print(f"row {row_error.row}: {row_error.field}: {row_error.reason}")
-    if len(report.errors) > 50:
-        err.print(f"... and {len(report.errors) - 50} more errors")
-    mode = "dry run" if dry_run else "imported"
+    report = run_import(ImportKind.members, file, dry_run)
+    print_errors(report["errors"])
     out.print(
-        f"{mode}: {report.rows} rows, {report.created} created, {report.updated} updated, "
-        f"{report.skipped} unchanged, {len(report.errors)} errors"
+        f"{'dry run' if dry_run else 'imported'}: {report['rows']} rows, "
+        f"{report['created']} created, {report['updated']} updated, "
+        f"{report['skipped']} unchanged, {len(report['errors'])} errors"
     )
-    refused_rows(len(report.errors))
+    refused_rows(len(report["errors"]))
 
 
 @import_app.command("products")
@@ -271,17 +281,14 @@ def import_products(
     ] = False,
 ) -> None:
     """Import products by sku (prices in yuan); re-running the same file changes nothing."""
-    from patron.catalog import service as catalog
-
-    with db.transaction() as session:
-        report = catalog.import_products(session, SYSTEM, file.read_bytes(), file.name, dry_run)
-    for row_error in report.errors[:50]:
-        err.print(f"row {row_error['row']}: {row_error['field']}: {row_error['reason']}")
+    report = run_import(ImportKind.products, file, dry_run)
+    print_errors(report["errors"])
     out.print(
-        f"{'dry run' if dry_run else 'imported'}: {report.rows} rows, {report.created} created, "
-        f"{report.updated} updated, {report.skipped} unchanged, {len(report.errors)} errors"
+        f"{'dry run' if dry_run else 'imported'}: {report['rows']} rows, "
+        f"{report['created']} created, {report['updated']} updated, "
+        f"{report['skipped']} unchanged, {len(report['errors'])} errors"
     )
-    refused_rows(len(report.errors))
+    refused_rows(len(report["errors"]))
 
 
 @import_app.command("orders")
@@ -294,23 +301,17 @@ def import_orders(
         bool, typer.Option("--publish-events", help="Publish order.completed (earns points).")
     ] = False,
 ) -> None:
-    """Import order history, one row per line; idempotent by store and order number."""
-    from patron.orders import importer
-
-    content = file.read_bytes()
-    with Progress(console=err) as progress, db.transaction() as session:
-        rows = importer.read_rows(content, file.name)
-        passes = (f"checking {file.name}", f"orders {file.name}")
-        tracked = ProgressRows(rows, content, file.name, progress, *passes)
-        report = importer.import_orders(session, SYSTEM, tracked, dry_run, publish_events)
-    for row_error in report.errors[:50]:
-        err.print(f"row {row_error['row']}: {row_error['field']}: {row_error['reason']}")
+    """Import order history, one row per line; idempotent by store and order number, committed
+    in batches (a run stopped midway is finished by running it again)."""
+    report = run_import(ImportKind.orders, file, dry_run, publish_events)
+    print_errors(report["errors"])
     out.print(
-        f"{'dry run' if dry_run else 'imported'}: {report.rows} rows, {report.orders} orders, "
-        f"{report.created} created, {report.skipped} already there, {report.lines} lines, "
-        f"{len(report.errors)} errors"
+        f"{'dry run' if dry_run else 'imported'}: {report['rows']} rows, "
+        f"{report['orders']} orders, {report['created']} created, "
+        f"{report['skipped']} already there, {report['lines']} lines, "
+        f"{len(report['errors'])} errors"
     )
-    refused_rows(len(report.errors))
+    refused_rows(len(report["errors"]))
 
 
 @points_app.command("verify")

@@ -5,6 +5,7 @@ from patron.audit import models as audit_models
 from patron.catalog import models as catalog_models
 from patron.core import events, idempotency
 from patron.core.db import Base
+from patron.imports import models as imports_models
 from patron.members import models as members_models
 from patron.orders import models as orders_models
 from patron.points import models as points_models
@@ -19,6 +20,7 @@ __all__ = [
     "catalog_models",
     "events",
     "idempotency",
+    "imports_models",
     "members_models",
     "metadata",
     "orders_models",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -25,6 +26,7 @@ from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
 from patron.staff import service as staff
 from tests.factories import make_staff
+from tests.uploads import batches
 
 FORMULAS = ("=CMD()", "+1+1", "-1+1", "@SUM(1+1)", "\t=1+1", "\r=1+1", "＝1+1", '=HYPERLINK("x")')
 PLAIN = ("CMD()", "1+1", "洗发水 =1", "'=already", " =1+1", "")
@@ -113,20 +115,20 @@ def _console(app: FastAPI, session: Session, settings: Settings, lang: str) -> T
     return client
 
 
-def _import_products(session: Session) -> None:
+def _import_products(sessions: Callable[[], Session]) -> None:
     lines = ["sku,name,category_code,list_price"]
     lines += [f'F{n},"{name}",GEN,12.50' for n, name in enumerate(FORMULAS[:4])]
     lines.append("P1,洗发水,GEN,39.90")
     report = catalog.import_products(
-        session, SYSTEM, "\n".join(lines).encode(), "p.csv", dry_run=False
+        batches(sessions), SYSTEM, "\n".join(lines).encode(), "p.csv", dry_run=False
     )
     assert (report.created, report.errors) == (5, [])
 
 
 def test_an_imported_product_named_like_a_formula_exports_as_text(
-    app: FastAPI, session: Session, settings: Settings
+    app: FastAPI, session: Session, sessions: Callable[[], Session], settings: Settings
 ) -> None:
-    _import_products(session)
+    _import_products(sessions)
     client = _console(app, session, settings, "en")
     response = client.get("/console/products/export", params={"format": "csv", "q": "f"})
     assert response.status_code == 200, response.text
@@ -150,13 +152,17 @@ def test_an_imported_product_named_like_a_formula_exports_as_text(
 
 
 def test_the_xlsx_export_reads_back_as_the_same_products(
-    app: FastAPI, session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI,
+    session: Session,
+    sessions: Callable[[], Session],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """In the page's language, with the import's own headers: the file re-imports unchanged."""
     monkeypatch.setattr(catalog_pages, "EXPORT_BATCH", 2)  # read in several pages
-    _import_products(session)
+    _import_products(sessions)
     client = _console(app, session, settings, "zh")
     xlsx = client.get("/console/products/export", params={"format": "xlsx"})
-    report = catalog.import_products(session, SYSTEM, xlsx.content, "p.xlsx", dry_run=True)
+    report = catalog.import_products(batches(sessions), SYSTEM, xlsx.content, "p.xlsx", True)
     assert (report.rows, report.skipped, report.errors) == (5, 5, [])
     assert client.get("/console/products/export", params={"format": "pdf"}).status_code == 404

@@ -78,6 +78,10 @@ def test_statuses_follow_from_what_a_route_depends_on(document: dict[str, Any]) 
     assert "403" not in get_member["responses"]  # any caller; the scope hides, as 404
     upload = paths["/api/v1/imports/members"]["post"]
     assert codes(upload, "413") == ["payload_too_large"]
+    assert upload["responses"]["202"]["headers"]["Location"]["required"] is True
+    assert "imports_busy" in codes(upload, "503")
+    assert "Retry-After" in upload["responses"]["503"]["headers"]
+    assert codes(paths["/api/v1/imports/{import_id}"]["get"], "404") == ["import_not_found"]
     login = paths["/api/v1/auth/token"]["post"]
     assert "security" not in login
     assert codes(login, "401") == ["invalid_credentials"]

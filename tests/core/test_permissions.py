@@ -25,6 +25,7 @@ from patron.core.errors import Forbidden
 from patron.core.permissions import Permission
 from patron.core.settings import Settings
 from patron.deps import Guard, current_actor
+from patron.imports import permissions as imports
 from patron.members import permissions as members
 from patron.orders import permissions as orders
 from patron.points import permissions as points
@@ -83,6 +84,8 @@ GUARDS: dict[str, Permission | None] = {
     "GET /orders/{order_id}": None,
     "GET /members/{member_id}/orders": None,
     "POST /imports/orders": orders.IMPORT,
+    "GET /imports": imports.READ_ALL,
+    "GET /imports/{import_id}": None,
     "GET /points/policy": None,
     "PATCH /points/policy": points.EDIT_POLICY,
     "GET /points/rules": points.VIEW_PROGRAM,

@@ -24,6 +24,9 @@ from patron.core import db
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
 from patron.deps import _needs, write_session
+from patron.imports import runner
+from patron.imports import service as imports
+from patron.imports.models import ImportKind
 from patron.members import attributes, codes, identities
 from patron.members.models import AttributeType, IdentityType
 from patron.members.schemas import AttributeCreate, IdentityIn
@@ -103,10 +106,19 @@ def rows(session: Session) -> dict[str, Any]:
     attribute = attributes.create_attribute(
         session, SYSTEM, AttributeCreate(code="skin", label="肤质", type=AttributeType.text)
     )
+    # An import page shows an import of its own kind.
+    import_ids = {
+        kind: imports.create(session, SYSTEM, kind, f"{kind.value}.csv", True, runner.owner()).id
+        for kind in ImportKind
+    }
     return {
         "store": store,
         "member": member,
         "source": source,
+        "import_pages": {
+            f"/console/{kind.value}/import/{{import_id}}": {"import_id": import_id}
+            for kind, import_id in import_ids.items()
+        },
         "params": {
             "store_id": store.id,
             "staff_id": make_staff(session, Role.cashier, [store]).id,
@@ -117,6 +129,7 @@ def rows(session: Session) -> dict[str, Any]:
             "rule_id": rule.id,
             "attribute_id": attribute.id,
             "code": codes.issue_code(session, SYSTEM, member.id).code,
+            "import_id": import_ids[ImportKind.orders],
             "lang": "en",
             "_rest": "nowhere",
         },
@@ -148,7 +161,7 @@ def test_no_read_only_get_writes(
     with TestClient(app, raise_server_exceptions=False) as client:
         for path, route in sorted(routes.items()):
             declared = _needs(route.dependant, write_session)
-            url = _url(path, rows["params"])
+            url = _url(path, {**rows["params"], **rows["import_pages"].get(path, {})})
             for token in (admin, manager):
                 for query in queries.get(path, [{}]):
                     writes.clear()

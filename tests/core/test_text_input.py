@@ -32,6 +32,7 @@ from patron.core.settings import Settings
 from patron.core.text import TEXT_CHECKS, Unchecked, refusal, trim
 from patron.stores.models import Store
 from tests.factories import make_member, make_staff, make_store, order_body, staff_headers
+from tests.uploads import report_of, upload
 
 CONTROL = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))]
 LINE_BREAKS = ["\t", "\n", "\r"]
@@ -548,14 +549,9 @@ def test_names_are_trimmed_of_invisible_characters_at_the_ends(
 
 
 def _upload(client: TestClient, kind: str, content: str) -> dict[str, Any]:
-    response = client.post(
-        f"/api/v1/imports/{kind}",
-        params={"dry_run": "false"},
-        files={"file": (f"{kind}.csv", content.encode(), "text/csv")},
-    )
-    assert response.status_code == 200, response.text
-    report: dict[str, Any] = response.json()
-    return report
+    """The report of the import of `content` (the client's headers authenticate it)."""
+    path = f"/api/v1/imports/{kind}"
+    return report_of(upload(client, path, content.encode(), {}, f"{kind}.csv", dry_run=False))
 
 
 def test_member_import_refuses_a_cell_with_a_nul(admin: TestClient, session: Session) -> None:

@@ -117,6 +117,8 @@ def test_import_dry_run_then_real_run(page: Page) -> None:
 
     page.set_input_files("input[name=file]", files=[upload])
     page.get_by_role("button", name="上传").click()
+    # The import runs off the request; its own page follows it to the report.
+    expect(page).to_have_url(re.compile(r"/console/members/import/\d+$"))
     report = page.get_by_test_id("import-report")
     expect(report).to_contain_text("试运行，未写入")
     expect(page.get_by_test_id("report-rows")).to_have_text("2")
@@ -146,6 +148,26 @@ def test_import_dry_run_then_real_run(page: Page) -> None:
     # The card number from the file finds the member too.
     search(page, "K0001")
     expect(page.locator("tbody tr", has_text="137****0001")).to_be_visible()
+
+
+def test_a_long_import_shows_its_progress_then_its_report(page: Page) -> None:
+    rows = "".join(f"1360{n:07d},会员{n},{STORE_CODE}\n" for n in range(20_000))
+    csv = ("手机号,姓名,开卡门店\n" + rows).encode()
+    log_in(page)
+    page.goto("/console/members/import")
+    page.get_by_label("试运行（只校验，不写入）").uncheck()
+    page.set_input_files(
+        "input[name=file]", files=[{"name": "many.csv", "mimeType": "text/csv", "buffer": csv}]
+    )
+    page.get_by_role("button", name="上传").click()
+    progress = page.get_by_test_id("import-progress")
+    expect(progress).to_contain_text("many.csv")
+    expect(page.locator("meta[http-equiv=refresh]")).to_have_count(1)
+    # The page reloads itself until the import is done, however long that takes here.
+    report = page.get_by_test_id("import-report")
+    expect(report).to_contain_text("已导入", timeout=180_000)
+    expect(page.get_by_test_id("report-created")).to_have_text("20000")
+    expect(page.locator("meta[http-equiv=refresh]")).to_have_count(0)
 
 
 def test_cashier_sees_the_member_masked(page: Page, server: ConsoleServer) -> None:

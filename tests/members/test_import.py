@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
@@ -18,6 +19,9 @@ from patron.staff.service import actor_for
 from patron.stores.models import Store
 from tests.conftest import QueryCounter
 from tests.factories import make_member, make_staff, make_store, staff_headers
+from tests.uploads import batches, report_of, upload
+
+Sessions = Callable[[], Session]
 
 CSV = """手机号,姓名,生日,性别,开卡门店,卡号
 13800000001,张三,1990-01-02,男,IMP01,C001
@@ -27,10 +31,10 @@ CSV = """手机号,姓名,生日,性别,开卡门店,卡号
 
 
 def run(
-    session: Session, content: bytes, filename: str = "members.csv", dry_run: bool = False
+    sessions: Sessions, content: bytes, filename: str = "members.csv", dry_run: bool = False
 ) -> importer.ImportReport:
     return importer.import_members(
-        session, SYSTEM, importer.read_rows(content, filename), dry_run=dry_run
+        batches(sessions), SYSTEM, importer.read_rows(content, filename), dry_run=dry_run
     )
 
 
@@ -42,16 +46,16 @@ def stores(session: Session) -> tuple[Store, Store]:
     return make_store(session, "IMP01"), make_store(session, "IMP02")
 
 
-def test_dry_run_writes_nothing(session: Session) -> None:
+def test_dry_run_writes_nothing(session: Session, sessions: Sessions) -> None:
     stores(session)
-    report = run(session, CSV.encode(), dry_run=True)
+    report = run(sessions, CSV.encode(), dry_run=True)
     assert (report.created, report.updated, report.skipped, report.errors) == (3, 0, 0, [])
     assert count(session) == 0
 
 
-def test_import_then_reimport_is_a_no_op(session: Session) -> None:
+def test_import_then_reimport_is_a_no_op(session: Session, sessions: Sessions) -> None:
     stores(session)
-    first = run(session, CSV.encode())
+    first = run(sessions, CSV.encode())
     assert (first.rows, first.created, first.errors) == (3, 3, [])
     member = registry.find_by_mobile(session, "+8613800000002")
     assert member is not None
@@ -62,22 +66,22 @@ def test_import_then_reimport_is_a_no_op(session: Session) -> None:
         "import",
     )
     assert identities.find_by_identity(session, IdentityType.card_no, "C001") is not None
-    second = run(session, CSV.encode())
+    second = run(sessions, CSV.encode())
     assert (second.created, second.updated, second.skipped) == (0, 0, 3)
     assert count(session) == 3
 
 
-def test_changed_rows_update(session: Session) -> None:
+def test_changed_rows_update(session: Session, sessions: Sessions) -> None:
     stores(session)
-    run(session, CSV.encode())
-    report = run(session, CSV.replace("王五", "王武").encode())
+    run(sessions, CSV.encode())
+    report = run(sessions, CSV.replace("王五", "王武").encode())
     assert (report.created, report.updated, report.skipped) == (0, 1, 2)
     member = registry.find_by_mobile(session, "+8613800000003")
     assert member is not None
     assert member.name == "王武"
 
 
-def test_row_errors_name_row_field_code_and_reason(session: Session) -> None:
+def test_row_errors_name_row_field_code_and_reason(session: Session, sessions: Sessions) -> None:
     stores(session)
     bad = """mobile,name,birthday,gender,store
 12345,坏号码,,,
@@ -87,7 +91,7 @@ def test_row_errors_name_row_field_code_and_reason(session: Session) -> None:
 13800000012,好人,,,IMP01
 13800000012,重复,,,IMP01
 """
-    report = run(session, bad.encode())
+    report = run(sessions, bad.encode())
     assert [(e.row, e.field, e.code) for e in report.errors] == [
         (2, "mobile", "not_a_mobile"),
         (3, "birthday", "in_future"),
@@ -100,7 +104,7 @@ def test_row_errors_name_row_field_code_and_reason(session: Session) -> None:
     assert count(session) == 1
 
 
-def test_excel_and_gbk_csv(session: Session) -> None:
+def test_excel_and_gbk_csv(session: Session, sessions: Sessions) -> None:
     stores(session)
     workbook = Workbook()
     sheet = workbook.active
@@ -109,22 +113,21 @@ def test_excel_and_gbk_csv(session: Session) -> None:
     sheet.append([13800000021, "赵六", None, "IMP01"])
     buffer = io.BytesIO()
     workbook.save(buffer)
-    assert run(session, buffer.getvalue(), "members.xlsx").created == 1
+    assert run(sessions, buffer.getvalue(), "members.xlsx").created == 1
     gbk = "手机号,姓名\n13800000022,钱七\n".encode("gb18030")
-    assert run(session, gbk).created == 1
+    assert run(sessions, gbk).created == 1
     assert registry.find_by_mobile(session, "+8613800000022").name == "钱七"  # type: ignore[union-attr]
 
 
 def test_import_over_http(client: TestClient, session: Session, settings: Settings) -> None:
     stores(session)
     headers = staff_headers(make_staff(session), settings)
-    files = {"file": ("members.csv", CSV.encode(), "text/csv")}
-    dry = client.post("/api/v1/imports/members", files=files, headers=headers).json()
+    dry = report_of(upload(client, "/api/v1/imports/members", CSV.encode(), headers))
     assert dry["dry_run"] is True
     assert dry["created"] == 3
     assert count(session) == 0
-    real = client.post("/api/v1/imports/members?dry_run=false", files=files, headers=headers).json()
-    assert real["created"] == 3
+    real = upload(client, "/api/v1/imports/members", CSV.encode(), headers, dry_run=False)
+    assert report_of(real)["created"] == 3
     assert count(session) == 3
 
 
@@ -133,12 +136,9 @@ def test_store_manager_imports_only_into_their_store(
 ) -> None:
     own, _ = stores(session)
     manager = make_staff(session, Role.store_manager, [own])
-    files = {"file": ("members.csv", CSV.encode(), "text/csv")}
-    report = client.post(
-        "/api/v1/imports/members?dry_run=false",
-        files=files,
-        headers=staff_headers(manager, settings),
-    ).json()
+    headers = staff_headers(manager, settings)
+    record = upload(client, "/api/v1/imports/members", CSV.encode(), headers, dry_run=False)
+    report = report_of(record)
     assert report["created"] == 2
     assert [e["field"] for e in report["errors"]] == ["store"]
 
@@ -147,21 +147,22 @@ def test_header_without_mobile_is_refused(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
     headers = staff_headers(make_staff(session), settings)
-    files = {"file": ("x.csv", "姓名\n张三\n".encode(), "text/csv")}
-    response = client.post("/api/v1/imports/members", files=files, headers=headers)
-    assert response.status_code == 422
-    error = response.json()["errors"][0]
+    record = upload(client, "/api/v1/imports/members", "姓名\n张三\n".encode(), headers)
+    assert record["status"] == "failed"
+    error = record["problem"]["errors"][0]
     assert (error["field"], error["code"]) == ("file", "columns_missing")
 
 
-def test_store_manager_cannot_take_over_another_stores_member(session: Session) -> None:
+def test_store_manager_cannot_take_over_another_stores_member(
+    session: Session, sessions: Sessions
+) -> None:
     own, other = stores(session)
     theirs = make_member(session, other, mobile="13911112222", name="王五")
     manager = actor_for(make_staff(session, Role.store_manager, [own]))
     csv = "手机号,姓名,开卡门店\n13911112222,李鬼,IMP01\n".encode()
     for dry_run in (True, False):
         report = importer.import_members(
-            session, manager, importer.read_rows(csv, "m.csv"), dry_run=dry_run
+            batches(sessions), manager, importer.read_rows(csv, "m.csv"), dry_run=dry_run
         )
         assert (report.updated, report.skipped) == (0, 0)
         assert [(e.row, e.field) for e in report.errors] == [(2, "mobile")]
@@ -169,9 +170,9 @@ def test_store_manager_cannot_take_over_another_stores_member(session: Session) 
     assert (theirs.name, theirs.store_id) == ("王五", other.id)
 
 
-def test_each_imported_member_is_audited(session: Session) -> None:
-    run(session, "手机号,姓名\n13800000031,甲\n".encode())
-    run(session, "手机号,姓名\n13800000031,乙\n13800000032,丙\n".encode())
+def test_each_imported_member_is_audited(session: Session, sessions: Sessions) -> None:
+    run(sessions, "手机号,姓名\n13800000031,甲\n".encode())
+    run(sessions, "手机号,姓名\n13800000031,乙\n13800000032,丙\n".encode())
     first = registry.find_by_mobile(session, "+8613800000031")
     second = registry.find_by_mobile(session, "+8613800000032")
     assert first is not None
@@ -189,16 +190,20 @@ def test_each_imported_member_is_audited(session: Session) -> None:
     assert entries[1].after == {"fields": ["name"]}
 
 
-def test_card_number_repeated_in_a_file_is_an_error_on_the_later_row(session: Session) -> None:
+def test_card_number_repeated_in_a_file_is_an_error_on_the_later_row(
+    session: Session, sessions: Sessions
+) -> None:
     csv = "手机号,姓名,卡号\n13911113331,甲,CARD-X\n13911113332,乙,CARD-X\n".encode()
     for dry_run in (True, False):
-        report = run(session, csv, dry_run=dry_run)
+        report = run(sessions, csv, dry_run=dry_run)
         assert report.created == 1
         assert [(e.row, e.field) for e in report.errors] == [(3, "card_no")]
     assert registry.find_by_mobile(session, "+8613911113332") is None
 
 
-def test_import_guide_is_store_staff_of_the_members_store(session: Session) -> None:
+def test_import_guide_is_store_staff_of_the_members_store(
+    session: Session, sessions: Sessions
+) -> None:
     own, other = stores(session)
     make_staff(session, Role.hq_finance, username="finance1")
     make_staff(session, Role.guide, [other], username="guide_other")
@@ -208,19 +213,19 @@ def test_import_guide_is_store_staff_of_the_members_store(session: Session) -> N
 13911114442,乙,IMP01,guide_other
 13911114443,丙,IMP01,guide_own
 """
-    report = run(session, csv.encode())
+    report = run(sessions, csv.encode())
     assert [(e.row, e.field) for e in report.errors] == [(2, "guide"), (3, "guide")]
     member = registry.find_by_mobile(session, "+8613911114443")
     assert member is not None
     assert member.guide_id == guide.id
 
 
-def test_import_changing_the_guide_keeps_history(session: Session) -> None:
+def test_import_changing_the_guide_keeps_history(session: Session, sessions: Sessions) -> None:
     store = make_store(session)
     first = make_staff(session, Role.guide, [store], username="guide_one")
     second = make_staff(session, Role.guide, [store], username="guide_two")
     member = make_member(session, store, mobile="13911115551", name="甲", guide_id=first.id)
-    report = run(session, "手机号,姓名,导购\n13911115551,甲,guide_two\n".encode())
+    report = run(sessions, "手机号,姓名,导购\n13911115551,甲,guide_two\n".encode())
     assert report.updated == 1
     history = guides.guide_history(session, member.id)
     assert [(h.previous_guide_id, h.guide_id) for h in history] == [
@@ -229,24 +234,30 @@ def test_import_changing_the_guide_keeps_history(session: Session) -> None:
     ]
 
 
-def test_store_manager_import_defaults_to_their_only_store(session: Session) -> None:
+def test_store_manager_import_defaults_to_their_only_store(
+    session: Session, sessions: Sessions
+) -> None:
     own, other = stores(session)
     manager = actor_for(make_staff(session, Role.store_manager, [own]))
     csv = "手机号,姓名\n13911119991,甲\n".encode()
-    report = importer.import_members(session, manager, importer.read_rows(csv, "m.csv"), False)
+    report = importer.import_members(
+        batches(sessions), manager, importer.read_rows(csv, "m.csv"), False
+    )
     assert report.created == 1
     member = registry.find_by_mobile(session, "+8613911119991")
     assert member is not None
     assert member.store_id == own.id
     both = actor_for(make_staff(session, Role.store_manager, [own, other]))
     csv = "手机号,姓名\n13911119992,乙\n".encode()
-    report = importer.import_members(session, both, importer.read_rows(csv, "m.csv"), False)
+    report = importer.import_members(
+        batches(sessions), both, importer.read_rows(csv, "m.csv"), False
+    )
     assert [(e.row, e.field) for e in report.errors] == [(2, "store")]
 
 
-def test_import_checks_email_like_the_api(session: Session) -> None:
+def test_import_checks_email_like_the_api(session: Session, sessions: Sessions) -> None:
     csv = "手机号,姓名,邮箱\n13911110001,甲,foo@\n13911110002,乙,@\n13911110003,丙,A@B.CN\n"
-    report = run(session, csv.encode(), dry_run=True)
+    report = run(sessions, csv.encode(), dry_run=True)
     assert [(e.row, e.field, e.code) for e in report.errors] == [
         (2, "email", "not_an_email"),
         (3, "email", "not_an_email"),
@@ -255,7 +266,7 @@ def test_import_checks_email_like_the_api(session: Session) -> None:
 
 
 def test_an_import_naming_guides_stays_batched(
-    session: Session, count_queries: QueryCounter
+    session: Session, sessions: Sessions, count_queries: QueryCounter
 ) -> None:
     store = make_store(session, "IMP01")
     make_staff(session, Role.guide, [store], username="guide_one")
@@ -265,14 +276,17 @@ def test_an_import_naming_guides_stays_batched(
     renamed = [f"1391{i:07d},乙{i},IMP01,guide_one" for i in range(500)]
     for rows in (created, renamed):
         before = count_queries.count
+        content = "\n".join([header, *rows]).encode()
         report = importer.import_members(
-            session, SYSTEM, importer.read_rows("\n".join([header, *rows]).encode(), "m.csv"), False
+            batches(sessions), SYSTEM, importer.read_rows(content, "m.csv"), False
         )
         assert report.created + report.updated == 500
         assert count_queries.count - before < 50  # a statement per batch, not per row
 
 
-def test_registered_at_takes_a_date_or_an_iso_date_time(session: Session) -> None:
+def test_registered_at_takes_a_date_or_an_iso_date_time(
+    session: Session, sessions: Sessions
+) -> None:
     stores(session)
     csv = (
         "手机号,开卡门店,注册时间\n"
@@ -281,7 +295,7 @@ def test_registered_at_takes_a_date_or_an_iso_date_time(session: Session) -> Non
         "13911120003,IMP01,2022/01/03\n"
         "13911120004,IMP01,2022-01-03 09:30\n"
     )
-    report = run(session, csv.encode())
+    report = run(sessions, csv.encode())
     assert (report.created, report.errors) == (4, [])
     registered = {
         mobile: registry.find_by_mobile(session, mobile).registered_at  # type: ignore[union-attr]
@@ -296,7 +310,9 @@ def test_registered_at_takes_a_date_or_an_iso_date_time(session: Session) -> Non
     }
 
 
-def test_registered_at_in_an_excel_date_time_cell_keeps_its_time(session: Session) -> None:
+def test_registered_at_in_an_excel_date_time_cell_keeps_its_time(
+    session: Session, sessions: Sessions
+) -> None:
     stores(session)
     book = Workbook()
     sheet = book.active
@@ -305,17 +321,19 @@ def test_registered_at_in_an_excel_date_time_cell_keeps_its_time(session: Sessio
     sheet.append(["13911130001", "IMP01", datetime(2022, 1, 3, 9, 0)])  # noqa: DTZ001 - Excel's
     buffer = io.BytesIO()
     book.save(buffer)
-    report = run(session, buffer.getvalue(), "members.xlsx")
+    report = run(sessions, buffer.getvalue(), "members.xlsx")
     assert report.errors == []
     member = registry.find_by_mobile(session, "+8613911130001")
     assert member is not None
     assert member.registered_at == datetime(2022, 1, 3, 9, tzinfo=clock.business_tz())
 
 
-def test_an_unreadable_registered_at_is_reported_under_its_own_column(session: Session) -> None:
+def test_an_unreadable_registered_at_is_reported_under_its_own_column(
+    session: Session, sessions: Sessions
+) -> None:
     stores(session)
     csv = "手机号,生日,开卡门店,注册时间\n13911140001,1990-01-02,IMP01,去年春天\n"
-    report = run(session, csv.encode())
+    report = run(sessions, csv.encode())
     assert [(e.row, e.field, e.code) for e in report.errors] == [
         (2, "registered_at", "not_a_datetime")
     ]

@@ -303,6 +303,7 @@ def test_order_import_dry_run_then_real_run(page: Page) -> None:
     expect(page.get_by_label("试运行（只校验，不写入）")).to_be_checked()
     page.set_input_files("input[name=file]", files=[upload])
     page.get_by_role("button", name="上传").click()
+    expect(page).to_have_url(re.compile(r"/console/orders/import/\d+$"))
     expect(page.get_by_test_id("import-report")).to_contain_text("试运行，未写入")
     expect(page.get_by_test_id("report-rows")).to_have_text("3")
     expect(page.get_by_test_id("report-created")).to_have_text("1")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -10,6 +12,9 @@ from patron.core.settings import Settings
 from patron.orders import importer
 from patron.orders.models import Order, OrderLine, OrderPayment
 from tests.factories import make_member, make_staff, make_store, staff_headers
+from tests.uploads import batches, report_of, upload
+
+Sessions = Callable[[], Session]
 
 HISTORY = """门店编码,订单号,下单时间,会员手机号,商品编码,商品名称,品类编码,数量,单价,优惠,实付,支付方式
 IMP01,A-1,2025-06-18 10:00:00,13800000001,SKU-1,洗发水,CARE,2,49.90,9.80,90.00,微信
@@ -18,22 +23,24 @@ IMP01,A-2,2025-06-19 11:30:00,,SKU-2,毛巾,HOME,1,10,0,10,支付宝
 """
 
 
-def run(session: Session, text: str, dry_run: bool = False) -> importer.OrderImportReport:
+def run(
+    sessions: Sessions, text: str, dry_run: bool = False, size: int = 1000
+) -> importer.OrderImportReport:
     rows = importer.read_rows(text.encode(), "orders.csv")
-    return importer.import_orders(session, SYSTEM, rows, dry_run=dry_run)
+    return importer.import_orders(batches(sessions, size), SYSTEM, rows, dry_run=dry_run)
 
 
 def count(session: Session, model: type) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
 
 
-def test_import_groups_lines_and_is_idempotent(session: Session) -> None:
+def test_import_groups_lines_and_is_idempotent(session: Session, sessions: Sessions) -> None:
     store = make_store(session, "IMP01")
     member = make_member(session, store, mobile="13800000001")
-    dry = run(session, HISTORY, dry_run=True)
+    dry = run(sessions, HISTORY, dry_run=True)
     assert (dry.orders, dry.created, dry.lines, dry.errors) == (2, 2, 3, [])
     assert count(session, Order) == 0
-    report = run(session, HISTORY)
+    report = run(sessions, HISTORY)
     assert (report.rows, report.orders, report.created, report.lines) == (3, 2, 2, 3)
     first = session.scalar(select(Order).where(Order.external_id == "A-1"))
     assert first is not None
@@ -44,12 +51,12 @@ def test_import_groups_lines_and_is_idempotent(session: Session) -> None:
         for p in session.scalars(select(OrderPayment).where(OrderPayment.order_id == first.id))
     }
     assert payments == {"wechat_pay": 9000, "cash": 3000}
-    again = run(session, HISTORY)
+    again = run(sessions, HISTORY)
     assert (again.created, again.skipped) == (0, 2)
     assert count(session, OrderLine) == 3
 
 
-def test_bad_rows_drop_their_order_and_are_reported(session: Session) -> None:
+def test_bad_rows_drop_their_order_and_are_reported(session: Session, sessions: Sessions) -> None:
     make_store(session, "IMP01")
     bad = (
         HISTORY
@@ -64,7 +71,7 @@ def test_bad_rows_drop_their_order_and_are_reported(session: Session) -> None:
         )
         + "\n"
     )
-    report = run(session, bad)
+    report = run(sessions, bad)
     assert [(e["row"], e["field"]) for e in report.errors if e["field"] != "mobile"] == [
         (2, "external_id"),  # A-1's rows are apart (2-3 and 9): neither part is loaded
         (5, "paid"),
@@ -76,12 +83,14 @@ def test_bad_rows_drop_their_order_and_are_reported(session: Session) -> None:
     assert {o for o in session.scalars(select(Order.external_id))} == {"A-2"}
 
 
-def test_an_order_whose_rows_are_apart_is_dropped_whole(session: Session) -> None:
+def test_an_order_whose_rows_are_apart_is_dropped_whole(
+    session: Session, sessions: Sessions
+) -> None:
     make_store(session, "IMP01")
     head, *rows = HISTORY.strip().splitlines()
     apart = "\n".join([head, rows[0], rows[2], rows[1]]) + "\n"  # A-1, A-2, A-1
     for dry_run in (True, False):
-        report = run(session, apart, dry_run=dry_run)
+        report = run(sessions, apart, dry_run=dry_run)
         assert (report.created, report.lines) == (1, 1)
         apart_rows = {
             "field": "external_id",
@@ -90,14 +99,16 @@ def test_an_order_whose_rows_are_apart_is_dropped_whole(session: Session) -> Non
         }
         assert report.errors == [{"row": 2, **apart_rows}, {"row": 4, **apart_rows}]
     assert session.scalar(select(Order.external_id)) == "A-2"
-    fixed = run(session, HISTORY)  # the corrected file loads A-1 whole
+    fixed = run(sessions, HISTORY)  # the corrected file loads A-1 whole
     assert (fixed.created, fixed.skipped) == (1, 1)
     assert session.scalar(select(Order.total).where(Order.external_id == "A-1")) == 12000
 
 
-def test_unknown_mobile_keeps_the_order_without_member(session: Session) -> None:
+def test_unknown_mobile_keeps_the_order_without_member(
+    session: Session, sessions: Sessions
+) -> None:
     make_store(session, "IMP01")
-    report = run(session, HISTORY)
+    report = run(sessions, HISTORY)
     assert [e["field"] for e in report.errors] == ["mobile"]
     assert session.scalar(select(Order.member_id).where(Order.external_id == "A-1")) is None
 
@@ -105,13 +116,13 @@ def test_unknown_mobile_keeps_the_order_without_member(session: Session) -> None
 def test_import_over_http(client: TestClient, session: Session, settings: Settings) -> None:
     make_store(session, "IMP01")
     headers = staff_headers(make_staff(session), settings)
-    files = {"file": ("orders.csv", HISTORY.encode(), "text/csv")}
-    assert (
-        client.post("/api/v1/imports/orders", files=files, headers=headers).json()["dry_run"]
-        is True
-    )
-    real = client.post("/api/v1/imports/orders?dry_run=false", files=files, headers=headers).json()
-    assert real["created"] == 2
+    dry = upload(client, "/api/v1/imports/orders", HISTORY.encode(), headers, "orders.csv")
+    assert (dry["dry_run"], dry["kind"], dry["filename"]) == (True, "orders", "orders.csv")
+    assert report_of(dry)["created"] == 2
+    assert count(session, Order) == 0
+    real = upload(client, "/api/v1/imports/orders", HISTORY.encode(), headers, dry_run=False)
+    assert (real["rows_done"], real["rows_total"]) == (3, 3)
+    assert report_of(real)["created"] == 2
     assert count(session, Order) == 2
 
 
@@ -155,12 +166,12 @@ ROW = "IMP01,Z-1,2025-06-18 10:00:00,,SKU-1,杯子,CARE,{quantity},{price},0,{pa
     ],
 )
 def test_values_live_intake_refuses_are_row_errors(
-    session: Session, rows: list[str], error: tuple[int, str, str]
+    session: Session, sessions: Sessions, rows: list[str], error: tuple[int, str, str]
 ) -> None:
     make_store(session, "IMP01")
     text = HISTORY.splitlines()[0] + "\n" + "\n".join(rows) + "\n"
     for dry_run in (True, False):
-        report = run(session, text, dry_run=dry_run)
+        report = run(sessions, text, dry_run=dry_run)
         found = [(e["row"], e["field"], e["code"]) for e in report.errors]
         assert (report.created, found) == (0, [error])
     assert count(session, Order) == 0
@@ -176,16 +187,17 @@ def test_an_unreadable_csv_is_a_problem(
 ) -> None:
     make_store(session, "IMP01")
     headers = staff_headers(make_staff(session), settings)
-    files = {"file": ("orders.csv", content, "text/csv")}
-    response = client.post("/api/v1/imports/orders?dry_run=false", files=files, headers=headers)
-    assert response.status_code == 422
-    error = response.json()["errors"][0]
+    record = upload(client, "/api/v1/imports/orders", content, headers, dry_run=False)
+    assert (record["status"], record["report"]) == ("failed", None)
+    problem = record["problem"]
+    assert (problem["status"], problem["code"]) == (422, "validation_error")
+    error = problem["errors"][0]
     assert (error["field"], error["code"]) == ("file", "file_unreadable")
     assert count(session, Order) == 0
 
 
-def test_rows_that_can_be_read_once_still_load(session: Session) -> None:
+def test_rows_that_can_be_read_once_still_load(session: Session, sessions: Sessions) -> None:
     make_store(session, "IMP01")
     once = iter(list(importer.read_rows(HISTORY.encode(), "orders.csv")))
-    report = importer.import_orders(session, SYSTEM, once, dry_run=False)
+    report = importer.import_orders(batches(sessions), SYSTEM, once, dry_run=False)
     assert (report.rows, report.created) == (3, 2)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, File, Query, UploadFile
+from fastapi import Depends, Query
 
 from patron.catalog import permissions, service
 from patron.catalog.models import ProductStatus
@@ -11,15 +11,13 @@ from patron.catalog.schemas import (
     CategoryOut,
     CategoryUpdate,
     ProductCreate,
-    ProductImportReport,
     ProductOut,
     ProductUpdate,
 )
 from patron.core.actor import Actor
 from patron.core.openapi import errors
 from patron.core.pagination import Page
-from patron.core.uploads import read_capped
-from patron.deps import ActorDep, OneHopRouter, SessionDep, SettingsDep, require
+from patron.deps import ActorDep, OneHopRouter, SessionDep, require
 
 router = OneHopRouter(tags=["catalog"])
 Merchandiser = Annotated[Actor, Depends(require(permissions.EDIT))]
@@ -108,17 +106,3 @@ def update_product(
     product_id: int, data: ProductUpdate, session: SessionDep, actor: Merchandiser
 ) -> ProductOut:
     return ProductOut.model_validate(service.update_product(session, actor, product_id, data))
-
-
-@router.post("/imports/products", response_model=ProductImportReport)
-def import_products(
-    session: SessionDep,
-    settings: SettingsDep,
-    actor: Merchandiser,
-    file: Annotated[UploadFile, File(description="CSV or .xlsx; prices in yuan")],
-    dry_run: bool = True,
-) -> ProductImportReport:
-    content = read_capped(file, settings)
-    return service.import_products(
-        session, actor, content, file.filename or "products.csv", dry_run
-    )

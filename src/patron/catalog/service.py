@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Table, func, or_, select
@@ -22,12 +23,21 @@ from patron.catalog.schemas import (
 )
 from patron.core import clock
 from patron.core.actor import Actor
+from patron.core.batches import Batches
 from patron.core.db import insert_or_skip, unique_or
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.money import MAX_FEN, yuan_to_fen
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
-from patron.core.tabular import RowError, cell_text, check_key, read_table, row_error
+from patron.core.tabular import (
+    DEFAULT_LIMITS,
+    FileLimits,
+    RowError,
+    cell_text,
+    check_key,
+    read_table,
+    row_error,
+)
 
 PRODUCTS = cast(Table, Product.__table__)
 CATEGORIES = cast(Table, Category.__table__)
@@ -277,15 +287,53 @@ PRODUCT_HEADERS = {
 
 
 def import_products(
-    session: Session, actor: Actor, content: bytes, filename: str, dry_run: bool
+    batches: Batches,
+    actor: Actor,
+    content: bytes,
+    filename: str,
+    dry_run: bool,
+    limits: FileLimits = DEFAULT_LIMITS,
 ) -> ProductImportReport:
-    """Create or update products by sku from a file; prices in yuan. Re-running is a no-op."""
+    """Create or update products by sku from a file, prices in yuan, `batches.size` products
+    per transaction. Re-running is a no-op."""
     report = ProductImportReport(
         dry_run=dry_run, rows=0, created=0, updated=0, skipped=0, errors=[]
     )
-    parsed = list(
-        _parse_products(read_table(content, filename, PRODUCT_HEADERS, ("sku", "name")), report)
-    )
+    rows = read_table(content, filename, PRODUCT_HEADERS, ("sku", "name"), limits)
+    parsed = list(_parse_products(rows, report))
+    for start in range(0, len(parsed), batches.size):
+        chunk = parsed[start : start + batches.size]
+        work = partial(_write_products, parsed=chunk, dry_run=dry_run)
+        batches.write(work, report.rows).add_to(report)
+    if not dry_run:
+        after = report.model_dump(include={"rows", "created", "updated", "skipped"})
+        batches.write(
+            lambda session: audit.record(
+                session, actor, "product.import", "product_import", filename, after=after
+            ),
+            report.rows,
+        )
+    return report
+
+
+@dataclass
+class ProductOutcome:
+    """What one batch of an import did, added to the report once it commits."""
+
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+
+    def add_to(self, report: ProductImportReport) -> None:
+        report.created += self.created
+        report.updated += self.updated
+        report.skipped += self.skipped
+
+
+def _write_products(
+    session: Session, parsed: list[dict[str, Any]], dry_run: bool
+) -> ProductOutcome:
+    outcome = ProductOutcome()
     categories = (
         {}
         if dry_run
@@ -300,7 +348,7 @@ def import_products(
         code = row["category_code"]
         product = existing.get(row["sku"])
         if product is None:
-            report.created += 1
+            outcome.created += 1
             if not dry_run:
                 session.add(Product(**values, category_id=categories[code].id if code else None))
             continue
@@ -309,23 +357,14 @@ def import_products(
         if code and not dry_run and product.category_id != target_category:
             changes["category_id"] = target_category
         if not changes:
-            report.skipped += 1
+            outcome.skipped += 1
             continue
-        report.updated += 1
+        outcome.updated += 1
         if not dry_run:
             for field, value in changes.items():
                 setattr(product, field, value)
-    if not dry_run:
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            "product.import",
-            "product_import",
-            filename,
-            after=report.model_dump(include={"rows", "created", "updated", "skipped"}),
-        )
-    return report
+    session.flush()
+    return outcome
 
 
 def _parse_products(

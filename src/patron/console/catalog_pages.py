@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -26,13 +26,13 @@ from patron.catalog.schemas import (
 from patron.console.forms import NO_ERRORS, FormErrors, form_errors, parse_enum, parse_id
 from patron.console.i18n import Translator
 from patron.console.uploads import (
-    UNREADABLE,
+    ImportView,
     UploadRefused,
     columns,
+    dry_run_of,
     error_rows,
-    file_error,
-    read_upload,
-    refused_file,
+    import_view,
+    submit,
 )
 from patron.console.web import (
     PREFIX,
@@ -54,6 +54,7 @@ from patron.console.web import (
 from patron.core import clock, export
 from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.core.money import fen_to_yuan, yuan_to_fen
+from patron.imports.models import ImportKind
 
 router = APIRouter()
 PAGE_SIZE = 20
@@ -446,35 +447,35 @@ def import_page(request: Request, actor: ConsoleActorDep) -> HTMLResponse:
 
 @router.post("/products/import")
 def import_run(
-    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+    request: Request,
+    session: Tx,
+    background: BackgroundTasks,
+    actor: ConsoleActorDep,
+    form: CheckedForm,
+) -> Response:
+    require_console(actor, catalog_policy.EDIT)
+    try:
+        import_id = submit(request, session, background, actor, ImportKind.products, form)
+    except UploadRefused as refused:
+        return _import_page(request, None, dry_run_of(form), refused.errors)
+    return redirect(f"{PREFIX}/products/import/{import_id}")
+
+
+@router.get("/products/import/{import_id}")
+def import_result(
+    request: Request, import_id: int, session: Tx, actor: ConsoleActorDep
 ) -> HTMLResponse:
     require_console(actor, catalog_policy.EDIT)
-    t = t_for(request)
-    dry_run = form.get("dry_run") == "on"
-    try:
-        upload = read_upload(request, form, t)
-        # A refusal midway (an unreadable file) undoes what the import wrote before it.
-        with attempt(session):
-            report = catalog.import_products(
-                session, actor, upload.content, upload.filename, dry_run
-            )
-    except UploadRefused as refused:
-        return _import_page(request, None, dry_run, refused.errors)
-    except PatronError as error:
-        return _import_page(request, None, dry_run, refused_file(error, t))
-    except UNREADABLE as error:
-        errors = file_error(t("import.unreadable"), t, str(error))
-        return _import_page(request, None, dry_run, errors)
-    return _import_page(request, report, dry_run, NO_ERRORS, upload.filename)
+    job = import_view(session, actor, ImportKind.products, import_id, t_for(request))
+    return _import_page(request, job, job.record.dry_run, job.errors)
 
 
 def _import_page(
-    request: Request,
-    report: ProductImportReport | None,
-    dry_run: bool,
-    errors: FormErrors,
-    filename: str = "",
+    request: Request, job: ImportView | None, dry_run: bool, errors: FormErrors
 ) -> HTMLResponse:
+    report = (
+        ProductImportReport.model_validate(job.record.report) if job and job.record.report else None
+    )
     return render(
         request,
         "catalog/import.html",
@@ -482,8 +483,8 @@ def _import_page(
         report=report,
         dry_run=dry_run,
         errors=errors,
-        filename=filename,
         columns=columns(catalog.PRODUCT_HEADERS),
         required=("sku", "name"),
         error_rows=error_rows(report.errors, t_for(request)) if report else [],
+        **(job.context() if job else {}),
     )

@@ -1,36 +1,39 @@
-"""Member import: upload a CSV or Excel file, try it as a dry run, then import it."""
+"""Member import: upload a CSV or Excel file, try it as a dry run, then import it. The import
+runs off the request; its page follows it to its report."""
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
-from starlette.datastructures import UploadFile
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import HTMLResponse, Response
 
 from patron.console.forms import NO_ERRORS, FormErrors, reason_text
 from patron.console.i18n import Translator, has_key
-from patron.console.member_forms import field_errors, member_errors
+from patron.console.uploads import (
+    ImportView,
+    UploadRefused,
+    columns,
+    dry_run_of,
+    import_view,
+    submit,
+)
 from patron.console.web import (
+    PREFIX,
     CheckedForm,
     ConsoleActorDep,
     Tx,
-    attempt,
+    redirect,
     render,
     require_console,
-    settings_of,
     t_for,
 )
-from patron.core.errors import PatronError
-from patron.core.uploads import PayloadTooLarge, read_capped
-from patron.members import importer
+from patron.imports.models import ImportKind
 from patron.members import permissions as member_policy
 from patron.members.importer import HEADERS
 from patron.members.schemas import ImportReport
 
 router = APIRouter(prefix="/members/import")
-SUFFIXES = (".csv", ".xlsx")
 
 
 @dataclass(frozen=True)
@@ -50,49 +53,34 @@ def import_page(request: Request, actor: ConsoleActorDep) -> HTMLResponse:
 
 @router.post("")
 def import_run(
-    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+    request: Request,
+    session: Tx,
+    background: BackgroundTasks,
+    actor: ConsoleActorDep,
+    form: CheckedForm,
+) -> Response:
+    require_console(actor, member_policy.IMPORT)
+    try:
+        import_id = submit(request, session, background, actor, ImportKind.members, form)
+    except UploadRefused as refused:
+        return _page(request, None, dry_run_of(form), refused.errors)
+    return redirect(f"{PREFIX}/members/import/{import_id}")
+
+
+@router.get("/{import_id}")
+def import_result(
+    request: Request, import_id: int, session: Tx, actor: ConsoleActorDep
 ) -> HTMLResponse:
     require_console(actor, member_policy.IMPORT)
-    t = t_for(request)
-    dry_run = form.get("dry_run") == "on"
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return _page(request, None, dry_run, field_errors({"file": t("import.no_file")}, t))
-    filename = upload.filename
-    if not filename.lower().endswith(SUFFIXES):
-        return _page(request, None, dry_run, field_errors({"file": t("import.bad_type")}, t))
-    settings = settings_of(request)
-    try:
-        content = read_capped(upload, settings)
-    except PayloadTooLarge as error:
-        message = t("import.too_large", mb=settings.max_upload_mb)
-        return _page(request, None, dry_run, field_errors({"file": message}, t, error.status))
-    try:
-        # A refusal midway (an unreadable file) undoes what the import wrote before it.
-        with attempt(session):
-            rows = importer.read_rows(content, filename)
-            report = importer.import_members(session, actor, rows, dry_run=dry_run)
-    except PatronError as error:
-        return _page(request, None, dry_run, member_errors(error, t))
-    except (ValueError, KeyError, zipfile.BadZipFile) as error:
-        # Not a CSV in UTF-8 or GB18030, nor an .xlsx workbook.
-        errors = field_errors({"file": t("import.unreadable")}, t)
-        return _page(request, None, dry_run, errors, str(error))
-    return _page(request, report, dry_run, NO_ERRORS, filename=filename)
+    job = import_view(session, actor, ImportKind.members, import_id, t_for(request))
+    return _page(request, job, job.record.dry_run, job.errors)
 
 
 def _page(
-    request: Request,
-    report: ImportReport | None,
-    dry_run: bool,
-    errors: FormErrors,
-    detail: str | None = None,
-    filename: str = "",
+    request: Request, job: ImportView | None, dry_run: bool, errors: FormErrors
 ) -> HTMLResponse:
     t = t_for(request)
-    columns: dict[str, list[str]] = {}
-    for header, name in HEADERS.items():
-        columns.setdefault(name, []).append(header)
+    report = ImportReport.model_validate(job.record.report) if job and job.record.report else None
     return render(
         request,
         "members/import.html",
@@ -100,10 +88,9 @@ def _page(
         report=report,
         dry_run=dry_run,
         errors=errors,
-        detail=detail,
-        filename=filename,
-        columns=columns,
+        columns=columns(HEADERS),
         error_rows=_error_rows(report, t) if report else [],
+        **(job.context() if job else {}),
     )
 
 

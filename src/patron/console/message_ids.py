@@ -246,4 +246,6 @@ BUILT_IDS = (
     N_("error.duplicate_row"),
     N_("error.rows_not_together"),
     N_("error.order_kept_without_member"),
+    N_("error.too_many_rows"),
+    N_("error.unpacked_too_large"),
 )

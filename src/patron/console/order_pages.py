@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -24,13 +24,13 @@ from patron.console.forms import (
 )
 from patron.console.i18n import Translator
 from patron.console.uploads import (
-    UNREADABLE,
+    ImportView,
     UploadRefused,
     columns,
+    dry_run_of,
     error_rows,
-    file_error,
-    read_upload,
-    refused_file,
+    import_view,
+    submit,
 )
 from patron.console.web import (
     PREFIX,
@@ -51,6 +51,7 @@ from patron.console.web import (
 from patron.core import idempotency
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput, NotFound, PatronError
+from patron.imports.models import ImportKind
 from patron.members import masking, registry
 from patron.orders import importer
 from patron.orders import permissions as order_policy
@@ -311,35 +312,35 @@ def import_page(request: Request, actor: ConsoleActorDep) -> HTMLResponse:
 
 @router.post("/import")
 def import_run(
-    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+    request: Request,
+    session: Tx,
+    background: BackgroundTasks,
+    actor: ConsoleActorDep,
+    form: CheckedForm,
+) -> Response:
+    require_console(actor, order_policy.IMPORT)
+    try:
+        import_id = submit(request, session, background, actor, ImportKind.orders, form)
+    except UploadRefused as refused:
+        return _import_page(request, None, dry_run_of(form), refused.errors)
+    return redirect(f"{PREFIX}/orders/import/{import_id}")
+
+
+@router.get("/import/{import_id}")
+def import_result(
+    request: Request, import_id: int, session: Tx, actor: ConsoleActorDep
 ) -> HTMLResponse:
     require_console(actor, order_policy.IMPORT)
-    t = t_for(request)
-    dry_run = form.get("dry_run") == "on"
-    try:
-        upload = read_upload(request, form, t)
-        # A refusal midway (an unreadable file) undoes what the import wrote before it.
-        with attempt(session):
-            rows = importer.read_rows(upload.content, upload.filename)
-            report = importer.import_orders(session, actor, rows, dry_run=dry_run)
-    except UploadRefused as refused:
-        return _import_page(request, None, dry_run, refused.errors)
-    except PatronError as error:
-        return _import_page(request, None, dry_run, refused_file(error, t))
-    except UNREADABLE as error:
-        return _import_page(
-            request, None, dry_run, file_error(t("import.unreadable"), t, str(error))
-        )
-    return _import_page(request, report, dry_run, NO_ERRORS, upload.filename)
+    job = import_view(session, actor, ImportKind.orders, import_id, t_for(request))
+    return _import_page(request, job, job.record.dry_run, job.errors)
 
 
 def _import_page(
-    request: Request,
-    report: OrderImportReport | None,
-    dry_run: bool,
-    errors: FormErrors,
-    filename: str = "",
+    request: Request, job: ImportView | None, dry_run: bool, errors: FormErrors
 ) -> HTMLResponse:
+    report = (
+        OrderImportReport.model_validate(job.record.report) if job and job.record.report else None
+    )
     return render(
         request,
         "orders/import.html",
@@ -347,8 +348,8 @@ def _import_page(
         report=report,
         dry_run=dry_run,
         errors=errors,
-        filename=filename,
         columns=columns(importer.HEADERS),
         required=importer.REQUIRED,
         error_rows=error_rows(report.errors, t_for(request)) if report else [],
+        **(job.context() if job else {}),
     )

@@ -1,39 +1,40 @@
-"""What the product and order import pages share: reading the uploaded file, and explaining the
-importers' refusals in the console's language by their codes."""
+"""What the member, product and order import pages share: reading the uploaded file, handing it
+to the process's import queue (the import runs off the request thread), the import's own page,
+which reloads itself while the import runs and then shows its report, and the importers'
+refusals in the console's language by their codes."""
 
 from __future__ import annotations
 
-import csv
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from fastapi import BackgroundTasks
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
-from patron.console.forms import FormErrors, reason_text
+from patron.console.forms import NO_ERRORS, FormErrors, reason_text
 from patron.console.i18n import Translator, has_key
-from patron.console.web import settings_of
+from patron.console.web import ErrorPage, error_page_on, settings_of, t_for
+from patron.core.actor import Actor
 from patron.core.errors import InvalidInput, PatronError
 from patron.core.uploads import PayloadTooLarge, read_capped
+from patron.imports import runner, service
+from patron.imports.models import UNFINISHED, Import, ImportKind, ImportStatus
 
 SUFFIXES = (".csv", ".xlsx")
-# What reading a file that is not a CSV in UTF-8 or GB18030, nor an .xlsx workbook, raises.
-UNREADABLE = (ValueError, KeyError, zipfile.BadZipFile, csv.Error)
+# How often an import's page reloads while the import runs, in seconds.
+REFRESH_SECONDS = 1
 
 
 class UploadRefused(Exception):
-    """No file, the wrong kind of file, or too large a one: shown beside the file input."""
+    """No file, the wrong kind of file, too large a one, or too many imports waiting: shown
+    beside the file input."""
 
     def __init__(self, errors: FormErrors) -> None:
         super().__init__(errors.message)
         self.errors = errors
-
-
-@dataclass(frozen=True)
-class Upload:
-    content: bytes
-    filename: str
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,21 @@ class ErrorRow:
     raw: str
 
 
-def read_upload(request: Request, form: FormData, t: Translator) -> Upload:
+def dry_run_of(form: FormData) -> bool:
+    return form.get("dry_run") == "on"
+
+
+def submit(
+    request: Request,
+    session: Session,
+    background: BackgroundTasks,
+    actor: Actor,
+    kind: ImportKind,
+    form: FormData,
+) -> int:
+    """The id of the import the uploaded file is queued as: its record written in the
+    request's transaction, the import started once that committed."""
+    t = t_for(request)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise UploadRefused(file_error(t("import.no_file"), t))
@@ -53,12 +68,62 @@ def read_upload(request: Request, form: FormData, t: Translator) -> Upload:
         raise UploadRefused(file_error(t("import.bad_type"), t))
     settings = settings_of(request)
     try:
-        return Upload(read_capped(upload, settings), upload.filename)
+        content = read_capped(upload, settings)
     except PayloadTooLarge as error:
         message = t("import.too_large_short", mb=settings.max_upload_mb)
         raise UploadRefused(file_error(message, t, status=error.status)) from error
     except InvalidInput as error:  # a file name that is not text
         raise UploadRefused(refused_file(error, t)) from error
+    queue: runner.ImportQueue = request.app.state.imports
+    accepted = runner.Upload(kind, content, upload.filename, dry_run_of(form))
+    try:
+        record = queue.accept(session, accepted, actor)
+    except runner.ImportsBusy as busy:
+        raise UploadRefused(file_error(t("import.busy"), t, status=busy.status)) from busy
+    background.add_task(queue.start, record.id, accepted, actor)
+    return record.id
+
+
+@dataclass(frozen=True)
+class ImportView:
+    """An import as its page shows it: while it runs, how far it got; once it ended, the
+    report, or why it failed beside the file input."""
+
+    record: Import
+    errors: FormErrors
+
+    @property
+    def unfinished(self) -> bool:
+        return self.record.status in UNFINISHED
+
+    @property
+    def interrupted(self) -> bool:
+        return self.record.status == ImportStatus.interrupted.value
+
+    @property
+    def percent(self) -> float:
+        total = self.record.rows_total
+        return min(100.0, 100.0 * self.record.rows_done / total) if total else 0.0
+
+    def context(self) -> dict[str, Any]:
+        """What an import page's template takes besides its report."""
+        return {
+            "job": self,
+            "filename": self.record.filename,
+            "refresh_seconds": REFRESH_SECONDS if self.unfinished else None,
+        }
+
+
+def import_view(
+    session: Session, actor: Actor, kind: ImportKind, import_id: int, t: Translator
+) -> ImportView:
+    """The import of `kind` with this id, if the actor started it (or sees every import)."""
+    with error_page_on(service.ImportNotFound):
+        record = service.get_import(session, actor, import_id)
+    if record.kind != kind.value:
+        raise ErrorPage(404)
+    problem = record.problem
+    return ImportView(record, failed_file(problem, t) if problem else NO_ERRORS)
 
 
 def file_error(
@@ -70,9 +135,21 @@ def file_error(
 
 
 def refused_file(error: PatronError, t: Translator) -> FormErrors:
-    """An importer's refusal of the whole file (`InvalidInput("file", ...)` and the like)."""
+    """A file refused before it is queued (a file name that is not text), beside the file input."""
     first = next(iter(error.extra.get("errors", [])), {"message": error.detail})
-    return file_error(reason_text(first.get("code"), first["message"], t), t, first["message"])
+    message = str(first["message"])
+    return file_error(reason_text(first.get("code"), message, t), t, message, status=error.status)
+
+
+def failed_file(problem: Mapping[str, Any], t: Translator) -> FormErrors:
+    """Why an import failed, beside the file input: the importer's refusal of the whole file by
+    its code (a missing column, a spreadsheet bomb), or that it broke off. The page itself is
+    found (200)."""
+    first = next(iter(problem.get("errors") or []), None)
+    if first is None:
+        return file_error(t("import.failed"), t, str(problem.get("detail")), status=200)
+    message = str(first.get("message", ""))
+    return file_error(reason_text(first.get("code"), message, t), t, message, status=200)
 
 
 def error_rows(errors: list[dict[str, object]], t: Translator) -> list[ErrorRow]:

@@ -125,8 +125,6 @@ class DatabaseBusy(ServiceUnavailable):
     taken longer than the engine's write wait, or the transaction lost a lock race (`transient`)
     on every attempt the request makes."""
 
-    retry_after_seconds = 1
-
 
 # SQLite's answers when a statement cannot take the lock it needs (a deferred transaction that
 # comes to write while another writes; the busy timeout does not apply to that upgrade).

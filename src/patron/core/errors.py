@@ -66,11 +66,13 @@ class RateLimited(PatronError):
 
 class ServiceUnavailable(PatronError):
     """The database stayed busy (or a transaction kept losing a race): retry later. Any request
-    that uses the database may answer it or a subclass, so the OpenAPI lists them all there."""
+    that uses the database may answer it or a subclass, so the OpenAPI lists them all there.
+    Answered with `Retry-After`: this many seconds."""
 
     status = 503
     code = "service_unavailable"
     title = "Service unavailable"
+    retry_after_seconds = 1
 
 
 class DatabaseUnavailable(PatronError):

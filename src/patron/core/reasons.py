@@ -81,6 +81,8 @@ class Reason(StrEnum):
     duplicate_row = "duplicate_row"
     rows_not_together = "rows_not_together"
     order_kept_without_member = "order_kept_without_member"
+    too_many_rows = "too_many_rows"
+    unpacked_too_large = "unpacked_too_large"
 
 
 # Pydantic's own error types, as the codes above.

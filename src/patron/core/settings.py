@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+# Imports: the row limit and the most an .xlsx may unpack to (spreadsheet bombs), by default.
+IMPORT_MAX_ROWS = 1_000_000
+IMPORT_MAX_UNPACKED_MB = 1024
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "patron", "dev", "test"}
 MIN_SECRET_LENGTH = 32
 
@@ -40,6 +43,14 @@ class Settings(BaseSettings):
     outbox_retention_days: int = Field(default=30, ge=1)  # delivered events kept this long
     # Every uploaded file, API or console; larger files belong to the `patron import` commands.
     max_upload_mb: int = Field(default=50, ge=1)
+    # Imports: the most data rows a file may hold, and what an .xlsx may unpack to.
+    import_max_rows: int = Field(default=IMPORT_MAX_ROWS, ge=1)
+    import_max_unpacked_mb: int = Field(default=IMPORT_MAX_UNPACKED_MB, ge=1)
+    # Orders (order files) or rows (member and product files) an import commits at a time.
+    import_batch_size: int = Field(default=1000, ge=1)
+    # Imports run at a time per process, off the request threads; 0 runs each in the request
+    # that uploads it (tests, and scripts that want the report in the answer).
+    import_workers: int = Field(default=2, ge=0)
 
     @field_validator("log_level")
     @classmethod

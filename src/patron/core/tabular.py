@@ -6,19 +6,31 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
+import zipfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import load_workbook
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from pydantic_core import PydanticCustomError
 
 from patron.core import text
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
+from patron.core.settings import IMPORT_MAX_ROWS, IMPORT_MAX_UNPACKED_MB, Settings
 
 # The longest sku or external order number a row may carry: the columns' width.
 KEY_LENGTH = 64
 DECODE_CHUNK = 1 << 20
+MB = 1024 * 1024
+# A part of a workbook may unpack to at most this many times its packed size.
+MAX_RATIO = 100
+SHEET_PART = re.compile(r"xl/worksheets/[^/]+\.xml")
+# A row element's start tag, with or without a namespace prefix, and how long it can be.
+ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,15}:)?row[\s/>]")
+ROW_TAG_MAX = 24
 
 
 class RowError(Exception):
@@ -59,12 +71,47 @@ def check_key(field_name: str, value: str) -> None:
         raise RowError(field_name, f"longer than {KEY_LENGTH} characters", code=Reason.too_long)
 
 
+@dataclass(frozen=True)
+class FileLimits:
+    """What an uploaded file may hold: data rows, and what an .xlsx (a zip) may unpack to."""
+
+    max_rows: int = IMPORT_MAX_ROWS
+    max_unpacked_bytes: int = IMPORT_MAX_UNPACKED_MB * MB
+
+    @classmethod
+    def of(cls, settings: Settings) -> FileLimits:
+        return cls(settings.import_max_rows, settings.import_max_unpacked_mb * MB)
+
+
+DEFAULT_LIMITS = FileLimits()
+
+
+def measure(content: bytes, filename: str, limits: FileLimits) -> int:
+    """How many data rows the file holds at most (its lines, or the row elements of its
+    sheets), counted without parsing it; a file over the limits is refused before any row is
+    read or written. `read_table` holds the row limit exactly as it reads."""
+    if _is_xlsx(filename):
+        with _checked_archive(content, limits) as archive:
+            rows = sum(_row_elements(archive, info) for info in _sheets(archive))
+    else:
+        rows = content.count(b"\n") + int(not content.endswith(b"\n"))
+    data_rows = max(rows - 1, 0)
+    if data_rows > limits.max_rows:
+        raise _too_many_rows(limits)
+    return data_rows
+
+
 def read_table(
-    content: bytes, filename: str, headers: Mapping[str, str], required: tuple[str, ...]
+    content: bytes,
+    filename: str,
+    headers: Mapping[str, str],
+    required: tuple[str, ...],
+    limits: FileLimits = DEFAULT_LIMITS,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number, {field: value}) for each non-empty data row; `headers` maps column titles
-    (matched case-insensitively) to field names, and unknown columns are ignored."""
-    raw_rows = _xlsx_rows(content) if filename.lower().endswith(".xlsx") else _csv_rows(content)
+    (matched case-insensitively) to field names, and unknown columns are ignored. Past
+    `limits.max_rows` rows, the file is refused."""
+    raw_rows = _xlsx_rows(content, limits) if _is_xlsx(filename) else _csv_rows(content)
     header = next(raw_rows, None)
     if header is None:
         raise InvalidInput("file", "the file is empty", code=Reason.file_empty)
@@ -77,10 +124,25 @@ def read_table(
             f"the header row lacks column(s): {', '.join(missing)}",
             code=Reason.columns_missing,
         )
+    last_row = limits.max_rows + 1
     for number, values in enumerate(raw_rows, start=2):
+        if number > last_row:
+            raise _too_many_rows(limits)
         row = {f: _screened(f, v) for f, v in zip(fields, values, strict=False) if f is not None}
         if any(v not in (None, "") for v in row.values()):
             yield number, row
+
+
+def _too_many_rows(limits: FileLimits) -> InvalidInput:
+    return InvalidInput(
+        "file",
+        f"the file holds more than {limits.max_rows:,} rows; split it",
+        code=Reason.too_many_rows,
+    )
+
+
+def _is_xlsx(filename: str) -> bool:
+    return filename.lower().endswith(".xlsx")
 
 
 def _screened(field_name: str, value: Any) -> Any:
@@ -123,19 +185,87 @@ def _decodes(content: bytes, encoding: str) -> bool:
     return True
 
 
-def _xlsx_rows(content: bytes) -> Iterator[list[Any]]:
+def _unreadable_workbook() -> InvalidInput:
+    return InvalidInput("file", "not a readable .xlsx workbook", code=Reason.file_unreadable)
+
+
+def _checked_archive(content: bytes, limits: FileLimits) -> zipfile.ZipFile:
+    """The workbook's zip, once its directory shows that no part unpacks past the limits: in
+    all, `limits.max_unpacked_bytes`; any part over a megabyte, MAX_RATIO times its packed
+    size (Apache POI's rule). Python's zip reader never unpacks more than a part declares."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise _unreadable_workbook() from exc
+    parts = archive.infolist()
+    unpacked = sum(info.file_size for info in parts)
+    bomb = next(
+        (
+            info
+            for info in parts
+            if info.file_size > MB and info.file_size > MAX_RATIO * max(info.compress_size, 1)
+        ),
+        None,
+    )
+    if unpacked > limits.max_unpacked_bytes or bomb is not None:
+        archive.close()
+        why = (
+            f"its part {bomb.filename} unpacks to more than {MAX_RATIO} times its size"
+            if bomb is not None
+            else f"it unpacks to {unpacked // MB:,} MB, over {limits.max_unpacked_bytes // MB:,} MB"
+        )
+        raise InvalidInput(
+            "file", f"the workbook is refused: {why}", code=Reason.unpacked_too_large
+        )
+    return archive
+
+
+def _sheets(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    return [info for info in archive.infolist() if SHEET_PART.fullmatch(info.filename)]
+
+
+def _row_elements(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """The `<row>` elements of a sheet, counted in its XML as it unpacks (a few hundred MB a
+    second), without parsing it. Each piece keeps its last bytes for the next, so that a tag
+    cut in two is counted once."""
+    count, tail = 0, b""
+    with archive.open(info) as part:
+        while chunk := part.read(DECODE_CHUNK):
+            data = tail + chunk
+            cut = max(len(data) - ROW_TAG_MAX, 0)
+            # Tags never overlap (each holds one "<"): those starting before the cut.
+            count += len(ROW_TAG.findall(data)) - len(ROW_TAG.findall(data, cut))
+            tail = data[cut:]
+    return count + len(ROW_TAG.findall(tail))
+
+
+def _xlsx_rows(content: bytes, limits: FileLimits) -> Iterator[tuple[Any, ...]]:
+    """The header row, then the data rows cut to the header's width, streamed (openpyxl's
+    read-only mode) and never past the row limit: the sheet's declared size is ignored, since a
+    workbook may claim a million columns to have every row padded to them."""
+    _checked_archive(content, limits).close()
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several unrelated types for a damaged file
-        raise InvalidInput(
-            "file", "not a readable .xlsx workbook", code=Reason.file_unreadable
-        ) from exc
+        raise _unreadable_workbook() from exc
     try:
         sheet = workbook.active
-        if sheet is None:
+        if not isinstance(sheet, ReadOnlyWorksheet):
             return
-        for row in sheet.iter_rows(values_only=True):
-            yield list(row)
+        sheet.reset_dimensions()
+        try:
+            header = next(sheet.iter_rows(max_row=1, values_only=True), None)
+            if header is None:
+                return
+            width = len(header)
+            while width and header[width - 1] in (None, ""):
+                width -= 1
+            yield header[:width]
+            if width:
+                last = limits.max_rows + 2  # one past the limit, for read_table to refuse
+                yield from sheet.iter_rows(min_row=2, max_row=last, max_col=width, values_only=True)
+        except Exception as exc:  # a damaged sheet: openpyxl's or the XML parser's errors
+            raise _unreadable_workbook() from exc
     finally:
         workbook.close()
 

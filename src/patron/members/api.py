@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, File, Query, UploadFile
+from fastapi import Depends, Query
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
@@ -11,14 +11,12 @@ from patron.core.moments import Moment
 from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.core.reasons import Reason
-from patron.core.uploads import read_capped
-from patron.deps import ActorDep, OneHopRouter, SessionDep, SettingsDep, WriteSessionDep, require
+from patron.deps import ActorDep, OneHopRouter, SessionDep, WriteSessionDep, require
 from patron.members import (
     attributes,
     consents,
     guides,
     identities,
-    importer,
     permissions,
     presenters,
     privacy,
@@ -50,7 +48,6 @@ from patron.members.schemas import (
     GuideChange,
     IdentityIn,
     IdentityOut,
-    ImportReport,
     MemberCodeOut,
     MemberCreate,
     MemberOut,
@@ -68,7 +65,6 @@ Merger = Annotated[Actor, Depends(require(permissions.MERGE))]
 Exporter = Annotated[Actor, Depends(require(permissions.EXPORT))]
 Eraser = Annotated[Actor, Depends(require(permissions.ERASE))]
 Programmer = Annotated[Actor, Depends(require(permissions.EDIT_ATTRIBUTES))]
-Importer = Annotated[Actor, Depends(require(permissions.IMPORT))]
 
 
 @router.post(
@@ -335,20 +331,6 @@ def update_attribute(
     attribute_id: int, data: AttributeUpdate, session: SessionDep, actor: Programmer
 ) -> AttributeOut:
     return presenters.attribute_out(attributes.update_attribute(session, actor, attribute_id, data))
-
-
-@router.post("/imports/members", response_model=ImportReport)
-def import_members(
-    session: SessionDep,
-    settings: SettingsDep,
-    actor: Importer,
-    file: Annotated[
-        UploadFile, File(description="CSV (UTF-8 or GB18030) or .xlsx with a header row")
-    ],
-    dry_run: bool = True,
-) -> ImportReport:
-    rows = importer.read_rows(read_capped(file, settings), file.filename or "upload.csv")
-    return importer.import_members(session, actor, rows, dry_run=dry_run)
 
 
 def _shown(session: Session, actor: Actor, member: Member) -> MemberOut:

@@ -1,10 +1,12 @@
-"""Member import from CSV or Excel: header mapping, row validation, batched idempotent writes."""
+"""Member import from CSV or Excel: header mapping, row validation, batched idempotent writes,
+each batch committed on its own (a run stopped midway is finished by running the file again)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from functools import partial
 from itertools import islice
 from typing import Any, cast
 
@@ -15,10 +17,11 @@ from sqlalchemy.orm import Session
 from patron.audit import service as audit
 from patron.core import bulk, clock
 from patron.core.actor import Actor
+from patron.core.batches import Batches, Lookups
 from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
-from patron.core.tabular import RowError, cell_text, read_table
+from patron.core.tabular import DEFAULT_LIMITS, FileLimits, RowError, cell_text, read_table
 from patron.members.codes import new_code_secret
 from patron.members.guides import guide_refusal, may_guide
 from patron.members.identities import identity_hash
@@ -44,6 +47,7 @@ from patron.members.schemas import (
 from patron.staff import service as staff
 from patron.stores import service as stores
 
+# Rows per batch when the caller's transaction takes them all (the demo's members).
 BATCH = 1000
 MEMBERS = cast(Table, Member.__table__)
 IDENTITIES = cast(Table, MemberIdentity.__table__)
@@ -97,9 +101,11 @@ DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d")
 # --- reading files ----------------------------------------------------------------------------
 
 
-def read_rows(content: bytes, filename: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_rows(
+    content: bytes, filename: str, limits: FileLimits = DEFAULT_LIMITS
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number as the operator sees it, {field: value}) for each data row of a CSV or .xlsx."""
-    return read_table(content, filename, HEADERS, required=("mobile",))
+    return read_table(content, filename, HEADERS, ("mobile",), limits)
 
 
 # --- validating rows ---------------------------------------------------------------------------
@@ -163,8 +169,11 @@ def _parse_moment(value: Any, field_name: str) -> datetime:
 
 
 class RowParser:
-    def __init__(self, session: Session, actor: Actor) -> None:
-        self.session, self.actor = session, actor
+    """Rows to members; a store code or a guide is looked up once, in a short transaction of
+    its own (`lookups`), so that reading the file holds no lock."""
+
+    def __init__(self, lookups: Lookups, actor: Actor) -> None:
+        self.lookups, self.actor = lookups, actor
         self._stores: dict[str, int | None] = {}
         self._guides: dict[str, int | None] = {}
 
@@ -206,7 +215,8 @@ class RowParser:
     def _store(self, code: str) -> int:
         if code not in self._stores:
             try:
-                self._stores[code] = stores.ids_for_codes(self.session, [code])[0]
+                with self.lookups() as session:
+                    self._stores[code] = stores.ids_for_codes(session, [code])[0]
             except InvalidInput:
                 self._stores[code] = None
         store_id = self._stores[code]
@@ -218,8 +228,9 @@ class RowParser:
         """An active store staff user; whether they work in the member's store is checked when
         the row is written, once the registering store is known."""
         if username not in self._guides:
-            user = staff.find_by_username(self.session, username)
-            self._guides[username] = user.id if user is not None and may_guide(user) else None
+            with self.lookups() as session:
+                user = staff.find_by_username(session, username)
+                self._guides[username] = user.id if user is not None and may_guide(user) else None
         guide_id = self._guides[username]
         if guide_id is None:
             raise RowError(
@@ -231,21 +242,22 @@ class RowParser:
 # --- writing -------------------------------------------------------------------------------------
 
 
-def _batches(rows: Iterable[ParsedRow]) -> Iterator[list[ParsedRow]]:
+def _batches(rows: Iterable[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
     iterator = iter(rows)
-    while batch := list(islice(iterator, BATCH)):
+    while batch := list(islice(iterator, size)):
         yield batch
 
 
 def import_members(
-    session: Session, actor: Actor, rows: Iterable[tuple[int, dict[str, Any]]], dry_run: bool
+    batches: Batches, actor: Actor, rows: Iterable[tuple[int, dict[str, Any]]], dry_run: bool
 ) -> ImportReport:
-    """Create members by mobile, update those whose file values differ, skip the rest.
+    """Create members by mobile, update those whose file values differ, skip the rest,
+    `batches.size` rows per transaction.
 
     Idempotent: a second run of the same file finds every row unchanged. Invalid rows are
     reported with row number, field and reason and never written.
     """
-    parser = RowParser(session, actor)
+    parser = RowParser(batches.read, actor)
     report = ImportReport(dry_run=dry_run, rows=0, created=0, updated=0, skipped=0, errors=[])
 
     def parsed_rows() -> Iterator[ParsedRow]:
@@ -254,9 +266,17 @@ def import_members(
             try:
                 yield parser.parse(number, row)
             except RowError as error:
-                _row_error(report, number, error)
+                _row_error(report.errors, number, error)
 
-    write_members(session, actor, parsed_rows(), report, dry_run)
+    repeats = Repeats()
+    for batch in _batches(parsed_rows(), batches.size):
+        work = partial(
+            _write_batch, actor=actor, parsed=repeats.first_of(batch, report), dry_run=dry_run
+        )
+        batches.write(work, report.rows).add_to(report)
+    report.errors.sort(key=lambda error: error.row)
+    if not dry_run:
+        batches.write(lambda session: _audit(session, actor, report), report.rows)
     return report
 
 
@@ -267,45 +287,75 @@ def write_members(
     report: ImportReport,
     dry_run: bool,
 ) -> None:
-    """Write validated rows in batches: each member created or updated gets its own audit entry,
-    and the import's entry records the counts. A mobile or card number a file repeats is an
-    error on the later row, in a dry run as in a real one."""
-    seen_mobiles: dict[str, int] = {}
-    seen_cards: dict[str, int] = {}
-    for batch in _batches(parsed):
-        unique = []
-        for item in batch:
-            if item.mobile in seen_mobiles:
-                reason = f"same mobile as row {seen_mobiles[item.mobile]}"
-                _row_error(
-                    report, item.number, RowError("mobile", reason, code=Reason.duplicate_row)
-                )
-                continue
-            seen_mobiles[item.mobile] = item.number
-            if item.card_no is not None:
-                if item.card_no in seen_cards:
-                    reason = f"same card number as row {seen_cards[item.card_no]}"
-                    error = RowError("card_no", reason, code=Reason.duplicate_row)
-                    _row_error(report, item.number, error)
-                    continue
-                seen_cards[item.card_no] = item.number
-            unique.append(item)
-        _write_batch(session, actor, unique, report, dry_run)
+    """Write validated rows in the caller's transaction, in batches of BATCH."""
+    repeats = Repeats()
+    for batch in _batches(parsed, BATCH):
+        _write_batch(session, actor, repeats.first_of(batch, report), dry_run).add_to(report)
     report.errors.sort(key=lambda error: error.row)
     if not dry_run:
-        audit.record(
-            session,
-            actor,
-            "member.import",
-            "member_import",
-            clock.now().strftime("%Y%m%dT%H%M%S"),
-            after=report.model_dump(include={"rows", "created", "updated", "skipped"})
-            | {"errors": len(report.errors)},
-        )
+        _audit(session, actor, report)
 
 
-def _row_error(report: ImportReport, number: int, error: RowError) -> None:
-    report.errors.append(ImportRowError.model_validate(error.as_report(number)))
+@dataclass
+class Repeats:
+    """A mobile or card number a file repeats is an error on the later row, in a dry run as in
+    a real one."""
+
+    mobiles: dict[str, int] = field(default_factory=dict)
+    cards: dict[str, int] = field(default_factory=dict)
+
+    def first_of(self, batch: list[ParsedRow], report: ImportReport) -> list[ParsedRow]:
+        unique = []
+        for item in batch:
+            if item.mobile in self.mobiles:
+                reason = f"same mobile as row {self.mobiles[item.mobile]}"
+                error = RowError("mobile", reason, code=Reason.duplicate_row)
+                _row_error(report.errors, item.number, error)
+                continue
+            self.mobiles[item.mobile] = item.number
+            if item.card_no is not None:
+                if item.card_no in self.cards:
+                    reason = f"same card number as row {self.cards[item.card_no]}"
+                    error = RowError("card_no", reason, code=Reason.duplicate_row)
+                    _row_error(report.errors, item.number, error)
+                    continue
+                self.cards[item.card_no] = item.number
+            unique.append(item)
+        return unique
+
+
+def _audit(session: Session, actor: Actor, report: ImportReport) -> None:
+    """The import's own entry, with its counts (each member written has its own)."""
+    audit.record(
+        session,
+        actor,
+        "member.import",
+        "member_import",
+        clock.now().strftime("%Y%m%dT%H%M%S"),
+        after=report.model_dump(include={"rows", "created", "updated", "skipped"})
+        | {"errors": len(report.errors)},
+    )
+
+
+def _row_error(errors: list[ImportRowError], number: int, error: RowError) -> None:
+    errors.append(ImportRowError.model_validate(error.as_report(number)))
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch did, added to the report once its transaction commits (a batch run
+    again after losing a race counts once)."""
+
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    errors: list[ImportRowError] = field(default_factory=list)
+
+    def add_to(self, report: ImportReport) -> None:
+        report.created += self.created
+        report.updated += self.updated
+        report.skipped += self.skipped
+        report.errors += self.errors
 
 
 @dataclass
@@ -367,8 +417,8 @@ class _Batch:
 
 
 def _write_batch(
-    session: Session, actor: Actor, parsed: list[ParsedRow], report: ImportReport, dry_run: bool
-) -> None:
+    session: Session, actor: Actor, parsed: list[ParsedRow], dry_run: bool
+) -> BatchOutcome:
     hashes = {blind_index("mobile", item.mobile): item for item in parsed}
     existing = {
         member.mobile_hash: member
@@ -376,6 +426,7 @@ def _write_batch(
     }
     taken_cards = _taken_cards(session, [i.card_no for i in parsed if i.card_no])
     writes = _Batch(session, actor)
+    outcome = BatchOutcome()
     new_rows = []
     for mobile_hash, item in hashes.items():
         member = existing.get(mobile_hash)
@@ -383,15 +434,16 @@ def _write_batch(
             if member is None:
                 new_rows.append(_new_member_row(actor, item, mobile_hash, taken_cards, writes))
             else:
-                _update_member(session, actor, member, item, report, writes, dry_run)
+                _update_member(session, actor, member, item, outcome, writes, dry_run)
         except RowError as error:
-            _row_error(report, item.number, error)
-    report.created += len(new_rows)
+            _row_error(outcome.errors, item.number, error)
+    outcome.created = len(new_rows)
     if dry_run:
-        return
+        return outcome
     if new_rows:
         _insert_members(session, new_rows, hashes, writes)
     writes.flush()
+    return outcome
 
 
 def _update_member(
@@ -399,7 +451,7 @@ def _update_member(
     actor: Actor,
     member: Member,
     item: ParsedRow,
-    report: ImportReport,
+    outcome: BatchOutcome,
     writes: _Batch,
     dry_run: bool,
 ) -> None:
@@ -412,11 +464,11 @@ def _update_member(
         )
     changes = {k: v for k, v in _comparable(item.fields).items() if _current(member, k) != v}
     if not changes or member.status != MemberStatus.active:
-        report.skipped += 1
+        outcome.skipped += 1
         return
     if "guide_id" in item.fields and ("guide_id" in changes or "store_id" in changes):
         writes.check_guide(item.fields["guide_id"], item.fields.get("store_id", member.store_id))
-    report.updated += 1
+    outcome.updated += 1
     if dry_run:
         return
     before = {k: _current(member, k) for k in AUDITED_VALUES if k in changes}

@@ -2,21 +2,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, File, Query, UploadFile
+from fastapi import Depends, Query
 
 from patron.core.actor import Actor
 from patron.core.moments import Moment
 from patron.core.openapi import errors
 from patron.core.pagination import Page
-from patron.core.uploads import read_capped
-from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, SettingsDep, require
+from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, require
 from patron.members import visibility
 from patron.members.errors import MemberNotFound
-from patron.orders import importer, permissions, presenters, service
+from patron.orders import permissions, presenters, service
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import (
     OrderCreate,
-    OrderImportReport,
     OrderOut,
     OrderSummary,
     RefundCreate,
@@ -102,15 +100,3 @@ def member_orders(
         session, actor, service.OrderFilter(member_id=member_id), cursor, limit
     )
     return Page(items=[presenters.summary(o) for o in page.items], next_cursor=page.next_cursor)
-
-
-@router.post("/imports/orders", response_model=OrderImportReport)
-def import_orders(
-    session: SessionDep,
-    settings: SettingsDep,
-    actor: Annotated[Actor, Depends(require(permissions.IMPORT))],
-    file: Annotated[UploadFile, File(description="CSV or .xlsx, one row per order line")],
-    dry_run: bool = True,
-) -> OrderImportReport:
-    rows = importer.read_rows(read_capped(file, settings), file.filename or "orders.csv")
-    return importer.import_orders(session, actor, rows, dry_run=dry_run)

@@ -1,13 +1,16 @@
 """Loading a chain's order history from CSV or Excel, one row per order line, rows of one order
 together. Validated like live intake, idempotent by store and external id, written in batches
-through COPY (PostgreSQL) or executemany (SQLite). History does not publish `order.completed`
-unless asked to, so loading last year's orders does not award points today."""
+through COPY (PostgreSQL) or executemany (SQLite), each batch committed on its own: an import
+stopped midway (killed, say) leaves whole orders only, and running the file again loads the rest.
+History does not publish `order.completed` unless asked to, so loading last year's orders does
+not award points today."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from itertools import islice
 from typing import Any, cast
 
@@ -20,10 +23,13 @@ from patron.catalog import service as catalog
 from patron.catalog.schemas import CATEGORY_CODE_LENGTH
 from patron.core import bulk, clock
 from patron.core.actor import Actor
+from patron.core.batches import Batches, Lookups
 from patron.core.errors import InvalidInput
 from patron.core.money import MAX_FEN, yuan_to_fen
 from patron.core.reasons import Reason
 from patron.core.tabular import (
+    DEFAULT_LIMITS,
+    FileLimits,
     RefusedCell,
     RowError,
     cell_text,
@@ -38,6 +44,7 @@ from patron.orders.models import Order, OrderChannel, OrderLine, OrderPayment, P
 from patron.orders.schemas import MAX_QUANTITY, OrderImportReport, check_occurred_at
 from patron.stores import service as stores
 
+# Orders per batch when the caller's transaction takes them all (the demo's history).
 BATCH_ORDERS = 2000
 ORDERS = cast(Table, Order.__table__)
 LINES = cast(Table, OrderLine.__table__)
@@ -72,13 +79,14 @@ class OrderRows:
 
     content: bytes
     filename: str
+    limits: FileLimits
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        return read_table(self.content, self.filename, HEADERS, REQUIRED)
+        return read_table(self.content, self.filename, HEADERS, REQUIRED, self.limits)
 
 
-def read_rows(content: bytes, filename: str) -> OrderRows:
-    return OrderRows(content, filename)
+def read_rows(content: bytes, filename: str, limits: FileLimits = DEFAULT_LIMITS) -> OrderRows:
+    return OrderRows(content, filename, limits)
 
 
 def _order_key(row: dict[str, Any]) -> tuple[str, str]:
@@ -160,14 +168,18 @@ def _when(value: Any) -> datetime:
 
 
 class RowParser:
-    def __init__(self, session: Session, actor: Actor) -> None:
-        self.session, self.actor = session, actor
+    """Rows to orders; a store code is looked up once, in a short transaction of its own
+    (`lookups`), so that reading the file holds no lock."""
+
+    def __init__(self, lookups: Lookups, actor: Actor) -> None:
+        self.lookups, self.actor = lookups, actor
         self._stores: dict[str, int | None] = {}
 
     def store(self, code: str) -> int:
         if code not in self._stores:
             try:
-                self._stores[code] = stores.ids_for_codes(self.session, [code])[0]
+                with self.lookups() as session:
+                    self._stores[code] = stores.ids_for_codes(session, [code])[0]
             except InvalidInput:
                 self._stores[code] = None
         store_id = self._stores[code]
@@ -292,27 +304,27 @@ def _complete(
 
 
 def import_orders(
-    session: Session,
+    batches: Batches,
     actor: Actor,
     rows: Iterable[tuple[int, dict[str, Any]]],
     dry_run: bool,
     publish_events: bool = False,
 ) -> OrderImportReport:
-    """`rows` is read twice (`read_rows` gives rows that can be): once to check that the rows
-    of each order are together, once to load."""
+    """Load an order file, `batches.size` orders per transaction. `rows` is read twice
+    (`read_rows` gives rows that can be): once to check that the rows of each order are
+    together, once to load. An order another import stored first, even one running at the same
+    time, counts as already there (`skipped`)."""
     if iter(rows) is rows:  # rows that can be read only once: keep them for both passes
         rows = list(rows)
     report = OrderImportReport(
         dry_run=dry_run, rows=0, orders=0, created=0, skipped=0, lines=0, errors=[]
     )
-    write_orders(
-        session,
-        actor,
-        group_orders(RowParser(session, actor), rows, report, scattered_orders(rows)),
-        report,
-        dry_run,
-        publish_events,
-    )
+    orders = group_orders(RowParser(batches.read, actor), rows, report, scattered_orders(rows))
+    while batch := list(islice(orders, batches.size)):
+        work = partial(_write_batch, batch=batch, dry_run=dry_run, publish_events=publish_events)
+        batches.write(work, report.rows).add_to(report)
+    if not dry_run:
+        batches.write(lambda session: _audit(session, actor, report), report.rows)
     return report
 
 
@@ -324,29 +336,48 @@ def write_orders(
     dry_run: bool,
     publish_events: bool = False,
 ) -> None:
+    """Write parsed orders in the caller's transaction, in batches of BATCH_ORDERS."""
     iterator = iter(orders)
     while batch := list(islice(iterator, BATCH_ORDERS)):
-        _write_batch(session, batch, report, dry_run, publish_events)
+        _write_batch(session, batch, dry_run, publish_events).add_to(report)
     if not dry_run:
-        audit.record(
-            session,
-            actor,
-            "order.import",
-            "order_import",
-            clock.now().strftime("%Y%m%dT%H%M%S"),
-            after=report.model_dump(include={"rows", "orders", "created", "skipped", "lines"})
-            | {"errors": len(report.errors)},
-        )
+        _audit(session, actor, report)
+
+
+def _audit(session: Session, actor: Actor, report: OrderImportReport) -> None:
+    audit.record(
+        session,
+        actor,
+        "order.import",
+        "order_import",
+        clock.now().strftime("%Y%m%dT%H%M%S"),
+        after=report.model_dump(include={"rows", "orders", "created", "skipped", "lines"})
+        | {"errors": len(report.errors)},
+    )
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch did, added to the report once its transaction commits (a batch run
+    again after losing a race counts once)."""
+
+    orders: int
+    created: int = 0
+    lines: int = 0
+    errors: list[dict[str, object]] = field(default_factory=list)
+
+    def add_to(self, report: OrderImportReport) -> None:
+        report.orders += self.orders
+        report.created += self.created
+        report.skipped += self.orders - self.created
+        report.lines += self.lines
+        report.errors += self.errors
 
 
 def _write_batch(
-    session: Session,
-    batch: list[ParsedOrder],
-    report: OrderImportReport,
-    dry_run: bool,
-    publish_events: bool,
-) -> None:
-    report.orders += len(batch)
+    session: Session, batch: list[ParsedOrder], dry_run: bool, publish_events: bool
+) -> BatchOutcome:
+    outcome = BatchOutcome(orders=len(batch))
     keys = [(o.store_id, o.external_id) for o in batch]
     found = session.execute(
         select(Order.store_id, Order.external_id).where(
@@ -355,20 +386,19 @@ def _write_batch(
     )
     existing = {(store_id, external_id) for store_id, external_id in found}
     fresh = [o for o in batch if (o.store_id, o.external_id) not in existing]
-    report.skipped += len(batch) - len(fresh)
     mobiles = registry.ids_by_mobile(session, [o.mobile for o in fresh if o.mobile])
     for order in fresh:
         if order.mobile is not None:
             order.member_id = mobiles.get(order.mobile)
             if order.member_id is None:
                 reason = "no member with this mobile; order kept without member"
-                report.errors.append(
+                outcome.errors.append(
                     row_error(order.first_row, "mobile", Reason.order_kept_without_member, reason)
                 )
-    report.created += len(fresh)
-    report.lines += sum(len(o.lines) for o in fresh)
+    outcome.created = len(fresh)
+    outcome.lines = sum(len(o.lines) for o in fresh)
     if dry_run or not fresh:
-        return
+        return outcome
     products = catalog.ensure_products(
         session,
         (catalog.LineProduct(ln.sku, ln.name, ln.category_code) for o in fresh for ln in o.lines),
@@ -433,6 +463,7 @@ def _write_batch(
     bulk.insert_rows(session, PAYMENTS, payment_rows)
     if publish_events:
         _publish(session, fresh, ids)
+    return outcome
 
 
 def _publish(session: Session, fresh: list[ParsedOrder], ids: dict[tuple[int, str], int]) -> None:
