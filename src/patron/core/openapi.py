@@ -3,7 +3,8 @@
 FastAPI documents a route's success and its parameters. Everything else a route can answer is
 derived here from what the route depends on, once for all routes:
 
-- the request's session: 503 when the database stays busy (every ServiceUnavailable), with
+- the request's session: 503 when the database stays busy (the ServiceUnavailable errors of
+  patron.core; a domain's own, such as imports_busy, are declared by its routes), with
   `Retry-After`;
 - the caller (`ActorDep`): 401 and the bearer security scheme; a `require(permission)`: 403;
 - `IdempotentDep`: the `Idempotency-Key` header as required, 409 for a key reused with another
@@ -149,6 +150,9 @@ def document(schema: dict[str, Any], routes: list[BaseRoute]) -> dict[str, Any]:
     return schema
 
 
+_CORE = "patron.core."
+
+
 def _subclasses(cls: type[PatronError]) -> Iterator[type[PatronError]]:
     yield cls
     for sub in cls.__subclasses__():
@@ -174,7 +178,7 @@ def _document_operation(route: RouteContext, operation: dict[str, Any]) -> None:
             problems.setdefault(int(status), {}).update(response[_DECLARED])
     headers: dict[int, dict[str, Any]] = {}
     if get_session in calls:
-        answers(*_subclasses(ServiceUnavailable))
+        answers(*(c for c in _subclasses(ServiceUnavailable) if c.__module__.startswith(_CORE)))
         headers[ServiceUnavailable.status] = {"Retry-After": _header("Retry-After")}
     if current_actor in calls:
         answers(Unauthenticated)
