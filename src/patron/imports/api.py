@@ -13,6 +13,7 @@ from patron.catalog import permissions as catalog_policy
 from patron.core.actor import Actor
 from patron.core.openapi import errors
 from patron.core.pagination import Page
+from patron.core.settings import Settings
 from patron.core.uploads import read_capped
 from patron.deps import API_PREFIX, ActorDep, OneHopRouter, SessionDep, SettingsDep, require
 from patron.imports import permissions, service
@@ -47,11 +48,16 @@ class Accepting:
     transaction, and the import starts once that committed (a background task)."""
 
     session: Session
+    settings: Settings
     queue: ImportQueue
     response: Response
     background: BackgroundTasks
 
-    def __call__(self, actor: Actor, upload: Upload) -> ImportOut:
+    def __call__(
+        self, actor: Actor, kind: ImportKind, file: UploadFile, dry_run: bool
+    ) -> ImportOut:
+        content = read_capped(file, self.settings)
+        upload = Upload(kind, content, file.filename or f"{kind.value}.csv", dry_run)
         record = self.queue.accept(self.session, upload, actor)
         self.background.add_task(self.queue.start, record.id, upload, actor)
         self.response.headers["Location"] = f"{API_PREFIX}/imports/{record.id}"
@@ -59,9 +65,13 @@ class Accepting:
 
 
 def accepting(
-    request: Request, session: SessionDep, response: Response, background: BackgroundTasks
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+    background: BackgroundTasks,
 ) -> Accepting:
-    return Accepting(session, request.app.state.imports, response, background)
+    return Accepting(session, settings, request.app.state.imports, response, background)
 
 
 AcceptDep = Annotated[Accepting, Depends(accepting)]
@@ -72,16 +82,13 @@ AcceptDep = Annotated[Accepting, Depends(accepting)]
 )
 def import_members(
     accept: AcceptDep,
-    settings: SettingsDep,
     actor: Annotated[Actor, Depends(require(member_policy.IMPORT))],
     file: Annotated[
         UploadFile, File(description="CSV (UTF-8 or GB18030) or .xlsx with a header row")
     ],
     dry_run: bool = True,
 ) -> ImportOut:
-    content = read_capped(file, settings)
-    upload = Upload(ImportKind.members, content, file.filename or "members.csv", dry_run)
-    return accept(actor, upload)
+    return accept(actor, ImportKind.members, file, dry_run)
 
 
 @router.post(
@@ -89,14 +96,11 @@ def import_members(
 )
 def import_products(
     accept: AcceptDep,
-    settings: SettingsDep,
     actor: Annotated[Actor, Depends(require(catalog_policy.EDIT))],
     file: Annotated[UploadFile, File(description="CSV or .xlsx; prices in yuan")],
     dry_run: bool = True,
 ) -> ImportOut:
-    content = read_capped(file, settings)
-    upload = Upload(ImportKind.products, content, file.filename or "products.csv", dry_run)
-    return accept(actor, upload)
+    return accept(actor, ImportKind.products, file, dry_run)
 
 
 @router.post(
@@ -104,14 +108,11 @@ def import_products(
 )
 def import_orders(
     accept: AcceptDep,
-    settings: SettingsDep,
     actor: Annotated[Actor, Depends(require(order_policy.IMPORT))],
     file: Annotated[UploadFile, File(description="CSV or .xlsx, one row per order line")],
     dry_run: bool = True,
 ) -> ImportOut:
-    content = read_capped(file, settings)
-    upload = Upload(ImportKind.orders, content, file.filename or "orders.csv", dry_run)
-    return accept(actor, upload)
+    return accept(actor, ImportKind.orders, file, dry_run)
 
 
 @router.get("/imports", response_model=Page[ImportSummary])
