@@ -270,3 +270,21 @@ def test_admin_edits_an_attribute_and_registering_then_needs_it(
             attributes.update_attribute(
                 session, SYSTEM, attribute_id, AttributeUpdate(required=False, is_active=False)
             )
+
+
+def test_an_import_page_follows_its_import_in_english(page: Page) -> None:
+    rows = "".join(f"1350{n:07d},Member {n},{STORE_CODE}\n" for n in range(2_000))
+    csv = ("mobile,name,store\n" + rows).encode()
+    page.goto("/console/login")
+    page.get_by_role("link", name="English").click()
+    log_in(page)
+    page.goto("/console/members/import")
+    page.get_by_label("Dry run (check only, write nothing)").uncheck()
+    page.set_input_files(
+        "input[name=file]", files=[{"name": "en.csv", "mimeType": "text/csv", "buffer": csv}]
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page).to_have_url(re.compile(r"/console/members/import/\d+$"))
+    report = page.get_by_test_id("import-report")
+    expect(report).to_contain_text("Imported", timeout=120_000)
+    expect(page.get_by_test_id("report-created")).to_have_text("2000")
