@@ -9,13 +9,15 @@ from __future__ import annotations
 import base64
 import hmac
 import os
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache, lru_cache
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import String
+from sqlalchemy import Column, MetaData, String, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -37,7 +39,19 @@ class PiiCipher:
         self._index_key = _derive(secret, b"patron/pii/blind-index/v1")
 
     def encrypt(self, plaintext: str) -> str:
-        nonce = os.urandom(_NONCE_BYTES)
+        return self._seal(os.urandom(_NONCE_BYTES), plaintext)
+
+    def encrypt_many(self, plaintexts: Sequence[str | None]) -> list[str | None]:
+        """`encrypt` for a batch (None stays None): one read of the random source gives all
+        the nonces, each still 96 random bits of its own."""
+        nonces = os.urandom(_NONCE_BYTES * len(plaintexts))
+        seal = self._seal
+        return [
+            None if text is None else seal(nonces[at : at + _NONCE_BYTES], text)
+            for at, text in zip(range(0, len(nonces), _NONCE_BYTES), plaintexts, strict=True)
+        ]
+
+    def _seal(self, nonce: bytes, plaintext: str) -> str:
         sealed = self._aead.encrypt(nonce, plaintext.encode(), None)
         return f"{_VERSION}:{base64.b64encode(nonce + sealed).decode()}"
 
@@ -78,6 +92,33 @@ def cipher() -> PiiCipher:
 
 def blind_index(kind: str, value: str) -> str:
     return cipher().blind_index(kind, value)
+
+
+def sealed(table: Table, rows: Sequence[dict[str, Any]]) -> Table:
+    """Encrypt, in place, the values of `table`'s encrypted columns in `rows` (dicts with the
+    same keys), a column at a time (`encrypt_many`); the table as its rows are stored, for a
+    bulk insert of these rows (patron.core.bulk) that must not encrypt them again."""
+    if rows:
+        pii = cipher()
+        for column in table.columns:
+            if isinstance(column.type, EncryptedString) and column.name in rows[0]:
+                values = pii.encrypt_many([row[column.name] for row in rows])
+                for row, value in zip(rows, values, strict=True):
+                    row[column.name] = value
+    return _stored(table)
+
+
+@cache
+def _stored(table: Table) -> Table:
+    """`table` with its encrypted columns typed as the ciphertext text they hold."""
+    return Table(
+        table.name,
+        MetaData(),
+        *(
+            Column(c.name, String(400) if isinstance(c.type, EncryptedString) else c.type)
+            for c in table.columns
+        ),
+    )
 
 
 class EncryptedString(TypeDecorator[str]):

@@ -15,7 +15,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
-from patron.core import bulk, clock
+from patron.core import bulk, clock, crypto
 from patron.core.actor import Actor
 from patron.core.batches import Batches, Lookups
 from patron.core.crypto import blind_index
@@ -268,10 +268,14 @@ def import_members(
             except RowError as error:
                 _row_error(report.errors, number, error)
 
-    repeats = Repeats()
+    repeats, names = Repeats(), NameIndexes()
     for batch in _batches(parsed_rows(), batches.size):
         work = partial(
-            _write_batch, actor=actor, parsed=repeats.first_of(batch, report), dry_run=dry_run
+            _write_batch,
+            actor=actor,
+            parsed=repeats.first_of(batch, report),
+            dry_run=dry_run,
+            names=names,
         )
         batches.write(work, report.rows).add_to(report)
     report.errors.sort(key=lambda error: error.row)
@@ -288,9 +292,10 @@ def write_members(
     dry_run: bool,
 ) -> None:
     """Write validated rows in the caller's transaction, in batches of BATCH."""
-    repeats = Repeats()
+    repeats, names = Repeats(), NameIndexes()
     for batch in _batches(parsed, BATCH):
-        _write_batch(session, actor, repeats.first_of(batch, report), dry_run).add_to(report)
+        unique = repeats.first_of(batch, report)
+        _write_batch(session, actor, unique, dry_run, names).add_to(report)
     report.errors.sort(key=lambda error: error.row)
     if not dry_run:
         _audit(session, actor, report)
@@ -322,6 +327,28 @@ class Repeats:
                 self.cards[item.card_no] = item.number
             unique.append(item)
         return unique
+
+
+class NameIndexes:
+    """`name_index` for the names of one run, each name's first three characters (all the
+    index depends on) hashed once: surnames and common given names repeat. At most LIMIT are
+    kept, so that a million-row file stays within memory."""
+
+    LIMIT = 1 << 15
+
+    def __init__(self) -> None:
+        self._known: dict[str, dict[str, str | None]] = {}
+
+    def __call__(self, name: str | None) -> dict[str, str | None]:
+        if not name:
+            return name_index(name)
+        prefix = name[:3]
+        found = self._known.get(prefix)
+        if found is None:
+            if len(self._known) >= self.LIMIT:
+                self._known.clear()
+            found = self._known[prefix] = name_index(prefix)
+        return found
 
 
 def _audit(session: Session, actor: Actor, report: ImportReport) -> None:
@@ -413,18 +440,20 @@ class _Batch:
     def flush(self) -> None:
         if self.guides:
             bulk.insert_rows(self.session, GUIDE_ASSIGNMENTS, self.guides)
-        audit.record_many(self.session, self.audits)
+        if self.audits:
+            bulk.insert_rows(self.session, audit.ENTRIES, self.audits)
 
 
 def _write_batch(
-    session: Session, actor: Actor, parsed: list[ParsedRow], dry_run: bool
+    session: Session, actor: Actor, parsed: list[ParsedRow], dry_run: bool, names: NameIndexes
 ) -> BatchOutcome:
     hashes = {blind_index("mobile", item.mobile): item for item in parsed}
     existing = {
         member.mobile_hash: member
         for member in session.scalars(select(Member).where(Member.mobile_hash.in_(hashes)))
     }
-    taken_cards = _taken_cards(session, [i.card_no for i in parsed if i.card_no])
+    cards = {i.card_no: identity_hash(IdentityType.card_no, i.card_no) for i in parsed if i.card_no}
+    taken_cards = _taken_cards(session, cards)
     writes = _Batch(session, actor)
     outcome = BatchOutcome()
     new_rows = []
@@ -432,7 +461,9 @@ def _write_batch(
         member = existing.get(mobile_hash)
         try:
             if member is None:
-                new_rows.append(_new_member_row(actor, item, mobile_hash, taken_cards, writes))
+                new_rows.append(
+                    _new_member_row(actor, item, mobile_hash, taken_cards, names, writes)
+                )
             else:
                 _update_member(session, actor, member, item, outcome, writes, dry_run)
         except RowError as error:
@@ -441,7 +472,7 @@ def _write_batch(
     if dry_run:
         return outcome
     if new_rows:
-        _insert_members(session, new_rows, hashes, writes)
+        _insert_members(session, new_rows, hashes, cards, writes)
     writes.flush()
     return outcome
 
@@ -485,10 +516,15 @@ def _update_member(
 
 
 def _insert_members(
-    session: Session, new_rows: list[dict[str, Any]], hashes: dict[str, ParsedRow], writes: _Batch
+    session: Session,
+    new_rows: list[dict[str, Any]],
+    hashes: dict[str, ParsedRow],
+    cards: dict[str, str],
+    writes: _Batch,
 ) -> None:
-    # COPY or a driver executemany per batch; the new ids are read back in one query.
-    bulk.insert_rows(session, MEMBERS, new_rows)
+    # COPY or a driver executemany per batch, the PII encrypted a column at a time; the new
+    # ids are read back in one query.
+    bulk.insert_rows(session, crypto.sealed(MEMBERS, new_rows), new_rows)
     new_hashes = [row["mobile_hash"] for row in new_rows]
     found = session.execute(
         select(
@@ -507,20 +543,21 @@ def _insert_members(
             None,
             {"channel": channel, "store_id": store_id, "guide_id": guide_id},
         )
-    cards = [
+    now = clock.now()
+    identities = [
         {
             "member_id": member_id,
             "type": IdentityType.card_no.value,
             "issuer": "",
-            "value_hash": identity_hash(IdentityType.card_no, hashes[mobile_hash].card_no or ""),
-            "value": hashes[mobile_hash].card_no,
-            "created_at": clock.now(),
+            "value_hash": cards[card_no],
+            "value": card_no,
+            "created_at": now,
         }
         for member_id, mobile_hash in ids
-        if hashes[mobile_hash].card_no
+        if (card_no := hashes[mobile_hash].card_no)
     ]
-    if cards:
-        bulk.insert_rows(session, IDENTITIES, cards)
+    if identities:
+        bulk.insert_rows(session, crypto.sealed(IDENTITIES, identities), identities)
     _insert_consents(session, [(member_id, hashes[mobile_hash]) for member_id, mobile_hash in ids])
 
 
@@ -541,8 +578,9 @@ def _insert_consents(session: Session, created: list[tuple[int, ParsedRow]]) -> 
         bulk.insert_rows(session, CONSENT_EVENTS, rows)
 
 
-def _taken_cards(session: Session, card_numbers: list[str]) -> set[str]:
-    by_hash = {identity_hash(IdentityType.card_no, card): card for card in card_numbers}
+def _taken_cards(session: Session, cards: dict[str, str]) -> set[str]:
+    """The card numbers (of {card number: its identity hash}) another member holds."""
+    by_hash = {value_hash: card for card, value_hash in cards.items()}
     taken = session.scalars(
         select(MemberIdentity.value_hash).where(
             MemberIdentity.type == IdentityType.card_no.value,
@@ -575,7 +613,12 @@ def _apply(member: Member, changes: dict[str, Any]) -> None:
 
 
 def _new_member_row(
-    actor: Actor, item: ParsedRow, mobile_hash: str, taken_cards: set[str], writes: _Batch
+    actor: Actor,
+    item: ParsedRow,
+    mobile_hash: str,
+    taken_cards: set[str],
+    names: NameIndexes,
+    writes: _Batch,
 ) -> dict[str, Any]:
     """The row of a member to create, or RowError: the API's rules for a registration."""
     fields = item.fields
@@ -601,7 +644,7 @@ def _new_member_row(
         "mobile_hash": mobile_hash,
         "mobile": item.mobile,
         "name": name,
-        **name_index(name),
+        **names(name),
         "gender": fields.get("gender", Gender.unknown.value),
         "birthday": birthday.isoformat() if birthday else None,
         "birthday_md": birthday.strftime("%m-%d") if birthday else None,
