@@ -10,14 +10,13 @@ import base64
 import hmac
 import os
 from collections.abc import Sequence
-from functools import cache, lru_cache
-from typing import Any
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Column, MetaData, String, Table
+from sqlalchemy import String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -92,33 +91,6 @@ def cipher() -> PiiCipher:
 
 def blind_index(kind: str, value: str) -> str:
     return cipher().blind_index(kind, value)
-
-
-def sealed(table: Table, rows: Sequence[dict[str, Any]]) -> Table:
-    """Encrypt, in place, the values of `table`'s encrypted columns in `rows` (dicts with the
-    same keys), a column at a time (`encrypt_many`); the table as its rows are stored, for a
-    bulk insert of these rows (patron.core.bulk) that must not encrypt them again."""
-    if rows:
-        pii = cipher()
-        for column in table.columns:
-            if isinstance(column.type, EncryptedString) and column.name in rows[0]:
-                values = pii.encrypt_many([row[column.name] for row in rows])
-                for row, value in zip(rows, values, strict=True):
-                    row[column.name] = value
-    return _stored(table)
-
-
-@cache
-def _stored(table: Table) -> Table:
-    """`table` with its encrypted columns typed as the ciphertext text they hold."""
-    return Table(
-        table.name,
-        MetaData(),
-        *(
-            Column(c.name, String(400) if isinstance(c.type, EncryptedString) else c.type)
-            for c in table.columns
-        ),
-    )
 
 
 class EncryptedString(TypeDecorator[str]):

@@ -3,16 +3,17 @@ each batch committed on its own (a run stopped midway is finished by running the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from functools import partial
+from functools import cache, partial
 from itertools import islice
 from typing import Any, cast
 
 from pydantic_core import PydanticCustomError
-from sqlalchemy import Table, select
+from sqlalchemy import Column, MetaData, Table, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from patron.audit import service as audit
 from patron.core import bulk, clock, crypto
@@ -391,6 +392,8 @@ class _Batch:
 
     session: Session
     actor: Actor
+    # One time for the batch's rows: one transaction, and one value to process for the column.
+    now: datetime = field(default_factory=clock.now)
     guides: list[dict[str, Any]] = field(default_factory=list)
     audits: list[dict[str, Any]] = field(default_factory=list)
     # Guides looked up once per batch, not once per row.
@@ -413,7 +416,7 @@ class _Batch:
                 "previous_guide_id": previous,
                 "assigned_by": self.actor.name,
                 "reason": why,
-                "assigned_at": clock.now(),
+                "assigned_at": self.now,
             }
         )
 
@@ -438,10 +441,8 @@ class _Batch:
         )
 
     def flush(self) -> None:
-        if self.guides:
-            bulk.insert_rows(self.session, GUIDE_ASSIGNMENTS, self.guides)
-        if self.audits:
-            bulk.insert_rows(self.session, audit.ENTRIES, self.audits)
+        _insert(self.session, GUIDE_ASSIGNMENTS, self.guides)
+        _insert(self.session, audit.ENTRIES, self.audits)
 
 
 def _write_batch(
@@ -522,18 +523,14 @@ def _insert_members(
     cards: dict[str, str],
     writes: _Batch,
 ) -> None:
-    # COPY or a driver executemany per batch, the PII encrypted a column at a time; the new
-    # ids are read back in one query.
-    bulk.insert_rows(session, crypto.sealed(MEMBERS, new_rows), new_rows)
-    new_hashes = [row["mobile_hash"] for row in new_rows]
-    found = session.execute(
-        select(
-            Member.id, Member.mobile_hash, Member.store_id, Member.guide_id, Member.channel
-        ).where(Member.mobile_hash.in_(new_hashes))
-    )
-    ids = []
-    for member_id, mobile_hash, store_id, guide_id, channel in found:
-        ids.append((member_id, str(mobile_hash)))
+    # The ids are taken first, so that the rows that name the new members are built without
+    # reading them back; then one COPY or executemany per table.
+    identities, created = [], []
+    for member_id, row in zip(_new_ids(session, MEMBERS, len(new_rows)), new_rows, strict=True):
+        row["id"] = member_id
+        item = hashes[row["mobile_hash"]]
+        created.append((member_id, item))
+        store_id, guide_id = row["store_id"], row["guide_id"]
         if guide_id is not None:
             writes.guide(member_id, guide_id, None, "开卡")
         writes.audit(
@@ -541,41 +538,91 @@ def _insert_members(
             member_id,
             store_id,
             None,
-            {"channel": channel, "store_id": store_id, "guide_id": guide_id},
+            {"channel": row["channel"], "store_id": store_id, "guide_id": guide_id},
         )
-    now = clock.now()
-    identities = [
-        {
-            "member_id": member_id,
-            "type": IdentityType.card_no.value,
-            "issuer": "",
-            "value_hash": cards[card_no],
-            "value": card_no,
-            "created_at": now,
-        }
-        for member_id, mobile_hash in ids
-        if (card_no := hashes[mobile_hash].card_no)
-    ]
-    if identities:
-        bulk.insert_rows(session, crypto.sealed(IDENTITIES, identities), identities)
-    _insert_consents(session, [(member_id, hashes[mobile_hash]) for member_id, mobile_hash in ids])
+        if item.card_no:
+            identities.append(
+                {
+                    "member_id": member_id,
+                    "type": IdentityType.card_no.value,
+                    "issuer": "",
+                    "value_hash": cards[item.card_no],
+                    "value": item.card_no,
+                    "created_at": writes.now,
+                }
+            )
+    _insert(session, MEMBERS, new_rows)
+    _insert(session, IDENTITIES, identities)
+    _insert_consents(session, created, writes.now)
 
 
-def _insert_consents(session: Session, created: list[tuple[int, ParsedRow]]) -> None:
-    rows = [
-        {
-            "member_id": member_id,
-            "channel": channel,
-            "granted": granted,
-            "source": "import",
-            "recorded_at": item.fields.get("registered_at") or clock.now(),
-        }
-        for member_id, item in created
-        for channel, granted in item.consents.items()
-    ]
-    if rows:
-        bulk.insert_rows(session, CONSENTS, rows)
-        bulk.insert_rows(session, CONSENT_EVENTS, rows)
+def _insert_consents(session: Session, created: list[tuple[int, ParsedRow]], now: datetime) -> None:
+    def rows() -> list[dict[str, Any]]:
+        return [
+            {
+                "member_id": member_id,
+                "channel": channel,
+                "granted": granted,
+                "source": "import",
+                "recorded_at": item.fields.get("registered_at") or now,
+            }
+            for member_id, item in created
+            for channel, granted in item.consents.items()
+        ]
+
+    _insert(session, CONSENTS, rows())
+    _insert(session, CONSENT_EVENTS, rows())
+
+
+def _new_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` ids for rows this transaction is about to insert into `table`: from the id
+    column's sequence on PostgreSQL; on SQLite those past the largest, no other writer being
+    able to take them while this transaction holds the write lock (BEGIN IMMEDIATE)."""
+    if session.connection().dialect.name == "postgresql":
+        sequence = func.pg_get_serial_sequence(table.name, table.c.id.name)
+        taken = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+        return list(session.scalars(taken))
+    last = session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
+    return list(range(last + 1, last + 1 + count))
+
+
+def _insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """`bulk.insert_rows`, the column types' bind processing done first, in place, a column
+    at a time: the PII encrypted as one batch (`PiiCipher.encrypt_many`), any other value once
+    per distinct value (a batch's times are mostly one), then the rows inserted as stored."""
+    if not rows:
+        return
+    dialect = session.connection().dialect
+    for column in table.columns:
+        if column.name not in rows[0]:
+            continue
+        if isinstance(column.type, crypto.EncryptedString):
+            sealed = crypto.cipher().encrypt_many([row[column.name] for row in rows])
+            for row, value in zip(rows, sealed, strict=True):
+                row[column.name] = value
+        elif (process := column.type._cached_bind_processor(dialect)) is not None:  # noqa: SLF001
+            _process_column(rows, column.name, process)
+    bulk.insert_rows(session, _stored_form(table), rows)
+
+
+def _process_column(rows: list[dict[str, Any]], name: str, process: Callable[[Any], Any]) -> None:
+    done: dict[tuple[type, Any], Any] = {}
+    for row in rows:
+        value = row[name]
+        # A flat JSON object is keyed by its items; a deeper one is processed each time.
+        key = (dict, tuple(value.items())) if isinstance(value, dict) else (type(value), value)
+        try:
+            row[name] = done[key]
+        except KeyError:
+            row[name] = done[key] = process(value)
+        except TypeError:  # unhashable
+            row[name] = process(value)
+
+
+@cache
+def _stored_form(table: Table) -> Table:
+    """`table`'s columns as their values are stored: nothing left for a bind processor."""
+    return Table(table.name, MetaData(), *(Column(c.name, NullType()) for c in table.columns))
 
 
 def _taken_cards(session: Session, cards: dict[str, str]) -> set[str]:
@@ -638,7 +685,7 @@ def _new_member_row(
         writes.check_guide(fields["guide_id"], store_id)
     name = fields.get("name")
     birthday: date | None = fields.get("birthday")
-    now = clock.now()
+    now = writes.now
     return {
         "status": "active",
         "mobile_hash": mobile_hash,
