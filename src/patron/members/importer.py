@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Column, MetaData, Table, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 from sqlalchemy.types import NullType
 
 from patron.audit import service as audit
@@ -23,7 +23,7 @@ from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.core.tabular import DEFAULT_LIMITS, FileLimits, RowError, cell_text, read_table
-from patron.members.codes import new_code_secret
+from patron.members.codes import new_code_secrets
 from patron.members.guides import guide_refusal, may_guide
 from patron.members.identities import identity_hash
 from patron.members.models import (
@@ -112,7 +112,7 @@ def read_rows(
 # --- validating rows ---------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedRow:
     number: int
     mobile: str
@@ -169,6 +169,31 @@ def _parse_moment(value: Any, field_name: str) -> datetime:
     return moment
 
 
+def _personal_fields(row: dict[str, Any], fields: dict[str, Any]) -> None:
+    """Name, birthday, gender and e-mail address into `fields`."""
+    if name := cell_text(row.get("name")):
+        if len(name) > 50:
+            raise RowError("name", "longer than 50 characters", code=Reason.too_long)
+        fields["name"] = name
+    raw = row.get("birthday")
+    if text := cell_text(raw):
+        birthday = _parse_date(text if isinstance(raw, str) else raw, "birthday")
+        if birthday > clock.today():
+            raise RowError("birthday", "is in the future", code=Reason.in_future)
+        fields["birthday"] = birthday
+    if "gender" in row:
+        text = cell_text(row["gender"])
+        gender = GENDERS.get(text.lower())
+        if gender is None:
+            raise RowError("gender", f"not a gender: {text!r} (男/女)", code=Reason.not_a_gender)
+        fields["gender"] = gender.value
+    if email := cell_text(row.get("email")):
+        try:
+            fields["email"] = normalize_email(email)
+        except PydanticCustomError as exc:
+            raise RowError.coded("email", exc) from exc
+
+
 class RowParser:
     """Rows to members; a store code or a guide is looked up once, in a short transaction of
     its own (`lookups`), so that reading the file holds no lock."""
@@ -179,36 +204,17 @@ class RowParser:
         self._guides: dict[str, int | None] = {}
 
     def parse(self, number: int, row: dict[str, Any]) -> ParsedRow:
+        """The row's fields, each cell read once; RowError for the first field refused."""
         try:
             mobile = normalize_mobile(cell_text(row.get("mobile")))
         except PydanticCustomError as exc:
             raise RowError.coded("mobile", exc) from exc
         parsed = ParsedRow(number, mobile, card_no=cell_text(row.get("card_no")) or None)
-        name = cell_text(row.get("name"))
-        if name:
-            if len(name) > 50:
-                raise RowError("name", "longer than 50 characters", code=Reason.too_long)
-            parsed.fields["name"] = name
-        if cell_text(row.get("birthday")):
-            birthday = _parse_date(row["birthday"], "birthday")
-            if birthday > clock.today():
-                raise RowError("birthday", "is in the future", code=Reason.in_future)
-            parsed.fields["birthday"] = birthday
-        if "gender" in row:
-            gender = GENDERS.get(cell_text(row["gender"]).lower())
-            if gender is None:
-                reason = f"not a gender: {cell_text(row['gender'])!r} (男/女)"
-                raise RowError("gender", reason, code=Reason.not_a_gender)
-            parsed.fields["gender"] = gender.value
-        if cell_text(row.get("email")):
-            try:
-                parsed.fields["email"] = normalize_email(cell_text(row["email"]))
-            except PydanticCustomError as exc:
-                raise RowError.coded("email", exc) from exc
-        if cell_text(row.get("store")):
-            parsed.fields["store_id"] = self._store(cell_text(row["store"]))
-        if cell_text(row.get("guide")):
-            parsed.fields["guide_id"] = self._guide(cell_text(row["guide"]))
+        _personal_fields(row, parsed.fields)
+        if store := cell_text(row.get("store")):
+            parsed.fields["store_id"] = self._store(store)
+        if guide := cell_text(row.get("guide")):
+            parsed.fields["guide_id"] = self._guide(guide)
         if cell_text(row.get("registered_at")):
             parsed.fields["registered_at"] = _parse_moment(row["registered_at"], "registered_at")
         return parsed
@@ -451,7 +457,12 @@ def _write_batch(
     hashes = {blind_index("mobile", item.mobile): item for item in parsed}
     existing = {
         member.mobile_hash: member
-        for member in session.scalars(select(Member).where(Member.mobile_hash.in_(hashes)))
+        for member in session.scalars(
+            # A row never compares or changes these two: not decrypted.
+            select(Member)
+            .options(defer(Member.mobile), defer(Member.code_secret))
+            .where(Member.mobile_hash.in_(hashes))
+        )
     }
     cards = {i.card_no: identity_hash(IdentityType.card_no, i.card_no) for i in parsed if i.card_no}
     taken_cards = _taken_cards(session, cards)
@@ -526,8 +537,9 @@ def _insert_members(
     # The ids are taken first, so that the rows that name the new members are built without
     # reading them back; then one COPY or executemany per table.
     identities, created = [], []
-    for member_id, row in zip(_new_ids(session, MEMBERS, len(new_rows)), new_rows, strict=True):
-        row["id"] = member_id
+    ids, secrets = _new_ids(session, MEMBERS, len(new_rows)), new_code_secrets(len(new_rows))
+    for member_id, secret, row in zip(ids, secrets, new_rows, strict=True):
+        row["id"], row["code_secret"] = member_id, secret
         item = hashes[row["mobile_hash"]]
         created.append((member_id, item))
         store_id, guide_id = row["store_id"], row["guide_id"]
@@ -701,7 +713,6 @@ def _new_member_row(
         "guide_id": fields.get("guide_id"),
         "channel": fields.get("channel", Channel.import_.value),
         "registered_at": fields.get("registered_at", now),
-        "code_secret": new_code_secret(),
         "created_at": now,
         "updated_at": now,
     }
