@@ -69,6 +69,11 @@ class PiiCipher:
         # hmac.digest: OpenSSL's one-shot HMAC, several times faster than hmac.new for imports.
         return hmac.digest(self._index_key, f"{kind}\x00{value}".encode(), "sha256").hex()[:40]
 
+    def blind_indexes(self, kind: str, values: Sequence[str]) -> list[str]:
+        """`blind_index` of each value (an import's batch), without the per-call overhead."""
+        key, prefix = self._index_key, f"{kind}\x00"
+        return [hmac.digest(key, f"{prefix}{v}".encode(), "sha256").hex()[:40] for v in values]
+
 
 _secret: str | None = None
 

@@ -19,7 +19,6 @@ from patron.audit import service as audit
 from patron.core import bulk, clock, crypto
 from patron.core.actor import Actor
 from patron.core.batches import Batches, Lookups
-from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.core.tabular import DEFAULT_LIMITS, FileLimits, RowError, cell_text, read_table
@@ -454,7 +453,8 @@ class _Batch:
 def _write_batch(
     session: Session, actor: Actor, parsed: list[ParsedRow], dry_run: bool, names: NameIndexes
 ) -> BatchOutcome:
-    hashes = {blind_index("mobile", item.mobile): item for item in parsed}
+    mobile_hashes = crypto.cipher().blind_indexes("mobile", [item.mobile for item in parsed])
+    hashes = dict(zip(mobile_hashes, parsed, strict=True))
     existing = {
         member.mobile_hash: member
         for member in session.scalars(
