@@ -265,10 +265,12 @@ def import_members(
     """
     parser = RowParser(batches.read, actor)
     report = ImportReport(dry_run=dry_run, rows=0, created=0, updated=0, skipped=0, errors=[])
+    rows_read = 0  # counted here, not on the report (a model): it is read once per batch
 
     def parsed_rows() -> Iterator[ParsedRow]:
+        nonlocal rows_read
         for number, row in rows:
-            report.rows += 1
+            rows_read += 1
             try:
                 yield parser.parse(number, row)
             except RowError as error:
@@ -276,6 +278,7 @@ def import_members(
 
     repeats, names = Repeats(), NameIndexes()
     for batch in _batches(parsed_rows(), batches.size):
+        report.rows = rows_read
         work = partial(
             _write_batch,
             actor=actor,
@@ -284,6 +287,7 @@ def import_members(
             names=names,
         )
         batches.write(work, report.rows).add_to(report)
+    report.rows = rows_read
     report.errors.sort(key=lambda error: error.row)
     if not dry_run:
         batches.write(lambda session: _audit(session, actor, report), report.rows)
