@@ -11,7 +11,18 @@ from itertools import islice
 from typing import Any, cast
 
 from pydantic_core import PydanticCustomError
-from sqlalchemy import Column, MetaData, Table, func, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    MetaData,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.types import NullType
 
@@ -340,24 +351,24 @@ class Repeats:
 
 
 class NameIndexes:
-    """`name_index` for the names of one run, each name's first three characters (all the
-    index depends on) hashed once: surnames and common given names repeat. At most LIMIT are
-    kept, so that a million-row file stays within memory."""
+    """`name_index` for the names of one run, each prefix hashed once: surnames and the
+    common first characters of given names repeat. At most LIMIT hashes are kept, so that a
+    million-row file stays within memory."""
 
-    LIMIT = 1 << 15
+    LIMIT = 1 << 16
 
     def __init__(self) -> None:
-        self._known: dict[str, dict[str, str | None]] = {}
+        self._known: dict[tuple[str, str], str] = {}
 
     def __call__(self, name: str | None) -> dict[str, str | None]:
-        if not name:
-            return name_index(name)
-        prefix = name[:3]
-        found = self._known.get(prefix)
+        return name_index(name, self._index)
+
+    def _index(self, kind: str, value: str) -> str:
+        found = self._known.get((kind, value))
         if found is None:
             if len(self._known) >= self.LIMIT:
                 self._known.clear()
-            found = self._known[prefix] = name_index(prefix)
+            found = self._known[kind, value] = crypto.blind_index(kind, value)
         return found
 
 
@@ -465,7 +476,7 @@ def _write_batch(
             # A row never compares or changes these two: not decrypted.
             select(Member)
             .options(defer(Member.mobile), defer(Member.code_secret))
-            .where(Member.mobile_hash.in_(hashes))
+            .where(_one_of(session, Member.mobile_hash, list(hashes)))
         )
     }
     cards = {i.card_no: identity_hash(IdentityType.card_no, i.card_no) for i in parsed if i.card_no}
@@ -647,10 +658,18 @@ def _taken_cards(session: Session, cards: dict[str, str]) -> set[str]:
     taken = session.scalars(
         select(MemberIdentity.value_hash).where(
             MemberIdentity.type == IdentityType.card_no.value,
-            MemberIdentity.value_hash.in_(by_hash),
+            _one_of(session, MemberIdentity.value_hash, list(by_hash)),
         )
     )
     return {by_hash[h] for h in taken}
+
+
+def _one_of(session: Session, column: Any, values: list[str]) -> ColumnElement[bool]:
+    """`column` IN `values`; on PostgreSQL one array parameter (`= ANY`), so that a batch's
+    statement is the same text whatever its size and is not parsed anew each time."""
+    if session.connection().dialect.name == "postgresql":
+        return cast(ColumnElement[bool], column == any_(bindparam(None, values, ARRAY(String))))
+    return cast(ColumnElement[bool], column.in_(values))
 
 
 def _comparable(fields: dict[str, Any]) -> dict[str, Any]:
