@@ -338,3 +338,45 @@ def test_an_unreadable_registered_at_is_reported_under_its_own_column(
         (2, "registered_at", "not_a_datetime")
     ]
     assert count(session) == 0
+
+
+def test_imported_rows_are_stored_as_the_orm_stores_them(
+    session: Session, sessions: Sessions
+) -> None:
+    """The import encrypts and converts values itself, a column at a time: what it writes
+    reads back like what the API writes, and names the member it belongs to."""
+    imp01, _ = stores(session)
+    guide = make_staff(session, Role.guide, [imp01], username="guide_one")
+    earlier = make_member(session, mobile="+8613800000099")
+    session.flush()
+    moment = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    content = (
+        "手机号,姓名,生日,开卡门店,导购,卡号\n13800000041,张三丰,1990-01-02,IMP01,guide_one,C041\n"
+    )
+    with clock.frozen(moment):
+        report = run(sessions, content.encode())
+    assert (report.created, report.errors) == (1, [])
+    member = registry.find_by_mobile(session, "+8613800000041")
+    assert member is not None
+    session.refresh(member)
+    assert member.id > earlier.id
+    assert (member.name, member.birthday, member.birthday_md) == ("张三丰", "1990-01-02", "01-02")
+    assert (member.registered_at, member.created_at) == (moment, moment)
+    assert member.code_secret is not None
+    assert len(member.code_secret) == 32
+    raw = session.connection().exec_driver_sql(
+        f"SELECT mobile, name, birthday, code_secret FROM members WHERE id = {member.id}"
+    )
+    assert all(value.startswith("v1:") for value in raw.one())
+    holder = identities.find_by_identity(session, IdentityType.card_no, "C041")
+    assert holder is not None
+    assert holder.id == member.id
+    assert [i.value for i in identities.identities_of(session, member.id)] == ["C041"]
+    assert [a.guide_id for a in guides.guide_history(session, member.id)] == [guide.id]
+    entry = session.execute(
+        select(AuditEntry).where(
+            AuditEntry.entity_type == "member", AuditEntry.entity_id == str(member.id)
+        )
+    ).scalar_one()
+    assert (entry.action, entry.created_at) == ("member.register", moment)
+    assert entry.after == {"channel": "import", "store_id": imp01.id, "guide_id": guide.id}

@@ -28,11 +28,20 @@ CODE_STEP_SECONDS = 60
 CODE_DIGITS = 8
 CODE_ID_DIGITS = 10
 ASCII_DIGITS = re.compile(r"[0-9]+")
+SECRET_BYTES = 20
+SECRET_CHARS = SECRET_BYTES * 8 // 5
 
 
 def new_code_secret() -> str:
     """160 random bits in base32, the TOTP secret behind a member's code (RFC 4226 length)."""
-    return base64.b32encode(secrets.token_bytes(20)).decode()
+    return new_code_secrets(1)[0]
+
+
+def new_code_secrets(count: int) -> list[str]:
+    """`count` secrets as `new_code_secret` makes them, from one draw of random bytes (an
+    import's batch): 20 bytes are exactly 32 base32 characters, so each is a slice."""
+    encoded = base64.b32encode(secrets.token_bytes(SECRET_BYTES * count)).decode()
+    return [encoded[at : at + SECRET_CHARS] for at in range(0, len(encoded), SECRET_CHARS)]
 
 
 def _totp(member: Member) -> pyotp.TOTP:

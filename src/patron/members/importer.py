@@ -3,26 +3,37 @@ each batch committed on its own (a run stopped midway is finished by running the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from functools import partial
+from functools import cache, partial
 from itertools import islice
 from typing import Any, cast
 
 from pydantic_core import PydanticCustomError
-from sqlalchemy import Table, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    MetaData,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.types import NullType
 
 from patron.audit import service as audit
-from patron.core import bulk, clock
+from patron.core import bulk, clock, crypto
 from patron.core.actor import Actor
 from patron.core.batches import Batches, Lookups
-from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.core.tabular import DEFAULT_LIMITS, FileLimits, RowError, cell_text, read_table
-from patron.members.codes import new_code_secret
+from patron.members.codes import new_code_secrets
 from patron.members.guides import guide_refusal, may_guide
 from patron.members.identities import identity_hash
 from patron.members.models import (
@@ -111,7 +122,7 @@ def read_rows(
 # --- validating rows ---------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedRow:
     number: int
     mobile: str
@@ -168,6 +179,31 @@ def _parse_moment(value: Any, field_name: str) -> datetime:
     return moment
 
 
+def _personal_fields(row: dict[str, Any], fields: dict[str, Any]) -> None:
+    """Name, birthday, gender and e-mail address into `fields`."""
+    if name := cell_text(row.get("name")):
+        if len(name) > 50:
+            raise RowError("name", "longer than 50 characters", code=Reason.too_long)
+        fields["name"] = name
+    raw = row.get("birthday")
+    if text := cell_text(raw):
+        birthday = _parse_date(text if isinstance(raw, str) else raw, "birthday")
+        if birthday > clock.today():
+            raise RowError("birthday", "is in the future", code=Reason.in_future)
+        fields["birthday"] = birthday
+    if "gender" in row:
+        text = cell_text(row["gender"])
+        gender = GENDERS.get(text.lower())
+        if gender is None:
+            raise RowError("gender", f"not a gender: {text!r} (男/女)", code=Reason.not_a_gender)
+        fields["gender"] = gender.value
+    if email := cell_text(row.get("email")):
+        try:
+            fields["email"] = normalize_email(email)
+        except PydanticCustomError as exc:
+            raise RowError.coded("email", exc) from exc
+
+
 class RowParser:
     """Rows to members; a store code or a guide is looked up once, in a short transaction of
     its own (`lookups`), so that reading the file holds no lock."""
@@ -178,36 +214,17 @@ class RowParser:
         self._guides: dict[str, int | None] = {}
 
     def parse(self, number: int, row: dict[str, Any]) -> ParsedRow:
+        """The row's fields, each cell read once; RowError for the first field refused."""
         try:
             mobile = normalize_mobile(cell_text(row.get("mobile")))
         except PydanticCustomError as exc:
             raise RowError.coded("mobile", exc) from exc
         parsed = ParsedRow(number, mobile, card_no=cell_text(row.get("card_no")) or None)
-        name = cell_text(row.get("name"))
-        if name:
-            if len(name) > 50:
-                raise RowError("name", "longer than 50 characters", code=Reason.too_long)
-            parsed.fields["name"] = name
-        if cell_text(row.get("birthday")):
-            birthday = _parse_date(row["birthday"], "birthday")
-            if birthday > clock.today():
-                raise RowError("birthday", "is in the future", code=Reason.in_future)
-            parsed.fields["birthday"] = birthday
-        if "gender" in row:
-            gender = GENDERS.get(cell_text(row["gender"]).lower())
-            if gender is None:
-                reason = f"not a gender: {cell_text(row['gender'])!r} (男/女)"
-                raise RowError("gender", reason, code=Reason.not_a_gender)
-            parsed.fields["gender"] = gender.value
-        if cell_text(row.get("email")):
-            try:
-                parsed.fields["email"] = normalize_email(cell_text(row["email"]))
-            except PydanticCustomError as exc:
-                raise RowError.coded("email", exc) from exc
-        if cell_text(row.get("store")):
-            parsed.fields["store_id"] = self._store(cell_text(row["store"]))
-        if cell_text(row.get("guide")):
-            parsed.fields["guide_id"] = self._guide(cell_text(row["guide"]))
+        _personal_fields(row, parsed.fields)
+        if store := cell_text(row.get("store")):
+            parsed.fields["store_id"] = self._store(store)
+        if guide := cell_text(row.get("guide")):
+            parsed.fields["guide_id"] = self._guide(guide)
         if cell_text(row.get("registered_at")):
             parsed.fields["registered_at"] = _parse_moment(row["registered_at"], "registered_at")
         return parsed
@@ -259,21 +276,29 @@ def import_members(
     """
     parser = RowParser(batches.read, actor)
     report = ImportReport(dry_run=dry_run, rows=0, created=0, updated=0, skipped=0, errors=[])
+    rows_read = 0  # counted here, not on the report (a model): it is read once per batch
 
     def parsed_rows() -> Iterator[ParsedRow]:
+        nonlocal rows_read
         for number, row in rows:
-            report.rows += 1
+            rows_read += 1
             try:
                 yield parser.parse(number, row)
             except RowError as error:
                 _row_error(report.errors, number, error)
 
-    repeats = Repeats()
+    repeats, names = Repeats(), NameIndexes()
     for batch in _batches(parsed_rows(), batches.size):
+        report.rows = rows_read
         work = partial(
-            _write_batch, actor=actor, parsed=repeats.first_of(batch, report), dry_run=dry_run
+            _write_batch,
+            actor=actor,
+            parsed=repeats.first_of(batch, report),
+            dry_run=dry_run,
+            names=names,
         )
         batches.write(work, report.rows).add_to(report)
+    report.rows = rows_read
     report.errors.sort(key=lambda error: error.row)
     if not dry_run:
         batches.write(lambda session: _audit(session, actor, report), report.rows)
@@ -288,9 +313,10 @@ def write_members(
     dry_run: bool,
 ) -> None:
     """Write validated rows in the caller's transaction, in batches of BATCH."""
-    repeats = Repeats()
+    repeats, names = Repeats(), NameIndexes()
     for batch in _batches(parsed, BATCH):
-        _write_batch(session, actor, repeats.first_of(batch, report), dry_run).add_to(report)
+        unique = repeats.first_of(batch, report)
+        _write_batch(session, actor, unique, dry_run, names).add_to(report)
     report.errors.sort(key=lambda error: error.row)
     if not dry_run:
         _audit(session, actor, report)
@@ -322,6 +348,28 @@ class Repeats:
                 self.cards[item.card_no] = item.number
             unique.append(item)
         return unique
+
+
+class NameIndexes:
+    """`name_index` for the names of one run, each prefix hashed once: surnames and the
+    common first characters of given names repeat. At most LIMIT hashes are kept, so that a
+    million-row file stays within memory."""
+
+    LIMIT = 1 << 16
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], str] = {}
+
+    def __call__(self, name: str | None) -> dict[str, str | None]:
+        return name_index(name, self._index)
+
+    def _index(self, kind: str, value: str) -> str:
+        found = self._known.get((kind, value))
+        if found is None:
+            if len(self._known) >= self.LIMIT:
+                self._known.clear()
+            found = self._known[kind, value] = crypto.blind_index(kind, value)
+        return found
 
 
 def _audit(session: Session, actor: Actor, report: ImportReport) -> None:
@@ -364,6 +412,8 @@ class _Batch:
 
     session: Session
     actor: Actor
+    # One time for the batch's rows: one transaction, and one value to process for the column.
+    now: datetime = field(default_factory=clock.now)
     guides: list[dict[str, Any]] = field(default_factory=list)
     audits: list[dict[str, Any]] = field(default_factory=list)
     # Guides looked up once per batch, not once per row.
@@ -386,7 +436,7 @@ class _Batch:
                 "previous_guide_id": previous,
                 "assigned_by": self.actor.name,
                 "reason": why,
-                "assigned_at": clock.now(),
+                "assigned_at": self.now,
             }
         )
 
@@ -411,20 +461,26 @@ class _Batch:
         )
 
     def flush(self) -> None:
-        if self.guides:
-            bulk.insert_rows(self.session, GUIDE_ASSIGNMENTS, self.guides)
-        audit.record_many(self.session, self.audits)
+        _insert(self.session, GUIDE_ASSIGNMENTS, self.guides)
+        _insert(self.session, audit.ENTRIES, self.audits)
 
 
 def _write_batch(
-    session: Session, actor: Actor, parsed: list[ParsedRow], dry_run: bool
+    session: Session, actor: Actor, parsed: list[ParsedRow], dry_run: bool, names: NameIndexes
 ) -> BatchOutcome:
-    hashes = {blind_index("mobile", item.mobile): item for item in parsed}
+    mobile_hashes = crypto.cipher().blind_indexes("mobile", [item.mobile for item in parsed])
+    hashes = dict(zip(mobile_hashes, parsed, strict=True))
     existing = {
         member.mobile_hash: member
-        for member in session.scalars(select(Member).where(Member.mobile_hash.in_(hashes)))
+        for member in session.scalars(
+            # A row never compares or changes these two: not decrypted.
+            select(Member)
+            .options(defer(Member.mobile), defer(Member.code_secret))
+            .where(_one_of(session, Member.mobile_hash, list(hashes)))
+        )
     }
-    taken_cards = _taken_cards(session, [i.card_no for i in parsed if i.card_no])
+    cards = {i.card_no: identity_hash(IdentityType.card_no, i.card_no) for i in parsed if i.card_no}
+    taken_cards = _taken_cards(session, cards)
     writes = _Batch(session, actor)
     outcome = BatchOutcome()
     new_rows = []
@@ -432,7 +488,9 @@ def _write_batch(
         member = existing.get(mobile_hash)
         try:
             if member is None:
-                new_rows.append(_new_member_row(actor, item, mobile_hash, taken_cards, writes))
+                new_rows.append(
+                    _new_member_row(actor, item, mobile_hash, taken_cards, names, writes)
+                )
             else:
                 _update_member(session, actor, member, item, outcome, writes, dry_run)
         except RowError as error:
@@ -441,7 +499,7 @@ def _write_batch(
     if dry_run:
         return outcome
     if new_rows:
-        _insert_members(session, new_rows, hashes, writes)
+        _insert_members(session, new_rows, hashes, cards, writes)
     writes.flush()
     return outcome
 
@@ -485,19 +543,21 @@ def _update_member(
 
 
 def _insert_members(
-    session: Session, new_rows: list[dict[str, Any]], hashes: dict[str, ParsedRow], writes: _Batch
+    session: Session,
+    new_rows: list[dict[str, Any]],
+    hashes: dict[str, ParsedRow],
+    cards: dict[str, str],
+    writes: _Batch,
 ) -> None:
-    # COPY or a driver executemany per batch; the new ids are read back in one query.
-    bulk.insert_rows(session, MEMBERS, new_rows)
-    new_hashes = [row["mobile_hash"] for row in new_rows]
-    found = session.execute(
-        select(
-            Member.id, Member.mobile_hash, Member.store_id, Member.guide_id, Member.channel
-        ).where(Member.mobile_hash.in_(new_hashes))
-    )
-    ids = []
-    for member_id, mobile_hash, store_id, guide_id, channel in found:
-        ids.append((member_id, str(mobile_hash)))
+    # The ids are taken first, so that the rows that name the new members are built without
+    # reading them back; then one COPY or executemany per table.
+    identities, created = [], []
+    ids, secrets = _new_ids(session, MEMBERS, len(new_rows)), new_code_secrets(len(new_rows))
+    for member_id, secret, row in zip(ids, secrets, new_rows, strict=True):
+        row["id"], row["code_secret"] = member_id, secret
+        item = hashes[row["mobile_hash"]]
+        created.append((member_id, item))
+        store_id, guide_id = row["store_id"], row["guide_id"]
         if guide_id is not None:
             writes.guide(member_id, guide_id, None, "开卡")
         writes.audit(
@@ -505,51 +565,111 @@ def _insert_members(
             member_id,
             store_id,
             None,
-            {"channel": channel, "store_id": store_id, "guide_id": guide_id},
+            {"channel": row["channel"], "store_id": store_id, "guide_id": guide_id},
         )
-    cards = [
-        {
-            "member_id": member_id,
-            "type": IdentityType.card_no.value,
-            "issuer": "",
-            "value_hash": identity_hash(IdentityType.card_no, hashes[mobile_hash].card_no or ""),
-            "value": hashes[mobile_hash].card_no,
-            "created_at": clock.now(),
-        }
-        for member_id, mobile_hash in ids
-        if hashes[mobile_hash].card_no
-    ]
-    if cards:
-        bulk.insert_rows(session, IDENTITIES, cards)
-    _insert_consents(session, [(member_id, hashes[mobile_hash]) for member_id, mobile_hash in ids])
+        if item.card_no:
+            identities.append(
+                {
+                    "member_id": member_id,
+                    "type": IdentityType.card_no.value,
+                    "issuer": "",
+                    "value_hash": cards[item.card_no],
+                    "value": item.card_no,
+                    "created_at": writes.now,
+                }
+            )
+    _insert(session, MEMBERS, new_rows)
+    _insert(session, IDENTITIES, identities)
+    _insert_consents(session, created, writes.now)
 
 
-def _insert_consents(session: Session, created: list[tuple[int, ParsedRow]]) -> None:
-    rows = [
-        {
-            "member_id": member_id,
-            "channel": channel,
-            "granted": granted,
-            "source": "import",
-            "recorded_at": item.fields.get("registered_at") or clock.now(),
-        }
-        for member_id, item in created
-        for channel, granted in item.consents.items()
-    ]
-    if rows:
-        bulk.insert_rows(session, CONSENTS, rows)
-        bulk.insert_rows(session, CONSENT_EVENTS, rows)
+def _insert_consents(session: Session, created: list[tuple[int, ParsedRow]], now: datetime) -> None:
+    def rows() -> list[dict[str, Any]]:
+        return [
+            {
+                "member_id": member_id,
+                "channel": channel,
+                "granted": granted,
+                "source": "import",
+                "recorded_at": item.fields.get("registered_at") or now,
+            }
+            for member_id, item in created
+            for channel, granted in item.consents.items()
+        ]
+
+    _insert(session, CONSENTS, rows())
+    _insert(session, CONSENT_EVENTS, rows())
 
 
-def _taken_cards(session: Session, card_numbers: list[str]) -> set[str]:
-    by_hash = {identity_hash(IdentityType.card_no, card): card for card in card_numbers}
+def _new_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` ids for rows this transaction is about to insert into `table`: from the id
+    column's sequence on PostgreSQL; on SQLite those past the largest, no other writer being
+    able to take them while this transaction holds the write lock (BEGIN IMMEDIATE)."""
+    if session.connection().dialect.name == "postgresql":
+        sequence = func.pg_get_serial_sequence(table.name, table.c.id.name)
+        taken = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+        return list(session.scalars(taken))
+    last = session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
+    return list(range(last + 1, last + 1 + count))
+
+
+def _insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """`bulk.insert_rows`, the column types' bind processing done first, in place, a column
+    at a time: the PII encrypted as one batch (`PiiCipher.encrypt_many`), any other value once
+    per distinct value (a batch's times are mostly one), then the rows inserted as stored."""
+    if not rows:
+        return
+    dialect = session.connection().dialect
+    for column in table.columns:
+        if column.name not in rows[0]:
+            continue
+        if isinstance(column.type, crypto.EncryptedString):
+            sealed = crypto.cipher().encrypt_many([row[column.name] for row in rows])
+            for row, value in zip(rows, sealed, strict=True):
+                row[column.name] = value
+        elif (process := column.type._cached_bind_processor(dialect)) is not None:  # noqa: SLF001
+            _process_column(rows, column.name, process)
+    bulk.insert_rows(session, _stored_form(table), rows)
+
+
+def _process_column(rows: list[dict[str, Any]], name: str, process: Callable[[Any], Any]) -> None:
+    done: dict[tuple[type, Any], Any] = {}
+    for row in rows:
+        value = row[name]
+        # A flat JSON object is keyed by its items; a deeper one is processed each time.
+        key = (dict, tuple(value.items())) if isinstance(value, dict) else (type(value), value)
+        try:
+            row[name] = done[key]
+        except KeyError:
+            row[name] = done[key] = process(value)
+        except TypeError:  # unhashable
+            row[name] = process(value)
+
+
+@cache
+def _stored_form(table: Table) -> Table:
+    """`table`'s columns as their values are stored: nothing left for a bind processor."""
+    return Table(table.name, MetaData(), *(Column(c.name, NullType()) for c in table.columns))
+
+
+def _taken_cards(session: Session, cards: dict[str, str]) -> set[str]:
+    """The card numbers (of {card number: its identity hash}) another member holds."""
+    by_hash = {value_hash: card for card, value_hash in cards.items()}
     taken = session.scalars(
         select(MemberIdentity.value_hash).where(
             MemberIdentity.type == IdentityType.card_no.value,
-            MemberIdentity.value_hash.in_(by_hash),
+            _one_of(session, MemberIdentity.value_hash, list(by_hash)),
         )
     )
     return {by_hash[h] for h in taken}
+
+
+def _one_of(session: Session, column: Any, values: list[str]) -> ColumnElement[bool]:
+    """`column` IN `values`; on PostgreSQL one array parameter (`= ANY`), so that a batch's
+    statement is the same text whatever its size and is not parsed anew each time."""
+    if session.connection().dialect.name == "postgresql":
+        return cast(ColumnElement[bool], column == any_(bindparam(None, values, ARRAY(String))))
+    return cast(ColumnElement[bool], column.in_(values))
 
 
 def _comparable(fields: dict[str, Any]) -> dict[str, Any]:
@@ -575,7 +695,12 @@ def _apply(member: Member, changes: dict[str, Any]) -> None:
 
 
 def _new_member_row(
-    actor: Actor, item: ParsedRow, mobile_hash: str, taken_cards: set[str], writes: _Batch
+    actor: Actor,
+    item: ParsedRow,
+    mobile_hash: str,
+    taken_cards: set[str],
+    names: NameIndexes,
+    writes: _Batch,
 ) -> dict[str, Any]:
     """The row of a member to create, or RowError: the API's rules for a registration."""
     fields = item.fields
@@ -595,13 +720,13 @@ def _new_member_row(
         writes.check_guide(fields["guide_id"], store_id)
     name = fields.get("name")
     birthday: date | None = fields.get("birthday")
-    now = clock.now()
+    now = writes.now
     return {
         "status": "active",
         "mobile_hash": mobile_hash,
         "mobile": item.mobile,
         "name": name,
-        **name_index(name),
+        **names(name),
         "gender": fields.get("gender", Gender.unknown.value),
         "birthday": birthday.isoformat() if birthday else None,
         "birthday_md": birthday.strftime("%m-%d") if birthday else None,
@@ -611,7 +736,6 @@ def _new_member_row(
         "guide_id": fields.get("guide_id"),
         "channel": fields.get("channel", Channel.import_.value),
         "registered_at": fields.get("registered_at", now),
-        "code_secret": new_code_secret(),
         "created_at": now,
         "updated_at": now,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import select
@@ -33,12 +34,13 @@ from patron.members.schemas import (
 from patron.stores import service as stores
 
 
-def name_index(name: str | None) -> dict[str, str | None]:
-    """Blind indexes of the name's first one, two and three characters."""
+def name_index(
+    name: str | None, index: Callable[[str, str], str] = blind_index
+) -> dict[str, str | None]:
+    """Blind indexes of the name's first one, two and three characters (`index` is
+    `blind_index`, or an import's memo of it)."""
     return {
-        f"name_prefix{n}": blind_index(f"name_prefix{n}", name[:n])
-        if name and len(name) >= n
-        else None
+        f"name_prefix{n}": index(f"name_prefix{n}", name[:n]) if name and len(name) >= n else None
         for n in (1, 2, 3)
     }
 
