@@ -10,7 +10,7 @@ from sqlalchemy import Table, exists, insert, select
 from sqlalchemy.orm import Session
 
 from patron.audit.models import AuditEntry
-from patron.core import clock
+from patron.core import clock, statements
 from patron.core.actor import Actor
 from patron.core.context import current_request_id
 from patron.core.pagination import PageResult, paginate
@@ -60,7 +60,7 @@ def record(
     values = entry_values(
         actor, action, entity_type, entity_id, store_id=store_id, before=before, after=after
     )
-    session.execute(insert(ENTRIES), values)
+    statements.insert_rows(session, ENTRIES, [values])
 
 
 def record_many(session: Session, entries: list[dict[str, Any]]) -> None:

@@ -28,13 +28,14 @@ from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.catalog import service as catalog
-from patron.core import clock, events
+from patron.core import clock, events, statements
 from patron.core.actor import Actor
 from patron.core.db import insert_or_skip
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.money import MAX_FEN
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
+from patron.core.statements import Prepared
 from patron.members import merge as member_merge
 from patron.members import privacy, registry, timeline, visibility
 from patron.members.models import Member
@@ -202,8 +203,7 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
         }
         for p in data.payments
     ]
-    if payments:
-        session.execute(insert(PAYMENTS), payments)
+    statements.insert_rows(session, PAYMENTS, payments)
     order = TakenOrder(
         id=order_id,
         store_id=data.store_id,
@@ -235,29 +235,34 @@ ORDER_COLUMNS = ("store_id", "external_id", "channel", "member_id", "occurred_at
 
 
 @cache
-def _order_insert(with_member: bool) -> tuple[list[str], Any]:
+def _order_insert(with_member: bool) -> Prepared:
     """INSERT of an order that writes nothing unless its store is open and its member (if any)
     active, and nothing when the store has this external id already (the constraint answers,
     also for a concurrent request, after it commits). Built once per shape."""
-    given = {c: bindparam(c, type_=ORDERS.c[c].type) for c in ORDER_COLUMNS}
-    # PostgreSQL types a bare parameter in a select list as text (a NULL member id too).
-    typed = [given[c] if c == "occurred_at" else cast_(given[c], ORDERS.c[c].type) for c in given]
-    now = bindparam("now", type_=ORDERS.c.created_at.type)
-    wanted = select(*typed, now, literal(0), literal(OrderStatus.completed.value))
-    wanted = wanted.where(stores.is_open(given["store_id"]))
-    if with_member:
-        wanted = wanted.where(registry.is_active(given["member_id"]))
-    return [*ORDER_COLUMNS, "created_at", "refunded_amount", "status"], wanted
+
+    def build(session: Session) -> Any:
+        given = {c: bindparam(c, type_=ORDERS.c[c].type) for c in ORDER_COLUMNS}
+        # PostgreSQL types a bare parameter in a select list as text (a NULL member id too).
+        typed = [
+            given[c] if c == "occurred_at" else cast_(given[c], ORDERS.c[c].type) for c in given
+        ]
+        now = bindparam("now", type_=ORDERS.c.created_at.type)
+        wanted = select(*typed, now, literal(0), literal(OrderStatus.completed.value))
+        wanted = wanted.where(stores.is_open(given["store_id"]))
+        if with_member:
+            wanted = wanted.where(registry.is_active(given["member_id"]))
+        columns = [*ORDER_COLUMNS, "created_at", "refunded_amount", "status"]
+        return (
+            insert_or_skip(session, ORDERS)
+            .from_select(columns, wanted)
+            .on_conflict_do_nothing(index_elements=["store_id", "external_id"])
+            .returning(ORDERS.c.id)
+        )
+
+    return Prepared(build)
 
 
 def _insert_order(session: Session, data: OrderCreate, total: int, now: datetime) -> int | None:
-    columns, wanted = _order_insert(data.member_id is not None)
-    statement = (
-        insert_or_skip(session, ORDERS)
-        .from_select(columns, wanted)
-        .on_conflict_do_nothing(index_elements=["store_id", "external_id"])
-        .returning(ORDERS.c.id)
-    )
     values = {
         "store_id": data.store_id,
         "external_id": data.external_id,
@@ -267,7 +272,8 @@ def _insert_order(session: Session, data: OrderCreate, total: int, now: datetime
         "total": total,
         "now": now,
     }
-    return session.execute(statement, values).scalar_one_or_none()
+    inserted = _order_insert(data.member_id is not None).rows(session, values)
+    return inserted[0][0] if inserted else None
 
 
 def _refusal(session: Session, actor: Actor, data: OrderCreate) -> NoReturn:
@@ -294,10 +300,14 @@ LINE_RETURNED = ("id", "line_no", "product_id", "category_id")
 
 
 @cache
-def _lines_insert(count: int) -> Any:
+def _lines_insert(count: int) -> Prepared:
     """INSERT of `count` lines that takes each line's product and category from the catalog by
     sku in the same statement; a line whose sku the catalog lacks is left out. Built once per
     line count."""
+    return Prepared(lambda _: _lines_statement(count))
+
+
+def _lines_statement(count: int) -> Any:
     selects = [
         select(*(cast_(bindparam(f"{name}_{n}"), kind).label(name) for name, kind in LINE_GIVEN))
         for n in range(count)
@@ -343,7 +353,8 @@ def _insert_lines(session: Session, order_id: int, data: OrderCreate) -> list[di
         given.append(line)
         values.update({f"{k}_{n}": v for k, v in line.items()})
     written = {
-        row.line_no: row._asdict() for row in session.execute(_lines_insert(len(given)), values)
+        row[1]: dict(zip(LINE_RETURNED, row, strict=True))
+        for row in _lines_insert(len(given)).rows(session, values)
     }
     if len(written) < len(given):
         written |= _insert_new_product_lines(session, order_id, data, given, written)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, func, nulls_last, or_, select
+from sqlalchemy import Table, bindparam, func, nulls_last, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -17,6 +18,7 @@ from patron.core.db import insert_or_skip
 from patron.core.errors import InvalidInput
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
+from patron.core.statements import Prepared
 from patron.members import merge as member_merge
 from patron.points import settling
 from patron.points.models import (
@@ -73,24 +75,36 @@ def credit_account(
     """Add points to a member's account, creating it, in one statement that holds the account's
     row lock like `lock_accounts`. Unless `any_debt`, an account that owes points is left alone
     and False returned: its debt is paid first, under `lock_accounts`."""
-    upsert = insert_or_skip(session, ACCOUNTS).values(
-        member_id=member_id, available=available, pending=pending, debt=0, updated_at=now
-    )
-    upsert = upsert.on_conflict_do_update(
-        index_elements=["member_id"],
-        set_={
-            "available": ACCOUNTS.c.available + upsert.excluded.available,
-            "pending": ACCOUNTS.c.pending + upsert.excluded.pending,
-            "updated_at": upsert.excluded.updated_at,
-        },
-        where=None if any_debt else ACCOUNTS.c.debt == 0,
-    )
-    if session.execute(upsert.returning(ACCOUNTS.c.member_id)).first() is None:
+    values = {"member_id": member_id, "available": available, "pending": pending, "now": now}
+    if not _credit_upsert(any_debt).rows(session, values):
         return False
     held = session.identity_map.get(identity_key(PointsAccount, member_id))
     if held is not None:  # a copy this session loaded earlier is stale now
         session.expire(held)
     return True
+
+
+@cache
+def _credit_upsert(any_debt: bool) -> Prepared:
+    def build(session: Session) -> Any:
+        upsert = insert_or_skip(session, ACCOUNTS).values(
+            member_id=bindparam("member_id", type_=ACCOUNTS.c.member_id.type),
+            available=bindparam("available", type_=ACCOUNTS.c.available.type),
+            pending=bindparam("pending", type_=ACCOUNTS.c.pending.type),
+            debt=0,
+            updated_at=bindparam("now", type_=ACCOUNTS.c.updated_at.type),
+        )
+        return upsert.on_conflict_do_update(
+            index_elements=["member_id"],
+            set_={
+                "available": ACCOUNTS.c.available + upsert.excluded.available,
+                "pending": ACCOUNTS.c.pending + upsert.excluded.pending,
+                "updated_at": upsert.excluded.updated_at,
+            },
+            where=None if any_debt else ACCOUNTS.c.debt == 0,
+        ).returning(ACCOUNTS.c.member_id)
+
+    return Prepared(build)
 
 
 def _select_for_update(session: Session, ids: list[int]) -> dict[int, PointsAccount]:

@@ -11,11 +11,11 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
-from patron.core import clock, events
+from patron.core import clock, events, statements
 from patron.core.db import insert_or_skip
 from patron.members import registry
 from patron.orders.events import ORDER_COMPLETED, OrderCompleted
@@ -341,10 +341,8 @@ def _credit_under_lock(
 
 
 def _write_ledger(session: Session, credits: list[Credit]) -> None:
-    lots = [c.lot for c in credits if c.lot is not None]
-    if lots:
-        session.execute(insert(LOTS), lots)
-    session.execute(insert(ENTRIES), [c.entry for c in credits])
+    statements.insert_rows(session, LOTS, [c.lot for c in credits if c.lot is not None])
+    statements.insert_rows(session, ENTRIES, [c.entry for c in credits])
 
 
 def _record_awards(session: Session, awards: Awards) -> None:
