@@ -103,7 +103,7 @@ def run_once(
     if not claimed:
         return _replay(session, actor, key, request_hash)
     status, response = work()
-    STORE.rows(session, {"record_id": claimed[0][0], "status": status, "response": response})
+    STORE.run(session, {"record_id": claimed[0][0], "status": status, "response": response})
     return Outcome(status, response, replayed=False)
 
 

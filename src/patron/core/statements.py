@@ -11,10 +11,12 @@ driver returns them, without result processing: for integer and text columns."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from psycopg import RawCursor
 from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
@@ -27,11 +29,12 @@ Row = tuple[Any, ...]
 
 @dataclass(frozen=True)
 class _Compiled:
-    sql: str
-    # Each parameter's name and bind processor, in the order a positional driver takes them.
+    sql: str  # as listeners see it
+    query: str | bytes  # as the driver takes it
+    # Each parameter's name and bind processor, in the driver's (positional) order.
     parameters: tuple[tuple[str, Callable[[Any], Any] | None], ...]
     defaults: dict[str, Any]  # the values the statement carries itself (literals)
-    positional: bool
+    cursor: Callable[[Any], Any]  # makes the cursor to run it on, given the DBAPI connection
     options: dict[str, Any]  # for the driver's execute()
 
 
@@ -44,14 +47,19 @@ class Prepared:
         self._compiled: dict[str, _Compiled] = {}
 
     def rows(self, session: Session, params: Mapping[str, Any]) -> list[Row]:
-        """Run the statement once; the rows it returns (RETURNING), if any."""
+        """Run the statement, which returns rows (RETURNING or a SELECT); its rows."""
         connection, compiled = self._connection(session)
-        return _execute(connection, compiled, [_arguments(compiled, params)])
+        return _execute(connection, compiled, _arguments(compiled, params), fetch=True)
 
-    def run(self, session: Session, params: Sequence[Mapping[str, Any]]) -> None:
-        """Run the statement for each parameter set, in one driver call."""
+    def run(self, session: Session, params: Mapping[str, Any]) -> None:
+        """Run the statement, which returns no rows."""
         connection, compiled = self._connection(session)
-        _execute(connection, compiled, [_arguments(compiled, p) for p in params])
+        _execute(connection, compiled, _arguments(compiled, params), fetch=False)
+
+    def run_many(self, session: Session, params: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement, which returns no rows, for each parameter set in one call."""
+        connection, compiled = self._connection(session)
+        _execute(connection, compiled, [_arguments(compiled, p) for p in params], fetch=False)
 
     def _connection(self, session: Session) -> tuple[Connection, _Compiled]:
         if session.autoflush:
@@ -64,18 +72,29 @@ class Prepared:
 
     def _compile(self, session: Session) -> _Compiled:
         dialect = session.get_bind().dialect
+        psycopg = dialect.driver == "psycopg"
+        if psycopg:
+            # "$1" placeholders, which psycopg's raw cursor passes on as they are, instead of
+            # parsing the query for "%(name)s" on every execution.
+            dialect = copy.copy(dialect)
+            dialect.paramstyle, dialect.positional = "numeric_dollar", True
         compiled = cast(SQLCompiler, self._build(session).compile(dialect=dialect))
         binds = {name: bind for bind, name in compiled.bind_names.items()}
-        names = compiled.positiontup if compiled.positional else list(binds)
-        assert names is not None
+        names = compiled.positiontup
+        assert names is not None, "a positional paramstyle"
         required = {name for name in names if binds[name].required}
         return _Compiled(
             sql=compiled.string,
+            query=compiled.string.encode() if psycopg else compiled.string,
             parameters=tuple((name, _processor(binds[name].type, dialect)) for name in names),
             defaults={k: v for k, v in compiled.params.items() if k not in required},
-            positional=compiled.positional,
-            options={"prepare": True} if dialect.driver == "psycopg" else {},
+            cursor=RawCursor if psycopg else _plain_cursor,
+            options={"prepare": True} if psycopg else {},
         )
+
+
+def _plain_cursor(dbapi_connection: Any) -> Any:
+    return dbapi_connection.cursor()
 
 
 def _processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
@@ -83,41 +102,39 @@ def _processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     return processor
 
 
-def _arguments(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+def _arguments(compiled: _Compiled, params: Mapping[str, Any]) -> tuple[Any, ...]:
     values = {**compiled.defaults, **params} if compiled.defaults else params
-    if compiled.positional:
-        return tuple(
-            values[name] if process is None else process(values[name])
-            for name, process in compiled.parameters
-        )
-    return {
-        name: values[name] if process is None else process(values[name])
+    return tuple(
+        values[name] if process is None else process(values[name])
         for name, process in compiled.parameters
-    }
+    )
 
 
-def _execute(connection: Connection, compiled: _Compiled, arguments: list[Any]) -> list[Row]:
-    dbapi_connection = connection.connection.driver_connection
-    assert dbapi_connection is not None
-    cursor = dbapi_connection.cursor()
-    many = len(arguments) > 1
-    sql, parameters = compiled.sql, arguments if many else arguments[0]
+def _execute(connection: Connection, compiled: _Compiled, arguments: Any, fetch: bool) -> Any:
+    """Run the statement with one set of arguments (a tuple) or several (a list)."""
+    pooled = connection.connection
+    cursor = pooled.info.get(_CURSOR)
+    if cursor is None:  # one per DBAPI connection, kept: making one costs more than a statement
+        cursor = pooled.info[_CURSOR] = compiled.cursor(pooled.driver_connection)
+    many = isinstance(arguments, list)
+    sql, parameters = compiled.sql, arguments
     for listener in connection.dispatch.before_cursor_execute:
         sql, parameters = listener(connection, cursor, sql, parameters, None, many)
+    query = compiled.query if sql is compiled.sql else sql
     try:
         if many:
-            cursor.executemany(sql, parameters)
-            found: list[Row] = []
+            cursor.executemany(query, parameters)
         else:
-            cursor.execute(sql, parameters, **compiled.options)
-            found = cursor.fetchall() if cursor.description else []
+            cursor.execute(query, parameters, **compiled.options)
+        found = cursor.fetchall() if fetch else None
     except Exception as error:
         raise _wrapped(connection, cursor, sql, parameters, error) from error
-    finally:
-        cursor.close()
     for after in connection.dispatch.after_cursor_execute:
         after(connection, cursor, sql, parameters, None, many)
     return found
+
+
+_CURSOR = "patron.statements.cursor"
 
 
 def _wrapped(
@@ -156,7 +173,10 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     statement = _inserts.get((table.name, columns))
     if statement is None:
         statement = _inserts[(table.name, columns)] = Prepared(lambda _: _insert_of(table, columns))
-    statement.run(session, rows)
+    if len(rows) == 1:
+        statement.run(session, rows[0])
+    else:
+        statement.run_many(session, rows)
 
 
 FEW_ROWS = 5

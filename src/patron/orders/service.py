@@ -288,7 +288,7 @@ def _write_order(
             return None
         order_id = values["order_id"] = inserted[0][0]
         returned = _lines_insert(shape[1]).rows(session, values)
-        _payments_insert(shape[2]).rows(session, values)
+        _payments_insert(shape[2]).run(session, values)
     written = {row[1]: dict(zip(LINE_RETURNED, row, strict=True)) for row in returned}
     if len(written) < len(given):
         written |= _insert_new_product_lines(session, order_id, data, given, written)
