@@ -19,9 +19,11 @@ from patron.points import rules as points_rules
 from patron.points.models import PointsEntry, PointsLot
 from tests.factories import auth, make_api_key, make_member, make_store, order_body
 
-MEMBER_ORDER_BUDGET = 10  # key claim, order, lines, payments, audit, outbox, account, lot,
-#                           entry, stored response
-ANONYMOUS_ORDER_BUDGET = 7
+# SQLite: key claim, order, lines, payments, audit, outbox, account, lot, entry, stored
+# response. PostgreSQL writes the order with its lines and payments in one statement, and the
+# account with its lot and entry in another.
+MEMBER_ORDER_BUDGET = {"sqlite": 10, "postgresql": 6}
+ANONYMOUS_ORDER_BUDGET = {"sqlite": 7, "postgresql": 5}
 REPLAY_BUDGET = 2  # the claim that finds the key taken, and the stored response
 
 
@@ -74,13 +76,14 @@ def five_lines(till: dict[str, Any], external_id: str, member: bool) -> dict[str
 
 
 def test_statements_per_order(
-    client: TestClient, till: dict[str, Any], statements: Statements
+    client: TestClient, connection: Connection, till: dict[str, Any], statements: Statements
 ) -> None:
     """Warm: the products exist, the key, policy and rules are cached, the account exists."""
     assert post(client, till, five_lines(till, "WARM", member=True), "warm").status_code == 201
+    dialect = connection.dialect.name
     for external_id, member, budget in (
-        ("M-1", True, MEMBER_ORDER_BUDGET),
-        ("A-1", False, ANONYMOUS_ORDER_BUDGET),
+        ("M-1", True, MEMBER_ORDER_BUDGET[dialect]),
+        ("A-1", False, ANONYMOUS_ORDER_BUDGET[dialect]),
     ):
         statements.seen.clear()
         response = post(client, till, five_lines(till, external_id, member), external_id)
