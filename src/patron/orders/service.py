@@ -192,7 +192,11 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
             "store_id", f"no store {data.store_id} in your scope", code=Reason.unknown_store
         )
     given = _given_lines(data)
-    written = _write_order(session, data, given, total, clock.now())
+    after = {"external_id": data.external_id, "total": total, "member_id": data.member_id}
+    entry = audit.entry_values(
+        actor, "order.create", "order", "", store_id=data.store_id, after=after
+    )
+    written = _write_order(session, data, given, total, entry)
     if written is None:
         _refusal(session, actor, data)
     order_id, lines = written
@@ -215,10 +219,6 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
         total=total,
         lines=lines,
         payments=payments,
-    )
-    after = {"external_id": data.external_id, "total": total, "member_id": data.member_id}
-    audit.record(
-        session, actor, "order.create", "order", order_id, store_id=data.store_id, after=after
     )
     publish_completed(
         session,
@@ -257,11 +257,16 @@ def _order_statement(session: Session, with_member: bool) -> Any:
 
 
 def _write_order(
-    session: Session, data: OrderCreate, given: list[dict[str, Any]], total: int, now: datetime
+    session: Session,
+    data: OrderCreate,
+    given: list[dict[str, Any]],
+    total: int,
+    entry: dict[str, Any],
 ) -> tuple[int, list[dict[str, Any]]] | None:
-    """Insert the order, its lines and its payments: one statement on PostgreSQL, three on
-    SQLite. The order's id and its lines as written, or None when the order's insert wrote
-    nothing. A line whose sku the catalog lacks costs statements of its own."""
+    """Insert the order, its lines, its payments and its audit `entry`: one statement on
+    PostgreSQL, four on SQLite. The order's id and its lines as written, or None when the
+    order's insert wrote nothing. A line whose sku the catalog lacks costs statements of its
+    own."""
     values: dict[str, Any] = {
         "store_id": data.store_id,
         "external_id": data.external_id,
@@ -269,7 +274,7 @@ def _write_order(
         "member_id": data.member_id,
         "occurred_at": data.occurred_at,
         "total": total,
-        "now": now,
+        "now": entry["created_at"],
     }
     for n, line in enumerate(given):
         values.update({f"{k}_{n}": v for k, v in line.items()})
@@ -278,7 +283,7 @@ def _write_order(
         values[f"reference_{n}"] = p.reference
     shape = (data.member_id is not None, len(given), len(data.payments))
     if session.get_bind().dialect.name == "postgresql":
-        rows = _order_with_lines(*shape).rows(session, values)
+        rows = _order_with_lines(*shape).rows(session, values | audit.entry_parameters(entry))
         if not rows:
             return None
         order_id, returned = rows[0][0], [row[1:] for row in rows if row[1] is not None]
@@ -289,6 +294,7 @@ def _write_order(
         order_id = values["order_id"] = inserted[0][0]
         returned = _lines_insert(shape[1]).rows(session, values)
         _payments_insert(shape[2]).run(session, values)
+        audit.record_many(session, [entry | {"entity_id": str(order_id)}])
     written = {row[1]: dict(zip(LINE_RETURNED, row, strict=True)) for row in returned}
     if len(written) < len(given):
         written |= _insert_new_product_lines(session, order_id, data, given, written)
@@ -301,16 +307,19 @@ def _write_order(
 
 @cache
 def _order_with_lines(with_member: bool, lines: int, payments: int) -> Prepared:
-    """PostgreSQL: the order's insert, its lines' and its payments' from what it returns, in one
-    statement; a row per line written, or one without a line, or none when the order was not.
-    Built once per shape."""
+    """PostgreSQL: the order's insert, and its lines', payments' and audit entry's from what it
+    returns, in one statement; a row per line written, or one without a line, or none when the
+    order was not. Built once per shape."""
 
     def build(session: Session) -> Any:
         order = _order_statement(session, with_member).cte("new_order")
         written = _lines_statement(lines, order.c.id).cte("lines")
         returned = select(order.c.id, *(written.c[c] for c in LINE_RETURNED))
         returned = returned.select_from(order.outerjoin(written, true()))
-        return returned.add_cte(_payments_statement(payments, order.c.id).cte("payments"))
+        return returned.add_cte(
+            _payments_statement(payments, order.c.id).cte("payments"),
+            audit.entry_insert(order.c.id).cte("audit"),
+        )
 
     return Prepared(build)
 
