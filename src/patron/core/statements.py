@@ -158,6 +158,7 @@ def _wrapped(
 
 
 _inserts: dict[tuple[str, tuple[str, ...]], Prepared] = {}
+FEW_ROWS = 5
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -177,9 +178,6 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         statement.run(session, rows[0])
     else:
         statement.run_many(session, rows)
-
-
-FEW_ROWS = 5
 
 
 def _insert_of(table: Table, columns: tuple[str, ...]) -> ClauseElement:
