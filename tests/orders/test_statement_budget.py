@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, event, select, update
+from sqlalchemy import Connection, event, func, select, update
 from sqlalchemy.orm import Session
 
 from patron.core import clock, ttlcache
@@ -163,3 +163,25 @@ def test_a_policy_or_rule_change_applies_to_the_next_order(
     lot = session.scalars(select(PointsLot).order_by(PointsLot.id.desc())).first()
     assert lot is not None
     assert lot.expires_at is None
+
+
+def test_a_refused_order_writes_none_of_its_rows(session: Session, till: dict[str, Any]) -> None:
+    """The lines, payments and audit entry ride on the order's insert (on PostgreSQL in its one
+    statement): an order refused there leaves none of them, even to a caller that goes on."""
+    from patron.audit.models import AuditEntry
+    from patron.orders import service
+    from patron.orders.models import OrderLine, OrderPayment
+    from patron.orders.schemas import OrderCreate
+
+    def counts() -> list[int]:
+        return [
+            session.scalar(select(func.count()).select_from(table)) or 0
+            for table in (OrderLine, OrderPayment, AuditEntry)
+        ]
+
+    body = OrderCreate.model_validate(five_lines(till, "TWICE", member=True))
+    service.create_order(session, SYSTEM, body)
+    before = counts()
+    with pytest.raises(service.OrderExists):
+        service.create_order(session, SYSTEM, body)
+    assert counts() == before
