@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, insert, select
+from sqlalchemy import ColumnElement, Insert, Table, bindparam, exists, insert, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from patron.audit.models import AuditEntry
-from patron.core import clock
+from patron.core import clock, statements
 from patron.core.actor import Actor
 from patron.core.context import current_request_id
 from patron.core.pagination import PageResult, paginate
@@ -43,6 +44,7 @@ def entry_values(
 
 
 ENTRIES = cast(Table, AuditEntry.__table__)
+ENTRY_COLUMNS = tuple(c.name for c in ENTRIES.columns if c.name != "id")
 
 
 def record(
@@ -60,13 +62,27 @@ def record(
     values = entry_values(
         actor, action, entity_type, entity_id, store_id=store_id, before=before, after=after
     )
-    session.execute(insert(ENTRIES), values)
+    statements.insert_rows(session, ENTRIES, [values])
 
 
 def record_many(session: Session, entries: list[dict[str, Any]]) -> None:
     """Entries built with `entry_values`, in one statement (imports write thousands)."""
-    if entries:
-        session.execute(insert(ENTRIES), entries)
+    statements.insert_rows(session, ENTRIES, entries)
+
+
+def entry_insert(entity_id: ColumnElement[Any]) -> Insert:
+    """INSERT of one entry for a statement that also writes the entity it is about (on
+    PostgreSQL, from the entity's INSERT ... RETURNING as a CTE): the entity's id from
+    `entity_id`, the other columns from parameters that `entry_parameters` names."""
+    given = [c for c in ENTRY_COLUMNS if c != "entity_id"]
+    values = [bindparam(f"audit_{c}", type_=ENTRIES.c[c].type) for c in given]
+    entity = sql_cast(entity_id, ENTRIES.c.entity_id.type)
+    return insert(ENTRIES).from_select([*given, "entity_id"], select(*values, entity))
+
+
+def entry_parameters(values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of `entry_insert` for an entry built with `entry_values`."""
+    return {f"audit_{k}": v for k, v in values.items() if k != "entity_id"}
 
 
 def recorded_since(

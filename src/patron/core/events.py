@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import JSON, Index, String, Table, delete, insert
+from sqlalchemy import JSON, Index, String, Table, delete
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from patron.core import clock
+from patron.core import clock, statements
 from patron.core.db import Base
 from patron.core.hooks import Hook
 
@@ -67,7 +67,7 @@ def publish(
         "occurred_at": event.occurred_at,
         "attempts": 0,
     }
-    session.execute(insert(OUTBOX), row)
+    statements.insert_rows(session, OUTBOX, [row])
     for handler in event_type.subscribers:
         handler(session, event)
     return event

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, String, Table, UniqueConstraint, select, update
+from sqlalchemy import JSON, String, Table, UniqueConstraint, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from patron.core import clock
@@ -19,6 +19,7 @@ from patron.core.actor import Actor
 from patron.core.db import Base, insert_or_skip
 from patron.core.errors import Conflict, InvalidInput
 from patron.core.reasons import Reason
+from patron.core.statements import Prepared
 
 MAX_KEY_LENGTH = 128
 
@@ -87,28 +88,44 @@ def run_once(
     request_hash = fingerprint(scope, body)
     # One statement claims the key; a concurrent claim of the same key waits on PostgreSQL for
     # the first transaction and then inserts nothing, so the work runs once.
-    claim = (
+    claimed = CLAIM.rows(
+        session,
+        {
+            "actor_type": actor.kind,
+            "actor_id": actor.id or 0,
+            "key": key,
+            "scope": scope,
+            "request_hash": request_hash,
+            "status": 0,
+            "created_at": clock.now(),
+        },
+    )
+    if not claimed:
+        return _replay(session, actor, key, request_hash)
+    status, response = work()
+    STORE.run(session, {"record_id": claimed[0][0], "status": status, "response": response})
+    return Outcome(status, response, replayed=False)
+
+
+CLAIMED = ("actor_type", "actor_id", "key", "scope", "request_hash", "status", "created_at")
+CLAIM = Prepared(
+    lambda session: (
         insert_or_skip(session, RECORDS)
-        .values(
-            actor_type=actor.kind,
-            actor_id=actor.id or 0,
-            key=key,
-            scope=scope,
-            request_hash=request_hash,
-            status=0,
-            created_at=clock.now(),
-        )
+        .values({c: bindparam(c, type_=RECORDS.c[c].type) for c in CLAIMED})
         .on_conflict_do_nothing(index_elements=["actor_type", "actor_id", "key"])
         .returning(RECORDS.c.id)
     )
-    record_id = session.execute(claim).scalar_one_or_none()
-    if record_id is None:
-        return _replay(session, actor, key, request_hash)
-    status, response = work()
-    session.execute(
-        update(RECORDS).where(RECORDS.c.id == record_id).values(status=status, response=response)
+)
+STORE = Prepared(
+    lambda _: (
+        update(RECORDS)
+        .where(RECORDS.c.id == bindparam("record_id"))
+        .values(
+            status=bindparam("status"),
+            response=bindparam("response", type_=RECORDS.c.response.type),
+        )
     )
-    return Outcome(status, response, replayed=False)
+)
 
 
 def _replay(session: Session, actor: Actor, key: str, request_hash: str) -> Outcome:

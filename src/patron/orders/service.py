@@ -20,11 +20,13 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     union_all,
     update,
 )
 from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from patron.audit import service as audit
 from patron.catalog import service as catalog
@@ -35,6 +37,7 @@ from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.money import MAX_FEN
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
+from patron.core.statements import Prepared
 from patron.members import merge as member_merge
 from patron.members import privacy, registry, timeline, visibility
 from patron.members.models import Member
@@ -188,11 +191,15 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
         raise InvalidInput(
             "store_id", f"no store {data.store_id} in your scope", code=Reason.unknown_store
         )
-    now = clock.now()
-    order_id = _insert_order(session, data, total, now)
-    if order_id is None:
+    given = _given_lines(data)
+    after = {"external_id": data.external_id, "total": total, "member_id": data.member_id}
+    entry = audit.entry_values(
+        actor, "order.create", "order", "", store_id=data.store_id, after=after
+    )
+    written = _write_order(session, data, given, total, entry)
+    if written is None:
         _refusal(session, actor, data)
-    lines = _insert_lines(session, order_id, data)
+    order_id, lines = written
     payments = [
         {
             "order_id": order_id,
@@ -202,8 +209,6 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
         }
         for p in data.payments
     ]
-    if payments:
-        session.execute(insert(PAYMENTS), payments)
     order = TakenOrder(
         id=order_id,
         store_id=data.store_id,
@@ -214,10 +219,6 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
         total=total,
         lines=lines,
         payments=payments,
-    )
-    after = {"external_id": data.external_id, "total": total, "member_id": data.member_id}
-    audit.record(
-        session, actor, "order.create", "order", order_id, store_id=data.store_id, after=after
     )
     publish_completed(
         session,
@@ -234,11 +235,10 @@ PAYMENTS = cast(Table, OrderPayment.__table__)
 ORDER_COLUMNS = ("store_id", "external_id", "channel", "member_id", "occurred_at", "total")
 
 
-@cache
-def _order_insert(with_member: bool) -> tuple[list[str], Any]:
+def _order_statement(session: Session, with_member: bool) -> Any:
     """INSERT of an order that writes nothing unless its store is open and its member (if any)
     active, and nothing when the store has this external id already (the constraint answers,
-    also for a concurrent request, after it commits). Built once per shape."""
+    also for a concurrent request, after it commits)."""
     given = {c: bindparam(c, type_=ORDERS.c[c].type) for c in ORDER_COLUMNS}
     # PostgreSQL types a bare parameter in a select list as text (a NULL member id too).
     typed = [given[c] if c == "occurred_at" else cast_(given[c], ORDERS.c[c].type) for c in given]
@@ -247,27 +247,86 @@ def _order_insert(with_member: bool) -> tuple[list[str], Any]:
     wanted = wanted.where(stores.is_open(given["store_id"]))
     if with_member:
         wanted = wanted.where(registry.is_active(given["member_id"]))
-    return [*ORDER_COLUMNS, "created_at", "refunded_amount", "status"], wanted
-
-
-def _insert_order(session: Session, data: OrderCreate, total: int, now: datetime) -> int | None:
-    columns, wanted = _order_insert(data.member_id is not None)
-    statement = (
+    columns = [*ORDER_COLUMNS, "created_at", "refunded_amount", "status"]
+    return (
         insert_or_skip(session, ORDERS)
         .from_select(columns, wanted)
         .on_conflict_do_nothing(index_elements=["store_id", "external_id"])
         .returning(ORDERS.c.id)
     )
-    values = {
+
+
+def _write_order(
+    session: Session,
+    data: OrderCreate,
+    given: list[dict[str, Any]],
+    total: int,
+    entry: dict[str, Any],
+) -> tuple[int, list[dict[str, Any]]] | None:
+    """Insert the order, its lines, its payments and its audit `entry`: one statement on
+    PostgreSQL, four on SQLite. The order's id and its lines as written, or None when the
+    order's insert wrote nothing. A line whose sku the catalog lacks costs statements of its
+    own."""
+    values: dict[str, Any] = {
         "store_id": data.store_id,
         "external_id": data.external_id,
         "channel": data.channel.value,
         "member_id": data.member_id,
         "occurred_at": data.occurred_at,
         "total": total,
-        "now": now,
+        "now": entry["created_at"],
     }
-    return session.execute(statement, values).scalar_one_or_none()
+    for n, line in enumerate(given):
+        values.update({f"{k}_{n}": v for k, v in line.items()})
+    for n, p in enumerate(data.payments):
+        values |= {f"method_{n}": p.method.value, f"amount_{n}": p.amount}
+        values[f"reference_{n}"] = p.reference
+    shape = (data.member_id is not None, len(given), len(data.payments))
+    if session.get_bind().dialect.name == "postgresql":
+        rows = _order_with_lines(*shape).rows(session, values | audit.entry_parameters(entry))
+        if not rows:
+            return None
+        order_id, returned = rows[0][0], [row[1:] for row in rows if row[1] is not None]
+    else:
+        inserted = _order_insert(shape[0]).rows(session, values)
+        if not inserted:
+            return None
+        order_id = values["order_id"] = inserted[0][0]
+        returned = _lines_insert(shape[1]).rows(session, values)
+        _payments_insert(shape[2]).run(session, values)
+        audit.record_many(session, [entry | {"entity_id": str(order_id)}])
+    written = {row[1]: dict(zip(LINE_RETURNED, row, strict=True)) for row in returned}
+    if len(written) < len(given):
+        written |= _insert_new_product_lines(session, order_id, data, given, written)
+    lines = [
+        {**line, **written[line["line_no"]], "refunded_quantity": 0, "refunded_amount": 0}
+        for line in given
+    ]
+    return order_id, lines
+
+
+@cache
+def _order_with_lines(with_member: bool, lines: int, payments: int) -> Prepared:
+    """PostgreSQL: the order's insert, and its lines', payments' and audit entry's from what it
+    returns, in one statement; a row per line written, or one without a line, or none when the
+    order was not. Built once per shape."""
+
+    def build(session: Session) -> Any:
+        order = _order_statement(session, with_member).cte("new_order")
+        written = _lines_statement(lines, order.c.id).cte("lines")
+        returned = select(order.c.id, *(written.c[c] for c in LINE_RETURNED))
+        returned = returned.select_from(order.outerjoin(written, true()))
+        return returned.add_cte(
+            _payments_statement(payments, order.c.id).cte("payments"),
+            audit.entry_insert(order.c.id).cte("audit"),
+        )
+
+    return Prepared(build)
+
+
+@cache
+def _order_insert(with_member: bool) -> Prepared:
+    return Prepared(lambda session: _order_statement(session, with_member))
 
 
 def _refusal(session: Session, actor: Actor, data: OrderCreate) -> NoReturn:
@@ -294,10 +353,18 @@ LINE_RETURNED = ("id", "line_no", "product_id", "category_id")
 
 
 @cache
-def _lines_insert(count: int) -> Any:
-    """INSERT of `count` lines that takes each line's product and category from the catalog by
-    sku in the same statement; a line whose sku the catalog lacks is left out. Built once per
-    line count."""
+def _lines_insert(count: int) -> Prepared:
+    return Prepared(lambda _: _lines_statement(count, cast_(bindparam("order_id"), Integer())))
+
+
+@cache
+def _payments_insert(count: int) -> Prepared:
+    return Prepared(lambda _: _payments_statement(count, cast_(bindparam("order_id"), Integer())))
+
+
+def _lines_statement(count: int, order_id: ColumnElement[int]) -> Any:
+    """INSERT of `count` lines of the order that takes each line's product and category from the
+    catalog by sku; a line whose sku the catalog lacks is left out."""
     selects = [
         select(*(cast_(bindparam(f"{name}_{n}"), kind).label(name) for name, kind in LINE_GIVEN))
         for n in range(count)
@@ -306,7 +373,7 @@ def _lines_insert(count: int) -> Any:
     products = catalog.PRODUCTS
     rows = (
         select(
-            cast_(bindparam("order_id"), Integer()),
+            order_id,
             *(given.c[name] for name, _ in LINE_GIVEN),
             products.c.id,
             products.c.category_id,
@@ -327,11 +394,22 @@ def _lines_insert(count: int) -> Any:
     return insert(LINES).from_select(columns, rows).returning(*(LINES.c[c] for c in LINE_RETURNED))
 
 
-def _insert_lines(session: Session, order_id: int, data: OrderCreate) -> list[dict[str, Any]]:
-    values: dict[str, Any] = {"order_id": order_id}
-    given = []
-    for n, item in enumerate(data.items):
-        line = {
+PAYMENT_GIVEN = (("method", String()), ("amount", Integer()), ("reference", String()))
+
+
+def _payments_statement(count: int, order_id: ColumnElement[int]) -> Any:
+    """INSERT of the order's `count` payments."""
+    selects = [
+        select(order_id, *(cast_(bindparam(f"{name}_{n}"), kind) for name, kind in PAYMENT_GIVEN))
+        for n in range(count)
+    ]
+    rows = union_all(*selects) if count > 1 else selects[0]
+    return insert(PAYMENTS).from_select(["order_id", *(n for n, _ in PAYMENT_GIVEN)], rows)
+
+
+def _given_lines(data: OrderCreate) -> list[dict[str, Any]]:
+    return [
+        {
             "line_no": n + 1,
             "sku": item.sku,
             "name": item.name,
@@ -340,16 +418,7 @@ def _insert_lines(session: Session, order_id: int, data: OrderCreate) -> list[di
             "discount": item.discount,
             "paid": item.paid,
         }
-        given.append(line)
-        values.update({f"{k}_{n}": v for k, v in line.items()})
-    written = {
-        row.line_no: row._asdict() for row in session.execute(_lines_insert(len(given)), values)
-    }
-    if len(written) < len(given):
-        written |= _insert_new_product_lines(session, order_id, data, given, written)
-    return [
-        {**line, **written[line["line_no"]], "refunded_quantity": 0, "refunded_amount": 0}
-        for line in given
+        for n, item in enumerate(data.items)
     ]
 
 

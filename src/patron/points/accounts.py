@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, func, nulls_last, or_, select
+from sqlalchemy import Table, bindparam, func, insert, nulls_last, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from patron.core import clock
+from patron.core import clock, statements
 from patron.core.actor import Actor
 from patron.core.db import insert_or_skip
 from patron.core.errors import InvalidInput
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
+from patron.core.statements import Prepared
 from patron.members import merge as member_merge
 from patron.points import settling
 from patron.points.models import (
@@ -65,18 +67,46 @@ def credit_account(
     session: Session,
     member_id: int,
     now: datetime,
+    entry: dict[str, Any],
+    lot: dict[str, Any] | None,
     *,
     any_debt: bool = False,
     available: int = 0,
     pending: int = 0,
 ) -> bool:
-    """Add points to a member's account, creating it, in one statement that holds the account's
-    row lock like `lock_accounts`. Unless `any_debt`, an account that owes points is left alone
-    and False returned: its debt is paid first, under `lock_accounts`."""
+    """Add points to a member's account, creating it, and write the ledger rows that say so (the
+    entry, and the lot when points are kept), holding the account's row lock like
+    `lock_accounts`: one statement on PostgreSQL, three on SQLite. Unless `any_debt`, an account
+    that owes points is left alone, nothing written and False returned: its debt is paid first,
+    under `lock_accounts`."""
+    values = {"member_id": member_id, "available": available, "pending": pending, "now": now}
+    if session.get_bind().dialect.name == "postgresql":
+        ledger = {f"entry_{k}": v for k, v in entry.items()}
+        ledger |= {f"lot_{k}": v for k, v in (lot or {}).items()}
+        statement = _credit_with_ledger(any_debt, tuple(entry), tuple(lot) if lot else ())
+        if not statement.rows(session, values | ledger):
+            return False
+    else:
+        if not _credit(any_debt).rows(session, values):
+            return False
+        statements.insert_rows(session, LOTS, [lot] if lot else [])
+        statements.insert_rows(session, ENTRIES, [entry])
+    held = session.identity_map.get(identity_key(PointsAccount, member_id))
+    if held is not None:  # a copy this session loaded earlier is stale now
+        session.expire(held)
+    return True
+
+
+def _upsert(session: Session, any_debt: bool) -> Any:
+    """The account's INSERT ... ON CONFLICT DO UPDATE adding points, returning its member id."""
     upsert = insert_or_skip(session, ACCOUNTS).values(
-        member_id=member_id, available=available, pending=pending, debt=0, updated_at=now
+        member_id=bindparam("member_id", type_=ACCOUNTS.c.member_id.type),
+        available=bindparam("available", type_=ACCOUNTS.c.available.type),
+        pending=bindparam("pending", type_=ACCOUNTS.c.pending.type),
+        debt=0,
+        updated_at=bindparam("now", type_=ACCOUNTS.c.updated_at.type),
     )
-    upsert = upsert.on_conflict_do_update(
+    return upsert.on_conflict_do_update(
         index_elements=["member_id"],
         set_={
             "available": ACCOUNTS.c.available + upsert.excluded.available,
@@ -84,13 +114,36 @@ def credit_account(
             "updated_at": upsert.excluded.updated_at,
         },
         where=None if any_debt else ACCOUNTS.c.debt == 0,
-    )
-    if session.execute(upsert.returning(ACCOUNTS.c.member_id)).first() is None:
-        return False
-    held = session.identity_map.get(identity_key(PointsAccount, member_id))
-    if held is not None:  # a copy this session loaded earlier is stale now
-        session.expire(held)
-    return True
+    ).returning(ACCOUNTS.c.member_id)
+
+
+@cache
+def _credit(any_debt: bool) -> Prepared:
+    return Prepared(lambda session: _upsert(session, any_debt))
+
+
+@cache
+def _credit_with_ledger(
+    any_debt: bool, entry_columns: tuple[str, ...], lot_columns: tuple[str, ...]
+) -> Prepared:
+    """PostgreSQL: the account's upsert, and the lot and the entry inserted from what it returns
+    (nothing when it updated nothing), in one statement. Built once per shape."""
+
+    def build(session: Session) -> Any:
+        account = _upsert(session, any_debt).cte("account")
+        entry = _from_account(account, ENTRIES, "entry_", entry_columns).returning(ENTRIES.c.id)
+        if lot_columns:
+            entry = entry.add_cte(_from_account(account, LOTS, "lot_", lot_columns).cte("lot"))
+        return entry
+
+    return Prepared(build)
+
+
+def _from_account(account: Any, table: Table, prefix: str, columns: tuple[str, ...]) -> Any:
+    """INSERT of one row into `table` per account row, the other columns from parameters."""
+    given = [c for c in columns if c != "member_id"]
+    values = [bindparam(f"{prefix}{c}", type_=table.c[c].type) for c in given]
+    return insert(table).from_select(["member_id", *given], select(account.c.member_id, *values))
 
 
 def _select_for_update(session: Session, ids: list[int]) -> dict[int, PointsAccount]:

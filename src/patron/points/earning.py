@@ -11,11 +11,11 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
-from patron.core import clock, events
+from patron.core import clock, events, statements
 from patron.core.db import insert_or_skip
 from patron.members import registry
 from patron.orders.events import ORDER_COMPLETED, OrderCompleted
@@ -306,16 +306,16 @@ def _credit_one(
     operator: str,
 ) -> bool:
     """Live intake's one order, when the account owes nothing (the usual case): one statement
-    creates or updates the account under its row lock. False, writing nothing, when it owes."""
+    (on PostgreSQL) creates or updates the account under its row lock and writes the lot and
+    the entry. False, writing nothing, when it owes."""
     credit = _credit(order, earning, terms, now, operator, debt=0)
     expires_at = credit.lot["expires_at"] if credit.lot else None
     # Points expired on arrival pay no debt, so an account in debt may take them all the same.
     any_debt = expires_at is not None and expires_at <= now
     added = {"pending": credit.kept} if credit.pending else {"available": credit.kept}
-    if not credit_account(session, order.member_id, now, any_debt=any_debt, **added):
-        return False
-    _write_ledger(session, [credit])
-    return True
+    return credit_account(
+        session, order.member_id, now, credit.entry, credit.lot, any_debt=any_debt, **added
+    )
 
 
 def _credit_under_lock(
@@ -341,10 +341,8 @@ def _credit_under_lock(
 
 
 def _write_ledger(session: Session, credits: list[Credit]) -> None:
-    lots = [c.lot for c in credits if c.lot is not None]
-    if lots:
-        session.execute(insert(LOTS), lots)
-    session.execute(insert(ENTRIES), [c.entry for c in credits])
+    statements.insert_rows(session, LOTS, [c.lot for c in credits if c.lot is not None])
+    statements.insert_rows(session, ENTRIES, [c.entry for c in credits])
 
 
 def _record_awards(session: Session, awards: Awards) -> None:
