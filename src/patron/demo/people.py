@@ -99,7 +99,8 @@ def _registered_at(rng: random.Random, now: datetime) -> datetime:
     fraction = rng.random() ** 0.7
     start = now - timedelta(days=365 * YEARS)
     moment = start + (now - start) * fraction
-    return moment.replace(hour=rng.randint(2, 13), minute=rng.randint(0, 59))
+    at_hour = moment.replace(hour=rng.randint(2, 13), minute=rng.randint(0, 59))
+    return at_hour if at_hour <= now else at_hour - timedelta(days=1)  # today's, not yet come
 
 
 def generate(
