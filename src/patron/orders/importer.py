@@ -23,7 +23,7 @@ from patron.catalog import service as catalog
 from patron.catalog.schemas import CATEGORY_CODE_LENGTH
 from patron.core import bulk, clock
 from patron.core.actor import Actor
-from patron.core.batches import Batches, Lookups
+from patron.core.batches import Batches, Lookups, ahead
 from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
 from patron.core.money import MAX_FEN, yuan_to_fen
@@ -274,22 +274,24 @@ class RowParser:
 
 @dataclass
 class Tally:
-    """Rows read so far: the progress a batch commits."""
+    """Rows read so far, and the errors found in them not yet reported."""
 
     rows: int = 0
+    errors: list[dict[str, object]] = field(default_factory=list)
+
+    def take_errors(self) -> list[dict[str, object]]:
+        errors, self.errors = self.errors, []
+        return errors
 
 
 def group_orders(
     parser: RowParser,
     rows: Iterable[tuple[int, Row]],
-    report: OrderImportReport,
     scattered: set[tuple[str, str]],
-    tally: Tally | None = None,
+    tally: Tally,
 ) -> Iterator[ParsedOrder]:
     """Rows to orders. An order whose rows are not together, or with a bad row, is dropped
-    whole, with the reason reported."""
-    tally = Tally() if tally is None else tally
-    errors = report.errors
+    whole, with the reason in `tally.errors`."""
     current: ParsedOrder | None = None
     current_key: tuple[str, str] | None = None
     broken = False
@@ -298,17 +300,19 @@ def group_orders(
         tally.rows += 1
         key = _order_key(row)
         if key != current_key:
-            yield from _complete(current, broken, total, errors)
+            yield from _complete(current, broken, total, tally)
             current, current_key, broken, total = None, key, False, 0
             if key in scattered:
                 broken = True
                 reason = "rows of this order are not together in the file"
-                errors.append(row_error(number, "external_id", Reason.rows_not_together, reason))
+                tally.errors.append(
+                    row_error(number, "external_id", Reason.rows_not_together, reason)
+                )
                 continue
             try:
                 current = parser.order_head(number, row)
             except RowError as error:
-                errors.append(error.as_report(number))
+                tally.errors.append(error.as_report(number))
                 broken = True
                 continue
         elif key in scattered:
@@ -316,29 +320,50 @@ def group_orders(
         try:
             line = parser.line(row)
         except RowError as error:
-            errors.append(error.as_report(number))
+            tally.errors.append(error.as_report(number))
             broken = True
             continue
         if current is not None:
             if total + line.paid > MAX_FEN:
                 reason = f"the order total exceeds {MAX_FEN} fen"
-                errors.append(row_error(number, "paid", Reason.order_total_too_large, reason))
+                tally.errors.append(row_error(number, "paid", Reason.order_total_too_large, reason))
                 broken = True
                 continue
             total += line.paid
             current.lines.append(line)
-    yield from _complete(current, broken, total, errors)
-    report.rows = tally.rows
+    yield from _complete(current, broken, total, tally)
+
+
+@dataclass
+class ParsedBatch:
+    """Orders to write in one transaction; the errors of the rows read up to them; how many
+    rows that is."""
+
+    orders: list[ParsedOrder]
+    errors: list[dict[str, object]]
+    rows: int
+
+
+def parsed_batches(
+    parser: RowParser, rows: Iterable[tuple[int, Row]], size: int
+) -> Iterator[ParsedBatch]:
+    """The file's orders, `size` at a time; a last batch without orders carries the errors of
+    the rows after the last order."""
+    tally = Tally()
+    orders = group_orders(parser, rows, scattered_orders(rows), tally)
+    while batch := list(islice(orders, size)):
+        yield ParsedBatch(batch, tally.take_errors(), tally.rows)
+    yield ParsedBatch([], tally.take_errors(), tally.rows)
 
 
 def _complete(
-    order: ParsedOrder | None, broken: bool, total: int, errors: list[dict[str, object]]
+    order: ParsedOrder | None, broken: bool, total: int, tally: Tally
 ) -> Iterator[ParsedOrder]:
     """The order, unless a row of it was bad or it sells nothing (live intake refuses both)."""
     if order is None or broken:
         return
     if not total:
-        errors.append(
+        tally.errors.append(
             row_error(order.first_row, "paid", Reason.order_total_zero, "the order total is 0")
         )
         return
@@ -354,19 +379,24 @@ def import_orders(
 ) -> OrderImportReport:
     """Load an order file, `batches.size` orders per transaction. `rows` is read twice
     (`read_rows` gives rows that can be): once to check that the rows of each order are
-    together, once to load. An order another import stored first, even one running at the same
-    time, counts as already there (`skipped`)."""
+    together, once to load; the next batch is read while one is written. An order another
+    import stored first, even one running at the same time, counts as already there
+    (`skipped`)."""
     if iter(rows) is rows:  # rows that can be read only once: keep them for both passes
         rows = list(rows)
     report = OrderImportReport(
         dry_run=dry_run, rows=0, orders=0, created=0, skipped=0, lines=0, errors=[]
     )
-    tally = Tally()
     parser = RowParser(batches.read, actor)
-    orders = group_orders(parser, rows, report, scattered_orders(rows), tally)
-    while batch := list(islice(orders, batches.size)):
-        work = partial(_write_batch, batch=batch, dry_run=dry_run, publish_events=publish_events)
-        batches.write(work, tally.rows).add_to(report)
+    with ahead(parsed_batches(parser, rows, batches.size)) as parsed:
+        for batch in parsed:
+            report.rows = batch.rows
+            report.errors += batch.errors
+            if batch.orders:
+                work = partial(
+                    _write_batch, batch=batch.orders, dry_run=dry_run, publish_events=publish_events
+                )
+                batches.write(work, batch.rows).add_to(report)
     if not dry_run:
         batches.write(lambda session: _audit(session, actor, report), report.rows)
     return report
