@@ -11,7 +11,7 @@ import pytest
 from openpyxl import Workbook
 
 from patron.core.errors import InvalidInput
-from patron.core.tabular import MB, FileLimits, measure, read_table
+from patron.core.tabular import MB, FileLimits, RefusedCell, measure, read_records, read_table
 
 HEADERS = {"mobile": "mobile", "name": "name"}
 PARTS = {
@@ -166,3 +166,19 @@ def test_a_damaged_workbook_is_unreadable() -> None:
     with pytest.raises(InvalidInput) as refused:
         rows_of(content, "damaged.xlsx")
     assert refusal(refused) == ("file", "file_unreadable")
+
+
+def test_records_are_the_wanted_fields_trimmed_with_refusals_in_place() -> None:
+    content = (
+        "名称,编码,其他\n 杯子 ,\u200bA-1,x\n,,only an unknown column\n碗,B\u202e1\n"
+    ).encode()
+    headers = {"名称": "name", "编码": "code", "数量": "quantity"}
+    rows = list(read_records(content, "f.csv", headers, ("code", "quantity", "name"), ("code",)))
+    assert [(number, row[0], row[1], row[2]) for number, row in rows[:1]] == [
+        (2, "A-1", "", "杯子")
+    ]
+    number, (code, quantity, name) = rows[1]
+    assert (number, quantity, name) == (4, "", "碗")
+    assert isinstance(code, RefusedCell)
+    assert (code.field_name, code.code.value) == ("code", "bidi_override")
+    assert len(rows) == 2

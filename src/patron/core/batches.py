@@ -7,13 +7,15 @@ rolled back and run again, and sees the winner's rows."""
 
 from __future__ import annotations
 
+import contextvars
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from itertools import count
-from typing import TypeVar
+from queue import Full, Queue
+from typing import Any, TypeVar
 
 from psycopg import errors as pg_errors
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -98,3 +100,54 @@ def lost_race(exc: Exception) -> bool:
     if isinstance(exc, IntegrityError):
         return violated_unique(exc) is not None
     return isinstance(exc.orig if isinstance(exc, DBAPIError) else exc, LOST_RACE)
+
+
+@contextmanager
+def ahead(items: Iterable[T], depth: int = 1) -> Iterator[Iterator[T]]:
+    """`items`, made on a thread of their own up to `depth` ahead of the block that takes them:
+    on two cores, the next batch is read and checked while the database writes this one (the
+    thread holds the interpreter only while it computes). An error making them is raised where
+    they are taken; the thread stops when the block ends."""
+    queue: Queue[tuple[bool, Any]] = Queue(depth)
+    done = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not _put(queue, (True, item), done):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            _put(queue, (False, exc), done)
+            return
+        _put(queue, (False, None), done)
+
+    def consume() -> Iterator[T]:
+        while True:
+            made, value = queue.get()
+            if made:
+                yield value
+            elif value is None:
+                return
+            else:
+                raise value
+
+    thread = threading.Thread(
+        target=contextvars.copy_context().run, args=(produce,), name="patron-ahead", daemon=True
+    )
+    thread.start()
+    try:
+        yield consume()
+    finally:
+        done.set()
+        thread.join()
+
+
+def _put(queue: Queue[tuple[bool, Any]], entry: tuple[bool, Any], done: threading.Event) -> bool:
+    """`entry` queued, unless the consumer is gone first."""
+    while not done.is_set():
+        try:
+            queue.put(entry, timeout=0.1)
+        except Full:
+            continue
+        return True
+    return False

@@ -5,11 +5,12 @@ value, without SQLAlchemy's per-row statement work."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Table, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 Processor = Callable[[Any], Any] | None
 
@@ -18,15 +19,24 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     """INSERT `rows` (dicts with the same keys) into `table`; no ids come back."""
     if not rows:
         return
+    names = tuple(rows[0])
+    copy_rows(session, table, names, [tuple(row[name] for name in names) for row in rows])
+
+
+def copy_rows(
+    session: Session, table: Table, names: Sequence[str], rows: Iterable[tuple[Any, ...]]
+) -> None:
+    """INSERT `rows`, tuples of the `names` columns' values, into `table`: as `insert_rows`,
+    without a dict per row."""
     session.flush()  # ORM changes first, as a session.execute() would see them
     connection = session.connection()
     dialect = connection.dialect
-    names = list(rows[0])
-    processors: list[Processor] = [
-        table.c[name].type._cached_bind_processor(dialect)  # noqa: SLF001 - SQLAlchemy's cache
-        for name in names
+    processors = [
+        (i, process)
+        for i, name in enumerate(names)
+        if (process := table.c[name].type._cached_bind_processor(dialect))  # noqa: SLF001
     ]
-    values = (_processed(row, names, processors) for row in rows)
+    values = (_processed(row, processors) for row in rows) if processors else rows
     driver = connection.connection.driver_connection
     column_list = ", ".join(f'"{name}"' for name in names)
     if dialect.name == "postgresql":
@@ -42,9 +52,32 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
 
 
 def _processed(
-    row: dict[str, Any], names: list[str], processors: list[Processor]
-) -> tuple[Any, ...]:
-    return tuple(
-        row[name] if process is None else process(row[name])
-        for name, process in zip(names, processors, strict=True)
-    )
+    row: tuple[Any, ...], processors: Sequence[tuple[int, Callable[[Any], Any]]]
+) -> tuple[Any, ...] | list[Any]:
+    values = list(row)
+    for i, process in processors:
+        values[i] = process(values[i])
+    return values
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` ids for rows about to be inserted into `table` (its integer primary key `id`),
+    so that no insert has to return them. PostgreSQL takes them from the column's sequence;
+    SQLite, whose write transaction holds the database's one write lock, after the largest."""
+    if session.get_bind().dialect.name == "postgresql":
+        return list(session.scalars(RESERVE, {"table": table.name, "n": count}))
+    largest = session.scalar(select(func.max(table.c.id))) or 0
+    return list(range(largest + 1, largest + 1 + count))
+
+
+RESERVE = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
+
+
+def any_of(
+    session: Session, column: InstrumentedAttribute[Any], values: list[Any]
+) -> ColumnElement[bool]:
+    """`column` is one of `values`: one array parameter on PostgreSQL (`= ANY`), so that the
+    statement is the same for any number of values; an IN list on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)

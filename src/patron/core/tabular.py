@@ -31,6 +31,7 @@ SHEET_PART = re.compile(r"xl/worksheets/[^/]+\.xml")
 # A row element's start tag, with or without a namespace prefix, and how long it can be.
 ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,15}:)?row[\s/>]")
 ROW_TAG_MAX = 24
+_ZERO_WIDTH = re.compile(f"[{text.ZERO_WIDTH}]")
 
 
 class RowError(Exception):
@@ -111,7 +112,49 @@ def read_table(
     """(row number, {field: value}) for each non-empty data row; `headers` maps column titles
     (matched case-insensitively) to field names, and unknown columns are ignored. Past
     `limits.max_rows` rows, the file is refused."""
-    raw_rows = _xlsx_rows(content, limits) if _is_xlsx(filename) else _csv_rows(content)
+    raw_rows = _raw_rows(content, filename, limits)
+    fields = _header_fields(raw_rows, headers, required)
+    for number, values in _numbered(raw_rows, limits):
+        pairs = [(f, v) for f, v in zip(fields, values, strict=False) if f is not None]
+        names = [f for f, _ in pairs]
+        row = dict(zip(names, _screened_row(names, [v for _, v in pairs]), strict=True))
+        if any(v not in (None, "") for v in row.values()):
+            yield number, row
+
+
+def read_records(
+    content: bytes,
+    filename: str,
+    headers: Mapping[str, str],
+    wanted: tuple[str, ...],
+    required: tuple[str, ...],
+    limits: FileLimits = DEFAULT_LIMITS,
+) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """As `read_table`, each row as the tuple of its cells of the `wanted` fields in that
+    order ("" for a field the file has no column for, as for an empty cell), without a dict
+    per row: for files of a million rows. Text cells come trimmed as `cell_text` trims them
+    (`record_text` reads them without trimming again)."""
+    raw_rows = _raw_rows(content, filename, limits)
+    fields = _header_fields(raw_rows, headers, required)
+    position = {name: i for i, name in enumerate(fields) if name is not None}  # the last wins
+    columns = [position.get(name) for name in wanted]
+    names = list(wanted)
+    for number, values in _numbered(raw_rows, limits):
+        width = len(values)
+        cells = [values[i] if i is not None and i < width else "" for i in columns]
+        row = tuple(_trimmed_row(names, cells))
+        if row.count("") + row.count(None) < len(row):
+            yield number, row
+
+
+def _raw_rows(content: bytes, filename: str, limits: FileLimits) -> Iterator[Any]:
+    return _xlsx_rows(content, limits) if _is_xlsx(filename) else _csv_rows(content)
+
+
+def _header_fields(
+    raw_rows: Iterator[Any], headers: Mapping[str, str], required: tuple[str, ...]
+) -> list[str | None]:
+    """The field of each column of the header row, checked to hold every required one."""
     header = next(raw_rows, None)
     if header is None:
         raise InvalidInput("file", "the file is empty", code=Reason.file_empty)
@@ -124,13 +167,16 @@ def read_table(
             f"the header row lacks column(s): {', '.join(missing)}",
             code=Reason.columns_missing,
         )
+    return fields
+
+
+def _numbered(raw_rows: Iterator[Any], limits: FileLimits) -> Iterator[tuple[int, Any]]:
+    """The data rows with their numbers as the spreadsheet shows them, up to the row limit."""
     last_row = limits.max_rows + 1
     for number, values in enumerate(raw_rows, start=2):
         if number > last_row:
             raise _too_many_rows(limits)
-        row = {f: _screened(f, v) for f, v in zip(fields, values, strict=False) if f is not None}
-        if any(v not in (None, "") for v in row.values()):
-            yield number, row
+        yield number, values
 
 
 def _too_many_rows(limits: FileLimits) -> InvalidInput:
@@ -143,6 +189,37 @@ def _too_many_rows(limits: FileLimits) -> InvalidInput:
 
 def _is_xlsx(filename: str) -> bool:
     return filename.lower().endswith(".xlsx")
+
+
+def _screened_row(names: list[str], cells: list[Any]) -> list[Any]:
+    """The cells, each replaced by its refusal (`_screened`) where it has one."""
+    if _all_clean(cells):
+        return cells
+    return [_screened(name, value) for name, value in zip(names, cells, strict=True)]
+
+
+def _trimmed_row(names: list[str], cells: list[Any]) -> list[Any]:
+    """`_screened_row`, its text cells trimmed: in one pass over a row of text cells without
+    zero-width characters, where trimming is `str.strip`."""
+    if _all_clean(cells):
+        if _ZERO_WIDTH.search("".join(cells)) is None:
+            return [value.strip() for value in cells]
+        return [text.trim(value) for value in cells]
+    return [
+        text.trim(value) if isinstance(value, str) else value
+        for value in _screened_row(names, cells)
+    ]
+
+
+def _all_clean(cells: list[Any]) -> bool:
+    """Whether no cell can be refused, for a row of text cells (the usual case) in one search
+    over them all: trimming only removes characters, so a cell refused once trimmed holds a
+    refused character untrimmed too. False for other rows: they are checked cell by cell."""
+    try:
+        joined = "".join(cells)
+    except TypeError:  # a workbook's numbers and dates, empty cells
+        return False
+    return text.refusal(joined) is None
 
 
 def _screened(field_name: str, value: Any) -> Any:
@@ -268,6 +345,11 @@ def _xlsx_rows(content: bytes, limits: FileLimits) -> Iterator[tuple[Any, ...]]:
             raise _unreadable_workbook() from exc
     finally:
         workbook.close()
+
+
+def record_text(value: Any) -> str:
+    """A cell of a `read_records` row as text: `cell_text`, without trimming text again."""
+    return value if isinstance(value, str) else cell_text(value)
 
 
 def cell_text(value: Any) -> str:

@@ -13,16 +13,10 @@ from typing import Any, cast
 from pydantic_core import PydanticCustomError
 from sqlalchemy import (
     Column,
-    ColumnElement,
     MetaData,
-    String,
     Table,
-    any_,
-    bindparam,
-    func,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.types import NullType
 
@@ -476,7 +470,7 @@ def _write_batch(
             # A row never compares or changes these two: not decrypted.
             select(Member)
             .options(defer(Member.mobile), defer(Member.code_secret))
-            .where(_one_of(session, Member.mobile_hash, list(hashes)))
+            .where(bulk.any_of(session, Member.mobile_hash, list(hashes)))
         )
     }
     cards = {i.card_no: identity_hash(IdentityType.card_no, i.card_no) for i in parsed if i.card_no}
@@ -552,7 +546,10 @@ def _insert_members(
     # The ids are taken first, so that the rows that name the new members are built without
     # reading them back; then one COPY or executemany per table.
     identities, created = [], []
-    ids, secrets = _new_ids(session, MEMBERS, len(new_rows)), new_code_secrets(len(new_rows))
+    ids, secrets = (
+        bulk.reserve_ids(session, MEMBERS, len(new_rows)),
+        new_code_secrets(len(new_rows)),
+    )
     for member_id, secret, row in zip(ids, secrets, new_rows, strict=True):
         row["id"], row["code_secret"] = member_id, secret
         item = hashes[row["mobile_hash"]]
@@ -601,18 +598,6 @@ def _insert_consents(session: Session, created: list[tuple[int, ParsedRow]], now
     _insert(session, CONSENT_EVENTS, rows())
 
 
-def _new_ids(session: Session, table: Table, count: int) -> list[int]:
-    """`count` ids for rows this transaction is about to insert into `table`: from the id
-    column's sequence on PostgreSQL; on SQLite those past the largest, no other writer being
-    able to take them while this transaction holds the write lock (BEGIN IMMEDIATE)."""
-    if session.connection().dialect.name == "postgresql":
-        sequence = func.pg_get_serial_sequence(table.name, table.c.id.name)
-        taken = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
-        return list(session.scalars(taken))
-    last = session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
-    return list(range(last + 1, last + 1 + count))
-
-
 def _insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """`bulk.insert_rows`, the column types' bind processing done first, in place, a column
     at a time: the PII encrypted as one batch (`PiiCipher.encrypt_many`), any other value once
@@ -658,18 +643,10 @@ def _taken_cards(session: Session, cards: dict[str, str]) -> set[str]:
     taken = session.scalars(
         select(MemberIdentity.value_hash).where(
             MemberIdentity.type == IdentityType.card_no.value,
-            _one_of(session, MemberIdentity.value_hash, list(by_hash)),
+            bulk.any_of(session, MemberIdentity.value_hash, list(by_hash)),
         )
     )
     return {by_hash[h] for h in taken}
-
-
-def _one_of(session: Session, column: Any, values: list[str]) -> ColumnElement[bool]:
-    """`column` IN `values`; on PostgreSQL one array parameter (`= ANY`), so that a batch's
-    statement is the same text whatever its size and is not parsed anew each time."""
-    if session.connection().dialect.name == "postgresql":
-        return cast(ColumnElement[bool], column == any_(bindparam(None, values, ARRAY(String))))
-    return cast(ColumnElement[bool], column.in_(values))
 
 
 def _comparable(fields: dict[str, Any]) -> dict[str, Any]:

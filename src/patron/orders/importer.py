@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 from itertools import islice
 from typing import Any, cast
 
 from pydantic_core import PydanticCustomError
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -23,7 +23,8 @@ from patron.catalog import service as catalog
 from patron.catalog.schemas import CATEGORY_CODE_LENGTH
 from patron.core import bulk, clock
 from patron.core.actor import Actor
-from patron.core.batches import Batches, Lookups
+from patron.core.batches import Batches, Lookups, ahead
+from patron.core.crypto import blind_index
 from patron.core.errors import InvalidInput
 from patron.core.money import MAX_FEN, yuan_to_fen
 from patron.core.reasons import Reason
@@ -32,15 +33,23 @@ from patron.core.tabular import (
     FileLimits,
     RefusedCell,
     RowError,
-    cell_text,
     check_key,
-    read_table,
+    read_records,
+    record_text,
     row_error,
 )
 from patron.members import registry
+from patron.members.models import Member, MemberStatus
 from patron.members.schemas import normalize_mobile
 from patron.orders import service
-from patron.orders.models import Order, OrderChannel, OrderLine, OrderPayment, PaymentMethod
+from patron.orders.models import (
+    Order,
+    OrderChannel,
+    OrderLine,
+    OrderPayment,
+    OrderStatus,
+    PaymentMethod,
+)
 from patron.orders.schemas import MAX_QUANTITY, OrderImportReport, check_occurred_at
 from patron.stores import service as stores
 
@@ -72,31 +81,43 @@ PAYMENT_NAMES = {
 REQUIRED = ("store", "external_id", "occurred_at", "sku", "name", "quantity", "unit_price", "paid")
 
 
+# The fields of a row, in the order `read_records` gives them.
+FIELDS = (
+    "store", "external_id", "occurred_at", "channel", "mobile", "sku", "name", "category_code",
+    "quantity", "unit_price", "discount", "paid", "payment_method",
+)  # fmt: skip
+(
+    STORE, EXTERNAL_ID, OCCURRED_AT, CHANNEL, MOBILE, SKU, NAME, CATEGORY_CODE,
+    QUANTITY, UNIT_PRICE, DISCOUNT, PAID, PAYMENT_METHOD,
+) = range(len(FIELDS))  # fmt: skip
+Row = tuple[Any, ...]
+
+
 @dataclass(frozen=True)
 class OrderRows:
-    """The rows of an order file, readable more than once: the import checks first that the
-    rows of each order are together, then reads them again to load."""
+    """The rows of an order file, each a tuple of FIELDS, readable more than once: the import
+    checks first that the rows of each order are together, then reads them again to load."""
 
     content: bytes
     filename: str
     limits: FileLimits
 
-    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        return read_table(self.content, self.filename, HEADERS, REQUIRED, self.limits)
+    def __iter__(self) -> Iterator[tuple[int, Row]]:
+        return read_records(self.content, self.filename, HEADERS, FIELDS, REQUIRED, self.limits)
 
 
 def read_rows(content: bytes, filename: str, limits: FileLimits = DEFAULT_LIMITS) -> OrderRows:
     return OrderRows(content, filename, limits)
 
 
-def _order_key(row: dict[str, Any]) -> tuple[str, str]:
+def _order_key(row: Row) -> tuple[str, str]:
     try:
-        return cell_text(row.get("store")), cell_text(row.get("external_id"))
+        return record_text(row[STORE]), record_text(row[EXTERNAL_ID])
     except RefusedCell as refused:  # keyed by the text as sent; its order's head reports it
         return refused.field_name, refused.value
 
 
-def scattered_orders(rows: Iterable[tuple[int, dict[str, Any]]]) -> set[tuple[str, str]]:
+def scattered_orders(rows: Iterable[tuple[int, Row]]) -> set[tuple[str, str]]:
     """Orders whose rows are not together in the file. Loading one from its first run of rows
     would store it incomplete, and a corrected re-import would then skip it as already there."""
     scattered: set[tuple[str, str]] = set()
@@ -112,7 +133,7 @@ def scattered_orders(rows: Iterable[tuple[int, dict[str, Any]]]) -> set[tuple[st
     return scattered
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedLine:
     sku: str
     name: str
@@ -124,7 +145,7 @@ class ParsedLine:
     payment_method: str
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedOrder:
     first_row: int
     store_id: int
@@ -136,25 +157,32 @@ class ParsedOrder:
     lines: list[ParsedLine] = field(default_factory=list)
 
 
-def _money(row: dict[str, Any], name: str, default: str = "") -> int:
-    text = cell_text(row.get(name)) or default
+@lru_cache(maxsize=4096)
+def _fen(text: str) -> int:
+    """An amount's text in fen (prices repeat: each is read once)."""
+    return yuan_to_fen(text)
+
+
+def _money(row: Row, index: int, default: str = "") -> int:
+    text = record_text(row[index]) or default
     try:
-        amount = yuan_to_fen(text)
+        amount = _fen(text)
     except ValueError as exc:
-        raise RowError(name, str(exc), code=Reason.not_an_amount) from exc
+        raise RowError(FIELDS[index], str(exc), code=Reason.not_an_amount) from exc
     if not 0 <= amount <= MAX_FEN:
-        raise RowError(name, f"negative or above {MAX_FEN} fen", code=Reason.out_of_range)
+        reason = f"negative or above {MAX_FEN} fen"
+        raise RowError(FIELDS[index], reason, code=Reason.out_of_range)
     return amount
 
 
-def _when(value: Any) -> datetime:
+def _when(value: Any, latest: datetime) -> datetime:
     if isinstance(value, datetime):
         moment = value
     else:
         try:
-            moment = datetime.fromisoformat(cell_text(value).replace("/", "-"))
+            moment = datetime.fromisoformat(record_text(value).replace("/", "-"))
         except ValueError as exc:
-            reason = f"not a date-time: {cell_text(value)!r}"
+            reason = f"not a date-time: {record_text(value)!r}"
             raise RowError("occurred_at", reason, code=Reason.not_a_datetime) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=clock.business_tz())
@@ -162,9 +190,17 @@ def _when(value: Any) -> datetime:
         check_occurred_at(moment)
     except PydanticCustomError as exc:
         raise RowError.coded("occurred_at", exc) from exc
-    if moment > clock.now() + service.CLOCK_SKEW:
+    if moment > latest:
         raise RowError("occurred_at", "is in the future", code=Reason.in_future)
     return moment
+
+
+def _payment_method(text: str) -> str:
+    method = PAYMENT_NAMES.get(text, text.lower()) if text else "other"
+    if method not in PaymentMethod.__members__:
+        reason = f"unknown payment method {method!r}"
+        raise RowError("payment_method", reason, code=Reason.unknown_payment_method)
+    return method
 
 
 class RowParser:
@@ -174,6 +210,7 @@ class RowParser:
     def __init__(self, lookups: Lookups, actor: Actor) -> None:
         self.lookups, self.actor = lookups, actor
         self._stores: dict[str, int | None] = {}
+        self._latest = clock.now() + service.CLOCK_SKEW
 
     def store(self, code: str) -> int:
         if code not in self._stores:
@@ -187,13 +224,13 @@ class RowParser:
             raise RowError("store", f"no store {code!r} in your scope", code=Reason.unknown_store)
         return store_id
 
-    def line(self, row: dict[str, Any]) -> ParsedLine:
-        sku, name = cell_text(row.get("sku")), cell_text(row.get("name"))
+    def line(self, row: Row) -> ParsedLine:
+        sku, name = record_text(row[SKU]), record_text(row[NAME])
         check_key("sku", sku)
         if not name:
             raise RowError("name", "missing", code=Reason.missing)
         try:
-            quantity = int(cell_text(row.get("quantity")))
+            quantity = int(record_text(row[QUANTITY]))
         except ValueError as exc:
             raise RowError(
                 "quantity", "not a whole number", code=Reason.not_a_whole_number
@@ -201,102 +238,132 @@ class RowParser:
         if not 0 < quantity <= MAX_QUANTITY:
             reason = f"must be positive and at most {MAX_QUANTITY}"
             raise RowError("quantity", reason, code=Reason.out_of_range)
-        unit_price, discount = _money(row, "unit_price"), _money(row, "discount", "0")
-        paid = _money(row, "paid")
+        unit_price, discount = _money(row, UNIT_PRICE), _money(row, DISCOUNT, "0")
+        paid = _money(row, PAID)
         if paid != quantity * unit_price - discount:
             expected = quantity * unit_price - discount
             reason = f"must be quantity × unit_price − discount = {expected} fen"
             raise RowError("paid", reason, code=Reason.paid_mismatch)
-        method = cell_text(row.get("payment_method")) or "other"
-        method = PAYMENT_NAMES.get(method, method.lower())
-        if method not in PaymentMethod.__members__:
-            reason = f"unknown payment method {method!r}"
-            raise RowError("payment_method", reason, code=Reason.unknown_payment_method)
-        category = cell_text(row.get("category_code")) or None
+        method = _payment_method(record_text(row[PAYMENT_METHOD]))
+        category = record_text(row[CATEGORY_CODE]) or None
         if category is not None and len(category) > CATEGORY_CODE_LENGTH:
             reason = f"longer than {CATEGORY_CODE_LENGTH} characters"
             raise RowError("category_code", reason, code=Reason.too_long)
         return ParsedLine(sku, name[:200], category, quantity, unit_price, discount, paid, method)
 
-    def order_head(self, number: int, row: dict[str, Any]) -> ParsedOrder:
-        external_id = cell_text(row.get("external_id"))
+    def order_head(self, number: int, row: Row) -> ParsedOrder:
+        external_id = record_text(row[EXTERNAL_ID])
         check_key("external_id", external_id)
-        channel = cell_text(row.get("channel")) or OrderChannel.pos.value
+        channel = record_text(row[CHANNEL]) or OrderChannel.pos.value
         if channel not in OrderChannel.__members__:
             raise RowError("channel", f"one of {', '.join(OrderChannel)}", code=Reason.not_a_choice)
-        mobile = cell_text(row.get("mobile"))
+        mobile = record_text(row[MOBILE])
         try:
             e164 = normalize_mobile(mobile) if mobile else None
         except PydanticCustomError as exc:
             raise RowError.coded("mobile", exc) from exc
         return ParsedOrder(
             number,
-            self.store(cell_text(row.get("store"))),
+            self.store(record_text(row[STORE])),
             external_id,
-            _when(row.get("occurred_at")),
+            _when(row[OCCURRED_AT], self._latest),
             channel,
             mobile=e164,
         )
 
 
+@dataclass
+class Tally:
+    """Rows read so far, and the errors found in them not yet reported."""
+
+    rows: int = 0
+    errors: list[dict[str, object]] = field(default_factory=list)
+
+    def take_errors(self) -> list[dict[str, object]]:
+        errors, self.errors = self.errors, []
+        return errors
+
+
 def group_orders(
     parser: RowParser,
-    rows: Iterable[tuple[int, dict[str, Any]]],
-    report: OrderImportReport,
+    rows: Iterable[tuple[int, Row]],
     scattered: set[tuple[str, str]],
+    tally: Tally,
 ) -> Iterator[ParsedOrder]:
     """Rows to orders. An order whose rows are not together, or with a bad row, is dropped
-    whole, with the reason reported."""
+    whole, with the reason in `tally.errors`."""
     current: ParsedOrder | None = None
     current_key: tuple[str, str] | None = None
     broken = False
+    total = 0
     for number, row in rows:
-        report.rows += 1
+        tally.rows += 1
         key = _order_key(row)
-        if key in scattered:
-            if key != current_key:
-                yield from _complete(current, broken, report)
-                current, current_key, broken = None, key, True
+        if key != current_key:
+            yield from _complete(current, broken, total, tally)
+            current, current_key, broken, total = None, key, False, 0
+            if key in scattered:
+                broken = True
                 reason = "rows of this order are not together in the file"
-                report.errors.append(
+                tally.errors.append(
                     row_error(number, "external_id", Reason.rows_not_together, reason)
                 )
-            continue
-        if key != current_key:
-            yield from _complete(current, broken, report)
-            current_key, broken = key, False
+                continue
             try:
                 current = parser.order_head(number, row)
             except RowError as error:
-                report.errors.append(error.as_report(number))
-                current, broken = None, True
+                tally.errors.append(error.as_report(number))
+                broken = True
                 continue
+        elif key in scattered:
+            continue
         try:
             line = parser.line(row)
         except RowError as error:
-            report.errors.append(error.as_report(number))
+            tally.errors.append(error.as_report(number))
             broken = True
             continue
         if current is not None:
-            if sum(ln.paid for ln in current.lines) + line.paid > MAX_FEN:
+            if total + line.paid > MAX_FEN:
                 reason = f"the order total exceeds {MAX_FEN} fen"
-                report.errors.append(
-                    row_error(number, "paid", Reason.order_total_too_large, reason)
-                )
+                tally.errors.append(row_error(number, "paid", Reason.order_total_too_large, reason))
                 broken = True
                 continue
+            total += line.paid
             current.lines.append(line)
-    yield from _complete(current, broken, report)
+    yield from _complete(current, broken, total, tally)
+
+
+@dataclass
+class ParsedBatch:
+    """Orders to write in one transaction; the errors of the rows read up to them; how many
+    rows that is."""
+
+    orders: list[ParsedOrder]
+    errors: list[dict[str, object]]
+    rows: int
+
+
+def parsed_batches(
+    parser: RowParser, rows: Iterable[tuple[int, Row]], size: int
+) -> Iterator[ParsedBatch]:
+    """The file's orders, `size` at a time; a last batch without orders carries the errors of
+    the rows after the last order."""
+    tally = Tally()
+    orders = group_orders(parser, rows, scattered_orders(rows), tally)
+    while batch := list(islice(orders, size)):
+        yield ParsedBatch(batch, tally.take_errors(), tally.rows)
+    yield ParsedBatch([], tally.take_errors(), tally.rows)
 
 
 def _complete(
-    order: ParsedOrder | None, broken: bool, report: OrderImportReport
+    order: ParsedOrder | None, broken: bool, total: int, tally: Tally
 ) -> Iterator[ParsedOrder]:
     """The order, unless a row of it was bad or it sells nothing (live intake refuses both)."""
     if order is None or broken:
         return
-    if not any(ln.paid for ln in order.lines):
-        report.errors.append(
+    if not total:
+        tally.errors.append(
             row_error(order.first_row, "paid", Reason.order_total_zero, "the order total is 0")
         )
         return
@@ -306,23 +373,30 @@ def _complete(
 def import_orders(
     batches: Batches,
     actor: Actor,
-    rows: Iterable[tuple[int, dict[str, Any]]],
+    rows: Iterable[tuple[int, Row]],
     dry_run: bool,
     publish_events: bool = False,
 ) -> OrderImportReport:
     """Load an order file, `batches.size` orders per transaction. `rows` is read twice
     (`read_rows` gives rows that can be): once to check that the rows of each order are
-    together, once to load. An order another import stored first, even one running at the same
-    time, counts as already there (`skipped`)."""
+    together, once to load; the next batch is read while one is written. An order another
+    import stored first, even one running at the same time, counts as already there
+    (`skipped`)."""
     if iter(rows) is rows:  # rows that can be read only once: keep them for both passes
         rows = list(rows)
     report = OrderImportReport(
         dry_run=dry_run, rows=0, orders=0, created=0, skipped=0, lines=0, errors=[]
     )
-    orders = group_orders(RowParser(batches.read, actor), rows, report, scattered_orders(rows))
-    while batch := list(islice(orders, batches.size)):
-        work = partial(_write_batch, batch=batch, dry_run=dry_run, publish_events=publish_events)
-        batches.write(work, report.rows).add_to(report)
+    parser = RowParser(batches.read, actor)
+    with ahead(parsed_batches(parser, rows, batches.size)) as parsed:
+        for batch in parsed:
+            report.rows = batch.rows
+            report.errors += batch.errors
+            if batch.orders:
+                work = partial(
+                    _write_batch, batch=batch.orders, dry_run=dry_run, publish_events=publish_events
+                )
+                batches.write(work, batch.rows).add_to(report)
     if not dry_run:
         batches.write(lambda session: _audit(session, actor, report), report.rows)
     return report
@@ -378,18 +452,12 @@ def _write_batch(
     session: Session, batch: list[ParsedOrder], dry_run: bool, publish_events: bool
 ) -> BatchOutcome:
     outcome = BatchOutcome(orders=len(batch))
-    keys = [(o.store_id, o.external_id) for o in batch]
-    found = session.execute(
-        select(Order.store_id, Order.external_id).where(
-            tuple_(Order.store_id, Order.external_id).in_(keys)
-        )
-    )
-    existing = {(store_id, external_id) for store_id, external_id in found}
+    existing = _existing(session, batch)
     fresh = [o for o in batch if (o.store_id, o.external_id) not in existing]
-    mobiles = registry.ids_by_mobile(session, [o.mobile for o in fresh if o.mobile])
+    members = _members_by_mobile(session, {o.mobile for o in fresh if o.mobile})
     for order in fresh:
         if order.mobile is not None:
-            order.member_id = mobiles.get(order.mobile)
+            order.member_id = members.get(order.mobile)
             if order.member_id is None:
                 reason = "no member with this mobile; order kept without member"
                 outcome.errors.append(
@@ -399,71 +467,140 @@ def _write_batch(
     outcome.lines = sum(len(o.lines) for o in fresh)
     if dry_run or not fresh:
         return outcome
-    products = catalog.ensure_products(
-        session,
-        (catalog.LineProduct(ln.sku, ln.name, ln.category_code) for o in fresh for ln in o.lines),
-    )
-    now = clock.now()
-    bulk.insert_rows(
-        session,
-        ORDERS,
-        [
-            {
-                "store_id": o.store_id,
-                "external_id": o.external_id,
-                "channel": o.channel,
-                "member_id": o.member_id,
-                "occurred_at": o.occurred_at,
-                "total": sum(ln.paid for ln in o.lines),
-                "refunded_amount": 0,
-                "status": "completed",
-                "created_at": now,
-            }
-            for o in fresh
-        ],
-    )
-    fresh_keys = [(o.store_id, o.external_id) for o in fresh]
-    ids = {
-        (store_id, external_id): order_id
-        for order_id, store_id, external_id in session.execute(
-            select(Order.id, Order.store_id, Order.external_id).where(
-                tuple_(Order.store_id, Order.external_id).in_(fresh_keys)
+    ids = _insert_orders(session, fresh)
+    _insert_lines(session, fresh, ids)
+    if publish_events:
+        _publish(
+            session,
+            fresh,
+            dict(zip(((o.store_id, o.external_id) for o in fresh), ids, strict=True)),
+        )
+    return outcome
+
+
+def _existing(session: Session, batch: list[ParsedOrder]) -> set[tuple[int, str]]:
+    """The (store, external id) of the batch's orders already stored."""
+    if session.get_bind().dialect.name == "postgresql":
+        found = session.execute(
+            EXISTING,
+            {"stores": [o.store_id for o in batch], "ids": [o.external_id for o in batch]},
+        )
+    else:
+        keys = [(o.store_id, o.external_id) for o in batch]
+        found = session.execute(
+            select(Order.store_id, Order.external_id).where(
+                tuple_(Order.store_id, Order.external_id).in_(keys)
             )
         )
+    return {(store_id, external_id) for store_id, external_id in found}
+
+
+EXISTING = text(
+    "SELECT o.store_id, o.external_id FROM orders o"
+    " JOIN unnest(CAST(:stores AS integer[]), CAST(:ids AS varchar[])) AS k(store_id, external_id)"
+    " ON o.store_id = k.store_id AND o.external_id = k.external_id"
+)
+
+
+def _members_by_mobile(session: Session, mobiles: set[str]) -> dict[str, int]:
+    """Active members' ids by E.164 mobile. A mobile of a merged or erased member goes to
+    `registry.ids_by_mobile`, which follows merges; the others are read as plain columns."""
+    if not mobiles:
+        return {}
+    by_hash = {blind_index("mobile", m): m for m in mobiles}
+    found: dict[str, int] = {}
+    others: list[str] = []
+    rows = session.execute(
+        select(Member.mobile_hash, Member.id, Member.status, Member.merged_into_id).where(
+            bulk.any_of(session, Member.mobile_hash, list(by_hash))
+        )
+    )
+    for mobile_hash, member_id, status, merged_into_id in rows:
+        mobile = by_hash[mobile_hash or ""]
+        if status == MemberStatus.active and merged_into_id is None:
+            found[mobile] = member_id
+        else:
+            others.append(mobile)
+    return found | registry.ids_by_mobile(session, others) if others else found
+
+
+def _insert_orders(session: Session, fresh: list[ParsedOrder]) -> list[int]:
+    """The orders inserted, with ids reserved for them first: no read back."""
+    ids = bulk.reserve_ids(session, ORDERS, len(fresh))
+    now = clock.now()
+    bulk.copy_rows(
+        session,
+        ORDERS,
+        ORDER_COLUMNS,
+        [
+            (
+                order_id,
+                o.store_id,
+                o.external_id,
+                o.channel,
+                o.member_id,
+                o.occurred_at,
+                sum([ln.paid for ln in o.lines]),
+                0,
+                OrderStatus.completed.value,
+                now,
+            )
+            for order_id, o in zip(ids, fresh, strict=True)
+        ],
+    )
+    return ids
+
+
+ORDER_COLUMNS = (
+    "id", "store_id", "external_id", "channel", "member_id", "occurred_at", "total",
+    "refunded_amount", "status", "created_at",
+)  # fmt: skip
+LINE_COLUMNS = (
+    "order_id", "line_no", "product_id", "sku", "name", "category_id", "quantity", "unit_price",
+    "discount", "paid", "refunded_quantity", "refunded_amount",
+)  # fmt: skip
+PAYMENT_COLUMNS = ("order_id", "method", "amount", "reference")
+
+
+def _insert_lines(session: Session, fresh: list[ParsedOrder], ids: list[int]) -> None:
+    """The orders' lines, their products from the catalog (created when new), and payments:
+    one per method an order's lines were paid with."""
+    products = {
+        sku: (product.id, product.category_id)
+        for sku, product in catalog.ensure_products(
+            session,
+            {
+                ln.sku: catalog.LineProduct(ln.sku, ln.name, ln.category_code)
+                for o in fresh
+                for ln in o.lines
+            }.values(),
+        ).items()
     }
     line_rows, payment_rows = [], []
-    for o in fresh:
-        order_id = ids[(o.store_id, o.external_id)]
+    for order_id, o in zip(ids, fresh, strict=True):
         by_method: dict[str, int] = {}
         for n, ln in enumerate(o.lines, start=1):
-            product = products[ln.sku]
+            product_id, category_id = products[ln.sku]
             line_rows.append(
-                {
-                    "order_id": order_id,
-                    "line_no": n,
-                    "product_id": product.id,
-                    "sku": ln.sku,
-                    "name": ln.name,
-                    "category_id": product.category_id,
-                    "quantity": ln.quantity,
-                    "unit_price": ln.unit_price,
-                    "discount": ln.discount,
-                    "paid": ln.paid,
-                    "refunded_quantity": 0,
-                    "refunded_amount": 0,
-                }
+                (
+                    order_id,
+                    n,
+                    product_id,
+                    ln.sku,
+                    ln.name,
+                    category_id,
+                    ln.quantity,
+                    ln.unit_price,
+                    ln.discount,
+                    ln.paid,
+                    0,
+                    0,
+                )  # fmt: skip
             )
             by_method[ln.payment_method] = by_method.get(ln.payment_method, 0) + ln.paid
-        payment_rows += [
-            {"order_id": order_id, "method": m, "amount": a, "reference": ""}
-            for m, a in by_method.items()
-            if a > 0
-        ]
-    bulk.insert_rows(session, LINES, line_rows)
-    bulk.insert_rows(session, PAYMENTS, payment_rows)
-    if publish_events:
-        _publish(session, fresh, ids)
-    return outcome
+        payment_rows += [(order_id, m, a, "") for m, a in by_method.items() if a > 0]
+    bulk.copy_rows(session, LINES, LINE_COLUMNS, line_rows)
+    bulk.copy_rows(session, PAYMENTS, PAYMENT_COLUMNS, payment_rows)
 
 
 def _publish(session: Session, fresh: list[ParsedOrder], ids: dict[tuple[int, str], int]) -> None:
