@@ -164,8 +164,14 @@ def actor_from_token(session: Session, settings: Settings, token: str) -> Actor 
 
 
 async def current_actor(request: Request, session: SessionDep, settings: SettingsDep) -> Actor:
+    """The token's actor: an API key looked up lately comes from the cache, on the event loop;
+    anything else takes a thread and a query."""
     token = bearer_token(request)
-    actor = await run_in_threadpool(_authenticate, session, settings, token) if token else None
+    actor = None
+    if token and token.startswith(API_KEY_PREFIX):
+        actor = apikeys.cached_actor_for_key(token)
+    if token and actor is None:
+        actor = await run_in_threadpool(_authenticate, session, settings, token)
     if actor is None:
         raise Unauthenticated("a valid bearer token (staff token or API key) is required")
     request.state.actor = actor
