@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -221,9 +222,7 @@ class Idempotent:
     response: Response
     key: str | None
 
-    def __call__(
-        self, actor: Actor, data: BaseModel, work: Callable[[], BaseModel]
-    ) -> dict[str, Any]:
+    def __call__(self, actor: Actor, data: BaseModel, work: Callable[[], BaseModel]) -> Response:
         # The scope is the path under the API prefix, as stored by every earlier request.
         scope = f"{self.request.method} {self.request.url.path.removeprefix(API_PREFIX)}"
         outcome = idempotency.run_once(
@@ -234,8 +233,11 @@ class Idempotent:
             data.model_dump(mode="json"),
             lambda: (201, work().model_dump(mode="json")),
         )
-        self.response.status_code = outcome.status
-        return outcome.body
+        # The body is the response model's own dump (a replay's too, stored at the first
+        # request), so it is sent as it is, not validated against that model and dumped again.
+        response = JSONResponse(outcome.body, outcome.status)
+        response.headers.raw.extend(self.response.headers.raw)
+        return response
 
 
 async def idempotent(
