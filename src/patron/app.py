@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import text
@@ -64,22 +64,27 @@ async def bounded_ids(request: Request) -> None:
             )
 
 
-def api_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(bounded_ids)])
-    for domain_router in (
-        auth_router,
-        stores_router,
-        staff_router,
-        apikeys_router,
-        audit_router,
-        members_router,
-        catalog_router,
-        orders_router,
-        points_router,
-        imports_router,
-    ):
-        router.include_router(domain_router)
-    return router
+# Routes are matched in this order, one by one: the till's routers (orders, points) come first
+# since they take most requests.
+DOMAIN_ROUTERS = (
+    orders_router,
+    points_router,
+    members_router,
+    auth_router,
+    stores_router,
+    staff_router,
+    apikeys_router,
+    audit_router,
+    catalog_router,
+    imports_router,
+)
+
+
+def include_api(app: FastAPI) -> None:
+    """Each domain's router under the API prefix, included into the app itself: a router nested
+    in another costs every request a second and third pass over its routes."""
+    for domain_router in DOMAIN_ROUTERS:
+        app.include_router(domain_router, prefix=API_PREFIX, dependencies=[Depends(bounded_ids)])
 
 
 @asynccontextmanager
@@ -125,7 +130,7 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
             request, exc.status, exc.code, exc.title, exc.detail, retry_after
         )
 
-    app.include_router(api_router())
+    include_api(app)
     console.mount(app)
 
     @app.get("/healthz", tags=["ops"], responses=errors(DatabaseUnavailable))

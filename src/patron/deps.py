@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -164,8 +165,14 @@ def actor_from_token(session: Session, settings: Settings, token: str) -> Actor 
 
 
 async def current_actor(request: Request, session: SessionDep, settings: SettingsDep) -> Actor:
+    """The token's actor: an API key looked up lately comes from the cache, on the event loop;
+    anything else takes a thread and a query."""
     token = bearer_token(request)
-    actor = await run_in_threadpool(_authenticate, session, settings, token) if token else None
+    actor = None
+    if token and token.startswith(API_KEY_PREFIX):
+        actor = apikeys.cached_actor_for_key(token)
+    if token and actor is None:
+        actor = await run_in_threadpool(_authenticate, session, settings, token)
     if actor is None:
         raise Unauthenticated("a valid bearer token (staff token or API key) is required")
     request.state.actor = actor
@@ -215,9 +222,7 @@ class Idempotent:
     response: Response
     key: str | None
 
-    def __call__(
-        self, actor: Actor, data: BaseModel, work: Callable[[], BaseModel]
-    ) -> dict[str, Any]:
+    def __call__(self, actor: Actor, data: BaseModel, work: Callable[[], BaseModel]) -> Response:
         # The scope is the path under the API prefix, as stored by every earlier request.
         scope = f"{self.request.method} {self.request.url.path.removeprefix(API_PREFIX)}"
         outcome = idempotency.run_once(
@@ -228,8 +233,11 @@ class Idempotent:
             data.model_dump(mode="json"),
             lambda: (201, work().model_dump(mode="json")),
         )
-        self.response.status_code = outcome.status
-        return outcome.body
+        # The body is the response model's own dump (a replay's too, stored at the first
+        # request), so it is sent as it is, not validated against that model and dumped again.
+        response = JSONResponse(outcome.body, outcome.status)
+        response.headers.raw.extend(self.response.headers.raw)
+        return response
 
 
 async def idempotent(

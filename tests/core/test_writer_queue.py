@@ -3,10 +3,13 @@ request that waits past its bound answers 503 with Retry-After instead of a 500.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import sessionmaker
@@ -106,4 +109,49 @@ def test_a_request_waiting_past_the_bound_answers_503_with_retry_after(tmp_path:
     assert response.status_code == 503, response.text
     assert response.headers["Retry-After"] == "1"
     assert response.json()["code"] == "service_unavailable"
+    engine.dispose()
+
+
+def _hold_lock_file(database: Path) -> int:
+    """The writers' lock file taken as another process would (a descriptor of its own)."""
+    fd = os.open(f"{database}{db.WRITER_LOCK_SUFFIX}", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def test_a_writer_waits_for_another_process_and_gives_up_after_its_wait(tmp_path: Path) -> None:
+    path = tmp_path / "processes.db"
+    engine = _engine(path, write_wait=0.2)
+    holder = _hold_lock_file(path)
+    started = time.monotonic()
+    try:
+        with pytest.raises(db.DatabaseBusy), sessionmaker(engine)() as session:
+            session.execute(text("INSERT INTO arrivals (who) VALUES (1)"))
+        assert 0.2 <= time.monotonic() - started < 2
+    finally:
+        os.close(holder)
+    with sessionmaker(engine)() as session, session.begin():
+        session.execute(text("INSERT INTO arrivals (who) VALUES (2)"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT who FROM arrivals")).scalars().all() == [2]
+    engine.dispose()
+
+
+def test_a_writer_takes_its_turn_as_soon_as_the_other_process_lets_go(tmp_path: Path) -> None:
+    path = tmp_path / "handover.db"
+    engine = _engine(path, write_wait=10.0)
+    holder = _hold_lock_file(path)
+    done = threading.Event()
+
+    def write() -> None:
+        with sessionmaker(engine)() as session, session.begin():
+            session.execute(text("INSERT INTO arrivals (who) VALUES (1)"))
+        done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    assert not done.wait(0.2)  # waiting for the other process
+    os.close(holder)
+    assert done.wait(2)
+    thread.join()
     engine.dispose()

@@ -103,6 +103,11 @@ def actor_for_key(session: Session, key: str) -> Actor | None:
     return _actors.get(key_hash, lambda: _load_actor(session, key_hash))
 
 
+def cached_actor_for_key(key: str) -> Actor | None:
+    """The actor of a key this process looked up within the cache's time, without a query."""
+    return _actors.get(hash_api_key(key), lambda: None)
+
+
 def _load_actor(session: Session, key_hash: str) -> Actor | None:
     """One statement: the key and its store scopes (none for an all-stores key)."""
     rows = session.execute(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -118,6 +120,8 @@ class Timestamped:
 # for writers in other processes) before giving up with DatabaseBusy.
 WRITE_WAIT_SECONDS = 30.0
 READ_ONLY = "patron_read_only"
+# Beside the database file: the processes writing to it take turns through a lock on this file.
+WRITER_LOCK_SUFFIX = "-writer.lock"
 
 
 class DatabaseBusy(ServiceUnavailable):
@@ -143,22 +147,45 @@ def transient(error: BaseException) -> TypeGuard[DBAPIError]:
 
 
 class WriterQueue:
-    """SQLite's write lock, taken first come, first served by the threads of one process.
+    """SQLite's write lock, taken first come, first served: by the threads of one process in
+    one queue, then by the processes through an exclusive lock on a file beside the database.
 
     SQLite's own busy handler retries with a growing back-off, so a writer that arrives while
-    the lock is taken can lose to many later ones (seconds of tail latency). Here waiters line
-    up and the lock is handed to the oldest one at commit or rollback."""
+    the lock is taken can lose to many later ones (seconds of tail latency). Here the waiters of
+    a process line up and the oldest takes its turn at commit or rollback; the one at the head
+    waits for the other processes' writers in the kernel (`flock`), which wakes it as soon as
+    the file is unlocked, while the process it waits for must first hand its own turn on."""
 
-    def __init__(self) -> None:
+    def __init__(self, lock_path: str | None = None) -> None:
         self._mutex = threading.Lock()
         self._waiters: deque[threading.Lock] = deque()
         self._held = False
+        self._lock_path = lock_path
+        self._lock_file: _LockFile | None = None
 
     @property
     def waiting(self) -> int:
         return len(self._waiters)
 
     def acquire(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        if not self._take_turn(timeout):
+            return False
+        if self._lock_path is None:
+            return True
+        self._lock_file = _LockFile.take(self._lock_path, deadline - time.monotonic())
+        if self._lock_file is None:
+            self._pass_turn()
+            return False
+        return True
+
+    def release(self) -> None:
+        lock_file, self._lock_file = self._lock_file, None
+        if lock_file is not None:
+            lock_file.release()
+        self._pass_turn()
+
+    def _take_turn(self, timeout: float) -> bool:
         with self._mutex:
             if not self._held:
                 self._held = True
@@ -166,7 +193,7 @@ class WriterQueue:
             turn = threading.Lock()
             turn.acquire()
             self._waiters.append(turn)
-        if turn.acquire(timeout=timeout):
+        if turn.acquire(timeout=max(timeout, 0)):
             return True
         with self._mutex:
             if turn in self._waiters:
@@ -174,12 +201,62 @@ class WriterQueue:
                 return False
         return True  # handed over between the timeout and taking the mutex
 
-    def release(self) -> None:
+    def _pass_turn(self) -> None:
         with self._mutex:
             if self._waiters:
-                self._waiters.popleft().release()  # the lock passes on, still held
+                self._waiters.popleft().release()  # the turn passes on, still held
             else:
                 self._held = False
+
+
+class _LockFile:
+    """One exclusive `flock` of the writers' lock file, on a descriptor of its own: a wait given
+    up on leaves its descriptor to be closed by the thread still waiting for it, without
+    touching the lock a later writer of the process takes on another descriptor."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    @classmethod
+    def take(cls, path: str, timeout: float) -> _LockFile | None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return cls(fd)
+        except BlockingIOError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(fd) if _wait_for_lock(fd, timeout) else None
+
+    def release(self) -> None:
+        os.close(self._fd)  # closing the only descriptor of the open file unlocks it
+
+
+def _wait_for_lock(fd: int, timeout: float) -> bool:
+    """Wait in the kernel, in a thread of its own, since `flock` itself takes no timeout; a wait
+    given up on closes the descriptor once the lock comes, releasing it at once."""
+    mutex = threading.Lock()
+    locked = threading.Event()
+    abandoned = False
+
+    def wait() -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with mutex:
+            if abandoned:
+                os.close(fd)
+            else:
+                locked.set()
+
+    threading.Thread(target=wait, name="patron-sqlite-writer-lock", daemon=True).start()
+    if locked.wait(max(timeout, 0)):
+        return True
+    with mutex:
+        if locked.is_set():
+            return True
+        abandoned = True
+    return False
 
 
 _writer_queues: dict[str, WriterQueue] = {}
@@ -188,8 +265,9 @@ _writer_queues_mutex = threading.Lock()
 
 def writer_queue(database: str) -> WriterQueue:
     """The one queue of a database file in this process, whichever engine writes to it."""
+    path = os.path.realpath(database)
     with _writer_queues_mutex:
-        return _writer_queues.setdefault(os.path.realpath(database), WriterQueue())
+        return _writer_queues.setdefault(path, WriterQueue(path + WRITER_LOCK_SUFFIX))
 
 
 class QueuedConnection(sqlite3.Connection):

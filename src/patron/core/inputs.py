@@ -8,6 +8,7 @@ number fields as pydantic reads it: the console builds the same models from its 
 
 from __future__ import annotations
 
+import functools
 import types
 from dataclasses import dataclass
 from datetime import date
@@ -41,7 +42,10 @@ class Input(BaseModel):
     @classmethod
     def _of_its_json_type(cls, value: Any, info: ValidationInfo) -> Any:
         name = info.field_name
-        if name is not None and not fits(cls.model_fields[name].annotation, value):
+        if name is None:
+            return value
+        annotation = cls.model_fields[name].annotation
+        if not _takes_any_json_type(cls, name) and not fits(annotation, value):
             raise PydanticCustomError(
                 Reason.wrong_type.value,
                 "{value!r} is not of this field's JSON type",
@@ -88,6 +92,28 @@ def fits(annotation: Any, value: Any) -> bool:
     if isinstance(annotation, type) and issubclass(annotation, TIMES):
         return not isinstance(value, (bool, *NUMBERS)) and not _number_text(value)
     return True
+
+
+@functools.cache
+def _takes_any_json_type(model: type[BaseModel], field: str) -> bool:
+    return takes_any_json_type(model.model_fields[field].annotation)
+
+
+def takes_any_json_type(annotation: Any) -> bool:
+    """Whether `fits` holds whatever the value (text, models and lists of them: the most fields),
+    so that validating a body skips it for them."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return takes_any_json_type(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return any(takes_any_json_type(option) for option in get_args(annotation))
+    if origin is list:
+        return takes_any_json_type(get_args(annotation)[0])
+    if origin is dict:
+        return takes_any_json_type(get_args(annotation)[1])
+    if annotation is type(None) or annotation is bool or annotation in NUMBERS:
+        return False
+    return not (isinstance(annotation, type) and issubclass(annotation, TIMES))
 
 
 def _number_text(value: Any) -> bool:

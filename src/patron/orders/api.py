@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Response
 
 from patron.core.actor import Actor
 from patron.core.moments import Moment
@@ -30,7 +30,7 @@ Refunder = Annotated[Actor, Depends(require(permissions.REFUND))]
 @router.post("/orders", response_model=OrderOut, status_code=201, responses=errors(OrderExists))
 def create_order(
     data: OrderCreate, session: SessionDep, actor: Till, once: IdempotentDep
-) -> dict[str, Any]:
+) -> Response:
     return once(actor, data, lambda: presenters.taken(service.create_order(session, actor, data)))
 
 
@@ -46,7 +46,7 @@ def refund_order(
     session: SessionDep,
     actor: Refunder,
     once: IdempotentDep,
-) -> dict[str, Any]:
+) -> Response:
     def work() -> RefundOut:
         refund = service.refund_order(session, actor, order_id, data)
         out = presenters.present(session, service.get_order(session, actor, order_id))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Response
 
 from patron.core import clock
 from patron.core.actor import Actor
@@ -171,7 +171,7 @@ def burn_points(
     session: SessionDep,
     actor: Till,
     once: IdempotentDep,
-) -> dict[str, Any]:
+) -> Response:
     def work() -> EntryOut:
         visibility.get_active_member(session, actor, member_id)
         entry = burning.burn(
@@ -196,7 +196,7 @@ def adjust_points(
     session: SessionDep,
     actor: Requester,
     once: IdempotentDep,
-) -> dict[str, Any]:
+) -> Response:
     def work() -> AdjustmentOut:
         member = registry.get_active_member(session, actor, member_id)
         adjustment = adjustments.request_adjustment(
