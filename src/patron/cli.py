@@ -151,7 +151,11 @@ def serve(
     if reload:
         uvicorn.run("patron.app:create_app", host=host, port=port, reload=True, **options)
         return
-    config = uvicorn.Config("patron.app:create_app", workers=workers, **options)
+    from patron.serving import RecyclingProtocol
+
+    config = uvicorn.Config(
+        "patron.app:create_app", workers=workers, http=RecyclingProtocol, **options
+    )
     sock = listening_socket(host, port)
     if workers > 1:
         Multiprocess(config, sockets=[sock]).run()

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # Imports run at a time per process, off the request threads; 0 runs each in the request
     # that uploads it (tests, and scripts that want the report in the answer).
     import_workers: int = Field(default=2, ge=0)
+    # Requests a keep-alive connection serves before the server closes it, so that a client's
+    # connections spread again over the worker processes (`patron serve`).
+    requests_per_connection: int = Field(default=100, ge=1)
 
     @field_validator("log_level")
     @classmethod
