@@ -81,3 +81,30 @@ def any_of(
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+class FreshStatistics:
+    """Keeps PostgreSQL's statistics of the tables an import multiplies up to date.
+
+    A batch's lookups (a thousand keys at a time) are planned from the statistics, which during
+    an import that multiplies a table still describe it as small: the lookups become sequential
+    scans, and the import slows down batch by batch (318 µs of server CPU a member at 100,000
+    members instead of 81). The tables are analysed again each time the rows this import added
+    double, so a million rows cost about ten ANALYZEs."""
+
+    FIRST = 5000
+
+    def __init__(self, *tables: Table) -> None:
+        self.tables = tables
+        self.added = 0
+        self.next_at = self.FIRST
+
+    def before_lookups(self, session: Session) -> None:
+        if self.added < self.next_at or session.get_bind().dialect.name != "postgresql":
+            return
+        for table in self.tables:
+            session.execute(text(f'ANALYZE "{table.name}"'))
+        self.next_at = 2 * self.added
+
+    def grew(self, rows: int) -> None:
+        self.added += rows

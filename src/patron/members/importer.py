@@ -281,7 +281,7 @@ def import_members(
             except RowError as error:
                 _row_error(report.errors, number, error)
 
-    repeats, names = Repeats(), NameIndexes()
+    repeats, names, statistics = Repeats(), NameIndexes(), _statistics()
     for batch in _batches(parsed_rows(), batches.size):
         report.rows = rows_read
         work = partial(
@@ -290,6 +290,7 @@ def import_members(
             parsed=repeats.first_of(batch, report),
             dry_run=dry_run,
             names=names,
+            statistics=statistics,
         )
         batches.write(work, report.rows).add_to(report)
     report.rows = rows_read
@@ -307,10 +308,10 @@ def write_members(
     dry_run: bool,
 ) -> None:
     """Write validated rows in the caller's transaction, in batches of BATCH."""
-    repeats, names = Repeats(), NameIndexes()
+    repeats, names, statistics = Repeats(), NameIndexes(), _statistics()
     for batch in _batches(parsed, BATCH):
         unique = repeats.first_of(batch, report)
-        _write_batch(session, actor, unique, dry_run, names).add_to(report)
+        _write_batch(session, actor, unique, dry_run, names, statistics).add_to(report)
     report.errors.sort(key=lambda error: error.row)
     if not dry_run:
         _audit(session, actor, report)
@@ -459,9 +460,19 @@ class _Batch:
         _insert(self.session, audit.ENTRIES, self.audits)
 
 
+def _statistics() -> bulk.FreshStatistics:
+    return bulk.FreshStatistics(MEMBERS, cast(Table, MemberIdentity.__table__))
+
+
 def _write_batch(
-    session: Session, actor: Actor, parsed: list[ParsedRow], dry_run: bool, names: NameIndexes
+    session: Session,
+    actor: Actor,
+    parsed: list[ParsedRow],
+    dry_run: bool,
+    names: NameIndexes,
+    statistics: bulk.FreshStatistics,
 ) -> BatchOutcome:
+    statistics.before_lookups(session)
     mobile_hashes = crypto.cipher().blind_indexes("mobile", [item.mobile for item in parsed])
     hashes = dict(zip(mobile_hashes, parsed, strict=True))
     existing = {
@@ -494,6 +505,7 @@ def _write_batch(
         return outcome
     if new_rows:
         _insert_members(session, new_rows, hashes, cards, writes)
+        statistics.grew(len(new_rows))
     writes.flush()
     return outcome
 
