@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -26,13 +26,7 @@ from patron.catalog.schemas import (
 from patron.console.forms import NO_ERRORS, FormErrors, form_errors, parse_enum, parse_id
 from patron.console.i18n import Translator
 from patron.console.uploads import (
-    ImportView,
-    UploadRefused,
-    columns,
-    dry_run_of,
-    error_rows,
-    import_view,
-    submit,
+    ImportScreen,
 )
 from patron.console.web import (
     PREFIX,
@@ -439,52 +433,13 @@ def _product_form(
 # --- import -------------------------------------------------------------------------------------
 
 
-@router.get("/products/import")
-def import_page(request: Request, actor: ConsoleActorDep) -> HTMLResponse:
-    require_console(actor, catalog_policy.EDIT)
-    return _import_page(request, None, True, NO_ERRORS)
-
-
-@router.post("/products/import")
-def import_run(
-    request: Request,
-    session: Tx,
-    background: BackgroundTasks,
-    actor: ConsoleActorDep,
-    form: CheckedForm,
-) -> Response:
-    require_console(actor, catalog_policy.EDIT)
-    try:
-        import_id = submit(request, session, background, actor, ImportKind.products, form)
-    except UploadRefused as refused:
-        return _import_page(request, None, dry_run_of(form), refused.errors)
-    return redirect(f"{PREFIX}/products/import/{import_id}")
-
-
-@router.get("/products/import/{import_id}")
-def import_result(
-    request: Request, import_id: int, session: Tx, actor: ConsoleActorDep
-) -> HTMLResponse:
-    require_console(actor, catalog_policy.EDIT)
-    job = import_view(session, actor, ImportKind.products, import_id, t_for(request))
-    return _import_page(request, job, job.record.dry_run, job.errors)
-
-
-def _import_page(
-    request: Request, job: ImportView | None, dry_run: bool, errors: FormErrors
-) -> HTMLResponse:
-    report = (
-        ProductImportReport.model_validate(job.record.report) if job and job.record.report else None
-    )
-    return render(
-        request,
-        "catalog/import.html",
-        status=errors.status,
-        report=report,
-        dry_run=dry_run,
-        errors=errors,
-        columns=columns(catalog.PRODUCT_HEADERS),
-        required=("sku", "name"),
-        error_rows=error_rows(report.errors, t_for(request)) if report else [],
-        **(job.context() if job else {}),
-    )
+ImportScreen(
+    kind=ImportKind.products,
+    path="/products/import",
+    url=f"{PREFIX}/products/import",
+    permission=catalog_policy.EDIT,
+    template="catalog/import.html",
+    report=ProductImportReport,
+    headers=catalog.PRODUCT_HEADERS,
+    required=("sku", "name"),
+).add_to(router)

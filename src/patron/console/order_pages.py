@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -24,13 +24,7 @@ from patron.console.forms import (
 )
 from patron.console.i18n import Translator
 from patron.console.uploads import (
-    ImportView,
-    UploadRefused,
-    columns,
-    dry_run_of,
-    error_rows,
-    import_view,
-    submit,
+    ImportScreen,
 )
 from patron.console.web import (
     PREFIX,
@@ -304,52 +298,13 @@ def _refused(
 # --- import -------------------------------------------------------------------------------------
 
 
-@router.get("/import")
-def import_page(request: Request, actor: ConsoleActorDep) -> HTMLResponse:
-    require_console(actor, order_policy.IMPORT)
-    return _import_page(request, None, True, NO_ERRORS)
-
-
-@router.post("/import")
-def import_run(
-    request: Request,
-    session: Tx,
-    background: BackgroundTasks,
-    actor: ConsoleActorDep,
-    form: CheckedForm,
-) -> Response:
-    require_console(actor, order_policy.IMPORT)
-    try:
-        import_id = submit(request, session, background, actor, ImportKind.orders, form)
-    except UploadRefused as refused:
-        return _import_page(request, None, dry_run_of(form), refused.errors)
-    return redirect(f"{PREFIX}/orders/import/{import_id}")
-
-
-@router.get("/import/{import_id}")
-def import_result(
-    request: Request, import_id: int, session: Tx, actor: ConsoleActorDep
-) -> HTMLResponse:
-    require_console(actor, order_policy.IMPORT)
-    job = import_view(session, actor, ImportKind.orders, import_id, t_for(request))
-    return _import_page(request, job, job.record.dry_run, job.errors)
-
-
-def _import_page(
-    request: Request, job: ImportView | None, dry_run: bool, errors: FormErrors
-) -> HTMLResponse:
-    report = (
-        OrderImportReport.model_validate(job.record.report) if job and job.record.report else None
-    )
-    return render(
-        request,
-        "orders/import.html",
-        status=errors.status,
-        report=report,
-        dry_run=dry_run,
-        errors=errors,
-        columns=columns(importer.HEADERS),
-        required=importer.REQUIRED,
-        error_rows=error_rows(report.errors, t_for(request)) if report else [],
-        **(job.context() if job else {}),
-    )
+ImportScreen(
+    kind=ImportKind.orders,
+    path="/import",
+    url=f"{PREFIX}/orders/import",
+    permission=order_policy.IMPORT,
+    template="orders/import.html",
+    report=OrderImportReport,
+    headers=importer.HEADERS,
+    required=importer.REQUIRED,
+).add_to(router)

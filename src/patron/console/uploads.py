@@ -5,20 +5,34 @@ refusals in the console's language by their codes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import BackgroundTasks
+from fastapi import APIRouter, BackgroundTasks
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
 from patron.console.forms import NO_ERRORS, FormErrors, reason_text
 from patron.console.i18n import Translator, has_key
-from patron.console.web import ErrorPage, error_page_on, settings_of, t_for
+from patron.console.web import (
+    CheckedForm,
+    ConsoleActorDep,
+    ErrorPage,
+    Tx,
+    error_page_on,
+    redirect,
+    render,
+    require_console,
+    settings_of,
+    t_for,
+)
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput, PatronError
+from patron.core.permissions import Permission
 from patron.core.uploads import PayloadTooLarge, read_capped
 from patron.imports import runner, service
 from patron.imports.models import UNFINISHED, Import, ImportKind, ImportStatus
@@ -173,3 +187,72 @@ def columns(headers: Mapping[str, str]) -> dict[str, list[str]]:
     for title, name in headers.items():
         found.setdefault(name, []).append(title)
     return found
+
+
+def report_rows(report: Any, t: Translator) -> list[ErrorRow]:
+    """The rows of a report whose errors are the importer's dicts (orders, products)."""
+    return error_rows(report.errors, t)
+
+
+@dataclass(frozen=True)
+class ImportScreen:
+    """A console import of one kind of file: its form, its upload (refusals shown beside the file
+    input) and the import's own page, each behind `permission`; the page renders `template` with
+    the report, once there is one, read as `report` and its rows by `rows`."""
+
+    kind: ImportKind
+    path: str  # under the router it is added to
+    url: str  # the same path under the console, for the redirect to the import's page
+    permission: Permission
+    template: str
+    report: type[BaseModel]
+    headers: Mapping[str, str]
+    required: tuple[str, ...] = ()
+    rows: Callable[[Any, Translator], list[ErrorRow]] = report_rows
+
+    def add_to(self, router: APIRouter) -> None:
+        @router.get(self.path)
+        def import_page(request: Request, actor: ConsoleActorDep) -> HTMLResponse:
+            require_console(actor, self.permission)
+            return self.page(request, None, True, NO_ERRORS)
+
+        @router.post(self.path)
+        def import_run(
+            request: Request,
+            session: Tx,
+            background: BackgroundTasks,
+            actor: ConsoleActorDep,
+            form: CheckedForm,
+        ) -> Response:
+            require_console(actor, self.permission)
+            try:
+                import_id = submit(request, session, background, actor, self.kind, form)
+            except UploadRefused as refused:
+                return self.page(request, None, dry_run_of(form), refused.errors)
+            return redirect(f"{self.url}/{import_id}")
+
+        @router.get(self.path + "/{import_id}")
+        def import_result(
+            request: Request, import_id: int, session: Tx, actor: ConsoleActorDep
+        ) -> HTMLResponse:
+            require_console(actor, self.permission)
+            job = import_view(session, actor, self.kind, import_id, t_for(request))
+            return self.page(request, job, job.record.dry_run, job.errors)
+
+    def page(
+        self, request: Request, job: ImportView | None, dry_run: bool, errors: FormErrors
+    ) -> HTMLResponse:
+        stored = job.record.report if job else None
+        report = self.report.model_validate(stored) if stored else None
+        return render(
+            request,
+            self.template,
+            status=errors.status,
+            report=report,
+            dry_run=dry_run,
+            errors=errors,
+            columns=columns(self.headers),
+            required=self.required,
+            error_rows=self.rows(report, t_for(request)) if report else [],
+            **(job.context() if job else {}),
+        )
