@@ -5,6 +5,7 @@ from patron.audit import models as audit_models
 from patron.catalog import models as catalog_models
 from patron.core import events, idempotency
 from patron.core.db import Base
+from patron.coupons import models as coupons_models
 from patron.imports import models as imports_models
 from patron.members import models as members_models
 from patron.orders import models as orders_models
@@ -18,6 +19,7 @@ __all__ = [
     "apikeys_models",
     "audit_models",
     "catalog_models",
+    "coupons_models",
     "events",
     "idempotency",
     "imports_models",
