@@ -107,11 +107,11 @@ def measure(kind: str, members: int) -> None:
         with db.transaction() as session:
             count = session.scalar(select(func.count()).select_from(Coupon))
         assert count == issued
-        with Measured(engine) as again:  # every member at the limit: all refused, nothing written
-            with clock.frozen(NOW), db.transaction() as session:
-                refused = issuing.issue_coupons(
-                    session, SYSTEM, template_id, member_ids, source=IssueSource.campaign
-                ).refused
+        # Again: every member at the limit, all refused, nothing written.
+        with Measured(engine) as again, clock.frozen(NOW), db.transaction() as session:
+            refused = issuing.issue_coupons(
+                session, SYSTEM, template_id, member_ids, source=IssueSource.campaign
+            ).refused
         assert len(refused) == issued
         floor = copy_floor(member_ids)
         rate = issued / first.wall
