@@ -168,3 +168,17 @@ def test_a_store_manager_issues_from_their_store_to_its_members(
         headers={**headers, "Idempotency-Key": "s-2"},
     )
     assert elsewhere.json()["errors"][0]["code"] == "unknown_store"
+
+
+def test_an_upload_books_the_issue_to_a_store(marketing: TestClient, session: Session) -> None:
+    store = make_store(session)
+    template = make_coupon_template(session)
+    member = make_member(session)
+    response = marketing.post(
+        f"/api/v1/coupon-templates/{template.id}/issue/upload",
+        params={"store_id": store.id},
+        files={"file": ("list.csv", f"member_id\n{member.id}\n".encode())},
+        headers={"Idempotency-Key": "u-1"},
+    )
+    assert response.json() == {"issued": 1, "refused": []}
+    assert session.scalar(select(Coupon.store_id).where(Coupon.member_id == member.id)) == store.id

@@ -3,11 +3,10 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import Depends, File, Form, Query, Response, UploadFile
+from fastapi import Depends, File, Query, Response, UploadFile
 
 from patron.core import clock
 from patron.core.actor import Actor
-from patron.core.ids import MAX_ROW_ID
 from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.core.tabular import FileLimits
@@ -133,9 +132,10 @@ def issue_upload(
     file: Annotated[
         UploadFile, File(description="CSV or .xlsx with a `member_id` or a `mobile` column")
     ],
-    store_id: Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)] = None,
+    store_id: int | None = None,
 ) -> Response:
-    """As `issue`, to the rows of a file; a refusal names its row."""
+    """As `issue`, to the rows of a file; a refusal names its row. `store_id` (the issuing
+    store, if any) is a query parameter beside the form's file."""
     content = read_capped(file, settings)
     filename = file.filename or "members.csv"
     key = IssueUpload(
