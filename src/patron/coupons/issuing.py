@@ -12,8 +12,9 @@ column types' bind processors); executemany on SQLite.
 Under concurrent issuing the template's row lock (held to the end of the transaction) makes
 issues of one template take turns: the stock (`issued_count`, with a check constraint behind it)
 and the per-member and per-day limits are counted by one issue at a time. The members are held
-as every other domain holds them (`members.merge.hold`: key share, in id order, after the
-template), so no coupon lands on a member a concurrent merge is retiring."""
+as every other domain holds them (key share, in id order, after the template: `merge.hold`, or
+on PostgreSQL `registry.is_active` in the statement that checks them), so no coupon lands on a
+member a concurrent merge is retiring."""
 
 from __future__ import annotations
 
