@@ -4,18 +4,19 @@ process (`time.process_time()`, so other load on a shared machine does not count
 PostgreSQL backends on this host, and a COPY of the same rows alone as the floor.
 
 .venv/bin/python bench/coupon_issue.py [--members 1000000] [--db postgresql|sqlite|both]
-.venv/bin/python bench/coupon_issue.py --rss [--members 1000000]   # peak RSS of the issue
+.venv/bin/python bench/coupon_issue.py --rss [--members 1000000]   # peak RSS of the issue (Linux)
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import multiprocessing
 import random
-import resource
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 from _common import SECRET, database_url, databases, fresh_database
 from import_members import Measured
@@ -122,18 +123,29 @@ def measure(kind: str, members: int) -> None:
         )
 
 
+def _memory_mb(field: str) -> float:
+    """VmRSS (now) or VmHWM (the peak since the last reset) of this process, in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise LookupError(field)
+
+
 def issue_in_fresh_process(url: str, template_id: int) -> tuple[float, float, float]:
-    """(coupons/s, peak RSS in MB before the issue, after it) of a process that reads the member
-    ids and issues; the members were loaded by another."""
+    """(coupons/s, RSS in MB before the issue, the peak during it) of a process that reads the
+    member ids and issues; the members were loaded by another. The peak is reset (Linux's
+    clear_refs) once the ids are read, so that it is the issue's."""
     crypto.configure(SECRET)
     db.configure(db.make_engine(url))
-    with db.transaction() as session:  # the ids alone, so that the peak is the issue's
+    with db.transaction() as session:
         member_ids = list(session.scalars(text("SELECT id FROM members ORDER BY id")))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _memory_mb("VmRSS")
     started = time.perf_counter()
     issued = issue(template_id, member_ids)
     rate = issued / (time.perf_counter() - started)
-    return rate, before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return rate, before, _memory_mb("VmHWM")
 
 
 def measure_rss(kind: str, members: int) -> None:
@@ -145,8 +157,8 @@ def measure_rss(kind: str, members: int) -> None:
             job = pool.submit(issue_in_fresh_process, database_url(engine), template_id)
             rate, before, peak = job.result()
     print(
-        f"{kind:10s} issue {rate:9,.0f} coupons/s; peak RSS {before:,.0f} MB with the member "
-        f"ids read, {peak:,.0f} MB after the issue"
+        f"{kind:10s} issue {rate:9,.0f} coupons/s; RSS {before:,.0f} MB with the member ids "
+        f"read, peak {peak:,.0f} MB during the issue"
     )
 
 
