@@ -34,7 +34,14 @@ from patron.points import rules
 from patron.points.schemas import RuleIn
 from patron.staff import service as staff
 from tests.conftest import _session_on
-from tests.factories import make_member, make_order, make_staff, make_store
+from tests.factories import (
+    issue_coupon,
+    make_coupon_template,
+    make_member,
+    make_order,
+    make_staff,
+    make_store,
+)
 
 MOBILE = "13912340001"
 CARD = "CARD0001"
@@ -106,6 +113,8 @@ def rows(session: Session) -> dict[str, Any]:
     attribute = attributes.create_attribute(
         session, SYSTEM, AttributeCreate(code="skin", label="肤质", type=AttributeType.text)
     )
+    template = make_coupon_template(session)
+    coupon = issue_coupon(session, template, member)
     # An import page shows an import of its own kind.
     import_ids = {
         kind: imports.create(session, SYSTEM, kind, f"{kind.value}.csv", True, runner.owner()).id
@@ -115,10 +124,12 @@ def rows(session: Session) -> dict[str, Any]:
         "store": store,
         "member": member,
         "source": source,
-        "import_pages": {
+        # Pages whose parameters differ from the shared ones below: an import page, a coupon's.
+        "pages": {
             f"/console/{kind.value}/import/{{import_id}}": {"import_id": import_id}
             for kind, import_id in import_ids.items()
-        },
+        }
+        | {"/api/v1/coupons/{code}": {"code": coupon.code}},
         "params": {
             "store_id": store.id,
             "staff_id": make_staff(session, Role.cashier, [store]).id,
@@ -128,6 +139,7 @@ def rows(session: Session) -> dict[str, Any]:
             "category_id": product.category_id,
             "rule_id": rule.id,
             "attribute_id": attribute.id,
+            "template_id": template.id,
             "code": codes.issue_code(session, SYSTEM, member.id).code,
             "import_id": import_ids[ImportKind.orders],
             "lang": "en",
@@ -161,7 +173,7 @@ def test_no_read_only_get_writes(
     with TestClient(app, raise_server_exceptions=False) as client:
         for path, route in sorted(routes.items()):
             declared = _needs(route.dependant, write_session)
-            url = _url(path, {**rows["params"], **rows["import_pages"].get(path, {})})
+            url = _url(path, {**rows["params"], **rows["pages"].get(path, {})})
             for token in (admin, manager):
                 for query in queries.get(path, [{}]):
                     writes.clear()
