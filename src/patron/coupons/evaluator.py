@@ -24,6 +24,7 @@ class Refusal(StrEnum):
     """Why a coupon gives nothing here; stable codes that integrators match on."""
 
     # unavailable: the coupon itself cannot be used now (409 on an order)
+    unknown_coupon = "unknown_coupon"
     redeemed = "redeemed"
     expired = "expired"
     void = "void"
@@ -53,6 +54,7 @@ class Refusal(StrEnum):
 
 UNAVAILABLE = frozenset(
     {
+        Refusal.unknown_coupon,
         Refusal.redeemed,
         Refusal.expired,
         Refusal.void,
