@@ -315,3 +315,20 @@ def test_a_partial_refund_or_a_never_template_keeps_the_coupon_used(
     session.refresh(kept)
     assert (kept.status, kept.order_id) == ("redeemed", order["id"])
     assert session.get(CouponTemplate, kept.template_id) is not None
+
+
+def test_the_update_takes_a_coupon_only_while_available(
+    session: Session, till: dict[str, Any]
+) -> None:
+    """A coupon checked available and then taken by another order before this one's update
+    (the race the PostgreSQL test runs): the update takes nothing and the order is refused."""
+    from patron.core.actor import SYSTEM
+
+    coupon = coupon_for(session, till["member"])
+    checked = redemption.Redemption(coupon.id, coupon.code, till["member"].id, 2000)
+    coupon.status = "redeemed"
+    session.flush()
+    with pytest.raises(redemption.CouponUnavailable) as refused:
+        redemption.redeem(session, SYSTEM, [checked], 1, till["store"].id)
+    assert refused.value.extra["reason"] == "redeemed"
+    assert session.scalar(select(func.count()).select_from(CouponEvent)) == 0
