@@ -7,8 +7,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.actor import SYSTEM
+from patron.coupons.errors import CouponUnavailable
 from patron.coupons.models import Coupon, CouponEvent
-from patron.coupons.redemption import CouponUnavailable
 from patron.orders import service as orders
 from patron.orders.models import Order
 from patron.orders.schemas import OrderCreate
@@ -23,7 +23,12 @@ def test_twenty_orders_carrying_one_coupon_redeem_it_once(pg_engine: Engine) -> 
     with factory.begin() as session:
         store = make_store(session)
         member = make_member(session, store)
-        template = make_coupon_template(session, threshold=10000, amount=2000)
+        template = make_coupon_template(
+            session,
+            valid_days=None,
+            valid_from="2026-01-01T00:00:00+08:00",
+            valid_until="2030-12-31T23:59:59+08:00",
+        )
         coupon = issue_coupon(session, template, member)
     items = [
         {

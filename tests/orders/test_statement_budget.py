@@ -110,7 +110,14 @@ def test_statements_per_order(
 def test_statements_per_order_with_a_coupon(
     client: TestClient, session: Session, till: dict[str, Any], statements: Statements
 ) -> None:
-    template = make_coupon_template(session, threshold=5000, amount=500)
+    template = make_coupon_template(
+        session,
+        threshold=5000,
+        amount=500,
+        valid_days=None,
+        valid_from="2026-01-01T00:00:00+08:00",
+        valid_until="2030-12-31T23:59:59+08:00",
+    )
     coupon = issue_coupon(session, template, till["member"])
     assert post(client, till, five_lines(till, "WARM", member=True), "warm").status_code == 201
     body = five_lines(till, "C-1", member=True)
