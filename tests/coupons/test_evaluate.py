@@ -143,3 +143,9 @@ def test_a_line_discount_above_its_price_is_refused(
     response = evaluate(client, till, codes=["ANYCODE123456"], lines=[line])
     assert response.status_code == 422
     assert response.json()["errors"][0]["code"] == "discount_exceeds_price"
+
+
+def test_the_preview_path_allows_post_only(client: TestClient, till: dict[str, Any]) -> None:
+    """/coupons/evaluate also fits /coupons/{code}, whose GET does not take it."""
+    response = client.options("/api/v1/coupons/evaluate", headers=till["headers"])
+    assert (response.status_code, response.headers["Allow"]) == (405, "POST")

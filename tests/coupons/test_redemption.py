@@ -121,6 +121,18 @@ def test_an_order_redeems_its_coupon(
     assert entry.after == {"code": coupon.code, "order_id": order_id, "discount": 2000}
 
 
+def test_an_order_sent_again_is_an_existing_order_not_a_used_coupon(
+    client: TestClient, session: Session, till: dict[str, Any]
+) -> None:
+    coupon = coupon_for(session, till["member"])
+    data = body(till, [line("SKU-1", 15000, 2000)], [{"code": coupon.code, "amount": 2000}])
+    order_id = post(client, till, data).json()["id"]
+    headers = {**till["headers"], "Idempotency-Key": "another key"}
+    again = client.post("/api/v1/orders", json=data, headers=headers)
+    assert again.status_code == 409
+    assert (again.json()["code"], again.json()["order_id"]) == ("order_exists", order_id)
+
+
 def test_points_are_earned_on_the_amount_paid_after_the_coupon(
     client: TestClient, session: Session, till: dict[str, Any]
 ) -> None:
