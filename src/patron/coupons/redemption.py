@@ -201,7 +201,7 @@ def check_claims(
     for claim in claims:
         if claim.code not in found:
             raise refusal_error(claim.code, Refusal.unknown_coupon)
-        refusal = unavailable(found[claim.code].terms, where)
+        refusal = unavailable(found[claim.code].terms, where.member_id, where.at)
         if refusal is not None:
             raise refusal_error(claim.code, refusal)
     terms = [found[c.code].terms for c in claims]
@@ -328,8 +328,7 @@ def _why_not_taken(session: Session, redemption: Redemption) -> Refusal:
     coupon = held(session, [redemption.code]).get(redemption.code)
     if coupon is None:
         return Refusal.unknown_coupon
-    now = Context(redemption.member_id, 0, "", clock.now())
-    return unavailable(coupon.terms, now) or Refusal.redeemed
+    return unavailable(coupon.terms, redemption.member_id, clock.now()) or Refusal.redeemed
 
 
 # --- refunds ----------------------------------------------------------------------------------
