@@ -27,6 +27,7 @@ from patron.core.openapi import ROW_ID_RANGE, errors
 from patron.core.ratelimit import RateLimiter
 from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
+from patron.coupons.reports_api import router as coupon_reports_router
 from patron.deps import API_PREFIX, RetryLostRaces
 from patron.imports.api import router as imports_router
 from patron.imports.runner import ImportQueue
@@ -69,6 +70,7 @@ async def bounded_ids(request: Request) -> None:
 DOMAIN_ROUTERS = (
     orders_router,
     points_router,
+    coupon_reports_router,  # before any /coupon-templates/{id} route
     members_router,
     auth_router,
     stores_router,
