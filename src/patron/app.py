@@ -27,6 +27,7 @@ from patron.core.openapi import ROW_ID_RANGE, errors
 from patron.core.ratelimit import RateLimiter
 from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
+from patron.coupons.evaluate_api import router as coupons_evaluate_router
 from patron.coupons.reports_api import router as coupon_reports_router
 from patron.deps import API_PREFIX, RetryLostRaces
 from patron.imports.api import router as imports_router
@@ -79,6 +80,7 @@ DOMAIN_ROUTERS = (
     audit_router,
     catalog_router,
     imports_router,
+    coupons_evaluate_router,
 )
 
 
