@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -10,6 +11,7 @@ from patron.apikeys import service as apikeys
 from patron.apikeys.schemas import ApiKeyCreate
 from patron.core.actor import HQ_ROLES, SYSTEM, Role
 from patron.core.settings import Settings
+from patron.coupons.models import Coupon, CouponTemplate
 from patron.members import registration
 from patron.members.models import Member
 from patron.members.schemas import MemberCreate
@@ -131,3 +133,33 @@ def make_order(
 
     body = order_body(store, member_id=member.id if member else None, **fields)
     return orders.create_order(session, SYSTEM, OrderCreate.model_validate(body))
+
+
+def make_coupon_template(session: Session, **fields: object) -> CouponTemplate:
+    """A template through the service; by default an ACTIVE cash_off 满100减20 valid 30 days."""
+    from patron.coupons import templates
+
+    data: dict[str, object] = {
+        "name": f"满100减20 #{next(_seq)}",
+        "type": "cash_off",
+        "status": "active",
+        "threshold": 10000,
+        "amount": 2000,
+        "valid_days": 30,
+    }
+    data.update(fields)
+    return templates.create_template(session, SYSTEM, data)
+
+
+def issue_coupon(session: Session, template: CouponTemplate, member: Member, **kw: Any) -> Coupon:
+    """One coupon of `template` for `member` through the issuing service (source manual unless
+    `source=` says otherwise); fails if the issue was refused."""
+    from patron.coupons import issuing
+    from patron.coupons.models import IssueSource
+
+    kw.setdefault("source", IssueSource.manual)
+    result = issuing.issue_coupons(session, SYSTEM, template.id, [member.id], **kw)
+    assert result.issued, f"issue refused: {result.refused}"
+    coupon = session.get(Coupon, result.issued[0].id)
+    assert coupon is not None
+    return coupon

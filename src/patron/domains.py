@@ -18,6 +18,7 @@ HOOKED_MODULES = (
     "patron.points.merge",
     "patron.points.queries",
     "patron.coupons.redemption",
+    "patron.coupons.hooks",
 )
 
 

@@ -74,6 +74,15 @@ class Reason(StrEnum):
     zero_points = "zero_points"
     balance_too_large = "balance_too_large"
     factor_not_above_one = "factor_not_above_one"
+    # Coupons: a template's values, and why an issue left a member out.
+    not_for_type = "not_for_type"
+    validity_missing = "validity_missing"
+    validity_conflict = "validity_conflict"
+    members_or_mobiles = "members_or_mobiles"
+    transfer_to_self = "transfer_to_self"
+    out_of_stock = "out_of_stock"
+    limit_reached = "limit_reached"
+    member_not_found = "member_not_found"
     # Imported files and their rows.
     file_empty = "file_empty"
     file_unreadable = "file_unreadable"

@@ -1,0 +1,291 @@
+"""Issuing coupons: the one function every path calls (an operator's list or file, and later
+segments, campaigns, purchase rewards, the points mall, recharge packages, tier benefits, a
+member's claim), for one member or a million.
+
+Set-based: members are checked and held a batch at a time (one query), the coupons each already
+holds of the template counted with one GROUP BY per limit, the codes drawn in bulk, and the rows
+written with COPY on PostgreSQL (executemany on SQLite).
+
+Under concurrent issuing the template's row lock (held to the end of the transaction) makes
+issues of one template take turns: the stock (`issued_count`, with a check constraint behind it)
+and the per-member and per-day limits are counted by one issue at a time. The members are held
+as every other domain holds them (`members.merge.hold`: key share, in id order, after the
+template), so no coupon lands on a member a concurrent merge is retiring."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.orm import Session
+
+from patron.audit import service as audit
+from patron.core import bulk, clock
+from patron.core.actor import Actor
+from patron.core.errors import InvalidInput
+from patron.core.reasons import Reason
+from patron.coupons import codes
+from patron.coupons.errors import TemplateExpired, TemplateNotActive
+from patron.coupons.models import (
+    Coupon,
+    CouponStatus,
+    CouponTemplate,
+    IssueSource,
+    TemplateStatus,
+)
+from patron.coupons.permissions import ISSUE
+from patron.coupons.templates import get_template
+from patron.members import merge as member_merge
+from patron.members import registry
+from patron.members.models import MemberStatus
+from patron.stores import service as stores
+
+COUPONS = cast(Table, Coupon.__table__)
+BATCH = 10_000
+CODE_ATTEMPTS = 3
+# An operator picks these members: the ISSUE permission and the operator's stores apply. Other
+# sources are the program's own rules (a campaign, a purchase reward, a claim), their callers'
+# to check.
+OPERATOR_SOURCES = frozenset({IssueSource.manual, IssueSource.upload})
+COLUMNS = (
+    "id",
+    "code",
+    "template_id",
+    "member_id",
+    "status",
+    "source",
+    "source_ref",
+    "store_id",
+    "issued_by",
+    "issued_at",
+    "issue_day",
+    "valid_from",
+    "valid_until",
+    "void_reason",
+)
+
+
+class IssuedCoupon(NamedTuple):
+    id: int
+    member_id: int
+    code: str
+
+
+@dataclass(frozen=True)
+class IssueRefusal:
+    """One member left out: `index` is their position in the list asked for."""
+
+    index: int
+    member_id: int
+    code: Reason
+
+
+@dataclass
+class IssueResult:
+    issued: list[IssuedCoupon] = field(default_factory=list)
+    refused: list[IssueRefusal] = field(default_factory=list)
+
+
+def coupon_validity(template: CouponTemplate, now: datetime) -> tuple[datetime, datetime]:
+    """(valid_from, valid_until) of a coupon issued at `now`: the template's fixed dates, or
+    from now to 23:59:59 business time of the valid_days-th day, the day of issue being the
+    first (a chain's "valid 7 days" issued on Monday ends Sunday night)."""
+    if template.valid_days is None:
+        start, end = template.valid_from, template.valid_until
+        assert start is not None
+        assert end is not None
+        return start, end
+    tz = clock.business_tz()
+    last_day = now.astimezone(tz).date() + timedelta(days=template.valid_days - 1)
+    return now, datetime.combine(last_day, time(23, 59, 59), tz)
+
+
+def issue_coupons(
+    session: Session,
+    actor: Actor,
+    template_id: int,
+    member_ids: Sequence[int],
+    *,
+    source: IssueSource,
+    source_ref: str = "",
+    store_id: int | None = None,
+) -> IssueResult:
+    """One coupon of the template for each entry of `member_ids` (a member named twice gets
+    two, within the limits), in one transaction with the caller's. Refused entries, with why:
+    `member_not_found` (no such active member, or outside an operator's stores),
+    `limit_reached` (per_member_limit, or per_day_limit on today's business day; void coupons
+    do not count), `out_of_stock`. The template must be active (`template_not_active`) and its
+    fixed validity not over (`template_expired`). One audit entry for the whole call."""
+    if source in OPERATOR_SOURCES:
+        ISSUE.check(actor)
+    _check_store(session, actor, store_id)
+    template = get_template(session, template_id, for_update=True)
+    if template.status != TemplateStatus.active:
+        raise TemplateNotActive(f"template {template_id} is {template.status}")
+    now, today = clock.now(), clock.today()
+    valid_from, valid_until = coupon_validity(template, now)
+    if valid_until < now:
+        raise TemplateExpired(f"template {template_id}'s coupons expired at {valid_until}")
+    stock = None if template.total_stock is None else template.total_stock - template.issued_count
+    run = _Run(session, actor, template, source, source_ref, store_id, now, today, stock)
+    result = IssueResult()
+    for offset, batch in _batches(member_ids):
+        run.issue(batch, offset, result, (valid_from, valid_until))
+    template.issued_count += len(result.issued)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "coupon.issue",
+        "coupon_template",
+        template.id,
+        store_id=store_id,
+        after={
+            "issued": len(result.issued),
+            "refused": len(result.refused),
+            "source": source.value,
+            "source_ref": source_ref,
+        },
+    )
+    return result
+
+
+def _batches(member_ids: Sequence[int]) -> Iterator[tuple[int, Sequence[int]]]:
+    for offset in range(0, len(member_ids), BATCH):
+        yield offset, member_ids[offset : offset + BATCH]
+
+
+def _check_store(session: Session, actor: Actor, store_id: int | None) -> None:
+    if store_id is None:
+        return
+    if not actor.sees_store(store_id):
+        raise InvalidInput(
+            "store_id", f"no store {store_id} in your scope", code=Reason.unknown_store
+        )
+    stores.check_ids_exist(session, [store_id], field="store_id")
+
+
+@dataclass
+class _Run:
+    session: Session
+    actor: Actor
+    template: CouponTemplate
+    source: IssueSource
+    source_ref: str
+    store_id: int | None
+    now: datetime
+    today: date
+    stock: int | None  # left to issue; None: no limit
+
+    def issue(
+        self,
+        batch: Sequence[int],
+        offset: int,
+        result: IssueResult,
+        validity: tuple[datetime, datetime],
+    ) -> None:
+        wanted = sorted(set(batch))
+        found = self._issuable(wanted)
+        held = self._held(wanted, per_day=False) if self.template.per_member_limit else None
+        today = self._held(wanted, per_day=True) if self.template.per_day_limit else None
+        granted: list[int] = []
+        for i, member_id in enumerate(batch, offset):
+            reason = self._refusal(member_id, found, held, today)
+            if reason is not None:
+                result.refused.append(IssueRefusal(i, member_id, reason))
+                continue
+            granted.append(member_id)
+            for counts in (held, today):
+                if counts is not None:
+                    counts[member_id] += 1
+            if self.stock is not None:
+                self.stock -= 1
+        result.issued += self._insert(granted, validity)
+
+    def _refusal(
+        self,
+        member_id: int,
+        found: set[int],
+        held: Counter[int] | None,
+        today: Counter[int] | None,
+    ) -> Reason | None:
+        template = self.template
+        if member_id not in found:
+            return Reason.member_not_found
+        if held is not None and held[member_id] >= (template.per_member_limit or 0):
+            return Reason.limit_reached
+        if today is not None and today[member_id] >= (template.per_day_limit or 0):
+            return Reason.limit_reached
+        if self.stock is not None and self.stock <= 0:
+            return Reason.out_of_stock
+        return None
+
+    def _issuable(self, member_ids: list[int]) -> set[int]:
+        """The active members among `member_ids`, held (key share, in id order); for an operator
+        of some stores, only the members registered at those stores."""
+        members = member_merge.hold(self.session, member_ids)
+        found = {i for i, m in members.items() if m.status == MemberStatus.active}
+        if self.source in OPERATOR_SOURCES and self.actor.store_ids is not None:
+            visible = registry.members_by_id(self.session, found)
+            found = {i for i, m in visible.items() if registry.visible(self.actor, m)}
+        return found
+
+    def _held(self, member_ids: list[int], *, per_day: bool) -> Counter[int]:
+        """How many coupons of the template (void ones aside) each member holds: all of them,
+        or those issued today."""
+        query = (
+            select(Coupon.member_id, func.count())
+            .where(
+                Coupon.template_id == self.template.id,
+                bulk.any_of(self.session, Coupon.member_id, member_ids),
+                Coupon.status != CouponStatus.void.value,
+            )
+            .group_by(Coupon.member_id)
+        )
+        if per_day:
+            query = query.where(Coupon.issue_day == self.today)
+        return Counter({member_id: count for member_id, count in self.session.execute(query)})
+
+    def _insert(
+        self, member_ids: list[int], validity: tuple[datetime, datetime]
+    ) -> list[IssuedCoupon]:
+        if not member_ids:
+            return []
+        ids = bulk.reserve_ids(self.session, COUPONS, len(member_ids))
+        # The columns after member_id, the same on every row.
+        rest = (
+            CouponStatus.available.value,
+            self.source.value,
+            self.source_ref,
+            self.store_id,
+            self.actor.name,
+            self.now,
+            self.today,
+            *validity,
+            "",
+        )
+        dbapi: Any = self.session.get_bind().dialect.loaded_dbapi
+        attempt = 1
+        while True:
+            fresh = codes.new_codes(len(member_ids))
+            rows = (
+                (coupon_id, code, self.template.id, member_id, *rest)
+                for coupon_id, code, member_id in zip(ids, fresh, member_ids, strict=True)
+            )
+            savepoint = self.session.begin_nested()
+            try:
+                bulk.copy_rows(self.session, COUPONS, COLUMNS, rows)
+            except dbapi.IntegrityError:
+                # A code drawn that another issue drew before (about 1 in 10^17 for a million
+                # coupons among a million): draw the batch's codes again.
+                savepoint.rollback()
+                if attempt == CODE_ATTEMPTS:
+                    raise
+                attempt += 1
+                continue
+            savepoint.commit()
+            return [IssuedCoupon(*row) for row in zip(ids, member_ids, fresh, strict=True)]
