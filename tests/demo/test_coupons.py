@@ -93,8 +93,8 @@ def test_redeeming_orders_carry_the_discount_the_till_would_accept(demo: Demo) -
 def test_some_coupons_expire_unused_and_some_are_still_available(demo: Demo) -> None:
     used = {use.coupon.coupon_id for use in demo.uses}
     unused = [until for _, coupon, until in demo.issued if coupon.id not in used]
-    assert sum(until < NOW for until in unused) > 1000
-    assert sum(until >= NOW for until in unused) > 50
+    assert sum(until < NOW for until in unused) > len(demo.issued) / 2
+    assert sum(until >= NOW for until in unused) > 10
 
 
 def test_online_orders_under_the_free_shipping_line_pay_delivery(demo: Demo) -> None:
