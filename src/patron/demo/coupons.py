@@ -54,7 +54,7 @@ WAVE_HOUR = time(10, 0)  # business time
 @dataclass(frozen=True)
 class Campaign:
     """A template, and its waves: every `every` days through the history, to `share` of the
-    members registered by then, or (`newcomers`) to all who registered since the last wave."""
+    members registered by then, or (`newcomers`) of those who registered since the last wave."""
 
     values: dict[str, Any]
     every: int
@@ -210,7 +210,7 @@ class Use:
     discount: int
 
 
-def terms_of(values: dict[str, Any]) -> dict[str, Any]:
+def shared_terms(values: dict[str, Any]) -> dict[str, Any]:
     """What every coupon of a campaign's template shares, as the evaluator's CouponTerms
     fields."""
     return {
@@ -240,7 +240,7 @@ class Wallets:
         validity: tuple[datetime, datetime],
     ) -> None:
         """Coupons of a template (its `values`) as issued, valid from and until `validity`."""
-        shared = terms_of(values)
+        shared = shared_terms(values)
         start, end = validity
         for coupon in issued:
             terms = CouponTerms(
