@@ -271,6 +271,9 @@ def test_refusals(client: TestClient, session: Session, settings: Settings) -> N
     response = client.get(URL, headers=headers, params=reversed_days)
     assert response.status_code == 422
     assert response.json()["errors"][0]["code"] == "dates_reversed"
+    response = client.get(URL, headers=headers, params={"issued_until": "0"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["code"] == "not_a_date"
     response = client.get(URL, headers=headers, params={"format": "pdf"})
     assert response.status_code == 422
     response = client.get(URL)

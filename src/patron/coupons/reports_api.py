@@ -6,15 +6,28 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from patron.core import clock, export
 from patron.core.actor import Actor
+from patron.core.inputs import fits
+from patron.core.reasons import Reason
 from patron.coupons import reports
 from patron.deps import OneHopRouter, SessionDep, require
 
 router = OneHopRouter(tags=["coupons"])
 Reader = Annotated[Actor, Depends(require(reports.VIEW_REPORT))]
+
+
+def _written_out(value: object) -> object:
+    """Refuse a number, or the text of one: pydantic would read it as Unix seconds."""
+    if not fits(date, value):
+        raise PydanticCustomError(Reason.not_a_date.value, "a date (YYYY-MM-DD) is expected")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_written_out)]
 
 
 class TemplateFiguresOut(BaseModel):
@@ -54,10 +67,10 @@ def template_report(
     session: SessionDep,
     actor: Reader,
     issued_from: Annotated[
-        date | None, Query(description="first business day of issue included")
+        Day | None, Query(description="first business day of issue included")
     ] = None,
     issued_until: Annotated[
-        date | None, Query(description="last business day of issue included")
+        Day | None, Query(description="last business day of issue included")
     ] = None,
     store_id: Annotated[
         int | None, Query(description="coupons issued by this store or redeemed there")
