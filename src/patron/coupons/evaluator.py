@@ -173,7 +173,7 @@ def evaluate(
     """What `coupon` gives on `lines`. `taken` is what this coupon already took off these lines
     (an order that arrives with its discounts applied): it is counted back into the amount the
     coupon works on, so the same coupon is judged as before it was applied."""
-    refusal = unavailable(coupon, context) or _not_applicable(coupon, context)
+    refusal = unavailable(coupon, context.member_id, context.at) or _not_applicable(coupon, context)
     if refusal is not None:
         return refused(refusal)
     if coupon.type == CouponType.shipping:
@@ -198,7 +198,7 @@ def evaluate(
     return Outcome(discount=max(0, min(discount, in_scope)))
 
 
-def unavailable(coupon: CouponTerms, context: Context) -> Refusal | None:
+def unavailable(coupon: CouponTerms, member_id: int | None, at: datetime) -> Refusal | None:
     """Why the coupon cannot be used by this member at this moment, whatever the order."""
     if coupon.status != CouponStatus.available:
         return {
@@ -206,13 +206,13 @@ def unavailable(coupon: CouponTerms, context: Context) -> Refusal | None:
             CouponStatus.expired: Refusal.expired,
             CouponStatus.void: Refusal.void,
         }[coupon.status]
-    if context.member_id is None:
+    if member_id is None:
         return Refusal.no_member
-    if coupon.member_id != context.member_id:
+    if coupon.member_id != member_id:
         return Refusal.other_member
-    if context.at < coupon.valid_from:
+    if at < coupon.valid_from:
         return Refusal.not_yet_valid
-    if context.at > coupon.valid_until:
+    if at > coupon.valid_until:
         return Refusal.expired
     return None
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, literal, select, update
+from sqlalchemy import String, Table, bindparam, literal, select, update
 from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from patron.core import clock, events
 from patron.core.actor import SYSTEM, Actor
 from patron.core.errors import PatronError
 from patron.core.settings import get_settings
+from patron.core.statements import Prepared
 from patron.coupons.errors import CouponNotApplicable, CouponUnavailable
 from patron.coupons.evaluator import (
     Context,
@@ -61,7 +63,13 @@ class Held:
     terms: CouponTerms
 
 
-TERM_COLUMNS = (
+HELD_COLUMNS = (
+    Coupon.id,
+    Coupon.code,
+    Coupon.member_id,
+    Coupon.status,
+    Coupon.valid_from,
+    Coupon.valid_until,
     CouponTemplate.type,
     CouponTemplate.threshold,
     CouponTemplate.amount,
@@ -73,46 +81,52 @@ TERM_COLUMNS = (
     CouponTemplate.stacks_with_points,
     CouponTemplate.exclusive,
 )
+HELD_NAMES = tuple(column.key for column in HELD_COLUMNS)
 
 
 def held(session: Session, codes: Sequence[str]) -> dict[str, Held]:
-    """The coupons with these codes, with their templates' terms: one query."""
-    if not codes:
+    """The coupons with these codes, with their templates' terms: one query (prepared: it runs
+    on the order path)."""
+    wanted = sorted(set(codes))
+    if not wanted:
         return {}
-    rows = session.execute(
-        select(
-            Coupon.id,
-            Coupon.code,
-            Coupon.member_id,
-            Coupon.status,
-            Coupon.valid_from,
-            Coupon.valid_until,
-            *TERM_COLUMNS,
-        )
-        .join(CouponTemplate, CouponTemplate.id == Coupon.template_id)
-        .where(Coupon.code.in_(set(codes)))
-    )
+    params = {f"code_{n}": code for n, code in enumerate(wanted)}
     found = {}
-    for row in rows:
-        terms = CouponTerms(
-            code=row.code,
-            type=CouponType(row.type),
-            member_id=row.member_id,
-            status=CouponStatus(row.status),
-            valid_from=row.valid_from,
-            valid_until=row.valid_until,
-            threshold=row.threshold,
-            amount=row.amount,
-            percent_off=row.percent_off,
-            max_discount=row.max_discount,
-            gift_sku=row.gift_sku,
-            scope=Scope.from_json(row.scope or {}),
-            stacks_with_tier_discount=row.stacks_with_tier_discount,
-            stacks_with_points=row.stacks_with_points,
-            exclusive=row.exclusive,
-        )
-        found[row.code] = Held(row.id, terms)
+    for row in _held_rows(session, _held_statement(len(wanted)).rows(session, params)):
+        values = dict(zip(HELD_NAMES, row, strict=True))
+        coupon_id, scope = values.pop("id"), values.pop("scope")
+        values["type"] = CouponType(values["type"])
+        values["status"] = CouponStatus(values["status"])
+        terms = CouponTerms(**values, scope=Scope.from_json(scope or {}))
+        found[terms.code] = Held(coupon_id, terms)
     return found
+
+
+@cache
+def _held_statement(count: int) -> Prepared:
+    codes = [bindparam(f"code_{n}", type_=String()) for n in range(count)]
+    query = select(*HELD_COLUMNS).join(CouponTemplate, CouponTemplate.id == Coupon.template_id)
+    return Prepared(lambda _: query.where(Coupon.code.in_(codes)))
+
+
+def _held_rows(session: Session, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The driver's rows as SQLAlchemy would give them (times, JSON and booleans read back)."""
+    dialect = session.get_bind().dialect
+    readers = _READERS.get(dialect.name)
+    if readers is None:
+        readers = _READERS[dialect.name] = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in HELD_COLUMNS
+        ]
+    return [
+        tuple(
+            value if read is None else read(value) for read, value in zip(readers, row, strict=True)
+        )
+        for row in rows
+    ]
+
+
+_READERS: dict[str, list[Any]] = {}
 
 
 def with_catalog_categories(session: Session, lines: Sequence[Line]) -> list[Line]:
@@ -201,7 +215,7 @@ def check_claims(
     for claim in claims:
         if claim.code not in found:
             raise refusal_error(claim.code, Refusal.unknown_coupon)
-        refusal = unavailable(found[claim.code].terms, where)
+        refusal = unavailable(found[claim.code].terms, where.member_id, where.at)
         if refusal is not None:
             raise refusal_error(claim.code, refusal)
     terms = [found[c.code].terms for c in claims]
@@ -280,7 +294,18 @@ def redeem(
 def _take(session: Session, values: dict[str, Any], entry: dict[str, Any]) -> bool:
     """The conditional update, its history row and audit entry: one statement on PostgreSQL,
     three on SQLite. Whether the coupon was taken."""
-    taken = (
+    if session.get_bind().dialect.name == "postgresql":
+        return bool(TAKE_WITH_HISTORY.rows(session, values | audit.entry_parameters(entry)))
+    if not TAKE.rows(session, values):
+        return False
+    REDEEM_EVENT.run(session, values)
+    audit.record_many(session, [entry])
+    return True
+
+
+def _take_statement() -> Any:
+    """UPDATE of a coupon to redeemed, while it is still available to its member."""
+    return (
         update(COUPONS)
         .where(
             COUPONS.c.id == bindparam("c_id"),
@@ -296,17 +321,13 @@ def _take(session: Session, values: dict[str, Any], entry: dict[str, Any]) -> bo
         )
         .returning(COUPONS.c.id)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        cte = taken.cte("taken")
-        history = _redeem_event(cte.c.id).cte("history")
-        trail = audit.entry_insert(cte.c.id).cte("trail")
-        statement = select(cte.c.id).add_cte(history, trail)
-        return bool(session.execute(statement, values | audit.entry_parameters(entry)).all())
-    if not session.execute(taken, values).all():
-        return False
-    session.execute(_redeem_event(cast_(bindparam("c_id"), COUPONS.c.id.type)), values)
-    audit.record_many(session, [entry])
-    return True
+
+
+def _take_with_history() -> Any:
+    taken = _take_statement().cte("taken")
+    history = _redeem_event(taken.c.id).cte("history")
+    trail = audit.entry_insert(taken.c.id).cte("trail")
+    return select(taken.c.id).add_cte(history, trail)
 
 
 def _redeem_event(coupon_id: Any) -> Any:
@@ -323,13 +344,17 @@ def _redeem_event(coupon_id: Any) -> Any:
     return EVENTS.insert().from_select([*columns, "created_at"], row)
 
 
+TAKE = Prepared(lambda _: _take_statement())
+TAKE_WITH_HISTORY = Prepared(lambda _: _take_with_history())
+REDEEM_EVENT = Prepared(lambda _: _redeem_event(cast_(bindparam("c_id"), COUPONS.c.id.type)))
+
+
 def _why_not_taken(session: Session, redemption: Redemption) -> Refusal:
     """Another transaction got there first: what it did to the coupon."""
     coupon = held(session, [redemption.code]).get(redemption.code)
     if coupon is None:
         return Refusal.unknown_coupon
-    now = Context(redemption.member_id, 0, "", clock.now())
-    return unavailable(coupon.terms, now) or Refusal.redeemed
+    return unavailable(coupon.terms, redemption.member_id, clock.now()) or Refusal.redeemed
 
 
 # --- refunds ----------------------------------------------------------------------------------
