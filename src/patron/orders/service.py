@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, Select
 
 from patron.audit import service as audit
 from patron.catalog import service as catalog
@@ -794,3 +794,20 @@ def _export_orders(session: Session, member: Member) -> list[dict[str, Any]]:
             select(Order).where(Order.member_id == member.id).order_by(Order.id)
         )
     ]
+
+
+# --- figures for other domains' reports -----------------------------------------------------------
+
+
+def net_sales_by(session: Session, keyed_orders: Select[Any, int | None]) -> dict[Any, int]:
+    """Net sales (each order's total less what was refunded of it) per key, in fen, in one
+    query: `keyed_orders` selects (key, order id) pairs, e.g. a coupon template and the order a
+    coupon of it was redeemed on; an order counts once per key however often it is paired."""
+    pairs = keyed_orders.distinct().subquery("keyed_orders")
+    key, order_id = pairs.c
+    query = (
+        select(key, func.sum(Order.total - Order.refunded_amount))
+        .join_from(pairs, Order, Order.id == order_id)
+        .group_by(key)
+    )
+    return {row[0]: int(row[1]) for row in session.execute(query)}
