@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from patron.console.choices import guide_suggestions
+from patron.console.coupon_forms import read_recipients
+from patron.console.coupon_pages import HeldCoupons, held_coupons
 from patron.console.forms import NO_ERRORS, FormErrors, parse_enum, parse_id
 from patron.console.i18n import Translator, has_key
 from patron.console.member_forms import field_errors, guide_by_username, member_errors
@@ -55,6 +57,10 @@ from patron.console.web import (
 from patron.core import idempotency
 from patron.core.actor import Actor
 from patron.core.errors import NotFound, PatronError
+from patron.coupons import gifting, holding
+from patron.coupons import permissions as coupon_policy
+from patron.coupons.models import Coupon
+from patron.coupons.schemas import VoidIn
 from patron.deps import WriteSessionDep
 from patron.members import attributes, guides, identities, presenters, privacy, registry
 from patron.members import codes as member_codes
@@ -116,9 +122,16 @@ NO_SECTION = Section()
 
 @router.get("/{member_id:int}")
 def member_detail(
-    request: Request, member_id: int, session: WriteSessionDep, actor: ConsoleActorDep
+    request: Request,
+    member_id: int,
+    session: WriteSessionDep,
+    actor: ConsoleActorDep,
+    coupons: str = "",
+    coupon_cursor: str = "",
 ) -> HTMLResponse:
-    return _detail(request, session, actor, get_readable_member(session, actor, member_id))
+    member = get_readable_member(session, actor, member_id)
+    held = held_coupons(request, session, member.id, coupons, coupon_cursor)
+    return _detail(request, session, actor, member, held=held)
 
 
 def _detail(
@@ -130,8 +143,11 @@ def _detail(
     identity: Section = NO_SECTION,
     guide: Section = NO_SECTION,
     adjust: Section = NO_SECTION,
+    held: HeldCoupons | None = None,
 ) -> HTMLResponse:
     t = t_for(request)
+    if held is None:
+        held = held_coupons(request, session, member.id, "", "")
     shown = presenters.present(session, member, privacy.reveal_pii(session, actor, member))
     history = guides.guide_history(session, member.id)
     events = member_timeline.timeline(session, actor, member.id)
@@ -160,7 +176,9 @@ def _detail(
     }
     labels = {d.code: d.label for d in attributes.list_attributes(session)}
     consents = {c.channel: c for c in shown.consents}
-    status = max(identity.errors.status, guide.errors.status, adjust.errors.status)
+    status = max(
+        identity.errors.status, guide.errors.status, adjust.errors.status, held.errors.status
+    )
     expires = code.expires_at.astimezone(settings_of(request).tz) if code else None
     return render(
         request,
@@ -204,6 +222,7 @@ def _detail(
         adjust=adjust,
         # A fresh key for every rendering of the form: submitting it twice adjusts once.
         adjust_key=secrets.token_urlsafe(24),
+        coupons=held,
     )
 
 
@@ -464,6 +483,100 @@ def points_adjust(
             flash = "flash.points_adjustment_replayed"
         return redirect(member_url(member.id), flash, name=signed(int(outcome.body["points"])))
     return _detail(request, session, actor, member, adjust=Section(values, errors))
+
+
+# --- coupons: void, transfer -------------------------------------------------------------------
+
+
+@router.post("/{member_id:int}/coupons/{code}/void")
+def coupon_void(
+    request: Request,
+    member_id: int,
+    code: str,
+    session: Tx,
+    actor: ConsoleActorDep,
+    form: CheckedForm,
+) -> Response:
+    require_console(actor, coupon_policy.VOID)
+    t = t_for(request)
+    member = get_active_member(session, actor, member_id)
+    coupon = _held_coupon(session, actor, member, code)
+    values = {"reason": text(form, "reason")}
+    try:
+        data = VoidIn.model_validate(values)
+        with attempt(session):
+            gifting.void_coupon(session, actor, coupon.code, data.reason)
+    except (ValidationError, PatronError) as error:
+        errors = member_errors(error, t)
+        return _coupon_refused(
+            request, session, actor, member, ("void", coupon.code), values, errors
+        )
+    return redirect(member_url(member.id), "flash.coupon_voided", name=coupon.code)
+
+
+@router.post("/{member_id:int}/coupons/{code}/transfer")
+def coupon_transfer(
+    request: Request,
+    member_id: int,
+    code: str,
+    session: Tx,
+    actor: ConsoleActorDep,
+    form: CheckedForm,
+) -> Response:
+    """Give the coupon to another member, named by member id or mobile."""
+    require_console(actor, coupon_policy.TRANSFER)
+    t = t_for(request)
+    member = get_active_member(session, actor, member_id)
+    coupon = _held_coupon(session, actor, member, code)
+    values = {"to": text(form, "to")}
+    opened = ("transfer", coupon.code)
+    to_member_id = _transfer_target(session, values["to"])
+    if to_member_id is None:
+        errors = field_errors({"to": t("error.member_not_found")}, t)
+        return _coupon_refused(request, session, actor, member, opened, values, errors)
+    try:
+        with attempt(session):
+            gifting.transfer_coupon(session, actor, coupon.code, to_member_id)
+    except PatronError as error:
+        errors = member_errors(error, t)
+        if "to_member_id" in errors.fields:
+            errors = field_errors({"to": errors.fields["to_member_id"]}, t, status=errors.status)
+        return _coupon_refused(request, session, actor, member, opened, values, errors)
+    return redirect(member_url(member.id), "flash.coupon_transferred", name=f"#{to_member_id}")
+
+
+def _held_coupon(session: Session, actor: Actor, member: Member, code: str) -> Coupon:
+    """The coupon with this code, when this member holds it."""
+    with error_page_on(NotFound):
+        coupon = holding.get_coupon(session, actor, code)
+    if coupon.member_id != member.id:
+        raise ErrorPage(404)
+    return coupon
+
+
+def _transfer_target(session: Session, typed: str) -> int | None:
+    """The member a transfer names: by member id, or by mobile."""
+    recipients = read_recipients(typed)
+    if len(recipients) != 1:
+        return None
+    (recipient,) = recipients
+    if recipient.mobile is not None:
+        return registry.ids_by_mobile(session, [recipient.mobile]).get(recipient.mobile)
+    return recipient.member_id
+
+
+def _coupon_refused(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    member: Member,
+    opened: tuple[str, str],
+    values: dict[str, str],
+    errors: FormErrors,
+) -> HTMLResponse:
+    held = held_coupons(request, session, member.id, "", "")
+    held = replace(held, open=opened, values=values, errors=errors)
+    return _detail(request, session, actor, member, held=held)
 
 
 # --- HQ admin: PIPL export, erasure, merge ------------------------------------------------------
