@@ -27,6 +27,7 @@ from patron.core.openapi import ROW_ID_RANGE, errors
 from patron.core.ratelimit import RateLimiter
 from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
+from patron.coupons.api import router as coupons_router
 from patron.deps import API_PREFIX, RetryLostRaces
 from patron.imports.api import router as imports_router
 from patron.imports.runner import ImportQueue
@@ -69,6 +70,7 @@ async def bounded_ids(request: Request) -> None:
 DOMAIN_ROUTERS = (
     orders_router,
     points_router,
+    coupons_router,
     members_router,
     auth_router,
     stores_router,

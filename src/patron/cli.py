@@ -338,7 +338,9 @@ def points_verify() -> None:
 @jobs_app.command("run")
 def jobs_run(now: NowOption = None) -> None:
     """Run the scheduled work as of now (or --now): release and expire points, note expiries,
-    forget sign-outs of expired tokens, prune delivered outbox events past their retention."""
+    expire coupons and note those expiring within 3 days, forget sign-outs of expired tokens,
+    prune delivered outbox events past their retention."""
+    from patron.coupons import jobs as coupon_jobs
     from patron.points import jobs
     from patron.staff import jobs as staff_jobs
 
@@ -347,6 +349,7 @@ def jobs_run(now: NowOption = None) -> None:
 
     with db.transaction() as session:
         report = jobs.run(session, clock.now())
+        coupons = coupon_jobs.run(session, clock.now())
         forgotten = staff_jobs.forget_expired_sign_outs(session, clock.now())
         retention = timedelta(days=get_settings().outbox_retention_days)
         pruned = events.prune_delivered(session, clock.now(), retention)
@@ -355,6 +358,7 @@ def jobs_run(now: NowOption = None) -> None:
         f"{report.expired_lots} lots expired ({report.expired_points} points), "
         f"{report.notices} expiry notices"
     )
+    out.print(f"coupons: {coupons.expired} expired, {coupons.notices} expiry notices")
     out.print(f"staff: {forgotten} sign-outs of expired tokens forgotten")
     out.print(f"outbox: {pruned} delivered events older than {retention.days} days pruned")
 

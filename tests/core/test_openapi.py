@@ -103,6 +103,10 @@ def test_idempotent_calls_require_the_key_and_document_the_replay(
         ("/api/v1/orders/{order_id}/refunds", "post"),
         ("/api/v1/members/{member_id}/points/burns", "post"),
         ("/api/v1/members/{member_id}/points/adjustments", "post"),
+        ("/api/v1/coupon-templates/{template_id}/issue", "post"),
+        ("/api/v1/coupon-templates/{template_id}/issue/upload", "post"),
+        ("/api/v1/coupons/{code}/transfer", "post"),
+        ("/api/v1/coupons/{code}/void", "post"),
     ]
     found = []
     for method, path, operation in operations(document):

@@ -24,6 +24,7 @@ from patron.core.actor import Actor, Role
 from patron.core.errors import Forbidden
 from patron.core.permissions import Permission
 from patron.core.settings import Settings
+from patron.coupons import permissions as coupons
 from patron.deps import Guard, current_actor
 from patron.imports import permissions as imports
 from patron.members import permissions as members
@@ -102,6 +103,16 @@ GUARDS: dict[str, Permission | None] = {
     "POST /points/adjustments/{adjustment_id}/approve": points.DECIDE_ADJUSTMENT,
     "POST /points/adjustments/{adjustment_id}/reject": points.DECIDE_ADJUSTMENT,
     "GET /points/liability": points.VIEW_LIABILITY,
+    "GET /coupon-templates": coupons.VIEW,
+    "POST /coupon-templates": coupons.EDIT_TEMPLATES,
+    "GET /coupon-templates/{template_id}": coupons.VIEW,
+    "PATCH /coupon-templates/{template_id}": coupons.EDIT_TEMPLATES,
+    "POST /coupon-templates/{template_id}/issue": coupons.ISSUE,
+    "POST /coupon-templates/{template_id}/issue/upload": coupons.ISSUE,
+    "GET /members/{member_id}/coupons": None,
+    "GET /coupons/{code}": None,
+    "POST /coupons/{code}/transfer": coupons.TRANSFER,
+    "POST /coupons/{code}/void": coupons.VOID,
 }
 
 
@@ -188,6 +199,7 @@ def test_each_permission_is_named_for_its_domain_once() -> None:
         "apikeys",
         "audit",
         "catalog",
+        "coupons",
         "members",
         "orders",
         "points",
