@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +20,7 @@ from patron.console.web import text
 from patron.core import clock
 from patron.core.money import MAX_FEN, fen_to_yuan, yuan_to_fen
 from patron.coupons.models import CouponTemplate, CouponType, ReturnOnRefund
-from patron.members.schemas import normalize_mobile
+from patron.coupons.recipients import Recipient
 from patron.orders.models import OrderChannel
 
 MONEY_FIELDS = ("threshold", "amount", "max_discount")
@@ -251,32 +250,20 @@ def template_errors(error: ValidationError, values: Mapping[str, Any], t: Transl
 
 # --- issuing to a pasted list -------------------------------------------------------------------
 
-# A member id as typed: digits, and shorter than a mainland mobile (11 digits from 1).
+# A member id as typed: digits, shorter than a mainland mobile (11 digits from 1).
 MEMBER_ID = re.compile(r"\d{1,10}")
 
 
-@dataclass(frozen=True)
-class Recipient:
-    """One line of a pasted list: a member id, or a mobile in E.164; neither when it is not."""
-
-    line: int
-    text: str
-    member_id: int | None = None
-    mobile: str | None = None
-
-
-def read_recipients(raw: str) -> list[Recipient]:
-    """The non-empty lines of a pasted list, numbered as pasted: member ids or mobiles."""
-    recipients = []
+def pasted_recipients(raw: str) -> list[Recipient]:
+    """The non-empty lines of a pasted list, each a member id or else a mobile as written (the
+    issue refuses one that is no mobile), numbered by line as a file's rows are."""
+    pasted = []
     for number, line in enumerate(raw.splitlines(), 1):
         entry = line.strip()
         if not entry:
             continue
         if MEMBER_ID.fullmatch(entry):
-            recipients.append(Recipient(number, entry, member_id=parse_id(entry)))
-            continue
-        try:
-            recipients.append(Recipient(number, entry, mobile=normalize_mobile(entry)))
-        except ValueError:
-            recipients.append(Recipient(number, entry))
-    return recipients
+            pasted.append(Recipient(member_id=parse_id(entry), row=number))
+        else:
+            pasted.append(Recipient(mobile=entry, row=number))
+    return pasted

@@ -3,7 +3,9 @@ it, their status moves, and issuing a template to a pasted list or an uploaded f
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData, UploadFile
 
 from patron.catalog import service as catalog
 from patron.console.choices import store_options
@@ -18,9 +21,8 @@ from patron.console.coupon_forms import (
     FLAGS,
     SCOPE_INPUT,
     VALIDITY_MODES,
-    Recipient,
     new_template_values,
-    read_recipients,
+    pasted_recipients,
     read_template,
     template_errors,
     template_payload,
@@ -36,6 +38,7 @@ from patron.console.coupon_view import (
 from patron.console.forms import NO_ERRORS, FormErrors, form_errors, parse_enum
 from patron.console.i18n import Translator, has_key
 from patron.console.points_forms import refused, with_problems
+from patron.console.uploads import SUFFIXES, UploadRefused, file_error, refused_file
 from patron.console.web import (
     PREFIX,
     CheckedForm,
@@ -48,27 +51,27 @@ from patron.console.web import (
     redirect,
     render,
     require_console,
+    settings_of,
     t_for,
     text,
 )
 from patron.core import clock, idempotency
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput, PatronError
-from patron.core.reasons import Reason
+from patron.core.tabular import FileLimits
+from patron.core.uploads import PayloadTooLarge, read_capped
 from patron.coupons import errors as coupon_errors
-from patron.coupons import holding, issuing, templates
+from patron.coupons import holding, recipients, templates
 from patron.coupons import permissions as coupon_policy
 from patron.coupons.models import (
     Coupon,
     CouponStatus,
     CouponTemplate,
     CouponType,
-    IssueSource,
     ReturnOnRefund,
     TemplateStatus,
 )
 from patron.coupons.schemas import TemplateIn
-from patron.members import registry
 from patron.orders.models import OrderChannel
 from patron.stores import service as stores
 
@@ -306,16 +309,22 @@ SERVICE_FIELDS = {
 
 
 def designer_errors(error: PatronError, values: dict[str, Any], t: Translator) -> FormErrors:
+    """A service refusal beside the designer's inputs: those it names as fields (a live
+    template's locked ones among them)."""
     errors = form_errors(error, t)
-    if not errors.fields:
+    named = dict(errors.fields)
+    locked = error.extra.get("fields")
+    if isinstance(locked, list):
+        named |= {str(name): errors.message or "" for name in locked}
+    if not named:
         return errors
     fields = {}
-    for name, message in errors.fields.items():
+    for name, message in named.items():
         name = SERVICE_FIELDS.get(name, name)
         if name in ("valid_from", "valid_until") and values["validity"] == "days":
             name = "valid_days"
         fields[name] = message
-    return FormErrors(errors.message, errors.detail, fields, errors.status)
+    return FormErrors(t("error.form"), errors.detail, fields, errors.status)
 
 
 def _designer(
@@ -401,7 +410,7 @@ def issue_page(
 def issue_submit(
     request: Request, template_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    """Issue the template to the pasted members (ids or mobiles, one a line) or the uploaded
+    """Issue the template to the pasted members (ids or mobiles, one a line) or to the uploaded
     file's, and show how many got one and who did not, with why. The form's one-time key makes a
     second submission show the first one's result instead of issuing again."""
     require_console(actor, coupon_policy.ISSUE)
@@ -411,72 +420,88 @@ def issue_submit(
     if not key or len(key) > idempotency.MAX_KEY_LENGTH:
         raise ErrorPage(400)
     values = {"recipients": text(form, "recipients", strip=False)}
-    recipients = read_recipients(values["recipients"])
-    if not recipients:
-        errors = refused({"recipients": t("coupons.issue.nothing")}, t)
-        return _issue_page(request, session, template, values, errors, None)
-    body = {"template_id": template.id, "recipients": [r.text for r in recipients]}
+    try:
+        work, body = _issue_work(request, session, actor, template, form, values["recipients"])
+    except UploadRefused as refusal:
+        return _issue_page(request, session, template, values, refusal.errors, None)
+    scope = f"console coupon issue {template.id}"
     try:
         with attempt(session):
-            outcome = idempotency.run_once(
-                session,
-                actor,
-                key,
-                f"console coupon issue {template.id}",
-                body,
-                lambda: (200, _issue_to(session, actor, template, recipients)),
-            )
+            outcome = idempotency.run_once(session, actor, key, scope, body, work)
     except PatronError as error:
-        return _issue_page(request, session, template, values, form_errors(error, t), None)
-    result = IssueView(
-        int(outcome.body["issued"]),
-        [_refused_row(row, t) for row in outcome.body["refused"]],
-        outcome.replayed,
-    )
+        errors = form_errors(error, t)
+        if errors.fields.keys() - {"file"}:
+            errors = refused({"file": t("error.form")}, t, status=errors.status)
+        return _issue_page(request, session, template, values, errors, None)
+    issued = outcome.body
+    rows = [_refused_row(row, t) for row in issued["refused"]]
+    result = IssueView(int(issued["issued"]), rows, outcome.replayed)
     session.refresh(template)
     return _issue_page(request, session, template, {}, NO_ERRORS, result)
 
 
-def _issue_to(
-    session: Session, actor: Actor, template: CouponTemplate, recipients: list[Recipient]
-) -> dict[str, Any]:
-    """Issue to the recipients found; the answer names each refused line and why, as stored
-    for a replay."""
-    mobiles = [r.mobile for r in recipients if r.mobile]
-    ids_by_mobile = registry.ids_by_mobile(session, mobiles) if mobiles else {}
-    refused_rows: list[dict[str, Any]] = []
-    wanted: list[Recipient] = []
-    member_ids: list[int] = []
-    for recipient in recipients:
-        member_id = recipient.member_id
-        if recipient.mobile:
-            member_id = ids_by_mobile.get(recipient.mobile)
-        if member_id is None:
-            code = (
-                Reason.member_not_found if recipient.mobile or recipient.member_id else "bad_line"
+def _issue_work(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    template: CouponTemplate,
+    form: FormData,
+    pasted: str,
+) -> tuple[Callable[[], tuple[int, dict[str, Any]]], dict[str, Any]]:
+    """The issue the form asks for (to its file, else to its pasted list) and what identifies
+    it for the one-time key."""
+    t = t_for(request)
+    upload = form.get("file")
+    if isinstance(upload, UploadFile) and upload.filename:
+        settings = settings_of(request)
+        if not upload.filename.lower().endswith(SUFFIXES):
+            raise UploadRefused(file_error(t("import.bad_type"), t))
+        try:
+            content = read_capped(upload, settings)
+        except PayloadTooLarge as error:
+            message = t("import.too_large_short", mb=settings.max_upload_mb)
+            raise UploadRefused(file_error(message, t, status=error.status)) from error
+        except InvalidInput as error:
+            raise UploadRefused(refused_file(error, t)) from error
+        filename = upload.filename
+
+        def from_file() -> tuple[int, dict[str, Any]]:
+            limits = FileLimits.of(settings)
+            result = recipients.issue_from_file(
+                session, actor, template.id, content, filename, limits=limits
             )
-            refused_rows.append({"line": recipient.line, "text": recipient.text, "code": code})
-            continue
-        wanted.append(recipient)
-        member_ids.append(member_id)
-    result = (
-        issuing.issue_coupons(session, actor, template.id, member_ids, source=IssueSource.manual)
-        if member_ids
-        else issuing.IssueResult()
-    )
-    for refusal in result.refused:
-        recipient = wanted[refusal.index]
-        refused_rows.append(
-            {"line": recipient.line, "text": recipient.text, "code": str(refusal.code)}
-        )
-    refused_rows.sort(key=lambda row: row["line"])
-    return {"issued": len(result.issued), "refused": refused_rows}
+            return 200, _answer(result)
+
+        digest = hashlib.sha256(content).hexdigest()
+        return from_file, {"template_id": template.id, "file": filename, "sha256": digest}
+    pasted_list = pasted_recipients(pasted)
+    if not pasted_list:
+        errors = refused({"recipients": t("coupons.issue.nothing")}, t)
+        raise UploadRefused(errors)
+
+    def from_list() -> tuple[int, dict[str, Any]]:
+        result = recipients.issue_to_list(session, actor, template.id, pasted_list)
+        return 200, _answer(result)
+
+    return from_list, {"template_id": template.id, "recipients": pasted}
+
+
+def _answer(result: recipients.ListResult) -> dict[str, Any]:
+    """The issue's result as stored for a replay."""
+    return {
+        "issued": result.issued,
+        "refused": [
+            {"row": r.row, "member_id": r.member_id, "mobile": r.mobile, "code": str(r.code)}
+            for r in result.refused
+        ],
+    }
 
 
 def _refused_row(row: dict[str, Any], t: Translator) -> RefusedRow:
     code = str(row["code"])
     key = f"coupons.refusal.{code}"
-    return RefusedRow(row.get("line"), str(row["text"]), code, t(key) if has_key(key) else code)
+    named = row.get("mobile") or (f"#{row['member_id']}" if row.get("member_id") else "—")
+    return RefusedRow(row.get("row"), named, code, t(key) if has_key(key) else code)
 
 
 def _issue_page(
@@ -544,7 +569,7 @@ def held_coupons(
         page = holding.member_coupons(session, member_id, chosen, cursor or None, MEMBER_COUPONS)
     except InvalidInput as error:
         raise ErrorPage(400) from error
-    by_id = holding.templates_of(session, page.items)
+    by_id = holding.templates_of(session, list(page.items))
     codes = stores.codes_by_id(session, scope_store_ids([tp.scope or {} for tp in by_id.values()]))
     now = clock.now()
     rows = []

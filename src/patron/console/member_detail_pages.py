@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from patron.console.choices import guide_suggestions
-from patron.console.coupon_forms import read_recipients
+from patron.console.coupon_forms import pasted_recipients
 from patron.console.coupon_pages import HeldCoupons, held_coupons
 from patron.console.forms import NO_ERRORS, FormErrors, parse_enum, parse_id
 from patron.console.i18n import Translator, has_key
@@ -76,6 +76,7 @@ from patron.members.schemas import (
     IdentityIn,
     MemberCodeOut,
     MemberOut,
+    normalize_mobile,
 )
 from patron.orders import service as orders
 from patron.points import adjustments
@@ -556,13 +557,17 @@ def _held_coupon(session: Session, actor: Actor, member: Member, code: str) -> C
 
 def _transfer_target(session: Session, typed: str) -> int | None:
     """The member a transfer names: by member id, or by mobile."""
-    recipients = read_recipients(typed)
-    if len(recipients) != 1:
+    named = pasted_recipients(typed)
+    if len(named) != 1:
         return None
-    (recipient,) = recipients
-    if recipient.mobile is not None:
-        return registry.ids_by_mobile(session, [recipient.mobile]).get(recipient.mobile)
-    return recipient.member_id
+    (recipient,) = named
+    if recipient.mobile is None:
+        return recipient.member_id
+    try:
+        mobile = normalize_mobile(recipient.mobile)
+    except ValueError:
+        return None
+    return registry.ids_by_mobile(session, [mobile]).get(mobile)
 
 
 def _coupon_refused(
