@@ -20,10 +20,20 @@ from patron.console.i18n import LOCALES, catalog, translator
 from patron.console.web import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE
 from patron.core import clock
 from patron.core.actor import Role
+from patron.core.reasons import Reason
 from patron.core.security import form_token
 from patron.core.settings import Settings
 from patron.coupons import holding
-from patron.coupons.models import Coupon, CouponEvent, CouponTemplate, CouponType
+from patron.coupons.models import (
+    Coupon,
+    CouponEvent,
+    CouponStatus,
+    CouponTemplate,
+    CouponType,
+    IssueSource,
+    ReturnOnRefund,
+    TemplateStatus,
+)
 from patron.staff import service as staff
 from patron.stores.models import Store
 from tests.conftest import QueryCounter
@@ -31,6 +41,13 @@ from tests.factories import issue_coupon, make_coupon_template, make_member, mak
 
 Client = Callable[..., TestClient]
 NOW = datetime(2026, 6, 18, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+# Why an issue leaves a member out (coupons.recipients and issuing).
+REFUSALS = (
+    Reason.member_not_found,
+    Reason.not_a_mobile,
+    Reason.limit_reached,
+    Reason.out_of_stock,
+)
 
 
 @pytest.fixture
@@ -546,3 +563,16 @@ def test_the_member_page_makes_no_query_per_coupon(
     few = queries()
     add(4)
     assert queries() == few
+
+
+def test_ids_built_from_coupon_values_exist() -> None:
+    """Ids the coupon pages build from a value, as in _("coupon_type." ~ face.type)."""
+    built = {f"coupon_type.{k}" for k in CouponType} | {f"coupon_status.{s}" for s in CouponStatus}
+    built |= {f"template_status.{s}" for s in TemplateStatus}
+    built |= {f"coupon_source.{s}" for s in IssueSource}
+    built |= {f"return_on_refund.{r}" for r in ReturnOnRefund}
+    built |= {f"coupons.move.{s}" for s in ("active", "paused", "ended")}
+    built |= {f"flash.template_{s}" for s in ("active", "paused", "ended")}
+    built |= {f"coupons.refusal.{r}" for r in REFUSALS}
+    for lang in LOCALES:
+        assert {k for k in built if catalog(lang).gettext(k) == k} == set(), lang

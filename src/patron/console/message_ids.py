@@ -304,7 +304,7 @@ BUILT_IDS = (
     N_("coupons.refusal.out_of_stock"),
     N_("coupons.refusal.limit_reached"),
     N_("coupons.refusal.member_not_found"),
-    N_("coupons.refusal.bad_line"),
+    N_("coupons.refusal.not_a_mobile"),
     N_("error.coupon_template_not_found"),
     N_("error.coupon_not_found"),
     N_("error.template_not_active"),
