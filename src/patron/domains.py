@@ -17,6 +17,7 @@ HOOKED_MODULES = (
     "patron.points.refunds",
     "patron.points.merge",
     "patron.points.queries",
+    "patron.coupons.redemption",
     "patron.coupons.hooks",
 )
 

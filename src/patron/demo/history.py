@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from patron.core import clock
 from patron.core.actor import SYSTEM
+from patron.demo import coupons
 from patron.demo.brand import ONLINE_STORE
 from patron.members import registry
 from patron.orders.importer import ParsedLine, ParsedOrder, write_orders
@@ -285,6 +286,7 @@ def load(session: Session, seed: int = 2026) -> OrderImportReport:
     walk_in = int(len(member_orders) * NON_MEMBER_SHARE / (1 - NON_MEMBER_SHARE))
     everything = member_orders + list(generator.walk_in_orders(walk_in))
     everything.sort(key=lambda o: o.occurred_at)
+    with_coupons = coupons.prepare(session, seed, roster, generator.start, everything)
     report = OrderImportReport(
         dry_run=False, rows=0, orders=0, created=0, skipped=0, lines=0, errors=[]
     )
@@ -297,4 +299,5 @@ def load(session: Session, seed: int = 2026) -> OrderImportReport:
                 yield order
 
         write_orders(session, SYSTEM, tracked(), report, dry_run=False)
+    coupons.finish(session, with_coupons)
     return report

@@ -8,6 +8,7 @@ from patron.core.actor import Actor
 from patron.core.moments import Moment
 from patron.core.openapi import errors
 from patron.core.pagination import Page
+from patron.coupons.redemption import CouponNotApplicable, CouponUnavailable
 from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, require
 from patron.members import visibility
 from patron.members.errors import MemberNotFound
@@ -27,7 +28,12 @@ Till = Annotated[Actor, Depends(require(permissions.RECORD))]
 Refunder = Annotated[Actor, Depends(require(permissions.REFUND))]
 
 
-@router.post("/orders", response_model=OrderOut, status_code=201, responses=errors(OrderExists))
+@router.post(
+    "/orders",
+    response_model=OrderOut,
+    status_code=201,
+    responses=errors(OrderExists, CouponUnavailable, CouponNotApplicable),
+)
 def create_order(
     data: OrderCreate, session: SessionDep, actor: Till, once: IdempotentDep
 ) -> Response:

@@ -46,6 +46,11 @@ class PaymentIn(Input):
     reference: SingleLine = Field(default="", max_length=100)
 
 
+class CouponClaimIn(Input):
+    code: SingleLine = Field(min_length=1, max_length=24)
+    amount: int = Field(gt=0, le=MAX_FEN, description="fen the POS took off with the coupon")
+
+
 class OrderCreate(Input):
     external_id: SingleLine = Field(
         min_length=1, max_length=64, description="POS or mall order number"
@@ -56,6 +61,11 @@ class OrderCreate(Input):
     occurred_at: OccurredAt
     items: list[OrderItemIn] = Field(min_length=1, max_length=500)
     payments: list[PaymentIn] = Field(default_factory=list, max_length=20)
+    coupons: list[CouponClaimIn] = Field(
+        default_factory=list,
+        max_length=10,
+        description="coupons the POS applied; their amounts are inside the lines' discounts",
+    )
 
 
 class RefundItemIn(Input):
