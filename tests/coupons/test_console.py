@@ -576,3 +576,50 @@ def test_ids_built_from_coupon_values_exist() -> None:
     built |= {f"coupons.refusal.{r}" for r in REFUSALS}
     for lang in LOCALES:
         assert {k for k in built if catalog(lang).gettext(k) == k} == set(), lang
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+def test_the_report_counts_per_template_and_downloads_as_csv(
+    signed_in: Client, session: Session
+) -> None:
+    store = make_store(session)
+    members = [make_member(session, store) for _ in range(4)]
+    template = make_coupon_template(session, name="报表满减")
+    coupons = [issue_coupon(session, template, m) for m in members]
+    coupons[0].status, coupons[0].voided_at, coupons[0].void_reason = "void", NOW, "测试"
+    session.flush()
+    finance = signed_in(Role.hq_finance)
+    page = finance.get("/console/coupons/report")
+    assert page.status_code == 200
+    row = re.search(rf'<tr id="template-{template.id}".*?</tr>', page.text, re.S)
+    assert row is not None
+    cells = re.findall(r'<td class="num mono[^"]*"[^>]*>([^<]*)<', row[0])
+    assert cells[:5] == ["4", "0", "0", "1", "0.0%"]
+    assert (
+        f'href="/console/coupons/report#template-{template.id}"'
+        in finance.get(f"/console/coupons/{template.id}").text
+    )
+
+    csv = finance.get("/console/coupons/report/export", params={"format": "csv"})
+    assert csv.status_code == 200
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("template_id,name,type,status,issued,redeemed")
+    assert any(
+        line.startswith(f"{template.id},报表满减,cash_off,active,4,0,0,1,") for line in lines
+    )
+
+    # Issued after today: nothing; a day that is not one is said beside its input.
+    later = finance.get("/console/coupons/report", params={"issued_from": "2026-06-19"})
+    row = re.search(rf'<tr id="template-{template.id}".*?</tr>', later.text, re.S)
+    assert row is not None
+    assert re.findall(r'<td class="num mono[^"]*"[^>]*>([^<]*)<', row[0])[0] == "0"
+    odd = finance.get("/console/coupons/report", params={"issued_from": "2026-13-01"})
+    assert odd.status_code == 200
+    assert "日期格式不正确" in texts(odd.text)
+    # A cashier has no report.
+    cashier = signed_in(Role.cashier, [store])
+    assert cashier.get("/console/coupons/report").status_code == 403
+    assert cashier.get("/console/coupons/report/export?format=csv").status_code == 403

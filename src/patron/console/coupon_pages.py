@@ -7,9 +7,11 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -35,7 +37,7 @@ from patron.console.coupon_view import (
     face,
     scope_store_ids,
 )
-from patron.console.forms import NO_ERRORS, FormErrors, form_errors, parse_enum
+from patron.console.forms import NO_ERRORS, FormErrors, day_start, form_errors, parse_enum, parse_id
 from patron.console.i18n import Translator, has_key
 from patron.console.points_forms import refused, with_problems
 from patron.console.uploads import SUFFIXES, UploadRefused, file_error, refused_file
@@ -55,13 +57,13 @@ from patron.console.web import (
     t_for,
     text,
 )
-from patron.core import clock, idempotency
+from patron.core import clock, export, idempotency
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput, PatronError
 from patron.core.tabular import FileLimits
 from patron.core.uploads import PayloadTooLarge, read_capped
 from patron.coupons import errors as coupon_errors
-from patron.coupons import holding, recipients, templates
+from patron.coupons import holding, recipients, reports, templates
 from patron.coupons import permissions as coupon_policy
 from patron.coupons.models import (
     Coupon,
@@ -137,6 +139,7 @@ def template_list(
         rows=[TemplateRow(tp, template_face(tp, t, codes)) for tp in page.items],
         chosen_status=chosen.value if chosen else "",
         statuses=list(TemplateStatus),
+        report_url=REPORT_URL if reports.VIEW_REPORT.allows(actor) else None,
         next_url=next_page_url(request, page.next_cursor),
         first_url=first_page_url(request),
     )
@@ -151,11 +154,11 @@ def template_page(
 ) -> HTMLResponse:
     require_console(actor, coupon_policy.VIEW)
     template = get_template(session, template_id)
-    return _template_page(request, session, template)
+    return _template_page(request, session, actor, template)
 
 
 def _template_page(
-    request: Request, session: Session, template: CouponTemplate, status: int = 200
+    request: Request, session: Session, actor: Actor, template: CouponTemplate
 ) -> HTMLResponse:
     t = t_for(request)
     scope = template.scope or {}
@@ -163,13 +166,14 @@ def _template_page(
     return render(
         request,
         "coupons/detail.html",
-        status=status,
         coupon_template=template,
         face=template_face(template, t, codes),
         moves=MOVES[TemplateStatus(template.status)],
         editable=template.status != TemplateStatus.ended,
         issuable=template.status == TemplateStatus.active,
-        report_url=None,
+        report_url=f"{REPORT_URL}#template-{template.id}"
+        if reports.VIEW_REPORT.allows(actor)
+        else None,
     )
 
 
@@ -613,3 +617,99 @@ def _ending(coupon: Coupon, t: Translator) -> str:
     if coupon.voided_at is not None:
         return t("coupons.member.voided", at=t.moment(coupon.voided_at), reason=coupon.void_reason)
     return ""
+
+
+# --- the report -------------------------------------------------------------------------------
+
+REPORT_URL = f"{LIST_URL}/report"
+REPORT_FILTERS = ("issued_from", "issued_until", "store")
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    figures: reports.TemplateFigures
+    rate: str  # redemption rate, "—" when nothing was issued
+
+
+def _report_filters(
+    values: dict[str, str], t: Translator
+) -> tuple[reports.ReportFilter, FormErrors]:
+    """The report's filters from the query; a date that is not one is named beside its input
+    and not applied."""
+    problems: dict[str, str] = {}
+    days: dict[str, date | None] = {}
+    for name in ("issued_from", "issued_until"):
+        start = day_start(values[name]) if values[name] else None
+        if values[name] and start is None:
+            problems[name] = t("reason.date")
+        days[name] = start.date() if start else None
+    filters = reports.ReportFilter(
+        days["issued_from"], days["issued_until"], parse_id(values["store"])
+    )
+    return filters, refused(problems, t, status=200) if problems else NO_ERRORS
+
+
+def _figures(
+    request: Request, session: Session, actor: Actor, values: dict[str, str]
+) -> tuple[list[reports.TemplateFigures], FormErrors]:
+    t = t_for(request)
+    filters, errors = _report_filters(values, t)
+    try:
+        return reports.template_report(session, actor, filters), errors
+    except InvalidInput as error:  # dates reversed, a store outside the actor's
+        refusal = form_errors(error, t)
+        fields = {("store" if k == "store_id" else k): v for k, v in refusal.fields.items()}
+        unfiltered = reports.ReportFilter()
+        return reports.template_report(session, actor, unfiltered), refused(fields, t, 200)
+
+
+@router.get("/report")
+def report_page(
+    request: Request,
+    session: Tx,
+    actor: ConsoleActorDep,
+    issued_from: str = "",
+    issued_until: str = "",
+    store: str = "",
+) -> HTMLResponse:
+    """Per template: issued, redeemed, expired, void, the redemption rate, the discount given
+    and the sales of the redeeming orders, over the coupons the filters select."""
+    require_console(actor, reports.VIEW_REPORT)
+    t = t_for(request)
+    values = {"issued_from": issued_from, "issued_until": issued_until, "store": store}
+    figures, errors = _figures(request, session, actor, values)
+    rows = [
+        ReportRow(f, t.percent(f.redemption_rate * 100) if f.redemption_rate is not None else "—")
+        for f in figures
+    ]
+    query = urlencode({k: v for k, v in values.items() if v})
+    return render(
+        request,
+        "coupons/report.html",
+        rows=rows,
+        values=values,
+        errors=errors,
+        store_options=store_options(session, actor),
+        export_query=query,
+    )
+
+
+@router.get("/report/export")
+def report_export(
+    request: Request,
+    session: Tx,
+    actor: ConsoleActorDep,
+    file_format: Annotated[str, Query(alias="format")] = "csv",
+    issued_from: str = "",
+    issued_until: str = "",
+    store: str = "",
+) -> Response:
+    """The report as the API gives it (reports.COLUMNS, money in fen), as CSV or .xlsx."""
+    require_console(actor, reports.VIEW_REPORT)
+    fmt = parse_enum(export.Format, file_format)
+    if fmt is None:
+        raise ErrorPage(404)
+    values = {"issued_from": issued_from, "issued_until": issued_until, "store": store}
+    figures, _errors = _figures(request, session, actor, values)
+    stamp = clock.now().astimezone(clock.business_tz()).strftime("%Y%m%d-%H%M")
+    return export.download(fmt, f"coupon-report-{stamp}", reports.COLUMNS, reports.rows(figures))
