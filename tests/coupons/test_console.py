@@ -400,6 +400,12 @@ def test_void_needs_a_reason_and_transfer_finds_the_member_by_mobile(
     assert [(e.kind, e.from_member_id, e.to_member_id) for e in events] == [
         ("transfer", holder.id, friend.id)
     ]
+    # Both members' timelines tell it; the issue too.
+    holder_timeline = texts(manager.get(f"/console/members/{holder.id}").text)
+    assert f"将优惠券 {gift.code} 转赠给会员 #{friend.id}" in holder_timeline
+    assert f"获得优惠券“{template.name}” {spare.code}" in holder_timeline
+    friend_timeline = texts(manager.get(f"/console/members/{friend.id}").text)
+    assert f"收到会员 #{holder.id} 转赠的优惠券 {gift.code}" in friend_timeline
     # The code is no longer this member's: their page has no form for it.
     assert (
         manager.post(f"{base}/{gift.code}/void", data={**csrf(manager), "reason": "x"}).status_code

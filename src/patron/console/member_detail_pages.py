@@ -286,6 +286,8 @@ def _timeline_row(
         return _order_row(event, kind, t, codes, actor, order_stores)
     if event.kind == "points":
         return _points_row(event, kind, t)
+    if event.kind == "coupon" and has_key(f"timeline.coupon.{event.summary}"):
+        return _coupon_row(event, kind, t, actor, order_stores)
     # A kind a later domain adds (coupons, tiers, ...): shown as the domain wrote it.
     return TimelineRow(event.at, kind, event.summary, [(k, str(v)) for k, v in data.items()])
 
@@ -328,6 +330,34 @@ def _points_row(event: member_timeline.TimelineEvent, kind: str, t: Translator) 
     reason = reason_text(event.summary, str(data.get("reason") or ""), partner, paid or 0, t)
     details = [(t("points.note"), reason)] if reason else []
     return TimelineRow(event.at, kind, text_, details)
+
+
+def _coupon_row(
+    event: member_timeline.TimelineEvent,
+    kind: str,
+    t: Translator,
+    actor: Actor,
+    order_stores: dict[Any, int],
+) -> TimelineRow:
+    """A coupon issued to the member, redeemed with an order, given or received."""
+    data = event.data
+    code = str(data.get("code", ""))
+    if event.summary == "issued":
+        source = f"coupon_source.{data.get('source')}"
+        details = [(t("coupons.member.source"), t(source) if has_key(source) else "—")]
+        text_ = t("timeline.coupon.issued", template=str(data.get("template", "")), code=code)
+        return TimelineRow(event.at, kind, text_, details)
+    if event.summary == "redeemed":
+        order_id = data.get("order_id")
+        url = None
+        if isinstance(order_id, int) and actor.sees_store(order_stores.get(order_id)):
+            url = order_url(order_id)
+        amount = t.yuan(data["discount"]) if isinstance(data.get("discount"), int) else "—"
+        text_ = t("timeline.coupon.redeemed", code=code, amount=amount)
+        return TimelineRow(event.at, kind, text_, url=url)
+    other = data.get("to_member_id") if event.summary == "given" else data.get("from_member_id")
+    text_ = t(f"timeline.coupon.{event.summary}", code=code, member=f"#{other}")
+    return TimelineRow(event.at, kind, text_)
 
 
 # --- member code ------------------------------------------------------------------------------

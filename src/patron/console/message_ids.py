@@ -331,4 +331,9 @@ BUILT_IDS = (
     N_("coupon.valid.unset"),
     N_("coupon.scope.all"),
     N_("coupons.card.unnamed"),
+    N_("timeline.kind.coupon"),
+    N_("timeline.coupon.issued"),
+    N_("timeline.coupon.redeemed"),
+    N_("timeline.coupon.given"),
+    N_("timeline.coupon.received"),
 )
