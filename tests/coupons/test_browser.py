@@ -141,3 +141,47 @@ def test_the_preview_speaks_english_and_a_cashier_cannot_design(
     log_in(page, CASHIER)
     page.goto("/console/coupons/new")
     expect(page.get_by_role("heading", level=2)).to_have_text("没有权限")
+
+
+def card_texts(card: Locator) -> dict[str, list[str]]:
+    """What a card says, part by part (each condition and scope phrase apart)."""
+    parts = {
+        name: [card.locator(f"[data-part={name}]").inner_text()]
+        for name in ("value", "kind", "name", "validity")
+    }
+    for name in ("conditions", "scope"):
+        parts[name] = card.locator(f"[data-part={name}] span").all_inner_texts()
+    return parts
+
+
+@pytest.mark.parametrize(
+    ("kind", "inputs"),
+    [
+        ("折扣券", {"percent_off": "12", "max_discount": "30.5", "threshold": "199"}),
+        (
+            "兑换券",
+            {"gift_sku": "MASK-01", "threshold": "0", "exclude_skus": "GIFT-CARD, GC-2"},
+        ),
+        ("运费券", {"amount": "8", "skus": "SKU-1\nSKU-2"}),
+        ("代金券", {"amount": "1,000.50", "valid_days": "1"}),
+        ("满减券", {"amount": "20", "valid_from": "2026-12-01", "valid_until": "2027-01-15"}),
+    ],
+)
+def test_the_preview_is_the_card_the_server_draws(
+    page: Page, server: ConsoleServer, kind: str, inputs: dict[str, str]
+) -> None:
+    """The designer's script and coupon_view.py say the same: the preview before saving is the
+    card on the saved template's page."""
+    log_in(page, MARKETING)
+    page.goto("/console/coupons/new")
+    page.fill("input[name=name]", f"预览一致 {kind}")
+    page.get_by_label(kind, exact=True).check()
+    if "valid_until" in inputs:
+        page.get_by_label("固定日期").check()
+    for name, value in inputs.items():
+        page.fill(f"[name={name}]", value)
+    page.check("input[name=exclude_channels][value=delivery]")
+    previewed = card_texts(preview(page))
+    page.get_by_role("button", name="保存草稿").click()
+    expect(page.get_by_role("status")).to_contain_text("已保存为草稿")
+    assert card_texts(page.get_by_test_id("coupon-card")) == previewed
