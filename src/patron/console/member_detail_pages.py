@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from patron.console.choices import guide_suggestions
 from patron.console.coupon_forms import pasted_recipients
-from patron.console.coupon_pages import HeldCoupons, held_coupons
 from patron.console.forms import NO_ERRORS, FormErrors, parse_enum, parse_id
 from patron.console.i18n import Translator, has_key
+from patron.console.member_coupons import HeldCoupons, held_coupons
 from patron.console.member_forms import field_errors, guide_by_username, member_errors
 from patron.console.member_pages import (
     LIST_URL,

@@ -336,4 +336,7 @@ BUILT_IDS = (
     N_("timeline.coupon.redeemed"),
     N_("timeline.coupon.given"),
     N_("timeline.coupon.received"),
+    N_("error.members_or_mobiles"),
+    N_("error.out_of_stock"),
+    N_("error.limit_reached"),
 )
