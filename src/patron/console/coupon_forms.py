@@ -49,7 +49,7 @@ VALIDITY_MODES = ("days", "dates")
 VALUE_FIELDS: dict[str, tuple[str, ...]] = {
     CouponType.cash_off: ("threshold", "amount"),
     CouponType.percent_off: ("threshold", "percent_off", "max_discount"),
-    CouponType.voucher: ("amount",),
+    CouponType.voucher: ("threshold", "amount"),
     CouponType.gift: ("threshold", "gift_sku"),
     CouponType.shipping: ("threshold", "amount"),
 }

@@ -84,7 +84,7 @@
 
   function conditions(type) {
     var parts = [];
-    var threshold = type === "voucher" ? 0 : fen("threshold") || 0;
+    var threshold = fen("threshold") || 0;
     if (type === "gift" && value("gift_sku")) parts.push(fill(words["coupon.cond.gift"], { sku: value("gift_sku") }));
     if (type === "shipping") parts.push(words["coupon.cond.shipping"]);
     if (threshold > 0) parts.push(fill(words["coupon.cond.threshold"], { amount: shortYuan(threshold) }));
