@@ -65,7 +65,9 @@ app.add_typer(user_app, name="user")
 import_app = typer.Typer(help="Import data from CSV or Excel files.", no_args_is_help=True)
 points_app = typer.Typer(help="Points ledger.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Scheduled work.", no_args_is_help=True)
+coupons_app = typer.Typer(help="Coupons.", no_args_is_help=True)
 app.add_typer(points_app, name="points")
+app.add_typer(coupons_app, name="coupons")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
@@ -333,6 +335,33 @@ def points_verify() -> None:
     if mismatches:
         raise typer.Exit(1)
     out.print("points ledger consistent: every cached balance matches its lots and entries")
+
+
+@coupons_app.command("issue")
+def coupons_issue(
+    template: Annotated[int, typer.Argument(help="The template's id.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="CSV or .xlsx with a member_id or a mobile column"
+        ),
+    ],
+) -> None:
+    """Issue one coupon of TEMPLATE to each row of FILE (source `upload`), in one transaction;
+    the refused rows are listed, and make the exit status 1."""
+    from patron.coupons import recipients
+
+    with db.transaction() as session:
+        result = recipients.issue_from_file(session, SYSTEM, template, file.read_bytes(), file.name)
+    for refusal in result.refused[:50]:
+        who = refusal.mobile or refusal.member_id or "-"
+        err.print(f"row {refusal.row}: {who}: {refusal.code.value}")
+    if len(result.refused) > 50:
+        err.print(f"... and {len(result.refused) - 50} more refused")
+    out.print(
+        f"issued {result.issued:,} coupons of template {template}, {len(result.refused):,} refused"
+    )
+    refused_rows(len(result.refused))
 
 
 @jobs_app.command("run")

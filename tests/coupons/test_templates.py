@@ -22,10 +22,14 @@ def refusal(error: InvalidInput) -> tuple[str, str]:
 @pytest.mark.parametrize(
     ("fields", "field", "code"),
     [
-        ({"amount": None}, "amount", "missing"),
-        ({"type": "percent_off", "amount": None, "percent_off": 15}, "max_discount", "missing"),
+        ({"amount": None}, "amount", "needed_for_type"),
+        (
+            {"type": "percent_off", "amount": None, "percent_off": 15},
+            "max_discount",
+            "needed_for_type",
+        ),
         ({"type": "percent_off", "percent_off": 15, "max_discount": 500}, "amount", "not_for_type"),
-        ({"type": "gift", "amount": None}, "gift_sku", "missing"),
+        ({"type": "gift", "amount": None}, "gift_sku", "needed_for_type"),
         ({"gift_sku": "SKU-1"}, "gift_sku", "not_for_type"),
         ({"valid_from": datetime(2026, 1, 1, tzinfo=UTC)}, "valid_days", "validity_conflict"),
         ({"valid_days": None}, "valid_from", "validity_missing"),

@@ -70,7 +70,12 @@ def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
     return list(range(largest + 1, largest + 1 + count))
 
 
-RESERVE = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
+# The sequence is looked up once (a materialized CTE): looked up for each id, it cost about 5 µs
+# an id, ten times nextval itself.
+RESERVE = text(
+    "WITH s AS MATERIALIZED (SELECT CAST(pg_get_serial_sequence(:table, 'id') AS regclass) AS seq)"
+    " SELECT nextval(s.seq) FROM s, generate_series(1, :n)"
+)
 
 
 def any_of(

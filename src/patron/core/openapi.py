@@ -105,6 +105,12 @@ BEYOND_SCHEMA = frozenset(
         Reason.columns_missing,
         Reason.duplicate_row,
         Reason.rows_not_together,
+        Reason.needed_for_type,
+        Reason.not_for_type,
+        Reason.validity_missing,
+        Reason.validity_conflict,
+        Reason.members_or_mobiles,
+        Reason.transfer_to_self,
     }
 )
 

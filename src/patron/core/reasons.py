@@ -75,6 +75,7 @@ class Reason(StrEnum):
     balance_too_large = "balance_too_large"
     factor_not_above_one = "factor_not_above_one"
     # Coupons: a template's values, and why an issue left a member out.
+    needed_for_type = "needed_for_type"
     not_for_type = "not_for_type"
     validity_missing = "validity_missing"
     validity_conflict = "validity_conflict"

@@ -12,7 +12,7 @@ from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
-from patron.coupons import holding
+from patron.coupons import codes, holding
 from patron.coupons.errors import CouponNotFound, CouponNotTransferable, CouponUnavailable
 from patron.coupons.models import (
     Coupon,
@@ -78,7 +78,7 @@ def _locked(session: Session, code: str, owner: int) -> Coupon:
     `coupon_unavailable`."""
     coupon = session.scalars(
         select(Coupon)
-        .where(Coupon.code == code.strip().upper())
+        .where(Coupon.code == codes.normalized(code))
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()

@@ -4,7 +4,10 @@ member's claim), for one member or a million.
 
 Set-based: members are checked and held a batch at a time (one query), the coupons each already
 holds of the template counted with one GROUP BY per limit, the codes drawn in bulk, and the rows
-written with COPY on PostgreSQL (executemany on SQLite).
+written by one statement per batch: on PostgreSQL an INSERT from `unnest` of three arrays (ids,
+codes, members) with the columns every row shares given once, so the client does no work per
+row beyond drawing its code (COPY cost 14 µs of client CPU a row, in psycopg's row writer and the
+column types' bind processors); executemany on SQLite.
 
 Under concurrent issuing the template's row lock (held to the end of the transaction) makes
 issues of one template take turns: the stock (`issued_count`, with a check constraint behind it)
@@ -20,7 +23,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -28,6 +45,7 @@ from patron.core import bulk, clock
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
+from patron.core.statements import Prepared
 from patron.coupons import codes
 from patron.coupons.errors import TemplateExpired, TemplateNotActive
 from patron.coupons.models import (
@@ -67,6 +85,37 @@ COLUMNS = (
     "valid_until",
     "void_reason",
 )
+
+
+def _listed(name: str | None, values: list[Any] | None = None, type_: Any = Integer) -> Any:
+    """An array parameter on PostgreSQL sent as one text of comma-separated values, split by the
+    server: psycopg dumps a list element by element in Python (10 µs a coupon for the three
+    arrays of a batch), joining ints or codes (letters and digits only) costs next to nothing."""
+    text = bindparam(name, None if values is None else ",".join(map(str, values)), type_=String)
+    return sql_cast(func.string_to_array(text, ","), ARRAY(type_))
+
+
+def _insert_unnested(_: Session) -> Any:
+    """INSERT of a batch on PostgreSQL: ids, codes and members as arrays, the rest once."""
+    rows = (
+        func.unnest(_listed("ids"), _listed("codes", type_=String), _listed("member_ids"))
+        .table_valued("id", "code", "member_id")
+        .render_derived()
+    )
+    shared = [bindparam(name, type_=COUPONS.c[name].type) for name in COLUMNS[4:]]
+    return insert(COUPONS).from_select(
+        COLUMNS,
+        select(
+            rows.c.id,
+            rows.c.code,
+            bindparam("template_id", type_=Integer),
+            rows.c.member_id,
+            *shared,
+        ),
+    )
+
+
+INSERT_UNNESTED = Prepared(_insert_unnested)
 
 
 class IssuedCoupon(NamedTuple):
@@ -154,6 +203,19 @@ def issue_coupons(
     return result
 
 
+def _id_set(session: Session, member_ids: list[int]) -> list[int] | Select[int]:
+    """`member_ids` for an IN: on PostgreSQL one array parameter (`unnest`), not thousands."""
+    if session.get_bind().dialect.name != "postgresql":
+        return member_ids
+    return select(func.unnest(_listed(None, member_ids)))
+
+
+def _any_of(session: Session, member_ids: list[int]) -> ColumnElement[bool]:
+    if session.get_bind().dialect.name != "postgresql":
+        return Coupon.member_id.in_(member_ids)
+    return Coupon.member_id == any_(_listed(None, member_ids))
+
+
 def _batches(member_ids: Sequence[int]) -> Iterator[tuple[int, Sequence[int]]]:
     for offset in range(0, len(member_ids), BATCH):
         yield offset, member_ids[offset : offset + BATCH]
@@ -227,7 +289,7 @@ class _Run:
     def _issuable(self, member_ids: list[int]) -> set[int]:
         """The active members among `member_ids`, held (key share, in id order); for an operator
         of some stores, only the members registered at those stores."""
-        members = member_merge.hold(self.session, member_ids)
+        members = member_merge.hold(self.session, _id_set(self.session, member_ids))
         found = {i for i, m in members.items() if m.status == MemberStatus.active}
         if self.source in OPERATOR_SOURCES and self.actor.store_ids is not None:
             visible = registry.members_by_id(self.session, found)
@@ -241,7 +303,7 @@ class _Run:
             select(Coupon.member_id, func.count())
             .where(
                 Coupon.template_id == self.template.id,
-                bulk.any_of(self.session, Coupon.member_id, member_ids),
+                _any_of(self.session, member_ids),
                 Coupon.status != CouponStatus.void.value,
             )
             .group_by(Coupon.member_id)
@@ -269,17 +331,33 @@ class _Run:
             "",
         )
         dbapi: Any = self.session.get_bind().dialect.loaded_dbapi
+        refused = (dbapi.IntegrityError, IntegrityError)  # the driver's, or as SQLAlchemy's
+        postgresql = self.session.get_bind().dialect.name == "postgresql"
         attempt = 1
         while True:
             fresh = codes.new_codes(len(member_ids))
-            rows = (
-                (coupon_id, code, self.template.id, member_id, *rest)
-                for coupon_id, code, member_id in zip(ids, fresh, member_ids, strict=True)
-            )
             savepoint = self.session.begin_nested()
             try:
-                bulk.copy_rows(self.session, COUPONS, COLUMNS, rows)
-            except dbapi.IntegrityError:
+                if postgresql:
+                    shared = dict(zip(COLUMNS[4:], rest, strict=True))
+                    arrays = {
+                        name: ",".join(map(str, values))
+                        for name, values in (
+                            ("ids", ids),
+                            ("codes", fresh),
+                            ("member_ids", member_ids),
+                        )
+                    }
+                    INSERT_UNNESTED.run(
+                        self.session, {**shared, **arrays, "template_id": self.template.id}
+                    )
+                else:
+                    rows = (
+                        (coupon_id, code, self.template.id, member_id, *rest)
+                        for coupon_id, code, member_id in zip(ids, fresh, member_ids, strict=True)
+                    )
+                    bulk.copy_rows(self.session, COUPONS, COLUMNS, rows)
+            except refused:
                 # A code drawn that another issue drew before (about 1 in 10^17 for a million
                 # coupons among a million): draw the batch's codes again.
                 savepoint.rollback()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from patron.catalog.schemas import CATEGORY_CODE_LENGTH
@@ -16,7 +16,16 @@ from patron.core.inputs import NOT_NULL, Input
 from patron.core.moments import Moment
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
-from patron.core.text import MultiLine, Name, NameOrNone, SingleLine, SingleLineOrNone
+from patron.core.text import (
+    MULTI_LINE_PATTERN,
+    MultiLine,
+    Name,
+    NameOrNone,
+    Pattern,
+    SingleLine,
+    SingleLineOrNone,
+    multi_line,
+)
 from patron.coupons.models import (
     CouponStatus,
     CouponType,
@@ -26,6 +35,8 @@ from patron.coupons.models import (
 )
 from patron.orders.models import OrderChannel
 
+# Optional multi-line text, for a PATCH (patron.core.text writes the single-line forms).
+MultiLineOrNone = Annotated[str | None, BeforeValidator(multi_line), Pattern(MULTI_LINE_PATTERN)]
 MAX_LIST = 500  # entries of one scope list
 MAX_ISSUE = 10_000  # members named in one JSON issue request; files take more
 MAX_LIMIT = 10_000  # per-member and per-day limits
@@ -106,7 +117,7 @@ class TemplatePatch(Input):
     active or paused template takes only status, a higher `total_stock`, name and description."""
 
     name: Annotated[NameOrNone, NOT_NULL] = Field(default=None, min_length=1, max_length=100)
-    description: Annotated[str | None, NOT_NULL] = Field(default=None, max_length=2000)
+    description: Annotated[MultiLineOrNone, NOT_NULL] = Field(default=None, max_length=2000)
     type: Annotated[CouponType | None, NOT_NULL] = None
     status: Annotated[TemplateStatus | None, NOT_NULL] = None
     threshold: Annotated[int | None, NOT_NULL] = Field(default=None, ge=0, le=MAX_FEN)
@@ -163,7 +174,9 @@ class IssueIn(Input):
     """Exactly one of `member_ids` and `mobiles`."""
 
     member_ids: list[RowId] | None = Field(default=None, min_length=1, max_length=MAX_ISSUE)
-    mobiles: list[SingleLine] | None = Field(default=None, min_length=1, max_length=MAX_ISSUE)
+    mobiles: list[Annotated[SingleLine, Field(max_length=32)]] | None = Field(
+        default=None, min_length=1, max_length=MAX_ISSUE
+    )
     store_id: RowId | None = Field(default=None, description="the issuing store, if any")
 
     @model_validator(mode="after")

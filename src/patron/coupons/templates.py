@@ -151,7 +151,7 @@ def check_values(session: Session, values: dict[str, Any]) -> None:
     for field in VALUE_FIELDS:
         given = values.get(field) is not None
         if field in TYPE_VALUES[kind] and not given:
-            raise InvalidInput(field, f"a {kind} coupon needs {field}", code=Reason.missing)
+            raise InvalidInput(field, f"a {kind} coupon needs {field}", code=Reason.needed_for_type)
         if field not in TYPE_VALUES[kind] and given:
             raise InvalidInput(field, f"a {kind} coupon takes no {field}", code=Reason.not_for_type)
     _check_validity(values)
