@@ -316,7 +316,6 @@ BUILT_IDS = (
     N_("error.not_for_type"),
     N_("error.validity_missing"),
     N_("error.validity_conflict"),
-    N_("error.stock_below_issued"),
     N_("error.transfer_to_self"),
     N_("error.template_ended"),
     N_("coupon.value.percent_off"),
@@ -339,4 +338,5 @@ BUILT_IDS = (
     N_("error.members_or_mobiles"),
     N_("error.out_of_stock"),
     N_("error.limit_reached"),
+    N_("error.needed_for_type"),
 )
