@@ -483,6 +483,9 @@ def test_a_store_manager_issues_but_does_not_design(signed_in: Client, session: 
     assert re.search(r'data-testid="issued-count">1<', answer.text)
     # Another store's member is not found for this manager.
     assert '<tr data-code="member_not_found">' in answer.text
+    # The coupon is the store's: issued by it.
+    (coupon,) = session.scalars(select(Coupon).where(Coupon.template_id == template.id))
+    assert (coupon.member_id, coupon.store_id, coupon.source) == (ours.id, store.id, "manual")
 
 
 def test_the_sidebar_links_coupons_for_every_staff_role(

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
 from patron.console.coupon_forms import pasted_recipients
 from patron.console.coupon_pages import get_template, template_face
@@ -20,7 +20,7 @@ from patron.console.coupon_view import scope_store_ids
 from patron.console.forms import NO_ERRORS, FormErrors, form_errors
 from patron.console.i18n import Translator, has_key
 from patron.console.points_forms import refused
-from patron.console.uploads import SUFFIXES, UploadRefused, file_error, refused_file
+from patron.console.uploads import UploadRefused, uploaded_file
 from patron.console.web import (
     CheckedForm,
     ConsoleActorDep,
@@ -35,9 +35,8 @@ from patron.console.web import (
 )
 from patron.core import idempotency
 from patron.core.actor import Actor
-from patron.core.errors import InvalidInput, PatronError
+from patron.core.errors import PatronError
 from patron.core.tabular import FileLimits
-from patron.core.uploads import PayloadTooLarge, read_capped
 from patron.coupons import permissions as coupon_policy
 from patron.coupons import recipients
 from patron.coupons.models import CouponTemplate
@@ -116,24 +115,18 @@ def _issue_work(
     """The issue the form asks for (to its file, else to its pasted list) and what identifies
     it for the one-time key."""
     t = t_for(request)
-    upload = form.get("file")
-    if isinstance(upload, UploadFile) and upload.filename:
-        settings = settings_of(request)
-        if not upload.filename.lower().endswith(SUFFIXES):
-            raise UploadRefused(file_error(t("import.bad_type"), t))
-        try:
-            content = read_capped(upload, settings)
-        except PayloadTooLarge as error:
-            message = t("import.too_large_short", mb=settings.max_upload_mb)
-            raise UploadRefused(file_error(message, t, status=error.status)) from error
-        except InvalidInput as error:
-            raise UploadRefused(refused_file(error, t)) from error
-        filename = upload.filename
+    # A store user of one store issues for it (the report counts it there); HQ for the chain.
+    store_id = (
+        next(iter(actor.store_ids)) if actor.store_ids and len(actor.store_ids) == 1 else None
+    )
+    uploaded = uploaded_file(request, form)
+    if uploaded is not None:
+        filename, content = uploaded
+        limits = FileLimits.of(settings_of(request))
 
         def from_file() -> tuple[int, dict[str, Any]]:
-            limits = FileLimits.of(settings)
             result = recipients.issue_from_file(
-                session, actor, template.id, content, filename, limits=limits
+                session, actor, template.id, content, filename, store_id=store_id, limits=limits
             )
             return 200, _answer(result)
 
@@ -145,7 +138,9 @@ def _issue_work(
         raise UploadRefused(errors)
 
     def from_list() -> tuple[int, dict[str, Any]]:
-        result = recipients.issue_to_list(session, actor, template.id, pasted_list)
+        result = recipients.issue_to_list(
+            session, actor, template.id, pasted_list, store_id=store_id
+        )
         return 200, _answer(result)
 
     return from_list, {"template_id": template.id, "recipients": pasted}
