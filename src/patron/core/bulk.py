@@ -65,16 +65,19 @@ def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
     so that no insert has to return them. PostgreSQL takes them from the column's sequence;
     SQLite, whose write transaction holds the database's one write lock, after the largest."""
     if session.get_bind().dialect.name == "postgresql":
-        return list(session.scalars(RESERVE, {"table": table.name, "n": count}))
+        listed = session.scalar(RESERVE, {"table": table.name, "n": count})
+        return [int(i) for i in listed.split(",")] if listed else []
     largest = session.scalar(select(func.max(table.c.id))) or 0
     return list(range(largest + 1, largest + 1 + count))
 
 
 # The sequence is looked up once (a materialized CTE): looked up for each id, it cost about 5 µs
-# an id, ten times nextval itself.
+# an id, ten times nextval itself. The ids come back as one text: a row each cost 3.5 µs of
+# client CPU to fetch, more than drawing them.
 RESERVE = text(
-    "WITH s AS MATERIALIZED (SELECT CAST(pg_get_serial_sequence(:table, 'id') AS regclass) AS seq)"
-    " SELECT nextval(s.seq) FROM s, generate_series(1, :n)"
+    "WITH s AS MATERIALIZED (SELECT CAST(pg_get_serial_sequence(:table, 'id') AS regclass) AS seq),"
+    " ids AS MATERIALIZED (SELECT nextval(s.seq) AS id FROM s, generate_series(1, :n))"
+    " SELECT string_agg(CAST(id AS text), ',' ORDER BY id) FROM ids"
 )
 
 
