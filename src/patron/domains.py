@@ -17,8 +17,8 @@ HOOKED_MODULES = (
     "patron.points.refunds",
     "patron.points.merge",
     "patron.points.queries",
-    "patron.coupons.redemption",
     "patron.coupons.hooks",
+    "patron.coupons.redemption",
 )
 
 

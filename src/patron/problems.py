@@ -81,13 +81,16 @@ def number_out_of_range(exc: BaseException) -> bool:
 def allowed_methods(request: Request) -> str:
     """Every method the request's path takes. The router answers 405 with the methods of the
     first route matching the path only, but routes share paths (GET and PATCH /members/{id}).
-    A route whose row id the path does not give (/members/merge) does not take it."""
-    methods: set[str] = set()
+    A route whose row id the path does not give (/members/merge) does not take it, nor does a
+    route with parameters a path that names another route literally (/coupons/evaluate)."""
+    matched: list[tuple[RouteContext, dict[str, str]]] = []
     for route in iter_route_contexts(request.app.routes):
         match = route.path_regex.match(request.url.path) if route.methods else None
         if match and _names_rows(route, match.groupdict()):
-            methods |= route.methods or set()
-    return ", ".join(sorted(methods))
+            matched.append((route, match.groupdict()))
+    if any(not params for _, params in matched):
+        matched = [(route, params) for route, params in matched if not params]
+    return ", ".join(sorted({m for route, _ in matched for m in route.methods or ()}))
 
 
 def _names_rows(route: RouteContext, path_params: dict[str, str]) -> bool:

@@ -15,6 +15,7 @@ from patron.audit.models import AuditEntry
 from patron.core import clock
 from patron.core.settings import get_settings
 from patron.coupons import redemption
+from patron.coupons.errors import CouponUnavailable
 from patron.coupons.models import Coupon, CouponEvent, CouponTemplate
 from patron.orders.models import Order
 from patron.points.models import PointsEntry
@@ -29,6 +30,11 @@ from tests.factories import (
 )
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)  # the orders occur on 2026-01-05
+VALIDITY = {
+    "valid_days": None,
+    "valid_from": "2025-12-01T00:00:00+08:00",
+    "valid_until": "2026-12-31T23:59:59+08:00",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +55,7 @@ def till(session: Session) -> dict[str, Any]:
 
 def coupon_for(session: Session, member: Any, **template: object) -> Coupon:
     """A coupon of a 满100减20 template unless `template` says otherwise."""
-    return issue_coupon(session, make_coupon_template(session, **template), member)
+    return issue_coupon(session, make_coupon_template(session, **(VALIDITY | template)), member)
 
 
 def line(sku: str, price: int, discount: int = 0, quantity: int = 1, **kw: object) -> Any:
@@ -115,6 +121,18 @@ def test_an_order_redeems_its_coupon(
     assert entry.after == {"code": coupon.code, "order_id": order_id, "discount": 2000}
 
 
+def test_an_order_sent_again_is_an_existing_order_not_a_used_coupon(
+    client: TestClient, session: Session, till: dict[str, Any]
+) -> None:
+    coupon = coupon_for(session, till["member"])
+    data = body(till, [line("SKU-1", 15000, 2000)], [{"code": coupon.code, "amount": 2000}])
+    order_id = post(client, till, data).json()["id"]
+    headers = {**till["headers"], "Idempotency-Key": "another key"}
+    again = client.post("/api/v1/orders", json=data, headers=headers)
+    assert again.status_code == 409
+    assert (again.json()["code"], again.json()["order_id"]) == ("order_exists", order_id)
+
+
 def test_points_are_earned_on_the_amount_paid_after_the_coupon(
     client: TestClient, session: Session, till: dict[str, Any]
 ) -> None:
@@ -144,7 +162,9 @@ def test_percent_off_and_gift_take_at_most_what_they_give(
     assert post(
         client, till, body(till, items, [{"code": percent.code, "amount": 1000}])
     ).is_success
-    gift = coupon_for(session, till["member"], type="gift", gift_sku="CAKE", threshold=0)
+    gift = coupon_for(
+        session, till["member"], type="gift", gift_sku="CAKE", threshold=0, amount=None
+    )
     items = [line("SKU-1", 5000), line("CAKE", 1500, 1500)]
     response = post(client, till, body(till, items, [{"code": gift.code, "amount": 1500}]))
     assert response.status_code == 201, response.json()
@@ -289,9 +309,9 @@ def test_a_full_refund_returns_the_coupon(
 def test_a_coupon_past_its_validity_returns_expired(
     client: TestClient, session: Session, till: dict[str, Any]
 ) -> None:
-    coupon, order = redeemed_order(
-        client, session, till, valid_until=datetime(2026, 2, 1, tzinfo=UTC)
-    )
+    coupon, order = redeemed_order(client, session, till)
+    coupon.valid_until = datetime(2026, 2, 1, tzinfo=UTC)  # after the order, before the refund
+    session.flush()
     assert refund_all(client, till, order["id"]).status_code == 201
     session.refresh(coupon)
     assert (coupon.status, coupon.order_id) == ("expired", None)
@@ -315,3 +335,20 @@ def test_a_partial_refund_or_a_never_template_keeps_the_coupon_used(
     session.refresh(kept)
     assert (kept.status, kept.order_id) == ("redeemed", order["id"])
     assert session.get(CouponTemplate, kept.template_id) is not None
+
+
+def test_the_update_takes_a_coupon_only_while_available(
+    session: Session, till: dict[str, Any]
+) -> None:
+    """A coupon checked available and then taken by another order before this one's update
+    (the race the PostgreSQL test runs): the update takes nothing and the order is refused."""
+    from patron.core.actor import SYSTEM
+
+    coupon = coupon_for(session, till["member"])
+    checked = redemption.Redemption(coupon.id, coupon.code, till["member"].id, 2000)
+    coupon.status = "redeemed"
+    session.flush()
+    with pytest.raises(CouponUnavailable) as refused:
+        redemption.redeem(session, SYSTEM, [checked], 1, till["store"].id)
+    assert refused.value.extra["reason"] == "redeemed"
+    assert session.scalar(select(func.count()).select_from(CouponEvent)) == 0

@@ -236,8 +236,7 @@ def _gift_missing(coupon: CouponTerms, lines: Iterable[Line]) -> Refusal | None:
 
 
 def _shipping(coupon: CouponTerms, lines: Sequence[Line], context: Context, taken: int) -> Outcome:
-    """Up to `amount` off the delivery lines (all of them when no amount is set); the threshold
-    is met by the in-scope goods."""
+    """Up to `amount` off the delivery lines; the threshold is met by the in-scope goods."""
     delivery = [ln for ln in lines if ln.sku == context.shipping_sku]
     if not delivery:
         return refused(Refusal.no_delivery)
@@ -247,7 +246,7 @@ def _shipping(coupon: CouponTerms, lines: Sequence[Line], context: Context, take
     if goods < coupon.threshold:
         return refused(Refusal.below_threshold)
     fee = sum(ln.amount for ln in delivery) + taken
-    return Outcome(discount=fee if coupon.amount is None else min(coupon.amount, fee))
+    return Outcome(discount=min(coupon.amount or 0, fee))
 
 
 # --- several coupons --------------------------------------------------------------------------

@@ -21,8 +21,9 @@ from patron.audit import service as audit
 from patron.catalog import service as catalog
 from patron.core import clock, events
 from patron.core.actor import SYSTEM, Actor
-from patron.core.errors import Conflict, PatronError
+from patron.core.errors import PatronError
 from patron.core.settings import get_settings
+from patron.coupons.errors import CouponNotApplicable, CouponUnavailable
 from patron.coupons.evaluator import (
     Context,
     CouponTerms,
@@ -44,17 +45,6 @@ from patron.coupons.models import (
     ReturnOnRefund,
 )
 from patron.orders.events import ORDER_REFUNDED, OrderRefunded
-
-
-class CouponUnavailable(Conflict):
-    code = "coupon_unavailable"
-    title = "The coupon cannot be used: used, expired, void, or someone else's"
-
-
-class CouponNotApplicable(PatronError):
-    status = 422
-    code = "coupon_not_applicable"
-    title = "The coupon does not apply to this order"
 
 
 def refusal_error(code: str, reason: Refusal, detail: str = "") -> PatronError:

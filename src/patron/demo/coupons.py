@@ -7,9 +7,9 @@ online orders, and a 满200减50 for each Double Eleven (its template ended afte
 is issued through the issuing service with the clock set to its day. Before the orders are
 written, a member holding coupons that apply to an order (by the evaluator) mostly uses the best
 one, and the order's lines carry its discount, as a POS sends them; online orders under ¥199 get
-an ¥8 delivery line. After the orders are written, the redemption path takes each coupon used
-with its order, and the coupons job expires the rest past their validity. A seed makes it
-reproducible."""
+an ¥8 delivery line. A few coupons sent to the wrong members are voided the same day. After the
+orders are written, the redemption path takes each coupon used with its order, and the coupons
+job expires the rest past their validity. A seed makes it reproducible."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from patron.core import clock
 from patron.core.actor import SYSTEM
 from patron.core.settings import get_settings
-from patron.coupons import issuing, redemption, templates
+from patron.coupons import gifting, issuing, redemption, templates
 from patron.coupons import jobs as coupon_jobs
 from patron.coupons.evaluator import (
     DEFAULT_SHIPPING_SKU,
@@ -49,12 +49,15 @@ USE_CHANCE = 0.7  # a member uses the best coupon that applies to an order
 GIFT_CHANCE = 0.25  # a member holding a 兑换券 picks the gift up on a visit
 GIFT = ("HOME-01", "纯棉毛巾", "HOME", 2990)  # history.CATALOG's towel
 WAVE_HOUR = time(10, 0)  # business time
+VOID_CHANCE = 0.01  # a coupon issued by mistake, voided a few hours later
+VOID_AFTER = timedelta(hours=3)
+VOID_REASON = "发错会员，已作废"
 
 
 @dataclass(frozen=True)
 class Campaign:
     """A template, and its waves: every `every` days through the history, to `share` of the
-    members registered by then, or (`newcomers`) to all who registered since the last wave."""
+    members registered by then, or (`newcomers`) of those who registered since the last wave."""
 
     values: dict[str, Any]
     every: int
@@ -210,7 +213,7 @@ class Use:
     discount: int
 
 
-def terms_of(values: dict[str, Any]) -> dict[str, Any]:
+def shared_terms(values: dict[str, Any]) -> dict[str, Any]:
     """What every coupon of a campaign's template shares, as the evaluator's CouponTerms
     fields."""
     return {
@@ -240,7 +243,7 @@ class Wallets:
         validity: tuple[datetime, datetime],
     ) -> None:
         """Coupons of a template (its `values`) as issued, valid from and until `validity`."""
-        shared = terms_of(values)
+        shared = shared_terms(values)
         start, end = validity
         for coupon in issued:
             terms = CouponTerms(
@@ -371,8 +374,18 @@ def issue(session: Session, waves: Sequence[Wave], wallets: Wallets) -> dict[str
                 source_ref=f"{values['name']} {_local_day(wave.at):%Y-%m-%d}",
             )
             validity = issuing.coupon_validity(template, wave.at)
-        wallets.hand_out(values, result.issued, validity)
+        kept = [c for c in result.issued if wallets.rng.random() >= VOID_CHANCE]
+        _void(session, [c for c in result.issued if c not in kept], wave.at + VOID_AFTER)
+        wallets.hand_out(values, kept, validity)
     return made
+
+
+def _void(session: Session, issued: Sequence[issuing.IssuedCoupon], at: datetime) -> None:
+    """Coupons sent to the wrong members, voided the same day."""
+    with clock.frozen(at):
+        for coupon in issued:
+            voided = gifting.void_coupon(session, SYSTEM, coupon.code, VOID_REASON)
+            session.expunge(voided)
 
 
 def redeem(session: Session, uses: Sequence[Use]) -> None:

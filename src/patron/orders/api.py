@@ -8,7 +8,7 @@ from patron.core.actor import Actor
 from patron.core.moments import Moment
 from patron.core.openapi import errors
 from patron.core.pagination import Page
-from patron.coupons.redemption import CouponNotApplicable, CouponUnavailable
+from patron.coupons.errors import CouponNotApplicable, CouponUnavailable
 from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, require
 from patron.members import visibility
 from patron.members.errors import MemberNotFound

@@ -39,6 +39,7 @@ from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
 from patron.core.statements import Prepared
 from patron.coupons import redemption
+from patron.coupons.errors import CouponUnavailable
 from patron.coupons.evaluator import Line
 from patron.members import merge as member_merge
 from patron.members import privacy, registry, timeline, visibility
@@ -251,7 +252,16 @@ def _checked_coupons(session: Session, data: OrderCreate) -> list[redemption.Red
     )
     claims = [redemption.Claim(c.code, c.amount) for c in data.coupons]
     discounts = sum(item.discount for item in data.items)
-    return redemption.check_claims(session, claims, lines, where, discounts)
+    try:
+        return redemption.check_claims(session, claims, lines, where, discounts)
+    except CouponUnavailable as refused:
+        # A till retrying an order it already recorded finds its coupon used by that order.
+        existing = find_by_external_id(session, data.store_id, data.external_id)
+        if existing is None:
+            raise
+        raise OrderExists(
+            f"order {data.external_id} exists as {existing.id}", order_id=existing.id
+        ) from refused
 
 
 ORDERS = cast(Table, Order.__table__)
