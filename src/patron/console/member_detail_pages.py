@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +19,10 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from patron.console.choices import guide_suggestions
+from patron.console.coupon_forms import pasted_recipients
 from patron.console.forms import NO_ERRORS, FormErrors, parse_enum, parse_id
 from patron.console.i18n import Translator, has_key
+from patron.console.member_coupons import HeldCoupons, held_coupons
 from patron.console.member_forms import field_errors, guide_by_username, member_errors
 from patron.console.member_pages import (
     LIST_URL,
@@ -55,6 +57,10 @@ from patron.console.web import (
 from patron.core import idempotency
 from patron.core.actor import Actor
 from patron.core.errors import NotFound, PatronError
+from patron.coupons import gifting, holding
+from patron.coupons import permissions as coupon_policy
+from patron.coupons.models import Coupon
+from patron.coupons.schemas import VoidIn
 from patron.deps import WriteSessionDep
 from patron.members import attributes, guides, identities, presenters, privacy, registry
 from patron.members import codes as member_codes
@@ -70,6 +76,7 @@ from patron.members.schemas import (
     IdentityIn,
     MemberCodeOut,
     MemberOut,
+    normalize_mobile,
 )
 from patron.orders import service as orders
 from patron.points import adjustments
@@ -116,9 +123,16 @@ NO_SECTION = Section()
 
 @router.get("/{member_id:int}")
 def member_detail(
-    request: Request, member_id: int, session: WriteSessionDep, actor: ConsoleActorDep
+    request: Request,
+    member_id: int,
+    session: WriteSessionDep,
+    actor: ConsoleActorDep,
+    coupons: str = "",
+    coupon_cursor: str = "",
 ) -> HTMLResponse:
-    return _detail(request, session, actor, get_readable_member(session, actor, member_id))
+    member = get_readable_member(session, actor, member_id)
+    held = held_coupons(request, session, member.id, coupons, coupon_cursor)
+    return _detail(request, session, actor, member, held=held)
 
 
 def _detail(
@@ -130,8 +144,11 @@ def _detail(
     identity: Section = NO_SECTION,
     guide: Section = NO_SECTION,
     adjust: Section = NO_SECTION,
+    held: HeldCoupons | None = None,
 ) -> HTMLResponse:
     t = t_for(request)
+    if held is None:
+        held = held_coupons(request, session, member.id, "", "")
     shown = presenters.present(session, member, privacy.reveal_pii(session, actor, member))
     history = guides.guide_history(session, member.id)
     events = member_timeline.timeline(session, actor, member.id)
@@ -160,7 +177,9 @@ def _detail(
     }
     labels = {d.code: d.label for d in attributes.list_attributes(session)}
     consents = {c.channel: c for c in shown.consents}
-    status = max(identity.errors.status, guide.errors.status, adjust.errors.status)
+    status = max(
+        identity.errors.status, guide.errors.status, adjust.errors.status, held.errors.status
+    )
     expires = code.expires_at.astimezone(settings_of(request).tz) if code else None
     return render(
         request,
@@ -204,6 +223,7 @@ def _detail(
         adjust=adjust,
         # A fresh key for every rendering of the form: submitting it twice adjusts once.
         adjust_key=secrets.token_urlsafe(24),
+        coupons=held,
     )
 
 
@@ -266,6 +286,8 @@ def _timeline_row(
         return _order_row(event, kind, t, codes, actor, order_stores)
     if event.kind == "points":
         return _points_row(event, kind, t)
+    if event.kind == "coupon" and has_key(f"timeline.coupon.{event.summary}"):
+        return _coupon_row(event, kind, t, actor, order_stores)
     # A kind a later domain adds (coupons, tiers, ...): shown as the domain wrote it.
     return TimelineRow(event.at, kind, event.summary, [(k, str(v)) for k, v in data.items()])
 
@@ -308,6 +330,34 @@ def _points_row(event: member_timeline.TimelineEvent, kind: str, t: Translator) 
     reason = reason_text(event.summary, str(data.get("reason") or ""), partner, paid or 0, t)
     details = [(t("points.note"), reason)] if reason else []
     return TimelineRow(event.at, kind, text_, details)
+
+
+def _coupon_row(
+    event: member_timeline.TimelineEvent,
+    kind: str,
+    t: Translator,
+    actor: Actor,
+    order_stores: dict[Any, int],
+) -> TimelineRow:
+    """A coupon issued to the member, redeemed with an order, given or received."""
+    data = event.data
+    code = str(data.get("code", ""))
+    if event.summary == "issued":
+        source = f"coupon_source.{data.get('source')}"
+        details = [(t("coupons.member.source"), t(source) if has_key(source) else "—")]
+        text_ = t("timeline.coupon.issued", template=str(data.get("template", "")), code=code)
+        return TimelineRow(event.at, kind, text_, details)
+    if event.summary == "redeemed":
+        order_id = data.get("order_id")
+        url = None
+        if isinstance(order_id, int) and actor.sees_store(order_stores.get(order_id)):
+            url = order_url(order_id)
+        amount = t.yuan(data["discount"]) if isinstance(data.get("discount"), int) else "—"
+        text_ = t("timeline.coupon.redeemed", code=code, amount=amount)
+        return TimelineRow(event.at, kind, text_, url=url)
+    other = data.get("to_member_id") if event.summary == "given" else data.get("from_member_id")
+    text_ = t(f"timeline.coupon.{event.summary}", code=code, member=f"#{other}")
+    return TimelineRow(event.at, kind, text_)
 
 
 # --- member code ------------------------------------------------------------------------------
@@ -464,6 +514,104 @@ def points_adjust(
             flash = "flash.points_adjustment_replayed"
         return redirect(member_url(member.id), flash, name=signed(int(outcome.body["points"])))
     return _detail(request, session, actor, member, adjust=Section(values, errors))
+
+
+# --- coupons: void, transfer -------------------------------------------------------------------
+
+
+@router.post("/{member_id:int}/coupons/{code}/void")
+def coupon_void(
+    request: Request,
+    member_id: int,
+    code: str,
+    session: Tx,
+    actor: ConsoleActorDep,
+    form: CheckedForm,
+) -> Response:
+    require_console(actor, coupon_policy.VOID)
+    t = t_for(request)
+    member = get_active_member(session, actor, member_id)
+    coupon = _held_coupon(session, actor, member, code)
+    values = {"reason": text(form, "reason")}
+    try:
+        data = VoidIn.model_validate(values)
+        with attempt(session):
+            gifting.void_coupon(session, actor, coupon.code, data.reason)
+    except (ValidationError, PatronError) as error:
+        errors = member_errors(error, t)
+        return _coupon_refused(
+            request, session, actor, member, ("void", coupon.code), values, errors
+        )
+    return redirect(member_url(member.id), "flash.coupon_voided", name=coupon.code)
+
+
+@router.post("/{member_id:int}/coupons/{code}/transfer")
+def coupon_transfer(
+    request: Request,
+    member_id: int,
+    code: str,
+    session: Tx,
+    actor: ConsoleActorDep,
+    form: CheckedForm,
+) -> Response:
+    """Give the coupon to another member, named by member id or mobile."""
+    require_console(actor, coupon_policy.TRANSFER)
+    t = t_for(request)
+    member = get_active_member(session, actor, member_id)
+    coupon = _held_coupon(session, actor, member, code)
+    values = {"to": text(form, "to")}
+    opened = ("transfer", coupon.code)
+    to_member_id = _transfer_target(session, values["to"])
+    if to_member_id is None:
+        errors = field_errors({"to": t("error.member_not_found")}, t)
+        return _coupon_refused(request, session, actor, member, opened, values, errors)
+    try:
+        with attempt(session):
+            gifting.transfer_coupon(session, actor, coupon.code, to_member_id)
+    except PatronError as error:
+        errors = member_errors(error, t)
+        if "to_member_id" in errors.fields:
+            errors = field_errors({"to": errors.fields["to_member_id"]}, t, status=errors.status)
+        return _coupon_refused(request, session, actor, member, opened, values, errors)
+    return redirect(member_url(member.id), "flash.coupon_transferred", name=f"#{to_member_id}")
+
+
+def _held_coupon(session: Session, actor: Actor, member: Member, code: str) -> Coupon:
+    """The coupon with this code, when this member holds it."""
+    with error_page_on(NotFound):
+        coupon = holding.get_coupon(session, actor, code)
+    if coupon.member_id != member.id:
+        raise ErrorPage(404)
+    return coupon
+
+
+def _transfer_target(session: Session, typed: str) -> int | None:
+    """The member a transfer names: by member id, or by mobile."""
+    named = pasted_recipients(typed)
+    if len(named) != 1:
+        return None
+    (recipient,) = named
+    if recipient.mobile is None:
+        return recipient.member_id
+    try:
+        mobile = normalize_mobile(recipient.mobile)
+    except ValueError:
+        return None
+    return registry.ids_by_mobile(session, [mobile]).get(mobile)
+
+
+def _coupon_refused(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    member: Member,
+    opened: tuple[str, str],
+    values: dict[str, str],
+    errors: FormErrors,
+) -> HTMLResponse:
+    held = held_coupons(request, session, member.id, "", "")
+    held = replace(held, open=opened, values=values, errors=errors)
+    return _detail(request, session, actor, member, held=held)
 
 
 # --- HQ admin: PIPL export, erasure, merge ------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 from patron.catalog import permissions as catalog_policy
 from patron.core.actor import STAFF_ROLES, Actor, Role
 from patron.core.permissions import Permission
+from patron.coupons import permissions as coupon_policy
 from patron.members import permissions as member_policy
 from patron.orders import permissions as order_policy
 from patron.points import permissions as points_policy
@@ -54,6 +55,11 @@ class Permissions:
     adjust_points: bool = _flag(points_policy.REQUEST_ADJUSTMENT)
     approve_points: bool = _flag(points_policy.DECIDE_ADJUSTMENT)
     view_liability: bool = _flag(points_policy.VIEW_LIABILITY)
+    view_coupons: bool = _flag(coupon_policy.VIEW)
+    edit_coupon_templates: bool = _flag(coupon_policy.EDIT_TEMPLATES)
+    issue_coupons: bool = _flag(coupon_policy.ISSUE)
+    void_coupons: bool = _flag(coupon_policy.VOID)
+    transfer_coupons: bool = _flag(coupon_policy.TRANSFER)
 
     @classmethod
     def of(cls, actor: Actor) -> Permissions:

@@ -12,6 +12,9 @@ from patron.console import (
     attribute_pages,
     auth_pages,
     catalog_pages,
+    coupon_issue_pages,
+    coupon_pages,
+    coupon_report_pages,
     import_pages,
     member_detail_pages,
     member_pages,
@@ -80,6 +83,9 @@ def router() -> APIRouter:
         order_pages.router,
         catalog_pages.router,
         points_pages.router,
+        coupon_pages.router,
+        coupon_issue_pages.router,
+        coupon_report_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.

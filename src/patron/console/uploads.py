@@ -75,27 +75,37 @@ def submit(
     """The id of the import the uploaded file is queued as: its record written in the
     request's transaction, the import started once that committed."""
     t = t_for(request)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
+    uploaded = uploaded_file(request, form)
+    if uploaded is None:
         raise UploadRefused(file_error(t("import.no_file"), t))
-    if not upload.filename.lower().endswith(SUFFIXES):
-        raise UploadRefused(file_error(t("import.bad_type"), t))
-    settings = settings_of(request)
-    try:
-        content = read_capped(upload, settings)
-    except PayloadTooLarge as error:
-        message = t("import.too_large_short", mb=settings.max_upload_mb)
-        raise UploadRefused(file_error(message, t, status=error.status)) from error
-    except InvalidInput as error:  # a file name that is not text
-        raise UploadRefused(refused_file(error, t)) from error
+    filename, content = uploaded
     queue: runner.ImportQueue = request.app.state.imports
-    accepted = runner.Upload(kind, content, upload.filename, dry_run_of(form))
+    accepted = runner.Upload(kind, content, filename, dry_run_of(form))
     try:
         record = queue.accept(session, accepted, actor)
     except runner.ImportsBusy as busy:
         raise UploadRefused(file_error(t("import.busy"), t, status=busy.status)) from busy
     background.add_task(queue.start, record.id, accepted, actor)
     return record.id
+
+
+def uploaded_file(request: Request, form: FormData) -> tuple[str, bytes] | None:
+    """The name and bytes of the form's CSV or Excel file; None when no file was chosen.
+    UploadRefused for another kind of file or too large a one."""
+    t = t_for(request)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    if not upload.filename.lower().endswith(SUFFIXES):
+        raise UploadRefused(file_error(t("import.bad_type"), t))
+    settings = settings_of(request)
+    try:
+        return upload.filename, read_capped(upload, settings)
+    except PayloadTooLarge as error:
+        message = t("import.too_large_short", mb=settings.max_upload_mb)
+        raise UploadRefused(file_error(message, t, status=error.status)) from error
+    except InvalidInput as error:  # a file name that is not text
+        raise UploadRefused(refused_file(error, t)) from error
 
 
 @dataclass(frozen=True)
