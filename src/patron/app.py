@@ -28,8 +28,6 @@ from patron.core.ratelimit import RateLimiter
 from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
 from patron.coupons.api import router as coupons_router
-from patron.coupons.evaluate_api import router as coupons_evaluate_router
-from patron.coupons.reports_api import router as coupon_reports_router
 from patron.deps import API_PREFIX, RetryLostRaces
 from patron.imports.api import router as imports_router
 from patron.imports.runner import ImportQueue
@@ -72,7 +70,6 @@ async def bounded_ids(request: Request) -> None:
 DOMAIN_ROUTERS = (
     orders_router,
     points_router,
-    coupon_reports_router,  # before coupons_router: /coupon-templates/{id} would take "report"
     coupons_router,
     members_router,
     auth_router,
@@ -82,7 +79,6 @@ DOMAIN_ROUTERS = (
     audit_router,
     catalog_router,
     imports_router,
-    coupons_evaluate_router,
 )
 
 

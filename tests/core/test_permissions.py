@@ -104,6 +104,8 @@ GUARDS: dict[str, Permission | None] = {
     "POST /points/adjustments/{adjustment_id}/reject": points.DECIDE_ADJUSTMENT,
     "GET /points/liability": points.VIEW_LIABILITY,
     "GET /coupon-templates": coupons.VIEW,
+    "GET /coupon-templates/report": coupons.VIEW_REPORT,
+    "POST /coupons/evaluate": orders.RECORD,
     "POST /coupon-templates": coupons.EDIT_TEMPLATES,
     "GET /coupon-templates/{template_id}": coupons.VIEW,
     "PATCH /coupon-templates/{template_id}": coupons.EDIT_TEMPLATES,

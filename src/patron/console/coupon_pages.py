@@ -47,7 +47,7 @@ from patron.core.actor import Actor
 from patron.core.errors import InvalidInput, PatronError
 from patron.coupons import errors as coupon_errors
 from patron.coupons import permissions as coupon_policy
-from patron.coupons import reports, templates
+from patron.coupons import templates
 from patron.coupons.models import CouponTemplate, CouponType, ReturnOnRefund, TemplateStatus
 from patron.coupons.schemas import TemplateIn
 from patron.orders.models import OrderChannel
@@ -108,7 +108,7 @@ def template_list(
         rows=[TemplateRow(tp, template_face(tp, t, codes)) for tp in page.items],
         chosen_status=chosen.value if chosen else "",
         statuses=list(TemplateStatus),
-        report_url=REPORT_URL if reports.VIEW_REPORT.allows(actor) else None,
+        report_url=REPORT_URL if coupon_policy.VIEW_REPORT.allows(actor) else None,
         next_url=next_page_url(request, page.next_cursor),
         first_url=first_page_url(request),
     )
@@ -142,7 +142,7 @@ def _template_page(
         editable=template.status != TemplateStatus.ended,
         issuable=template.status == TemplateStatus.active,
         report_url=f"{REPORT_URL}#template-{template.id}"
-        if reports.VIEW_REPORT.allows(actor)
+        if coupon_policy.VIEW_REPORT.allows(actor)
         else None,
     )
 

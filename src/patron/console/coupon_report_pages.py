@@ -20,6 +20,7 @@ from patron.console.web import ConsoleActorDep, ErrorPage, Tx, render, require_c
 from patron.core import clock, export
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
+from patron.coupons import permissions as coupon_permissions
 from patron.coupons import reports
 
 router = APIRouter(prefix="/coupons")
@@ -74,7 +75,7 @@ def report_page(
 ) -> HTMLResponse:
     """Per template: issued, redeemed, expired, void, the redemption rate, the discount given
     and the sales of the redeeming orders, over the coupons the filters select."""
-    require_console(actor, reports.VIEW_REPORT)
+    require_console(actor, coupon_permissions.VIEW_REPORT)
     t = t_for(request)
     values = {"issued_from": issued_from, "issued_until": issued_until, "store": store}
     figures, errors = _figures(request, session, actor, values)
@@ -105,7 +106,7 @@ def report_export(
     store: str = "",
 ) -> Response:
     """The report as the API gives it (reports.COLUMNS, money in fen), as CSV or .xlsx."""
-    require_console(actor, reports.VIEW_REPORT)
+    require_console(actor, coupon_permissions.VIEW_REPORT)
     fmt = parse_enum(export.Format, file_format)
     if fmt is None:
         raise ErrorPage(404)

@@ -4,7 +4,7 @@ of the calendar (0001-01-01T00:00+14:00, 9999-12-31T23:59-14:00) has none, so it
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
@@ -33,3 +33,14 @@ def written_out(value: object) -> object:
 
 
 Moment = Annotated[AwareDatetime, BeforeValidator(written_out), AfterValidator(within_utc_range)]
+
+
+def date_written_out(value: object) -> object:
+    """Refuse a number, or the text of one, where a date is expected: pydantic would read it as
+    Unix seconds."""
+    if not fits(date, value):
+        raise PydanticCustomError(Reason.not_a_date.value, "a date (YYYY-MM-DD) is expected")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(date_written_out)]

@@ -5,13 +5,26 @@ from typing import Annotated
 
 from fastapi import Depends, File, Query, Response, UploadFile
 
-from patron.core import clock
+from patron.core import clock, export
 from patron.core.actor import Actor
+from patron.core.errors import InvalidInput
+from patron.core.moments import Day
 from patron.core.openapi import errors
 from patron.core.pagination import Page
+from patron.core.reasons import Reason
 from patron.core.tabular import FileLimits
 from patron.core.uploads import read_capped
-from patron.coupons import gifting, holding, permissions, presenters, recipients, templates
+from patron.coupons import (
+    evaluator,
+    gifting,
+    holding,
+    permissions,
+    presenters,
+    recipients,
+    redemption,
+    reports,
+    templates,
+)
 from patron.coupons.errors import (
     CouponNotFound,
     CouponNotTransferable,
@@ -26,9 +39,14 @@ from patron.coupons.models import CouponStatus, TemplateStatus
 from patron.coupons.schemas import (
     CouponDetailOut,
     CouponOut,
+    CouponOutcomeOut,
+    CouponReportOut,
+    EvaluateIn,
+    EvaluateOut,
     IssueIn,
     IssueOut,
     IssueUpload,
+    TemplateFiguresOut,
     TemplateIn,
     TemplateOut,
     TemplatePatch,
@@ -38,11 +56,14 @@ from patron.coupons.schemas import (
 from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, SettingsDep, require
 from patron.members import visibility
 from patron.members.errors import MemberNotFound
+from patron.orders import permissions as order_permissions
 
 router = OneHopRouter(tags=["coupons"])
 Viewer = Annotated[Actor, Depends(require(permissions.VIEW))]
 Designer = Annotated[Actor, Depends(require(permissions.EDIT_TEMPLATES))]
 Issuer = Annotated[Actor, Depends(require(permissions.ISSUE))]
+ReportReader = Annotated[Actor, Depends(require(permissions.VIEW_REPORT))]
+Till = Annotated[Actor, Depends(require(order_permissions.RECORD))]
 ISSUE_ERRORS = errors(TemplateNotFound, TemplateNotActive, TemplateExpired)
 
 
@@ -65,6 +86,48 @@ def create_template(data: TemplateIn, session: SessionDep, actor: Designer) -> T
     """A draft, unless the body says `"status": "active"`."""
     template = templates.create_template(session, actor, data.model_dump(mode="json"))
     return presenters.template_out(template)
+
+
+@router.get(
+    "/coupon-templates/report",
+    response_model=CouponReportOut,
+    responses={
+        200: {
+            "content": {media: {} for media in export.MEDIA_TYPES.values()},
+            "description": "JSON, or with `format` the same rows as a CSV or .xlsx file",
+        }
+    },
+)
+def template_report(
+    session: SessionDep,
+    actor: ReportReader,
+    issued_from: Annotated[
+        Day | None, Query(description="first business day of issue included")
+    ] = None,
+    issued_until: Annotated[
+        Day | None, Query(description="last business day of issue included")
+    ] = None,
+    store_id: Annotated[
+        int | None, Query(description="coupons issued by this store or redeemed there")
+    ] = None,
+    file_format: Annotated[export.Format | None, Query(alias="format")] = None,
+) -> CouponReportOut | Response:
+    filters = reports.ReportFilter(issued_from, issued_until, store_id)
+    figures = reports.template_report(session, actor, filters)
+    if file_format is not None:
+        stamp = clock.now().astimezone(clock.business_tz()).strftime("%Y%m%d-%H%M")
+        return export.download(
+            file_format, f"coupon-report-{stamp}", reports.COLUMNS, reports.rows(figures)
+        )
+    return CouponReportOut(
+        items=[
+            TemplateFiguresOut(
+                **{c: getattr(f, c) for c in reports.COLUMNS if c != "redemption_rate"},
+                redemption_rate=f.redemption_rate,
+            )
+            for f in figures
+        ]
+    )
 
 
 @router.get(
@@ -223,3 +286,38 @@ def void_coupon(
         return presenters.coupon_detail(session, coupon, clock.now())
 
     return once(actor, data, work)
+
+
+@router.post("/coupons/evaluate", response_model=EvaluateOut)
+def evaluate_coupons(data: EvaluateIn, session: SessionDep, actor: Till) -> EvaluateOut:
+    if not actor.sees_store(data.store_id):
+        raise InvalidInput(
+            "store_id", f"no store {data.store_id} in your scope", code=Reason.unknown_store
+        )
+    lines = [
+        evaluator.Line(ln.sku, ln.category_code, ln.quantity, ln.unit_price, ln.amount)
+        for ln in data.lines
+    ]
+    where = redemption.context(
+        data.member_id,
+        data.store_id,
+        data.channel.value,
+        data.occurred_at or clock.now(),
+        points_pay=data.points_pay,
+        tier_discount=data.tier_discount,
+    )
+    outcomes = redemption.preview(session, list(dict.fromkeys(data.codes)), lines, where)
+    chosen = evaluator.best((h.terms, o) for h, o in outcomes.values() if h is not None)
+    return EvaluateOut(
+        coupons=[
+            CouponOutcomeOut(
+                code=code,
+                applies=outcome.applies,
+                discount=outcome.discount,
+                reason=outcome.refusal.value if outcome.refusal else None,
+                unavailable=bool(outcome.refusal and outcome.refusal.unavailable),
+            )
+            for code, (_, outcome) in outcomes.items()
+        ],
+        best=chosen.code if chosen else None,
+    )

@@ -108,8 +108,15 @@ class IssueSource(StrEnum):
 class Coupon(Base):
     __tablename__ = "coupons"
     __table_args__ = (
-        Index("ix_coupons_member_status", "member_id", "status", "id"),
-        Index("ix_coupons_template_member", "template_id", "member_id", "issue_day"),
+        # One index per row less is a tenth of a bulk issue's time: a member's few coupons are
+        # listed through this one too, and the order's coupons only while redeemed.
+        Index("ix_coupons_member_template", "member_id", "template_id", "issue_day"),
+        Index(
+            "ix_coupons_order",
+            "order_id",
+            postgresql_where=text("order_id IS NOT NULL"),
+            sqlite_where=text("order_id IS NOT NULL"),
+        ),
         Index(
             "ix_coupons_due",
             "valid_until",
@@ -134,7 +141,7 @@ class Coupon(Base):
     valid_from: Mapped[datetime]
     valid_until: Mapped[datetime]
     # redemption
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     discount: Mapped[int | None]  # fen the order took off with it
     redeemed_at: Mapped[datetime | None]
     redeemed_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))

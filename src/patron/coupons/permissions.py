@@ -7,7 +7,7 @@ stores (a store's own promotion): the services refuse other members as `member_n
 any store-scoped read of a member does. Cashiers and integrations (the POS, the member app) may
 transfer a coupon on the member's behalf: gifting is the member's own act."""
 
-from patron.core.actor import STAFF_ROLES, Role
+from patron.core.actor import HQ_ROLES, STAFF_ROLES, Role
 from patron.core.permissions import Permission
 
 VIEW = Permission("coupons.view", (*STAFF_ROLES, Role.integration))
@@ -18,3 +18,5 @@ TRANSFER = Permission(
     "coupons.transfer",
     {Role.hq_admin, Role.hq_marketing, Role.store_manager, Role.cashier, Role.integration},
 )
+# The templates' report: HQ chain-wide, store managers for their own stores.
+VIEW_REPORT = Permission("coupons.view_report", {*HQ_ROLES, Role.store_manager})

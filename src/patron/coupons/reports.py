@@ -18,15 +18,14 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from patron.core.actor import HQ_ROLES, Actor, Role
+from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
-from patron.core.permissions import Permission
 from patron.core.reasons import Reason
+from patron.coupons import permissions
 from patron.coupons.models import Coupon, CouponStatus, CouponTemplate
 from patron.orders import service as orders
 
 # HQ reads every store; a store manager reads the coupons that passed through their stores.
-VIEW_REPORT = Permission("coupons.view_report", {*HQ_ROLES, Role.store_manager})
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ COLUMNS = (
 def template_report(session: Session, actor: Actor, filters: ReportFilter) -> list[TemplateFigures]:
     """Every template, oldest first, with the figures of its coupons that the filters (and the
     actor's stores) select."""
-    VIEW_REPORT.check(actor)
+    permissions.VIEW_REPORT.check(actor)
     selected = _selected(actor, filters)
     sales = orders.net_sales_by(
         session,

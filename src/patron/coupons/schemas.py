@@ -34,6 +34,7 @@ from patron.coupons.models import (
     TemplateStatus,
 )
 from patron.orders.models import OrderChannel
+from patron.orders.schemas import MAX_QUANTITY, OccurredAt
 
 # Optional multi-line text, for a PATCH (patron.core.text writes the single-line forms).
 MultiLineOrNone = Annotated[str | None, BeforeValidator(multi_line), Pattern(MULTI_LINE_PATTERN)]
@@ -269,3 +270,82 @@ class TransferIn(Input):
 
 class VoidIn(Input):
     reason: Name = Field(min_length=1, max_length=200)
+
+
+# --- the preview: an order as the till has it before coupons, and the codes ---
+
+
+class EvaluateLineIn(Input):
+    sku: SingleLine = Field(min_length=1, max_length=64)
+    category_code: SingleLineOrNone = Field(
+        default=None,
+        max_length=CATEGORY_CODE_LENGTH,
+        description="used when the catalog does not know the sku",
+    )
+    quantity: int = Field(gt=0, le=MAX_QUANTITY)
+    unit_price: int = Field(ge=0, le=MAX_FEN, description="fen")
+    discount: int = Field(
+        default=0, ge=0, le=MAX_FEN, description="fen off before coupons (tier discount)"
+    )
+
+    @model_validator(mode="after")
+    def _discount_within_price(self) -> EvaluateLineIn:
+        if self.discount > self.quantity * self.unit_price:
+            raise PydanticCustomError(
+                Reason.discount_exceeds_price.value, "discount exceeds quantity × unit_price"
+            )
+        return self
+
+    @property
+    def amount(self) -> int:
+        return self.quantity * self.unit_price - self.discount
+
+
+class EvaluateIn(Input):
+    member_id: RowId | None = None
+    store_id: RowId
+    channel: OrderChannel
+    occurred_at: OccurredAt | None = Field(default=None, description="default: now")
+    lines: list[EvaluateLineIn] = Field(min_length=1, max_length=500)
+    codes: list[SingleLine] = Field(min_length=1, max_length=50)
+    points_pay: bool = Field(default=False, description="points pay part of the order")
+    tier_discount: bool = Field(default=False, description="a tier discount is applied")
+
+
+class CouponOutcomeOut(BaseModel):
+    code: str
+    applies: bool
+    discount: int = Field(description="fen the coupon takes off these lines")
+    reason: str | None = Field(description="why it does not apply: a stable code")
+    unavailable: bool = Field(description="the coupon itself cannot be used (an order gets 409)")
+
+
+class EvaluateOut(BaseModel):
+    coupons: list[CouponOutcomeOut]
+    best: str | None = Field(description="the code of the best coupon that applies")
+
+
+# --- the templates' report ---
+
+
+class TemplateFiguresOut(BaseModel):
+    template_id: int
+    name: str
+    type: str
+    status: str
+    issued: int
+    redeemed: int
+    expired: int
+    void: int
+    available: int
+    redemption_rate: float | None = Field(
+        description="redeemed / issued, 0 to 1; null when nothing was issued"
+    )
+    discount_given: int = Field(description="fen the redeemed coupons took off their orders")
+    redeeming_sales: int = Field(
+        description="fen: the totals of the orders the coupons were redeemed on, less refunds"
+    )
+
+
+class CouponReportOut(BaseModel):
+    items: list[TemplateFiguresOut]

@@ -104,11 +104,14 @@ def upgrade() -> None:
             sqlite_where=sa.text("status = 'available'"),
         )
         batch_op.create_index(
-            "ix_coupons_member_status", ["member_id", "status", "id"], unique=False
+            "ix_coupons_member_template", ["member_id", "template_id", "issue_day"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_coupons_order_id"), ["order_id"], unique=False)
         batch_op.create_index(
-            "ix_coupons_template_member", ["template_id", "member_id", "issue_day"], unique=False
+            "ix_coupons_order",
+            ["order_id"],
+            unique=False,
+            postgresql_where=sa.text("order_id IS NOT NULL"),
+            sqlite_where=sa.text("order_id IS NOT NULL"),
         )
 
     op.create_table(
@@ -175,9 +178,8 @@ def downgrade() -> None:
 
     op.drop_table("coupon_events")
     with op.batch_alter_table("coupons", schema=None) as batch_op:
-        batch_op.drop_index("ix_coupons_template_member")
-        batch_op.drop_index(batch_op.f("ix_coupons_order_id"))
-        batch_op.drop_index("ix_coupons_member_status")
+        batch_op.drop_index("ix_coupons_order")
+        batch_op.drop_index("ix_coupons_member_template")
         batch_op.drop_index(
             "ix_coupons_due",
             postgresql_where=sa.text("status = 'available'"),
