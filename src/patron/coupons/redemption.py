@@ -378,6 +378,10 @@ def return_coupons(
             )
             .order_by(Coupon.id)
             .with_for_update(of=Coupon)
+            # The redemption was a statement, not through these objects: a coupon already in
+            # the session would otherwise keep what it said before, and the unit of work would
+            # not write back an order_id it thinks is None already.
+            .execution_options(populate_existing=True)
         )
     )
     now = clock.now()
