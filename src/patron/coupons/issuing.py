@@ -260,7 +260,23 @@ class _Run:
         found = self._issuable(wanted)
         held = self._held(wanted, per_day=False) if self.template.per_member_limit else None
         today = self._held(wanted, per_day=True) if self.template.per_day_limit else None
-        granted: list[int] = []
+        granted = self._all_granted(batch, found, held, today)
+        if granted is None:
+            granted = self._granted_in_turn(batch, offset, result, found, held, today)
+        result.issued += self._insert(granted, validity)
+
+    def _granted_in_turn(
+        self,
+        batch: Sequence[int],
+        offset: int,
+        result: IssueResult,
+        found: set[int],
+        held: Counter[int] | None,
+        today: Counter[int] | None,
+    ) -> list[int]:
+        """The members granted a coupon, entry by entry in the order given, the refused ones
+        added to `result` with why."""
+        granted = []
         for i, member_id in enumerate(batch, offset):
             reason = self._refusal(member_id, found, held, today)
             if reason is not None:
@@ -272,7 +288,31 @@ class _Run:
                     counts[member_id] += 1
             if self.stock is not None:
                 self.stock -= 1
-        result.issued += self._insert(granted, validity)
+        return granted
+
+    def _all_granted(
+        self,
+        batch: Sequence[int],
+        found: set[int],
+        held: Counter[int] | None,
+        today: Counter[int] | None,
+    ) -> list[int] | None:
+        """The whole batch when it names each member once and none is refused, judged at C
+        speed (entry by entry cost 2 µs a member of a million); None to take them in turn."""
+        blocked: set[int] = set()
+        for counts, limit in (
+            (held, self.template.per_member_limit),
+            (today, self.template.per_day_limit),
+        ):
+            if counts is not None:
+                blocked.update(m for m, n in counts.items() if n >= (limit or 0))
+        if len(found) < len(batch) or not blocked.isdisjoint(batch):
+            return None  # someone refused; a member named twice is never in `found` twice
+        if self.stock is not None:
+            if self.stock < len(batch):
+                return None
+            self.stock -= len(batch)
+        return list(batch)
 
     def _refusal(
         self,
@@ -375,4 +415,4 @@ class _Run:
                 attempt += 1
                 continue
             savepoint.commit()
-            return [IssuedCoupon(*row) for row in zip(ids, member_ids, fresh, strict=True)]
+            return list(map(IssuedCoupon, ids, member_ids, fresh))
