@@ -43,7 +43,6 @@ from sqlalchemy.orm import Session
 from patron.audit import service as audit
 from patron.core import bulk, clock
 from patron.core.actor import Actor
-from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.core.statements import Prepared
 from patron.coupons import codes
@@ -171,7 +170,7 @@ def issue_coupons(
     fixed validity not over (`template_expired`). One audit entry for the whole call."""
     if source in OPERATOR_SOURCES:
         ISSUE.check(actor)
-    _check_store(session, actor, store_id)
+    stores.check_bookable(session, actor, store_id)
     template = get_template(session, template_id, for_update=True)
     if template.status != TemplateStatus.active:
         raise TemplateNotActive(f"template {template_id} is {template.status}")
@@ -225,16 +224,6 @@ def _any_of(session: Session, member_ids: list[int]) -> ColumnElement[bool]:
 def _batches(member_ids: Sequence[int]) -> Iterator[tuple[int, Sequence[int]]]:
     for offset in range(0, len(member_ids), BATCH):
         yield offset, member_ids[offset : offset + BATCH]
-
-
-def _check_store(session: Session, actor: Actor, store_id: int | None) -> None:
-    if store_id is None:
-        return
-    if not actor.sees_store(store_id):
-        raise InvalidInput(
-            "store_id", f"no store {store_id} in your scope", code=Reason.unknown_store
-        )
-    stores.check_ids_exist(session, [store_id], field="store_id")
 
 
 @dataclass

@@ -13,11 +13,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from patron.core import clock, statements
-from patron.core.actor import Actor
 from patron.core.db import insert_or_skip
-from patron.core.errors import InvalidInput
 from patron.core.money import MAX_FEN
-from patron.core.reasons import Reason
 from patron.core.statements import Prepared
 from patron.members import merge as member_merge
 from patron.points import settling
@@ -29,7 +26,6 @@ from patron.points.models import (
     PointsEntry,
     PointsLot,
 )
-from patron.stores import service as stores
 
 MAX_BALANCE = MAX_FEN  # balances live in 32-bit integer columns
 ACCOUNTS = cast(Table, PointsAccount.__table__)
@@ -223,17 +219,6 @@ def draw(session: Session, entry: PointsEntry, lots: list[PointsLot], points: in
         session.add(PointsAllocation(entry_id=entry.id, lot_id=lot.id, points=part))
         taken += part
     return taken
-
-
-def check_store(session: Session, actor: Actor, store_id: int | None) -> None:
-    """The store a burn or an adjustment is booked to: one that exists, in the caller's scope."""
-    if store_id is None:
-        return
-    if not actor.sees_store(store_id):
-        raise InvalidInput(
-            "store_id", f"no store {store_id} in your scope", code=Reason.unknown_store
-        )
-    stores.check_ids_exist(session, [store_id], field="store_id")
 
 
 def order_sum(

@@ -16,7 +16,6 @@ from patron.members import merge as member_merge
 from patron.points.accounts import (
     MAX_BALANCE,
     add_entry,
-    check_store,
     draw,
     lock_accounts,
     settle_due,
@@ -32,6 +31,7 @@ from patron.points.models import (
 )
 from patron.points.permissions import DECIDE_ADJUSTMENT, REQUEST_ADJUSTMENT
 from patron.points.policy import expiry_for, get_policy
+from patron.stores import service as stores
 
 
 def request_adjustment(
@@ -50,7 +50,7 @@ def request_adjustment(
         )
     if not reason.strip():
         raise InvalidInput("reason", "an adjustment needs a reason", code=Reason.missing)
-    check_store(session, actor, store_id)
+    stores.check_bookable(session, actor, store_id)
     policy = get_policy(session)
     # Under the member's account lock, so two requests at once cannot both pass as small.
     lock_accounts(session, [member_id], active=True)

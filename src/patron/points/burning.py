@@ -12,7 +12,6 @@ from patron.members.errors import MemberNotActive, MemberNotFound
 from patron.orders import service as orders
 from patron.points.accounts import (
     add_entry,
-    check_store,
     draw,
     lock_accounts,
     order_sum,
@@ -26,6 +25,7 @@ from patron.points.models import (
     PointsPolicy,
 )
 from patron.points.policy import get_policy
+from patron.stores import service as stores
 
 
 def burn(
@@ -43,7 +43,7 @@ def burn(
         raise InvalidInput(
             "points", f"at least {policy.min_burn} points per burn", code=Reason.below_min_burn
         )
-    check_store(session, actor, store_id)
+    stores.check_bookable(session, actor, store_id)
     try:
         account = lock_accounts(session, [member_id], active=True)[member_id]
     except MemberNotActive as exc:  # merged or erased meanwhile: answered as the API's check does

@@ -137,6 +137,18 @@ def check_ids_exist(session: Session, store_ids: Iterable[int], field: str = "st
         )
 
 
+def check_bookable(session: Session, actor: Actor, store_id: int | None) -> None:
+    """The store a burn, an adjustment or an issue is booked to: none, or one that exists in
+    the caller's scope."""
+    if store_id is None:
+        return
+    if not actor.sees_store(store_id):
+        raise InvalidInput(
+            "store_id", f"no store {store_id} in your scope", code=Reason.unknown_store
+        )
+    check_ids_exist(session, [store_id], field="store_id")
+
+
 def codes_by_id(session: Session, store_ids: Iterable[int]) -> dict[int, str]:
     ids = set(store_ids)
     if not ids:
