@@ -44,6 +44,7 @@ class Reason(StrEnum):
     unknown_guide = "unknown_guide"
     unknown_category = "unknown_category"
     unknown_order = "unknown_order"
+    unknown_template = "unknown_template"
     unknown_line = "unknown_line"
     unknown_attribute = "unknown_attribute"
     unknown_payment_method = "unknown_payment_method"
