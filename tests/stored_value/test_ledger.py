@@ -154,12 +154,15 @@ def test_a_package_is_bought_no_more_often_than_its_limit(session: Session) -> N
     package = packages.save_package(
         session, SYSTEM, {"name": "新客", "pay": 10000, "bonus": 2000, "per_member_limit": 1}
     )
-    buy = {"amount": None, "package_id": package.id}
-    first = recharges.recharge(session, SYSTEM, member.id, store.id, CASH, **buy)
+
+    def buy() -> Recharge:
+        return recharges.recharge(session, SYSTEM, member.id, store.id, CASH, package_id=package.id)
+
+    first = buy()
     with pytest.raises(PackageLimitReached):
-        recharges.recharge(session, SYSTEM, member.id, store.id, CASH, **buy)
+        buy()
     recharges.refund_recharge(session, SYSTEM, first.id)  # a refunded one does not count
-    recharges.recharge(session, SYSTEM, member.id, store.id, CASH, **buy)
+    buy()
 
 
 def test_cooling_off_refunds_an_untouched_recharge_with_its_bonus(session: Session) -> None:
