@@ -37,6 +37,7 @@ from patron.orders.api import router as orders_router
 from patron.points.api import router as points_router
 from patron.staff.api import auth_router
 from patron.staff.api import router as staff_router
+from patron.stored_value.api import router as stored_value_router
 from patron.stores.api import router as stores_router
 
 # A request waits this long at most for SQLite's write lock, then answers 503 with Retry-After.
@@ -71,6 +72,7 @@ DOMAIN_ROUTERS = (
     orders_router,
     points_router,
     coupons_router,
+    stored_value_router,
     members_router,
     auth_router,
     stores_router,

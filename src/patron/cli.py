@@ -68,6 +68,8 @@ jobs_app = typer.Typer(help="Scheduled work.", no_args_is_help=True)
 coupons_app = typer.Typer(help="Coupons.", no_args_is_help=True)
 app.add_typer(points_app, name="points")
 app.add_typer(coupons_app, name="coupons")
+stored_value_app = typer.Typer(help="Stored value (储值).", no_args_is_help=True)
+app.add_typer(stored_value_app, name="stored-value")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
@@ -335,6 +337,22 @@ def points_verify() -> None:
     if mismatches:
         raise typer.Exit(1)
     out.print("points ledger consistent: every cached balance matches its lots and entries")
+
+
+@stored_value_app.command("verify")
+def stored_value_verify() -> None:
+    """Report every member whose cached principal and bonus disagree with their ledger."""
+    from patron.stored_value import ledger
+
+    with db.transaction(read_only=True) as session:
+        mismatches = ledger.verify(session)
+    for m in mismatches:
+        err.print(
+            f"member {m.member_id}: cached principal/bonus {m.cached}, ledger sums {m.ledger}"
+        )
+    if mismatches:
+        raise typer.Exit(1)
+    out.print("stored-value ledger consistent: every account matches its entries")
 
 
 @coupons_app.command("issue")

@@ -19,6 +19,7 @@ HOOKED_MODULES = (
     "patron.points.queries",
     "patron.coupons.hooks",
     "patron.coupons.redemption",
+    "patron.stored_value.hooks",
 )
 
 

@@ -11,6 +11,7 @@ from patron.members import models as members_models
 from patron.orders import models as orders_models
 from patron.points import models as points_models
 from patron.staff import models as staff_models
+from patron.stored_value import models as stored_value_models
 from patron.stores import models as stores_models
 
 metadata = Base.metadata
@@ -28,5 +29,6 @@ __all__ = [
     "orders_models",
     "points_models",
     "staff_models",
+    "stored_value_models",
     "stores_models",
 ]

@@ -31,6 +31,7 @@ from patron.members import permissions as members
 from patron.orders import permissions as orders
 from patron.points import permissions as points
 from patron.staff import permissions as staff
+from patron.stored_value import permissions as stored_value
 from patron.stores import permissions as stores
 
 PUBLIC = {"POST /auth/token"}
@@ -103,6 +104,15 @@ GUARDS: dict[str, Permission | None] = {
     "POST /points/adjustments/{adjustment_id}/approve": points.DECIDE_ADJUSTMENT,
     "POST /points/adjustments/{adjustment_id}/reject": points.DECIDE_ADJUSTMENT,
     "GET /points/liability": points.VIEW_LIABILITY,
+    "GET /stored-value/packages": None,
+    "POST /stored-value/packages": stored_value.EDIT_PACKAGES,
+    "GET /stored-value/packages/{package_id}": None,
+    "PATCH /stored-value/packages/{package_id}": stored_value.EDIT_PACKAGES,
+    "GET /members/{member_id}/stored-value": None,
+    "GET /members/{member_id}/stored-value/entries": None,
+    "POST /members/{member_id}/stored-value/recharges": stored_value.RECHARGE,
+    "POST /stored-value/recharges/{recharge_id}/refund": stored_value.REFUND_RECHARGE,
+    "POST /members/{member_id}/stored-value/refund": stored_value.REFUND_ACCOUNT,
     "GET /coupon-templates": coupons.VIEW,
     "GET /coupon-templates/report": coupons.VIEW_REPORT,
     "POST /coupons/evaluate": orders.RECORD,
@@ -207,6 +217,7 @@ def test_each_permission_is_named_for_its_domain_once() -> None:
         "points",
         "staff",
         "stores",
+        "stored_value",
     }
     for domain, permission in declared:
         assert permission.name.startswith(f"{domain}.")

@@ -33,6 +33,7 @@ from patron.members.schemas import AttributeCreate, IdentityIn
 from patron.points import rules
 from patron.points.schemas import RuleIn
 from patron.staff import service as staff
+from patron.stored_value import packages
 from tests.conftest import _session_on
 from tests.factories import (
     issue_coupon,
@@ -114,6 +115,7 @@ def rows(session: Session) -> dict[str, Any]:
         session, SYSTEM, AttributeCreate(code="skin", label="肤质", type=AttributeType.text)
     )
     template = make_coupon_template(session)
+    package = packages.save_package(session, SYSTEM, {"name": "充500送50", "pay": 50000})
     coupon = issue_coupon(session, template, member)
     # An import page shows an import of its own kind.
     import_ids = {
@@ -140,6 +142,7 @@ def rows(session: Session) -> dict[str, Any]:
             "rule_id": rule.id,
             "attribute_id": attribute.id,
             "template_id": template.id,
+            "package_id": package.id,
             "code": codes.issue_code(session, SYSTEM, member.id).code,
             "import_id": import_ids[ImportKind.orders],
             "lang": "en",

@@ -212,6 +212,8 @@ BUILT_IDS = (
     N_("error.unknown_guide"),
     N_("error.unknown_category"),
     N_("error.unknown_order"),
+    N_("error.amount_or_package"),
+    N_("error.unknown_template"),
     N_("error.unknown_line"),
     N_("error.unknown_attribute"),
     N_("error.unknown_payment_method"),

@@ -44,6 +44,7 @@ class Reason(StrEnum):
     unknown_guide = "unknown_guide"
     unknown_category = "unknown_category"
     unknown_order = "unknown_order"
+    unknown_template = "unknown_template"
     unknown_line = "unknown_line"
     unknown_attribute = "unknown_attribute"
     unknown_payment_method = "unknown_payment_method"
@@ -84,6 +85,8 @@ class Reason(StrEnum):
     out_of_stock = "out_of_stock"
     limit_reached = "limit_reached"
     member_not_found = "member_not_found"
+    # Stored value: a recharge names an amount or a package.
+    amount_or_package = "amount_or_package"
     # Imported files and their rows.
     file_empty = "file_empty"
     file_unreadable = "file_unreadable"

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     # of the order line that is delivery, which shipping coupons take off.
     coupons_per_order: int = Field(default=1, ge=1)
     coupon_shipping_sku: str = Field(default="SHIPPING", min_length=1)
+    # Stored value, after the prepaid-card rules (fen): the balance cap per member, the single
+    # recharge from which real-name details are required, the cooling-off period, and whether
+    # spending takes principal first (else principal and bonus in proportion to the balances).
+    stored_value_cap: int = Field(default=500_000, ge=1)
+    stored_value_real_name_from: int = Field(default=1_000_000, ge=1)
+    stored_value_cooling_off_days: int = Field(default=7, ge=0)
+    stored_value_principal_first: bool = False
 
     @field_validator("log_level")
     @classmethod

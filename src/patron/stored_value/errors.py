@@ -1,0 +1,61 @@
+"""The stored-value domain's errors."""
+
+from __future__ import annotations
+
+from patron.core.errors import Conflict, NotFound, PatronError
+
+
+class InsufficientBalance(Conflict):
+    code = "insufficient_balance"
+    title = "Not enough stored value"
+
+
+class BalanceCapExceeded(Conflict):
+    code = "balance_cap_exceeded"
+    title = "The recharge would take the balance over the cap"
+
+
+class RealNameRequired(PatronError):
+    status = 422
+    code = "real_name_required"
+    title = "A recharge this large needs the member's real name and ID number"
+
+
+class PackageNotFound(NotFound):
+    code = "package_not_found"
+    title = "Recharge package not found"
+
+
+class PackageNotAvailable(Conflict):
+    code = "package_not_available"
+    title = "The package is inactive or outside its validity window"
+
+
+class PackageLimitReached(Conflict):
+    code = "package_limit_reached"
+    title = "The member has bought this package as often as it allows"
+
+
+class RechargeNotFound(NotFound):
+    code = "recharge_not_found"
+    title = "Recharge not found"
+
+
+class RechargeUsed(Conflict):
+    code = "recharge_used"
+    title = "Part of this recharge has been spent or moved; it cannot be refunded in full"
+
+
+class CoolingOffOver(Conflict):
+    code = "cooling_off_over"
+    title = "The cooling-off period of this recharge is over"
+
+
+class RechargeRefunded(Conflict):
+    code = "recharge_refunded"
+    title = "This recharge has been refunded already"
+
+
+class NothingToRefund(Conflict):
+    code = "nothing_to_refund"
+    title = "The account holds no principal to pay out"

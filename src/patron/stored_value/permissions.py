@@ -1,0 +1,16 @@
+"""Who may do what with stored value. Every role sees the balance and the statement of the
+members in its stores; these need more."""
+
+from patron.core.actor import Role
+from patron.core.permissions import Permission
+
+EDIT_PACKAGES = Permission("stored_value.edit_packages", {Role.hq_admin, Role.hq_marketing})
+RECHARGE = Permission(
+    "stored_value.recharge", {Role.hq_admin, Role.store_manager, Role.cashier, Role.integration}
+)
+# A cooling-off refund undoes one recharge, at the till where it was paid.
+REFUND_RECHARGE = Permission(
+    "stored_value.refund_recharge", {Role.hq_admin, Role.hq_finance, Role.store_manager}
+)
+# Paying out an account's principal closes the member's prepaid card.
+REFUND_ACCOUNT = Permission("stored_value.refund_account", {Role.hq_admin, Role.hq_finance})

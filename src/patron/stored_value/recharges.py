@@ -1,0 +1,247 @@
+"""Recharges after the prepaid-card rules: the balance cap, real-name details for a large
+recharge, the cooling-off refund of a whole recharge, and the account refund."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from patron.audit import service as audit
+from patron.core import clock
+from patron.core.actor import Actor
+from patron.core.errors import InvalidInput
+from patron.core.reasons import Reason
+from patron.core.settings import get_settings
+from patron.coupons.issuing import issue_coupons
+from patron.coupons.models import IssueSource
+from patron.members import merge as member_merge
+from patron.stored_value import packages
+from patron.stored_value.errors import (
+    BalanceCapExceeded,
+    CoolingOffOver,
+    NothingToRefund,
+    RealNameRequired,
+    RechargeNotFound,
+    RechargeRefunded,
+    RechargeUsed,
+)
+from patron.stored_value.ledger import lock_accounts, post
+from patron.stored_value.models import (
+    EntryKind,
+    Recharge,
+    RechargeStatus,
+    StoredValueEntry,
+)
+from patron.stored_value.permissions import RECHARGE, REFUND_ACCOUNT, REFUND_RECHARGE
+from patron.stores import service as stores
+
+
+@dataclass(frozen=True)
+class RealName:
+    name: str
+    id_number: str
+
+
+@dataclass(frozen=True)
+class Payment:
+    method: str
+    reference: str
+
+
+def check_store(session: Session, actor: Actor, store_id: int | None) -> None:
+    """The store the money moves at: one in the caller's scope; None (online, HQ) only for
+    callers who see every store."""
+    if not actor.sees_store(store_id):
+        raise InvalidInput(
+            "store_id", f"no store {store_id} in your scope", code=Reason.unknown_store
+        )
+    if store_id is not None:
+        stores.check_ids_exist(session, [store_id], field="store_id")
+
+
+def recharge(
+    session: Session,
+    actor: Actor,
+    member_id: int,
+    store_id: int | None,
+    payment: Payment,
+    *,
+    amount: int | None = None,
+    package_id: int | None = None,
+    real_name: RealName | None = None,
+) -> Recharge:
+    """Pay in `amount` fen, or buy a package (its pay as principal, its bonus as bonus, its
+    coupons issued); refused with nothing written: 422 real_name_required from the real-name
+    threshold up, 409 balance_cap_exceeded when principal + bonus would pass the cap."""
+    RECHARGE.check(actor)
+    check_store(session, actor, store_id)
+    settings = get_settings()
+    package = None if package_id is None else packages.get_package(session, package_id)
+    principal = package.pay if package is not None else amount
+    bonus = package.bonus if package is not None else 0
+    if principal is None or principal <= 0:
+        raise InvalidInput("amount", "a recharge pays in at least one fen", code=Reason.too_small)
+    if principal >= settings.stored_value_real_name_from and real_name is None:
+        raise RealNameRequired(
+            f"a recharge of {principal} fen needs real-name details",
+            threshold=settings.stored_value_real_name_from,
+        )
+    account = lock_accounts(session, [member_id], active=True)[member_id]
+    now = clock.now()
+    if package is not None:
+        packages.check_available(session, package, member_id, now)
+    balance = account.principal + account.bonus
+    if balance + principal + bonus > settings.stored_value_cap:
+        raise BalanceCapExceeded(
+            f"member {member_id} holds {balance} fen; the cap is {settings.stored_value_cap}",
+            balance=balance,
+            cap=settings.stored_value_cap,
+        )
+    record = Recharge(
+        member_id=member_id,
+        store_id=store_id,
+        package_id=package_id,
+        principal=principal,
+        bonus=bonus,
+        payment_method=payment.method,
+        payment_reference=payment.reference,
+        status=RechargeStatus.completed.value,
+        real_name=real_name.name if real_name else None,
+        id_number=real_name.id_number if real_name else None,
+        operator=actor.name,
+        created_at=now,
+    )
+    session.add(record)
+    session.flush()
+    common: dict[str, Any] = {
+        "store_id": store_id,
+        "operator": actor.name,
+        "recharge_id": record.id,
+    }
+    post(session, account, EntryKind.recharge, principal, 0, **common)
+    if bonus:
+        post(session, account, EntryKind.bonus, 0, bonus, **common)
+    for coupon in package.coupons if package is not None else []:
+        issue_coupons(
+            session,
+            actor,
+            coupon["template_id"],
+            [member_id] * coupon["count"],
+            source=IssueSource.recharge_package,
+            source_ref=f"recharge:{record.id}",
+            store_id=store_id,
+        )
+    audit.record(
+        session,
+        actor,
+        "stored_value.recharge",
+        "stored_value_recharge",
+        record.id,
+        store_id=store_id,
+        after={
+            "member_id": member_id,
+            "principal": principal,
+            "bonus": bonus,
+            "package_id": package_id,
+            "payment_method": payment.method,
+        },
+    )
+    return record
+
+
+def refund_recharge(session: Session, actor: Actor, recharge_id: int) -> Recharge:
+    """Within the cooling-off period, refund a whole recharge: its principal paid out, its bonus
+    taken back. Only an untouched recharge: no spend from the account since it, and the account
+    still holding at least its principal and its bonus (a later account refund or merge took
+    them); else 409 recharge_used. After the period 409 cooling_off_over."""
+    REFUND_RECHARGE.check(actor)
+    owner = session.scalar(select(Recharge.member_id).where(Recharge.id == recharge_id))
+    if owner is None:
+        raise RechargeNotFound(f"no recharge {recharge_id}")
+    member_merge.hold(session, [owner])
+    record = session.scalars(
+        select(Recharge)
+        .where(Recharge.id == recharge_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if not actor.sees_store(record.store_id):
+        raise RechargeNotFound(f"no recharge {recharge_id} in your stores")
+    if record.status == RechargeStatus.refunded:
+        raise RechargeRefunded(f"recharge {recharge_id} was refunded at {record.refunded_at}")
+    now = clock.now()
+    days = get_settings().stored_value_cooling_off_days
+    if now >= record.created_at + timedelta(days=days):
+        raise CoolingOffOver(f"recharge {recharge_id}'s {days} days of cooling-off are over")
+    account = lock_accounts(session, [record.member_id])[record.member_id]
+    spent_since = session.scalar(
+        select(
+            exists().where(
+                StoredValueEntry.member_id == record.member_id,
+                StoredValueEntry.kind == EntryKind.spend.value,
+                StoredValueEntry.created_at >= record.created_at,
+            )
+        )
+    )
+    if spent_since or account.principal < record.principal or account.bonus < record.bonus:
+        raise RechargeUsed(f"recharge {recharge_id} has been drawn on")
+    post(
+        session,
+        account,
+        EntryKind.refund,
+        -record.principal,
+        -record.bonus,
+        store_id=record.store_id,
+        operator=actor.name,
+        recharge_id=record.id,
+        reason="cooling-off refund",
+    )
+    record.status = RechargeStatus.refunded.value
+    record.refunded_at = now
+    audit.record(
+        session,
+        actor,
+        "stored_value.recharge_refund",
+        "stored_value_recharge",
+        record.id,
+        store_id=record.store_id,
+        after={"principal": record.principal, "bonus": record.bonus},
+    )
+    return record
+
+
+def refund_account(
+    session: Session, actor: Actor, member_id: int, store_id: int | None, reason: str
+) -> StoredValueEntry:
+    """Pay out the account's remaining principal; its bonus lapses. 409 nothing_to_refund when
+    no principal is left."""
+    REFUND_ACCOUNT.check(actor)
+    check_store(session, actor, store_id)
+    account = lock_accounts(session, [member_id])[member_id]
+    if account.principal <= 0:
+        raise NothingToRefund(f"member {member_id} holds no principal")
+    principal, bonus = account.principal, account.bonus
+    entry = post(
+        session,
+        account,
+        EntryKind.refund,
+        -principal,
+        -bonus,
+        store_id=store_id,
+        operator=actor.name,
+        reason=reason or "account refund",
+    )
+    audit.record(
+        session,
+        actor,
+        "stored_value.account_refund",
+        "member",
+        member_id,
+        store_id=store_id,
+        after={"principal_paid_out": principal, "bonus_lapsed": bonus, "reason": reason},
+    )
+    return entry

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from patron.core.ids import RowId
+from patron.core.inputs import Input
+from patron.core.moments import Moment
+from patron.core.money import MAX_FEN
+from patron.core.reasons import Reason
+from patron.core.text import MultiLine, Name, SingleLine
+from patron.stored_value.models import PackageStatus
+
+
+class RechargeMethod(StrEnum):
+    """How a recharge is paid: money from outside (never stored value, points or coupons)."""
+
+    cash = "cash"
+    bank_card = "bank_card"
+    wechat_pay = "wechat_pay"
+    alipay = "alipay"
+    other = "other"
+
+
+class PackageCouponIn(Input):
+    template_id: RowId
+    count: int = Field(ge=1, le=100)
+
+
+class PackageIn(Input):
+    name: Name = Field(min_length=1, max_length=100)
+    pay: int = Field(gt=0, le=MAX_FEN, description="fen paid, loaded as principal")
+    bonus: int = Field(default=0, ge=0, le=MAX_FEN, description="fen given as bonus")
+    coupons: list[PackageCouponIn] = Field(default_factory=list, max_length=20)
+    valid_from: Moment | None = None
+    valid_until: Moment | None = None
+    per_member_limit: int | None = Field(default=None, ge=1)
+    status: PackageStatus = PackageStatus.active
+
+
+class PackageUpdate(Input):
+    name: Name | None = Field(default=None, min_length=1, max_length=100)
+    pay: int | None = Field(default=None, gt=0, le=MAX_FEN)
+    bonus: int | None = Field(default=None, ge=0, le=MAX_FEN)
+    coupons: list[PackageCouponIn] | None = Field(default=None, max_length=20)
+    valid_from: Moment | None = None
+    valid_until: Moment | None = None
+    per_member_limit: int | None = Field(default=None, ge=1)
+    status: PackageStatus | None = None
+
+
+class PackageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    pay: int
+    bonus: int
+    coupons: list[dict[str, Any]]
+    valid_from: datetime | None
+    valid_until: datetime | None
+    per_member_limit: int | None
+    status: str
+
+
+class RechargePaymentIn(Input):
+    method: RechargeMethod
+    reference: SingleLine = Field(default="", max_length=100)
+
+
+class RealNameIn(Input):
+    name: Name = Field(min_length=1, max_length=100)
+    id_number: SingleLine = Field(min_length=6, max_length=32)
+
+
+class RechargeIn(Input):
+    store_id: RowId | None = Field(description="where it is paid; null: online (HQ)")
+    amount: int | None = Field(default=None, gt=0, le=MAX_FEN, description="fen")
+    package_id: RowId | None = None
+    payment: RechargePaymentIn
+    real_name: RealNameIn | None = None
+
+    @model_validator(mode="after")
+    def _amount_or_package(self) -> RechargeIn:
+        if (self.amount is None) == (self.package_id is None):
+            raise PydanticCustomError(
+                Reason.amount_or_package.value, "give either amount or package_id"
+            )
+        return self
+
+
+class RechargeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    member_id: int
+    store_id: int | None
+    package_id: int | None
+    principal: int
+    bonus: int
+    payment_method: str
+    payment_reference: str
+    status: str
+    operator: str
+    created_at: datetime
+    refunded_at: datetime | None
+
+
+class AccountRefundIn(Input):
+    store_id: RowId | None = Field(default=None, description="where it is paid out; null: HQ")
+    reason: MultiLine = Field(default="", max_length=200)
+
+
+class BalanceOut(BaseModel):
+    member_id: int
+    principal: int
+    bonus: int
+    balance: int
+
+
+class EntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    principal: int
+    bonus: int
+    store_id: int | None
+    operator: str
+    recharge_id: int | None
+    order_id: int | None
+    refund_id: int | None
+    merge_partner_id: int | None
+    reason: str
+    created_at: datetime
