@@ -39,7 +39,8 @@ def coupon(type_: CouponType = CouponType.cash_off, **fields: object) -> CouponT
 
 def line(sku: str = "A", amount: int = 10000, category: str | None = "FOOD", **kw: int) -> Line:
     quantity = kw.get("quantity", 1)
-    return Line(sku, category, quantity, kw.get("unit_price", amount // quantity), amount)
+    unit_price = kw.get("unit_price", amount // quantity)
+    return Line(sku, category, quantity, unit_price, amount, kw.get("discount", 0))
 
 
 # --- examples ---------------------------------------------------------------------------------
@@ -98,7 +99,14 @@ def test_delivery_never_counts_toward_goods() -> None:
 def test_what_the_coupon_already_took_is_counted_back() -> None:
     """An order arrives with the coupon applied: 10,000 spent, 2,000 off, 8,000 paid."""
     terms = coupon(threshold=10000, amount=2000)
-    assert evaluate(terms, [line(amount=8000)], CONTEXT, taken=2000).discount == 2000
+    assert evaluate(terms, [line(amount=8000, discount=2000)], CONTEXT, taken=2000).discount == 2000
+
+
+def test_a_discount_off_a_line_out_of_scope_is_not_counted_back() -> None:
+    """A ¥20 voucher for SKU A, whose ¥20 the till took off SKU B: A's ¥10 is all it covers."""
+    terms = coupon(type=CouponType.voucher, amount=2000, scope=Scope(skus=frozenset({"A"})))
+    lines = [line("A", amount=1000), line("B", amount=98000, discount=2000)]
+    assert evaluate(terms, lines, CONTEXT, taken=2000).discount == 1000
 
 
 def test_the_coupon_itself_must_be_usable_by_this_member_now() -> None:
@@ -106,7 +114,12 @@ def test_the_coupon_itself_must_be_usable_by_this_member_now() -> None:
     for terms, context, reason in (
         (coupon(status=CouponStatus.redeemed), CONTEXT, Refusal.redeemed),
         (coupon(status=CouponStatus.void), CONTEXT, Refusal.void),
-        (coupon(status=CouponStatus.expired), CONTEXT, Refusal.expired),
+        (
+            coupon(status=CouponStatus.expired, valid_until=AT - timedelta(seconds=1)),
+            CONTEXT,
+            Refusal.expired,
+        ),
+        (coupon(status=CouponStatus.redeemed, member_id=8), CONTEXT, Refusal.other_member),
         (coupon(valid_until=AT - timedelta(seconds=1)), CONTEXT, Refusal.expired),
         (coupon(valid_from=AT + timedelta(seconds=1)), CONTEXT, Refusal.not_yet_valid),
         (coupon(member_id=8), CONTEXT, Refusal.other_member),
@@ -116,6 +129,9 @@ def test_the_coupon_itself_must_be_usable_by_this_member_now() -> None:
         assert (outcome.refusal, outcome.discount) == (reason, 0)
         assert reason.unavailable
     assert evaluate(coupon(amount=100, valid_until=AT), lines, CONTEXT).discount == 100
+    # Marked expired by the job, it still serves an order made while it was valid.
+    marked = coupon(amount=100, status=CouponStatus.expired, valid_until=AT)
+    assert evaluate(marked, lines, CONTEXT).discount == 100
 
 
 def test_store_channel_and_stacking_rules() -> None:
@@ -270,10 +286,25 @@ def test_counting_back_what_was_taken_is_spending_it(
     goods = [ln for ln in lines if ln.sku != "SHIPPING" and terms.scope.takes_line(ln)]
     if not goods:
         return
-    spent = list(lines)
-    first = spent.index(goods[0])
+    first = lines.index(goods[0])
+    applied, spent = list(lines), list(lines)
+    applied[first] = replace(goods[0], discount=goods[0].discount + taken)
     spent[first] = replace(goods[0], amount=goods[0].amount + taken)
-    assert evaluate(terms, lines, CONTEXT, taken=taken) == evaluate(terms, spent, CONTEXT)
+    assert evaluate(terms, applied, CONTEXT, taken=taken) == evaluate(terms, spent, CONTEXT)
+
+
+@given(terms_(), order_lines, st.integers(0, 100_000))
+def test_a_discount_taken_out_of_scope_changes_nothing(
+    terms: CouponTerms, lines: list[Line], taken: int
+) -> None:
+    """Counted back, a discount on lines outside the coupon's scope gives it nothing more."""
+    outside = [ln for ln in lines if not terms.scope.takes_line(ln) and ln.sku != "SHIPPING"]
+    if not outside:
+        return
+    first = lines.index(outside[0])
+    applied = list(lines)
+    applied[first] = replace(outside[0], discount=outside[0].discount + taken)
+    assert evaluate(terms, applied, CONTEXT, taken=taken) == evaluate(terms, lines, CONTEXT)
 
 
 @given(st.lists(st.tuples(st.integers(0, 10), st.integers(0, 5)), min_size=1, max_size=6))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from patron.audit.models import AuditEntry
 from patron.core import clock
 from patron.core.settings import get_settings
+from patron.coupons import jobs as coupon_jobs
 from patron.coupons import redemption
 from patron.coupons.errors import CouponUnavailable
 from patron.coupons.models import Coupon, CouponEvent, CouponTemplate
@@ -349,6 +350,40 @@ def test_the_update_takes_a_coupon_only_while_available(
     coupon.status = "redeemed"
     session.flush()
     with pytest.raises(CouponUnavailable) as refused:
-        redemption.redeem(session, SYSTEM, [checked], 1, till["store"].id)
+        redemption.redeem(session, SYSTEM, [checked], 1, till["store"].id, clock.now())
     assert refused.value.extra["reason"] == "redeemed"
     assert session.scalar(select(func.count()).select_from(CouponEvent)) == 0
+
+
+def test_an_order_made_before_expiry_redeems_a_coupon_the_job_marked_expired(
+    client: TestClient, session: Session, till: dict[str, Any]
+) -> None:
+    """An offline till sends an order of 5 January after the coupon ran out and the job ran."""
+    with clock.frozen(datetime(2026, 1, 2, 2, tzinfo=UTC)):
+        coupon = coupon_for(session, till["member"], valid_until="2026-01-31T23:59:59+08:00")
+        late = coupon_for(session, till["member"], valid_until="2026-01-04T23:59:59+08:00")
+    coupon_jobs.run(session, NOW)
+    session.refresh(coupon)
+    assert coupon.status == "expired"
+    claim = [{"code": coupon.code.lower(), "amount": 2000}]
+    response = post(client, till, body(till, [line("SKU-1", 15000, 2000)], claim))
+    assert response.status_code == 201, response.json()
+    session.refresh(coupon)
+    assert (coupon.status, coupon.order_id) == ("redeemed", response.json()["id"])
+    claim = [{"code": late.code, "amount": 2000}]
+    refused = post(client, till, body(till, [line("SKU-1", 15000, 2000)], claim))
+    assert (refused.status_code, refused.json()["reason"]) == (409, "expired")
+
+
+def test_a_discount_taken_off_a_line_outside_the_scope_is_refused(
+    client: TestClient, session: Session, till: dict[str, Any]
+) -> None:
+    coupon = coupon_for(
+        session, till["member"], type="voucher", threshold=0, amount=2000, scope={"skus": ["A"]}
+    )
+    items = [line("A", 1000), line("B", 100000, 2000)]
+    before = written(session)
+    response = post(client, till, body(till, items, [{"code": coupon.code, "amount": 2000}]))
+    assert response.status_code == 422
+    assert response.json()["reason"] == "amount_too_large"
+    assert written(session) == before

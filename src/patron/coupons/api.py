@@ -15,6 +15,7 @@ from patron.core.reasons import Reason
 from patron.core.tabular import FileLimits
 from patron.core.uploads import read_capped
 from patron.coupons import (
+    codes,
     evaluator,
     gifting,
     holding,
@@ -306,7 +307,9 @@ def evaluate_coupons(data: EvaluateIn, session: SessionDep, actor: Till) -> Eval
         points_pay=data.points_pay,
         tier_discount=data.tier_discount,
     )
-    outcomes = redemption.preview(session, list(dict.fromkeys(data.codes)), lines, where)
+    outcomes = redemption.preview(
+        session, list(dict.fromkeys(map(codes.normalized, data.codes))), lines, where
+    )
     chosen = evaluator.best((h.terms, o) for h, o in outcomes.values() if h is not None)
     return EvaluateOut(
         coupons=[

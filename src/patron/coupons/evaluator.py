@@ -52,6 +52,9 @@ class Refusal(StrEnum):
         return self in UNAVAILABLE
 
 
+# A coupon in these states may be used at a moment within its validity (an expired one: by an
+# order made before it expired).
+USABLE = (CouponStatus.available.value, CouponStatus.expired.value)
 UNAVAILABLE = frozenset(
     {
         Refusal.unknown_coupon,
@@ -137,7 +140,8 @@ class Line:
     category_code: str | None
     quantity: int
     unit_price: int
-    amount: int  # before coupons
+    amount: int  # before coupons (after them, on an order that arrives with them applied)
+    discount: int = 0  # on such an order, the line's discount, coupons' shares included
 
 
 @dataclass(frozen=True)
@@ -170,9 +174,11 @@ def refused(reason: Refusal) -> Outcome:
 def evaluate(
     coupon: CouponTerms, lines: Sequence[Line], context: Context, taken: int = 0
 ) -> Outcome:
-    """What `coupon` gives on `lines`. `taken` is what this coupon already took off these lines
-    (an order that arrives with its discounts applied): it is counted back into the amount the
-    coupon works on, so the same coupon is judged as before it was applied."""
+    """What `coupon` gives on `lines`. `taken` is what the order's coupons already took off these
+    lines (an order that arrives with its discounts applied): it is counted back into the amount
+    the coupon works on, so that the coupon is judged on the order as it was before coupons, but
+    never more of it than the discounts its own lines carry: a discount taken off a line outside
+    its scope does not make the coupon's lines worth more."""
     refusal = unavailable(coupon, context.member_id, context.at) or _not_applicable(coupon, context)
     if refusal is not None:
         return refused(refusal)
@@ -181,7 +187,7 @@ def evaluate(
     goods = [ln for ln in lines if ln.sku != context.shipping_sku and coupon.scope.takes_line(ln)]
     if not goods:
         return refused(_gift_missing(coupon, lines) or Refusal.out_of_scope)
-    in_scope = sum(ln.amount for ln in goods) + taken
+    in_scope = _before_coupons(goods, taken)
     if in_scope < coupon.threshold:
         return refused(Refusal.below_threshold)
     if coupon.type == CouponType.percent_off:
@@ -192,24 +198,29 @@ def evaluate(
         gift = [ln for ln in goods if ln.sku == coupon.gift_sku]
         if not gift:
             return refused(_gift_missing(coupon, lines) or Refusal.out_of_scope)
-        discount = min(max(ln.unit_price for ln in gift), sum(ln.amount for ln in gift) + taken)
+        discount = min(max(ln.unit_price for ln in gift), _before_coupons(gift, taken))
     else:  # cash_off, voucher
         discount = coupon.amount or 0
     return Outcome(discount=max(0, min(discount, in_scope)))
 
 
+def _before_coupons(lines: Iterable[Line], taken: int) -> int:
+    return sum(ln.amount for ln in lines) + min(taken, sum(ln.discount for ln in lines))
+
+
 def unavailable(coupon: CouponTerms, member_id: int | None, at: datetime) -> Refusal | None:
-    """Why the coupon cannot be used by this member at this moment, whatever the order."""
-    if coupon.status != CouponStatus.available:
-        return {
-            CouponStatus.redeemed: Refusal.redeemed,
-            CouponStatus.expired: Refusal.expired,
-            CouponStatus.void: Refusal.void,
-        }[coupon.status]
+    """Why the coupon cannot be used by this member at this moment, whatever the order. Whose
+    it is comes first, so that nothing is told about another member's coupon. A coupon the
+    expiry job marked is still good for an order made while it was valid (a till that was
+    offline sends it later)."""
     if member_id is None:
         return Refusal.no_member
     if coupon.member_id != member_id:
         return Refusal.other_member
+    if coupon.status == CouponStatus.redeemed:
+        return Refusal.redeemed
+    if coupon.status == CouponStatus.void:
+        return Refusal.void
     if at < coupon.valid_from:
         return Refusal.not_yet_valid
     if at > coupon.valid_until:
@@ -245,7 +256,7 @@ def _shipping(coupon: CouponTerms, lines: Sequence[Line], context: Context, take
     )
     if goods < coupon.threshold:
         return refused(Refusal.below_threshold)
-    fee = sum(ln.amount for ln in delivery) + taken
+    fee = _before_coupons(delivery, taken)
     return Outcome(discount=min(coupon.amount or 0, fee))
 
 

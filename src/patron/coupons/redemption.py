@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, literal, select, update
+from sqlalchemy import String, Table, bindparam, literal, or_, select, update
 from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ from patron.core.settings import get_settings
 from patron.core.statements import Prepared
 from patron.coupons.errors import CouponNotApplicable, CouponUnavailable
 from patron.coupons.evaluator import (
+    USABLE,
     Context,
     CouponTerms,
     Line,
@@ -231,11 +232,15 @@ def check_claims(
         )
     if any(t.scope.by_category for t in terms):
         lines = with_catalog_categories(session, lines)
-    return [_checked(found[c.code], c, lines, where) for c in claims]
+    return [_checked(found[c.code], c, lines, where, claimed) for c in claims]
 
 
-def _checked(coupon: Held, claim: Claim, lines: Sequence[Line], where: Context) -> Redemption:
-    outcome = evaluate(coupon.terms, lines, where, taken=claim.amount)
+def _checked(
+    coupon: Held, claim: Claim, lines: Sequence[Line], where: Context, claimed: int
+) -> Redemption:
+    """One claim judged on the order as it was before its coupons (all of them: several
+    coupons on one order each apply to the amount before any)."""
+    outcome = evaluate(coupon.terms, lines, where, taken=claimed)
     if outcome.refusal is not None:
         raise refusal_error(claim.code, outcome.refusal)
     if claim.amount > outcome.discount:
@@ -264,10 +269,12 @@ def redeem(
     redemptions: Sequence[Redemption],
     order_id: int,
     store_id: int,
+    occurred_at: datetime,
 ) -> None:
     """Mark checked coupons redeemed with their order, in the order's transaction. The update
-    takes a coupon only while it is still available to its member, so of concurrent orders
-    carrying one coupon exactly one takes it; the others are refused and roll back."""
+    takes a coupon only while it is still usable by its member at the order's moment, so of
+    concurrent orders carrying one coupon exactly one takes it; the others are refused and roll
+    back."""
     at = clock.now()
     for redemption in sorted(redemptions, key=lambda r: r.coupon_id):  # one lock order
         values = {
@@ -278,6 +285,7 @@ def redeem(
             "c_discount": redemption.discount,
             "c_at": at,
             "c_operator": actor.name,
+            "c_occurred": occurred_at,
         }
         entry = audit.entry_values(
             actor,
@@ -288,7 +296,7 @@ def redeem(
             after={"code": redemption.code, "order_id": order_id, "discount": redemption.discount},
         )
         if not _take(session, values, entry):
-            raise refusal_error(redemption.code, _why_not_taken(session, redemption))
+            raise refusal_error(redemption.code, _why_not_taken(session, redemption, occurred_at))
 
 
 def _take(session: Session, values: dict[str, Any], entry: dict[str, Any]) -> bool:
@@ -310,7 +318,8 @@ def _take_statement() -> Any:
         .where(
             COUPONS.c.id == bindparam("c_id"),
             COUPONS.c.member_id == bindparam("c_member"),
-            COUPONS.c.status == CouponStatus.available.value,
+            or_(*(COUPONS.c.status == status for status in USABLE)),
+            COUPONS.c.valid_until >= bindparam("c_occurred", type_=COUPONS.c.valid_until.type),
         )
         .values(
             status=CouponStatus.redeemed.value,
@@ -349,12 +358,12 @@ TAKE_WITH_HISTORY = Prepared(lambda _: _take_with_history())
 REDEEM_EVENT = Prepared(lambda _: _redeem_event(cast_(bindparam("c_id"), COUPONS.c.id.type)))
 
 
-def _why_not_taken(session: Session, redemption: Redemption) -> Refusal:
+def _why_not_taken(session: Session, redemption: Redemption, occurred_at: datetime) -> Refusal:
     """Another transaction got there first: what it did to the coupon."""
     coupon = held(session, [redemption.code]).get(redemption.code)
     if coupon is None:
         return Refusal.unknown_coupon
-    return unavailable(coupon.terms, redemption.member_id, clock.now()) or Refusal.redeemed
+    return unavailable(coupon.terms, redemption.member_id, occurred_at) or Refusal.redeemed
 
 
 # --- refunds ----------------------------------------------------------------------------------

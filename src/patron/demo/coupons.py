@@ -329,7 +329,9 @@ class Wallets:
 
 def _line(line: ParsedLine) -> Line:
     """An order line as the evaluator takes it."""
-    return Line(line.sku, line.category_code, line.quantity, line.unit_price, line.paid)
+    return Line(
+        line.sku, line.category_code, line.quantity, line.unit_price, line.paid, line.discount
+    )
 
 
 def _paid(order: ParsedOrder) -> int:
@@ -400,7 +402,9 @@ def redeem(session: Session, uses: Sequence[Use]) -> None:
             use.coupon.coupon_id, use.coupon.terms.code, use.coupon.terms.member_id, use.discount
         )
         with clock.frozen(order.occurred_at):
-            redemption.redeem(session, SYSTEM, [taken], written.id, order.store_id)
+            redemption.redeem(
+                session, SYSTEM, [taken], written.id, order.store_id, order.occurred_at
+            )
         session.expunge(written)
 
 

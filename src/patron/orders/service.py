@@ -38,6 +38,7 @@ from patron.core.money import MAX_FEN
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
 from patron.core.statements import Prepared
+from patron.coupons import codes as coupon_codes
 from patron.coupons import redemption
 from patron.coupons.errors import CouponUnavailable
 from patron.coupons.evaluator import Line
@@ -206,7 +207,7 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
         _refusal(session, actor, data)
     order_id, lines = written
     if coupons:
-        redemption.redeem(session, actor, coupons, order_id, data.store_id)
+        redemption.redeem(session, actor, coupons, order_id, data.store_id, data.occurred_at)
     payments = [
         {
             "order_id": order_id,
@@ -240,7 +241,7 @@ def _checked_coupons(session: Session, data: OrderCreate) -> list[redemption.Red
     """The order's coupons checked against its lines before anything is written, so that a
     refused coupon leaves no order behind."""
     lines = [
-        Line(item.sku, item.category_code, item.quantity, item.unit_price, item.paid)
+        Line(item.sku, item.category_code, item.quantity, item.unit_price, item.paid, item.discount)
         for item in data.items
     ]
     where = redemption.context(
@@ -250,7 +251,7 @@ def _checked_coupons(session: Session, data: OrderCreate) -> list[redemption.Red
         data.occurred_at,
         points_pay=any(p.method == PaymentMethod.points for p in data.payments),
     )
-    claims = [redemption.Claim(c.code, c.amount) for c in data.coupons]
+    claims = [redemption.Claim(coupon_codes.normalized(c.code), c.amount) for c in data.coupons]
     discounts = sum(item.discount for item in data.items)
     try:
         return redemption.check_claims(session, claims, lines, where, discounts)
