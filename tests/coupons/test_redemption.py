@@ -185,6 +185,7 @@ REFUSALS = [
     ("amount_mismatch", 422, "amount_mismatch"),
     ("amount_too_large", 422, "amount_too_large"),
     ("points", 422, "not_with_points"),
+    ("tier_discount", 422, "not_with_tier_discount"),
     ("two_coupons", 422, "too_many_coupons"),
     ("exceeds_discounts", 422, "amount_exceeds_discounts"),
 ]
@@ -234,6 +235,9 @@ def test_a_refused_coupon_writes_nothing(
             {"method": "points", "amount": 100},
             {"method": "cash", "amount": 12900},
         ]
+    elif case == "tier_discount":
+        coupon = coupon_for(session, member, stacks_with_tier_discount=False)
+        fields["tier_discount"] = True
     elif case == "two_coupons":
         other = coupon_for(session, member)
         fields["coupons"] = [

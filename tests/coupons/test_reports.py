@@ -275,3 +275,14 @@ def test_refusals(client: TestClient, session: Session, settings: Settings) -> N
     assert response.status_code == 422
     response = client.get(URL)
     assert response.status_code == 401
+
+
+def test_a_coupon_past_its_validity_counts_as_expired_before_the_job_runs(
+    session: Session,
+) -> None:
+    template = make_coupon_template(session, valid_days=3)
+    with clock.frozen(NEW_YEAR):
+        issue_coupon(session, template, make_member(session))
+    assert counts(figures(session)[template.id])[2:5] == (1, 0, 0)  # expired, void, available
+    with clock.frozen(NEW_YEAR):
+        assert counts(figures(session)[template.id])[2:5] == (0, 0, 1)

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
-from patron.coupons import permissions
+from patron.coupons import holding, permissions
 from patron.coupons.models import Coupon, CouponStatus, CouponTemplate
 from patron.orders import service as orders
 
@@ -84,7 +85,8 @@ def template_report(session: Session, actor: Actor, filters: ReportFilter) -> li
             *selected,
         ),
     )
-    counts = [_count(status) for status in CouponStatus]
+    now = clock.now()
+    counts = [_count(status, now) for status in CouponStatus]
     discount = func.sum(
         case((Coupon.status == CouponStatus.redeemed.value, Coupon.discount), else_=0)
     )
@@ -105,8 +107,10 @@ def template_report(session: Session, actor: Actor, filters: ReportFilter) -> li
     return [_figures(row, sales.get(row[0], 0)) for row in session.execute(query)]
 
 
-def _count(status: CouponStatus) -> ColumnElement[Any]:
-    return func.coalesce(func.sum(case((Coupon.status == status.value, 1), else_=0)), 0)
+def _count(status: CouponStatus, now: datetime) -> ColumnElement[Any]:
+    """Coupons of this status as the member is shown them now (past validity: expired, whether
+    or not the job has marked them yet)."""
+    return func.coalesce(func.sum(case((holding.is_status(status, now), 1), else_=0)), 0)
 
 
 def _figures(row: Sequence[Any], sales: int) -> TemplateFigures:

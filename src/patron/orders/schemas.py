@@ -66,6 +66,11 @@ class OrderCreate(Input):
         max_length=10,
         description="coupons the POS applied; their amounts are inside the lines' discounts",
     )
+    tier_discount: bool = Field(
+        default=False,
+        description="a tier discount or member price is applied: coupons that do not stack "
+        "with it are refused (not_with_tier_discount)",
+    )
 
 
 class RefundItemIn(Input):

@@ -250,6 +250,7 @@ def _checked_coupons(session: Session, data: OrderCreate) -> list[redemption.Red
         data.channel.value,
         data.occurred_at,
         points_pay=any(p.method == PaymentMethod.points for p in data.payments),
+        tier_discount=data.tier_discount,
     )
     claims = [redemption.Claim(coupon_codes.normalized(c.code), c.amount) for c in data.coupons]
     discounts = sum(item.discount for item in data.items)
