@@ -11,7 +11,7 @@ from patron.core import clock
 from patron.core.actor import SYSTEM, Actor, Role
 from patron.core.errors import Forbidden
 from patron.core.reasons import Reason
-from patron.coupons import codes, issuing, templates
+from patron.coupons import codes, gifting, issuing, templates
 from patron.coupons.errors import TemplateExpired, TemplateNotActive
 from patron.coupons.models import Coupon, CouponStatus, IssueSource
 from tests.factories import issue_coupon, make_coupon_template, make_member, make_store
@@ -68,6 +68,17 @@ def test_per_member_limit_counts_earlier_issues_but_not_void_coupons(session: Se
     first.status = CouponStatus.void.value
     session.flush()
     assert len(issue(session, template.id, [member.id]).issued) == 1
+
+
+def test_a_coupon_given_away_counts_for_the_member_it_was_issued_to(session: Session) -> None:
+    """Limit 1: A gives theirs to B; A is still at the limit, and B may have their own."""
+    template = make_coupon_template(session, per_member_limit=1, transferable=True)
+    giver, receiver = make_member(session), make_member(session)
+    given = issue_coupon(session, template, giver)
+    gifting.transfer_coupon(session, SYSTEM, given.code, receiver.id)
+    result = issue(session, template.id, [giver.id, receiver.id])
+    assert [(r.member_id, r.code) for r in result.refused] == [(giver.id, Reason.limit_reached)]
+    assert [c.member_id for c in result.issued] == [receiver.id]
 
 
 def test_per_day_limit_counts_the_business_day(session: Session) -> None:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    or_,
     select,
 )
 from sqlalchemy import cast as sql_cast
@@ -49,6 +50,8 @@ from patron.coupons import codes
 from patron.coupons.errors import TemplateExpired, TemplateNotActive
 from patron.coupons.models import (
     Coupon,
+    CouponEvent,
+    CouponEventKind,
     CouponStatus,
     CouponTemplate,
     IssueSource,
@@ -215,10 +218,11 @@ def _active_members(session: Session, member_ids: list[int]) -> set[int]:
     return {int(i) for i in found.split(",")} if found else set()
 
 
-def _any_of(session: Session, member_ids: list[int]) -> ColumnElement[bool]:
+def _any_of(session: Session, column: Any, member_ids: list[int]) -> ColumnElement[bool]:
+    """`column` is one of `member_ids`: as `bulk.any_of`, the array sent as one text."""
     if session.get_bind().dialect.name != "postgresql":
-        return Coupon.member_id.in_(member_ids)
-    return Coupon.member_id == any_(_listed(None, member_ids))
+        return cast(ColumnElement[bool], column.in_(member_ids))
+    return cast(ColumnElement[bool], column == any_(_listed(None, member_ids)))
 
 
 def _batches(member_ids: Sequence[int]) -> Iterator[tuple[int, Sequence[int]]]:
@@ -335,16 +339,36 @@ class _Run:
         return found
 
     def _held(self, member_ids: list[int], *, per_day: bool) -> Counter[int]:
-        """How many coupons of the template (void ones aside) each member holds: all of them,
-        or those issued today."""
+        """How many coupons of the template (void ones aside) were issued to each member: all
+        of them, or those issued today. A coupon given away counts for the member it was issued
+        to, not for the one who received it: gifting frees no one's quota."""
+        given = (
+            select(CouponEvent.coupon_id)
+            .where(
+                CouponEvent.kind == CouponEventKind.transfer.value,
+                _any_of(self.session, CouponEvent.from_member_id, member_ids),
+            )
+            .scalar_subquery()
+        )
+        first_transfer = (
+            select(CouponEvent.from_member_id)
+            .where(
+                CouponEvent.coupon_id == Coupon.id,
+                CouponEvent.kind == CouponEventKind.transfer.value,
+            )
+            .order_by(CouponEvent.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        recipient = func.coalesce(first_transfer, Coupon.member_id)
         query = (
-            select(Coupon.member_id, func.count())
+            select(recipient, func.count())
             .where(
                 Coupon.template_id == self.template.id,
-                _any_of(self.session, member_ids),
+                or_(_any_of(self.session, Coupon.member_id, member_ids), Coupon.id.in_(given)),
                 Coupon.status != CouponStatus.void.value,
             )
-            .group_by(Coupon.member_id)
+            .group_by(recipient)
         )
         if per_day:
             query = query.where(Coupon.issue_day == self.today)

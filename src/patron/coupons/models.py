@@ -163,6 +163,15 @@ class CouponEvent(Base):
     """A coupon's history after issue (the coupon row itself records the issue)."""
 
     __tablename__ = "coupon_events"
+    # The coupons a member gave away: they still count toward that member's issue limits.
+    __table_args__ = (
+        Index(
+            "ix_coupon_events_given",
+            "from_member_id",
+            postgresql_where=text("kind = 'transfer'"),
+            sqlite_where=text("kind = 'transfer'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id"), index=True)
