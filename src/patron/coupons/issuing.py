@@ -341,38 +341,35 @@ class _Run:
     def _held(self, member_ids: list[int], *, per_day: bool) -> Counter[int]:
         """How many coupons of the template (void ones aside) were issued to each member: all
         of them, or those issued today. A coupon given away counts for the member it was issued
-        to, not for the one who received it: gifting frees no one's quota."""
-        given = (
-            select(CouponEvent.coupon_id)
-            .where(
-                CouponEvent.kind == CouponEventKind.transfer.value,
-                _any_of(self.session, CouponEvent.from_member_id, member_ids),
-            )
-            .scalar_subquery()
-        )
-        first_transfer = (
-            select(CouponEvent.from_member_id)
-            .where(
-                CouponEvent.coupon_id == Coupon.id,
-                CouponEvent.kind == CouponEventKind.transfer.value,
-            )
-            .order_by(CouponEvent.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-        recipient = func.coalesce(first_transfer, Coupon.member_id)
-        query = (
-            select(recipient, func.count())
-            .where(
-                Coupon.template_id == self.template.id,
-                or_(_any_of(self.session, Coupon.member_id, member_ids), Coupon.id.in_(given)),
-                Coupon.status != CouponStatus.void.value,
-            )
-            .group_by(recipient)
-        )
+        to, not for the one who received it: gifting frees no one's quota. Those held now,
+        counted by the members' index, then each transfer (few) moves one back to its giver."""
+        kept = [
+            Coupon.template_id == self.template.id,
+            Coupon.status != CouponStatus.void.value,
+        ]
         if per_day:
-            query = query.where(Coupon.issue_day == self.today)
-        return Counter({member_id: count for member_id, count in self.session.execute(query)})
+            kept.append(Coupon.issue_day == self.today)
+        held = select(Coupon.member_id, func.count()).where(
+            _any_of(self.session, Coupon.member_id, member_ids), *kept
+        )
+        rows = self.session.execute(held.group_by(Coupon.member_id))
+        counts = Counter({member_id: count for member_id, count in rows})
+        transfers = (
+            select(CouponEvent.from_member_id, CouponEvent.to_member_id)
+            .join(Coupon, Coupon.id == CouponEvent.coupon_id)
+            .where(
+                CouponEvent.kind == CouponEventKind.transfer.value,
+                or_(
+                    _any_of(self.session, CouponEvent.from_member_id, member_ids),
+                    _any_of(self.session, CouponEvent.to_member_id, member_ids),
+                ),
+                *kept,
+            )
+        )
+        for giver, receiver in self.session.execute(transfers):
+            counts[cast(int, giver)] += 1
+            counts[cast(int, receiver)] -= 1
+        return counts
 
     def _insert(
         self, member_ids: list[int], validity: tuple[datetime, datetime]

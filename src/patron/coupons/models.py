@@ -163,11 +163,18 @@ class CouponEvent(Base):
     """A coupon's history after issue (the coupon row itself records the issue)."""
 
     __tablename__ = "coupon_events"
-    # The coupons a member gave away: they still count toward that member's issue limits.
+    # The coupons a member gave away or received: a coupon counts toward the issue limits of
+    # the member it was issued to.
     __table_args__ = (
         Index(
             "ix_coupon_events_given",
             "from_member_id",
+            postgresql_where=text("kind = 'transfer'"),
+            sqlite_where=text("kind = 'transfer'"),
+        ),
+        Index(
+            "ix_coupon_events_received",
+            "to_member_id",
             postgresql_where=text("kind = 'transfer'"),
             sqlite_where=text("kind = 'transfer'"),
         ),

@@ -152,6 +152,13 @@ def upgrade() -> None:
             postgresql_where=sa.text("kind = 'transfer'"),
             sqlite_where=sa.text("kind = 'transfer'"),
         )
+        batch_op.create_index(
+            "ix_coupon_events_received",
+            ["to_member_id"],
+            unique=False,
+            postgresql_where=sa.text("kind = 'transfer'"),
+            sqlite_where=sa.text("kind = 'transfer'"),
+        )
 
     op.create_table(
         "coupon_expiry_notices",
@@ -181,6 +188,7 @@ def downgrade() -> None:
 
     op.drop_table("coupon_expiry_notices")
     with op.batch_alter_table("coupon_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_coupon_events_received")
         batch_op.drop_index("ix_coupon_events_given")
         batch_op.drop_index(batch_op.f("ix_coupon_events_coupon_id"))
 
