@@ -111,6 +111,8 @@ BEYOND_SCHEMA = frozenset(
         Reason.validity_conflict,
         Reason.members_or_mobiles,
         Reason.transfer_to_self,
+        Reason.amount_or_package,
+        Reason.unknown_template,
     }
 )
 

@@ -21,6 +21,7 @@ from patron.stored_value.errors import (
 )
 from patron.stored_value.models import PackageStatus, Recharge, RechargePackage, RechargeStatus
 from patron.stored_value.permissions import EDIT_PACKAGES
+from patron.stored_value.schemas import NOT_NULLABLE
 
 FIELDS = (
     "name",
@@ -50,6 +51,9 @@ def save_package(
 ) -> RechargePackage:
     """Create a package, or change the given fields of one (recharges keep what they got)."""
     EDIT_PACKAGES.check(actor)
+    for field in values.keys() & set(NOT_NULLABLE):
+        if values[field] is None:
+            raise InvalidInput(field, "cannot be null", code=Reason.missing)
     package = RechargePackage() if package_id is None else get_package(session, package_id)
     before = None if package_id is None else _snapshot(package)
     for key, value in values.items():

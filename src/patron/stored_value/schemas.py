@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from patron.core.ids import RowId
-from patron.core.inputs import Input
+from patron.core.inputs import NOT_NULL, Input
 from patron.core.moments import Moment
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
@@ -43,14 +43,18 @@ class PackageIn(Input):
 
 
 class PackageUpdate(Input):
-    name: Name | None = Field(default=None, min_length=1, max_length=100)
-    pay: int | None = Field(default=None, gt=0, le=MAX_FEN)
-    bonus: int | None = Field(default=None, ge=0, le=MAX_FEN)
-    coupons: list[PackageCouponIn] | None = Field(default=None, max_length=20)
+    name: Annotated[Name | None, NOT_NULL] = Field(default=None, min_length=1, max_length=100)
+    pay: Annotated[int | None, NOT_NULL] = Field(default=None, gt=0, le=MAX_FEN)
+    bonus: Annotated[int | None, NOT_NULL] = Field(default=None, ge=0, le=MAX_FEN)
+    coupons: Annotated[list[PackageCouponIn] | None, NOT_NULL] = Field(default=None, max_length=20)
     valid_from: Moment | None = None
     valid_until: Moment | None = None
     per_member_limit: int | None = Field(default=None, ge=1)
-    status: PackageStatus | None = None
+    status: Annotated[PackageStatus | None, NOT_NULL] = None
+
+
+# What a PATCH may leave out but never clear.
+NOT_NULLABLE = ("name", "pay", "bonus", "coupons", "status")
 
 
 class PackageOut(BaseModel):
