@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
+from patron.core import clock
 from patron.core.actor import Actor
+from patron.core.db import insert_or_skip
 from patron.core.errors import InvalidInput
 from patron.core.hooks import Hook
 from patron.core.reasons import Reason
@@ -63,6 +66,47 @@ def hold(
                     f"member {member_id} is {member.status}", merged_into_id=member.merged_into_id
                 )
     return held
+
+
+def lock_accounts(
+    session: Session,
+    model: Any,
+    member_ids: Iterable[int],
+    blank: dict[str, Any],
+    *,
+    active: bool = False,
+) -> dict[int, Any]:
+    """Another domain's per-member accounts (`model`, keyed by `member_id`), created from
+    `blank` when missing, locked in member-id order after the members' rows (`hold`: the global
+    lock order, so no deadlock with a merge). With `active`, a member merged or erased meanwhile
+    is refused (MemberNotActive)."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return {}
+    hold(session, ids, active=active)
+    accounts = _accounts_for_update(session, model, ids)
+    missing = [i for i in ids if i not in accounts]
+    if missing:
+        now = clock.now()
+        rows = [{"member_id": i, **blank, "updated_at": now} for i in missing]
+        table = model.__table__
+        session.execute(
+            insert_or_skip(session, table).on_conflict_do_nothing(index_elements=["member_id"]),
+            rows,
+        )
+        accounts |= _accounts_for_update(session, model, missing)
+    return accounts
+
+
+def _accounts_for_update(session: Session, model: Any, ids: list[int]) -> dict[int, Any]:
+    query = (
+        select(model)
+        .where(model.member_id.in_(ids))
+        .order_by(model.member_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {a.member_id: a for a in session.scalars(query)}
 
 
 def hold_survivor(session: Session, member_id: int) -> int:

@@ -12,7 +12,7 @@ from sqlalchemy import Table, bindparam, func, insert, nulls_last, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from patron.core import clock, statements
+from patron.core import statements
 from patron.core.db import insert_or_skip
 from patron.core.money import MAX_FEN
 from patron.core.statements import Prepared
@@ -36,27 +36,9 @@ ENTRIES = cast(Table, PointsEntry.__table__)
 def lock_accounts(
     session: Session, member_ids: Iterable[int], *, active: bool = False
 ) -> dict[int, PointsAccount]:
-    """The members' accounts, created when missing, locked in primary-key order after the
-    members' rows (`hold`: the global lock order, so no deadlock with a merge). With `active`,
-    a member merged or erased meanwhile is refused (MemberNotActive)."""
-    ids = sorted(set(member_ids))
-    if not ids:
-        return {}
-    member_merge.hold(session, ids, active=active)
-    accounts = _select_for_update(session, ids)
-    missing = [i for i in ids if i not in accounts]
-    if missing:
-        now = clock.now()
-        rows = [
-            {"member_id": i, "available": 0, "pending": 0, "debt": 0, "updated_at": now}
-            for i in missing
-        ]
-        session.execute(
-            insert_or_skip(session, ACCOUNTS).on_conflict_do_nothing(index_elements=["member_id"]),
-            rows,
-        )
-        accounts |= _select_for_update(session, missing)
-    return accounts
+    """The members' points accounts, created when missing, locked after the members' rows."""
+    blank = {"available": 0, "pending": 0, "debt": 0}
+    return member_merge.lock_accounts(session, PointsAccount, member_ids, blank, active=active)
 
 
 def credit_account(
@@ -140,17 +122,6 @@ def _from_account(account: Any, table: Table, prefix: str, columns: tuple[str, .
     given = [c for c in columns if c != "member_id"]
     values = [bindparam(f"{prefix}{c}", type_=table.c[c].type) for c in given]
     return insert(table).from_select(["member_id", *given], select(account.c.member_id, *values))
-
-
-def _select_for_update(session: Session, ids: list[int]) -> dict[int, PointsAccount]:
-    query = (
-        select(PointsAccount)
-        .where(PointsAccount.member_id.in_(ids))
-        .order_by(PointsAccount.member_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return {a.member_id: a for a in session.scalars(query)}
 
 
 def add_entry(

@@ -11,8 +11,6 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from patron.core import clock
-from patron.core.db import insert_or_skip
 from patron.core.settings import get_settings
 from patron.members import merge as member_merge
 from patron.stored_value.errors import InsufficientBalance
@@ -24,44 +22,9 @@ ACCOUNTS = cast(Table, StoredValueAccount.__table__)
 def lock_accounts(
     session: Session, member_ids: Iterable[int], *, active: bool = False
 ) -> dict[int, StoredValueAccount]:
-    """The members' accounts, created when missing, locked in member-id order after the members'
-    rows (`hold`, the global lock order: members, then accounts). With `active`, a member merged
-    or erased meanwhile is refused (MemberNotActive)."""
-    ids = sorted(set(member_ids))
-    if not ids:
-        return {}
-    member_merge.hold(session, ids, active=active)
-    accounts = _select_for_update(session, ids)
-    missing = [i for i in ids if i not in accounts]
-    if missing:
-        now = clock.now()
-        rows = [
-            {
-                "member_id": i,
-                "principal": 0,
-                "bonus": 0,
-                "failed_verifications": 0,
-                "updated_at": now,
-            }
-            for i in missing
-        ]
-        session.execute(
-            insert_or_skip(session, ACCOUNTS).on_conflict_do_nothing(index_elements=["member_id"]),
-            rows,
-        )
-        accounts |= _select_for_update(session, missing)
-    return accounts
-
-
-def _select_for_update(session: Session, ids: list[int]) -> dict[int, StoredValueAccount]:
-    query = (
-        select(StoredValueAccount)
-        .where(StoredValueAccount.member_id.in_(ids))
-        .order_by(StoredValueAccount.member_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return {a.member_id: a for a in session.scalars(query)}
+    """The members' accounts, created when missing, locked after the members' rows."""
+    blank = {"principal": 0, "bonus": 0, "failed_verifications": 0}
+    return member_merge.lock_accounts(session, StoredValueAccount, member_ids, blank, active=active)
 
 
 def post(
