@@ -5,6 +5,7 @@ from patron.audit import models as audit_models
 from patron.catalog import models as catalog_models
 from patron.core import events, idempotency
 from patron.core.db import Base
+from patron.count_cards import models as count_card_models
 from patron.coupons import models as coupons_models
 from patron.imports import models as imports_models
 from patron.members import models as members_models
@@ -20,6 +21,7 @@ __all__ = [
     "apikeys_models",
     "audit_models",
     "catalog_models",
+    "count_card_models",
     "coupons_models",
     "events",
     "idempotency",
