@@ -13,6 +13,7 @@ import pytest
 from argon2 import PasswordHasher, profiles
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -29,6 +30,10 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "PATRON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 _postgres_skip_reason: str | None = None
+# A test's examples hit a real database: their time says how busy the machine is, not whether
+# the code is right, so no per-example deadline (a loaded CI machine failed on it).
+hypothesis_settings.register_profile("patron", deadline=None)
+hypothesis_settings.load_profile("patron")
 TEST_SECRET = "test-secret-" + "k3J9vQ2xL8pZr4T0wYb6NcH1sFmDgA7e"
 
 

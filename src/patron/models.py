@@ -14,6 +14,7 @@ from patron.points import models as points_models
 from patron.staff import models as staff_models
 from patron.stored_value import models as stored_value_models
 from patron.stores import models as stores_models
+from patron.tiers import models as tiers_models
 
 metadata = Base.metadata
 
@@ -33,4 +34,5 @@ __all__ = [
     "staff_models",
     "stored_value_models",
     "stores_models",
+    "tiers_models",
 ]

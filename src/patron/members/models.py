@@ -3,7 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core import clock
@@ -60,6 +69,8 @@ class Member(Timestamped, Base):
     code_secret: Mapped[str | None] = mapped_column(EncryptedString)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     erased_at: Mapped[datetime | None]
+    # the chain's own staff as members: no tier discount unless the tier program allows it
+    is_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class IdentityType(StrEnum):

@@ -55,6 +55,9 @@ class Order(Base):
     total: Mapped[int]  # fen: the sum of line paid amounts, and of payments
     refunded_amount: Mapped[int] = mapped_column(default=0)
     status: Mapped[str] = mapped_column(String(24), default=OrderStatus.completed.value)
+    # the tier whose discount the order got, and that discount in fen (inside the lines' discounts)
+    tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"))
+    tier_discount_amount: Mapped[int] = mapped_column(server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
