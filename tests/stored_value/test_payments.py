@@ -407,6 +407,16 @@ def test_the_till_sets_the_password_and_it_clears_the_lock(
     assert PASSWORD not in stored
 
 
+def test_erasure_wipes_the_payment_password(session: Session) -> None:
+    from patron.members import privacy
+
+    store = make_store(session)
+    member = make_member(session, store)
+    payments.set_password(session, SYSTEM, member.id, PASSWORD)
+    privacy.erase_member(session, SYSTEM, member.id, "asked")
+    assert account(session, member.id).password_hash is None
+
+
 # --- a property: orders paid by stored value and partial refunds ------------------------------
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -21,7 +22,7 @@ from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.core.security import DUMMY_PASSWORD_HASH, hash_password, verify_password
 from patron.core.settings import get_settings
-from patron.members import codes
+from patron.members import codes, privacy
 from patron.members.errors import MemberCodeInvalid
 from patron.members.models import Member
 from patron.orders.events import ORDER_REFUNDED, OrderRefunded
@@ -171,6 +172,15 @@ def set_password(session: Session, actor: Actor, member_id: int, password: str) 
         member_id,
         store_id=member.store_id if member else None,
         after={"replaced": replaced, "lock_cleared": was_locked},
+    )
+
+
+@privacy.on_erase.register("stored_value.password")
+def _erase_password(session: Session, member: Member) -> None:
+    session.execute(
+        update(StoredValueAccount)
+        .where(StoredValueAccount.member_id == member.id)
+        .values(password_hash=None, failed_verifications=0, locked_until=None)
     )
 
 
