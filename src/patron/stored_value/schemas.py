@@ -151,8 +151,9 @@ class EntryOut(BaseModel):
 
 
 class PaymentPasswordIn(Input):
-    password: str = Field(
-        pattern=r"^[0-9]{6}$",
-        description="6 digits; not all the same, not a straight run (123456, 987654): "
-        "password_too_simple",
+    password: SingleLine = Field(
+        min_length=6,
+        max_length=6,
+        description="6 ASCII digits (bad_format); not all the same, not a straight run "
+        "(123456, 987654): password_too_simple",
     )
