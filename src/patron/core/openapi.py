@@ -113,6 +113,8 @@ BEYOND_SCHEMA = frozenset(
         Reason.transfer_to_self,
         Reason.amount_or_package,
         Reason.unknown_template,
+        Reason.unknown_card_product,
+        Reason.card_product_inactive,
     }
 )
 

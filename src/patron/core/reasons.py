@@ -87,6 +87,9 @@ class Reason(StrEnum):
     member_not_found = "member_not_found"
     # Stored value: a recharge names an amount or a package.
     amount_or_package = "amount_or_package"
+    # A recharge package's count cards: a product that does not exist, or is not on sale.
+    unknown_card_product = "unknown_card_product"
+    card_product_inactive = "card_product_inactive"
     # Imported files and their rows.
     file_empty = "file_empty"
     file_unreadable = "file_unreadable"
