@@ -225,6 +225,9 @@ def test_store_staff_act_in_their_stores_and_see_members_where_they_are(
         client, f"/api/v1/count-cards/{card['id']}/uses", {"store_id": elsewhere.id}, stranger, "u"
     )
     assert use.status_code == 404
+    body = {"store_id": elsewhere.id, "product_id": product["id"], "payment": CASH}
+    sale = post(client, f"/api/v1/members/{member}/count-cards", body, stranger, "s-3")
+    assert sale.status_code == 404
     not_mine = post(
         client,
         f"/api/v1/count-cards/{card['id']}/uses",

@@ -74,11 +74,12 @@ def sell(
     product_id: int,
     payment: Payment,
 ) -> CountCard:
-    """Sell one card of an active product (409 product_not_active) to an active member, paid
-    from outside: the payment is recorded as it is given."""
+    """Sell one card of an active product (409 product_not_active) to an active member the
+    caller may read (else 404), paid from outside: the payment is recorded as it is given."""
     SELL.check(actor)
     check_store(session, actor, store_id)
     product = products.on_sale(session, product_id)
+    visibility.get_active_member(session, actor, member_id)
     member_merge.hold(session, [member_id], active=True)
     card = issue(session, actor, member_id, product, store_id, payment, price=product.price)
     audit.record(
