@@ -13,9 +13,12 @@ from sqlalchemy.orm import Session
 
 from patron.audit.models import AuditEntry
 from patron.core import clock
-from patron.core.actor import Role
+from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
 from patron.count_cards.models import CountCard, CountCardUse
+from patron.members import codes
+from patron.stored_value import recharges
+from patron.stored_value.models import StoredValueEntry
 from tests.factories import make_member, make_staff, make_store, staff_headers
 
 CASH = {"method": "cash", "reference": "T-9"}
@@ -252,3 +255,39 @@ def test_a_use_needs_its_key_and_a_till_role(
     assert client.post(path, json=body, headers=till["cashier"]).status_code == 422
     guide = staff_headers(make_staff(session, Role.guide, [till["store"]]), settings)
     assert post(client, path, body, guide, "g").status_code == 403
+
+
+def test_a_sale_paid_from_stored_value_takes_the_price_and_names_the_card(
+    client: TestClient, session: Session, till: dict[str, Any]
+) -> None:
+    member = till["member"]
+    product = make_product(client, till["marketing"], price=20000)
+    recharges.recharge(
+        session, SYSTEM, member.id, None, recharges.Payment("cash", ""), amount=30000
+    )
+    code = codes.issue_code(session, SYSTEM, member.id).code
+    path = f"/api/v1/members/{member.id}/count-cards"
+
+    def body(**verification: str) -> dict[str, Any]:
+        payment = {"method": "stored_value", "verification": verification or None}
+        return {"store_id": till["store"].id, "product_id": product["id"], "payment": payment}
+
+    before = written(session)
+    missing = post(client, path, body(), till["cashier"], "s-0")
+    assert (missing.status_code, missing.json()["code"]) == (422, "verification_required")
+    wrong = post(client, path, body(password="999999"), till["cashier"], "s-1")
+    assert (wrong.status_code, wrong.json()["code"]) == (422, "verification_failed")
+    assert written(session)[:3] == before[:3]
+    sold = post(client, path, body(member_code=code), till["cashier"], "s-2")
+    assert sold.status_code == 201, sold.text
+    assert (sold.json()["payment_method"], sold.json()["price"]) == ("stored_value", 20000)
+    spend = session.scalars(select(StoredValueEntry).where(StoredValueEntry.kind == "spend")).one()
+    assert (spend.principal + spend.bonus, spend.count_card_id) == (-20000, sold.json()["id"])
+    short = post(client, path, body(member_code=code), till["cashier"], "s-3")
+    assert (short.status_code, short.json()["code"]) == (409, "insufficient_balance")
+    assert len(session.scalars(select(CountCard)).all()) == 1
+    cash_with_code = {
+        **body(member_code=code),
+        "payment": {"method": "cash", "verification": {"member_code": code}},
+    }
+    assert post(client, path, cash_with_code, till["cashier"], "s-4").status_code == 422

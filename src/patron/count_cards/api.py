@@ -30,6 +30,13 @@ from patron.count_cards.schemas import (
 )
 from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, require
 from patron.members import errors as member_errors
+from patron.stored_value.errors import (
+    InsufficientBalance,
+    StoredValueLocked,
+    VerificationFailed,
+    VerificationRequired,
+)
+from patron.stored_value.payments import Verification
 
 router = OneHopRouter(tags=["count cards"])
 Marketing = Annotated[Actor, Depends(require(permissions.EDIT_PRODUCTS))]
@@ -81,13 +88,22 @@ def update_product(
         member_errors.MemberNotActive,
         ProductNotFound,
         ProductNotActive,
+        InsufficientBalance,
+        VerificationRequired,
+        VerificationFailed,
+        StoredValueLocked,
     ),
 )
 def sell(
     member_id: int, data: SaleIn, session: SessionDep, actor: Seller, once: IdempotentDep
 ) -> Response:
     def work() -> CardOut:
-        payment = cards.Payment(data.payment.method.value, data.payment.reference)
+        given = data.payment.verification
+        payment = cards.Payment(
+            data.payment.method.value,
+            data.payment.reference,
+            Verification(given.member_code, given.password) if given else None,
+        )
         card = cards.sell(session, actor, member_id, data.store_id, data.product_id, payment)
         return presenters.card_out(cards.card_view(session, card.id))
 

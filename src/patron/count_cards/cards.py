@@ -23,18 +23,23 @@ from patron.members import merge as member_merge
 from patron.members import visibility
 from patron.members.models import Member
 from patron.points.policy import end_of_day
+from patron.stored_value import payments
 from patron.stored_value.models import Recharge, RechargeStatus
+from patron.stored_value.payments import Verification
 from patron.stores import service as stores
 
 CardQuery = Select[CountCard, CountCardProduct, str]
 # The payment method of a card given with a recharge package (at price 0).
 PACKAGE = "package"
+STORED_VALUE = "stored_value"
 
 
 @dataclass(frozen=True)
 class Payment:
     method: str
     reference: str = ""
+    # stored value only: who pays (the member code or the payment password)
+    verification: Verification | None = None
 
 
 @dataclass
@@ -75,13 +80,23 @@ def sell(
     payment: Payment,
 ) -> CountCard:
     """Sell one card of an active product (409 product_not_active) to an active member the
-    caller may read (else 404), paid from outside: the payment is recorded as it is given."""
+    caller may read (else 404). Paid from outside, the payment is recorded as it is given;
+    paid from stored value, the price is taken from the member's account (refusals as for
+    orders: verification, lock-out, insufficient balance), its entry naming the card."""
     SELL.check(actor)
     check_store(session, actor, store_id)
     product = products.on_sale(session, product_id)
     visibility.get_active_member(session, actor, member_id)
     member_merge.hold(session, [member_id], active=True)
+    entry = None
+    if payment.method == STORED_VALUE and product.price:
+        # Before anything is written: a failed verification keeps its count (and so commits).
+        entry = payments.pay(
+            session, actor, member_id, product.price, store_id, payment.verification
+        )
     card = issue(session, actor, member_id, product, store_id, payment, price=product.price)
+    if entry is not None:
+        entry.count_card_id = card.id
     audit.record(
         session,
         actor,

@@ -4,12 +4,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from patron.core.ids import RowId
 from patron.core.inputs import NOT_NULL, Input
 from patron.core.money import MAX_FEN
+from patron.core.reasons import Reason
 from patron.core.text import Name, NameOrNone, SingleLine, SingleLineOrNone
+from patron.orders.schemas import VerificationIn
 
 MAX_USES = 10000
 MAX_VALIDITY_DAYS = 3660
@@ -77,17 +80,21 @@ class ProductOut(BaseModel):
     active: bool
 
 
-class VerificationIn(Input):
-    """Stored value only: the member's payment code, or their payment password."""
-
-    member_code: SingleLineOrNone = Field(default=None, max_length=64)
-    password: SingleLineOrNone = Field(default=None, max_length=64)
-
-
 class CardPaymentIn(Input):
     method: CardPaymentMethod
     reference: SingleLine = Field(default="", max_length=100)
-    verification: VerificationIn | None = None
+    verification: VerificationIn | None = Field(
+        default=None, description="stored_value only: the member code or the payment password"
+    )
+
+    @model_validator(mode="after")
+    def _verification_with_stored_value(self) -> CardPaymentIn:
+        if self.verification is not None and self.method != CardPaymentMethod.stored_value:
+            raise PydanticCustomError(
+                Reason.verification_without_stored_value.value,
+                "only a stored_value payment takes a verification",
+            )
+        return self
 
 
 class SaleIn(Input):
