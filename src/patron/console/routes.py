@@ -18,10 +18,12 @@ from patron.console import (
     import_pages,
     member_detail_pages,
     member_pages,
+    member_stored_value_pages,
     order_pages,
     points_pages,
     staff_pages,
     store_pages,
+    stored_value_pages,
 )
 from patron.console.web import (
     PREFIX,
@@ -86,6 +88,8 @@ def router() -> APIRouter:
         coupon_pages.router,
         coupon_issue_pages.router,
         coupon_report_pages.router,
+        stored_value_pages.router,
+        member_stored_value_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.
