@@ -112,6 +112,7 @@ BEYOND_SCHEMA = frozenset(
         Reason.members_or_mobiles,
         Reason.transfer_to_self,
         Reason.amount_or_package,
+        Reason.zero_adjustment,
         Reason.unknown_template,
     }
 )

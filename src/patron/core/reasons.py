@@ -87,6 +87,8 @@ class Reason(StrEnum):
     member_not_found = "member_not_found"
     # Stored value: a recharge names an amount or a package.
     amount_or_package = "amount_or_package"
+    # ... and an adjustment moves principal or bonus.
+    zero_adjustment = "zero_adjustment"
     # Imported files and their rows.
     file_empty = "file_empty"
     file_unreadable = "file_unreadable"
