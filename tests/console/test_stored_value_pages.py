@@ -403,3 +403,82 @@ def test_the_sidebar_links_stored_value_for_every_staff_role(
             "/console/"
         )
         assert 'href="/console/stored-value/till"' in page.text
+
+
+# --- settlement and liability -------------------------------------------------------------------
+
+
+def test_the_settlement_per_store_drills_down_and_downloads(
+    signed_in: Client, session: Session
+) -> None:
+    owned, franchise = make_store(session, code="SH001"), make_store(session, code="SH002")
+    member = make_member(session, owned)
+    cash = recharges.Payment("cash", "")
+    recharges.recharge(session, SYSTEM, member.id, owned.id, cash, amount=30_000)
+    refunded = recharges.recharge(session, SYSTEM, member.id, franchise.id, cash, amount=10_000)
+    recharges.refund_recharge(session, SYSTEM, refunded.id)
+    recharges.recharge(session, SYSTEM, member.id, None, cash, amount=5_000)
+    finance = signed_in(Role.hq_finance)
+    page = finance.get("/console/stored-value/settlement?from=2026-06-01&to=2026-06-30")
+    assert page.status_code == 200
+    shown = texts(page.text)
+    assert "SH001" in shown
+    assert "SH002" in shown
+    rows = dict(re.findall(r'<tr data-store="([^"]+)">(.*?)</tr>', page.text, re.S))
+    assert "¥300.00" in texts(rows["SH001"])
+    assert texts(rows["SH002"]).count("¥100.00") == 2  # recharged and refunded: net 0
+    assert "¥50.00" in texts(rows["hq"])
+    assert "¥350.00" in texts(rows["total"])
+
+    drill = finance.get(
+        f"/console/stored-value/settlement?from=2026-06-01&to=2026-06-30&store={franchise.id}"
+    )
+    movements = re.search(r'data-testid="sv-movements"(.*?)</table>', drill.text, re.S)
+    assert movements
+    assert re.findall(r'data-kind="(\w+)"', movements[1]) == ["recharge", "refund"]
+    assert f"/console/members/{member.id}/stored-value" in movements[1]
+
+    csv = finance.get(
+        "/console/stored-value/settlement/export?from=2026-06-01&to=2026-06-30&format=csv"
+    )
+    assert csv.status_code == 200
+    lines = csv.text.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("store_id,store_code,store_name,recharged")
+    assert any(line.startswith(f"{owned.id},SH001,") and "30000" in line for line in lines)
+    xlsx = finance.get(
+        f"/console/stored-value/settlement/export?from=2026-06-01&to=2026-06-30"
+        f"&store={franchise.id}&format=xlsx"
+    )
+    assert xlsx.status_code == 200
+    assert xlsx.content[:2] == b"PK"
+
+
+def test_a_reversed_period_is_said_beside_the_dates(signed_in: Client, session: Session) -> None:
+    finance = signed_in(Role.hq_finance)
+    page = finance.get("/console/stored-value/settlement?from=2026-06-30&to=2026-06-01")
+    assert page.status_code == 422
+    assert 'class="field-error"' in page.text
+
+
+def test_a_store_manager_sees_their_stores_figures_and_a_cashier_none(
+    signed_in: Client, session: Session
+) -> None:
+    mine, other = make_store(session, code="BJ001"), make_store(session, code="BJ002")
+    member = make_member(session, mine)
+    cash = recharges.Payment("cash", "")
+    recharges.recharge(session, SYSTEM, member.id, mine.id, cash, amount=20_000)
+    recharges.recharge(session, SYSTEM, member.id, other.id, cash, amount=10_000)
+    manager = signed_in(Role.store_manager, [mine])
+    page = texts(manager.get("/console/stored-value/settlement").text)
+    assert "BJ001" in page
+    assert "BJ002" not in page
+    assert manager.get(f"/console/stored-value/settlement?store={other.id}").status_code == 404
+    liability = texts(manager.get("/console/stored-value/liability").text)
+    assert "BJ001" in liability
+    assert "¥200.00" in liability
+
+    cashier = signed_in(Role.cashier, [mine])
+    assert cashier.get("/console/stored-value/settlement").status_code == 403
+    assert cashier.get("/console/stored-value/liability").status_code == 403
+    assert cashier.get("/console/stored-value/liability/export?format=csv").status_code == 403
+    assert "/console/stored-value/settlement" not in cashier.get("/console/stored-value/till").text

@@ -24,6 +24,7 @@ from patron.console import (
     staff_pages,
     store_pages,
     stored_value_pages,
+    stored_value_report_pages,
 )
 from patron.console.web import (
     PREFIX,
@@ -90,6 +91,7 @@ def router() -> APIRouter:
         coupon_report_pages.router,
         stored_value_pages.router,
         member_stored_value_pages.router,
+        stored_value_report_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.

@@ -64,12 +64,7 @@ def member_sv_url(member_id: int) -> str:
 
 def sv_tabs(actor: Actor) -> dict[str, bool]:
     """Which stored-value screens the sub-navigation offers the actor."""
-    return {"settlement": sv_policy_view_report(actor)}
-
-
-def sv_policy_view_report(actor: Actor) -> bool:
-    report = getattr(sv_policy, "VIEW_REPORT", None)
-    return bool(report.allows(actor)) if report is not None else False
+    return {"figures": sv_policy.VIEW_FIGURES.allows(actor)}
 
 
 # --- packages ---------------------------------------------------------------------------------
