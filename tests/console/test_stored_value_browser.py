@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from patron.core.actor import SYSTEM, Role
+from patron.count_cards import products
 from patron.members import codes, registration
 from patron.members.schemas import MemberCreate
 from tests.browser import ConsoleServer, StaffLogin, console_server, require_chromium
@@ -117,3 +118,30 @@ def test_a_package_recharge_at_the_till_and_the_settlement(
     expect(page.get_by_test_id("settlement-csv")).to_have_attribute(
         "href", re.compile(rf"store={server.store(STORE)}.*format=csv")
     )
+
+
+def test_a_count_card_sold_used_and_the_use_revoked(page: Page, server: ConsoleServer) -> None:
+    member_id = register(server, "13912347702")
+    with server.sessions.begin() as session:
+        values = {"name": "洗护3次卡", "service": "头皮护理", "uses": 3, "price": 29_900}
+        products.save_product(session, SYSTEM, values)
+    log_in(page, CASHIER)
+    page.goto(f"/console/members/{member_id}")
+    page.get_by_test_id("member-stored-value").get_by_role("link", name="会员次卡").click()
+    sale = page.get_by_test_id("card-sale")
+    sale.locator("select[name=product_id]").select_option(label="洗护3次卡 · 3 次 ¥299.00")
+    sale.locator("select[name=method]").select_option("cash")
+    sale.get_by_role("button", name="确认售卡").click()
+    expect(page.get_by_role("status")).to_contain_text("已售出“洗护3次卡”")
+    card = page.get_by_test_id("member-cards").locator("tr[data-card]")
+    expect(card.locator("[data-part=left]")).to_have_text("3 / 3")
+
+    card.get_by_role("button", name="核销一次").click()
+    expect(page.get_by_role("status")).to_contain_text("已核销：洗护3次卡 (2)")
+    expect(card.locator("[data-part=left]")).to_have_text("2 / 3")
+    expect(card.locator("[data-use]")).to_contain_text(STORE)
+
+    card.get_by_role("button", name="撤销").click()
+    expect(page.get_by_role("status")).to_contain_text("已撤销“洗护3次卡”的一次使用")
+    expect(card.locator("[data-part=left]")).to_have_text("3 / 3")
+    expect(card.locator("[data-use]")).to_contain_text("已撤销")

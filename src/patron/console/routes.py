@@ -12,6 +12,7 @@ from patron.console import (
     attribute_pages,
     auth_pages,
     catalog_pages,
+    count_card_pages,
     coupon_issue_pages,
     coupon_pages,
     coupon_report_pages,
@@ -92,6 +93,7 @@ def router() -> APIRouter:
         stored_value_pages.router,
         member_stored_value_pages.router,
         stored_value_report_pages.router,
+        count_card_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.
