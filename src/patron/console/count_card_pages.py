@@ -100,30 +100,30 @@ def product_create(
     return _product_save(request, session, actor, None, form)
 
 
-@router.get("/count-cards/{product_id:int}/edit")
+@router.get("/count-cards/{card_product_id:int}/edit")
 def product_edit(
-    request: Request, product_id: int, session: Tx, actor: ConsoleActorDep
+    request: Request, card_product_id: int, session: Tx, actor: ConsoleActorDep
 ) -> HTMLResponse:
     require_console(actor, card_policy.EDIT_PRODUCTS)
-    product = _get_product(session, product_id)
+    product = _get_product(session, card_product_id)
     return _product_form(request, product, product_values(product), NO_ERRORS)
 
 
-@router.post("/count-cards/{product_id:int}/edit")
+@router.post("/count-cards/{card_product_id:int}/edit")
 def product_update(
-    request: Request, product_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+    request: Request, card_product_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
     require_console(actor, card_policy.EDIT_PRODUCTS)
-    return _product_save(request, session, actor, _get_product(session, product_id), form)
+    return _product_save(request, session, actor, _get_product(session, card_product_id), form)
 
 
-@router.post("/count-cards/{product_id:int}/toggle")
+@router.post("/count-cards/{card_product_id:int}/toggle")
 def product_toggle(
-    product_id: int, session: Tx, actor: ConsoleActorDep, _form: CheckedForm
+    card_product_id: int, session: Tx, actor: ConsoleActorDep, _form: CheckedForm
 ) -> Response:
     """Put a product on sale or take it off; cards sold keep their uses."""
     require_console(actor, card_policy.EDIT_PRODUCTS)
-    product = _get_product(session, product_id)
+    product = _get_product(session, card_product_id)
     products.save_product(session, actor, {"active": not product.active}, product.id)
     flash = "flash.card_product_on" if product.active else "flash.card_product_off"
     return redirect(PRODUCTS_URL, flash, product.name)

@@ -43,7 +43,6 @@ from patron.core.actor import Actor
 from patron.core.errors import InvalidInput, PatronError
 from patron.core.pagination import paginate
 from patron.core.settings import get_settings
-from patron.deps import WriteSessionDep
 from patron.members import presenters, privacy
 from patron.members.models import Member, MemberStatus
 from patron.orders import service as orders_service
@@ -118,7 +117,7 @@ class RechargeRow:
 def member_stored_value(
     request: Request,
     member_id: int,
-    session: WriteSessionDep,
+    session: Tx,
     actor: ConsoleActorDep,
     cursor: str = "",
 ) -> HTMLResponse:
