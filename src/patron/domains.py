@@ -21,6 +21,7 @@ HOOKED_MODULES = (
     "patron.coupons.redemption",
     "patron.stored_value.hooks",
     "patron.count_cards.hooks",
+    "patron.stored_value.payments",
 )
 
 

@@ -126,6 +126,7 @@ GUARDS: dict[str, Permission | None] = {
     "GET /count-cards/{card_id}": None,
     "POST /count-cards/{card_id}/uses": count_cards.USE,
     "POST /count-cards/{card_id}/uses/{use_id}/revoke": count_cards.REVOKE_USE,
+    "PUT /members/{member_id}/stored-value/password": stored_value.SET_PASSWORD,
     "GET /coupon-templates": coupons.VIEW,
     "GET /coupon-templates/report": coupons.VIEW_REPORT,
     "POST /coupons/evaluate": orders.RECORD,

@@ -89,6 +89,12 @@ class Reason(StrEnum):
     amount_or_package = "amount_or_package"
     # ... and an adjustment moves principal or bonus.
     zero_adjustment = "zero_adjustment"
+    # Stored value: paying an order with it, and the payment password.
+    code_or_password = "code_or_password"
+    verification_without_stored_value = "verification_without_stored_value"
+    verifications_differ = "verifications_differ"
+    stored_value_needs_member = "stored_value_needs_member"
+    password_too_simple = "password_too_simple"
     # Imported files and their rows.
     file_empty = "file_empty"
     file_unreadable = "file_unreadable"

@@ -13,7 +13,7 @@ from patron.core.pagination import Page, paginate
 from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, require
 from patron.members import errors as member_errors
 from patron.members import visibility
-from patron.stored_value import adjustments, packages, permissions, recharges, reports
+from patron.stored_value import adjustments, packages, payments, permissions, recharges, reports
 from patron.stored_value.errors import (
     BalanceCapExceeded,
     CoolingOffOver,
@@ -40,6 +40,7 @@ from patron.stored_value.schemas import (
     PackageIn,
     PackageOut,
     PackageUpdate,
+    PaymentPasswordIn,
     RechargeIn,
     RechargeOut,
     SettlementEntryOut,
@@ -97,7 +98,12 @@ def member_balance(member_id: int, session: SessionDep, actor: ActorDep) -> Bala
     account = session.get(StoredValueAccount, member.id)
     principal, bonus = (account.principal, account.bonus) if account else (0, 0)
     return BalanceOut(
-        member_id=member.id, principal=principal, bonus=bonus, balance=principal + bonus
+        member_id=member.id,
+        principal=principal,
+        bonus=bonus,
+        balance=principal + bonus,
+        has_password=account is not None and account.password_hash is not None,
+        locked_until=payments.locked_until(account),
     )
 
 
@@ -327,3 +333,23 @@ def _holding(holding: reports.Holding) -> HoldingOut:
     return HoldingOut(
         principal=holding.principal, bonus=holding.bonus, balance=holding.principal + holding.bonus
     )
+
+
+# --- payment password ---------------------------------------------------------------------------
+
+PasswordSetter = Annotated[Actor, Depends(require(permissions.SET_PASSWORD))]
+
+
+@router.put(
+    "/members/{member_id}/stored-value/password",
+    status_code=204,
+    responses=errors(member_errors.MemberNotFound, member_errors.MemberNotActive),
+)
+def set_payment_password(
+    member_id: int, data: PaymentPasswordIn, session: SessionDep, actor: PasswordSetter
+) -> Response:
+    """Set or replace the member's 6-digit payment password at the till, the member typing it;
+    it clears a lock-out."""
+    member = visibility.get_active_member(session, actor, member_id)
+    payments.set_password(session, actor, member.id, data.password)
+    return Response(status_code=204)

@@ -20,3 +20,7 @@ VIEW_FIGURES = Permission(
 )
 # A manual correction of a member's principal or bonus, with its reason.
 ADJUST = Permission("stored_value.adjust", {Role.hq_admin, Role.hq_finance})
+# The member's payment password is set at the till, with the member there to type it.
+SET_PASSWORD = Permission(
+    "stored_value.set_password", {Role.hq_admin, Role.store_manager, Role.cashier}
+)
