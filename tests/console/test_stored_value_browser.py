@@ -104,17 +104,35 @@ def test_a_package_recharge_at_the_till_and_the_settlement(
     expect(statement.locator("tr[data-kind=bonus]")).to_contain_text("+¥50.00")
     expect(page.get_by_test_id("sv-recharges")).to_contain_text("ALI-20260618-01")
 
+    # A spend at the till without a POS, verified by the member's code: an order paid from
+    # stored value, in the statement with its order number.
+    spend = page.get_by_test_id("sv-spend")
+    spend.locator("input[name=amount]").fill("100")
+    spend.locator("input[name=receipt]").fill("R-0618-001")
+    spend.locator("input[name=code]").fill(member_code(server, member_id))
+    spend.get_by_role("button", name="确认扣款").click()
+    expect(page.get_by_role("status")).to_contain_text("已扣款 ¥100.00")
+    expect(page.get_by_test_id("sv-total")).to_have_text("¥450.00")
+    paid = page.get_by_test_id("sv-entries").locator("tr[data-kind=spend]")
+    expect(paid.locator("[data-part=total]")).to_have_text("-¥100.00")
+    # Principal and bonus in the ratio they were loaded: ¥9.09 of the ¥100 is bonus.
+    expect(paid.locator("[data-part=principal]")).to_have_text("-¥90.91")
+    expect(paid.locator("[data-part=bonus]")).to_have_text("-¥9.09")
+    expect(paid).to_contain_text("R-0618-001")
+
     # Finance reads the settlement and opens the store's movements.
     log_in(page, FINANCE)
     page.goto("/console/stored-value/till")
     page.get_by_role("link", name="跨店结算").click()
     row = page.get_by_test_id("sv-settlement").locator(f"tr[data-store={STORE}]")
     expect(row.locator("[data-part=recharged]")).to_have_text("¥500.00")
-    expect(row.locator("[data-part=net]")).to_have_text("¥500.00")
+    expect(row.locator("[data-part=spent]")).to_have_text("¥90.91")
+    expect(row.locator("[data-part=net]")).to_have_text("¥409.09")
     row.get_by_role("link", name=STORE).click()
     movements = page.get_by_test_id("sv-movements")
     expect(movements.locator("tr[data-kind=recharge]")).to_contain_text("¥500.00")
-    expect(movements.get_by_role("link", name=f"#{member_id}")).to_be_visible()
+    expect(movements.locator("tr[data-kind=spend]")).to_contain_text("R-0618-001")
+    expect(movements.get_by_role("link", name=f"#{member_id}")).to_have_count(2)
     expect(page.get_by_test_id("settlement-csv")).to_have_attribute(
         "href", re.compile(rf"store={server.store(STORE)}.*format=csv")
     )

@@ -22,6 +22,7 @@ from patron.core.actor import SYSTEM, Role
 from patron.core.security import form_token
 from patron.core.settings import Settings, get_settings
 from patron.members import codes
+from patron.orders.models import Order, OrderLine
 from patron.staff import service as staff
 from patron.stored_value import packages, recharges
 from patron.stored_value.models import (
@@ -482,3 +483,129 @@ def test_a_store_manager_sees_their_stores_figures_and_a_cashier_none(
     assert cashier.get("/console/stored-value/liability").status_code == 403
     assert cashier.get("/console/stored-value/liability/export?format=csv").status_code == 403
     assert "/console/stored-value/settlement" not in cashier.get("/console/stored-value/till").text
+
+
+# --- counter sale and payment password ----------------------------------------------------------
+
+
+def spend_form(client: TestClient, member_id: int, **fields: str) -> dict[str, str]:
+    page = client.get(f"/console/members/{member_id}/stored-value")
+    sale_no = re.search(r'name="sale_no" value="([^"]+)"', page.text)
+    assert sale_no
+    form = {
+        **csrf(client),
+        "sale_no": sale_no[1],
+        "store_id": "",
+        "amount": "",
+        "receipt": "",
+        "verify_by": "member_code",
+        "code": "",
+        "password": "",
+    }
+    form.update(fields)
+    return form
+
+
+def test_a_counter_sale_is_an_order_paid_from_stored_value_once(
+    signed_in: Client, session: Session
+) -> None:
+    store = make_store(session)
+    member = make_member(session, store)
+    recharges.recharge(
+        session, SYSTEM, member.id, store.id, recharges.Payment("cash", ""), amount=10_000
+    )
+    cashier = signed_in(Role.cashier, [store])
+    code = codes.issue_code(session, SYSTEM, member.id).code
+    form = spend_form(cashier, member.id, store_id=str(store.id), amount="30", code=code)
+    url = f"/console/members/{member.id}/stored-value/spend"
+    done = cashier.post(url, data=form, follow_redirects=False)
+    assert done.status_code == 303
+    again = cashier.post(url, data=form)
+    assert "未重复扣款" in texts(again.text)
+    assert account(session, member.id) == (7_000, 0)
+    (order,) = session.scalars(select(Order))
+    assert order.external_id == form["sale_no"]
+    assert (order.member_id, order.total, order.channel) == (member.id, 3_000, "pos")
+    (line,) = session.scalars(select(OrderLine))
+    assert (line.sku, line.name) == ("COUNTER-SALE", "门店消费")
+    statement = texts(cashier.get(f"/console/members/{member.id}/stored-value").text)
+    assert "消费" in statement
+    assert "-¥30.00" in statement
+    assert form["sale_no"] in statement
+
+
+def test_a_wrong_verification_is_said_and_counted_and_too_much_refused(
+    signed_in: Client, session: Session
+) -> None:
+    store = make_store(session)
+    member = make_member(session, store)
+    recharges.recharge(
+        session, SYSTEM, member.id, store.id, recharges.Payment("cash", ""), amount=5_000
+    )
+    cashier = signed_in(Role.cashier, [store])
+    url = f"/console/members/{member.id}/stored-value/spend"
+    wrong = cashier.post(
+        url,
+        data=spend_form(
+            cashier,
+            member.id,
+            store_id=str(store.id),
+            amount="10",
+            verify_by="password",
+            password="135790",
+        ),
+    )
+    assert wrong.status_code == 422
+    assert "会员码或支付密码不正确" in texts(wrong.text)
+    session.expire_all()
+    assert session.get(StoredValueAccount, member.id).failed_verifications == 1  # type: ignore[union-attr]
+    code = codes.issue_code(session, SYSTEM, member.id).code
+    short = cashier.post(
+        url, data=spend_form(cashier, member.id, store_id=str(store.id), amount="60", code=code)
+    )
+    assert short.status_code == 409
+    assert "储值余额不足" in texts(short.text)
+    assert account(session, member.id) == (5_000, 0)
+    assert session.scalars(select(Order)).all() == []
+
+
+def test_the_payment_password_is_set_at_the_till_and_pays(
+    signed_in: Client, session: Session
+) -> None:
+    store = make_store(session)
+    member = make_member(session, store)
+    recharges.recharge(
+        session, SYSTEM, member.id, store.id, recharges.Payment("cash", ""), amount=5_000
+    )
+    cashier = signed_in(Role.cashier, [store])
+    url = f"/console/members/{member.id}/stored-value/password"
+    simple = cashier.post(url, data={**csrf(cashier), "new_password": "123456", "repeat": "123456"})
+    assert simple.status_code == 422
+    assert "支付密码过于简单" in texts(simple.text)
+    differ = cashier.post(url, data={**csrf(cashier), "new_password": "258147", "repeat": "258148"})
+    assert "两次输入不一致" in texts(differ.text)
+    done = cashier.post(url, data={**csrf(cashier), "new_password": "258147", "repeat": "258147"})
+    assert "支付密码已设置" in texts(done.text)
+    assert "已设置支付密码" in texts(done.text)
+    form = spend_form(
+        cashier,
+        member.id,
+        store_id=str(store.id),
+        amount="12.5",
+        verify_by="password",
+        password="258147",
+    )
+    paid = cashier.post(f"/console/members/{member.id}/stored-value/spend", data=form)
+    assert "已扣款 ¥12.50" in texts(paid.text)
+    assert account(session, member.id) == (3_750, 0)
+
+    guide = signed_in(Role.guide, [store])
+    page = guide.get(f"/console/members/{member.id}/stored-value").text
+    assert 'data-testid="sv-spend"' not in page
+    assert 'data-testid="sv-password"' not in page
+    assert (
+        guide.post(
+            url, data={**csrf(guide), "new_password": "258147", "repeat": "258147"}
+        ).status_code
+        == 403
+    )

@@ -38,13 +38,14 @@ from patron.console.web import (
     t_for,
     text,
 )
-from patron.core import idempotency
+from patron.core import clock, idempotency
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput, PatronError
 from patron.core.pagination import paginate
 from patron.core.settings import get_settings
 from patron.members import presenters, privacy
 from patron.members.models import Member, MemberStatus
+from patron.orders import permissions as order_policy
 from patron.orders import service as orders_service
 from patron.stored_value import errors as sv_errors
 from patron.stored_value import packages, recharges
@@ -122,10 +123,10 @@ def member_stored_value(
     cursor: str = "",
 ) -> HTMLResponse:
     member = get_readable_member(session, actor, member_id)
-    return _page(request, session, actor, member, cursor=cursor)
+    return stored_value_page(request, session, actor, member, cursor=cursor)
 
 
-def _page(
+def stored_value_page(
     request: Request,
     session: Session,
     actor: Actor,
@@ -134,6 +135,8 @@ def _page(
     cursor: str = "",
     recharge: Section = NO_SECTION,
     refund: Section = NO_SECTION,
+    spend: Section = NO_SECTION,
+    password: Section = NO_SECTION,
 ) -> HTMLResponse:
     t = t_for(request)
     # The prepaid-card rules as the service applies them.
@@ -160,7 +163,8 @@ def _page(
     names = {p.id: p.name for p in packages.list_packages(session)}
     days = settings.stored_value_cooling_off_days
     active = member.status == MemberStatus.active
-    status = max(recharge.errors.status, refund.errors.status)
+    status = max(s.errors.status for s in (recharge, refund, spend, password))
+    account = session.get(StoredValueAccount, member.id)
     return render(
         request,
         "stored_value/member.html",
@@ -199,9 +203,27 @@ def _page(
         can_refund_account=sv_policy.REFUND_ACCOUNT.allows(actor),
         recharge=recharge if recharge.values else Section(_new_recharge(actor, member)),
         refund=refund,
+        can_spend=active and order_policy.RECORD.allows(actor),
+        spend=spend if spend.values else Section(_new_spend(actor, member)),
+        can_set_password=active and sv_policy.SET_PASSWORD.allows(actor),
+        password_set=bool(account and account.password_hash),
+        password=password,
+        verify_by=("member_code", "password"),
         form_key=secrets.token_urlsafe(24),
         member_page=member_url(member.id),
     )
+
+
+def _new_spend(actor: Actor, member: Member) -> dict[str, str]:
+    """The counter sale's first values, its order number minted with the form (a double
+    submit is the same order)."""
+    store = _new_recharge(actor, member)["store_id"]
+    return {"store_id": store, "verify_by": "member_code", "sale_no": new_sale_number()}
+
+
+def new_sale_number() -> str:
+    """The order number of a counter sale when no receipt number is typed."""
+    return f"CS{clock.now().astimezone(clock.business_tz()):%Y%m%d%H%M}{secrets.token_hex(3)}"
 
 
 def _new_recharge(actor: Actor, member: Member) -> dict[str, str]:
@@ -234,10 +256,10 @@ def recharge(
         data = RechargeIn.model_validate(payload)
     except ValidationError as error:
         errors = with_problems(schema_errors(error, t, _recharge_field), problems, t)
-        return _page(request, session, actor, member, recharge=Section(values, errors))
+        return stored_value_page(request, session, actor, member, recharge=Section(values, errors))
     if problems:
         errors = refused(problems, t)
-        return _page(request, session, actor, member, recharge=Section(values, errors))
+        return stored_value_page(request, session, actor, member, recharge=Section(values, errors))
 
     def work() -> tuple[int, dict[str, Any]]:
         real_name = (
@@ -269,7 +291,7 @@ def recharge(
             )
     except PatronError as error:
         errors = recharge_errors(error, t)
-        return _page(request, session, actor, member, recharge=Section(values, errors))
+        return stored_value_page(request, session, actor, member, recharge=Section(values, errors))
     total = int(outcome.body["principal"]) + int(outcome.body["bonus"])
     return redirect(member_sv_url(member.id), "flash.sv_recharged", t.yuan(total))
 
@@ -397,15 +419,17 @@ def account_refund(
         data = AccountRefundIn.model_validate(payload)
     except ValidationError as error:
         errors = with_problems(schema_errors(error, t, _plain_field), problems, t)
-        return _page(request, session, actor, member, refund=Section(values, errors))
+        return stored_value_page(request, session, actor, member, refund=Section(values, errors))
     if problems:
-        return _page(request, session, actor, member, refund=Section(values, refused(problems, t)))
+        return stored_value_page(
+            request, session, actor, member, refund=Section(values, refused(problems, t))
+        )
     try:
         with attempt(session):
             entry = recharges.refund_account(session, actor, member.id, data.store_id, data.reason)
     except PatronError as error:
         errors = form_errors(error, t)
-        return _page(request, session, actor, member, refund=Section(values, errors))
+        return stored_value_page(request, session, actor, member, refund=Section(values, errors))
     return redirect(member_sv_url(member.id), "flash.sv_account_refunded", t.yuan(-entry.principal))
 
 

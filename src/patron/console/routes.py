@@ -13,6 +13,7 @@ from patron.console import (
     auth_pages,
     catalog_pages,
     count_card_pages,
+    counter_sale_pages,
     coupon_issue_pages,
     coupon_pages,
     coupon_report_pages,
@@ -94,6 +95,7 @@ def router() -> APIRouter:
         member_stored_value_pages.router,
         stored_value_report_pages.router,
         count_card_pages.router,
+        counter_sale_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.

@@ -41,6 +41,13 @@ BUILT_IDS = (
     N_("error.package_limit_reached"),
     N_("error.nothing_to_refund"),
     N_("error.insufficient_balance"),
+    # The reasons stored value added (patron.core.reasons), said beside a field.
+    N_("error.zero_adjustment"),
+    N_("error.code_or_password"),
+    N_("error.verification_without_stored_value"),
+    N_("error.verifications_differ"),
+    N_("error.stored_value_needs_member"),
+    N_("error.password_too_simple"),
 )
 
 
