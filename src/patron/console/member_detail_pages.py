@@ -31,6 +31,7 @@ from patron.console.member_pages import (
     get_readable_member,
     member_url,
 )
+from patron.console.member_stored_value_pages import balance_of
 from patron.console.order_pages import order_url
 from patron.console.points_forms import adjustment_errors, read_int, with_problems
 from patron.console.points_view import (
@@ -224,6 +225,7 @@ def _detail(
         # A fresh key for every rendering of the form: submitting it twice adjusts once.
         adjust_key=secrets.token_urlsafe(24),
         coupons=held,
+        stored_value=balance_of(session, member.id),
     )
 
 

@@ -12,16 +12,21 @@ from patron.console import (
     attribute_pages,
     auth_pages,
     catalog_pages,
+    count_card_pages,
+    counter_sale_pages,
     coupon_issue_pages,
     coupon_pages,
     coupon_report_pages,
     import_pages,
     member_detail_pages,
     member_pages,
+    member_stored_value_pages,
     order_pages,
     points_pages,
     staff_pages,
     store_pages,
+    stored_value_pages,
+    stored_value_report_pages,
 )
 from patron.console.web import (
     PREFIX,
@@ -86,6 +91,11 @@ def router() -> APIRouter:
         coupon_pages.router,
         coupon_issue_pages.router,
         coupon_report_pages.router,
+        stored_value_pages.router,
+        member_stored_value_pages.router,
+        stored_value_report_pages.router,
+        count_card_pages.router,
+        counter_sale_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.

@@ -112,6 +112,7 @@ BEYOND_SCHEMA = frozenset(
         Reason.members_or_mobiles,
         Reason.transfer_to_self,
         Reason.amount_or_package,
+        Reason.zero_adjustment,
         Reason.code_or_password,
         Reason.verification_without_stored_value,
         Reason.verifications_differ,

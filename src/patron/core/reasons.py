@@ -90,6 +90,8 @@ class Reason(StrEnum):
     # A recharge package's count cards: a product that does not exist, or is not on sale.
     unknown_card_product = "unknown_card_product"
     card_product_inactive = "card_product_inactive"
+    # ... and an adjustment moves principal or bonus.
+    zero_adjustment = "zero_adjustment"
     # Stored value: paying an order with it, and the payment password.
     code_or_password = "code_or_password"
     verification_without_stored_value = "verification_without_stored_value"

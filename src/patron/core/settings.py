@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # Requests a keep-alive connection serves before the server closes it, so that a client's
     # connections spread again over the worker processes (`patron serve`).
     requests_per_connection: int = Field(default=100, ge=1)
+    # The console's counter sale (储值消费 at a till without a POS): its one order line's sku.
+    counter_sale_sku: str = Field(default="COUNTER-SALE", min_length=1)
     # Coupons: how many one order may carry (an exclusive coupon always goes alone), and the sku
     # of the order line that is delivery, which shipping coupons take off.
     coupons_per_order: int = Field(default=1, ge=1)
