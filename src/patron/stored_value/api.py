@@ -260,7 +260,12 @@ def liability(
     "/members/{member_id}/stored-value/adjustments",
     response_model=EntryOut,
     status_code=201,
-    responses=errors(member_errors.MemberNotFound, InsufficientBalance, BalanceCapExceeded),
+    responses=errors(
+        member_errors.MemberNotFound,
+        member_errors.MemberNotActive,
+        InsufficientBalance,
+        BalanceCapExceeded,
+    ),
 )
 def adjust(
     member_id: int, data: AdjustmentIn, session: SessionDep, actor: Adjuster, once: IdempotentDep
@@ -268,7 +273,7 @@ def adjust(
     """Correct a member's principal or bonus by hand (signed fen), with a reason; audited."""
 
     def work() -> EntryOut:
-        member = visibility.get_member(session, actor, member_id)
+        member = visibility.get_active_member(session, actor, member_id)
         entry = adjustments.adjust(
             session, actor, member.id, data.store_id, data.principal, data.bonus, data.reason
         )
