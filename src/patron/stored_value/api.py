@@ -30,7 +30,6 @@ from patron.stored_value.errors import (
 from patron.stored_value.models import StoredValueAccount, StoredValueEntry
 from patron.stored_value.schemas import (
     AccountRefundIn,
-    AdjustmentIn,
     BalanceOut,
     EntryOut,
     FiguresOut,
@@ -45,6 +44,7 @@ from patron.stored_value.schemas import (
     SettlementEntryOut,
     SettlementOut,
     SettlementRowOut,
+    StoredValueAdjustmentIn,
 )
 
 router = OneHopRouter(tags=["stored value"])
@@ -268,7 +268,11 @@ def liability(
     ),
 )
 def adjust(
-    member_id: int, data: AdjustmentIn, session: SessionDep, actor: Adjuster, once: IdempotentDep
+    member_id: int,
+    data: StoredValueAdjustmentIn,
+    session: SessionDep,
+    actor: Adjuster,
+    once: IdempotentDep,
 ) -> Response:
     """Correct a member's principal or bonus by hand (signed fen), with a reason; audited."""
 
