@@ -13,6 +13,8 @@ from patron.audit.models import AuditEntry
 from patron.core.actor import SYSTEM, Actor, Role
 from patron.core.errors import Forbidden, InvalidInput
 from patron.core.settings import Settings
+from patron.members import merge as member_merge
+from patron.members.errors import MemberNotActive
 from patron.stored_value import adjustments, ledger
 from patron.stored_value.errors import BalanceCapExceeded, InsufficientBalance
 from tests.factories import make_member, make_staff, make_store, staff_headers
@@ -108,3 +110,10 @@ def test_adjustments_over_http(client: TestClient, session: Session, settings: S
         headers = staff_headers(make_staff(session, role, [store]), settings)
         assert post(client, member.id, body, headers, f"r-{role}").status_code == 403
     assert balances(session, member.id) == (700, 50)
+
+
+def test_a_merged_member_is_not_adjusted(session: Session) -> None:
+    source, target = make_member(session), make_member(session)
+    member_merge.merge_members(session, SYSTEM, source.id, target.id)
+    with pytest.raises(MemberNotActive):
+        adjustments.adjust(session, SYSTEM, source.id, None, 100, 0, "x")

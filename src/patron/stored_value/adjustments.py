@@ -27,14 +27,15 @@ def adjust(
     bonus: int,
     reason: str,
 ) -> StoredValueEntry:
-    """Move principal and bonus (signed fen) by hand. Refused with nothing written: 409
+    """Move principal and bonus (signed fen) of an active member by hand (a merged or erased
+    member's balance leaves only by an account refund). Refused with nothing written: 409
     insufficient_balance when either part would fall below zero, 409 balance_cap_exceeded when
     an adjustment that adds to the balance would take it over the cap."""
     ADJUST.check(actor)
     if not principal and not bonus:
         raise InvalidInput("principal", "adjusts nothing", code=Reason.zero_adjustment)
     check_store(session, actor, store_id)
-    account = lock_accounts(session, [member_id])[member_id]
+    account = lock_accounts(session, [member_id], active=True)[member_id]
     before = (account.principal, account.bonus)
     if account.principal + principal < 0 or account.bonus + bonus < 0:
         raise InsufficientBalance(

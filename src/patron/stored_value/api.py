@@ -31,7 +31,6 @@ from patron.stored_value.errors import (
 from patron.stored_value.models import StoredValueAccount, StoredValueEntry
 from patron.stored_value.schemas import (
     AccountRefundIn,
-    AdjustmentIn,
     BalanceOut,
     EntryOut,
     FiguresOut,
@@ -47,6 +46,7 @@ from patron.stored_value.schemas import (
     SettlementEntryOut,
     SettlementOut,
     SettlementRowOut,
+    StoredValueAdjustmentIn,
 )
 
 router = OneHopRouter(tags=["stored value"])
@@ -268,15 +268,24 @@ def liability(
     "/members/{member_id}/stored-value/adjustments",
     response_model=EntryOut,
     status_code=201,
-    responses=errors(member_errors.MemberNotFound, InsufficientBalance, BalanceCapExceeded),
+    responses=errors(
+        member_errors.MemberNotFound,
+        member_errors.MemberNotActive,
+        InsufficientBalance,
+        BalanceCapExceeded,
+    ),
 )
 def adjust(
-    member_id: int, data: AdjustmentIn, session: SessionDep, actor: Adjuster, once: IdempotentDep
+    member_id: int,
+    data: StoredValueAdjustmentIn,
+    session: SessionDep,
+    actor: Adjuster,
+    once: IdempotentDep,
 ) -> Response:
     """Correct a member's principal or bonus by hand (signed fen), with a reason; audited."""
 
     def work() -> EntryOut:
-        member = visibility.get_member(session, actor, member_id)
+        member = visibility.get_active_member(session, actor, member_id)
         entry = adjustments.adjust(
             session, actor, member.id, data.store_id, data.principal, data.bonus, data.reason
         )

@@ -225,14 +225,14 @@ class LiabilityOut(BaseModel):
     totals: HoldingOut
 
 
-class AdjustmentIn(Input):
+class StoredValueAdjustmentIn(Input):
     store_id: RowId | None = Field(default=None, description="booked to this store; null: HQ")
     principal: int = Field(default=0, ge=-MAX_FEN, le=MAX_FEN, description="signed fen")
     bonus: int = Field(default=0, ge=-MAX_FEN, le=MAX_FEN, description="signed fen")
     reason: MultiLine = Field(min_length=1, max_length=200)
 
     @model_validator(mode="after")
-    def _moves_something(self) -> AdjustmentIn:
+    def _moves_something(self) -> StoredValueAdjustmentIn:
         if not self.principal and not self.bonus:
             raise PydanticCustomError(
                 Reason.zero_adjustment.value, "adjust principal, bonus or both"
