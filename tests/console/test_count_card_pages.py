@@ -22,6 +22,8 @@ from patron.core.settings import Settings
 from patron.count_cards import cards, products, uses
 from patron.count_cards.models import CountCard, CountCardProduct, CountCardUse
 from patron.staff import service as staff
+from patron.stored_value import payments, recharges
+from patron.stored_value.models import StoredValueAccount, StoredValueEntry
 from patron.stores.models import Store
 from tests.factories import make_member, make_staff, make_store
 
@@ -225,3 +227,48 @@ def test_the_count_card_pages_in_english(signed_in: Client, session: Session) ->
     for words in ("Uses left", "Available", "Use once", "Sell a card"):
         assert words in page
     assert "Count cards" in texts(admin.get("/console/count-cards").text)
+
+
+def test_a_card_paid_from_stored_value_after_the_password_and_a_wrong_one_counted(
+    signed_in: Client, session: Session
+) -> None:
+    store = make_store(session, code="SH001")
+    member = make_member(session, store)
+    product = make_product(session)
+    recharges.recharge(
+        session, SYSTEM, member.id, store.id, recharges.Payment("cash", ""), amount=50_000
+    )
+    payments.set_password(session, SYSTEM, member.id, "482915")
+    cashier = signed_in(Role.cashier, [store])
+    url = f"/console/members/{member.id}/count-cards"
+    page = cashier.get(url)
+    assert 'value="stored_value"' in page.text
+    sale = {
+        **csrf(cashier),
+        "form_key": field(page.text, "form_key"),
+        "product_id": str(product.id),
+        "store_id": str(store.id),
+        "method": "stored_value",
+        "verify_by": "password",
+        "password": "111222",
+    }
+    wrong = cashier.post(url, data=sale)
+    assert wrong.status_code == 422
+    session.expire_all()
+    account = session.get(StoredValueAccount, member.id)
+    assert account is not None
+    assert (account.failed_verifications, account.principal) == (1, 50_000)
+    assert session.scalars(select(CountCard)).first() is None
+
+    sold = cashier.post(url, data={**sale, "password": "482915"})
+    assert "已售出“面部护理”" in texts(sold.text)
+    session.expire_all()
+    (card,) = session.scalars(select(CountCard))
+    entry = session.scalars(
+        select(StoredValueEntry).where(StoredValueEntry.count_card_id == card.id)
+    ).one()
+    assert (entry.principal, account.principal, account.failed_verifications) == (
+        -19_900,
+        30_100,
+        0,
+    )

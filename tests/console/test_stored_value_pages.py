@@ -581,7 +581,7 @@ def test_the_payment_password_is_set_at_the_till_and_pays(
     url = f"/console/members/{member.id}/stored-value/password"
     simple = cashier.post(url, data={**csrf(cashier), "new_password": "123456", "repeat": "123456"})
     assert simple.status_code == 422
-    assert "支付密码过于简单" in texts(simple.text)
+    assert "密码过于简单" in texts(simple.text)
     differ = cashier.post(url, data={**csrf(cashier), "new_password": "258147", "repeat": "258148"})
     assert "两次输入不一致" in texts(differ.text)
     done = cashier.post(url, data={**csrf(cashier), "new_password": "258147", "repeat": "258147"})

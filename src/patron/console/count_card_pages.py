@@ -43,16 +43,16 @@ from patron.count_cards import permissions as card_policy
 from patron.count_cards.models import CountCardProduct
 from patron.count_cards.schemas import CardPaymentMethod, CardStatus, ProductIn, SaleIn
 from patron.members.models import Member, MemberStatus
+from patron.stored_value import payments
 from patron.stores import service as stores
 
 router = APIRouter()
 PRODUCTS_URL = f"{PREFIX}/count-cards"
 PRODUCT_FIELDS = ("name", "service", "uses", "validity_days", "price")
-SALE_FIELDS = ("store_id", "product_id", "method", "reference")
-# Paying a card from stored value goes through the stored-value payment (verification, the
-# balance); the till offers the methods paid from outside.
-SALE_METHODS = [m for m in CardPaymentMethod if m is not CardPaymentMethod.stored_value]
+SALE_FIELDS = ("store_id", "product_id", "method", "reference", "verify_by", "code", "password")
+VERIFY_BY = ("member_code", "password")
 BUILT_IDS = (
+    N_("sv.method.stored_value"),
     N_("card_status.available"),
     N_("card_status.used_up"),
     N_("card_status.expired"),
@@ -237,7 +237,8 @@ def _member_page(
         products=products.list_products(session, active_only=True),
         store_options=store_options(session, actor),
         hq_store=HQ_STORE if actor.all_stores else None,
-        methods=SALE_METHODS,
+        methods=list(CardPaymentMethod),
+        verify_by=VERIFY_BY,
         sale=sale if sale.values else Section(_new_sale(actor, member)),
         can_sell=active and card_policy.SELL.allows(actor),
         can_use=active and card_policy.USE.allows(actor),
@@ -288,26 +289,46 @@ def sell(
     except ValidationError as error:
         errors = with_problems(schema_errors(error, t, _sale_field), problems, t)
         return _member_page(request, session, actor, member, Section(values, errors))
-    if data.payment.method is CardPaymentMethod.stored_value:
-        raise ErrorPage(422)
+    verification = _verification(values, data.payment.method, problems, t)
     if problems:
         return _member_page(request, session, actor, member, Section(values, refused(problems, t)))
 
     def work() -> tuple[int, dict[str, Any]]:
-        payment = cards.Payment(data.payment.method.value, data.payment.reference)
+        payment = cards.Payment(data.payment.method.value, data.payment.reference, verification)
         card = cards.sell(session, actor, member.id, data.store_id, data.product_id, payment)
         return 201, {"card_id": card.id}
 
     try:
+        # A wrong code or password is counted toward the lock-out even though the sale fails.
         with attempt(session):
             idempotency.run_once(
                 session, actor, key, f"console card sale {member.id}", payload, work
             )
     except PatronError as error:
         errors = form_errors(error, t)
+        if verification is not None and error.keeps_changes:
+            field = "code" if values["verify_by"] == "member_code" else "password"
+            errors = refused({field: errors.message or ""}, t, status=error.status)
         return _member_page(request, session, actor, member, Section(values, errors))
     product = products.get_product(session, data.product_id)
     return redirect(cards_url(member.id), "flash.card_sold", product.name)
+
+
+def _verification(
+    values: dict[str, str], method: CardPaymentMethod, problems: dict[str, str], t: Translator
+) -> payments.Verification | None:
+    """Paid from stored value: the member code or payment password the member gave (kept out
+    of the idempotency record)."""
+    if method is not CardPaymentMethod.stored_value:
+        return None
+    by_code = values["verify_by"] != "password"
+    given = values["code"] if by_code else values["password"]
+    if not given:
+        problems["code" if by_code else "password"] = t("invalid.missing")
+        return None
+    if by_code:
+        return payments.Verification(member_code=given)
+    return payments.Verification(password=given)
 
 
 def _sale_field(item: Any) -> tuple[str, str | None]:

@@ -172,6 +172,8 @@ BUILT_IDS = (
     N_("points.kind.refund_reversal"),
     N_("points.kind.refund_restore"),
     N_("points.kind.adjust"),
+    N_("points.kind.grant"),
+    N_("points.kind.grant_reversal"),
     N_("points.kind.merge_in"),
     N_("points.kind.merge_out"),
     N_("points.kind.debt_payment"),

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from patron import __version__, deps
@@ -137,13 +137,27 @@ def error_page_on(*kinds: type[PatronError]) -> Iterator[None]:
         raise ErrorPage(error.status) from error
 
 
-def attempt(session: Session) -> SessionTransaction:
+@contextmanager
+def attempt(session: Session) -> Iterator[None]:
     """A savepoint around one service write whose refusal is shown in its form.
 
     The savepoint undoes whatever the write flushed before refusing, while the request's
-    transaction stays open to render the form again.
+    transaction stays open to render the form again; a refusal that keeps what it counted (a
+    wrong payment password toward a lock-out) keeps it.
     """
-    return session.begin_nested()
+    savepoint = session.begin_nested()
+    try:
+        yield
+    except PatronError as error:
+        if error.keeps_changes:
+            savepoint.commit()
+        else:
+            savepoint.rollback()
+        raise
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
 
 
 def text(form: FormData, name: str, strip: bool = True) -> str:
