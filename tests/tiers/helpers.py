@@ -54,7 +54,7 @@ def set_program(session: Session, **values: Any) -> None:
 def order(
     session: Session,
     store: Store,
-    member: Member | None,
+    member: Member | int | None,
     fen: int,
     at: datetime,
     payments: list[dict[str, Any]] | None = None,
@@ -65,7 +65,7 @@ def order(
         "external_id": f"T-{at.timestamp()}-{fen}-{id(payments)}-{_next()}",
         "store_id": store.id,
         "channel": "pos",
-        "member_id": member.id if member else None,
+        "member_id": member.id if isinstance(member, Member) else member,
         "occurred_at": at.isoformat(),
         "items": [
             {
