@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,8 +11,9 @@ from patron.core.text import Label, Name, NameOrNone, SingleLine
 from patron.tiers.models import DowngradeMode, Evaluation, QualifyingMetric
 
 GROWTH_MAX = 1_000_000_000  # thresholds and gifts fit the 32-bit columns with room
-TierCode = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="e.g. gold")
-Multiplier = Annotated[Decimal, Field(ge=1, le=100, decimal_places=2)]
+TierCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="e.g. gold")]
+# ×1.5 as 1.5, kept in hundredths (rounded)
+Multiplier = Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)]
 
 
 class ActionGrowthIn(Input):
@@ -59,14 +59,14 @@ class GiftIn(Input):
 
 
 class TierIn(Input):
-    code: SingleLine = TierCode
+    code: TierCode
     name: Name = Field(min_length=1, max_length=50, description="in Chinese, e.g. 金卡")
     name_en: Label = Field(default="", max_length=50)
     rank: int = Field(ge=0, le=100, description="0: the base tier every member holds")
     entry_threshold: int = Field(default=0, ge=0, le=GROWTH_MAX)
     retention_threshold: int = Field(default=0, ge=0, le=GROWTH_MAX)
     discount_percent: int = Field(default=0, ge=0, le=99, description="5: 5% off (95折)")
-    points_multiplier: Multiplier = Decimal(1)
+    points_multiplier: Multiplier = 1.0
     upgrade_gift: GiftIn = Field(default_factory=GiftIn)
     birthday_gift: GiftIn = Field(default_factory=GiftIn)
 
@@ -74,9 +74,7 @@ class TierIn(Input):
 class TierUpdate(Input):
     """Each field may be left out but not null."""
 
-    code: Annotated[SingleLine | None, NOT_NULL] = Field(
-        default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$"
-    )
+    code: Annotated[TierCode | None, NOT_NULL] = None
     name: Annotated[NameOrNone, NOT_NULL] = Field(default=None, min_length=1, max_length=50)
     name_en: Annotated[Label | None, NOT_NULL] = Field(default=None, max_length=50)
     rank: Annotated[int | None, NOT_NULL] = Field(default=None, ge=0, le=100)
@@ -93,7 +91,7 @@ def tier_values(data: TierIn | TierUpdate, *, partial: bool) -> dict[str, Any]:
     values = data.model_dump(exclude_unset=partial)
     if "points_multiplier" in values:
         factor = values.pop("points_multiplier")
-        values["points_factor"] = None if factor is None else int(factor * 100)
+        values["points_factor"] = None if factor is None else round(factor * 100)
     return values
 
 
