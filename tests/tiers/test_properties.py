@@ -83,8 +83,8 @@ def test_growth_and_tiers_follow_the_rules_after_every_step(
                     payments = [{"method": "wechat_pay", "amount": fen}]
                     if flag:
                         payments = [
-                            {"method": "wechat_pay", "amount": fen - 300},
-                            {"method": "coupon", "amount": 300},
+                            {"method": "wechat_pay", "amount": fen - fen // 3},
+                            {"method": "coupon", "amount": fen // 3},
                         ]
                     taken = order(
                         session,
