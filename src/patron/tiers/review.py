@@ -29,6 +29,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    text,
     type_coerce,
     update,
 )
@@ -40,7 +41,6 @@ from sqlalchemy.orm import Session, aliased
 from patron.core import clock, events
 from patron.core.db import UTCDateTime
 from patron.core.events import OUTBOX, Event
-from patron.members import merge as member_merge
 from patron.tiers import growth, standing
 from patron.tiers.events import MEMBER_TIER_CHANGED, TierChanged
 from patron.tiers.ladder import Rung, base, ladder
@@ -81,6 +81,8 @@ def run(session: Session, now: datetime) -> ReviewReport:
     REVIEWED.create(connection)
     try:
         reviewed = _decide(session, prog, rungs, now, due)
+        if connection.dialect.name == "postgresql":
+            session.execute(text("ANALYZE tier_review"))  # plans of the joins that follow
         downgraded = _apply(session, prog, rungs, now)
     finally:
         REVIEWED.drop(connection)
@@ -88,8 +90,10 @@ def run(session: Session, now: datetime) -> ReviewReport:
 
 
 def _lock(session: Session, due: Any) -> None:
-    """The global lock order: the members' rows, then their tier rows in member-id order."""
-    member_merge.hold(session, due)
+    """The due members' tier rows, in member-id order (a merge and the order path lock the tier
+    rows in that order too, after the members' rows). The members' rows themselves are not
+    held: taking a million key-share locks was a third of the run, and a merge in flight holds
+    the tier rows the review waits for."""
     locking = (
         select(MemberTier.member_id)
         .where(MemberTier.member_id.in_(due))
@@ -102,19 +106,23 @@ def _lock(session: Session, due: Any) -> None:
 def _decide(session: Session, prog: Program, rungs: Sequence[Rung], now: datetime, due: Any) -> int:
     qualifying = growth.qualifying_growth_select(prog.metric, now, due).subquery()
     measured = func.coalesce(qualifying.c.qualifying, 0)
-    statement = insert(REVIEWED).from_select(
-        ["member_id", "from_tier_id", "to_tier_id", "qualifying", "review_at"],
-        select(
-            MemberTier.member_id,
-            MemberTier.tier_id,
-            _target(prog, rungs, MemberTier.tier_id, measured),
-            measured,
-            MemberTier.review_at,
+    statement = (
+        insert(REVIEWED)
+        .from_select(
+            ["member_id", "from_tier_id", "to_tier_id", "qualifying", "review_at"],
+            select(
+                MemberTier.member_id,
+                MemberTier.tier_id,
+                _target(prog, rungs, MemberTier.tier_id, measured),
+                measured,
+                MemberTier.review_at,
+            )
+            .select_from(MemberTier)
+            .outerjoin(qualifying, qualifying.c.member_id == MemberTier.member_id)
+            .where(MemberTier.member_id.in_(due)),
         )
-        .select_from(MemberTier)
-        .outerjoin(qualifying, qualifying.c.member_id == MemberTier.member_id)
-        .where(MemberTier.member_id.in_(due)),
-    ).execution_options(preserve_rowcount=True)
+        .execution_options(preserve_rowcount=True)
+    )
     return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -209,7 +217,8 @@ def _record(session: Session, now: datetime) -> int:
     moved = REVIEWED.c.to_tier_id != REVIEWED.c.from_tier_id
     changes = standing.CHANGES
     inserted = session.execute(
-        insert(changes).from_select(
+        insert(changes)
+        .from_select(
             [
                 "member_id",
                 "from_tier_id",
@@ -230,7 +239,8 @@ def _record(session: Session, now: datetime) -> int:
                 literal(""),
                 literal(now, UTCDateTime()),
             ).where(moved),
-        ).execution_options(preserve_rowcount=True)
+        )
+        .execution_options(preserve_rowcount=True)
     )
     count = int(inserted.rowcount or 0)  # type: ignore[attr-defined]
     if count:
