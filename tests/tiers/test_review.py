@@ -130,7 +130,8 @@ def test_to_earned_goes_straight_to_the_tier_growth_earns(session: Session, stor
     run_at(session, NOW.replace(year=2027) + timedelta(days=30))
     assert tier_of(session, member) == "silver"
     row = cached(session, member.id)
-    assert row is not None and row.review_at is not None
+    assert row is not None
+    assert row.review_at is not None
     nothing = member_at(session, store, 20_000)
     run_at(session, NOW.replace(year=2028) + timedelta(days=60))
     assert tier_of(session, nothing) == "normal"
