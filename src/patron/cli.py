@@ -492,11 +492,13 @@ def coupons_issue(
 @jobs_app.command("run")
 def jobs_run(now: NowOption = None) -> None:
     """Run the scheduled work as of now (or --now): release and expire points, note expiries,
-    expire coupons and note those expiring within 3 days, forget sign-outs of expired tokens,
+    expire coupons and note those expiring within 3 days, lapse ended paid memberships, review
+    tiers due and give birthday gifts, forget sign-outs of expired tokens,
     prune delivered outbox events past their retention."""
     from patron.coupons import jobs as coupon_jobs
     from patron.points import jobs
     from patron.staff import jobs as staff_jobs
+    from patron.tiers import jobs as tier_jobs
 
     if now is not None:  # `patron jobs run --now …`, as well as `patron --now … jobs run`
         clock.set_now(now if now.tzinfo else now.replace(tzinfo=clock.business_tz()))
@@ -504,6 +506,7 @@ def jobs_run(now: NowOption = None) -> None:
     with db.transaction() as session:
         report = jobs.run(session, clock.now())
         coupons = coupon_jobs.run(session, clock.now())
+        tiers = tier_jobs.run(session, clock.now())
         forgotten = staff_jobs.forget_expired_sign_outs(session, clock.now())
         retention = timedelta(days=get_settings().outbox_retention_days)
         pruned = events.prune_delivered(session, clock.now(), retention)
@@ -513,6 +516,11 @@ def jobs_run(now: NowOption = None) -> None:
         f"{report.notices} expiry notices"
     )
     out.print(f"coupons: {coupons.expired} expired, {coupons.notices} expiry notices")
+    out.print(
+        f"tiers: {tiers.reviewed.reviewed} reviewed, {tiers.reviewed.downgraded} downgraded, "
+        f"{tiers.lapsed.terms} paid terms lapsed ({tiers.lapsed.changes} tiers fell back), "
+        f"{tiers.birthday_gifts} birthday gifts"
+    )
     out.print(f"staff: {forgotten} sign-outs of expired tokens forgotten")
     out.print(f"outbox: {pruned} delivered events older than {retention.days} days pruned")
 

@@ -34,6 +34,7 @@ from patron.points import permissions as points
 from patron.staff import permissions as staff
 from patron.stored_value import permissions as stored_value
 from patron.stores import permissions as stores
+from patron.tiers import paid
 from patron.tiers import permissions as tiers
 
 PUBLIC = {"POST /auth/token"}
@@ -147,6 +148,12 @@ GUARDS: dict[str, Permission | None] = {
     "POST /members/{member_id}/tier": tiers.SET_TIER,
     "GET /members/{member_id}/tier/history": tiers.VIEW,
     "GET /members/{member_id}/growth/entries": tiers.VIEW,
+    "GET /paid-plans": tiers.VIEW,
+    "POST /paid-plans": paid.EDIT_PLANS,
+    "GET /paid-plans/{plan_id}": tiers.VIEW,
+    "PATCH /paid-plans/{plan_id}": paid.EDIT_PLANS,
+    "POST /members/{member_id}/paid-memberships": paid.RECORD_PAYMENT,
+    "GET /members/{member_id}/paid-memberships": tiers.VIEW,
     "GET /coupons/{code}": None,
     "POST /coupons/{code}/transfer": coupons.TRANSFER,
     "POST /coupons/{code}/void": coupons.VOID,

@@ -35,7 +35,7 @@ from patron.points import rules
 from patron.points.schemas import RuleIn
 from patron.staff import service as staff
 from patron.stored_value import packages
-from patron.tiers import ladder
+from patron.tiers import ladder, paid
 from tests.conftest import _session_on
 from tests.factories import (
     issue_coupon,
@@ -153,6 +153,16 @@ def rows(session: Session) -> dict[str, Any]:
             "card_product_id": card_product.id,
             "card_id": card.id,
             "tier_id": tier.id,
+            "plan_id": paid.save_plan(
+                session,
+                SYSTEM,
+                {
+                    "name": "Plus",
+                    "term": "month",
+                    "price": 1_000,
+                    "benefits": {"discount_percent": 5},
+                },
+            ).id,
             "code": codes.issue_code(session, SYSTEM, member.id).code,
             "import_id": import_ids[ImportKind.orders],
             "lang": "en",

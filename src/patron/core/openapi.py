@@ -128,6 +128,7 @@ BEYOND_SCHEMA = frozenset(
         Reason.base_tier_missing,
         Reason.thresholds_not_rising,
         Reason.unknown_tier,
+        Reason.plan_grants_nothing,
     }
 )
 

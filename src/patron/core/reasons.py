@@ -106,6 +106,7 @@ class Reason(StrEnum):
     base_tier_missing = "base_tier_missing"
     thresholds_not_rising = "thresholds_not_rising"
     unknown_tier = "unknown_tier"
+    plan_grants_nothing = "plan_grants_nothing"
     # Imported files and their rows.
     file_empty = "file_empty"
     file_unreadable = "file_unreadable"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,15 +11,20 @@ from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.openapi import errors
 from patron.core.pagination import Page, paginate
-from patron.deps import OneHopRouter, SessionDep, require
+from patron.deps import IdempotentDep, OneHopRouter, SessionDep, require
 from patron.members import errors as member_errors
 from patron.members import visibility
-from patron.tiers import growth, ladder, permissions, program, standing
+from patron.tiers import growth, ladder, paid, permissions, program, standing
 from patron.tiers.errors import TierNotFound
 from patron.tiers.models import GrowthEntry, Tier, TierChange
 from patron.tiers.schemas import (
     GrowthEntryOut,
     MemberTierOut,
+    PaidMembershipIn,
+    PaidMembershipOut,
+    PaidPlanIn,
+    PaidPlanOut,
+    PaidPlanUpdate,
     ProgramIn,
     ProgramOut,
     TierBrief,
@@ -183,3 +188,80 @@ def member_growth_entries(
     return Page(
         items=[GrowthEntryOut.model_validate(e) for e in page.items], next_cursor=page.next_cursor
     )
+
+
+# --- paid membership (付费会员) ---------------------------------------------------------------
+
+PlanEditor = Annotated[Actor, Depends(require(paid.EDIT_PLANS))]
+PaymentRecorder = Annotated[Actor, Depends(require(paid.RECORD_PAYMENT))]
+
+
+@router.get("/paid-plans", response_model=list[PaidPlanOut])
+def list_paid_plans(session: SessionDep, actor: Viewer) -> list[PaidPlanOut]:
+    return [PaidPlanOut.model_validate(p) for p in paid.list_plans(session)]
+
+
+@router.post("/paid-plans", response_model=PaidPlanOut, status_code=201)
+def create_paid_plan(data: PaidPlanIn, session: SessionDep, actor: PlanEditor) -> PaidPlanOut:
+    return PaidPlanOut.model_validate(paid.save_plan(session, actor, data.model_dump()))
+
+
+@router.get(
+    "/paid-plans/{plan_id}", response_model=PaidPlanOut, responses=errors(paid.PaidPlanNotFound)
+)
+def get_paid_plan(plan_id: int, session: SessionDep, actor: Viewer) -> PaidPlanOut:
+    return PaidPlanOut.model_validate(paid.get_plan(session, plan_id))
+
+
+@router.patch(
+    "/paid-plans/{plan_id}", response_model=PaidPlanOut, responses=errors(paid.PaidPlanNotFound)
+)
+def update_paid_plan(
+    plan_id: int, data: PaidPlanUpdate, session: SessionDep, actor: PlanEditor
+) -> PaidPlanOut:
+    values = data.model_dump(exclude_unset=True)
+    return PaidPlanOut.model_validate(paid.save_plan(session, actor, values, plan_id))
+
+
+@router.post(
+    "/members/{member_id}/paid-memberships",
+    response_model=PaidMembershipOut,
+    status_code=201,
+    responses=errors(
+        member_errors.MemberNotFound,
+        member_errors.MemberNotActive,
+        paid.PaidPlanNotFound,
+        paid.PaidPlanNotActive,
+    ),
+)
+def record_paid_membership(
+    member_id: int,
+    data: PaidMembershipIn,
+    session: SessionDep,
+    actor: PaymentRecorder,
+    once: IdempotentDep,
+) -> Response:
+    """A paid term from an external payment notice (Idempotency-Key): from now, or from the end
+    of the member's running term of the plan (a renewal extends it)."""
+
+    def work() -> PaidMembershipOut:
+        member = visibility.get_active_member(session, actor, member_id)
+        payment = paid.Payment(
+            data.plan_id, data.payment.method, data.payment.reference, data.auto_renew
+        )
+        return PaidMembershipOut.model_validate(paid.pay(session, actor, member.id, payment))
+
+    return once(actor, data, work)
+
+
+@router.get(
+    "/members/{member_id}/paid-memberships",
+    response_model=list[PaidMembershipOut],
+    responses=errors(member_errors.MemberNotFound),
+)
+def member_paid_memberships(
+    member_id: int, session: SessionDep, actor: Viewer
+) -> list[PaidMembershipOut]:
+    """The member's paid terms, latest first."""
+    member = visibility.get_member(session, actor, member_id)
+    return [PaidMembershipOut.model_validate(m) for m in paid.memberships_of(session, member.id)]

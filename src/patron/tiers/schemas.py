@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from patron.core.ids import RowId
 from patron.core.inputs import NOT_NULL, Input
 from patron.core.text import Label, Name, NameOrNone, SingleLine
-from patron.tiers.models import DowngradeMode, Evaluation, QualifyingMetric
+from patron.tiers.models import DowngradeMode, Evaluation, PlanTerm, QualifyingMetric
 
 GROWTH_MAX = 1_000_000_000  # thresholds and gifts fit the 32-bit columns with room
 TierCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="e.g. gold")]
@@ -177,3 +177,88 @@ class GrowthEntryOut(BaseModel):
     reason: str
     occurred_at: datetime
     created_at: datetime
+
+
+# --- paid membership (付费会员) ---------------------------------------------------------------
+
+PRICE_MAX = 100_000_000  # fen: ¥1,000,000
+
+
+class MonthlyCouponIn(Input):
+    template_id: RowId
+    count: int = Field(ge=1, le=100)
+
+
+class PlanBenefitsIn(Input):
+    """A plan's own benefits, besides or instead of a tier."""
+
+    discount_percent: int = Field(default=0, ge=0, le=99, description="5: 5% off (95折)")
+    monthly_coupons: list[MonthlyCouponIn] = Field(default_factory=list, max_length=20)
+
+
+class PaidPlanIn(Input):
+    name: Name = Field(min_length=1, max_length=100, description="in Chinese")
+    name_en: Label = Field(default="", max_length=100)
+    term: PlanTerm
+    price: int = Field(ge=0, le=PRICE_MAX, description="fen")
+    tier_id: RowId | None = Field(default=None, description="the tier the plan grants")
+    benefits: PlanBenefitsIn = Field(default_factory=PlanBenefitsIn)
+    auto_renew: bool = False
+    active: bool = True
+
+
+class PaidPlanUpdate(Input):
+    """Each field may be left out; only tier_id may be null (a plan of its own benefits)."""
+
+    name: Annotated[NameOrNone, NOT_NULL] = Field(default=None, min_length=1, max_length=100)
+    name_en: Annotated[Label | None, NOT_NULL] = Field(default=None, max_length=100)
+    term: Annotated[PlanTerm | None, NOT_NULL] = None
+    price: Annotated[int | None, NOT_NULL] = Field(default=None, ge=0, le=PRICE_MAX)
+    tier_id: RowId | None = None
+    benefits: Annotated[PlanBenefitsIn | None, NOT_NULL] = None
+    auto_renew: Annotated[bool | None, NOT_NULL] = None
+    active: Annotated[bool | None, NOT_NULL] = None
+
+
+class PaidPlanOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    name_en: str
+    term: PlanTerm
+    price: int
+    tier_id: int | None
+    benefits: dict[str, Any]
+    auto_renew: bool
+    active: bool
+
+
+class PaymentIn(Input):
+    method: SingleLine = Field(min_length=1, max_length=16, description="e.g. wechat_pay")
+    reference: SingleLine = Field(default="", max_length=100, description="the payment's id")
+
+
+class PaidMembershipIn(Input):
+    """An external payment notice for a term of a plan."""
+
+    plan_id: RowId
+    payment: PaymentIn
+    auto_renew: bool | None = Field(default=None, description="null: the plan's flag")
+
+
+class PaidMembershipOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    member_id: int
+    plan_id: int
+    starts_at: datetime
+    ends_at: datetime
+    price: int
+    auto_renew: bool
+    payment_method: str
+    payment_reference: str
+    status: str
+    created_at: datetime
+    lapsed_at: datetime | None

@@ -1,0 +1,27 @@
+"""Scheduled tier work for a moment `now` (`patron jobs run`): ended paid terms lapse, members due
+for review are reviewed, and today's birthdays get their tier's gift. Running it twice for the
+same `now` changes nothing more."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from patron.core import clock
+from patron.tiers import birthdays, paid, review
+
+
+@dataclass(frozen=True)
+class JobReport:
+    lapsed: paid.LapseReport
+    reviewed: review.ReviewReport
+    birthday_gifts: int
+
+
+def run(session: Session, now: datetime) -> JobReport:
+    lapsed = paid.lapse(session, now)
+    reviewed = review.run(session, now)
+    gifts = birthdays.give(session, now.astimezone(clock.business_tz()).date())
+    return JobReport(lapsed, reviewed, gifts)

@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from patron.core import clock
+from patron.core.events import Event, OutboxEvent
+from patron.members.models import Member
+from patron.stores.models import Store
+from patron.tiers import review, standing
+from patron.tiers.events import MEMBER_TIER_CHANGED, TierChanged
+from patron.tiers.models import TierChange
+from tests.factories import make_member, make_store
+from tests.tiers.helpers import cached, make_ladder, order, refund, set_program
+
+NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
+YUAN = 100
+
+
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    clock.set_now(NOW)
+
+
+@pytest.fixture
+def store(session: Session) -> Store:
+    make_ladder(session)
+    return make_store(session)
+
+
+@pytest.fixture
+def changes() -> Any:
+    seen: list[TierChanged] = []
+
+    def listen(_session: Session, event: Event[TierChanged]) -> None:
+        seen.append(event.payload)
+
+    MEMBER_TIER_CHANGED.subscribers.register("test.review")(listen)
+    yield seen
+    MEMBER_TIER_CHANGED.subscribers.unregister("test.review")
+
+
+def member_at(session: Session, store: Store, yuan: int, at: datetime = NOW) -> Member:
+    member = make_member(session, store)
+    buy(session, store, member, yuan, at)
+    return member
+
+
+def buy(session: Session, store: Store, member: Member, yuan: int, at: datetime) -> Any:
+    clock.set_now(at)
+    return order(session, store, member, yuan * YUAN, at)
+
+
+def tier_of(session: Session, member: Member) -> str:
+    session.expire_all()
+    found = standing.current_tier(session, member.id)
+    assert found is not None
+    return found.code
+
+
+def run_at(session: Session, at: datetime) -> review.ReviewReport:
+    clock.set_now(at)
+    return review.run(session, at)
+
+
+def downgrades(session: Session) -> int:
+    found = session.scalar(
+        select(func.count()).select_from(TierChange).where(TierChange.reason == "downgrade")
+    )
+    return int(found or 0)
+
+
+def test_downgrade_one_step_after_review_and_grace(
+    session: Session, store: Store, changes: list[TierChanged]
+) -> None:
+    member = member_at(session, store, 20_000)
+    assert tier_of(session, member) == "diamond"
+    review_at = cached(session, member.id).review_at  # type: ignore[union-attr]
+    assert review_at == NOW.replace(year=2027)
+
+    assert run_at(session, review_at + timedelta(days=29)).reviewed == 0  # within grace
+    assert tier_of(session, member) == "diamond"
+
+    at = review_at + timedelta(days=30)
+    assert run_at(session, at) == review.ReviewReport(reviewed=1, downgraded=1)
+    assert tier_of(session, member) == "gold"
+    row = cached(session, member.id)
+    assert row is not None
+    assert (row.since, row.review_at) == (at, at.replace(year=2028))
+    assert [(c.from_code, c.to_code, c.reason) for c in changes] == [
+        ("normal", "diamond", "upgrade"),
+        ("diamond", "gold", "downgrade"),
+    ]
+    outbox = session.scalars(
+        select(OutboxEvent.payload).where(OutboxEvent.type == "member.tier_changed")
+    ).all()
+    assert outbox[-1] == {
+        "member_id": member.id,
+        "from_code": "diamond",
+        "from_rank": 3,
+        "to_code": "gold",
+        "to_rank": 2,
+        "reason": "downgrade",
+    }
+
+
+def test_running_twice_changes_nothing_more(session: Session, store: Store) -> None:
+    member = member_at(session, store, 20_000)
+    at = NOW.replace(year=2027) + timedelta(days=30)
+    assert run_at(session, at).downgraded == 1
+    before = cached(session, member.id)
+    assert before is not None
+    snapshot = (before.tier_id, before.since, before.review_at)
+    assert run_at(session, at) == review.ReviewReport(0, 0)
+    after = cached(session, member.id)
+    assert after is not None
+    assert (after.tier_id, after.since, after.review_at) == snapshot
+    assert downgrades(session) == 1
+
+
+def test_to_earned_goes_straight_to_the_tier_growth_earns(session: Session, store: Store) -> None:
+    set_program(session, downgrade="to_earned")
+    member = member_at(session, store, 20_000)
+    # 1,500 growth in the window at review: silver's entry (1,000), below gold's
+    buy(session, store, member, 1_500, NOW + timedelta(days=300))
+    run_at(session, NOW.replace(year=2027) + timedelta(days=30))
+    assert tier_of(session, member) == "silver"
+    row = cached(session, member.id)
+    assert row is not None
+    assert row.review_at is not None
+    nothing = member_at(session, store, 20_000)
+    run_at(session, NOW.replace(year=2028) + timedelta(days=60))
+    assert tier_of(session, nothing) == "normal"
+    assert cached(session, nothing.id).review_at is None  # type: ignore[union-attr]
+
+
+def test_stays_at_or_above_retention_reviewed_a_year_later(session: Session, store: Store) -> None:
+    member = member_at(session, store, 20_000)
+    review_at = NOW.replace(year=2027)
+    buy(session, store, member, 15_000, review_at - timedelta(days=10))  # retention
+    assert run_at(session, review_at + timedelta(days=30)).downgraded == 0
+    assert tier_of(session, member) == "diamond"
+    row = cached(session, member.id)
+    assert row is not None
+    assert (row.since, row.review_at) == (NOW, NOW.replace(year=2028))
+
+
+def test_missed_runs_are_reviewed_once(session: Session, store: Store) -> None:
+    """A job not run for over a year: the member stays, next reviewed a year from the run."""
+    member = member_at(session, store, 20_000)
+    buy(session, store, member, 15_000, NOW.replace(year=2028) - timedelta(days=1))
+    at = NOW.replace(year=2028) + timedelta(days=40)
+    assert run_at(session, at).downgraded == 0
+    assert cached(session, member.id).review_at == at.replace(year=2029)  # type: ignore[union-attr]
+    assert run_at(session, at).reviewed == 0
+
+
+def test_refund_alone_never_downgrades_monthly_review_does(session: Session, store: Store) -> None:
+    set_program(session, evaluation="monthly", grace_days=0)
+    member = make_member(session, store)
+    taken = buy(session, store, member, 6_000, NOW)
+    assert tier_of(session, member) == "gold"
+    first = datetime(2026, 3, 31, 16, 0, tzinfo=UTC)  # 1 April, Shanghai
+    assert cached(session, member.id).review_at == first  # type: ignore[union-attr]
+
+    assert run_at(session, first).downgraded == 0  # 6,000 qualifying: stays
+    assert cached(session, member.id).review_at == datetime(  # type: ignore[union-attr]
+        2026, 4, 30, 16, 0, tzinfo=UTC
+    )
+    refund(session, taken.id)
+    assert tier_of(session, member) == "gold"  # a refund alone moves nothing
+    run_at(session, datetime(2026, 4, 30, 15, 59, tzinfo=UTC))
+    assert tier_of(session, member) == "gold"
+    run_at(session, datetime(2026, 4, 30, 16, 0, tzinfo=UTC))
+    assert tier_of(session, member) == "silver"
+
+
+def test_29_february_entry_is_reviewed_on_28_february(session: Session, store: Store) -> None:
+    leap = datetime(2028, 2, 29, 4, 0, tzinfo=UTC)
+    clock.set_now(leap)
+    member = member_at(session, store, 20_000, leap)
+    buy(session, store, member, 15_000, datetime(2029, 2, 1, tzinfo=UTC))
+    assert cached(session, member.id).review_at == datetime(  # type: ignore[union-attr]
+        2029, 2, 28, 4, 0, tzinfo=UTC
+    )
+    run_at(session, datetime(2029, 3, 30, 4, 0, tzinfo=UTC))
+    assert cached(session, member.id).review_at == datetime(  # type: ignore[union-attr]
+        2030, 2, 28, 4, 0, tzinfo=UTC
+    )
+
+
+def test_members_not_due_are_untouched(session: Session, store: Store) -> None:
+    early = member_at(session, store, 20_000)
+    late = member_at(session, store, 20_000, NOW + timedelta(days=100))
+    run_at(session, NOW.replace(year=2027) + timedelta(days=31))
+    assert (tier_of(session, early), tier_of(session, late)) == ("gold", "diamond")
+
+
+def test_tiers_off_reviews_nothing(session: Session) -> None:
+    assert review.run(session, NOW) == review.ReviewReport(0, 0)
