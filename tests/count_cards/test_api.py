@@ -283,7 +283,11 @@ def test_a_sale_paid_from_stored_value_takes_the_price_and_names_the_card(
     assert (sold.json()["payment_method"], sold.json()["price"]) == ("stored_value", 20000)
     spend = session.scalars(select(StoredValueEntry).where(StoredValueEntry.kind == "spend")).one()
     assert (spend.principal + spend.bonus, spend.count_card_id) == (-20000, sold.json()["id"])
-    short = post(client, path, body(member_code=code), till["cashier"], "s-3")
+    used = post(client, path, body(member_code=code), till["cashier"], "s-3")
+    assert (used.status_code, used.json()["code"]) == (422, "member_code_used")
+    with clock.frozen(clock.now() + timedelta(minutes=1)):
+        fresh = codes.issue_code(session, SYSTEM, member.id).code
+        short = post(client, path, body(member_code=fresh), till["cashier"], "s-5")
     assert (short.status_code, short.json()["code"]) == (409, "insufficient_balance")
     assert len(session.scalars(select(CountCard)).all()) == 1
     cash_with_code = {

@@ -40,7 +40,13 @@ from patron.orders import service as orders_service
 from patron.orders.schemas import OrderCreate
 from patron.stored_value import payments
 from patron.stored_value import permissions as sv_policy
-from patron.stored_value.errors import StoredValueLocked, VerificationFailed
+from patron.stored_value.errors import (
+    MemberCodeUsed,
+    StoredValueLocked,
+    VerificationFailed,
+    VerificationRequired,
+)
+from patron.stored_value.payments import PASSWORD_DIGITS
 
 router = APIRouter(prefix="/members")
 SPEND_FIELDS = ("store_id", "amount", "receipt", "verify_by", "code", "password", "sale_no")
@@ -50,6 +56,8 @@ BUILT_IDS = (
     N_("sv.spend.verify_by.password"),
     N_("error.verification_required"),
     N_("error.verification_failed"),
+    N_("error.member_code_used"),
+    N_("error.not_home_store"),
     N_("error.stored_value_locked"),
 )
 
@@ -155,21 +163,38 @@ def _again(
 def set_password(
     request: Request, member_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
 ) -> Response:
-    """The member types a 6-digit payment password twice; it replaces any earlier one and
-    clears a lock-out."""
+    """The member types a 6-digit payment password twice; replacing one, they first prove it is
+    them with the old password or their member code (a wrong one counts toward the lock-out).
+    It clears a lock-out."""
     require_console(actor, sv_policy.SET_PASSWORD)
     t = t_for(request)
     member = get_readable_member(session, actor, member_id)
-    values = {"new_password": text(form, "new_password"), "repeat": text(form, "repeat")}
+    values = {name: text(form, name) for name in ("proof", "new_password", "repeat")}
     if values["new_password"] != values["repeat"]:
         errors = refused({"repeat": t("sv.password.mismatch")}, t)
         return stored_value_page(request, session, actor, member, password=Section({}, errors))
     try:
         with attempt(session):
-            payments.set_password(session, actor, member.id, values["new_password"])
+            payments.set_password(
+                session, actor, member.id, values["new_password"], _proof(values["proof"])
+            )
     except PatronError as error:
         errors = form_errors(error, t)
-        if "password" in errors.fields:
+        if isinstance(error, PROOF_REFUSALS):
+            errors = refused({"proof": errors.message or ""}, t, status=error.status)
+        elif "password" in errors.fields:
             errors = refused({"new_password": errors.fields["password"]}, t)
         return stored_value_page(request, session, actor, member, password=Section({}, errors))
     return redirect(member_sv_url(member.id), "flash.sv_password_set")
+
+
+PROOF_REFUSALS = (VerificationRequired, VerificationFailed, MemberCodeUsed, StoredValueLocked)
+
+
+def _proof(given: str) -> payments.Verification | None:
+    """The old password (6 digits) or the member code (18) the member gave; None: nothing."""
+    if not given:
+        return None
+    if len(given) == PASSWORD_DIGITS:
+        return payments.Verification(password=given)
+    return payments.Verification(member_code=given)

@@ -205,7 +205,9 @@ def stored_value_page(
         refund=refund,
         can_spend=active and order_policy.RECORD.allows(actor),
         spend=spend if spend.values else Section(_new_spend(actor, member)),
-        can_set_password=active and sv_policy.SET_PASSWORD.allows(actor),
+        can_set_password=active
+        and sv_policy.SET_PASSWORD.allows(actor)
+        and actor.sees_store(member.store_id),
         password_set=bool(account and account.password_hash),
         password=password,
         verify_by=("member_code", "password"),

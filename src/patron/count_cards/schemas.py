@@ -84,7 +84,9 @@ class CardPaymentIn(Input):
     method: CardPaymentMethod
     reference: SingleLine = Field(default="", max_length=100)
     verification: VerificationIn | None = Field(
-        default=None, description="stored_value only: the member code or the payment password"
+        default=None,
+        exclude=True,  # kept out of the idempotency record
+        description="stored_value only: the member code or the payment password",
     )
 
     @model_validator(mode="after")

@@ -61,6 +61,12 @@ def issue_code(session: Session, actor: Actor, member_id: int) -> MemberCodeOut:
 
 
 def resolve_code(session: Session, code: str) -> Member:
+    return resolve_code_step(session, code)[0]
+
+
+def resolve_code_step(session: Session, code: str) -> tuple[Member, int]:
+    """The member behind a valid code and the TOTP step (unix time // 60) the code belongs to,
+    so a payment can take each code once."""
     # ASCII digits only: str.isdigit() also takes '١٢٣' and '²', which int() then refuses.
     if len(code) != CODE_ID_DIGITS + CODE_DIGITS or not ASCII_DIGITS.fullmatch(code):
         raise MemberCodeInvalid()
@@ -71,7 +77,7 @@ def resolve_code(session: Session, code: str) -> Member:
     if member is None or member.status != MemberStatus.active or member.code_secret is None:
         raise MemberCodeInvalid()
     now, totp, given = clock.now(), _totp(member), code[CODE_ID_DIGITS:]
-    steps = (now, now - timedelta(seconds=CODE_STEP_SECONDS))
-    if not any(hmac.compare_digest(totp.at(moment), given) for moment in steps):
-        raise MemberCodeInvalid()
-    return member
+    for moment in (now, now - timedelta(seconds=CODE_STEP_SECONDS)):
+        if hmac.compare_digest(totp.at(moment), given):
+            return member, int(moment.timestamp()) // CODE_STEP_SECONDS
+    raise MemberCodeInvalid()

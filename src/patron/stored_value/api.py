@@ -19,7 +19,9 @@ from patron.stored_value.errors import (
     BalanceCapExceeded,
     CoolingOffOver,
     InsufficientBalance,
+    MemberCodeUsed,
     NothingToRefund,
+    NotHomeStore,
     PackageLimitReached,
     PackageNotAvailable,
     PackageNotFound,
@@ -27,6 +29,9 @@ from patron.stored_value.errors import (
     RechargeNotFound,
     RechargeRefunded,
     RechargeUsed,
+    StoredValueLocked,
+    VerificationFailed,
+    VerificationRequired,
 )
 from patron.stored_value.models import StoredValueAccount, StoredValueEntry
 from patron.stored_value.schemas import (
@@ -354,13 +359,25 @@ PasswordSetter = Annotated[Actor, Depends(require(permissions.SET_PASSWORD))]
 @router.put(
     "/members/{member_id}/stored-value/password",
     status_code=204,
-    responses=errors(member_errors.MemberNotFound, member_errors.MemberNotActive),
+    responses=errors(
+        member_errors.MemberNotFound,
+        member_errors.MemberNotActive,
+        NotHomeStore,
+        VerificationRequired,
+        VerificationFailed,
+        MemberCodeUsed,
+        StoredValueLocked,
+    ),
 )
 def set_payment_password(
     member_id: int, data: PaymentPasswordIn, session: SessionDep, actor: PasswordSetter
 ) -> Response:
-    """Set or replace the member's 6-digit payment password at the till, the member typing it;
-    it clears a lock-out."""
+    """Set or replace the member's 6-digit payment password at their home store or HQ, the
+    member typing it; replacing one needs the old password or the member code (a wrong one
+    counts toward the lock-out). It clears a lock-out; an hq_admin resets a locked account
+    without proof."""
     member = visibility.get_active_member(session, actor, member_id)
-    payments.set_password(session, actor, member.id, data.password)
+    proof = data.verification
+    given = payments.Verification(proof.member_code, proof.password) if proof else None
+    payments.set_password(session, actor, member.id, data.password, given)
     return Response(status_code=204)

@@ -81,3 +81,17 @@ class StoredValueLocked(PatronError):
     code = "stored_value_locked"
     title = "Stored-value payments are locked after repeated failed verifications"
     keeps_changes = True
+
+
+class MemberCodeUsed(PatronError):
+    """Not counted: the code is the member's own, shown again (a replay, not a guess)."""
+
+    status = 422
+    code = "member_code_used"
+    title = "This member code has paid already; the member's app shows a new one each minute"
+
+
+class NotHomeStore(PatronError):
+    status = 403
+    code = "not_home_store"
+    title = "Only the member's home store or HQ sets the payment password"

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -37,6 +38,8 @@ class StoredValueAccount(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))  # 6-digit payment password
     failed_verifications: Mapped[int] = mapped_column(default=0)  # in a row
     locked_until: Mapped[datetime | None]
+    # the TOTP step of the last member code that verified here: each code is taken once
+    last_code_step: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 

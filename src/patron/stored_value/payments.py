@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.core import clock, events
-from patron.core.actor import Actor
+from patron.core.actor import Actor, Role
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.core.security import DUMMY_PASSWORD_HASH, hash_password, verify_password
@@ -28,6 +29,8 @@ from patron.members.models import Member
 from patron.orders.events import ORDER_REFUNDED, OrderRefunded
 from patron.stored_value import ledger
 from patron.stored_value.errors import (
+    MemberCodeUsed,
+    NotHomeStore,
     StoredValueLocked,
     VerificationFailed,
     VerificationRequired,
@@ -58,21 +61,13 @@ def authorize(
 ) -> StoredValueAccount:
     """The member's account, locked, once the member is verified and holds `amount` fen.
     422 verification_required; 423 stored_value_locked; 422 verification_failed (counted; the
-    last allowed failure locks instead); 409 insufficient_balance."""
+    last allowed failure locks instead); 422 member_code_used (a code pays once; not counted);
+    409 insufficient_balance."""
     if verification is None or not (verification.member_code or verification.password):
         raise VerificationRequired(f"say who pays the {amount} fen: member code or password")
+    early = _check_before_lock(session, member_id, verification)
     account = ledger.lock_accounts(session, [member_id], active=True)[member_id]
-    until = locked_until(account)
-    if until is not None:
-        raise StoredValueLocked(
-            f"stored-value payments locked until {until.isoformat()}",
-            locked_until=until.isoformat(),
-        )
-    if not _verified(session, account, verification):
-        _count_failure(session, account)
-    if account.failed_verifications or account.locked_until is not None:
-        account.failed_verifications = 0
-        account.locked_until = None
+    _verify(session, account, verification, early)
     ledger.check_balance(account, amount)
     return account
 
@@ -103,21 +98,76 @@ def pay(
     )
 
 
-def _verified(session: Session, account: StoredValueAccount, given: Verification) -> bool:
-    if given.member_code:
-        try:
-            member = codes.resolve_code(session, given.member_code)
-        except MemberCodeInvalid:
-            return False
-        return member.id == account.member_id
-    assert given.password is not None
-    if account.password_hash is None:
+@dataclass(frozen=True)
+class _Checked:
+    """A password checked before the account lock, against the hash read then (None: unset)."""
+
+    password_hash: str | None
+    right: bool
+
+
+def _check_before_lock(session: Session, member_id: int, given: Verification) -> _Checked | None:
+    """Argon2 takes a while: check a password against the hash read without the row lock, so
+    other payments of the member do not wait for it. None: nothing checked (a member code, or
+    the account is locked)."""
+    if not given.password:
+        return None
+    row = session.execute(
+        select(StoredValueAccount.password_hash, StoredValueAccount.locked_until).where(
+            StoredValueAccount.member_id == member_id
+        )
+    ).one_or_none()
+    if row is not None and row.locked_until is not None and row.locked_until > clock.now():
+        return None
+    stored = row.password_hash if row is not None else None
+    if stored is None:
         verify_password(DUMMY_PASSWORD_HASH, given.password)  # the same time either way
+        return _Checked(None, False)
+    return _Checked(stored, verify_password(stored, given.password))
+
+
+def _verify(
+    session: Session, account: StoredValueAccount, given: Verification, early: _Checked | None
+) -> None:
+    """On the locked account: refuse while locked, count a wrong answer, take a member code
+    once; a right answer clears the failures."""
+    until = locked_until(account)
+    if until is not None:
+        raise StoredValueLocked(
+            f"stored-value payments locked until {until.isoformat()}",
+            locked_until=until.isoformat(),
+        )
+    if given.member_code:
+        _take_code(session, account, given.member_code)
+    elif not _password_right(account, given.password or "", early):
+        _count_failure(session, account)
+    if account.failed_verifications or account.locked_until is not None:
+        account.failed_verifications = 0
+        account.locked_until = None
+
+
+def _take_code(session: Session, account: StoredValueAccount, code: str) -> None:
+    try:
+        member, step = codes.resolve_code_step(session, code)
+    except MemberCodeInvalid:
+        _count_failure(session, account)
+    if member.id != account.member_id:
+        _count_failure(session, account)
+    if account.last_code_step is not None and step <= account.last_code_step:
+        raise MemberCodeUsed("this code was taken already; ask for the one the app shows now")
+    account.last_code_step = step
+
+
+def _password_right(account: StoredValueAccount, password: str, early: _Checked | None) -> bool:
+    if early is not None and early.password_hash == account.password_hash:
+        return early.right  # the hash did not change while we waited for the lock
+    if account.password_hash is None:
+        verify_password(DUMMY_PASSWORD_HASH, password)  # the same time either way
         return False
-    return verify_password(account.password_hash, given.password)
+    return verify_password(account.password_hash, password)
 
 
-def _count_failure(session: Session, account: StoredValueAccount) -> None:
+def _count_failure(session: Session, account: StoredValueAccount) -> NoReturn:
     settings = get_settings()
     account.failed_verifications += 1
     if account.failed_verifications < settings.stored_value_verify_max_failures:
@@ -151,26 +201,46 @@ def check_password(password: str) -> None:
         )
 
 
-def set_password(session: Session, actor: Actor, member_id: int, password: str) -> None:
-    """Set (or replace) the member's payment password, at the till with the member present; it
-    clears a lock-out. Audited without the password."""
+def set_password(
+    session: Session,
+    actor: Actor,
+    member_id: int,
+    password: str,
+    proof: Verification | None = None,
+) -> None:
+    """Set or replace the member's payment password at their home store or HQ, the member
+    typing it. Replacing one needs the member's proof (the old password or their code), counted
+    like a payment's; a locked account is reset by an hq_admin only, without proof. Clears a
+    lock-out. Audited without the password.
+    403 not_home_store; 422 verification_required; then as `authorize`."""
     SET_PASSWORD.check(actor)
+    member = session.get(Member, member_id)
+    store_id = member.store_id if member else None
+    if not actor.sees_store(store_id):
+        raise NotHomeStore("the member's home store or HQ sets the payment password")
     check_password(password)
+    new_hash = hash_password(password)
+    given = proof if proof and (proof.member_code or proof.password) else None
+    early = _check_before_lock(session, member_id, given) if given else None
     account = ledger.lock_accounts(session, [member_id], active=True)[member_id]
     was_locked = locked_until(account) is not None
     replaced = account.password_hash is not None
-    account.password_hash = hash_password(password)
+    reset = was_locked and replaced and given is None and actor.role is Role.hq_admin
+    if given is not None:
+        _verify(session, account, given, early)
+    elif replaced and not reset:
+        raise VerificationRequired("replacing the password needs the old one or the member code")
+    account.password_hash = new_hash
     account.failed_verifications = 0
     account.locked_until = None
     session.flush()
-    member = session.get(Member, member_id)
     audit.record(
         session,
         actor,
-        "stored_value.password_set",
+        "stored_value.password_reset" if reset else "stored_value.password_set",
         "member",
         member_id,
-        store_id=member.store_id if member else None,
+        store_id=store_id,
         after={"replaced": replaced, "lock_cleared": was_locked},
     )
 

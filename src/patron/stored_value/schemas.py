@@ -13,6 +13,7 @@ from patron.core.moments import Moment
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
 from patron.core.text import MultiLine, Name, SingleLine
+from patron.orders.schemas import VerificationIn
 from patron.stored_value.models import PackageStatus
 
 
@@ -101,7 +102,8 @@ class RechargeIn(Input):
     amount: int | None = Field(default=None, gt=0, le=MAX_FEN, description="fen")
     package_id: RowId | None = None
     payment: RechargePaymentIn
-    real_name: RealNameIn | None = None
+    # kept out of the idempotency record, like other secrets
+    real_name: RealNameIn | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
     def _amount_or_package(self) -> RechargeIn:
@@ -249,4 +251,9 @@ class PaymentPasswordIn(Input):
         max_length=6,
         description="6 ASCII digits (bad_format); not all the same, not a straight run "
         "(123456, 987654): password_too_simple",
+    )
+    verification: VerificationIn | None = Field(
+        default=None,
+        description="replacing a password: the member's old password or member code, counted "
+        "toward the lock-out like a payment's (verification_required without it)",
     )
