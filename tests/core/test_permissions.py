@@ -113,6 +113,7 @@ GUARDS: dict[str, Permission | None] = {
     "POST /members/{member_id}/stored-value/recharges": stored_value.RECHARGE,
     "POST /stored-value/recharges/{recharge_id}/refund": stored_value.REFUND_RECHARGE,
     "POST /members/{member_id}/stored-value/refund": stored_value.REFUND_ACCOUNT,
+    "PUT /members/{member_id}/stored-value/password": stored_value.SET_PASSWORD,
     "GET /coupon-templates": coupons.VIEW,
     "GET /coupon-templates/report": coupons.VIEW_REPORT,
     "POST /coupons/evaluate": orders.RECORD,

@@ -54,7 +54,14 @@ def test_a_package_recharge_at_the_till_loads_principal_bonus_and_coupons(
     replay = post(client, path, body, cashier, "r-1")
     assert replay.json()["id"] == first.json()["id"]
     balance = client.get(f"/api/v1/members/{member.id}/stored-value", headers=cashier).json()
-    assert balance == {"member_id": member.id, "principal": 50000, "bonus": 5000, "balance": 55000}
+    assert balance == {
+        "member_id": member.id,
+        "principal": 50000,
+        "bonus": 5000,
+        "balance": 55000,
+        "has_password": False,
+        "locked_until": None,
+    }
     coupons = client.get(f"/api/v1/members/{member.id}/coupons", headers=cashier).json()
     assert len(coupons["items"]) == 2
     page = client.get(

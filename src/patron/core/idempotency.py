@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, String, Table, UniqueConstraint, bindparam, select, update
+from sqlalchemy import JSON, String, Table, UniqueConstraint, bindparam, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from patron.core import clock
 from patron.core.actor import Actor
 from patron.core.db import Base, insert_or_skip
-from patron.core.errors import Conflict, InvalidInput
+from patron.core.errors import Conflict, InvalidInput, PatronError
 from patron.core.reasons import Reason
 from patron.core.statements import Prepared
 
@@ -102,7 +102,12 @@ def run_once(
     )
     if not claimed:
         return _replay(session, actor, key, request_hash)
-    status, response = work()
+    try:
+        status, response = work()
+    except PatronError as refused:
+        if refused.keeps_changes:  # committed with what it counts: the key stays free
+            session.execute(delete(RECORDS).where(RECORDS.c.id == claimed[0][0]))
+        raise
     STORE.run(session, {"record_id": claimed[0][0], "status": status, "response": response})
     return Outcome(status, response, replayed=False)
 

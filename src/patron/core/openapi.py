@@ -112,6 +112,11 @@ BEYOND_SCHEMA = frozenset(
         Reason.members_or_mobiles,
         Reason.transfer_to_self,
         Reason.amount_or_package,
+        Reason.code_or_password,
+        Reason.verification_without_stored_value,
+        Reason.verifications_differ,
+        Reason.stored_value_needs_member,
+        Reason.password_too_simple,
         Reason.unknown_template,
     }
 )

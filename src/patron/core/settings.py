@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     stored_value_real_name_from: int = Field(default=1_000_000, ge=1)
     stored_value_cooling_off_days: int = Field(default=7, ge=0)
     stored_value_principal_first: bool = False
+    # Paying with stored value: wrong member codes or payment passwords in a row before
+    # stored-value payments lock, and for how long; whether the bonus part of a payment earns
+    # points (and growth value), else only its principal part does.
+    stored_value_verify_max_failures: int = Field(default=5, ge=1)
+    stored_value_lock_minutes: int = Field(default=15, ge=1)
+    stored_value_bonus_earns: bool = False
 
     @field_validator("log_level")
     @classmethod

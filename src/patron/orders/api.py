@@ -22,6 +22,12 @@ from patron.orders.schemas import (
     RefundOut,
 )
 from patron.orders.service import OrderExists, OrderNotFound, RefundExceedsOrder
+from patron.stored_value.errors import (
+    InsufficientBalance,
+    StoredValueLocked,
+    VerificationFailed,
+    VerificationRequired,
+)
 
 router = OneHopRouter(tags=["orders"])
 Till = Annotated[Actor, Depends(require(permissions.RECORD))]
@@ -32,7 +38,15 @@ Refunder = Annotated[Actor, Depends(require(permissions.REFUND))]
     "/orders",
     response_model=OrderOut,
     status_code=201,
-    responses=errors(OrderExists, CouponUnavailable, CouponNotApplicable),
+    responses=errors(
+        OrderExists,
+        CouponUnavailable,
+        CouponNotApplicable,
+        InsufficientBalance,
+        VerificationRequired,
+        VerificationFailed,
+        StoredValueLocked,
+    ),
 )
 def create_order(
     data: OrderCreate, session: SessionDep, actor: Till, once: IdempotentDep

@@ -29,6 +29,10 @@ class OrderCompleted:
     total: int
     payments: dict[str, int]  # fen by payment method
     lines: tuple[CompletedLine, ...]
+    # Fen of payments["stored_value"] that came from the account's bonus (赠送), not its
+    # principal: money the member never paid in, so it earns no points or growth value
+    # (unless PATRON_STORED_VALUE_BONUS_EARNS); the principal part earns like cash.
+    stored_value_bonus: int = 0
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class OrderRefunded:
     order_total: int
     fully_refunded: bool
     lines: tuple[RefundedLine, ...]
+    operator: str = "system"  # who refunded
 
 
 ORDER_COMPLETED: EventType[OrderCompleted] = EventType("order.completed")

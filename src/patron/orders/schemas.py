@@ -40,10 +40,41 @@ class OrderItemIn(Input):
     paid: int = Field(ge=0, le=MAX_FEN, description="fen: quantity × unit_price − discount")
 
 
+class VerificationIn(Input):
+    """Who pays with stored value: the member code their app shows, or their payment password.
+    A wrong one counts toward the lock-out (verification_failed, then stored_value_locked)."""
+
+    member_code: SingleLine | None = Field(default=None, min_length=1, max_length=32)
+    password: SingleLine | None = Field(default=None, min_length=1, max_length=32)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> VerificationIn:
+        if (self.member_code is None) == (self.password is None):
+            raise PydanticCustomError(
+                Reason.code_or_password.value, "give either member_code or password"
+            )
+        return self
+
+
 class PaymentIn(Input):
     method: PaymentMethod
     amount: int = Field(gt=0, le=MAX_FEN, description="fen")
     reference: SingleLine = Field(default="", max_length=100)
+    # Left out of the idempotency fingerprint (and so never stored hashed beside the order).
+    verification: VerificationIn | None = Field(
+        default=None,
+        exclude=True,
+        description="stored_value only: the member's code or payment password",
+    )
+
+    @model_validator(mode="after")
+    def _verification_for_stored_value(self) -> PaymentIn:
+        if self.verification is not None and self.method != PaymentMethod.stored_value:
+            raise PydanticCustomError(
+                Reason.verification_without_stored_value.value,
+                "only a stored_value payment takes a verification",
+            )
+        return self
 
 
 class CouponClaimIn(Input):
@@ -71,6 +102,31 @@ class OrderCreate(Input):
         description="a tier discount or member price is applied: coupons that do not stack "
         "with it are refused (not_with_tier_discount)",
     )
+
+    @model_validator(mode="after")
+    def _stored_value_payer(self) -> OrderCreate:
+        paying = [p for p in self.payments if p.method == PaymentMethod.stored_value]
+        if paying and self.member_id is None:
+            raise PydanticCustomError(
+                Reason.stored_value_needs_member.value,
+                "a stored_value payment is taken from the order's member: give member_id",
+            )
+        given = {(v.member_code, v.password) for p in paying if (v := p.verification)}
+        if len(given) > 1:
+            raise PydanticCustomError(
+                Reason.verifications_differ.value,
+                "the stored_value payments are one spend: give one verification",
+            )
+        return self
+
+    @property
+    def stored_value(self) -> tuple[int, VerificationIn | None] | None:
+        """The stored-value payments as one spend: fen and the verification; None without."""
+        paying = [p for p in self.payments if p.method == PaymentMethod.stored_value]
+        if not paying:
+            return None
+        verification = next((p.verification for p in paying if p.verification), None)
+        return sum(p.amount for p in paying), verification
 
 
 class RefundItemIn(Input):

@@ -66,6 +66,9 @@ from patron.orders.schemas import (
     OrderCreate,
     RefundCreate,
 )
+from patron.stored_value import ledger as sv_ledger
+from patron.stored_value import payments as sv_payments
+from patron.stored_value.models import StoredValueAccount
 from patron.stores import service as stores
 from patron.stores.models import StoreStatus
 
@@ -198,6 +201,8 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
         )
     given = _given_lines(data)
     coupons = _checked_coupons(session, data) if data.coupons else []
+    # Before anything is written: a failed verification is kept (counted) with the refusal.
+    payer = _stored_value_payer(session, data)
     after = {"external_id": data.external_id, "total": total, "member_id": data.member_id}
     entry = audit.entry_values(
         actor, "order.create", "order", "", store_id=data.store_id, after=after
@@ -208,6 +213,18 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
     order_id, lines = written
     if coupons:
         redemption.redeem(session, actor, coupons, order_id, data.store_id, data.occurred_at)
+    stored_value_bonus = 0
+    if payer is not None:
+        account, amount = payer
+        spent = sv_ledger.take(
+            session,
+            account,
+            amount,
+            store_id=data.store_id,
+            operator=actor.name,
+            order_id=order_id,
+        )
+        stored_value_bonus = -spent.bonus
     payments = [
         {
             "order_id": order_id,
@@ -233,8 +250,27 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
         {k: getattr(order, k) for k in ORDER_FIELDS},
         lines,
         [(p.method.value, p.amount) for p in data.payments],
+        stored_value_bonus,
     )
     return order
+
+
+def _stored_value_payer(
+    session: Session, data: OrderCreate
+) -> tuple[StoredValueAccount, int] | None:
+    """The paying member's account, locked, verified and holding the order's stored-value
+    payments, and their fen; None when the order has none. A retry of an order taken already
+    is answered order_exists before it is asked to verify again."""
+    paying = data.stored_value
+    if paying is None:
+        return None
+    assert data.member_id is not None  # the schema says so
+    existing = find_by_external_id(session, data.store_id, data.external_id)
+    if existing is not None:
+        raise OrderExists(f"order {data.external_id} exists as {existing.id}", order_id=existing.id)
+    amount, given = paying
+    verification = sv_payments.Verification(given.member_code, given.password) if given else None
+    return sv_payments.authorize(session, data.member_id, amount, verification), amount
 
 
 def _checked_coupons(session: Session, data: OrderCreate) -> list[redemption.Redemption]:
@@ -512,9 +548,13 @@ def completed_payloads(session: Session, order_ids: list[int]) -> list[OrderComp
         )
     ):
         payments[order_id].append((method, amount))
+    bonus = sv_ledger.bonus_spent(session, order_ids)
     return [
         completed_payload(
-            dict(zip(ORDER_FIELDS, row, strict=True)), lines[row[0]], payments[row[0]]
+            dict(zip(ORDER_FIELDS, row, strict=True)),
+            lines[row[0]],
+            payments[row[0]],
+            bonus.get(row[0], 0),
         )
         for row in orders
     ]
@@ -535,6 +575,7 @@ def completed_payload(
     order: dict[str, Any],
     lines: list[dict[str, Any]],
     payments: list[tuple[str, int]],
+    stored_value_bonus: int = 0,
 ) -> OrderCompleted:
     """The `order.completed` payload; `order` and `lines` carry ORDER_FIELDS and LINE_FIELDS."""
     by_method: dict[str, int] = defaultdict(int)
@@ -547,6 +588,7 @@ def completed_payload(
         lines=tuple(
             CompletedLine(line_id=ln["id"], **{k: ln[k] for k in LINE_FIELDS[1:]}) for ln in lines
         ),
+        stored_value_bonus=stored_value_bonus,
     )
 
 
@@ -555,8 +597,9 @@ def publish_completed(
     order: dict[str, Any],
     lines: list[dict[str, Any]],
     payments: list[tuple[str, int]],
+    stored_value_bonus: int = 0,
 ) -> None:
-    payload = completed_payload(order, lines, payments)
+    payload = completed_payload(order, lines, payments, stored_value_bonus)
     events.publish(session, ORDER_COMPLETED, order["id"], payload)
 
 
@@ -671,6 +714,7 @@ def refund_order(session: Session, actor: Actor, order_id: int, data: RefundCrea
                 RefundedLine(line_id=rl.line_id, quantity=rl.quantity, amount=rl.amount)
                 for rl in refund_lines
             ),
+            operator=actor.name,
         ),
     )
     return refund

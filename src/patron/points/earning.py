@@ -1,7 +1,8 @@
 """Earning points. How many an order earns: the base (1 point per ¥1 paid, not counting what
-points and coupons paid, rounded down per order) plus what the active rules add; pure arithmetic
-over the order's facts (`compute`), so the preview, live earning and the demo history all run the
-same code. Then `earn` writes what orders earn to the ledger, as lots and entries."""
+points and coupons paid nor the bonus part of stored value, rounded down per order) plus what the
+active rules add; pure arithmetic over the order's facts (`compute`), so the preview, live
+earning and the demo history all run the same code. Then `earn` writes what orders earn to the
+ledger, as lots and entries."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from patron.catalog import service as catalog
 from patron.core import clock, events, statements
 from patron.core.db import insert_or_skip
+from patron.core.settings import get_settings
 from patron.members import registry
 from patron.orders.events import ORDER_COMPLETED, OrderCompleted
 from patron.points.accounts import ENTRIES, LOTS, credit_account, lock_accounts
@@ -55,6 +57,8 @@ class OrderFacts:
     total: int
     payments: dict[str, int]
     lines: tuple[LineFacts, ...]
+    # Fen paid from stored value's bonus that earn nothing (0 with PATRON_STORED_VALUE_BONUS_EARNS).
+    stored_value_bonus: int = 0
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,8 @@ class Earning:
 
 
 def eligible_fen(order: OrderFacts) -> int:
-    return max(0, order.total - sum(order.payments.get(m, 0) for m in NOT_EARNING))
+    not_earning = sum(order.payments.get(m, 0) for m in NOT_EARNING) + order.stored_value_bonus
+    return max(0, order.total - not_earning)
 
 
 def _order_matches(rule: AnyRule, order: OrderFacts, day: date, member: MemberFacts) -> bool:
@@ -374,7 +379,12 @@ def order_facts(order: OrderCompleted, member_id: int) -> OrderFacts:
             LineFacts(line.product_id, line.sku, line.category_id, line.quantity, line.paid)
             for line in order.lines
         ),
+        stored_value_bonus=_not_earning_bonus(order),
     )
+
+
+def _not_earning_bonus(order: OrderCompleted) -> int:
+    return 0 if get_settings().stored_value_bonus_earns else order.stored_value_bonus
 
 
 def member_facts(session: Session, member_ids: Iterable[int]) -> dict[int, MemberFacts]:

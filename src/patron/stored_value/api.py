@@ -11,7 +11,7 @@ from patron.core.pagination import Page, paginate
 from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, require
 from patron.members import errors as member_errors
 from patron.members import visibility
-from patron.stored_value import packages, permissions, recharges
+from patron.stored_value import packages, payments, permissions, recharges
 from patron.stored_value.errors import (
     BalanceCapExceeded,
     CoolingOffOver,
@@ -32,6 +32,7 @@ from patron.stored_value.schemas import (
     PackageIn,
     PackageOut,
     PackageUpdate,
+    PaymentPasswordIn,
     RechargeIn,
     RechargeOut,
 )
@@ -86,7 +87,12 @@ def member_balance(member_id: int, session: SessionDep, actor: ActorDep) -> Bala
     account = session.get(StoredValueAccount, member.id)
     principal, bonus = (account.principal, account.bonus) if account else (0, 0)
     return BalanceOut(
-        member_id=member.id, principal=principal, bonus=bonus, balance=principal + bonus
+        member_id=member.id,
+        principal=principal,
+        bonus=bonus,
+        balance=principal + bonus,
+        has_password=account is not None and account.password_hash is not None,
+        locked_until=payments.locked_until(account),
     )
 
 
@@ -176,3 +182,23 @@ def refund_account(
     member = visibility.get_member(session, actor, member_id)
     entry = recharges.refund_account(session, actor, member.id, data.store_id, data.reason)
     return EntryOut.model_validate(entry)
+
+
+# --- payment password ---------------------------------------------------------------------------
+
+PasswordSetter = Annotated[Actor, Depends(require(permissions.SET_PASSWORD))]
+
+
+@router.put(
+    "/members/{member_id}/stored-value/password",
+    status_code=204,
+    responses=errors(member_errors.MemberNotFound, member_errors.MemberNotActive),
+)
+def set_payment_password(
+    member_id: int, data: PaymentPasswordIn, session: SessionDep, actor: PasswordSetter
+) -> Response:
+    """Set or replace the member's 6-digit payment password at the till, the member typing it;
+    it clears a lock-out."""
+    member = visibility.get_active_member(session, actor, member_id)
+    payments.set_password(session, actor, member.id, data.password)
+    return Response(status_code=204)

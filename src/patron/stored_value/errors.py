@@ -59,3 +59,25 @@ class RechargeRefunded(Conflict):
 class NothingToRefund(Conflict):
     code = "nothing_to_refund"
     title = "The account holds no principal to pay out"
+
+
+class VerificationRequired(PatronError):
+    status = 422
+    code = "verification_required"
+    title = "Paying with stored value needs the member's code or payment password"
+
+
+class VerificationFailed(PatronError):
+    """Counted on the account: the count survives the refused request's rollback."""
+
+    status = 422
+    code = "verification_failed"
+    title = "The member code or payment password is wrong"
+    keeps_changes = True
+
+
+class StoredValueLocked(PatronError):
+    status = 423
+    code = "stored_value_locked"
+    title = "Stored-value payments are locked after repeated failed verifications"
+    keeps_changes = True

@@ -74,17 +74,46 @@ def spend(
     order_id: int | None,
     *,
     operator: str = "system",
+    count_card_id: int | None = None,
 ) -> StoredValueEntry:
-    """Debit `amount` fen from the member's account for an order, principal and bonus split as
-    the setting says; 409 insufficient_balance (nothing written) when the balance is short."""
+    """Debit `amount` fen from the member's account for an order (or a count card), principal
+    and bonus split as the setting says; 409 insufficient_balance (nothing written) when the
+    balance is short."""
+    account = lock_accounts(session, [member_id], active=True)[member_id]
+    return take(
+        session,
+        account,
+        amount,
+        store_id=store_id,
+        operator=operator,
+        order_id=order_id,
+        count_card_id=count_card_id,
+    )
+
+
+def check_balance(account: StoredValueAccount, amount: int) -> None:
+    """409 insufficient_balance unless the account holds `amount` fen."""
     if amount <= 0:
         raise ValueError("a spend takes at least one fen")
-    account = lock_accounts(session, [member_id], active=True)[member_id]
-    if account.principal + account.bonus < amount:
+    held = account.principal + account.bonus
+    if held < amount:
         raise InsufficientBalance(
-            f"member {member_id} holds {account.principal + account.bonus} fen, not {amount}",
-            balance=account.principal + account.bonus,
+            f"member {account.member_id} holds {held} fen, not {amount}", balance=held
         )
+
+
+def take(
+    session: Session,
+    account: StoredValueAccount,
+    amount: int,
+    *,
+    store_id: int | None,
+    operator: str,
+    order_id: int | None = None,
+    count_card_id: int | None = None,
+) -> StoredValueEntry:
+    """`spend` on an account the caller has locked (`lock_accounts`)."""
+    check_balance(account, amount)
     principal, bonus = split(
         amount,
         account.principal,
@@ -100,6 +129,7 @@ def spend(
         store_id=store_id,
         operator=operator,
         order_id=order_id,
+        count_card_id=count_card_id,
     )
 
 
@@ -136,7 +166,7 @@ def reverse_spend(
     cumulative floor: after refunds of R of the order's T fen, floor(R × B / T) of its B bonus
     fen are back, so the last refund returns exactly what the order took. None when the order
     took nothing (or all of it is back)."""
-    spent = _spent(session, order_id)
+    spent = spent_by(session, order_id)
     if spent is None:
         return None
     member_id, total, total_bonus = spent
@@ -164,7 +194,7 @@ def reverse_spend(
     )
 
 
-def _spent(session: Session, order_id: int) -> tuple[int, int, int] | None:
+def spent_by(session: Session, order_id: int) -> tuple[int, int, int] | None:
     """(member, total fen, bonus fen) the order's spends took."""
     row = session.execute(
         select(
@@ -180,6 +210,19 @@ def _spent(session: Session, order_id: int) -> tuple[int, int, int] | None:
         return None
     principal, bonus = -int(row[1] or 0), -int(row[2] or 0)
     return row[0], principal + bonus, bonus
+
+
+def bonus_spent(session: Session, order_ids: list[int]) -> dict[int, int]:
+    """Fen of bonus the orders' spends took, by order (orders that took none left out)."""
+    rows = session.execute(
+        select(StoredValueEntry.order_id, func.sum(StoredValueEntry.bonus))
+        .where(
+            StoredValueEntry.order_id.in_(order_ids),
+            StoredValueEntry.kind == EntryKind.spend.value,
+        )
+        .group_by(StoredValueEntry.order_id)
+    )
+    return {order_id: -int(bonus) for order_id, bonus in rows if order_id is not None and bonus}
 
 
 @dataclass(frozen=True)

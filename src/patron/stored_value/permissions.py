@@ -14,3 +14,7 @@ REFUND_RECHARGE = Permission(
 )
 # Paying out an account's principal closes the member's prepaid card.
 REFUND_ACCOUNT = Permission("stored_value.refund_account", {Role.hq_admin, Role.hq_finance})
+# The member's payment password is set at the till, with the member there to type it.
+SET_PASSWORD = Permission(
+    "stored_value.set_password", {Role.hq_admin, Role.store_manager, Role.cashier}
+)

@@ -124,6 +124,10 @@ class BalanceOut(BaseModel):
     principal: int
     bonus: int
     balance: int
+    has_password: bool = Field(description="a payment password is set")
+    locked_until: datetime | None = Field(
+        description="stored-value payments are locked until then (failed verifications)"
+    )
 
 
 class EntryOut(BaseModel):
@@ -141,3 +145,14 @@ class EntryOut(BaseModel):
     merge_partner_id: int | None
     reason: str
     created_at: datetime
+
+
+# --- payment password ---------------------------------------------------------------------------
+
+
+class PaymentPasswordIn(Input):
+    password: str = Field(
+        pattern=r"^[0-9]{6}$",
+        description="6 digits; not all the same, not a straight run (123456, 987654): "
+        "password_too_simple",
+    )
