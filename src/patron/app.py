@@ -27,6 +27,7 @@ from patron.core.openapi import ROW_ID_RANGE, errors
 from patron.core.ratelimit import RateLimiter
 from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
+from patron.count_cards.api import router as count_cards_router
 from patron.coupons.api import router as coupons_router
 from patron.deps import API_PREFIX, RetryLostRaces
 from patron.imports.api import router as imports_router
@@ -73,6 +74,7 @@ DOMAIN_ROUTERS = (
     points_router,
     coupons_router,
     stored_value_router,
+    count_cards_router,
     members_router,
     auth_router,
     stores_router,

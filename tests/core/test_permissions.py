@@ -24,6 +24,7 @@ from patron.core.actor import Actor, Role
 from patron.core.errors import Forbidden
 from patron.core.permissions import Permission
 from patron.core.settings import Settings
+from patron.count_cards import permissions as count_cards
 from patron.coupons import permissions as coupons
 from patron.deps import Guard, current_actor
 from patron.imports import permissions as imports
@@ -113,6 +114,15 @@ GUARDS: dict[str, Permission | None] = {
     "POST /members/{member_id}/stored-value/recharges": stored_value.RECHARGE,
     "POST /stored-value/recharges/{recharge_id}/refund": stored_value.REFUND_RECHARGE,
     "POST /members/{member_id}/stored-value/refund": stored_value.REFUND_ACCOUNT,
+    "GET /count-card-products": None,
+    "POST /count-card-products": count_cards.EDIT_PRODUCTS,
+    "GET /count-card-products/{card_product_id}": None,
+    "PATCH /count-card-products/{card_product_id}": count_cards.EDIT_PRODUCTS,
+    "POST /members/{member_id}/count-cards": count_cards.SELL,
+    "GET /members/{member_id}/count-cards": None,
+    "GET /count-cards/{card_id}": None,
+    "POST /count-cards/{card_id}/uses": count_cards.USE,
+    "POST /count-cards/{card_id}/uses/{use_id}/revoke": count_cards.REVOKE_USE,
     "PUT /members/{member_id}/stored-value/password": stored_value.SET_PASSWORD,
     "GET /coupon-templates": coupons.VIEW,
     "GET /coupon-templates/report": coupons.VIEW_REPORT,

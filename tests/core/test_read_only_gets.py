@@ -23,6 +23,7 @@ from patron.console.web import SESSION_COOKIE
 from patron.core import db
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
+from patron.count_cards import cards, products
 from patron.deps import _needs, write_session
 from patron.imports import runner
 from patron.imports import service as imports
@@ -117,6 +118,10 @@ def rows(session: Session) -> dict[str, Any]:
     template = make_coupon_template(session)
     package = packages.save_package(session, SYSTEM, {"name": "充500送50", "pay": 50000})
     coupon = issue_coupon(session, template, member)
+    card_product = products.save_product(
+        session, SYSTEM, {"name": "洗车10次", "uses": 10, "price": 30000}
+    )
+    card = cards.sell(session, SYSTEM, member.id, store.id, card_product.id, cards.Payment("cash"))
     # An import page shows an import of its own kind.
     import_ids = {
         kind: imports.create(session, SYSTEM, kind, f"{kind.value}.csv", True, runner.owner()).id
@@ -143,6 +148,8 @@ def rows(session: Session) -> dict[str, Any]:
             "attribute_id": attribute.id,
             "template_id": template.id,
             "package_id": package.id,
+            "card_product_id": card_product.id,
+            "card_id": card.id,
             "code": codes.issue_code(session, SYSTEM, member.id).code,
             "import_id": import_ids[ImportKind.orders],
             "lang": "en",

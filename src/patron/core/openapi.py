@@ -118,6 +118,8 @@ BEYOND_SCHEMA = frozenset(
         Reason.stored_value_needs_member,
         Reason.password_too_simple,
         Reason.unknown_template,
+        Reason.unknown_card_product,
+        Reason.card_product_inactive,
     }
 )
 

@@ -87,6 +87,9 @@ class Reason(StrEnum):
     member_not_found = "member_not_found"
     # Stored value: a recharge names an amount or a package.
     amount_or_package = "amount_or_package"
+    # A recharge package's count cards: a product that does not exist, or is not on sale.
+    unknown_card_product = "unknown_card_product"
+    card_product_inactive = "card_product_inactive"
     # Stored value: paying an order with it, and the payment password.
     code_or_password = "code_or_password"
     verification_without_stored_value = "verification_without_stored_value"

@@ -119,6 +119,8 @@ class EntryKind(StrEnum):
     merge_in = "merge_in"
     merge_out = "merge_out"
     debt_payment = "debt_payment"
+    grant = "grant"  # points given (a recharge package, a campaign), not earned by an order
+    grant_reversal = "grant_reversal"  # a grant taken back (its recharge refunded)
 
 
 class PointsEntry(Base):

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from patron.core.actor import Actor
 from patron.core.openapi import errors
 from patron.core.pagination import Page, paginate
+from patron.count_cards.errors import ProductNotActive
 from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, require
 from patron.members import errors as member_errors
 from patron.members import visibility
@@ -133,6 +134,7 @@ def member_entries(
         PackageLimitReached,
         BalanceCapExceeded,
         RealNameRequired,
+        ProductNotActive,
     ),
 )
 def recharge(

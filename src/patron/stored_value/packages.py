@@ -1,4 +1,5 @@
-"""Recharge packages: pay P, receive P + bonus B (充500送50), optionally with coupons."""
+"""Recharge packages: pay P, receive P + bonus B (充500送50), optionally with coupons, count
+cards and points."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from patron.audit import service as audit
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
+from patron.count_cards.errors import ProductNotActive, ProductNotFound
+from patron.count_cards.products import on_sale
 from patron.coupons.errors import TemplateNotFound
 from patron.coupons.templates import get_template
 from patron.stored_value.errors import (
@@ -28,6 +31,8 @@ FIELDS = (
     "pay",
     "bonus",
     "coupons",
+    "count_cards",
+    "points",
     "valid_from",
     "valid_until",
     "per_member_limit",
@@ -59,6 +64,9 @@ def save_package(
     for key, value in values.items():
         setattr(package, key, value)
     _check(session, package)
+    # Only cards being set: a product taken off sale later does not block other edits.
+    for index, card in enumerate(values.get("count_cards") or []):
+        _check_card_product(session, index, card["product_id"])
     session.add(package)
     session.flush()
     audit.record(
@@ -74,6 +82,8 @@ def save_package(
 
 
 def _check(session: Session, package: RechargePackage) -> None:
+    if (package.points or 0) < 0:
+        raise InvalidInput("points", "a package grants no negative points", code=Reason.too_small)
     if (
         package.valid_from is not None
         and package.valid_until is not None
@@ -91,6 +101,23 @@ def _check(session: Session, package: RechargePackage) -> None:
                 f"no coupon template {coupon['template_id']}",
                 code=Reason.unknown_template,
             ) from exc
+
+
+def _check_card_product(session: Session, index: int, product_id: int) -> None:
+    """A package gives cards of an existing product on sale."""
+    field = f"count_cards.{index}.product_id"
+    try:
+        on_sale(session, product_id)
+    except ProductNotFound as exc:
+        raise InvalidInput(
+            field, f"no count-card product {product_id}", code=Reason.unknown_card_product
+        ) from exc
+    except ProductNotActive as exc:
+        raise InvalidInput(
+            field,
+            f"count-card product {product_id} is not active",
+            code=Reason.card_product_inactive,
+        ) from exc
 
 
 def _snapshot(package: RechargePackage) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Recharges after the prepaid-card rules: the balance cap, real-name details for a large
-recharge, the cooling-off refund of a whole recharge, and the account refund."""
+recharge, the cooling-off refund of a whole recharge (with what its package gave), and the
+account refund."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.core.settings import get_settings
+from patron.count_cards import cards as count_cards
+from patron.count_cards import products as card_products
 from patron.coupons.issuing import issue_coupons
 from patron.coupons.models import IssueSource
 from patron.members import merge as member_merge
+from patron.points import grants
 from patron.stored_value import packages
 from patron.stored_value.errors import (
     BalanceCapExceeded,
@@ -33,6 +37,7 @@ from patron.stored_value.ledger import lock_accounts, post
 from patron.stored_value.models import (
     EntryKind,
     Recharge,
+    RechargePackage,
     RechargeStatus,
     StoredValueEntry,
 )
@@ -75,8 +80,10 @@ def recharge(
     real_name: RealName | None = None,
 ) -> Recharge:
     """Pay in `amount` fen, or buy a package (its pay as principal, its bonus as bonus, its
-    coupons issued); refused with nothing written: 422 real_name_required from the real-name
-    threshold up, 409 balance_cap_exceeded when principal + bonus would pass the cap."""
+    coupons issued, its count cards given at price 0, its points granted); refused with
+    nothing written: 422 real_name_required from the real-name threshold up, 409
+    balance_cap_exceeded when principal + bonus would pass the cap, 409 product_not_active
+    when a package card's product was taken off sale."""
     RECHARGE.check(actor)
     check_store(session, actor, store_id)
     settings = get_settings()
@@ -125,16 +132,8 @@ def recharge(
     post(session, account, EntryKind.recharge, principal, 0, **common)
     if bonus:
         post(session, account, EntryKind.bonus, 0, bonus, **common)
-    for coupon in package.coupons if package is not None else []:
-        issue_coupons(
-            session,
-            actor,
-            coupon["template_id"],
-            [member_id] * coupon["count"],
-            source=IssueSource.recharge_package,
-            source_ref=f"recharge:{record.id}",
-            store_id=store_id,
-        )
+    if package is not None:
+        _give_package(session, actor, package, record)
     audit.record(
         session,
         actor,
@@ -153,11 +152,54 @@ def recharge(
     return record
 
 
+def _give_package(
+    session: Session, actor: Actor, package: RechargePackage, record: Recharge
+) -> None:
+    """What a package gives beside the money: coupons, count cards (price 0), points."""
+    source_ref = f"recharge:{record.id}"
+    for coupon in package.coupons:
+        issue_coupons(
+            session,
+            actor,
+            coupon["template_id"],
+            [record.member_id] * coupon["count"],
+            source=IssueSource.recharge_package,
+            source_ref=source_ref,
+            store_id=record.store_id,
+        )
+    payment = count_cards.Payment(count_cards.PACKAGE, source_ref)
+    for card in package.count_cards:
+        product = card_products.on_sale(session, card["product_id"])
+        for _ in range(card["count"]):
+            count_cards.issue(
+                session,
+                actor,
+                record.member_id,
+                product,
+                record.store_id,
+                payment,
+                price=0,
+                recharge_id=record.id,
+            )
+    if package.points:
+        grants.grant_points(
+            session,
+            actor,
+            record.member_id,
+            package.points,
+            reason=f"recharge package {package.name}",
+            store_id=record.store_id,
+            source_ref=source_ref,
+        )
+
+
 def refund_recharge(session: Session, actor: Actor, recharge_id: int) -> Recharge:
     """Within the cooling-off period, refund a whole recharge: its principal paid out, its bonus
-    taken back. Only an untouched recharge: no spend from the account since it, and the account
-    still holding at least its principal and its bonus (a later account refund or merge took
-    them); else 409 recharge_used. After the period 409 cooling_off_over."""
+    taken back, its package's count cards voided and its points taken back. Only an untouched
+    recharge: no spend from the account since it, the account still holding at least its
+    principal and its bonus (a later account refund or merge took them), none of its cards
+    used (a revoked use gives the use back) and every granted point still available; else 409
+    recharge_used. After the period 409 cooling_off_over."""
     REFUND_RECHARGE.check(actor)
     owner = session.scalar(select(Recharge.member_id).where(Recharge.id == recharge_id))
     if owner is None:
@@ -189,6 +231,7 @@ def refund_recharge(session: Session, actor: Actor, recharge_id: int) -> Recharg
     )
     if spent_since or account.principal < record.principal or account.bonus < record.bonus:
         raise RechargeUsed(f"recharge {recharge_id} has been drawn on")
+    _take_back_package(session, actor, record)
     post(
         session,
         account,
@@ -212,6 +255,27 @@ def refund_recharge(session: Session, actor: Actor, recharge_id: int) -> Recharg
         after={"principal": record.principal, "bonus": record.bonus},
     )
     return record
+
+
+def _take_back_package(session: Session, actor: Actor, record: Recharge) -> None:
+    """Void the package's cards (uses_left 0; they read as `void` since their recharge is
+    refunded) and take its points back; 409 recharge_used, nothing written, when a card has
+    been used or a granted point has left its lot."""
+    cards = count_cards.lock_package_cards(session, record.id)
+    used = [card.id for card in cards if card.uses_left != card.uses]
+    if used:
+        raise RechargeUsed(f"recharge {record.id}'s count cards {used} have been used")
+    if not grants.take_back(
+        session,
+        actor,
+        record.member_id,
+        f"recharge:{record.id}",
+        reason="cooling-off refund",
+        store_id=record.store_id,
+    ):
+        raise RechargeUsed(f"recharge {record.id}'s points have been spent")
+    for card in cards:
+        card.uses_left = 0
 
 
 def refund_account(

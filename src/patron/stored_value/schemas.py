@@ -31,11 +31,20 @@ class PackageCouponIn(Input):
     count: int = Field(ge=1, le=100)
 
 
+class PackageCardIn(Input):
+    product_id: RowId = Field(description="an active count-card product")
+    count: int = Field(ge=1, le=100)
+
+
 class PackageIn(Input):
     name: Name = Field(min_length=1, max_length=100)
     pay: int = Field(gt=0, le=MAX_FEN, description="fen paid, loaded as principal")
     bonus: int = Field(default=0, ge=0, le=MAX_FEN, description="fen given as bonus")
     coupons: list[PackageCouponIn] = Field(default_factory=list, max_length=20)
+    count_cards: list[PackageCardIn] = Field(default_factory=list, max_length=20)
+    points: int = Field(
+        default=0, ge=0, le=MAX_FEN, description="points granted, available at once"
+    )
     valid_from: Moment | None = None
     valid_until: Moment | None = None
     per_member_limit: int | None = Field(default=None, ge=1)
@@ -47,6 +56,10 @@ class PackageUpdate(Input):
     pay: Annotated[int | None, NOT_NULL] = Field(default=None, gt=0, le=MAX_FEN)
     bonus: Annotated[int | None, NOT_NULL] = Field(default=None, ge=0, le=MAX_FEN)
     coupons: Annotated[list[PackageCouponIn] | None, NOT_NULL] = Field(default=None, max_length=20)
+    count_cards: Annotated[list[PackageCardIn] | None, NOT_NULL] = Field(
+        default=None, max_length=20
+    )
+    points: Annotated[int | None, NOT_NULL] = Field(default=None, ge=0, le=MAX_FEN)
     valid_from: Moment | None = None
     valid_until: Moment | None = None
     per_member_limit: int | None = Field(default=None, ge=1)
@@ -54,7 +67,7 @@ class PackageUpdate(Input):
 
 
 # What a PATCH may leave out but never clear.
-NOT_NULLABLE = ("name", "pay", "bonus", "coupons", "status")
+NOT_NULLABLE = ("name", "pay", "bonus", "coupons", "count_cards", "points", "status")
 
 
 class PackageOut(BaseModel):
@@ -65,6 +78,8 @@ class PackageOut(BaseModel):
     pay: int
     bonus: int
     coupons: list[dict[str, Any]]
+    count_cards: list[dict[str, Any]]
+    points: int
     valid_from: datetime | None
     valid_until: datetime | None
     per_member_limit: int | None
