@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
+from rich.table import Table
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
@@ -353,6 +355,111 @@ def stored_value_verify() -> None:
     if mismatches:
         raise typer.Exit(1)
     out.print("stored-value ledger consistent: every account matches its entries")
+
+
+def iso_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+class FileFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+FormatOption = Annotated[
+    FileFormat | None,
+    typer.Option(
+        "--format", help="Write the rows as a file (default: from --output's suffix, else csv)."
+    ),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", dir_okay=False, help="Write the file here (CSV: else to stdout)."),
+]
+
+
+@stored_value_app.command("settlement")
+def stored_value_settlement(
+    first: Annotated[
+        date, typer.Option("--from", parser=iso_day, help="First business day included.")
+    ],
+    last: Annotated[date, typer.Option("--to", parser=iso_day, help="Last business day included.")],
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="A store's id, or hq: the entries behind its figures."),
+    ] = None,
+    file_format: FormatOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Cross-store settlement (跨店结算): principal recharged, refunded, spent and adjusted per
+    store, and net = what the store owes HQ."""
+    from patron.stored_value import reports
+
+    chosen = None
+    if store is not None:
+        if store != reports.HQ and not store.isdigit():
+            raise typer.BadParameter(
+                f"{store!r} is neither a store id nor hq", param_hint="--store"
+            )
+        chosen = reports.StoreRef(None if store == reports.HQ else int(store))
+    with db.transaction(read_only=True) as session:
+        report = reports.settlement(session, SYSTEM, reports.Period(first, last), chosen)
+        header: Sequence[str]
+        if report.entries is not None:
+            header, rows = reports.ENTRY_COLUMNS, list(reports.entry_rows(report.entries))
+        else:
+            header, rows = reports.SETTLEMENT_COLUMNS, list(reports.settlement_rows(report))
+    _table_or_file(f"settlement {first} – {last}", header, rows, file_format, output)
+
+
+@stored_value_app.command("liability")
+def stored_value_liability(file_format: FormatOption = None, output: OutputOption = None) -> None:
+    """Principal and bonus members hold now, by the store of the recharges it remains of."""
+    from patron.stored_value import reports
+
+    with db.transaction(read_only=True) as session:
+        rows = list(reports.liability_rows(reports.liability(session, SYSTEM)))
+    _table_or_file("liability", reports.LIABILITY_COLUMNS, rows, file_format, output)
+
+
+def _table_or_file(
+    title: str,
+    header: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    file_format: FileFormat | None,
+    output: Path | None,
+) -> None:
+    """The rows as a table on the terminal, or as a CSV or .xlsx file (CSV may go to stdout)."""
+    from patron.core import export
+
+    if file_format is None and output is None:
+        table = Table(title=title)
+        for column in header:
+            table.add_column(column, justify="right" if column in AMOUNTS else "left")
+        for row in rows:
+            table.add_row(*("" if cell is None else str(cell) for cell in row))
+        out.print(table)
+        return
+    chosen = export.Format(
+        file_format or ("xlsx" if output and output.suffix == ".xlsx" else "csv")
+    )
+    if output is None and chosen is export.Format.xlsx:
+        raise typer.BadParameter("an .xlsx file needs --output", param_hint="--format")
+    with export.spooled(chosen, header, rows, title) as spool:
+        content = spool.read()
+    if output is None:
+        typer.echo(content.decode("utf-8-sig"), nl=False)
+    else:
+        output.write_bytes(content)
+        out.print(f"wrote {len(rows)} rows to {output}")
+
+
+AMOUNTS = frozenset(
+    {"recharged", "refunded", "spent", "adjusted", "net", "principal", "bonus", "member_id"}
+)
 
 
 @coupons_app.command("issue")

@@ -177,6 +177,10 @@ def test_no_read_only_get_writes(
         "/console/members": [{}, {"q": MOBILE}, {"q": CARD}],
         "/console/members/{member_id:int}/merge": [{"source": rows["source"].id}],
         "/console/products/export": [{"format": "csv"}, {"format": "xlsx"}],
+        "/api/v1/stored-value/settlement": [
+            {"from": "2026-01-01", "to": "2026-12-31"},
+            {"from": "2026-01-01", "to": "2026-12-31", "store_id": "hq", "format": "xlsx"},
+        ],
     }
     refused: dict[str, list[str]] = {}
     answered: dict[str, set[int]] = {}

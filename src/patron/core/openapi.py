@@ -117,6 +117,7 @@ BEYOND_SCHEMA = frozenset(
         Reason.verifications_differ,
         Reason.stored_value_needs_member,
         Reason.password_too_simple,
+        Reason.zero_adjustment,
         Reason.unknown_template,
         Reason.unknown_card_product,
         Reason.card_product_inactive,

@@ -96,6 +96,8 @@ class Reason(StrEnum):
     verifications_differ = "verifications_differ"
     stored_value_needs_member = "stored_value_needs_member"
     password_too_simple = "password_too_simple"
+    # ... and an adjustment moves principal or bonus.
+    zero_adjustment = "zero_adjustment"
     # Imported files and their rows.
     file_empty = "file_empty"
     file_unreadable = "file_unreadable"

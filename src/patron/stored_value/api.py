@@ -1,21 +1,24 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Response
 from sqlalchemy import select
 
+from patron.core import clock, export
 from patron.core.actor import Actor
+from patron.core.moments import Day
 from patron.core.openapi import errors
 from patron.core.pagination import Page, paginate
 from patron.count_cards.errors import ProductNotActive
 from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, require
 from patron.members import errors as member_errors
 from patron.members import visibility
-from patron.stored_value import packages, payments, permissions, recharges
+from patron.stored_value import adjustments, packages, payments, permissions, recharges, reports
 from patron.stored_value.errors import (
     BalanceCapExceeded,
     CoolingOffOver,
+    InsufficientBalance,
     NothingToRefund,
     PackageLimitReached,
     PackageNotAvailable,
@@ -28,14 +31,22 @@ from patron.stored_value.errors import (
 from patron.stored_value.models import StoredValueAccount, StoredValueEntry
 from patron.stored_value.schemas import (
     AccountRefundIn,
+    AdjustmentIn,
     BalanceOut,
     EntryOut,
+    FiguresOut,
+    HoldingOut,
+    LiabilityOut,
+    LiabilityRowOut,
     PackageIn,
     PackageOut,
     PackageUpdate,
     PaymentPasswordIn,
     RechargeIn,
     RechargeOut,
+    SettlementEntryOut,
+    SettlementOut,
+    SettlementRowOut,
 )
 
 router = OneHopRouter(tags=["stored value"])
@@ -204,3 +215,148 @@ def set_payment_password(
     member = visibility.get_active_member(session, actor, member_id)
     payments.set_password(session, actor, member.id, data.password)
     return Response(status_code=204)
+
+
+# Settlement, liability and manual adjustments.
+
+FiguresReader = Annotated[Actor, Depends(require(permissions.VIEW_FIGURES))]
+Adjuster = Annotated[Actor, Depends(require(permissions.ADJUST))]
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {media: {} for media in export.MEDIA_TYPES.values()},
+        "description": "JSON, or with `format` the same rows as a CSV or .xlsx file",
+    }
+}
+
+
+@router.get("/stored-value/settlement", response_model=SettlementOut, responses=FILE_RESPONSES)
+def settlement(
+    session: SessionDep,
+    actor: FiguresReader,
+    first: Annotated[Day, Query(alias="from", description="first business day included")],
+    last: Annotated[Day, Query(alias="to", description="last business day included")],
+    store_id: Annotated[
+        str | None,
+        Query(
+            pattern=r"^(hq|[1-9][0-9]{0,17})$",
+            description="a store's id, or `hq`: that row alone, with the entries behind it",
+        ),
+    ] = None,
+    file_format: Annotated[export.Format | None, Query(alias="format")] = None,
+) -> SettlementOut | Response:
+    """Principal recharged, refunded, spent and adjusted per store; net = what the store owes
+    HQ (negative: HQ owes the store)."""
+    store = (
+        None if store_id is None else reports.StoreRef(None if store_id == "hq" else int(store_id))
+    )
+    report = reports.settlement(session, actor, reports.Period(first, last), store)
+    if file_format is not None:
+        name = f"stored-value-settlement-{first:%Y%m%d}-{last:%Y%m%d}"
+        if report.entries is not None:
+            return export.download(
+                file_format,
+                f"{name}-{store_id}",
+                reports.ENTRY_COLUMNS,
+                reports.entry_rows(report.entries),
+            )
+        return export.download(
+            file_format, name, reports.SETTLEMENT_COLUMNS, reports.settlement_rows(report)
+        )
+    return _settlement_out(report)
+
+
+@router.get("/stored-value/liability", response_model=LiabilityOut, responses=FILE_RESPONSES)
+def liability(
+    session: SessionDep,
+    actor: FiguresReader,
+    file_format: Annotated[export.Format | None, Query(alias="format")] = None,
+) -> LiabilityOut | Response:
+    """Principal and bonus members hold now, by the store of the recharges it remains of."""
+    report = reports.liability(session, actor)
+    if file_format is not None:
+        stamp = clock.now().astimezone(clock.business_tz()).strftime("%Y%m%d-%H%M")
+        return export.download(
+            file_format,
+            f"stored-value-liability-{stamp}",
+            reports.LIABILITY_COLUMNS,
+            reports.liability_rows(report),
+        )
+    return _liability_out(report)
+
+
+@router.post(
+    "/members/{member_id}/stored-value/adjustments",
+    response_model=EntryOut,
+    status_code=201,
+    responses=errors(
+        member_errors.MemberNotFound,
+        member_errors.MemberNotActive,
+        InsufficientBalance,
+        BalanceCapExceeded,
+    ),
+)
+def adjust(
+    member_id: int, data: AdjustmentIn, session: SessionDep, actor: Adjuster, once: IdempotentDep
+) -> Response:
+    """Correct a member's principal or bonus by hand (signed fen), with a reason; audited."""
+
+    def work() -> EntryOut:
+        member = visibility.get_active_member(session, actor, member_id)
+        entry = adjustments.adjust(
+            session, actor, member.id, data.store_id, data.principal, data.bonus, data.reason
+        )
+        return EntryOut.model_validate(entry)
+
+    return once(actor, data, work)
+
+
+def _settlement_out(report: reports.Settlement) -> SettlementOut:
+    return SettlementOut(
+        from_=report.period.first,
+        to=report.period.last,
+        rows=[
+            SettlementRowOut(
+                store_id=r.store_id,
+                store_code=r.store_code,
+                store_name=r.store_name,
+                **_figures(r.figures).model_dump(),
+            )
+            for r in report.rows
+        ],
+        totals=_figures(report.totals),
+        entries=None
+        if report.entries is None
+        else [SettlementEntryOut.model_validate(e) for e in report.entries],
+    )
+
+
+def _figures(figures: reports.Figures) -> FiguresOut:
+    return FiguresOut(
+        recharged=figures.recharged,
+        refunded=figures.refunded,
+        spent=figures.spent,
+        adjusted=figures.adjusted,
+        net=figures.net,
+    )
+
+
+def _liability_out(report: reports.Liability) -> LiabilityOut:
+    return LiabilityOut(
+        rows=[
+            LiabilityRowOut(
+                store_id=r.store_id,
+                store_code=r.store_code,
+                store_name=r.store_name,
+                **_holding(r.holding).model_dump(),
+            )
+            for r in report.rows
+        ],
+        unattributed=_holding(report.unattributed),
+        totals=_holding(report.totals),
+    )
+
+
+def _holding(holding: reports.Holding) -> HoldingOut:
+    return HoldingOut(
+        principal=holding.principal, bonus=holding.bonus, balance=holding.principal + holding.bonus
+    )

@@ -18,3 +18,9 @@ REFUND_ACCOUNT = Permission("stored_value.refund_account", {Role.hq_admin, Role.
 SET_PASSWORD = Permission(
     "stored_value.set_password", {Role.hq_admin, Role.store_manager, Role.cashier}
 )
+# Settlement and liability: HQ finance chain-wide, a store manager their own stores' rows.
+VIEW_FIGURES = Permission(
+    "stored_value.view_figures", {Role.hq_admin, Role.hq_finance, Role.store_manager}
+)
+# A manual correction of a member's principal or bonus, with its reason.
+ADJUST = Permission("stored_value.adjust", {Role.hq_admin, Role.hq_finance})

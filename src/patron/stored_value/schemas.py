@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -171,3 +171,81 @@ class PaymentPasswordIn(Input):
         description="6 digits; not all the same, not a straight run (123456, 987654): "
         "password_too_simple",
     )
+
+
+# Settlement, liability and manual adjustments.
+
+
+class FiguresOut(BaseModel):
+    """Principal in fen."""
+
+    recharged: int
+    refunded: int
+    spent: int = Field(description="less what order refunds put back")
+    adjusted: int
+    net: int = Field(description="recharged + adjusted − refunded − spent")
+
+
+class SettlementRowOut(FiguresOut):
+    store_id: int | None = Field(description="null: HQ (online recharges, movements at no store)")
+    store_code: str | None
+    store_name: str | None
+
+
+class SettlementEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    member_id: int
+    kind: str
+    principal: int
+    store_id: int | None
+    created_at: datetime
+    order_id: int | None
+    recharge_id: int | None
+    refund_id: int | None
+    operator: str
+    reason: str
+
+
+class SettlementOut(BaseModel):
+    from_: date = Field(serialization_alias="from")
+    to: date
+    rows: list[SettlementRowOut]
+    totals: FiguresOut
+    entries: list[SettlementEntryOut] | None = Field(
+        description="with store_id: the entries behind its figures, oldest first"
+    )
+
+
+class HoldingOut(BaseModel):
+    principal: int
+    bonus: int
+    balance: int
+
+
+class LiabilityRowOut(HoldingOut):
+    store_id: int | None = Field(description="the store of recharge; null: online (HQ)")
+    store_code: str | None
+    store_name: str | None
+
+
+class LiabilityOut(BaseModel):
+    rows: list[LiabilityRowOut]
+    unattributed: HoldingOut = Field(description="what no recharge explains")
+    totals: HoldingOut
+
+
+class AdjustmentIn(Input):
+    store_id: RowId | None = Field(default=None, description="booked to this store; null: HQ")
+    principal: int = Field(default=0, ge=-MAX_FEN, le=MAX_FEN, description="signed fen")
+    bonus: int = Field(default=0, ge=-MAX_FEN, le=MAX_FEN, description="signed fen")
+    reason: MultiLine = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _moves_something(self) -> AdjustmentIn:
+        if not self.principal and not self.bonus:
+            raise PydanticCustomError(
+                Reason.zero_adjustment.value, "adjust principal, bonus or both"
+            )
+        return self
