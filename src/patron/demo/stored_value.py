@@ -4,8 +4,9 @@ for an order (a package 充500送50 or 充1000送150, or a plain amount), some o
 belongs to HQ). Some of their later orders are paid from the balance while it covers them, and
 now and then a member tops up. A few
 members take a recharge back within the cooling-off days, and one asks for the account's
-principal to be paid out. After the points are earned, some orders paid from stored value are
-refunded, which puts back what they took.
+principal to be paid out. A few members buy a count card (次卡) of the stores' services at a
+visit, some from their balance, and use it every week or two. After the points are earned, some
+orders paid from stored value are refunded, which puts back what they took.
 
 The plan is made before the orders are written (the orders it pays get `stored_value` as their
 payment method, so the points earning sees the principal and bonus they took); then every
@@ -29,12 +30,16 @@ from sqlalchemy.orm import Session
 
 from patron.core import clock
 from patron.core.actor import SYSTEM
+from patron.count_cards import cards as count_cards
+from patron.count_cards import products as count_card_products
+from patron.count_cards import uses as count_card_uses
+from patron.members import codes as member_codes
 from patron.members.registry import RosterEntry
 from patron.orders import service as orders
 from patron.orders.importer import ParsedOrder
 from patron.orders.models import Order, PaymentMethod
 from patron.orders.schemas import RefundCreate, RefundItemIn
-from patron.stored_value import ledger, packages, recharges
+from patron.stored_value import ledger, packages, payments, recharges
 from patron.stored_value.models import (
     EntryKind,
     RechargeStatus,
@@ -67,6 +72,14 @@ ACCOUNT_REFUND_REASON = "会员搬离本市，申请退还储值本金"
 ORDER_REFUNDS = 0.02  # of the orders paid from stored value in the last REFUND_WINDOW
 REFUND_WINDOW = timedelta(days=90)
 REFUND_REASONS = ("商品质量问题", "顾客七天无理由退货", "尺码不合适")
+CARD_PRODUCTS = (  # name, service, uses, validity days, price (fen): the stores' services
+    ("面部护理10次卡", "美容护理 面部清洁补水", 10, 365, 98000),
+    ("头皮养护5次卡", "洗护中心 头皮养护", 5, 180, 45000),
+    ("婴儿游泳10次卡", "母婴馆 婴儿游泳", 10, 180, 88000),
+    ("现磨咖啡20杯卡", "食品区 现磨咖啡", 20, 90, 30000),
+)
+CARD_BUYERS = 0.006  # of the members, each buying a card at a store visit since the launch
+CARD_FROM_BALANCE = 0.6  # a card buyer whose balance covers it pays from stored value
 
 
 @dataclass(frozen=True)
@@ -92,7 +105,22 @@ class AccountRefund:
     store_id: int | None  # None: HQ
 
 
-Step = Recharge | Spend | AccountRefund
+@dataclass(frozen=True)
+class CardSale:
+    at: datetime
+    member_id: int
+    store_id: int
+    product: str  # name
+    method: str  # stored_value: from the balance
+
+
+@dataclass(frozen=True)
+class CardUse:
+    at: datetime
+    sale: CardSale
+
+
+Step = Recharge | Spend | AccountRefund | CardSale | CardUse
 
 
 @dataclass
@@ -138,10 +166,13 @@ class Planner:
         wanted = min(len(candidates), round(len(self.home) * RECHARGERS))
         chosen = set(self.rng.sample(candidates, wanted))
         first = self._first_orders(later, chosen)
+        card_orders = self._card_orders(later, chosen)
         plan = Plan()
         balances, done = plan.balances, set()
         for order in later:
             member_id = order.member_id or 0
+            if card_orders.get(member_id) is order:
+                plan.steps += self._card(order, balances)
             if member_id not in chosen or member_id in done:
                 continue
             amount = _paid(order)
@@ -179,6 +210,42 @@ class Planner:
                 by_member[order.member_id].append(order)
         return {m: self.rng.choice(found) for m, found in by_member.items()}
 
+    def _card_orders(
+        self, later: Sequence[ParsedOrder], rechargers: set[int]
+    ) -> dict[int, ParsedOrder]:
+        """The store visit at which each card buyer buys their card: one of their visits since
+        the launch, not the first when there are more. Half the buyers hold stored value."""
+        visits: dict[int, list[ParsedOrder]] = defaultdict(list)
+        for order in later:
+            if order.member_id is not None and order.store_id != self.online_store:
+                visits[order.member_id].append(order)
+        wanted = round(len(self.home) * CARD_BUYERS)
+        holding = sorted(m for m in visits if m in rechargers and len(visits[m]) > 1)
+        buyers = self.rng.sample(holding, min(len(holding), wanted // 2))
+        others = sorted(set(visits) - set(buyers))
+        buyers += self.rng.sample(others, min(len(others), wanted - len(buyers)))
+        return {m: self.rng.choice(visits[m][1:] or visits[m]) for m in sorted(buyers)}
+
+    def _card(self, order: ParsedOrder, balances: dict[int, int]) -> list[Step]:
+        """A card bought with the order, and its uses every week or two while it lasts."""
+        rng, member_id = self.rng, order.member_id or 0
+        name, _, uses, days, price = rng.choice(CARD_PRODUCTS)
+        if balances.get(member_id, 0) >= price and rng.random() < CARD_FROM_BALANCE:
+            method = PaymentMethod.stored_value.value
+            balances[member_id] -= price
+        else:
+            method = _payment_method(rng)
+        sale = CardSale(order.occurred_at + BEFORE_PAYING, member_id, order.store_id, name, method)
+        steps: list[Step] = [sale]
+        until = min(self.now, sale.at + timedelta(days=days - 1))
+        at = sale.at
+        for _ in range(rng.randint(1, uses)):
+            at += timedelta(days=rng.uniform(4, 16))
+            if at >= until:
+                break
+            steps.append(CardUse(at, sale))
+        return steps
+
     def _recharge(self, order: ParsedOrder, needed: int, cooling: bool = True) -> Recharge:
         rng = self.rng
         choices = [c for c, _ in CHOICES if sum(_amounts(c)) >= needed] or [CHOICES[1][0]]
@@ -188,7 +255,6 @@ class Planner:
         store_id = None if online and rng.random() < ONLINE_RECHARGE else order.store_id
         if online and store_id is not None:
             store_id = self.home.get(order.member_id or 0) or order.store_id
-        method = rng.choices([m for m, _ in RECHARGE_PAYMENTS], [w for _, w in RECHARGE_PAYMENTS])
         at = order.occurred_at - BEFORE_PAYING
         taken_back = None
         if cooling and rng.random() < COOLING_OFF:
@@ -196,7 +262,7 @@ class Planner:
             if taken_back >= self.now:
                 taken_back = None
         member_id = order.member_id or 0
-        return Recharge(at, member_id, store_id, choice, method[0], taken_back)
+        return Recharge(at, member_id, store_id, choice, _payment_method(rng), taken_back)
 
     def _account_refunds(self, plan: Plan) -> None:
         """Members who leave with principal on the account, a few weeks after their last use."""
@@ -216,12 +282,18 @@ class Planner:
             plan.balances[member_id] = 0
 
 
+def _payment_method(rng: random.Random) -> str:
+    return rng.choices([m for m, _ in RECHARGE_PAYMENTS], [w for _, w in RECHARGE_PAYMENTS])[0]
+
+
 def _moment(step: Step) -> datetime:
     return step.order.occurred_at if isinstance(step, Spend) else step.at
 
 
 def _member(step: Step) -> int:
-    return (step.order.member_id or 0) if isinstance(step, Spend) else step.member_id
+    if isinstance(step, Spend):
+        return step.order.member_id or 0
+    return step.sale.member_id if isinstance(step, CardUse) else step.member_id
 
 
 def prepare(
@@ -256,7 +328,10 @@ def finish(session: Session, plan: Plan) -> None:
     moment, through the services, oldest first."""
     if not plan.steps:
         return
-    package_ids = create_packages(session, clock.now() - LAUNCH - timedelta(days=1))
+    launch = clock.now() - LAUNCH - timedelta(days=1)
+    package_ids = create_packages(session, launch)
+    product_ids = create_card_products(session, launch)
+    card_ids: dict[CardSale, int] = {}
     order_ids = _order_ids(session, [s.order for s in plan.spends])
     taken_back: list[tuple[datetime, int]] = []  # (when, recharge id), oldest first
     with Progress(transient=True) as progress:
@@ -279,6 +354,13 @@ def finish(session: Session, plan: Plan) -> None:
                         order.store_id,
                         order_ids[(order.store_id, order.external_id)],
                     )
+            elif isinstance(step, CardSale):
+                card_ids[step] = _sell_card(session, step, product_ids)
+            elif isinstance(step, CardUse):
+                with clock.frozen(step.at):
+                    count_card_uses.use_card(
+                        session, SYSTEM, card_ids[step.sale], step.sale.store_id
+                    )
             else:
                 with clock.frozen(step.at):
                     recharges.refund_account(
@@ -289,6 +371,37 @@ def finish(session: Session, plan: Plan) -> None:
             progress.advance(task)
     for at, recharge_id in taken_back:
         _take_back(session, at, recharge_id)
+
+
+def create_card_products(session: Session, launch: datetime) -> dict[str, int]:
+    """The count-card products on sale since the launch, by name."""
+    made = {}
+    with clock.frozen(launch):
+        for name, service, uses, days, price in CARD_PRODUCTS:
+            values = {
+                "name": name,
+                "service": service,
+                "uses": uses,
+                "validity_days": days,
+                "price": price,
+            }
+            made[name] = count_card_products.save_product(session, SYSTEM, values).id
+    return made
+
+
+def _sell_card(session: Session, sale: CardSale, product_ids: dict[str, int]) -> int:
+    """The card sold through the count-card service; paid from the balance, the member shows
+    their member code."""
+    with clock.frozen(sale.at):
+        verification = None
+        if sale.method == PaymentMethod.stored_value:
+            code = member_codes.issue_code(session, SYSTEM, sale.member_id).code
+            verification = payments.Verification(member_code=code)
+        payment = count_cards.Payment(sale.method, "", verification)
+        card = count_cards.sell(
+            session, SYSTEM, sale.member_id, sale.store_id, product_ids[sale.product], payment
+        )
+    return card.id
 
 
 def _recharge(session: Session, step: Recharge, package_ids: dict[str, int]) -> int:
