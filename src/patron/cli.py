@@ -534,6 +534,7 @@ def demo(
 ) -> None:
     """Load the demo brand: stores, staff of every role, members."""
     from patron.demo import brand, history, loyalty, people
+    from patron.demo import stored_value as demo_stored_value
     from patron.members import registry
     from patron.orders import service as orders_service
 
@@ -552,6 +553,8 @@ def demo(
                 f"demo points: {earned.earned:,} earned, {earned.burns:,} members spent some, "
                 f"{earned.expired:,} expired"
             )
+            refunded = demo_stored_value.refund_orders(session, seed)
+            out.print(f"demo stored value: {demo_stored_value.summary(session, refunded)}")
     if not loaded:
         out.print("demo brand already present; nothing loaded")
     brand.print_logins(out)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from patron.core import clock
 from patron.core.actor import SYSTEM
 from patron.demo import coupons
+from patron.demo import stored_value as demo_stored_value
 from patron.demo.brand import ONLINE_STORE
 from patron.members import registry
 from patron.orders.importer import ParsedLine, ParsedOrder, write_orders
@@ -287,6 +288,9 @@ def load(session: Session, seed: int = 2026) -> OrderImportReport:
     everything = member_orders + list(generator.walk_in_orders(walk_in))
     everything.sort(key=lambda o: o.occurred_at)
     with_coupons = coupons.prepare(session, seed, roster, generator.start, everything)
+    paid_from_balance = demo_stored_value.prepare(
+        session, seed, roster, generator.online.id, everything
+    )
     report = OrderImportReport(
         dry_run=False, rows=0, orders=0, created=0, skipped=0, lines=0, errors=[]
     )
@@ -300,4 +304,5 @@ def load(session: Session, seed: int = 2026) -> OrderImportReport:
 
         write_orders(session, SYSTEM, tracked(), report, dry_run=False)
     coupons.finish(session, with_coupons)
+    demo_stored_value.finish(session, paid_from_balance)
     return report
