@@ -81,3 +81,8 @@ class StoredValueLocked(PatronError):
     code = "stored_value_locked"
     title = "Stored-value payments are locked after repeated failed verifications"
     keeps_changes = True
+
+
+class PackageCouponsUnavailable(Conflict):
+    code = "package_coupons_unavailable"
+    title = "The package's coupons cannot all be issued to this member (stock or limits)"
