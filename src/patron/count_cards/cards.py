@@ -209,14 +209,21 @@ def readable(session: Session, actor: Actor, card: CountCard) -> None:
         raise CardNotFound(f"no count card {card.id}")
 
 
-def lock_package_cards(session: Session, recharge_id: int) -> list[CountCard]:
-    """The cards a recharge's package gave, locked (the caller holds their member's row)."""
+def lock_package_cards(session: Session, *recharge_ids: int) -> list[CountCard]:
+    """The cards these recharges' packages gave, locked (the caller holds their member's row)."""
     return list(
         session.scalars(
             select(CountCard)
-            .where(CountCard.recharge_id == recharge_id)
+            .where(CountCard.recharge_id.in_(recharge_ids))
             .order_by(CountCard.id)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
     )
+
+
+def void_package_cards(cards: list[CountCard]) -> None:
+    """End the uses left on package cards (from `lock_package_cards`): once their recharge is
+    refunded they read as `void`; after an account refund, as `used_up`."""
+    for card in cards:
+        card.uses_left = 0

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -19,6 +19,7 @@ from patron.core.reasons import Reason
 from patron.core.settings import get_settings
 from patron.count_cards import cards as count_cards
 from patron.count_cards import products as card_products
+from patron.coupons import reclaiming
 from patron.coupons.issuing import issue_coupons
 from patron.coupons.models import IssueSource
 from patron.members import merge as member_merge
@@ -28,6 +29,7 @@ from patron.stored_value.errors import (
     BalanceCapExceeded,
     CoolingOffOver,
     NothingToRefund,
+    PackageCouponsUnavailable,
     RealNameRequired,
     RechargeNotFound,
     RechargeRefunded,
@@ -83,7 +85,9 @@ def recharge(
     coupons issued, its count cards given at price 0, its points granted); refused with
     nothing written: 422 real_name_required from the real-name threshold up, 409
     balance_cap_exceeded when principal + bonus would pass the cap, 409 product_not_active
-    when a package card's product was taken off sale."""
+    when a package card's product was taken off sale, 409 package_coupons_unavailable when
+    the member cannot be issued every coupon of the package (stock, per-member or per-day
+    limit; the request's rollback undoes what was written)."""
     RECHARGE.check(actor)
     check_store(session, actor, store_id)
     settings = get_settings()
@@ -158,7 +162,7 @@ def _give_package(
     """What a package gives beside the money: coupons, count cards (price 0), points."""
     source_ref = f"recharge:{record.id}"
     for coupon in package.coupons:
-        issue_coupons(
+        result = issue_coupons(
             session,
             actor,
             coupon["template_id"],
@@ -167,6 +171,12 @@ def _give_package(
             source_ref=source_ref,
             store_id=record.store_id,
         )
+        if result.refused:
+            raise PackageCouponsUnavailable(
+                f"template {coupon['template_id']} issued {len(result.issued)} of"
+                f" {coupon['count']} coupons ({result.refused[0].code})",
+                template_id=coupon["template_id"],
+            )
     payment = count_cards.Payment(count_cards.PACKAGE, source_ref)
     for card in package.count_cards:
         product = card_products.on_sale(session, card["product_id"])
@@ -195,11 +205,12 @@ def _give_package(
 
 def refund_recharge(session: Session, actor: Actor, recharge_id: int) -> Recharge:
     """Within the cooling-off period, refund a whole recharge: its principal paid out, its bonus
-    taken back, its package's count cards voided and its points taken back. Only an untouched
-    recharge: no spend from the account since it, the account still holding at least its
-    principal and its bonus (a later account refund or merge took them), none of its cards
-    used (a revoked use gives the use back) and every granted point still available; else 409
-    recharge_used. After the period 409 cooling_off_over."""
+    taken back, its package's count cards and coupons voided and its points taken back. Only
+    an untouched recharge: nothing drawn from the account since it (`_drawn_since`), the
+    account still holding at least its principal and its bonus, none of its cards used (a
+    revoked use gives the use back), none of its coupons redeemed or given away, and every
+    granted point still available; else 409 recharge_used. After the period 409
+    cooling_off_over."""
     REFUND_RECHARGE.check(actor)
     owner = session.scalar(select(Recharge.member_id).where(Recharge.id == recharge_id))
     if owner is None:
@@ -220,16 +231,11 @@ def refund_recharge(session: Session, actor: Actor, recharge_id: int) -> Recharg
     if now >= record.created_at + timedelta(days=days):
         raise CoolingOffOver(f"recharge {recharge_id}'s {days} days of cooling-off are over")
     account = lock_accounts(session, [record.member_id])[record.member_id]
-    spent_since = session.scalar(
-        select(
-            exists().where(
-                StoredValueEntry.member_id == record.member_id,
-                StoredValueEntry.kind == EntryKind.spend.value,
-                StoredValueEntry.created_at >= record.created_at,
-            )
-        )
-    )
-    if spent_since or account.principal < record.principal or account.bonus < record.bonus:
+    if (
+        _drawn_since(session, record)
+        or account.principal < record.principal
+        or account.bonus < record.bonus
+    ):
         raise RechargeUsed(f"recharge {recharge_id} has been drawn on")
     _take_back_package(session, actor, record)
     post(
@@ -257,14 +263,53 @@ def refund_recharge(session: Session, actor: Actor, recharge_id: int) -> Recharg
     return record
 
 
+def _drawn_since(session: Session, record: Recharge) -> bool:
+    """Whether anything left the account after the recharge was paid in: a spend, an account
+    refund, a merge or a negative adjustment. The balances alone do not tell: after an account
+    refund and a later recharge they would pay this one out of the later one's money. A
+    cooling-off refund of another recharge takes only that recharge's own money: it counts
+    not."""
+    paid_in = (
+        select(func.min(StoredValueEntry.id))
+        .where(StoredValueEntry.recharge_id == record.id)
+        .scalar_subquery()
+    )
+    entry = StoredValueEntry
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    entry.member_id == record.member_id,
+                    entry.id > paid_in,
+                    or_(
+                        entry.kind.in_([EntryKind.spend.value, EntryKind.merge_out.value]),
+                        and_(entry.kind == EntryKind.refund.value, entry.recharge_id.is_(None)),
+                        and_(
+                            entry.kind == EntryKind.adjust.value,
+                            or_(entry.principal < 0, entry.bonus < 0),
+                        ),
+                    ),
+                )
+            )
+        )
+    )
+
+
 def _take_back_package(session: Session, actor: Actor, record: Recharge) -> None:
     """Void the package's cards (uses_left 0; they read as `void` since their recharge is
-    refunded) and take its points back; 409 recharge_used, nothing written, when a card has
-    been used or a granted point has left its lot."""
+    refunded) and coupons, and take its points back; 409 recharge_used, nothing written, when
+    a card has been used, a coupon redeemed or given to another member, or a granted point has
+    left its lot. Coupons that expired or were voided meanwhile are left as they are."""
     cards = count_cards.lock_package_cards(session, record.id)
     used = [card.id for card in cards if card.uses_left != card.uses]
     if used:
         raise RechargeUsed(f"recharge {record.id}'s count cards {used} have been used")
+    coupons = reclaiming.issued_under(
+        session, record.member_id, IssueSource.recharge_package, f"recharge:{record.id}"
+    )
+    if coupons.gone:
+        gone = [coupon.id for coupon in coupons.gone]
+        raise RechargeUsed(f"recharge {record.id}'s coupons {gone} were redeemed or given away")
     if not grants.take_back(
         session,
         actor,
@@ -274,21 +319,23 @@ def _take_back_package(session: Session, actor: Actor, record: Recharge) -> None
         store_id=record.store_id,
     ):
         raise RechargeUsed(f"recharge {record.id}'s points have been spent")
-    for card in cards:
-        card.uses_left = 0
+    count_cards.void_package_cards(cards)
+    reclaiming.void_all(session, actor, coupons.available, "cooling-off refund")
 
 
 def refund_account(
     session: Session, actor: Actor, member_id: int, store_id: int | None, reason: str
 ) -> StoredValueEntry:
-    """Pay out the account's remaining principal; its bonus lapses. 409 nothing_to_refund when
-    no principal is left."""
+    """Pay out the account's remaining principal; its bonus lapses, and so do the package
+    extras of the recharges since the last account refund (`_end_package_extras`). 409
+    nothing_to_refund when no principal is left."""
     REFUND_ACCOUNT.check(actor)
     check_store(session, actor, store_id)
     account = lock_accounts(session, [member_id])[member_id]
     if account.principal <= 0:
         raise NothingToRefund(f"member {member_id} holds no principal")
     principal, bonus = account.principal, account.bonus
+    lapsed = _end_package_extras(session, actor, member_id, store_id)
     entry = post(
         session,
         account,
@@ -306,6 +353,72 @@ def refund_account(
         "member",
         member_id,
         store_id=store_id,
-        after={"principal_paid_out": principal, "bonus_lapsed": bonus, "reason": reason},
+        after={
+            "principal_paid_out": principal,
+            "bonus_lapsed": bonus,
+            **lapsed,
+            "reason": reason,
+        },
     )
     return entry
+
+
+def _end_package_extras(
+    session: Session, actor: Actor, member_id: int, store_id: int | None
+) -> dict[str, list[int]]:
+    """End what the packages of the member's recharges since the last account refund gave, as
+    their bonus ends: unused count cards voided, coupons still the member's and available
+    voided, granted points taken back while every one is still in its lot. What the member
+    has begun to use is kept: a card with a use, a redeemed or given coupon, points partly
+    spent (a card's use revoked the same day gives it back, which a voided card must not
+    get). Returns what lapsed and what was kept, by id, for the audit entry."""
+    recharge_ids = _package_recharges_since_last_refund(session, member_id)
+    cards = count_cards.lock_package_cards(session, *recharge_ids)
+    unused = [card for card in cards if card.uses_left == card.uses]
+    count_cards.void_package_cards(unused)
+    voided, points_kept = [], []
+    for recharge_id in recharge_ids:
+        source_ref = f"recharge:{recharge_id}"
+        coupons = reclaiming.issued_under(
+            session, member_id, IssueSource.recharge_package, source_ref
+        )
+        reclaiming.void_all(session, actor, coupons.available, "account refund")
+        voided += [coupon.id for coupon in coupons.available]
+        if not grants.take_back(
+            session, actor, member_id, source_ref, reason="account refund", store_id=store_id
+        ):
+            points_kept.append(recharge_id)
+    return {
+        "package_recharges": recharge_ids,
+        "count_cards_voided": [card.id for card in unused],
+        "coupons_voided": voided,
+        "points_kept_for_recharges": points_kept,
+    }
+
+
+def _package_recharges_since_last_refund(session: Session, member_id: int) -> list[int]:
+    """The member's package recharges not refunded, paid in after their last account refund
+    (whose extras an earlier account refund has ended)."""
+    last_refund = (
+        select(func.coalesce(func.max(StoredValueEntry.id), 0))
+        .where(
+            StoredValueEntry.member_id == member_id,
+            StoredValueEntry.kind == EntryKind.refund.value,
+            StoredValueEntry.recharge_id.is_(None),
+        )
+        .scalar_subquery()
+    )
+    return list(
+        session.scalars(
+            select(Recharge.id)
+            .join(StoredValueEntry, StoredValueEntry.recharge_id == Recharge.id)
+            .where(
+                Recharge.member_id == member_id,
+                Recharge.package_id.is_not(None),
+                Recharge.status == RechargeStatus.completed.value,
+                StoredValueEntry.kind == EntryKind.recharge.value,
+                StoredValueEntry.id > last_refund,
+            )
+            .order_by(Recharge.id)
+        )
+    )
