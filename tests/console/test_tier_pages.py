@@ -208,6 +208,7 @@ def test_an_admin_saves_the_program_and_a_bad_number_is_shown(
     page = admin.get("/console/tiers/program")
     assert page.status_code == 200
     assert "The last 12 months" in page.text
+    assert "5% off (95折)" in admin.get("/console/tiers/new").text
     form = {
         CSRF_FIELD: admin.headers["x-csrf"],
         "metric": "calendar_year",
