@@ -548,6 +548,9 @@ def demo(
         if orders and not (if_empty and orders_service.count_orders(session)):
             made = history.load(session, seed)
             out.print(f"demo orders: {made.created:,} orders with {made.lines:,} lines")
+            from patron.demo import tiers as demo_tiers
+
+            out.print(f"demo tiers: {demo_tiers.load(session)}")
             earned = loyalty.load(session, seed)
             out.print(
                 f"demo points: {earned.earned:,} earned, {earned.burns:,} members spent some, "

@@ -40,6 +40,7 @@ from patron.console.points_view import (
     reason_text,
     signed,
 )
+from patron.console.tier_pages import member_card
 from patron.console.web import (
     PAGE_HEADERS,
     CheckedForm,
@@ -226,6 +227,7 @@ def _detail(
         adjust_key=secrets.token_urlsafe(24),
         coupons=held,
         stored_value=balance_of(session, member.id),
+        tier=member_card(session, member),
     )
 
 

@@ -27,6 +27,7 @@ from patron.console import (
     store_pages,
     stored_value_pages,
     stored_value_report_pages,
+    tier_pages,
 )
 from patron.console.web import (
     PREFIX,
@@ -96,6 +97,7 @@ def router() -> APIRouter:
         stored_value_report_pages.router,
         count_card_pages.router,
         counter_sale_pages.router,
+        tier_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.

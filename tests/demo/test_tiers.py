@@ -1,0 +1,77 @@
+"""The demo tiers over a small history through the services: the four-tier ladder, growth that
+equals the ledger, upgrades dated when they were earned, and every member at or above the tier
+their qualifying growth earns (downgrades only at reviews)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from patron.core import clock
+from patron.demo import tiers as demo_tiers
+from patron.tiers import growth, ladder, standing
+from patron.tiers.models import GrowthEntry, MemberTier, TierChange
+from tests.factories import make_member, make_store
+from tests.tiers.helpers import order
+
+NOW = datetime(2026, 6, 18, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _now() -> Iterator[None]:
+    with clock.frozen(NOW):
+        yield
+
+
+def test_the_demo_ladder_replays_the_history(session: Session) -> None:
+    store = make_store(session)
+    steady, early, light = (make_member(session, store) for _ in range(3))
+    for month in range(20):  # ¥1,000 a month for 20 months: diamond by now
+        order(session, store, steady, 100_000, NOW - timedelta(days=30 * month + 3))
+    order(session, store, early, 600_000, NOW - timedelta(days=500))  # gold once, long ago
+    order(session, store, light, 50_000, NOW - timedelta(days=40))
+
+    report = demo_tiers.load(session)
+
+    assert [(r.name, r.name_en) for r in ladder.ladder(session)] == [
+        ("普通", "Basic"),
+        ("银卡", "Silver"),
+        ("金卡", "Gold"),
+        ("钻石", "Diamond"),
+    ]
+    assert report.growth == 20 * 1000 + 6000 + 500
+    assert report.members == {"普通": 1, "银卡": 0, "金卡": 1, "钻石": 1}
+    for member in (steady, early, light):
+        row = session.get(MemberTier, member.id)
+        assert row is not None
+        assert row.growth == session.scalar(
+            select(func.sum(GrowthEntry.growth)).where(GrowthEntry.member_id == member.id)
+        )
+    held = standing.tiers_of(session, [steady.id, early.id, light.id])
+    assert (held[steady.id].code, held[early.id].code, held[light.id].code) == (
+        "diamond",
+        "gold",
+        "normal",
+    )
+    # The early buyer went up when the order was made (the step after it), not today.
+    upgrade = session.scalars(
+        select(TierChange).where(TierChange.member_id == early.id, TierChange.reason == "upgrade")
+    ).one()
+    assert NOW - timedelta(days=500) <= upgrade.created_at <= NOW - timedelta(days=460)
+    # The steady buyer climbed step by step, on the way up through silver and gold.
+    climbed = session.scalars(
+        select(TierChange.to_tier_id).where(TierChange.member_id == steady.id)
+    ).all()
+    assert len(climbed) == 3
+    # Nobody holds less than their qualifying growth earns.
+    rungs = ladder.ladder(session)
+    for member in (steady, early, light):
+        earned = ladder.earned(
+            rungs, growth.qualifying_growth(session, member.id, "rolling_12m", NOW)
+        )
+        assert earned is not None
+        assert held[member.id].rank >= earned.rank
