@@ -37,6 +37,7 @@ BUILT_IDS = (
     N_("error.balance_cap_exceeded"),
     N_("error.real_name_required"),
     N_("error.package_not_found"),
+    N_("error.package_coupons_unavailable"),
     N_("error.package_not_available"),
     N_("error.package_limit_reached"),
     N_("error.nothing_to_refund"),

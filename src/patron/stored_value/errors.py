@@ -95,6 +95,8 @@ class NotHomeStore(PatronError):
     status = 403
     code = "not_home_store"
     title = "Only the member's home store or HQ sets the payment password"
+
+
 class PackageCouponsUnavailable(Conflict):
     code = "package_coupons_unavailable"
     title = "The package's coupons cannot all be issued to this member (stock or limits)"
