@@ -20,7 +20,7 @@ from patron.core import clock, statements
 from patron.core.actor import SYSTEM
 from patron.members.models import Member
 from patron.orders import service as orders
-from patron.tiers import growth, ladder, overview, program, standing
+from patron.tiers import growth, ladder, overview, paid, program, review, standing
 from patron.tiers.ladder import Rung
 from patron.tiers.models import ChangeReason, GrowthEntry, GrowthKind, MemberTier, TierChange
 
@@ -34,6 +34,10 @@ LADDER = (
     ("diamond", "钻石", "Diamond", 10000, 8000, 10, 200),
 )
 ACTION_GROWTH = {"registration": 10, "profile_completed": 20, "check_in": 1}
+# 付费会员: a quarterly plan granting 金卡, bought by one member in PAID_EVERY PAID_FROM months
+# back, renewed by half of them PAID_RENEW months back.
+PAID_PLAN = {"name": "PLUS会员季卡", "name_en": "PLUS quarterly", "term": "quarter", "price": 5900}
+PAID_EVERY, PAID_FROM, PAID_RENEW = 150, 4, 2
 
 
 @dataclass(frozen=True)
@@ -122,17 +126,37 @@ def _grow(session: Session) -> int:
 
 
 def _climb(session: Session) -> None:
-    """The history month by month: at each step the members due for review are reviewed, then
-    every member whose qualifying growth reached a higher tier is upgraded then."""
+    """The history month by month: at each step paid terms lapse and the members due for review
+    are reviewed (downgrades), a few members buy or renew the paid plan, then every member whose
+    qualifying growth reached a higher tier is upgraded then."""
     now = clock.now()
     rungs = ladder.ladder(session)
     metric = program.program(session).metric
+    gold = ladder.by_code(rungs, "gold")
+    assert gold is not None  # the demo's own ladder
+    plan = paid.save_plan(session, SYSTEM, PAID_PLAN | {"tier_id": gold.id})
     for months_back in range(DEMO_MONTHS, -1, -1):
         at = now - timedelta(days=30.4 * months_back)
         with clock.frozen(at):
+            paid.lapse(session, at)
+            review.run(session, at)
+            for member_id in _paying(session, months_back):
+                paid.pay(session, SYSTEM, member_id, paid.Payment(plan.id, "wechat_pay", "", None))
             for member_id in _rising(session, rungs, metric, at):
                 standing.evaluate_upgrade(session, member_id, now=at)
         session.expunge_all()
+
+
+def _paying(session: Session, months_back: int) -> list[int]:
+    """Members buying the quarterly plan four months back, half of them renewing two months
+    back: some paid members now, some lapsed."""
+    every = {PAID_FROM: PAID_EVERY, PAID_RENEW: 2 * PAID_EVERY}.get(months_back)
+    if every is None:
+        return []
+    ids = session.scalars(
+        select(Member.id).where(Member.status == "active", Member.id % every == 0)
+    )
+    return list(ids)
 
 
 def _rising(session: Session, rungs: tuple[Rung, ...], metric: str, at: datetime) -> list[int]:
