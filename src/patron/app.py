@@ -40,6 +40,7 @@ from patron.staff.api import auth_router
 from patron.staff.api import router as staff_router
 from patron.stored_value.api import router as stored_value_router
 from patron.stores.api import router as stores_router
+from patron.tiers.api import router as tiers_router
 
 # A request waits this long at most for SQLite's write lock, then answers 503 with Retry-After.
 REQUEST_WRITE_WAIT_SECONDS = 5.0
@@ -83,6 +84,7 @@ DOMAIN_ROUTERS = (
     audit_router,
     catalog_router,
     imports_router,
+    tiers_router,
 )
 
 

@@ -20,6 +20,7 @@ HOOKED_MODULES = (
     "patron.coupons.hooks",
     "patron.coupons.redemption",
     "patron.stored_value.hooks",
+    "patron.tiers.hooks",
     "patron.count_cards.hooks",
     "patron.stored_value.payments",
 )

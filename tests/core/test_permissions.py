@@ -34,6 +34,7 @@ from patron.points import permissions as points
 from patron.staff import permissions as staff
 from patron.stored_value import permissions as stored_value
 from patron.stores import permissions as stores
+from patron.tiers import permissions as tiers
 
 PUBLIC = {"POST /auth/token"}
 # The permission guarding each route; None where signing in is enough.
@@ -136,6 +137,16 @@ GUARDS: dict[str, Permission | None] = {
     "POST /coupon-templates/{template_id}/issue": coupons.ISSUE,
     "POST /coupon-templates/{template_id}/issue/upload": coupons.ISSUE,
     "GET /members/{member_id}/coupons": None,
+    "GET /tier-program": tiers.VIEW_PROGRAM,
+    "PUT /tier-program": tiers.EDIT_PROGRAM,
+    "GET /tiers": tiers.VIEW,
+    "POST /tiers": tiers.EDIT_LADDER,
+    "GET /tiers/{tier_id}": tiers.VIEW,
+    "PATCH /tiers/{tier_id}": tiers.EDIT_LADDER,
+    "GET /members/{member_id}/tier": tiers.VIEW,
+    "POST /members/{member_id}/tier": tiers.SET_TIER,
+    "GET /members/{member_id}/tier/history": tiers.VIEW,
+    "GET /members/{member_id}/growth/entries": tiers.VIEW,
     "GET /coupons/{code}": None,
     "POST /coupons/{code}/transfer": coupons.TRANSFER,
     "POST /coupons/{code}/void": coupons.VOID,

@@ -35,6 +35,7 @@ from patron.points import rules
 from patron.points.schemas import RuleIn
 from patron.staff import service as staff
 from patron.stored_value import packages
+from patron.tiers import ladder
 from tests.conftest import _session_on
 from tests.factories import (
     issue_coupon,
@@ -122,6 +123,7 @@ def rows(session: Session) -> dict[str, Any]:
         session, SYSTEM, {"name": "洗车10次", "uses": 10, "price": 30000}
     )
     card = cards.sell(session, SYSTEM, member.id, store.id, card_product.id, cards.Payment("cash"))
+    tier = ladder.save_tier(session, SYSTEM, {"code": "normal", "name": "普通", "rank": 0})
     # An import page shows an import of its own kind.
     import_ids = {
         kind: imports.create(session, SYSTEM, kind, f"{kind.value}.csv", True, runner.owner()).id
@@ -150,6 +152,7 @@ def rows(session: Session) -> dict[str, Any]:
             "package_id": package.id,
             "card_product_id": card_product.id,
             "card_id": card.id,
+            "tier_id": tier.id,
             "code": codes.issue_code(session, SYSTEM, member.id).code,
             "import_id": import_ids[ImportKind.orders],
             "lang": "en",

@@ -121,6 +121,13 @@ BEYOND_SCHEMA = frozenset(
         Reason.unknown_template,
         Reason.unknown_card_product,
         Reason.card_product_inactive,
+        Reason.tier_code_taken,
+        Reason.tier_rank_taken,
+        Reason.retention_above_entry,
+        Reason.base_tier_entry,
+        Reason.base_tier_missing,
+        Reason.thresholds_not_rising,
+        Reason.unknown_tier,
     }
 )
 

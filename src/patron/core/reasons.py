@@ -98,6 +98,14 @@ class Reason(StrEnum):
     verifications_differ = "verifications_differ"
     stored_value_needs_member = "stored_value_needs_member"
     password_too_simple = "password_too_simple"
+    # Tiers: the ladder's rules, and a tier named that does not exist.
+    tier_code_taken = "tier_code_taken"
+    tier_rank_taken = "tier_rank_taken"
+    retention_above_entry = "retention_above_entry"
+    base_tier_entry = "base_tier_entry"
+    base_tier_missing = "base_tier_missing"
+    thresholds_not_rising = "thresholds_not_rising"
+    unknown_tier = "unknown_tier"
     # Imported files and their rows.
     file_empty = "file_empty"
     file_unreadable = "file_unreadable"

@@ -14,6 +14,7 @@ from patron.core.actor import Actor
 from patron.core.crypto import blind_index
 from patron.core.db import unique_or
 from patron.core.errors import InvalidInput
+from patron.core.hooks import Hook
 from patron.core.reasons import Reason
 from patron.members.attributes import set_attributes
 from patron.members.codes import new_code_secret
@@ -32,6 +33,11 @@ from patron.members.schemas import (
     MemberUpdate,
 )
 from patron.stores import service as stores
+
+MemberHandler = Callable[[Session, Actor, Member], None]
+# What other domains do once a member registered or their own fields changed (growth for them).
+on_registered: Hook[MemberHandler] = Hook("member registration")
+on_updated: Hook[MemberHandler] = Hook("member update")
 
 
 def name_index(
@@ -143,6 +149,8 @@ def register_member(session: Session, actor: Actor, data: MemberCreate) -> Membe
         store_id=store_id,
         after={"channel": member.channel, "store_id": store_id, "guide_id": guide_id},
     )
+    for handler in on_registered:
+        handler(session, actor, member)
     return member
 
 
@@ -184,4 +192,6 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberUp
         store_id=member.store_id,
         after={"fields": changed},
     )
+    for handler in on_updated:
+        handler(session, actor, member)
     return member

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from patron.core import clock
+from patron.core.actor import Actor
+from patron.core.openapi import errors
+from patron.core.pagination import Page, paginate
+from patron.deps import OneHopRouter, SessionDep, require
+from patron.members import errors as member_errors
+from patron.members import visibility
+from patron.tiers import growth, ladder, permissions, program, standing
+from patron.tiers.errors import TierNotFound
+from patron.tiers.models import GrowthEntry, Tier, TierChange
+from patron.tiers.schemas import (
+    GrowthEntryOut,
+    MemberTierOut,
+    ProgramIn,
+    ProgramOut,
+    TierBrief,
+    TierChangeOut,
+    TierIn,
+    TierOut,
+    TierSetIn,
+    TierUpdate,
+    tier_values,
+)
+
+router = OneHopRouter(tags=["tiers"])
+Viewer = Annotated[Actor, Depends(require(permissions.VIEW))]
+ProgramViewer = Annotated[Actor, Depends(require(permissions.VIEW_PROGRAM))]
+ProgramEditor = Annotated[Actor, Depends(require(permissions.EDIT_PROGRAM))]
+Designer = Annotated[Actor, Depends(require(permissions.EDIT_LADDER))]
+Setter = Annotated[Actor, Depends(require(permissions.SET_TIER))]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+@router.get("/tier-program", response_model=ProgramOut)
+def get_program(session: SessionDep, actor: ProgramViewer) -> ProgramOut:
+    """The program's settings (the defaults until HQ saves them)."""
+    return ProgramOut.model_validate(program.program(session))
+
+
+@router.put("/tier-program", response_model=ProgramOut)
+def put_program(data: ProgramIn, session: SessionDep, actor: ProgramEditor) -> ProgramOut:
+    return ProgramOut.model_validate(program.save_program(session, actor, data.model_dump()))
+
+
+@router.get("/tiers", response_model=list[TierOut])
+def list_tiers(session: SessionDep, actor: Viewer) -> list[TierOut]:
+    """The ladder by rank; empty: tiers are off."""
+    return [TierOut.of(t) for t in ladder.list_tiers(session)]
+
+
+@router.post("/tiers", response_model=TierOut, status_code=201)
+def create_tier(data: TierIn, session: SessionDep, actor: Designer) -> TierOut:
+    return TierOut.of(ladder.save_tier(session, actor, tier_values(data, partial=False)))
+
+
+@router.get("/tiers/{tier_id}", response_model=TierOut, responses=errors(TierNotFound))
+def get_tier(tier_id: int, session: SessionDep, actor: Viewer) -> TierOut:
+    return TierOut.of(ladder.get_tier(session, tier_id))
+
+
+@router.patch("/tiers/{tier_id}", response_model=TierOut, responses=errors(TierNotFound))
+def update_tier(tier_id: int, data: TierUpdate, session: SessionDep, actor: Designer) -> TierOut:
+    values = tier_values(data, partial=True)
+    return TierOut.of(ladder.save_tier(session, actor, values, tier_id))
+
+
+@router.get(
+    "/members/{member_id}/tier",
+    response_model=MemberTierOut,
+    responses=errors(member_errors.MemberNotFound),
+)
+def member_tier(member_id: int, session: SessionDep, actor: Viewer) -> MemberTierOut:
+    member = visibility.get_member(session, actor, member_id)
+    return _member_tier(session, member.id, member.registered_at)
+
+
+def _member_tier(session: Session, member_id: int, registered_at: datetime) -> MemberTierOut:
+    found = standing.standings(session, [member_id]).get(member_id)
+    if found is None:
+        return MemberTierOut(
+            member_id=member_id,
+            tier=None,
+            since=None,
+            review_at=None,
+            qualifying_growth=0,
+            lifetime_growth=0,
+            next_tier=None,
+            growth_needed=None,
+            paid=False,
+        )
+    metric = program.program(session).metric
+    qualifying = growth.qualifying_growth(session, member_id, metric, clock.now())
+    higher = ladder.above(ladder.ladder(session), found.tier.rank)
+    return MemberTierOut(
+        member_id=member_id,
+        tier=TierBrief.of(found.tier),
+        since=found.since or registered_at,
+        review_at=found.review_at,
+        qualifying_growth=qualifying,
+        lifetime_growth=found.lifetime_growth,
+        next_tier=TierBrief.of(higher) if higher else None,
+        growth_needed=max(0, higher.entry_threshold - qualifying) if higher else None,
+        paid=found.paid,
+    )
+
+
+@router.post(
+    "/members/{member_id}/tier",
+    response_model=MemberTierOut,
+    responses=errors(member_errors.MemberNotFound, member_errors.MemberNotActive),
+)
+def set_member_tier(
+    member_id: int, data: TierSetIn, session: SessionDep, actor: Setter
+) -> MemberTierOut:
+    """HQ sets the member's tier by hand, with a reason (history `manual`, audited); the review
+    date starts again."""
+    member = visibility.get_active_member(session, actor, member_id)
+    standing.set_tier(session, actor, member.id, data.tier_code, data.reason)
+    return _member_tier(session, member.id, member.registered_at)
+
+
+@router.get(
+    "/members/{member_id}/tier/history",
+    response_model=Page[TierChangeOut],
+    responses=errors(member_errors.MemberNotFound),
+)
+def member_tier_history(
+    member_id: int, session: SessionDep, actor: Viewer, cursor: str | None = None, limit: Limit = 50
+) -> Page[TierChangeOut]:
+    member = visibility.get_member(session, actor, member_id)
+    page = paginate(
+        session,
+        select(TierChange).where(TierChange.member_id == member.id),
+        TierChange.id,
+        cursor,
+        limit,
+    )
+    codes = dict(session.execute(select(Tier.id, Tier.code)).all())
+    return Page(
+        items=[
+            TierChangeOut(
+                id=c.id,
+                from_tier=codes.get(c.from_tier_id) if c.from_tier_id else None,
+                to_tier=codes[c.to_tier_id],
+                reason=c.reason,
+                qualifying_growth=c.qualifying_growth,
+                operator=c.operator,
+                note=c.note,
+                created_at=c.created_at,
+            )
+            for c in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/members/{member_id}/growth/entries",
+    response_model=Page[GrowthEntryOut],
+    responses=errors(member_errors.MemberNotFound),
+)
+def member_growth_entries(
+    member_id: int, session: SessionDep, actor: Viewer, cursor: str | None = None, limit: Limit = 50
+) -> Page[GrowthEntryOut]:
+    """The member's growth ledger, newest first."""
+    member = visibility.get_member(session, actor, member_id)
+    page = paginate(
+        session,
+        select(GrowthEntry).where(GrowthEntry.member_id == member.id),
+        GrowthEntry.id,
+        cursor,
+        limit,
+    )
+    return Page(
+        items=[GrowthEntryOut.model_validate(e) for e in page.items], next_cursor=page.next_cursor
+    )
