@@ -128,6 +128,11 @@ BEYOND_SCHEMA = frozenset(
         Reason.base_tier_missing,
         Reason.thresholds_not_rising,
         Reason.unknown_tier,
+        Reason.amount_not_for_tier,
+        Reason.tier_discount_needs_member,
+        Reason.tier_discount_exceeds_discounts,
+        Reason.no_tier_discount,
+        Reason.staff_no_tier_discount,
     }
 )
 

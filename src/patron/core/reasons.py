@@ -106,6 +106,12 @@ class Reason(StrEnum):
     base_tier_missing = "base_tier_missing"
     thresholds_not_rising = "thresholds_not_rising"
     unknown_tier = "unknown_tier"
+    # Tier benefits: a tier earning rule, and the tier discount an order records.
+    amount_not_for_tier = "amount_not_for_tier"
+    tier_discount_needs_member = "tier_discount_needs_member"
+    tier_discount_exceeds_discounts = "tier_discount_exceeds_discounts"
+    no_tier_discount = "no_tier_discount"
+    staff_no_tier_discount = "staff_no_tier_discount"
     # Imported files and their rows.
     file_empty = "file_empty"
     file_unreadable = "file_unreadable"
