@@ -147,6 +147,7 @@ GUARDS: dict[str, Permission | None] = {
     "POST /members/{member_id}/tier": tiers.SET_TIER,
     "GET /members/{member_id}/tier/history": tiers.VIEW,
     "GET /members/{member_id}/growth/entries": tiers.VIEW,
+    "GET /reports/tiers": tiers.VIEW_REPORT,
     "GET /coupons/{code}": None,
     "POST /coupons/{code}/transfer": coupons.TRANSFER,
     "POST /coupons/{code}/void": coupons.VOID,
