@@ -176,7 +176,7 @@ def test_a_tier_rule_takes_no_amount_and_other_effects_need_one(
     admin = staff_headers(make_staff(session, Role.hq_admin), settings)
     for body, code in (
         ({"name": "x", "effect": "tier", "amount": 150}, "amount_not_for_tier"),
-        ({"name": "x", "effect": "add_per_order"}, "missing"),
+        ({"name": "x", "effect": "add_per_order"}, "amount_needed"),
         ({"name": "x", "effect": "tier", "conditions": {"tiers": ["nope"]}}, "unknown_tier"),
     ):
         refused = client.post("/api/v1/points/rules", json=body, headers=admin)

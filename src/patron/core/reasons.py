@@ -108,6 +108,7 @@ class Reason(StrEnum):
     unknown_tier = "unknown_tier"
     # Tier benefits: a tier earning rule, and the tier discount an order records.
     amount_not_for_tier = "amount_not_for_tier"
+    amount_needed = "amount_needed"
     tier_discount_needs_member = "tier_discount_needs_member"
     tier_discount_exceeds_discounts = "tier_discount_exceeds_discounts"
     no_tier_discount = "no_tier_discount"

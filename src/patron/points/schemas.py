@@ -112,7 +112,7 @@ class RuleIn(Input):
             self.amount = TIER_AMOUNT
         if self.amount is None:
             raise PydanticCustomError(
-                Reason.missing.value, f"the effect {self.effect.value} needs an amount"
+                Reason.amount_needed.value, f"the effect {self.effect.value} needs an amount"
             )
         if self.effect is RuleEffect.multiply and self.amount <= 100:
             raise PydanticCustomError(
