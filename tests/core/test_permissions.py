@@ -154,6 +154,7 @@ GUARDS: dict[str, Permission | None] = {
     "PATCH /paid-plans/{plan_id}": paid.EDIT_PLANS,
     "POST /members/{member_id}/paid-memberships": paid.RECORD_PAYMENT,
     "GET /members/{member_id}/paid-memberships": tiers.VIEW,
+    "GET /reports/tiers": tiers.VIEW_REPORT,
     "GET /coupons/{code}": None,
     "POST /coupons/{code}/transfer": coupons.TRANSFER,
     "POST /coupons/{code}/void": coupons.VOID,

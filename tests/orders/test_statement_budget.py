@@ -41,6 +41,9 @@ COUPON_ORDER_BUDGET = {"sqlite": 14, "postgresql": 7}
 # external id (a retry is order_exists, not asked to verify again), the member's key-share lock
 # and the account's row lock; after it, the account's update and its spend entry.
 STORED_VALUE_ORDER_BUDGET = {"sqlite": 15, "postgresql": 10}
+# With tiers on, a member order adds its growth: the tier row's upsert and the growth entry.
+# A tier discount adds, before the order is written, the member's row and their tier.
+TIER_DISCOUNT_ORDER_BUDGET = {"sqlite": 14, "postgresql": 9}
 
 
 class Statements:
@@ -245,3 +248,26 @@ def test_a_refused_order_writes_none_of_its_rows(session: Session, till: dict[st
     with pytest.raises(service.OrderExists):
         service.create_order(session, SYSTEM, body)
     assert counts() == before
+
+
+def test_statements_per_order_with_a_tier_discount(
+    client: TestClient, session: Session, till: dict[str, Any], statements: Statements
+) -> None:
+    from patron.tiers import ladder, standing
+
+    base = {"name": "普通", "rank": 0}
+    ladder.save_tier(session, SYSTEM, base | {"code": "normal"})
+    gold = {"name": "金卡", "rank": 1, "entry_threshold": 5000, "discount_percent": 5}
+    ladder.save_tier(session, SYSTEM, gold | {"code": "gold"})
+    standing.set_tier(session, SYSTEM, till["member"].id, "gold", "budget")
+    assert post(client, till, five_lines(till, "WARM", member=True), "warm").status_code == 201
+    body = five_lines(till, "TD-1", member=True)
+    body["items"][0] |= {"discount": 50, "paid": 950}
+    body["payments"] = [{"method": "cash", "amount": 4950}]
+    body["tier_discount_amount"] = 50
+    statements.seen.clear()
+    response = post(client, till, body, "TD-1")
+    assert response.status_code == 201, response.json()
+    assert response.json()["tier_discount_amount"] == 50
+    budget = TIER_DISCOUNT_ORDER_BUDGET[session.get_bind().dialect.name]
+    assert len(statements.seen) <= budget, "\n".join(statements.seen)

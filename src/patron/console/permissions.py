@@ -44,6 +44,8 @@ class Permissions:
     export_members: bool = _flag(member_policy.EXPORT)
     erase_members: bool = _flag(member_policy.ERASE)
     import_members: bool = _flag(member_policy.IMPORT)
+    # The member's staff flag (no tier discount unless the tier program allows it).
+    flag_staff: bool = _flag(member_policy.FLAG_STAFF)
     view_attributes: bool = _flag(member_policy.BROWSE_ATTRIBUTES)
     edit_attributes: bool = _flag(member_policy.EDIT_ATTRIBUTES)
     refund_orders: bool = _flag(order_policy.REFUND)

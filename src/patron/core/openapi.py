@@ -129,6 +129,12 @@ BEYOND_SCHEMA = frozenset(
         Reason.thresholds_not_rising,
         Reason.unknown_tier,
         Reason.plan_grants_nothing,
+        Reason.amount_not_for_tier,
+        Reason.amount_needed,
+        Reason.tier_discount_needs_member,
+        Reason.tier_discount_exceeds_discounts,
+        Reason.no_tier_discount,
+        Reason.staff_no_tier_discount,
     }
 )
 

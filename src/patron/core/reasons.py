@@ -107,6 +107,13 @@ class Reason(StrEnum):
     thresholds_not_rising = "thresholds_not_rising"
     unknown_tier = "unknown_tier"
     plan_grants_nothing = "plan_grants_nothing"
+    # Tier benefits: a tier earning rule, and the tier discount an order records.
+    amount_not_for_tier = "amount_not_for_tier"
+    amount_needed = "amount_needed"
+    tier_discount_needs_member = "tier_discount_needs_member"
+    tier_discount_exceeds_discounts = "tier_discount_exceeds_discounts"
+    no_tier_discount = "no_tier_discount"
+    staff_no_tier_discount = "staff_no_tier_discount"
     # Imported files and their rows.
     file_empty = "file_empty"
     file_unreadable = "file_unreadable"

@@ -18,6 +18,8 @@ WRITE = Permission(
 ASSIGN_GUIDES = Permission("members.assign_guides", {Role.hq_admin, Role.store_manager})
 IMPORT = Permission("members.import", {Role.hq_admin, Role.store_manager})
 MERGE = Permission("members.merge", {Role.hq_admin})
+# Flagging a member as the chain's staff (no tier discount by default).
+FLAG_STAFF = Permission("members.flag_staff", {Role.hq_admin})
 # The PIPL copy of everything held about a member, in clear.
 EXPORT = Permission("members.export", {Role.hq_admin})
 ERASE = Permission("members.erase", {Role.hq_admin})

@@ -82,6 +82,7 @@ def present(session: Session, member: Member, full: bool) -> MemberOut:
         opening_guide_id=member.opening_guide_id,
         merged_into_id=member.merged_into_id,
         pii_masked=not full,
+        is_staff=member.is_staff,
         identities=[
             IdentityOut(
                 id=i.id,

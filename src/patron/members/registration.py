@@ -27,6 +27,7 @@ from patron.members.models import (
     GuideAssignment,
     Member,
 )
+from patron.members.permissions import FLAG_STAFF
 from patron.members.registry import follow_merges, get_active_member
 from patron.members.schemas import (
     MemberCreate,
@@ -161,8 +162,11 @@ def _insert_member(session: Session, member: Member, mobile: str) -> None:
 
 
 def update_member(session: Session, actor: Actor, member_id: int, data: MemberUpdate) -> Member:
-    member = get_active_member(session, actor, member_id, for_update=True)
     changed = sorted(data.model_dump(exclude_unset=True))
+    if "is_staff" in changed:
+        FLAG_STAFF.check(actor)
+    member = get_active_member(session, actor, member_id, for_update=True)
+    staff_before = member.is_staff
     if "mobile" in changed:
         if data.mobile is None:
             raise InvalidInput("mobile", "may not be removed", code=Reason.missing)
@@ -181,8 +185,13 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberUp
         member.email = data.email
     if data.attributes is not None:
         set_attributes(session, member, data.attributes, enforce_required=True)
+    if "is_staff" in changed:
+        if data.is_staff is None:
+            raise InvalidInput("is_staff", "may not be removed", code=Reason.missing)
+        member.is_staff = data.is_staff
     session.flush()
     # The audit names the fields that changed, never their PII values.
+    staff = {"is_staff": member.is_staff} if "is_staff" in changed else {}
     audit.record(
         session,
         actor,
@@ -190,7 +199,8 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberUp
         "member",
         member.id,
         store_id=member.store_id,
-        after={"fields": changed},
+        before={"is_staff": staff_before} if staff else None,
+        after={"fields": changed} | staff,
     )
     for handler in on_updated:
         handler(session, actor, member)

@@ -117,6 +117,11 @@ class MemberUpdate(Input):
     birthday: date | None = None
     email: SingleLineOrNone = Field(default=None, max_length=254, json_schema_extra=EMAIL_SCHEMA)
     attributes: TextMap | None = None
+    is_staff: Annotated[bool | None, NOT_NULL] = Field(
+        default=None,
+        description="the chain's own staff: no tier discount unless the tier program allows it "
+        "(hq_admin only)",
+    )
 
     @field_validator("mobile")
     @classmethod
@@ -172,6 +177,7 @@ class MemberOut(MemberSummary):
     opening_guide_id: int | None
     merged_into_id: int | None
     pii_masked: bool
+    is_staff: bool
     identities: list[IdentityOut]
     consents: list[ConsentOut]
     attributes: dict[str, Any]

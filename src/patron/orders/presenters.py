@@ -39,6 +39,8 @@ def summary(order: Order) -> OrderSummary:
                     "member_id",
                     "occurred_at",
                     "total",
+                    "tier_id",
+                    "tier_discount_amount",
                     "refunded_amount",
                     "status",
                 )
@@ -58,6 +60,8 @@ def taken(order: TakenOrder) -> OrderOut:
         member_id=order.member_id,
         occurred_at=order.occurred_at,
         total=order.total,
+        tier_id=order.tier_id,
+        tier_discount_amount=order.tier_discount_amount,
         refunded_amount=order.refunded_amount,
         refundable_amount=order.total - order.refunded_amount,
         status=OrderStatus(order.status),

@@ -100,8 +100,21 @@ class OrderCreate(Input):
     tier_discount: bool = Field(
         default=False,
         description="a tier discount or member price is applied: coupons that do not stack "
-        "with it are refused (not_with_tier_discount)",
+        "with it are refused (not_with_tier_discount); implied by tier_discount_amount > 0",
     )
+    tier_discount_amount: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_FEN,
+        description="fen the POS took off with the member's tier discount (GET "
+        "/members/{id}/tier: discount_percent), inside the lines' discounts with the coupons'",
+    )
+
+    @model_validator(mode="after")
+    def _tier_discount_applied(self) -> OrderCreate:
+        if self.tier_discount_amount > 0:
+            self.tier_discount = True
+        return self
 
     @model_validator(mode="after")
     def _stored_value_payer(self) -> OrderCreate:
@@ -201,6 +214,8 @@ class OrderSummary(BaseModel):
     member_id: int | None
     occurred_at: AwareDatetime
     total: int
+    tier_id: int | None = Field(description="the tier whose discount the order got")
+    tier_discount_amount: int = Field(description="fen, inside the lines' discounts")
     refunded_amount: int
     refundable_amount: int
     status: OrderStatus

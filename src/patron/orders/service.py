@@ -71,6 +71,8 @@ from patron.stored_value import payments as sv_payments
 from patron.stored_value.models import StoredValueAccount
 from patron.stores import service as stores
 from patron.stores.models import StoreStatus
+from patron.tiers import standing as tier_standing
+from patron.tiers.program import program as tier_program
 
 # POS clocks drift; an order stamped a few minutes ahead of ours is not "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
@@ -187,6 +189,8 @@ class TakenOrder:
     total: int
     lines: list[dict[str, Any]]  # the order_lines columns, by line_no
     payments: list[dict[str, Any]]  # method, amount, reference
+    tier_id: int | None = None
+    tier_discount_amount: int = 0
     refunded_amount: int = 0
     status: str = OrderStatus.completed.value
 
@@ -200,6 +204,7 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
             "store_id", f"no store {data.store_id} in your scope", code=Reason.unknown_store
         )
     given = _given_lines(data)
+    tier_id = _tier_discount(session, data) if data.tier_discount_amount else None
     coupons = _checked_coupons(session, data) if data.coupons else []
     # Before anything is written: a failed verification is kept (counted) with the refusal.
     payer = _stored_value_payer(session, data)
@@ -207,7 +212,7 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
     entry = audit.entry_values(
         actor, "order.create", "order", "", store_id=data.store_id, after=after
     )
-    written = _write_order(session, data, given, total, entry)
+    written = _write_order(session, data, given, total, entry, tier_id)
     if written is None:
         _refusal(session, actor, data)
     order_id, lines = written
@@ -244,6 +249,8 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
         total=total,
         lines=lines,
         payments=payments,
+        tier_id=tier_id,
+        tier_discount_amount=data.tier_discount_amount,
     )
     publish_completed(
         session,
@@ -253,6 +260,41 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
         stored_value_bonus,
     )
     return order
+
+
+def _tier_discount(session: Session, data: OrderCreate) -> int:
+    """The tier whose discount the order got, after checking the member may have it: a tier with
+    a discount, not a staff member unless the program allows them one, and the amount inside the
+    lines' discounts with the coupons'. Two queries: the member, their tier."""
+    amount = data.tier_discount_amount
+    field = "tier_discount_amount"
+    if data.member_id is None:
+        raise InvalidInput(
+            field,
+            "a tier discount is the member's: give member_id",
+            code=Reason.tier_discount_needs_member,
+        )
+    discounts = sum(item.discount for item in data.items)
+    coupons = sum(c.amount for c in data.coupons)
+    if amount + coupons > discounts:
+        raise InvalidInput(
+            field,
+            f"the tier discount {amount} and coupons {coupons} exceed"
+            f" the lines' discounts {discounts}",
+            code=Reason.tier_discount_exceeds_discounts,
+        )
+    member = _check_member(session, data.member_id)
+    assert member is not None
+    tier = tier_standing.current_tier(session, member.id)
+    if tier is None or tier.discount_percent <= 0:
+        raise InvalidInput(
+            field, "the member's tier gives no discount", code=Reason.no_tier_discount
+        )
+    if member.is_staff and not tier_program(session).staff_discount:
+        raise InvalidInput(
+            field, "staff members get no tier discount", code=Reason.staff_no_tier_discount
+        )
+    return tier.id
 
 
 def _stored_value_payer(
@@ -306,13 +348,16 @@ ORDERS = cast(Table, Order.__table__)
 LINES = cast(Table, OrderLine.__table__)
 PAYMENTS = cast(Table, OrderPayment.__table__)
 ORDER_COLUMNS = ("store_id", "external_id", "channel", "member_id", "occurred_at", "total")
+TIER_COLUMNS = ("tier_id", "tier_discount_amount")
 
 
-def _order_statement(session: Session, with_member: bool) -> Any:
+def _order_statement(session: Session, with_member: bool, with_tier: bool) -> Any:
     """INSERT of an order that writes nothing unless its store is open and its member (if any)
     active, and nothing when the store has this external id already (the constraint answers,
-    also for a concurrent request, after it commits)."""
-    given = {c: bindparam(c, type_=ORDERS.c[c].type) for c in ORDER_COLUMNS}
+    also for a concurrent request, after it commits). Only an order with a tier discount names
+    the tier columns."""
+    given_columns = ORDER_COLUMNS + (TIER_COLUMNS if with_tier else ())
+    given = {c: bindparam(c, type_=ORDERS.c[c].type) for c in given_columns}
     # PostgreSQL types a bare parameter in a select list as text (a NULL member id too).
     typed = [given[c] if c == "occurred_at" else cast_(given[c], ORDERS.c[c].type) for c in given]
     now = bindparam("now", type_=ORDERS.c.created_at.type)
@@ -320,7 +365,7 @@ def _order_statement(session: Session, with_member: bool) -> Any:
     wanted = wanted.where(stores.is_open(given["store_id"]))
     if with_member:
         wanted = wanted.where(registry.is_active(given["member_id"]))
-    columns = [*ORDER_COLUMNS, "created_at", "refunded_amount", "status"]
+    columns = [*given_columns, "created_at", "refunded_amount", "status"]
     return (
         insert_or_skip(session, ORDERS)
         .from_select(columns, wanted)
@@ -335,6 +380,7 @@ def _write_order(
     given: list[dict[str, Any]],
     total: int,
     entry: dict[str, Any],
+    tier_id: int | None,
 ) -> tuple[int, list[dict[str, Any]]] | None:
     """Insert the order, its lines, its payments and its audit `entry`: one statement on
     PostgreSQL, four on SQLite. The order's id and its lines as written, or None when the
@@ -349,24 +395,26 @@ def _write_order(
         "total": total,
         "now": entry["created_at"],
     }
+    if tier_id is not None:
+        values |= {"tier_id": tier_id, "tier_discount_amount": data.tier_discount_amount}
     for n, line in enumerate(given):
         values.update({f"{k}_{n}": v for k, v in line.items()})
     for n, p in enumerate(data.payments):
         values |= {f"method_{n}": p.method.value, f"amount_{n}": p.amount}
         values[f"reference_{n}"] = p.reference
-    shape = (data.member_id is not None, len(given), len(data.payments))
+    shape = (data.member_id is not None, tier_id is not None, len(given), len(data.payments))
     if session.get_bind().dialect.name == "postgresql":
         rows = _order_with_lines(*shape).rows(session, values | audit.entry_parameters(entry))
         if not rows:
             return None
         order_id, returned = rows[0][0], [row[1:] for row in rows if row[1] is not None]
     else:
-        inserted = _order_insert(shape[0]).rows(session, values)
+        inserted = _order_insert(*shape[:2]).rows(session, values)
         if not inserted:
             return None
         order_id = values["order_id"] = inserted[0][0]
-        returned = _lines_insert(shape[1]).rows(session, values)
-        _payments_insert(shape[2]).run(session, values)
+        returned = _lines_insert(shape[2]).rows(session, values)
+        _payments_insert(shape[3]).run(session, values)
         audit.record_many(session, [entry | {"entity_id": str(order_id)}])
     written = {row[1]: dict(zip(LINE_RETURNED, row, strict=True)) for row in returned}
     if len(written) < len(given):
@@ -379,13 +427,13 @@ def _write_order(
 
 
 @cache
-def _order_with_lines(with_member: bool, lines: int, payments: int) -> Prepared:
+def _order_with_lines(with_member: bool, with_tier: bool, lines: int, payments: int) -> Prepared:
     """PostgreSQL: the order's insert, and its lines', payments' and audit entry's from what it
     returns, in one statement; a row per line written, or one without a line, or none when the
     order was not. Built once per shape."""
 
     def build(session: Session) -> Any:
-        order = _order_statement(session, with_member).cte("new_order")
+        order = _order_statement(session, with_member, with_tier).cte("new_order")
         written = _lines_statement(lines, order.c.id).cte("lines")
         returned = select(order.c.id, *(written.c[c] for c in LINE_RETURNED))
         returned = returned.select_from(order.outerjoin(written, true()))
@@ -398,8 +446,8 @@ def _order_with_lines(with_member: bool, lines: int, payments: int) -> Prepared:
 
 
 @cache
-def _order_insert(with_member: bool) -> Prepared:
-    return Prepared(lambda session: _order_statement(session, with_member))
+def _order_insert(with_member: bool, with_tier: bool) -> Prepared:
+    return Prepared(lambda session: _order_statement(session, with_member, with_tier))
 
 
 def _refusal(session: Session, actor: Actor, data: OrderCreate) -> NoReturn:

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
@@ -31,6 +31,9 @@ from patron.points.models import (
 )
 from patron.points.policy import EarningTerms, earning_terms, expiry_for
 from patron.points.rules import Rule, active_rules
+
+if TYPE_CHECKING:
+    from patron.tiers.ladder import Rung
 
 FEN_PER_POINT = 100  # 1 point per ¥1
 AWARDS = cast(Table, RuleAward.__table__)
@@ -65,6 +68,8 @@ class OrderFacts:
 class MemberFacts:
     birthday_md: str | None  # "MM-DD"
     attributes: dict[str, Any] = field(default_factory=dict)
+    tier: str | None = None  # the code of the member's tier; None when tiers are off
+    points_factor: int = 100  # the tier's multiplier in hundredths: 150 = ×1.5
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,8 @@ def _order_matches(rule: AnyRule, order: OrderFacts, day: date, member: MemberFa
         return False
     if c.get("weekdays") and day.isoweekday() not in c["weekdays"]:
         return False
+    if c.get("tiers") and member.tier not in c["tiers"]:
+        return False
     if c.get("birthday"):
         if not member.birthday_md:
             return False
@@ -127,17 +134,20 @@ def _matching_lines(rule: AnyRule, order: OrderFacts) -> list[LineFacts]:
     ]
 
 
-def rule_points(rule: AnyRule, order: OrderFacts, lines: list[LineFacts]) -> int:
+def rule_points(
+    rule: AnyRule, order: OrderFacts, lines: list[LineFacts], member: MemberFacts
+) -> int:
     if not lines:
         return 0
     if rule.effect == RuleEffect.add_per_order:
         return rule.amount
     if rule.effect == RuleEffect.add_per_item:
         return rule.amount * sum(line.quantity for line in lines)
-    # multiply: the extra on the matching share of the eligible spend; factor in hundredths
+    # multiply, tier: the extra on the matching share of the eligible spend; factor in hundredths
+    factor = member.points_factor if rule.effect == RuleEffect.tier else rule.amount
     matching = sum(line.paid for line in lines)
     eligible_matching = eligible_fen(order) * matching // order.total if order.total else 0
-    return eligible_matching * (rule.amount - 100) // (100 * FEN_PER_POINT)
+    return eligible_matching * (factor - 100) // (100 * FEN_PER_POINT)
 
 
 def compute(
@@ -156,7 +166,7 @@ def compute(
             continue
         if not _order_matches(rule, order, local_day, member):
             continue
-        points = rule_points(rule, order, _matching_lines(rule, order))
+        points = rule_points(rule, order, _matching_lines(rule, order), member)
         if rule.cap_per_order is not None:
             points = min(points, rule.cap_per_order)
         if rule.cap_per_member_day is not None:
@@ -200,8 +210,9 @@ def earn(
         return 0
     rules = active_rules(session)
     if known is None:
-        needed = any(r.conditions.get("birthday") or r.conditions.get("attributes") for r in rules)
-        known = member_facts(session, {o.member_id for o in orders}) if needed else {}
+        profile, tier = needed_facts(rules)
+        members = {o.member_id for o in orders} if profile or tier else set()
+        known = member_facts(session, members, profile=profile, tier=tier)
     earned, awards = _compute_all(session, orders, rules, known)
     if not earned:
         return 0
@@ -387,11 +398,40 @@ def _not_earning_bonus(order: OrderCompleted) -> int:
     return 0 if get_settings().stored_value_bonus_earns else order.stored_value_bonus
 
 
-def member_facts(session: Session, member_ids: Iterable[int]) -> dict[int, MemberFacts]:
+def needed_facts(rules: Sequence[AnyRule]) -> tuple[bool, bool]:
+    """Whether the rules read the members' birthdays or attributes, and their tiers: live intake
+    queries neither when no rule does."""
+    profile = any(r.conditions.get("birthday") or r.conditions.get("attributes") for r in rules)
+    tier = any(r.conditions.get("tiers") or r.effect == RuleEffect.tier for r in rules)
+    return profile, tier
+
+
+def member_facts(
+    session: Session, member_ids: Iterable[int], *, profile: bool = True, tier: bool = True
+) -> dict[int, MemberFacts]:
+    """What rules read of many members at once: birthday and attributes of active members (two
+    queries), and each member's tier (one query, the ladder cached)."""
+    ids = set(member_ids)
+    if not ids:
+        return {}
+    facts = registry.rule_facts(session, ids) if profile else {i: (None, {}) for i in ids}
+    tiers = _tiers_of(session, facts) if tier else {}
     return {
-        member_id: MemberFacts(birthday_md, attributes)
-        for member_id, (birthday_md, attributes) in registry.rule_facts(session, member_ids).items()
+        member_id: MemberFacts(
+            birthday_md,
+            attributes,
+            tiers[member_id].code if member_id in tiers else None,
+            tiers[member_id].points_factor if member_id in tiers else 100,
+        )
+        for member_id, (birthday_md, attributes) in facts.items()
     }
+
+
+def _tiers_of(session: Session, member_ids: Iterable[int]) -> dict[int, Rung]:
+    # Tiers build on points (growth counts what points count, gifts grant points).
+    from patron.tiers.standing import tiers_of
+
+    return tiers_of(session, member_ids)
 
 
 @ORDER_COMPLETED.subscribers.register("points.earn")

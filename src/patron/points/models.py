@@ -165,6 +165,7 @@ class RuleEffect(StrEnum):
     multiply = "multiply"  # the base points of matching spend × factor
     add_per_order = "add_per_order"
     add_per_item = "add_per_item"
+    tier = "tier"  # the base points of matching spend × the member's tier's points multiplier
 
 
 class PointsRule(Timestamped, Base):

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.core.actor import Actor
+from patron.core.errors import InvalidInput
+from patron.core.reasons import Reason
 from patron.core.ttlcache import TtlCache, drop_on_change
 from patron.points.errors import RuleInUse, RuleNotFound
 from patron.points.models import (
@@ -56,6 +58,7 @@ def _load_active(session: Session) -> tuple[Rule, ...]:
 def save_rule(
     session: Session, actor: Actor, values: dict[str, Any], rule_id: int | None = None
 ) -> PointsRule:
+    _check_tiers(session, (values.get("conditions") or {}).get("tiers") or [])
     if rule_id is None:
         rule = PointsRule(**values)
         session.add(rule)
@@ -73,6 +76,21 @@ def save_rule(
         after=_jsonable(values),
     )
     return rule
+
+
+def _check_tiers(session: Session, codes: list[str]) -> None:
+    """A tier condition names tiers of the ladder."""
+    if not codes:
+        return
+    # Tiers build on points (gifts grant points): read the ladder late.
+    from patron.tiers.ladder import ladder
+
+    known = {rung.code for rung in ladder(session)}
+    for index, code in enumerate(codes):
+        if code not in known:
+            raise InvalidInput(
+                f"conditions.tiers.{index}", f"no tier {code}", code=Reason.unknown_tier
+            )
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

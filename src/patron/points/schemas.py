@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -17,6 +17,8 @@ from patron.orders.schemas import OrderItemIn, PaymentIn
 from patron.points.models import AdjustmentStatus, ExpiryPolicy, RuleEffect
 
 MAX_POINTS = MAX_FEN  # points live in 32-bit integer columns too
+TIER_AMOUNT = 100  # what a `tier` rule stores as its amount: the tier's multiplier applies
+TierCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 
 
 class PolicyOut(BaseModel):
@@ -65,6 +67,11 @@ class RuleConditions(Input):
     )
     birthday: Literal["day", "month"] | None = None
     attributes: TextMap = Field(default_factory=dict)
+    tiers: list[TierCode] = Field(
+        default_factory=list,
+        max_length=20,
+        description="tier codes: the rule fires only for members holding one of them",
+    )
 
     @model_validator(mode="after")
     def _sane(self) -> RuleConditions:
@@ -84,14 +91,29 @@ class RuleIn(Input):
     stackable: bool = True
     conditions: RuleConditions = Field(default_factory=RuleConditions)
     effect: RuleEffect
-    amount: int = Field(
-        gt=0, le=1_000_000, description="multiply: factor in hundredths (200 = ×2); add: points"
+    amount: int | None = Field(
+        default=None,
+        gt=0,
+        le=1_000_000,
+        description="multiply: factor in hundredths (200 = ×2); add: points; tier: left out "
+        "(the member's tier's points multiplier applies)",
     )
     cap_per_order: int | None = Field(default=None, ge=1, le=MAX_POINTS)
     cap_per_member_day: int | None = Field(default=None, ge=1, le=MAX_POINTS)
 
     @model_validator(mode="after")
     def _factor(self) -> RuleIn:
+        if self.effect is RuleEffect.tier:
+            if self.amount not in (None, TIER_AMOUNT):
+                raise PydanticCustomError(
+                    Reason.amount_not_for_tier.value,
+                    "a tier rule takes no amount: the member's tier's points multiplier applies",
+                )
+            self.amount = TIER_AMOUNT
+        if self.amount is None:
+            raise PydanticCustomError(
+                Reason.amount_needed.value, f"the effect {self.effect.value} needs an amount"
+            )
         if self.effect is RuleEffect.multiply and self.amount <= 100:
             raise PydanticCustomError(
                 Reason.factor_not_above_one.value,
@@ -102,6 +124,7 @@ class RuleIn(Input):
 
 class RuleOut(RuleIn):
     id: int
+    amount: int
 
 
 class PreviewIn(Input):

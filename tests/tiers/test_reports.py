@@ -1,0 +1,181 @@
+"""The tier distribution report: members per tier per home store, movements per business month,
+scoped to the caller's stores, as JSON, CSV and .xlsx, in two queries whatever the members."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import Connection, event
+from sqlalchemy.orm import Session
+
+from patron.core import clock
+from patron.core.actor import SYSTEM, Actor, Role
+from patron.core.errors import Forbidden, InvalidInput
+from patron.core.settings import Settings
+from patron.stores.models import Store
+from patron.tiers import reports, standing
+from tests.factories import make_member, make_staff, make_store, staff_headers
+from tests.tiers.helpers import make_ladder
+
+JAN = datetime(2026, 1, 10, 2, 0, tzinfo=UTC)
+# 00:30 on 1 February in Shanghai: a February movement, though still January in UTC.
+FEB_LOCAL = datetime(2026, 1, 31, 16, 30, tzinfo=UTC)
+NOW = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def chain(session: Session) -> dict[str, Any]:
+    """Store A: a normal member, a gold one (manual in January), a paid diamond over silver;
+    store B: a silver member (manual in February, business time); no store: a normal member."""
+    make_ladder(session)
+    a, b = make_store(session), make_store(session)
+    clock.set_now(JAN)
+    make_member(session, a)
+    gold = make_member(session, a)
+    standing.set_tier(session, SYSTEM, gold.id, "gold", "vip")
+    paid = make_member(session, a)
+    standing.set_tier(session, SYSTEM, paid.id, "silver", "vip")
+    clock.set_now(FEB_LOCAL)
+    silver = make_member(session, b)
+    standing.set_tier(session, SYSTEM, silver.id, "silver", "vip")
+    lapsed = make_member(session, b)
+    clock.set_now(NOW)
+    make_member(session)
+    for member, until in ((paid, NOW + timedelta(days=20)), (lapsed, NOW - timedelta(days=1))):
+        row = standing.lock(session, [member.id])[member.id]
+        row.paid_tier_id = next(t.id for t in standing.ladder(session) if t.code == "diamond")
+        row.paid_until = until
+    session.flush()
+    return {"a": a, "b": b}
+
+
+def manager_of(store: Store) -> Actor:
+    return Actor(
+        kind="staff", id=1, name="m", role=Role.store_manager, store_ids=frozenset({store.id})
+    )
+
+
+def test_hq_sees_every_member_and_movement(session: Session, chain: dict[str, Any]) -> None:
+    a, b = chain["a"].id, chain["b"].id
+    report = reports.distribution(session, SYSTEM, date(2026, 1, 1), date(2026, 3, 31))
+    assert a < b
+    assert [(h.store_id, h.tier, h.members) for h in report.holdings] == [
+        (a, "normal", 1),
+        (a, "gold", 1),
+        (a, "diamond", 1),  # paid, over the silver held
+        (b, "normal", 1),  # the paid diamond lapsed
+        (b, "silver", 1),
+        (None, "normal", 1),
+    ]
+    assert [(m.month, m.reason, m.from_tier, m.to_tier, m.changes) for m in report.movements] == [
+        ("2026-01", "manual", "normal", "gold", 1),
+        ("2026-01", "manual", "normal", "silver", 1),
+        ("2026-02", "manual", "normal", "silver", 1),
+    ]
+
+
+def test_a_store_manager_sees_their_stores_members(session: Session, chain: dict[str, Any]) -> None:
+    b = chain["b"]
+    report = reports.distribution(session, manager_of(b), date(2026, 1, 1), date(2026, 3, 31))
+    assert [(h.store_id, h.tier, h.members) for h in report.holdings] == [
+        (b.id, "normal", 1),
+        (b.id, "silver", 1),
+    ]
+    assert [(m.month, m.to_tier) for m in report.movements] == [("2026-02", "silver")]
+
+
+def test_the_range_selects_the_movements_by_business_day(
+    session: Session, chain: dict[str, Any]
+) -> None:
+    january = reports.distribution(session, SYSTEM, date(2026, 1, 1), date(2026, 1, 31))
+    assert {m.month for m in january.movements} == {"2026-01"}
+    february = reports.distribution(session, SYSTEM, date(2026, 2, 1), date(2026, 2, 1))
+    assert [(m.month, m.changes) for m in february.movements] == [("2026-02", 1)]
+
+
+def test_a_reversed_or_too_long_range_and_a_cashier_are_refused(
+    session: Session, chain: dict[str, Any]
+) -> None:
+    with pytest.raises(InvalidInput):
+        reports.distribution(session, SYSTEM, date(2026, 2, 1), date(2026, 1, 1))
+    with pytest.raises(InvalidInput):
+        reports.distribution(session, SYSTEM, date(2020, 1, 1), date(2026, 1, 1))
+    cashier = Actor(kind="staff", id=1, name="c", role=Role.cashier, store_ids=None)
+    with pytest.raises(Forbidden):
+        reports.distribution(session, cashier, date(2026, 1, 1), date(2026, 1, 31))
+
+
+def test_with_tiers_off_the_report_is_empty(session: Session) -> None:
+    make_member(session, make_store(session))
+    report = reports.distribution(session, SYSTEM, date(2026, 1, 1), date(2026, 1, 31))
+    assert (report.holdings, report.movements) == ([], [])
+
+
+@pytest.fixture
+def sent(connection: Connection) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")):
+            seen.append(statement)
+
+    event.listen(connection, "before_cursor_execute", count)
+    yield seen
+    event.remove(connection, "before_cursor_execute", count)
+
+
+def test_two_queries_whatever_the_members(
+    session: Session, chain: dict[str, Any], sent: list[str]
+) -> None:
+    def queries() -> int:
+        reports.distribution(session, SYSTEM, date(2026, 1, 1), date(2026, 12, 31))
+        sent.clear()
+        reports.distribution(session, SYSTEM, date(2026, 1, 1), date(2026, 12, 31))
+        return len(sent)
+
+    few = queries()
+    for n in range(20):
+        member = make_member(session, chain["a"])
+        standing.set_tier(session, SYSTEM, member.id, "silver" if n % 2 else "gold", "bulk")
+    assert queries() == few == 2, sent
+
+
+def test_the_api_answers_json_csv_and_xlsx(
+    client: TestClient, session: Session, settings: Settings, chain: dict[str, Any]
+) -> None:
+    admin = staff_headers(make_staff(session, Role.hq_admin), settings)
+    dates = {"from": "2026-01-01", "to": "2026-03-31"}
+    shown = client.get("/api/v1/reports/tiers", params=dates, headers=admin)
+    assert shown.status_code == 200, shown.text
+    assert {"store_id": None, "tier": "normal", "members": 1} in shown.json()["holdings"]
+    assert len(shown.json()["movements"]) == 3
+    as_csv = client.get(
+        "/api/v1/reports/tiers",
+        params=dates | {"format": "csv", "table": "movements"},
+        headers=admin,
+    )
+    assert as_csv.status_code == 200
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    lines = as_csv.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "month,reason,from_tier,to_tier,changes"
+    assert lines[1] == "2026-01,manual,normal,gold,1"
+    as_xlsx = client.get("/api/v1/reports/tiers", params=dates | {"format": "xlsx"}, headers=admin)
+    assert as_xlsx.status_code == 200
+    sheet = load_workbook(io.BytesIO(as_xlsx.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("store_id", "tier", "members")
+    assert len(rows) == 1 + len(shown.json()["holdings"])
+    reversed_ = client.get(
+        "/api/v1/reports/tiers", params={"from": "2026-02-01", "to": "2026-01-01"}, headers=admin
+    )
+    assert reversed_.status_code == 422
+    assert reversed_.json()["errors"][0]["code"] == "dates_reversed"
+    cashier = staff_headers(make_staff(session, Role.cashier, [chain["a"]]), settings)
+    assert client.get("/api/v1/reports/tiers", params=dates, headers=cashier).status_code == 403
