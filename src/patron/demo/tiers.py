@@ -134,14 +134,14 @@ def _climb(session: Session) -> None:
     metric = program.program(session).metric
     gold = ladder.by_code(rungs, "gold")
     assert gold is not None  # the demo's own ladder
-    plan = paid.save_plan(session, SYSTEM, PAID_PLAN | {"tier_id": gold.id})
+    plan_id = paid.save_plan(session, SYSTEM, PAID_PLAN | {"tier_id": gold.id}).id
     for months_back in range(DEMO_MONTHS, -1, -1):
         at = now - timedelta(days=30.4 * months_back)
         with clock.frozen(at):
             paid.lapse(session, at)
             review.run(session, at)
             for member_id in _paying(session, months_back):
-                paid.pay(session, SYSTEM, member_id, paid.Payment(plan.id, "wechat_pay", "", None))
+                paid.pay(session, SYSTEM, member_id, paid.Payment(plan_id, "wechat_pay", "", None))
             for member_id in _rising(session, rungs, metric, at):
                 standing.evaluate_upgrade(session, member_id, now=at)
         session.expunge_all()
