@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from patron.core import clock
 from patron.demo import tiers as demo_tiers
 from patron.tiers import growth, ladder, standing
-from patron.tiers.models import GrowthEntry, MemberTier, TierChange
+from patron.tiers.models import GrowthEntry, MemberTier, PaidMembership, TierChange
 from tests.factories import make_member, make_store
 from tests.tiers.helpers import order
 
@@ -77,3 +77,24 @@ def test_the_demo_ladder_replays_the_history(session: Session) -> None:
         )
         assert earned is not None
         assert held[member.id].rank >= earned.rank
+
+
+def test_the_demo_has_paid_members_some_renewed_some_lapsed(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store(session)
+    members = [make_member(session, store) for _ in range(4)]
+    for member in members:
+        order(session, store, member, 10_000, NOW - timedelta(days=40))
+    monkeypatch.setattr(demo_tiers, "PAID_EVERY", 1)  # every member buys, every other renews
+
+    demo_tiers.load(session)
+
+    terms = session.execute(
+        select(PaidMembership.member_id, PaidMembership.status).order_by(PaidMembership.id)
+    ).all()
+    renewed = {m.id for m in members if m.id % 2 == 0}
+    assert sorted(m for m, _ in terms) == sorted([m.id for m in members] + list(renewed))
+    held = standing.tiers_of(session, [m.id for m in members])
+    for member in members:
+        assert held[member.id].code == ("gold" if member.id in renewed else "normal")
