@@ -28,8 +28,8 @@ from patron.members import codes
 from patron.members.models import Member
 from patron.stored_value import payments, recharges
 
-PAYERS = 100  # members who pay from stored value: each has a password and a loaded balance
-LOADED = 400000  # fen each payer holds before the run (¥4,000, under the ¥5,000 cap)
+PAYERS = 100  # members who pay by password (a member code pays once: every member pays by code)
+LOADED = 400000  # fen each member holds before the run (¥4,000, under the ¥5,000 cap)
 PASSWORD = "135790"
 RECHARGE = 10000  # fen a measured recharge pays in
 
@@ -44,11 +44,12 @@ class Figures:
 
 
 def load_payers(member_ids: list[int], store_id: int) -> dict[int, str]:
-    """The payers' payment passwords set and balances loaded, in process; their code secrets."""
-    payers = member_ids[:PAYERS]
+    """Every member's balance loaded and the first PAYERS' payment passwords set, in process;
+    the members' code secrets."""
     with db.transaction() as session:
-        for member_id in payers:
-            payments.set_password(session, SYSTEM, member_id, PASSWORD)
+        for member_id in member_ids:
+            if member_id in member_ids[:PAYERS]:
+                payments.set_password(session, SYSTEM, member_id, PASSWORD)
             recharges.recharge(
                 session,
                 SYSTEM,
@@ -58,7 +59,9 @@ def load_payers(member_ids: list[int], store_id: int) -> dict[int, str]:
                 amount=LOADED,
             )
     with db.transaction(read_only=True) as session:
-        rows = session.execute(select(Member.id, Member.code_secret).where(Member.id.in_(payers)))
+        rows = session.execute(
+            select(Member.id, Member.code_secret).where(Member.id.in_(member_ids))
+        )
         return {member_id: secret for member_id, secret in rows}
 
 
@@ -117,7 +120,6 @@ def run(engine: Engine, args: argparse.Namespace) -> list[Figures]:
     key, store_ids, member_ids = prepare()
     HEADERS["Authorization"] = f"Bearer {key}"
     secrets = load_payers(member_ids, store_ids[0])
-    payers = list(secrets)
     port = free_port()
     server = start_server(database_url(engine), port, args.workers)
     n_requests = args.requests
@@ -149,7 +151,7 @@ def run(engine: Engine, args: argparse.Namespace) -> list[Figures]:
     by_password = [
         (
             "/api/v1/orders",
-            paid_from_balance(n, store(n), payers[n % PAYERS], {"password": PASSWORD}),
+            paid_from_balance(n, store(n), member_ids[n % PAYERS], {"password": PASSWORD}),
             f"password-{n}",
         )
         for n in range(n_requests, n_requests + args.password_requests)
@@ -158,15 +160,16 @@ def run(engine: Engine, args: argparse.Namespace) -> list[Figures]:
     try:
         results.append(measure("order intake", port, server, args.clients, plain, 201))
         results.append(measure("recharge", port, server, args.clients, topping_up, 201))
-        # Member codes last a minute or two: encoded just before their run.
+        # Member codes last a minute or two and pay once: encoded just before their run, a
+        # member each.
         by_code = [
             (
                 "/api/v1/orders",
                 paid_from_balance(
                     n,
                     store(n),
-                    payers[n % PAYERS],
-                    {"member_code": member_code(payers[n % PAYERS], secrets[payers[n % PAYERS]])},
+                    member(n),
+                    {"member_code": member_code(member(n), secrets[member(n)])},
                 ),
                 f"code-{n}",
             )

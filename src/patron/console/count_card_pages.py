@@ -65,6 +65,8 @@ BUILT_IDS = (
     N_("error.no_uses_left"),
     N_("error.card_expired"),
     N_("error.card_void"),
+    N_("error.unknown_card_product"),
+    N_("error.card_product_inactive"),
 )
 
 

@@ -150,6 +150,8 @@ BUILT_IDS = (
     N_("weekday.7"),
     N_("rule.effect_text.add_per_order"),
     N_("rule.effect_text.add_per_item"),
+    N_("rule.effect_text.tier"),
+    N_("rule.effect.tier"),
     N_("rule.cond.birthday.day"),
     N_("rule.cond.birthday.month"),
     N_("points.rules.attr_hint.single_choice"),

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -15,10 +15,10 @@ from patron.core.text import MultiLine, Name, SingleLine, TextMap
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import OrderItemIn, PaymentIn
 from patron.points.models import AdjustmentStatus, ExpiryPolicy, RuleEffect
+from patron.tiers.schemas import TierCode
 
 MAX_POINTS = MAX_FEN  # points live in 32-bit integer columns too
 TIER_AMOUNT = 100  # what a `tier` rule stores as its amount: the tier's multiplier applies
-TierCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 
 
 class PolicyOut(BaseModel):

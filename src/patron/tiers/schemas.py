@@ -11,7 +11,9 @@ from patron.core.text import Label, Name, NameOrNone, SingleLine
 from patron.tiers.models import DowngradeMode, Evaluation, PlanTerm, QualifyingMetric
 
 GROWTH_MAX = 1_000_000_000  # thresholds and gifts fit the 32-bit columns with room
-TierCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="e.g. gold")]
+TierCode = Annotated[
+    SingleLine, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="e.g. gold")
+]
 # ×1.5 as 1.5, kept in hundredths (rounded)
 Multiplier = Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)]
 
