@@ -1,5 +1,5 @@
-"""Demo stored value (储值): the chain launched it three months ago, and one member in eight (one
-in five of those who bought since) has recharged, mostly at the till just before paying
+"""Demo stored value (储值): the chain launched it three months ago, and a third of the members
+(more than half of those who bought since) have recharged, mostly at the till just before paying
 for an order (a package 充500送50 or 充1000送150, or a plain amount), some online (the money then
 belongs to HQ). Some of their later orders are paid from the balance while it covers them, and
 now and then a member tops up. A few
@@ -13,8 +13,8 @@ payment method, so the points earning sees the principal and bonus they took); t
 recharge, spend and refund goes through the stored-value services as of its moment. A seed
 makes it reproducible. Each recharge and spend is a transaction's worth of statements through
 the services (about 3–5 ms each on the shared machine) where the order history is written in
-bulk, so the volume is what keeps `patron demo` within about a fifth more time: a third of the
-members recharging (with their spends) more than doubled it."""
+bulk, so the volume decides `patron demo`'s time: a third of the members recharge, and one
+order in four that a balance covers is paid from it."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ from patron.stored_value.models import (
 from patron.stored_value.models import Recharge as RechargeRecord
 
 LAUNCH = timedelta(days=91)  # stored value started this long before now
-RECHARGERS = 0.12  # of the members: what the demo's time allows (see the module's note)
+RECHARGERS = 1 / 3  # of the members
 PACKAGES = (  # name, pay, bonus (fen)
     ("充500送50", 50000, 5000),
     ("充1000送150", 100000, 15000),
@@ -65,7 +65,7 @@ CHOICES = (  # what a recharge buys: a package by name, or a plain amount in fen
 RECHARGE_PAYMENTS = (("wechat_pay", 0.55), ("alipay", 0.30), ("bank_card", 0.10), ("cash", 0.05))
 BEFORE_PAYING = timedelta(minutes=3)  # a recharge at the till comes just before the order
 ONLINE_RECHARGE = 0.4  # a member recharging with an online order does it online (HQ)
-USE = 0.3  # an order the balance covers is paid from it
+USE = 0.25  # an order the balance covers is paid from it (the demo's time: see the note)
 TOP_UP = 0.05  # a member whose balance falls short recharges again
 COOLING_OFF = 0.005  # of the members' first recharges, taken back within the cooling-off days
 ACCOUNT_REFUNDS = 1
