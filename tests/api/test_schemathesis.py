@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.app import create_app
-from patron.core import crypto, db, migrate, openapi
+from patron.core import crypto, db, migrate, openapi, ttlcache
 from patron.core.settings import Settings
 from patron.staff import service as staff
 from patron.staff.models import StaffUser
@@ -69,6 +69,7 @@ def served(
         log_level="WARNING",
     )
     crypto.configure(settings.secret_key)
+    ttlcache.clear_all()  # the other database's ladder, rules and keys must not serve this one
     engine = db.make_engine(url)
     try:
         migrate.upgrade(engine)

@@ -3,16 +3,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from patron.core.ids import RowId
 from patron.core.inputs import NOT_NULL, Input
-from patron.core.text import Label, Name, NameOrNone, SingleLine
+from patron.core.text import Label, Name, NameOrNone, Pattern, SingleLine, single_line
 from patron.tiers.models import DowngradeMode, Evaluation, PlanTerm, QualifyingMetric
 
 GROWTH_MAX = 1_000_000_000  # thresholds and gifts fit the 32-bit columns with room
+TIER_CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+# Its pattern is stricter than a single line's, so it is the one the schema publishes.
 TierCode = Annotated[
-    SingleLine, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="e.g. gold")
+    str,
+    BeforeValidator(single_line),
+    StringConstraints(pattern=TIER_CODE_PATTERN),
+    Pattern(TIER_CODE_PATTERN),
+    Field(description="e.g. gold"),
 ]
 # ×1.5 as 1.5, kept in hundredths (rounded)
 Multiplier = Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)]
