@@ -163,3 +163,28 @@ def test_a_count_card_sold_used_and_the_use_revoked(page: Page, server: ConsoleS
     expect(page.get_by_role("status")).to_contain_text("已撤销“洗护3次卡”的一次使用")
     expect(card.locator("[data-part=left]")).to_have_text("3 / 3")
     expect(card.locator("[data-use]")).to_contain_text("已撤销")
+
+
+def test_the_till_and_a_card_sale_in_english(page: Page, server: ConsoleServer) -> None:
+    member_id = register(server, "13912347703")
+    with server.sessions.begin() as session:
+        values = {"name": "Wash x3", "service": "Hair care", "uses": 3, "price": 9_900}
+        products.save_product(session, SYSTEM, values)
+    log_in(page, CASHIER)
+    page.goto("/console/stored-value/till")
+    page.get_by_role("link", name="English").click()
+    page.fill("input[name=member]", member_code(server, member_id))
+    page.get_by_role("button", name="Find member").click()
+    recharge = page.get_by_test_id("sv-recharge")
+    recharge.locator("input[name=amount]").fill("200")
+    recharge.locator("select[name=method]").select_option("cash")
+    recharge.get_by_role("button", name="Recharge").click()
+    expect(page.get_by_role("status")).to_contain_text("Recharged: ¥200.00 loaded")
+    expect(page.get_by_test_id("sv-total")).to_have_text("¥200.00")
+
+    page.goto(f"/console/members/{member_id}/count-cards")
+    sale = page.get_by_test_id("card-sale")
+    sale.locator("select[name=product_id]").select_option(index=1)
+    sale.locator("select[name=method]").select_option("cash")
+    sale.get_by_role("button", name="Sell").click()
+    expect(page.get_by_role("status")).to_contain_text("Sold “Wash x3”")

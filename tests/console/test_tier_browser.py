@@ -16,6 +16,7 @@ from patron.members import registration
 from patron.members.schemas import MemberCreate
 from patron.orders import service as orders
 from patron.orders.schemas import OrderCreate
+from patron.tiers import ladder
 from tests.browser import ConsoleServer, StaffLogin, console_server, require_chromium
 from tests.browser import log_in as sign_in
 
@@ -134,3 +135,26 @@ def test_a_three_tier_ladder_and_a_member_upgraded_by_an_order(
     expect(page.locator("#tier-members-chart canvas")).to_have_count(1)
     expect(page.locator("#tier-movements-chart canvas")).to_have_count(1)
     assert page_errors == []
+
+
+def test_the_ladder_in_english(page: Page, server: ConsoleServer) -> None:
+    with server.sessions.begin() as session:
+        if not ladder.ladder(session):  # the ladder the other test built, or a base tier
+            base = {"code": "normal", "name": "普通", "rank": 0, "entry_threshold": 0}
+            ladder.save_tier(session, SYSTEM, base)
+    sign_in(page, MARKETING, PASSWORD)
+    page.goto("/console/tiers")
+    page.get_by_role("link", name="English").click()
+    page.get_by_role("link", name="New tier").click()
+    form = page.get_by_test_id("tier-form")
+    form.locator("input[name=rank]").fill("9")
+    form.locator("input[name=code]").fill("black")
+    form.locator("input[name=name]").fill("黑卡")
+    form.locator("input[name=name_en]").fill("Black")
+    form.locator("input[name=entry_threshold]").fill("90000")
+    form.locator("input[name=retention_threshold]").fill("80000")
+    form.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("status")).to_contain_text("Tier “黑卡” created")
+    expect(page.get_by_test_id("tier-ladder").locator("tr[data-tier=black]")).to_contain_text(
+        "90,000"
+    )
