@@ -3,6 +3,7 @@
 from patron.apikeys import models as apikeys_models
 from patron.audit import models as audit_models
 from patron.catalog import models as catalog_models
+from patron.checkout import models as checkout_models
 from patron.core import events, idempotency
 from patron.core.db import Base
 from patron.count_cards import models as count_card_models
@@ -22,6 +23,7 @@ __all__ = [
     "apikeys_models",
     "audit_models",
     "catalog_models",
+    "checkout_models",
     "count_card_models",
     "coupons_models",
     "events",

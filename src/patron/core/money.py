@@ -3,6 +3,7 @@ convert exactly, never through floats."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 # Money columns are 32-bit integers: ¥21,474,836.47 is the most one amount can be.
@@ -30,3 +31,20 @@ def yuan_to_fen(text: str) -> int:
 def fen_to_yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def allocate(total: int, weights: Sequence[int]) -> list[int]:
+    """`total` fen split over `weights` in proportion, by largest remainder: the parts add up to
+    `total` exactly, each within one fen of its exact share (ties go to the earlier weight).
+    Weights are not negative; all-zero weights take nothing (total must then be 0)."""
+    whole = sum(weights)
+    if whole == 0:
+        if total:
+            raise ValueError(f"cannot allocate {total} over no weight")
+        return [0] * len(weights)
+    parts = [total * w // whole for w in weights]
+    short = total - sum(parts)
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % whole), i))
+    for i in by_remainder[:short]:
+        parts[i] += 1
+    return parts

@@ -84,6 +84,12 @@ class OrderLine(Base):
     paid: Mapped[int]
     refunded_quantity: Mapped[int] = mapped_column(default=0)
     refunded_amount: Mapped[int] = mapped_column(default=0)
+    # Inside `discount`: fen the member's tier discount or member price took off this line.
+    tier_discount: Mapped[int] = mapped_column(server_default="0")
+    # What paid this line's `paid` besides external money: points drawn (their fen are a
+    # `points` payment) and fen of stored value. A refund of the line gives back its share.
+    points: Mapped[int] = mapped_column(server_default="0")
+    stored_value: Mapped[int] = mapped_column(server_default="0")
 
 
 class OrderPayment(Base):

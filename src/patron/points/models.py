@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,6 +44,14 @@ class PointsPolicy(Timestamped, Base):
     # A requester's adjustments of one member within this many hours count together toward the
     # threshold, so a large adjustment cannot be split into small ones.
     approval_window_hours: Mapped[int] = mapped_column(default=24)
+    # Points as cash (积分抵现): an optional absolute cap of points per order, caps by category
+    # ({"TOBACCO": 0, "WINE": 20}: at most that percent of the category's lines), and whether
+    # points may pay an order that a coupon discounted.
+    max_points_per_order: Mapped[int | None]
+    category_caps: Mapped[dict[str, int]] = mapped_column(JSON, default=dict, server_default="{}")
+    combine_with_coupons: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
 
 
 class PointsAccount(Base):

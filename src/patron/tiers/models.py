@@ -225,3 +225,5 @@ class PaidMembership(Base):
     operator: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     lapsed_at: Mapped[datetime | None]
+    # Months of the term whose monthly coupons (the plan's benefit set) went out.
+    coupon_months: Mapped[int] = mapped_column(server_default="0")
