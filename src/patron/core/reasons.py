@@ -72,6 +72,12 @@ class Reason(StrEnum):
     order_of_other_member = "order_of_other_member"
     exceeds_order_share = "exceeds_order_share"
     below_min_burn = "below_min_burn"
+    # Points as cash (积分抵现) on an order or a checkout.
+    points_not_whole_fen = "points_not_whole_fen"
+    exceeds_points_cap = "exceeds_points_cap"
+    exceeds_category_cap = "exceeds_category_cap"
+    points_not_with_coupons = "points_not_with_coupons"
+    points_need_member = "points_need_member"
     zero_points = "zero_points"
     balance_too_large = "balance_too_large"
     factor_not_above_one = "factor_not_above_one"
