@@ -31,7 +31,6 @@ from patron.console.member_pages import (
     get_readable_member,
     member_url,
 )
-from patron.console.member_stored_value_pages import balance_of
 from patron.console.order_pages import order_url
 from patron.console.points_forms import adjustment_errors, read_int, with_problems
 from patron.console.points_view import (
@@ -89,6 +88,7 @@ from patron.points import queries as points_queries
 from patron.points.models import AdjustmentStatus
 from patron.points.schemas import AdjustmentIn
 from patron.staff import service as staff
+from patron.stored_value import queries as sv_queries
 from patron.stores import service as stores
 
 router = APIRouter(prefix="/members")
@@ -226,7 +226,7 @@ def _detail(
         # A fresh key for every rendering of the form: submitting it twice adjusts once.
         adjust_key=secrets.token_urlsafe(24),
         coupons=held,
-        stored_value=balance_of(session, member.id),
+        stored_value=sv_queries.balance(session, member.id),
         tier=member_card(session, member),
     )
 

@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.console.choices import store_options
@@ -50,11 +49,11 @@ from patron.orders import service as orders_service
 from patron.stored_value import errors as sv_errors
 from patron.stored_value import packages, recharges
 from patron.stored_value import permissions as sv_policy
+from patron.stored_value import queries as sv_queries
 from patron.stored_value.models import (
     PackageStatus,
     Recharge,
     RechargeStatus,
-    StoredValueAccount,
     StoredValueEntry,
 )
 from patron.stored_value.schemas import AccountRefundIn, RechargeIn, RechargeMethod
@@ -75,21 +74,6 @@ RECHARGE_FIELDS = (
 )
 # The store input's value for a recharge or refund at HQ (online), for actors of every store.
 HQ_STORE = "hq"
-
-
-@dataclass(frozen=True)
-class Balance:
-    principal: int
-    bonus: int
-
-    @property
-    def total(self) -> int:
-        return self.principal + self.bonus
-
-
-def balance_of(session: Session, member_id: int) -> Balance:
-    account = session.get(StoredValueAccount, member_id)
-    return Balance(account.principal, account.bonus) if account else Balance(0, 0)
 
 
 @dataclass(frozen=True)
@@ -144,19 +128,12 @@ def stored_value_page(
     with error_page_on(InvalidInput):
         page = paginate(
             session,
-            select(StoredValueEntry).where(StoredValueEntry.member_id == member.id),
+            sv_queries.entries(member.id),
             StoredValueEntry.id,
             cursor or None,
             STATEMENT_SIZE,
         )
-    recent = list(
-        session.scalars(
-            select(Recharge)
-            .where(Recharge.member_id == member.id)
-            .order_by(Recharge.id.desc())
-            .limit(RECENT_RECHARGES)
-        )
-    )
+    recent = sv_queries.recent_recharges(session, member.id, RECENT_RECHARGES)
     store_ids = {e.store_id for e in page.items} | {r.store_id for r in recent}
     codes = stores.codes_by_id(session, [i for i in store_ids if i is not None])
     offered = [p for p in packages.list_packages(session) if p.status == PackageStatus.active]
@@ -164,7 +141,7 @@ def stored_value_page(
     days = settings.stored_value_cooling_off_days
     active = member.status == MemberStatus.active
     status = max(s.errors.status for s in (recharge, refund, spend, password))
-    account = session.get(StoredValueAccount, member.id)
+    held = sv_queries.balance(session, member.id)
     return render(
         request,
         "stored_value/member.html",
@@ -172,7 +149,7 @@ def stored_value_page(
         here=member_sv_url(member.id),
         member=member,
         shown=presenters.present(session, member, privacy.reveal_pii(session, actor, member)),
-        balance=balance_of(session, member.id),
+        balance=held,
         rows=entry_rows(
             page.items,
             t,
@@ -208,7 +185,7 @@ def stored_value_page(
         can_set_password=active
         and sv_policy.SET_PASSWORD.allows(actor)
         and actor.sees_store(member.store_id),
-        password_set=bool(account and account.password_hash),
+        password_set=held.has_password,
         password=password,
         verify_by=("member_code", "password"),
         form_key=secrets.token_urlsafe(24),
@@ -387,8 +364,7 @@ def recharge_refund(
     t = t_for(request)
     here = member_sv_url(member.id)
     name = f"#{recharge_id}"
-    chosen = session.get(Recharge, recharge_id)
-    if chosen is None or chosen.member_id != member.id:
+    if sv_queries.recharge_of(session, member.id, recharge_id) is None:
         raise ErrorPage(404)
     try:
         with attempt(session):

@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Response
-from sqlalchemy import select
 
 from patron.core import clock, export
 from patron.core.actor import Actor
@@ -14,7 +13,15 @@ from patron.count_cards.errors import ProductNotActive
 from patron.deps import ActorDep, IdempotentDep, OneHopRouter, SessionDep, require
 from patron.members import errors as member_errors
 from patron.members import visibility
-from patron.stored_value import adjustments, packages, payments, permissions, recharges, reports
+from patron.stored_value import (
+    adjustments,
+    packages,
+    payments,
+    permissions,
+    queries,
+    recharges,
+    reports,
+)
 from patron.stored_value.errors import (
     BalanceCapExceeded,
     CoolingOffOver,
@@ -33,7 +40,7 @@ from patron.stored_value.errors import (
     VerificationFailed,
     VerificationRequired,
 )
-from patron.stored_value.models import StoredValueAccount, StoredValueEntry
+from patron.stored_value.models import StoredValueEntry
 from patron.stored_value.schemas import (
     AccountRefundIn,
     BalanceOut,
@@ -101,15 +108,14 @@ def update_package(
 )
 def member_balance(member_id: int, session: SessionDep, actor: ActorDep) -> BalanceOut:
     member = visibility.get_member(session, actor, member_id)
-    account = session.get(StoredValueAccount, member.id)
-    principal, bonus = (account.principal, account.bonus) if account else (0, 0)
+    held = queries.balance(session, member.id)
     return BalanceOut(
         member_id=member.id,
-        principal=principal,
-        bonus=bonus,
-        balance=principal + bonus,
-        has_password=account is not None and account.password_hash is not None,
-        locked_until=payments.locked_until(account),
+        principal=held.principal,
+        bonus=held.bonus,
+        balance=held.total,
+        has_password=held.has_password,
+        locked_until=held.locked_until,
     )
 
 
@@ -128,7 +134,7 @@ def member_entries(
     member = visibility.get_member(session, actor, member_id)
     page = paginate(
         session,
-        select(StoredValueEntry).where(StoredValueEntry.member_id == member.id),
+        queries.entries(member.id),
         StoredValueEntry.id,
         cursor,
         limit,
