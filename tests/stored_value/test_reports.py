@@ -260,7 +260,7 @@ def test_settlement_roles_and_refusals_over_http(
 
 class Holdings:
     """Ann loads 100+10 at A, then 50 online, then is adjusted +3, then spends 120; Bob loads
-    20 at B and is merged into Cat, who has no recharge; Dan loads 80 at B and takes it back
+    20 at B and is merged into Cat, who has no recharge of her own; Dan loads 80 at B and takes it back
     (cooling-off) and is adjusted +7; Eve loads 30 at A and is paid out."""
 
     def __init__(self, session: Session) -> None:
@@ -292,8 +292,9 @@ def test_the_liability_is_attributed_to_the_newest_recharges(session: Session) -
     assert [(r.store_id, r.holding.principal, r.holding.bonus) for r in report.rows] == [
         (None, 4036, 0),
         (scene.a.id, 0, 264),
+        (scene.b.id, 2000, 0),  # bob's recharge at B, merged into cat
     ]
-    assert report.unattributed == reports.Holding(2000 + 700, 0)  # cat's merged in, dan's
+    assert report.unattributed == reports.Holding(700, 0)  # dan's adjustment
     assert report.totals == reports.Holding(4036 + 2700, 264)
     principal, bonus = session.execute(
         select(func.sum(StoredValueAccount.principal), func.sum(StoredValueAccount.bonus))
@@ -312,7 +313,8 @@ def test_the_liability_is_one_query_however_many_members(
     session.flush()
     count_queries.count = 0
     report = reports.liability(session, SYSTEM)
-    assert count_queries.count == 2  # the accounts with their recharges, the stores' names
+    # the accounts, the merged members, the recharges, the stores' names
+    assert count_queries.count == 4
     assert report.totals == reports.Holding(7500, 500)
 
 
@@ -336,7 +338,7 @@ def test_liability_over_http(client: TestClient, session: Session, settings: Set
         "bonus": 264,
         "balance": 264,
     }
-    assert body["unattributed"] == {"principal": 2700, "bonus": 0, "balance": 2700}
+    assert body["unattributed"] == {"principal": 700, "bonus": 0, "balance": 700}
     assert body["totals"] == {"principal": 6736, "bonus": 264, "balance": 7000}
     response = client.get(
         "/api/v1/stored-value/liability", params={"format": "csv"}, headers=finance
@@ -346,7 +348,8 @@ def test_liability_over_http(client: TestClient, session: Session, settings: Set
         list(reports.LIABILITY_COLUMNS),
         ["hq", "", "", "4036", "0"],
         [str(scene.a.id), scene.a.code, scene.a.name, "0", "264"],
-        ["unattributed", "", "", "2700", "0"],
+        [str(scene.b.id), scene.b.code, scene.b.name, "2000", "0"],
+        ["unattributed", "", "", "700", "0"],
         ["total", "", "", "6736", "264"],
     ]
     response = client.get(

@@ -122,6 +122,25 @@ def hold_survivor(session: Session, member_id: int) -> int:
     return member_id
 
 
+def survivors(session: Session) -> dict[int, int]:
+    """Every merged member's id -> the member that owns their rows now (merges at any depth)."""
+    merged: dict[int, int] = {
+        member_id: into
+        for member_id, into in session.execute(
+            select(Member.id, Member.merged_into_id).where(Member.merged_into_id.is_not(None))
+        )
+        if into is not None
+    }
+    found: dict[int, int] = {}
+    for member_id in merged:
+        owner, seen = member_id, set()
+        while owner in merged and owner not in seen:
+            seen.add(owner)
+            owner = merged[owner]
+        found[member_id] = owner
+    return found
+
+
 def _lock_pair(session: Session, first_id: int, second_id: int) -> dict[int, Member]:
     # FOR UPDATE, in primary-key order: two merges of the same pair cannot deadlock, and work
     # that `hold`s either member (key share) waits for the merge, or the merge for it.

@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from patron.core import clock
@@ -31,6 +31,7 @@ from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.export import Cell
 from patron.core.reasons import Reason
+from patron.members import merge as member_merge
 from patron.stored_value.models import (
     EntryKind,
     Recharge,
@@ -222,28 +223,9 @@ def liability(session: Session, actor: Actor) -> Liability:
     get HQ's row, the unattributed remainder, and totals equal to the accounts' sums; a store
     manager their stores' rows, the totals being theirs."""
     VIEW_FIGURES.check(actor)
-    query = (
-        select(
-            StoredValueAccount.member_id,
-            StoredValueAccount.principal,
-            StoredValueAccount.bonus,
-            Recharge.store_id,
-            Recharge.principal,
-            Recharge.bonus,
-        )
-        .outerjoin(
-            Recharge,
-            and_(
-                Recharge.member_id == StoredValueAccount.member_id,
-                Recharge.status == RechargeStatus.completed.value,
-            ),
-        )
-        .where(or_(StoredValueAccount.principal > 0, StoredValueAccount.bonus > 0))
-        .order_by(StoredValueAccount.member_id, Recharge.created_at.desc(), Recharge.id.desc())
-    )
     by_store: dict[int | None, Holding] = defaultdict(Holding)
     unattributed = Holding()
-    for store, holding in _attributed(session.execute(query)):
+    for store, holding in _attributed(_holdings(session)):
         if store is None:
             unattributed += holding
         elif actor.sees_store(store.id):
@@ -255,6 +237,30 @@ def liability(session: Session, actor: Actor) -> Liability:
         for names in _names(session, by_store)
     ]
     return Liability(rows, unattributed, sum((r.holding for r in rows), unattributed))
+
+
+def _holdings(session: Session) -> list[tuple[Any, ...]]:
+    """The rows `_attributed` reads: each account holding money with its recharges, newest
+    first, the recharges of members merged into it counted as its own (the money moved)."""
+    accounts = session.execute(
+        select(
+            StoredValueAccount.member_id, StoredValueAccount.principal, StoredValueAccount.bonus
+        ).where(or_(StoredValueAccount.principal > 0, StoredValueAccount.bonus > 0))
+    ).all()
+    owner = member_merge.survivors(session)
+    loads: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    recharges = select(
+        Recharge.member_id, Recharge.store_id, Recharge.principal, Recharge.bonus
+    ).where(Recharge.status == RechargeStatus.completed.value)
+    for member_id, *loaded in session.execute(
+        recharges.order_by(Recharge.created_at.desc(), Recharge.id.desc())
+    ):
+        loads[owner.get(member_id, member_id)].append(tuple(loaded))
+    return [
+        (member_id, principal, bonus, *loaded)
+        for member_id, principal, bonus in sorted(accounts)
+        for loaded in loads.get(member_id) or [(None, None, None)]
+    ]
 
 
 def _attributed(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[StoreRef | None, Holding]]:
