@@ -13,9 +13,10 @@ from patron.core.actor import SYSTEM, Role
 from patron.core.errors import InvalidInput
 from patron.core.settings import Settings
 from patron.coupons.models import Coupon
+from patron.members import merge as member_merge
 from patron.members.models import Member
 from patron.tiers import benefits, jobs, ladder, paid, review, standing
-from patron.tiers.models import PaidMembership, Tier, TierChange
+from patron.tiers.models import MemberTier, PaidMembership, Tier, TierChange
 from tests.factories import (
     make_coupon_template,
     make_member,
@@ -361,3 +362,85 @@ def test_the_member_tier_shows_the_effective_discount(
     shown = client.get(url, headers=cashier).json()
     assert (shown["tier"]["code"], shown["paid"]) == ("normal", False)
     assert shown["discount"] == {"percent": 5, "source": "paid_plan"}
+
+
+# --- a merge ------------------------------------------------------------------------------------
+
+
+def history(session: Session, member: Member) -> list[tuple[str, str]]:
+    codes = dict(session.execute(select(Tier.id, Tier.code)).all())
+    rows = session.execute(
+        select(TierChange.reason, TierChange.to_tier_id)
+        .where(TierChange.member_id == member.id)
+        .order_by(TierChange.id)
+    )
+    return [(reason, codes[to]) for reason, to in rows]
+
+
+def test_a_merge_moves_paid_terms_and_the_survivor_holds_the_higher_paid_tier(
+    session: Session, tiers: dict[str, Tier]
+) -> None:
+    store = make_store(session)
+    source, target = make_member(session, store), make_member(session, store)
+    order(session, store, target, 1_200 * YUAN, NOW)  # silver by growth
+    yearly_gold = plan(session, tiers["gold"], "year")
+    monthly_diamond = plan(session, tiers["diamond"], "month")
+    pay(session, target, yearly_gold)
+    moved = pay(session, source, monthly_diamond)
+    member_merge.merge_members(session, SYSTEM, source.id, target.id)
+    session.expire_all()
+    assert {m.member_id for m in session.scalars(select(PaidMembership))} == {target.id}
+    assert tier_of(session, target) == "diamond"
+    assert history(session, target)[-1] == ("merge", "diamond")
+    found = standing.standings(session, [target.id, source.id])
+    assert found[target.id].paid
+    row = session.get(MemberTier, target.id)
+    assert row is not None
+    assert (row.paid_tier_id, row.paid_until) == (tiers["diamond"].id, moved.ends_at)
+    gone = session.get(MemberTier, source.id)
+    assert gone is not None
+    assert (gone.paid_tier_id, gone.paid_until) == (None, None)
+    # the diamond month lapses: the survivor's own gold year still holds
+    clock.set_now(moved.ends_at)
+    assert paid.lapse(session, moved.ends_at).changes == 1
+    assert tier_of(session, target) == "gold"
+    assert history(session, target)[-1] == ("paid_lapsed", "gold")
+
+
+def test_a_merge_never_lowers_the_survivors_paid_tier(
+    session: Session, tiers: dict[str, Tier]
+) -> None:
+    source, target = make_member(session), make_member(session)
+    pay(session, target, plan(session, tiers["diamond"]))
+    pay(session, source, plan(session, tiers["silver"], "year"))
+    before = history(session, target)
+    member_merge.merge_members(session, SYSTEM, source.id, target.id)
+    assert tier_of(session, target) == "diamond"
+    assert history(session, target) == before
+    assert len(paid.memberships_of(session, target.id)) == 2
+
+
+def test_a_merged_members_benefit_terms_keep_their_issued_months(
+    session: Session, tiers: dict[str, Tier]
+) -> None:
+    """A plan of its own benefits: the term moves with the months it issued (their coupons move
+    with the coupons' own merge); the survivor gets the months still to come, once."""
+    template = make_coupon_template(session)
+    source, target = make_member(session), make_member(session)
+    term = pay(session, source, benefit_plan(session, template.id))
+    paid.issue_monthly_coupons(session, NOW)
+    member_merge.merge_members(session, SYSTEM, source.id, target.id)
+    assert paid.issue_monthly_coupons(session, NOW).coupons == 0
+    assert benefits.member_discount(session, target.id, is_staff=False) == benefits.Discount(
+        5, tiers["normal"].id, benefits.DiscountSource.paid_plan
+    )
+    paid.issue_monthly_coupons(session, datetime(2026, 3, 1, tzinfo=UTC))
+    assert coupon_refs(session, target) == [f"paid:{term.id}:{i}" for i in (0, 0, 1, 1)]
+
+
+def test_a_merge_moves_paid_terms_with_tiers_off(session: Session) -> None:
+    template = make_coupon_template(session)
+    source, target = make_member(session), make_member(session)
+    pay(session, source, benefit_plan(session, template.id))
+    member_merge.merge_members(session, SYSTEM, source.id, target.id)
+    assert [m.member_id for m in paid.memberships_of(session, target.id)] == [target.id]

@@ -196,7 +196,7 @@ def pay(session: Session, actor: Actor, member_id: int, payment: Payment) -> Pai
     session.add(term)
     session.flush()
     if plan.tier_id is not None:
-        _grant(session, actor, member_id, now)
+        grant(session, member_id, now, ChangeReason.paid, actor.name)
     audit.record(
         session,
         actor,
@@ -214,15 +214,18 @@ def pay(session: Session, actor: Actor, member_id: int, payment: Payment) -> Pai
     return term
 
 
-def _grant(session: Session, actor: Actor, member_id: int, now: datetime) -> None:
+def grant(
+    session: Session, member_id: int, now: datetime, reason: ChangeReason, operator: str
+) -> None:
+    """The member's paid tier set again from their terms running now; a history entry
+    `reason` when their tier goes up with it (tiers must be on)."""
     row = standing.lock(session, [member_id])[member_id]
     before = standing.standings(session, [member_id])[member_id].tier
     row.paid_tier_id, row.paid_until = live_paid_tier(session, member_id, now)
     session.flush()
     after = standing.standings(session, [member_id])[member_id].tier
     if after.rank > before.rank:
-        change = standing.Change(member_id, before, after, ChangeReason.paid, actor.name)
-        standing.record_change(session, change)
+        standing.record_change(session, standing.Change(member_id, before, after, reason, operator))
 
 
 def live_paid_tier(
@@ -246,6 +249,16 @@ def live_paid_tier(
         return None, None
     best = max(held, key=lambda r: r.rank)
     return best.id, max(ends for tier_id, _, ends in rows if tier_id == best.id)
+
+
+def move_terms(session: Session, source_id: int, target_id: int) -> int:
+    """A merge: the merged member's terms, running or not, become the survivor's."""
+    moved = session.execute(
+        update(PaidMembership)
+        .where(PaidMembership.member_id == source_id)
+        .values(member_id=target_id)
+    )
+    return int(moved.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def memberships_of(session: Session, member_id: int) -> list[PaidMembership]:
