@@ -20,7 +20,7 @@ from patron.core import clock, statements
 from patron.core.actor import SYSTEM
 from patron.members.models import Member
 from patron.orders import service as orders
-from patron.tiers import growth, ladder, overview, paid, program, review, standing
+from patron.tiers import growth, ladder, paid, program, reports, review, standing
 from patron.tiers.ladder import Rung
 from patron.tiers.models import ChangeReason, GrowthEntry, GrowthKind, MemberTier, TierChange
 
@@ -72,7 +72,9 @@ def load(session: Session) -> TierReport:
         ladder.save_tier(session, SYSTEM, values)
     earned = _grow(session)
     _climb(session)
-    counts = {c.tier.name: c.members for c in overview.members_per_tier(session)}
+    today = clock.today()
+    per_tier = reports.members_per_tier(reports.distribution(session, SYSTEM, today, today))
+    counts = {rung.name: per_tier.get(rung.code, 0) for rung in ladder.ladder(session)}
     moves = dict(
         session.execute(select(TierChange.reason, func.count()).group_by(TierChange.reason)).all()
     )
