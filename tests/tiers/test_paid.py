@@ -444,3 +444,16 @@ def test_a_merge_moves_paid_terms_with_tiers_off(session: Session) -> None:
     pay(session, source, benefit_plan(session, template.id))
     member_merge.merge_members(session, SYSTEM, source.id, target.id)
     assert [m.member_id for m in paid.memberships_of(session, target.id)] == [target.id]
+
+
+def test_a_terms_months_are_its_own_whatever_the_plan_becomes(
+    session: Session, tiers: dict[str, Tier]
+) -> None:
+    """A month's term paid before the plan became quarterly has one month of coupons."""
+    template = make_coupon_template(session)
+    member = make_member(session)
+    plan_id = benefit_plan(session, template.id, "month")
+    term = pay(session, member, plan_id)
+    paid.save_plan(session, SYSTEM, {"term": "quarter"}, plan_id)
+    assert paid.issue_monthly_coupons(session, datetime(2026, 2, 27, tzinfo=UTC)).months == 1
+    assert coupon_refs(session, member) == [f"paid:{term.id}:0"] * 2

@@ -282,40 +282,44 @@ class CouponReport:
 
 
 def issue_monthly_coupons(session: Session, now: datetime) -> CouponReport:
-    """Each active term's monthly coupons (its plan's benefit set) for every month of the term
-    begun by `now` and not yet issued (`coupon_months` counts them), through the coupon service,
-    source_ref `paid:<term id>:<month index>`. A coupon that cannot go out (template paused or
-    over, stock or limits) is left out, as tier gifts are: its month counts as issued. Running it
-    again for the same `now` issues nothing more."""
-    due = session.execute(
-        select(PaidMembership, PaidPlan.benefits, PaidPlan.term)
-        .join(PaidPlan, PaidPlan.id == PaidMembership.plan_id)
+    """Each active term's monthly coupons (its plan's benefit set as it is now) for every month
+    of the term begun by `now` and not yet issued (`coupon_months` counts them), through the
+    coupon service, source_ref `paid:<term id>:<month index>`. A coupon that cannot go out
+    (template paused or over, stock or limits) is left out, as tier gifts are: its month counts
+    as issued. Running it again for the same `now` issues nothing more."""
+    wanted = {
+        plan.id: plan.benefits["monthly_coupons"]
+        for plan in list_plans(session)
+        if plan.benefits.get("monthly_coupons")
+    }
+    due = session.scalars(
+        select(PaidMembership)
         .where(
+            PaidMembership.plan_id.in_(sorted(wanted)),
             PaidMembership.status == ACTIVE,
             PaidMembership.starts_at <= now,
         )
         .order_by(PaidMembership.id)
-        .with_for_update(of=PaidMembership)
+        .with_for_update()
     ).all()
     terms = months = coupons = 0
-    for term, benefits, plan_term in due:
-        begun = _months_begun(term, plan_term, now)
-        wanted = benefits.get("monthly_coupons") or []
-        if begun <= term.coupon_months or not wanted:
+    for term in due:
+        begun = _months_begun(term, now)
+        if begun <= term.coupon_months:
             continue
         terms += 1
         for index in range(term.coupon_months, begun):
-            coupons += _issue_month(session, term, wanted, index)
+            coupons += _issue_month(session, term, wanted[term.plan_id], index)
         months += begun - term.coupon_months
         term.coupon_months = begun
     session.flush()
     return CouponReport(terms, months, coupons)
 
 
-def _months_begun(term: PaidMembership, plan_term: str, now: datetime) -> int:
-    """How many of the term's months (calendar months on from its start, business time) have
-    begun by `now`."""
-    starts = (months_on(term.starts_at, k) for k in range(TERM_MONTHS[PlanTerm(plan_term)]))
+def _months_begun(term: PaidMembership, now: datetime) -> int:
+    """How many of the term's months (calendar months on from its start, business time, up to
+    its end) have begun by `now`."""
+    starts = (months_on(term.starts_at, k) for k in range(max(TERM_MONTHS.values())))
     return sum(1 for start in starts if start <= now and start < term.ends_at)
 
 
