@@ -1,11 +1,12 @@
-"""Random orders, refunds, clock advances and daily job runs (`patron jobs run`: the tier review
-among them) for three members, under each qualifying metric, evaluation, downgrade mode and a
+"""Random orders, refunds, paid terms, clock advances and daily job runs (`patron jobs run`: the
+tier review and the lapse of paid terms among them) for three members, under each qualifying metric, evaluation, downgrade mode and a
 few grace periods. After every step: each member's growth ledger sums to their cached growth; no
 member's tier goes down but in a job run, and there only when the rules say so (review date plus
 grace passed and qualifying growth below the held tier's retention threshold), to the tier the
 downgrade mode gives; a job run leaves no member due; after an order the member holds the higher
 of the tier they held and the tier their qualifying growth reaches; and a tier entered (or left)
-is reviewed when `standing.review_date` says."""
+is reviewed when `standing.review_date` says; after a payment or a job run the member's tier is
+the higher of the held tier and the tiers of the paid terms running then."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.core import clock
+from patron.core.actor import SYSTEM
 from patron.orders import service as orders
 from patron.orders.models import Order
-from patron.tiers import growth, jobs, ladder, program, standing
+from patron.tiers import growth, jobs, ladder, paid, program, standing
 from patron.tiers.ladder import Rung
-from patron.tiers.models import MemberTier
+from patron.tiers.models import MemberTier, PaidMembership, PaidPlan, Tier
 from tests.factories import make_member, make_store
 from tests.tiers.helpers import make_ladder, order, refund, set_program
 
@@ -33,6 +35,7 @@ SMALL = (
     ("diamond", 3, 3000, 2500),
 )
 MEMBERS = 3
+PLAN = {"name": "PLUS", "price": 1_900}
 
 steps = st.lists(
     st.one_of(
@@ -51,6 +54,8 @@ steps = st.lists(
             st.sampled_from([0, 1, 1]),
         ),
         st.tuples(st.just("jobs"), st.just(0), st.just(0)),
+        # a paid term: a month of gold, or a quarter of diamond
+        st.tuples(st.just("pay"), st.integers(0, MEMBERS - 1), st.integers(0, 1)),
     ),
     min_size=5,
     max_size=30,
@@ -109,6 +114,21 @@ def refund_some(session: Session, order_ids: list[int], pick: int, quantity: int
     refund(session, target, min(quantity, items_left) if quantity else None)
 
 
+def paid_rank(session: Session, member_id: int, now: datetime) -> int:
+    """The highest rank of the tiers of the member's terms running at `now` (-1: none)."""
+    ranks = session.scalars(
+        select(Tier.rank)
+        .join(PaidPlan, PaidPlan.tier_id == Tier.id)
+        .join(PaidMembership, PaidMembership.plan_id == PaidPlan.id)
+        .where(
+            PaidMembership.member_id == member_id,
+            PaidMembership.starts_at <= now,
+            PaidMembership.ends_at > now,
+        )
+    )
+    return max(ranks, default=-1)
+
+
 def expanded(script: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
     done: list[tuple[str, int, int]] = []
     for kind, a, b in script:
@@ -128,11 +148,15 @@ def test_tiers_go_down_only_in_job_runs_and_as_the_rules_say(
     session: Session, script: list[tuple[str, int, int]], chosen: dict[str, object]
 ) -> None:
     with session.begin_nested() as savepoint, clock.frozen(START):
-        make_ladder(session, SMALL)
+        tier_ids = {t.code: t.id for t in make_ladder(session, SMALL)}
         set_program(session, **chosen)
         prog = program.program(session)
         store = make_store(session)
         ids = [make_member(session, store).id for _ in range(MEMBERS)]
+        plans = [
+            paid.save_plan(session, SYSTEM, PLAN | {"term": term, "tier_id": tier_id}).id
+            for term, tier_id in (("month", tier_ids["gold"]), ("quarter", tier_ids["diamond"]))
+        ]
         order_ids: list[int] = []
         now = START
         for kind, a, b in expanded(script):
@@ -150,6 +174,8 @@ def test_tiers_go_down_only_in_job_runs_and_as_the_rules_say(
                     refund_some(session, order_ids, a, b)
                 elif kind == "advance":
                     now += timedelta(days=a)
+                elif kind == "pay":
+                    paid.pay(session, SYSTEM, ids[a], paid.Payment(plans[b], "cash", "", None))
                 else:
                     expected = {m: after_review(session, prog, s, now) for m, s in before.items()}
                     jobs.run(session, now)
@@ -167,4 +193,8 @@ def test_tiers_go_down_only_in_job_runs_and_as_the_rules_say(
                     assert found[m].review_at == standing.review_date(prog, found[m].held, now)
                 if kind == "jobs" and found[m].review_at is not None:
                     assert found[m].review_at + timedelta(days=prog.grace_days) > now, "still due"
+                if kind in ("pay", "jobs"):  # the paid tier set again: by the payment, the lapse
+                    with clock.frozen(now):
+                        live = paid_rank(session, m, now)
+                    assert found[m].tier.rank == max(found[m].held.rank, live), (kind, m)
         savepoint.rollback()
