@@ -1,10 +1,11 @@
 """The console's tier screens in Debian's chromium against a real server: HQ marketing builds a
 three-tier ladder, an order recorded through the order service upgrades a member, and the
 member's tier card shows it; the distribution page draws its charts with the vendored ECharts
-under the console's CSP."""
+under the console's CSP; the per-store view in Chinese and English."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -27,28 +28,29 @@ pytestmark = pytest.mark.browser
 MARKETING = "marketing.zhou"
 PASSWORD = "marketing-password-4"
 STORE = "SH001"
+OTHER_STORE = "BJ001"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
     with console_server(
         tmp_path_factory.mktemp("console-tiers"),
-        {STORE: "上海南京西路店"},
+        {STORE: "上海南京西路店", OTHER_STORE: "北京国贸店"},
         [StaffLogin(MARKETING, PASSWORD, Role.hq_marketing)],
     ) as running:
         yield running
 
 
-def register(server: ConsoleServer, mobile: str) -> int:
+def register(server: ConsoleServer, mobile: str, store: str = STORE) -> int:
     with server.sessions.begin() as session:
-        data = MemberCreate(mobile=mobile, name="王芳", store_id=server.store(STORE))
+        data = MemberCreate(mobile=mobile, name="王芳", store_id=server.store(store))
         return registration.register_member(session, SYSTEM, data).id
 
 
-def record_order(server: ConsoleServer, member_id: int, fen: int) -> None:
+def record_order(server: ConsoleServer, member_id: int, fen: int, store: str = STORE) -> None:
     body = {
         "external_id": f"POS-TIER-{member_id}-{fen}",
-        "store_id": server.store(STORE),
+        "store_id": server.store(store),
         "channel": "pos",
         "member_id": member_id,
         "occurred_at": clock.now().isoformat(),
@@ -158,3 +160,47 @@ def test_the_ladder_in_english(page: Page, server: ConsoleServer) -> None:
     expect(page.get_by_test_id("tier-ladder").locator("tr[data-tier=black]")).to_contain_text(
         "90,000"
     )
+
+
+def test_the_store_view_in_both_languages(page: Page, server: ConsoleServer) -> None:
+    """Members per tier per store, and one store's movements, in Chinese, then in English."""
+    with server.sessions.begin() as session:
+        if not ladder.ladder(session):  # the ladder the first test built, or this one
+            for rank, (code, name, entry) in enumerate(
+                (("normal", "普通", 0), ("silver", "银卡", 1000), ("gold", "金卡", 5000))
+            ):
+                values = {"code": code, "name": name, "rank": rank, "entry_threshold": entry}
+                ladder.save_tier(session, SYSTEM, values | {"retention_threshold": entry})
+    member_id = register(server, "13912348802", OTHER_STORE)
+    record_order(server, member_id, 150_000, OTHER_STORE)  # ¥1,500: silver
+    sign_in(page, MARKETING, PASSWORD)
+    page.goto("/console/tiers")
+    page.get_by_role("link", name="门店分布").click()
+    stores = page.get_by_test_id("tier-stores")
+    expect(stores.locator("thead")).to_contain_text("门店")
+    beijing = stores.locator(f"tr[data-store={OTHER_STORE}]")
+    expect(beijing).to_contain_text("北京国贸店")
+    expect(beijing.locator("td[data-tier=silver]")).to_have_text("1")
+    expect(page.get_by_role("heading", name=re.compile("每月等级变动"))).to_be_visible()
+    page.get_by_role("combobox", name="门店").select_option(OTHER_STORE)
+    page.get_by_role("button", name="查看").click()
+    expect(page).to_have_url(re.compile(f"store={OTHER_STORE}"))
+    moves = page.get_by_test_id("tier-store-movements").locator("tbody tr")
+    expect(moves).to_have_count(1)
+    expect(moves.first).to_contain_text("升级")
+    expect(moves.first).to_contain_text("普通 → 银卡")
+
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_role("heading", name="Members per tier per store")).to_be_visible()
+    expect(page.get_by_test_id("tier-stores").locator("thead")).to_contain_text("Store")
+    moves = page.get_by_test_id("tier-store-movements").locator("tbody tr")
+    expect(moves.first).to_contain_text("Upgrade")
+    expect(page.get_by_role("combobox", name="Store")).to_have_value(OTHER_STORE)
+    page.get_by_role("combobox", name="Store").select_option("")
+    page.get_by_role("button", name="Show").click()
+    expect(
+        page.get_by_test_id("tier-stores").locator(
+            f"tr[data-store={OTHER_STORE}] td[data-tier=silver]"
+        )
+    ).to_have_text("1")
+    expect(page.get_by_role("link", name="By store")).to_have_attribute("aria-current", "page")

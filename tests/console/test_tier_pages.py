@@ -347,3 +347,46 @@ def test_the_distribution_counts_members_per_tier_and_moves_per_month(
     assert chart["months"][-1] == "2026-06"
     assert len(chart["months"]) == 12
     assert "/console/static/vendor/echarts/echarts.min.js" in page.text
+
+
+def test_a_cashier_sees_no_distribution(signed_in: Client, session: Session) -> None:
+    make_ladder(session)
+    store = make_store(session)
+    cashier = signed_in(Role.cashier, [store])
+    assert cashier.get("/console/tiers/distribution").status_code == 403
+    assert cashier.get("/console/tiers/stores").status_code == 403
+    assert "/console/tiers/stores" not in cashier.get("/console/tiers").text
+
+
+def test_the_store_view_counts_members_per_tier_per_store_and_moves_per_month(
+    signed_in: Client, session: Session
+) -> None:
+    make_ladder(session)
+    north, south = make_store(session), make_store(session)
+    with clock.frozen(NOW - timedelta(days=40)):
+        order(session, north, make_member(session, north), 600_000, clock.now())  # gold
+    order(session, south, make_member(session, south), 150_000, NOW - timedelta(days=2))
+    make_member(session, south)
+    page = signed_in(Role.hq_marketing).get("/console/tiers/stores")
+    assert page.status_code == 200
+    table = page.text[page.text.index('data-testid="tier-stores"') :]
+    rows = {
+        code: texts(row)
+        for code, row in re.findall(r'<tr data-store="([^"]*)">(.*?)</tr>', table, re.S)
+    }
+    assert rows[north.code].split()[-5:] == ["0", "0", "1", "0", "1"]
+    assert rows[south.code].split()[-5:] == ["1", "1", "0", "0", "2"]
+    moves = texts(page.text[page.text.index('data-testid="tier-store-movements"') :])
+    assert "2026-05 升级 普通 → 金卡 1" in moves
+    assert "2026-06 升级 普通 → 银卡 1" in moves
+    # one store's movements; a store manager's view is their stores' members
+    one = signed_in(Role.hq_marketing).get("/console/tiers/stores", params={"store": south.code})
+    moves = texts(one.text[one.text.index('data-testid="tier-store-movements"') :])
+    assert "普通 → 银卡" in moves
+    assert "金卡" not in moves
+    manager = signed_in(Role.store_manager, [north], lang="en").get("/console/tiers/stores")
+    assert manager.status_code == 200
+    assert south.code not in manager.text.split('data-testid="tier-stores"')[1].split("</table>")[0]
+    assert "Members per tier per store" in manager.text
+    assert "Basic → Gold" not in manager.text  # the English name is the code's title
+    assert "Normal → Gold" in texts(manager.text)

@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.core import clock
+from patron.coupons.models import Coupon
 from patron.demo import tiers as demo_tiers
-from patron.tiers import growth, ladder, standing
-from patron.tiers.models import GrowthEntry, MemberTier, PaidMembership, TierChange
-from tests.factories import make_member, make_store
+from patron.tiers import growth, ladder, paid, standing
+from patron.tiers.models import GrowthEntry, MemberTier, PaidMembership, PaidPlan, TierChange
+from tests.factories import make_coupon_template, make_member, make_store
 from tests.tiers.helpers import order
 
 NOW = datetime(2026, 6, 18, 2, 0, tzinfo=UTC)
@@ -98,3 +99,27 @@ def test_the_demo_has_paid_members_some_renewed_some_lapsed(
     held = standing.tiers_of(session, [m.id for m in members])
     for member in members:
         assert held[member.id].code == ("gold" if member.id in renewed else "normal")
+
+
+def test_the_demo_plan_gives_a_shipping_coupon_a_month(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the demo's shipping template the plan issues one a month of each paid term, each
+    month once, through the monthly coupons job."""
+    with clock.frozen(NOW - timedelta(days=400)):
+        shipping = make_coupon_template(
+            session, type="shipping", threshold=0, amount=800, valid_days=60
+        ).id
+    store = make_store(session)
+    member_ids = [make_member(session, store).id for _ in range(2)]
+    monkeypatch.setattr(demo_tiers, "PAID_EVERY", 1)
+
+    demo_tiers.load(session)
+
+    plan = session.scalars(select(PaidPlan)).one()
+    assert plan.benefits == {"monthly_coupons": [{"template_id": shipping, "count": 1}]}
+    for member_id in member_ids:
+        refs = session.scalars(select(Coupon.source_ref).where(Coupon.member_id == member_id)).all()
+        first = min(paid.memberships_of(session, member_id), key=lambda m: m.starts_at)
+        assert {f"paid:{first.id}:{i}" for i in range(3)} <= set(refs)
+        assert len(refs) == len(set(refs))

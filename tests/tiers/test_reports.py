@@ -179,3 +179,20 @@ def test_the_api_answers_json_csv_and_xlsx(
     assert reversed_.json()["errors"][0]["code"] == "dates_reversed"
     cashier = staff_headers(make_staff(session, Role.cashier, [chain["a"]]), settings)
     assert client.get("/api/v1/reports/tiers", params=dates, headers=cashier).status_code == 403
+
+
+def test_one_stores_report_and_the_sums_the_console_draws(
+    session: Session, chain: dict[str, Any]
+) -> None:
+    a, b = chain["a"], chain["b"]
+    first, last = date(2026, 1, 1), date(2026, 3, 31)
+    whole = reports.distribution(session, SYSTEM, first, last)
+    assert reports.members_per_tier(whole) == {"normal": 3, "silver": 1, "gold": 1, "diamond": 1}
+    assert reports.changes_per_month(whole) == {"2026-01": {"manual": 2}, "2026-02": {"manual": 1}}
+    assert reports.month_labels(first, last) == ["2026-01", "2026-02", "2026-03"]
+    only_b = reports.distribution(session, SYSTEM, first, last, b.id)
+    assert {h.store_id for h in only_b.holdings} == {b.id}
+    assert [(m.month, m.to_tier) for m in only_b.movements] == [("2026-02", "silver")]
+    # another store than the manager's: nothing, not the other store's members
+    outside = reports.distribution(session, manager_of(a), first, last, b.id)
+    assert (outside.holdings, outside.movements) == ([], [])

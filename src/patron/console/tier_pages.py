@@ -1,6 +1,6 @@
 """Growth value and tiers (成长值 / 会员等级): the ladder designer, the program's settings, the
-distribution chart, and one member's tier page (card, history, growth entries, a tier set by
-hand). The member page's tier card is `member_card`."""
+distribution chart and the distribution per store, and one member's tier page (card, history,
+growth entries, a tier set by hand). The member page's tier card is `member_card`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,6 +19,7 @@ from pydantic_core import ErrorDetails
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.console.choices import store_options
 from patron.console.forms import NO_ERRORS, FormErrors, form_errors
 from patron.console.i18n import Translator
 from patron.console.member_pages import get_active_member, get_readable_member, member_url
@@ -44,8 +45,9 @@ from patron.core.errors import PatronError
 from patron.core.pagination import paginate
 from patron.members.models import Member, MemberStatus
 from patron.orders import service as orders
+from patron.points.policy import add_months
 from patron.stores import service as stores
-from patron.tiers import growth, ladder, overview, permissions, program, standing
+from patron.tiers import growth, ladder, permissions, program, reports, standing
 from patron.tiers.errors import TierNotFound
 from patron.tiers.ladder import Rung
 from patron.tiers.models import (
@@ -126,7 +128,10 @@ BUILT_IDS = (
 
 
 def tiers_tabs(actor: Actor) -> dict[str, bool]:
-    return {"program": permissions.VIEW_PROGRAM.allows(actor)}
+    return {
+        "program": permissions.VIEW_PROGRAM.allows(actor),
+        "reports": permissions.VIEW_REPORT.allows(actor),
+    }
 
 
 def tier_name(rung: Any, lang: str) -> str:
@@ -362,23 +367,36 @@ def _program_form(
 # --- the distribution -------------------------------------------------------------------------
 
 CHART_REASONS = tuple(r.value for r in ChangeReason)
+CHART_MONTHS = 12
+STORES_URL = f"{TIERS_URL}/stores"
+
+
+def last_months(months: int = CHART_MONTHS) -> tuple[date, date]:
+    """The first business day of the month `months - 1` before this one, and today."""
+    today = clock.today()
+    return add_months(today.replace(day=1), 1 - months), today
 
 
 @router.get("/tiers/distribution")
 def distribution(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
-    require_console(actor, permissions.VIEW)
+    require_console(actor, permissions.VIEW_REPORT)
     t = t_for(request)
-    counts = overview.members_per_tier(session)
-    months = overview.movements_per_month(session)
-    total = sum(c.members for c in counts)
+    first, last = last_months()
+    report = reports.distribution(session, actor, first, last)
+    rungs = ladder.ladder(session)
+    per_tier = reports.members_per_tier(report)
+    counts = [(rung, per_tier.get(rung.code, 0)) for rung in rungs]
+    total = sum(members for _, members in counts)
+    labels = reports.month_labels(first, last)
+    per_month = reports.changes_per_month(report)
     chart = {
-        "tiers": [tier_name(c.tier, t.lang) for c in counts],
-        "members": [c.members for c in counts],
-        "months": [m.month.strftime("%Y-%m") for m in months],
+        "tiers": [tier_name(rung, t.lang) for rung in rungs],
+        "members": [members for _, members in counts],
+        "months": labels,
         "series": [
             {
                 "name": t(f"tiers.reason.{reason}"),
-                "data": [m.by_reason.get(reason, 0) for m in months],
+                "data": [per_month.get(month, {}).get(reason, 0) for month in labels],
             }
             for reason in CHART_REASONS
         ],
@@ -387,13 +405,51 @@ def distribution(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLR
     return render(
         request,
         "tiers/distribution.html",
-        counts=[(c, c.members * 100 / total if total else 0.0) for c in counts],
+        counts=[(rung, n, n * 100 / total if total else 0.0) for rung, n in counts],
         total=total,
-        months=months,
+        months=[(month, per_month[month]) for month in reversed(labels) if month in per_month],
         reasons=CHART_REASONS,
         chart_json=Markup(json.dumps(chart, ensure_ascii=False).replace("</", "<\\/")),
         tabs=tiers_tabs(actor),
         tab="distribution",
+    )
+
+
+@router.get("/tiers/stores")
+def store_distribution(
+    request: Request, session: Tx, actor: ConsoleActorDep, store: str = ""
+) -> HTMLResponse:
+    """Members per tier per store, and the tier movements per month of all the actor's stores'
+    members or of one store's (`store`: its code)."""
+    require_console(actor, permissions.VIEW_REPORT)
+    t = t_for(request)
+    options = store_options(session, actor)
+    chosen = next((s for s in options if s.code == store), None)
+    first, last = last_months()
+    report = reports.distribution(session, actor, first, last)
+    movements = report.movements
+    if chosen is not None:
+        movements = reports.distribution(session, actor, first, last, chosen.id).movements
+    rungs = ladder.ladder(session)
+    table: dict[int | None, dict[str, int]] = {}
+    for holding in report.holdings:
+        table.setdefault(holding.store_id, {})[holding.tier] = holding.members
+    codes = stores.codes_by_id(session, (i for i in table if i is not None))
+    return render(
+        request,
+        "tiers/stores.html",
+        rungs=rungs,
+        rows=[(codes.get(store_id) if store_id else None, row) for store_id, row in table.items()],
+        store_names={s.code: s.name for s in options},
+        tier_names={rung.code: tier_name(rung, t.lang) for rung in rungs},
+        totals=reports.members_per_tier(report),
+        movements=list(reversed(movements)),
+        options=options,
+        chosen=chosen,
+        first=first,
+        last=last,
+        tabs=tiers_tabs(actor),
+        tab="stores",
     )
 
 

@@ -18,9 +18,12 @@ from sqlalchemy.orm import Session
 
 from patron.core import clock, statements
 from patron.core.actor import SYSTEM
+from patron.core.pagination import MAX_LIMIT
+from patron.coupons import templates
+from patron.coupons.models import CouponType, TemplateStatus
 from patron.members.models import Member
 from patron.orders import service as orders
-from patron.tiers import growth, ladder, overview, paid, program, review, standing
+from patron.tiers import growth, ladder, paid, program, reports, review, standing
 from patron.tiers.ladder import Rung
 from patron.tiers.models import ChangeReason, GrowthEntry, GrowthKind, MemberTier, TierChange
 
@@ -34,8 +37,9 @@ LADDER = (
     ("diamond", "钻石", "Diamond", 10000, 8000, 10, 200),
 )
 ACTION_GROWTH = {"registration": 10, "profile_completed": 20, "check_in": 1}
-# 付费会员: a quarterly plan granting 金卡, bought by one member in PAID_EVERY PAID_FROM months
-# back, renewed by half of them PAID_RENEW months back.
+# 付费会员: a quarterly plan granting 金卡 and, when the demo's coupons have a shipping template
+# (线上运费券), one of it a month; bought by one member in PAID_EVERY PAID_FROM months back,
+# renewed by half of them PAID_RENEW months back.
 PAID_PLAN = {"name": "PLUS会员季卡", "name_en": "PLUS quarterly", "term": "quarter", "price": 5900}
 PAID_EVERY, PAID_FROM, PAID_RENEW = 150, 4, 2
 
@@ -72,7 +76,9 @@ def load(session: Session) -> TierReport:
         ladder.save_tier(session, SYSTEM, values)
     earned = _grow(session)
     _climb(session)
-    counts = {c.tier.name: c.members for c in overview.members_per_tier(session)}
+    today = clock.today()
+    per_tier = reports.members_per_tier(reports.distribution(session, SYSTEM, today, today))
+    counts = {rung.name: per_tier.get(rung.code, 0) for rung in ladder.ladder(session)}
     moves = dict(
         session.execute(select(TierChange.reason, func.count()).group_by(TierChange.reason)).all()
     )
@@ -126,18 +132,20 @@ def _grow(session: Session) -> int:
 
 
 def _climb(session: Session) -> None:
-    """The history month by month: at each step paid terms lapse and the members due for review
-    are reviewed (downgrades), a few members buy or renew the paid plan, then every member whose
-    qualifying growth reached a higher tier is upgraded then."""
+    """The history month by month: at each step paid terms issue their months' coupons and
+    lapse, the members due for review are reviewed (downgrades), a few members buy or renew the
+    paid plan, then every member whose qualifying growth reached a higher tier is upgraded."""
     now = clock.now()
     rungs = ladder.ladder(session)
     metric = program.program(session).metric
     gold = ladder.by_code(rungs, "gold")
     assert gold is not None  # the demo's own ladder
-    plan_id = paid.save_plan(session, SYSTEM, PAID_PLAN | {"tier_id": gold.id}).id
+    values = PAID_PLAN | {"tier_id": gold.id, "benefits": _monthly_coupons(session)}
+    plan_id = paid.save_plan(session, SYSTEM, values).id
     for months_back in range(DEMO_MONTHS, -1, -1):
         at = now - timedelta(days=30.4 * months_back)
         with clock.frozen(at):
+            paid.issue_monthly_coupons(session, at)
             paid.lapse(session, at)
             review.run(session, at)
             for member_id in _paying(session, months_back):
@@ -145,6 +153,15 @@ def _climb(session: Session) -> None:
             for member_id in _rising(session, rungs, metric, at):
                 standing.evaluate_upgrade(session, member_id, now=at)
         session.expunge_all()
+
+
+def _monthly_coupons(session: Session) -> dict[str, Any]:
+    """The plan's benefit set: the demo's active shipping coupon template once a month, if any."""
+    found = templates.list_templates(session, TemplateStatus.active, None, MAX_LIMIT).items
+    shipping = [t for t in found if t.type == CouponType.shipping]
+    if not shipping:
+        return {}
+    return {"monthly_coupons": [{"template_id": shipping[0].id, "count": 1}]}
 
 
 def _paying(session: Session, months_back: int) -> list[int]:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Response
@@ -16,10 +15,12 @@ from patron.core.pagination import Page, paginate
 from patron.deps import IdempotentDep, OneHopRouter, SessionDep, require
 from patron.members import errors as member_errors
 from patron.members import visibility
-from patron.tiers import growth, ladder, paid, permissions, program, reports, standing
+from patron.members.models import Member
+from patron.tiers import benefits, growth, ladder, paid, permissions, program, reports, standing
 from patron.tiers.errors import TierNotFound
 from patron.tiers.models import GrowthEntry, Tier, TierChange
 from patron.tiers.schemas import (
+    DiscountOut,
     GrowthEntryOut,
     MemberTierOut,
     PaidMembershipIn,
@@ -87,10 +88,11 @@ def update_tier(tier_id: int, data: TierUpdate, session: SessionDep, actor: Desi
 )
 def member_tier(member_id: int, session: SessionDep, actor: Viewer) -> MemberTierOut:
     member = visibility.get_member(session, actor, member_id)
-    return _member_tier(session, member.id, member.registered_at)
+    return _member_tier(session, member)
 
 
-def _member_tier(session: Session, member_id: int, registered_at: datetime) -> MemberTierOut:
+def _member_tier(session: Session, member: Member) -> MemberTierOut:
+    member_id = member.id
     found = standing.standings(session, [member_id]).get(member_id)
     if found is None:
         return MemberTierOut(
@@ -103,20 +105,25 @@ def _member_tier(session: Session, member_id: int, registered_at: datetime) -> M
             next_tier=None,
             growth_needed=None,
             paid=False,
+            discount=None,
         )
     metric = program.program(session).metric
     qualifying = growth.qualifying_growth(session, member_id, metric, clock.now())
     higher = ladder.above(ladder.ladder(session), found.tier.rank)
+    discount = benefits.member_discount(session, member_id, is_staff=member.is_staff)
     return MemberTierOut(
         member_id=member_id,
         tier=TierBrief.of(found.tier),
-        since=found.since or registered_at,
+        since=found.since or member.registered_at,
         review_at=found.review_at,
         qualifying_growth=qualifying,
         lifetime_growth=found.lifetime_growth,
         next_tier=TierBrief.of(higher) if higher else None,
         growth_needed=max(0, higher.entry_threshold - qualifying) if higher else None,
         paid=found.paid,
+        discount=DiscountOut(percent=discount.percent, source=discount.source)
+        if discount
+        else None,
     )
 
 
@@ -132,7 +139,7 @@ def set_member_tier(
     date starts again."""
     member = visibility.get_active_member(session, actor, member_id)
     standing.set_tier(session, actor, member.id, data.tier_code, data.reason)
-    return _member_tier(session, member.id, member.registered_at)
+    return _member_tier(session, member)
 
 
 @router.get(

@@ -5,25 +5,57 @@ the program allows it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.core import clock
 from patron.tiers import standing
+from patron.tiers.models import PaidMembership, PaidMembershipStatus, PaidPlan
 from patron.tiers.program import program
+
+
+class DiscountSource(StrEnum):
+    tier = "tier"
+    paid_plan = "paid_plan"  # the plan's own benefit set
 
 
 @dataclass(frozen=True)
 class Discount:
     percent: int  # 5: 5% off (95折)
-    tier_id: int  # the tier the order records as giving it
+    tier_id: int  # the tier the order records as giving it (the member's, whatever the source)
+    source: DiscountSource = DiscountSource.tier
 
 
 def member_discount(session: Session, member_id: int, *, is_staff: bool) -> Discount | None:
-    """The member's discount; None when tiers are off, the tier gives none, or a staff member
-    may not have one."""
+    """The member's discount: the higher of their tier's and a live paid plan's own; None when
+    tiers are off, neither gives one, or a staff member may not have one (the program's staff
+    flag covers a plan's discount too: it is the till's discount all the same)."""
     tier = standing.current_tier(session, member_id)
-    if tier is None or tier.discount_percent <= 0:
+    if tier is None:
         return None
     if is_staff and not program(session).staff_discount:
         return None
+    plan_percent = paid_plan_discount(session, member_id)
+    if plan_percent > tier.discount_percent:
+        return Discount(plan_percent, tier.id, DiscountSource.paid_plan)
+    if tier.discount_percent <= 0:
+        return None
     return Discount(tier.discount_percent, tier.id)
+
+
+def paid_plan_discount(session: Session, member_id: int) -> int:
+    """The highest discount of the plans whose terms run now for the member (0: none)."""
+    now = clock.now()
+    benefit_sets = session.scalars(
+        select(PaidPlan.benefits)
+        .join(PaidMembership, PaidMembership.plan_id == PaidPlan.id)
+        .where(
+            PaidMembership.member_id == member_id,
+            PaidMembership.status == PaidMembershipStatus.active.value,
+            PaidMembership.starts_at <= now,
+            PaidMembership.ends_at > now,
+        )
+    )
+    return max((int(b.get("discount_percent") or 0) for b in benefit_sets), default=0)

@@ -1,7 +1,7 @@
 """Tiers in other domains' work: orders earn growth and may upgrade the member, refunds take
 growth back (never the tier), registration and a completed profile earn action growth once, a
-merge moves the growth ledger to the survivor and re-evaluates it upward, erasure keeps the
-ledger, and the PIPL export lists the tier, its history and the growth entries."""
+merge moves the growth ledger and the paid terms to the survivor and re-evaluates it upward,
+erasure keeps the ledger, and the PIPL export lists the tier, its history and the growth entries."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from patron.members import merge as member_merge
 from patron.members import privacy, registration
 from patron.members.models import Gender, Member
 from patron.orders.events import ORDER_COMPLETED, ORDER_REFUNDED, OrderCompleted, OrderRefunded
-from patron.tiers import growth, standing
+from patron.tiers import growth, paid, standing
 from patron.tiers.ladder import base, ladder
 from patron.tiers.models import ChangeReason, GrowthEntry, GrowthKind, TierChange
 from patron.tiers.program import program
@@ -121,8 +121,10 @@ def _on_updated(session: Session, actor: Actor, member: Member) -> None:
 
 @member_merge.on_merge.register("tiers")
 def _merge_growth(session: Session, source: Member, target: Member) -> None:
-    """The source's entries move whole, with their times (windows stay right); the survivor's
-    cached growth is summed again and its tier re-evaluated, upward only."""
+    """The source's entries and paid terms move whole, with their times (windows stay right);
+    the survivor's cached growth is summed again, its held tier re-evaluated upward only, and
+    its paid tier set again from the terms it holds now (the higher of both members')."""
+    paid.move_terms(session, source.id, target.id)
     if base(ladder(session)) is None:
         return
     rows = standing.lock(session, [source.id, target.id])
@@ -133,9 +135,11 @@ def _merge_growth(session: Session, source: Member, target: Member) -> None:
         .execution_options(synchronize_session=False)
     )
     rows[source.id].growth = 0
+    rows[source.id].paid_tier_id = rows[source.id].paid_until = None
     rows[target.id].growth = growth.lifetime_sum(session, target.id)
     session.flush()
     standing.evaluate_upgrade(session, target.id, reason=ChangeReason.merge, operator="merge")
+    paid.grant(session, target.id, clock.now(), ChangeReason.merge, "merge")
 
 
 @privacy.export_sections.register("tiers")

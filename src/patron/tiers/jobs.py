@@ -21,6 +21,7 @@ class JobReport:
 
 
 def run(session: Session, now: datetime) -> JobReport:
+    paid.issue_monthly_coupons(session, now)  # before the lapse: a term's last months too
     lapsed = paid.lapse(session, now)
     reviewed = review.run(session, now)
     gifts = birthdays.give(session, now.astimezone(clock.business_tz()).date())

@@ -1,5 +1,6 @@
 """Paid membership (付费会员): plans of a term at a price granting a tier or a benefit set of
-their own, terms recorded from external payment notices, and the lapse of ended terms.
+their own, terms recorded from external payment notices, each term's monthly coupons, and the
+lapse of ended terms.
 
 A member's live paid tier is kept on their tier row (`paid_tier_id` until `paid_until`): the
 highest tier among their terms running now, until the end of the last term of that tier (a
@@ -19,11 +20,13 @@ from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.core import clock
-from patron.core.actor import Actor, Role
+from patron.core.actor import SYSTEM, Actor, Role
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.permissions import Permission
 from patron.core.reasons import Reason
-from patron.coupons.errors import TemplateNotFound
+from patron.coupons.errors import TemplateExpired, TemplateNotActive, TemplateNotFound
+from patron.coupons.issuing import issue_coupons
+from patron.coupons.models import IssueSource
 from patron.coupons.templates import get_template
 from patron.members import merge as member_merge
 from patron.points.policy import add_months
@@ -108,7 +111,9 @@ def _check(session: Session, plan: dict[str, Any]) -> None:
             raise InvalidInput(
                 "tier_id", f"no tier {tier_id} above the base tier", code=Reason.unknown_tier
             )
+    _check_range("benefits.discount_percent", benefits.get("discount_percent") or 0, 0, 99)
     for index, coupon in enumerate(benefits.get("monthly_coupons") or []):
+        _check_range(f"benefits.monthly_coupons.{index}.count", coupon.get("count", 1), 1, 10)
         try:
             get_template(session, coupon["template_id"])
         except TemplateNotFound as exc:
@@ -129,13 +134,22 @@ def _check(session: Session, plan: dict[str, Any]) -> None:
         )
 
 
+def _check_range(field: str, value: int, least: int, most: int) -> None:
+    if not least <= value <= most:
+        raise InvalidInput(field, f"must be {least} to {most}", code=Reason.out_of_range)
+
+
 # --- terms -----------------------------------------------------------------------------------
 
 
 def term_end(starts_at: datetime, term: str) -> datetime:
     """Calendar months on in business time (the 31st a month on is the month's last day)."""
+    return months_on(starts_at, TERM_MONTHS[PlanTerm(term)])
+
+
+def months_on(starts_at: datetime, months: int) -> datetime:
     local = starts_at.astimezone(clock.business_tz())
-    day = add_months(local.date(), TERM_MONTHS[PlanTerm(term)])
+    day = add_months(local.date(), months)
     return local.replace(year=day.year, month=day.month, day=day.day).astimezone(starts_at.tzinfo)
 
 
@@ -182,7 +196,7 @@ def pay(session: Session, actor: Actor, member_id: int, payment: Payment) -> Pai
     session.add(term)
     session.flush()
     if plan.tier_id is not None:
-        _grant(session, actor, member_id, now)
+        grant(session, member_id, now, ChangeReason.paid, actor.name)
     audit.record(
         session,
         actor,
@@ -200,15 +214,18 @@ def pay(session: Session, actor: Actor, member_id: int, payment: Payment) -> Pai
     return term
 
 
-def _grant(session: Session, actor: Actor, member_id: int, now: datetime) -> None:
+def grant(
+    session: Session, member_id: int, now: datetime, reason: ChangeReason, operator: str
+) -> None:
+    """The member's paid tier set again from their terms running now; a history entry
+    `reason` when their tier goes up with it (tiers must be on)."""
     row = standing.lock(session, [member_id])[member_id]
     before = standing.standings(session, [member_id])[member_id].tier
     row.paid_tier_id, row.paid_until = live_paid_tier(session, member_id, now)
     session.flush()
     after = standing.standings(session, [member_id])[member_id].tier
     if after.rank > before.rank:
-        change = standing.Change(member_id, before, after, ChangeReason.paid, actor.name)
-        standing.record_change(session, change)
+        standing.record_change(session, standing.Change(member_id, before, after, reason, operator))
 
 
 def live_paid_tier(
@@ -234,6 +251,16 @@ def live_paid_tier(
     return best.id, max(ends for tier_id, _, ends in rows if tier_id == best.id)
 
 
+def move_terms(session: Session, source_id: int, target_id: int) -> int:
+    """A merge: the merged member's terms, running or not, become the survivor's."""
+    moved = session.execute(
+        update(PaidMembership)
+        .where(PaidMembership.member_id == source_id)
+        .values(member_id=target_id)
+    )
+    return int(moved.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def memberships_of(session: Session, member_id: int) -> list[PaidMembership]:
     return list(
         session.scalars(
@@ -242,6 +269,78 @@ def memberships_of(session: Session, member_id: int) -> list[PaidMembership]:
             .order_by(PaidMembership.starts_at.desc(), PaidMembership.id.desc())
         )
     )
+
+
+# --- the monthly coupons job --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CouponReport:
+    terms: int  # terms that had months to issue
+    months: int  # term months issued
+    coupons: int
+
+
+def issue_monthly_coupons(session: Session, now: datetime) -> CouponReport:
+    """Each active term's monthly coupons (its plan's benefit set as it is now) for every month
+    of the term begun by `now` and not yet issued (`coupon_months` counts them), through the
+    coupon service, source_ref `paid:<term id>:<month index>`. A coupon that cannot go out
+    (template paused or over, stock or limits) is left out, as tier gifts are: its month counts
+    as issued. Running it again for the same `now` issues nothing more."""
+    wanted = {
+        plan.id: plan.benefits["monthly_coupons"]
+        for plan in list_plans(session)
+        if plan.benefits.get("monthly_coupons")
+    }
+    due = session.scalars(
+        select(PaidMembership)
+        .where(
+            PaidMembership.plan_id.in_(sorted(wanted)),
+            PaidMembership.status == ACTIVE,
+            PaidMembership.starts_at <= now,
+        )
+        .order_by(PaidMembership.id)
+        .with_for_update()
+    ).all()
+    terms = months = coupons = 0
+    for term in due:
+        begun = _months_begun(term, now)
+        if begun <= term.coupon_months:
+            continue
+        terms += 1
+        for index in range(term.coupon_months, begun):
+            coupons += _issue_month(session, term, wanted[term.plan_id], index)
+        months += begun - term.coupon_months
+        term.coupon_months = begun
+    session.flush()
+    return CouponReport(terms, months, coupons)
+
+
+def _months_begun(term: PaidMembership, now: datetime) -> int:
+    """How many of the term's months (calendar months on from its start, business time, up to
+    its end) have begun by `now`."""
+    starts = (months_on(term.starts_at, k) for k in range(max(TERM_MONTHS.values())))
+    return sum(1 for start in starts if start <= now and start < term.ends_at)
+
+
+def _issue_month(
+    session: Session, term: PaidMembership, wanted: list[dict[str, Any]], index: int
+) -> int:
+    issued = 0
+    for coupon in wanted:
+        try:
+            result = issue_coupons(
+                session,
+                SYSTEM,
+                coupon["template_id"],
+                [term.member_id] * int(coupon.get("count", 1)),
+                source=IssueSource.tier_benefit,
+                source_ref=f"paid:{term.id}:{index}",
+            )
+        except (TemplateNotFound, TemplateNotActive, TemplateExpired):
+            continue
+        issued += len(result.issued)
+    return issued
 
 
 # --- the lapse job ---------------------------------------------------------------------------

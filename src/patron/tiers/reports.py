@@ -4,7 +4,8 @@ reason and from/to tier, for a range of business days. Two grouped queries whate
 of members (the ladder is cached).
 
 A store manager's report counts the members whose home store is one of theirs (members of no
-store are HQ's); HQ's counts every member."""
+store are HQ's); HQ's counts every member. One store's report (the console's store view) counts
+that store's members, within the actor's stores."""
 
 from __future__ import annotations
 
@@ -62,23 +63,32 @@ HOLDING_COLUMNS = ("store_id", "tier", "members")
 MOVEMENT_COLUMNS = ("month", "reason", "from_tier", "to_tier", "changes")
 
 
-def distribution(session: Session, actor: Actor, first: date, last: date) -> Distribution:
-    """Members per tier per store now, and the movements of the business days first..last."""
+def distribution(
+    session: Session, actor: Actor, first: date, last: date, store_id: int | None = None
+) -> Distribution:
+    """Members per tier per store now, and the movements of the business days first..last;
+    with `store_id`, of that store's members only."""
     permissions.VIEW_REPORT.check(actor)
     months = _months(first, last)
     rungs = ladder(session)
     if base(rungs) is None:
         return Distribution([], [])
-    return Distribution(_holdings(session, actor, rungs), _movements(session, actor, rungs, months))
+    scope = _in_scope(actor, store_id)
+    return Distribution(_holdings(session, scope, rungs), _movements(session, scope, rungs, months))
 
 
-def _in_scope(actor: Actor) -> list[ColumnElement[bool]]:
-    if actor.store_ids is None:
-        return []
-    return [Member.store_id.in_(sorted(actor.store_ids))]
+def _in_scope(actor: Actor, store_id: int | None) -> list[ColumnElement[bool]]:
+    scope: list[ColumnElement[bool]] = []
+    if actor.store_ids is not None:
+        scope.append(Member.store_id.in_(sorted(actor.store_ids)))
+    if store_id is not None:
+        scope.append(Member.store_id == store_id)
+    return scope
 
 
-def _holdings(session: Session, actor: Actor, rungs: Sequence[Rung]) -> list[Holding]:
+def _holdings(
+    session: Session, scope: list[ColumnElement[bool]], rungs: Sequence[Rung]
+) -> list[Holding]:
     """One grouped scan: members by home store, held tier and live paid tier; the tier that
     counts (the higher) is picked here from the cached ladder."""
     now = clock.now()
@@ -87,7 +97,7 @@ def _holdings(session: Session, actor: Actor, rungs: Sequence[Rung]) -> list[Hol
         select(Member.store_id, MemberTier.tier_id, paid, func.count())
         .select_from(Member)
         .outerjoin(MemberTier, MemberTier.member_id == Member.id)
-        .where(Member.status == MemberStatus.active.value, *_in_scope(actor))
+        .where(Member.status == MemberStatus.active.value, *scope)
         .group_by(Member.store_id, MemberTier.tier_id, paid)
     )
     home = base(rungs)
@@ -126,7 +136,10 @@ def _months(first: date, last: date) -> list[tuple[str, datetime]]:
 
 
 def _movements(
-    session: Session, actor: Actor, rungs: Sequence[Rung], months: list[tuple[str, datetime]]
+    session: Session,
+    scope: list[ColumnElement[bool]],
+    rungs: Sequence[Rung],
+    months: list[tuple[str, datetime]],
 ) -> list[Movement]:
     """One grouped scan of the history in the range (its created_at index), each change put in
     its business month by a CASE over the months' starts."""
@@ -141,8 +154,8 @@ def _movements(
         .where(TierChange.created_at >= months[0][1], TierChange.created_at < months[-1][1])
         .group_by(*keys)
     )
-    if actor.store_ids is not None:
-        query = query.join(Member, Member.id == TierChange.member_id).where(*_in_scope(actor))
+    if scope:
+        query = query.join(Member, Member.id == TierChange.member_id).where(*scope)
     found = [
         Movement(starts[index][0], reason, _code(rungs, from_id), _code(rungs, to_id) or "", int(n))
         for index, reason, from_id, to_id, n in session.execute(query)
@@ -153,6 +166,27 @@ def _movements(
 def _code(rungs: Sequence[Rung], tier_id: int | None) -> str | None:
     rung = by_id(rungs, tier_id)
     return rung.code if rung is not None else None
+
+
+def members_per_tier(report: Distribution) -> dict[str, int]:
+    """Members per tier code over the stores."""
+    totals: dict[str, int] = defaultdict(int)
+    for h in report.holdings:
+        totals[h.tier] += h.members
+    return dict(totals)
+
+
+def changes_per_month(report: Distribution) -> dict[str, dict[str, int]]:
+    """Changes per month label and reason."""
+    tally: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for m in report.movements:
+        tally[m.month][m.reason] += m.changes
+    return {month: dict(reasons) for month, reasons in tally.items()}
+
+
+def month_labels(first: date, last: date) -> list[str]:
+    """The months the business days first..last touch: ["2026-03", …]."""
+    return [label for label, _ in _months(first, last)[:-1]]
 
 
 def holding_rows(report: Distribution) -> Iterator[Sequence[Any]]:

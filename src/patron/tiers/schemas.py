@@ -8,6 +8,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from patron.core.ids import RowId
 from patron.core.inputs import NOT_NULL, Input
 from patron.core.text import Label, Name, NameOrNone, Pattern, SingleLine, single_line
+from patron.tiers.benefits import DiscountSource
 from patron.tiers.models import DowngradeMode, Evaluation, PlanTerm, QualifyingMetric
 
 GROWTH_MAX = 1_000_000_000  # thresholds and gifts fit the 32-bit columns with room
@@ -140,6 +141,11 @@ class TierBrief(BaseModel):
         return cls(**fields, points_multiplier=tier.points_factor / 100)
 
 
+class DiscountOut(BaseModel):
+    percent: int = Field(description="5: 5% off (95折)")
+    source: DiscountSource = Field(description="the tier's, or a live paid plan's own")
+
+
 class MemberTierOut(BaseModel):
     member_id: int
     tier: TierBrief | None = Field(description="None: tiers are off (no ladder)")
@@ -150,6 +156,10 @@ class MemberTierOut(BaseModel):
     next_tier: TierBrief | None
     growth_needed: int | None = Field(description="qualifying growth still needed for next_tier")
     paid: bool = Field(description="whether a paid membership holds the tier")
+    discount: DiscountOut | None = Field(
+        description="the discount the till gives the member (the higher of the tier's and a "
+        "live paid plan's own); None: none, or a staff member the program gives none"
+    )
 
 
 class TierSetIn(Input):
@@ -194,7 +204,7 @@ PRICE_MAX = 100_000_000  # fen: ¥1,000,000
 
 class MonthlyCouponIn(Input):
     template_id: RowId
-    count: int = Field(ge=1, le=100)
+    count: int = Field(ge=1, le=10, description="coupons of the template each month")
 
 
 class PlanBenefitsIn(Input):
