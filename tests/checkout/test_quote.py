@@ -123,6 +123,8 @@ def test_a_coupon_not_stacking_with_the_tier_takes_the_tier_off_its_lines_only(
 
 def test_member_price_counts_as_the_tier_discount(session: Session) -> None:
     where = shop(session)
+    assert quote(session, basket(where, line("SKU-1", 2, 5000, member_price=4500))).total == 10000
+    tier_discount(session, 5)
     out = quote(session, basket(where, line("SKU-1", 2, 5000, member_price=4500)))
     assert (out.tier_discount, out.total) == (1000, 9000)
     anonymous = basket(where, line("SKU-1", 2, 5000, member_price=4500), member_id=None)
