@@ -6,13 +6,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from patron.catalog.schemas import CATEGORY_CODE_LENGTH
 from patron.core.ids import RowId
 from patron.core.inputs import Input
 from patron.core.moments import Moment
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
-from patron.core.text import MultiLine, Name, SingleLine, TextMap
+from patron.core.text import KEYS_CHECKED, MultiLine, Name, SingleLine, TextMap
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import OrderItemIn, PaymentIn
 from patron.points.models import AdjustmentStatus, ExpiryPolicy, RuleEffect
@@ -38,8 +37,9 @@ class PolicyOut(BaseModel):
     combine_with_coupons: bool
 
 
-CategoryCode = Annotated[SingleLine, Field(min_length=1, max_length=CATEGORY_CODE_LENGTH)]
 Percent = Annotated[int, Field(ge=0, le=100)]
+# Category code -> percent; a code no line carries caps nothing.
+CategoryCaps = Annotated[dict[SingleLine, Percent], KEYS_CHECKED]
 
 
 class PolicyUpdate(Input):
@@ -64,7 +64,7 @@ class PolicyUpdate(Input):
         le=MAX_POINTS,
         description="the most points one order may use; null (given) lifts the cap",
     )
-    category_caps: dict[CategoryCode, Percent] | None = Field(
+    category_caps: CategoryCaps | None = Field(
         default=None,
         max_length=200,
         description="category code -> the most percent of that category's lines points may pay "
