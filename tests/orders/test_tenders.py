@@ -11,11 +11,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.core.actor import SYSTEM
+from patron.core.settings import Settings
 from patron.orders.models import OrderLine, OrderPayment
 from patron.points import policy as points_policy
 from patron.points import queries as points_queries
 from patron.points.models import EntryKind, PointsEntry
-from tests.factories import auth, make_api_key, make_member, make_store, order_body
+from tests.factories import (
+    auth,
+    make_api_key,
+    make_member,
+    make_staff,
+    make_store,
+    order_body,
+    staff_headers,
+)
 
 
 @pytest.fixture
@@ -192,3 +201,25 @@ def test_no_order_records_points_as_paid_without_their_burn(
     )
     assert len(paid) == 2
     assert paid == burned  # at 100 points per yuan, a fen is a point
+
+
+def test_the_policy_api_sets_and_lifts_the_points_caps(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    admin = staff_headers(make_staff(session), settings)
+    change = {"max_points_per_order": 2000, "category_caps": {"TOBACCO": 0, "CARE": 20}}
+    changed = client.patch("/api/v1/points/policy", json=change, headers=admin)
+    assert changed.status_code == 200, changed.json()
+    assert {k: changed.json()[k] for k in (*change, "combine_with_coupons")} == change | {
+        "combine_with_coupons": True
+    }
+    off = client.patch("/api/v1/points/policy", json={"combine_with_coupons": False}, headers=admin)
+    assert off.json()["max_points_per_order"] == 2000
+    assert off.json()["combine_with_coupons"] is False
+    lifted = client.patch(
+        "/api/v1/points/policy", json={"max_points_per_order": None}, headers=admin
+    )
+    assert lifted.json()["max_points_per_order"] is None
+    assert lifted.json()["category_caps"] == change["category_caps"]
+    bad = client.patch("/api/v1/points/policy", json={"category_caps": {"X": 101}}, headers=admin)
+    assert bad.status_code == 422

@@ -895,7 +895,9 @@ def _requested(data: RefundCreate, lines: list[OrderLine]) -> dict[int, int]:
 
 def refund_order(session: Session, actor: Actor, order_id: int, data: RefundCreate) -> Refund:
     """Refund lines in part or whole. Amounts are cumulative shares of what each line paid, so
-    refunding a line bit by bit returns exactly its paid amount, never a fen more or less."""
+    refunding a line bit by bit returns exactly its paid amount, never a fen more or less; the
+    points and stored value that paid the lines come back by the same rule (`OrderRefunded`'s
+    points_back and stored_value_back)."""
     order = _lock_order(session, actor, order_id)
     lines = lines_of(session, order.id)
     wanted = _requested(data, lines)
@@ -903,12 +905,15 @@ def refund_order(session: Session, actor: Actor, order_id: int, data: RefundCrea
     session.add(refund)
     session.flush()
     refund_lines = []
+    points_back = stored_value_back = 0
     for line in lines:
         quantity = wanted.get(line.id, 0)
         if not quantity:
             continue
         refunded_total = line.paid * (line.refunded_quantity + quantity) // line.quantity
         amount = refunded_total - line.refunded_amount
+        points_back += _share_back(line, line.points, quantity)
+        stored_value_back += _share_back(line, line.stored_value, quantity)
         line.refunded_quantity += quantity
         line.refunded_amount = refunded_total
         refund.amount += amount
@@ -947,9 +952,18 @@ def refund_order(session: Session, actor: Actor, order_id: int, data: RefundCrea
                 for rl in refund_lines
             ),
             operator=actor.name,
+            points_back=points_back if any(ln.points for ln in lines) else None,
+            stored_value_back=stored_value_back if any(ln.stored_value for ln in lines) else None,
         ),
     )
     return refund
+
+
+def _share_back(line: OrderLine, tender: int, quantity: int) -> int:
+    """What refunding `quantity` more of the line gives back of `tender` (its points or stored
+    value): cumulative floors, so the line's last refund gives back the rest exactly."""
+    before = tender * line.refunded_quantity // line.quantity
+    return tender * (line.refunded_quantity + quantity) // line.quantity - before
 
 
 # --- queries ----------------------------------------------------------------------------------
