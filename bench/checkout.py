@@ -1,6 +1,7 @@
 """The checkout through the HTTP API (`patron serve`): quote latency, one client after another
 (p50/p99) and with concurrent clients; then the commit rate with concurrent clients beside the
-order intake rate of the same run (the same baskets, the same server, 70% of them members').
+order intake rate of the same run (the same baskets, the same server, 70% of them members'),
+in rounds (intake, quotes, commits) so that both rates see the machine's load alike.
 The quotes a commit run records are made after the intake run (whose orders lift members' tiers,
 which would make them stale) and before its clock starts.
 
@@ -17,6 +18,7 @@ import argparse
 import http.client
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import order_intake as intake
@@ -96,6 +98,16 @@ def commit_body(n: int, quote: dict[str, Any]) -> bytes:
     ).encode()
 
 
+ROUNDS = 4
+
+
+def run_range(
+    clients: int, numbers: range, work: Callable[[int, int], None]
+) -> tuple[float, list[float]]:
+    """work(client, n) for each n of `numbers`, spread over `clients` threads."""
+    return intake.run_clients(clients, len(numbers), lambda c, i: work(c, numbers[i]))
+
+
 def measure(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     server = Server(engine, args)
     stores, members = server.store_ids, server.member_ids
@@ -109,8 +121,30 @@ def measure(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
         ).encode()
         for n in range(args.orders)
     ]
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = {"intake": [], "commit": [], "quote, many": []}
+    spent = {"intake": 0.0, "commit": 0.0, "quote, many": 0.0}
+    cpu = {"intake": 0.0, "commit": 0.0}
     quotes: list[dict[str, Any]] = [{}] * args.orders
+    commits: list[bytes] = [b""] * args.orders
+
+    def intake_one(client: int, n: int) -> None:
+        server.post(client, "/orders", orders[n], f"intake-{n}")
+
+    def quote(client: int, n: int) -> None:
+        quotes[n] = json.loads(server.post(client, "/checkout/quote", baskets[n]))
+        commits[n] = commit_body(n, quotes[n])
+
+    def commit_one(client: int, n: int) -> None:
+        server.post(client, "/checkout/commit", commits[n], f"commit-{n}")
+
+    def timed(name: str, work: Callable[[int, int], None], chunk: range) -> None:
+        before = intake.server_cpu_seconds(server.process)
+        elapsed, latencies = run_range(args.clients, chunk, work)
+        if name in cpu:
+            cpu[name] += intake.server_cpu_seconds(server.process) - before
+        spent[name] += elapsed
+        found[name] += latencies
+
     try:
         single = []
         for n in range(args.quotes):
@@ -118,29 +152,20 @@ def measure(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
             server.post(0, "/checkout/quote", baskets[n])
             single.append(time.perf_counter() - started)
         found["quote, 1 client"] = single
-
-        def intake_one(client: int, n: int) -> None:
-            server.post(client, "/orders", orders[n], f"intake-{n}")
-
-        # Intake first: its orders lift members' tiers, which would make the quotes stale.
-        elapsed, latencies = intake.run_clients(args.clients, args.orders, intake_one)
-        found["intake"], found["intake rate"] = latencies, args.orders / elapsed
-
-        def quote(client: int, n: int) -> None:
-            quotes[n] = json.loads(server.post(client, "/checkout/quote", baskets[n]))
-
-        elapsed, latencies = intake.run_clients(args.clients, args.orders, quote)
-        found[f"quote, {args.clients} clients"] = latencies
-        found["quote rate"] = args.orders / elapsed
-        commits = [commit_body(n, q) for n, q in enumerate(quotes)]
-
-        def commit_one(client: int, n: int) -> None:
-            server.post(client, "/checkout/commit", commits[n], f"commit-{n}")
-
-        elapsed, latencies = intake.run_clients(args.clients, args.orders, commit_one)
-        found["commit"], found["commit rate"] = latencies, args.orders / elapsed
+        # Rounds of intake, then quotes, then their commits: the machine's load moves, and both
+        # rates see it alike. Quotes follow intake: its orders may lift members' tiers.
+        step = -(-args.orders // ROUNDS)
+        for first in range(0, args.orders, step):
+            chunk = range(first, min(first + step, args.orders))
+            timed("intake", lambda c, n: intake_one(c, n), chunk)
+            timed("quote, many", quote, chunk)
+            timed("commit", commit_one, chunk)
     finally:
         server.stop()
+    for name, seconds in spent.items():
+        found[f"{name} rate"] = args.orders / seconds
+    for name, seconds in cpu.items():
+        found[f"{name} cpu"] = seconds * 1000 / args.orders
     return found
 
 
@@ -164,18 +189,16 @@ def main() -> None:
         print(f"{kind:10s} quote, 1 client:      {describe_ms(found['quote, 1 client'])}")
         print(
             f"{'':10s} quote, {args.clients} clients:     "
-            f"{describe_ms(found[f'quote, {args.clients} clients'])}, "
-            f"{found['quote rate']:,.0f} quotes/s"
+            f"{describe_ms(found['quote, many'])}, {found['quote, many rate']:,.0f} quotes/s"
         )
-        print(
-            f"{'':10s} order intake:         {found['intake rate']:7,.0f} orders/s, "
-            f"{describe_ms(found['intake'])}"
-        )
-        print(
-            f"{'':10s} checkout commit:      {found['commit rate']:7,.0f} orders/s, "
-            f"{describe_ms(found['commit'])}"
-        )
-        print(f"{'':10s} commit / intake: {found['commit rate'] / found['intake rate']:.3f}")
+        for name, label in (("intake", "order intake:   "), ("commit", "checkout commit:")):
+            print(
+                f"{'':10s} {label}      {found[f'{name} rate']:7,.0f} orders/s, "
+                f"{describe_ms(found[name])}, server CPU {found[f'{name} cpu']:.2f} ms/order"
+            )
+        ratio = found["commit rate"] / found["intake rate"]
+        by_cpu = found["intake cpu"] / found["commit cpu"]
+        print(f"{'':10s} commit / intake: {ratio:.3f} by rate, {by_cpu:.3f} by server CPU")
 
 
 if __name__ == "__main__":

@@ -206,3 +206,40 @@ def test_a_full_refund_restores_the_points_stored_value_and_coupon(session: Sess
     assert account is not None
     assert (account.principal, account.bonus) == (6000, 600)
     assert [c.reason for c in quote(session, basket(where, coupon_codes="auto")).coupons] == [None]
+
+
+def _given_back(session: Session, order_id: int) -> tuple[int, int]:
+    """Points restored and stored-value fen put back by the order's refunds so far."""
+    points = session.scalar(
+        select(func.coalesce(func.sum(PointsEntry.points), 0)).where(
+            PointsEntry.order_id == order_id, PointsEntry.kind == "refund_restore"
+        )
+    )
+    fen = session.scalar(
+        select(
+            func.coalesce(func.sum(StoredValueEntry.principal + StoredValueEntry.bonus), 0)
+        ).where(StoredValueEntry.order_id == order_id, StoredValueEntry.kind == "spend_reversal")
+    )
+    return int(points or 0), int(fen or 0)
+
+
+def test_refunds_of_a_committed_order_give_back_each_lines_tenders(session: Session) -> None:
+    _, out, done = _full_sale(session)
+    order_id = done.order.id
+    lines = session.scalars(
+        select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+    ).all()
+    first, second = lines
+    assert first.quantity == 2
+
+    def refund(line: OrderLine, quantity: int) -> None:
+        body = {"items": [{"line_id": line.id, "quantity": quantity}]}
+        orders.refund_order(session, SYSTEM, order_id, RefundCreate.model_validate(body))
+
+    refund(first, 1)
+    assert _given_back(session, order_id) == (first.points // 2, first.stored_value // 2)
+    refund(second, 1)
+    half = (first.points // 2 + second.points, first.stored_value // 2 + second.stored_value)
+    assert _given_back(session, order_id) == half
+    refund(first, 1)
+    assert _given_back(session, order_id) == (out.points_used, out.stored_value_used)
