@@ -68,7 +68,8 @@ def quote(session: Session, actor: Actor, data: QuoteRequest) -> QuoteOut:
     _check_store(session, actor, data.store_id)
     member = _member(session, data)
     request = _kept_request(data, member)
-    out = _price(session, request, member, locked=False)
+    asked, priced = _price(session, request, member, locked=False)
+    out = _quoted(session, asked, member, priced)
     verified = False
     if data.verification is not None and out.stored_value_used and member is not None:
         given = data.verification
@@ -188,33 +189,42 @@ def _find(session: Session, actor: Actor, quote_id: str, *, lock: bool = False) 
 
 # --- commit -----------------------------------------------------------------------------------
 
-# What a commit finds unchanged, or the quote is stale: every amount on every line, the coupons
-# used and the stored-value split. What the order earns is the order path's to compute; a
-# category the catalog learned meanwhile matters only through the amounts.
-PRICED = {
-    "member_id",
-    "subtotal",
-    "tier_discount",
-    "coupon_discount",
-    "total",
-    "points_used",
-    "points_discount",
-    "stored_value_used",
-    "stored_value_principal",
-    "stored_value_bonus",
-    "amount_due",
-}
+# What a commit finds unchanged, or the quote is stale: every amount of every line, the coupons
+# used and the stored-value split (the totals are their sums). What the order earns is the
+# order path's to compute; a category the catalog learned meanwhile matters only through the
+# amounts.
+Amounts = tuple[tuple[tuple[int, ...], ...], tuple[tuple[str, int], ...], int, int]
 
 
-LINE_AMOUNTS = {
-    "list_amount",
-    "tier_discount",
-    "coupon_discount",
-    "paid",
-    "points",
-    "points_discount",
-    "stored_value",
-}
+def _amounts(priced: Priced) -> Amounts:
+    lines = tuple(
+        (
+            p.line.list_amount,
+            p.tier_discount,
+            p.coupon_discount,
+            p.points,
+            p.points_discount,
+            p.stored_value,
+        )
+        for p in priced.lines
+    )
+    return lines, tuple(priced.coupons), priced.principal, priced.bonus
+
+
+def _kept_amounts(kept: QuoteOut) -> Amounts:
+    lines = tuple(
+        (
+            ln.list_amount,
+            ln.tier_discount,
+            ln.coupon_discount,
+            ln.points,
+            ln.points_discount,
+            ln.stored_value,
+        )
+        for ln in kept.lines
+    )
+    coupons = tuple((c.code, c.discount) for c in kept.coupons if c.applied)
+    return lines, coupons, kept.stored_value_principal, kept.stored_value_bonus
 
 
 @dataclass(frozen=True)
@@ -234,11 +244,9 @@ def commit(session: Session, actor: Actor, data: CommitRequest) -> Committed:
     kept = present(record)
     _check_payments(data, kept.amount_due)
     member = _buyer(record.member_id, record.is_staff, "quote_id") if record.member_id else None
-    fresh = _price(session, record.request, member, locked=True, earn=kept.earn)
-    if _priced(fresh) != _priced(kept):
-        out = _keep(
-            session, actor, record.request, _price(session, record.request, member, locked=True)
-        )
+    asked, fresh = _price(session, record.request, member, locked=True, for_earning=False)
+    if _amounts(fresh) != _kept_amounts(kept):
+        out = _keep(session, actor, record.request, _quoted(session, asked, member, fresh))
         raise QuoteStale(
             f"quote {record.id} no longer holds; quote {out.quote_id} does",
             quote=out.model_dump(mode="json"),
@@ -264,12 +272,6 @@ def _check_payments(data: CommitRequest, amount_due: int) -> None:
             f"payments add up to {paid}, the quote's amount due is {amount_due}",
             code=Reason.payments_mismatch,
         )
-
-
-def _priced(out: QuoteOut) -> dict[str, Any]:
-    applied = [(c.code, c.discount) for c in out.coupons if c.applied]
-    lines = [ln.model_dump(include=LINE_AMOUNTS) for ln in out.lines]
-    return out.model_dump(include=PRICED) | {"coupons": applied, "lines": lines}
 
 
 def _order_of(kept: QuoteOut, data: CommitRequest) -> OrderCreate:
@@ -321,17 +323,19 @@ def _price(
     member: Buyer | None,
     *,
     locked: bool,
-    earn: EarnOut | None = None,
-) -> QuoteOut:
-    """The basket priced now; what it earns computed unless given (a commit compares the
-    prices only)."""
+    for_earning: bool = True,
+) -> tuple[QuoteRequest, Priced]:
+    """The basket priced now, from the request as the quote keeps it."""
     data = QuoteRequest.model_validate(request)
     # Categories weigh only with coupons and points, or in what the order earns.
-    by_catalog = earn is None or bool(data.coupon_codes) or data.points != 0
+    by_catalog = for_earning or bool(data.coupon_codes) or data.points != 0
     lines = _basket(session, data, by_catalog=by_catalog)
     held = _holdings(session, data, member, lines, locked=locked)
-    priced = price(lines, held, data.points, data.stored_value)
-    return _out(data, member, priced, earn or _earn(session, data, member, priced))
+    return data, price(lines, held, data.points, data.stored_value)
+
+
+def _quoted(session: Session, data: QuoteRequest, member: Buyer | None, priced: Priced) -> QuoteOut:
+    return _out(data, member, priced, _earn(session, data, member, priced))
 
 
 def _basket(session: Session, data: QuoteRequest, *, by_catalog: bool) -> list[BasketLine]:
