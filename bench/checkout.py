@@ -1,9 +1,10 @@
 """The checkout through the HTTP API (`patron serve`): quote latency, one client after another
 (p50/p99) and with concurrent clients; then the commit rate with concurrent clients beside the
 order intake rate of the same run (the same baskets, the same server, 70% of them members'),
-in rounds (intake, quotes, commits) so that both rates see the machine's load alike.
-The quotes a commit run records are made after the intake run (whose orders lift members' tiers,
-which would make them stale) and before its clock starts.
+in rounds (intake, quotes, commits) so that both rates see the machine's load alike; a round's
+quotes follow its intake (whose orders may lift members' tiers, which makes quotes stale). Server
+CPU per request (the workers' user + system time) is printed beside each: it says more than
+latency on a shared machine.
 
     .venv/bin/python bench/checkout.py [--orders 2000] [--quotes 500] [--clients 8]
                                        [--workers 2] [--db both] [--tenders]
@@ -147,11 +148,14 @@ def measure(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 
     try:
         single = []
+        before = intake.server_cpu_seconds(server.process)
         for n in range(args.quotes):
             started = time.perf_counter()
             server.post(0, "/checkout/quote", baskets[n])
             single.append(time.perf_counter() - started)
         found["quote, 1 client"] = single
+        found["quote cpu"] = (intake.server_cpu_seconds(server.process) - before) * 1000
+        found["quote cpu"] /= args.quotes
         # Rounds of intake, then quotes, then their commits: the machine's load moves, and both
         # rates see it alike. Quotes follow intake: its orders may lift members' tiers.
         step = -(-args.orders // ROUNDS)
@@ -186,7 +190,10 @@ def main() -> None:
     for kind in databases(args.db):
         with fresh_database(kind) as engine:
             found = measure(engine, args)
-        print(f"{kind:10s} quote, 1 client:      {describe_ms(found['quote, 1 client'])}")
+        print(
+            f"{kind:10s} quote, 1 client:      {describe_ms(found['quote, 1 client'])}, "
+            f"server CPU {found['quote cpu']:.2f} ms/quote"
+        )
         print(
             f"{'':10s} quote, {args.clients} clients:     "
             f"{describe_ms(found['quote, many'])}, {found['quote, many rate']:,.0f} quotes/s"
