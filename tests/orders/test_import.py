@@ -201,3 +201,18 @@ def test_rows_that_can_be_read_once_still_load(session: Session, sessions: Sessi
     once = iter(list(importer.read_rows(HISTORY.encode(), "orders.csv")))
     report = importer.import_orders(batches(sessions), SYSTEM, once, dry_run=False)
     assert (report.rows, report.created) == (3, 2)
+
+
+def test_a_row_paid_by_points_is_refused_for_history_burns_no_points(
+    session: Session, sessions: Sessions
+) -> None:
+    """Imported history is not a live burn, and no order records points paid without its burn:
+    a 积分 row is refused (its order with it), and loads as 其他."""
+    make_store(session, "IMP01")
+    make_member(session, mobile="13800000001")
+    by_points = HISTORY.replace("30,现金", "30,积分")
+    report = run(sessions, by_points)
+    assert [(e["row"], e["code"]) for e in report.errors] == [(3, "points_not_imported")]
+    assert {o for o in session.scalars(select(Order.external_id))} == {"A-2"}
+    assert run(sessions, HISTORY.replace("30,现金", "30,其他")).created == 1
+    assert session.scalar(select(func.count()).where(OrderPayment.method == "points")) == 0

@@ -78,6 +78,12 @@ class Reason(StrEnum):
     exceeds_category_cap = "exceeds_category_cap"
     points_not_with_coupons = "points_not_with_coupons"
     points_need_member = "points_need_member"
+    # An order's lines name what paid them (points, stored value) and their tier discounts.
+    tenders_mismatch = "tenders_mismatch"
+    tenders_exceed_paid = "tenders_exceed_paid"
+    tier_discounts_mismatch = "tier_discounts_mismatch"
+    # Imported history cannot burn points: a 积分 payment row is refused.
+    points_not_imported = "points_not_imported"
     zero_points = "zero_points"
     balance_too_large = "balance_too_large"
     factor_not_above_one = "factor_not_above_one"
@@ -129,6 +135,9 @@ class Reason(StrEnum):
     order_kept_without_member = "order_kept_without_member"
     too_many_rows = "too_many_rows"
     unpacked_too_large = "unpacked_too_large"
+    # Checkout: the member by id or by code, and stored value beyond what is left to pay.
+    member_id_or_code = "member_id_or_code"
+    exceeds_amount_due = "exceeds_amount_due"
 
 
 # Pydantic's own error types, as the codes above.

@@ -212,6 +212,8 @@ class _KeysChecked:
         return schema
 
 
+# A dict whose keys are checked text, published so: `Annotated[dict[SingleLine, X], KEYS_CHECKED]`.
+KEYS_CHECKED = _KeysChecked()
 # What AnyText takes, as its JSON schema says (any_text checks it).
 JsonText = TypeAliasType(
     "JsonText",

@@ -54,6 +54,11 @@ class OrderRefunded:
     fully_refunded: bool
     lines: tuple[RefundedLine, ...]
     operator: str = "system"  # who refunded
+    # What this refund gives back of the tenders its lines carry (each line's cumulative share
+    # of its points and stored value); None for an order whose lines carry none of that
+    # tender, whose refunds give back a share of the order's by the refunded amount.
+    points_back: int | None = None
+    stored_value_back: int | None = None
 
 
 ORDER_COMPLETED: EventType[OrderCompleted] = EventType("order.completed")

@@ -196,10 +196,16 @@ def _when(value: Any, latest: datetime) -> datetime:
 
 
 def _payment_method(text: str) -> str:
+    """The row's payment method. Not points: a points payment is a burn of the member's
+    points, and history's burns happened in the system it comes from (whose balances are
+    imported as they are now); a row paid by points is refused, and may be loaded as 其他."""
     method = PAYMENT_NAMES.get(text, text.lower()) if text else "other"
     if method not in PaymentMethod.__members__:
         reason = f"unknown payment method {method!r}"
         raise RowError("payment_method", reason, code=Reason.unknown_payment_method)
+    if method == PaymentMethod.points:
+        reason = "imported history cannot burn points: load the row's payment as 其他 (other)"
+        raise RowError("payment_method", reason, code=Reason.points_not_imported)
     return method
 
 

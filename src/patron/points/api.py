@@ -56,8 +56,7 @@ def update_policy(
     session: SessionDep,
     actor: Annotated[Actor, Depends(require(permissions.EDIT_POLICY))],
 ) -> PolicyOut:
-    changes = data.model_dump(mode="json", exclude_none=True)
-    return PolicyOut.model_validate(points_policy.update_policy(session, actor, changes))
+    return PolicyOut.model_validate(points_policy.update_policy(session, actor, data.changes()))
 
 
 def _rule_out(rule: Any) -> RuleOut:

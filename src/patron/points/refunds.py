@@ -37,9 +37,12 @@ def on_refund(
     refunded_total: int,
     order_total: int,
     store_id: int | None,
+    points_back: int | None = None,
 ) -> None:
     """After refunds totalling R of an order that paid P: earned points reversed reach
-    floor(E × R / P) and burned points restored (or lapsed) reach floor(B × R / P)."""
+    floor(E × R / P) and burned points restored (or lapsed) reach floor(B × R / P), or, when
+    the order's lines carry the points that paid them, grow by `points_back` (the refunded
+    lines' share of their points)."""
     if order_total <= 0:
         return
     now = clock.now()
@@ -54,7 +57,10 @@ def on_refund(
     handled = order_sum(session, order_id, EntryKind.refund_restore) + order_sum(
         session, order_id, EntryKind.refund_restore, PointsEntry.lapsed
     )
-    owed = burned * refunded_total // order_total - handled
+    if points_back is None:
+        owed = burned * refunded_total // order_total - handled
+    else:
+        owed = min(points_back, burned - handled)
     if owed > 0:
         _restore(session, account, order_id, refund_id, owed, store_id, now)
     session.flush()
@@ -194,4 +200,5 @@ def _reverse_on_refund(session: Session, event: events.Event[OrderRefunded]) -> 
         refund.refunded_total,
         refund.order_total,
         refund.store_id,
+        refund.points_back,
     )

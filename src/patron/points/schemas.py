@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -11,7 +11,7 @@ from patron.core.inputs import Input
 from patron.core.moments import Moment
 from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
-from patron.core.text import MultiLine, Name, SingleLine, TextMap
+from patron.core.text import KEYS_CHECKED, MultiLine, Name, SingleLine, TextMap
 from patron.orders.models import OrderChannel
 from patron.orders.schemas import OrderItemIn, PaymentIn
 from patron.points.models import AdjustmentStatus, ExpiryPolicy, RuleEffect
@@ -32,6 +32,14 @@ class PolicyOut(BaseModel):
     min_burn: int
     approval_threshold: int
     approval_window_hours: int
+    max_points_per_order: int | None
+    category_caps: dict[str, int]
+    combine_with_coupons: bool
+
+
+Percent = Annotated[int, Field(ge=0, le=100)]
+# Category code -> percent; a code no line carries caps nothing.
+CategoryCaps = Annotated[dict[SingleLine, Percent], KEYS_CHECKED]
 
 
 class PolicyUpdate(Input):
@@ -50,6 +58,28 @@ class PolicyUpdate(Input):
         le=24 * 31,
         description="a requester's adjustments of one member within this many hours count together",
     )
+    max_points_per_order: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_POINTS,
+        description="the most points one order may use; null (given) lifts the cap",
+    )
+    category_caps: CategoryCaps | None = Field(
+        default=None,
+        max_length=200,
+        description="category code -> the most percent of that category's lines points may pay "
+        "(below the order share); replaces the caps as a whole",
+    )
+    combine_with_coupons: bool | None = Field(
+        default=None, description="whether points pay for an order beside a coupon"
+    )
+
+    def changes(self) -> dict[str, Any]:
+        """The fields given, a null cap per order lifting the cap (other nulls change nothing)."""
+        found = self.model_dump(mode="json", exclude_none=True)
+        if "max_points_per_order" in self.model_fields_set and self.max_points_per_order is None:
+            found["max_points_per_order"] = None
+        return found
 
 
 class RuleConditions(Input):

@@ -260,15 +260,20 @@ def _erase_password(session: Session, member: Member) -> None:
 @ORDER_REFUNDED.subscribers.register("stored_value.reverse")
 def _put_back(session: Session, event: events.Event[OrderRefunded]) -> None:
     """After refunds of R of the order's T fen, floor(R × S / T) of the S fen it took from stored
-    value are back: partial refunds add up, and a full refund puts back all of it."""
+    value are back: partial refunds add up, and a full refund puts back all of it. An order
+    whose lines carry the stored value that paid them gets back the refunded lines' share
+    (`stored_value_back`), by the same cumulative rule line by line."""
     refund = event.payload
     spent = ledger.spent_by(session, refund.order_id)
     if spent is None:
         return
     _, taken, _ = spent
-    left = ledger.order_take(session, refund.order_id)
-    back = taken - (left.principal + left.bonus)
-    due = refund.refunded_total * taken // refund.order_total - back
+    if refund.stored_value_back is not None:
+        due = refund.stored_value_back
+    else:
+        left = ledger.order_take(session, refund.order_id)
+        back = taken - (left.principal + left.bonus)
+        due = refund.refunded_total * taken // refund.order_total - back
     if due > 0:
         ledger.reverse_spend(
             session,
