@@ -1,0 +1,367 @@
+"""收银 (the cashier screen): the member by a scanned code, lines by SKU or barcode, the quote as
+the cashier goes, and the sale committed through the checkout service; then a receipt.
+
+The whole screen is one form whose fields hold the sale so far (the lines, the member, the
+tenders asked for). Submitting it (Enter anywhere) answers the page again with the member
+looked up, the typed line added and a fresh quote; static/checkout.js posts the same form to
+`/checkout/till` and swaps in the answer, so that the quote follows every change without a page
+load. Committing posts the quote the cashier saw: when the form no longer says what that quote
+priced, the screen prices it again instead of committing."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from patron.catalog import service as catalog
+from patron.console.choices import store_options
+from patron.console.coupon_forms import read_fen
+from patron.console.forms import NO_ERRORS, FormErrors, parse_id
+from patron.console.i18n import Translator
+from patron.console.member_stored_value_pages import balance_of
+from patron.console.stored_value_pages import MEMBER_CODE_LENGTH, find_member
+from patron.console.tier_pages import tier_name
+from patron.console.web import (
+    PREFIX,
+    CheckedForm,
+    ConsoleActorDep,
+    Tx,
+    lang_of,
+    render,
+    require_console,
+    t_for,
+    text,
+)
+from patron.core import clock
+from patron.core.actor import Actor
+from patron.core.errors import NotFound
+from patron.coupons import holding
+from patron.coupons.models import CouponStatus
+from patron.members import masking, visibility
+from patron.members.models import Member
+from patron.orders import permissions as order_policy
+from patron.orders.models import PaymentMethod
+from patron.points import queries as points_queries
+from patron.stores.models import Store
+from patron.tiers import standing
+
+router = APIRouter(prefix="/checkout")
+CHECKOUT_URL = f"{PREFIX}/checkout"
+# The most lines one sale takes, and the most of one line: a till, not a warehouse.
+MAX_LINES = 200
+MAX_QUANTITY = 9999
+# Shown on the member panel: the coupons the member could hand over.
+HELD_COUPONS = 20
+# What a cashier records as paid outside Patron.
+EXTERNAL_METHODS = (
+    PaymentMethod.cash,
+    PaymentMethod.wechat_pay,
+    PaymentMethod.alipay,
+    PaymentMethod.bank_card,
+    PaymentMethod.other,
+)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line as the form holds it: the price only for an SKU the catalog does not know."""
+
+    sku: str
+    quantity: int
+    typed_price: int | None = None
+
+
+@dataclass(frozen=True)
+class LineView:
+    index: int
+    sku: str
+    name: str
+    quantity: int
+    unit_price: int
+    member_price: int | None
+    category_code: str | None
+    known: bool
+    typed_price: int | None
+
+    @property
+    def amount(self) -> int:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class MemberPanel:
+    id: int
+    name: str
+    mobile: str
+    tier: str | None
+    points: int
+    balance: int
+    coupons: list[tuple[str, str]]
+
+
+@dataclass
+class Sale:
+    """What the form says: the sale so far, and what the cashier just typed."""
+
+    sale_no: str
+    store_id: int | None
+    member_id: int | None
+    member_code: str
+    lines: list[Line]
+    values: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    # The input the cursor goes to when the screen answers.
+    focus: str = "scan"
+
+
+def new_sale_no() -> str:
+    """The receipt number of a sale (the order's external id), fixed when the screen opens so
+    that committing the same screen twice is one order."""
+    return f"T{clock.today():%y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+@router.get("")
+def screen(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
+    require_console(actor, order_policy.RECORD)
+    stores = store_options(session, actor)
+    sale = Sale(
+        sale_no=new_sale_no(),
+        store_id=stores[0].id if len(stores) == 1 else None,
+        member_id=None,
+        member_code="",
+        lines=[],
+        values={"method": PaymentMethod.cash.value, "coupon_auto": "1"},
+    )
+    return _page(request, session, actor, sale, stores)
+
+
+@router.post("")
+def update(
+    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+) -> HTMLResponse:
+    """The screen again after the cashier pressed Enter: without the script, the whole page."""
+    require_console(actor, order_policy.RECORD)
+    stores = store_options(session, actor)
+    sale = read_sale(session, actor, form, t_for(request), stores)
+    return _page(request, session, actor, sale, stores)
+
+
+@router.post("/till")
+def till(request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm) -> HTMLResponse:
+    """The form's inside alone, for the script to swap in."""
+    require_console(actor, order_policy.RECORD)
+    stores = store_options(session, actor)
+    sale = read_sale(session, actor, form, t_for(request), stores)
+    context = _context(request, session, actor, sale, stores)
+    return render(request, "checkout/_till.html", status=context["errors"].status, **context)
+
+
+def read_sale(
+    session: Session, actor: Actor, form: FormData, t: Translator, stores: Sequence[Store]
+) -> Sale:
+    names = ("sale_no", "scan", "new_sku", "new_qty", "new_price", "points", "stored_value")
+    values = {name: text(form, name) for name in names}
+    values |= {name: text(form, name) for name in ("sv_verify", "method", "reference")}
+    values["coupon_auto"] = "1" if text(form, "coupon_auto") else ""
+    allowed = {store.id for store in stores}
+    store_id = parse_id(text(form, "store_id"))
+    sale = Sale(
+        sale_no=values["sale_no"] or new_sale_no(),
+        store_id=store_id if store_id in allowed else None,
+        member_id=parse_id(text(form, "member_id")),
+        member_code=text(form, "member_code"),
+        lines=_lines(form),
+        values=values,
+    )
+    sale.values["coupons"] = ",".join(c for c in form.getlist("coupon") if isinstance(c, str) and c)
+    removed = parse_id(text(form, "remove"))
+    if removed is not None and removed < len(sale.lines):
+        del sale.lines[removed]
+    if values["scan"]:
+        _scan(session, actor, sale, t)
+    if values["new_sku"]:
+        _add_line(session, sale, t)
+    if sale.store_id is None and stores:
+        sale.problems["store_id"] = t("invalid.missing")
+    if sale.focus == "scan" and (sale.member_id or sale.lines):
+        sale.focus = "new_sku"
+    return sale
+
+
+def _lines(form: FormData) -> list[Line]:
+    skus, quantities, prices = (
+        [str(v) for v in form.getlist(name)] for name in ("line_sku", "line_qty", "line_price")
+    )
+    lines = []
+    for sku, qty, price in zip(skus, quantities, prices, strict=False):
+        quantity = parse_id(qty)
+        # A quantity typed down to 0 removes the line; one not a number keeps the line as was.
+        if quantity == 0 or not sku.strip():
+            continue
+        lines.append(Line(sku.strip(), min(quantity or 1, MAX_QUANTITY), parse_id(price)))
+    return lines[:MAX_LINES]
+
+
+def _scan(session: Session, actor: Actor, sale: Sale, t: Translator) -> None:
+    """A member code scanned (or a mobile typed) names the member of the sale."""
+    typed = sale.values["scan"]
+    try:
+        member = find_member(session, actor, typed)
+    except ValueError:
+        member = None
+    if member is None:
+        sale.problems["scan"] = t("checkout.member.not_found")
+        return
+    if member.id != sale.member_id:
+        # Another member: the coupons chosen were the last one's.
+        sale.values["coupons"] = ""
+        sale.values["coupon_auto"] = "1"
+    sale.member_id = member.id
+    # The code the member showed pays from their stored value too, once.
+    is_code = len(typed) == MEMBER_CODE_LENGTH and typed.isdigit()
+    sale.member_code = typed if is_code else ""
+    sale.values["scan"] = ""
+    sale.focus = "new_sku"
+
+
+def _add_line(session: Session, sale: Sale, t: Translator) -> None:
+    """The SKU (or barcode) typed with its quantity: the catalog's price, or the price typed
+    for an SKU the catalog does not know (the POS's catalogue leads)."""
+    sku = sale.values["new_sku"]
+    quantity = parse_id(sale.values["new_qty"] or "1")
+    sale.focus = "new_sku"
+    if quantity is None or not 0 < quantity <= MAX_QUANTITY:
+        sale.problems["new_qty"] = t("checkout.line.quantity")
+        sale.focus = "new_qty"
+        return
+    typed_price = read_fen(sale.values, "new_price", sale.problems, t)
+    if "new_price" in sale.problems or (typed_price is not None and typed_price < 0):
+        sale.problems["new_price"] = t("reason.amount")
+        sale.focus = "new_price"
+        return
+    known = sku in catalog.products_by_sku(session, [sku])
+    if not known and typed_price is None:
+        sale.problems["new_price"] = t("checkout.line.price_needed")
+        sale.focus = "new_price"
+        return
+    if len(sale.lines) >= MAX_LINES:
+        sale.problems["new_sku"] = t("checkout.line.too_many", count=MAX_LINES)
+        return
+    price = None if known else typed_price
+    for index, line in enumerate(sale.lines):
+        if line.sku == sku and line.typed_price == price:
+            sale.lines[index] = Line(sku, min(line.quantity + quantity, MAX_QUANTITY), price)
+            break
+    else:
+        sale.lines.append(Line(sku, quantity, price))
+    for name in ("new_sku", "new_qty", "new_price"):
+        sale.values[name] = ""
+
+
+def line_views(session: Session, lines: Sequence[Line]) -> list[LineView]:
+    """The lines with the catalog's names and prices, in one query for the products."""
+    products = catalog.products_by_sku(session, [line.sku for line in lines])
+    codes = catalog.category_codes(session, (p.category_id for p in products.values()))
+    views = []
+    for index, line in enumerate(lines):
+        product = products.get(line.sku)
+        views.append(
+            LineView(
+                index=index,
+                sku=line.sku,
+                name=product.name if product else line.sku,
+                quantity=line.quantity,
+                unit_price=product.list_price if product else line.typed_price or 0,
+                member_price=product.member_price if product else None,
+                category_code=codes.get(product.category_id or 0) if product else None,
+                known=product is not None,
+                typed_price=None if product else line.typed_price,
+            )
+        )
+    return views
+
+
+def member_panel(session: Session, actor: Actor, member_id: int, lang: str) -> MemberPanel | None:
+    """The member as a till may show them: masked, with what they can spend."""
+    try:
+        member: Member = visibility.get_active_member(session, actor, member_id)
+    except NotFound:
+        return None
+    rung = standing.current_tier(session, member.id)
+    held = holding.member_coupons(session, member.id, CouponStatus.available, None, HELD_COUPONS)
+    templates = holding.templates_of(session, list(held.items))
+    sv = balance_of(session, member.id)
+    return MemberPanel(
+        id=member.id,
+        name=masking.mask_name(member.name) if member.name else "",
+        mobile=masking.mask_mobile(member.mobile) if member.mobile else "",
+        tier=tier_name(rung, lang) if rung else None,
+        points=points_queries.balance(session, member.id).available,
+        balance=sv.principal + sv.bonus,
+        coupons=[(c.code, templates[c.template_id].name) for c in held.items],
+    )
+
+
+def _context(
+    request: Request, session: Session, actor: Actor, sale: Sale, stores: Sequence[Store]
+) -> dict[str, Any]:
+    member = (
+        member_panel(session, actor, sale.member_id, lang_of(request)) if sale.member_id else None
+    )
+    if sale.member_id and member is None:
+        sale.problems["scan"] = t_for(request)("checkout.member.not_found")
+        sale.member_id = None
+    lines = line_views(session, sale.lines)
+    problems = dict(sale.problems)
+    errors = (
+        FormErrors(
+            message=sale.message or t_for(request)("error.form"), fields=problems, status=422
+        )
+        if problems or sale.message
+        else NO_ERRORS
+    )
+    return {
+        "here": CHECKOUT_URL,
+        "sale": sale,
+        "values": sale.values,
+        "errors": errors,
+        "stores": stores,
+        "member": member,
+        "lines": lines,
+        "subtotal": sum(line.amount for line in lines),
+        "methods": EXTERNAL_METHODS,
+        "quote": None,
+        "coupon_rows": _held_rows(member, sale),
+    }
+
+
+@dataclass(frozen=True)
+class CouponRow:
+    code: str
+    name: str
+    chosen: bool
+    discount: int = 0
+    # Why the quote refused it, in the console's words.
+    reason: str = ""
+
+
+def _held_rows(member: MemberPanel | None, sale: Sale) -> list[CouponRow]:
+    chosen = set(sale.values.get("coupons", "").split(","))
+    return (
+        [CouponRow(code, name, code in chosen) for code, name in member.coupons] if member else []
+    )
+
+
+def _page(
+    request: Request, session: Session, actor: Actor, sale: Sale, stores: Sequence[Store]
+) -> HTMLResponse:
+    context = _context(request, session, actor, sale, stores)
+    return render(request, "checkout/screen.html", status=context["errors"].status, **context)

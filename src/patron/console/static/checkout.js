@@ -1,0 +1,172 @@
+/* The cashier's screen: posts the form to the till endpoint on every change and swaps in the
+   answer (the member, the lines, a fresh quote), so that the page never reloads mid-sale; and
+   the keyboard shortcuts shown on the screen. Without this script the form still works, a
+   page load per Enter. A scanner types fast: what is typed while a request runs is kept and
+   sent next. No framework. */
+(function () {
+  "use strict";
+  var form = document.getElementById("till-form");
+  if (!form || !window.fetch) return;
+  var url = form.getAttribute("data-till");
+  // Inputs the server clears once it has used them: what is typed there meanwhile is kept.
+  var ENTRY = ["scan", "new_sku", "new_qty", "new_price"];
+  // Inputs whose change prices the sale again.
+  var PRICED = ["line_qty", "coupon", "coupon_auto", "points", "stored_value", "sv_verify", "store_id"];
+  var SHORTCUTS = {
+    KeyM: "scan", KeyS: "new_sku", KeyC: "coupon_auto", KeyP: "points",
+    KeyV: "stored_value", KeyY: "method",
+  };
+  var busy = false;
+  var queued = null;
+
+  function field(name) {
+    var found = form.elements.namedItem(name);
+    if (found && !found.focus && found.length) found = found[0];
+    return found && found.focus ? found : null;
+  }
+
+  function focus(name) {
+    var input = field(name);
+    if (!input || input.disabled) return false;
+    input.focus();
+    if (input.select && input.type !== "checkbox") input.select();
+    return true;
+  }
+
+  // Where the cursor is, as name and position among inputs of that name, to put it back.
+  function place() {
+    var active = document.activeElement;
+    if (!active || !active.name || active.form !== form) return null;
+    var same = form.querySelectorAll("[name='" + active.name + "']");
+    return { name: active.name, index: Array.prototype.indexOf.call(same, active) };
+  }
+
+  function restore(spot) {
+    var same = form.querySelectorAll("[name='" + spot.name + "']");
+    var input = same[Math.min(spot.index, same.length - 1)];
+    if (input && !input.disabled) input.focus();
+    else focus(serverFocus());
+  }
+
+  function serverFocus() {
+    var grid = form.querySelector("[data-focus]");
+    return grid ? grid.getAttribute("data-focus") : "new_sku";
+  }
+
+  function entries() {
+    var typed = {};
+    ENTRY.forEach(function (name) {
+      var input = field(name);
+      typed[name] = input ? input.value : "";
+    });
+    return typed;
+  }
+
+  function send(submitter, byEnter) {
+    if (busy) {
+      queued = { submitter: submitter && submitter.name ? submitter : null, byEnter: byEnter };
+      return;
+    }
+    busy = true;
+    form.classList.add("till-busy");
+    form.setAttribute("aria-busy", "true");
+    var body = new URLSearchParams(new FormData(form));
+    if (submitter && submitter.name) body.append(submitter.name, submitter.value);
+    var sent = entries();
+    fetch(url, { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (response) {
+        if (response.redirected) {
+          window.location.href = response.url;
+          return null;
+        }
+        if (response.status !== 200 && response.status !== 409 && response.status !== 422) {
+          throw new Error(String(response.status));
+        }
+        return response.text();
+      })
+      .then(function (html) {
+        if (html === null) return;
+        var spot = place();
+        var typed = entries();
+        form.innerHTML = html;
+        ENTRY.forEach(function (name) {
+          var input = field(name);
+          if (input && typed[name] !== sent[name]) input.value = typed[name];
+        });
+        if (byEnter || !spot || ENTRY.indexOf(spot.name) >= 0 && typed[spot.name] === sent[spot.name]) {
+          focus(serverFocus());
+        } else {
+          restore(spot);
+        }
+        done();
+      })
+      .catch(function () {
+        // Anything unexpected (a lost session, a server error): the plain form post shows it.
+        busy = false;
+        form.submit();
+      });
+  }
+
+  function done() {
+    busy = false;
+    form.classList.remove("till-busy");
+    form.removeAttribute("aria-busy");
+    if (queued) {
+      var next = queued;
+      queued = null;
+      if (next.submitter && next.submitter.value === "commit") {
+        commit();
+      } else {
+        send(null, next.byEnter);
+      }
+    }
+  }
+
+  function commit() {
+    var button = form.querySelector("button[value=commit]");
+    if (!button || button.disabled) return;
+    if (busy) {
+      queued = { submitter: button, byEnter: true };
+      return;
+    }
+    form.requestSubmit(button);
+  }
+
+  form.addEventListener("submit", function (event) {
+    var submitter = event.submitter;
+    if (submitter && submitter.value === "commit") {
+      if (busy) {
+        event.preventDefault();
+        queued = { submitter: submitter, byEnter: true };
+      }
+      return; // the commit is a plain post: the receipt page follows
+    }
+    event.preventDefault();
+    send(submitter, true);
+  });
+
+  form.addEventListener("change", function (event) {
+    var name = event.target.name;
+    if (PRICED.indexOf(name) >= 0) send(null, false);
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey && event.key === "Enter") {
+      event.preventDefault();
+      commit();
+      return;
+    }
+    if (event.key === "Escape" && document.activeElement === field("new_sku")) {
+      field("new_sku").value = "";
+      return;
+    }
+    if (!event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.code === "KeyN") {
+      event.preventDefault();
+      window.location.href = form.getAttribute("action");
+      return;
+    }
+    var target = SHORTCUTS[event.code];
+    if (target && focus(target)) event.preventDefault();
+  });
+})();

@@ -1,0 +1,180 @@
+"""The cashier's screen (收银) through the test client: who opens it, the member by a scanned
+code, lines by SKU with the catalog's price or a typed one, the quote after each change, the
+commit with its receipt, and the refusals said beside their inputs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from patron.catalog import service as catalog
+from patron.catalog.schemas import ProductCreate
+from patron.console.web import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE
+from patron.core import clock
+from patron.core.actor import SYSTEM, Role
+from patron.core.security import form_token
+from patron.core.settings import Settings
+from patron.members import codes
+from patron.staff import service as staff
+from patron.stores.models import Store
+from tests.factories import make_member, make_staff, make_store
+
+Client = Callable[..., TestClient]
+NOW = datetime(2026, 6, 18, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+@pytest.fixture
+def signed_in(app: FastAPI, session: Session, settings: Settings) -> Iterator[Client]:
+    """`signed_in(role, stores, lang="zh")`: a console client of a new staff user; its
+    `headers["x-csrf"]` holds the form token."""
+    with ExitStack() as stack:
+
+        def client(role: Role, stores: list[Store] | None = None, lang: str = "zh") -> TestClient:
+            token = staff.issue_token(make_staff(session, role, stores), settings).token
+            test_client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
+            test_client.cookies.set(SESSION_COOKIE, token, path="/console")
+            test_client.cookies.set(LANG_COOKIE, lang, path="/console")
+            test_client.headers["x-csrf"] = form_token(settings.secret_key, token)
+            return test_client
+
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def _now() -> Iterator[None]:
+    with clock.frozen(NOW):
+        yield
+
+
+@pytest.fixture
+def store(session: Session) -> Store:
+    return make_store(session, "SH001")
+
+
+@pytest.fixture
+def cashier(signed_in: Client, store: Store) -> TestClient:
+    return signed_in(Role.cashier, [store])
+
+
+@pytest.fixture(autouse=True)
+def _products(session: Session) -> None:
+    for sku, name, price in (("6901", "洗发水", 4_990), ("6902", "毛巾", 1_000)):
+        data = ProductCreate(sku=sku, name=name, list_price=price)
+        catalog.create_product(session, SYSTEM, data)
+
+
+def texts(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def hidden(html: str, name: str) -> list[str]:
+    return re.findall(rf'name="{name}" value="([^"]*)"', html)
+
+
+def form_of(client: TestClient, html: str, **typed: str | list[str]) -> dict[str, str | list[str]]:
+    """What the screen's form posts: its hidden state and the inputs' values, then `typed`."""
+    form: dict[str, str | list[str]] = {CSRF_FIELD: client.headers["x-csrf"]}
+    for name in ("sale_no", "store_id", "member_id", "member_code", "quote_id", "quoted"):
+        found = hidden(html, name)
+        if found:
+            form[name] = found[0]
+    for name in ("line_sku", "line_price", "line_qty"):
+        form[name] = hidden(html, name)
+    if 'name="coupon_auto" value="1" checked' in html:
+        form["coupon_auto"] = "1"
+    form["method"] = "cash"
+    form.update(typed)
+    return form
+
+
+def test_the_screen_opens_for_tills_only(signed_in: Client, store: Store) -> None:
+    page = signed_in(Role.cashier, [store]).get("/console/checkout")
+    assert page.status_code == 200
+    assert 'href="/console/checkout"' in page.text  # the nav entry
+    assert 'data-focus="scan"' in page.text
+    marketing = signed_in(Role.hq_marketing)
+    assert marketing.get("/console/checkout").status_code == 403
+    assert 'href="/console/checkout"' not in marketing.get("/console/").text
+
+
+def test_a_scanned_code_names_the_member_masked(
+    cashier: TestClient, session: Session, store: Store
+) -> None:
+    member = make_member(session, store, mobile="13912345678", name="林晓明")
+    code = codes.issue_code(session, SYSTEM, member.id).code
+    page = cashier.get("/console/checkout")
+    found = cashier.post("/console/checkout/till", data=form_of(cashier, page.text, scan=code))
+    assert found.status_code == 200
+    shown = texts(found.text)
+    assert "林**" in shown
+    assert "139****5678" in shown
+    assert "林晓明" not in shown
+    assert "13912345678" not in shown
+    assert hidden(found.text, "member_id") == [str(member.id)]
+    # The code is kept to pay from stored value; the cursor moves on to the items.
+    assert hidden(found.text, "member_code") == [code]
+    assert 'data-focus="new_sku"' in found.text
+
+    unknown = cashier.post(
+        "/console/checkout/till", data=form_of(cashier, page.text, scan="1" * 18)
+    )
+    assert unknown.status_code == 422
+    assert "未找到会员" in texts(unknown.text)
+
+
+def test_lines_by_sku_with_the_catalog_price_or_a_typed_one(cashier: TestClient) -> None:
+    page = cashier.get("/console/checkout")
+    added = cashier.post(
+        "/console/checkout/till", data=form_of(cashier, page.text, new_sku="6901", new_qty="2")
+    )
+    assert hidden(added.text, "line_sku") == ["6901"]
+    assert "洗发水" in added.text
+    # The same SKU again adds to its line.
+    again = cashier.post(
+        "/console/checkout/till", data=form_of(cashier, added.text, new_sku="6901")
+    )
+    assert hidden(again.text, "line_sku") == ["6901"]
+    assert hidden(again.text, "line_qty") == ["3"]
+
+    # An SKU the catalog does not know needs its price, and then is priced as typed.
+    unknown = cashier.post(
+        "/console/checkout/till", data=form_of(cashier, again.text, new_sku="X-1")
+    )
+    assert unknown.status_code == 422
+    assert 'data-focus="new_price"' in unknown.text
+    assert "目录中没有此商品" in texts(unknown.text)
+    priced = cashier.post(
+        "/console/checkout/till",
+        data=form_of(cashier, again.text, new_sku="X-1", new_price="12.5"),
+    )
+    assert hidden(priced.text, "line_sku") == ["6901", "X-1"]
+    assert hidden(priced.text, "line_price") == ["", "1250"]
+
+    removed = cashier.post("/console/checkout/till", data=form_of(cashier, priced.text, remove="0"))
+    assert hidden(removed.text, "line_sku") == ["X-1"]
+    bad = cashier.post(
+        "/console/checkout/till", data=form_of(cashier, removed.text, new_sku="6902", new_qty="0")
+    )
+    assert bad.status_code == 422
+    assert "数量须为" in texts(bad.text)
+
+
+def test_without_the_script_enter_answers_the_whole_page(cashier: TestClient) -> None:
+    page = cashier.get("/console/checkout")
+    added = cashier.post("/console/checkout", data=form_of(cashier, page.text, new_sku="6902"))
+    assert added.status_code == 200
+    assert "<html" in added.text
+    assert "毛巾" in added.text
+
+
+def test_the_screen_in_english(signed_in: Client, store: Store) -> None:
+    page = signed_in(Role.cashier, [store], lang="en").get("/console/checkout")
+    assert "SKU or barcode" in page.text
+    assert "Ctrl+Enter" in page.text
