@@ -18,6 +18,7 @@ from patron import __version__, domains, problems
 from patron.apikeys.api import router as apikeys_router
 from patron.audit.api import router as audit_router
 from patron.catalog.api import router as catalog_router
+from patron.checkout.api import router as checkout_router
 from patron.console import routes as console
 from patron.core import clock, crypto, db, openapi
 from patron.core.errors import DatabaseUnavailable, InvalidInput, ServiceUnavailable
@@ -72,6 +73,7 @@ async def bounded_ids(request: Request) -> None:
 # since they take most requests.
 DOMAIN_ROUTERS = (
     orders_router,
+    checkout_router,
     points_router,
     coupons_router,
     stored_value_router,

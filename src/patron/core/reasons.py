@@ -129,6 +129,9 @@ class Reason(StrEnum):
     order_kept_without_member = "order_kept_without_member"
     too_many_rows = "too_many_rows"
     unpacked_too_large = "unpacked_too_large"
+    # Checkout: the member by id or by code, and stored value beyond what is left to pay.
+    member_id_or_code = "member_id_or_code"
+    exceeds_amount_due = "exceeds_amount_due"
 
 
 # Pydantic's own error types, as the codes above.

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     stored_value_verify_max_failures: int = Field(default=5, ge=1)
     stored_value_lock_minutes: int = Field(default=15, ge=1)
     stored_value_bonus_earns: bool = False
+    # Checkout: how long a quote may be committed (PATRON_QUOTE_TTL, seconds).
+    quote_ttl: int = Field(default=300, ge=1)
 
     @field_validator("log_level")
     @classmethod

@@ -1,0 +1,373 @@
+"""The checkout (收银): a quote prices a basket and keeps what it priced; its commit re-prices
+it under the member's locks and, when nothing changed, records it as one order, whose intake
+redeems the coupons, burns the points, debits stored value and earns points and growth in the
+same transaction."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from patron.catalog import service as catalog
+from patron.checkout.errors import QuoteNotFound
+from patron.checkout.models import CheckoutQuote, QuoteStatus
+from patron.checkout.pricing import BasketLine, Holdings, Priced, price
+from patron.checkout.schemas import (
+    CouponOfferOut,
+    EarnOut,
+    QuoteLineOut,
+    QuoteOut,
+    QuoteRequest,
+    TierUpgradeOut,
+)
+from patron.core import clock
+from patron.core.actor import Actor
+from patron.core.errors import InvalidInput
+from patron.core.reasons import Reason
+from patron.core.settings import get_settings
+from patron.coupons import codes as coupon_codes
+from patron.coupons import holding, redemption
+from patron.coupons.models import CouponStatus
+from patron.members import codes as member_codes
+from patron.members import registry
+from patron.members.errors import MemberCodeInvalid
+from patron.members.models import Member
+from patron.orders.models import PaymentMethod
+from patron.points import accounts as points_accounts
+from patron.points import cash, earning
+from patron.points import queries as points_queries
+from patron.stored_value import ledger as sv_ledger
+from patron.stored_value import payments as sv_payments
+from patron.stored_value.models import StoredValueAccount
+from patron.stores import service as stores
+from patron.stores.models import StoreStatus
+from patron.tiers import benefits, growth, standing
+from patron.tiers.ladder import base, earned, ladder
+from patron.tiers.program import program
+
+# "auto" looks at this many of the member's available coupons, newest first.
+AUTO_COUPONS = 200
+TENDERS = (PaymentMethod.points, PaymentMethod.stored_value)
+
+
+# --- quote ------------------------------------------------------------------------------------
+
+
+def quote(session: Session, actor: Actor, data: QuoteRequest) -> QuoteOut:
+    """Price the basket and keep the quote; nothing else is written (but a stored-value
+    verification given with it, which counts as at the till)."""
+    _check_store(session, actor, data.store_id)
+    member = _member(session, data)
+    request = _kept_request(data, member)
+    out = _price(session, request, member, locked=False)
+    verified = False
+    if data.verification is not None and out.stored_value_used and member is not None:
+        given = data.verification
+        sv_payments.authorize(
+            session,
+            member.id,
+            out.stored_value_used,
+            sv_payments.Verification(given.member_code, given.password),
+        )
+        verified = True
+    return _keep(session, actor, request, replace_out(out, verified=verified))
+
+
+def get_quote(session: Session, actor: Actor, quote_id: str) -> QuoteOut:
+    return present(_find(session, actor, quote_id))
+
+
+def _check_store(session: Session, actor: Actor, store_id: int) -> None:
+    try:
+        store = stores.get_store(session, actor, store_id)
+    except stores.StoreNotFound as exc:
+        raise InvalidInput(
+            "store_id", f"no store {store_id} in your scope", code=Reason.unknown_store
+        ) from exc
+    if store.status != StoreStatus.open:
+        raise InvalidInput("store_id", f"store {store.code} is closed", code=Reason.store_closed)
+
+
+def _member(session: Session, data: QuoteRequest) -> Member | None:
+    """The member the till named, by id or by the code their app shows (a member buys in any
+    store of the chain)."""
+    if data.member_code is not None:
+        try:
+            return member_codes.resolve_code(session, data.member_code)
+        except MemberCodeInvalid as exc:
+            raise InvalidInput(
+                "member_code", "unknown or expired member code", code=Reason.unknown_member
+            ) from exc
+    if data.member_id is None:
+        return None
+    member = registry.find_active(session, data.member_id)
+    if member is None:
+        raise InvalidInput(
+            "member_id", f"no active member {data.member_id}", code=Reason.unknown_member
+        )
+    return member
+
+
+def _kept_request(data: QuoteRequest, member: Member | None) -> dict[str, Any]:
+    """The request as the quote keeps it: the member by id (a member code expires), no secret."""
+    kept = data.model_dump(mode="json", exclude={"member_code"})
+    kept["member_id"] = member.id if member is not None else None
+    return kept
+
+
+def _keep(session: Session, actor: Actor, request: dict[str, Any], out: QuoteOut) -> QuoteOut:
+    now = clock.now()
+    record = CheckoutQuote(
+        id=secrets.token_urlsafe(18),
+        store_id=out.store_id,
+        member_id=out.member_id,
+        channel=out.channel.value,
+        request=request,
+        result={},
+        verified=out.verified,
+        status=QuoteStatus.open.value,
+        created_by=actor.name,
+        created_at=now,
+        expires_at=now + timedelta(seconds=get_settings().quote_ttl),
+    )
+    out = replace_out(out, quote_id=record.id, expires_at=record.expires_at)
+    record.result = out.model_dump(mode="json")
+    session.add(record)
+    session.flush()
+    return out
+
+
+def replace_out(out: QuoteOut, **changes: Any) -> QuoteOut:
+    return out.model_copy(update=changes)
+
+
+def present(record: CheckoutQuote) -> QuoteOut:
+    out = QuoteOut.model_validate(record.result)
+    return replace_out(out, status=record.status, order_id=record.order_id)
+
+
+def _find(session: Session, actor: Actor, quote_id: str, *, lock: bool = False) -> CheckoutQuote:
+    query = select(CheckoutQuote).where(CheckoutQuote.id == quote_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    record = session.scalar(query)
+    if record is None or not actor.sees_store(record.store_id):
+        raise QuoteNotFound(f"no quote {quote_id}")
+    return record
+
+
+# --- pricing from the database -----------------------------------------------------------------
+
+
+def _price(
+    session: Session, request: dict[str, Any], member: Member | None, *, locked: bool
+) -> QuoteOut:
+    data = QuoteRequest.model_validate(request)
+    lines = _basket(session, data)
+    held = _holdings(session, data, member, lines, locked=locked)
+    priced = price(lines, held, data.points, data.stored_value)
+    return _out(session, data, member, priced)
+
+
+def _basket(session: Session, data: QuoteRequest) -> list[BasketLine]:
+    """The lines with the catalog's category where it knows the sku (as the order will record
+    it); an unknown sku is priced as given."""
+    skus = sorted({ln.sku for ln in data.lines})
+    products = catalog.products_by_sku(session, skus)
+    categories = catalog.category_codes(session, (p.category_id for p in products.values()))
+    found = []
+    for ln in data.lines:
+        product = products.get(ln.sku)
+        code = categories.get(product.category_id or 0) if product else ln.category_code
+        found.append(
+            BasketLine(ln.sku, ln.name or ln.sku, code, ln.quantity, ln.unit_price, ln.member_price)
+        )
+    return found
+
+
+def _holdings(
+    session: Session,
+    data: QuoteRequest,
+    member: Member | None,
+    lines: list[BasketLine],
+    *,
+    locked: bool,
+) -> Holdings:
+    settings = get_settings()
+    wants_points = data.points == "max" or bool(data.points)
+    where = redemption.context(
+        member.id if member else None,
+        data.store_id,
+        data.channel.value,
+        clock.now(),
+        points_pay=wants_points and member is not None,
+    )
+    asked = data.coupon_codes
+    auto = asked == "auto"
+    codes = _auto_codes(session, member) if asked == "auto" else _asked(asked)
+    found = redemption.held(session, codes)
+    coupons = [found[c].terms for c in codes if c in found]
+    held = Holdings(
+        member_id=member.id if member else None,
+        context=where,
+        coupons=coupons,
+        auto=auto,
+        coupons_per_order=settings.coupons_per_order,
+        cash=cash.terms(session),
+        principal_first=settings.stored_value_principal_first,
+    )
+    if member is None:
+        return held
+    discount = benefits.member_discount(session, member.id, is_staff=member.is_staff)
+    member_price = not member.is_staff or program(session).staff_discount
+    points = _points_available(session, member.id, locked) if wants_points else 0
+    principal, bonus = _stored_value(session, member.id, locked) if data.stored_value else (0, 0)
+    return replace(
+        held,
+        discount_percent=discount.percent if discount else 0,
+        member_price=member_price,
+        points_available=points,
+        principal=principal,
+        bonus=bonus,
+    )
+
+
+def _asked(codes: list[str]) -> list[str]:
+    return list(dict.fromkeys(coupon_codes.normalized(c) for c in codes))
+
+
+def _auto_codes(session: Session, member: Member | None) -> list[str]:
+    if member is None:
+        return []
+    page = holding.member_coupons(session, member.id, CouponStatus.available, None, AUTO_COUPONS)
+    return [c.code for c in page.items]
+
+
+def _points_available(session: Session, member_id: int, locked: bool) -> int:
+    if locked:
+        points_accounts.lock_accounts(session, [member_id], active=True)
+    return points_queries.balance(session, member_id).available
+
+
+def _stored_value(session: Session, member_id: int, locked: bool) -> tuple[int, int]:
+    if locked:
+        account = sv_ledger.lock_accounts(session, [member_id], active=True)[member_id]
+    else:
+        found = session.get(StoredValueAccount, member_id)
+        if found is None:
+            return 0, 0
+        account = found
+    return account.principal, account.bonus
+
+
+# --- the quote as the API shows it ------------------------------------------------------------
+
+
+def _out(session: Session, data: QuoteRequest, member: Member | None, priced: Priced) -> QuoteOut:
+    lines = [
+        QuoteLineOut(
+            line_no=n,
+            sku=p.line.sku,
+            name=p.line.name,
+            category_code=p.line.category_code,
+            quantity=p.line.quantity,
+            unit_price=p.line.unit_price,
+            list_amount=p.line.list_amount,
+            tier_discount=p.tier_discount,
+            coupon_discount=p.coupon_discount,
+            paid=p.paid,
+            points=p.points,
+            points_discount=p.points_discount,
+            stored_value=p.stored_value,
+            amount_due=p.amount_due,
+        )
+        for n, p in enumerate(priced.lines, start=1)
+    ]
+    return QuoteOut(
+        quote_id="",
+        expires_at=clock.now(),
+        status=QuoteStatus.open.value,
+        order_id=None,
+        store_id=data.store_id,
+        channel=data.channel,
+        member_id=member.id if member else None,
+        lines=lines,
+        subtotal=sum(ln.list_amount for ln in lines),
+        tier_discount=priced.total("tier_discount"),
+        coupon_discount=priced.total("coupon_discount"),
+        total=priced.total("paid"),
+        points_used=priced.total("points"),
+        points_discount=priced.total("points_discount"),
+        stored_value_used=priced.total("stored_value"),
+        stored_value_principal=priced.principal,
+        stored_value_bonus=priced.bonus,
+        amount_due=priced.total("amount_due"),
+        earn=_earn(session, data, member, priced),
+        coupons=[
+            CouponOfferOut(
+                code=o.code,
+                applied=o.applied,
+                discount=o.discount,
+                reason=o.refusal.value if o.refusal else None,
+            )
+            for o in priced.offers
+        ],
+        verified=False,
+    )
+
+
+def _earn(session: Session, data: QuoteRequest, member: Member | None, priced: Priced) -> EarnOut:
+    """What the order will earn: points by the rules, growth, and the tier it lifts the member
+    to, if any."""
+    if member is None:
+        return EarnOut(points=0, growth=0, tier_upgrade=None)
+    now = clock.now()
+    bonus = 0 if get_settings().stored_value_bonus_earns else priced.bonus
+    facts = earning.OrderFacts(
+        order_id=None,
+        member_id=member.id,
+        store_id=data.store_id,
+        channel=data.channel.value,
+        occurred_at=now,
+        total=priced.total("paid"),
+        payments={
+            PaymentMethod.points.value: priced.total("points_discount"),
+            PaymentMethod.stored_value.value: priced.total("stored_value"),
+        },
+        lines=tuple(
+            earning.LineFacts(None, p.line.sku, None, p.line.quantity, p.paid) for p in priced.lines
+        ),
+        stored_value_bonus=bonus,
+    )
+    facts = earning.with_catalog(session, facts)
+    who = earning.member_facts(session, [member.id])[member.id]
+    points = earning.preview(session, facts, who).total
+    rungs = ladder(session)
+    if base(rungs) is None:
+        return EarnOut(points=points, growth=0, tier_upgrade=None)
+    prog = program(session)
+    grown = earning.eligible_fen(facts) * prog.growth_per_yuan // growth.FEN_PER_YUAN
+    upgrade = _upgrade(session, member.id, grown, now)
+    return EarnOut(points=points, growth=grown, tier_upgrade=upgrade)
+
+
+def _upgrade(session: Session, member_id: int, grown: int, now: datetime) -> TierUpgradeOut | None:
+    if grown <= 0:
+        return None
+    where = standing.standings(session, [member_id]).get(member_id)
+    if where is None:
+        return None
+    rungs = ladder(session)
+    higher = [r for r in rungs if r.rank > where.tier.rank]
+    if not higher or where.lifetime_growth + grown < higher[0].entry_threshold:
+        return None
+    qualifying = growth.qualifying_growth(session, member_id, program(session).metric, now)
+    target = earned(rungs, qualifying + grown)
+    if target is None or target.rank <= where.tier.rank:
+        return None
+    return TierUpgradeOut(tier_id=target.id, code=target.code, name=target.name)
