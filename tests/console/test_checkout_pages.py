@@ -24,6 +24,7 @@ from patron.core.settings import Settings
 from patron.members import codes
 from patron.staff import service as staff
 from patron.stores.models import Store
+from tests.checkout.helpers import coupon, give_points, load, tier_discount
 from tests.factories import make_member, make_staff, make_store
 
 Client = Callable[..., TestClient]
@@ -178,3 +179,42 @@ def test_the_screen_in_english(signed_in: Client, store: Store) -> None:
     page = signed_in(Role.cashier, [store], lang="en").get("/console/checkout")
     assert "SKU or barcode" in page.text
     assert "Ctrl+Enter" in page.text
+
+
+def scanned(client: TestClient, session: Session, member_id: int) -> str:
+    """The screen with the member scanned in."""
+    page = client.get("/console/checkout")
+    code = codes.issue_code(session, SYSTEM, member_id).code
+    return client.post("/console/checkout/till", data=form_of(client, page.text, scan=code)).text
+
+
+def test_the_quote_follows_each_change(cashier: TestClient, session: Session, store: Store) -> None:
+    member = make_member(session, store)
+    give_points(session, member, 1_000)
+    load(session, member, store, 50_000)
+    tier_discount(session, 10)
+    held = coupon(session, member)  # 满100减20
+    html = scanned(cashier, session, member.id)
+    assert held.code in html
+    two = cashier.post(
+        "/console/checkout/till", data=form_of(cashier, html, new_sku="6901", new_qty="3")
+    )
+    shown = texts(two.text)
+    # ¥149.70 list, 10% tier discount ¥14.97, the best coupon ¥20 off: ¥114.73 due.
+    assert "¥149.70" in shown
+    assert "-¥14.97" in shown
+    assert "-¥20.00" in shown
+    assert re.search(r'data-testid="amount-due">¥114.73<', two.text)
+    assert hidden(two.text, "quote_id")
+    # Points and stored value asked for: the due amount is what is left.
+    paid = cashier.post(
+        "/console/checkout/till",
+        data=form_of(cashier, two.text, points="1000", stored_value="50"),
+    )
+    assert re.search(r'data-testid="amount-due">¥54.73<', paid.text), texts(paid.text)
+    # More points than the member holds: said beside the points input, nothing priced.
+    refused = cashier.post("/console/checkout/till", data=form_of(cashier, two.text, points="2000"))
+    assert refused.status_code == 422
+    assert "可用积分不足" in texts(refused.text)
+    assert 'data-focus="points"' in refused.text
+    assert not hidden(refused.text, "quote_id")

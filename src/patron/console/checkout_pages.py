@@ -10,6 +10,8 @@ priced, the screen prices it again instead of committing."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,15 +19,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from patron.catalog import service as catalog
+from patron.checkout import service as checkout_service
+from patron.checkout.schemas import QuoteOut, QuoteRequest
 from patron.console.choices import store_options
 from patron.console.coupon_forms import read_fen
-from patron.console.forms import NO_ERRORS, FormErrors, parse_id
-from patron.console.i18n import Translator
+from patron.console.forms import NO_ERRORS, FormErrors, form_errors, parse_id
+from patron.console.i18n import Translator, has_key
 from patron.console.member_stored_value_pages import balance_of
+from patron.console.message_ids import N_
 from patron.console.stored_value_pages import MEMBER_CODE_LENGTH, find_member
 from patron.console.tier_pages import tier_name
 from patron.console.web import (
@@ -33,6 +39,7 @@ from patron.console.web import (
     CheckedForm,
     ConsoleActorDep,
     Tx,
+    attempt,
     lang_of,
     render,
     require_console,
@@ -41,13 +48,13 @@ from patron.console.web import (
 )
 from patron.core import clock
 from patron.core.actor import Actor
-from patron.core.errors import NotFound
+from patron.core.errors import NotFound, PatronError
 from patron.coupons import holding
 from patron.coupons.models import CouponStatus
 from patron.members import masking, visibility
 from patron.members.models import Member
 from patron.orders import permissions as order_policy
-from patron.orders.models import PaymentMethod
+from patron.orders.models import OrderChannel, PaymentMethod
 from patron.points import queries as points_queries
 from patron.stores.models import Store
 from patron.tiers import standing
@@ -59,6 +66,8 @@ MAX_LINES = 200
 MAX_QUANTITY = 9999
 # Shown on the member panel: the coupons the member could hand over.
 HELD_COUPONS = 20
+# What the points and stored-value inputs take for "as much as may be used".
+MAX_WORDS = ("max", "全部", "最多")
 # What a cashier records as paid outside Patron.
 EXTERNAL_METHODS = (
     PaymentMethod.cash,
@@ -66,6 +75,40 @@ EXTERNAL_METHODS = (
     PaymentMethod.alipay,
     PaymentMethod.bank_card,
     PaymentMethod.other,
+)
+
+# Words the screen reaches by a code: a coupon's refusal, a refusal of the quote or commit.
+BUILT_IDS = (
+    N_("error.quote_expired"),
+    N_("error.quote_stale"),
+    N_("error.quote_used"),
+    N_("error.quote_not_found"),
+    N_("error.points_not_whole_fen"),
+    N_("error.exceeds_points_cap"),
+    N_("error.exceeds_category_cap"),
+    N_("error.points_not_with_coupons"),
+    N_("error.points_need_member"),
+    N_("checkout.refusal.unknown_coupon"),
+    N_("checkout.refusal.redeemed"),
+    N_("checkout.refusal.expired"),
+    N_("checkout.refusal.void"),
+    N_("checkout.refusal.not_yet_valid"),
+    N_("checkout.refusal.other_member"),
+    N_("checkout.refusal.no_member"),
+    N_("checkout.refusal.store_not_in_scope"),
+    N_("checkout.refusal.channel_not_in_scope"),
+    N_("checkout.refusal.out_of_scope"),
+    N_("checkout.refusal.below_threshold"),
+    N_("checkout.refusal.gift_not_on_order"),
+    N_("checkout.refusal.no_delivery"),
+    N_("checkout.refusal.not_with_tier_discount"),
+    N_("checkout.refusal.not_with_points"),
+    N_("checkout.refusal.exclusive"),
+    N_("checkout.refusal.too_many_coupons"),
+    N_("checkout.refusal.repeated"),
+    N_("checkout.refusal.amount_too_large"),
+    N_("checkout.refusal.amount_mismatch"),
+    N_("checkout.refusal.amount_exceeds_discounts"),
 )
 
 
@@ -310,24 +353,200 @@ def member_panel(session: Session, actor: Actor, member_id: int, lang: str) -> M
     )
 
 
+# --- the quote ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CouponRow:
+    code: str
+    name: str
+    chosen: bool
+    discount: int = 0
+    # Why the quote does not use it, in the console's words.
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Priced:
+    """The quote of the sale as the form says it, or why there is none."""
+
+    quote: QuoteOut | None
+    # A digest of what was priced: a commit of another sale than the one shown prices again.
+    digest: str = ""
+
+
+def quote_request(sale: Sale, lines: Sequence[LineView], t: Translator) -> dict[str, Any] | None:
+    """The QuoteRequest of the sale; None when it has nothing to price or an input does not
+    read (noted in the sale's problems)."""
+    points = _wanted(sale, "points", t)
+    stored = _wanted(sale, "stored_value", t)
+    if not lines or sale.store_id is None or points is None or stored is None:
+        return None
+    auto = bool(sale.values.get("coupon_auto"))
+    chosen = [c for c in sale.values.get("coupons", "").split(",") if c]
+    return {
+        "store_id": sale.store_id,
+        "channel": OrderChannel.pos.value,
+        "member_id": sale.member_id,
+        "lines": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "category_code": line.category_code,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "member_price": line.member_price,
+            }
+            for line in lines
+        ],
+        "coupon_codes": ("auto" if auto else chosen) if sale.member_id else [],
+        "points": points if sale.member_id else 0,
+        "stored_value": stored if sale.member_id else 0,
+    }
+
+
+def _wanted(sale: Sale, name: str, t: Translator) -> int | str | None:
+    """Points or stored value asked for: a number (points; yuan for stored value), "max", or
+    nothing (0); None when the input does not read."""
+    raw = sale.values.get(name, "").strip().lower()
+    if raw in ("", "0"):
+        return 0
+    if raw in MAX_WORDS:
+        return "max"
+    if name == "points":
+        number = parse_id(raw)
+        if number is None:
+            sale.problems[name] = t("refund.whole_number")
+        return number
+    fen = read_fen(sale.values, name, sale.problems, t)
+    if fen is not None and fen < 0:
+        sale.problems[name] = t("reason.amount")
+        return None
+    return fen
+
+
+def digest(request: dict[str, Any]) -> str:
+    raw = json.dumps(request, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def price_sale(
+    session: Session, actor: Actor, sale: Sale, lines: Sequence[LineView], t: Translator
+) -> Priced:
+    request = quote_request(sale, lines, t)
+    if request is None or sale.problems:
+        return Priced(None)
+    try:
+        data = QuoteRequest.model_validate(request)
+        with attempt(session):
+            quote = checkout_service.quote(session, actor, data)
+    except (ValidationError, PatronError) as error:
+        _refused(sale, error, t)
+        return Priced(None)
+    return Priced(quote, digest(request))
+
+
+# Where a refusal of the quote or the commit is said: the input it is about.
+REFUSAL_FIELDS = {
+    "insufficient_points": "points",
+    "below_min_burn": "points",
+    "exceeds_order_share": "points",
+    "points_not_whole_fen": "points",
+    "exceeds_points_cap": "points",
+    "exceeds_category_cap": "points",
+    "points_not_with_coupons": "points",
+    "points_need_member": "points",
+    "insufficient_balance": "stored_value",
+    "verification_required": "sv_verify",
+    "verification_failed": "sv_verify",
+    "member_code_used": "sv_verify",
+    "stored_value_locked": "sv_verify",
+    "unknown_member": "scan",
+}
+
+
+def _refused(sale: Sale, error: ValidationError | PatronError, t: Translator) -> None:
+    """The refusal beside the input it is about; else above the screen."""
+    code = error.code if isinstance(error, PatronError) else ""
+    if code in REFUSAL_FIELDS:
+        key = f"error.{code}"
+        name = REFUSAL_FIELDS[code]
+        sale.problems[name] = t(key) if has_key(key) else str(error)
+        sale.focus = name
+        return
+    errors = form_errors(error, t)
+    for field_name, message in errors.fields.items():
+        name = FIELD_OF.get(field_name, field_name)
+        if name in SHOWN_FIELDS:
+            sale.problems[name] = message
+        else:
+            sale.message = message
+    if not errors.fields:
+        sale.message = " ".join(part for part in (errors.message, errors.detail) if part)
+
+
+# The quote's fields that the screen shows as one of its own inputs, and those inputs.
+FIELD_OF = {"member_id": "scan", "lines": "new_sku", "coupon_codes": "coupon_auto"}
+SHOWN_FIELDS = frozenset(
+    ("scan", "new_sku", "new_qty", "new_price", "points", "stored_value", "sv_verify", "store_id")
+)
+
+
+def coupon_rows(
+    member: MemberPanel | None, sale: Sale, quote: QuoteOut | None, t: Translator
+) -> list[CouponRow]:
+    """The member's coupons with what the quote made of each: taken off, or why not."""
+    if member is None:
+        return []
+    chosen = set(sale.values.get("coupons", "").split(","))
+    offers = {o.code: o for o in quote.coupons} if quote else {}
+    names = dict(member.coupons)
+    codes = list(dict.fromkeys([*names, *offers]))
+    rows = []
+    for code in codes:
+        offer = offers.get(code)
+        rows.append(
+            CouponRow(
+                code=code,
+                name=names.get(code, code),
+                chosen=offer.applied if offer else code in chosen,
+                discount=offer.discount if offer else 0,
+                reason=t(f"checkout.refusal.{offer.reason}")
+                if offer and offer.reason and has_key(f"checkout.refusal.{offer.reason}")
+                else (offer.reason or "" if offer else ""),
+            )
+        )
+    return rows
+
+
+def earn_text(quote: QuoteOut, t: Translator) -> str:
+    earn = quote.earn
+    parts = [t("checkout.earn.points", points=t.num(earn.points))]
+    if earn.growth:
+        parts.append(t("checkout.earn.growth", growth=t.num(earn.growth)))
+    if earn.tier_upgrade:
+        parts.append(t("checkout.earn.upgrade", tier=earn.tier_upgrade.name))
+    return t("list.sep").join(parts)
+
+
 def _context(
     request: Request, session: Session, actor: Actor, sale: Sale, stores: Sequence[Store]
 ) -> dict[str, Any]:
+    t = t_for(request)
     member = (
         member_panel(session, actor, sale.member_id, lang_of(request)) if sale.member_id else None
     )
     if sale.member_id and member is None:
-        sale.problems["scan"] = t_for(request)("checkout.member.not_found")
+        sale.problems["scan"] = t("checkout.member.not_found")
         sale.member_id = None
     lines = line_views(session, sale.lines)
-    problems = dict(sale.problems)
+    priced = price_sale(session, actor, sale, lines, t)
     errors = (
-        FormErrors(
-            message=sale.message or t_for(request)("error.form"), fields=problems, status=422
-        )
-        if problems or sale.message
+        FormErrors(message=sale.message or t("error.form"), fields=dict(sale.problems), status=422)
+        if sale.problems or sale.message
         else NO_ERRORS
     )
+    quote = priced.quote
     return {
         "here": CHECKOUT_URL,
         "sale": sale,
@@ -338,26 +557,11 @@ def _context(
         "lines": lines,
         "subtotal": sum(line.amount for line in lines),
         "methods": EXTERNAL_METHODS,
-        "quote": None,
-        "coupon_rows": _held_rows(member, sale),
+        "quote": quote,
+        "quoted": priced.digest,
+        "coupon_rows": coupon_rows(member, sale, quote, t),
+        "earn_text": earn_text(quote, t) if quote else "",
     }
-
-
-@dataclass(frozen=True)
-class CouponRow:
-    code: str
-    name: str
-    chosen: bool
-    discount: int = 0
-    # Why the quote refused it, in the console's words.
-    reason: str = ""
-
-
-def _held_rows(member: MemberPanel | None, sale: Sale) -> list[CouponRow]:
-    chosen = set(sale.values.get("coupons", "").split(","))
-    return (
-        [CouponRow(code, name, code in chosen) for code, name in member.coupons] if member else []
-    )
 
 
 def _page(
