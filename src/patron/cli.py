@@ -72,6 +72,8 @@ app.add_typer(points_app, name="points")
 app.add_typer(coupons_app, name="coupons")
 stored_value_app = typer.Typer(help="Stored value (储值).", no_args_is_help=True)
 app.add_typer(stored_value_app, name="stored-value")
+checkout_app = typer.Typer(help="Checkout (收银).", no_args_is_help=True)
+app.add_typer(checkout_app, name="checkout")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
@@ -487,6 +489,26 @@ def coupons_issue(
         f"issued {result.issued:,} coupons of template {template}, {len(result.refused):,} refused"
     )
     refused_rows(len(result.refused))
+
+
+@checkout_app.command("quote")
+def checkout_quote(
+    file: Annotated[
+        Path,
+        typer.Option(
+            "--file", exists=True, dir_okay=False, help="The basket: a quote request as JSON."
+        ),
+    ],
+) -> None:
+    """Price a basket as POST /api/v1/checkout/quote does and print the quote (as JSON); the
+    quote is kept for a commit until it expires."""
+    from patron.checkout import service as checkout
+    from patron.checkout.schemas import QuoteRequest
+
+    data = QuoteRequest.model_validate_json(file.read_bytes())
+    with db.transaction() as session:
+        quoted = checkout.quote(session, SYSTEM, data)
+    typer.echo(quoted.model_dump_json(indent=2))
 
 
 @jobs_app.command("run")

@@ -101,6 +101,7 @@ def test_idempotent_calls_require_the_key_and_document_the_replay(
     idempotent = [
         ("/api/v1/orders", "post"),
         ("/api/v1/orders/{order_id}/refunds", "post"),
+        ("/api/v1/checkout/commit", "post"),
         ("/api/v1/members/{member_id}/points/burns", "post"),
         ("/api/v1/members/{member_id}/points/adjustments", "post"),
         ("/api/v1/coupon-templates/{template_id}/issue", "post"),

@@ -19,6 +19,8 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from patron.app import create_app
 from patron.catalog.models import Product
+from patron.checkout import service as checkout
+from patron.checkout.schemas import QuoteRequest
 from patron.console.web import SESSION_COOKIE
 from patron.core import db
 from patron.core.actor import SYSTEM, Role
@@ -165,6 +167,17 @@ def rows(session: Session) -> dict[str, Any]:
             ).id,
             "code": codes.issue_code(session, SYSTEM, member.id).code,
             "import_id": import_ids[ImportKind.orders],
+            "quote_id": checkout.quote(
+                session,
+                SYSTEM,
+                QuoteRequest.model_validate(
+                    {
+                        "store_id": store.id,
+                        "channel": "pos",
+                        "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price": 100}],
+                    }
+                ),
+            ).quote_id,
             "lang": "en",
             "_rest": "nowhere",
         },

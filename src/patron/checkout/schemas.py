@@ -14,7 +14,7 @@ from patron.core.money import MAX_FEN
 from patron.core.reasons import Reason
 from patron.core.text import NameOrNone, SingleLine, SingleLineOrNone
 from patron.orders.models import OrderChannel
-from patron.orders.schemas import MAX_QUANTITY, PaymentIn, VerificationIn
+from patron.orders.schemas import MAX_QUANTITY, OrderOut, PaymentIn, VerificationIn
 
 MAX_POINTS = MAX_FEN  # points balances live in 32-bit integer columns
 
@@ -164,3 +164,8 @@ class CommitRequest(Input):
         description="stored value, when the quote was not verified: code or password",
     )
     occurred_at: AwareDatetime | None = Field(default=None, description="default: now")
+
+
+class CommitOut(BaseModel):
+    order: OrderOut
+    quote: QuoteOut = Field(description="what the order saved and earns, for the receipt")

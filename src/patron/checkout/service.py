@@ -6,7 +6,7 @@ same transaction."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
-from patron.checkout.errors import QuoteNotFound
+from patron.checkout.errors import QuoteExpired, QuoteNotFound, QuoteStale, QuoteUsed
 from patron.checkout.models import CheckoutQuote, QuoteStatus
 from patron.checkout.pricing import BasketLine, Holdings, Priced, price
 from patron.checkout.schemas import (
+    CommitRequest,
     CouponOfferOut,
     EarnOut,
     QuoteLineOut,
@@ -37,7 +38,9 @@ from patron.members import codes as member_codes
 from patron.members import registry
 from patron.members.errors import MemberCodeInvalid
 from patron.members.models import Member
+from patron.orders import service as orders
 from patron.orders.models import PaymentMethod
+from patron.orders.schemas import CouponClaimIn, OrderCreate, OrderItemIn, PaymentIn
 from patron.points import accounts as points_accounts
 from patron.points import cash, earning
 from patron.points import queries as points_queries
@@ -159,6 +162,133 @@ def _find(session: Session, actor: Actor, quote_id: str, *, lock: bool = False) 
     if record is None or not actor.sees_store(record.store_id):
         raise QuoteNotFound(f"no quote {quote_id}")
     return record
+
+
+# --- commit -----------------------------------------------------------------------------------
+
+# What a commit finds unchanged, or the quote is stale: every amount on every line, the coupons
+# used and the stored-value split. What the order earns is the order path's to compute.
+PRICED = {
+    "member_id",
+    "lines",
+    "subtotal",
+    "tier_discount",
+    "coupon_discount",
+    "total",
+    "points_used",
+    "points_discount",
+    "stored_value_used",
+    "stored_value_principal",
+    "stored_value_bonus",
+    "amount_due",
+}
+
+
+@dataclass(frozen=True)
+class Committed:
+    order: orders.TakenOrder
+    quote: QuoteOut
+
+
+def commit(session: Session, actor: Actor, data: CommitRequest) -> Committed:
+    """Record the quoted basket as one order, re-priced under the member's locks first: 409
+    quote_stale with the fresh quote (kept, nothing else written) when anything changed."""
+    record = _find(session, actor, data.quote_id, lock=True)
+    if record.status == QuoteStatus.committed.value:
+        raise QuoteUsed(f"quote {record.id} made order {record.order_id}", order_id=record.order_id)
+    if clock.now() >= record.expires_at:
+        raise QuoteExpired(f"quote {record.id} expired at {record.expires_at.isoformat()}")
+    kept = present(record)
+    _check_payments(data, kept.amount_due)
+    member = _still_active(session, record.member_id)
+    fresh = _price(session, record.request, member, locked=True)
+    if _priced(fresh) != _priced(kept):
+        out = _keep(session, actor, record.request, fresh)
+        raise QuoteStale(
+            f"quote {record.id} no longer holds; quote {out.quote_id} does",
+            quote=out.model_dump(mode="json"),
+        )
+    order = orders.create_order(session, actor, _order_of(session, kept, member, data))
+    record.status = QuoteStatus.committed.value
+    record.order_id = order.id
+    session.flush()
+    return Committed(order, present(record))
+
+
+def _check_payments(data: CommitRequest, amount_due: int) -> None:
+    for index, payment in enumerate(data.payments):
+        if payment.method in TENDERS:
+            raise InvalidInput(
+                f"payments.{index}.method",
+                "points and stored value are the quote's: give the external payments",
+                code=Reason.not_a_choice,
+            )
+    paid = sum(p.amount for p in data.payments)
+    if paid != amount_due:
+        raise InvalidInput(
+            "payments",
+            f"payments add up to {paid}, the quote's amount due is {amount_due}",
+            code=Reason.payments_mismatch,
+        )
+
+
+def _still_active(session: Session, member_id: int | None) -> Member | None:
+    if member_id is None:
+        return None
+    member = registry.find_active(session, member_id)
+    if member is None:
+        raise InvalidInput("quote_id", f"no active member {member_id}", code=Reason.unknown_member)
+    return member
+
+
+def _priced(out: QuoteOut) -> dict[str, Any]:
+    applied = [(c.code, c.discount) for c in out.coupons if c.applied]
+    return out.model_dump(include=PRICED) | {"coupons": applied}
+
+
+def _order_of(
+    session: Session, kept: QuoteOut, member: Member | None, data: CommitRequest
+) -> OrderCreate:
+    """The order as intake takes it: each line's discounts and tenders, the external payments
+    with the points and stored value the quote uses, and its coupons."""
+    payments = list(data.payments)
+    if kept.points_discount:
+        payments.append(PaymentIn(method=PaymentMethod.points, amount=kept.points_discount))
+    if kept.stored_value_used:
+        payments.append(
+            PaymentIn(
+                method=PaymentMethod.stored_value,
+                amount=kept.stored_value_used,
+                verification=data.verification,
+            )
+        )
+    by_tier = (
+        member is not None
+        and benefits.member_discount(session, member.id, is_staff=member.is_staff) is not None
+    )
+    return OrderCreate(
+        external_id=data.external_id,
+        store_id=kept.store_id,
+        channel=kept.channel,
+        member_id=kept.member_id,
+        occurred_at=data.occurred_at or clock.now(),
+        items=[
+            OrderItemIn(
+                sku=ln.sku,
+                name=ln.name,
+                category_code=ln.category_code,
+                quantity=ln.quantity,
+                unit_price=ln.unit_price,
+                discount=ln.tier_discount + ln.coupon_discount,
+                paid=ln.paid,
+            )
+            for ln in kept.lines
+        ],
+        payments=payments,
+        coupons=[CouponClaimIn(code=c.code, amount=c.discount) for c in kept.coupons if c.applied],
+        tier_discount=kept.tier_discount > 0,
+        tier_discount_amount=kept.tier_discount if by_tier else 0,
+    )
 
 
 # --- pricing from the database -----------------------------------------------------------------

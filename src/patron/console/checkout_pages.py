@@ -79,10 +79,6 @@ EXTERNAL_METHODS = (
 
 # Words the screen reaches by a code: a coupon's refusal, a refusal of the quote or commit.
 BUILT_IDS = (
-    N_("error.quote_expired"),
-    N_("error.quote_stale"),
-    N_("error.quote_used"),
-    N_("error.quote_not_found"),
     N_("error.points_not_whole_fen"),
     N_("error.exceeds_points_cap"),
     N_("error.exceeds_category_cap"),

@@ -354,4 +354,11 @@ BUILT_IDS = (
     N_("error.out_of_stock"),
     N_("error.limit_reached"),
     N_("error.needed_for_type"),
+    # The checkout's refusals, for the cashier screen.
+    N_("error.quote_not_found"),
+    N_("error.quote_expired"),
+    N_("error.quote_used"),
+    N_("error.quote_stale"),
+    N_("error.member_id_or_code"),
+    N_("error.exceeds_amount_due"),
 )

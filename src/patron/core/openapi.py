@@ -87,6 +87,8 @@ BEYOND_SCHEMA = frozenset(
         Reason.discount_exceeds_price,
         Reason.paid_mismatch,
         Reason.payments_mismatch,
+        Reason.exceeds_amount_due,
+        Reason.member_id_or_code,
         Reason.order_total_zero,
         Reason.order_total_too_large,
         Reason.refund_items_or_all,

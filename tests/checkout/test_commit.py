@@ -1,0 +1,157 @@
+"""Commits: the quoted basket becomes one order with its coupons, points and stored value;
+an expired, used or stale quote and payments that do not add up write nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from patron.checkout import service
+from patron.checkout.errors import QuoteExpired, QuoteStale, QuoteUsed
+from patron.checkout.models import CheckoutQuote
+from patron.checkout.schemas import CommitRequest, QuoteOut, QuoteRequest
+from patron.core import clock
+from patron.core.actor import SYSTEM
+from patron.core.errors import InvalidInput
+from patron.coupons.models import Coupon
+from patron.orders import service as orders
+from patron.orders.models import Order
+from patron.points import queries as points_queries
+from patron.stored_value import payments
+from patron.stored_value.models import StoredValueAccount, StoredValueEntry
+from tests.checkout.helpers import (
+    basket,
+    coupon,
+    give_points,
+    load,
+    shop,
+    tier_discount,
+)
+
+PASSWORD = "246802"
+
+
+def quote(session: Session, body: dict[str, Any]) -> QuoteOut:
+    return service.quote(session, SYSTEM, QuoteRequest.model_validate(body))
+
+
+def commit(session: Session, out: QuoteOut, **extra: Any) -> service.Committed:
+    body: dict[str, Any] = {
+        "quote_id": out.quote_id,
+        "external_id": f"CO-{out.quote_id[:8]}",
+        "payments": [{"method": "wechat_pay", "amount": out.amount_due}] if out.amount_due else [],
+        **extra,
+    }
+    return service.commit(session, SYSTEM, CommitRequest.model_validate(body))
+
+
+def counts(session: Session) -> tuple[int, ...]:
+    return tuple(
+        int(session.scalar(select(func.count()).select_from(t)) or 0)
+        for t in (Order, StoredValueEntry, CheckoutQuote)
+    )
+
+
+def test_a_commit_records_the_quoted_order_and_marks_the_quote_used(session: Session) -> None:
+    where = shop(session)
+    tier_discount(session, 5)
+    ticket = coupon(session, where.member)
+    out = quote(session, basket(where, coupon_codes=[ticket.code]))
+    done = commit(session, out)
+    order = done.order
+    assert order.total == out.total
+    assert [ln["paid"] for ln in order.lines] == [ln.paid for ln in out.lines]
+    discounts = [ln.tier_discount + ln.coupon_discount for ln in out.lines]
+    assert [ln["discount"] for ln in order.lines] == discounts
+    assert order.tier_discount_amount == out.tier_discount
+    assert done.quote.status == "committed"
+    assert done.quote.order_id == order.id
+    held = session.get(Coupon, ticket.id, populate_existing=True)
+    assert held is not None
+    assert (held.status, held.order_id) == ("redeemed", order.id)
+    with pytest.raises(QuoteUsed):
+        commit(session, out, external_id="ANOTHER")
+
+
+def test_stored_value_is_debited_with_the_commits_verification(session: Session) -> None:
+    where = shop(session)
+    load(session, where.member, where.store, 10_000, 1_000)
+    payments.set_password(session, SYSTEM, where.member.id, PASSWORD)
+    out = quote(session, basket(where, stored_value=5000))
+    commit(session, out, verification={"password": PASSWORD})
+    account = session.get(StoredValueAccount, where.member.id, populate_existing=True)
+    assert account is not None
+    taken = 11_000 - account.principal - account.bonus
+    assert taken == 5000
+    assert (10_000 - account.principal, 1_000 - account.bonus) == (
+        out.stored_value_principal,
+        out.stored_value_bonus,
+    )
+
+
+def test_payments_must_add_up_to_the_amount_due(session: Session) -> None:
+    where = shop(session)
+    out = quote(session, basket(where))
+    before = counts(session)
+    for wrong in (
+        [{"method": "cash", "amount": out.amount_due - 1}],
+        [{"method": "points", "amount": out.amount_due}],
+    ):
+        with pytest.raises(InvalidInput):
+            commit(session, out, payments=wrong)
+    assert counts(session) == before
+
+
+def test_an_expired_quote_is_refused(session: Session) -> None:
+    where = shop(session)
+    out = quote(session, basket(where))
+    before = counts(session)
+    with clock.frozen(out.expires_at + timedelta(seconds=1)), pytest.raises(QuoteExpired):
+        commit(session, out)
+    assert counts(session) == before
+
+
+def test_a_coupon_used_since_the_quote_makes_it_stale(session: Session) -> None:
+    where = shop(session)
+    ticket = coupon(session, where.member)
+    out = quote(session, basket(where, coupon_codes=[ticket.code]))
+    other = quote(session, basket(where, coupon_codes=[ticket.code]))
+    commit(session, other)
+    before = counts(session)
+    with pytest.raises(QuoteStale) as caught:
+        commit(session, out)
+    fresh = QuoteOut.model_validate(caught.value.extra["quote"])
+    assert (fresh.coupon_discount, fresh.amount_due) == (0, out.amount_due + 2000)
+    assert fresh.coupons[0].reason == "redeemed"
+    assert counts(session) == (before[0], before[1], before[2] + 1)
+    assert commit(session, fresh).order.total == fresh.total
+
+
+def test_points_spent_since_the_quote_make_it_stale(session: Session) -> None:
+    where = shop(session)
+    give_points(session, where.member, 3000)
+    out = quote(session, basket(where, points="max"))
+    assert out.points_used == 3000
+    from patron.points import burning
+
+    burning.burn(session, SYSTEM, where.member.id, 1000, "elsewhere")
+    with pytest.raises(QuoteStale) as caught:
+        commit(session, out)
+    assert caught.value.extra["quote"]["points_used"] == 2000
+    assert points_queries.balance(session, where.member.id).available == 2000
+
+
+def test_refunding_a_committed_order_goes_through_the_refund_path(session: Session) -> None:
+    where = shop(session)
+    ticket = coupon(session, where.member)
+    done = commit(session, quote(session, basket(where, coupon_codes=[ticket.code])))
+    orders.refund_order(
+        session, SYSTEM, done.order.id, orders.RefundCreate.model_validate({"all": True})
+    )
+    held = session.get(Coupon, ticket.id, populate_existing=True)
+    assert held is not None
+    assert held.status == "available"
