@@ -12,16 +12,21 @@ from datetime import UTC, datetime
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx2 import Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
 from patron.catalog.schemas import ProductCreate
+from patron.console.member_stored_value_pages import balance_of
 from patron.console.web import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE
 from patron.core import clock
 from patron.core.actor import SYSTEM, Role
 from patron.core.security import form_token
 from patron.core.settings import Settings
 from patron.members import codes
+from patron.orders import presenters as order_presenters
+from patron.orders.models import Order
 from patron.staff import service as staff
 from patron.stores.models import Store
 from tests.checkout.helpers import coupon, give_points, load, tier_discount
@@ -218,3 +223,97 @@ def test_the_quote_follows_each_change(cashier: TestClient, session: Session, st
     assert "可用积分不足" in texts(refused.text)
     assert 'data-focus="points"' in refused.text
     assert not hidden(refused.text, "quote_id")
+
+
+def commit(client: TestClient, html: str, **typed: str) -> Response:
+    return client.post(
+        "/console/checkout",
+        data=form_of(client, html, action="commit", **typed),
+        follow_redirects=False,
+    )
+
+
+def test_a_sale_committed_with_coupon_points_and_stored_value_and_its_receipt(
+    cashier: TestClient, session: Session, store: Store
+) -> None:
+    member = make_member(session, store, name="林晓明")
+    give_points(session, member, 1_000)
+    load(session, member, store, 50_000)
+    held = coupon(session, member)  # 满100减20
+    html = scanned(cashier, session, member.id)
+    html = cashier.post(
+        "/console/checkout/till", data=form_of(cashier, html, new_sku="6901", new_qty="3")
+    ).text
+    html = cashier.post(
+        "/console/checkout/till",
+        data=form_of(cashier, html, points="1000", stored_value="50"),
+    ).text
+    # ¥149.70 − ¥20 coupon − ¥10 points − ¥50 stored value: ¥69.70 by WeChat.
+    assert re.search(r'data-testid="amount-due">¥69.70<', html)
+    done = commit(cashier, html, points="1000", stored_value="50", method="wechat_pay")
+    assert done.status_code == 303, texts(done.text)
+    receipt_url = done.headers["location"]
+    receipt = cashier.get(receipt_url)
+    assert receipt.status_code == 200
+    shown = texts(receipt.text)
+    assert "已收款：¥129.70" in shown
+    assert held.code in shown
+    assert "-¥20.00" in shown  # saved
+    assert "微信支付" in shown
+    assert "¥69.70" in shown
+    assert "林**" in shown
+    assert "林晓明" not in shown
+    session.expire_all()
+    order = session.scalars(select(Order).where(Order.member_id == member.id)).one()
+    assert order.total == 12_970
+    assert {p.method: p.amount for p in order_presenters.present(session, order).payments} == {
+        "wechat_pay": 6_970,
+        "points": 1_000,
+        "stored_value": 5_000,
+    }
+    assert balance_of(session, member.id).principal == 45_000
+    # The same screen sent again shows the same receipt: one order.
+    again = commit(cashier, html, points="1000", stored_value="50", method="wechat_pay")
+    assert again.headers["location"] == receipt_url
+    assert session.scalars(select(Order).where(Order.member_id == member.id)).all() == [order]
+
+
+def test_a_commit_of_a_sale_changed_since_its_quote_prices_it_again(
+    cashier: TestClient, session: Session
+) -> None:
+    page = cashier.get("/console/checkout")
+    html = cashier.post(
+        "/console/checkout/till", data=form_of(cashier, page.text, new_sku="6902")
+    ).text
+    # The quantity typed but not yet priced (no change event, no script): nothing committed.
+    changed = form_of(cashier, html, action="commit")
+    changed["line_qty"] = ["2"]
+    answer = cashier.post("/console/checkout", data=changed, follow_redirects=False)
+    assert answer.status_code == 409
+    assert "已重新计价" in texts(answer.text)
+    assert re.search(r'data-testid="amount-due">¥20.00<', answer.text)
+    assert session.scalars(select(Order)).all() == []
+    done = commit(cashier, answer.text)
+    assert done.status_code == 303
+
+
+def test_stored_value_without_the_members_proof_is_refused_beside_it(
+    cashier: TestClient, session: Session, store: Store
+) -> None:
+    member = make_member(session, store, mobile="13912340001")
+    load(session, member, store, 10_000)
+    page = cashier.get("/console/checkout")
+    # Found by mobile: no code to pay with, so the member must give one or their password.
+    html = cashier.post(
+        "/console/checkout/till", data=form_of(cashier, page.text, scan="13912340001")
+    ).text
+    html = cashier.post(
+        "/console/checkout/till",
+        data=form_of(cashier, html, new_sku="6902", stored_value="max"),
+    ).text
+    assert re.search(r'data-testid="amount-due">¥0.00<', html)
+    refused = commit(cashier, html, stored_value="max")
+    assert refused.status_code == 422
+    assert "需要会员码或支付密码" in texts(refused.text)
+    assert 'data-focus="sv_verify"' in refused.text
+    assert session.scalars(select(Order)).all() == []

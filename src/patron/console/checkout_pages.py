@@ -18,29 +18,34 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from patron.catalog import service as catalog
 from patron.checkout import service as checkout_service
-from patron.checkout.schemas import QuoteOut, QuoteRequest
+from patron.checkout.errors import QuoteExpired, QuoteNotFound, QuoteStale, QuoteUsed
+from patron.checkout.schemas import CommitRequest, QuoteOut, QuoteRequest
 from patron.console.choices import store_options
 from patron.console.coupon_forms import read_fen
 from patron.console.forms import NO_ERRORS, FormErrors, form_errors, parse_id
 from patron.console.i18n import Translator, has_key
 from patron.console.member_stored_value_pages import balance_of
 from patron.console.message_ids import N_
+from patron.console.order_pages import get_order, order_url
 from patron.console.stored_value_pages import MEMBER_CODE_LENGTH, find_member
 from patron.console.tier_pages import tier_name
 from patron.console.web import (
     PREFIX,
     CheckedForm,
     ConsoleActorDep,
+    ErrorPage,
     Tx,
     attempt,
+    error_page_on,
     lang_of,
+    redirect,
     render,
     require_console,
     t_for,
@@ -54,10 +59,14 @@ from patron.coupons.models import CouponStatus
 from patron.members import masking, visibility
 from patron.members.models import Member
 from patron.orders import permissions as order_policy
+from patron.orders import presenters as order_presenters
 from patron.orders.models import OrderChannel, PaymentMethod
+from patron.points import accounts as points_accounts
 from patron.points import queries as points_queries
+from patron.points.models import EntryKind
+from patron.stored_value.payments import PASSWORD_DIGITS
 from patron.stores.models import Store
-from patron.tiers import standing
+from patron.tiers import growth, standing
 
 router = APIRouter(prefix="/checkout")
 CHECKOUT_URL = f"{PREFIX}/checkout"
@@ -157,6 +166,8 @@ class Sale:
     values: dict[str, str] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
     message: str | None = None
+    # 409 when the screen priced the sale again instead of committing it.
+    status: int = 422
     # The input the cursor goes to when the screen answers.
     focus: str = "scan"
 
@@ -183,14 +194,118 @@ def screen(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLRespons
 
 
 @router.post("")
-def update(
-    request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm
-) -> HTMLResponse:
-    """The screen again after the cashier pressed Enter: without the script, the whole page."""
+def update(request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedForm) -> Response:
+    """The screen again after the cashier pressed Enter (without the script, the whole page),
+    or the sale committed: then its receipt."""
     require_console(actor, order_policy.RECORD)
     stores = store_options(session, actor)
     sale = read_sale(session, actor, form, t_for(request), stores)
+    if text(form, "action") == "commit" and not sale.problems:
+        return _commit(request, session, actor, form, sale, stores)
     return _page(request, session, actor, sale, stores)
+
+
+def _commit(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    form: FormData,
+    sale: Sale,
+    stores: Sequence[Store],
+) -> Response:
+    """Commit the quote the cashier saw, if the form still says what it priced; else price the
+    sale again and show it. A refused commit is said on the screen, the sale kept."""
+    t = t_for(request)
+    asked = quote_request(sale, line_views(session, sale.lines), t)
+    quote_id = text(form, "quote_id")
+    if asked is None or not quote_id or digest(asked) != text(form, "quoted"):
+        sale.message, sale.status = t("checkout.requoted"), 409
+        return _page(request, session, actor, sale, stores)
+    try:
+        with attempt(session):
+            shown = checkout_service.get_quote(session, actor, quote_id)
+            data = CommitRequest.model_validate(_commit_body(sale, shown))
+            checkout_service.commit(session, actor, data)
+    except QuoteUsed:
+        # Committed already (the same screen sent twice): its receipt.
+        return redirect(receipt_url(quote_id))
+    except (QuoteExpired, QuoteStale, QuoteNotFound) as error:
+        key = "checkout.requoted" if isinstance(error, QuoteExpired) else f"error.{error.code}"
+        sale.message, sale.status = t(key), 409
+        return _page(request, session, actor, sale, stores)
+    except (ValidationError, PatronError) as error:
+        _refused(sale, error, t)
+        return _page(request, session, actor, sale, stores)
+    return redirect(receipt_url(quote_id), "flash.checkout_committed", t.yuan(shown.total))
+
+
+def _commit_body(sale: Sale, shown: QuoteOut) -> dict[str, Any]:
+    """The commit of the quote shown: the rest paid by the method chosen, and the member's
+    proof for stored value (what they typed, else the code they showed)."""
+    method = sale.values.get("method") or PaymentMethod.cash.value
+    payments = (
+        [{"method": method, "amount": shown.amount_due, "reference": sale.values["reference"]}]
+        if shown.amount_due
+        else []
+    )
+    body: dict[str, Any] = {
+        "quote_id": shown.quote_id,
+        "external_id": sale.sale_no,
+        "payments": payments,
+    }
+    if shown.stored_value_used and not shown.verified:
+        typed = sale.values.get("sv_verify", "")
+        if typed:
+            kind = "password" if len(typed) == PASSWORD_DIGITS else "member_code"
+            body["verification"] = {kind: typed}
+        elif sale.member_code:
+            body["verification"] = {"member_code": sale.member_code}
+    return body
+
+
+def receipt_url(quote_id: str) -> str:
+    return f"{CHECKOUT_URL}/receipts/{quote_id}"
+
+
+@dataclass(frozen=True)
+class Earned:
+    points: int
+    growth: int
+
+
+@router.get("/receipts/{quote_id}")
+def receipt(request: Request, quote_id: str, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
+    """The sale as committed, to print: what each line cost, what was saved, how it was paid
+    and what it earned."""
+    with error_page_on(QuoteNotFound):
+        quote = checkout_service.get_quote(session, actor, quote_id)
+    if quote.order_id is None:
+        raise ErrorPage(404)
+    order = get_order(session, actor, quote.order_id)
+    shown = order_presenters.present(session, order)
+    store = next((s for s in store_options(session, actor) if s.id == order.store_id), None)
+    member = (
+        member_panel(session, actor, quote.member_id, lang_of(request)) if quote.member_id else None
+    )
+    earned = Earned(
+        points=points_accounts.order_sum(session, order.id, EntryKind.earn),
+        growth=growth.of_order(session, order.id).earned,
+    )
+    return render(
+        request,
+        "checkout/receipt.html",
+        quote=quote,
+        order=shown,
+        store=store,
+        member=member,
+        earned=earned,
+        external=[p for p in shown.payments if p.method not in TENDER_METHODS],
+        applied=[c for c in quote.coupons if c.applied],
+        order_url=order_url(order.id),
+    )
+
+
+TENDER_METHODS = (PaymentMethod.points, PaymentMethod.stored_value)
 
 
 @router.post("/till")
@@ -538,7 +653,11 @@ def _context(
     lines = line_views(session, sale.lines)
     priced = price_sale(session, actor, sale, lines, t)
     errors = (
-        FormErrors(message=sale.message or t("error.form"), fields=dict(sale.problems), status=422)
+        FormErrors(
+            message=sale.message or t("error.form"),
+            fields=dict(sale.problems),
+            status=sale.status,
+        )
         if sale.problems or sale.message
         else NO_ERRORS
     )

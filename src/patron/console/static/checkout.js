@@ -1,10 +1,22 @@
-/* The cashier's screen: posts the form to the till endpoint on every change and swaps in the
-   answer (the member, the lines, a fresh quote), so that the page never reloads mid-sale; and
-   the keyboard shortcuts shown on the screen. Without this script the form still works, a
-   page load per Enter. A scanner types fast: what is typed while a request runs is kept and
-   sent next. No framework. */
+/* The cashier's screen and its receipt. The screen posts its form to the till endpoint on
+   every change and swaps in the answer (the member, the lines, a fresh quote), so that the
+   page never reloads mid-sale; and the keyboard shortcuts shown on the screen. Without this
+   script the form still works, a page load per Enter. A scanner types fast: what is typed
+   while a request runs is kept and sent next. The receipt prints by a button or Alt+P.
+   No framework. */
 (function () {
   "use strict";
+  var print = document.querySelector("[data-print]");
+  if (print) {
+    // The receipt: a button and Alt+P print it (the page prints as a slip).
+    print.addEventListener("click", function () { window.print(); });
+    document.addEventListener("keydown", function (event) {
+      if (event.altKey && event.code === "KeyP") {
+        event.preventDefault();
+        window.print();
+      }
+    });
+  }
   var form = document.getElementById("till-form");
   if (!form || !window.fetch) return;
   var url = form.getAttribute("data-till");
