@@ -20,8 +20,8 @@
   var form = document.getElementById("till-form");
   if (!form || !window.fetch) return;
   var url = form.getAttribute("data-till");
-  // Inputs the server clears once it has used them: what is typed there meanwhile is kept.
-  var ENTRY = ["scan", "new_sku", "new_qty", "new_price"];
+  // Where Enter hands the cursor to the screen's choice (the entry inputs and buttons).
+  var ENTERED = ["scan", "new_sku", "new_qty", "new_price", "action", "remove"];
   // Inputs whose change prices the sale again.
   var PRICED = ["line_qty", "coupon", "coupon_auto", "points", "stored_value", "sv_verify", "store_id"];
   var SHORTCUTS = {
@@ -65,13 +65,31 @@
     return grid ? grid.getAttribute("data-focus") : "new_sku";
   }
 
-  function entries() {
-    var typed = {};
-    ENTRY.forEach(function (name) {
-      var input = field(name);
-      typed[name] = input ? input.value : "";
+  // Every input's value by name and position: what was sent, to tell what was typed since.
+  function snapshot() {
+    var seen = {};
+    var values = {};
+    Array.prototype.forEach.call(form.elements, function (input) {
+      if (!input.name || input.type === "hidden" || input.type === "submit") return;
+      var key = input.name + "#" + (seen[input.name] = (seen[input.name] || 0) + 1);
+      values[key] = input.type === "checkbox" ? input.checked : input.value;
     });
-    return typed;
+    return values;
+  }
+
+  // Put what was typed while the request ran into the new form; true if any of it prices.
+  function carry(sent, typed) {
+    var seen = {};
+    var priced = false;
+    Array.prototype.forEach.call(form.elements, function (input) {
+      if (!input.name || input.type === "hidden" || input.type === "submit") return;
+      var key = input.name + "#" + (seen[input.name] = (seen[input.name] || 0) + 1);
+      if (!(key in typed) || typed[key] === sent[key]) return;
+      if (input.type === "checkbox") input.checked = typed[key];
+      else input.value = typed[key];
+      if (PRICED.indexOf(input.name) >= 0) priced = true;
+    });
+    return priced;
   }
 
   function send(submitter, byEnter) {
@@ -84,7 +102,8 @@
     form.setAttribute("aria-busy", "true");
     var body = new URLSearchParams(new FormData(form));
     if (submitter && submitter.name) body.append(submitter.name, submitter.value);
-    var sent = entries();
+    var sent = snapshot();
+    var from = place();
     fetch(url, { method: "POST", body: body, credentials: "same-origin" })
       .then(function (response) {
         if (response.redirected) {
@@ -99,13 +118,13 @@
       .then(function (html) {
         if (html === null) return;
         var spot = place();
-        var typed = entries();
+        var typed = snapshot();
         form.innerHTML = html;
-        ENTRY.forEach(function (name) {
-          var input = field(name);
-          if (input && typed[name] !== sent[name]) input.value = typed[name];
-        });
-        if (byEnter || !spot || ENTRY.indexOf(spot.name) >= 0 && typed[spot.name] === sent[spot.name]) {
+        if (carry(sent, typed) && !queued) queued = { submitter: null, byEnter: false };
+        // After Enter in an entry input, the cursor goes where the screen says (the next
+        // item, or the input a refusal is about); else it stays where the cashier has it.
+        if (!spot || byEnter && from && spot.name === from.name && spot.index === from.index &&
+            ENTERED.indexOf(from.name) >= 0) {
           focus(serverFocus());
         } else {
           restore(spot);
