@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -18,16 +18,19 @@ from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
 from patron.catalog.schemas import ProductCreate
+from patron.console.i18n import has_key, translator
 from patron.console.member_stored_value_pages import balance_of
 from patron.console.web import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE
 from patron.core import clock
 from patron.core.actor import SYSTEM, Role
 from patron.core.security import form_token
 from patron.core.settings import Settings
+from patron.coupons.evaluator import Refusal
 from patron.members import codes
 from patron.orders import presenters as order_presenters
 from patron.orders.models import Order
 from patron.staff import service as staff
+from patron.stored_value.models import StoredValueAccount
 from patron.stores.models import Store
 from tests.checkout.helpers import coupon, give_points, load, tier_discount
 from tests.factories import make_member, make_staff, make_store
@@ -317,3 +320,39 @@ def test_stored_value_without_the_members_proof_is_refused_beside_it(
     assert "需要会员码或支付密码" in texts(refused.text)
     assert 'data-focus="sv_verify"' in refused.text
     assert session.scalars(select(Order)).all() == []
+
+
+def test_a_scanned_code_gone_stale_is_not_tried_but_asked_for_again(
+    cashier: TestClient, session: Session, store: Store
+) -> None:
+    member = make_member(session, store)
+    load(session, member, store, 10_000)
+    html = scanned(cashier, session, member.id)
+    html = cashier.post(
+        "/console/checkout/till", data=form_of(cashier, html, new_sku="6902", stored_value="10")
+    ).text
+    # Three minutes on, the code the member showed has expired (the quote has not): trying it
+    # would count as a wrong answer toward the member's lock-out.
+    with clock.frozen(NOW + timedelta(minutes=3)):
+        refused = commit(cashier, html, stored_value="10")
+    assert refused.status_code == 422
+    assert 'data-focus="sv_verify"' in refused.text
+    session.expire_all()
+    account = session.get(StoredValueAccount, member.id)
+    assert account is not None
+    assert account.failed_verifications == 0
+    assert session.scalars(select(Order)).all() == []
+
+
+def test_the_till_takes_only_forms_of_the_signed_in_screen(cashier: TestClient) -> None:
+    page = cashier.get("/console/checkout")
+    forged = form_of(cashier, page.text, new_sku="6902") | {CSRF_FIELD: "forged"}
+    assert cashier.post("/console/checkout/till", data=forged).status_code == 403
+    assert cashier.post("/console/checkout", data=forged).status_code == 403
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_coupon_refusal_has_words(lang: str) -> None:
+    t = translator(lang)
+    assert [r for r in Refusal if not has_key(f"checkout.refusal.{r.value}")] == []
+    assert t("checkout.refusal.below_threshold") != "checkout.refusal.below_threshold"

@@ -56,7 +56,9 @@ from patron.core.actor import Actor
 from patron.core.errors import NotFound, PatronError
 from patron.coupons import holding
 from patron.coupons.models import CouponStatus
+from patron.members import codes as member_codes
 from patron.members import masking, visibility
+from patron.members.errors import MemberCodeInvalid
 from patron.members.models import Member
 from patron.orders import permissions as order_policy
 from patron.orders import presenters as order_presenters
@@ -224,7 +226,7 @@ def _commit(
     try:
         with attempt(session):
             shown = checkout_service.get_quote(session, actor, quote_id)
-            data = CommitRequest.model_validate(_commit_body(sale, shown))
+            data = CommitRequest.model_validate(_commit_body(session, sale, shown))
             checkout_service.commit(session, actor, data)
     except QuoteUsed:
         # Committed already (the same screen sent twice): its receipt.
@@ -239,9 +241,9 @@ def _commit(
     return redirect(receipt_url(quote_id), "flash.checkout_committed", t.yuan(shown.total))
 
 
-def _commit_body(sale: Sale, shown: QuoteOut) -> dict[str, Any]:
+def _commit_body(session: Session, sale: Sale, shown: QuoteOut) -> dict[str, Any]:
     """The commit of the quote shown: the rest paid by the method chosen, and the member's
-    proof for stored value (what they typed, else the code they showed)."""
+    proof for stored value."""
     method = sale.values.get("method") or PaymentMethod.cash.value
     payments = (
         [{"method": method, "amount": shown.amount_due, "reference": sale.values["reference"]}]
@@ -254,13 +256,26 @@ def _commit_body(sale: Sale, shown: QuoteOut) -> dict[str, Any]:
         "payments": payments,
     }
     if shown.stored_value_used and not shown.verified:
-        typed = sale.values.get("sv_verify", "")
-        if typed:
-            kind = "password" if len(typed) == PASSWORD_DIGITS else "member_code"
-            body["verification"] = {kind: typed}
-        elif sale.member_code:
-            body["verification"] = {"member_code": sale.member_code}
+        proof = _proof(session, sale)
+        if proof:
+            body["verification"] = proof
     return body
+
+
+def _proof(session: Session, sale: Sale) -> dict[str, str] | None:
+    """What the member typed (a 6-digit password, else a fresh code), else the code they
+    showed when scanned while it is still valid: an expired one would count as a wrong answer
+    toward the lock-out, so the member is asked instead."""
+    typed = sale.values.get("sv_verify", "")
+    if typed:
+        return {"password" if len(typed) == PASSWORD_DIGITS else "member_code": typed}
+    if not sale.member_code:
+        return None
+    try:
+        member_codes.resolve_code(session, sale.member_code)
+    except MemberCodeInvalid:
+        return None
+    return {"member_code": sale.member_code}
 
 
 def receipt_url(quote_id: str) -> str:
@@ -327,14 +342,17 @@ def read_sale(
     values["coupon_auto"] = "1" if text(form, "coupon_auto") else ""
     allowed = {store.id for store in stores}
     store_id = parse_id(text(form, "store_id"))
+    lines, odd = _lines(form)
     sale = Sale(
         sale_no=values["sale_no"] or new_sale_no(),
         store_id=store_id if store_id in allowed else None,
         member_id=parse_id(text(form, "member_id")),
         member_code=text(form, "member_code"),
-        lines=_lines(form),
+        lines=lines,
         values=values,
     )
+    if odd:
+        sale.message = t("checkout.line.quantity")
     sale.values["coupons"] = ",".join(c for c in form.getlist("coupon") if isinstance(c, str) and c)
     removed = parse_id(text(form, "remove"))
     if removed is not None and removed < len(sale.lines):
@@ -350,18 +368,22 @@ def read_sale(
     return sale
 
 
-def _lines(form: FormData) -> list[Line]:
+def _lines(form: FormData) -> tuple[list[Line], bool]:
+    """The lines the form holds, and whether a quantity typed in one was not a number (that
+    line keeps one)."""
     skus, quantities, prices = (
         [str(v) for v in form.getlist(name)] for name in ("line_sku", "line_qty", "line_price")
     )
     lines = []
+    odd = False
     for sku, qty, price in zip(skus, quantities, prices, strict=False):
         quantity = parse_id(qty)
-        # A quantity typed down to 0 removes the line; one not a number keeps the line as was.
+        # A quantity typed down to 0 removes the line.
         if quantity == 0 or not sku.strip():
             continue
+        odd = odd or quantity is None
         lines.append(Line(sku.strip(), min(quantity or 1, MAX_QUANTITY), parse_id(price)))
-    return lines[:MAX_LINES]
+    return lines[:MAX_LINES], odd
 
 
 def _scan(session: Session, actor: Actor, sale: Sale, t: Translator) -> None:
