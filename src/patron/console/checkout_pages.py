@@ -67,6 +67,7 @@ from patron.points import accounts as points_accounts
 from patron.points import queries as points_queries
 from patron.points.models import EntryKind
 from patron.stored_value.payments import PASSWORD_DIGITS
+from patron.stores import service as stores_service
 from patron.stores.models import Store
 from patron.tiers import growth, standing
 
@@ -87,6 +88,8 @@ EXTERNAL_METHODS = (
     PaymentMethod.bank_card,
     PaymentMethod.other,
 )
+# How the member pays from what they hold: the receipt lists them apart from the external.
+TENDER_METHODS = (PaymentMethod.points, PaymentMethod.stored_value)
 
 # Words the screen reaches by a code: a coupon's refusal, a refusal of the quote or commit.
 BUILT_IDS = (
@@ -202,7 +205,7 @@ def update(request: Request, session: Tx, actor: ConsoleActorDep, form: CheckedF
     require_console(actor, order_policy.RECORD)
     stores = store_options(session, actor)
     sale = read_sale(session, actor, form, t_for(request), stores)
-    if text(form, "action") == "commit" and not sale.problems:
+    if text(form, "action") == "commit" and not (sale.problems or sale.message):
         return _commit(request, session, actor, form, sale, stores)
     return _page(request, session, actor, sale, stores)
 
@@ -298,7 +301,8 @@ def receipt(request: Request, quote_id: str, session: Tx, actor: ConsoleActorDep
         raise ErrorPage(404)
     order = get_order(session, actor, quote.order_id)
     shown = order_presenters.present(session, order)
-    store = next((s for s in store_options(session, actor) if s.id == order.store_id), None)
+    with error_page_on(NotFound):
+        store = stores_service.get_store(session, actor, order.store_id)
     member = (
         member_panel(session, actor, quote.member_id, lang_of(request)) if quote.member_id else None
     )
@@ -318,9 +322,6 @@ def receipt(request: Request, quote_id: str, session: Tx, actor: ConsoleActorDep
         applied=[c for c in quote.coupons if c.applied],
         order_url=order_url(order.id),
     )
-
-
-TENDER_METHODS = (PaymentMethod.points, PaymentMethod.stored_value)
 
 
 @router.post("/till")
