@@ -30,6 +30,7 @@ from patron.members import codes
 from patron.orders import presenters as order_presenters
 from patron.orders.models import Order
 from patron.staff import service as staff
+from patron.stored_value import payments
 from patron.stored_value.models import StoredValueAccount
 from patron.stores.models import Store
 from tests.checkout.helpers import coupon, give_points, load, tier_discount
@@ -300,7 +301,7 @@ def test_a_commit_of_a_sale_changed_since_its_quote_prices_it_again(
     assert done.status_code == 303
 
 
-def test_stored_value_without_the_members_proof_is_refused_beside_it(
+def test_stored_value_needs_the_members_proof_then_their_password_pays(
     cashier: TestClient, session: Session, store: Store
 ) -> None:
     member = make_member(session, store, mobile="13912340001")
@@ -320,6 +321,15 @@ def test_stored_value_without_the_members_proof_is_refused_beside_it(
     assert "需要会员码或支付密码" in texts(refused.text)
     assert 'data-focus="sv_verify"' in refused.text
     assert session.scalars(select(Order)).all() == []
+    # The member types their payment password; a page never writes it back.
+    payments.set_password(session, SYSTEM, member.id, "135790")
+    wrong = commit(cashier, html, stored_value="max", sv_verify="111111")
+    assert wrong.status_code == 422
+    assert "111111" not in wrong.text
+    assert 'data-focus="sv_verify"' in wrong.text
+    done = commit(cashier, html, stored_value="max", sv_verify="135790")
+    assert done.status_code == 303, texts(done.text)
+    assert len(session.scalars(select(Order)).all()) == 1
 
 
 def test_a_scanned_code_gone_stale_is_not_tried_but_asked_for_again(

@@ -23,7 +23,9 @@
   // Where Enter hands the cursor to the screen's choice (the entry inputs and buttons).
   var ENTERED = ["scan", "new_sku", "new_qty", "new_price", "action", "remove"];
   // Inputs whose change prices the sale again.
-  var PRICED = ["line_qty", "coupon", "coupon_auto", "points", "stored_value", "sv_verify", "store_id"];
+  var PRICED = ["line_qty", "coupon", "coupon_auto", "points", "stored_value", "store_id"];
+  // The member's payment password: the server never writes it back, the page keeps it.
+  var KEPT = ["sv_verify"];
   var SHORTCUTS = {
     KeyM: "scan", KeyS: "new_sku", KeyC: "coupon_auto", KeyP: "points",
     KeyV: "stored_value", KeyY: "method",
@@ -119,7 +121,11 @@
         if (html === null) return;
         var spot = place();
         var typed = snapshot();
+        var kept = KEPT.map(function (name) { return field(name) ? field(name).value : ""; });
         form.innerHTML = html;
+        KEPT.forEach(function (name, index) {
+          if (field(name) && kept[index]) field(name).value = kept[index];
+        });
         if (carry(sent, typed) && !queued) queued = { submitter: null, byEnter: false };
         // After Enter in an entry input, the cursor goes where the screen says (the next
         // item, or the input a refusal is about); else it stays where the cashier has it.
