@@ -41,6 +41,8 @@ class BasketLine:
     quantity: int
     unit_price: int
     member_price: int | None = None
+    product_id: int | None = None  # the catalog's, when it knows the sku
+    category_id: int | None = None
 
     @property
     def list_amount(self) -> int:

@@ -17,6 +17,7 @@ from patron.orders.models import OrderChannel
 from patron.orders.schemas import MAX_QUANTITY, OrderOut, PaymentIn, VerificationIn
 
 MAX_POINTS = MAX_FEN  # points balances live in 32-bit integer columns
+CouponCode = Annotated[SingleLine, Field(min_length=1, max_length=24)]
 
 
 class QuoteLineIn(Input):
@@ -60,9 +61,8 @@ class QuoteRequest(Input):
         description="the member code (会员码) scanned at the till, instead of member_id",
     )
     lines: list[QuoteLineIn] = Field(min_length=1, max_length=500)
-    coupon_codes: list[SingleLine] | Literal["auto"] = Field(
+    coupon_codes: Annotated[list[CouponCode], Field(max_length=10)] | Literal["auto"] = Field(
         default_factory=list,
-        max_length=10,
         description='codes to use, or "auto": the member\'s best applicable coupon',
     )
     points: Annotated[int, Field(ge=0, le=MAX_POINTS)] | Literal["max"] = Field(

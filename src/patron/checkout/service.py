@@ -8,9 +8,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
@@ -44,6 +44,7 @@ from patron.orders.schemas import CouponClaimIn, OrderCreate, OrderItemIn, Payme
 from patron.points import accounts as points_accounts
 from patron.points import cash, earning
 from patron.points import queries as points_queries
+from patron.points.rules import active_rules
 from patron.stored_value import ledger as sv_ledger
 from patron.stored_value import payments as sv_payments
 from patron.stored_value.models import StoredValueAccount
@@ -56,6 +57,7 @@ from patron.tiers.program import program
 # "auto" looks at this many of the member's available coupons, newest first.
 AUTO_COUPONS = 200
 TENDERS = (PaymentMethod.points, PaymentMethod.stored_value)
+QUOTES = cast(Table, CheckoutQuote.__table__)
 
 
 # --- quote ------------------------------------------------------------------------------------
@@ -125,23 +127,25 @@ def _kept_request(data: QuoteRequest, member: Member | None) -> dict[str, Any]:
 
 def _keep(session: Session, actor: Actor, request: dict[str, Any], out: QuoteOut) -> QuoteOut:
     now = clock.now()
-    record = CheckoutQuote(
-        id=secrets.token_urlsafe(18),
-        store_id=out.store_id,
-        member_id=out.member_id,
-        channel=out.channel.value,
-        request=request,
-        result={},
-        verified=out.verified,
-        status=QuoteStatus.open.value,
-        created_by=actor.name,
-        created_at=now,
+    out = replace_out(
+        out,
+        quote_id=secrets.token_urlsafe(18),
         expires_at=now + timedelta(seconds=get_settings().quote_ttl),
     )
-    out = replace_out(out, quote_id=record.id, expires_at=record.expires_at)
-    record.result = out.model_dump(mode="json")
-    session.add(record)
-    session.flush()
+    row = {
+        "id": out.quote_id,
+        "store_id": out.store_id,
+        "member_id": out.member_id,
+        "channel": out.channel.value,
+        "request": request,
+        "result": out.model_dump(mode="json"),
+        "verified": out.verified,
+        "status": QuoteStatus.open.value,
+        "created_by": actor.name,
+        "created_at": now,
+        "expires_at": out.expires_at,
+    }
+    session.execute(insert(QUOTES), [row])
     return out
 
 
@@ -167,10 +171,10 @@ def _find(session: Session, actor: Actor, quote_id: str, *, lock: bool = False) 
 # --- commit -----------------------------------------------------------------------------------
 
 # What a commit finds unchanged, or the quote is stale: every amount on every line, the coupons
-# used and the stored-value split. What the order earns is the order path's to compute.
+# used and the stored-value split. What the order earns is the order path's to compute; a
+# category the catalog learned meanwhile matters only through the amounts.
 PRICED = {
     "member_id",
-    "lines",
     "subtotal",
     "tier_discount",
     "coupon_discount",
@@ -181,6 +185,17 @@ PRICED = {
     "stored_value_principal",
     "stored_value_bonus",
     "amount_due",
+}
+
+
+LINE_AMOUNTS = {
+    "list_amount",
+    "tier_discount",
+    "coupon_discount",
+    "paid",
+    "points",
+    "points_discount",
+    "stored_value",
 }
 
 
@@ -201,9 +216,11 @@ def commit(session: Session, actor: Actor, data: CommitRequest) -> Committed:
     kept = present(record)
     _check_payments(data, kept.amount_due)
     member = _still_active(session, record.member_id)
-    fresh = _price(session, record.request, member, locked=True)
+    fresh = _price(session, record.request, member, locked=True, earn=kept.earn)
     if _priced(fresh) != _priced(kept):
-        out = _keep(session, actor, record.request, fresh)
+        out = _keep(
+            session, actor, record.request, _price(session, record.request, member, locked=True)
+        )
         raise QuoteStale(
             f"quote {record.id} no longer holds; quote {out.quote_id} does",
             quote=out.model_dump(mode="json"),
@@ -243,7 +260,8 @@ def _still_active(session: Session, member_id: int | None) -> Member | None:
 
 def _priced(out: QuoteOut) -> dict[str, Any]:
     applied = [(c.code, c.discount) for c in out.coupons if c.applied]
-    return out.model_dump(include=PRICED) | {"coupons": applied}
+    lines = [ln.model_dump(include=LINE_AMOUNTS) for ln in out.lines]
+    return out.model_dump(include=PRICED) | {"coupons": applied, "lines": lines}
 
 
 def _order_of(
@@ -295,28 +313,41 @@ def _order_of(
 
 
 def _price(
-    session: Session, request: dict[str, Any], member: Member | None, *, locked: bool
+    session: Session,
+    request: dict[str, Any],
+    member: Member | None,
+    *,
+    locked: bool,
+    earn: EarnOut | None = None,
 ) -> QuoteOut:
+    """The basket priced now; what it earns computed unless given (a commit compares the
+    prices only)."""
     data = QuoteRequest.model_validate(request)
-    lines = _basket(session, data)
+    # Categories weigh only with coupons and points, or in what the order earns.
+    by_catalog = earn is None or bool(data.coupon_codes) or data.points != 0
+    lines = _basket(session, data, by_catalog=by_catalog)
     held = _holdings(session, data, member, lines, locked=locked)
     priced = price(lines, held, data.points, data.stored_value)
-    return _out(session, data, member, priced)
+    return _out(data, member, priced, earn or _earn(session, data, member, priced))
 
 
-def _basket(session: Session, data: QuoteRequest) -> list[BasketLine]:
+def _basket(session: Session, data: QuoteRequest, *, by_catalog: bool) -> list[BasketLine]:
     """The lines with the catalog's category where it knows the sku (as the order will record
     it); an unknown sku is priced as given."""
     skus = sorted({ln.sku for ln in data.lines})
-    products = catalog.products_by_sku(session, skus)
+    products = catalog.products_by_sku(session, skus) if by_catalog else {}
     categories = catalog.category_codes(session, (p.category_id for p in products.values()))
     found = []
     for ln in data.lines:
-        product = products.get(ln.sku)
-        code = categories.get(product.category_id or 0) if product else ln.category_code
-        found.append(
-            BasketLine(ln.sku, ln.name or ln.sku, code, ln.quantity, ln.unit_price, ln.member_price)
+        line = BasketLine(
+            ln.sku, ln.name or ln.sku, ln.category_code, ln.quantity, ln.unit_price, ln.member_price
         )
+        product = products.get(ln.sku)
+        if product is not None:
+            code = categories.get(product.category_id or 0)
+            line = replace(line, category_code=code, product_id=product.id)
+            line = replace(line, category_id=product.category_id)
+        found.append(line)
     return found
 
 
@@ -348,7 +379,7 @@ def _holdings(
         coupons=coupons,
         auto=auto,
         coupons_per_order=settings.coupons_per_order,
-        cash=cash.terms(session),
+        cash=cash.terms(session) if wants_points else cash.CashTerms(),
         principal_first=settings.stored_value_principal_first,
     )
     if member is None:
@@ -398,7 +429,7 @@ def _stored_value(session: Session, member_id: int, locked: bool) -> tuple[int, 
 # --- the quote as the API shows it ------------------------------------------------------------
 
 
-def _out(session: Session, data: QuoteRequest, member: Member | None, priced: Priced) -> QuoteOut:
+def _out(data: QuoteRequest, member: Member | None, priced: Priced, earn: EarnOut) -> QuoteOut:
     lines = [
         QuoteLineOut(
             line_no=n,
@@ -437,7 +468,7 @@ def _out(session: Session, data: QuoteRequest, member: Member | None, priced: Pr
         stored_value_principal=priced.principal,
         stored_value_bonus=priced.bonus,
         amount_due=priced.total("amount_due"),
-        earn=_earn(session, data, member, priced),
+        earn=earn,
         coupons=[
             CouponOfferOut(
                 code=o.code,
@@ -470,13 +501,14 @@ def _earn(session: Session, data: QuoteRequest, member: Member | None, priced: P
             PaymentMethod.stored_value.value: priced.total("stored_value"),
         },
         lines=tuple(
-            earning.LineFacts(None, p.line.sku, None, p.line.quantity, p.paid) for p in priced.lines
+            earning.LineFacts(
+                p.line.product_id, p.line.sku, p.line.category_id, p.line.quantity, p.paid
+            )
+            for p in priced.lines
         ),
         stored_value_bonus=bonus,
     )
-    facts = earning.with_catalog(session, facts)
-    who = earning.member_facts(session, [member.id])[member.id]
-    points = earning.preview(session, facts, who).total
+    points = _points_earned(session, facts)
     rungs = ladder(session)
     if base(rungs) is None:
         return EarnOut(points=points, growth=0, tier_upgrade=None)
@@ -484,6 +516,23 @@ def _earn(session: Session, data: QuoteRequest, member: Member | None, priced: P
     grown = earning.eligible_fen(facts) * prog.growth_per_yuan // growth.FEN_PER_YUAN
     upgrade = _upgrade(session, member.id, grown, now)
     return EarnOut(points=points, growth=grown, tier_upgrade=upgrade)
+
+
+def _points_earned(session: Session, facts: earning.OrderFacts) -> int:
+    """The base and what the rules add; the member's facts only as far as the rules read them,
+    and today's awards only when a rule caps them per day."""
+    rules = active_rules(session)
+    if not rules:
+        return earning.eligible_fen(facts) // earning.FEN_PER_POINT
+    profile, tier = earning.needed_facts(rules)
+    member_id = facts.member_id
+    who = earning.member_facts(session, [member_id], profile=profile, tier=tier).get(member_id)
+    if who is None:  # an inactive member earns nothing; the order is refused anyway
+        return 0
+    if any(rule.cap_per_member_day is not None for rule in rules):
+        return earning.preview(session, facts, who).total
+    day = facts.occurred_at.astimezone(clock.business_tz()).date()
+    return earning.compute(facts, day, who, rules, {}).total
 
 
 def _upgrade(session: Session, member_id: int, grown: int, now: datetime) -> TierUpgradeOut | None:

@@ -91,13 +91,8 @@ EXTERNAL_METHODS = (
 # How the member pays from what they hold: the receipt lists them apart from the external.
 TENDER_METHODS = (PaymentMethod.points, PaymentMethod.stored_value)
 
-# Words the screen reaches by a code: a coupon's refusal, a refusal of the quote or commit.
+# Words the screen reaches by a code: why a coupon does not apply.
 BUILT_IDS = (
-    N_("error.points_not_whole_fen"),
-    N_("error.exceeds_points_cap"),
-    N_("error.exceeds_category_cap"),
-    N_("error.points_not_with_coupons"),
-    N_("error.points_need_member"),
     N_("checkout.refusal.unknown_coupon"),
     N_("checkout.refusal.redeemed"),
     N_("checkout.refusal.expired"),

@@ -78,6 +78,12 @@ class Reason(StrEnum):
     exceeds_category_cap = "exceeds_category_cap"
     points_not_with_coupons = "points_not_with_coupons"
     points_need_member = "points_need_member"
+    # An order's lines name what paid them (points, stored value) and their tier discounts.
+    tenders_mismatch = "tenders_mismatch"
+    tenders_exceed_paid = "tenders_exceed_paid"
+    tier_discounts_mismatch = "tier_discounts_mismatch"
+    # Imported history cannot burn points: a 积分 payment row is refused.
+    points_not_imported = "points_not_imported"
     zero_points = "zero_points"
     balance_too_large = "balance_too_large"
     factor_not_above_one = "factor_not_above_one"

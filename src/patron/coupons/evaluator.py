@@ -142,6 +142,7 @@ class Line:
     unit_price: int
     amount: int  # before coupons (after them, on an order that arrives with them applied)
     discount: int = 0  # on such an order, the line's discount, coupons' shares included
+    tier_discounted: bool = False  # the member's tier discount or member price is on this line
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,9 @@ class Context:
     channel: str
     at: datetime
     points_pay: bool = False  # points pay part of the order
-    tier_discount: bool = False  # a tier discount or member price is applied
+    # A tier discount or member price is applied, the order not saying on which lines (those
+    # that say so mark them `tier_discounted`).
+    tier_discount: bool = False
     shipping_sku: str = DEFAULT_SHIPPING_SKU
 
 
@@ -187,6 +190,8 @@ def evaluate(
     goods = [ln for ln in lines if ln.sku != context.shipping_sku and coupon.scope.takes_line(ln)]
     if not goods:
         return refused(_gift_missing(coupon, lines) or Refusal.out_of_scope)
+    if _on_tier_discount(coupon, goods):
+        return refused(Refusal.not_with_tier_discount)
     in_scope = _before_coupons(goods, taken)
     if in_scope < coupon.threshold:
         return refused(Refusal.below_threshold)
@@ -202,6 +207,11 @@ def evaluate(
     else:  # cash_off, voucher
         discount = coupon.amount or 0
     return Outcome(discount=max(0, min(discount, in_scope)))
+
+
+def _on_tier_discount(coupon: CouponTerms, lines: Iterable[Line]) -> bool:
+    """A coupon that does not stack with the tier discount, on lines that carry one."""
+    return not coupon.stacks_with_tier_discount and any(ln.tier_discounted for ln in lines)
 
 
 def _before_coupons(lines: Iterable[Line], taken: int) -> int:
@@ -251,6 +261,8 @@ def _shipping(coupon: CouponTerms, lines: Sequence[Line], context: Context, take
     delivery = [ln for ln in lines if ln.sku == context.shipping_sku]
     if not delivery:
         return refused(Refusal.no_delivery)
+    if _on_tier_discount(coupon, delivery):
+        return refused(Refusal.not_with_tier_discount)
     goods = sum(
         ln.amount for ln in lines if ln.sku != context.shipping_sku and coupon.scope.takes_line(ln)
     )

@@ -38,6 +38,27 @@ class OrderItemIn(Input):
     unit_price: int = Field(ge=0, le=MAX_FEN, description="fen")
     discount: int = Field(default=0, ge=0, le=MAX_FEN, description="fen")
     paid: int = Field(ge=0, le=MAX_FEN, description="fen: quantity × unit_price − discount")
+    tier_discount: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_FEN,
+        description="fen inside `discount` that the member's tier discount or member price took "
+        "off this line; a coupon that does not stack with it is refused on such lines only",
+    )
+    points: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_FEN,
+        description="points that pay for this line (their fen are inside the order's points "
+        "payment); when no line gives any, the order spreads its points payment over the lines",
+    )
+    stored_value: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_FEN,
+        description="fen of this line paid from stored value; when no line gives any, the "
+        "order spreads its stored-value payment over the lines",
+    )
 
 
 class VerificationIn(Input):
@@ -107,11 +128,21 @@ class OrderCreate(Input):
         ge=0,
         le=MAX_FEN,
         description="fen the POS took off with the member's tier discount (GET "
-        "/members/{id}/tier: discount_percent), inside the lines' discounts with the coupons'",
+        "/members/{id}/tier: discount_percent), inside the lines' discounts with the coupons'; "
+        "when the lines name their tier_discount, their sum (given or not)",
     )
 
     @model_validator(mode="after")
     def _tier_discount_applied(self) -> OrderCreate:
+        by_line = sum(item.tier_discount for item in self.items)
+        if by_line and not self.tier_discount_amount:
+            self.tier_discount_amount = by_line
+        elif by_line and by_line != self.tier_discount_amount:
+            raise PydanticCustomError(
+                Reason.tier_discounts_mismatch.value,
+                f"the lines' tier discounts add up to {by_line},"
+                f" tier_discount_amount is {self.tier_discount_amount}",
+            )
         if self.tier_discount_amount > 0:
             self.tier_discount = True
         return self
@@ -131,6 +162,20 @@ class OrderCreate(Input):
                 "the stored_value payments are one spend: give one verification",
             )
         return self
+
+    @model_validator(mode="after")
+    def _points_payer(self) -> OrderCreate:
+        if self.member_id is None and any(p.method == PaymentMethod.points for p in self.payments):
+            raise PydanticCustomError(
+                Reason.points_need_member.value,
+                "a points payment burns the order's member's points: give member_id",
+            )
+        return self
+
+    @property
+    def points_fen(self) -> int:
+        """Fen the order's points payments pay."""
+        return sum(p.amount for p in self.payments if p.method == PaymentMethod.points)
 
     @property
     def stored_value(self) -> tuple[int, VerificationIn | None] | None:
@@ -174,6 +219,9 @@ class OrderLineOut(BaseModel):
     unit_price: int
     discount: int
     paid: int
+    tier_discount: int
+    points: int
+    stored_value: int
     refunded_quantity: int
     refunded_amount: int
 

@@ -34,7 +34,7 @@ from patron.core import clock, events
 from patron.core.actor import Actor
 from patron.core.db import insert_or_skip
 from patron.core.errors import Conflict, InvalidInput, NotFound
-from patron.core.money import MAX_FEN
+from patron.core.money import MAX_FEN, allocate
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
 from patron.core.statements import Prepared
@@ -66,13 +66,14 @@ from patron.orders.schemas import (
     OrderCreate,
     RefundCreate,
 )
+from patron.points import burning, cash
+from patron.points.models import PointsAccount
 from patron.stored_value import ledger as sv_ledger
 from patron.stored_value import payments as sv_payments
 from patron.stored_value.models import StoredValueAccount
 from patron.stores import service as stores
 from patron.stores.models import StoreStatus
-from patron.tiers import standing as tier_standing
-from patron.tiers.program import program as tier_program
+from patron.tiers import benefits as tier_benefits
 
 # POS clocks drift; an order stamped a few minutes ahead of ours is not "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
@@ -105,6 +106,12 @@ def check_amounts(data: OrderCreate) -> int:
                 f"items.{index}.discount",
                 f"{item.discount} exceeds quantity × unit_price = {gross}",
                 code=Reason.discount_exceeds_price,
+            )
+        if item.tier_discount > item.discount:
+            raise InvalidInput(
+                f"items.{index}.tier_discount",
+                f"{item.tier_discount} exceeds the line's discount {item.discount}",
+                code=Reason.tier_discount_exceeds_discounts,
             )
         if item.paid != gross - item.discount:
             raise InvalidInput(
@@ -197,17 +204,24 @@ class TakenOrder:
 
 def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrder:
     """Take an order in: the store, member and duplicate checks ride on the order's insert and
-    the product lookup on the lines' insert; only a refused order spends queries on why."""
+    the product lookup on the lines' insert; only a refused order spends queries on why. Points
+    and stored value that pay for it are checked (policy, verification, balance under the
+    account's lock) before the order is written and taken after it, tied to it."""
     total = check_amounts(data)
     if not actor.sees_store(data.store_id):
         raise InvalidInput(
             "store_id", f"no store {data.store_id} in your scope", code=Reason.unknown_store
         )
-    given = _given_lines(data)
+    terms = cash.terms(session) if _pays_with_points(data) else None
+    points = _points_payment(session, data, terms) if terms else 0
+    given = _given_lines(data, terms)
     tier_id = _tier_discount(session, data) if data.tier_discount_amount else None
     coupons = _checked_coupons(session, data) if data.coupons else []
+    if data.stored_value is not None or points:
+        _check_not_taken(session, data)
     # Before anything is written: a failed verification is kept (counted) with the refusal.
     payer = _stored_value_payer(session, data)
+    burner = _points_payer(session, data, points)
     after = {"external_id": data.external_id, "total": total, "member_id": data.member_id}
     entry = audit.entry_values(
         actor, "order.create", "order", "", store_id=data.store_id, after=after
@@ -230,6 +244,15 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
             order_id=order_id,
         )
         stored_value_bonus = -spent.bonus
+    if burner is not None:
+        burning.take(
+            session,
+            burner,
+            points,
+            order_id=order_id,
+            store_id=data.store_id,
+            operator=actor.name,
+        )
     payments = [
         {
             "order_id": order_id,
@@ -262,10 +285,124 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
     return order
 
 
+def _pays_with_points(data: OrderCreate) -> bool:
+    return data.points_fen > 0 or any(item.points for item in data.items)
+
+
+def _pay_lines(session: Session, data: OrderCreate, terms: cash.CashTerms) -> list[cash.PayLine]:
+    """The lines as points-as-cash sees them; with category caps, each line's category as the
+    catalog has it (which is what the order's line records), else as given."""
+    codes = {item.sku: item.category_code for item in data.items}
+    if terms.category_caps:
+        products = catalog.products_by_sku(session, sorted(codes))
+        known = catalog.category_codes(session, (p.category_id for p in products.values()))
+        for sku, product in products.items():
+            codes[sku] = known.get(product.category_id or 0)
+    return [cash.PayLine(codes[item.sku], item.paid) for item in data.items]
+
+
+def _points_payment(session: Session, data: OrderCreate, terms: cash.CashTerms) -> int:
+    """The points the order's points payments burn, once the policy allows them: their fen at
+    the policy's value, within its minimum, caps and share, and beside coupons only if it says
+    so. Lines that name their points must name them all and in whole fen, within their
+    categories' caps."""
+    fen = data.points_fen
+    points = terms.points_of(fen)
+    if points is None:
+        raise InvalidInput(
+            "payments",
+            f"{fen} fen is not a whole number of points at {terms.points_per_yuan} per yuan",
+            code=Reason.points_not_whole_fen,
+        )
+    pay_lines = _pay_lines(session, data, terms)
+    named = [item.points for item in data.items]
+    if any(named):
+        _check_named_points(terms, pay_lines, named, points)
+    if points:
+        cash.check(terms, pay_lines, points, with_coupons=bool(data.coupons))
+    return points
+
+
+def _check_named_points(
+    terms: cash.CashTerms, pay_lines: list[cash.PayLine], named: list[int], points: int
+) -> None:
+    for index, line_points in enumerate(named):
+        if line_points % terms.unit:
+            raise InvalidInput(
+                f"items.{index}.points",
+                f"points pay in steps of {terms.unit}: {line_points} is not worth whole fen",
+                code=Reason.points_not_whole_fen,
+            )
+    if sum(named) != points:
+        raise InvalidInput(
+            "items",
+            f"the lines' points add up to {sum(named)}, the points payment is {points} points",
+            code=Reason.tenders_mismatch,
+        )
+    limits: dict[str | None, int] = defaultdict(int)
+    used: dict[str | None, int] = defaultdict(int)
+    for line, most, line_points in zip(
+        pay_lines, cash.capacities(terms, pay_lines), named, strict=True
+    ):
+        limits[line.category_code] += most
+        used[line.category_code] += terms.fen_of(line_points)
+    for code, fen in used.items():
+        if fen > limits[code]:
+            raise InvalidInput(
+                "items",
+                f"points pay {fen} fen of category {code or '(none)'}, at most {limits[code]}",
+                code=Reason.exceeds_category_cap,
+            )
+
+
+def _line_tenders(
+    data: OrderCreate, terms: cash.CashTerms | None
+) -> tuple[list[int], list[int]] | None:
+    """Points and stored-value fen per line: as the lines name them, or the payments spread over
+    the lines (points by what each line may take, stored value by what points leave of each);
+    None when the order pays with neither."""
+    stored_value = data.stored_value[0] if data.stored_value else 0
+    named_value = [item.stored_value for item in data.items]
+    if terms is None and not stored_value and not any(named_value):
+        return None
+    if terms is None:
+        points = [0] * len(data.items)
+    elif any(item.points for item in data.items):
+        points = [item.points for item in data.items]
+    else:
+        lines = [cash.PayLine(item.category_code, item.paid) for item in data.items]
+        wanted = terms.points_of(data.points_fen) or 0
+        points = cash.spread(terms, lines, wanted)
+    points_fen = [terms.fen_of(p) if terms else 0 for p in points]
+    if any(named_value):
+        if sum(named_value) != stored_value:
+            raise InvalidInput(
+                "items",
+                f"the lines' stored value adds up to {sum(named_value)},"
+                f" the stored-value payment to {stored_value}",
+                code=Reason.tenders_mismatch,
+            )
+        values = named_value
+    else:
+        values = allocate(
+            stored_value,
+            [item.paid - fen for item, fen in zip(data.items, points_fen, strict=True)],
+        )
+    for index, item in enumerate(data.items):
+        if points_fen[index] + values[index] > item.paid:
+            raise InvalidInput(
+                f"items.{index}",
+                f"points ({points_fen[index]} fen) and stored value ({values[index]} fen)"
+                f" exceed the line's paid {item.paid}",
+                code=Reason.tenders_exceed_paid,
+            )
+    return points, values
+
+
 def _tier_discount(session: Session, data: OrderCreate) -> int:
-    """The tier whose discount the order got, after checking the member may have it: a tier with
-    a discount, not a staff member unless the program allows them one, and the amount inside the
-    lines' discounts with the coupons'. Two queries: the member, their tier."""
+    """The tier whose discount the order got, after checking the member may have it
+    (`tiers.benefits.member_discount`) and the amount is inside the lines' discounts with the
+    coupons'. Two queries: the member, their tier."""
     amount = data.tier_discount_amount
     field = "tier_discount_amount"
     if data.member_id is None:
@@ -285,50 +422,70 @@ def _tier_discount(session: Session, data: OrderCreate) -> int:
         )
     member = _check_member(session, data.member_id)
     assert member is not None
-    tier = tier_standing.current_tier(session, member.id)
-    if tier is None or tier.discount_percent <= 0:
-        raise InvalidInput(
-            field, "the member's tier gives no discount", code=Reason.no_tier_discount
-        )
-    if member.is_staff and not tier_program(session).staff_discount:
+    discount = tier_benefits.member_discount(session, member.id, is_staff=member.is_staff)
+    if discount is not None:
+        return discount.tier_id
+    if member.is_staff and tier_benefits.member_discount(session, member.id, is_staff=False):
         raise InvalidInput(
             field, "staff members get no tier discount", code=Reason.staff_no_tier_discount
         )
-    return tier.id
+    raise InvalidInput(field, "the member's tier gives no discount", code=Reason.no_tier_discount)
+
+
+def _check_not_taken(session: Session, data: OrderCreate) -> None:
+    """A retry of an order taken already is answered order_exists before its member is asked
+    to verify again or its points are counted again."""
+    existing = find_by_external_id(session, data.store_id, data.external_id)
+    if existing is not None:
+        raise OrderExists(f"order {data.external_id} exists as {existing.id}", order_id=existing.id)
 
 
 def _stored_value_payer(
     session: Session, data: OrderCreate
 ) -> tuple[StoredValueAccount, int] | None:
     """The paying member's account, locked, verified and holding the order's stored-value
-    payments, and their fen; None when the order has none. A retry of an order taken already
-    is answered order_exists before it is asked to verify again."""
+    payments, and their fen; None when the order has none."""
     paying = data.stored_value
     if paying is None:
         return None
     assert data.member_id is not None  # the schema says so
-    existing = find_by_external_id(session, data.store_id, data.external_id)
-    if existing is not None:
-        raise OrderExists(f"order {data.external_id} exists as {existing.id}", order_id=existing.id)
     amount, given = paying
     verification = sv_payments.Verification(given.member_code, given.password) if given else None
     return sv_payments.authorize(session, data.member_id, amount, verification), amount
 
 
+def _points_payer(session: Session, data: OrderCreate, points: int) -> PointsAccount | None:
+    """The paying member's points account, locked and holding `points`; None without points."""
+    if not points:
+        return None
+    assert data.member_id is not None  # the schema says so
+    return burning.authorize(session, data.member_id, points)
+
+
 def _checked_coupons(session: Session, data: OrderCreate) -> list[redemption.Redemption]:
     """The order's coupons checked against its lines before anything is written, so that a
     refused coupon leaves no order behind."""
+    by_line = any(item.tier_discount for item in data.items)
     lines = [
-        Line(item.sku, item.category_code, item.quantity, item.unit_price, item.paid, item.discount)
+        Line(
+            item.sku,
+            item.category_code,
+            item.quantity,
+            item.unit_price,
+            item.paid,
+            item.discount,
+            tier_discounted=item.tier_discount > 0,
+        )
         for item in data.items
     ]
+    # Lines that say which of them carry the tier discount are judged line by line.
     where = redemption.context(
         data.member_id,
         data.store_id,
         data.channel.value,
         data.occurred_at,
         points_pay=any(p.method == PaymentMethod.points for p in data.payments),
-        tier_discount=data.tier_discount,
+        tier_discount=data.tier_discount and not by_line,
     )
     claims = [redemption.Claim(coupon_codes.normalized(c.code), c.amount) for c in data.coupons]
     discounts = sum(item.discount for item in data.items)
@@ -397,12 +554,21 @@ def _write_order(
     }
     if tier_id is not None:
         values |= {"tier_id": tier_id, "tier_discount_amount": data.tier_discount_amount}
+    tendered = _tendered(given)
     for n, line in enumerate(given):
-        values.update({f"{k}_{n}": v for k, v in line.items()})
+        values.update(
+            {f"{k}_{n}": v for k, v in line.items() if tendered or k not in TENDER_COLUMNS}
+        )
     for n, p in enumerate(data.payments):
         values |= {f"method_{n}": p.method.value, f"amount_{n}": p.amount}
         values[f"reference_{n}"] = p.reference
-    shape = (data.member_id is not None, tier_id is not None, len(given), len(data.payments))
+    shape = (
+        data.member_id is not None,
+        tier_id is not None,
+        len(given),
+        len(data.payments),
+        tendered,
+    )
     if session.get_bind().dialect.name == "postgresql":
         rows = _order_with_lines(*shape).rows(session, values | audit.entry_parameters(entry))
         if not rows:
@@ -413,7 +579,7 @@ def _write_order(
         if not inserted:
             return None
         order_id = values["order_id"] = inserted[0][0]
-        returned = _lines_insert(shape[2]).rows(session, values)
+        returned = _lines_insert(shape[2], tendered).rows(session, values)
         _payments_insert(shape[3]).run(session, values)
         audit.record_many(session, [entry | {"entity_id": str(order_id)}])
     written = {row[1]: dict(zip(LINE_RETURNED, row, strict=True)) for row in returned}
@@ -427,14 +593,16 @@ def _write_order(
 
 
 @cache
-def _order_with_lines(with_member: bool, with_tier: bool, lines: int, payments: int) -> Prepared:
+def _order_with_lines(
+    with_member: bool, with_tier: bool, lines: int, payments: int, tendered: bool
+) -> Prepared:
     """PostgreSQL: the order's insert, and its lines', payments' and audit entry's from what it
     returns, in one statement; a row per line written, or one without a line, or none when the
     order was not. Built once per shape."""
 
     def build(session: Session) -> Any:
         order = _order_statement(session, with_member, with_tier).cte("new_order")
-        written = _lines_statement(lines, order.c.id).cte("lines")
+        written = _lines_statement(lines, order.c.id, tendered).cte("lines")
         returned = select(order.c.id, *(written.c[c] for c in LINE_RETURNED))
         returned = returned.select_from(order.outerjoin(written, true()))
         return returned.add_cte(
@@ -470,12 +638,15 @@ LINE_GIVEN = (
     ("discount", Integer()),
     ("paid", Integer()),
 )
+TENDER_COLUMNS = ("tier_discount", "points", "stored_value")
+LINE_TENDERS = tuple((name, Integer()) for name in TENDER_COLUMNS)
 LINE_RETURNED = ("id", "line_no", "product_id", "category_id")
 
 
 @cache
-def _lines_insert(count: int) -> Prepared:
-    return Prepared(lambda _: _lines_statement(count, cast_(bindparam("order_id"), Integer())))
+def _lines_insert(count: int, tendered: bool) -> Prepared:
+    order_id = cast_(bindparam("order_id"), Integer())
+    return Prepared(lambda _: _lines_statement(count, order_id, tendered))
 
 
 @cache
@@ -483,11 +654,13 @@ def _payments_insert(count: int) -> Prepared:
     return Prepared(lambda _: _payments_statement(count, cast_(bindparam("order_id"), Integer())))
 
 
-def _lines_statement(count: int, order_id: ColumnElement[int]) -> Any:
+def _lines_statement(count: int, order_id: ColumnElement[int], tendered: bool) -> Any:
     """INSERT of `count` lines of the order that takes each line's product and category from the
-    catalog by sku; a line whose sku the catalog lacks is left out."""
+    catalog by sku; a line whose sku the catalog lacks is left out. Tendered lines name their
+    tier discounts, points and stored value too."""
+    named = LINE_GIVEN + (LINE_TENDERS if tendered else ())
     selects = [
-        select(*(cast_(bindparam(f"{name}_{n}"), kind).label(name) for name, kind in LINE_GIVEN))
+        select(*(cast_(bindparam(f"{name}_{n}"), kind).label(name) for name, kind in named))
         for n in range(count)
     ]
     given = (union_all(*selects) if count > 1 else selects[0]).subquery("given")
@@ -495,7 +668,7 @@ def _lines_statement(count: int, order_id: ColumnElement[int]) -> Any:
     rows = (
         select(
             order_id,
-            *(given.c[name] for name, _ in LINE_GIVEN),
+            *(given.c[name] for name, _ in named),
             products.c.id,
             products.c.category_id,
             literal(0),
@@ -506,7 +679,7 @@ def _lines_statement(count: int, order_id: ColumnElement[int]) -> Any:
     )
     columns = [
         "order_id",
-        *(name for name, _ in LINE_GIVEN),
+        *(name for name, _ in named),
         "product_id",
         "category_id",
         "refunded_quantity",
@@ -528,7 +701,9 @@ def _payments_statement(count: int, order_id: ColumnElement[int]) -> Any:
     return insert(PAYMENTS).from_select(["order_id", *(n for n, _ in PAYMENT_GIVEN)], rows)
 
 
-def _given_lines(data: OrderCreate) -> list[dict[str, Any]]:
+def _given_lines(data: OrderCreate, terms: cash.CashTerms | None) -> list[dict[str, Any]]:
+    tenders = _line_tenders(data, terms)
+    points, values = tenders or ([0] * len(data.items), [0] * len(data.items))
     return [
         {
             "line_no": n + 1,
@@ -538,9 +713,18 @@ def _given_lines(data: OrderCreate) -> list[dict[str, Any]]:
             "unit_price": item.unit_price,
             "discount": item.discount,
             "paid": item.paid,
+            "tier_discount": item.tier_discount,
+            "points": points[n],
+            "stored_value": values[n],
         }
         for n, item in enumerate(data.items)
     ]
+
+
+def _tendered(given: list[dict[str, Any]]) -> bool:
+    """Whether the lines' insert names their tier discounts and tenders: only when one is not 0,
+    so that the plain order's statement stays as it was."""
+    return any(line[c] for line in given for c in TENDER_COLUMNS)
 
 
 def _insert_new_product_lines(

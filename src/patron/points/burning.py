@@ -1,4 +1,6 @@
-"""Spending points, earliest-expiring lots first; paying part of an order with them."""
+"""Spending points, earliest-expiring lots first; paying part of an order with them. An order
+intake pays with points through `authorize` (before the order is written: the balance under the
+account's lock) and `take` (after: the burn entry tied to the order), as stored value does."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from patron.points.accounts import (
 from patron.points.errors import InsufficientPoints
 from patron.points.models import (
     EntryKind,
+    PointsAccount,
     PointsEntry,
     PointsPolicy,
 )
@@ -67,6 +70,44 @@ def burn(
         reason=reason,
     )
     draw(session, entry, spendable_lots(session, member_id, now), points)
+    account.available -= points
+    session.flush()
+    return entry
+
+
+def authorize(session: Session, member_id: int, points: int) -> PointsAccount:
+    """The member's points account, locked, once its due lots are settled and it holds `points`
+    available; 409 insufficient_points. The policy's rules are the caller's (`cash.check`)."""
+    account = lock_accounts(session, [member_id], active=True)[member_id]
+    settle_due(session, account, clock.now())
+    if account.available < points:
+        raise InsufficientPoints(
+            f"{account.available} points available, {points} asked", available=account.available
+        )
+    return account
+
+
+def take(
+    session: Session,
+    account: PointsAccount,
+    points: int,
+    *,
+    order_id: int,
+    store_id: int,
+    operator: str,
+) -> PointsEntry:
+    """Burn `points` of an account `authorize` locked, for the order they pay."""
+    entry = add_entry(
+        session,
+        account.member_id,
+        EntryKind.burn,
+        -points,
+        operator,
+        order_id=order_id,
+        store_id=store_id,
+        reason="order paid with points",
+    )
+    draw(session, entry, spendable_lots(session, account.member_id, clock.now()), points)
     account.available -= points
     session.flush()
     return entry

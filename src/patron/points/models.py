@@ -49,9 +49,7 @@ class PointsPolicy(Timestamped, Base):
     # points may pay an order that a coupon discounted.
     max_points_per_order: Mapped[int | None]
     category_caps: Mapped[dict[str, int]] = mapped_column(JSON, default=dict, server_default="{}")
-    combine_with_coupons: Mapped[bool] = mapped_column(
-        Boolean, default=True, server_default=true()
-    )
+    combine_with_coupons: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class PointsAccount(Base):
