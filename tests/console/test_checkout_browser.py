@@ -11,14 +11,17 @@ from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from patron.catalog import service as catalog
 from patron.catalog.schemas import ProductCreate
 from patron.core.actor import SYSTEM, Role
 from patron.members import codes, registration
 from patron.members.schemas import MemberCreate
+from patron.orders.models import Order, OrderLine
 from patron.points import grants
 from patron.stored_value import recharges
+from patron.stored_value.models import StoredValueAccount
 from tests.browser import ConsoleServer, StaffLogin, console_server, require_chromium
 from tests.browser import log_in as sign_in
 from tests.factories import issue_coupon, make_coupon_template
@@ -80,6 +83,7 @@ WORDS = {
         "order": "订单详情（退款）",
         "refund": "退款所选数量",
         "refunded": "已退款",
+        "partly": "部分退款",
     },
     "en": {
         "nav": "Checkout",
@@ -88,6 +92,7 @@ WORDS = {
         "order": "Order (refunds)",
         "refund": "Refund these quantities",
         "refunded": "Refunded",
+        "partly": "Partly refunded",
     },
 }
 
@@ -162,6 +167,9 @@ def test_a_sale_by_keyboard_with_coupon_points_and_stored_value_then_a_partial_r
     expect(receipt.locator("[data-part=external]")).to_have_text("¥79.70")
     expect(receipt.locator("[data-part=earned_points]")).to_have_text(re.compile(r"^\+\d"))
     expect(receipt.locator("[data-part=balance]")).to_have_text("¥450.00")
+    # The points paid were burned: the balance is what the sale earned.
+    earned = receipt.locator("[data-part=earned_points]").inner_text().removeprefix("+")
+    expect(receipt.locator("[data-part=points_balance]")).to_have_text(earned)
 
     # One of the three refunded from the order page.
     page.get_by_test_id("receipt-order").click()
@@ -171,3 +179,15 @@ def test_a_sale_by_keyboard_with_coupon_points_and_stored_value_then_a_partial_r
     expect(page.get_by_role("status")).to_contain_text(words["refunded"])
     row = page.get_by_test_id("order-lines").locator("tr[data-sku='6901']")
     expect(row.get_by_test_id("refunded-quantity")).to_have_text("1")
+    expect(page.get_by_test_id("order-status")).to_have_text(words["partly"])
+    # The line gives back exactly its third of the stored value it was paid with.
+    with server.sessions.begin() as session:
+        line = session.scalars(
+            select(OrderLine)
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(Order.member_id == who.member_id, OrderLine.sku == "6901")
+        ).one()
+        account = session.get(StoredValueAccount, who.member_id)
+        assert account is not None
+        assert line.stored_value > 0
+        assert account.principal + account.bonus == 45_000 + line.stored_value // 3

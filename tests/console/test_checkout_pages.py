@@ -29,6 +29,9 @@ from patron.coupons.evaluator import Refusal
 from patron.members import codes
 from patron.orders import presenters as order_presenters
 from patron.orders.models import Order
+from patron.points import accounts as points_accounts
+from patron.points import queries as points_queries
+from patron.points.models import EntryKind
 from patron.staff import service as staff
 from patron.stored_value import payments
 from patron.stored_value.models import StoredValueAccount
@@ -276,6 +279,11 @@ def test_a_sale_committed_with_coupon_points_and_stored_value_and_its_receipt(
         "stored_value": 5_000,
     }
     assert balance_of(session, member.id).principal == 45_000
+    # The points paid are burned with the order: what is left is what it earned.
+    earned = points_accounts.order_sum(session, order.id, EntryKind.earn)
+    assert points_accounts.order_sum(session, order.id, EntryKind.burn) == -1_000
+    assert points_queries.balance(session, member.id).available == earned
+    assert f"+{earned}" in shown
     # The same screen sent again shows the same receipt: one order.
     again = commit(cashier, html, points="1000", stored_value="50", method="wechat_pay")
     assert again.headers["location"] == receipt_url
