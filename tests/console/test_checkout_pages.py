@@ -374,3 +374,48 @@ def test_every_coupon_refusal_has_words(lang: str) -> None:
     t = translator(lang)
     assert [r for r in Refusal if not has_key(f"checkout.refusal.{r.value}")] == []
     assert t("checkout.refusal.below_threshold") != "checkout.refusal.below_threshold"
+
+
+def test_coupons_chosen_by_hand_instead_of_the_best(
+    cashier: TestClient, session: Session, store: Store
+) -> None:
+    member = make_member(session, store)
+    held = coupon(session, member)  # 满100减20
+    html = scanned(cashier, session, member.id)
+    html = cashier.post(
+        "/console/checkout/till", data=form_of(cashier, html, new_sku="6901", new_qty="3")
+    ).text
+    assert re.search(r'data-testid="amount-due">¥129.70<', html)
+    # "Pick the best" unticked and no coupon ticked: none taken.
+    by_hand = form_of(cashier, html)
+    del by_hand["coupon_auto"]
+    none = cashier.post("/console/checkout/till", data=by_hand).text
+    assert re.search(r'data-testid="amount-due">¥149.70<', none)
+    ticked = cashier.post("/console/checkout/till", data=by_hand | {"coupon": held.code}).text
+    assert re.search(r'data-testid="amount-due">¥129.70<', ticked)
+    assert re.search(rf'value="{held.code}" checked>', ticked)
+    # Below its threshold the coupon is refused, and the screen says why.
+    # The screen keeps "pick the best" unticked.
+    small = form_of(cashier, ticked, line_qty=["1"]) | {"coupon": held.code}
+    assert "coupon_auto" not in small
+    below = cashier.post("/console/checkout/till", data=small).text
+    assert re.search(r'data-testid="amount-due">¥49.90<', below)
+    assert "未达使用门槛" in texts(below)
+
+
+def test_hq_chooses_the_store_of_the_sale(
+    signed_in: Client, store: Store, session: Session
+) -> None:
+    make_store(session, "SH002")
+    admin = signed_in(Role.hq_admin)
+    page = admin.get("/console/checkout")
+    assert '<select name="store_id">' in page.text
+    unplaced = admin.post("/console/checkout/till", data=form_of(admin, page.text, new_sku="6902"))
+    assert unplaced.status_code == 422
+    assert not hidden(unplaced.text, "quote_id")
+    placed = admin.post(
+        "/console/checkout/till",
+        data=form_of(admin, unplaced.text, store_id=str(store.id)),
+    )
+    assert placed.status_code == 200
+    assert hidden(placed.text, "quote_id")
