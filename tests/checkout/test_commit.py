@@ -19,8 +19,11 @@ from patron.core.actor import SYSTEM
 from patron.core.errors import InvalidInput
 from patron.coupons.models import Coupon
 from patron.orders import service as orders
-from patron.orders.models import Order
+from patron.orders.models import Order, OrderLine
+from patron.orders.schemas import RefundCreate
+from patron.points import burning
 from patron.points import queries as points_queries
+from patron.points.models import PointsEntry
 from patron.stored_value import payments
 from patron.stored_value.models import StoredValueAccount, StoredValueEntry
 from tests.checkout.helpers import (
@@ -136,8 +139,6 @@ def test_points_spent_since_the_quote_make_it_stale(session: Session) -> None:
     give_points(session, where.member, 3000)
     out = quote(session, basket(where, points="max"))
     assert out.points_used == 3000
-    from patron.points import burning
-
     burning.burn(session, SYSTEM, where.member.id, 1000, "elsewhere")
     with pytest.raises(QuoteStale) as caught:
         commit(session, out)
@@ -149,9 +150,59 @@ def test_refunding_a_committed_order_goes_through_the_refund_path(session: Sessi
     where = shop(session)
     ticket = coupon(session, where.member)
     done = commit(session, quote(session, basket(where, coupon_codes=[ticket.code])))
-    orders.refund_order(
-        session, SYSTEM, done.order.id, orders.RefundCreate.model_validate({"all": True})
-    )
+    orders.refund_order(session, SYSTEM, done.order.id, RefundCreate(all=True))
     held = session.get(Coupon, ticket.id, populate_existing=True)
     assert held is not None
     assert held.status == "available"
+
+
+def _full_sale(session: Session) -> tuple[Any, QuoteOut, service.Committed]:
+    where = shop(session)
+    tier_discount(session, 5)
+    ticket = coupon(session, where.member)
+    give_points(session, where.member, 5000)
+    load(session, where.member, where.store, 6000, 600)
+    payments.set_password(session, SYSTEM, where.member.id, PASSWORD)
+    body = basket(where, coupon_codes=[ticket.code], points=3000, stored_value=4000)
+    out = quote(session, body)
+    return where, out, commit(session, out, verification={"password": PASSWORD})
+
+
+def test_one_commit_records_every_tender_on_its_lines(session: Session) -> None:
+    where, out, done = _full_sale(session)
+    order_id = done.order.id
+    lines = session.scalars(
+        select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+    ).all()
+    assert [(ln.tier_discount, ln.points, ln.stored_value, ln.paid) for ln in lines] == [
+        (q.tier_discount, q.points, q.stored_value, q.paid) for q in out.lines
+    ]
+    burned = session.scalars(
+        select(PointsEntry).where(PointsEntry.order_id == order_id, PointsEntry.kind == "burn")
+    ).all()
+    assert [e.points for e in burned] == [-out.points_used]
+    spent = session.scalars(
+        select(StoredValueEntry).where(StoredValueEntry.order_id == order_id)
+    ).all()
+    assert [(-e.principal, -e.bonus) for e in spent] == [
+        (out.stored_value_principal, out.stored_value_bonus)
+    ]
+    methods = {p["method"]: p["amount"] for p in done.order.payments}
+    assert methods == {
+        "wechat_pay": out.amount_due,
+        "points": out.points_discount,
+        "stored_value": out.stored_value_used,
+    }
+    assert points_queries.balance(session, where.member.id).available == (
+        5000 - out.points_used + out.earn.points
+    )
+
+
+def test_a_full_refund_restores_the_points_stored_value_and_coupon(session: Session) -> None:
+    where, out, done = _full_sale(session)
+    orders.refund_order(session, SYSTEM, done.order.id, RefundCreate(all=True))
+    assert points_queries.balance(session, where.member.id).available == 5000
+    account = session.get(StoredValueAccount, where.member.id, populate_existing=True)
+    assert account is not None
+    assert (account.principal, account.bonus) == (6000, 600)
+    assert [c.reason for c in quote(session, basket(where, coupon_codes="auto")).coupons] == [None]

@@ -14,10 +14,12 @@ from patron.checkout.models import CheckoutQuote
 from patron.checkout.schemas import QuoteOut, QuoteRequest
 from patron.core.actor import SYSTEM
 from patron.core.errors import InvalidInput
+from patron.members import codes as member_codes
 from patron.points.errors import InsufficientPoints
 from patron.points.models import PointsEntry
-from patron.stored_value.errors import InsufficientBalance
-from patron.stored_value.models import StoredValueEntry
+from patron.stored_value import payments
+from patron.stored_value.errors import InsufficientBalance, VerificationFailed
+from patron.stored_value.models import StoredValueAccount, StoredValueEntry
 from tests.checkout.helpers import (
     basket,
     coupon,
@@ -123,6 +125,8 @@ def test_a_coupon_not_stacking_with_the_tier_takes_the_tier_off_its_lines_only(
 
 def test_member_price_counts_as_the_tier_discount(session: Session) -> None:
     where = shop(session)
+    assert quote(session, basket(where, line("SKU-1", 2, 5000, member_price=4500))).total == 10000
+    tier_discount(session, 5)
     out = quote(session, basket(where, line("SKU-1", 2, 5000, member_price=4500)))
     assert (out.tier_discount, out.total) == (1000, 9000)
     anonymous = basket(where, line("SKU-1", 2, 5000, member_price=4500), member_id=None)
@@ -177,3 +181,30 @@ def test_a_quote_writes_only_itself(session: Session) -> None:
     before = counts()
     quote(session, basket(where, points="max", stored_value="max"))
     assert counts() == (before[0] + 1, *before[1:])
+
+
+def test_the_member_by_their_code(session: Session) -> None:
+    where = shop(session)
+    code = member_codes.issue_code(session, SYSTEM, where.member.id).code
+    out = quote(session, basket(where, member_id=None, member_code=code))
+    assert out.member_id == where.member.id
+    with pytest.raises(InvalidInput) as caught:
+        quote(session, basket(where, member_id=None, member_code="0" * len(code)))
+    assert caught.value.extra["errors"][0]["code"] == "unknown_member"
+
+
+def test_a_verification_given_with_the_quote_is_checked_and_counted(session: Session) -> None:
+    where = shop(session)
+    load(session, where.member, where.store, 5000)
+    payments.set_password(session, SYSTEM, where.member.id, "246802")
+    with pytest.raises(VerificationFailed):
+        quote(session, basket(where, stored_value=1000, verification={"password": "135790"}))
+    account = session.get(StoredValueAccount, where.member.id, populate_existing=True)
+    assert account is not None
+    assert account.failed_verifications == 1
+    out = quote(session, basket(where, stored_value=1000, verification={"password": "246802"}))
+    assert out.verified
+    kept = session.get(CheckoutQuote, out.quote_id)
+    assert kept is not None
+    assert "verification" not in kept.request
+    assert "246802" not in str(kept.request) + str(kept.result)

@@ -56,7 +56,7 @@ class Holdings:
     member_id: int | None
     context: Context  # store, channel, moment; points_pay as the request wants points
     discount_percent: int = 0  # the member's tier discount; 0 for none
-    member_price: bool = False  # the member may have member prices
+    member_price: bool = False  # member prices: with a tier discount (the order records both)
     coupons: Sequence[CouponTerms] = ()  # in the order asked, or the member's for "auto"
     auto: bool = False
     coupons_per_order: int = 1

@@ -225,7 +225,7 @@ def commit(session: Session, actor: Actor, data: CommitRequest) -> Committed:
             f"quote {record.id} no longer holds; quote {out.quote_id} does",
             quote=out.model_dump(mode="json"),
         )
-    order = orders.create_order(session, actor, _order_of(session, kept, member, data))
+    order = orders.create_order(session, actor, _order_of(kept, data))
     record.status = QuoteStatus.committed.value
     record.order_id = order.id
     session.flush()
@@ -264,9 +264,7 @@ def _priced(out: QuoteOut) -> dict[str, Any]:
     return out.model_dump(include=PRICED) | {"coupons": applied, "lines": lines}
 
 
-def _order_of(
-    session: Session, kept: QuoteOut, member: Member | None, data: CommitRequest
-) -> OrderCreate:
+def _order_of(kept: QuoteOut, data: CommitRequest) -> OrderCreate:
     """The order as intake takes it: each line's discounts and tenders, the external payments
     with the points and stored value the quote uses, and its coupons."""
     payments = list(data.payments)
@@ -280,10 +278,6 @@ def _order_of(
                 verification=data.verification,
             )
         )
-    by_tier = (
-        member is not None
-        and benefits.member_discount(session, member.id, is_staff=member.is_staff) is not None
-    )
     return OrderCreate(
         external_id=data.external_id,
         store_id=kept.store_id,
@@ -299,13 +293,14 @@ def _order_of(
                 unit_price=ln.unit_price,
                 discount=ln.tier_discount + ln.coupon_discount,
                 paid=ln.paid,
+                tier_discount=ln.tier_discount,
+                points=ln.points,
+                stored_value=ln.stored_value,
             )
             for ln in kept.lines
         ],
         payments=payments,
         coupons=[CouponClaimIn(code=c.code, amount=c.discount) for c in kept.coupons if c.applied],
-        tier_discount=kept.tier_discount > 0,
-        tier_discount_amount=kept.tier_discount if by_tier else 0,
     )
 
 
@@ -385,13 +380,13 @@ def _holdings(
     if member is None:
         return held
     discount = benefits.member_discount(session, member.id, is_staff=member.is_staff)
-    member_price = not member.is_staff or program(session).staff_discount
-    points = _points_available(session, member.id, locked) if wants_points else 0
+    # The order path's lock order: stored value, then points.
     principal, bonus = _stored_value(session, member.id, locked) if data.stored_value else (0, 0)
+    points = _points_available(session, member.id, locked) if wants_points else 0
     return replace(
         held,
         discount_percent=discount.percent if discount else 0,
-        member_price=member_price,
+        member_price=discount is not None,
         points_available=points,
         principal=principal,
         bonus=bonus,
