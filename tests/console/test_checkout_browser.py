@@ -191,3 +191,20 @@ def test_a_sale_by_keyboard_with_coupon_points_and_stored_value_then_a_partial_r
         assert account is not None
         assert line.stored_value > 0
         assert account.principal + account.bonus == 45_000 + line.stored_value // 3
+
+
+def test_a_scanner_faster_than_the_screen_loses_nothing(page: Page, server: ConsoleServer) -> None:
+    page.context.clear_cookies()
+    sign_in(page, CASHIER, PASSWORD)
+    page.goto("/console/checkout")
+    page.keyboard.press("Alt+s")
+    # Three barcodes, each with Enter, without waiting for the screen between them.
+    for barcode in ("6902", "6902", "6901"):
+        page.keyboard.type(barcode)
+        page.keyboard.press("Enter")
+    lines = page.get_by_test_id("till-lines")
+    expect(lines.locator("tr[data-sku='6902'] [data-part=qty]")).to_have_value("2")
+    expect(lines.locator("tr[data-sku='6901'] [data-part=qty]")).to_have_value("1")
+    expect(page.get_by_test_id("amount-due")).to_have_text("¥69.90")
+    expect(page.get_by_test_id("new-sku")).to_be_focused()
+    expect(page.get_by_test_id("new-sku")).to_have_value("")

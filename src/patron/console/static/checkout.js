@@ -1,9 +1,9 @@
 /* The cashier's screen and its receipt. The screen posts its form to the till endpoint on
    every change and swaps in the answer (the member, the lines, a fresh quote), so that the
    page never reloads mid-sale; and the keyboard shortcuts shown on the screen. Without this
-   script the form still works, a page load per Enter. A scanner types fast: what is typed
-   while a request runs is kept and sent next. The receipt prints by a button or Alt+P.
-   No framework. */
+   script the form still works, a page load per Enter. A scanner types faster than the
+   screen answers: what is typed while a request runs is kept, and each item entered
+   meanwhile is sent in turn. The receipt prints by a button or Alt+P. No framework. */
 (function () {
   "use strict";
   var print = document.querySelector("[data-print]");
@@ -30,8 +30,12 @@
     KeyM: "scan", KeyS: "new_sku", KeyC: "coupon_auto", KeyP: "points",
     KeyV: "stored_value", KeyY: "method",
   };
+  // What an Enter sends and the screen then uses up: the member box and the item inputs.
+  var ENTRY = ["scan", "new_sku", "new_qty", "new_price"];
   var busy = false;
   var queued = null;
+  // Items (or a member code) entered while a request ran, each sent in turn.
+  var backlog = [];
 
   function field(name) {
     var found = form.elements.namedItem(name);
@@ -39,11 +43,12 @@
     return found && found.focus ? found : null;
   }
 
-  function focus(name) {
+  // The cursor to an input; a shortcut also selects what it holds, to type over it.
+  function focus(name, select) {
     var input = field(name);
     if (!input || input.disabled) return false;
     input.focus();
-    if (input.select && input.type !== "checkbox") input.select();
+    if (select && input.select && input.type !== "checkbox") input.select();
     return true;
   }
 
@@ -94,9 +99,24 @@
     return priced;
   }
 
-  function send(submitter, byEnter) {
+  // The entry inputs' values, emptied for what the cashier types next.
+  function takeEntry() {
+    var entry = {};
+    ENTRY.forEach(function (name) {
+      var input = field(name);
+      entry[name] = input ? input.value : "";
+      if (input) input.value = "";
+    });
+    return entry;
+  }
+
+  function send(submitter, byEnter, entry) {
     if (busy) {
-      queued = { submitter: submitter && submitter.name ? submitter : null, byEnter: byEnter };
+      // A commit waiting stays the next thing sent (the screen prices again what it no
+      // longer matches instead of committing it).
+      if (!(queued && queued.submitter && queued.submitter.value === "commit")) {
+        queued = { submitter: submitter && submitter.name ? submitter : null, byEnter: byEnter };
+      }
       return;
     }
     busy = true;
@@ -104,6 +124,11 @@
     form.setAttribute("aria-busy", "true");
     var body = new URLSearchParams(new FormData(form));
     if (submitter && submitter.name) body.append(submitter.name, submitter.value);
+    if (entry) {
+      Object.keys(entry).forEach(function (name) { body.set(name, entry[name]); });
+    } else if (byEnter) {
+      takeEntry();
+    }
     var sent = snapshot();
     var from = place();
     fetch(url, { method: "POST", body: body, credentials: "same-origin" })
@@ -148,6 +173,10 @@
     busy = false;
     form.classList.remove("till-busy");
     form.removeAttribute("aria-busy");
+    if (backlog.length) {
+      send(null, true, backlog.shift());
+      return;
+    }
     if (queued) {
       var next = queued;
       queued = null;
@@ -179,12 +208,27 @@
       return; // the commit is a plain post: the receipt page follows
     }
     event.preventDefault();
+    if (changed) {
+      clearTimeout(changed);
+      changed = null;
+    }
+    var active = document.activeElement;
+    if (busy && active && (active.name === "new_sku" || active.name === "scan") && active.value) {
+      backlog.push(takeEntry());
+      return;
+    }
     send(submitter, true);
   });
 
+  // Enter in a changed input fires its change, then the submit: one request for both.
+  var changed = null;
   form.addEventListener("change", function (event) {
-    var name = event.target.name;
-    if (PRICED.indexOf(name) >= 0) send(null, false);
+    if (PRICED.indexOf(event.target.name) < 0) return;
+    clearTimeout(changed);
+    changed = setTimeout(function () {
+      changed = null;
+      send(null, false);
+    }, 0);
   });
 
   document.addEventListener("keydown", function (event) {
@@ -204,6 +248,6 @@
       return;
     }
     var target = SHORTCUTS[event.code];
-    if (target && focus(target)) event.preventDefault();
+    if (target && focus(target, true)) event.preventDefault();
   });
 })();
