@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Row, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
@@ -37,7 +37,6 @@ from patron.coupons.models import CouponStatus
 from patron.members import codes as member_codes
 from patron.members import registry
 from patron.members.errors import MemberCodeInvalid
-from patron.members.models import Member
 from patron.orders import service as orders
 from patron.orders.models import PaymentMethod
 from patron.orders.schemas import CouponClaimIn, OrderCreate, OrderItemIn, PaymentIn
@@ -98,27 +97,41 @@ def _check_store(session: Session, actor: Actor, store_id: int) -> None:
         raise InvalidInput("store_id", f"store {store.code} is closed", code=Reason.store_closed)
 
 
-def _member(session: Session, data: QuoteRequest) -> Member | None:
+@dataclass(frozen=True)
+class Buyer:
+    """The member buying, as pricing needs them."""
+
+    id: int
+    is_staff: bool
+
+
+def _member(session: Session, data: QuoteRequest) -> Buyer | None:
     """The member the till named, by id or by the code their app shows (a member buys in any
     store of the chain)."""
     if data.member_code is not None:
         try:
-            return member_codes.resolve_code(session, data.member_code)
+            member = member_codes.resolve_code(session, data.member_code)
         except MemberCodeInvalid as exc:
             raise InvalidInput(
                 "member_code", "unknown or expired member code", code=Reason.unknown_member
             ) from exc
-    if data.member_id is None:
+        return Buyer(member.id, member.is_staff)
+    return _active(session, data.member_id, "member_id")
+
+
+def _active(session: Session, member_id: int | None, field: str) -> Buyer | None:
+    if member_id is None:
         return None
-    member = registry.find_active(session, data.member_id)
-    if member is None:
-        raise InvalidInput(
-            "member_id", f"no active member {data.member_id}", code=Reason.unknown_member
-        )
-    return member
+    return _buyer(member_id, session.scalar(select(registry.staff_flag(member_id))), field)
 
 
-def _kept_request(data: QuoteRequest, member: Member | None) -> dict[str, Any]:
+def _buyer(member_id: int, is_staff: bool | None, field: str) -> Buyer:
+    if is_staff is None:
+        raise InvalidInput(field, f"no active member {member_id}", code=Reason.unknown_member)
+    return Buyer(member_id, is_staff)
+
+
+def _kept_request(data: QuoteRequest, member: Buyer | None) -> dict[str, Any]:
     """The request as the quote keeps it: the member by id (a member code expires), no secret."""
     kept = data.model_dump(mode="json", exclude={"member_code"})
     kept["member_id"] = member.id if member is not None else None
@@ -153,16 +166,21 @@ def replace_out(out: QuoteOut, **changes: Any) -> QuoteOut:
     return out.model_copy(update=changes)
 
 
-def present(record: CheckoutQuote) -> QuoteOut:
+def present(record: Row[Any]) -> QuoteOut:
     out = QuoteOut.model_validate(record.result)
     return replace_out(out, status=record.status, order_id=record.order_id)
 
 
-def _find(session: Session, actor: Actor, quote_id: str, *, lock: bool = False) -> CheckoutQuote:
-    query = select(CheckoutQuote).where(CheckoutQuote.id == quote_id)
+KEPT = ("id", "store_id", "member_id", "status", "order_id", "expires_at", "request", "result")
+
+
+def _find(session: Session, actor: Actor, quote_id: str, *, lock: bool = False) -> Row[Any]:
+    """The quote; for its commit locked, and with whether its member is (active) staff."""
+    columns = [QUOTES.c[name] for name in KEPT]
     if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    record = session.scalar(query)
+        columns.append(registry.staff_flag(QUOTES.c.member_id).label("is_staff"))
+    query = select(*columns).where(QUOTES.c.id == quote_id)
+    record = session.execute(query.with_for_update(of=QUOTES) if lock else query).first()
     if record is None or not actor.sees_store(record.store_id):
         raise QuoteNotFound(f"no quote {quote_id}")
     return record
@@ -215,7 +233,7 @@ def commit(session: Session, actor: Actor, data: CommitRequest) -> Committed:
         raise QuoteExpired(f"quote {record.id} expired at {record.expires_at.isoformat()}")
     kept = present(record)
     _check_payments(data, kept.amount_due)
-    member = _still_active(session, record.member_id)
+    member = _buyer(record.member_id, record.is_staff, "quote_id") if record.member_id else None
     fresh = _price(session, record.request, member, locked=True, earn=kept.earn)
     if _priced(fresh) != _priced(kept):
         out = _keep(
@@ -226,10 +244,9 @@ def commit(session: Session, actor: Actor, data: CommitRequest) -> Committed:
             quote=out.model_dump(mode="json"),
         )
     order = orders.create_order(session, actor, _order_of(kept, data))
-    record.status = QuoteStatus.committed.value
-    record.order_id = order.id
-    session.flush()
-    return Committed(order, present(record))
+    committed = {"status": QuoteStatus.committed.value, "order_id": order.id}
+    session.execute(update(QUOTES).where(QUOTES.c.id == record.id).values(committed))
+    return Committed(order, replace_out(kept, **committed))
 
 
 def _check_payments(data: CommitRequest, amount_due: int) -> None:
@@ -247,15 +264,6 @@ def _check_payments(data: CommitRequest, amount_due: int) -> None:
             f"payments add up to {paid}, the quote's amount due is {amount_due}",
             code=Reason.payments_mismatch,
         )
-
-
-def _still_active(session: Session, member_id: int | None) -> Member | None:
-    if member_id is None:
-        return None
-    member = registry.find_active(session, member_id)
-    if member is None:
-        raise InvalidInput("quote_id", f"no active member {member_id}", code=Reason.unknown_member)
-    return member
 
 
 def _priced(out: QuoteOut) -> dict[str, Any]:
@@ -310,7 +318,7 @@ def _order_of(kept: QuoteOut, data: CommitRequest) -> OrderCreate:
 def _price(
     session: Session,
     request: dict[str, Any],
-    member: Member | None,
+    member: Buyer | None,
     *,
     locked: bool,
     earn: EarnOut | None = None,
@@ -349,7 +357,7 @@ def _basket(session: Session, data: QuoteRequest, *, by_catalog: bool) -> list[B
 def _holdings(
     session: Session,
     data: QuoteRequest,
-    member: Member | None,
+    member: Buyer | None,
     lines: list[BasketLine],
     *,
     locked: bool,
@@ -397,7 +405,7 @@ def _asked(codes: list[str]) -> list[str]:
     return list(dict.fromkeys(coupon_codes.normalized(c) for c in codes))
 
 
-def _auto_codes(session: Session, member: Member | None) -> list[str]:
+def _auto_codes(session: Session, member: Buyer | None) -> list[str]:
     if member is None:
         return []
     page = holding.member_coupons(session, member.id, CouponStatus.available, None, AUTO_COUPONS)
@@ -424,7 +432,7 @@ def _stored_value(session: Session, member_id: int, locked: bool) -> tuple[int, 
 # --- the quote as the API shows it ------------------------------------------------------------
 
 
-def _out(data: QuoteRequest, member: Member | None, priced: Priced, earn: EarnOut) -> QuoteOut:
+def _out(data: QuoteRequest, member: Buyer | None, priced: Priced, earn: EarnOut) -> QuoteOut:
     lines = [
         QuoteLineOut(
             line_no=n,
@@ -477,7 +485,7 @@ def _out(data: QuoteRequest, member: Member | None, priced: Priced, earn: EarnOu
     )
 
 
-def _earn(session: Session, data: QuoteRequest, member: Member | None, priced: Priced) -> EarnOut:
+def _earn(session: Session, data: QuoteRequest, member: Buyer | None, priced: Priced) -> EarnOut:
     """What the order will earn: points by the rules, growth, and the tier it lifts the member
     to, if any."""
     if member is None:

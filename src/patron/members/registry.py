@@ -130,6 +130,15 @@ def find_active(session: Session, member_id: int) -> Member | None:
     return member if member is not None and member.status == MemberStatus.active else None
 
 
+def staff_flag(member_id: ColumnElement[int] | int) -> Any:
+    """For another domain's statement (or on its own): whether the member `member_id` names is
+    staff, NULL unless it is an active member. No personal data read (the till's hot path)."""
+    query = select(Member.is_staff).where(
+        Member.id == member_id, Member.status == MemberStatus.active.value
+    )
+    return query.scalar_subquery()
+
+
 def follow_merges(session: Session, member: Member | None) -> Member | None:
     seen = set()
     while member is not None and member.merged_into_id is not None and member.id not in seen:
