@@ -20,7 +20,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from patron.app import create_app
 from patron.catalog.models import Product
 from patron.checkout import service as checkout
-from patron.checkout.schemas import QuoteRequest
+from patron.checkout.schemas import CommitRequest, QuoteRequest
 from patron.console.web import SESSION_COOKIE
 from patron.core import db
 from patron.core.actor import SYSTEM, Role
@@ -140,7 +140,8 @@ def rows(session: Session) -> dict[str, Any]:
             f"/console/{kind.value}/import/{{import_id}}": {"import_id": import_id}
             for kind, import_id in import_ids.items()
         }
-        | {"/api/v1/coupons/{code}": {"code": coupon.code}},
+        | {"/api/v1/coupons/{code}": {"code": coupon.code}}
+        | {"/console/checkout/receipts/{quote_id}": {"quote_id": _sold(session, store.id)}},
         "params": {
             "store_id": store.id,
             "staff_id": make_staff(session, Role.cashier, [store]).id,
@@ -182,6 +183,28 @@ def rows(session: Session) -> dict[str, Any]:
             "_rest": "nowhere",
         },
     }
+
+
+def _sold(session: Session, store_id: int) -> str:
+    """A committed quote: the cashier screen's receipt shows one."""
+    sold = checkout.quote(
+        session,
+        SYSTEM,
+        QuoteRequest.model_validate(
+            {
+                "store_id": store_id,
+                "channel": "pos",
+                "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price": 100}],
+            }
+        ),
+    )
+    body = {
+        "quote_id": sold.quote_id,
+        "external_id": "T-RECEIPT",
+        "payments": [{"method": "cash", "amount": 100}],
+    }
+    checkout.commit(session, SYSTEM, CommitRequest.model_validate(body))
+    return sold.quote_id
 
 
 def _url(path: str, params: dict[str, Any]) -> str:

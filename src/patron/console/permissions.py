@@ -48,6 +48,8 @@ class Permissions:
     flag_staff: bool = _flag(member_policy.FLAG_STAFF)
     view_attributes: bool = _flag(member_policy.BROWSE_ATTRIBUTES)
     edit_attributes: bool = _flag(member_policy.EDIT_ATTRIBUTES)
+    # The cashier's screen (收银): a sale priced and committed through the checkout.
+    record_orders: bool = _flag(order_policy.RECORD)
     refund_orders: bool = _flag(order_policy.REFUND)
     import_orders: bool = _flag(order_policy.IMPORT)
     edit_catalog: bool = _flag(catalog_policy.EDIT)
