@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from patron.catalog import service as catalog
 from patron.catalog.schemas import ProductCreate
 from patron.console.i18n import has_key, translator
-from patron.console.member_stored_value_pages import balance_of
 from patron.console.web import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE
 from patron.core import clock
 from patron.core.actor import SYSTEM, Role
@@ -35,6 +34,7 @@ from patron.points.models import EntryKind
 from patron.staff import service as staff
 from patron.stored_value import payments
 from patron.stored_value.models import StoredValueAccount
+from patron.stored_value.queries import balance as balance_of
 from patron.stores.models import Store
 from tests.checkout.helpers import coupon, give_points, load, tier_discount
 from tests.factories import make_member, make_staff, make_store

@@ -46,7 +46,7 @@ from patron.points import queries as points_queries
 from patron.points.rules import active_rules
 from patron.stored_value import ledger as sv_ledger
 from patron.stored_value import payments as sv_payments
-from patron.stored_value.models import StoredValueAccount
+from patron.stored_value import queries as sv_queries
 from patron.stores import service as stores
 from patron.stores.models import StoreStatus
 from patron.tiers import benefits, growth, standing
@@ -425,12 +425,9 @@ def _points_available(session: Session, member_id: int, locked: bool) -> int:
 def _stored_value(session: Session, member_id: int, locked: bool) -> tuple[int, int]:
     if locked:
         account = sv_ledger.lock_accounts(session, [member_id], active=True)[member_id]
-    else:
-        found = session.get(StoredValueAccount, member_id)
-        if found is None:
-            return 0, 0
-        account = found
-    return account.principal, account.bonus
+        return account.principal, account.bonus
+    held = sv_queries.balance(session, member_id)
+    return held.principal, held.bonus
 
 
 # --- the quote as the API shows it ------------------------------------------------------------

@@ -31,7 +31,6 @@ from patron.console.choices import store_options
 from patron.console.coupon_forms import read_fen
 from patron.console.forms import NO_ERRORS, FormErrors, form_errors, parse_id
 from patron.console.i18n import Translator, has_key
-from patron.console.member_stored_value_pages import balance_of
 from patron.console.message_ids import N_
 from patron.console.order_pages import get_order, order_url
 from patron.console.stored_value_pages import MEMBER_CODE_LENGTH, find_member
@@ -66,6 +65,7 @@ from patron.orders.models import OrderChannel, PaymentMethod
 from patron.points import accounts as points_accounts
 from patron.points import queries as points_queries
 from patron.points.models import EntryKind
+from patron.stored_value import queries as sv_queries
 from patron.stored_value.payments import PASSWORD_DIGITS
 from patron.stores import service as stores_service
 from patron.stores.models import Store
@@ -470,7 +470,7 @@ def member_panel(session: Session, actor: Actor, member_id: int, lang: str) -> M
     rung = standing.current_tier(session, member.id)
     held = holding.member_coupons(session, member.id, CouponStatus.available, None, HELD_COUPONS)
     templates = holding.templates_of(session, list(held.items))
-    sv = balance_of(session, member.id)
+    sv = sv_queries.balance(session, member.id)
     return MemberPanel(
         id=member.id,
         name=masking.mask_name(member.name) if member.name else "",
