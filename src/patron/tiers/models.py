@@ -45,6 +45,9 @@ class TierProgram(Timestamped, Base):
     action_growth: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     # members flagged as staff get the tier discount only when this is on
     staff_discount: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The cutoff (run time less grace days) the last tier review covered: a member is due when
+    # one of their review dates lies after it and by the run's cutoff (tiers.review).
+    reviewed_through: Mapped[datetime | None]
 
 
 class Tier(Timestamped, Base):
@@ -80,11 +83,14 @@ class Tier(Timestamped, Base):
 
 class MemberTier(Base):
     """A member's place on the ladder: the tier their growth holds until its review, and the
-    tier a live paid membership grants; the member's tier is the higher of the two."""
+    tier a live paid membership grants; the member's tier is the higher of the two.
+
+    `review_at` is the first review of the held tier; the later ones follow a cadence apart and
+    are not written (`standing.next_review`). No index on it: the review scans the table once,
+    and a member who stays is not rewritten."""
 
     __tablename__ = "member_tiers"
     __table_args__ = (
-        Index("ix_member_tiers_review", "review_at"),
         Index("ix_member_tiers_tier", "tier_id"),
         Index(
             "ix_member_tiers_paid_until",
