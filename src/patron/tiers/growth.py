@@ -178,7 +178,8 @@ def window_start(metric: str, now: datetime) -> datetime | None:
     return None
 
 
-def _in_window(metric: str, now: datetime) -> list[ColumnElement[bool]]:
+def in_window(metric: str, now: datetime) -> list[ColumnElement[bool]]:
+    """The conditions on a growth entry counted by a windowed metric at `now`."""
     start = window_start(metric, now)
     assert start is not None
     opens = (
@@ -212,7 +213,7 @@ def qualifying_growth_select(
         )
     return (
         select(GrowthEntry.member_id, func.sum(GrowthEntry.growth).label("qualifying"))
-        .where(*_in_window(metric, now), *_members(GrowthEntry.member_id, members))
+        .where(*in_window(metric, now), *_members(GrowthEntry.member_id, members))
         .group_by(GrowthEntry.member_id)
     )
 
@@ -226,7 +227,7 @@ def qualifying_growth_of(
         lifetime = select(MemberTier.growth).where(MemberTier.member_id == member_id)
         return func.coalesce(lifetime.scalar_subquery(), 0)
     window = select(func.sum(GrowthEntry.growth)).where(
-        GrowthEntry.member_id == member_id, *_in_window(metric, now)
+        GrowthEntry.member_id == member_id, *in_window(metric, now)
     )
     return func.coalesce(window.scalar_subquery(), 0)
 

@@ -86,12 +86,12 @@ class MemberTier(Base):
     tier a live paid membership grants; the member's tier is the higher of the two.
 
     `review_at` is the first review of the held tier; the later ones follow a cadence apart and
-    are not written (`standing.next_review`). No index on it: the review scans the table once,
-    and a member who stays is not rewritten."""
+    are not written (`standing.next_review`). Neither it nor `tier_id` is indexed: the review
+    scans the table once, reports count whole tiers, and every tier change (upgrade on the
+    order path, downgrade in the review) would pay for the index entries."""
 
     __tablename__ = "member_tiers"
     __table_args__ = (
-        Index("ix_member_tiers_tier", "tier_id"),
         Index(
             "ix_member_tiers_paid_until",
             "paid_until",

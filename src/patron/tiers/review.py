@@ -63,7 +63,9 @@ from patron.tiers.models import (
     ChangeReason,
     DowngradeMode,
     Evaluation,
+    GrowthEntry,
     MemberTier,
+    QualifyingMetric,
     Tier,
     TierProgram,
 )
@@ -101,8 +103,9 @@ def run(session: Session, now: datetime) -> ReviewReport:
         return ReviewReport(0, 0)
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
-        # one transaction of set-based statements: hash joins and sorts in memory
+        # a few set-based statements over many rows: hash joins in memory, no JIT to compile
         session.execute(text("SET LOCAL work_mem = '256MB'"))
+        session.execute(text("SET LOCAL jit = off"))
     due = _due(session, prog, through, cutoff)
     reviewed = int(session.scalar(select(func.count()).where(due)) or 0)
     connection = session.connection()
@@ -110,8 +113,12 @@ def run(session: Session, now: datetime) -> ReviewReport:
     try:
         session.execute(_decided(prog, rungs, now, due, postgres))
         if postgres:
-            _hold(session, prog, rungs, now, due)
-        downgraded = _apply(session, prog, rungs, now)
+            session.execute(text("ANALYZE tier_review"))  # plans of the joins that follow
+        downgraded = _move(session, prog, rungs, now, due, postgres)
+        if downgraded:
+            _record(session, now)
+            _publish(session, rungs, now)
+        session.expire_all()
     finally:
         MOVING.drop(connection)
     session.execute(
@@ -200,19 +207,36 @@ def _decided(
     among: Sequence[int] | None = None,
 ) -> Any:
     """INSERT into the temporary table the due members (or those of them `among`) whose
-    qualifying growth takes them down."""
+    qualifying growth takes them down: one join of the due tier rows with their entries in the
+    window, grouped (a hash join over many members, the (member_id, occurred_at) index for a
+    few)."""
     wanted = [due] if among is None else [due, MemberTier.member_id.in_(among)]
-    members = select(MemberTier.member_id).where(*wanted)
-    qualifying = growth.qualifying_growth_select(prog.metric, now, members).subquery()
-    measured = func.coalesce(qualifying.c.qualifying, 0)
-    target = _target(prog, rungs, MemberTier.tier_id, measured)
     version = literal_column("member_tiers.xmin::text") if postgres else literal(None, String)
+    if prog.metric == QualifyingMetric.lifetime:
+        measured: Any = MemberTier.growth
+        found = select(MemberTier).where(*wanted)
+    else:
+        measured = func.coalesce(func.sum(GrowthEntry.growth), 0)
+        counted = and_(
+            GrowthEntry.member_id == MemberTier.member_id, *growth.in_window(prog.metric, now)
+        )
+        found = (
+            select(MemberTier)
+            .outerjoin(GrowthEntry, counted)
+            .where(*wanted)
+            .group_by(MemberTier.member_id, version)
+        )
+    target = _target(prog, rungs, MemberTier.tier_id, measured)
+    rows = found.with_only_columns(
+        MemberTier.member_id, MemberTier.tier_id, target, measured, version
+    )
+    moving = (
+        rows.where(target != MemberTier.tier_id)
+        if prog.metric == QualifyingMetric.lifetime
+        else rows.having(target != MemberTier.tier_id)
+    )
     return insert(MOVING).from_select(
-        ["member_id", "from_tier_id", "to_tier_id", "qualifying", "version"],
-        select(MemberTier.member_id, MemberTier.tier_id, target, measured, version)
-        .select_from(MemberTier)
-        .outerjoin(qualifying, qualifying.c.member_id == MemberTier.member_id)
-        .where(*wanted, target != MemberTier.tier_id),
+        ["member_id", "from_tier_id", "to_tier_id", "qualifying", "version"], moving
     )
 
 
@@ -233,34 +257,24 @@ def _target(
     return case(*whens, else_=held)
 
 
-def _hold(session: Session, prog: Program, rungs: Sequence[Rung], now: datetime, due: Any) -> None:
-    """Lock the members going down as the order path and a merge do (the members' rows, then
-    their tier rows, each in id order), then decide again for any whose tier row changed
-    since it was decided (an order, a refund or a merge in between). Members who stay are not
-    locked: nothing is written for them, so the review stands as of its first read for them,
-    as if whatever came later had come after it."""
-    moving = select(MOVING.c.member_id)
-    member_merge.hold(session, moving)
-    locked = (
-        select(
-            MemberTier.member_id,
-            (literal_column("member_tiers.xmin::text") != MOVING.c.version).label("changed"),
-        )
-        .join(MOVING, MOVING.c.member_id == MemberTier.member_id)
-        .order_by(MemberTier.member_id)
-        .with_for_update(of=MemberTier)
-        .subquery()
-    )
-    changed = session.scalar(select(func.array_agg(locked.c.member_id).filter(locked.c.changed)))
-    if changed:
-        session.execute(delete(MOVING).where(MOVING.c.member_id.in_(changed)))
-        session.execute(_decided(prog, rungs, now, due, True, changed))
+def _move(
+    session: Session,
+    prog: Program,
+    rungs: Sequence[Rung],
+    now: datetime,
+    due: ColumnElement[bool],
+    postgres: bool,
+) -> int:
+    """Move the members of the temporary table down: the lower tier from now, its first review
+    a cadence on. The number moved.
 
-
-def _apply(session: Session, prog: Program, rungs: Sequence[Rung], now: datetime) -> int:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("ANALYZE tier_review"))  # plans of the joins that follow
-    updated = session.execute(
+    PostgreSQL, where orders, refunds and merges run alongside: the members' rows are held
+    first (in id order, as the order path and a merge take them), then only the tier rows
+    unchanged since the decision (same xmin) are updated in the same statement that finds the
+    others; those (an order, a refund or a merge in between) are locked and decided again.
+    Members who stay are neither locked nor written: the review stands as of its first read
+    for them, as if whatever came later had come after it."""
+    moving = (
         update(MemberTier)
         .where(MemberTier.member_id == MOVING.c.member_id)
         .values(
@@ -271,12 +285,26 @@ def _apply(session: Session, prog: Program, rungs: Sequence[Rung], now: datetime
         )
         .execution_options(synchronize_session=False)
     )
-    downgraded = int(updated.rowcount or 0)  # type: ignore[attr-defined]
-    if downgraded:
-        _record(session, now)
-        _publish(session, rungs, now)
-    session.expire_all()
-    return downgraded
+    if not postgres:
+        return int(session.execute(moving).rowcount or 0)  # type: ignore[attr-defined]
+    member_merge.hold(session, select(MOVING.c.member_id))
+    unchanged = literal_column("member_tiers.xmin::text") == MOVING.c.version
+    done = moving.where(unchanged).returning(MemberTier.member_id).cte("done")
+    changed = session.scalars(
+        delete(MOVING)
+        .where(MOVING.c.member_id.not_in(select(done.c.member_id)))
+        .returning(MOVING.c.member_id)
+    ).all()
+    if changed:
+        session.execute(
+            select(MemberTier.member_id)
+            .where(MemberTier.member_id.in_(changed))
+            .order_by(MemberTier.member_id)
+            .with_for_update()
+        ).all()
+        session.execute(_decided(prog, rungs, now, due, postgres, changed))
+        session.execute(moving.where(MemberTier.member_id.in_(changed)))
+    return int(session.scalar(select(func.count()).select_from(MOVING)) or 0)
 
 
 def _fresh_review_dates(prog: Program, rungs: Sequence[Rung], now: datetime) -> Any:

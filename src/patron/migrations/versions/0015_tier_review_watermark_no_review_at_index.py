@@ -1,5 +1,6 @@
 """tier review watermark: the program's reviewed_through; no index on member_tiers.review_at
-(stayers are no longer rewritten by the review, the review scans the table)
+nor member_tiers.tier_id (stayers are no longer rewritten by the review, the review scans the
+table, and a tier change pays for no index entry of these)
 
 A downgrade leaves review_at at the first review of each member's held tier: the older review
 job then reviews once more those whose first review has passed.
@@ -23,6 +24,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("member_tiers", schema=None) as batch_op:
         batch_op.drop_index("ix_member_tiers_review")
+        batch_op.drop_index("ix_member_tiers_tier")
 
     with op.batch_alter_table("tier_program", schema=None) as batch_op:
         batch_op.add_column(
@@ -35,4 +37,5 @@ def downgrade() -> None:
         batch_op.drop_column("reviewed_through")
 
     with op.batch_alter_table("member_tiers", schema=None) as batch_op:
+        batch_op.create_index("ix_member_tiers_tier", ["tier_id"], unique=False)
         batch_op.create_index("ix_member_tiers_review", ["review_at"], unique=False)
