@@ -4,16 +4,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from patron.core import clock
+from patron.core import clock, db, migrate
 from patron.core.events import Event, OutboxEvent
+from patron.members import merge as member_merge
 from patron.members.models import Member
 from patron.stores.models import Store
 from patron.tiers import review, standing
 from patron.tiers.events import MEMBER_TIER_CHANGED, TierChanged
 from patron.tiers.models import TierChange
+from tests import conftest
 from tests.factories import make_member, make_store
 from tests.tiers.helpers import cached, make_ladder, order, refund, set_program
 
@@ -225,3 +227,45 @@ def test_members_not_due_are_untouched(session: Session, store: Store) -> None:
 
 def test_tiers_off_reviews_nothing(session: Session) -> None:
     assert review.run(session, NOW) == review.ReviewReport(0, 0)
+
+
+@pytest.fixture(scope="module")
+def pg_engine() -> Any:
+    if conftest._postgres_skip_reason:
+        pytest.skip(conftest._postgres_skip_reason)
+    url = conftest._create_postgres_database()
+    engine = db.make_engine(url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+    conftest._drop_postgres_database(url)
+
+
+def test_a_member_whose_growth_changes_after_the_decision_is_decided_again(
+    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL, committed for real: an order's growth lands between the review's decision
+    and its update; that member stays (decided again), the other goes down."""
+    factory = sessionmaker(pg_engine, expire_on_commit=False)
+    with factory.begin() as session:
+        make_ladder(session)
+        store = make_store(session)
+        rescued, falling = (member_at(session, store, 20_000) for _ in range(2))
+    at = NOW.replace(year=2027) + timedelta(days=30)
+    real_hold = member_merge.hold
+
+    def order_lands_first(session: Session, members: Any) -> Any:
+        with factory.begin() as other:
+            clock.set_now(at)
+            order(other, store, rescued.id, 15_000 * YUAN, at)
+        return real_hold(session, members)
+
+    monkeypatch.setattr(review.member_merge, "hold", order_lands_first)
+    with factory.begin() as session:
+        assert run_at(session, at) == review.ReviewReport(reviewed=2, downgraded=1)
+    with factory.begin() as session:
+        assert (tier_of(session, rescued), tier_of(session, falling)) == ("diamond", "gold")
+        moved = session.scalars(
+            select(TierChange.member_id).where(TierChange.reason == "downgrade")
+        ).all()
+        assert moved == [falling.id]
