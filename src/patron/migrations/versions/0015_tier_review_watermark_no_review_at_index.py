@@ -1,6 +1,7 @@
 """tier review watermark: the program's reviewed_through; no index on member_tiers.review_at
 nor member_tiers.tier_id (stayers are no longer rewritten by the review, the review scans the
-table, and a tier change pays for no index entry of these)
+table, and a tier change pays for no index entry of these); on PostgreSQL member_tiers keeps a
+quarter of each page free for updates in place (pages written from now on)
 
 A downgrade leaves review_at at the first review of each member's held tier: the older review
 job then reviews once more those whose first review has passed.
@@ -25,6 +26,8 @@ def upgrade() -> None:
     with op.batch_alter_table("member_tiers", schema=None) as batch_op:
         batch_op.drop_index("ix_member_tiers_review")
         batch_op.drop_index("ix_member_tiers_tier")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE member_tiers SET (fillfactor = 75)")
 
     with op.batch_alter_table("tier_program", schema=None) as batch_op:
         batch_op.add_column(
@@ -33,6 +36,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE member_tiers RESET (fillfactor)")
     with op.batch_alter_table("tier_program", schema=None) as batch_op:
         batch_op.drop_column("reviewed_through")
 
