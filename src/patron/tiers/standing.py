@@ -14,9 +14,10 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Integer, Table, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -45,6 +46,7 @@ from patron.tiers.permissions import SET_TIER
 from patron.tiers.program import Program, program
 
 CHANGES = cast(Table, TierChange.__table__)
+MEMBER_TIERS = cast(Table, MemberTier.__table__)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -64,16 +66,23 @@ class Standing:
     paid: bool  # a live paid membership holds `tier`
 
 
-def _tier(rungs: Sequence[Rung], row: Any, now: datetime) -> tuple[Rung, Rung, bool]:
-    """(the tier that counts, the held tier, whether a live paid membership holds it)."""
+def _tier(
+    rungs: Sequence[Rung], tier_id: int | None, live_paid_tier_id: int | None
+) -> tuple[Rung, Rung, bool]:
+    """(the tier that counts, the held tier, whether a live paid membership holds it), from the
+    member's held tier and the tier of a paid membership still running (None: no row, or
+    none)."""
     home = base(rungs)
     assert home is not None
-    if row is None:
-        return home, home, False
-    held = by_id(rungs, row.tier_id) or home
-    paid = by_id(rungs, row.paid_tier_id) if row.paid_until and row.paid_until > now else None
+    held = by_id(rungs, tier_id) if tier_id is not None else None
+    held = held or home
+    paid = by_id(rungs, live_paid_tier_id) if live_paid_tier_id is not None else None
     tier = paid if paid is not None and paid.rank > held.rank else held
     return tier, held, tier is paid
+
+
+def _live_paid(row: Any, now: datetime) -> int | None:
+    return row.paid_tier_id if row.paid_until and row.paid_until > now else None
 
 
 def _rows(session: Session, ids: Sequence[int]) -> dict[int, Any]:
@@ -101,10 +110,12 @@ def standings(session: Session, member_ids: Iterable[int]) -> dict[int, Standing
     found = {}
     for i in ids:
         row = rows.get(i)
-        tier, held, paid = _tier(rungs, row, now)
         if row is None:
-            found[i] = Standing(i, tier, held, None, None, 0, False)
+            home = base(rungs)
+            assert home is not None
+            found[i] = Standing(i, home, home, None, None, 0, False)
             continue
+        tier, held, paid = _tier(rungs, row.tier_id, _live_paid(row, now))
         review_at = next_review(prog, row.review_at, through)
         found[i] = Standing(i, tier, held, row.since, review_at, row.growth, paid)
     return found
@@ -116,8 +127,31 @@ def tiers_of(session: Session, member_ids: Iterable[int]) -> dict[int, Rung]:
     ids = sorted(set(member_ids))
     if base(rungs) is None or not ids:
         return {}
-    rows, now = _rows(session, ids), clock.now()
-    return {i: _tier(rungs, rows.get(i), now)[0] for i in ids}
+    now = clock.now()
+    if len(ids) == 1:  # the order path's case, at the driver's cost
+        found = _held_by_one().rows(session, {"member_id": ids[0], "now": now})
+        tier_id, live_paid_tier_id = found[0] if found else (None, None)
+        return {ids[0]: _tier(rungs, tier_id, live_paid_tier_id)[0]}
+    rows = _rows(session, ids)
+    tiers = {}
+    for i in ids:
+        row = rows.get(i)
+        tier_id, live_paid_tier_id = (row.tier_id, _live_paid(row, now)) if row else (None, None)
+        tiers[i] = _tier(rungs, tier_id, live_paid_tier_id)[0]
+    return tiers
+
+
+@cache
+def _held_by_one() -> statements.Prepared:
+    """A member's held tier and the tier of a paid membership running at `now`."""
+
+    def build(_session: Session) -> Any:
+        live = MemberTier.paid_until > bindparam("now", type_=MEMBER_TIERS.c.paid_until.type)
+        return select(MemberTier.tier_id, case((live, MemberTier.paid_tier_id))).where(
+            MemberTier.member_id == bindparam("member_id", type_=Integer)
+        )
+
+    return statements.Prepared(build)
 
 
 def current_tier(session: Session, member_id: int) -> Rung | None:
