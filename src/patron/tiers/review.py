@@ -72,7 +72,6 @@ from patron.tiers.models import (
 from patron.tiers.program import Program, program
 
 OPERATOR = "system"
-MEMBER_TIERS = growth.MEMBER_TIERS
 # The members going down in this run, with what the review decided.
 MOVING = Table(
     "tier_review",
