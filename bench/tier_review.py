@@ -1,11 +1,12 @@
 """The tier review over a million members due: members/s of `tiers.review.run` (one transaction:
-locks, qualifying growth, the UPDATE, history and outbox events), target ≥ 100,000 members/s on
-PostgreSQL. The data is built set-based (INSERT … SELECT over a series): members on silver, gold
-and diamond past their review date, each with one growth entry in the rolling window, about half
-below their tier's retention threshold.
+the decision over the due members, locks on those going down, the UPDATE, history and outbox
+events), target ≥ 100,000 members/s on PostgreSQL. The data is built set-based (INSERT … SELECT
+over a series): members on silver, gold and diamond past their review date, each with one growth
+entry in the rolling window, about a quarter below their tier's retention threshold.
 
 .venv/bin/python bench/tier_review.py [--members 1000000] [--db postgresql|sqlite|both]
-    [--explain]   # EXPLAIN ANALYZE of the qualifying-growth INSERT (PostgreSQL)
+    [--profile]   # each statement's wall time, and on PostgreSQL the server backend's CPU time
+    [--explain]   # EXPLAIN ANALYZE of the decision's INSERT … SELECT (PostgreSQL)
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ from __future__ import annotations
 import argparse
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from _common import databases, fresh_database
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from patron.core import clock, db
 from patron.core.actor import SYSTEM
 from patron.tiers import ladder, review
 from patron.tiers.models import TierChange
+from patron.tiers.program import program
 
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 TARGET = 100_000
@@ -94,7 +99,7 @@ def load(engine: Engine, count: int) -> None:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
 
 
-def bench(kind: str, count: int, explain: bool) -> None:
+def bench(kind: str, count: int, explain: bool, profile: bool) -> None:
     with fresh_database(kind) as engine:
         started = time.perf_counter()
         load(engine, count)
@@ -102,9 +107,14 @@ def bench(kind: str, count: int, explain: bool) -> None:
         clock.set_now(NOW)
         if explain:
             _explain(engine)
+        if profile:
+            _profile(engine)
         started = time.perf_counter()
         with db.transaction() as session:
+            backend = _backend(session)
+            cpu = _cpu_seconds(backend)
             report = review.run(session, NOW)
+            cpu = _cpu_seconds(backend) - cpu
         took = time.perf_counter() - started
         with db.transaction() as session:
             history = session.query(TierChange).count()
@@ -115,25 +125,60 @@ def bench(kind: str, count: int, explain: bool) -> None:
             f"({history:,} history rows) in {took:.2f}s: {rate:,.0f} members/s "
             f"({verdict} the target of {TARGET:,} members/s on PostgreSQL)"
         )
+        if backend is not None:
+            print(f"{kind}: the server backend's CPU time {cpu:.2f}s")
+
+
+def _backend(session: Session) -> int | None:
+    """The PostgreSQL backend's process id when the server runs on this machine."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    pid = int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+    return pid if Path(f"/proc/{pid}/stat").exists() else None
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User and system CPU time of a process (0 without one)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100
+
+
+def _profile(engine: Engine) -> None:
+    """Print every statement of the run that takes over 20 ms: wall time, backend CPU time."""
+    started: dict[int, tuple[float, float]] = {}
+    backend: dict[str, int | None] = {}
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "pid" not in backend and engine.dialect.name == "postgresql":
+            backend["pid"] = None  # pg_backend_pid() below passes through here too
+            backend["pid"] = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+        started[id(cursor)] = (time.perf_counter(), _cpu_seconds(backend.get("pid")))
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        wall, cpu = started.pop(id(cursor), (time.perf_counter(), 0.0))
+        took = time.perf_counter() - wall
+        if took > 0.02:
+            used = _cpu_seconds(backend.get("pid")) - cpu
+            print(f"  {took:7.3f}s wall {used:6.2f}s cpu  {' '.join(statement.split())[:80]}")
 
 
 def _explain(engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(text("SET LOCAL jit = off"))
-        plan = conn.execute(
-            text(
-                "EXPLAIN (ANALYZE, BUFFERS) SELECT t.member_id, coalesce(q.s, 0) FROM member_tiers t "
-                "LEFT JOIN (SELECT member_id, sum(growth) AS s FROM growth_entries "
-                "WHERE occurred_at > :start AND occurred_at <= :now GROUP BY member_id) q "
-                "ON q.member_id = t.member_id WHERE t.review_at <= :due"
-            ),
-            {
-                "start": NOW - timedelta(days=365),
-                "now": NOW,
-                "due": NOW - timedelta(days=30),
-            },
-        ).all()
+    with db.transaction() as session:
+        prog = program(session)
+        cutoff = NOW - timedelta(days=prog.grace_days)
+        session.execute(text("SET LOCAL jit = off"))
+        review.MOVING.create(session.connection())
+        decide = review._decided(
+            prog, ladder.ladder(session), NOW, review._due(session, prog, None, cutoff), True
+        )
+        sql = decide.compile(engine, compile_kwargs={"literal_binds": True})
+        plan = session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")).all()
         print("\n".join(row[0] for row in plan))
+        session.rollback()
 
 
 def main() -> None:
@@ -142,10 +187,11 @@ def main() -> None:
     parser.add_argument("--sqlite-members", type=int, default=100_000)
     parser.add_argument("--db", default="postgresql", choices=["postgresql", "sqlite", "both"])
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     for kind in databases(args.db):
         count = args.sqlite_members if kind == "sqlite" else args.members
-        bench(kind, count, args.explain and kind == "postgresql")
+        bench(kind, count, args.explain and kind == "postgresql", args.profile)
 
 
 if __name__ == "__main__":

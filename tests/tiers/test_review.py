@@ -4,16 +4,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from patron.core import clock
+from patron.core import clock, db, migrate
 from patron.core.events import Event, OutboxEvent
+from patron.members import merge as member_merge
 from patron.members.models import Member
 from patron.stores.models import Store
 from patron.tiers import review, standing
 from patron.tiers.events import MEMBER_TIER_CHANGED, TierChanged
 from patron.tiers.models import TierChange
+from tests import conftest
 from tests.factories import make_member, make_store
 from tests.tiers.helpers import cached, make_ladder, order, refund, set_program
 
@@ -65,6 +67,11 @@ def tier_of(session: Session, member: Member) -> str:
 def run_at(session: Session, at: datetime) -> review.ReviewReport:
     clock.set_now(at)
     return review.run(session, at)
+
+
+def next_review(session: Session, member: Member) -> datetime | None:
+    session.expire_all()
+    return standing.standings(session, [member.id])[member.id].review_at
 
 
 def downgrades(session: Session) -> int:
@@ -146,17 +153,39 @@ def test_stays_at_or_above_retention_reviewed_a_year_later(session: Session, sto
     assert tier_of(session, member) == "diamond"
     row = cached(session, member.id)
     assert row is not None
-    assert (row.since, row.review_at) == (NOW, NOW.replace(year=2028))
+    # the row is not written: its first review stays, the next is a year after it
+    assert (row.since, row.review_at) == (NOW, review_at)
+    assert next_review(session, member) == NOW.replace(year=2028)
+
+
+def test_a_member_who_stayed_is_reviewed_again_only_a_year_later(
+    session: Session, store: Store
+) -> None:
+    member = member_at(session, store, 20_000)
+    first = NOW.replace(year=2027)
+    taken = buy(session, store, member, 15_000, first - timedelta(days=10))
+    assert run_at(session, first + timedelta(days=30)) == review.ReviewReport(1, 0)
+    refund(session, taken.id)  # below retention now, but no review is due
+    for days in (31, 100, 364):
+        assert run_at(session, first + timedelta(days=days)).reviewed == 0
+    assert tier_of(session, member) == "diamond"
+    second = first.replace(year=2028)
+    assert run_at(session, second + timedelta(days=29)).reviewed == 0  # within grace
+    assert run_at(session, second + timedelta(days=30)) == review.ReviewReport(1, 1)
+    assert tier_of(session, member) == "gold"
 
 
 def test_missed_runs_are_reviewed_once(session: Session, store: Store) -> None:
-    """A job not run for over a year: the member stays, next reviewed a year from the run."""
+    """A job not run for over a year: the member is reviewed once, and next on the first
+    anniversary of their review after the run's cutoff."""
     member = member_at(session, store, 20_000)
     buy(session, store, member, 15_000, NOW.replace(year=2028) - timedelta(days=1))
+    run_at(session, NOW)  # the job ran once, long before
     at = NOW.replace(year=2028) + timedelta(days=40)
-    assert run_at(session, at).downgraded == 0
-    assert cached(session, member.id).review_at == at.replace(year=2029)  # type: ignore[union-attr]
+    assert run_at(session, at) == review.ReviewReport(1, 0)
+    assert next_review(session, member) == NOW.replace(year=2029)
     assert run_at(session, at).reviewed == 0
+    assert run_at(session, NOW.replace(year=2029) + timedelta(days=30)).reviewed == 1
 
 
 def test_refund_alone_never_downgrades_monthly_review_does(session: Session, store: Store) -> None:
@@ -168,9 +197,7 @@ def test_refund_alone_never_downgrades_monthly_review_does(session: Session, sto
     assert cached(session, member.id).review_at == first  # type: ignore[union-attr]
 
     assert run_at(session, first).downgraded == 0  # 6,000 qualifying: stays
-    assert cached(session, member.id).review_at == datetime(  # type: ignore[union-attr]
-        2026, 4, 30, 16, 0, tzinfo=UTC
-    )
+    assert next_review(session, member) == datetime(2026, 4, 30, 16, 0, tzinfo=UTC)
     refund(session, taken.id)
     assert tier_of(session, member) == "gold"  # a refund alone moves nothing
     run_at(session, datetime(2026, 4, 30, 15, 59, tzinfo=UTC))
@@ -188,9 +215,7 @@ def test_29_february_entry_is_reviewed_on_28_february(session: Session, store: S
         2029, 2, 28, 4, 0, tzinfo=UTC
     )
     run_at(session, datetime(2029, 3, 30, 4, 0, tzinfo=UTC))
-    assert cached(session, member.id).review_at == datetime(  # type: ignore[union-attr]
-        2030, 2, 28, 4, 0, tzinfo=UTC
-    )
+    assert next_review(session, member) == datetime(2030, 2, 28, 4, 0, tzinfo=UTC)
 
 
 def test_members_not_due_are_untouched(session: Session, store: Store) -> None:
@@ -202,3 +227,45 @@ def test_members_not_due_are_untouched(session: Session, store: Store) -> None:
 
 def test_tiers_off_reviews_nothing(session: Session) -> None:
     assert review.run(session, NOW) == review.ReviewReport(0, 0)
+
+
+@pytest.fixture(scope="module")
+def pg_engine() -> Any:
+    if conftest._postgres_skip_reason:
+        pytest.skip(conftest._postgres_skip_reason)
+    url = conftest._create_postgres_database()
+    engine = db.make_engine(url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+    conftest._drop_postgres_database(url)
+
+
+def test_a_member_whose_growth_changes_after_the_decision_is_decided_again(
+    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL, committed for real: an order's growth lands between the review's decision
+    and its update; that member stays (decided again), the other goes down."""
+    factory = sessionmaker(pg_engine, expire_on_commit=False)
+    with factory.begin() as session:
+        make_ladder(session)
+        store = make_store(session)
+        rescued, falling = (member_at(session, store, 20_000) for _ in range(2))
+    at = NOW.replace(year=2027) + timedelta(days=30)
+    real_hold = member_merge.hold
+
+    def order_lands_first(session: Session, members: Any) -> Any:
+        with factory.begin() as other:
+            clock.set_now(at)
+            order(other, store, rescued.id, 15_000 * YUAN, at)
+        return real_hold(session, members)
+
+    monkeypatch.setattr(review.member_merge, "hold", order_lands_first)
+    with factory.begin() as session:
+        assert run_at(session, at) == review.ReviewReport(reviewed=2, downgraded=1)
+    with factory.begin() as session:
+        assert (tier_of(session, rescued), tier_of(session, falling)) == ("diamond", "gold")
+        moved = session.scalars(
+            select(TierChange.member_id).where(TierChange.reason == "downgrade")
+        ).all()
+        assert moved == [falling.id]

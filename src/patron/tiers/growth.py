@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, insert, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.util import identity_key
 
@@ -52,8 +52,9 @@ class Held:
 
 def credit(session: Session, entry: dict[str, Any], base_tier_id: int, now: datetime) -> Held:
     """Write one entry and add its growth to the member's tier row, creating the row (holding the
-    base tier) when missing, under the row's lock: two statements. The member's row is held
-    already (the order's insert, the refund's or the registration's lock)."""
+    base tier) when missing, under the row's lock: one statement on PostgreSQL (the entry's
+    INSERT rides along as a CTE), two on SQLite. The member's row is held already (the order's
+    insert, the refund's or the registration's lock)."""
     values = {
         "member_id": entry["member_id"],
         "tier_id": base_tier_id,
@@ -61,8 +62,12 @@ def credit(session: Session, entry: dict[str, Any], base_tier_id: int, now: date
         "growth": entry["growth"],
         "now": now,
     }
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        values |= {f"entry_{name}": value for name, value in entry.items()}
     tier_id, growth = _add_growth().rows(session, values)[0]
-    statements.insert_rows(session, ENTRIES, [entry])
+    if not postgres:
+        statements.insert_rows(session, ENTRIES, [entry])
     _forget(session, entry["member_id"])
     return Held(tier_id, growth)
 
@@ -77,13 +82,20 @@ def _add_growth() -> Prepared:
             growth=bindparam("growth", type_=MEMBER_TIERS.c.growth.type),
             updated_at=bindparam("now", type_=MEMBER_TIERS.c.updated_at.type),
         )
-        return upsert.on_conflict_do_update(
+        statement = upsert.on_conflict_do_update(
             index_elements=["member_id"],
             set_={
                 "growth": MEMBER_TIERS.c.growth + upsert.excluded.growth,
                 "updated_at": upsert.excluded.updated_at,
             },
         ).returning(MEMBER_TIERS.c.tier_id, MEMBER_TIERS.c.growth)
+        if session.get_bind().dialect.name != "postgresql":
+            return statement
+        columns = [c for c in ENTRIES.c if c.name != "id"]
+        entry = insert(ENTRIES).values(
+            {c.name: bindparam(f"entry_{c.name}", type_=c.type) for c in columns}
+        )
+        return statement.add_cte(entry.cte("entry"))
 
     return Prepared(build)
 
@@ -178,7 +190,8 @@ def window_start(metric: str, now: datetime) -> datetime | None:
     return None
 
 
-def _in_window(metric: str, now: datetime) -> list[ColumnElement[bool]]:
+def in_window(metric: str, now: datetime) -> list[ColumnElement[bool]]:
+    """The conditions on a growth entry counted by a windowed metric at `now`."""
     start = window_start(metric, now)
     assert start is not None
     opens = (
@@ -212,7 +225,7 @@ def qualifying_growth_select(
         )
     return (
         select(GrowthEntry.member_id, func.sum(GrowthEntry.growth).label("qualifying"))
-        .where(*_in_window(metric, now), *_members(GrowthEntry.member_id, members))
+        .where(*in_window(metric, now), *_members(GrowthEntry.member_id, members))
         .group_by(GrowthEntry.member_id)
     )
 
@@ -226,7 +239,7 @@ def qualifying_growth_of(
         lifetime = select(MemberTier.growth).where(MemberTier.member_id == member_id)
         return func.coalesce(lifetime.scalar_subquery(), 0)
     window = select(func.sum(GrowthEntry.growth)).where(
-        GrowthEntry.member_id == member_id, *_in_window(metric, now)
+        GrowthEntry.member_id == member_id, *in_window(metric, now)
     )
     return func.coalesce(window.scalar_subquery(), 0)
 

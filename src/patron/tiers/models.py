@@ -45,6 +45,9 @@ class TierProgram(Timestamped, Base):
     action_growth: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     # members flagged as staff get the tier discount only when this is on
     staff_discount: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The cutoff (run time less grace days) the last tier review covered: a member is due when
+    # one of their review dates lies after it and by the run's cutoff (tiers.review).
+    reviewed_through: Mapped[datetime | None]
 
 
 class Tier(Timestamped, Base):
@@ -80,18 +83,24 @@ class Tier(Timestamped, Base):
 
 class MemberTier(Base):
     """A member's place on the ladder: the tier their growth holds until its review, and the
-    tier a live paid membership grants; the member's tier is the higher of the two."""
+    tier a live paid membership grants; the member's tier is the higher of the two.
+
+    `review_at` is the first review of the held tier; the later ones follow a cadence apart and
+    are not written (`standing.next_review`). Neither it nor `tier_id` is indexed: the review
+    scans the table once, reports count whole tiers, and every tier change (upgrade on the
+    order path, downgrade in the review) would pay for the index entries. On PostgreSQL the
+    pages keep a quarter free, so an order's growth and a review's downgrades (a quarter of the
+    members due, in one transaction) update rows in place (HOT, no index entry)."""
 
     __tablename__ = "member_tiers"
     __table_args__ = (
-        Index("ix_member_tiers_review", "review_at"),
-        Index("ix_member_tiers_tier", "tier_id"),
         Index(
             "ix_member_tiers_paid_until",
             "paid_until",
             postgresql_where=text("paid_until IS NOT NULL"),
             sqlite_where=text("paid_until IS NOT NULL"),
         ),
+        {"postgresql_with": {"fillfactor": 75}},
     )
 
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)

@@ -1,35 +1,49 @@
-"""The tier review (`patron jobs run`): members whose review date plus the program's grace days
-has come are measured on their qualifying growth. Below the held tier's retention threshold they
-go down one step (or straight to the tier their growth earns, by the program's downgrade mode),
-with a history entry `downgrade` and a `member.tier_changed` event each, and hold the lower tier
-from now; at or above it they stay, reviewed again one cadence after their review date (a year,
-or the next month). A member is downgraded nowhere else.
+"""The tier review (`patron jobs run`): members with a review date past the program's grace days
+are measured on their qualifying growth. Below the held tier's retention threshold they go down
+one step (or straight to the tier their growth earns, by the program's downgrade mode), with a
+history entry `downgrade` and a `member.tier_changed` event each, and hold the lower tier from
+now; at or above it they stay, reviewed again a cadence later (a year, or the next month).
+A member is downgraded nowhere else.
 
-Set-based: the due members go into a temporary table with their qualifying growth and target
-tier in one INSERT … SELECT, then one UPDATE, one INSERT of history and one of outbox events; a
-million members take seconds. Running it twice for the same `now` changes nothing more."""
+A member's review dates are the first review of the held tier (`MemberTier.review_at`) and
+every cadence after it; the program keeps the cutoff (run time less grace) the last run
+covered, so a run reviews the members with a review date after that cutoff and by its own, and
+a member who stays is not written at all (`standing.next_review` tells their next review).
+Running it twice for the same `now` changes nothing more.
+
+Set-based: the members going down go into a temporary table with their qualifying growth and
+target tier in one INSERT … SELECT over the due members, then one UPDATE, one INSERT of history
+and one of outbox events; a million members take seconds."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Column,
     ColumnElement,
     Integer,
     MetaData,
     String,
     Table,
+    and_,
     case,
+    delete,
+    extract,
+    false,
     func,
     insert,
     literal,
     literal_column,
+    or_,
     select,
     text,
+    true,
     type_coerce,
     update,
 )
@@ -41,23 +55,32 @@ from sqlalchemy.orm import Session, aliased
 from patron.core import clock, events
 from patron.core.db import UTCDateTime
 from patron.core.events import OUTBOX, Event
+from patron.members import merge as member_merge
 from patron.tiers import growth, standing
 from patron.tiers.events import MEMBER_TIER_CHANGED, TierChanged
 from patron.tiers.ladder import Rung, base, ladder
-from patron.tiers.models import ChangeReason, DowngradeMode, Evaluation, MemberTier, Tier
+from patron.tiers.models import (
+    ChangeReason,
+    DowngradeMode,
+    Evaluation,
+    GrowthEntry,
+    MemberTier,
+    QualifyingMetric,
+    Tier,
+    TierProgram,
+)
 from patron.tiers.program import Program, program
 
 OPERATOR = "system"
-MEMBER_TIERS = growth.MEMBER_TIERS
-# The members under review for the run's length, with what the review decided.
-REVIEWED = Table(
+# The members going down in this run, with what the review decided.
+MOVING = Table(
     "tier_review",
     MetaData(),
-    Column("member_id", Integer, primary_key=True),
+    Column("member_id", Integer),
     Column("from_tier_id", Integer),
     Column("to_tier_id", Integer),
     Column("qualifying", Integer),
-    Column("review_at", UTCDateTime()),
+    Column("version", String),  # PostgreSQL: the tier row's xmin when decided
     prefixes=["TEMPORARY"],
 )
 
@@ -73,57 +96,147 @@ def run(session: Session, now: datetime) -> ReviewReport:
     if base(rungs) is None:
         return ReviewReport(0, 0)
     prog = program(session)
-    due = select(MemberTier.member_id).where(
-        MemberTier.review_at <= now - timedelta(days=prog.grace_days)
-    )
-    _lock(session, due)
+    cutoff = now - timedelta(days=prog.grace_days)
+    program_id, through = _claim(session)
+    if through is not None and cutoff <= through:
+        return ReviewReport(0, 0)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        # a few set-based statements over many rows: hash joins in memory, no JIT to compile
+        session.execute(text("SET LOCAL work_mem = '256MB'"))
+        session.execute(text("SET LOCAL jit = off"))
+    due = _due(session, prog, through, cutoff)
+    reviewed = int(session.scalar(select(func.count()).where(due)) or 0)
     connection = session.connection()
-    REVIEWED.create(connection)
+    MOVING.create(connection)
     try:
-        reviewed = _decide(session, prog, rungs, now, due)
-        if connection.dialect.name == "postgresql":
+        session.execute(_decided(prog, rungs, now, due, postgres))
+        if postgres:
             session.execute(text("ANALYZE tier_review"))  # plans of the joins that follow
-        downgraded = _apply(session, prog, rungs, now)
+        downgraded = _move(session, prog, rungs, now, due, postgres)
+        if downgraded:
+            _record(session, now)
+            _publish(session, rungs, now)
+        session.expire_all()
     finally:
-        REVIEWED.drop(connection)
+        MOVING.drop(connection)
+    session.execute(
+        update(TierProgram).where(TierProgram.id == program_id).values(reviewed_through=cutoff)
+    )
+    standing.reviewed(session)
     return ReviewReport(reviewed, downgraded)
 
 
-def _lock(session: Session, due: Any) -> None:
-    """The due members' tier rows, in member-id order (a merge and the order path lock the tier
-    rows in that order too, after the members' rows). The members' rows themselves are not
-    held: taking a million key-share locks was a third of the run, and a merge in flight holds
-    the tier rows the review waits for."""
-    locking = (
-        select(MemberTier.member_id)
-        .where(MemberTier.member_id.in_(due))
-        .order_by(MemberTier.member_id)
+def _claim(session: Session) -> tuple[int, datetime | None]:
+    """The program row, locked (one review at a time), and the cutoff the last run covered;
+    the row with its defaults when the program was never saved."""
+    found = session.execute(
+        select(TierProgram.id, TierProgram.reviewed_through)
+        .order_by(TierProgram.id)
+        .limit(1)
         .with_for_update()
-    )
-    session.execute(select(func.count()).select_from(locking.subquery()))
+    ).first()
+    if found is not None:
+        return found.id, found.reviewed_through
+    row = TierProgram()
+    session.add(row)
+    session.flush()
+    return row.id, None
 
 
-def _decide(session: Session, prog: Program, rungs: Sequence[Rung], now: datetime, due: Any) -> int:
-    qualifying = growth.qualifying_growth_select(prog.metric, now, due).subquery()
-    measured = func.coalesce(qualifying.c.qualifying, 0)
-    statement = (
-        insert(REVIEWED)
-        .from_select(
-            ["member_id", "from_tier_id", "to_tier_id", "qualifying", "review_at"],
-            select(
-                MemberTier.member_id,
-                MemberTier.tier_id,
-                _target(prog, rungs, MemberTier.tier_id, measured),
-                measured,
-                MemberTier.review_at,
-            )
-            .select_from(MemberTier)
-            .outerjoin(qualifying, qualifying.c.member_id == MemberTier.member_id)
-            .where(MemberTier.member_id.in_(due)),
+def _due(
+    session: Session, prog: Program, through: datetime | None, cutoff: datetime
+) -> ColumnElement[bool]:
+    """Members with a review date in (through, cutoff]: their first review, or one a whole
+    number of cadences after it (`standing.next_review`, here as SQL over the table)."""
+    first = MemberTier.review_at
+    by_cutoff = first <= literal(cutoff, UTCDateTime())
+    if through is None:
+        return by_cutoff
+    if prog.evaluation == Evaluation.monthly:
+        # past the first review, the next is the first of the month after `through`: the same
+        # for everyone
+        following = standing.next_review(prog, through, through)
+        assert following is not None
+        later: ColumnElement[bool] = true() if following <= cutoff else false()
+    else:
+        later = _next_anniversary(session, first, through) <= literal(cutoff, UTCDateTime())
+    return and_(by_cutoff, or_(first > literal(through, UTCDateTime()), later))
+
+
+def _next_anniversary(session: Session, first: Any, through: datetime) -> Any:
+    """The first anniversary of `first` after `through`, in business time."""
+    if session.get_bind().dialect.name != "postgresql":
+        _register_sqlite_next_review(session, through)
+        return type_coerce(func.patron_next_review(first), UTCDateTime())
+    zone = clock.business_tz()
+    local = func.timezone(zone.key, first)
+    done = literal(through.astimezone(zone).replace(tzinfo=None))
+    years = sql_cast(extract("year", done) - extract("year", local), Integer)
+    same = local + func.make_interval(years)
+    later = case((same > done, same), else_=local + func.make_interval(years + 1))
+    return type_coerce(func.timezone(zone.key, later), UTCDateTime())
+
+
+def _register_sqlite_next_review(session: Session, through: datetime) -> None:
+    """SQLite keeps naive UTC text and has no time zones: `standing.next_review` as a function
+    of the connection."""
+    yearly = Program(evaluation=Evaluation.anniversary.value)
+
+    def after(stored: str | None) -> str | None:
+        if stored is None:
+            return None
+        first = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+        later = standing.next_review(yearly, first, through)
+        assert later is not None
+        return (
+            later.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
         )
-        .execution_options(preserve_rowcount=True)
+
+    driver = session.connection().connection.driver_connection
+    driver.create_function("patron_next_review", 1, after, deterministic=True)  # type: ignore[union-attr]
+
+
+def _decided(
+    prog: Program,
+    rungs: Sequence[Rung],
+    now: datetime,
+    due: ColumnElement[bool],
+    postgres: bool,
+    among: Sequence[int] | None = None,
+) -> Any:
+    """INSERT into the temporary table the due members (or those of them `among`) whose
+    qualifying growth takes them down: one join of the due tier rows with their entries in the
+    window, grouped (a hash join over many members, the (member_id, occurred_at) index for a
+    few)."""
+    wanted = [due] if among is None else [due, MemberTier.member_id.in_(among)]
+    version = literal_column("member_tiers.xmin::text") if postgres else literal(None, String)
+    if prog.metric == QualifyingMetric.lifetime:
+        measured: Any = MemberTier.growth
+        found = select(MemberTier).where(*wanted)
+    else:
+        measured = func.coalesce(func.sum(GrowthEntry.growth), 0)
+        counted = and_(
+            GrowthEntry.member_id == MemberTier.member_id, *growth.in_window(prog.metric, now)
+        )
+        found = (
+            select(MemberTier)
+            .outerjoin(GrowthEntry, counted)
+            .where(*wanted)
+            .group_by(MemberTier.member_id, version)
+        )
+    target = _target(prog, rungs, MemberTier.tier_id, measured)
+    rows = found.with_only_columns(
+        MemberTier.member_id, MemberTier.tier_id, target, measured, version
     )
-    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+    moving = (
+        rows.where(target != MemberTier.tier_id)
+        if prog.metric == QualifyingMetric.lifetime
+        else rows.having(target != MemberTier.tier_id)
+    )
+    return insert(MOVING).from_select(
+        ["member_id", "from_tier_id", "to_tier_id", "qualifying", "version"], moving
+    )
 
 
 def _target(
@@ -143,82 +256,69 @@ def _target(
     return case(*whens, else_=held)
 
 
-def _apply(session: Session, prog: Program, rungs: Sequence[Rung], now: datetime) -> int:
-    moved = REVIEWED.c.to_tier_id != REVIEWED.c.from_tier_id
-    stays_until = _following(session, prog, REVIEWED.c.review_at)
-    due_before = now - timedelta(days=prog.grace_days)
-    fresh = _fresh_review_dates(prog, rungs, now)
-    session.execute(
+def _move(
+    session: Session,
+    prog: Program,
+    rungs: Sequence[Rung],
+    now: datetime,
+    due: ColumnElement[bool],
+    postgres: bool,
+) -> int:
+    """Move the members of the temporary table down: the lower tier from now, its first review
+    a cadence on. The number moved.
+
+    PostgreSQL, where orders, refunds and merges run alongside: the members' rows are held
+    first (in id order, as the order path and a merge take them), then only the tier rows
+    unchanged since the decision (same xmin) are updated in the same statement that finds the
+    others; those (an order, a refund or a merge in between) are locked and decided again.
+    Members who stay are neither locked nor written: the review stands as of its first read
+    for them, as if whatever came later had come after it."""
+    moving = (
         update(MemberTier)
-        .where(MemberTier.member_id == REVIEWED.c.member_id)
+        .where(MemberTier.member_id == MOVING.c.member_id)
         .values(
-            tier_id=REVIEWED.c.to_tier_id,
-            since=case((moved, literal(now, UTCDateTime())), else_=MemberTier.since),
-            review_at=case(
-                (moved, fresh),
-                # a run missed for a whole cadence: reviewed now, next a cadence from now
-                (stays_until <= literal(due_before, UTCDateTime()), fresh),
-                else_=stays_until,
-            ),
+            tier_id=MOVING.c.to_tier_id,
+            since=now,
+            review_at=_fresh_review_dates(prog, rungs, now),
             updated_at=now,
         )
         .execution_options(synchronize_session=False)
     )
-    downgraded = _record(session, now)
-    session.expire_all()
-    return downgraded
+    if not postgres:
+        return int(session.execute(moving).rowcount or 0)  # type: ignore[attr-defined]
+    member_merge.hold(session, select(MOVING.c.member_id))
+    unchanged = literal_column("member_tiers.xmin::text") == MOVING.c.version
+    done = moving.where(unchanged).returning(MemberTier.member_id).cte("done")
+    changed = session.scalars(
+        delete(MOVING)
+        .where(MOVING.c.member_id.not_in(select(done.c.member_id)))
+        .returning(MOVING.c.member_id)
+    ).all()
+    if changed:
+        session.execute(
+            select(MemberTier.member_id)
+            .where(MemberTier.member_id.in_(changed))
+            .order_by(MemberTier.member_id)
+            .with_for_update()
+        ).all()
+        session.execute(_decided(prog, rungs, now, due, postgres, changed))
+        session.execute(moving.where(MemberTier.member_id.in_(changed)))
+    return int(session.scalar(select(func.count()).select_from(MOVING)) or 0)
 
 
 def _fresh_review_dates(prog: Program, rungs: Sequence[Rung], now: datetime) -> Any:
-    """The review date of a tier entered (or confirmed) now, for each tier."""
-    dates = [(REVIEWED.c.to_tier_id == r.id, standing.review_date(prog, r, now)) for r in rungs]
+    """The review date of a tier entered now, for each tier."""
+    dates = [(MOVING.c.to_tier_id == r.id, standing.review_date(prog, r, now)) for r in rungs]
     return case(
         *((when, literal(at, UTCDateTime())) for when, at in dates if at is not None),
         else_=literal(None, UTCDateTime()),
     )
 
 
-def _following(session: Session, prog: Program, review_at: Any) -> Any:
-    """One cadence after `review_at` in business time: a year on (the 29th of February gives
-    the 28th), or the first of the next month."""
-    if session.get_bind().dialect.name == "postgresql":
-        zone = clock.business_tz().key
-        local = func.timezone(zone, review_at)
-        if prog.evaluation == Evaluation.monthly:
-            later = func.date_trunc("month", local) + literal_column("interval '1 month'")
-        else:
-            later = local + literal_column("interval '1 year'")
-        return type_coerce(func.timezone(zone, later), UTCDateTime())
-    _register_sqlite_cadence(session, prog)
-    return type_coerce(func.patron_review_after(review_at), UTCDateTime())
-
-
-def _register_sqlite_cadence(session: Session, prog: Program) -> None:
-    """SQLite keeps naive UTC text and has no time zones: the same rule as the review date of
-    the order path, as a function of the connection."""
-    top = Rung(0, "", "", "", 1, 0, 0, 0, 100, {}, {})
-
-    def after(stored: str | None) -> str | None:
-        if stored is None:
-            return None
-        at = datetime.fromisoformat(stored).replace(tzinfo=UTC)
-        later = standing.review_date(prog, top, at)
-        assert later is not None
-        return (
-            later.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        )
-
-    driver = session.connection().connection.driver_connection
-    driver.create_function("patron_review_after", 1, after, deterministic=True)  # type: ignore[union-attr]
-
-
-def _record(session: Session, now: datetime) -> int:
-    """History and outbox events for the members who went down, set-based."""
-    moved = REVIEWED.c.to_tier_id != REVIEWED.c.from_tier_id
-    changes = standing.CHANGES
-    inserted = session.execute(
-        insert(changes)
-        .from_select(
+def _record(session: Session, now: datetime) -> None:
+    """The history of the members who went down, set-based."""
+    session.execute(
+        insert(standing.CHANGES).from_select(
             [
                 "member_id",
                 "from_tier_id",
@@ -230,53 +330,30 @@ def _record(session: Session, now: datetime) -> int:
                 "created_at",
             ],
             select(
-                REVIEWED.c.member_id,
-                REVIEWED.c.from_tier_id,
-                REVIEWED.c.to_tier_id,
+                MOVING.c.member_id,
+                MOVING.c.from_tier_id,
+                MOVING.c.to_tier_id,
                 literal(ChangeReason.downgrade.value),
-                REVIEWED.c.qualifying,
+                MOVING.c.qualifying,
                 literal(OPERATOR),
                 literal(""),
                 literal(now, UTCDateTime()),
-            ).where(moved),
+            ),
         )
-        .execution_options(preserve_rowcount=True)
     )
-    count = int(inserted.rowcount or 0)  # type: ignore[attr-defined]
-    if count:
-        _publish(session, now)
-    return count
 
 
-def _publish(session: Session, now: datetime) -> None:
+def _publish(session: Session, rungs: Sequence[Rung], now: datetime) -> None:
     """One `member.tier_changed` event per member gone down: the outbox rows in one INSERT …
-    SELECT, the in-process subscribers (if any) called per event."""
-    before, after = aliased(Tier), aliased(Tier)
-    moved = REVIEWED.c.to_tier_id != REVIEWED.c.from_tier_id
-    joined = (
-        select(REVIEWED.c.member_id)
-        .join(before, before.id == REVIEWED.c.from_tier_id)
-        .join(after, after.id == REVIEWED.c.to_tier_id)
-        .where(moved)
-    )
-    fields = {
-        "member_id": REVIEWED.c.member_id,
-        "from_code": before.code,
-        "from_rank": before.rank,
-        "to_code": after.code,
-        "to_rank": after.rank,
-        "reason": literal(ChangeReason.downgrade.value),
-    }
-    postgres = session.get_bind().dialect.name == "postgresql"
-    build = func.json_build_object if postgres else func.json_object
-    payload = build(*(part for name, value in fields.items() for part in (literal(name), value)))
+    SELECT (the payload's text put together from each tier's part, written once here), the
+    in-process subscribers (if any) called per event."""
     session.execute(
         insert(OUTBOX).from_select(
             ["type", "entity_id", "payload", "occurred_at", "attempts"],
-            joined.with_only_columns(
+            select(
                 literal(MEMBER_TIER_CHANGED.name),
-                sql_cast(REVIEWED.c.member_id, String),
-                payload,
+                sql_cast(MOVING.c.member_id, String),
+                _payload(session, rungs),
                 literal(now, UTCDateTime()),
                 literal(0),
             ),
@@ -285,12 +362,49 @@ def _publish(session: Session, now: datetime) -> None:
     handlers = list(MEMBER_TIER_CHANGED.subscribers)
     if not handlers:
         return
-    rows = session.execute(joined.with_only_columns(*fields.values())).all()
+    before, after = aliased(Tier), aliased(Tier)
+    rows = session.execute(
+        select(
+            MOVING.c.member_id,
+            before.code,
+            before.rank,
+            after.code,
+            after.rank,
+            literal(ChangeReason.downgrade.value),
+        )
+        .join(before, before.id == MOVING.c.from_tier_id)
+        .join(after, after.id == MOVING.c.to_tier_id)
+    ).all()
     for row in rows:
         change = TierChanged(*row)
         event = Event(MEMBER_TIER_CHANGED.name, str(change.member_id), change, now)
         for handler in handlers:
             handler(session, event)
+
+
+def _payload(session: Session, rungs: Sequence[Rung]) -> Any:
+    """`TierChanged` as JSON text: {"member_id": …, "from_code": …, …, "reason": "downgrade"}."""
+
+    def part(column: Any, side: str) -> Any:
+        texts = {
+            r.id: json.dumps({f"{side}_code": r.code, f"{side}_rank": r.rank})[1:-1] for r in rungs
+        }
+        return case(*((column == i, t) for i, t in texts.items()), else_="")
+
+    reason = json.dumps({"reason": ChangeReason.downgrade.value})[1:]
+    payload = (
+        literal('{"member_id": ')
+        + sql_cast(MOVING.c.member_id, String)
+        + literal(", ")
+        + part(MOVING.c.from_tier_id, "from")
+        + literal(", ")
+        + part(MOVING.c.to_tier_id, "to")
+        + literal(", ")
+        + literal(reason)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        return sql_cast(payload, JSON)
+    return type_coerce(payload, JSON)
 
 
 __all__ = ["ReviewReport", "run", "events"]

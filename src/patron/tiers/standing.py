@@ -9,13 +9,15 @@ refunds never move it (downgrades are the review job's)."""
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Integer, Table, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -23,6 +25,7 @@ from patron.core import clock, events, statements
 from patron.core.actor import SYSTEM, Actor
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
+from patron.core.ttlcache import TtlCache
 from patron.coupons.errors import TemplateExpired, TemplateNotActive, TemplateNotFound
 from patron.coupons.issuing import issue_coupons
 from patron.coupons.models import IssueSource
@@ -31,11 +34,19 @@ from patron.points import grants
 from patron.tiers import growth
 from patron.tiers.events import MEMBER_TIER_CHANGED, TierChanged
 from patron.tiers.ladder import Rung, above, base, by_code, by_id, earned, ladder
-from patron.tiers.models import ChangeReason, Evaluation, MemberTier, Tier, TierChange
+from patron.tiers.models import (
+    ChangeReason,
+    Evaluation,
+    MemberTier,
+    Tier,
+    TierChange,
+    TierProgram,
+)
 from patron.tiers.permissions import SET_TIER
 from patron.tiers.program import Program, program
 
 CHANGES = cast(Table, TierChange.__table__)
+MEMBER_TIERS = cast(Table, MemberTier.__table__)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -50,28 +61,31 @@ class Standing:
     tier: Rung
     held: Rung
     since: datetime | None  # None: no row yet, the base tier since registration
-    review_at: datetime | None
+    review_at: datetime | None  # the next review (`next_review`)
     lifetime_growth: int
     paid: bool  # a live paid membership holds `tier`
 
 
-def _standing(rungs: Sequence[Rung], member_id: int, row: Any, now: datetime) -> Standing:
+def _tier(
+    rungs: Sequence[Rung], tier_id: int | None, live_paid_tier_id: int | None
+) -> tuple[Rung, Rung, bool]:
+    """(the tier that counts, the held tier, whether a live paid membership holds it), from the
+    member's held tier and the tier of a paid membership still running (None: no row, or
+    none)."""
     home = base(rungs)
     assert home is not None
-    if row is None:
-        return Standing(member_id, home, home, None, None, 0, False)
-    held = by_id(rungs, row.tier_id) or home
-    paid = by_id(rungs, row.paid_tier_id) if row.paid_until and row.paid_until > now else None
+    held = by_id(rungs, tier_id) if tier_id is not None else None
+    held = held or home
+    paid = by_id(rungs, live_paid_tier_id) if live_paid_tier_id is not None else None
     tier = paid if paid is not None and paid.rank > held.rank else held
-    return Standing(member_id, tier, held, row.since, row.review_at, row.growth, tier is paid)
+    return tier, held, tier is paid
 
 
-def standings(session: Session, member_ids: Iterable[int]) -> dict[int, Standing]:
-    """Where each member stands, in one query; {} when tiers are off."""
-    rungs = ladder(session)
-    ids = sorted(set(member_ids))
-    if base(rungs) is None or not ids:
-        return {}
+def _live_paid(row: Any, now: datetime) -> int | None:
+    return row.paid_tier_id if row.paid_until and row.paid_until > now else None
+
+
+def _rows(session: Session, ids: Sequence[int]) -> dict[int, Any]:
     columns = (
         MemberTier.member_id,
         MemberTier.tier_id,
@@ -81,17 +95,63 @@ def standings(session: Session, member_ids: Iterable[int]) -> dict[int, Standing
         MemberTier.paid_tier_id,
         MemberTier.paid_until,
     )
-    rows = {
-        row.member_id: row
-        for row in session.execute(select(*columns).where(MemberTier.member_id.in_(ids)))
-    }
-    now = clock.now()
-    return {i: _standing(rungs, i, rows.get(i), now) for i in ids}
+    found = session.execute(select(*columns).where(MemberTier.member_id.in_(ids)))
+    return {row.member_id: row for row in found}
+
+
+def standings(session: Session, member_ids: Iterable[int]) -> dict[int, Standing]:
+    """Where each member stands, in one query; {} when tiers are off."""
+    rungs = ladder(session)
+    ids = sorted(set(member_ids))
+    if base(rungs) is None or not ids:
+        return {}
+    rows = _rows(session, ids)
+    now, prog, through = clock.now(), program(session), reviewed_through(session)
+    found = {}
+    for i in ids:
+        row = rows.get(i)
+        if row is None:
+            home = base(rungs)
+            assert home is not None
+            found[i] = Standing(i, home, home, None, None, 0, False)
+            continue
+        tier, held, paid = _tier(rungs, row.tier_id, _live_paid(row, now))
+        review_at = next_review(prog, row.review_at, through)
+        found[i] = Standing(i, tier, held, row.since, review_at, row.growth, paid)
+    return found
 
 
 def tiers_of(session: Session, member_ids: Iterable[int]) -> dict[int, Rung]:
     """Each member's tier (what counts: held or paid), in one query; {} when tiers are off."""
-    return {i: s.tier for i, s in standings(session, member_ids).items()}
+    rungs = ladder(session)
+    ids = sorted(set(member_ids))
+    if base(rungs) is None or not ids:
+        return {}
+    now = clock.now()
+    if len(ids) == 1:  # the order path's case, at the driver's cost
+        found = _held_by_one().rows(session, {"member_id": ids[0], "now": now})
+        tier_id, live_paid_tier_id = found[0] if found else (None, None)
+        return {ids[0]: _tier(rungs, tier_id, live_paid_tier_id)[0]}
+    rows = _rows(session, ids)
+    tiers = {}
+    for i in ids:
+        row = rows.get(i)
+        tier_id, live_paid_tier_id = (row.tier_id, _live_paid(row, now)) if row else (None, None)
+        tiers[i] = _tier(rungs, tier_id, live_paid_tier_id)[0]
+    return tiers
+
+
+@cache
+def _held_by_one() -> statements.Prepared:
+    """A member's held tier and the tier of a paid membership running at `now`."""
+
+    def build(_session: Session) -> Any:
+        live = MemberTier.paid_until > bindparam("now", type_=MEMBER_TIERS.c.paid_until.type)
+        return select(MemberTier.tier_id, case((live, MemberTier.paid_tier_id))).where(
+            MemberTier.member_id == bindparam("member_id", type_=Integer)
+        )
+
+    return statements.Prepared(build)
 
 
 def current_tier(session: Session, member_id: int) -> Rung | None:
@@ -114,6 +174,54 @@ def review_date(prog: Program, tier: Rung, since: datetime) -> datetime | None:
         return following.astimezone(since.tzinfo)
     day = 28 if (local.month, local.day) == (2, 29) else local.day
     return local.replace(year=local.year + 1, day=day).astimezone(since.tzinfo)
+
+
+def next_review(prog: Program, first: datetime | None, through: datetime | None) -> datetime | None:
+    """A member's next review: the first review of their held tier (`MemberTier.review_at`), or,
+    once the review job has covered it (`through`, its last cutoff), the first date a whole
+    number of cadences later that it has not: an anniversary (the 29th of February gives the
+    28th in other years) or the first of a month, in business time."""
+    if first is None or through is None or first > through:
+        return first
+    zone = clock.business_tz()
+    done = through.astimezone(zone)
+    if prog.evaluation == Evaluation.monthly:
+        month = done.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return (month + timedelta(days=32)).replace(day=1).astimezone(first.tzinfo)
+    local = first.astimezone(zone)
+    years = done.year - local.year
+    later = years_on(local, years)
+    if later <= done:
+        later = years_on(local, years + 1)
+    return later.astimezone(first.tzinfo)
+
+
+def years_on(local: datetime, years: int) -> datetime:
+    year = local.year + years
+    leap_day = (local.month, local.day) == (2, 29) and not calendar.isleap(year)
+    return local.replace(year=year, day=28 if leap_day else local.day)
+
+
+_through: TtlCache[tuple[datetime | None]] = TtlCache()
+
+
+def reviewed_through(session: Session) -> datetime | None:
+    """The cutoff the last tier review covered (None: never run), cached like the program."""
+
+    def load() -> tuple[datetime | None]:
+        found = session.scalar(
+            select(TierProgram.reviewed_through).order_by(TierProgram.id).limit(1)
+        )
+        return (found,)
+
+    cached = _through.get(1, load)
+    assert cached is not None
+    return cached[0]
+
+
+def reviewed(session: Session) -> None:
+    """The review job moved its cutoff on (in this session's transaction)."""
+    _through.changed_in(session)
 
 
 def lock(session: Session, member_ids: Iterable[int]) -> dict[int, MemberTier]:
