@@ -155,6 +155,26 @@ def test_store_channel_and_stacking_rules() -> None:
     assert evaluate(stacking, lines, replace(CONTEXT, points_pay=True, tier_discount=True)).applies
 
 
+def test_a_coupon_that_does_not_stack_is_refused_only_on_tier_discounted_lines_in_scope() -> None:
+    """Lines that say which carry the tier discount: a coupon not stacking with it is judged on
+    its own scope's lines."""
+    food = replace(line("A", category="FOOD"), tier_discounted=True)
+    wine = line("B", category="WINE")
+    for_wine = coupon(
+        amount=100, stacks_with_tier_discount=False, scope=Scope(category_codes=frozenset({"WINE"}))
+    )
+    assert evaluate(for_wine, [food, wine], CONTEXT).applies
+    everything = coupon(amount=100, stacks_with_tier_discount=False)
+    refused = evaluate(everything, [food, wine], CONTEXT)
+    assert refused.refusal == Refusal.not_with_tier_discount
+    stacking = coupon(amount=100)
+    assert evaluate(stacking, [food, wine], CONTEXT).applies
+    shipping = coupon(CouponType.shipping, amount=500, stacks_with_tier_discount=False)
+    delivery = replace(line("SHIPPING", amount=800, category=None), tier_discounted=True)
+    assert evaluate(shipping, [wine, delivery], CONTEXT).refusal == Refusal.not_with_tier_discount
+    assert evaluate(shipping, [food, replace(delivery, tier_discounted=False)], CONTEXT).applies
+
+
 def test_scope_takes_listed_categories_or_skus_less_exclusions() -> None:
     scope = Scope(
         category_codes=frozenset({"FOOD"}),

@@ -42,6 +42,11 @@ COUPON_ORDER_BUDGET = {"sqlite": 14, "postgresql": 7}
 # and the account's row lock; after it, the account's update and its spend entry. Paid by
 # password, the hash is read once more before the lock (argon2 runs outside it).
 STORED_VALUE_ORDER_BUDGET = {"sqlite": 16, "postgresql": 11}
+# A member order paid in part with points adds, before the order is written, the policy's
+# read, the look-up of its external id, the member's key-share lock, the account's row lock and
+# the check for due lots; after it, the burn entry, the lots it draws from, the account's update,
+# the allocation and the lot's update. The lines name their points in the same insert.
+POINTS_ORDER_BUDGET = {"sqlite": 20, "postgresql": 15}
 # With tiers on, a member order adds its growth: the tier row's upsert and the growth entry.
 # A tier discount adds, before the order is written, the member's row and their tier.
 TIER_DISCOUNT_ORDER_BUDGET = {"sqlite": 14, "postgresql": 9}
@@ -156,6 +161,22 @@ def test_statements_per_order_paid_by_stored_value(
     response = post(client, till, body, "SV-1")
     assert response.status_code == 201, response.json()
     budget = STORED_VALUE_ORDER_BUDGET[session.get_bind().dialect.name]
+    assert len(statements.seen) <= budget, "\n".join(statements.seen)
+
+
+def test_statements_per_order_paid_with_points(
+    client: TestClient, session: Session, till: dict[str, Any], statements: Statements
+) -> None:
+    earned = five_lines(till, "EARN", member=True)
+    earned["items"][0] |= {"unit_price": 500000, "paid": 500000}
+    earned["payments"] = [{"method": "cash", "amount": 504000}]
+    assert post(client, till, earned, "earn").status_code == 201
+    body = five_lines(till, "PT-1", member=True)
+    body["payments"] = [{"method": "cash", "amount": 3000}, {"method": "points", "amount": 2000}]
+    statements.seen.clear()
+    response = post(client, till, body, "PT-1")
+    assert response.status_code == 201, response.json()
+    budget = POINTS_ORDER_BUDGET[session.get_bind().dialect.name]
     assert len(statements.seen) <= budget, "\n".join(statements.seen)
 
 

@@ -223,3 +223,42 @@ def test_the_policy_api_sets_and_lifts_the_points_caps(
     assert lifted.json()["category_caps"] == change["category_caps"]
     bad = client.patch("/api/v1/points/policy", json={"category_caps": {"X": 101}}, headers=admin)
     assert bad.status_code == 422
+
+
+def test_stored_value_is_spread_over_what_points_leave_and_a_line_refund_gives_its_share_back(
+    client: TestClient, session: Session, till: dict[str, Any]
+) -> None:
+    from patron.stored_value import ledger, payments
+    from patron.stored_value.models import StoredValueAccount
+
+    member_id = till["member"].id
+    earn(client, till, 500000)
+    payments.set_password(session, SYSTEM, member_id, "246802")
+    account = ledger.lock_accounts(session, [member_id])[member_id]
+    ledger.post(session, account, ledger.EntryKind.recharge, 8000, 0, store_id=None, operator="t")
+    ledger.post(session, account, ledger.EntryKind.bonus, 0, 2000, store_id=None, operator="t")
+    body = points_body(till, "SV-1", 4000)
+    body["payments"][0]["amount"] = 2000
+    verification = {"password": "246802"}
+    body["payments"].append(
+        {"method": "stored_value", "amount": 6000, "verification": verification}
+    )
+    taken = post(client, till, body, "sv-1")
+    assert taken.status_code == 201, taken.json()
+    lines = taken.json()["items"]
+    # points 4,000 by capacity (¥90 and ¥30 at 50%): 3,000 and 1,000; stored value over the
+    # ¥60 and ¥20 they leave: 4,500 and 1,500
+    assert [(ln["points"], ln["stored_value"]) for ln in lines] == [(3000, 4500), (1000, 1500)]
+    before = available(session, member_id)
+    refund = client.post(
+        f"/api/v1/orders/{taken.json()['id']}/refunds",
+        json={"items": [{"line_id": lines[1]["id"], "quantity": 3}]},
+        headers={**till["headers"], "Idempotency-Key": "r-1"},
+    )
+    assert refund.status_code == 201, refund.json()
+    held = session.get(StoredValueAccount, member_id, populate_existing=True)
+    assert held is not None
+    assert held.principal + held.bonus == 10000 - 6000 + 1500
+    # The line's 1,000 points back. The order earned 68 (¥20 by wechat, ¥48 of stored-value
+    # principal); refunding ¥30 of its ¥120 reverses a quarter of them.
+    assert available(session, member_id) == before + 1000 - 68 * 3000 // 12000

@@ -504,15 +504,40 @@ def test_admin_changes_the_policy_and_a_store_manager_sees_no_points_pages(
     page.fill("input[name=approval_threshold]", "8000")
     page.fill("input[name=pending_days]", "0")
     page.check("input[name=expiry_policy][value=year_end]")
+    page.fill("input[name=category_caps]", "TOBACCO 0")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("label:has(input[name=category_caps]) .field-error")).to_contain_text(
+        "品类编码=百分比"
+    )
+    page.fill("input[name=category_caps]", "TOBACCO=0，WINE=20")
+    page.fill("input[name=max_points_per_order]", "5,000")
+    page.uncheck("input[name=combine_with_coupons]")
     page.get_by_role("button", name="保存").click()
     expect(page.get_by_role("status")).to_contain_text("积分设置已保存")
-    expect(page.get_by_test_id("policy-summary")).to_contain_text("单次调整 8,000 积分及以上")
-    expect(page.get_by_test_id("policy-summary")).to_contain_text("次年的 12 月 31 日到期")
+    summary = page.get_by_test_id("policy-summary")
+    expect(summary).to_contain_text("单次调整 8,000 积分及以上")
+    expect(summary).to_contain_text("次年的 12 月 31 日到期")
+    expect(summary).to_contain_text("单笔订单最多使用 5,000 积分")
+    expect(summary).to_contain_text("TOBACCO=0, WINE=20")
+    expect(summary).to_contain_text("积分抵现不可与优惠券同时使用")
     with server.sessions.begin() as session:
         policy = points_policy.get_policy(session)
         assert (policy.approval_threshold, policy.expiry_policy) == (8000, ExpiryPolicy.year_end)
+        assert (policy.max_points_per_order, policy.category_caps) == (
+            5000,
+            {"TOBACCO": 0, "WINE": 20},
+        )
+        assert policy.combine_with_coupons is False
         points_policy.update_policy(
-            session, SYSTEM, {"approval_threshold": 5000, "expiry_policy": "rolling"}
+            session,
+            SYSTEM,
+            {
+                "approval_threshold": 5000,
+                "expiry_policy": "rolling",
+                "max_points_per_order": None,
+                "category_caps": {},
+                "combine_with_coupons": True,
+            },
         )
 
     log_in(page, MANAGER)

@@ -116,22 +116,51 @@ POLICY_NUMBERS = (
     "approval_window_hours",
 )
 POLICY_FIELDS = ("expiry_policy", *POLICY_NUMBERS)
+# Points as cash: an optional cap per order, caps by category typed as "TOBACCO=0, WINE=20",
+# and whether points pay beside a coupon.
+CAP_FIELDS = ("max_points_per_order", "category_caps", "combine_with_coupons")
+CATEGORY_CAP = re.compile(r"([^=:：\s]+)\s*[=:：]\s*(\d{1,3})\s*%?")
 
 
-def policy_values(policy: PointsPolicy) -> dict[str, str]:
-    return {name: str(getattr(policy, name)) for name in POLICY_FIELDS}
+def category_caps_text(caps: Mapping[str, int]) -> str:
+    return ", ".join(f"{code}={pct}" for code, pct in sorted(caps.items()))
 
 
-def read_policy(form: FormData) -> dict[str, str]:
-    return {name: text(form, name) for name in POLICY_FIELDS}
+def policy_values(policy: PointsPolicy) -> dict[str, Any]:
+    values: dict[str, Any] = {name: str(getattr(policy, name)) for name in POLICY_FIELDS}
+    cap = policy.max_points_per_order
+    values["max_points_per_order"] = "" if cap is None else str(cap)
+    values["category_caps"] = category_caps_text(policy.category_caps or {})
+    values["combine_with_coupons"] = policy.combine_with_coupons
+    return values
+
+
+def read_policy(form: FormData) -> dict[str, Any]:
+    values: dict[str, Any] = {name: text(form, name) for name in (*POLICY_FIELDS, *CAP_FIELDS)}
+    values["combine_with_coupons"] = form.get("combine_with_coupons") == "on"
+    return values
+
+
+def read_caps(raw: str) -> dict[str, int] | None:
+    """ "TOBACCO=0, WINE=20" as {code: percent}; None when a part is not code=percent."""
+    caps: dict[str, int] = {}
+    for part in SKU_SEPARATORS.split(raw.strip()):
+        if not part:
+            continue
+        found = CATEGORY_CAP.fullmatch(part)
+        if found is None:
+            return None
+        caps[found[1]] = int(found[2])
+    return caps
 
 
 def policy_changes(
-    values: dict[str, str], policy: PointsPolicy, t: Translator
+    values: dict[str, Any], policy: PointsPolicy, t: Translator
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The fields that differ from the policy now, and the inputs that are not whole numbers.
 
-    The months only matter for rolling expiry: left empty under another policy, they stay.
+    The months only matter for rolling expiry: left empty under another policy, they stay. An
+    empty cap per order is no cap.
     """
     problems: dict[str, str] = {}
     changes: dict[str, Any] = {}
@@ -142,6 +171,16 @@ def policy_changes(
         number = read_int(values, name, problems, t, required=required)
         if number is not None and number != getattr(policy, name):
             changes[name] = number
+    cap = read_int(values, "max_points_per_order", problems, t, required=False)
+    if "max_points_per_order" not in problems and cap != policy.max_points_per_order:
+        changes["max_points_per_order"] = cap
+    caps = read_caps(values["category_caps"])
+    if caps is None:
+        problems["category_caps"] = t("points.policy.category_caps_invalid")
+    elif caps != (policy.category_caps or {}):
+        changes["category_caps"] = caps
+    if values["combine_with_coupons"] != policy.combine_with_coupons:
+        changes["combine_with_coupons"] = values["combine_with_coupons"]
     return changes, problems
 
 

@@ -22,6 +22,7 @@ from patron.console.order_pages import MemberRef, member_refs
 from patron.console.points_forms import (
     KEPT_CONDITIONS,
     AttributeChoice,
+    category_caps_text,
     kept_attributes,
     new_rule_values,
     offered_attributes,
@@ -121,9 +122,7 @@ def policy_save(
         return redirect(POLICY_URL, "flash.points_policy_unchanged")
     try:
         with attempt(session):
-            points_policy.update_policy(
-                session, actor, data.model_dump(mode="json", exclude_none=True)
-            )
+            points_policy.update_policy(session, actor, data.changes())
     except PatronError as error:
         return _policy_page(request, actor, policy, values, form_errors(error, t))
     return redirect(POLICY_URL, "flash.points_policy_saved")
@@ -133,7 +132,7 @@ def _policy_page(
     request: Request,
     actor: Actor,
     policy: PointsPolicy,
-    values: dict[str, str],
+    values: dict[str, Any],
     errors: FormErrors,
 ) -> HTMLResponse:
     return render(
@@ -144,6 +143,7 @@ def _policy_page(
         values=values,
         errors=errors,
         expiry_policies=list(ExpiryPolicy),
+        category_caps_text=category_caps_text,
         editable=points_permissions.EDIT_POLICY.allows(actor),
     )
 

@@ -213,8 +213,9 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
             "store_id", f"no store {data.store_id} in your scope", code=Reason.unknown_store
         )
     terms = cash.terms(session) if _pays_with_points(data) else None
-    points = _points_payment(session, data, terms) if terms else 0
-    given = _given_lines(data, terms)
+    pay_lines = _pay_lines(session, data, terms) if terms else []
+    points = _points_payment(data, terms, pay_lines) if terms else 0
+    given = _given_lines(data, terms, pay_lines)
     tier_id = _tier_discount(session, data) if data.tier_discount_amount else None
     coupons = _checked_coupons(session, data) if data.coupons else []
     if data.stored_value is not None or points:
@@ -301,7 +302,7 @@ def _pay_lines(session: Session, data: OrderCreate, terms: cash.CashTerms) -> li
     return [cash.PayLine(codes[item.sku], item.paid) for item in data.items]
 
 
-def _points_payment(session: Session, data: OrderCreate, terms: cash.CashTerms) -> int:
+def _points_payment(data: OrderCreate, terms: cash.CashTerms, pay_lines: list[cash.PayLine]) -> int:
     """The points the order's points payments burn, once the policy allows them: their fen at
     the policy's value, within its minimum, caps and share, and beside coupons only if it says
     so. Lines that name their points must name them all and in whole fen, within their
@@ -314,7 +315,6 @@ def _points_payment(session: Session, data: OrderCreate, terms: cash.CashTerms) 
             f"{fen} fen is not a whole number of points at {terms.points_per_yuan} per yuan",
             code=Reason.points_not_whole_fen,
         )
-    pay_lines = _pay_lines(session, data, terms)
     named = [item.points for item in data.items]
     if any(named):
         _check_named_points(terms, pay_lines, named, points)
@@ -356,7 +356,7 @@ def _check_named_points(
 
 
 def _line_tenders(
-    data: OrderCreate, terms: cash.CashTerms | None
+    data: OrderCreate, terms: cash.CashTerms | None, pay_lines: list[cash.PayLine]
 ) -> tuple[list[int], list[int]] | None:
     """Points and stored-value fen per line: as the lines name them, or the payments spread over
     the lines (points by what each line may take, stored value by what points leave of each);
@@ -370,9 +370,7 @@ def _line_tenders(
     elif any(item.points for item in data.items):
         points = [item.points for item in data.items]
     else:
-        lines = [cash.PayLine(item.category_code, item.paid) for item in data.items]
-        wanted = terms.points_of(data.points_fen) or 0
-        points = cash.spread(terms, lines, wanted)
+        points = cash.spread(terms, pay_lines, terms.points_of(data.points_fen) or 0)
     points_fen = [terms.fen_of(p) if terms else 0 for p in points]
     if any(named_value):
         if sum(named_value) != stored_value:
@@ -701,8 +699,10 @@ def _payments_statement(count: int, order_id: ColumnElement[int]) -> Any:
     return insert(PAYMENTS).from_select(["order_id", *(n for n, _ in PAYMENT_GIVEN)], rows)
 
 
-def _given_lines(data: OrderCreate, terms: cash.CashTerms | None) -> list[dict[str, Any]]:
-    tenders = _line_tenders(data, terms)
+def _given_lines(
+    data: OrderCreate, terms: cash.CashTerms | None, pay_lines: list[cash.PayLine]
+) -> list[dict[str, Any]]:
+    tenders = _line_tenders(data, terms, pay_lines)
     points, values = tenders or ([0] * len(data.items), [0] * len(data.items))
     return [
         {
