@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, select, update
+from sqlalchemy import Integer, Row, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 
@@ -126,7 +126,12 @@ def _member(session: Session, data: QuoteRequest) -> Buyer | None:
 def _active(session: Session, member_id: int | None, field: str) -> Buyer | None:
     if member_id is None:
         return None
-    return _buyer(member_id, session.scalar(select(registry.staff_flag(member_id))), field)
+    rows = STAFF.rows(session, {"member_id": member_id})
+    staff = rows[0][0] if rows else None
+    return _buyer(member_id, None if staff is None else bool(staff), field)
+
+
+STAFF = Prepared(lambda _: select(registry.staff_flag(bindparam("member_id", type_=Integer()))))
 
 
 def _buyer(member_id: int, is_staff: bool | None, field: str) -> Buyer:
@@ -401,18 +406,20 @@ def _basket(session: Session, data: QuoteRequest, *, by_catalog: bool) -> list[B
     """The lines with the catalog's category where it knows the sku (as the order will record
     it); an unknown sku is priced as given."""
     skus = sorted({ln.sku for ln in data.lines})
-    products = catalog.products_by_sku(session, skus) if by_catalog else {}
-    categories = catalog.category_codes(session, (p.category_id for p in products.values()))
+    known = catalog.sku_categories(session, skus) if by_catalog else {}
     found = []
     for ln in data.lines:
         line = BasketLine(
             ln.sku, ln.name or ln.sku, ln.category_code, ln.quantity, ln.unit_price, ln.member_price
         )
-        product = products.get(ln.sku)
+        product = known.get(ln.sku)
         if product is not None:
-            code = categories.get(product.category_id or 0)
-            line = replace(line, category_code=code, product_id=product.id)
-            line = replace(line, category_id=product.category_id)
+            line = replace(
+                line,
+                category_code=product.category_code,
+                product_id=product.product_id,
+                category_id=product.category_id,
+            )
         found.append(line)
     return found
 
