@@ -34,6 +34,7 @@ from tests.checkout.helpers import (
     shop,
     tier_discount,
 )
+from tests.conftest import QueryCounter
 
 PASSWORD = "246802"
 
@@ -243,3 +244,29 @@ def test_refunds_of_a_committed_order_give_back_each_lines_tenders(session: Sess
     assert _given_back(session, order_id) == half
     refund(first, 1)
     assert _given_back(session, order_id) == (out.points_used, out.stored_value_used)
+
+
+def test_statements_of_a_member_sale(session: Session, count_queries: QueryCounter) -> None:
+    """A member's basket of catalog skus without tenders: the quote reads the store, the member
+    and the catalog (one statement) and inserts the quote; its commit reads the quote (locked),
+    takes the order in as intake would and marks the quote committed."""
+    where = shop(session)
+    commit(session, quote(session, basket(where)))  # the catalog now knows the skus
+    session.flush()
+    session.expunge_all()  # the store read as a request reads it
+    count_queries.count = 0
+    quoted = quote(session, basket(where))
+    assert count_queries.count == 4
+    count_queries.count = 0
+    commit(session, quoted)
+    intake = count_queries.count - 2
+    count_queries.count = 0
+    orders.create_order(session, SYSTEM, service._order_of(quoted, _paid(quoted, "CO-X")))
+    assert intake == count_queries.count
+
+
+def _paid(out: QuoteOut, external_id: str) -> CommitRequest:
+    paid = [{"method": "wechat_pay", "amount": out.amount_due}]
+    return CommitRequest.model_validate(
+        {"quote_id": out.quote_id, "external_id": external_id, "payments": paid}
+    )

@@ -3,12 +3,12 @@ an order line with an unknown sku creates it from the line's name and category c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import Select, String, Table, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -29,6 +29,7 @@ from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.money import MAX_FEN, yuan_to_fen
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
+from patron.core.statements import Prepared
 from patron.core.tabular import (
     DEFAULT_LIMITS,
     FileLimits,
@@ -243,6 +244,44 @@ def ensure_products(session: Session, lines: Iterable[LineProduct]) -> dict[str,
 
 def products_by_sku(session: Session, skus: list[str]) -> dict[str, Product]:
     return {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(skus)))}
+
+
+@dataclass(frozen=True)
+class SkuCategory:
+    """A known sku's product and its category, as a till prices it."""
+
+    product_id: int
+    category_id: int | None
+    category_code: str | None
+
+
+# Prepared per number of skus, up to this many (a basket's); more go through Session.execute.
+PREPARED_SKUS = 16
+_sku_categories: dict[int, Prepared] = {}
+
+
+def sku_categories(session: Session, skus: list[str]) -> dict[str, SkuCategory]:
+    """The product and category of each sku the catalog knows, in one statement."""
+    if not skus:
+        return {}
+    params = {f"sku_{n}": sku for n, sku in enumerate(skus)}
+    rows: Sequence[Any]
+    if len(skus) > PREPARED_SKUS:
+        rows = session.execute(_sku_categories_query(len(skus)), params).all()
+    else:
+        statement = _sku_categories.get(len(skus))
+        if statement is None:
+            count = len(skus)
+            statement = _sku_categories[count] = Prepared(lambda _: _sku_categories_query(count))
+        rows = statement.rows(session, params)
+    return {sku: SkuCategory(pid, cid, code) for sku, pid, cid, code in rows}
+
+
+def _sku_categories_query(count: int) -> Select[tuple[str, int, int | None, str | None]]:
+    skus = [bindparam(f"sku_{n}", type_=String()) for n in range(count)]
+    joined = PRODUCTS.outerjoin(CATEGORIES, CATEGORIES.c.id == PRODUCTS.c.category_id)
+    columns = (PRODUCTS.c.sku, PRODUCTS.c.id, PRODUCTS.c.category_id, CATEGORIES.c.code)
+    return select(*columns).select_from(joined).where(PRODUCTS.c.sku.in_(skus))
 
 
 def ensure_categories(session: Session, codes: set[str]) -> dict[str, Category]:

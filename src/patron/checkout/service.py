@@ -5,13 +5,15 @@ same transaction."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import Integer, Row, Table, bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
 
 from patron.catalog import service as catalog
 from patron.checkout.errors import QuoteExpired, QuoteNotFound, QuoteStale, QuoteUsed
@@ -26,11 +28,12 @@ from patron.checkout.schemas import (
     QuoteRequest,
     TierUpgradeOut,
 )
-from patron.core import clock
+from patron.core import clock, statements
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.core.settings import get_settings
+from patron.core.statements import Prepared
 from patron.coupons import codes as coupon_codes
 from patron.coupons import holding, redemption
 from patron.coupons.models import CouponStatus
@@ -123,7 +126,12 @@ def _member(session: Session, data: QuoteRequest) -> Buyer | None:
 def _active(session: Session, member_id: int | None, field: str) -> Buyer | None:
     if member_id is None:
         return None
-    return _buyer(member_id, session.scalar(select(registry.staff_flag(member_id))), field)
+    rows = STAFF.rows(session, {"member_id": member_id})
+    staff = rows[0][0] if rows else None
+    return _buyer(member_id, None if staff is None else bool(staff), field)
+
+
+STAFF = Prepared(lambda _: select(registry.staff_flag(bindparam("member_id", type_=Integer()))))
 
 
 def _buyer(member_id: int, is_staff: bool | None, field: str) -> Buyer:
@@ -159,7 +167,7 @@ def _keep(session: Session, actor: Actor, request: dict[str, Any], out: QuoteOut
         "created_at": now,
         "expires_at": out.expires_at,
     }
-    session.execute(insert(QUOTES), [row])
+    statements.insert_rows(session, QUOTES, [row])
     return out
 
 
@@ -167,7 +175,7 @@ def replace_out(out: QuoteOut, **changes: Any) -> QuoteOut:
     return out.model_copy(update=changes)
 
 
-def present(record: Row[Any]) -> QuoteOut:
+def present(record: Row[Any] | Kept) -> QuoteOut:
     out = QuoteOut.model_validate(record.result)
     return replace_out(out, status=record.status, order_id=record.order_id)
 
@@ -175,16 +183,72 @@ def present(record: Row[Any]) -> QuoteOut:
 KEPT = ("id", "store_id", "member_id", "status", "order_id", "expires_at", "request", "result")
 
 
-def _find(session: Session, actor: Actor, quote_id: str, *, lock: bool = False) -> Row[Any]:
-    """The quote; for its commit locked, and with whether its member is (active) staff."""
-    columns = [QUOTES.c[name] for name in KEPT]
-    if lock:
-        columns.append(registry.staff_flag(QUOTES.c.member_id).label("is_staff"))
-    query = select(*columns).where(QUOTES.c.id == quote_id)
-    record = session.execute(query.with_for_update(of=QUOTES) if lock else query).first()
+@dataclass(frozen=True)
+class Kept:
+    """A quote as its commit reads it, locked, with whether its member is (active) staff."""
+
+    id: str
+    store_id: int
+    member_id: int | None
+    status: str
+    order_id: int | None
+    expires_at: datetime
+    request: dict[str, Any]
+    result: dict[str, Any]
+    is_staff: bool | None
+
+
+def _find(session: Session, actor: Actor, quote_id: str) -> Row[Any]:
+    query = select(*(QUOTES.c[name] for name in KEPT)).where(QUOTES.c.id == quote_id)
+    record = session.execute(query).first()
     if record is None or not actor.sees_store(record.store_id):
         raise QuoteNotFound(f"no quote {quote_id}")
     return record
+
+
+def _locked_statement(_: Session) -> ClauseElement:
+    staff = registry.staff_flag(QUOTES.c.member_id).label("is_staff")
+    query = select(*(QUOTES.c[name] for name in KEPT), staff)
+    return query.where(QUOTES.c.id == bindparam("id")).with_for_update(of=QUOTES)
+
+
+LOCK = Prepared(_locked_statement)
+COMMITTED = Prepared(
+    lambda _: (
+        update(QUOTES)
+        .where(QUOTES.c.id == bindparam("quote_id"))
+        .values(status=bindparam("status"), order_id=bindparam("order_id"))
+    )
+)
+
+
+def _lock(session: Session, actor: Actor, quote_id: str) -> Kept:
+    """The quote, locked for its commit: one prepared statement, whose rows come back as the
+    driver gives them (JSON text and naive times on SQLite)."""
+    rows = LOCK.rows(session, {"id": quote_id})
+    if not rows or not actor.sees_store(rows[0][1]):
+        raise QuoteNotFound(f"no quote {quote_id}")
+    qid, store_id, member_id, status, order_id, expires_at, request, result, staff = rows[0]
+    return Kept(
+        qid,
+        store_id,
+        member_id,
+        status,
+        order_id,
+        _moment(expires_at),
+        _document(request),
+        _document(result),
+        None if staff is None else bool(staff),
+    )
+
+
+def _moment(value: datetime | str) -> datetime:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _document(value: dict[str, Any] | str) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 # --- commit -----------------------------------------------------------------------------------
@@ -236,7 +300,7 @@ class Committed:
 def commit(session: Session, actor: Actor, data: CommitRequest) -> Committed:
     """Record the quoted basket as one order, re-priced under the member's locks first: 409
     quote_stale with the fresh quote (kept, nothing else written) when anything changed."""
-    record = _find(session, actor, data.quote_id, lock=True)
+    record = _lock(session, actor, data.quote_id)
     if record.status == QuoteStatus.committed.value:
         raise QuoteUsed(f"quote {record.id} made order {record.order_id}", order_id=record.order_id)
     if clock.now() >= record.expires_at:
@@ -253,7 +317,7 @@ def commit(session: Session, actor: Actor, data: CommitRequest) -> Committed:
         )
     order = orders.create_order(session, actor, _order_of(kept, data))
     committed = {"status": QuoteStatus.committed.value, "order_id": order.id}
-    session.execute(update(QUOTES).where(QUOTES.c.id == record.id).values(committed))
+    COMMITTED.run(session, {"quote_id": record.id, **committed})
     return Committed(order, replace_out(kept, **committed))
 
 
@@ -342,18 +406,20 @@ def _basket(session: Session, data: QuoteRequest, *, by_catalog: bool) -> list[B
     """The lines with the catalog's category where it knows the sku (as the order will record
     it); an unknown sku is priced as given."""
     skus = sorted({ln.sku for ln in data.lines})
-    products = catalog.products_by_sku(session, skus) if by_catalog else {}
-    categories = catalog.category_codes(session, (p.category_id for p in products.values()))
+    known = catalog.sku_categories(session, skus) if by_catalog else {}
     found = []
     for ln in data.lines:
         line = BasketLine(
             ln.sku, ln.name or ln.sku, ln.category_code, ln.quantity, ln.unit_price, ln.member_price
         )
-        product = products.get(ln.sku)
+        product = known.get(ln.sku)
         if product is not None:
-            code = categories.get(product.category_id or 0)
-            line = replace(line, category_code=code, product_id=product.id)
-            line = replace(line, category_id=product.category_id)
+            line = replace(
+                line,
+                category_code=product.category_code,
+                product_id=product.product_id,
+                category_id=product.category_id,
+            )
         found.append(line)
     return found
 
