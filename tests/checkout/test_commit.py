@@ -18,6 +18,7 @@ from patron.core import clock
 from patron.core.actor import SYSTEM
 from patron.core.errors import InvalidInput
 from patron.coupons.models import Coupon
+from patron.members import codes as member_codes
 from patron.orders import service as orders
 from patron.orders.models import Order, OrderLine
 from patron.orders.schemas import RefundCreate
@@ -25,6 +26,7 @@ from patron.points import burning
 from patron.points import queries as points_queries
 from patron.points.models import PointsEntry
 from patron.stored_value import payments
+from patron.stored_value.errors import VerificationRequired
 from patron.stored_value.models import StoredValueAccount, StoredValueEntry
 from tests.checkout.helpers import (
     basket,
@@ -95,6 +97,24 @@ def test_stored_value_is_debited_with_the_commits_verification(session: Session)
         out.stored_value_principal,
         out.stored_value_bonus,
     )
+
+
+def test_a_payer_verified_at_the_quote_is_not_asked_again(session: Session) -> None:
+    """The member's code, scanned with the quote, pays once: the commit takes the quote's word
+    for it (the code is spent). A quote without a verification needs one at the commit."""
+    where = shop(session)
+    load(session, where.member, where.store, 10_000)
+    code = member_codes.issue_code(session, SYSTEM, where.member.id).code
+    out = quote(session, basket(where, stored_value=3000, verification={"member_code": code}))
+    assert out.verified
+    commit(session, out)
+    account = session.get(StoredValueAccount, where.member.id, populate_existing=True)
+    assert account is not None
+    assert account.principal == 7000
+    unproven = quote(session, basket(where, stored_value=1000))
+    assert not unproven.verified
+    with pytest.raises(VerificationRequired):
+        commit(session, unproven)
 
 
 def test_payments_must_add_up_to_the_amount_due(session: Session) -> None:

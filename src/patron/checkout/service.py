@@ -315,7 +315,7 @@ def commit(session: Session, actor: Actor, data: CommitRequest) -> Committed:
             f"quote {record.id} no longer holds; quote {out.quote_id} does",
             quote=out.model_dump(mode="json"),
         )
-    order = orders.create_order(session, actor, _order_of(kept, data))
+    order = orders.create_order(session, actor, _order_of(kept, data), payer_proven=kept.verified)
     committed = {"status": QuoteStatus.committed.value, "order_id": order.id}
     COMMITTED.run(session, {"quote_id": record.id, **committed})
     return Committed(order, replace_out(kept, **committed))

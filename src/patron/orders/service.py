@@ -202,11 +202,14 @@ class TakenOrder:
     status: str = OrderStatus.completed.value
 
 
-def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrder:
+def create_order(
+    session: Session, actor: Actor, data: OrderCreate, *, payer_proven: bool = False
+) -> TakenOrder:
     """Take an order in: the store, member and duplicate checks ride on the order's insert and
     the product lookup on the lines' insert; only a refused order spends queries on why. Points
     and stored value that pay for it are checked (policy, verification, balance under the
-    account's lock) before the order is written and taken after it, tied to it."""
+    account's lock) before the order is written and taken after it, tied to it.
+    `payer_proven`: the checkout verified the stored-value payer at its quote."""
     total = check_amounts(data)
     if not actor.sees_store(data.store_id):
         raise InvalidInput(
@@ -221,7 +224,7 @@ def create_order(session: Session, actor: Actor, data: OrderCreate) -> TakenOrde
     if data.stored_value is not None or points:
         _check_not_taken(session, data)
     # Before anything is written: a failed verification is kept (counted) with the refusal.
-    payer = _stored_value_payer(session, data)
+    payer = _stored_value_payer(session, data, payer_proven)
     burner = _points_payer(session, data, points)
     after = {"external_id": data.external_id, "total": total, "member_id": data.member_id}
     entry = audit.entry_values(
@@ -439,7 +442,7 @@ def _check_not_taken(session: Session, data: OrderCreate) -> None:
 
 
 def _stored_value_payer(
-    session: Session, data: OrderCreate
+    session: Session, data: OrderCreate, proven: bool
 ) -> tuple[StoredValueAccount, int] | None:
     """The paying member's account, locked, verified and holding the order's stored-value
     payments, and their fen; None when the order has none."""
@@ -449,7 +452,8 @@ def _stored_value_payer(
     assert data.member_id is not None  # the schema says so
     amount, given = paying
     verification = sv_payments.Verification(given.member_code, given.password) if given else None
-    return sv_payments.authorize(session, data.member_id, amount, verification), amount
+    account = sv_payments.authorize(session, data.member_id, amount, verification, proven=proven)
+    return account, amount
 
 
 def _points_payer(session: Session, data: OrderCreate, points: int) -> PointsAccount | None:

@@ -57,17 +57,27 @@ def locked_until(account: StoredValueAccount | None) -> datetime | None:
 
 
 def authorize(
-    session: Session, member_id: int, amount: int, verification: Verification | None
+    session: Session,
+    member_id: int,
+    amount: int,
+    verification: Verification | None,
+    *,
+    proven: bool = False,
 ) -> StoredValueAccount:
     """The member's account, locked, once the member is verified and holds `amount` fen.
-    422 verification_required; 423 stored_value_locked; 422 verification_failed (counted; the
-    last allowed failure locks instead); 422 member_code_used (a code pays once; not counted);
-    409 insufficient_balance."""
-    if verification is None or not (verification.member_code or verification.password):
-        raise VerificationRequired(f"say who pays the {amount} fen: member code or password")
-    early = _check_before_lock(session, member_id, verification)
-    account = ledger.lock_accounts(session, [member_id], active=True)[member_id]
-    _verify(session, account, verification, early)
+    `proven`: the member was verified for this payment already (a checkout quote took their
+    code or password); the service's word, never a request's. 422 verification_required; 423
+    stored_value_locked; 422 verification_failed (counted; the last allowed failure locks
+    instead); 422 member_code_used (a code pays once; not counted); 409 insufficient_balance."""
+    if proven and verification is None:
+        account = ledger.lock_accounts(session, [member_id], active=True)[member_id]
+        _refuse_while_locked(account)
+    else:
+        if verification is None or not (verification.member_code or verification.password):
+            raise VerificationRequired(f"say who pays the {amount} fen: member code or password")
+        early = _check_before_lock(session, member_id, verification)
+        account = ledger.lock_accounts(session, [member_id], active=True)[member_id]
+        _verify(session, account, verification, early)
     ledger.check_balance(account, amount)
     return account
 
@@ -131,12 +141,7 @@ def _verify(
 ) -> None:
     """On the locked account: refuse while locked, count a wrong answer, take a member code
     once; a right answer clears the failures."""
-    until = locked_until(account)
-    if until is not None:
-        raise StoredValueLocked(
-            f"stored-value payments locked until {until.isoformat()}",
-            locked_until=until.isoformat(),
-        )
+    _refuse_while_locked(account)
     if given.member_code:
         _take_code(session, account, given.member_code)
     elif not _password_right(account, given.password or "", early):
@@ -144,6 +149,15 @@ def _verify(
     if account.failed_verifications or account.locked_until is not None:
         account.failed_verifications = 0
         account.locked_until = None
+
+
+def _refuse_while_locked(account: StoredValueAccount) -> None:
+    until = locked_until(account)
+    if until is not None:
+        raise StoredValueLocked(
+            f"stored-value payments locked until {until.isoformat()}",
+            locked_until=until.isoformat(),
+        )
 
 
 def _take_code(session: Session, account: StoredValueAccount, code: str) -> None:
