@@ -50,8 +50,6 @@ from patron.points.rules import active_rules
 from patron.stored_value import ledger as sv_ledger
 from patron.stored_value import payments as sv_payments
 from patron.stored_value import queries as sv_queries
-from patron.stores import service as stores
-from patron.stores.models import StoreStatus
 from patron.tiers import benefits, growth, standing
 from patron.tiers.ladder import base, earned, ladder
 from patron.tiers.program import program
@@ -68,7 +66,7 @@ QUOTES = cast(Table, CheckoutQuote.__table__)
 def quote(session: Session, actor: Actor, data: QuoteRequest) -> QuoteOut:
     """Price the basket and keep the quote; nothing else is written (but a stored-value
     verification given with it, which counts as at the till)."""
-    _check_store(session, actor, data.store_id)
+    orders.check_store(session, actor, data.store_id)
     member = _member(session, data)
     request = _kept_request(data, member)
     asked, priced = _price(session, request, member, locked=False)
@@ -88,17 +86,6 @@ def quote(session: Session, actor: Actor, data: QuoteRequest) -> QuoteOut:
 
 def get_quote(session: Session, actor: Actor, quote_id: str) -> QuoteOut:
     return present(_find(session, actor, quote_id))
-
-
-def _check_store(session: Session, actor: Actor, store_id: int) -> None:
-    try:
-        store = stores.get_store(session, actor, store_id)
-    except stores.StoreNotFound as exc:
-        raise InvalidInput(
-            "store_id", f"no store {store_id} in your scope", code=Reason.unknown_store
-        ) from exc
-    if store.status != StoreStatus.open:
-        raise InvalidInput("store_id", f"store {store.code} is closed", code=Reason.store_closed)
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,8 @@ def check_amounts(data: OrderCreate) -> int:
     return total
 
 
-def _check_store(session: Session, actor: Actor, store_id: int) -> None:
+def check_store(session: Session, actor: Actor, store_id: int) -> None:
+    """A store in the actor's scope that is open: where a sale may be recorded."""
     try:
         store = stores.get_store(session, actor, store_id)
     except stores.StoreNotFound as exc:
@@ -622,7 +623,7 @@ def _order_insert(with_member: bool, with_tier: bool) -> Prepared:
 
 def _refusal(session: Session, actor: Actor, data: OrderCreate) -> NoReturn:
     """Why the order's insert wrote nothing: the store, the member, or the order exists."""
-    _check_store(session, actor, data.store_id)
+    check_store(session, actor, data.store_id)
     _check_member(session, data.member_id)
     existing = find_by_external_id(session, data.store_id, data.external_id)
     raise OrderExists(
