@@ -115,12 +115,11 @@ def price(lines: Sequence[BasketLine], held: Holdings, points: Wanted, stored: W
     tier = _tier_discounts(lines, held, excluded)
     amounts = [ln.list_amount - t for ln, t in zip(lines, tier, strict=True)]
     final = [(c, _evaluate(c, lines, amounts, held.context)) for c, _ in applied]
-    coupon = _allocate_coupons(lines, amounts, final, held.context.shipping_sku)
+    coupon, granted = _allocate_coupons(lines, amounts, final, held.context.shipping_sku)
     paid = [a - c for a, c in zip(amounts, coupon, strict=True)]
     _check_total(sum(paid))
-    by_code = {c.code: o.discount for c, o in final}
-    offers = [Offer(o.code, o.applied, by_code.get(o.code, o.discount), o.refusal) for o in offers]
-    drawn = _points(lines, paid, held, points, with_coupons=bool(final))
+    offers = [_granted(o, granted) for o in offers]
+    drawn = _points(lines, paid, held, points, with_coupons=bool(granted))
     points_fen = [held.cash.fen_of(p) for p in drawn]
     left = [p - f for p, f in zip(paid, points_fen, strict=True)]
     used = _stored_value(sum(left), held, stored)
@@ -244,17 +243,32 @@ def _allocate_coupons(
     amounts: Sequence[int],
     applied: Sequence[tuple[CouponTerms, Outcome]],
     shipping: str,
-) -> list[int]:
+) -> tuple[list[int], dict[str, int]]:
+    """Each line's coupon discount, and what each coupon takes off. Coupons are judged on the
+    order before any of them, so a later one may find its lines already paid for: it takes
+    what is left, or, being a fixed amount (满减, 代金券) that must come off whole, nothing."""
     taken = [0] * len(lines)
+    granted: dict[str, int] = {}
     for coupon, outcome in applied:
         scope = _scope(coupon, lines, shipping)
         weights = [amounts[i] - taken[i] for i in scope]
         discount = min(outcome.discount, sum(weights))
-        if not discount:
+        whole = coupon.type in (CouponType.cash_off, CouponType.voucher)
+        if not discount or (whole and discount < outcome.discount):
             continue
+        granted[coupon.code] = discount
         for i, part in zip(scope, allocate(discount, weights), strict=True):
             taken[i] += part
-    return taken
+    return taken, granted
+
+
+def _granted(offer: Offer, granted: dict[str, int]) -> Offer:
+    """The offer as the order takes it: a coupon left nothing to take off is not applied."""
+    if not offer.applied:
+        return offer
+    if offer.code not in granted:
+        return Offer(offer.code, False, offer.discount, Refusal.amount_exceeds_discounts)
+    return Offer(offer.code, True, granted[offer.code], offer.refusal)
 
 
 def _check_total(total: int) -> None:
