@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import psycopg
@@ -20,8 +21,14 @@ from sqlalchemy.orm import Session
 
 from patron import domains
 from patron.app import create_app
+from patron.console.web import LANG_COOKIE, SESSION_COOKIE
 from patron.core import clock, crypto, db, migrate, security, ttlcache
+from patron.core.actor import Role
+from patron.core.security import form_token
 from patron.core.settings import Settings
+from patron.staff import service as staff
+from patron.stores.models import Store
+from tests.factories import make_staff
 
 # The browser tests' shared fixtures (`browser`, `page`) and server, in one place.
 pytest_plugins = ["tests.browser"]
@@ -207,3 +214,22 @@ def count_queries(connection: Connection) -> Iterator[QueryCounter]:
     event.listen(connection, "before_cursor_execute", counter)
     yield counter
     event.remove(connection, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def signed_in(
+    app: FastAPI, session: Session, settings: Settings
+) -> Iterator[Callable[..., TestClient]]:
+    """`signed_in(role, stores, lang="zh")`: a console client of a new staff user; its
+    `headers["x-csrf"]` holds the form token."""
+    with ExitStack() as stack:
+
+        def client(role: Role, stores: list[Store] | None = None, lang: str = "zh") -> TestClient:
+            token = staff.issue_token(make_staff(session, role, stores), settings).token
+            test_client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
+            test_client.cookies.set(SESSION_COOKIE, token, path="/console")
+            test_client.cookies.set(LANG_COOKIE, lang, path="/console")
+            test_client.headers["x-csrf"] = form_token(settings.secret_key, token)
+            return test_client
+
+        yield client

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlalchemy import select
@@ -19,11 +17,9 @@ from sqlalchemy.orm import Session
 from patron.catalog import service as catalog
 from patron.catalog.schemas import ProductCreate
 from patron.console.i18n import has_key, translator
-from patron.console.web import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE
+from patron.console.web import CSRF_FIELD
 from patron.core import clock
 from patron.core.actor import SYSTEM, Role
-from patron.core.security import form_token
-from patron.core.settings import Settings
 from patron.coupons.evaluator import Refusal
 from patron.members import codes
 from patron.orders import presenters as order_presenters
@@ -31,33 +27,15 @@ from patron.orders.models import Order
 from patron.points import accounts as points_accounts
 from patron.points import queries as points_queries
 from patron.points.models import EntryKind
-from patron.staff import service as staff
 from patron.stored_value import payments
 from patron.stored_value.models import StoredValueAccount
 from patron.stored_value.queries import balance as balance_of
 from patron.stores.models import Store
 from tests.checkout.helpers import coupon, give_points, load, tier_discount
-from tests.factories import make_member, make_staff, make_store
+from tests.factories import make_member, make_store
 
 Client = Callable[..., TestClient]
 NOW = datetime(2026, 6, 18, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
-
-
-@pytest.fixture
-def signed_in(app: FastAPI, session: Session, settings: Settings) -> Iterator[Client]:
-    """`signed_in(role, stores, lang="zh")`: a console client of a new staff user; its
-    `headers["x-csrf"]` holds the form token."""
-    with ExitStack() as stack:
-
-        def client(role: Role, stores: list[Store] | None = None, lang: str = "zh") -> TestClient:
-            token = staff.issue_token(make_staff(session, role, stores), settings).token
-            test_client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
-            test_client.cookies.set(SESSION_COOKIE, token, path="/console")
-            test_client.cookies.set(LANG_COOKIE, lang, path="/console")
-            test_client.headers["x-csrf"] = form_token(settings.secret_key, token)
-            return test_client
-
-        yield client
 
 
 @pytest.fixture(autouse=True)

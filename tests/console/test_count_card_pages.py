@@ -5,45 +5,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from patron.console.web import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE
+from patron.console.web import CSRF_FIELD
 from patron.core import clock
 from patron.core.actor import SYSTEM, Role
-from patron.core.security import form_token
-from patron.core.settings import Settings
 from patron.count_cards import cards, products, uses
 from patron.count_cards.models import CountCard, CountCardProduct, CountCardUse
-from patron.staff import service as staff
 from patron.stored_value import payments, recharges
 from patron.stored_value.models import StoredValueAccount, StoredValueEntry
-from patron.stores.models import Store
-from tests.factories import make_member, make_staff, make_store
+from tests.factories import make_member, make_store
 
 Client = Callable[..., TestClient]
 NOW = datetime(2026, 6, 18, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
-
-
-@pytest.fixture
-def signed_in(app: FastAPI, session: Session, settings: Settings) -> Iterator[Client]:
-    with ExitStack() as stack:
-
-        def client(role: Role, stores: list[Store] | None = None, lang: str = "zh") -> TestClient:
-            token = staff.issue_token(make_staff(session, role, stores), settings).token
-            test_client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
-            test_client.cookies.set(SESSION_COOKIE, token, path="/console")
-            test_client.cookies.set(LANG_COOKIE, lang, path="/console")
-            test_client.headers["x-csrf"] = form_token(settings.secret_key, token)
-            return test_client
-
-        yield client
 
 
 @pytest.fixture(autouse=True)

@@ -8,45 +8,24 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.audit.models import AuditEntry
-from patron.console.web import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE
+from patron.console.web import CSRF_FIELD
 from patron.core import clock
 from patron.core.actor import Role
-from patron.core.security import form_token
-from patron.core.settings import Settings
-from patron.staff import service as staff
-from patron.stores.models import Store
 from patron.tiers import ladder, program
 from patron.tiers.models import Tier, TierChange
-from tests.factories import make_member, make_staff, make_store
+from tests.factories import make_member, make_store
 from tests.tiers.helpers import make_ladder, order
 
 Client = Callable[..., TestClient]
 NOW = datetime(2026, 6, 18, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
-
-
-@pytest.fixture
-def signed_in(app: FastAPI, session: Session, settings: Settings) -> Iterator[Client]:
-    with ExitStack() as stack:
-
-        def client(role: Role, stores: list[Store] | None = None, lang: str = "zh") -> TestClient:
-            token = staff.issue_token(make_staff(session, role, stores), settings).token
-            test_client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
-            test_client.cookies.set(SESSION_COOKIE, token, path="/console")
-            test_client.cookies.set(LANG_COOKIE, lang, path="/console")
-            test_client.headers["x-csrf"] = form_token(settings.secret_key, token)
-            return test_client
-
-        yield client
 
 
 @pytest.fixture(autouse=True)

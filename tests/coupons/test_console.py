@@ -6,23 +6,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.console.coupon_view import Terms, card_words, face, percent_rate
 from patron.console.i18n import LOCALES, catalog, translator
-from patron.console.web import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE
+from patron.console.web import CSRF_FIELD
 from patron.core import clock
 from patron.core.actor import Role
 from patron.core.reasons import Reason
-from patron.core.security import form_token
-from patron.core.settings import Settings
 from patron.coupons import holding
 from patron.coupons.models import (
     Coupon,
@@ -34,10 +30,8 @@ from patron.coupons.models import (
     ReturnOnRefund,
     TemplateStatus,
 )
-from patron.staff import service as staff
-from patron.stores.models import Store
 from tests.conftest import QueryCounter
-from tests.factories import issue_coupon, make_coupon_template, make_member, make_staff, make_store
+from tests.factories import issue_coupon, make_coupon_template, make_member, make_store
 
 Client = Callable[..., TestClient]
 NOW = datetime(2026, 6, 18, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -48,23 +42,6 @@ REFUSALS = (
     Reason.limit_reached,
     Reason.out_of_stock,
 )
-
-
-@pytest.fixture
-def signed_in(app: FastAPI, session: Session, settings: Settings) -> Iterator[Client]:
-    """`signed_in(role, stores, lang="zh")`: a console client of a new staff user; its
-    `headers["x-csrf"]` holds the form token."""
-    with ExitStack() as stack:
-
-        def client(role: Role, stores: list[Store] | None = None, lang: str = "zh") -> TestClient:
-            token = staff.issue_token(make_staff(session, role, stores), settings).token
-            test_client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
-            test_client.cookies.set(SESSION_COOKIE, token, path="/console")
-            test_client.cookies.set(LANG_COOKIE, lang, path="/console")
-            test_client.headers["x-csrf"] = form_token(settings.secret_key, token)
-            return test_client
-
-        yield client
 
 
 @pytest.fixture(autouse=True)
