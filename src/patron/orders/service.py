@@ -321,42 +321,10 @@ def _points_payment(data: OrderCreate, terms: cash.CashTerms, pay_lines: list[ca
         )
     named = [item.points for item in data.items]
     if any(named):
-        _check_named_points(terms, pay_lines, named, points)
+        cash.check_named(terms, pay_lines, named, points)
     if points:
         cash.check(terms, pay_lines, points, with_coupons=bool(data.coupons))
     return points
-
-
-def _check_named_points(
-    terms: cash.CashTerms, pay_lines: list[cash.PayLine], named: list[int], points: int
-) -> None:
-    for index, line_points in enumerate(named):
-        if line_points % terms.unit:
-            raise InvalidInput(
-                f"items.{index}.points",
-                f"points pay in steps of {terms.unit}: {line_points} is not worth whole fen",
-                code=Reason.points_not_whole_fen,
-            )
-    if sum(named) != points:
-        raise InvalidInput(
-            "items",
-            f"the lines' points add up to {sum(named)}, the points payment is {points} points",
-            code=Reason.tenders_mismatch,
-        )
-    limits: dict[str | None, int] = defaultdict(int)
-    used: dict[str | None, int] = defaultdict(int)
-    for line, most, line_points in zip(
-        pay_lines, cash.capacities(terms, pay_lines), named, strict=True
-    ):
-        limits[line.category_code] += most
-        used[line.category_code] += terms.fen_of(line_points)
-    for code, fen in used.items():
-        if fen > limits[code]:
-            raise InvalidInput(
-                "items",
-                f"points pay {fen} fen of category {code or '(none)'}, at most {limits[code]}",
-                code=Reason.exceeds_category_cap,
-            )
 
 
 def _line_tenders(

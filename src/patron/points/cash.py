@@ -130,6 +130,38 @@ def check(cash: CashTerms, lines: Sequence[PayLine], points: int, *, with_coupon
         )
 
 
+def check_named(
+    cash: CashTerms, lines: Sequence[PayLine], named: Sequence[int], points: int
+) -> None:
+    """Points the lines name themselves: whole units each, adding up to the points payment,
+    and within each category's cap."""
+    for index, line_points in enumerate(named):
+        if line_points % cash.unit:
+            raise InvalidInput(
+                f"items.{index}.points",
+                f"points pay in steps of {cash.unit}: {line_points} is not worth whole fen",
+                code=Reason.points_not_whole_fen,
+            )
+    if sum(named) != points:
+        raise InvalidInput(
+            "items",
+            f"the lines' points add up to {sum(named)}, the points payment is {points} points",
+            code=Reason.tenders_mismatch,
+        )
+    limits: dict[str | None, int] = defaultdict(int)
+    used: dict[str | None, int] = defaultdict(int)
+    for line, most, line_points in zip(lines, capacities(cash, lines), named, strict=True):
+        limits[line.category_code] += most
+        used[line.category_code] += cash.fen_of(line_points)
+    for code, fen in used.items():
+        if fen > limits[code]:
+            raise InvalidInput(
+                "items",
+                f"points pay {fen} fen of category {code or '(none)'}, at most {limits[code]}",
+                code=Reason.exceeds_category_cap,
+            )
+
+
 def spread(cash: CashTerms, lines: Sequence[PayLine], points: int) -> list[int]:
     """Points per line, in whole units, in proportion to what each line may take."""
     caps = capacities(cash, lines)
