@@ -10,12 +10,15 @@ from patron.count_cards import models as count_card_models
 from patron.coupons import models as coupons_models
 from patron.imports import models as imports_models
 from patron.members import models as members_models
+from patron.messages import models as messages_models
 from patron.orders import models as orders_models
 from patron.points import models as points_models
+from patron.schedule import models as schedule_models
 from patron.staff import models as staff_models
 from patron.stored_value import models as stored_value_models
 from patron.stores import models as stores_models
 from patron.tiers import models as tiers_models
+from patron.webhooks import models as webhooks_models
 
 metadata = Base.metadata
 
@@ -30,11 +33,14 @@ __all__ = [
     "idempotency",
     "imports_models",
     "members_models",
+    "messages_models",
     "metadata",
     "orders_models",
     "points_models",
+    "schedule_models",
     "staff_models",
     "stored_value_models",
     "stores_models",
     "tiers_models",
+    "webhooks_models",
 ]

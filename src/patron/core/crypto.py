@@ -104,6 +104,10 @@ class EncryptedString(TypeDecorator[str]):
     impl = String(400)
     cache_ok = True
 
+    def __init__(self, length: int = 400) -> None:
+        super().__init__()
+        self.impl = String(length)
+
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else cipher().encrypt(value)
 

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+QUIET_HOURS = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"  # "21:00-09:00"
 # Imports: the row limit and the most an .xlsx may unpack to (spreadsheet bombs), by default.
 IMPORT_MAX_ROWS = 1_000_000
 IMPORT_MAX_UNPACKED_MB = 1024
@@ -75,6 +76,18 @@ class Settings(BaseSettings):
     stored_value_bonus_earns: bool = False
     # Checkout: how long a quote may be committed (PATRON_QUOTE_TTL, seconds).
     quote_ttl: int = Field(default=300, ge=1)
+    # Background work: the task queue's Redis (empty: SQLite in data_dir, consumed in-process by
+    # `patron serve`), and the public address links in messages point at.
+    redis_url: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    # Webhooks: seconds a delivery waits for its answer, and whether URLs resolving to loopback,
+    # link-local or private addresses are allowed (unset: everywhere but production).
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_private_urls: bool | None = None
+    # Marketing messages: business-time quiet hours (deferred, not dropped) and how many one
+    # member may get per channel in 7 days.
+    quiet_hours: str = Field(default="21:00-09:00", pattern=QUIET_HOURS)
+    marketing_per_week: int = Field(default=2, ge=0)
 
     @field_validator("log_level")
     @classmethod
