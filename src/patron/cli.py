@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
 from patron import domains
-from patron.core import clock, crypto, db, events, migrate
+from patron.core import clock, crypto, db, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.errors import PatronError
 from patron.core.settings import ConfigurationError, get_settings
@@ -512,39 +512,57 @@ def checkout_quote(
 
 
 @jobs_app.command("run")
-def jobs_run(now: NowOption = None) -> None:
-    """Run the scheduled work as of now (or --now): release and expire points, note expiries,
-    expire coupons and note those expiring within 3 days, lapse ended paid memberships, review
-    tiers due and give birthday gifts, forget sign-outs of expired tokens,
-    prune delivered outbox events past their retention."""
-    from patron.coupons import jobs as coupon_jobs
-    from patron.points import jobs
-    from patron.staff import jobs as staff_jobs
-    from patron.tiers import jobs as tier_jobs
+def jobs_run(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Jobs to run (default: all, in order).")
+    ] = None,
+    now: NowOption = None,
+) -> None:
+    """Run scheduled jobs now, as of now (or --now), each with a run record: all of them in
+    order (see `patron jobs list`), or the named ones."""
+    from patron.schedule import service as schedule
+    from patron.schedule.errors import JobFailed
 
     if now is not None:  # `patron jobs run --now …`, as well as `patron --now … jobs run`
         clock.set_now(now if now.tzinfo else now.replace(tzinfo=clock.business_tz()))
+    chosen = [schedule.get_job(name) for name in names or []] or schedule.jobs()
+    moment = clock.now()
+    out.print(f"jobs at {moment.isoformat()}")
+    failed = False
+    for job in chosen:
+        try:
+            run = schedule.run_job(job.name, moment)
+        except JobFailed as exc:
+            err.print(f"[red]{job.name} failed:[/red] {exc.run.error}")
+            failed = True
+            continue
+        if run is not None:
+            out.print(f"{job.name}: {run.summary}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
 
-    with db.transaction() as session:
-        report = jobs.run(session, clock.now())
-        coupons = coupon_jobs.run(session, clock.now())
-        tiers = tier_jobs.run(session, clock.now())
-        forgotten = staff_jobs.forget_expired_sign_outs(session, clock.now())
-        retention = timedelta(days=get_settings().outbox_retention_days)
-        pruned = events.prune_delivered(session, clock.now(), retention)
-    out.print(
-        f"points at {clock.now().isoformat()}: {report.released_lots} lots released, "
-        f"{report.expired_lots} lots expired ({report.expired_points} points), "
-        f"{report.notices} expiry notices"
-    )
-    out.print(f"coupons: {coupons.expired} expired, {coupons.notices} expiry notices")
-    out.print(
-        f"tiers: {tiers.reviewed.reviewed} reviewed, {tiers.reviewed.downgraded} downgraded, "
-        f"{tiers.lapsed.terms} paid terms lapsed ({tiers.lapsed.changes} tiers fell back), "
-        f"{tiers.birthday_gifts} birthday gifts"
-    )
-    out.print(f"staff: {forgotten} sign-outs of expired tokens forgotten")
-    out.print(f"outbox: {pruned} delivered events older than {retention.days} days pruned")
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """Each job: its cadence (business time zone), its last run, status and summary."""
+    from patron.schedule import service as schedule
+
+    with db.transaction(read_only=True) as session:
+        last = schedule.last_runs(session)
+    table = Table("job", "cadence", "last run", "trigger", "status", "summary")
+    for job in schedule.jobs():
+        run = last.get(job.name)
+        table.add_row(
+            job.name,
+            job.cadence.label,
+            run.started_at.astimezone(clock.business_tz()).strftime("%Y-%m-%d %H:%M")
+            if run
+            else "never",
+            run.trigger if run else "",
+            run.status if run else "",
+            (run.error or run.summary) if run else "",
+        )
+    out.print(table)
 
 
 @app.command()
