@@ -160,13 +160,12 @@ def due_runs(session: Session, now: datetime) -> list[tuple[str, datetime]]:
     ]
     if not owed:
         return []
-    claimed = set(
-        session.execute(
-            select(JobRun.job, JobRun.tick).where(
-                JobRun.tick >= ticks[0], JobRun.job.in_({name for name, _ in owed})
-            )
-        ).tuples()
+    found = session.execute(
+        select(JobRun.job, JobRun.tick).where(
+            JobRun.tick >= ticks[0], JobRun.job.in_({name for name, _ in owed})
+        )
     )
+    claimed = {(name, tick) for name, tick in found}
     return [(name, tick) for name, tick in owed if (name, tick) not in claimed]
 
 
