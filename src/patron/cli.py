@@ -21,6 +21,7 @@ from patron import domains
 from patron.core import clock, crypto, db, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.errors import PatronError
+from patron.core.logging import configure_logging
 from patron.core.settings import ConfigurationError, get_settings
 from patron.imports.models import ImportKind
 
@@ -143,32 +144,92 @@ def serve(
     port: int = 8000,
     workers: int = typer.Option(1, min=1, help="Worker processes."),
     reload: bool = False,
+    background: Annotated[
+        bool | None,
+        typer.Option(
+            "--background/--no-background",
+            help="Run the task consumer, the schedule and the loops in this process "
+            "(default: when no PATRON_REDIS_URL is set; with Redis, `patron worker` does).",
+        ),
+    ] = None,
+    task_workers: int = typer.Option(2, min=1, help="Task consumer threads (with --background)."),
 ) -> None:
-    """Run the HTTP server (API, console)."""
+    """Run the HTTP server (API, console), and without Redis the background work too."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from patron.core import tasks
+    from patron.schedule.background import Background
+
     settings = get_settings()
+    configure_logging(settings.log_level)
+    tasks.configure(settings)
     base = f"http://{host}:{port}"
     out.print(f"Patron on {base}/console/  (API {base}/api/v1, env {settings.env})")
+    # Here, in the process that supervises the HTTP workers (spawned, they start no threads of
+    # this one), so the consumer and the schedule run once however many workers serve.
+    hosted = None
+    if background if background is not None else not settings.redis_url:
+        hosted = Background(workers=task_workers, schedule=True).start()
+        out.print(f"background: {task_workers} task workers, the schedule and its loops")
     options: dict[str, Any] = {
         "factory": True,
         "log_level": settings.log_level.lower(),
         "access_log": False,
     }
-    if reload:
-        uvicorn.run("patron.app:create_app", host=host, port=port, reload=True, **options)
-        return
-    from patron.serving import RecyclingProtocol
+    try:
+        if reload:
+            uvicorn.run("patron.serving:create_app", host=host, port=port, reload=True, **options)
+            return
+        from patron.serving import RecyclingProtocol
 
-    config = uvicorn.Config(
-        "patron.app:create_app", workers=workers, http=RecyclingProtocol, **options
+        config = uvicorn.Config(
+            "patron.serving:create_app", workers=workers, http=RecyclingProtocol, **options
+        )
+        sock = listening_socket(host, port)
+        if workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if hosted is not None:
+            hosted.stop()
+
+
+@app.command()
+def worker(
+    workers: int = typer.Option(2, min=1, help="Task consumer threads."),
+    schedule: bool = typer.Option(
+        False,
+        "--schedule/--no-schedule",
+        help="Also run the schedule (the minute tick) and the loops: in exactly one process.",
+    ),
+) -> None:
+    """Consume the task queue (Redis with PATRON_REDIS_URL, else SQLite in the data dir) until
+    SIGINT or SIGTERM; running tasks finish first."""
+    import signal
+    import threading
+
+    from patron.core import tasks
+    from patron.schedule.background import Background
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    tasks.configure(settings)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    storage = "Redis" if settings.redis_url else f"SQLite in {settings.data_dir}"
+    hosted = Background(workers=workers, schedule=schedule).start()
+    out.print(
+        f"worker: {workers} task workers on {storage}, schedule {'on' if schedule else 'off'}"
     )
-    sock = listening_socket(host, port)
-    if workers > 1:
-        Multiprocess(config, sockets=[sock]).run()
-    else:
-        uvicorn.Server(config).run(sockets=[sock])
+    try:
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        out.print("worker: stopping (running tasks finish first)")
+        hosted.stop()
 
 
 @user_app.command("create")
