@@ -83,12 +83,13 @@ def run_job(
     """Run the job `name` as of `now`, recorded. A scheduled run of a tick already claimed
     returns None; a failed run raises JobFailed (its record says `failed`)."""
     job = get_job(name)
+    now = now.astimezone(UTC)
     make = sessions or db.session_factory()
     with _transaction(make) as session:
         run_id = _claim(session, job.name, now, trigger, tick)
         if run_id is not None and actor is not None:
             after = {"now": now.isoformat(), "run_id": run_id}
-            audit.record(session, actor, "job.run", "job", job.name, after=after)
+            audit.record(session, actor, "schedule.run_job", "job", job.name, after=after)
     if run_id is None:
         log.info("job %s: tick %s already claimed, skipped", name, tick)
         return None
