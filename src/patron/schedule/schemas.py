@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from patron.core.moments import Moment
 from patron.schedule import registry
 from patron.schedule.models import JobRun
 
@@ -42,6 +43,6 @@ class JobOut(BaseModel):
 class JobRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    now: AwareDatetime | None = Field(
+    now: Moment | None = Field(
         default=None, description="Run as of this moment (default: the current time)."
     )
