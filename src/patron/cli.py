@@ -592,7 +592,7 @@ def jobs_run(
     failed = False
     for job in chosen:
         try:
-            run = schedule.run_job(job.name, moment)
+            run = schedule.run_job(job.name, moment, actor=SYSTEM)  # audited, as by hand
         except JobFailed as exc:
             err.print(f"[red]{job.name} failed:[/red] {exc.run.error}")
             failed = True

@@ -84,6 +84,7 @@ def run_job(
     returns None; a failed run raises JobFailed (its record says `failed`)."""
     job = get_job(name)
     now = now.astimezone(UTC)
+    tick = tick.astimezone(UTC) if tick is not None else None
     make = sessions or db.session_factory()
     with _transaction(make) as session:
         run_id = _claim(session, job.name, now, trigger, tick)
