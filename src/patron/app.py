@@ -37,6 +37,7 @@ from patron.members.api import router as members_router
 from patron.middleware import RequestContextMiddleware, TextInputMiddleware
 from patron.orders.api import router as orders_router
 from patron.points.api import router as points_router
+from patron.schedule.api import router as schedule_router
 from patron.staff.api import auth_router
 from patron.staff.api import router as staff_router
 from patron.stored_value.api import router as stored_value_router
@@ -87,6 +88,7 @@ DOMAIN_ROUTERS = (
     catalog_router,
     imports_router,
     tiers_router,
+    schedule_router,
 )
 
 

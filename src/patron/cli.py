@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,9 +18,10 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
 from patron import domains
-from patron.core import clock, crypto, db, events, migrate
+from patron.core import clock, crypto, db, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.errors import PatronError
+from patron.core.logging import configure_logging
 from patron.core.settings import ConfigurationError, get_settings
 from patron.imports.models import ImportKind
 
@@ -143,32 +144,92 @@ def serve(
     port: int = 8000,
     workers: int = typer.Option(1, min=1, help="Worker processes."),
     reload: bool = False,
+    background: Annotated[
+        bool | None,
+        typer.Option(
+            "--background/--no-background",
+            help="Run the task consumer, the schedule and the loops in this process "
+            "(default: when no PATRON_REDIS_URL is set; with Redis, `patron worker` does).",
+        ),
+    ] = None,
+    task_workers: int = typer.Option(2, min=1, help="Task consumer threads (with --background)."),
 ) -> None:
-    """Run the HTTP server (API, console)."""
+    """Run the HTTP server (API, console), and without Redis the background work too."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from patron.core import tasks
+    from patron.schedule.background import Background
+
     settings = get_settings()
+    configure_logging(settings.log_level)
+    tasks.configure(settings)
     base = f"http://{host}:{port}"
     out.print(f"Patron on {base}/console/  (API {base}/api/v1, env {settings.env})")
+    # Here, in the process that supervises the HTTP workers (spawned, they start no threads of
+    # this one), so the consumer and the schedule run once however many workers serve.
+    hosted = None
+    if background if background is not None else not settings.redis_url:
+        hosted = Background(workers=task_workers, schedule=True).start()
+        out.print(f"background: {task_workers} task workers, the schedule and its loops")
     options: dict[str, Any] = {
         "factory": True,
         "log_level": settings.log_level.lower(),
         "access_log": False,
     }
-    if reload:
-        uvicorn.run("patron.app:create_app", host=host, port=port, reload=True, **options)
-        return
-    from patron.serving import RecyclingProtocol
+    try:
+        if reload:
+            uvicorn.run("patron.serving:create_app", host=host, port=port, reload=True, **options)
+            return
+        from patron.serving import RecyclingProtocol
 
-    config = uvicorn.Config(
-        "patron.app:create_app", workers=workers, http=RecyclingProtocol, **options
+        config = uvicorn.Config(
+            "patron.serving:create_app", workers=workers, http=RecyclingProtocol, **options
+        )
+        sock = listening_socket(host, port)
+        if workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if hosted is not None:
+            hosted.stop()
+
+
+@app.command()
+def worker(
+    workers: int = typer.Option(2, min=1, help="Task consumer threads."),
+    schedule: bool = typer.Option(
+        False,
+        "--schedule/--no-schedule",
+        help="Also run the schedule (the minute tick) and the loops: in exactly one process.",
+    ),
+) -> None:
+    """Consume the task queue (Redis with PATRON_REDIS_URL, else SQLite in the data dir) until
+    SIGINT or SIGTERM; running tasks finish first."""
+    import signal
+    import threading
+
+    from patron.core import tasks
+    from patron.schedule.background import Background
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    tasks.configure(settings)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    storage = "Redis" if settings.redis_url else f"SQLite in {settings.data_dir}"
+    hosted = Background(workers=workers, schedule=schedule).start()
+    out.print(
+        f"worker: {workers} task workers on {storage}, schedule {'on' if schedule else 'off'}"
     )
-    sock = listening_socket(host, port)
-    if workers > 1:
-        Multiprocess(config, sockets=[sock]).run()
-    else:
-        uvicorn.Server(config).run(sockets=[sock])
+    try:
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        out.print("worker: stopping (running tasks finish first)")
+        hosted.stop()
 
 
 @user_app.command("create")
@@ -512,39 +573,57 @@ def checkout_quote(
 
 
 @jobs_app.command("run")
-def jobs_run(now: NowOption = None) -> None:
-    """Run the scheduled work as of now (or --now): release and expire points, note expiries,
-    expire coupons and note those expiring within 3 days, lapse ended paid memberships, review
-    tiers due and give birthday gifts, forget sign-outs of expired tokens,
-    prune delivered outbox events past their retention."""
-    from patron.coupons import jobs as coupon_jobs
-    from patron.points import jobs
-    from patron.staff import jobs as staff_jobs
-    from patron.tiers import jobs as tier_jobs
+def jobs_run(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Jobs to run (default: all, in order).")
+    ] = None,
+    now: NowOption = None,
+) -> None:
+    """Run scheduled jobs now, as of now (or --now), each with a run record: all of them in
+    order (see `patron jobs list`), or the named ones."""
+    from patron.schedule import service as schedule
+    from patron.schedule.errors import JobFailed
 
     if now is not None:  # `patron jobs run --now …`, as well as `patron --now … jobs run`
         clock.set_now(now if now.tzinfo else now.replace(tzinfo=clock.business_tz()))
+    chosen = [schedule.get_job(name) for name in names or []] or schedule.jobs()
+    moment = clock.now()
+    out.print(f"jobs at {moment.isoformat()}")
+    failed = False
+    for job in chosen:
+        try:
+            run = schedule.run_job(job.name, moment, actor=SYSTEM)  # audited, as by hand
+        except JobFailed as exc:
+            err.print(f"[red]{job.name} failed:[/red] {exc.run.error}")
+            failed = True
+            continue
+        if run is not None:
+            out.print(f"{job.name}: {run.summary}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
 
-    with db.transaction() as session:
-        report = jobs.run(session, clock.now())
-        coupons = coupon_jobs.run(session, clock.now())
-        tiers = tier_jobs.run(session, clock.now())
-        forgotten = staff_jobs.forget_expired_sign_outs(session, clock.now())
-        retention = timedelta(days=get_settings().outbox_retention_days)
-        pruned = events.prune_delivered(session, clock.now(), retention)
-    out.print(
-        f"points at {clock.now().isoformat()}: {report.released_lots} lots released, "
-        f"{report.expired_lots} lots expired ({report.expired_points} points), "
-        f"{report.notices} expiry notices"
-    )
-    out.print(f"coupons: {coupons.expired} expired, {coupons.notices} expiry notices")
-    out.print(
-        f"tiers: {tiers.reviewed.reviewed} reviewed, {tiers.reviewed.downgraded} downgraded, "
-        f"{tiers.lapsed.terms} paid terms lapsed ({tiers.lapsed.changes} tiers fell back), "
-        f"{tiers.birthday_gifts} birthday gifts"
-    )
-    out.print(f"staff: {forgotten} sign-outs of expired tokens forgotten")
-    out.print(f"outbox: {pruned} delivered events older than {retention.days} days pruned")
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """Each job: its cadence (business time zone), its last run, status and summary."""
+    from patron.schedule import service as schedule
+
+    with db.transaction(read_only=True) as session:
+        last = schedule.last_runs(session)
+    table = Table("job", "cadence", "last run", "trigger", "status", "summary")
+    for job in schedule.jobs():
+        run = last.get(job.name)
+        table.add_row(
+            job.name,
+            job.cadence.label,
+            run.started_at.astimezone(clock.business_tz()).strftime("%Y-%m-%d %H:%M")
+            if run
+            else "never",
+            run.trigger if run else "",
+            run.status if run else "",
+            (run.error or run.summary) if run else "",
+        )
+    out.print(table)
 
 
 @app.command()

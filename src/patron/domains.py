@@ -9,6 +9,13 @@ import importlib
 
 HOOKED_MODULES = (
     "patron.models",
+    # The scheduled jobs, registered in the order `patron jobs run` runs them.
+    "patron.points.jobs",
+    "patron.coupons.jobs",
+    "patron.tiers.jobs",
+    "patron.staff.jobs",
+    "patron.schedule.jobs",
+    "patron.schedule.tasks",
     "patron.members.merge",
     "patron.members.privacy",
     "patron.members.timeline",

@@ -1,13 +1,28 @@
 """How `patron serve` talks HTTP: uvicorn's httptools protocol, each keep-alive connection
-closed after `PATRON_REQUESTS_PER_CONNECTION` requests (what nginx calls `keepalive_requests`)."""
+closed after `PATRON_REQUESTS_PER_CONNECTION` requests (what nginx calls `keepalive_requests`);
+and the app each of its worker processes builds, with the task queue pointed at its storage."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from patron.core import tasks
 from patron.core.settings import get_settings
+
+
+def create_app() -> FastAPI:
+    """The served app: as `patron.app.create_app`, but what its requests enqueue goes to the
+    queue's storage (SQLite in data_dir or Redis) for the consumer, not run in the request.
+    uvicorn's worker processes are spawned, so each configures the queue itself."""
+    from patron import app
+
+    settings = get_settings()
+    if tasks.huey.immediate:  # not yet (a worker process; `patron serve` configured its own)
+        tasks.configure(settings)
+    return app.create_app(settings)
 
 
 class RecyclingProtocol(HttpToolsProtocol):

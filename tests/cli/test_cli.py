@@ -142,7 +142,7 @@ def test_jobs_run_is_idempotent_for_a_given_now(cli_database: str) -> None:
         assert "0 lots released, 0 lots expired (0 points), 0 expiry notices" in " ".join(
             again.split()
         )
-    assert "points at 2027-11-30T16:00:00+00:00" in third
+    assert "jobs at 2027-11-30T16:00:00+00:00" in third
     assert "outbox: 0 delivered events older than 30 days pruned" in " ".join(third.split())
 
 
@@ -256,7 +256,7 @@ def test_imports_work_in_a_fresh_process(tmp_path: Path) -> None:
 )
 def test_now_takes_every_iso_form(cli_database: str, given: str, meant: str) -> None:
     invoke("db", "upgrade")
-    assert f"points at {meant}" in invoke("--now", given, "jobs", "run")
+    assert f"jobs at {meant}" in invoke("--now", given, "jobs", "run")
 
 
 def test_now_refuses_what_is_not_a_time(cli_database: str) -> None:

@@ -31,6 +31,7 @@ from patron.imports import permissions as imports
 from patron.members import permissions as members
 from patron.orders import permissions as orders
 from patron.points import permissions as points
+from patron.schedule import permissions as schedule
 from patron.staff import permissions as staff
 from patron.stored_value import permissions as stored_value
 from patron.stores import permissions as stores
@@ -141,6 +142,9 @@ GUARDS: dict[str, Permission | None] = {
     "POST /coupon-templates/{template_id}/issue": coupons.ISSUE,
     "POST /coupon-templates/{template_id}/issue/upload": coupons.ISSUE,
     "GET /members/{member_id}/coupons": None,
+    "GET /jobs": schedule.VIEW,
+    "GET /jobs/{job_name}/runs": schedule.VIEW,
+    "POST /jobs/{job_name}/run": schedule.RUN,
     "GET /tier-program": tiers.VIEW_PROGRAM,
     "PUT /tier-program": tiers.EDIT_PROGRAM,
     "GET /tiers": tiers.VIEW,

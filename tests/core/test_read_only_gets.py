@@ -156,6 +156,7 @@ def rows(session: Session) -> dict[str, Any]:
             "card_product_id": card_product.id,
             "card_id": card.id,
             "tier_id": tier.id,
+            "job_name": "points",
             "plan_id": paid.save_plan(
                 session,
                 SYSTEM,

@@ -16,6 +16,7 @@ from patron.coupons import permissions as coupon_policy
 from patron.members import permissions as member_policy
 from patron.orders import permissions as order_policy
 from patron.points import permissions as points_policy
+from patron.schedule import permissions as schedule_policy
 from patron.staff import permissions as staff_policy
 from patron.staff.models import StaffUser
 from patron.staff.service import MANAGED_BY_STORE_MANAGER
@@ -64,6 +65,8 @@ class Permissions:
     issue_coupons: bool = _flag(coupon_policy.ISSUE)
     void_coupons: bool = _flag(coupon_policy.VOID)
     transfer_coupons: bool = _flag(coupon_policy.TRANSFER)
+    view_schedule: bool = _flag(schedule_policy.VIEW)
+    run_jobs: bool = _flag(schedule_policy.RUN)
 
     @classmethod
     def of(cls, actor: Actor) -> Permissions:

@@ -24,6 +24,7 @@ from patron.console import (
     member_stored_value_pages,
     order_pages,
     points_pages,
+    schedule_pages,
     staff_pages,
     store_pages,
     stored_value_pages,
@@ -100,6 +101,7 @@ def router() -> APIRouter:
         count_card_pages.router,
         counter_sale_pages.router,
         tier_pages.router,
+        schedule_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.

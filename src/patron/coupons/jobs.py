@@ -22,6 +22,7 @@ from patron.coupons.models import (
     ExpiryNotice,
 )
 from patron.members import merge as member_merge
+from patron.schedule import registry
 
 NOTICE_WINDOW = timedelta(days=3)
 EVENTS = cast(Table, CouponEvent.__table__)
@@ -37,6 +38,21 @@ class JobReport:
 
 def run(session: Session, now: datetime) -> JobReport:
     return JobReport(expire_due(session, now), note_expiring(session, now))
+
+
+def scheduled(session: Session, now: datetime) -> str:
+    report = run(session, now)
+    return f"{report.expired} expired, {report.notices} expiry notices"
+
+
+registry.register(
+    registry.Job(
+        "coupons",
+        registry.daily(0, 5),
+        scheduled,
+        "Expire coupons past their validity, note those expiring within 3 days.",
+    )
+)
 
 
 def _due(now: datetime) -> ColumnElement[bool]:

@@ -28,6 +28,7 @@ from patron.core.db import UTCDateTime, insert_or_skip
 from patron.members import merge as member_merge
 from patron.points import accounts, settling
 from patron.points.models import ExpiryNotice, LotStatus, PointsAccount
+from patron.schedule import registry
 
 NOTICE_WINDOW = timedelta(days=30)
 NOTICES = cast(Table, ExpiryNotice.__table__)
@@ -68,6 +69,25 @@ def run(session: Session, now: datetime) -> JobReport:
     notices = note_expiring(session, now)
     pay_debts(session, now)
     return JobReport(settled.released_lots, settled.expired_lots, settled.expired_points, notices)
+
+
+def scheduled(session: Session, now: datetime) -> str:
+    report = run(session, now)
+    return (
+        f"{report.released_lots} lots released, {report.expired_lots} lots expired "
+        f"({report.expired_points} points), {report.notices} expiry notices"
+    )
+
+
+registry.register(
+    registry.Job(
+        "points",
+        registry.HOURLY,
+        scheduled,
+        "Release pending points, expire due lots, note points expiring within 30 days, "
+        "let released points pay debts.",
+    )
+)
 
 
 def _lock(session: Session, members: Select[int]) -> None:

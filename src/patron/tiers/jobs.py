@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from patron.core import clock
+from patron.schedule import registry
 from patron.tiers import birthdays, paid, review
 
 
@@ -26,3 +27,22 @@ def run(session: Session, now: datetime) -> JobReport:
     reviewed = review.run(session, now)
     gifts = birthdays.give(session, now.astimezone(clock.business_tz()).date())
     return JobReport(lapsed, reviewed, gifts)
+
+
+def scheduled(session: Session, now: datetime) -> str:
+    report = run(session, now)
+    return (
+        f"{report.reviewed.reviewed} reviewed, {report.reviewed.downgraded} downgraded, "
+        f"{report.lapsed.terms} paid terms lapsed ({report.lapsed.changes} tiers fell back), "
+        f"{report.birthday_gifts} birthday gifts"
+    )
+
+
+registry.register(
+    registry.Job(
+        "tiers",
+        registry.daily(0, 10),
+        scheduled,
+        "Lapse ended paid memberships, review tiers due, give today's birthday gifts.",
+    )
+)
