@@ -197,7 +197,9 @@ def send(
         "recipient_masked": mask_address(channel, address),
         "subject": subject[:200],
         "body": body,
-        "variables": _jsonable(given),
+        # What the template was filled with (the member's name included): SMS providers fill
+        # their own approved templates with these.
+        "variables": _jsonable(values),
         "status": decision.status.value,
         "reason": decision.reason,
         "source": source[:64],

@@ -22,6 +22,7 @@ from patron.messages.providers import (
     sign_name,
     template_code,
 )
+from patron.messages.rendering import variable_names
 
 VERSION = "2017-05-25"
 
@@ -73,7 +74,10 @@ class AliyunSms:
             "SignName": sign_name(template, config),
             "TemplateCode": code,
             "TemplateParam": json.dumps(
-                {k: str(v) for k, v in message.variables.items()}, ensure_ascii=False
+                {k: str(message.variables.get(k, "")) for k in variable_names(template.body)}
+                if template is not None
+                else {},
+                ensure_ascii=False,
             ),
         }
         params["Signature"] = signature(config["access_key_secret"], "POST", params)
