@@ -29,6 +29,7 @@ from patron.console import (
     stored_value_pages,
     stored_value_report_pages,
     tier_pages,
+    unsubscribe_pages,
 )
 from patron.console.web import (
     PREFIX,
@@ -111,5 +112,6 @@ def mount(app: FastAPI) -> None:
     # The static files go first so that the catch-all page route does not shadow them.
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
     app.include_router(router())
+    app.include_router(unsubscribe_pages.router)  # /u/<token>: e-mail List-Unsubscribe links
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(ErrorPage, error_page)

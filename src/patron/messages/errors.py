@@ -15,6 +15,11 @@ class MessageNotFound(NotFound):
     title = "Message not found"
 
 
+class MessageChannelNotFound(NotFound):
+    code = "message_channel_not_found"
+    title = "No such message channel: sms, email, wechat or webhook"
+
+
 class MessageTemplateTaken(Conflict):
     code = "message_template_taken"
     title = "A template with this code already exists for this channel"

@@ -1,37 +1,55 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from patron.core.inputs import NOT_NULL
+from patron.core.text import (
+    KEYS_CHECKED,
+    MULTI_LINE_PATTERN,
+    Label,
+    LabelOrNone,
+    MultiLine,
+    Pattern,
+    SingleLine,
+    SingleLineOrNone,
+    multi_line,
+)
 from patron.messages.kinds import Channel, Purpose, Status
+
+MultiLineOrNone = Annotated[str | None, BeforeValidator(multi_line), Pattern(MULTI_LINE_PATTERN)]
+# What a template is filled with: short texts and numbers under single-line names.
+Variables = Annotated[dict[SingleLine, SingleLine | int | float | bool], KEYS_CHECKED]
+# A channel's keys: write-only; the secrets among them are stored encrypted and shown masked.
+Config = Annotated[dict[SingleLine, SingleLine], KEYS_CHECKED]
 
 
 class TemplateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")
+    code: SingleLine = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")
     channel: Channel
     purpose: Purpose
-    name: str = Field(default="", max_length=100)
-    subject: str = Field(default="", max_length=200)
-    body: str = Field(min_length=1, max_length=4000)
-    provider_template: str = Field(default="", max_length=64)
-    sign_name: str = Field(default="", max_length=64)
+    name: Label = Field(default="", max_length=100)
+    subject: SingleLine = Field(default="", max_length=200)
+    body: MultiLine = Field(min_length=1, max_length=4000)
+    provider_template: SingleLine = Field(default="", max_length=64)
+    sign_name: Label = Field(default="", max_length=64)
     active: bool = True
 
 
 class TemplateUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    purpose: Purpose | None = None
-    name: str | None = Field(default=None, max_length=100)
-    subject: str | None = Field(default=None, max_length=200)
-    body: str | None = Field(default=None, min_length=1, max_length=4000)
-    provider_template: str | None = Field(default=None, max_length=64)
-    sign_name: str | None = Field(default=None, max_length=64)
-    active: bool | None = None
+    purpose: Annotated[Purpose | None, NOT_NULL] = None
+    name: Annotated[LabelOrNone, NOT_NULL] = Field(default=None, max_length=100)
+    subject: Annotated[SingleLineOrNone, NOT_NULL] = Field(default=None, max_length=200)
+    body: Annotated[MultiLineOrNone, NOT_NULL] = Field(default=None, min_length=1, max_length=4000)
+    provider_template: Annotated[SingleLineOrNone, NOT_NULL] = Field(default=None, max_length=64)
+    sign_name: Annotated[LabelOrNone, NOT_NULL] = Field(default=None, max_length=64)
+    active: Annotated[bool | None, NOT_NULL] = None
 
 
 class TemplateOut(BaseModel):
@@ -78,9 +96,9 @@ class MessageSend(BaseModel):
 
     member_id: int = Field(ge=1)
     channel: Channel
-    template_code: str = Field(min_length=1, max_length=64)
-    variables: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=50)
-    dedupe_key: str | None = Field(default=None, min_length=1, max_length=128)
+    template_code: SingleLine = Field(min_length=1, max_length=64)
+    variables: Variables = Field(default_factory=dict, max_length=50)
+    dedupe_key: SingleLineOrNone = Field(default=None, min_length=1, max_length=128)
 
 
 class ChannelOut(BaseModel):
@@ -96,17 +114,17 @@ class ChannelOut(BaseModel):
 class ChannelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    provider: str = Field(min_length=1, max_length=32)
+    provider: SingleLine = Field(min_length=1, max_length=32)
     enabled: bool = True
-    config: dict[str, str] = Field(default_factory=dict, max_length=20)
+    config: Config = Field(default_factory=dict, max_length=20)
 
 
 class ChannelTest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    recipient: str = Field(min_length=1, max_length=200)
-    template_code: str | None = Field(default=None, max_length=64)
-    variables: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=50)
+    recipient: SingleLine = Field(min_length=1, max_length=200)
+    template_code: SingleLineOrNone = Field(default=None, max_length=64)
+    variables: Variables = Field(default_factory=dict, max_length=50)
 
 
 class InboundResult(BaseModel):
