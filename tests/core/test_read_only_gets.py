@@ -128,6 +128,7 @@ def rows(session: Session) -> dict[str, Any]:
         session, SYSTEM, {"name": "洗车10次", "uses": 10, "price": 30000}
     )
     card = cards.sell(session, SYSTEM, member.id, store.id, card_product.id, cards.Payment("cash"))
+    message_template = _message_template(session)
     tier = ladder.save_tier(session, SYSTEM, {"code": "normal", "name": "普通", "rank": 0})
     # An import page shows an import of its own kind.
     import_ids = {
@@ -144,7 +145,13 @@ def rows(session: Session) -> dict[str, Any]:
             for kind, import_id in import_ids.items()
         }
         | {"/api/v1/coupons/{code}": {"code": coupon.code}}
-        | {"/api/v1/message-templates/{template_id}": {"template_id": _message_template(session)}}
+        | {
+            path: {"template_id": message_template}
+            for path in (
+                "/api/v1/message-templates/{template_id}",
+                "/console/messages/templates/{template_id:int}/edit",
+            )
+        }
         | {"/console/checkout/receipts/{quote_id}": {"quote_id": _sold(session, store.id)}},
         "params": {
             "store_id": store.id,
@@ -186,6 +193,7 @@ def rows(session: Session) -> dict[str, Any]:
             "lang": "en",
             "_rest": "nowhere",
             "channel": "sms",
+            "channel_name": "sms",
             "token": unsubscribe.token_for(member.id, ConsentChannel.email),
         },
     }

@@ -22,6 +22,7 @@ from patron.console import (
     member_detail_pages,
     member_pages,
     member_stored_value_pages,
+    message_pages,
     order_pages,
     points_pages,
     staff_pages,
@@ -101,6 +102,7 @@ def router() -> APIRouter:
         count_card_pages.router,
         counter_sale_pages.router,
         tier_pages.router,
+        message_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.

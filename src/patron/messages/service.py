@@ -20,12 +20,15 @@ from sqlalchemy.orm import Session
 
 from patron.core import clock
 from patron.core.db import insert_or_skip
+from patron.core.errors import InvalidInput
 from patron.core.pagination import PageResult, paginate
+from patron.core.reasons import Reason
 from patron.core.settings import get_settings
 from patron.members import consents
 from patron.members.contacts import Contact, contact_of
 from patron.members.masking import mask_email, mask_mobile, mask_value
 from patron.members.models import ConsentChannel
+from patron.members.schemas import normalize_mobile
 from patron.messages import channels, rendering
 from patron.messages.errors import (
     MessageNotFound,
@@ -324,6 +327,11 @@ def send_test(
     variables: Mapping[str, Any] | None = None,
 ) -> Message:
     """A test message to `recipient` through the channel as set now, sent in this request."""
+    if channel is Channel.sms:
+        try:
+            recipient = normalize_mobile(recipient)
+        except ValueError as exc:
+            raise InvalidInput("recipient", str(exc), code=Reason.not_a_mobile) from exc
     if template_code:
         message = send(
             session,
