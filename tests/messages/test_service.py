@@ -206,3 +206,56 @@ def test_expiry_notices_sent_once_per_notice_by_consent(
     assert rows[sms.id].status == "queued"
     assert rows[sms.id].dedupe_key.startswith("points-expiry:")  # type: ignore[union-attr]
     assert (rows[none.id].status, rows[none.id].reason) == ("skipped", "no_consent")
+
+
+def test_a_queued_message_whose_task_was_lost_goes_with_the_minute_job(
+    session: Session, log_channels: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from patron.messages import tasks
+
+    template(session)
+    member = make_member(session, consents={"sms": True})
+    monkeypatch.setattr(tasks, "deliver_message", lambda message_id: None)  # the worker died
+    message = promo(session, member.id)
+    session.commit()
+    session.refresh(message)
+    assert message.status == "queued"
+    assert jobs.send_due(session, DAYTIME) == "1 sent, 0 failed"
+    assert jobs.send_due(session, DAYTIME) == "0 sent, 0 failed"  # once
+
+
+def test_delivery_waits_for_the_outermost_commit(session: Session, log_channels: None) -> None:
+    """A savepoint's release (unique_or, the console's attempt) is not the commit: the message
+    is delivered only after the transaction that wrote it has committed."""
+    template(session)
+    member = make_member(session, consents={"sms": True})
+    message = promo(session, member.id)
+    with session.begin_nested():
+        session.flush()
+    session.refresh(message)
+    assert message.status == "queued"
+    session.commit()
+    session.refresh(message)
+    assert message.status == "sent"
+
+
+def test_erasure_strips_messages_and_merge_moves_them(
+    session: Session, log_channels: None
+) -> None:
+    from patron.core.actor import SYSTEM
+    from patron.members import merge, privacy
+
+    template(session)
+    kept = make_member(session, name="赵六", consents={"sms": True})
+    gone = make_member(session, name="钱七", consents={"sms": True})
+    clock.set_now(NIGHT)
+    deferred = promo(session, gone.id)
+    moved = promo(session, kept.id)
+    survivor = make_member(session)
+    merge.merge_members(session, SYSTEM, kept.id, survivor.id)
+    privacy.erase_member(session, SYSTEM, gone.id, "PIPL")
+    session.refresh(deferred)
+    session.refresh(moved)
+    assert (deferred.status, deferred.reason) == ("skipped", "member_inactive")
+    assert (deferred.recipient, deferred.body, deferred.variables) == (None, "", {})
+    assert moved.member_id == survivor.id
