@@ -110,8 +110,10 @@ def test_quiet_hours_defer_then_the_minute_job_sends(session: Session, log_chann
     assert message.status == "deferred"
     # 09:00 next morning, Shanghai.
     assert message.send_after == datetime(2026, 6, 2, 1, 0, tzinfo=UTC)
-    assert jobs.send_due(session, NIGHT + timedelta(hours=1)) == "0 sent, 0 failed"
-    assert jobs.send_due(session, message.send_after) == "1 sent, 0 failed"
+    assert jobs.send_due(session, NIGHT + timedelta(hours=1)) == "0 due"
+    clock.set_now(message.send_after)
+    assert jobs.send_due(session, message.send_after) == "1 due"
+    session.commit()  # the run's commit hands it to the queue
     session.refresh(message)
     assert message.status == "sent"
 
@@ -215,13 +217,18 @@ def test_a_queued_message_whose_task_was_lost_goes_with_the_minute_job(
 
     template(session)
     member = make_member(session, consents={"sms": True})
+    worker = tasks.deliver_message
     monkeypatch.setattr(tasks, "deliver_message", lambda message_id: None)  # the worker died
     message = promo(session, member.id)
     session.commit()
     session.refresh(message)
     assert message.status == "queued"
-    assert jobs.send_due(session, DAYTIME) == "1 sent, 0 failed"
-    assert jobs.send_due(session, DAYTIME) == "0 sent, 0 failed"  # once
+    monkeypatch.setattr(tasks, "deliver_message", worker)  # a worker runs again
+    assert jobs.send_due(session, DAYTIME) == "1 due"
+    session.commit()
+    session.refresh(message)
+    assert (message.status, message.attempts) == ("sent", 1)
+    assert jobs.send_due(session, DAYTIME) == "0 due"
 
 
 def test_delivery_waits_for_the_outermost_commit(session: Session, log_channels: None) -> None:
@@ -239,9 +246,7 @@ def test_delivery_waits_for_the_outermost_commit(session: Session, log_channels:
     assert message.status == "sent"
 
 
-def test_erasure_strips_messages_and_merge_moves_them(
-    session: Session, log_channels: None
-) -> None:
+def test_erasure_strips_messages_and_merge_moves_them(session: Session, log_channels: None) -> None:
     from patron.core.actor import SYSTEM
     from patron.members import merge, privacy
 
@@ -259,3 +264,28 @@ def test_erasure_strips_messages_and_merge_moves_them(
     assert (deferred.status, deferred.reason) == ("skipped", "member_inactive")
     assert (deferred.recipient, deferred.body, deferred.variables) == (None, "", {})
     assert moved.member_id == survivor.id
+
+
+def test_a_worker_dying_mid_send_leaves_the_message_to_the_minute_job(
+    session: Session, log_channels: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claimed, then the worker died before recording: nobody else takes it during its lease;
+    after the lease the minute job hands it out again and it is sent (at least once)."""
+    from patron.messages import tasks
+
+    template(session)
+    member = make_member(session, consents={"sms": True})
+    worker = tasks.deliver_message
+    monkeypatch.setattr(tasks, "deliver_message", lambda message_id: None)
+    message = promo(session, member.id)
+    session.commit()
+    assert service.claim(session, message.id, DAYTIME) is not None  # ...and the worker dies
+    session.commit()
+    monkeypatch.setattr(tasks, "deliver_message", worker)
+    assert jobs.send_due(session, DAYTIME + timedelta(minutes=1)) == "0 due"  # leased
+    later = DAYTIME + service.LEASE
+    clock.set_now(later)
+    assert jobs.send_due(session, later) == "1 due"
+    session.commit()
+    session.refresh(message)
+    assert (message.status, message.attempts) == ("sent", 2)

@@ -29,14 +29,13 @@ DUE_BATCH = 500
 
 
 def send_due(session: Session, now: datetime) -> str:
-    sent = failed = 0
-    for message_id in service.due_ids(session, now, DUE_BATCH):
-        message = service.deliver(session, message_id, now)
-        if message is not None and message.status == "sent":
-            sent += 1
-        elif message is not None and message.status == "failed":
-            failed += 1
-    return f"{sent} sent, {failed} failed"
+    """Hand each due message to the queue once this run commits: deferred ones whose quiet hours
+    are over, retries whose backoff has passed, and queued ones whose task was lost or whose
+    worker died (their lease ran out). A message handed out twice is claimed once."""
+    due = service.due_ids(session, now, DUE_BATCH)
+    for message_id in due:
+        service.enqueue(session, message_id)
+    return f"{len(due)} due"
 
 
 def notice_channel(session: Session, member_id: int) -> Channel:

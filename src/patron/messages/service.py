@@ -39,12 +39,16 @@ from patron.messages.errors import (
 from patron.messages.kinds import COUNTED, Channel, Purpose, Skip, Status
 from patron.messages.models import Message, MessageTemplate
 from patron.messages.policy import quiet_until
+from patron.messages.providers import Provider
 
 logger = logging.getLogger("patron.messages")
 MESSAGES = cast(Table, Message.__table__)
 CAP_WINDOW = timedelta(days=7)
 MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(minutes=1)  # then 2, 4, 8 minutes
+# How long a claimed message stays with the worker sending it before the minute job may hand
+# it to another (the worker died mid-send): longer than any provider call may take.
+LEASE = timedelta(minutes=5)
 TEST_TEMPLATE = "_test"
 TEST_BODY = "Patron test message / Patron 测试消息"
 
@@ -255,24 +259,35 @@ def enqueue(session: Session, message_id: int) -> None:
     tasks.after_commit(session, lambda: tasks.deliver_message(message_id))
 
 
-def deliver(session: Session, message_id: int, now: datetime | None = None) -> Message | None:
-    """Send one due message through its channel's provider, once: the row is locked, and a
-    message already sent, failed, skipped or not yet due is left as it is."""
-    now = now or clock.now()
+@dataclass
+class Claim:
+    """A message taken for one delivery attempt, with what the provider needs (loaded, usable
+    after the claiming transaction has ended)."""
+
+    message: Message
+    template: MessageTemplate | None
+    provider: Provider
+    config: dict[str, str]
+
+
+def claim(session: Session, message_id: int, now: datetime) -> Claim | None:
+    """Take a due message for one attempt: the row is locked, its attempt counted and a lease
+    set (send_after moves LEASE ahead), so that no other worker takes it meanwhile and a worker
+    that dies mid-send leaves it for the minute job once the lease has run out. None when the
+    message is not due (sent, failed, skipped, leased or deferred still)."""
     message = session.scalar(
         select(Message).where(Message.id == message_id).with_for_update(skip_locked=True)
     )
     if message is None or message.status not in (Status.queued.value, Status.deferred.value):
-        return message
+        return None
     if message.send_after > now:
-        return message
-    channel = Channel(message.channel)
-    sending = channels.sending_config(session, channel)
+        return None
+    sending = channels.sending_config(session, Channel(message.channel))
     if sending is None:
         message.status, message.reason = Status.skipped.value, Skip.channel_off.value
         message.recipient = None
         session.flush()
-        return message
+        return None
     provider, config = sending
     template = None
     if message.template_code != TEST_TEMPLATE:
@@ -283,26 +298,55 @@ def deliver(session: Session, message_id: int, now: datetime | None = None) -> M
             )
         )
     message.attempts += 1
+    message.send_after = now + LEASE
+    session.flush()
+    return Claim(message, template, provider, config)
+
+
+def call_provider(claimed: Claim) -> str | ProviderFailed:
+    """The provider's id for the message, or why it failed. Outside any transaction: a slow
+    provider holds no lock."""
+    message = claimed.message
     try:
-        try:
-            message.provider_message_id = provider.send(message, template, config)[:100]
-        except ProviderFailed:
-            raise
-        except Exception as exc:  # a provider's bug or an unforeseen answer: try again later
-            logger.exception("message %s: provider %s failed", message.id, provider.name)
-            raise ProviderFailed(f"{provider.name}: {type(exc).__name__}") from exc
+        return claimed.provider.send(message, claimed.template, claimed.config)[:100]
     except ProviderFailed as exc:
         logger.warning("message %s: %s", message.id, exc.detail)
-        message.error = exc.detail
-        if exc.retry and message.attempts < MAX_ATTEMPTS:
+        return exc
+    except Exception as exc:  # a provider's bug or an unforeseen answer: try again later
+        logger.exception("message %s: provider %s failed", message.id, claimed.provider.name)
+        return ProviderFailed(f"{claimed.provider.name}: {type(exc).__name__}")
+
+
+def record(
+    session: Session, message_id: int, outcome: str | ProviderFailed, now: datetime
+) -> Message | None:
+    """Keep how the attempt went: sent, queued again with a backoff (1, 2, 4, 8 minutes), or
+    failed once the provider refuses for good or the attempts are spent."""
+    message = session.get(Message, message_id, with_for_update=True)
+    if message is None or message.status not in (Status.queued.value, Status.deferred.value):
+        return message
+    if isinstance(outcome, ProviderFailed):
+        message.error = outcome.detail
+        if outcome.retry and message.attempts < MAX_ATTEMPTS:
             message.status = Status.queued.value
             message.send_after = now + RETRY_BASE * 2 ** (message.attempts - 1)
         else:
             message.status = Status.failed.value
     else:
+        message.provider_message_id = outcome
         message.status, message.sent_at, message.error = Status.sent.value, now, ""
     session.flush()
     return message
+
+
+def deliver(session: Session, message_id: int, now: datetime | None = None) -> Message | None:
+    """Claim, send and record in the caller's transaction (a test send answers how it went);
+    the queue's task does the same in three steps (`messages.tasks`)."""
+    now = now or clock.now()
+    claimed = claim(session, message_id, now)
+    if claimed is None:
+        return session.get(Message, message_id)
+    return record(session, message_id, call_provider(claimed), now)
 
 
 def due_ids(session: Session, now: datetime, limit: int = 500) -> list[int]:
