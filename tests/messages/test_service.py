@@ -289,3 +289,15 @@ def test_a_worker_dying_mid_send_leaves_the_message_to_the_minute_job(
     session.commit()
     session.refresh(message)
     assert (message.status, message.attempts) == ("sent", 2)
+
+
+def test_marketing_to_a_bare_address_has_no_consent(session: Session, log_channels: None) -> None:
+    template(session)
+    message = service.send(
+        session,
+        channel=Channel.sms,
+        template_code="promo",
+        variables={"name": "x", "offer": "y"},
+        recipient="+8613800001234",
+    )
+    assert (message.status, message.reason) == ("skipped", "no_consent")

@@ -18,6 +18,9 @@ from patron.messages.models import ChannelSetting
 from patron.messages.providers import ConfigField, Provider, registry
 
 
+_CACHE = "patron_message_channels"
+
+
 @dataclass(frozen=True)
 class ChannelView:
     channel: Channel
@@ -111,6 +114,7 @@ def put(
         {"provider": setting.provider, "enabled": setting.enabled} if setting.provider else None
     )
     setting.provider, setting.enabled = provider_name, enabled
+    session.info.pop(_CACHE, None)
     setting.config = json.dumps(merged, ensure_ascii=False)
     session.flush()
     audit.record(
@@ -131,7 +135,20 @@ def put(
 
 
 def sending_config(session: Session, channel: Channel) -> tuple[Provider, dict[str, str]] | None:
-    """The provider and its full configuration for an enabled channel; None when it is off."""
+    """The provider and its full configuration for an enabled channel; None when it is off.
+    Read once per transaction (a campaign's thousands of sends decrypt it once)."""
+    transaction = session.get_transaction()
+    held = session.info.get(_CACHE)
+    if held is None or held[0] is not transaction:
+        held = session.info[_CACHE] = (transaction, {})
+    cache: dict[Channel, tuple[Provider, dict[str, str]] | None] = held[1]
+    if channel not in cache:
+        cache[channel] = _sending_config(session, channel)
+    found: tuple[Provider, dict[str, str]] | None = cache[channel]
+    return found
+
+
+def _sending_config(session: Session, channel: Channel) -> tuple[Provider, dict[str, str]] | None:
     setting = get_setting(session, channel)
     if setting is None or not setting.enabled:
         return None

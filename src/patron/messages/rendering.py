@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from patron.messages.errors import TemplateRenderFailed
@@ -24,11 +24,16 @@ def environment() -> ImmutableSandboxedEnvironment:
     )
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    return environment().from_string(source)
+
+
 def render(source: str, variables: Mapping[str, Any]) -> str:
     """`source` with `variables`; TemplateRenderFailed (code template_render_failed) when a
     variable is missing, the syntax is wrong or the sandbox refuses an expression."""
     try:
-        return environment().from_string(source).render(dict(variables))[:MAX_BODY]
+        return _compiled(source).render(dict(variables))[:MAX_BODY]
     except TemplateError as exc:  # UndefinedError, SecurityError, TemplateSyntaxError
         raise TemplateRenderFailed(f"{type(exc).__name__}: {exc.message or exc}") from exc
 

@@ -133,7 +133,8 @@ def decide(
         return Decision(Status.skipped, Skip.channel_off)
     if not address:
         return Decision(Status.skipped, Skip.no_address)
-    if needs_consent and member_id is not None and not consented(session, member_id, channel):
+    if needs_consent and (member_id is None or not consented(session, member_id, channel)):
+        # Consent is a member's: marketing to a bare address has none to show.
         return Decision(Status.skipped, Skip.no_consent)
     if purpose is Purpose.transactional:
         return Decision(Status.queued)
