@@ -17,7 +17,6 @@ from patron.messages.kinds import PROVIDERS_BY_CHANNEL, Channel
 from patron.messages.models import ChannelSetting
 from patron.messages.providers import ConfigField, Provider, registry
 
-
 _CACHE = "patron_message_channels"
 
 
