@@ -29,7 +29,7 @@ from patron.members.contacts import Contact, contact_of
 from patron.members.masking import mask_email, mask_mobile, mask_value
 from patron.members.models import ConsentChannel
 from patron.members.schemas import normalize_mobile
-from patron.messages import channels, rendering
+from patron.messages import channels, rendering, tasks
 from patron.messages.errors import (
     MessageNotFound,
     MessageTemplateNotFound,
@@ -255,8 +255,6 @@ def _insert(session: Session, row: dict[str, Any]) -> tuple[Message, bool]:
 
 def enqueue(session: Session, message_id: int) -> None:
     """Deliver the message once the caller's transaction has committed."""
-    from patron.messages import tasks
-
     tasks.after_commit(session, lambda: tasks.deliver_message(message_id))
 
 
