@@ -301,3 +301,24 @@ def test_marketing_to_a_bare_address_has_no_consent(session: Session, log_channe
         recipient="+8613800001234",
     )
     assert (message.status, message.reason) == ("skipped", "no_consent")
+
+
+def test_a_dedupe_key_written_meanwhile_by_another_transaction(
+    session: Session, log_channels: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check before the insert saw nothing (another transaction had not committed yet):
+    the unique key decides, and the second send answers the first message, not a new one."""
+    template(session)
+    member = make_member(session, consents={"sms": True})
+    first = promo(session, member.id, dedupe_key="journey:1:member")
+    real, calls = service._existing, []
+
+    def late(s: Session, key: str) -> Message | None:
+        calls.append(key)
+        return None if len(calls) == 1 else real(s, key)  # the pre-check misses
+
+    monkeypatch.setattr(service, "_existing", late)
+    second = promo(session, member.id, dedupe_key="journey:1:member")
+    assert second.id == first.id
+    assert len(calls) == 2
+    assert session.query(Message).count() == 1
