@@ -34,6 +34,7 @@ from patron.deps import API_PREFIX, RetryLostRaces
 from patron.imports.api import router as imports_router
 from patron.imports.runner import ImportQueue
 from patron.members.api import router as members_router
+from patron.messages.api import router as messages_router
 from patron.middleware import RequestContextMiddleware, TextInputMiddleware
 from patron.orders.api import router as orders_router
 from patron.points.api import router as points_router
@@ -89,6 +90,7 @@ DOMAIN_ROUTERS = (
     imports_router,
     tiers_router,
     schedule_router,
+    messages_router,
 )
 
 

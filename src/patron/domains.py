@@ -30,6 +30,8 @@ HOOKED_MODULES = (
     "patron.tiers.hooks",
     "patron.count_cards.hooks",
     "patron.stored_value.payments",
+    "patron.messages.hooks",
+    "patron.messages.jobs",
 )
 
 

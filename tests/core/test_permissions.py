@@ -29,6 +29,7 @@ from patron.coupons import permissions as coupons
 from patron.deps import Guard, current_actor
 from patron.imports import permissions as imports
 from patron.members import permissions as members
+from patron.messages import permissions as messages
 from patron.orders import permissions as orders
 from patron.points import permissions as points
 from patron.schedule import permissions as schedule
@@ -38,9 +39,19 @@ from patron.stores import permissions as stores
 from patron.tiers import paid
 from patron.tiers import permissions as tiers
 
-PUBLIC = {"POST /auth/token"}
+PUBLIC = {"POST /auth/token", "POST /messages/inbound/sms"}
 # The permission guarding each route; None where signing in is enough.
 GUARDS: dict[str, Permission | None] = {
+    "GET /messages": messages.VIEW,
+    "POST /messages": messages.SEND,
+    "GET /message-templates": messages.VIEW,
+    "POST /message-templates": messages.EDIT_TEMPLATES,
+    "GET /message-templates/{template_id}": messages.VIEW,
+    "PATCH /message-templates/{template_id}": messages.EDIT_TEMPLATES,
+    "DELETE /message-templates/{template_id}": messages.EDIT_TEMPLATES,
+    "GET /message-channels/{channel}": messages.MANAGE_CHANNELS,
+    "PUT /message-channels/{channel}": messages.MANAGE_CHANNELS,
+    "POST /message-channels/{channel}/test": messages.MANAGE_CHANNELS,
     "POST /auth/logout": None,
     "GET /auth/me": None,
     "GET /stores": None,

@@ -31,8 +31,10 @@ from patron.imports import runner
 from patron.imports import service as imports
 from patron.imports.models import ImportKind
 from patron.members import attributes, codes, identities
-from patron.members.models import AttributeType, IdentityType
+from patron.members.models import AttributeType, ConsentChannel, IdentityType
 from patron.members.schemas import AttributeCreate, IdentityIn
+from patron.messages import unsubscribe
+from patron.messages.models import MessageTemplate
 from patron.points import rules
 from patron.points.schemas import RuleIn
 from patron.staff import service as staff
@@ -87,7 +89,8 @@ def _get_routes(app: FastAPI) -> dict[str, APIRoute]:
             continue
         module = route.endpoint.__module__
         prefix = "/console" if module.startswith("patron.console") else "/api/v1"
-        found[(prefix if module != "patron.app" else "") + route.path] = route
+        at_root = module in ("patron.app", "patron.console.unsubscribe_pages")
+        found[("" if at_root else prefix) + route.path] = route
     return found
 
 
@@ -125,6 +128,7 @@ def rows(session: Session) -> dict[str, Any]:
         session, SYSTEM, {"name": "洗车10次", "uses": 10, "price": 30000}
     )
     card = cards.sell(session, SYSTEM, member.id, store.id, card_product.id, cards.Payment("cash"))
+    message_template = _message_template(session)
     tier = ladder.save_tier(session, SYSTEM, {"code": "normal", "name": "普通", "rank": 0})
     # An import page shows an import of its own kind.
     import_ids = {
@@ -141,6 +145,13 @@ def rows(session: Session) -> dict[str, Any]:
             for kind, import_id in import_ids.items()
         }
         | {"/api/v1/coupons/{code}": {"code": coupon.code}}
+        | {
+            path: {"template_id": message_template}
+            for path in (
+                "/api/v1/message-templates/{template_id}",
+                "/console/messages/templates/{template_id:int}/edit",
+            )
+        }
         | {"/console/checkout/receipts/{quote_id}": {"quote_id": _sold(session, store.id)}},
         "params": {
             "store_id": store.id,
@@ -182,8 +193,18 @@ def rows(session: Session) -> dict[str, Any]:
             ).quote_id,
             "lang": "en",
             "_rest": "nowhere",
+            "channel": "sms",
+            "channel_name": "sms",
+            "token": unsubscribe.token_for(member.id, ConsentChannel.email),
         },
     }
+
+
+def _message_template(session: Session) -> int:
+    template = MessageTemplate(code="hello", channel="sms", purpose="marketing", body="hi")
+    session.add(template)
+    session.flush()
+    return template.id
 
 
 def _sold(session: Session, store_id: int) -> str:

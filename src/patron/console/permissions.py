@@ -14,6 +14,7 @@ from patron.core.actor import STAFF_ROLES, Actor, Role
 from patron.core.permissions import Permission
 from patron.coupons import permissions as coupon_policy
 from patron.members import permissions as member_policy
+from patron.messages import permissions as message_policy
 from patron.orders import permissions as order_policy
 from patron.points import permissions as points_policy
 from patron.schedule import permissions as schedule_policy
@@ -67,6 +68,9 @@ class Permissions:
     transfer_coupons: bool = _flag(coupon_policy.TRANSFER)
     view_schedule: bool = _flag(schedule_policy.VIEW)
     run_jobs: bool = _flag(schedule_policy.RUN)
+    view_messages: bool = _flag(message_policy.VIEW)
+    edit_message_templates: bool = _flag(message_policy.EDIT_TEMPLATES)
+    manage_message_channels: bool = _flag(message_policy.MANAGE_CHANNELS)
 
     @classmethod
     def of(cls, actor: Actor) -> Permissions:

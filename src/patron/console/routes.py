@@ -22,6 +22,7 @@ from patron.console import (
     member_detail_pages,
     member_pages,
     member_stored_value_pages,
+    message_pages,
     order_pages,
     points_pages,
     schedule_pages,
@@ -30,6 +31,7 @@ from patron.console import (
     stored_value_pages,
     stored_value_report_pages,
     tier_pages,
+    unsubscribe_pages,
 )
 from patron.console.web import (
     PREFIX,
@@ -102,6 +104,7 @@ def router() -> APIRouter:
         counter_sale_pages.router,
         tier_pages.router,
         schedule_pages.router,
+        message_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.
@@ -113,5 +116,6 @@ def mount(app: FastAPI) -> None:
     # The static files go first so that the catch-all page route does not shadow them.
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
     app.include_router(router())
+    app.include_router(unsubscribe_pages.router)  # /u/<token>: e-mail List-Unsubscribe links
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(ErrorPage, error_page)

@@ -49,6 +49,10 @@ def after_commit(session: Session, work: Callable[[], Any]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    # SQLAlchemy fires after_commit for a savepoint's release too (`begin_nested`, as
+    # `unique_or` does): the work waits for the outermost transaction's commit.
+    if session.in_nested_transaction():
+        return
     for work in session.info.pop(_AFTER_COMMIT, []):
         work()
 

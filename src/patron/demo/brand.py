@@ -8,6 +8,10 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from patron.core.actor import SYSTEM, Role
+from patron.messages import channels
+from patron.messages import templates as message_templates
+from patron.messages.kinds import Channel, Purpose
+from patron.messages.models import MessageTemplate
 from patron.staff import service as staff
 from patron.staff.schemas import StaffCreate
 from patron.stores import service as stores
@@ -119,7 +123,26 @@ def load(session: Session, only_if_empty: bool = False) -> bool:
     ]
     for person in track(people, description="demo staff", transient=True):
         staff.create_staff(session, SYSTEM, person)
+    _messages(session)
     return True
+
+
+def _messages(session: Session) -> None:
+    """Messages go to the log (nothing leaves the machine); the notices' default templates and
+    one marketing template to try consent, quiet hours and the weekly cap with."""
+    for channel in (Channel.sms, Channel.email, Channel.wechat):
+        channels.put(session, SYSTEM, channel, "log", True, {})
+    message_templates.ensure_defaults(session)
+    session.add(
+        MessageTemplate(
+            code="new_season",
+            channel=Channel.sms.value,
+            purpose=Purpose.marketing.value,
+            name="新品上市",
+            body="{{ name }}，春季新品已到店，会员专享9折。回T退订",
+        )
+    )
+    session.flush()
 
 
 def logins() -> list[tuple[str, str, str]]:

@@ -1,0 +1,28 @@
+"""The development provider: it logs the message (recipient masked) and calls it sent."""
+
+from __future__ import annotations
+
+import logging
+
+from patron.messages.models import Message, MessageTemplate
+from patron.messages.providers import INBOUND_TOKEN, ConfigField
+
+logger = logging.getLogger("patron.messages")
+
+
+class LogProvider:
+    name = "log"
+    fields: tuple[ConfigField, ...] = (INBOUND_TOKEN,)
+
+    def send(
+        self, message: Message, template: MessageTemplate | None, config: dict[str, str]
+    ) -> str:
+        logger.info(
+            "message %s (%s, %s) to %s: %s",
+            message.id,
+            message.channel,
+            message.template_code,
+            message.recipient_masked,
+            message.body,
+        )
+        return f"log-{message.id}"
