@@ -23,6 +23,7 @@ HOOKED_MODULES = (
     "patron.tiers.hooks",
     "patron.count_cards.hooks",
     "patron.stored_value.payments",
+    "patron.webhooks.jobs",
 )
 
 

@@ -47,11 +47,16 @@ class Event(Generic[PayloadT]):
 
 
 class EventType(Generic[PayloadT]):
-    """A kind of event and its subscribers, which run in the publisher's transaction."""
+    """A kind of event and its subscribers, which run in the publisher's transaction. Every
+    type made is known by name in EVENT_TYPES (what webhook endpoints may subscribe to)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.subscribers: Hook[Callable[[Session, Event[PayloadT]], None]] = Hook(name)
+        EVENT_TYPES[name] = self
+
+
+EVENT_TYPES: dict[str, EventType[Any]] = {}
 
 
 def publish(
