@@ -34,7 +34,7 @@ DAILY = 24 * 3600
 JITTER = 0.2  # each delay ± this share, so that retries after an outage do not come together
 GIVE_UP_AFTER = timedelta(days=3)  # a delivery's retries; and an endpoint failing this long
 LEASE_MARGIN = timedelta(seconds=5)
-SWEEP_GRACE = timedelta(seconds=30)  # a due delivery not taken by then is queued again
+SWEEP_GRACE = timedelta(seconds=5)  # a due delivery not taken by then is queued again
 SWEEP_LIMIT = 5000
 DISABLED_FOR_FAILURES = "failing"
 ERROR_LENGTH = 500
