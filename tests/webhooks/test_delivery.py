@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -143,7 +145,7 @@ def test_an_endpoint_that_does_not_answer_is_not_tried_again_in_the_batch(
     ids = _relayed(session, n=3)
     outcomes = _run(session, ids)
     assert [o.sent for o in outcomes] == [True, False, False]
-    assert "ConnectError" in outcomes[0].error
+    assert outcomes[0].error.startswith("ConnectionRefusedError")
     rows = [_get(session, i) for i in ids]
     assert [r.attempts for r in rows] == [1, 0, 0]
     assert {r.next_attempt_at for r in rows} == {rows[0].next_attempt_at}
@@ -206,3 +208,46 @@ def test_the_body_sent_is_the_stored_envelope(session: Session, receiver: Receiv
     [delivery_id] = _relayed(session)
     _run(session, [delivery_id])
     assert json.loads(receiver.requests[0].body) == _get(session, delivery_id).payload
+
+
+def _one_shot_server(answer: bool) -> tuple[socket.socket, int]:
+    """A server answering each connection's first request (or never), then closing it without
+    saying so: an idle keep-alive connection the receiver dropped."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                if answer:
+                    conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+                else:
+                    time.sleep(1)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, int(server.getsockname()[1])
+
+
+def test_a_connection_closed_while_idle_is_opened_again() -> None:
+    server, port = _one_shot_server(answer=True)
+    with server:
+        via = delivery.Sender(timeout=2)
+        url = f"http://127.0.0.1:{port}/hook"
+        assert via.post(url, b"{}", {})[0] == 204
+        time.sleep(0.05)  # the server has closed the connection we keep
+        assert via.post(url, b"{}", {})[0] == 204
+        via.close()
+
+
+def test_a_receiver_that_does_not_answer_times_out() -> None:
+    server, port = _one_shot_server(answer=False)
+    with server:
+        via = delivery.Sender(timeout=0.2)
+        with pytest.raises(TimeoutError):
+            via.post(f"http://127.0.0.1:{port}/hook", b"{}", {})
