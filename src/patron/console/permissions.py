@@ -21,6 +21,7 @@ from patron.staff.models import StaffUser
 from patron.staff.service import MANAGED_BY_STORE_MANAGER
 from patron.stores import permissions as store_policy
 from patron.stores.service import MANAGER_EDITABLE
+from patron.webhooks import permissions as webhook_policy
 
 STORE_FIELDS = ("name", "type", "city", "address", "phone")
 
@@ -64,6 +65,7 @@ class Permissions:
     issue_coupons: bool = _flag(coupon_policy.ISSUE)
     void_coupons: bool = _flag(coupon_policy.VOID)
     transfer_coupons: bool = _flag(coupon_policy.TRANSFER)
+    manage_webhooks: bool = _flag(webhook_policy.MANAGE)
 
     @classmethod
     def of(cls, actor: Actor) -> Permissions:

@@ -29,6 +29,7 @@ from patron.console import (
     stored_value_pages,
     stored_value_report_pages,
     tier_pages,
+    webhook_pages,
 )
 from patron.console.web import (
     PREFIX,
@@ -45,6 +46,8 @@ from patron.core import clock
 from patron.orders import service as orders
 from patron.staff import service as staff
 from patron.stores import service as stores
+from patron.webhooks import permissions as webhook_policy
+from patron.webhooks import service as webhooks
 
 home = APIRouter()
 
@@ -69,6 +72,10 @@ def dashboard(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResp
         orders_today=orders_today,
         sales_today=sales_today,
         today=today.isoformat(),
+        # HQ hears here of webhooks Patron disabled after 3 days of failures.
+        disabled=webhooks.disabled_for_failures(session)
+        if webhook_policy.MANAGE.allows(actor)
+        else [],
     )
 
 
@@ -100,6 +107,7 @@ def router() -> APIRouter:
         count_card_pages.router,
         counter_sale_pages.router,
         tier_pages.router,
+        webhook_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.
