@@ -18,6 +18,7 @@ from patron.webhooks import delivery, relay, urls
 log = logging.getLogger("patron.webhooks")
 TASK_SIZE = 50  # deliveries per task
 IDLE_SECONDS = 0.5  # the relay's pause when the outbox is drained
+JOB_ROUNDS = 20  # relay rounds the minute job takes at most in its one transaction
 
 
 @huey.task()
@@ -55,14 +56,16 @@ def schedule(retries: Sequence[tuple[int, datetime]]) -> None:
 
 
 def relay_job(session: Session, now: datetime) -> str:
+    """Up to JOB_ROUNDS rounds in the job's transaction (the loop takes any more)."""
     taken = 0
-    while True:
+    for _ in range(JOB_ROUNDS):
         one = relay.relay_round(session, now)
         taken += one.taken
         ids = one.delivery_ids
         tasks.after_commit(session, lambda ids=ids: enqueue(ids))  # type: ignore[misc]
         if not one.full:
-            return f"{taken} events dispatched"
+            break
+    return f"{taken} events dispatched"
 
 
 def relay_loop() -> float:
