@@ -251,3 +251,17 @@ def test_a_receiver_that_does_not_answer_times_out() -> None:
         via = delivery.Sender(timeout=0.2)
         with pytest.raises(TimeoutError):
             via.post(f"http://127.0.0.1:{port}/hook", b"{}", {})
+
+
+def test_finished_deliveries_are_pruned_after_the_retention(
+    session: Session, receiver: Receiver
+) -> None:
+    endpoint(session, receiver.url)
+    ids = _relayed(session, n=2)
+    _run(session, ids[:1])  # one succeeded, one still pending
+    later = clock.now() + timedelta(days=31)
+    assert delivery.prune(session, later, timedelta(days=30)) == 1
+    session.expire_all()
+    assert session.scalars(select(WebhookDelivery.id)).all() == ids[1:]
+    assert session.scalars(select(WebhookAttempt)).all() == []
+    assert jobs.prune_job(session, later) == "0 deliveries pruned"

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
@@ -374,3 +374,14 @@ def due(session: Session, now: datetime, limit: int = SWEEP_LIMIT) -> list[int]:
             .limit(limit)
         )
     )
+
+
+def prune(session: Session, now: datetime, retention: timedelta) -> int:
+    """Delete finished deliveries (with their attempts) made more than `retention` before `now`;
+    pending ones stay. Returns how many went."""
+    result = session.execute(
+        delete(DELIVERIES).where(
+            DELIVERIES.c.status != "pending", DELIVERIES.c.created_at < now - retention
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from patron.core import clock, db, tasks
 from patron.core.settings import get_settings
 from patron.core.tasks import huey
-from patron.schedule.registry import EVERY_MINUTE, Job, register, register_loop
+from patron.schedule.registry import EVERY_MINUTE, Job, daily, register, register_loop
 from patron.webhooks import delivery, relay, urls
 
 log = logging.getLogger("patron.webhooks")
@@ -82,6 +82,11 @@ def sweep_job(session: Session, now: datetime) -> str:
     return f"{len(ids)} deliveries queued again"
 
 
+def prune_job(session: Session, now: datetime) -> str:
+    retention = timedelta(days=get_settings().outbox_retention_days)
+    return f"{delivery.prune(session, now, retention)} deliveries pruned"
+
+
 register_loop("webhooks.relay", relay_loop)
 register(
     Job(
@@ -97,5 +102,13 @@ register(
         EVERY_MINUTE,
         sweep_job,
         "Queue webhook deliveries whose attempt is past due (a lost task, a killed worker).",
+    )
+)
+register(
+    Job(
+        "webhooks.prune",
+        daily(4, 30),
+        prune_job,
+        "Delete finished webhook deliveries older than PATRON_OUTBOX_RETENTION_DAYS.",
     )
 )
