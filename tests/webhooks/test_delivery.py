@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
 from patron.core import clock
-from patron.webhooks import delivery, jobs, relay, service
+from patron.webhooks import delivery, jobs, relay, service, urls
 from patron.webhooks.delivery import GIVE_UP_AFTER, next_attempt
 from patron.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests.webhooks.conftest import Receiver
@@ -265,3 +265,25 @@ def test_finished_deliveries_are_pruned_after_the_retention(
     assert session.scalars(select(WebhookDelivery.id)).all() == ids[1:]
     assert session.scalars(select(WebhookAttempt)).all() == []
     assert jobs.prune_job(session, later) == "0 deliveries pruned"
+
+
+def test_a_delivery_connects_to_the_address_checked_not_a_second_lookup(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = receiver.url.split(":")[2].split("/")[0]
+    url = f"http://hooks.example.invalid:{port}/hook"
+    via = delivery.Sender(timeout=2)
+    assert via.post(url, b"{}", {}, address="127.0.0.1")[0] == 200
+    assert receiver.requests[0].headers["host"] == f"hooks.example.invalid:{port}"
+    via.close()
+
+    def answers(address: str) -> object:
+        return lambda *args, **kwargs: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 80))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", answers("93.184.215.14"))
+    assert urls.resolve("https://hooks.example.com/x", False) == (None, "93.184.215.14")
+    assert urls.resolve("https://hooks.example.com/x", True) == (None, None)
+    monkeypatch.setattr(socket, "getaddrinfo", answers("10.0.0.7"))
+    problem, address = urls.resolve("https://hooks.example.com/x", False)
+    assert problem == "the host hooks.example.com resolves to an internal address (10.0.0.7)"
+    assert address is None

@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import random
+import socket
 import ssl
 import threading
 import time
@@ -145,16 +146,19 @@ class Sender:
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._connections: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
+        self._connections: dict[tuple[str, str, int, str | None], http.client.HTTPConnection] = {}
         self._tls = ssl.create_default_context()
 
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    def post(
+        self, url: str, body: bytes, headers: dict[str, str], address: str | None = None
+    ) -> tuple[int, str]:
         """The response's status and the start of its body; OSError and HTTPException on
-        network and protocol failures."""
+        network and protocol failures. `address`: connect there (the host's address as checked),
+        the URL's host still named in Host and TLS."""
         parts = urlsplit(url)
         https = parts.scheme == "https"
         host = parts.hostname or ""
-        key = (parts.scheme, host, parts.port or (443 if https else 80))
+        key = (parts.scheme, host, parts.port or (443 if https else 80), address)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         headers = {"user-agent": USER_AGENT, **headers}
         for fresh in (False, True):
@@ -163,13 +167,7 @@ class Sender:
             if connection is None or fresh:
                 if connection is not None:
                     connection.close()
-                connection = (
-                    http.client.HTTPSConnection(
-                        host, key[2], timeout=self.timeout, context=self._tls
-                    )
-                    if https
-                    else http.client.HTTPConnection(host, key[2], timeout=self.timeout)
-                )
+                connection = self._connect(https, host, key[2], address)
             try:
                 connection.request("POST", target, body, headers)
                 response = connection.getresponse()
@@ -188,6 +186,22 @@ class Sender:
                 self._connections[key] = connection
             return response.status, text.decode("utf-8", "replace")
         raise http.client.RemoteDisconnected("the connection closed")  # pragma: no cover
+
+    def _connect(
+        self, https: bool, host: str, port: int, address: str | None
+    ) -> http.client.HTTPConnection:
+        connection = (
+            http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._tls)
+            if https
+            else http.client.HTTPConnection(host, port, timeout=self.timeout)
+        )
+        if address is not None:
+
+            def pinned(target: tuple[str, int], *args: Any) -> socket.socket:
+                return socket.create_connection((address, target[1]), *args)
+
+            connection._create_connection = pinned  # type: ignore[attr-defined]  # noqa: SLF001
+        return connection
 
     def close(self) -> None:
         for connection in self._connections.values():
@@ -227,19 +241,16 @@ def send(
     not tried again in this batch: its other deliveries wait for the same retry."""
     via = via or sender(timeout)
     down: set[int] = set()
-    checked: dict[str, str | None] = {}
+    checked: dict[str, tuple[str | None, str | None]] = {}
     outcomes: list[Outcome] = []
     for delivery in taken:
         at = clock.now()
         if delivery.endpoint_id in down:
             outcomes.append(Outcome(delivery, at, None, 0, "", sent=False))
             continue
-        if allow_private:
-            problem = None
-        elif delivery.url in checked:
-            problem = checked[delivery.url]
-        else:
-            problem = checked[delivery.url] = urls.problem(delivery.url, allow_private)
+        if delivery.url not in checked:  # once per URL and batch
+            checked[delivery.url] = urls.resolve(delivery.url, allow_private)
+        problem, address = checked[delivery.url]
         if problem is not None:
             outcomes.append(Outcome(delivery, at, None, 0, f"refused: {problem}"))
             continue
@@ -249,7 +260,7 @@ def send(
         code: int | None = None
         error = ""
         try:
-            code, text = via.post(delivery.url, body.encode(), headers)
+            code, text = via.post(delivery.url, body.encode(), headers, address)
             if not 200 <= code < 300:
                 error = f"HTTP {code}: {text[:200]}"
         except (OSError, http.client.HTTPException) as exc:

@@ -25,27 +25,36 @@ def private_allowed(settings: Settings) -> bool:
 
 def problem(url: str, allow_private: bool) -> str | None:
     """Why Patron will not call `url`, or None when it will."""
+    return resolve(url, allow_private)[0]
+
+
+def resolve(url: str, allow_private: bool) -> tuple[str | None, str | None]:
+    """(why Patron will not call `url`, None) or (None, the address to connect to): the host's
+    first address once every address it resolves to is public, so that the connection goes where
+    the check looked (no second lookup a rebinding DNS could answer otherwise). The address is
+    None when private URLs are allowed (no lookup made)."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        return "not a URL"
+        return "not a URL", None
     if parts.scheme not in SCHEMES:
-        return "only http and https URLs"
+        return "only http and https URLs", None
     host = parts.hostname
     if not host:
-        return "the URL names no host"
+        return "the URL names no host", None
     if allow_private:
-        return None
+        return None, None
     try:
         infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        return f"the host {host} does not resolve"
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).partition("%")[0])
+        return f"the host {host} does not resolve", None
+    addresses = [str(info[4][0]).partition("%")[0] for info in infos]
+    for text in addresses:
+        address = ipaddress.ip_address(text)
         if _internal(address):
-            return f"the host {host} resolves to an internal address ({address})"
-    return None
+            return f"the host {host} resolves to an internal address ({address})", None
+    return (None, addresses[0]) if addresses else (f"the host {host} does not resolve", None)
 
 
 def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
