@@ -96,7 +96,9 @@ def test_the_envelope_masks_personal_data_unless_the_scope_is_full(session: Sess
 
 
 def test_a_full_batch_asks_for_the_next_round_at_once(session: Session) -> None:
+    assert not relay.waiting(session)
     outbox(session, n=3)
+    assert relay.waiting(session)
     assert relay.relay_round(session, clock.now(), limit=2).taken == 2
     assert relay.relay_round(session, clock.now(), limit=2).taken == 1
 

@@ -37,6 +37,12 @@ class Round:
         return self.taken >= BATCH
 
 
+def waiting(session: Session) -> bool:
+    """Whether any outbox row awaits dispatch (one index lookup)."""
+    query = select(OUTBOX.c.id).where(OUTBOX.c.delivered_at.is_(None)).limit(1)
+    return session.scalar(query) is not None
+
+
 def relay_round(session: Session, now: datetime, limit: int = BATCH) -> Round:
     query = (
         select(OUTBOX.c.id, OUTBOX.c.type, OUTBOX.c.payload, OUTBOX.c.occurred_at)
