@@ -137,3 +137,29 @@ def test_only_hq_admins_see_webhooks(signed_in: Client, session: Session) -> Non
     hook.enabled, hook.disabled_reason = False, "failing"
     session.flush()
     assert "连续失败 3 天" not in texts(manager.get("/console/").text)
+
+
+def test_all_failed_deliveries_are_sent_again_at_once(
+    signed_in: Client, session: Session, queued: list[int]
+) -> None:
+    client = signed_in(Role.hq_admin, lang="en")
+    hook = endpoint(session)
+    rows = [
+        WebhookDelivery(
+            endpoint_id=hook.id,
+            event_id=n,
+            event_type="order.completed",
+            payload={"id": f"evt_{n}"},
+            status=status,
+            error="",
+        )
+        for n, status in enumerate(["failed", "succeeded", "failed"], start=1)
+    ]
+    session.add_all(rows)
+    session.flush()
+    csrf = {CSRF_FIELD: client.headers["x-csrf"], "next": f"/console/webhooks/{hook.id}"}
+    page = client.post(f"/console/webhooks/{hook.id}/retry-failed", data=csrf)
+    assert "2 failed deliveries queued again" in texts(page.text)
+    assert queued == [rows[0].id, rows[2].id]
+    session.expire_all()
+    assert [r.status for r in rows] == ["pending", "succeeded", "pending"]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
 from patron.core import clock
+from patron.core.settings import Settings
 from patron.webhooks import delivery, jobs, relay, service, urls
 from patron.webhooks.delivery import GIVE_UP_AFTER, next_attempt
 from patron.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -254,8 +255,9 @@ def test_a_receiver_that_does_not_answer_times_out() -> None:
 
 
 def test_finished_deliveries_are_pruned_after_the_retention(
-    session: Session, receiver: Receiver
+    session: Session, receiver: Receiver, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(jobs, "get_settings", lambda: settings)
     endpoint(session, receiver.url)
     ids = _relayed(session, n=2)
     _run(session, ids[:1])  # one succeeded, one still pending

@@ -196,6 +196,22 @@ def delivery_retry(
     return redirect(back, "flash.delivery_retried", name=event_id(delivery.event_id))
 
 
+@router.post("/{webhook_id:int}/retry-failed")
+def deliveries_retry_failed(
+    webhook_id: int, session: Tx, actor: ConsoleActorDep, form: CheckedForm
+) -> Response:
+    require_console(actor, webhook_policy.MANAGE)
+    back = safe_next(form.get("next"))
+    try:
+        with attempt(session):
+            ids = webhooks.retry_failed(session, actor, webhook_id)
+    except NotFound as error:
+        raise ErrorPage(404) from error
+    except PatronError:
+        return redirect(back, "flash.error.webhook_disabled")
+    return redirect(back, "flash.deliveries_retried", name=str(len(ids)))
+
+
 def _get(session: Session, webhook_id: int) -> WebhookEndpoint:
     with error_page_on(NotFound):
         endpoint = webhooks.get(session, webhook_id)

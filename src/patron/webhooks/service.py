@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -184,3 +185,38 @@ def retry(session: Session, actor: Actor, endpoint_id: int, delivery_id: int) ->
     audit.record(session, actor, "webhook.retry", "webhook_delivery", delivery.id)
     tasks.after_commit(session, lambda: jobs.enqueue([delivery_id]))
     return delivery
+
+
+RETRY_ALL_LIMIT = 10_000
+
+
+def retry_failed(session: Session, actor: Actor, endpoint_id: int) -> list[int]:
+    """Send the endpoint's failed deliveries again (after an outage, once it answers again):
+    the oldest RETRY_ALL_LIMIT of them, queued after commit. Their ids."""
+    endpoint = get(session, endpoint_id)
+    if not endpoint.enabled:
+        raise WebhookDisabled(f"webhook {endpoint_id} is disabled; enable it first")
+    ids = list(
+        session.scalars(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == "failed")
+            .order_by(WebhookDelivery.id)
+            .limit(RETRY_ALL_LIMIT)
+        )
+    )
+    if ids:
+        session.execute(
+            sql_update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(ids))
+            .values(status="pending", next_attempt_at=clock.now())
+        )
+        audit.record(
+            session,
+            actor,
+            "webhook.retry_failed",
+            "webhook",
+            endpoint_id,
+            after={"count": len(ids)},
+        )
+        tasks.after_commit(session, lambda: jobs.enqueue(ids))
+    return ids
