@@ -289,3 +289,19 @@ def test_a_delivery_connects_to_the_address_checked_not_a_second_lookup(
     problem, address = urls.resolve("https://hooks.example.com/x", False)
     assert problem == "the host hooks.example.com resolves to an internal address (10.0.0.7)"
     assert address is None
+
+
+def test_a_delivery_never_tried_for_its_endpoint_fails_after_its_3_days(
+    session: Session,
+) -> None:
+    endpoint(session, f"http://127.0.0.1:{_closed_port()}/hook")
+    start = clock.now()
+    clock.set_now(start)
+    first, second = _relayed(session, n=2)
+    clock.set_now(start + GIVE_UP_AFTER)
+    for delivery_id in (first, second):
+        _get(session, delivery_id).next_attempt_at = clock.now()
+    session.flush()
+    outcomes = _run(session, [first, second])
+    assert [o.sent for o in outcomes] == [True, False]
+    assert [_get(session, i).status for i in (first, second)] == ["failed", "failed"]

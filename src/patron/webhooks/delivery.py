@@ -324,19 +324,24 @@ def record(
             update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id")),
             changes,
         )
-    postponed: list[tuple[int, datetime]] = []
+    # Not tried (their endpoint did not answer earlier in the batch): the endpoint's retry, or
+    # `failed` once their own 3 days are over, as if tried.
+    postponed: list[dict[str, Any]] = []
+    over: list[dict[str, Any]] = []
     for outcome in outcomes:
-        if not outcome.sent:
-            later = retry_of_endpoint.get(outcome.delivery.endpoint_id)
-            postponed.append(
-                (outcome.delivery.id, later or now + timedelta(seconds=RETRY_DELAYS[0]))
-            )
-    if postponed:
-        session.execute(
-            update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id")),
-            [{"b_id": i, "next_attempt_at": at} for i, at in postponed],
-        )
-        retries.extend(postponed)
+        if outcome.sent:
+            continue
+        delivery = outcome.delivery
+        soon = now + timedelta(seconds=RETRY_DELAYS[0])
+        later = retry_of_endpoint.get(delivery.endpoint_id, soon)
+        if later > delivery.created_at + GIVE_UP_AFTER:
+            over.append({"b_id": delivery.id, "status": "failed", "next_attempt_at": None})
+        else:
+            postponed.append({"b_id": delivery.id, "next_attempt_at": later})
+            retries.append((delivery.id, later))
+    for rows in (postponed, over):
+        if rows:
+            session.execute(update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id")), rows)
     _judge_endpoints(session, succeeded, failed_at, now)
     return retries
 
