@@ -44,6 +44,7 @@ from patron.staff.api import router as staff_router
 from patron.stored_value.api import router as stored_value_router
 from patron.stores.api import router as stores_router
 from patron.tiers.api import router as tiers_router
+from patron.webhooks.api import router as webhooks_router
 
 # A request waits this long at most for SQLite's write lock, then answers 503 with Retry-After.
 REQUEST_WRITE_WAIT_SECONDS = 5.0
@@ -91,6 +92,7 @@ DOMAIN_ROUTERS = (
     tiers_router,
     schedule_router,
     messages_router,
+    webhooks_router,
 )
 
 

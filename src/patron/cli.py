@@ -24,6 +24,7 @@ from patron.core.errors import PatronError
 from patron.core.logging import configure_logging
 from patron.core.settings import ConfigurationError, get_settings
 from patron.imports.models import ImportKind
+from patron.webhooks import cli as webhooks_cli
 
 out = Console()
 err = Console(stderr=True)
@@ -78,6 +79,7 @@ app.add_typer(checkout_app, name="checkout")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
+app.add_typer(webhooks_cli.app, name="webhooks")
 
 
 def iso_time(value: str) -> datetime:

@@ -32,6 +32,7 @@ HOOKED_MODULES = (
     "patron.stored_value.payments",
     "patron.messages.hooks",
     "patron.messages.jobs",
+    "patron.webhooks.jobs",
 )
 
 

@@ -39,3 +39,14 @@ def test_pruning_deletes_only_delivered_events_past_the_retention(session: Sessi
 
 def test_the_retention_defaults_to_30_days() -> None:
     assert Settings(secret_key="x" * 40).outbox_retention_days == 30
+
+
+def test_pruning_keeps_the_newest_row_so_that_ids_are_never_given_again(
+    session: Session,
+) -> None:
+    _event(session, "old", 40)
+    _event(session, "newest, also old", 40)
+    session.flush()
+    assert events.prune_delivered(session, clock.now(), RETENTION) == 1
+    left = session.scalars(select(OutboxEvent.entity_id)).all()
+    assert left == ["newest, also old"]

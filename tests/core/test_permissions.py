@@ -38,6 +38,7 @@ from patron.stored_value import permissions as stored_value
 from patron.stores import permissions as stores
 from patron.tiers import paid
 from patron.tiers import permissions as tiers
+from patron.webhooks import permissions as webhooks
 
 PUBLIC = {"POST /auth/token", "POST /messages/inbound/sms"}
 # The permission guarding each route; None where signing in is enough.
@@ -65,6 +66,14 @@ GUARDS: dict[str, Permission | None] = {
     "GET /api-keys": apikeys.MANAGE,
     "POST /api-keys": apikeys.MANAGE,
     "DELETE /api-keys/{key_id}": apikeys.MANAGE,
+    "GET /webhooks": webhooks.MANAGE,
+    "POST /webhooks": webhooks.MANAGE,
+    "GET /webhooks/{webhook_id}": webhooks.MANAGE,
+    "PATCH /webhooks/{webhook_id}": webhooks.MANAGE,
+    "DELETE /webhooks/{webhook_id}": webhooks.MANAGE,
+    "POST /webhooks/{webhook_id}/rotate-secret": webhooks.MANAGE,
+    "GET /webhooks/{webhook_id}/deliveries": webhooks.MANAGE,
+    "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/retry": webhooks.MANAGE,
     "GET /audit": audit.READ,
     "POST /members": members.WRITE,
     "GET /members": None,

@@ -40,6 +40,8 @@ from patron.points.schemas import RuleIn
 from patron.staff import service as staff
 from patron.stored_value import packages
 from patron.tiers import ladder, paid
+from patron.webhooks import service as webhooks
+from patron.webhooks.schemas import WebhookCreate
 from tests.conftest import _session_on
 from tests.factories import (
     issue_coupon,
@@ -168,6 +170,12 @@ def rows(session: Session) -> dict[str, Any]:
             "card_id": card.id,
             "tier_id": tier.id,
             "job_name": "points",
+            "webhook_id": webhooks.create(
+                session,
+                SYSTEM,
+                WebhookCreate(url="http://127.0.0.1:9/hook", event_types=["*"]),
+                allow_private=True,
+            )[0].id,
             "plan_id": paid.save_plan(
                 session,
                 SYSTEM,

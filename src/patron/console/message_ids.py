@@ -11,6 +11,18 @@ def N_(message_id: str) -> str:
 
 
 BUILT_IDS = (
+    N_("webhooks.pii.masked"),
+    N_("webhooks.pii.full"),
+    N_("delivery_status.pending"),
+    N_("delivery_status.succeeded"),
+    N_("delivery_status.failed"),
+    N_("flash.webhook_enabled"),
+    N_("flash.webhook_disabled"),
+    N_("error.unknown_event_type"),
+    N_("error.url_not_allowed"),
+    N_("error.webhook_not_found"),
+    N_("error.webhook_delivery_not_found"),
+    N_("error.webhook_disabled"),
     N_("role.hq_admin"),
     N_("role.hq_marketing"),
     N_("role.hq_finance"),

@@ -32,6 +32,7 @@ from patron.console import (
     stored_value_report_pages,
     tier_pages,
     unsubscribe_pages,
+    webhook_pages,
 )
 from patron.console.web import (
     PREFIX,
@@ -48,6 +49,8 @@ from patron.core import clock
 from patron.orders import service as orders
 from patron.staff import service as staff
 from patron.stores import service as stores
+from patron.webhooks import permissions as webhook_policy
+from patron.webhooks import service as webhooks
 
 home = APIRouter()
 
@@ -72,6 +75,10 @@ def dashboard(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResp
         orders_today=orders_today,
         sales_today=sales_today,
         today=today.isoformat(),
+        # HQ hears here of webhooks Patron disabled after 3 days of failures.
+        disabled=webhooks.disabled_for_failures(session)
+        if webhook_policy.MANAGE.allows(actor)
+        else [],
     )
 
 
@@ -105,6 +112,7 @@ def router() -> APIRouter:
         tier_pages.router,
         schedule_pages.router,
         message_pages.router,
+        webhook_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.

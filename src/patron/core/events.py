@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import JSON, Index, String, Table, delete
+from sqlalchemy import JSON, Index, String, Table, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from patron.core import clock, statements
@@ -47,11 +47,16 @@ class Event(Generic[PayloadT]):
 
 
 class EventType(Generic[PayloadT]):
-    """A kind of event and its subscribers, which run in the publisher's transaction."""
+    """A kind of event and its subscribers, which run in the publisher's transaction. Every
+    type made is known by name in EVENT_TYPES (what webhook endpoints may subscribe to)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.subscribers: Hook[Callable[[Session, Event[PayloadT]], None]] = Hook(name)
+        EVENT_TYPES[name] = self
+
+
+EVENT_TYPES: dict[str, EventType[Any]] = {}
 
 
 def publish(
@@ -75,11 +80,16 @@ def publish(
 
 def prune_delivered(session: Session, now: datetime, retention: timedelta) -> int:
     """The outbox job: delete rows delivered more than `retention` before `now`; undelivered rows
-    stay whatever their age. Returns how many went."""
+    stay whatever their age, and so does the newest row: SQLite gives a new row the highest id
+    plus one, and an emptied table would hand out ids again that webhook receivers have seen
+    (`evt_<id>`, their de-duplication key). Returns how many went."""
     cutoff = now - retention
+    newest = select(func.max(OutboxEvent.id)).scalar_subquery()
     result = session.execute(
         delete(OutboxEvent).where(
-            OutboxEvent.delivered_at.is_not(None), OutboxEvent.delivered_at < cutoff
+            OutboxEvent.delivered_at.is_not(None),
+            OutboxEvent.delivered_at < cutoff,
+            OutboxEvent.id < newest,
         )
     )
     session.flush()

@@ -88,6 +88,8 @@ BEYOND_SCHEMA = frozenset(
         Reason.paid_mismatch,
         Reason.payments_mismatch,
         Reason.exceeds_amount_due,
+        Reason.unknown_event_type,
+        Reason.url_not_allowed,
         Reason.member_id_or_code,
         Reason.order_total_zero,
         Reason.order_total_too_large,

@@ -138,6 +138,9 @@ class Reason(StrEnum):
     # Checkout: the member by id or by code, and stored value beyond what is left to pay.
     member_id_or_code = "member_id_or_code"
     exceeds_amount_due = "exceeds_amount_due"
+    # Webhooks: an event type no domain publishes, and a URL Patron will not call.
+    unknown_event_type = "unknown_event_type"
+    url_not_allowed = "url_not_allowed"
 
 
 # Pydantic's own error types, as the codes above.
