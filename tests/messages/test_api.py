@@ -164,6 +164,15 @@ def test_template_crud_and_broken_template(client: TestClient, admin: dict[str, 
         headers=admin,
     )
     assert edited.json()["provider_template"] == "SMS_1"
+    for wrong in ({"active": None}, {"body": None}, {"active": 0}):
+        refused = client.patch(
+            f"/api/v1/message-templates/{template_id}", json=wrong, headers=admin
+        )
+        assert refused.status_code == 422, wrong
+    not_bool = client.post(
+        "/api/v1/message-templates", json={**body, "code": "other", "active": 0}, headers=admin
+    )
+    assert not_bool.status_code == 422
     listed = client.get("/api/v1/message-templates", headers=admin).json()["items"]
     assert [t["code"] for t in listed] == ["welcome"]
     gone = client.delete(f"/api/v1/message-templates/{template_id}", headers=admin)

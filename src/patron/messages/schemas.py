@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from patron.core.inputs import NOT_NULL
+from patron.core.inputs import NOT_NULL, Input
 from patron.core.text import (
     KEYS_CHECKED,
     MULTI_LINE_PATTERN,
@@ -26,9 +26,7 @@ Variables = Annotated[dict[SingleLine, SingleLine | int | float | bool], KEYS_CH
 Config = Annotated[dict[SingleLine, SingleLine], KEYS_CHECKED]
 
 
-class TemplateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TemplateIn(Input):
     code: SingleLine = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")
     channel: Channel
     purpose: Purpose
@@ -40,9 +38,7 @@ class TemplateIn(BaseModel):
     active: bool = True
 
 
-class TemplateUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TemplateUpdate(Input):
     purpose: Annotated[Purpose | None, NOT_NULL] = None
     name: Annotated[LabelOrNone, NOT_NULL] = Field(default=None, max_length=100)
     subject: Annotated[SingleLineOrNone, NOT_NULL] = Field(default=None, max_length=200)
@@ -91,9 +87,7 @@ class MessageOut(BaseModel):
     sent_at: datetime | None
 
 
-class MessageSend(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MessageSend(Input):
     member_id: int = Field(ge=1)
     channel: Channel
     template_code: SingleLine = Field(min_length=1, max_length=64)
@@ -111,17 +105,13 @@ class ChannelOut(BaseModel):
     secret_fields: list[str]
 
 
-class ChannelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ChannelIn(Input):
     provider: SingleLine = Field(min_length=1, max_length=32)
     enabled: bool = True
     config: Config = Field(default_factory=dict, max_length=20)
 
 
-class ChannelTest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ChannelTest(Input):
     recipient: SingleLine = Field(min_length=1, max_length=200)
     template_code: SingleLineOrNone = Field(default=None, max_length=64)
     variables: Variables = Field(default_factory=dict, max_length=50)

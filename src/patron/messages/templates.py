@@ -8,7 +8,9 @@ from sqlalchemy.orm import Session
 from patron.audit import service as audit
 from patron.core.actor import Actor
 from patron.core.db import unique_or
+from patron.core.errors import InvalidInput
 from patron.core.pagination import PageResult, paginate
+from patron.core.reasons import Reason
 from patron.messages import rendering
 from patron.messages.errors import MessageTemplateNotFound, MessageTemplateTaken
 from patron.messages.kinds import Channel, Purpose
@@ -106,7 +108,10 @@ def update_template(
     session: Session, actor: Actor, template_id: int, data: TemplateUpdate
 ) -> MessageTemplate:
     template = get_template(session, template_id)
-    changes = data.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    changes = data.model_dump(mode="json", exclude_unset=True)
+    for field, value in changes.items():
+        if value is None:
+            raise InvalidInput(field, "cannot be null", code=Reason.missing)
     if "body" in changes:
         rendering.check(changes["body"])
     if "subject" in changes:

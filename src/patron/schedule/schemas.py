@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patron.core.inputs import Input
 from patron.core.moments import Moment
 from patron.schedule import registry
 from patron.schedule.models import JobRun
@@ -40,9 +41,7 @@ class JobOut(BaseModel):
         )
 
 
-class JobRunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class JobRunIn(Input):
     now: Moment | None = Field(
         default=None, description="Run as of this moment (default: the current time)."
     )

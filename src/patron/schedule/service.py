@@ -184,4 +184,12 @@ def list_runs(session: Session, name: str, cursor: str | None, limit: int) -> Pa
 
 
 def jobs() -> Sequence[registry.Job]:
-    return list(registry.JOBS.values())
+    """The jobs in the order `patron.domains` lists the modules registering them (whichever was
+    imported first), each module's in the order it registers them."""
+    from patron.domains import HOOKED_MODULES
+
+    def place(job: registry.Job) -> int:
+        module = job.run.__module__
+        return HOOKED_MODULES.index(module) if module in HOOKED_MODULES else len(HOOKED_MODULES)
+
+    return sorted(registry.JOBS.values(), key=place)
