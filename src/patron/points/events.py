@@ -39,7 +39,8 @@ def changed(session: Session, entry: PointsEntry, account: PointsAccount) -> Non
     if not entry.points:
         return
     balance = account.available + account.pending - account.debt
-    publish(session, entry.member_id, entry.id, entry.kind, entry.points, balance, entry.__dict__)
+    facts = {"reason": entry.reason, "order_id": entry.order_id, "store_id": entry.store_id}
+    publish(session, entry.member_id, entry.id, entry.kind, entry.points, balance, facts)
 
 
 def publish(
