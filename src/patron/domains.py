@@ -33,6 +33,12 @@ HOOKED_MODULES = (
     "patron.messages.hooks",
     "patron.messages.jobs",
     "patron.webhooks.jobs",
+    # What webhooks may subscribe to: every domain's event types, known wherever domains load.
+    "patron.members.events",
+    "patron.points.events",
+    "patron.coupons.events",
+    "patron.stored_value.events",
+    "patron.webhooks.erasure",
 )
 
 

@@ -27,8 +27,9 @@ from tests.factories import (
     order_body,
 )
 
-# SQLite: key claim, order, lines, payments, audit, outbox, account, lot, entry, stored
-# response. PostgreSQL writes the order with its lines, payments and audit entry in one
+# SQLite: key claim, order, lines, payments, audit, outbox (every event of the order in one
+# statement: order.completed, the points it earned, coupons and stored value it spent), account,
+# lot, entry, stored response. PostgreSQL writes the order with its lines, payments and audit entry in one
 # statement, and the account with its lot and entry in another.
 MEMBER_ORDER_BUDGET = {"sqlite": 10, "postgresql": 5}
 ANONYMOUS_ORDER_BUDGET = {"sqlite": 7, "postgresql": 4}

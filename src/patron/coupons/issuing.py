@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple, cast
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -42,12 +43,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
-from patron.core import bulk, clock
+from patron.core import bulk, clock, events
 from patron.core.actor import Actor
 from patron.core.reasons import Reason
 from patron.core.statements import Prepared
 from patron.coupons import codes
 from patron.coupons.errors import TemplateExpired, TemplateNotActive
+from patron.coupons.events import COUPON_ISSUED
 from patron.coupons.models import (
     Coupon,
     CouponEvent,
@@ -256,7 +258,35 @@ class _Run:
         granted = self._all_granted(batch, found, held, today)
         if granted is None:
             granted = self._granted_in_turn(batch, offset, result, found, held, today)
-        result.issued += self._insert(granted, validity)
+        issued = self._insert(granted, validity)
+        result.issued += issued
+        self._publish([c.id for c in issued], validity)
+
+    def _publish(self, coupon_ids: list[int], validity: tuple[datetime, datetime]) -> None:
+        """`coupon.issued` for each coupon of the batch: one INSERT … SELECT."""
+        if not coupon_ids:
+            return
+        valid_from, valid_until = validity
+        payload = events.json_object(
+            self.session,
+            {
+                "coupon_id": COUPONS.c.id,
+                "member_id": COUPONS.c.member_id,
+                "template_id": self.template.id,
+                "source": self.source.value,
+                "source_ref": self.source_ref,
+                "store_id": self.store_id,
+                "valid_from": _jsonable(valid_from),
+                "valid_until": _jsonable(valid_until),
+                "occurred_at": _jsonable(self.now),
+            },
+        )
+        query = (
+            select(COUPONS.c.id, payload)
+            .where(bulk.any_of(self.session, Coupon.id, coupon_ids))
+            .order_by(COUPONS.c.id)
+        )
+        events.publish_from(self.session, COUPON_ISSUED, query, self.now)
 
     def _granted_in_turn(
         self,
@@ -426,3 +456,8 @@ class _Run:
                 continue
             savepoint.commit()
             return list(map(IssuedCoupon, ids, member_ids, fresh))
+
+
+def _jsonable(value: datetime) -> str:
+    """A time as the outbox's JSON writes it (pydantic's ISO form)."""
+    return str(to_jsonable_python(value))

@@ -38,6 +38,7 @@ from patron.coupons.evaluator import (
     evaluate,
     unavailable,
 )
+from patron.coupons.events import COUPON_REDEEMED, CouponRedeemed
 from patron.coupons.models import (
     Coupon,
     CouponEvent,
@@ -297,6 +298,15 @@ def redeem(
         )
         if not _take(session, values, entry):
             raise refusal_error(redemption.code, _why_not_taken(session, redemption, occurred_at))
+        payload = CouponRedeemed(
+            coupon_id=redemption.coupon_id,
+            member_id=redemption.member_id,
+            order_id=order_id,
+            store_id=store_id,
+            discount=redemption.discount,
+            occurred_at=at,
+        )
+        events.publish(session, COUPON_REDEEMED, redemption.coupon_id, payload)
 
 
 def _take(session: Session, values: dict[str, Any], entry: dict[str, Any]) -> bool:

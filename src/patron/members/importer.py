@@ -10,7 +10,7 @@ from functools import cache, partial
 from itertools import islice
 from typing import Any, cast
 
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, to_jsonable_python
 from sqlalchemy import (
     Column,
     MetaData,
@@ -21,13 +21,18 @@ from sqlalchemy.orm import Session, defer
 from sqlalchemy.types import NullType
 
 from patron.audit import service as audit
-from patron.core import bulk, clock, crypto
+from patron.core import bulk, clock, crypto, events
 from patron.core.actor import Actor
 from patron.core.batches import Batches, Lookups
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.core.tabular import DEFAULT_LIMITS, FileLimits, RowError, cell_text, read_table
 from patron.members.codes import new_code_secrets
+from patron.members.events import (
+    MEMBER_REGISTERED,
+    MEMBER_UPDATED,
+    MemberUpdated,
+)
 from patron.members.guides import guide_refusal, may_guide
 from patron.members.identities import identity_hash
 from patron.members.models import (
@@ -472,6 +477,18 @@ def _write_batch(
     names: NameIndexes,
     statistics: bulk.FreshStatistics,
 ) -> BatchOutcome:
+    with events.batched(session):  # the updated members' events in one statement
+        return _write_rows(session, actor, parsed, dry_run, names, statistics)
+
+
+def _write_rows(
+    session: Session,
+    actor: Actor,
+    parsed: list[ParsedRow],
+    dry_run: bool,
+    names: NameIndexes,
+    statistics: bulk.FreshStatistics,
+) -> BatchOutcome:
     statistics.before_lookups(session)
     mobile_hashes = crypto.cipher().blind_indexes("mobile", [item.mobile for item in parsed])
     hashes = dict(zip(mobile_hashes, parsed, strict=True))
@@ -507,7 +524,34 @@ def _write_batch(
         _insert_members(session, new_rows, hashes, cards, writes)
         statistics.grew(len(new_rows))
     writes.flush()
+    # The updated members' events (collected by the batch), then the new members' (set-based).
+    events.write_pending(session)
+    if new_rows:
+        _publish_registered(session, [row["id"] for row in new_rows], writes.now)
     return outcome
+
+
+def _publish_registered(session: Session, member_ids: list[int], now: datetime) -> None:
+    """`member.registered` for each member the batch created, in one INSERT … SELECT: ids, store
+    and channel; the mobile and name (encrypted in the rows) are not carried from an import."""
+    payload = events.json_object(
+        session,
+        {
+            "member_id": MEMBERS.c.id,
+            "store_id": MEMBERS.c.store_id,
+            "channel": MEMBERS.c.channel,
+            "source": "import",
+            "mobile": None,
+            "name": None,
+            "occurred_at": str(to_jsonable_python(now)),
+        },
+    )
+    query = (
+        select(MEMBERS.c.id, payload)
+        .where(bulk.any_of(session, Member.id, member_ids))
+        .order_by(MEMBERS.c.id)
+    )
+    events.publish_from(session, MEMBER_REGISTERED, query, now)
 
 
 def _update_member(
@@ -539,6 +583,15 @@ def _update_member(
     if "guide_id" in changes:
         writes.guide(member.id, changes["guide_id"], member.guide_id, "import")
     _apply(member, changes)
+    update = MemberUpdated(
+        member_id=member.id,
+        store_id=member.store_id,
+        fields=tuple(sorted(changes)),
+        mobile=None,  # an import finds members by their mobile: it never changes one
+        name=changes.get("name"),
+        occurred_at=writes.now,
+    )
+    events.publish(session, MEMBER_UPDATED, member.id, update)
     writes.audit(
         "member.update",
         member.id,

@@ -10,7 +10,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
-from patron.core import clock
+from patron.core import clock, events
 from patron.core.actor import Actor
 from patron.core.db import insert_or_skip
 from patron.core.errors import InvalidInput
@@ -19,6 +19,7 @@ from patron.core.reasons import Reason
 from patron.members import permissions
 from patron.members.consents import consents_of
 from patron.members.errors import MemberNotActive, MemberNotFound
+from patron.members.events import MEMBER_MERGED, MemberMerged
 from patron.members.models import (
     GuideAssignment,
     Member,
@@ -183,6 +184,8 @@ def merge_members(session: Session, actor: Actor, source_id: int, target_id: int
         before={"source_id": source.id},
         after={"target_id": target.id, "moved": sorted(on_merge.names())},
     )
+    merged = MemberMerged(source_id=source.id, target_id=target.id, occurred_at=clock.now())
+    events.publish(session, MEMBER_MERGED, target.id, merged)
     return target
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
-from patron.core import clock
+from patron.core import clock, events
 from patron.core.actor import Actor, Role
+from patron.core.events import OutboxEvent
 from patron.core.hooks import Hook
 from patron.members import permissions, visibility
 from patron.members.attributes import attributes_of
 from patron.members.consents import consent_history, record_consent
+from patron.members.events import MEMBER_ERASED, MEMBER_REGISTERED, MEMBER_UPDATED, MemberErased
 from patron.members.guides import guide_history
 from patron.members.identities import identities_of
 from patron.members.models import (
@@ -122,6 +124,22 @@ def _anonymize(session: Session, member: Member) -> None:
     member.status = MemberStatus.erased.value
     member.erased_at = clock.now()
     session.flush()
+    _forget_in_outbox(session, member.id)
+    erased = MemberErased(member_id=member.id, occurred_at=member.erased_at)
+    events.publish(session, MEMBER_ERASED, member.id, erased)
+
+
+def _forget_in_outbox(session: Session, member_id: int) -> None:
+    """The member's earlier profile events keep only their ids: the outbox holds no contact
+    data of an erased member (an undelivered one is delivered so, a delivered one pruned)."""
+    session.execute(
+        update(OutboxEvent)
+        .where(
+            OutboxEvent.type.in_([MEMBER_REGISTERED.name, MEMBER_UPDATED.name]),
+            OutboxEvent.entity_id == str(member_id),
+        )
+        .values(payload={"member_id": member_id, "erased": True})
+    )
 
 
 def export_member(session: Session, actor: Actor, member_id: int) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
-from patron.core import clock
+from patron.core import clock, events
 from patron.core.actor import Actor
 from patron.core.crypto import blind_index
 from patron.core.db import unique_or
@@ -20,6 +20,12 @@ from patron.members.attributes import set_attributes
 from patron.members.codes import new_code_secret
 from patron.members.consents import record_consent
 from patron.members.errors import MemberExists
+from patron.members.events import (
+    MEMBER_REGISTERED,
+    MEMBER_UPDATED,
+    MemberRegistered,
+    MemberUpdated,
+)
 from patron.members.guides import check_guide
 from patron.members.identities import add_identity
 from patron.members.masking import mask_mobile
@@ -150,6 +156,16 @@ def register_member(session: Session, actor: Actor, data: MemberCreate) -> Membe
         store_id=store_id,
         after={"channel": member.channel, "store_id": store_id, "guide_id": guide_id},
     )
+    payload = MemberRegistered(
+        member_id=member.id,
+        store_id=store_id,
+        channel=member.channel,
+        source="api",
+        mobile=member.mobile,
+        name=member.name,
+        occurred_at=member.registered_at,
+    )
+    events.publish(session, MEMBER_REGISTERED, member.id, payload)
     for handler in on_registered:
         handler(session, actor, member)
     return member
@@ -202,6 +218,16 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberUp
         before={"is_staff": staff_before} if staff else None,
         after={"fields": changed} | staff,
     )
+    if changed:
+        update = MemberUpdated(
+            member_id=member.id,
+            store_id=member.store_id,
+            fields=tuple(changed),
+            mobile=member.mobile if "mobile" in changed else None,
+            name=member.name if "name" in changed else None,
+            occurred_at=clock.now(),
+        )
+        events.publish(session, MEMBER_UPDATED, member.id, update)
     for handler in on_updated:
         handler(session, actor, member)
     return member

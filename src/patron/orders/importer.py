@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from patron.audit import service as audit
 from patron.catalog import service as catalog
 from patron.catalog.schemas import CATEGORY_CODE_LENGTH
-from patron.core import bulk, clock
+from patron.core import bulk, clock, events
 from patron.core.actor import Actor
 from patron.core.batches import Batches, Lookups, ahead
 from patron.core.crypto import blind_index
@@ -616,17 +616,18 @@ def _publish(session: Session, fresh: list[ParsedOrder], ids: dict[tuple[int, st
         select(OrderLine).where(OrderLine.order_id.in_(order_ids)).order_by(OrderLine.id)
     ):
         lines.setdefault(row.order_id, []).append({k: getattr(row, k) for k in service.LINE_FIELDS})
-    for o in fresh:
-        order_id = ids[(o.store_id, o.external_id)]
-        payments: dict[str, int] = {}
-        for ln in o.lines:
-            payments[ln.payment_method] = payments.get(ln.payment_method, 0) + ln.paid
-        head = {
-            "id": order_id,
-            "store_id": o.store_id,
-            "member_id": o.member_id,
-            "channel": o.channel,
-            "occurred_at": o.occurred_at,
-            "total": sum(ln.paid for ln in o.lines),
-        }
-        service.publish_completed(session, head, lines[order_id], list(payments.items()))
+    with events.batched(session):  # the batch's events in one statement
+        for o in fresh:
+            order_id = ids[(o.store_id, o.external_id)]
+            payments: dict[str, int] = {}
+            for ln in o.lines:
+                payments[ln.payment_method] = payments.get(ln.payment_method, 0) + ln.paid
+            head = {
+                "id": order_id,
+                "store_id": o.store_id,
+                "member_id": o.member_id,
+                "channel": o.channel,
+                "occurred_at": o.occurred_at,
+                "total": sum(ln.paid for ln in o.lines),
+            }
+            service.publish_completed(session, head, lines[order_id], list(payments.items()))

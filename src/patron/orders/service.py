@@ -235,58 +235,59 @@ def create_order(
     if written is None:
         _refusal(session, actor, data)
     order_id, lines = written
-    if coupons:
-        redemption.redeem(session, actor, coupons, order_id, data.store_id, data.occurred_at)
-    stored_value_bonus = 0
-    if payer is not None:
-        account, amount = payer
-        spent = sv_ledger.take(
-            session,
-            account,
-            amount,
+    with events.batched(session):
+        if coupons:
+            redemption.redeem(session, actor, coupons, order_id, data.store_id, data.occurred_at)
+        stored_value_bonus = 0
+        if payer is not None:
+            account, amount = payer
+            spent = sv_ledger.take(
+                session,
+                account,
+                amount,
+                store_id=data.store_id,
+                operator=actor.name,
+                order_id=order_id,
+            )
+            stored_value_bonus = -spent.bonus
+        if burner is not None:
+            burning.take(
+                session,
+                burner,
+                points,
+                order_id=order_id,
+                store_id=data.store_id,
+                operator=actor.name,
+            )
+        payments = [
+            {
+                "order_id": order_id,
+                "method": p.method.value,
+                "amount": p.amount,
+                "reference": p.reference,
+            }
+            for p in data.payments
+        ]
+        order = TakenOrder(
+            id=order_id,
             store_id=data.store_id,
-            operator=actor.name,
-            order_id=order_id,
+            external_id=data.external_id,
+            channel=data.channel.value,
+            member_id=data.member_id,
+            occurred_at=data.occurred_at.astimezone(UTC),
+            total=total,
+            lines=lines,
+            payments=payments,
+            tier_id=tier_id,
+            tier_discount_amount=data.tier_discount_amount,
         )
-        stored_value_bonus = -spent.bonus
-    if burner is not None:
-        burning.take(
+        publish_completed(
             session,
-            burner,
-            points,
-            order_id=order_id,
-            store_id=data.store_id,
-            operator=actor.name,
+            {k: getattr(order, k) for k in ORDER_FIELDS},
+            lines,
+            [(p.method.value, p.amount) for p in data.payments],
+            stored_value_bonus,
         )
-    payments = [
-        {
-            "order_id": order_id,
-            "method": p.method.value,
-            "amount": p.amount,
-            "reference": p.reference,
-        }
-        for p in data.payments
-    ]
-    order = TakenOrder(
-        id=order_id,
-        store_id=data.store_id,
-        external_id=data.external_id,
-        channel=data.channel.value,
-        member_id=data.member_id,
-        occurred_at=data.occurred_at.astimezone(UTC),
-        total=total,
-        lines=lines,
-        payments=payments,
-        tier_id=tier_id,
-        tier_discount_amount=data.tier_discount_amount,
-    )
-    publish_completed(
-        session,
-        {k: getattr(order, k) for k in ORDER_FIELDS},
-        lines,
-        [(p.method.value, p.amount) for p in data.payments],
-        stored_value_bonus,
-    )
     return order
 
 
@@ -907,28 +908,31 @@ def refund_order(session: Session, actor: Actor, order_id: int, data: RefundCrea
         store_id=order.store_id,
         after={"refund_id": refund.id, "amount": refund.amount, "reason": data.reason},
     )
-    events.publish(
-        session,
-        ORDER_REFUNDED,
-        order.id,
-        OrderRefunded(
-            order_id=order.id,
-            refund_id=refund.id,
-            store_id=order.store_id,
-            member_id=order.member_id,
-            amount=refund.amount,
-            refunded_total=order.refunded_amount,
-            order_total=order.total,
-            fully_refunded=fully,
-            lines=tuple(
-                RefundedLine(line_id=rl.line_id, quantity=rl.quantity, amount=rl.amount)
-                for rl in refund_lines
+    with events.batched(session):  # with what its subscribers publish
+        events.publish(
+            session,
+            ORDER_REFUNDED,
+            order.id,
+            OrderRefunded(
+                order_id=order.id,
+                refund_id=refund.id,
+                store_id=order.store_id,
+                member_id=order.member_id,
+                amount=refund.amount,
+                refunded_total=order.refunded_amount,
+                order_total=order.total,
+                fully_refunded=fully,
+                lines=tuple(
+                    RefundedLine(line_id=rl.line_id, quantity=rl.quantity, amount=rl.amount)
+                    for rl in refund_lines
+                ),
+                operator=actor.name,
+                points_back=points_back if any(ln.points for ln in lines) else None,
+                stored_value_back=(
+                    stored_value_back if any(ln.stored_value for ln in lines) else None
+                ),
             ),
-            operator=actor.name,
-            points_back=points_back if any(ln.points for ln in lines) else None,
-            stored_value_back=stored_value_back if any(ln.stored_value for ln in lines) else None,
-        ),
-    )
+        )
     return refund
 
 

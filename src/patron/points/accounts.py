@@ -4,11 +4,12 @@ paying debts, and drawing points from lots (recording which lots paid)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, nulls_last, or_, select
+from sqlalchemy import Table, bindparam, func, insert, nulls_last, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -41,6 +42,15 @@ def lock_accounts(
     return member_merge.lock_accounts(session, PointsAccount, member_ids, blank, active=active)
 
 
+@dataclass(frozen=True)
+class Credited:
+    """What `credit_account` wrote: the entry's id and the account's balance after it
+    (available + pending - debt)."""
+
+    entry_id: int
+    balance: int
+
+
 def credit_account(
     session: Session,
     member_id: int,
@@ -51,28 +61,42 @@ def credit_account(
     any_debt: bool = False,
     available: int = 0,
     pending: int = 0,
-) -> bool:
+) -> Credited | None:
     """Add points to a member's account, creating it, and write the ledger rows that say so (the
     entry, and the lot when points are kept), holding the account's row lock like
     `lock_accounts`: one statement on PostgreSQL, three on SQLite. Unless `any_debt`, an account
-    that owes points is left alone, nothing written and False returned: its debt is paid first,
+    that owes points is left alone, nothing written and None returned: its debt is paid first,
     under `lock_accounts`."""
     values = {"member_id": member_id, "available": available, "pending": pending, "now": now}
     if session.get_bind().dialect.name == "postgresql":
         ledger = {f"entry_{k}": v for k, v in entry.items()}
         ledger |= {f"lot_{k}": v for k, v in (lot or {}).items()}
         statement = _credit_with_ledger(any_debt, tuple(entry), tuple(lot) if lot else ())
-        if not statement.rows(session, values | ledger):
-            return False
+        found = statement.rows(session, values | ledger)
+        if not found:
+            return None
+        entry_id, balance = found[0]
     else:
-        if not _credit(any_debt).rows(session, values):
-            return False
+        credited = _credit(any_debt).rows(session, values)
+        if not credited:
+            return None
+        balance = credited[0][1]
         statements.insert_rows(session, LOTS, [lot] if lot else [])
-        statements.insert_rows(session, ENTRIES, [entry])
+        entry_id = _entry_returning_id(tuple(entry)).rows(session, entry)[0][0]
     held = session.identity_map.get(identity_key(PointsAccount, member_id))
     if held is not None:  # a copy this session loaded earlier is stale now
         session.expire(held)
-    return True
+    return Credited(entry_id, balance)
+
+
+@cache
+def _entry_returning_id(columns: tuple[str, ...]) -> Prepared:
+    values = {c: bindparam(c, type_=ENTRIES.c[c].type) for c in columns}
+    return Prepared(lambda _: insert(ENTRIES).values(values).returning(ENTRIES.c.id))
+
+
+def _balance() -> Any:
+    return (ACCOUNTS.c.available + ACCOUNTS.c.pending - ACCOUNTS.c.debt).label("balance")
 
 
 def _upsert(session: Session, any_debt: bool) -> Any:
@@ -92,7 +116,7 @@ def _upsert(session: Session, any_debt: bool) -> Any:
             "updated_at": upsert.excluded.updated_at,
         },
         where=None if any_debt else ACCOUNTS.c.debt == 0,
-    ).returning(ACCOUNTS.c.member_id)
+    ).returning(ACCOUNTS.c.member_id, _balance())
 
 
 @cache
@@ -110,9 +134,11 @@ def _credit_with_ledger(
     def build(session: Session) -> Any:
         account = _upsert(session, any_debt).cte("account")
         entry = _from_account(account, ENTRIES, "entry_", entry_columns).returning(ENTRIES.c.id)
+        written = entry.cte("entry")
+        both = select(written.c.id, account.c.balance).select_from(written).join(account, true())
         if lot_columns:
-            entry = entry.add_cte(_from_account(account, LOTS, "lot_", lot_columns).cte("lot"))
-        return entry
+            both = both.add_cte(_from_account(account, LOTS, "lot_", lot_columns).cte("lot"))
+        return both
 
     return Prepared(build)
 

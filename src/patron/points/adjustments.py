@@ -13,6 +13,7 @@ from patron.core.actor import Actor
 from patron.core.errors import Conflict, Forbidden, InvalidInput
 from patron.core.reasons import Reason
 from patron.members import merge as member_merge
+from patron.points import events as points_events
 from patron.points.accounts import (
     MAX_BALANCE,
     add_entry,
@@ -168,7 +169,7 @@ def _apply(session: Session, actor: Actor, adjustment: PointsAdjustment) -> None
             session.add(lot)
             session.flush()
             account.available += kept
-        add_entry(
+        entry = add_entry(
             session,
             adjustment.member_id,
             EntryKind.adjust,
@@ -198,6 +199,7 @@ def _apply(session: Session, actor: Actor, adjustment: PointsAdjustment) -> None
         )
         draw(session, entry, spendable_lots(session, adjustment.member_id, now), points)
         account.available -= points
+    points_events.changed(session, entry, account)
     adjustment.status = AdjustmentStatus.applied.value
     adjustment.decided_by, adjustment.decided_at = actor.name, now
     session.flush()

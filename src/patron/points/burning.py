@@ -12,6 +12,7 @@ from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.members.errors import MemberNotActive, MemberNotFound
 from patron.orders import service as orders
+from patron.points import events as points_events
 from patron.points.accounts import (
     add_entry,
     draw,
@@ -71,6 +72,7 @@ def burn(
     )
     draw(session, entry, spendable_lots(session, member_id, now), points)
     account.available -= points
+    points_events.changed(session, entry, account)
     session.flush()
     return entry
 
@@ -109,6 +111,7 @@ def take(
     )
     draw(session, entry, spendable_lots(session, account.member_id, clock.now()), points)
     account.available -= points
+    points_events.changed(session, entry, account)
     session.flush()
     return entry
 

@@ -21,6 +21,7 @@ from patron.core.db import insert_or_skip
 from patron.core.settings import get_settings
 from patron.members import registry
 from patron.orders.events import ORDER_COMPLETED, OrderCompleted
+from patron.points import events as points_events
 from patron.points.accounts import ENTRIES, LOTS, credit_account, lock_accounts
 from patron.points.models import (
     EntryKind,
@@ -329,9 +330,22 @@ def _credit_one(
     # Points expired on arrival pay no debt, so an account in debt may take them all the same.
     any_debt = expires_at is not None and expires_at <= now
     added = {"pending": credit.kept} if credit.pending else {"available": credit.kept}
-    return credit_account(
+    credited = credit_account(
         session, order.member_id, now, credit.entry, credit.lot, any_debt=any_debt, **added
     )
+    if credited is None:
+        return False
+    entry = credit.entry
+    points_events.publish(
+        session,
+        order.member_id,
+        credited.entry_id,
+        entry["kind"],
+        entry["points"],
+        credited.balance,
+        entry,
+    )
+    return True
 
 
 def _credit_under_lock(
@@ -342,7 +356,7 @@ def _credit_under_lock(
     operator: str,
 ) -> None:
     accounts = lock_accounts(session, (order.member_id for order, _ in earned))
-    credits = []
+    credits, balances = [], []
     for order, earning in earned:
         account = accounts[order.member_id]
         credit = _credit(order, earning, terms, now, operator, debt=account.debt)
@@ -352,8 +366,15 @@ def _credit_under_lock(
         else:
             account.available += credit.kept
         credits.append(credit)
+        balances.append(account.available + account.pending - account.debt)
     _write_ledger(session, credits)
     session.flush()
+    with events.batched(session):  # one outbox statement however many orders
+        for credit, balance in zip(credits, balances, strict=True):
+            entry = credit.entry
+            points_events.publish(
+                session, entry["member_id"], None, entry["kind"], entry["points"], balance, entry
+            )
 
 
 def _write_ledger(session: Session, credits: list[Credit]) -> None:

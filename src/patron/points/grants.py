@@ -16,6 +16,7 @@ from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.members import merge as member_merge
+from patron.points import events as points_events
 from patron.points.accounts import MAX_BALANCE, add_entry, draw, lock_accounts, settle_due
 from patron.points.models import EntryKind, LotStatus, PointsEntry, PointsLot
 from patron.points.policy import expiry_for, get_policy
@@ -74,6 +75,7 @@ def grant_points(
         reason=_tagged(reason, source_ref),
         debt_paid=to_debt,
     )
+    points_events.changed(session, entry, account)
     audit.record(
         session,
         actor,
@@ -130,6 +132,7 @@ def take_back(
     )
     draw(session, entry, [lot for lot in lots if lot is not None], total)
     account.available -= total
+    points_events.changed(session, entry, account)
     session.flush()
     audit.record(
         session,

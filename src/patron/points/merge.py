@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from patron.core import clock
 from patron.members import merge as member_merge
 from patron.members.models import Member
+from patron.points import events as points_events
 from patron.points import settling
 from patron.points.accounts import add_entry, lock_accounts, pay_debt, settle_due
 from patron.points.models import (
@@ -60,7 +61,7 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
     _fold_into(session, RuleAward, lambda a: (a.rule_id, a.day), source_id, target_id)
     _fold_into(session, ExpiryNotice, lambda n: n.expires_at, source_id, target_id)
     if balance or source.debt:
-        add_entry(
+        out = add_entry(
             session,
             source_id,
             EntryKind.merge_out,
@@ -69,7 +70,7 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
             reason=f"merged into member {target_id}",
             merge_partner_id=target_id,
         )
-        add_entry(
+        into = add_entry(
             session,
             target_id,
             EntryKind.merge_in,
@@ -78,6 +79,8 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
             reason=f"merged from member {source_id}",
             merge_partner_id=source_id,
         )
+        points_events.changed(session, out, source)
+        points_events.changed(session, into, target)
     session.flush()
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from patron.core import clock, events
 from patron.orders.events import ORDER_REFUNDED, OrderRefunded
+from patron.points import events as points_events
 from patron.points.accounts import (
     add_entry,
     draw,
@@ -120,6 +121,7 @@ def _reverse(
         more = draw(session, entry, others, rest)
         account.available -= more
         account.debt += rest - more
+    points_events.changed(session, entry, account)
 
 
 def _restore(
@@ -184,6 +186,7 @@ def _restore(
             lapsed += part
     entry.points, entry.lapsed = restored, lapsed
     account.available += restored
+    points_events.changed(session, entry, account)
     pay_debt(session, account, now)
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from patron.core.db import UTCDateTime
+from patron.points import events as points_events
 from patron.points.models import EntryKind, LotStatus, PointsAccount, PointsEntry, PointsLot
 
 ACCOUNTS = cast(Table, PointsAccount.__table__)
@@ -117,13 +118,17 @@ def _expire(
             .order_by(LOTS.c.member_id, LOTS.c.store_id),
         )
     )
+
     # The entries just written: nobody else writes entries for these members while their
     # accounts are locked, and every earlier one has a smaller id.
-    written = and_(
-        ENTRIES.c.id > before,
-        ENTRIES.c.kind == EntryKind.expire.value,
-        ENTRIES.c.member_id.in_(members),
-    )
+    def written_in(entries: Table) -> ColumnElement[bool]:
+        return and_(
+            entries.c.id > before,
+            entries.c.kind == EntryKind.expire.value,
+            entries.c.member_id.in_(members),
+        )
+
+    written = written_in(ENTRIES)
     gone = (
         select(ENTRIES.c.member_id, func.sum(ENTRIES.c.points).label("points"))
         .where(written)
@@ -136,6 +141,8 @@ def _expire(
         .values(available=ACCOUNTS.c.available + gone.c.points)
     )
     points = session.scalar(select(func.coalesce(-func.sum(ENTRIES.c.points), 0)).where(written))
+    if points:
+        points_events.publish_written(session, ENTRIES, ACCOUNTS, written_in, now)
     result = session.execute(
         update(LOTS).where(due).values(remaining=0, status=LotStatus.expired.value)
     )

@@ -11,9 +11,11 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
+from patron.core import events
 from patron.core.settings import get_settings
 from patron.members import merge as member_merge
 from patron.stored_value.errors import InsufficientBalance
+from patron.stored_value.events import STORED_VALUE_CHANGED, StoredValueChanged
 from patron.stored_value.models import EntryKind, StoredValueAccount, StoredValueEntry
 
 ACCOUNTS = cast(Table, StoredValueAccount.__table__)
@@ -52,6 +54,24 @@ def post(
     )
     session.add(entry)
     session.flush()
+    if principal or bonus:
+        payload = StoredValueChanged(
+            member_id=entry.member_id,
+            entry_id=entry.id,
+            kind=entry.kind,
+            principal_change=principal,
+            bonus_change=bonus,
+            principal=account.principal,
+            bonus=account.bonus,
+            balance=account.principal + account.bonus,
+            store_id=store_id,
+            order_id=entry.order_id,
+            refund_id=entry.refund_id,
+            recharge_id=entry.recharge_id,
+            reason=entry.reason or "",
+            occurred_at=entry.created_at,
+        )
+        events.publish(session, STORED_VALUE_CHANGED, entry.member_id, payload)
     return entry
 
 
