@@ -16,12 +16,15 @@ from standardwebhooks.webhooks import Webhook
 
 from patron.core import clock
 from patron.core.actor import SYSTEM
+from patron.core.errors import InvalidInput
+from patron.core.reasons import Reason
 from patron.members import identities
 from patron.members.models import IdentityType
 from patron.members.schemas import IdentityIn
 from patron.messages import channels, service, unsubscribe
 from patron.messages.kinds import Channel, Purpose
 from patron.messages.models import Message, MessageTemplate
+from patron.webhooks import urls
 from tests.factories import make_member
 from tests.messages.fakes import FakeAliyun, FakeTencent, FakeWeChat, Receiver, serve
 
@@ -170,7 +173,8 @@ def test_wechat_token_cached_and_refreshed(session: Session) -> None:
 def test_webhook_channel_signed_standard_webhooks(session: Session) -> None:
     secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     receiver = Receiver()
-    clock.set_now(None)  # the receiver checks the signed timestamp against its own clock
+    # The clock stays at DAYTIME (a `--now` run): the signature is dated by the wall clock, which
+    # the receiver checks against its own.
     with serve(receiver) as url:
         channels.put(
             session, SYSTEM, Channel.webhook, "webhook", True, {"url": url, "secret": secret}
@@ -248,3 +252,20 @@ def test_smtp_unreachable_is_retried_later(session: Session) -> None:
     assert (message.status, message.attempts) == ("queued", 1)
     assert message.send_after > DAYTIME
     assert "smtp" in message.error
+
+
+def test_webhook_channel_url_is_guarded_when_saved_and_when_sent(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = {"url": "http://127.0.0.1:9/hook", "secret": "whsec_" + "A" * 32}
+    channels.put(session, SYSTEM, Channel.webhook, "webhook", True, config)  # allowed in tests
+    add_template(session, Channel.webhook)
+    member = make_member(session, name="张伟")
+    monkeypatch.setattr(urls, "private_allowed", lambda settings: False)
+    with pytest.raises(InvalidInput) as refused:
+        channels.put(session, SYSTEM, Channel.webhook, "webhook", True, config)
+    assert refused.value.extra["errors"][0]["field"] == "config.url"
+    assert refused.value.extra["errors"][0]["code"] == Reason.url_not_allowed.value
+    message = send(session, Channel.webhook, member.id)  # saved before: refused when sent
+    assert message.status == "failed"
+    assert message.error.startswith("webhook: refused: the host 127.0.0.1 resolves to an internal")
