@@ -138,7 +138,7 @@ def test_send_to_member_and_filter(
     log = client.get("/api/v1/messages", headers=admin).json()["items"]
     by_member = {m["member_id"]: m for m in log}
     assert by_member[yes.id]["status"] == "sent"
-    assert by_member[yes.id]["body"] == "李娜，新品8折"
+    assert by_member[yes.id]["body"] == "李娜，新品8折回T退订"
     assert (by_member[no.id]["status"], by_member[no.id]["reason"]) == ("skipped", "no_consent")
     skipped = client.get(
         "/api/v1/messages", params={"status": "skipped", "member_id": no.id}, headers=admin

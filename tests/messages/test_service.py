@@ -68,7 +68,7 @@ def test_marketing_with_consent_is_rendered_and_sent_after_commit(
     member = make_member(session, name="李娜", consents={"sms": True})
     message = promo(session, member.id)
     assert message.status == "queued"
-    assert message.body == "李娜，新品到店满100减20"
+    assert message.body == "李娜，新品到店满100减20回T退订"  # the unsubscribe text appended
     assert message.recipient == member.mobile
     assert message.recipient_masked == f"{member.mobile[3:6]}****{member.mobile[-4:]}"
     session.commit()  # the after-commit task delivers it
@@ -289,6 +289,16 @@ def test_a_worker_dying_mid_send_leaves_the_message_to_the_minute_job(
     session.commit()
     session.refresh(message)
     assert (message.status, message.attempts) == ("sent", 2)
+
+
+def test_marketing_sms_says_how_to_unsubscribe_once_and_transactional_sms_do_not(
+    session: Session, log_channels: None
+) -> None:
+    template(session, body="{{ name }}，新品到店{{ offer }}。回T退订")
+    template(session, "notice", Purpose.transactional, body="{{ name }}，您的订单已完成")
+    member = make_member(session, name="李娜", consents={"sms": True})
+    assert promo(session, member.id).body == "李娜，新品到店满100减20。回T退订"  # already there
+    assert promo(session, member.id, code="notice").body == "李娜，您的订单已完成"
 
 
 def test_marketing_to_a_bare_address_has_no_consent(session: Session, log_channels: None) -> None:

@@ -29,7 +29,7 @@ from patron.members.contacts import Contact, contact_of
 from patron.members.masking import mask_email, mask_mobile, mask_value
 from patron.members.models import ConsentChannel
 from patron.members.schemas import normalize_mobile
-from patron.messages import channels, rendering, tasks
+from patron.messages import channels, rendering, tasks, unsubscribe
 from patron.messages.errors import (
     MessageNotFound,
     MessageTemplateNotFound,
@@ -196,6 +196,8 @@ def send(
     if decision.status is not Status.skipped:
         subject = rendering.render(template.subject, values) if template.subject else ""
         body = rendering.render(template.body, values)
+        if channel is Channel.sms and purpose is Purpose.marketing:
+            body = unsubscribe.with_sms_notice(body)
     row = {
         "member_id": member_id,
         "channel": channel.value,

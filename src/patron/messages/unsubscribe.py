@@ -12,7 +12,13 @@ from patron.core.settings import get_settings
 from patron.members.models import ConsentChannel
 
 SMS_STOP_WORDS = frozenset({"t", "td", "退订", "n", "unsubscribe", "stop"})
+SMS_NOTICE = "回T退订"  # how a marketing SMS says to unsubscribe
 _LABEL = b"patron/messages/unsubscribe"
+
+
+def with_sms_notice(body: str) -> str:
+    """A marketing SMS's body, ending with how to unsubscribe unless it says so already."""
+    return body if SMS_NOTICE in body else body + SMS_NOTICE
 
 
 def _key() -> bytes:
