@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 from sqlalchemy.orm import Session
@@ -114,6 +115,29 @@ def test_quiet_hours_defer_then_the_minute_job_sends(session: Session, log_chann
     clock.set_now(message.send_after)
     assert jobs.send_due(session, message.send_after) == "1 due"
     session.commit()  # the run's commit hands it to the queue
+    session.refresh(message)
+    assert message.status == "sent"
+
+
+def test_a_marketing_message_due_in_the_quiet_hours_waits_for_their_end(
+    session: Session, log_channels: None
+) -> None:
+    """Written in the day, its task lost; the minute job finds it at night: deferred, not sent."""
+    template(session)
+    member = make_member(session, consents={"sms": True})
+    with mock.patch.object(service, "enqueue"):  # the task is lost
+        message = promo(session, member.id)
+        session.commit()
+    assert message.status == "queued"
+    clock.set_now(NIGHT)
+    assert jobs.send_due(session, NIGHT) == "1 due"
+    session.commit()
+    session.refresh(message)
+    assert (message.status, message.attempts) == ("deferred", 0)
+    assert message.send_after == datetime(2026, 6, 2, 1, 0, tzinfo=UTC)  # 09:00 Shanghai
+    clock.set_now(message.send_after)
+    assert jobs.send_due(session, message.send_after) == "1 due"
+    session.commit()
     session.refresh(message)
     assert message.status == "sent"
 
