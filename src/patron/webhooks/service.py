@@ -24,9 +24,9 @@ from patron.webhooks import urls
 from patron.webhooks.delivery import DISABLED_FOR_FAILURES
 from patron.webhooks.errors import DeliveryNotFound, WebhookDisabled, WebhookNotFound
 from patron.webhooks.models import WebhookDelivery, WebhookEndpoint
+from patron.webhooks.relay import ALL
 from patron.webhooks.schemas import WebhookCreate, WebhookUpdate
 
-ALL = "*"
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
 
