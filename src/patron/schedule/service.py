@@ -45,26 +45,25 @@ def minute_tick(moment: datetime) -> datetime:
 
 
 def due_runs(session: Session, now: datetime) -> list[tuple[str, datetime]]:
-    """The (job, tick) pairs the schedule owes at `now`: each tick of the last CATCH_UP_MINUTES
-    (this minute's included) at which a job is due and that has no run record yet, oldest
-    first, in registry order within a tick."""
+    """The (job, tick) pairs the schedule owes at `now`: each job's newest tick of the last
+    CATCH_UP_MINUTES (this minute's included) at which it is due, unless that tick has a run
+    record; oldest first, in registry order within a tick. A job that missed several ticks (the
+    process was down) runs once, not once a tick: a run does all that is due as of its time."""
     current = minute_tick(now)
-    ticks = [current - timedelta(minutes=back) for back in reversed(range(CATCH_UP_MINUTES))]
-    owed = [
-        (job.name, tick)
-        for tick in ticks
+    ticks = [current - timedelta(minutes=back) for back in range(CATCH_UP_MINUTES)]
+    newest = {
+        job.name: tick
         for job in registry.JOBS.values()
-        if job.cadence.due(tick)
-    ]
-    if not owed:
+        if (tick := next((t for t in ticks if job.cadence.due(t)), None)) is not None
+    }
+    if not newest:
         return []
     found = session.execute(
-        select(JobRun.job, JobRun.tick).where(
-            JobRun.tick >= ticks[0], JobRun.job.in_({name for name, _ in owed})
-        )
+        select(JobRun.job, JobRun.tick).where(JobRun.tick >= ticks[-1], JobRun.job.in_(set(newest)))
     )
     claimed = {(name, tick) for name, tick in found}
-    return [(name, tick) for name, tick in owed if (name, tick) not in claimed]
+    owed = [(name, tick) for name, tick in newest.items() if (name, tick) not in claimed]
+    return sorted(owed, key=lambda pair: pair[1])  # stable: registry order within a tick
 
 
 def last_runs(session: Session) -> dict[str, JobRun]:
