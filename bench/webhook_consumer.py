@@ -1,43 +1,29 @@
-"""A Huey consumer for Patron's queue, with the webhooks' relay loop and (optionally) their sweep
-in threads: what `patron serve` / `patron worker` run, for the webhooks bench and the
-worker-kill test. Settings from the PATRON_* environment (database, data dir, secret).
+"""`patron worker` with the webhooks' loops alone, for the worker-kill test: the same Background
+(task consumer threads) and Loop as the worker, without the minute schedule, so that the relay
+runs from the start and the sweep every few seconds rather than once a minute. Settings from the
+PATRON_* environment (database, data dir, secret).
 
-    python bench/webhook_consumer.py [--workers N] [--processes] [--relay] [--sweep-every S]
+    python bench/webhook_consumer.py [--workers N] [--relay] [--sweep-every S]
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import signal
 import threading
-import time
 
 from patron import domains
 from patron.core import clock, crypto, db, tasks
 from patron.core.settings import get_settings
-
-
-def every(seconds: float, work: object) -> None:
-    def loop() -> None:
-        while True:
-            try:
-                pause = work()  # type: ignore[operator]
-            except Exception:
-                logging.exception("background work failed")
-                pause = seconds
-            time.sleep(pause if isinstance(pause, float) else seconds)
-
-    threading.Thread(target=loop, daemon=True).start()
+from patron.schedule.background import Background, Loop
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--processes", action="store_true")
     parser.add_argument("--relay", action="store_true")
     parser.add_argument("--sweep-every", type=float, default=0.0)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
     domains.load()
     settings = get_settings()
     crypto.configure(settings.secret_key)
@@ -45,30 +31,24 @@ def main() -> None:
     tasks.configure(settings)
     from patron.webhooks import jobs
 
-    def sweep() -> None:
+    def sweep() -> float:
         with db.transaction() as session:
             jobs.sweep_job(session, clock.now())
+        return float(args.sweep_every)
 
-    consumer = tasks.huey.create_consumer(
-        workers=args.workers,
-        worker_type="process" if args.processes else "thread",
-        periodic=False,
-        initial_delay=0.005,
-        backoff=1.2,
-        max_delay=0.05,
-    )
-    start_workers = consumer.start
-
-    def start() -> None:
-        start_workers()  # worker processes fork before this process has threads or connections
-        if args.relay:
-            every(0.5, jobs.relay_loop)
-        if args.sweep_every:
-            every(args.sweep_every, sweep)
-        print("consuming", flush=True)
-
-    consumer.start = start  # type: ignore[method-assign]
-    consumer.run()
+    hosted = Background(workers=args.workers, schedule=False).start()
+    if args.relay:
+        hosted.loops.append(Loop("webhooks.relay", jobs.relay_loop, hosted.stopping))
+    if args.sweep_every:
+        hosted.loops.append(Loop("webhooks.sweep", sweep, hosted.stopping))
+    for loop in hosted.loops:
+        loop.thread.start()
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    print("consuming", flush=True)
+    stopping.wait()
+    hosted.stop()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""Webhooks end to end: N events in the outbox, relayed and delivered by a Huey consumer with 2
-worker processes (the relay loop in the consumer's main process) to a local receiver in a
-subprocess; prints events/s from the consumer's start (booted) to the last delivery recorded `succeeded`.
-Target: at least 1,000 events/s. The clock starts when the consumer is up (its relay starts
-then).
+"""Webhooks end to end: N events in the outbox, relayed and delivered by `patron worker --workers
+2 --schedule` (what production runs: the task consumer's threads, the relay loop and the minute
+jobs) to a local receiver in a subprocess; prints events/s from the worker's start (booted) to
+the last delivery recorded `succeeded`. Target: at least 1,000 events/s. The clock starts when
+the worker is up (its relay starts then).
 
     .venv/bin/python bench/webhooks_bench.py [--events 20000] [--workers 2] [--db sqlite|postgresql|both]
 """
@@ -31,9 +31,12 @@ from patron.webhooks.schemas import WebhookCreate
 ROOT = Path(__file__).resolve().parents[1]
 
 
+PATRON = str(Path(sys.executable).with_name("patron"))
+
+
 def start(args: list[str], env: dict[str, str], ready: str) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
         start_new_session=True,
     )  # fmt: skip
     assert process.stdout is not None
@@ -51,7 +54,9 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 def run(kind: str, events: int, workers: int) -> None:
     with fresh_database(kind) as engine, tempfile.TemporaryDirectory() as data_dir:
-        receiver, port = start(["bench/webhook_receiver.py"], dict(os.environ), "listening")
+        receiver, port = start(
+            [sys.executable, "bench/webhook_receiver.py"], dict(os.environ), "listening"
+        )
         consumer = None
         try:
             with db.transaction() as session:
@@ -77,13 +82,12 @@ def run(kind: str, events: int, workers: int) -> None:
                 PATRON_DATABASE_URL=database_url(engine),
                 PATRON_DATA_DIR=data_dir,
                 PATRON_SECRET_KEY=SECRET,
+                PATRON_LOG_LEVEL="WARNING",
             )
             consumer, _ = start(
-                ["bench/webhook_consumer.py", "--workers", str(workers), "--processes", "--relay"],
-                env,
-                "consuming",
+                [PATRON, "worker", "--workers", str(workers), "--schedule"], env, "worker:"
             )
-            started = time.perf_counter()  # the consumer booted: its relay starts now
+            started = time.perf_counter()  # the worker booted: its relay starts now
             relayed_at = None
             done = 0
             count = select(func.count()).where(WebhookDelivery.status == "succeeded")

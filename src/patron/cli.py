@@ -583,6 +583,7 @@ def jobs_run(
 ) -> None:
     """Run scheduled jobs now, as of now (or --now), each with a run record: all of them in
     order (see `patron jobs list`), or the named ones."""
+    from patron.schedule import runner
     from patron.schedule import service as schedule
     from patron.schedule.errors import JobFailed
 
@@ -594,7 +595,7 @@ def jobs_run(
     failed = False
     for job in chosen:
         try:
-            run = schedule.run_job(job.name, moment, actor=SYSTEM)  # audited, as by hand
+            run = runner.run_job(job.name, moment, actor=SYSTEM)  # audited, as by hand
         except JobFailed as exc:
             err.print(f"[red]{job.name} failed:[/red] {exc.run.error}")
             failed = True

@@ -138,7 +138,7 @@ def test_send_to_member_and_filter(
     log = client.get("/api/v1/messages", headers=admin).json()["items"]
     by_member = {m["member_id"]: m for m in log}
     assert by_member[yes.id]["status"] == "sent"
-    assert by_member[yes.id]["body"] == "李娜，新品8折"
+    assert by_member[yes.id]["body"] == "李娜，新品8折回T退订"
     assert (by_member[no.id]["status"], by_member[no.id]["reason"]) == ("skipped", "no_consent")
     skipped = client.get(
         "/api/v1/messages", params={"status": "skipped", "member_id": no.id}, headers=admin
@@ -250,7 +250,8 @@ def test_forged_unsubscribe_link(client: TestClient, session: Session) -> None:
     session.commit()
     token = unsubscribe.token_for(member.id, ConsentChannel.email)
     other = unsubscribe.token_for(member.id + 1, ConsentChannel.email)
-    forged = token.split(".")[0] + "." + other.split(".")[1]
+    header, _, signature = token.split(".")
+    forged = f"{header}.{other.split('.')[1]}.{signature}"  # another member's claims
     assert client.post(f"/u/{forged}").status_code == 404
     assert client.get("/u/garbage").status_code == 404
     assert consents.has_consent(session, member.id, ConsentChannel.email)

@@ -4,6 +4,7 @@ does; e-mail against aiosmtpd."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -16,12 +17,17 @@ from standardwebhooks.webhooks import Webhook
 
 from patron.core import clock
 from patron.core.actor import SYSTEM
+from patron.core.errors import InvalidInput
+from patron.core.reasons import Reason
+from patron.core.settings import Settings
 from patron.members import identities
 from patron.members.models import IdentityType
 from patron.members.schemas import IdentityIn
 from patron.messages import channels, service, unsubscribe
 from patron.messages.kinds import Channel, Purpose
 from patron.messages.models import Message, MessageTemplate
+from patron.messages.providers import log as log_provider
+from patron.webhooks import urls
 from tests.factories import make_member
 from tests.messages.fakes import FakeAliyun, FakeTencent, FakeWeChat, Receiver, serve
 
@@ -170,7 +176,8 @@ def test_wechat_token_cached_and_refreshed(session: Session) -> None:
 def test_webhook_channel_signed_standard_webhooks(session: Session) -> None:
     secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     receiver = Receiver()
-    clock.set_now(None)  # the receiver checks the signed timestamp against its own clock
+    # The clock stays at DAYTIME (a `--now` run): the signature is dated by the wall clock, which
+    # the receiver checks against its own.
     with serve(receiver) as url:
         channels.put(
             session, SYSTEM, Channel.webhook, "webhook", True, {"url": url, "secret": secret}
@@ -248,3 +255,40 @@ def test_smtp_unreachable_is_retried_later(session: Session) -> None:
     assert (message.status, message.attempts) == ("queued", 1)
     assert message.send_after > DAYTIME
     assert "smtp" in message.error
+
+
+def test_webhook_channel_url_is_guarded_when_saved_and_when_sent(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = {"url": "http://127.0.0.1:9/hook", "secret": "whsec_" + "A" * 32}
+    channels.put(session, SYSTEM, Channel.webhook, "webhook", True, config)  # allowed in tests
+    add_template(session, Channel.webhook)
+    member = make_member(session, name="张伟")
+    monkeypatch.setattr(urls, "private_allowed", lambda settings: False)
+    with pytest.raises(InvalidInput) as refused:
+        channels.put(session, SYSTEM, Channel.webhook, "webhook", True, config)
+    assert refused.value.extra["errors"][0]["field"] == "config.url"
+    assert refused.value.extra["errors"][0]["code"] == Reason.url_not_allowed.value
+    message = send(session, Channel.webhook, member.id)  # saved before: refused when sent
+    assert message.status == "failed"
+    assert message.error.startswith("webhook: refused: the host 127.0.0.1 resolves to an internal")
+
+
+def test_the_log_provider_keeps_the_body_out_of_production_logs(
+    session: Session,
+    log_channels: None,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+) -> None:
+    add_template(session, Channel.sms)
+    member = make_member(session, name="张伟", consents={"sms": True})
+    with caplog.at_level(logging.INFO, logger="patron.messages"):
+        send(session, Channel.sms, member.id)
+        production = settings.model_copy(update={"env": "production"})
+        monkeypatch.setattr(log_provider, "get_settings", lambda: production)
+        send(session, Channel.sms, member.id)
+    development, quiet = [r.getMessage() for r in caplog.records if "to " in r.getMessage()]
+    assert "张伟，您有300积分" in development
+    assert "张伟" not in quiet
+    assert quiet.endswith("characters")

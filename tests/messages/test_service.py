@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 from sqlalchemy.orm import Session
@@ -68,7 +69,7 @@ def test_marketing_with_consent_is_rendered_and_sent_after_commit(
     member = make_member(session, name="李娜", consents={"sms": True})
     message = promo(session, member.id)
     assert message.status == "queued"
-    assert message.body == "李娜，新品到店满100减20"
+    assert message.body == "李娜，新品到店满100减20回T退订"  # the unsubscribe text appended
     assert message.recipient == member.mobile
     assert message.recipient_masked == f"{member.mobile[3:6]}****{member.mobile[-4:]}"
     session.commit()  # the after-commit task delivers it
@@ -114,6 +115,29 @@ def test_quiet_hours_defer_then_the_minute_job_sends(session: Session, log_chann
     clock.set_now(message.send_after)
     assert jobs.send_due(session, message.send_after) == "1 due"
     session.commit()  # the run's commit hands it to the queue
+    session.refresh(message)
+    assert message.status == "sent"
+
+
+def test_a_marketing_message_due_in_the_quiet_hours_waits_for_their_end(
+    session: Session, log_channels: None
+) -> None:
+    """Written in the day, its task lost; the minute job finds it at night: deferred, not sent."""
+    template(session)
+    member = make_member(session, consents={"sms": True})
+    with mock.patch.object(service, "enqueue"):  # the task is lost
+        message = promo(session, member.id)
+        session.commit()
+    assert message.status == "queued"
+    clock.set_now(NIGHT)
+    assert jobs.send_due(session, NIGHT) == "1 due"
+    session.commit()
+    session.refresh(message)
+    assert (message.status, message.attempts) == ("deferred", 0)
+    assert message.send_after == datetime(2026, 6, 2, 1, 0, tzinfo=UTC)  # 09:00 Shanghai
+    clock.set_now(message.send_after)
+    assert jobs.send_due(session, message.send_after) == "1 due"
+    session.commit()
     session.refresh(message)
     assert message.status == "sent"
 
@@ -289,6 +313,16 @@ def test_a_worker_dying_mid_send_leaves_the_message_to_the_minute_job(
     session.commit()
     session.refresh(message)
     assert (message.status, message.attempts) == ("sent", 2)
+
+
+def test_marketing_sms_says_how_to_unsubscribe_once_and_transactional_sms_do_not(
+    session: Session, log_channels: None
+) -> None:
+    template(session, body="{{ name }}，新品到店{{ offer }}。回T退订")
+    template(session, "notice", Purpose.transactional, body="{{ name }}，您的订单已完成")
+    member = make_member(session, name="李娜", consents={"sms": True})
+    assert promo(session, member.id).body == "李娜，新品到店满100减20。回T退订"  # already there
+    assert promo(session, member.id, code="notice").body == "李娜，您的订单已完成"
 
 
 def test_marketing_to_a_bare_address_has_no_consent(session: Session, log_channels: None) -> None:

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from patron.webhooks import jobs
+from patron.webhooks import tasks as webhook_tasks
 
 
 @dataclass
@@ -58,5 +58,5 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Delivery ids queued after commit: recorded, not run (a task would open its own
     transaction on the configured database, outside the test's)."""
     ids: list[int] = []
-    monkeypatch.setattr(jobs, "enqueue", ids.extend)
+    monkeypatch.setattr(webhook_tasks, "enqueue", ids.extend)
     return ids

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from patron.core import db
-from patron.webhooks import jobs
-from patron.webhooks.jobs import enqueue as real_enqueue
+from patron.webhooks import tasks as webhook_tasks
 from patron.webhooks.models import WebhookDelivery
+from patron.webhooks.tasks import enqueue as real_enqueue
 from tests.cli.test_cli import cli_database, invoke  # noqa: F401 (a fixture)
 from tests.conftest import TEST_SECRET
 from tests.webhooks.conftest import Receiver
@@ -19,7 +19,7 @@ def test_redeliver_sends_the_failed_deliveries_again(
     receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATRON_SECRET_KEY", TEST_SECRET)
-    monkeypatch.setattr(jobs, "enqueue", real_enqueue)  # the CLI sends at once
+    monkeypatch.setattr(webhook_tasks, "enqueue", real_enqueue)  # the CLI sends at once
     invoke("db", "upgrade")
     with db.transaction() as session:
         hook = endpoint(session, receiver.url)

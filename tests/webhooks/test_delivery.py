@@ -4,7 +4,7 @@ import json
 import socket
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -34,6 +34,21 @@ def _run(session: Session, ids: list[int], allow_private: bool = True) -> list[d
     delivery.record(session, outcomes, clock.now())
     session.expire_all()
     return outcomes
+
+
+def test_a_simulated_clock_records_the_attempt_but_signs_at_the_wall_time(
+    session: Session, receiver: Receiver
+) -> None:
+    simulated = datetime(2025, 1, 1, tzinfo=UTC)  # a `--now` run, far from the real time
+    clock.set_now(simulated)
+    hook = endpoint(session, receiver.url)
+    [delivery_id] = _relayed(session)
+    [outcome] = _run(session, [delivery_id])
+    [request] = receiver.requests
+    Webhook(hook.secret).verify(request.body, request.headers)  # within its 5-minute tolerance
+    assert abs(int(request.headers["webhook-timestamp"]) - time.time()) < 60
+    assert outcome.at == simulated
+    assert _get(session, delivery_id).last_attempt_at == simulated
 
 
 def _get(session: Session, delivery_id: int) -> WebhookDelivery:

@@ -12,8 +12,8 @@ from huey import Huey
 from patron.core import clock, tasks
 from patron.core.settings import Settings
 from patron.core.tasks import huey
-from patron.webhooks import jobs
-from patron.webhooks.jobs import enqueue as real_enqueue
+from patron.webhooks import tasks as webhook_tasks
+from patron.webhooks.tasks import enqueue as real_enqueue
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_deliveries_are_queued_fifty_to_a_task(queue: Huey) -> None:
 def test_retries_due_in_the_same_second_go_together(queue: Huey) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     clock.set_now(now)
-    jobs.schedule(
+    webhook_tasks.schedule(
         [
             (1, now + timedelta(seconds=10)),
             (2, now + timedelta(seconds=10, milliseconds=500)),
@@ -52,5 +52,5 @@ def test_retries_due_in_the_same_second_go_together(queue: Huey) -> None:
 
 def test_in_immediate_mode_retries_wait_for_the_sweep() -> None:
     assert huey.immediate
-    jobs.schedule([(1, clock.now() + timedelta(seconds=5))])
+    webhook_tasks.schedule([(1, clock.now() + timedelta(seconds=5))])
     assert huey.pending_count() == huey.scheduled_count() == 0

@@ -27,7 +27,7 @@ from patron.console.web import (
     text,
 )
 from patron.core import clock
-from patron.schedule import permissions, registry, service
+from patron.schedule import permissions, registry, runner, service
 from patron.schedule.errors import JobFailed, JobNotFound
 from patron.schedule.models import JobRun
 
@@ -141,7 +141,7 @@ def run_now(
     session.commit()
     back = safe_next(text(form, "next") or SCHEDULE_URL)
     try:
-        service.run_job(
+        runner.run_job(
             job_name, clock.now(), actor=actor, sessions=request.app.state.session_factory
         )
     except JobFailed:

@@ -12,10 +12,12 @@ from patron.audit import service as audit
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
+from patron.core.settings import get_settings
 from patron.messages.errors import UnknownProvider
 from patron.messages.kinds import PROVIDERS_BY_CHANNEL, Channel
 from patron.messages.models import ChannelSetting
 from patron.messages.providers import ConfigField, Provider, registry
+from patron.webhooks import urls
 
 _CACHE = "patron_message_channels"
 
@@ -104,6 +106,8 @@ def put(
             value = kept.get(field.name, "")
         if field.required and not value and enabled:
             raise InvalidInput(f"config.{field.name}", "required", code=Reason.missing)
+        if field.url and value:
+            urls.check(value, urls.private_allowed(get_settings()), f"config.{field.name}")
         if value:
             merged[field.name] = value
     if setting is None:

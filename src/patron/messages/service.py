@@ -29,7 +29,7 @@ from patron.members.contacts import Contact, contact_of
 from patron.members.masking import mask_email, mask_mobile, mask_value
 from patron.members.models import ConsentChannel
 from patron.members.schemas import normalize_mobile
-from patron.messages import channels, rendering, tasks
+from patron.messages import channels, rendering, tasks, unsubscribe
 from patron.messages.errors import (
     MessageNotFound,
     MessageTemplateNotFound,
@@ -196,6 +196,8 @@ def send(
     if decision.status is not Status.skipped:
         subject = rendering.render(template.subject, values) if template.subject else ""
         body = rendering.render(template.body, values)
+        if channel is Channel.sms and purpose is Purpose.marketing:
+            body = unsubscribe.with_sms_notice(body)
     row = {
         "member_id": member_id,
         "channel": channel.value,
@@ -273,13 +275,17 @@ def claim(session: Session, message_id: int, now: datetime) -> Claim | None:
     """Take a due message for one attempt: the row is locked, its attempt counted and a lease
     set (send_after moves LEASE ahead), so that no other worker takes it meanwhile and a worker
     that dies mid-send leaves it for the minute job once the lease has run out. None when the
-    message is not due (sent, failed, skipped, leased or deferred still)."""
+    message is not due (sent, failed, skipped, leased or deferred still) or is marketing due in
+    the quiet hours (deferred to their end)."""
     message = session.scalar(
         select(Message).where(Message.id == message_id).with_for_update(skip_locked=True)
     )
     if message is None or message.status not in (Status.queued.value, Status.deferred.value):
         return None
     if message.send_after > now:
+        return None
+    if _held_for_quiet_hours(message, now):
+        session.flush()
         return None
     sending = channels.sending_config(session, Channel(message.channel))
     if sending is None:
@@ -300,6 +306,18 @@ def claim(session: Session, message_id: int, now: datetime) -> Claim | None:
     message.send_after = now + LEASE
     session.flush()
     return Claim(message, template, provider, config)
+
+
+def _held_for_quiet_hours(message: Message, now: datetime) -> bool:
+    """A marketing message due in the quiet hours (a retry, a lost task found late) waits for
+    their end, deferred, as when it was written."""
+    if message.purpose != Purpose.marketing.value:
+        return False
+    until = quiet_until(get_settings().quiet_hours, now)
+    if until is None:
+        return False
+    message.status, message.send_after = Status.deferred.value, until
+    return True
 
 
 def call_provider(claimed: Claim) -> str | ProviderFailed:

@@ -9,7 +9,7 @@ from patron.core.actor import Actor
 from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.deps import OneHopRouter, SessionDep, require
-from patron.schedule import permissions, service
+from patron.schedule import permissions, runner, service
 from patron.schedule.errors import JobFailed, JobNotFound
 from patron.schedule.schemas import JobOut, JobRunIn, JobRunOut
 
@@ -60,9 +60,7 @@ def run_job(
     service.get_job(job_name)
     now = data.now if data and data.now else clock.now()
     try:
-        run = service.run_job(
-            job_name, now, actor=actor, sessions=request.app.state.session_factory
-        )
+        run = runner.run_job(job_name, now, actor=actor, sessions=request.app.state.session_factory)
     except JobFailed as failed:
         run = failed.run
     assert run is not None  # a manual run claims no tick: it always runs

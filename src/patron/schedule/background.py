@@ -24,6 +24,9 @@ log = logging.getLogger("patron.schedule")
 LOOP_BACKOFF_SECONDS = 1.0
 LOOP_BACKOFF_MAX_SECONDS = 60.0
 SHUTDOWN_SECONDS = 30.0
+# An idle worker polls the queue (SQLite storage) at most this far apart; Huey's default, 10 s,
+# would hold a message or webhook queued after a quiet spell that long.
+POLL_MAX_SECONDS = 1.0
 
 
 class HostedConsumer(Consumer):
@@ -81,6 +84,7 @@ class Background:
             worker_type="thread",
             shutdown_timeout=SHUTDOWN_SECONDS,
             check_worker_health=False,
+            max_delay=POLL_MAX_SECONDS,
         )
         self.consumer.start()
         if self.schedule:

@@ -15,7 +15,7 @@ from huey import crontab
 
 from patron.core import clock, db
 from patron.core.tasks import huey
-from patron.schedule import service
+from patron.schedule import runner, service
 from patron.schedule.errors import JobFailed, JobNotFound
 
 log = logging.getLogger("patron.schedule")
@@ -26,7 +26,7 @@ def run_scheduled_job(name: str, tick: str) -> None:
     """Run job `name` for the tick (ISO 8601, UTC), unless a worker already claimed it."""
     moment = datetime.fromisoformat(tick)
     try:
-        service.run_job(name, moment, service.Trigger.schedule, moment)
+        runner.run_job(name, moment, service.Trigger.schedule, moment)
     except JobFailed:
         pass  # recorded as failed and logged; the next tick runs it again
     except JobNotFound:

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -225,7 +225,10 @@ def body_of(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
-def signed_headers(secret: str, msg_id: str, at: datetime, body: str) -> dict[str, str]:
+def signed_headers(secret: str, msg_id: str, body: str) -> dict[str, str]:
+    """Standard Webhooks headers for `body`, signed at the real wall time of the attempt."""
+    # Not clock.now(), on purpose: receivers check the timestamp against their own clocks.
+    at = datetime.now(UTC)
     return {
         "content-type": "application/json",
         "webhook-id": msg_id,
@@ -255,7 +258,7 @@ def send(
             outcomes.append(Outcome(delivery, at, None, 0, f"refused: {problem}"))
             continue
         body = body_of(delivery.payload)
-        headers = signed_headers(delivery.secret, str(delivery.payload["id"]), at, body)
+        headers = signed_headers(delivery.secret, str(delivery.payload["id"]), body)
         started = time.perf_counter()
         code: int | None = None
         error = ""

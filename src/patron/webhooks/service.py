@@ -13,18 +13,20 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
-from patron.core import clock, events, tasks
+from patron.core import clock, events
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
-from patron.webhooks import jobs, urls
+from patron.core.tasks import after_commit
+from patron.webhooks import tasks as webhook_tasks
+from patron.webhooks import urls
 from patron.webhooks.delivery import DISABLED_FOR_FAILURES
 from patron.webhooks.errors import DeliveryNotFound, WebhookDisabled, WebhookNotFound
 from patron.webhooks.models import WebhookDelivery, WebhookEndpoint
+from patron.webhooks.relay import ALL
 from patron.webhooks.schemas import WebhookCreate, WebhookUpdate
 
-ALL = "*"
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
 
@@ -183,7 +185,7 @@ def retry(session: Session, actor: Actor, endpoint_id: int, delivery_id: int) ->
     delivery.next_attempt_at = clock.now()
     session.flush()
     audit.record(session, actor, "webhook.retry", "webhook_delivery", delivery.id)
-    tasks.after_commit(session, lambda: jobs.enqueue([delivery_id]))
+    after_commit(session, lambda: webhook_tasks.enqueue([delivery_id]))
     return delivery
 
 
@@ -218,5 +220,5 @@ def retry_failed(session: Session, actor: Actor, endpoint_id: int) -> list[int]:
             endpoint_id,
             after={"count": len(ids)},
         )
-        tasks.after_commit(session, lambda: jobs.enqueue(ids))
+        after_commit(session, lambda: webhook_tasks.enqueue(ids))
     return ids

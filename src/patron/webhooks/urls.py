@@ -71,8 +71,8 @@ def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     )
 
 
-def check(url: str, allow_private: bool) -> None:
-    """Refuse `url` as the `url` field's error (`url_not_allowed`)."""
+def check(url: str, allow_private: bool, field: str = "url") -> None:
+    """Refuse `url` as the `field`'s error (`url_not_allowed`)."""
     reason = problem(url, allow_private)
     if reason is not None:
-        raise InvalidInput("url", reason, code=Reason.url_not_allowed)
+        raise InvalidInput(field, reason, code=Reason.url_not_allowed)

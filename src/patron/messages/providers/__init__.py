@@ -19,6 +19,7 @@ class ConfigField:
     secret: bool = False
     required: bool = True
     default: str = ""
+    url: bool = False  # a URL Patron calls: no internal address unless allowed (when saved)
 
 
 class Provider(Protocol):

@@ -50,7 +50,7 @@ class AliyunSms:
         ConfigField("access_key_secret", secret=True),
         ConfigField("sign_name", required=False),
         ConfigField("region", required=False, default="cn-hangzhou"),
-        ConfigField("base_url", required=False, default="https://dysmsapi.aliyuncs.com"),
+        ConfigField("base_url", required=False, url=True, default="https://dysmsapi.aliyuncs.com"),
         INBOUND_TOKEN,
     )
 

@@ -1,9 +1,11 @@
-"""The development provider: it logs the message (recipient masked) and calls it sent."""
+"""The development provider: it logs the message (recipient masked; the body, which may name the
+member or carry a code, outside production only) and calls it sent."""
 
 from __future__ import annotations
 
 import logging
 
+from patron.core.settings import get_settings
 from patron.messages.models import Message, MessageTemplate
 from patron.messages.providers import INBOUND_TOKEN, ConfigField
 
@@ -23,6 +25,8 @@ class LogProvider:
             message.channel,
             message.template_code,
             message.recipient_masked,
-            message.body,
+            message.body
+            if get_settings().env != "production"
+            else f"{len(message.body)} characters",
         )
         return f"log-{message.id}"

@@ -72,7 +72,9 @@ class TencentSms:
         ConfigField("sdk_app_id"),
         ConfigField("sign_name", required=False),
         ConfigField("region", required=False, default="ap-guangzhou"),
-        ConfigField("base_url", required=False, default="https://sms.tencentcloudapi.com"),
+        ConfigField(
+            "base_url", required=False, url=True, default="https://sms.tencentcloudapi.com"
+        ),
         INBOUND_TOKEN,
     )
 

@@ -1,17 +1,19 @@
 """The webhook channel: a POST of the message as JSON to the configured URL, signed after the
-Standard Webhooks specification (webhook-id, webhook-timestamp, webhook-signature)."""
+Standard Webhooks specification (webhook-id, webhook-timestamp, webhook-signature). The URL is
+guarded as the webhooks' endpoints are (`patron.webhooks.urls`: no internal address unless
+allowed), when saved and before each send, and sent with the same client."""
 
 from __future__ import annotations
 
+import http.client
 import json
 
-import httpx2
-from standardwebhooks.webhooks import Webhook
-
 from patron.core import clock
+from patron.core.settings import get_settings
 from patron.messages.errors import ProviderFailed
 from patron.messages.models import Message, MessageTemplate
 from patron.messages.providers import HTTP_TIMEOUT, ConfigField
+from patron.webhooks import delivery, urls
 
 
 def payload(message: Message) -> dict[str, object]:
@@ -32,27 +34,25 @@ def payload(message: Message) -> dict[str, object]:
 
 class WebhookChannel:
     name = "webhook"
-    fields: tuple[ConfigField, ...] = (ConfigField("url"), ConfigField("secret", secret=True))
+    fields: tuple[ConfigField, ...] = (
+        ConfigField("url", url=True),
+        ConfigField("secret", secret=True),
+    )
 
     def send(
         self, message: Message, template: MessageTemplate | None, config: dict[str, str]
     ) -> str:
+        url = config["url"]
+        problem, address = urls.resolve(url, urls.private_allowed(get_settings()))
+        if problem is not None:
+            raise ProviderFailed(f"webhook: refused: {problem}", retry=False)
         body = json.dumps(payload(message), ensure_ascii=False, separators=(",", ":"))
         msg_id = f"msg_{message.id}"
-        moment = clock.now()
-        signature = Webhook(config["secret"]).sign(msg_id, moment, body)
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(int(moment.timestamp())),
-            "webhook-signature": signature,
-        }
+        headers = delivery.signed_headers(config["secret"], msg_id, body)
         try:
-            response = httpx2.post(
-                config["url"], content=body.encode(), headers=headers, timeout=HTTP_TIMEOUT
-            )
-        except httpx2.HTTPError as exc:
+            code, _ = delivery.sender(HTTP_TIMEOUT).post(url, body.encode(), headers, address)
+        except (OSError, http.client.HTTPException) as exc:
             raise ProviderFailed(f"webhook: {type(exc).__name__}") from exc
-        if not 200 <= response.status_code < 300:
-            raise ProviderFailed(f"webhook: HTTP {response.status_code}")
+        if not 200 <= code < 300:
+            raise ProviderFailed(f"webhook: HTTP {code}")
         return msg_id

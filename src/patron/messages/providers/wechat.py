@@ -41,7 +41,7 @@ class WeChatSubscribe:
         ConfigField("app_id"),
         ConfigField("app_secret", secret=True),
         ConfigField("page", required=False),
-        ConfigField("base_url", required=False, default="https://api.weixin.qq.com"),
+        ConfigField("base_url", required=False, url=True, default="https://api.weixin.qq.com"),
     )
 
     def _base(self, config: dict[str, str]) -> str:
