@@ -235,7 +235,7 @@ def test_smtp_with_one_click_unsubscribe(session: Session) -> None:
     assert envelope.rcpt_tos == ["zw@example.com"]
     mail = message_from_bytes(envelope.content, policy=policy.default)
     assert mail["Subject"] == "张伟，积分提醒"
-    link = mail["List-Unsubscribe"].strip("<>")
+    link = mail["List-Unsubscribe"].strip().strip("<>")  # a long URL folds onto its own line
     assert link == unsubscribe.url_for(member.id, unsubscribe.ConsentChannel.email)
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "300" in mail.get_content()
