@@ -16,6 +16,12 @@ def now() -> datetime:
     return _frozen if _frozen is not None else datetime.now(UTC)
 
 
+def wall() -> datetime:
+    """The real time, never pinned: for what another party checks against its own clock (the
+    timestamps of signed requests to webhook receivers and SMS providers)."""
+    return datetime.now(UTC)
+
+
 def set_now(moment: datetime | None) -> None:
     """Pin the clock to `moment` (aware), or release it with None."""
     global _frozen

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -227,8 +227,7 @@ def body_of(payload: dict[str, Any]) -> str:
 
 def signed_headers(secret: str, msg_id: str, body: str) -> dict[str, str]:
     """Standard Webhooks headers for `body`, signed at the real wall time of the attempt."""
-    # Not clock.now(), on purpose: receivers check the timestamp against their own clocks.
-    at = datetime.now(UTC)
+    at = clock.wall()
     return {
         "content-type": "application/json",
         "webhook-id": msg_id,

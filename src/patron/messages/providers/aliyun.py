@@ -68,7 +68,7 @@ class AliyunSms:
             "SignatureMethod": "HMAC-SHA1",
             "SignatureNonce": uuid.uuid4().hex,
             "SignatureVersion": "1.0",
-            "Timestamp": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Timestamp": clock.wall().strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": VERSION,
             "PhoneNumbers": (message.recipient or "").removeprefix("+86"),
             "SignName": sign_name(template, config),

@@ -96,7 +96,7 @@ class TencentSms:
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
         url = config.get("base_url") or "https://sms.tencentcloudapi.com"
         host = urlsplit(url).netloc
-        timestamp = int(clock.now().timestamp())
+        timestamp = int(clock.wall().timestamp())
         headers = {
             "Authorization": authorization(
                 config["secret_id"], config["secret_key"], host, payload, timestamp
