@@ -15,6 +15,7 @@ HOOKED_MODULES = (
     "patron.tiers.jobs",
     "patron.staff.jobs",
     "patron.schedule.jobs",
+    "patron.checkout.jobs",
     "patron.schedule.tasks",
     "patron.members.merge",
     "patron.members.privacy",
