@@ -342,7 +342,11 @@ def test_events_reach_subscribers_and_the_outbox(
     assert sum(line.paid for line in completed.lines) == 12000
     assert refunded.amount == 12000
     assert refunded.fully_refunded is True
-    outbox = session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)).all()
+    outbox = session.scalars(
+        select(OutboxEvent)
+        .where(~OutboxEvent.type.startswith("member."))  # the member's registration
+        .order_by(OutboxEvent.id)
+    ).all()
     # Each followed by what its subscribers published (the points earned, then taken back).
     assert [(e.type, e.entity_id) for e in outbox] == [
         ("order.completed", str(order["id"])),
