@@ -1,5 +1,6 @@
 """The schedule page in Debian's chromium against a real server: an HQ admin opens it from the
-navigation, runs the points job by hand and sees its result; the job's page lists the run."""
+navigation, runs the points job by hand and sees its result; the job's page lists the run. A run
+by hand in English."""
 
 from __future__ import annotations
 
@@ -49,3 +50,18 @@ def test_an_admin_runs_a_job_by_hand(page: Page, server: ConsoleServer) -> None:
     page.get_by_role("button", name="立即运行").click()
     expect(page.get_by_role("status")).to_contain_text("任务“points”已运行")
     expect(page.locator("tr[data-run-id]")).to_have_count(2)
+
+
+def test_a_job_run_by_hand_in_english(page: Page, server: ConsoleServer) -> None:
+    sign_in(page, ADMIN, PASSWORD)
+    page.get_by_role("link", name="English").click()
+    page.get_by_role("complementary").get_by_role("link", name="Schedule").click()
+    coupons = page.locator("tr[data-job=coupons]")
+    expect(coupons).to_contain_text("Daily at 00:05")
+    expect(coupons).to_contain_text("Not run yet")
+
+    coupons.get_by_role("button", name="Run now").click()
+    expect(page.get_by_role("status")).to_contain_text("Job “coupons” ran")
+    coupons = page.locator("tr[data-job=coupons]")
+    expect(coupons.locator("[data-status]")).to_have_text("Succeeded")
+    expect(coupons).to_contain_text("By hand")

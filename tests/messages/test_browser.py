@@ -68,3 +68,25 @@ def test_a_secret_key_is_never_shown_again(page: Page, server: ConsoleServer) ->
     expect(secret).to_have_attribute("placeholder", "****8765")
     expect(secret).to_have_value("")
     assert "browser-secret" not in page.content()
+
+
+def test_a_test_send_in_english(page: Page, server: ConsoleServer) -> None:
+    sign_in(page, ADMIN, PASSWORD)
+    page.get_by_role("link", name="English").click()
+    page.get_by_role("link", name="Messages").first.click()
+    page.get_by_role("link", name="Channels").click()
+    page.locator("tr", has_text="SMS").get_by_role("link", name="Edit").click()
+    page.locator("select[name=provider]").select_option("log")
+    page.get_by_role("button", name="Switch provider").click()
+    form = page.get_by_test_id("channel-form")
+    form.locator("input[name=enabled]").check()
+    form.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Channel settings saved")
+
+    test = page.get_by_test_id("test-form")
+    test.locator("input[name=recipient]").fill("13900005678")
+    test.get_by_role("button", name="Send test").click()
+    expect(page.get_by_role("status")).to_contain_text("Test message sent")
+    log = page.get_by_test_id("message-log")
+    expect(log).to_contain_text("139****5678")
+    expect(log).not_to_contain_text("13900005678")

@@ -38,9 +38,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
         yield running
 
 
-def record_order(server: ConsoleServer) -> None:
+def record_order(server: ConsoleServer, external_id: str = "POS-HOOK-1") -> None:
     body = {
-        "external_id": "POS-HOOK-1",
+        "external_id": external_id,
         "store_id": server.store(STORE),
         "channel": "pos",
         "occurred_at": clock.now().isoformat(),
@@ -94,3 +94,23 @@ def test_an_admin_adds_a_webhook_and_sees_a_delivery(
     page.goto("/console/webhooks")
     expect(page.get_by_role("cell", name=receiver.url)).to_be_visible()
     expect(page.locator("body")).not_to_contain_text("whsec_")
+
+
+def test_the_same_in_english(page: Page, server: ConsoleServer, receiver: Receiver) -> None:
+    sign_in(page, ADMIN, PASSWORD)
+    page.get_by_role("link", name="English").click()
+    page.get_by_role("link", name="Webhooks", exact=True).click()
+    page.get_by_role("link", name="New webhook").click()
+    page.locator("input[name=url]").fill(receiver.url)
+    page.locator("input[name=description]").fill("Mall")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name="Webhook created")).to_be_visible()
+    assert page.locator("#webhook-secret").inner_text().startswith("whsec_")
+
+    record_order(server, "POS-HOOK-EN")
+    relay_and_deliver(server)
+
+    page.get_by_role("link", name="Deliveries").click()
+    row = page.locator("tbody tr").first
+    expect(row).to_contain_text("order.completed")
+    expect(row).to_contain_text("Delivered")
