@@ -13,10 +13,13 @@ from patron.members import models as members_models
 from patron.messages import models as messages_models
 from patron.orders import models as orders_models
 from patron.points import models as points_models
+from patron.profiles import models as profiles_models
 from patron.schedule import models as schedule_models
+from patron.segments import models as segments_models
 from patron.staff import models as staff_models
 from patron.stored_value import models as stored_value_models
 from patron.stores import models as stores_models
+from patron.tags import models as tags_models
 from patron.tiers import models as tiers_models
 from patron.webhooks import models as webhooks_models
 
@@ -37,10 +40,13 @@ __all__ = [
     "metadata",
     "orders_models",
     "points_models",
+    "profiles_models",
     "schedule_models",
+    "segments_models",
     "staff_models",
     "stored_value_models",
     "stores_models",
+    "tags_models",
     "tiers_models",
     "webhooks_models",
 ]
