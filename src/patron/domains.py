@@ -34,6 +34,7 @@ HOOKED_MODULES = (
     "patron.messages.hooks",
     "patron.messages.jobs",
     "patron.webhooks.jobs",
+    "patron.tags.hooks",
     # What webhooks may subscribe to: every domain's event types, known wherever domains load.
     "patron.members.events",
     "patron.points.events",
