@@ -16,6 +16,7 @@ HOOKED_MODULES = (
     "patron.staff.jobs",
     "patron.schedule.jobs",
     "patron.checkout.jobs",
+    "patron.tags.jobs",
     "patron.schedule.tasks",
     "patron.members.merge",
     "patron.members.privacy",

@@ -38,9 +38,7 @@ def check(text: str) -> None:
     segment_rules.parse(text)
 
 
-def refresh(
-    session: Session, actor: Actor, tag: Tag, now: datetime | None = None
-) -> Refreshed:
+def refresh(session: Session, actor: Actor, tag: Tag, now: datetime | None = None) -> Refreshed:
     """Apply the tag's rule as of `now` to every active member (the whole chain: a tag is the
     chain's, whoever refreshes it)."""
     if tag.kind != TagKind.rule or not tag.rule:
@@ -73,9 +71,12 @@ def refresh(
             ["member_id", "tag_id", "source", "added_by", "added_at"], new_rows
         )
     ).rowcount  # type: ignore[attr-defined]
-    count = session.scalar(
-        select(func.count()).select_from(MemberTag).where(MemberTag.tag_id == tag.id)
-    ) or 0
+    count = (
+        session.scalar(
+            select(func.count()).select_from(MemberTag).where(MemberTag.tag_id == tag.id)
+        )
+        or 0
+    )
     session.execute(
         update(Tag)
         .where(Tag.id == tag.id)
@@ -96,7 +97,5 @@ def refresh(
 
 def refresh_all(session: Session, now: datetime, actor: Actor = SYSTEM) -> list[Refreshed]:
     """Every rule tag, in id order."""
-    tags = session.scalars(
-        select(Tag).where(Tag.kind == TagKind.rule.value).order_by(Tag.id)
-    ).all()
+    tags = session.scalars(select(Tag).where(Tag.kind == TagKind.rule.value).order_by(Tag.id)).all()
     return [refresh(session, actor, tag, now) for tag in tags]
