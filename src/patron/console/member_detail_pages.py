@@ -39,6 +39,7 @@ from patron.console.points_view import (
     reason_text,
     signed,
 )
+from patron.console.tag_pages import member_panel
 from patron.console.tier_pages import member_card
 from patron.console.web import (
     PAGE_HEADERS,
@@ -228,6 +229,7 @@ def _detail(
         coupons=held,
         stored_value=sv_queries.balance(session, member.id),
         tier=member_card(session, member),
+        member_tags=member_panel(session, member),
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, func, select
+from sqlalchemy import ColumnElement, Exists, func, select, true
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
@@ -207,5 +207,17 @@ def is_active(member_id: ColumnElement[int]) -> Exists:
         select(Member.id)
         .where(Member.id == member_id, Member.status == MemberStatus.active.value)
         .with_for_update(read=True, key_share=True)
+        .exists()
+    )
+
+
+def in_scope(actor: Actor, member_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """A condition for another domain's statement (a tag's members): the member `member_id`
+    names is registered in the caller's stores; always true for callers of every store."""
+    if actor.store_ids is None:
+        return true()
+    return (
+        select(Member.id)
+        .where(Member.id == member_id, Member.store_id.in_(actor.store_ids))
         .exists()
     )

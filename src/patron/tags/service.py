@@ -589,3 +589,14 @@ def tag_changes(
         page = audit.list_entries(session, filters, None, limit)
         found += [(e.created_at, e.action, dict(e.after or {})) for e in page.items]
     return found
+
+
+def tag_members(
+    session: Session, actor: Actor, tag_id: int, cursor: str | None, limit: int
+) -> PageResult[MemberTag]:
+    """The tag's members (their rows), latest member first; store-scoped callers see the
+    members registered in their stores."""
+    query = select(MemberTag).where(
+        MemberTag.tag_id == tag_id, registry.in_scope(actor, MemberTag.member_id)
+    )
+    return paginate(session, query, MemberTag.member_id, cursor, limit)
