@@ -286,3 +286,18 @@ def test_list_filters_by_kind_and_name(session: Session) -> None:
     by_name = service.list_tags(session, service.TagFilter(q="vip"), None, 10)
     assert [t.name for t in by_name.items] == ["VIP会员"]
     assert service.list_tags(session, service.TagFilter(q="%"), None, 10).items == []
+
+
+def test_a_tags_members_are_listed_within_the_callers_stores(session: Session) -> None:
+    mine, theirs = make_store(session), make_store(session)
+    near, far = make_member(session, mine), make_member(session, theirs)
+    tag = new_tag(session)
+    service.add_members(session, SYSTEM, tag.id, [str(near.id), str(far.id)])
+    everyone = service.tag_members(session, SYSTEM, tag.id, None, 10)
+    assert [r.member_id for r in everyone.items] == [far.id, near.id]
+    scoped = service.tag_members(session, actor(Role.store_manager, [mine.id]), tag.id, None, 10)
+    assert [r.member_id for r in scoped.items] == [near.id]
+    first = service.tag_members(session, SYSTEM, tag.id, None, 1)
+    assert first.next_cursor is not None
+    rest = service.tag_members(session, SYSTEM, tag.id, first.next_cursor, 1)
+    assert [r.member_id for r in rest.items] == [near.id]

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Exists, func, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from patron.core.actor import Actor
 from patron.core.crypto import blind_index
@@ -211,7 +211,9 @@ def is_active(member_id: ColumnElement[int]) -> Exists:
     )
 
 
-def in_scope(actor: Actor, member_id: ColumnElement[int]) -> ColumnElement[bool]:
+def in_scope(
+    actor: Actor, member_id: ColumnElement[int] | InstrumentedAttribute[int]
+) -> ColumnElement[bool]:
     """A condition for another domain's statement (a tag's members): the member `member_id`
     names is registered in the caller's stores; always true for callers of every store."""
     if actor.store_ids is None:
