@@ -47,15 +47,17 @@ def refresh(session: Session, actor: Actor, tag: Tag, now: datetime | None = Non
     rule = segment_rules.parse(tag.rule)
     selected = compiler.member_ids(session, rule, now, None).subquery("selected")
     member_id = selected.c[0]
+    before = _count(session, tag)
     # NOT EXISTS, which PostgreSQL plans as an anti-join (NOT IN over a million ids would not).
-    gone = session.execute(
+    session.execute(
         delete(MemberTag)
         .where(
             MemberTag.tag_id == tag.id,
             ~exists().select_from(selected).where(member_id == MemberTag.member_id),
         )
         .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    )
+    kept = _count(session, tag)
     new_rows = select(
         member_id,
         literal(tag.id),
@@ -66,17 +68,15 @@ def refresh(session: Session, actor: Actor, tag: Tag, now: datetime | None = Non
         exists().where(Member.id == member_id, Member.status == MemberStatus.active.value),
         ~exists().where(MemberTag.tag_id == tag.id, MemberTag.member_id == member_id),
     )
-    added = session.execute(
+    session.execute(
         insert(MEMBER_TAGS).from_select(
             ["member_id", "tag_id", "source", "added_by", "added_at"], new_rows
         )
-    ).rowcount  # type: ignore[attr-defined]
-    count = (
-        session.scalar(
-            select(func.count()).select_from(MemberTag).where(MemberTag.tag_id == tag.id)
-        )
-        or 0
     )
+    # Counted rather than read from row counts (INSERT ... SELECT reported -1 through the ORM
+    # session on PostgreSQL).
+    count = _count(session, tag)
+    added, gone = count - kept, before - kept
     session.execute(
         update(Tag)
         .where(Tag.id == tag.id)
@@ -90,9 +90,14 @@ def refresh(session: Session, actor: Actor, tag: Tag, now: datetime | None = Non
         "tag.refresh",
         "tag",
         tag.id,
-        after={"added": added or 0, "removed": gone or 0, "member_count": count},
+        after={"added": added, "removed": gone, "member_count": count},
     )
-    return Refreshed(tag.name, added or 0, gone or 0, count)
+    return Refreshed(tag.name, added, gone, count)
+
+
+def _count(session: Session, tag: Tag) -> int:
+    query = select(func.count()).select_from(MemberTag).where(MemberTag.tag_id == tag.id)
+    return session.scalar(query) or 0
 
 
 def refresh_all(session: Session, now: datetime, actor: Actor = SYSTEM) -> list[Refreshed]:
