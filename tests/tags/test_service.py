@@ -301,3 +301,14 @@ def test_a_tags_members_are_listed_within_the_callers_stores(session: Session) -
     assert first.next_cursor is not None
     rest = service.tag_members(session, SYSTEM, tag.id, first.next_cursor, 1)
     assert [r.member_id for r in rest.items] == [near.id]
+
+
+def test_a_merged_members_reference_leads_to_the_survivor(session: Session) -> None:
+    source, target = make_member(session), make_member(session)
+    merge.merge_members(session, SYSTEM, source.id, target.id)
+    tag = new_tag(session)
+    result = service.add_members(session, SYSTEM, tag.id, [str(source.id), str(target.id)])
+    assert [(r.status, r.member_id) for r in result.results] == [
+        ("added", target.id),
+        ("already", target.id),
+    ]

@@ -9,12 +9,13 @@ so concurrent writers add up. Each member tagged or untagged leaves an audit ent
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Integer, Table, bindparam, delete, func, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -28,7 +29,7 @@ from patron.core.reasons import Reason
 from patron.core.tabular import DEFAULT_LIMITS, FileLimits, RowError, read_records, record_text
 from patron.members import merge as member_merge
 from patron.members import registry, visibility
-from patron.members.models import Member
+from patron.members.models import MemberStatus
 from patron.tags import lookup, permissions
 from patron.tags.errors import RuleTagIsComputed, TagNameTaken, TagNotFound
 from patron.tags.models import MemberTag, Tag, TagKind
@@ -54,6 +55,8 @@ HEADERS = {
     "tag": "tag", "标签": "tag", "tag_name": "tag", "标签名": "tag", "标签名称": "tag",
 }  # fmt: skip
 FIELDS = ("member", "tag")
+# Members per statement (PostgreSQL takes at most 65,535 parameters in one).
+CHUNK = 5000
 
 
 # --- tags -----------------------------------------------------------------------------------
@@ -229,7 +232,7 @@ def tag_member(
     member_merge.hold(session, [member.id], active=True)
     added = _insert(session, actor, tag, [member.id])
     if added:
-        _audit_members(session, actor, tag, "tag.add", [member])
+        _audit_members(session, actor, tag, "tag.add", [member.id])
     row = session.get(MemberTag, (member.id, tag.id))
     assert row is not None
     return _out(row, tag.name, tag.kind), bool(added)
@@ -243,7 +246,7 @@ def untag_member(session: Session, actor: Actor, member_id: int, tag_id: int) ->
     _by_hand(tag)
     removed = _delete(session, tag, [member.id])
     if removed:
-        _audit_members(session, actor, tag, "tag.remove", [member])
+        _audit_members(session, actor, tag, "tag.remove", [member.id])
     return bool(removed)
 
 
@@ -253,41 +256,51 @@ def _by_hand(tag: Tag) -> None:
 
 
 def _insert(session: Session, actor: Actor, tag: Tag, member_ids: Sequence[int]) -> list[int]:
-    """Insert the rows the members lack (each once); the ids really inserted, counted in."""
-    if not member_ids:
+    """Insert the rows the members lack (each once); the ids really inserted, counted in. On
+    PostgreSQL one INSERT ... SELECT over an array of the ids (one parameter, not five a row)."""
+    ids = list(dict.fromkeys(member_ids))
+    if not ids:
         return []
     now = clock.now()
     source = SOURCE[TagKind(tag.kind)]
-    rows = [
-        {
-            "member_id": i,
-            "tag_id": tag.id,
-            "source": source,
-            "added_by": actor.name,
-            "added_at": now,
-        }
-        for i in dict.fromkeys(member_ids)
-    ]
-    statement = (
-        insert_or_skip(session, MEMBER_TAGS)
-        .on_conflict_do_nothing(index_elements=["member_id", "tag_id"])
-        .returning(MEMBER_TAGS.c.member_id)
-    )
-    inserted = list(session.scalars(statement, rows))
+    statement = insert_or_skip(session, MEMBER_TAGS)
+    if session.get_bind().dialect.name == "postgresql":
+        unnested = select(
+            func.unnest(bindparam("ids", ids, type_=ARRAY(Integer))),
+            literal(tag.id),
+            literal(source),
+            literal(actor.name),
+            literal(now, MEMBER_TAGS.c.added_at.type),
+        )
+        statement = statement.from_select(
+            ["member_id", "tag_id", "source", "added_by", "added_at"], unnested
+        )
+        rows: list[dict[str, Any]] | None = None
+    else:
+        rows = [
+            {
+                "member_id": i,
+                "tag_id": tag.id,
+                "source": source,
+                "added_by": actor.name,
+                "added_at": now,
+            }
+            for i in ids
+        ]
+    skipping = statement.on_conflict_do_nothing(index_elements=["member_id", "tag_id"])
+    inserted = list(session.scalars(skipping.returning(MEMBER_TAGS.c.member_id), rows))
     _count(session, tag, len(inserted))
     return inserted
 
 
 def _delete(session: Session, tag: Tag, member_ids: Sequence[int]) -> list[int]:
-    if not member_ids:
-        return []
-    removed = list(
-        session.scalars(
+    removed: list[int] = []
+    for chunk in _chunks(member_ids):
+        removed += session.scalars(
             delete(MemberTag)
-            .where(MemberTag.tag_id == tag.id, MemberTag.member_id.in_(set(member_ids)))
+            .where(MemberTag.tag_id == tag.id, MemberTag.member_id.in_(chunk))
             .returning(MemberTag.member_id)
         )
-    )
     _count(session, tag, -len(removed))
     return removed
 
@@ -304,16 +317,21 @@ def _count(session: Session, tag: Tag, delta: int) -> None:
 
 
 def _audit_members(
-    session: Session, actor: Actor, tag: Tag, action: str, members: Iterable[Member]
+    session: Session, actor: Actor, tag: Tag, action: str, member_ids: Iterable[int]
 ) -> None:
+    """One entry per member, on the member (with the member's store, as other entries)."""
     after = {"tag_id": tag.id, "tag": tag.name}
-    audit.record_many(
-        session,
-        [
-            audit.entry_values(actor, action, "member", m.id, store_id=m.store_id, after=after)
-            for m in members
-        ],
-    )
+    for chunk in _chunks(member_ids):
+        stores = registry.standings(session, chunk)
+        audit.record_many(
+            session,
+            [
+                audit.entry_values(
+                    actor, action, "member", i, store_id=stores[i].store_id, after=after
+                )
+                for i in sorted(chunk)
+            ],
+        )
 
 
 # --- many members at once ---------------------------------------------------------------------
@@ -339,22 +357,27 @@ def remove_members(session: Session, actor: Actor, tag_id: int, refs: Sequence[s
     found = lookup.resolve(session, actor, refs)
     ids = [i for i in found if i is not None]
     removed = set(_delete(session, tag, ids))
-    _audit_members(session, actor, tag, "tag.remove", _members(session, removed))
+    _audit_members(session, actor, tag, "tag.remove", removed)
     return _results(refs, found, removed, ("removed", "absent"), tag.name)
 
 
 def _tag_many(session: Session, actor: Actor, tag: Tag, member_ids: Sequence[int]) -> list[int]:
-    """Insert for the members still active once held (a merge in flight finishes first)."""
-    held = member_merge.hold(session, member_ids)
-    active = [i for i in dict.fromkeys(member_ids) if held.get(i) and held[i].status == "active"]
-    added = _insert(session, actor, tag, active)
-    _audit_members(session, actor, tag, "tag.add", _members(session, added))
+    """Insert for the members still active once held (a merge in flight finishes first), a
+    chunk at a time (a statement takes at most 65,535 parameters on PostgreSQL)."""
+    added: list[int] = []
+    for chunk in _chunks(member_ids):
+        held = member_merge.hold(session, chunk)
+        active = [i for i in chunk if held.get(i) and held[i].status == MemberStatus.active]
+        inserted = _insert(session, actor, tag, active)
+        _audit_members(session, actor, tag, "tag.add", inserted)
+        added += inserted
     return added
 
 
-def _members(session: Session, member_ids: Iterable[int]) -> list[Member]:
-    found = registry.members_by_id(session, member_ids)
-    return [found[i] for i in sorted(found)]
+def _chunks(member_ids: Iterable[int]) -> Iterator[list[int]]:
+    ids = list(dict.fromkeys(member_ids))
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
 
 
 def _results(
@@ -439,12 +462,13 @@ def import_file(
     live = [r for r in rows if r.refused is None]
     found = lookup.resolve(session, actor, [r.member for r in live])
     member_of = {id(r): m for r, m in zip(live, found, strict=True)}
+    by_tag: dict[str, list[int]] = {}
+    for row in live:
+        if (member_id := member_of[id(row)]) is not None and row.tag is not None:
+            by_tag.setdefault(row.tag, []).append(member_id)
     added: set[tuple[int, str]] = set()
-    for name in named:
-        wanted = [member_of[id(r)] for r in live if r.tag == name]
-        ids = [i for i in wanted if i is not None]
-        if ids and tags[name].kind != TagKind.rule:
-            added |= {(i, name) for i in _tag_many(session, actor, tags[name], ids)}
+    for name, ids in by_tag.items():
+        added |= {(i, name) for i in _tag_many(session, actor, tags[name], ids)}
     results: list[LineResult] = []
     seen: set[tuple[int, str]] = set()
     counts = {"added": 0, "already": 0, "not_found": 0, "refused": 0}
@@ -509,7 +533,10 @@ def _tags_for_import(
 ) -> tuple[dict[str, Tag], list[str]]:
     """The tags by name, those missing created as `imported` tags (one savepoint each: a tag
     another request created meanwhile is taken as it is)."""
-    tags = {t.name: t for t in session.scalars(select(Tag).where(Tag.name.in_(names)))}
+    tags: dict[str, Tag] = {}
+    for start in range(0, len(names), CHUNK):
+        chunk = names[start : start + CHUNK]
+        tags |= {t.name: t for t in session.scalars(select(Tag).where(Tag.name.in_(chunk)))}
     created = []
     for name in names:
         if name in tags:
