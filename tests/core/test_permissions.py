@@ -194,7 +194,7 @@ GUARDS: dict[str, Permission | None] = {
     "POST /tags/{tag_id}/members": tags.BULK,
     "POST /tags/{tag_id}/members/remove": tags.BULK,
     "POST /tags/{tag_id}/members/upload": tags.BULK,
-    "POST /tags/import": tags.BULK,
+    "POST /tag-imports": tags.BULK,
     "GET /members/{member_id}/tags": None,
     "POST /members/{member_id}/tags": tags.TAG_MEMBERS,
     "DELETE /members/{member_id}/tags/{tag_id}": tags.TAG_MEMBERS,

@@ -146,7 +146,7 @@ def test_many_members_by_a_list_and_by_a_file(
     assert upload.json()["counts"]["added"] == 1
     rows = f"member,tag\n{members[0].id},母婴\n{members[1].id},VIP\n".encode()
     imported = client.post(
-        "/api/v1/tags/import", files={"file": ("tags.csv", rows, "text/csv")}, headers=headers
+        "/api/v1/tag-imports", files={"file": ("tags.csv", rows, "text/csv")}, headers=headers
     )
     assert imported.json()["created_tags"] == ["母婴"]
     assert imported.json()["counts"] == {"added": 1, "already": 1, "not_found": 0, "refused": 0}

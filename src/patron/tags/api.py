@@ -152,7 +152,7 @@ def upload_members(
     return service.import_file(session, actor, content, name, tag=tag, limits=limits)
 
 
-@router.post("/tags/import", response_model=ImportResult, responses=errors(PayloadTooLarge))
+@router.post("/tag-imports", response_model=ImportResult, responses=errors(PayloadTooLarge))
 def import_tags(
     session: SessionDep,
     settings: SettingsDep,

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from patron.audit import service as audit
 from patron.core import clock
 from patron.core.actor import SYSTEM, Actor
-from patron.members.models import Member, MemberStatus
 from patron.segments import compiler
 from patron.segments import rules as segment_rules
 from patron.tags.errors import NotARuleTag
@@ -39,8 +38,8 @@ def check(text: str) -> None:
 
 
 def refresh(session: Session, actor: Actor, tag: Tag, now: datetime | None = None) -> Refreshed:
-    """Apply the tag's rule as of `now` to every active member (the whole chain: a tag is the
-    chain's, whoever refreshes it)."""
+    """Apply the tag's rule as of `now` to every member (the compiled rule selects active
+    members only; the whole chain: a tag is the chain's, whoever refreshes it)."""
     if tag.kind != TagKind.rule or not tag.rule:
         raise NotARuleTag(f"the tag {tag.name!r} is a {tag.kind} tag")
     now = now or clock.now()
@@ -64,10 +63,7 @@ def refresh(session: Session, actor: Actor, tag: Tag, now: datetime | None = Non
         literal(RULE_SOURCE),
         literal(RULE_SOURCE),
         literal(now, MEMBER_TAGS.c.added_at.type),
-    ).where(
-        exists().where(Member.id == member_id, Member.status == MemberStatus.active.value),
-        ~exists().where(MemberTag.tag_id == tag.id, MemberTag.member_id == member_id),
-    )
+    ).where(~exists().where(MemberTag.tag_id == tag.id, MemberTag.member_id == member_id))
     session.execute(
         insert(MEMBER_TAGS).from_select(
             ["member_id", "tag_id", "source", "added_by", "added_at"], new_rows
