@@ -80,6 +80,8 @@ def test_a_member_is_tagged_on_the_member_page(signed_in: Client, session: Sessi
         f"/console/members/{member.id}/tags", data={CSRF_FIELD: csrf, "tag": "投诉"}
     )
     assert "已打上标签“投诉”" in texts(added.text)
+    timeline = added.text.split('data-testid="timeline"', 1)[1]
+    assert "打上标签“投诉”" in texts(timeline)
     assert [t.name for t in service.member_tags(session, member.id)] == ["投诉"]
     unknown = client.post(
         f"/console/members/{member.id}/tags", data={CSRF_FIELD: csrf, "tag": "新"}

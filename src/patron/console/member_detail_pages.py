@@ -292,6 +292,8 @@ def _timeline_row(
         return _order_row(event, kind, t, codes, actor, order_stores)
     if event.kind == "points":
         return _points_row(event, kind, t)
+    if event.kind == "tag" and has_key(f"timeline.tag.{event.summary}"):
+        return TimelineRow(event.at, kind, t(f"timeline.tag.{event.summary}", tag=data["tag"]))
     if event.kind == "coupon" and has_key(f"timeline.coupon.{event.summary}"):
         return _coupon_row(event, kind, t, actor, order_stores)
     # A kind a later domain adds (coupons, tiers, ...): shown as the domain wrote it.

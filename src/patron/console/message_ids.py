@@ -454,4 +454,7 @@ BUILT_IDS = (
     N_("error.rule_tag_is_computed"),
     N_("error.not_a_rule_tag"),
     N_("error.tag_or_tag_id"),
+    N_("timeline.kind.tag"),
+    N_("timeline.tag.add"),
+    N_("timeline.tag.remove"),
 )
