@@ -16,8 +16,9 @@ HOOKED_MODULES = (
     "patron.staff.jobs",
     "patron.schedule.jobs",
     "patron.checkout.jobs",
-    "patron.tags.jobs",
     "patron.schedule.tasks",
+    # Rule tags read the members' profiles: after the profiles' jobs.
+    "patron.tags.jobs",
     "patron.members.merge",
     "patron.members.privacy",
     "patron.members.timeline",

@@ -227,9 +227,9 @@ def _detail(
         # A fresh key for every rendering of the form: submitting it twice adjusts once.
         adjust_key=secrets.token_urlsafe(24),
         coupons=held,
+        member_tags=member_panel(session, member),
         stored_value=sv_queries.balance(session, member.id),
         tier=member_card(session, member),
-        member_tags=member_panel(session, member),
     )
 
 
