@@ -138,6 +138,20 @@ def standings(session: Session, member_ids: Iterable[int]) -> dict[int, Standing
     return {row.id: Standing(*row) for row in rows}
 
 
+def in_scope(
+    actor: Actor, member_id: ColumnElement[int] | InstrumentedAttribute[int]
+) -> ColumnElement[bool]:
+    """A condition for another domain's statement (a tag's members): the member `member_id`
+    names is registered in the caller's stores; always true for callers of every store."""
+    if actor.store_ids is None:
+        return true()
+    return (
+        select(Member.id)
+        .where(Member.id == member_id, Member.store_id.in_(actor.store_ids))
+        .exists()
+    )
+
+
 def ids_by_mobile(session: Session, mobiles: list[str]) -> dict[str, int]:
     """Active members' ids for E.164 mobiles (merged numbers lead to the survivor)."""
     by_hash = {blind_index("mobile", m): m for m in mobiles}
@@ -232,19 +246,5 @@ def is_active(member_id: ColumnElement[int]) -> Exists:
         select(Member.id)
         .where(Member.id == member_id, Member.status == MemberStatus.active.value)
         .with_for_update(read=True, key_share=True)
-        .exists()
-    )
-
-
-def in_scope(
-    actor: Actor, member_id: ColumnElement[int] | InstrumentedAttribute[int]
-) -> ColumnElement[bool]:
-    """A condition for another domain's statement (a tag's members): the member `member_id`
-    names is registered in the caller's stores; always true for callers of every store."""
-    if actor.store_ids is None:
-        return true()
-    return (
-        select(Member.id)
-        .where(Member.id == member_id, Member.store_id.in_(actor.store_ids))
         .exists()
     )
