@@ -199,6 +199,12 @@ def test_expected_purchases_shapes() -> None:
         for a in (0.999, 1.0, 1.001)
     ]
     assert min(near[0], near[2]) - 1e-3 <= near[1] <= max(near[0], near[2]) + 1e-3
+    # a + b = 1 with x = 0 (the hypergeometric's c = 0): the limit too.
+    near = [
+        clv.expected_purchases(BgNbd(r=0.5, alpha=20, a=0.3, b=b), 365, [0], [0], [300])[0]
+        for b in (0.6999, 0.7, 0.7001)
+    ]
+    assert min(near[0], near[2]) <= near[1] <= max(near[0], near[2])
 
 
 def test_expected_spend() -> None:

@@ -260,7 +260,9 @@ def expected_purchases(
     if days < 0:
         raise ValueError("days cannot be negative")
     r, alpha, b = model.r, model.alpha, model.b
-    a = model.a if abs(model.a - 1.0) > 1e-7 else 1.0 + 1e-7  # the a = 1 limit, numerically
+    # The limits at a = 1 and (for x = 0) at a + b = 1, numerically.
+    a = model.a if abs(model.a - 1.0) > 1e-7 else 1.0 + 1e-7
+    b = b if abs(a + b - 1.0) > 1e-7 else 1.0 - a + 1e-7
     z = days / (alpha + t + days)  # in [0, 1)
     tail = np.power(1.0 - z, a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
     alive_part = (a + b + x - 1.0) / (a - 1.0) * (1.0 - tail)
