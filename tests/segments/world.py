@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from patron.catalog.models import Category
 from patron.core import clock
 from patron.core.actor import SYSTEM, Role
-from patron.coupons.models import CouponStatus
+from patron.coupons.models import CouponStatus, CouponTemplate
 from patron.members.models import (
     AttributeDefinition,
     Member,
@@ -27,8 +27,9 @@ from patron.points.models import PointsAccount
 from patron.profiles.models import MemberProfile
 from patron.segments.rules import Lifecycle, RfmClass
 from patron.stored_value.models import StoredValueAccount
+from patron.stores.models import Store
 from patron.tags.models import MemberTag, Tag
-from patron.tiers.models import MemberTier
+from patron.tiers.models import MemberTier, Tier
 from tests.factories import (
     issue_coupon,
     make_coupon_template,
@@ -155,7 +156,7 @@ def _profile(session: Session, rng: random.Random, member: Member) -> None:
     )
 
 
-def _tier(session: Session, rng: random.Random, member: Member, tiers: dict[str, object]) -> None:
+def _tier(session: Session, rng: random.Random, member: Member, tiers: dict[str, Tier]) -> None:
     if rng.random() < 0.4:
         return
     held = tiers[rng.choice(list(tiers))]
@@ -164,15 +165,15 @@ def _tier(session: Session, rng: random.Random, member: Member, tiers: dict[str,
     session.add(
         MemberTier(
             member_id=member.id,
-            tier_id=held.id,  # type: ignore[attr-defined]
+            tier_id=held.id,
             since=NOW - timedelta(days=30),
-            paid_tier_id=paid.id if paid is not None else None,  # type: ignore[attr-defined]
+            paid_tier_id=paid.id if paid is not None else None,
             paid_until=paid_until,
         )
     )
 
 
-def _order(session: Session, rng: random.Random, member: Member, stores: dict[str, object]) -> None:
+def _order(session: Session, rng: random.Random, member: Member, stores: dict[str, Store]) -> None:
     occurred = NOW - timedelta(hours=rng.randint(1, 24 * 200))
     items = []
     for line_no, sku in enumerate(rng.sample(sorted(SKUS), rng.randint(1, 3))):
@@ -188,11 +189,11 @@ def _order(session: Session, rng: random.Random, member: Member, stores: dict[st
                 "paid": 1000 * (line_no + 1) * quantity,
             }
         )
-    total = sum(int(i["paid"]) for i in items)  # type: ignore[call-overload]
+    total = sum(int(str(i["paid"])) for i in items)
     with clock.frozen(NOW):
         order = make_order(
             session,
-            stores[rng.choice(STORE_CODES)],  # type: ignore[arg-type]
+            stores[rng.choice(STORE_CODES)],
             member,
             occurred_at=occurred.isoformat(),
             channel=rng.choice(["pos", "online_mall"]),
@@ -209,10 +210,10 @@ def _order(session: Session, rng: random.Random, member: Member, stores: dict[st
 
 
 def _coupon(
-    session: Session, rng: random.Random, member: Member, templates: dict[str, object]
+    session: Session, rng: random.Random, member: Member, templates: dict[str, CouponTemplate]
 ) -> None:
     with clock.frozen(NOW - timedelta(days=rng.randint(0, 60))):
-        coupon = issue_coupon(session, templates[rng.choice(TEMPLATES)], member)  # type: ignore[arg-type]
+        coupon = issue_coupon(session, templates[rng.choice(TEMPLATES)], member)
     roll = rng.random()
     if roll < 0.2:
         coupon.status = CouponStatus.void.value

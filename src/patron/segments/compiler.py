@@ -182,7 +182,10 @@ class _Compiler:
         if isinstance(rule, Or):
             return or_(self.rule(rule.left), self.rule(rule.right))
         if isinstance(rule, Not):
-            return not_(self.rule(rule.operand))
+            inner = rule.operand
+            if isinstance(inner, Not):  # two-valued: not not x is x
+                return self.rule(inner.operand)
+            return not_(self.rule(inner))
         if isinstance(rule, Call):
             return self.condition(rule)
         operand = rule.operand

@@ -22,6 +22,7 @@ from typing import Literal as Lit
 
 from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
+from patron.core import text as core_text
 from patron.core.errors import PatronError
 
 Value = int | str
@@ -31,6 +32,9 @@ MAX_INTEGER = 10**15
 MAX_RULE_LENGTH = 10_000
 MAX_LIST = 1000
 MAX_DAYS = 36_500
+# How deep `not`, parentheses and alternating `and`/`or` may nest (SQLite's parser has a
+# bounded stack).
+MAX_DEPTH = 40
 
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
 
@@ -368,16 +372,16 @@ def _parser() -> Lark:
     return Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
-def parse(text: str) -> Rule:
+def parse(source: str) -> Rule:
     """The rule's tree; InvalidRule (line, column, expected) when it does not parse or check."""
-    if len(text) > MAX_RULE_LENGTH:
+    if len(source) > MAX_RULE_LENGTH:
         raise InvalidRule(
             f"a rule is at most {MAX_RULE_LENGTH} characters", 1, 1, ["a shorter rule"]
         )
     try:
-        tree = _parser().parse(text)
+        tree = _parser().parse(source)
     except UnexpectedInput as exc:
-        raise _syntax_error(text, exc) from None
+        raise _syntax_error(source, exc) from None
     return _Builder().rule(tree.children[0])
 
 
@@ -420,24 +424,30 @@ def _fail(pos: Pos, message: str, expected: list[str]) -> InvalidRule:
 class _Builder:
     """Lark's tree to the typed one, checking names and types on the way."""
 
-    def rule(self, tree: Tree | Token) -> Rule:
+    def rule(self, tree: Tree | Token, depth: int = 0, outer: str = "") -> Rule:
+        """`depth` counts the changes of operator on the way down (a chain of `or`s is one)."""
         assert isinstance(tree, Tree)
         pos = _at(tree)
         kind = tree.data
         kids = tree.children
+        if kind != outer or kind == "not_":
+            depth += 1
+        if depth > MAX_DEPTH:
+            raise _fail(pos, f"a rule nests at most {MAX_DEPTH} deep", ["a simpler rule"])
         if kind == "or_":
-            return Or(self.rule(kids[0]), self.rule(kids[2]), pos=pos)
+            return Or(self.rule(kids[0], depth, kind), self.rule(kids[2], depth, kind), pos=pos)
         if kind == "and_":
-            return And(self.rule(kids[0]), self.rule(kids[2]), pos=pos)
+            return And(self.rule(kids[0], depth, kind), self.rule(kids[2], depth, kind), pos=pos)
         if kind == "not_":
-            return Not(self.rule(kids[1]), pos=pos)
+            return Not(self.rule(kids[1], depth, kind), pos=pos)
         if kind == "group":
-            return self.rule(kids[1])
+            return self.rule(kids[1], depth, kind)
         if kind == "call":
             call = self.call(tree)
             if FUNCTIONS[call.name].returns != "bool":
+                end = Pos(tree.meta.end_line, tree.meta.end_column)
                 raise _fail(
-                    _at(kids[-1]) if kids else pos,
+                    end,
                     f"{call.name}(...) is a value: compare it",
                     ["a comparison (=, !=, <, <=, >, >=)", "in", "not in", "between"],
                 )
@@ -556,6 +566,8 @@ class _Builder:
         assert isinstance(decoded, str)
         if any(0xD800 <= ord(c) <= 0xDFFF for c in decoded):
             raise _fail(_at(token), "a string holds a lone surrogate", ["a string"])
+        if not core_text.storable(decoded):
+            raise _fail(_at(token), "a string holds a control character", ["a string"])
         return decoded
 
     def check(self, operand: Operand, value: Value, at: Pos, *, ordering: bool) -> None:
