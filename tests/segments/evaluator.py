@@ -275,7 +275,7 @@ def evaluate(rule: Rule, m: Facts, world: World) -> bool:
     return (value in rule.values) != rule.negated
 
 
-def _encoded(rule: Rule) -> Rule:
+def _encoded(rule: Compare | In | Between) -> Compare | In | Between:
     def enc(v: Any) -> str:
         return json.dumps(v, ensure_ascii=False)
 

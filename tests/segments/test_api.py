@@ -13,6 +13,7 @@ from patron.core import clock
 from patron.core.actor import Role
 from patron.core.settings import Settings
 from patron.segments import rules
+from patron.stores.models import Store
 from tests.factories import make_staff, staff_headers
 from tests.segments import evaluator
 from tests.segments.world import NOW, build
@@ -40,9 +41,8 @@ def test_preview_counts_and_samples_in_the_callers_stores(
         assert response.status_code == 200, response.text
         assert response.json() == {"count": len(expected), "sample": expected[:20]}
     assert len(world.matching(rules.parse("frequency >= 0"))) > 20
-    store = session.get(
-        __import__("patron.stores.models", fromlist=["Store"]).Store, built.stores["S1"]
-    )
+    store = session.get(Store, built.stores["S1"])
+    assert store is not None
     manager = staff_headers(make_staff(session, Role.store_manager, [store]), settings)
     scoped = world.matching(rules.parse("frequency >= 0"), {"S1"})
     answer = _preview(client, manager, "frequency >= 0").json()
