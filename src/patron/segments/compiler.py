@@ -155,10 +155,12 @@ class _Joins:
     session: Session
     sources: dict[str, FromClause] = field(default_factory=dict)
 
-    def source(self, name: str, build: Callable[[], Any]) -> FromClause:
-        if name not in self.sources:
-            self.sources[name] = build().subquery(f"seg_{name}")
-        return self.sources[name]
+    def source(self, name: str, build: Callable[[], Any], key: str | None = None) -> FromClause:
+        """The source built once per key (default: its name), left-joined as seg_<name>."""
+        key = key or name
+        if key not in self.sources:
+            self.sources[key] = build().subquery(f"seg_{name}")
+        return self.sources[key]
 
     def frm(self) -> FromClause:
         joined: FromClause = Member.__table__
@@ -349,16 +351,15 @@ class _Compiler:
     # --- functions ---
 
     def condition(self, call: Call) -> ColumnElement[bool]:
-        member_id = Member.id
         if call.name == "tag":
-            return member_id.in_(tags.tagged(str(call.arg("name"))))
+            return _holds(tags.tagged(str(call.arg("name"))))
         if call.name == "consent":
-            return member_id.in_(consents.granted(str(call.arg("channel"))))
+            return _holds(consents.granted(str(call.arg("channel"))))
         if call.name == "bought":
-            return member_id.in_(behaviour.buyers(str(call.arg("sku")), self.window(call)))
+            return _holds(behaviour.buyers(str(call.arg("sku")), self.window(call)))
         assert call.name == "coupon"
         status = CouponStatus(str(call.arg("status") or CouponStatus.available.value))
-        return member_id.in_(coupons.holders(str(call.arg("template")), status, self.now))
+        return _holds(coupons.holders(str(call.arg("template")), status, self.now))
 
     def window(self, call: Call) -> behaviour.Window:
         days = call.arg("days")
@@ -381,14 +382,16 @@ class _Compiler:
         )
 
     def aggregate(self, call: Call, rule: Compare | In | Between) -> ColumnElement[bool]:
-        """spent/orders: a member with nothing in the window has 0."""
+        """spent/orders: the window's orders grouped by member, left-joined (one aggregate pass
+        and a hash join on PostgreSQL); a member with nothing in the window has 0."""
         measure = behaviour.spent if call.name == "spent" else behaviour.order_count
-        grouped, value = measure(self.window(call))
-        test = self.on_column(value, rule)
-        if matches_value(rule, 0):
-            failing = grouped.having(not_(test))
-            return Member.id.not_in(failing)
-        return Member.id.in_(grouped.having(test))
+
+        def build() -> Select[Any]:
+            grouped, value = measure(self.window(call))
+            return grouped.add_columns(value.label("value"))
+
+        sub = self.joins.source(f"{call.name}_{len(self.joins.sources)}", build, key=str(call))
+        return self.on_column(func.coalesce(sub.c.value, 0), rule)
 
     def attr(self, call: Call, rule: Compare | In | Between) -> ColumnElement[bool]:
         """attr("code"): compared as the stored JSON text (a missing value: false)."""
@@ -401,7 +404,14 @@ class _Compiler:
         else:  # the parser refuses between on attr; kept total
             return false()
         test = self.on_column(values.c.value, encoded)
-        return Member.id.in_(select(values.c.member_id).where(test))
+        return _holds(select(values.c.member_id).where(test))
+
+
+def _holds(members: Select[Any]) -> ColumnElement[bool]:
+    """EXISTS a row of the member among `members` (a query whose first column is member_id):
+    a semi-join, and under `not` an anti-join, on PostgreSQL; never NULL."""
+    member_id = members.selected_columns[0]
+    return members.where(member_id == Member.id).exists()
 
 
 def _json(value: Value) -> str:
