@@ -3,14 +3,22 @@ cases for each field and function."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.catalog.models import Category
+from patron.core import clock
 from patron.segments import compiler, rules
 from patron.stores.models import Store
+from patron.tags.models import MemberTag, Tag
+from patron.tiers.models import MemberTier
+from tests.factories import make_member, make_order, make_store
 from tests.segments import evaluator
 from tests.segments.world import NOW, build
+from tests.tiers.helpers import make_ladder
 
 RULES = [
     "recency_days <= 30",
@@ -114,3 +122,53 @@ def test_store_scoping_counts_only_the_stores_members(
         rule = rules.parse(text)
         assert _compiled(session, rule, [s1]) == world.matching(rule, {"S1"})
         assert _compiled(session, rule, []) == []
+
+
+def test_the_issues_example_by_hand(session: Session) -> None:
+    store = make_store(session, "SH001")
+    tiers = {t.code: t for t in make_ladder(session)}
+    baby = Category(code="BABY", name="母婴")
+    session.add(baby)
+    session.flush()
+    session.add(Category(code="MILK", name="奶粉", parent_id=baby.id))
+    complaint = Tag(name="投诉")
+    session.add(complaint)
+    session.flush()
+
+    def member(tier: str, paid: int, days_ago: int, category: str = "MILK") -> int:
+        m = make_member(session, store)
+        session.add(MemberTier(member_id=m.id, tier_id=tiers[tier].id, since=NOW))
+        item = {
+            "sku": f"SKU-{category}",
+            "name": "x",
+            "category_code": category,
+            "quantity": 1,
+            "unit_price": paid,
+            "discount": 0,
+            "paid": paid,
+        }
+        with clock.frozen(NOW):
+            make_order(
+                session,
+                store,
+                m,
+                items=[item],
+                occurred_at=(NOW - timedelta(days=days_ago)).isoformat(),
+                payments=[{"method": "cash", "amount": paid}],
+            )
+        return m.id
+
+    match = member("gold", 50000, 10)
+    diamond = member("diamond", 60000, 89)
+    complained = member("gold", 50000, 10)
+    session.add(MemberTag(member_id=complained, tag_id=complaint.id, source="manual"))
+    member("silver", 90000, 10)  # tier
+    member("gold", 49999, 10)  # too little
+    member("gold", 50000, 91)  # too long ago
+    member("diamond", 50000, 10, category="CARE")  # not 母婴
+    session.flush()
+    rule = rules.parse(
+        'tier in ("gold","diamond") and spent(category="母婴", days=90) >= 50000'
+        ' and not tag("投诉")'
+    )
+    assert _compiled(session, rule) == [match, diamond]
