@@ -394,7 +394,8 @@ class _Compiler:
         return self.on_column(func.coalesce(sub.c.value, 0), rule)
 
     def attr(self, call: Call, rule: Compare | In | Between) -> ColumnElement[bool]:
-        """attr("code"): compared as the stored JSON text (a missing value: false)."""
+        """attr("code"): compared as the stored JSON text (a missing value: false); ordered
+        by code point on both databases whatever the database's collation."""
         values = attributes.readable_values(str(call.arg("code"))).subquery("seg_attr")
         encoded: Compare | In | Between
         if isinstance(rule, Compare):
@@ -403,7 +404,10 @@ class _Compiler:
             encoded = In(rule.operand, tuple(_json(v) for v in rule.values), rule.negated)
         else:  # the parser refuses between on attr; kept total
             return false()
-        test = self.on_column(values.c.value, encoded)
+        column: Any = values.c.value
+        if self.session.get_bind().dialect.name == "postgresql":
+            column = column.collate("C")  # text orders by code point, as on SQLite
+        test = self.on_column(column, encoded)
         return _holds(select(values.c.member_id).where(test))
 
 
