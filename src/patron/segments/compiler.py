@@ -11,10 +11,11 @@ usernames, categories) are looked up first, so the query compares ids on indexed
 - `recency_days` and `registered_days` compare the timestamp with bounds computed here from
   `now` (whole days of 24 hours), `birthday_month` the readable "MM-DD" with text bounds: no
   date arithmetic in SQL, the same on SQLite and PostgreSQL, and index-friendly.
-- Behaviour (`spent`, `orders`, `bought`, `coupon`, `tag`, `consent`, `attr`) is `members.id IN
-  (one set-based subquery)`; `spent`/`orders` group the window's orders by member with HAVING,
-  or, when the comparison holds for a member with nothing in the window (`spent(...) < 100`),
-  NOT IN the members for whom it fails.
+- Behaviour (`spent`, `orders`, `bought`, `coupon`, `tag`, `consent`, `attr`) is a correlated
+  EXISTS over one set-based subquery (a semi-join, or an anti-join under `not`, on PostgreSQL;
+  never NOT IN); `spent`/`orders` group the window's orders by member with HAVING, or, when the
+  comparison holds for a member with nothing in the window (`spent(...) < 100`), leave out the
+  members for whom it fails.
 
 Two-valued logic: each comparison is true or false, never NULL (a missing value compares false),
 so `not` is plain negation, as in the Python evaluator of the tests."""
@@ -382,16 +383,18 @@ class _Compiler:
         )
 
     def aggregate(self, call: Call, rule: Compare | In | Between) -> ColumnElement[bool]:
-        """spent/orders: the window's orders grouped by member, left-joined (one aggregate pass
-        and a hash join on PostgreSQL); a member with nothing in the window has 0."""
+        """spent/orders: the window's orders grouped by member (one aggregate pass), the members
+        for whom the comparison holds kept by HAVING and matched by a semi-join; when it holds
+        for a member with nothing in the window (0), those for whom it fails are left out by an
+        anti-join instead."""
         measure = behaviour.spent if call.name == "spent" else behaviour.order_count
-
-        def build() -> Select[Any]:
-            grouped, value = measure(self.window(call))
-            return grouped.add_columns(value.label("value"))
-
-        sub = self.joins.source(f"{call.name}_{len(self.joins.sources)}", build, key=str(call))
-        return self.on_column(func.coalesce(sub.c.value, 0), rule)
+        grouped, value = measure(self.window(call))
+        test = self.on_column(value, rule)
+        if matches_value(rule, 0):
+            failing = grouped.having(not_(test)).subquery("seg_failing")
+            return not_(_holds(select(failing.c.member_id)))
+        passing = grouped.having(test).subquery("seg_passing")
+        return _holds(select(passing.c.member_id))
 
     def attr(self, call: Call, rule: Compare | In | Between) -> ColumnElement[bool]:
         """attr("code"): compared as the stored JSON text (a missing value: false); ordered
