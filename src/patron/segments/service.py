@@ -39,7 +39,8 @@ def count(session: Session, actor: Actor, text_or_rule: str | Rule, now: datetim
 
 def preview(session: Session, actor: Actor, text: str, now: datetime) -> Preview:
     """The count and the first SAMPLE_SIZE member ids; InvalidRule when the rule is invalid."""
-    query = member_ids(session, actor, text, now)
+    rule = rules.parse(text)
+    query = member_ids(session, actor, rule, now)
     sample = list(session.scalars(query.order_by(compiler.Member.id).limit(SAMPLE_SIZE)))
-    total = len(sample) if len(sample) < SAMPLE_SIZE else count(session, actor, text, now)
+    total = len(sample) if len(sample) < SAMPLE_SIZE else count(session, actor, rule, now)
     return Preview(total, sample)
