@@ -31,6 +31,7 @@ from patron.stored_value.models import StoredValueAccount
 from patron.stores.models import Store
 from patron.tags.models import MemberTag, Tag
 from patron.tiers import standing
+from patron.tiers.models import Tier
 
 MISSING = object()
 
@@ -72,6 +73,7 @@ class World:
     now: datetime
     members: list[Facts]
     categories: dict[int, tuple[str, str, int | None]]  # id -> (code, name, parent_id)
+    tier_ranks: dict[str, int] = field(default_factory=dict)
 
     def matching(self, rule: Rule, store_ids_codes: set[str] | None = None) -> list[int]:
         return [
@@ -170,7 +172,8 @@ def load(session: Session, now: datetime) -> World:
         ]
         found.append(Facts(m.id, values, attrs, tags, consents, orders, coupons))
     categories = {c.id: (c.code, c.name, c.parent_id) for c in session.scalars(select(Category))}
-    return World(now, found, categories)
+    ranks = {t.code: t.rank for t in session.scalars(select(Tier))}
+    return World(now, found, categories, ranks)
 
 
 def _ops(op: str, left: Any, right: Any) -> bool:
@@ -268,6 +271,10 @@ def evaluate(rule: Rule, m: Facts, world: World) -> bool:
         value = value_of(operand, m, world)
     if value is MISSING:
         return False
+    ranked = isinstance(operand, Field) and operand.name == "tier"
+    if ranked and isinstance(rule, Compare) and rule.op not in ("=", "!="):
+        ranks = world.tier_ranks
+        return rule.value in ranks and _ops(rule.op, ranks[value], ranks[str(rule.value)])
     if isinstance(rule, Compare):
         return _ops(rule.op, value, rule.value)
     if isinstance(rule, Between):

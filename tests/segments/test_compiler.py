@@ -39,6 +39,8 @@ RULES = [
     'tier in ("gold", "diamond")',
     'tier != "silver"',
     'tier not in ("gold")',
+    'tier >= "silver"',
+    'tier < "gold" or tier > "platinum"',
     "points >= 1000",
     "points < 10",
     "stored_value > 20000 or stored_value = 0",

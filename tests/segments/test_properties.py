@@ -56,6 +56,17 @@ def _field_compare(name: str) -> st.SearchStrategy[Rule]:
             st.builds(Between, st.just(operand), INTS, INTS),
         )
     values = st.sampled_from(TEXT[name])
+    if name == "tier":
+        ordered = st.builds(Compare, st.just(operand), st.sampled_from(COMPARISONS), values)
+        return st.one_of(
+            ordered,
+            st.builds(
+                In,
+                st.just(operand),
+                st.lists(values, min_size=1, max_size=3).map(tuple),
+                st.booleans(),
+            ),
+        )
     return st.one_of(
         st.builds(Compare, st.just(operand), st.sampled_from(["=", "!="]), values),
         st.builds(

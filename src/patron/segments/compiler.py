@@ -316,6 +316,13 @@ class _Compiler:
             return false()  # tiers are off: nobody has a tier
         ids = {rung.code: rung.id for rung in rungs}
         sub = self.joins.source("tier", lambda: standing.effective_tiers(self.now))
+        if isinstance(rule, Compare) and rule.op not in ("=", "!="):
+            # by rank: `tier >= "gold"` is gold and every tier above it; an unknown tier, none
+            rank = next((rung.rank for rung in rungs if rung.code == rule.value), None)
+            if rank is None:
+                return false()
+            codes = tuple(rung.code for rung in rungs if holds(rule.op, rung.rank, rank))
+            rule = In(rule.operand, codes or ("",))
         return self.coded(sub.c.tier_id, rule, ids, home.id)
 
     def by_ids(

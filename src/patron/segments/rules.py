@@ -218,6 +218,7 @@ COUPON_STATUSES = ("available", "redeemed", "expired", "void")
 class FieldSpec:
     kind: Kind
     choices: tuple[str, ...] | None = None  # the values a text field takes, when known
+    ranked: bool = False  # text whose values have an order: tiers, by their rank
 
 
 FIELDS: dict[str, FieldSpec] = {
@@ -228,7 +229,7 @@ FIELDS: dict[str, FieldSpec] = {
     "rfm_class": FieldSpec("str", tuple(c.value for c in RfmClass)),
     "lifecycle": FieldSpec("str", tuple(c.value for c in Lifecycle)),
     "clv_365": FieldSpec("int"),
-    "tier": FieldSpec("str"),
+    "tier": FieldSpec("str", ranked=True),
     "points": FieldSpec("int"),
     "stored_value": FieldSpec("int"),
     "registered_days": FieldSpec("int"),
@@ -576,7 +577,8 @@ class _Builder:
             raise _fail(at, f"{_name(operand)} is a number", ["an integer"])
         if kind == "str" and not isinstance(value, str):
             raise _fail(at, f"{_name(operand)} is text", ["a string"])
-        if ordering and kind == "str":
+        ranked = isinstance(operand, Field) and FIELDS[operand.name].ranked
+        if ordering and kind == "str" and not ranked:
             raise _fail(at, f"{_name(operand)} compares with = != in only", ["=", "!=", "in"])
         if ordering and kind == "any" and not isinstance(value, str):
             raise _fail(at, "attr(...) orders by text only (dates)", ["a string"])
