@@ -15,7 +15,8 @@ from patron.core.uploads import PayloadTooLarge, read_capped
 from patron.deps import ActorDep, OneHopRouter, SessionDep, SettingsDep, require
 from patron.members import visibility
 from patron.members.errors import MemberNotActive, MemberNotFound
-from patron.tags import permissions, service
+from patron.segments.rules import InvalidRule
+from patron.tags import permissions, rules, service
 from patron.tags.errors import NotARuleTag, RuleTagIsComputed, TagNameTaken, TagNotFound
 from patron.tags.models import TagKind
 from patron.tags.schemas import (
@@ -47,7 +48,9 @@ def list_tags(
     return Page(items=[TagOut.model_validate(t) for t in page.items], next_cursor=page.next_cursor)
 
 
-@router.post("/tags", response_model=TagOut, status_code=201, responses=errors(TagNameTaken))
+@router.post(
+    "/tags", response_model=TagOut, status_code=201, responses=errors(TagNameTaken, InvalidRule)
+)
 def create_tag(
     data: TagCreate,
     session: SessionDep,
@@ -56,8 +59,6 @@ def create_tag(
     """A manual or a rule tag; a rule tag's members are computed at once."""
     tag = service.create_tag(session, actor, data)
     if tag.kind == TagKind.rule:
-        from patron.tags import rules
-
         rules.refresh(session, actor, tag)
     return TagOut.model_validate(tag)
 
@@ -78,8 +79,6 @@ def update_tag(
     before = service.get_tag(session, tag_id).rule
     tag = service.update_tag(session, actor, tag_id, data)
     if tag.kind == TagKind.rule and tag.rule != before:
-        from patron.tags import rules
-
         rules.refresh(session, actor, tag)
     return TagOut.model_validate(tag)
 
@@ -95,8 +94,6 @@ def refresh_tag(
     actor: Annotated[Actor, Depends(require(permissions.MANAGE))],
 ) -> TagOut:
     """Apply a rule tag's rule now: members it no longer selects lose the tag, new ones gain it."""
-    from patron.tags import rules
-
     tag = service.get_tag(session, tag_id)
     rules.refresh(session, actor, tag)
     return TagOut.model_validate(tag)

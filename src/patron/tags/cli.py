@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from patron.core import clock, db
 from patron.core.actor import SYSTEM
-from patron.tags import service
+from patron.tags import rules, service
 from patron.tags.errors import TagNotFound
 from patron.tags.models import Tag
 
@@ -63,8 +63,6 @@ def refresh(
     ] = None,
 ) -> None:
     """Recompute rule tags from their rules, now (or as of --now)."""
-    from patron.tags import rules
-
     if now is not None:
         clock.set_now(now if now.tzinfo else now.replace(tzinfo=clock.business_tz()))
     moment = clock.now()

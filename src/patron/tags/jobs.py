@@ -8,11 +8,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from patron.schedule.registry import Job, daily, register
+from patron.tags import rules
 
 
 def refresh_job(session: Session, now: datetime) -> str:
-    from patron.tags import rules  # the segment language, loaded when the job runs
-
     done = rules.refresh_all(session, now)
     added = sum(r.added for r in done)
     removed = sum(r.removed for r in done)

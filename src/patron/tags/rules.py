@@ -32,11 +32,6 @@ class Refreshed:
     member_count: int
 
 
-def check(text: str) -> None:
-    """Parse the rule: an invalid one raises the segment language's 422 `invalid_rule`."""
-    segment_rules.parse(text)
-
-
 def refresh(session: Session, actor: Actor, tag: Tag, now: datetime | None = None) -> Refreshed:
     """Apply the tag's rule as of `now` to every member (the compiled rule selects active
     members only; the whole chain: a tag is the chain's, whoever refreshes it)."""

@@ -30,6 +30,7 @@ from patron.core.tabular import DEFAULT_LIMITS, FileLimits, RowError, read_recor
 from patron.members import merge as member_merge
 from patron.members import registry, visibility
 from patron.members.models import MemberStatus
+from patron.segments import rules as segment_rules
 from patron.tags import lookup, permissions
 from patron.tags.errors import RuleTagIsComputed, TagNameTaken, TagNotFound
 from patron.tags.models import MemberTag, Tag, TagKind
@@ -171,9 +172,7 @@ def _checked_rule(kind: TagKind, rule: str | None) -> str | None:
         return None
     if rule is None or not rule.strip():
         raise InvalidInput("rule", "a rule tag needs a rule", code=Reason.needed_for_type)
-    from patron.tags import rules  # the segment language: a heavier import, rule tags only
-
-    rules.check(rule)
+    segment_rules.parse(rule)  # InvalidRule: 422 invalid_rule, with its line and column
     return rule.strip()
 
 
