@@ -100,3 +100,23 @@ def test_a_member_is_tagged_on_the_member_page(signed_in: Client, session: Sessi
     assert client.post("/console/tags", data={CSRF_FIELD: csrf, "name": "x"}).status_code == 403
     bulk = client.post(f"/console/tags/{tag.id}/members", data={CSRF_FIELD: csrf, "members": "1"})
     assert bulk.status_code == 403
+
+
+def test_a_rule_tag_is_created_computed_and_its_rule_checked(
+    signed_in: Client, session: Session
+) -> None:
+    make_member(session)
+    client = signed_in(Role.hq_admin, lang="en")
+    csrf = client.headers["x-csrf"]
+    form = {CSRF_FIELD: csrf, "name": "老会员", "kind": "rule", "rule": "registered_days >="}
+    refused = client.post("/console/tags", data=form)
+    assert refused.status_code == 422
+    assert "line 1, column" in texts(refused.text)
+    created = client.post("/console/tags", data=form | {"rule": "registered_days >= 0"})
+    assert created.status_code == 200
+    tag = service.find_tag(session, "老会员")
+    assert tag is not None
+    assert tag.member_count == 1
+    assert 'data-testid="bulk-form"' not in created.text  # a rule tag takes no members by hand
+    again = client.post(f"/console/tags/{tag.id}/refresh", data={CSRF_FIELD: csrf})
+    assert "computed again" in texts(again.text)

@@ -38,8 +38,10 @@ from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.core.tabular import FileLimits
 from patron.members import registry, visibility
 from patron.members.models import Member, MemberStatus
+from patron.segments.rules import InvalidRule
 from patron.stores import service as stores
 from patron.tags import permissions as tag_policy
+from patron.tags import rules
 from patron.tags import service as tags
 from patron.tags.errors import RuleTagIsComputed
 from patron.tags.models import Tag, TagKind
@@ -85,7 +87,7 @@ def tag_create(
             if tag.kind == TagKind.rule:
                 _refresh(session, actor, tag)
     except (ValidationError, PatronError) as error:
-        return _list(request, session, "", "", "", values, form_errors(error, t_for(request)))
+        return _list(request, session, "", "", "", values, _refused(error, request))
     return redirect(tag_url(tag.id), "flash.tag_created", name=tag.name)
 
 
@@ -178,8 +180,7 @@ def tag_edit(
                 _refresh(session, actor, tag)
     except (ValidationError, PatronError) as error:
         session.refresh(tag)
-        errors = form_errors(error, t_for(request))
-        return _page(request, session, actor, tag, "", values, errors)
+        return _page(request, session, actor, tag, "", values, _refused(error, request))
     return redirect(tag_url(tag.id), "flash.tag_saved", name=tag.name)
 
 
@@ -237,9 +238,16 @@ def tag_bulk(
 
 
 def _refresh(session: Session, actor: Actor, tag: Tag) -> None:
-    from patron.tags import rules  # the segment language, loaded for rule tags only
-
     rules.refresh(session, actor, tag)
+
+
+def _refused(error: ValidationError | PatronError, request: Request) -> FormErrors:
+    """A refused form; an invalid rule beside the rule, where it fails."""
+    t = t_for(request)
+    if isinstance(error, InvalidRule):
+        where = t("tags.rule_error", line=error.line, column=error.column, message=error.message)
+        return FormErrors(message=t("error.form"), fields={"rule": where}, status=error.status)
+    return form_errors(error, t)
 
 
 def _get(session: Session, tag_id: int) -> Tag:
