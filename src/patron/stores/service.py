@@ -165,3 +165,12 @@ def is_open(store_id: ColumnElement[int]) -> Exists:
     """A condition for another domain's statement (order intake checks its store in its insert):
     the store exists and is open."""
     return exists().where(Store.id == store_id, Store.status == StoreStatus.open.value)
+
+
+def names_by_id(session: Session, store_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """Each store's code and name, by id (profiles name a member's preferred stores)."""
+    ids = set(store_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(Store.id, Store.code, Store.name).where(Store.id.in_(ids)))
+    return {store_id: (code, name) for store_id, code, name in rows}
