@@ -21,8 +21,8 @@ from patron.core.settings import get_settings
 from patron.demo import brand
 from patron.members.models import Member
 from patron.orders.models import Order
-from patron.profiles.models import MemberProfile
 from patron.points.models import PointsEntry
+from patron.profiles.models import MemberProfile
 from patron.staff.models import StaffUser
 from patron.stores.models import Store
 
@@ -278,7 +278,9 @@ def test_profiles_refresh_prints_counts_and_ignores_later_orders(cli_database: s
     assert first is not None
     early = (first + timedelta(days=1)).isoformat()
     out = invoke("profiles", "refresh", "--now", early)
-    assert "300 members" in out and "important_value" in out and "prospect" in out
+    assert "300 members" in out
+    assert "important_value" in out
+    assert "prospect" in out
     with db.transaction(read_only=True) as session:
         profiles = session.scalars(select(MemberProfile)).all()
         counted = session.scalar(

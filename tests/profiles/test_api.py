@@ -29,28 +29,34 @@ def test_profile_with_names_resolved(
 
     body = client.get(f"/api/v1/members/{member.id}/profile", headers=hq).json()
 
-    assert body["orders_lifetime"] == 1 and body["monetary_lifetime"] == 12000
-    assert body["recency_days"] == 9 and body["lifecycle"] == "new"
+    assert body["orders_lifetime"] == 1
+    assert body["monetary_lifetime"] == 12000
+    assert body["recency_days"] == 9
+    assert body["lifecycle"] == "new"
     assert body["preferred_stores"] == [{"id": store.id, "code": "SH001", "name": store.name}]
     assert {c["code"] for c in body["preferred_categories"]} == {"CARE", "HOME"}
-    assert body["preferred_channels"] == ["pos"] and body["preferred_hour"] == 19
+    assert body["preferred_channels"] == ["pos"]
+    assert body["preferred_hour"] == 19
     assert body["rfm"] == {"r": 1, "f": 1, "m": 1, "class": "general_winback"}
     assert set(body["clv"]) == {"p_alive", "expected_purchases_365", "clv_365"}
 
     manager = staff_headers(make_staff(session, Role.store_manager, [store]), settings)
     assert client.get(f"/api/v1/members/{member.id}/profile", headers=manager).status_code == 200
     refused = client.get(f"/api/v1/members/{stranger.id}/profile", headers=manager)
-    assert refused.status_code == 404 and refused.json()["code"] == "member_not_found"
+    assert refused.status_code == 404
+    assert refused.json()["code"] == "member_not_found"
     # Registered after the refresh: a prospect, computed on the spot.
     late = make_member(session, store)
     fresh = client.get(f"/api/v1/members/{late.id}/profile", headers=hq).json()
-    assert fresh["lifecycle"] == "prospect" and fresh["refreshed_at"] is None
+    assert fresh["lifecycle"] == "prospect"
+    assert fresh["refreshed_at"] is None
 
 
 def test_clv_model_for_hq_only(client: TestClient, session: Session, settings: Settings) -> None:
     hq = staff_headers(make_staff(session, Role.hq_finance), settings)
     missing = client.get("/api/v1/analytics/clv", headers=hq)
-    assert missing.status_code == 404 and missing.json()["code"] == "clv_not_fitted"
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "clv_not_fitted"
     session.add(
         ClvFit(
             model="bgnbd+gamma_gamma",
@@ -64,9 +70,11 @@ def test_clv_model_for_hq_only(client: TestClient, session: Session, settings: S
     )
     session.flush()
     body = client.get("/api/v1/analytics/clv", headers=hq).json()
-    assert body["model"] == "bgnbd+gamma_gamma" and body["time_unit"] == "day"
+    assert body["model"] == "bgnbd+gamma_gamma"
+    assert body["time_unit"] == "day"
     assert body["params"] == {"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4}
-    assert body["spend_params"]["gamma"] == 15.4 and body["customers"] == 2357
+    assert body["spend_params"]["gamma"] == 15.4
+    assert body["customers"] == 2357
     store = make_store(session)
     cashier = staff_headers(make_staff(session, Role.cashier, [store]), settings)
     assert client.get("/api/v1/analytics/clv", headers=cashier).status_code == 403

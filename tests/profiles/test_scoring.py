@@ -75,7 +75,8 @@ def test_ties_share_a_score_and_recent_scores_high() -> None:
         5,
     ]
     result = rfm([1, 300], [3, 1], [9000, 100])
-    assert result.r.tolist() == [3, 1] and result.classes.tolist() == [
+    assert result.r.tolist() == [3, 1]
+    assert result.classes.tolist() == [
         "important_value",
         "general_winback",
     ]

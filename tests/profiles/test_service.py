@@ -44,7 +44,8 @@ def test_refresh_builds_facts_preferences_and_stages(session: Session) -> None:
     assert report.members == len(found) >= 3
     mine = found[buyer.id]
     assert (mine.orders_lifetime, mine.monetary_lifetime, mine.purchase_days) == (3, 36000, 2)
-    assert mine.aov == 12000 and mine.orders_window == 3
+    assert mine.aov == 12000
+    assert mine.orders_window == 3
     assert mine.first_purchase_at == datetime(2026, 1, 5, 2, tzinfo=ZoneInfo("UTC"))
     assert mine.last_purchase_at == datetime(2026, 2, 20, 12, tzinfo=ZoneInfo("UTC"))
     assert mine.preferred_stores == [a.id, b.id]
@@ -52,12 +53,14 @@ def test_refresh_builds_facts_preferences_and_stages(session: Session) -> None:
     assert len(mine.preferred_categories) == 2
     assert mine.preferred_weekday == 4  # two orders on Friday 20 February
     assert mine.preferred_hour in (10, 19, 20)
-    assert mine.lifecycle == "active" and mine.rfm_class is not None
+    assert mine.lifecycle == "active"
+    assert mine.rfm_class is not None
     assert found[prospect.id].lifecycle == "prospect"
     assert found[prospect.id].preferred_stores == []
     assert found[refunded.id].orders_lifetime == 0
     assert found[refunded.id].lifecycle == "prospect"
-    assert report.buyers == 1 and report.lifecycle["active"] == 1
+    assert report.buyers == 1
+    assert report.lifecycle["active"] == 1
     assert report.clv_skipped is not None  # too little data
 
 
@@ -103,7 +106,8 @@ def test_facts_job_folds_new_orders_past_the_watermark(session: Session) -> None
     assert found[newcomer.id].lifecycle == "new"
     assert found[newcomer.id].preferred_stores == []  # preferences wait for the refresh
     mark = session.get(ProfileWatermark, 1)
-    assert mark is not None and mark.order_id > 0
+    assert mark is not None
+    assert mark.order_id > 0
     assert service.update_facts(session, NOW) == 0
 
 
@@ -115,11 +119,13 @@ def test_merge_and_erasure_drop_profiles(session: Session) -> None:
     merge.merge_members(session, SYSTEM, source.id, target.id)
     privacy.erase_member(session, SYSTEM, erased.id, "asked")
     found = profiles(session)
-    assert source.id not in found and erased.id not in found
+    assert source.id not in found
+    assert erased.id not in found
     assert found[target.id].orders_lifetime == 1
     service.refresh(session, NOW + timedelta(days=1))
     found = profiles(session)
-    assert source.id not in found and erased.id not in found
+    assert source.id not in found
+    assert erased.id not in found
 
 
 def test_member_never_refreshed_gets_live_facts(session: Session) -> None:
@@ -127,5 +133,7 @@ def test_member_never_refreshed_gets_live_facts(session: Session) -> None:
     member = make_member(session)
     make_order(session, store, member, occurred_at=at("02-27"))
     view = service.member_profile(session, member.id, NOW)
-    assert view.orders_lifetime == 1 and view.lifecycle == "new"
-    assert view.recency_days == 2 and view.refreshed_at is None
+    assert view.orders_lifetime == 1
+    assert view.lifecycle == "new"
+    assert view.recency_days == 2
+    assert view.refreshed_at is None

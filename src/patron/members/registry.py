@@ -211,6 +211,6 @@ def is_active(member_id: ColumnElement[int]) -> Exists:
     )
 
 
-def active_ids() -> Select[tuple[int]]:
+def active_ids() -> Select[int]:
     """Every active member's id, for set-based work of another domain (profiles join it)."""
     return select(Member.id).where(Member.status == MemberStatus.active.value)

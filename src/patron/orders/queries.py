@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import CompoundSelect, Select, select
 
 from patron.orders.models import Order, OrderLine, OrderStatus, Refund
 
 
-def counted_orders(now: datetime) -> Select[tuple[int, int, int, str, datetime, int]]:
+def counted_orders(now: datetime) -> Select[int, int | None, int, str, datetime, int]:
     """Members' orders before `now` that count: id, member_id, store_id, channel, occurred_at
     and net (total less refunds)."""
     return select(
@@ -27,7 +27,7 @@ def counted_orders(now: datetime) -> Select[tuple[int, int, int, str, datetime, 
     )
 
 
-def counted_lines(now: datetime) -> Select[tuple[int, int, int]]:
+def counted_lines(now: datetime) -> Select[int | None, int | None, int]:
     """The lines with a category of the orders that count: member_id, category_id and net
     (paid less refunds)."""
     return (
@@ -46,7 +46,7 @@ def counted_lines(now: datetime) -> Select[tuple[int, int, int]]:
     )
 
 
-def last_ids() -> Select[tuple[int | None, int | None]]:
+def last_ids() -> Select[int | None, int | None]:
     """The highest order id and refund id: how far a watermark has read."""
     return select(
         select(Order.id).order_by(Order.id.desc()).limit(1).scalar_subquery(),
@@ -54,7 +54,7 @@ def last_ids() -> Select[tuple[int | None, int | None]]:
     )
 
 
-def members_changed_since(order_id: int, refund_id: int) -> Select[tuple[int]]:
+def members_changed_since(order_id: int, refund_id: int) -> CompoundSelect[int | None]:
     """Members with an order past `order_id`, or a refund past `refund_id` of their order."""
     return (
         select(Order.member_id)

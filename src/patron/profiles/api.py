@@ -45,7 +45,9 @@ def member_profile(member_id: int, session: SessionDep, actor: ActorDep) -> Prof
         aov=view.aov,
         purchase_days=view.purchase_days,
         lifecycle=view.lifecycle,
-        rfm=RfmOut(r=view.rfm_r, f=view.rfm_f, m=view.rfm_m, rfm_class=view.rfm_class),
+        rfm=RfmOut.model_validate(
+            {"r": view.rfm_r, "f": view.rfm_f, "m": view.rfm_m, "class": view.rfm_class}
+        ),
         clv=ClvOut(
             p_alive=view.p_alive,
             expected_purchases_365=view.expected_purchases_365,

@@ -90,7 +90,7 @@ def day_number(now: datetime) -> int:
     return now.astimezone(clock.business_tz()).date().toordinal() - 719163
 
 
-def counted(now: datetime, member_ids: Select[tuple[int]] | None = None) -> Subquery:
+def counted(now: datetime, member_ids: Select[int] | None = None) -> Subquery:
     """The orders that count, of active members (of `member_ids` only, when given)."""
     query = orders.counted_orders(now)
     active = members.active_ids()
@@ -102,7 +102,7 @@ def counted(now: datetime, member_ids: Select[tuple[int]] | None = None) -> Subq
 
 
 def facts_query(
-    local: Local, now: datetime, window_days: int, member_ids: Select[tuple[int]] | None = None
+    local: Local, now: datetime, window_days: int, member_ids: Select[int] | None = None
 ) -> Select[Any]:
     """One row per buying member: first_at, last_at, orders_lifetime, monetary_lifetime,
     orders_window, monetary_window, purchase_days, first_day, last_day, first_day_value (net
@@ -231,7 +231,7 @@ def json_list(dialect: str, items: list[ColumnElement[Any]], quoted: bool) -> Co
     databases, in rank order); None values are left out."""
     parts: list[ColumnElement[Any]] = []
     for index, item in enumerate(items):
-        text = cast(item, String)
+        text: ColumnElement[str] = cast(item, String)
         if quoted:
             text = literal('"') + text + literal('"')
         if index:

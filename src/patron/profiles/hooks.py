@@ -37,7 +37,6 @@ def _export_profile(session: Session, member: Member) -> dict[str, Any] | None:
     if profile is None:
         return None
     values = {
-        column.key: getattr(profile, column.key)
-        for column in MemberProfile.__table__.columns  # type: ignore[attr-defined]
+        column.key: getattr(profile, column.key) for column in MemberProfile.__table__.columns
     }
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}

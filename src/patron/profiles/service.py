@@ -112,7 +112,7 @@ def _fit_clv(
 ) -> Clv | str:
     """BG/NBD and Gamma-Gamma (patron.profiles.clv), or why not."""
     try:
-        from patron.profiles import clv
+        from patron.profiles import clv  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         return "the CLV module is not installed"
     repeat = x > 0
@@ -164,7 +164,7 @@ def refresh(session: Session, now: datetime) -> RefreshReport:
     settings = get_settings()
     report = RefreshReport(now=now)
     local = sql.local_for(session, now)
-    last_order, last_refund = session.execute(orders.last_ids()).one()
+    last_order, last_refund = session.execute(orders.last_ids()).one()._tuple()
     for table in (sql.FACTS, sql.SCORES, sql.CATEGORIES):
         sql.create_temp(session, table)
     session.execute(
@@ -346,7 +346,7 @@ _FACT_FIELDS = (
     "lifecycle",
     "facts_at",
 )
-_BLANK_LISTS = {
+_BLANK_LISTS: dict[str, list[Any]] = {
     "preferred_stores": [],
     "preferred_channels": [],
     "preferred_categories": [],
@@ -370,9 +370,7 @@ def _blank(member_id: int, now: datetime) -> dict[str, Any]:
     }
 
 
-def _fact_rows(
-    session: Session, now: datetime, member_ids: Select[tuple[int]]
-) -> list[dict[str, Any]]:
+def _fact_rows(session: Session, now: datetime, member_ids: Select[int]) -> list[dict[str, Any]]:
     """Raw facts and lifecycle of the given members (blank for members left without an
     order that counts), as profile columns."""
     settings = get_settings()
@@ -420,14 +418,21 @@ def update_facts(session: Session, now: datetime) -> int:
     mark = session.get(ProfileWatermark, WATERMARK_ID)
     if mark is None:
         return 0
-    last_order, last_refund = session.execute(orders.last_ids()).one()
+    last_order, last_refund = session.execute(orders.last_ids()).one()._tuple()
     changed = sorted(
-        set(session.scalars(orders.members_changed_since(mark.order_id, mark.refund_id)))
+        {
+            member_id
+            for member_id in session.scalars(
+                orders.members_changed_since(mark.order_id, mark.refund_id)
+            )
+            if member_id is not None
+        }
     )
     done = 0
     for start in range(0, len(changed), 5000):
         ids = changed[start : start + 5000]
-        rows = _fact_rows(session, now, select(members.Member.id).where(members.Member.id.in_(ids)))
+        chosen = select(members.Member.id).where(members.Member.id.in_(ids))
+        rows = _fact_rows(session, now, chosen)
         if rows:
             _upsert_facts(session, rows)
         done += len(rows)
