@@ -164,7 +164,8 @@ def refresh(session: Session, now: datetime) -> RefreshReport:
     settings = get_settings()
     report = RefreshReport(now=now)
     local = sql.local_for(session, now)
-    last_order, last_refund = session.execute(orders.last_ids()).one()._tuple()
+    last = session.execute(orders.last_ids()).one()
+    last_order, last_refund = last[0], last[1]
     for table in (sql.FACTS, sql.SCORES, sql.CATEGORIES):
         sql.create_temp(session, table)
     session.execute(
@@ -418,7 +419,8 @@ def update_facts(session: Session, now: datetime) -> int:
     mark = session.get(ProfileWatermark, WATERMARK_ID)
     if mark is None:
         return 0
-    last_order, last_refund = session.execute(orders.last_ids()).one()._tuple()
+    last = session.execute(orders.last_ids()).one()
+    last_order, last_refund = last[0], last[1]
     changed = sorted(
         {
             member_id
