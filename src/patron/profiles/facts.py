@@ -90,7 +90,9 @@ def day_number(now: datetime) -> int:
     return now.astimezone(clock.business_tz()).date().toordinal() - 719163
 
 
-def counted(now: datetime, member_ids: Select[int] | None = None) -> Subquery:
+def counted(
+    now: datetime, member_ids: Select[int] | None = None, name: str = "counted"
+) -> Subquery:
     """The orders that count, of active members (of `member_ids` only, when given)."""
     query = orders.counted_orders(now)
     active = members.active_ids()
@@ -98,7 +100,7 @@ def counted(now: datetime, member_ids: Select[int] | None = None) -> Subquery:
         active = active.where(members.Member.id.in_(member_ids))
     found = active.subquery("active")
     inner = query.subquery("counted_all")
-    return select(inner).join(found, found.c.id == inner.c.member_id).subquery("counted")
+    return select(inner).join(found, found.c.id == inner.c.member_id).subquery(name)
 
 
 def facts_query(
@@ -364,3 +366,42 @@ def preferred_categories() -> Subquery:
         .group_by(c.c.member_id)
         .subquery("categories")
     )
+
+
+def _preference_table(name: str, key: Any, columns: tuple[str, ...]) -> Table:
+    return Table(
+        f"tmp_profile_{name}",
+        _temp,
+        Column("member_id", BigInteger, primary_key=True),
+        *(Column(column, key) for column in columns),
+        prefixes=["TEMPORARY"],
+    )
+
+
+# Each preference, materialised with its member's id as key before the final insert joins them
+# (SQLite re-evaluates a grouped subquery in a LEFT JOIN per member; PostgreSQL hash-joins it).
+TOP_KEYS = ("k1", "k2", "k3")
+STORES = _preference_table("stores", BigInteger, TOP_KEYS)
+CHANNELS = _preference_table("channels", String(16), TOP_KEYS)
+TOP_CATEGORIES = _preference_table("top_categories", BigInteger, TOP_KEYS)
+SIMILAR = _preference_table("similar", BigInteger, TOP_KEYS)
+WEEKDAY = _preference_table("weekday", Integer, ("v",))
+HOUR = _preference_table("hour", Integer, ("v",))
+PREFERENCES = (STORES, CHANNELS, TOP_CATEGORIES, SIMILAR, WEEKDAY, HOUR)
+TEMP_TABLES = (FACTS, SCORES, CATEGORIES, *PREFERENCES)
+
+
+def fill_preferences(session: Session, local: Local, now: datetime) -> None:
+    """Every preference into its temporary table (CATEGORIES filled first)."""
+    o_day, o_hour = counted(now, name="counted_day"), counted(now, name="counted_hour")
+    sources: list[tuple[Table, Subquery]] = [
+        (STORES, preferred_by_spend(counted(now, name="counted_s"), "store_id", "stores")),
+        (CHANNELS, preferred_by_spend(counted(now, name="counted_c"), "channel", "channels")),
+        (TOP_CATEGORIES, preferred_categories()),
+        (SIMILAR, similar_categories()),
+        (WEEKDAY, most_orders(o_day, local.weekday(o_day.c.occurred_at), "weekday")),
+        (HOUR, most_orders(o_hour, local.hour(o_hour.c.occurred_at), "hour")),
+    ]
+    for table, source in sources:
+        names = [c.name for c in table.columns]
+        session.execute(table.insert().from_select(names, select(*source.c)))

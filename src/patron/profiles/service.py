@@ -33,6 +33,7 @@ from patron.core.db import UTCDateTime
 from patron.core.settings import get_settings
 from patron.members import registry as members
 from patron.orders import queries as orders
+from patron.profiles import clv
 from patron.profiles import facts as sql
 from patron.profiles.models import ClvFit, MemberProfile, ProfileWatermark
 from patron.profiles.scoring import Lifecycle, LifecycleRule, lifecycle, rfm
@@ -111,10 +112,6 @@ def _fit_clv(
     monetary: npt.NDArray[np.float64],
 ) -> Clv | str:
     """BG/NBD and Gamma-Gamma (patron.profiles.clv), or why not."""
-    try:
-        from patron.profiles import clv  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return "the CLV module is not installed"
     repeat = x > 0
     if int(repeat.sum()) < MIN_CLV_REPEATERS:
         return f"fewer than {MIN_CLV_REPEATERS} members with a repeat purchase day"
@@ -125,7 +122,7 @@ def _fit_clv(
         alive = clv.probability_alive(bgnbd, frequency, recency, t)
         expected = clv.expected_purchases(bgnbd, CLV_DAYS, frequency, recency, t)
         value = expected * clv.expected_spend(spend, frequency, monetary)
-    except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError) as exc:
+    except (clv.ClvFitError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
         return f"the CLV fit failed: {exc}"
     fit = ClvFit(
         model=MODEL,
@@ -166,7 +163,7 @@ def refresh(session: Session, now: datetime) -> RefreshReport:
     local = sql.local_for(session, now)
     last = session.execute(orders.last_ids()).one()
     last_order, last_refund = last[0], last[1]
-    for table in (sql.FACTS, sql.SCORES, sql.CATEGORIES):
+    for table in sql.TEMP_TABLES:
         sql.create_temp(session, table)
     session.execute(
         sql.FACTS.insert().from_select(
@@ -175,6 +172,7 @@ def refresh(session: Session, now: datetime) -> RefreshReport:
         )
     )
     sql.fill_categories(session, now)
+    sql.fill_preferences(session, local, now)
     f = _read_facts(session)
     today = sql.day_number(now)
     recency = today - f["last_day"]
@@ -234,7 +232,7 @@ def refresh(session: Session, now: datetime) -> RefreshReport:
     report.members = session.scalar(select(func.count()).select_from(MemberProfile)) or 0
     report.lifecycle[Lifecycle.prospect.value] = report.members - report.buyers
     _set_watermark(session, last_order or 0, last_refund or 0)
-    sql.drop_temp(session, sql.FACTS, sql.SCORES, sql.CATEGORIES)
+    sql.drop_temp(session, *sql.TEMP_TABLES)
     session.flush()
     report.seconds = time.perf_counter() - started
     return report
@@ -272,18 +270,13 @@ _PROFILE_COLUMNS = [
 def _profile_rows(local: sql.Local, now: datetime) -> Select[Any]:
     active = members.active_ids().subquery("members")
     fa, sc = sql.FACTS, sql.SCORES
-    store = sql.preferred_by_spend(sql.counted(now), "store_id", "stores")
-    channel = sql.preferred_by_spend(sql.counted(now), "channel", "channels")
-    o_day, o_hour = sql.counted(now), sql.counted(now)
-    weekday = sql.most_orders(o_day, local.weekday(o_day.c.occurred_at), "weekday")
-    hour = sql.most_orders(o_hour, local.hour(o_hour.c.occurred_at), "hour")
-    category = sql.preferred_categories()
-    similar = sql.similar_categories()
+    store, channel, category, similar = sql.STORES, sql.CHANNELS, sql.TOP_CATEGORIES, sql.SIMILAR
+    weekday, hour = sql.WEEKDAY, sql.HOUR
     moment = literal(now, UTCDateTime())
     orders_lifetime = func.coalesce(fa.c.orders_lifetime, 0)
 
-    def listed(sub: Any, quoted: bool = False) -> Any:
-        return sql.json_list(local.dialect, [sub.c.k1, sub.c.k2, sub.c.k3], quoted)
+    def listed(table: Any, quoted: bool = False) -> Any:
+        return sql.json_list(local.dialect, [table.c.k1, table.c.k2, table.c.k3], quoted)
 
     return (
         select(
