@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Select, case, delete, func, literal, select
+from sqlalchemy import Select, case, delete, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -46,6 +46,7 @@ CLV_DAYS = 365
 MIN_CLV_REPEATERS = 20  # fewer members with a repeat purchase day: no CLV fit
 CHUNK = 100_000
 WATERMARK_ID = 1
+WORK_MEM = "256MB"  # PostgreSQL, for the refresh's transaction only
 
 
 @dataclass
@@ -165,14 +166,21 @@ def refresh(session: Session, now: datetime) -> RefreshReport:
     last_order, last_refund = last[0], last[1]
     for table in sql.TEMP_TABLES:
         sql.create_temp(session, table)
+    if local.dialect == "postgresql":  # the sorts and hashes of a refresh, in memory
+        session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    session.execute(
+        sql.GROUPS.insert().from_select(
+            [c.name for c in sql.GROUPS.columns],
+            sql.groups_query(local, now, settings.profile_window_days),
+        )
+    )
     session.execute(
         sql.FACTS.insert().from_select(
-            [c.name for c in sql.FACTS.columns],
-            sql.facts_query(local, now, settings.profile_window_days),
+            [c.name for c in sql.FACTS.columns], sql.active_facts(sql.GROUPS)
         )
     )
     sql.fill_categories(session, now)
-    sql.fill_preferences(session, local, now)
+    sql.fill_preferences(session)
     f = _read_facts(session)
     today = sql.day_number(now)
     recency = today - f["last_day"]
@@ -370,7 +378,7 @@ def _fact_rows(session: Session, now: datetime, member_ids: Select[int]) -> list
     settings = get_settings()
     local = sql.local_for(session, now)
     rows = session.execute(
-        sql.facts_query(local, now, settings.profile_window_days, member_ids)
+        sql.member_facts(local, now, settings.profile_window_days, member_ids)
     ).all()
     today = sql.day_number(now)
     first = np.array([r.first_day for r in rows], dtype=np.int64)
