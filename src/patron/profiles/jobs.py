@@ -4,24 +4,12 @@ added to the order path)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from patron.core import clock
 from patron.profiles import service
 from patron.schedule import registry
-
-
-@dataclass(frozen=True)
-class EveryMinutes(registry.Cadence):
-    """Every `step` minutes past the hour (business time zone)."""
-
-    step: int = 5
-
-    def due(self, tick: datetime) -> bool:
-        return tick.astimezone(clock.business_tz()).minute % self.step == 0
 
 
 def refresh(session: Session, now: datetime) -> str:
@@ -48,7 +36,7 @@ registry.register(
 registry.register(
     registry.Job(
         "profiles.facts",
-        EveryMinutes(minute=None, label="every 5 minutes"),
+        registry.every_minutes(5),
         facts,
         "Update the raw facts of members with orders or refunds since the last run.",
     )

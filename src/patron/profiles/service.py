@@ -33,7 +33,6 @@ from patron.core.db import UTCDateTime
 from patron.core.settings import get_settings
 from patron.members import registry as members
 from patron.orders import queries as orders
-from patron.profiles import clv
 from patron.profiles import facts as sql
 from patron.profiles.models import ClvFit, MemberProfile, ProfileWatermark
 from patron.profiles.scoring import Lifecycle, LifecycleRule, lifecycle, rfm
@@ -113,6 +112,8 @@ def _fit_clv(
     monetary: npt.NDArray[np.float64],
 ) -> Clv | str:
     """BG/NBD and Gamma-Gamma (patron.profiles.clv), or why not."""
+    from patron.profiles import clv  # scipy: imported by a refresh, not by every process
+
     repeat = x > 0
     if int(repeat.sum()) < MIN_CLV_REPEATERS:
         return f"fewer than {MIN_CLV_REPEATERS} members with a repeat purchase day"
