@@ -137,3 +137,21 @@ def test_member_never_refreshed_gets_live_facts(session: Session) -> None:
     assert view.lifecycle == "new"
     assert view.recency_days == 2
     assert view.refreshed_at is None
+
+
+def test_member_facts_per_business_day(session: Session) -> None:
+    from sqlalchemy import literal
+
+    from patron.profiles import facts as sql
+
+    store = make_store(session)
+    member = make_member(session)
+    make_order(session, store, member, occurred_at="2026-02-01T23:30:00+08:00")  # 15:30 UTC
+    make_order(session, store, member, occurred_at="2026-02-01T00:30:00+08:00")  # 31 Jan UTC
+    make_order(session, store, member, occurred_at="2026-02-03T10:00:00+08:00")
+    local = sql.local_for(session, NOW)
+    row = session.execute(sql.member_facts(local, NOW, 365, select(literal(member.id)))).one()
+    assert row.purchase_days == 2
+    assert row.first_day_value == 24000
+    assert row.last_day - row.first_day == 2
+    assert row.first_day == sql.day_number(datetime(2026, 2, 1, 12, tzinfo=SH))

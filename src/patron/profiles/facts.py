@@ -41,6 +41,7 @@ from patron.orders import queries as orders
 
 # Co-bought categories kept per top category, before leaving out the member's own.
 SIMILAR_CANDIDATES = 10
+DAY_SHIFT = 2**32  # one day's net of one member stays below 2^32 fen (42 million yuan)
 TOP = 3  # preferred stores, channels, categories and similar categories kept
 
 
@@ -148,7 +149,6 @@ def facts_query(groups: Any) -> Select[Any]:
         select(
             g.c.member_id,
             g.c.day,
-            func.min(g.c.day).over(partition_by=g.c.member_id).label("first_day"),
             func.sum(g.c.orders).label("orders"),
             func.sum(g.c.net).label("net"),
             func.min(g.c.first_at).label("first_at"),
@@ -170,8 +170,9 @@ def facts_query(groups: Any) -> Select[Any]:
         func.count().label("purchase_days"),
         func.min(daily.c.day).label("first_day"),
         func.max(daily.c.day).label("last_day"),
-        cast(
-            func.sum(case((daily.c.day == daily.c.first_day, daily.c.net), else_=0)), BigInteger
+        # The first day's net without a window: the smallest (day, net) packed in one integer.
+        (
+            func.min(cast(daily.c.day, BigInteger) * DAY_SHIFT + daily.c.net) % DAY_SHIFT
         ).label("first_day_value"),
     ).group_by(daily.c.member_id)
 
