@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -92,7 +93,10 @@ def test_similar_members_categories(session: Session) -> None:
     assert len(toys_first) == 1  # BOOKS: the one it does not buy
 
 
-def test_facts_job_folds_new_orders_past_the_watermark(session: Session) -> None:
+def test_facts_job_folds_new_orders_past_the_watermark(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "FACTS_BATCH", 1)  # one member per statement
     store = make_store(session)
     member, newcomer = make_member(session), make_member(session)
     make_order(session, store, member, occurred_at=at("01-05"))

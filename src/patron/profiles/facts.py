@@ -171,9 +171,9 @@ def facts_query(groups: Any) -> Select[Any]:
         func.min(daily.c.day).label("first_day"),
         func.max(daily.c.day).label("last_day"),
         # The first day's net without a window: the smallest (day, net) packed in one integer.
-        (
-            func.min(cast(daily.c.day, BigInteger) * DAY_SHIFT + daily.c.net) % DAY_SHIFT
-        ).label("first_day_value"),
+        (func.min(cast(daily.c.day, BigInteger) * DAY_SHIFT + daily.c.net) % DAY_SHIFT).label(
+            "first_day_value"
+        ),
     ).group_by(daily.c.member_id)
 
 
