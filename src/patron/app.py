@@ -45,6 +45,7 @@ from patron.staff.api import auth_router
 from patron.staff.api import router as staff_router
 from patron.stored_value.api import router as stored_value_router
 from patron.stores.api import router as stores_router
+from patron.tags.api import router as tags_router
 from patron.tiers.api import router as tiers_router
 from patron.webhooks.api import router as webhooks_router
 
@@ -95,6 +96,7 @@ DOMAIN_ROUTERS = (
     schedule_router,
     messages_router,
     webhooks_router,
+    tags_router,
     segments_router,
     profiles_router,
 )

@@ -25,6 +25,7 @@ from patron.core.logging import configure_logging
 from patron.core.settings import ConfigurationError, get_settings
 from patron.imports.models import ImportKind
 from patron.profiles import cli as profiles_cli
+from patron.tags import cli as tags_cli
 from patron.webhooks import cli as webhooks_cli
 
 out = Console()
@@ -82,6 +83,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
 app.add_typer(webhooks_cli.app, name="webhooks")
 app.add_typer(profiles_cli.app, name="profiles")
+app.add_typer(tags_cli.app, name="tags")
 
 
 def iso_time(value: str) -> datetime:

@@ -18,6 +18,8 @@ HOOKED_MODULES = (
     "patron.checkout.jobs",
     "patron.profiles.jobs",
     "patron.schedule.tasks",
+    # Rule tags read the members' profiles: after the profiles' jobs.
+    "patron.tags.jobs",
     "patron.members.merge",
     "patron.members.privacy",
     "patron.members.timeline",
@@ -35,6 +37,7 @@ HOOKED_MODULES = (
     "patron.messages.hooks",
     "patron.messages.jobs",
     "patron.webhooks.jobs",
+    "patron.tags.hooks",
     # What webhooks may subscribe to: every domain's event types, known wherever domains load.
     "patron.members.events",
     "patron.points.events",

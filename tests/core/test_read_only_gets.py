@@ -41,6 +41,8 @@ from patron.profiles import service as profiles
 from patron.profiles.models import ClvFit
 from patron.staff import service as staff
 from patron.stored_value import packages
+from patron.tags import service as tags
+from patron.tags.schemas import TagCreate
 from patron.tiers import ladder, paid
 from patron.webhooks import service as webhooks
 from patron.webhooks.schemas import WebhookCreate
@@ -183,6 +185,7 @@ def rows(session: Session) -> dict[str, Any]:
             "card_product_id": card_product.id,
             "card_id": card.id,
             "tier_id": tier.id,
+            "tag_id": tags.create_tag(session, SYSTEM, TagCreate(name="VIP")).id,
             "job_name": "points",
             "webhook_id": webhooks.create(
                 session,

@@ -23,6 +23,7 @@ from patron.staff.models import StaffUser
 from patron.staff.service import MANAGED_BY_STORE_MANAGER
 from patron.stores import permissions as store_policy
 from patron.stores.service import MANAGER_EDITABLE
+from patron.tags import permissions as tag_policy
 from patron.webhooks import permissions as webhook_policy
 
 STORE_FIELDS = ("name", "type", "city", "address", "phone")
@@ -73,6 +74,9 @@ class Permissions:
     edit_message_templates: bool = _flag(message_policy.EDIT_TEMPLATES)
     manage_message_channels: bool = _flag(message_policy.MANAGE_CHANNELS)
     manage_webhooks: bool = _flag(webhook_policy.MANAGE)
+    tag_members: bool = _flag(tag_policy.TAG_MEMBERS)
+    bulk_tags: bool = _flag(tag_policy.BULK)
+    manage_tags: bool = _flag(tag_policy.MANAGE)
 
     @classmethod
     def of(cls, actor: Actor) -> Permissions:
