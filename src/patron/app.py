@@ -39,6 +39,7 @@ from patron.middleware import RequestContextMiddleware, TextInputMiddleware
 from patron.orders.api import router as orders_router
 from patron.points.api import router as points_router
 from patron.schedule.api import router as schedule_router
+from patron.segments.api import router as segments_router
 from patron.staff.api import auth_router
 from patron.staff.api import router as staff_router
 from patron.stored_value.api import router as stored_value_router
@@ -93,6 +94,7 @@ DOMAIN_ROUTERS = (
     schedule_router,
     messages_router,
     webhooks_router,
+    segments_router,
 )
 
 

@@ -33,6 +33,7 @@ from patron.messages import permissions as messages
 from patron.orders import permissions as orders
 from patron.points import permissions as points
 from patron.schedule import permissions as schedule
+from patron.segments import permissions as segments
 from patron.staff import permissions as staff
 from patron.stored_value import permissions as stored_value
 from patron.stores import permissions as stores
@@ -43,6 +44,7 @@ from patron.webhooks import permissions as webhooks
 PUBLIC = {"POST /auth/token", "POST /messages/inbound/sms"}
 # The permission guarding each route; None where signing in is enough.
 GUARDS: dict[str, Permission | None] = {
+    "POST /segments/preview": segments.PREVIEW,
     "GET /messages": messages.VIEW,
     "POST /messages": messages.SEND,
     "GET /message-templates": messages.VIEW,

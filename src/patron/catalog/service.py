@@ -452,3 +452,16 @@ def _parse_product(row: dict[str, Any]) -> dict[str, Any]:
             raise RowError("status", "active/inactive (在售/停售)", code=Reason.not_a_status)
         item["status"] = "inactive" if status in {"inactive", "停售"} else "active"
     return item
+
+
+def category_ids_matching(session: Session, code_or_name: str) -> set[int]:
+    """The categories whose code or name is the given text, and everything under them (segment
+    rules name a category either way); empty when none matches."""
+    roots = session.scalars(
+        select(Category.id).where(or_(Category.code == code_or_name, Category.name == code_or_name))
+    ).all()
+    found: set[int] = set()
+    for root in roots:
+        if root not in found:
+            found |= descendant_ids(session, root)
+    return found

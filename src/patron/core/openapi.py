@@ -368,6 +368,19 @@ def _problem_schemas() -> dict[str, Any]:
                     "items": {"$ref": "#/components/schemas/FieldError"},
                 },
                 "field": {"type": "string", "description": "The field a conflict is about."},
+                "line": {
+                    "type": "integer",
+                    "description": "`invalid_rule`: the line (from 1) where the rule fails.",
+                },
+                "column": {
+                    "type": "integer",
+                    "description": "`invalid_rule`: the column (from 1) where the rule fails.",
+                },
+                "expected": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "`invalid_rule`: what the rule could have had there.",
+                },
             },
         },
         "FieldError": {

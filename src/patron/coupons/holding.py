@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from patron.core import clock
@@ -105,3 +105,12 @@ def templates_of(session: Session, coupons: list[Coupon]) -> dict[int, CouponTem
         return {}
     rows = session.scalars(select(CouponTemplate).where(CouponTemplate.id.in_(ids)))
     return {t.id: t for t in rows}
+
+
+def holders(template_name: str, status: CouponStatus, now: datetime) -> Select[int]:
+    """The members holding a coupon of the template of that name with that status at `now`
+    (`status_at`): for segment rules, `coupon(template=..., status=...)`."""
+    templates = select(CouponTemplate.id).where(CouponTemplate.name == template_name)
+    return select(Coupon.member_id).where(
+        Coupon.template_id.in_(templates.scalar_subquery()), is_status(status, now)
+    )

@@ -7,7 +7,7 @@ import math
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -204,3 +204,15 @@ def attributes_of(session: Session, member_id: int) -> dict[str, tuple[Attribute
         definition.code: (definition, json.loads(value.secret_value or value.value or "null"))
         for definition, value in rows
     }
+
+
+def readable_values(code: str) -> Select[int, str | None]:
+    """(member_id, value) of the attribute with that code, as JSON text (`json.dumps`, not
+    ASCII-escaped); none for a PII attribute, whose values are encrypted (segment rules)."""
+    definitions = select(AttributeDefinition.id).where(
+        AttributeDefinition.code == code, AttributeDefinition.is_pii.is_(False)
+    )
+    return select(MemberAttributeValue.member_id, MemberAttributeValue.value).where(
+        MemberAttributeValue.attribute_id.in_(definitions.scalar_subquery()),
+        MemberAttributeValue.value.is_not(None),
+    )

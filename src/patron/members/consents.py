@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -83,3 +83,10 @@ def consent_history(session: Session, member_id: int) -> list[MemberConsentEvent
 def has_consent(session: Session, member_id: int, channel: ConsentChannel) -> bool:
     current = session.get(MemberConsent, (member_id, channel.value))
     return bool(current and current.granted)
+
+
+def granted(channel: str) -> Select[int]:
+    """The members whose current consent on the channel is granted (segment rules)."""
+    return select(MemberConsent.member_id).where(
+        MemberConsent.channel == channel, MemberConsent.granted.is_(True)
+    )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.core import clock
@@ -202,3 +202,9 @@ def liability(session: Session) -> Liability:
         dict(sorted(by_month.items())),
         dict(by_store),
     )
+
+
+def available_balances() -> Select[int, int]:
+    """(member_id, available) from the cached accounts: the points a member may spend, as the
+    release and expiry jobs left them. Members without an account hold none."""
+    return select(PointsAccount.member_id, PointsAccount.available.label("available"))

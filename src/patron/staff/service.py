@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import cast
@@ -387,3 +388,14 @@ def usernames_by_id(session: Session, staff_ids: list[int]) -> dict[int, str]:
         select(StaffUser.id, StaffUser.username).where(StaffUser.id.in_(set(staff_ids)))
     )
     return {staff_id: username for staff_id, username in rows}
+
+
+def ids_by_username(session: Session, usernames: Iterable[str]) -> dict[str, int]:
+    """Staff ids by username, for the usernames that exist (unknown ones are left out)."""
+    wanted = set(usernames)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(StaffUser.username, StaffUser.id).where(StaffUser.username.in_(wanted))
+    )
+    return {username: staff_id for username, staff_id in rows}

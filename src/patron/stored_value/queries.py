@@ -58,3 +58,9 @@ def recharge_of(session: Session, member_id: int, recharge_id: int) -> Recharge 
     """The member's recharge; None when there is none by that id or it is another member's."""
     found = session.get(Recharge, recharge_id)
     return found if found is not None and found.member_id == member_id else None
+
+
+def balances() -> Select[int, int]:
+    """(member_id, balance): principal plus bonus in fen. Members without an account hold none."""
+    total = (StoredValueAccount.principal + StoredValueAccount.bonus).label("balance")
+    return select(StoredValueAccount.member_id, total)

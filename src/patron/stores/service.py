@@ -165,3 +165,12 @@ def is_open(store_id: ColumnElement[int]) -> Exists:
     """A condition for another domain's statement (order intake checks its store in its insert):
     the store exists and is open."""
     return exists().where(Store.id == store_id, Store.status == StoreStatus.open.value)
+
+
+def ids_by_code(session: Session, codes: Iterable[str]) -> dict[str, int]:
+    """Store ids by code, for the codes that exist (unknown codes are left out)."""
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    rows = session.execute(select(Store.code, Store.id).where(Store.code.in_(wanted)))
+    return {code: store_id for code, store_id in rows}

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, Select, Table, and_, bindparam, case, func, select
+from sqlalchemy.orm import Session, aliased
 
 from patron.audit import service as audit
 from patron.core import clock, events, statements
@@ -403,3 +403,17 @@ def set_tier(
         after={"tier": tier.code, "reason": reason},
     )
     return standings(session, [member_id])[member_id]
+
+
+def effective_tiers(now: datetime) -> Select[int, int]:
+    """(member_id, tier_id) of the tier that counts at `now` (held, or a live paid tier ranked
+    higher) for the members with a `member_tiers` row; a member without one holds the base tier
+    (`ladder.base`). For segment rules, joined to members by member_id."""
+    held, paid = aliased(Tier), aliased(Tier)
+    live_higher = and_(MemberTier.paid_until > now, paid.rank > held.rank)
+    tier_id = case((live_higher, MemberTier.paid_tier_id), else_=MemberTier.tier_id)
+    return (
+        select(MemberTier.member_id, tier_id.label("tier_id"))
+        .join(held, held.id == MemberTier.tier_id)
+        .outerjoin(paid, paid.id == MemberTier.paid_tier_id)
+    )
