@@ -38,6 +38,7 @@ from patron.messages.api import router as messages_router
 from patron.middleware import RequestContextMiddleware, TextInputMiddleware
 from patron.orders.api import router as orders_router
 from patron.points.api import router as points_router
+from patron.profiles.api import router as profiles_router
 from patron.schedule.api import router as schedule_router
 from patron.segments.api import router as segments_router
 from patron.staff.api import auth_router
@@ -95,6 +96,7 @@ DOMAIN_ROUTERS = (
     messages_router,
     webhooks_router,
     segments_router,
+    profiles_router,
 )
 
 

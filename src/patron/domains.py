@@ -16,6 +16,7 @@ HOOKED_MODULES = (
     "patron.staff.jobs",
     "patron.schedule.jobs",
     "patron.checkout.jobs",
+    "patron.profiles.jobs",
     "patron.schedule.tasks",
     "patron.members.merge",
     "patron.members.privacy",
@@ -40,6 +41,8 @@ HOOKED_MODULES = (
     "patron.coupons.events",
     "patron.stored_value.events",
     "patron.webhooks.erasure",
+    # After the orders' merge hook: the survivor's facts count the orders moved to them.
+    "patron.profiles.hooks",
 )
 
 

@@ -32,6 +32,7 @@ from patron.members import permissions as members
 from patron.messages import permissions as messages
 from patron.orders import permissions as orders
 from patron.points import permissions as points
+from patron.profiles import permissions as profiles
 from patron.schedule import permissions as schedule
 from patron.segments import permissions as segments
 from patron.staff import permissions as staff
@@ -90,6 +91,8 @@ GUARDS: dict[str, Permission | None] = {
     "PUT /members/{member_id}/guide": members.ASSIGN_GUIDES,
     "GET /members/{member_id}/guide-history": None,
     "GET /members/{member_id}/timeline": None,
+    "GET /members/{member_id}/profile": None,
+    "GET /analytics/clv": profiles.ANALYTICS,
     "POST /members/merge": members.MERGE,
     "GET /members/{member_id}/export": members.EXPORT,
     "POST /members/{member_id}/erase": members.ERASE,

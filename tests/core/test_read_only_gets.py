@@ -22,7 +22,7 @@ from patron.catalog.models import Product
 from patron.checkout import service as checkout
 from patron.checkout.schemas import CommitRequest, QuoteRequest
 from patron.console.web import SESSION_COOKIE
-from patron.core import db
+from patron.core import clock, db
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
 from patron.count_cards import cards, products
@@ -37,6 +37,8 @@ from patron.messages import unsubscribe
 from patron.messages.models import MessageTemplate
 from patron.points import rules
 from patron.points.schemas import RuleIn
+from patron.profiles import service as profiles
+from patron.profiles.models import ClvFit
 from patron.staff import service as staff
 from patron.stored_value import packages
 from patron.tiers import ladder, paid
@@ -112,6 +114,18 @@ def rows(session: Session) -> dict[str, Any]:
     )
     source = make_member(session, store)
     order = make_order(session, store, member)
+    # A profile refresh: profiles, and a CLV model for /analytics/clv (too little data to fit).
+    profiles.refresh(session, clock.now())
+    session.add(
+        ClvFit(
+            model="bgnbd+gamma_gamma",
+            params={"r": 1.0, "alpha": 1.0, "a": 1.0, "b": 1.0},
+            spend_params={"p": 1.0, "q": 2.0, "gamma": 1.0},
+            customers=1,
+            fitted_at=clock.now(),
+            data_until=clock.now(),
+        )
+    )
     product = session.scalars(select(Product).where(Product.sku == "SKU-1")).one()
     rule = rules.save_rule(
         session,

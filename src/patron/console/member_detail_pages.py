@@ -55,7 +55,7 @@ from patron.console.web import (
     t_for,
     text,
 )
-from patron.core import idempotency
+from patron.core import clock, idempotency
 from patron.core.actor import Actor
 from patron.core.errors import NotFound, PatronError
 from patron.coupons import gifting, holding
@@ -87,6 +87,7 @@ from patron.points import policy as points_policy
 from patron.points import queries as points_queries
 from patron.points.models import AdjustmentStatus
 from patron.points.schemas import AdjustmentIn
+from patron.profiles import service as profiles
 from patron.staff import service as staff
 from patron.stored_value import queries as sv_queries
 from patron.stores import service as stores
@@ -228,6 +229,7 @@ def _detail(
         coupons=held,
         stored_value=sv_queries.balance(session, member.id),
         tier=member_card(session, member),
+        member_profile=profiles.member_profile(session, member.id, clock.now()),
     )
 
 

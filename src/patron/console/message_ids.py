@@ -11,6 +11,20 @@ def N_(message_id: str) -> str:
 
 
 BUILT_IDS = (
+    N_("profiles.lifecycle.prospect"),
+    N_("profiles.lifecycle.new"),
+    N_("profiles.lifecycle.active"),
+    N_("profiles.lifecycle.at_risk"),
+    N_("profiles.lifecycle.dormant"),
+    N_("profiles.lifecycle.churned"),
+    N_("profiles.rfm.important_value"),
+    N_("profiles.rfm.important_develop"),
+    N_("profiles.rfm.important_retain"),
+    N_("profiles.rfm.important_winback"),
+    N_("profiles.rfm.general_value"),
+    N_("profiles.rfm.general_develop"),
+    N_("profiles.rfm.general_retain"),
+    N_("profiles.rfm.general_winback"),
     N_("webhooks.pii.masked"),
     N_("webhooks.pii.full"),
     N_("delivery_status.pending"),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, func, select
+from sqlalchemy import ColumnElement, Exists, Select, func, select
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
@@ -209,3 +209,8 @@ def is_active(member_id: ColumnElement[int]) -> Exists:
         .with_for_update(read=True, key_share=True)
         .exists()
     )
+
+
+def active_ids() -> Select[int]:
+    """Every active member's id, for set-based work of another domain (profiles join it)."""
+    return select(Member.id).where(Member.status == MemberStatus.active.value)
