@@ -203,7 +203,7 @@ def _marker(database: str) -> tuple[int, int, int, int, int, float] | None:
             ).fetchone()
     except psycopg.Error:
         return None
-    return None if row is None else tuple(row)  # type: ignore[return-value]
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4], row[5])
 
 
 def generate(members: int, orders: int, seed: int, database: str) -> tuple[Engine, Generated]:
@@ -417,7 +417,7 @@ def _reference_data(conn: psycopg.Connection, rng: np.random.Generator) -> _Cata
             "updated_at) VALUES (%s, %s, %s, %s, '', '', 'open', %s, %s)",
             [(code, name, kind, city, at, at) for code, name, kind, city in stores],
         )
-        ids = dict(conn.execute("SELECT code, id FROM stores").fetchall())
+        ids: dict[str, int] = dict(conn.execute("SELECT code, id FROM stores").fetchall())
         prices = [0]
         first_product = []
         product_rows = []

@@ -9,7 +9,11 @@ The data is bench/_profiles_data.py's (generated in a child process the first ti
 
 .venv/bin/python bench/profiles_refresh.py [--members 1000000] [--orders 10000000] [--fresh]
     [--statements 0.2]  # print each statement slower than this many seconds (0: none)
-    [--explain]         # EXPLAIN (ANALYZE, BUFFERS) of each slow statement, afterwards
+    [--explain]         # EXPLAIN (ANALYZE, BUFFERS) of each slow statement, afterwards (those
+                        # reading the refresh's temporary tables cannot be: for them run with
+                        # PGOPTIONS="-c session_preload_libraries=auto_explain
+                        # -c auto_explain.log_min_duration=5000 -c auto_explain.log_analyze=on"
+                        # and read the plans in the server's log)
     [--cli]             # also time `patron profiles refresh --now ...` as a child process
     [--runs 1]
 """
@@ -186,10 +190,11 @@ def explain(engine: Engine, rows: list[tuple[float, float, str, Any]]) -> None:
             try:
                 raw = conn.connection.dbapi_connection
                 assert raw is not None
-                with raw.cursor() as cur:
-                    cur.execute("SET jit = off")
-                    cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
-                    plan = "\n".join(r[0] for r in cur.fetchall())
+                cur = raw.cursor()
+                cur.execute("SET jit = off")
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
+                plan = "\n".join(r[0] for r in cur.fetchall())
+                cur.close()
                 print(f"\n--- {took:.2f}s {head}\n{plan}")
             except Exception as exc:  # noqa: BLE001 - a statement on a temp table is skipped
                 print(f"\n--- {took:.2f}s {head}: not explained ({type(exc).__name__})")
