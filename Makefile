@@ -10,8 +10,8 @@ MO_FILES := $(patsubst %.po,%.mo,$(wildcard $(LOCALE_DIR)/*/LC_MESSAGES/messages
 # t("id"), redirect(url, "flash.id") and ErrorPage(status, "error.id") name message ids too.
 EXTRACT_KEYWORDS := -k t -k redirect:2 -k ErrorPage:2
 
-# The benchmarks; bench/_common.py and the webhooks bench's receiver and worker are their parts.
-BENCHES := $(filter-out bench/_common.py bench/webhook_consumer.py bench/webhook_receiver.py,$(wildcard bench/*.py))
+# The benchmarks; bench/_*.py (shared parts, data generators) and the webhooks bench's receiver and worker are their parts.
+BENCHES := $(filter-out bench/_%.py bench/webhook_consumer.py bench/webhook_receiver.py,$(wildcard bench/*.py))
 
 .PHONY: run test lint format bench clean messages-extract messages-update messages-compile
 
