@@ -6,7 +6,7 @@ something in the window (members absent from the rows spent 0 and ordered nothin
   lines' `paid - refunded_amount` in those categories;
 - orders: orders not fully refunded (status `refunded`); with categories, those among them with
   a line in the categories not fully refunded;
-- bought: a line of the SKU not fully refunded.
+- bought: a line of the SKU's product not fully refunded.
 
 The window is `since <= occurred_at < until` (no `since`: from the first order)."""
 
@@ -87,14 +87,15 @@ def order_count(window: Window) -> tuple[Select[int | None], ColumnElement[Any]]
     return query.group_by(Order.member_id), value
 
 
-def buyers(sku: str, window: Window) -> Select[int | None]:
-    """The members with a line of the SKU in the window, not fully refunded."""
+def buyers(product_ids: Collection[int], window: Window) -> Select[int | None]:
+    """The members with a line of the products in the window, not fully refunded (by product,
+    not by the line's copy of its SKU: `order_lines.product_id` is indexed, `sku` is not)."""
     return (
         select(Order.member_id)
         .join(OrderLine, OrderLine.order_id == Order.id)
         .where(
             *_conditions(window),
-            OrderLine.sku == sku,
+            OrderLine.product_id.in_(product_ids) if product_ids else false(),
             OrderLine.refunded_quantity < OrderLine.quantity,
         )
     )

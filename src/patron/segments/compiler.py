@@ -364,7 +364,10 @@ class _Compiler:
         if call.name == "consent":
             return _holds(consents.granted(str(call.arg("channel"))))
         if call.name == "bought":
-            return _holds(behaviour.buyers(str(call.arg("sku")), self.window(call)))
+            sku = str(call.arg("sku"))
+            products = catalog.products_by_sku(self.session, [sku])
+            product_ids = [products[sku].id] if sku in products else []
+            return _holds(behaviour.buyers(product_ids, self.window(call)))
         assert call.name == "coupon"
         status = CouponStatus(str(call.arg("status") or CouponStatus.available.value))
         return _holds(coupons.holders(str(call.arg("template")), status, self.now))
