@@ -16,6 +16,7 @@ HOOKED_MODULES = (
     "patron.staff.jobs",
     "patron.schedule.jobs",
     "patron.checkout.jobs",
+    "patron.segments.jobs",
     "patron.schedule.tasks",
     "patron.members.merge",
     "patron.members.privacy",

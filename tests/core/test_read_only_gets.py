@@ -22,7 +22,7 @@ from patron.catalog.models import Product
 from patron.checkout import service as checkout
 from patron.checkout.schemas import CommitRequest, QuoteRequest
 from patron.console.web import SESSION_COOKIE
-from patron.core import db
+from patron.core import clock, db
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
 from patron.count_cards import cards, products
@@ -37,6 +37,8 @@ from patron.messages import unsubscribe
 from patron.messages.models import MessageTemplate
 from patron.points import rules
 from patron.points.schemas import RuleIn
+from patron.segments import service as segments
+from patron.segments.schemas import SegmentIn
 from patron.staff import service as staff
 from patron.stored_value import packages
 from patron.tiers import ladder, paid
@@ -199,6 +201,12 @@ def rows(session: Session) -> dict[str, Any]:
                     }
                 ),
             ).quote_id,
+            "segment_id": segments.create(
+                session,
+                SYSTEM,
+                SegmentIn(name="沉睡", rule='lifecycle = "dormant"'),
+                clock.now(),
+            ).id,
             "lang": "en",
             "_rest": "nowhere",
             "channel": "sms",
@@ -256,6 +264,7 @@ def test_no_read_only_get_writes(
         "/console/members": [{}, {"q": MOBILE}, {"q": CARD}],
         "/console/members/{member_id:int}/merge": [{"source": rows["source"].id}],
         "/console/products/export": [{"format": "csv"}, {"format": "xlsx"}],
+        "/api/v1/segments/{segment_id}/export": [{"format": "csv"}, {"format": "xlsx"}],
         "/api/v1/stored-value/settlement": [
             {"from": "2026-01-01", "to": "2026-12-31"},
             {"from": "2026-01-01", "to": "2026-12-31", "store_id": "hq", "format": "xlsx"},
