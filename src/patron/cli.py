@@ -24,6 +24,7 @@ from patron.core.errors import PatronError
 from patron.core.logging import configure_logging
 from patron.core.settings import ConfigurationError, get_settings
 from patron.imports.models import ImportKind
+from patron.segments import cli as segments_cli
 from patron.webhooks import cli as webhooks_cli
 
 out = Console()
@@ -80,6 +81,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
 app.add_typer(webhooks_cli.app, name="webhooks")
+app.add_typer(segments_cli.app, name="segments")
 
 
 def iso_time(value: str) -> datetime:

@@ -93,9 +93,7 @@ def list_segments(
     )
 
 
-@router.get(
-    "/segments/{segment_id}", response_model=SegmentOut, responses=errors(SegmentNotFound)
-)
+@router.get("/segments/{segment_id}", response_model=SegmentOut, responses=errors(SegmentNotFound))
 def get_segment(segment_id: int, session: SessionDep, actor: Viewer) -> SegmentOut:
     """The segment; `member_count` is the count at its last refresh, or for store-scoped
     callers (`scoped`) their stores' members matching now."""

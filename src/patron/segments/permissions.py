@@ -15,6 +15,4 @@ VIEW = Permission(
     "segments.view", {Role.hq_admin, Role.hq_marketing, Role.store_manager, Role.guide}
 )
 MANAGE = Permission("segments.manage", {Role.hq_admin, Role.hq_marketing})
-EXPORT = Permission(
-    "segments.export", {Role.hq_admin, Role.hq_marketing, Role.store_manager}
-)
+EXPORT = Permission("segments.export", {Role.hq_admin, Role.hq_marketing, Role.store_manager})

@@ -19,8 +19,13 @@ from patron.core.errors import InvalidInput
 from patron.core.export import Cell
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
-from patron.members.masking import mask_birthday, mask_email, mask_mobile, mask_name
-from patron.members.masking import national_mobile
+from patron.members.masking import (
+    mask_birthday,
+    mask_email,
+    mask_mobile,
+    mask_name,
+    national_mobile,
+)
 from patron.members.models import Member
 from patron.members.privacy import may_see_pii_at
 from patron.segments import compiler, permissions, rules
@@ -146,7 +151,9 @@ def update(
     with unique_or(session, {NAME_UNIQUE: SegmentNameTaken(f"a segment is named {name}")}):
         for key, value in after.items():
             setattr(segment, key, value)
-    audit.record(session, actor, "segment.update", "segment", segment.id, before=before, after=after)
+    audit.record(
+        session, actor, "segment.update", "segment", segment.id, before=before, after=after
+    )
     if "rule" in after:
         refresh(session, segment, now)
     return segment
@@ -207,7 +214,9 @@ def refresh_all(session: Session, now: datetime) -> RefreshReport:
     return RefreshReport(refreshed, failed)
 
 
-def history(session: Session, actor: Actor, segment_id: int, limit: int = 400) -> list[SegmentCount]:
+def history(
+    session: Session, actor: Actor, segment_id: int, limit: int = 400
+) -> list[SegmentCount]:
     """The last `limit` counts, oldest first. The stored counts are chain-wide: store-scoped
     callers are refused (they count their stores' members live)."""
     if not actor.all_stores:
