@@ -664,6 +664,11 @@ def demo(
             )
             refunded = demo_stored_value.refund_orders(session, seed)
             out.print(f"demo stored value: {demo_stored_value.summary(session, refunded)}")
+    with db.transaction() as session:
+        from patron.demo import segments as demo_segments
+
+        counted = demo_segments.load(session)
+        out.print("demo segments: " + ", ".join(f"{k} {v:,}" for k, v in counted.items()))
     if not loaded:
         out.print("demo brand already present; nothing loaded")
     brand.print_logins(out)

@@ -92,7 +92,7 @@ def list_segments(session: Session, cursor: str | None, limit: int) -> PageResul
 
 
 def all_segments(session: Session) -> list[Segment]:
-    return list(session.scalars(select(Segment).order_by(Segment.name)))
+    return list(session.scalars(select(Segment).order_by(Segment.id)))
 
 
 def get_segment(session: Session, segment_id: int) -> Segment:
