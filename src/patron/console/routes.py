@@ -26,6 +26,7 @@ from patron.console import (
     order_pages,
     points_pages,
     schedule_pages,
+    segment_pages,
     staff_pages,
     store_pages,
     stored_value_pages,
@@ -113,6 +114,7 @@ def router() -> APIRouter:
         schedule_pages.router,
         message_pages.router,
         webhook_pages.router,
+        segment_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, false, func, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -26,8 +26,9 @@ from patron.members.masking import (
     mask_name,
     national_mobile,
 )
-from patron.members.models import Member
+from patron.members.models import Member, MemberStatus
 from patron.members.privacy import may_see_pii_at
+from patron.profiles import queries as profiles
 from patron.segments import compiler, permissions, rules
 from patron.segments.errors import ChainWideOnly, InvalidRule, SegmentNameTaken, SegmentNotFound
 from patron.segments.models import Segment, SegmentCount
@@ -82,6 +83,16 @@ def preview(session: Session, actor: Actor, text: str, now: datetime) -> Preview
     sample = list(session.scalars(query.order_by(compiler.Member.id).limit(SAMPLE_SIZE)))
     total = len(sample) if len(sample) < SAMPLE_SIZE else count(session, actor, rule, now)
     return Preview(total, sample)
+
+
+def distribution(session: Session, actor: Actor) -> profiles.Distribution:
+    """The caller's members (active, of their stores when store-scoped) by RFM class and
+    lifecycle stage: the builder's charts."""
+    scope = select(Member.id).where(Member.status == MemberStatus.active.value)
+    if actor.store_ids is not None:
+        ids = sorted(actor.store_ids)
+        scope = scope.where(Member.store_id.in_(ids) if ids else false())
+    return profiles.distribution(session, scope)
 
 
 # Saved segments -------------------------------------------------------------------------------
