@@ -119,6 +119,8 @@ BUILT_IDS = (
     N_("flash.segment_saved"),
     N_("flash.segment_deleted"),
     N_("flash.segment_refreshed"),
+    N_("schedule.job.segments.refresh"),
+    N_("schedule.job.segments.refresh.description"),
 )
 
 
