@@ -9,6 +9,7 @@ import io
 import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from patron.segments.schemas import SegmentIn
 from tests.factories import make_member, make_store
 
 
-def _chart(html: str) -> dict:  # type: ignore[type-arg]
+def _chart(html: str) -> dict[str, Any]:
     found = re.search(
         r'<script type="application/json" id="segment-chart-data">(.*?)</script>', html, re.S
     )
