@@ -285,7 +285,8 @@ def segment_preview(session: Tx, actor: ConsoleActorDep, form: CheckedForm) -> J
     try:
         found = segments.preview(session, actor, rule, clock.now())
     except InvalidRule as error:
-        return JSONResponse({"error": _rule_error(error)}, status_code=422)
+        # 200: a refusal is the answer the builder asked for (the browser logs any 4xx).
+        return JSONResponse({"error": _rule_error(error)})
     return JSONResponse({"count": found.count})
 
 
