@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from patron.audit.models import AuditEntry
 from patron.core import clock
-from patron.core.actor import SYSTEM, Role
+from patron.core.actor import SYSTEM, Actor, Role
 from patron.core.settings import Settings
 from patron.members.models import Member
+from patron.profiles.models import MemberProfile
 from patron.schedule import registry
 from patron.segments import service
 from patron.segments.models import Segment, SegmentCount
@@ -256,3 +257,26 @@ def test_the_job_names_a_segment_whose_rule_no_longer_parses(session: Session) -
     assert summary == "1 segments refreshed, 1 with a rule that no longer parses: 旧"
     assert broken.member_count is None
     assert good.member_count == 0
+
+
+def test_the_distribution_counts_classes_and_stages_in_the_callers_stores(
+    session: Session,
+) -> None:
+    s1, _, first, second = _world(session)
+    rows = [
+        (first[0], "important_value", "active"),
+        (first[1], "important_value", "active"),
+        (first[2], None, "churned"),
+        (second[0], "general_winback", "dormant"),
+    ]
+    for member, rfm_class, lifecycle in rows:
+        session.add(MemberProfile(member_id=member.id, rfm_class=rfm_class, lifecycle=lifecycle))
+    session.flush()
+    chain = service.distribution(session, SYSTEM)
+    assert chain.members == 7
+    assert chain.rfm == {"important_value": 2, "general_winback": 1}
+    assert chain.lifecycle == {"active": 2, "churned": 1, "dormant": 1, "prospect": 3}
+    manager = Actor("staff", 1, "m", Role.store_manager, frozenset({s1.id}))
+    mine = service.distribution(session, manager)
+    assert (mine.members, mine.rfm) == (4, {"important_value": 2})
+    assert mine.lifecycle == {"active": 2, "churned": 1, "prospect": 1}
