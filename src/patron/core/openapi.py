@@ -90,7 +90,6 @@ BEYOND_SCHEMA = frozenset(
         Reason.exceeds_amount_due,
         Reason.unknown_event_type,
         Reason.url_not_allowed,
-        Reason.invalid_rule,
         Reason.member_id_or_code,
         Reason.order_total_zero,
         Reason.order_total_too_large,

@@ -141,9 +141,6 @@ class Reason(StrEnum):
     # Webhooks: an event type no domain publishes, and a URL Patron will not call.
     unknown_event_type = "unknown_event_type"
     url_not_allowed = "url_not_allowed"
-    # Segments: a rule that does not parse or type-check (where and what: the problem's line,
-    # column and expected).
-    invalid_rule = "invalid_rule"
 
 
 # Pydantic's own error types, as the codes above.

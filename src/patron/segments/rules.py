@@ -24,7 +24,6 @@ from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedEOF, Unexpec
 
 from patron.core import text as core_text
 from patron.core.errors import PatronError
-from patron.core.reasons import Reason
 
 Value = int | str
 # Integers beyond this (about 10^15 fen: ten trillion yuan) are refused: every value fits a
@@ -49,9 +48,12 @@ class InvalidRule(PatronError):
     title = "Invalid rule"
 
     def __init__(self, message: str, line: int, column: int, expected: list[str]) -> None:
-        detail = f"line {line}, column {column}: {message}"
-        error = {"field": "rule", "code": Reason.invalid_rule.value, "message": detail}
-        super().__init__(detail, line=line, column=column, expected=expected, errors=[error])
+        super().__init__(
+            f"line {line}, column {column}: {message}",
+            line=line,
+            column=column,
+            expected=expected,
+        )
         self.line, self.column, self.expected, self.message = line, column, expected, message
 
 
