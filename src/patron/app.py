@@ -38,12 +38,14 @@ from patron.messages.api import router as messages_router
 from patron.middleware import RequestContextMiddleware, TextInputMiddleware
 from patron.orders.api import router as orders_router
 from patron.points.api import router as points_router
+from patron.profiles.api import router as profiles_router
 from patron.schedule.api import router as schedule_router
 from patron.segments.api import router as segments_router
 from patron.staff.api import auth_router
 from patron.staff.api import router as staff_router
 from patron.stored_value.api import router as stored_value_router
 from patron.stores.api import router as stores_router
+from patron.tags.api import router as tags_router
 from patron.tiers.api import router as tiers_router
 from patron.webhooks.api import router as webhooks_router
 
@@ -94,7 +96,9 @@ DOMAIN_ROUTERS = (
     schedule_router,
     messages_router,
     webhooks_router,
+    tags_router,
     segments_router,
+    profiles_router,
 )
 
 

@@ -24,7 +24,9 @@ from patron.core.errors import PatronError
 from patron.core.logging import configure_logging
 from patron.core.settings import ConfigurationError, get_settings
 from patron.imports.models import ImportKind
+from patron.profiles import cli as profiles_cli
 from patron.segments import cli as segments_cli
+from patron.tags import cli as tags_cli
 from patron.webhooks import cli as webhooks_cli
 
 out = Console()
@@ -81,6 +83,8 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
 app.add_typer(webhooks_cli.app, name="webhooks")
+app.add_typer(profiles_cli.app, name="profiles")
+app.add_typer(tags_cli.app, name="tags")
 app.add_typer(segments_cli.app, name="segments")
 
 
@@ -644,6 +648,7 @@ def demo(
     from patron.members import registry
     from patron.orders import service as orders_service
 
+    refreshed = False
     with db.transaction() as session:
         loaded = brand.load(session, only_if_empty=if_empty)
     with db.transaction() as session:
@@ -664,7 +669,15 @@ def demo(
             )
             refunded = demo_stored_value.refund_orders(session, seed)
             out.print(f"demo stored value: {demo_stored_value.summary(session, refunded)}")
-    with db.transaction() as session:
+            refreshed = True
+    if refreshed:  # the console's member pages show profiles from the start
+        from patron.profiles import service as profiles
+
+        with db.transaction() as session:
+            profiled = profiles.refresh(session, clock.now())
+        clv = "CLV fitted" if profiled.fit else f"no CLV: {profiled.clv_skipped}"
+        out.print(f"demo profiles: {profiled.members:,} members, {clv}")
+    with db.transaction() as session:  # after the profiles their rules read
         from patron.demo import segments as demo_segments
 
         counted = demo_segments.load(session)

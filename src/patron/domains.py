@@ -16,8 +16,12 @@ HOOKED_MODULES = (
     "patron.staff.jobs",
     "patron.schedule.jobs",
     "patron.checkout.jobs",
-    "patron.segments.jobs",
+    "patron.profiles.jobs",
     "patron.schedule.tasks",
+    # Rule tags read the members' profiles: after the profiles' jobs.
+    "patron.tags.jobs",
+    # Saved segments are counted after profiles and rule tags (02:45).
+    "patron.segments.jobs",
     "patron.members.merge",
     "patron.members.privacy",
     "patron.members.timeline",
@@ -35,12 +39,15 @@ HOOKED_MODULES = (
     "patron.messages.hooks",
     "patron.messages.jobs",
     "patron.webhooks.jobs",
+    "patron.tags.hooks",
     # What webhooks may subscribe to: every domain's event types, known wherever domains load.
     "patron.members.events",
     "patron.points.events",
     "patron.coupons.events",
     "patron.stored_value.events",
     "patron.webhooks.erasure",
+    # After the orders' merge hook: the survivor's facts count the orders moved to them.
+    "patron.profiles.hooks",
 )
 
 

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,9 @@ from patron.core.migrate import alembic_config
 from patron.core.settings import get_settings
 from patron.demo import brand
 from patron.members.models import Member
+from patron.orders.models import Order
 from patron.points.models import PointsEntry
+from patron.profiles.models import MemberProfile
 from patron.staff.models import StaffUser
 from patron.stores.models import Store
 
@@ -265,3 +267,27 @@ def test_now_refuses_what_is_not_a_time(cli_database: str) -> None:
     result = runner.invoke(app, ["--now", "yesterday", "jobs", "run"])
     assert result.exit_code == 2
     assert "not an ISO 8601 time" in result.output
+
+
+def test_profiles_refresh_prints_counts_and_ignores_later_orders(cli_database: str) -> None:
+    invoke("db", "upgrade")
+    out = invoke("demo", "--members", "300")
+    assert "demo profiles: 300 members" in out
+    with db.transaction(read_only=True) as session:
+        first = session.scalar(select(func.min(Order.occurred_at)))
+    assert first is not None
+    early = (first + timedelta(days=1)).isoformat()
+    out = invoke("profiles", "refresh", "--now", early)
+    assert "300 members" in out
+    assert "important_value" in out
+    assert "prospect" in out
+    with db.transaction(read_only=True) as session:
+        profiles = session.scalars(select(MemberProfile)).all()
+        counted = session.scalar(
+            select(func.count(func.distinct(Order.member_id))).where(
+                Order.occurred_at < first + timedelta(days=1), Order.status != "refunded"
+            )
+        )
+    buyers = [p for p in profiles if p.orders_lifetime]
+    assert len(buyers) == counted
+    assert all(p.last_purchase_at < first + timedelta(days=1) for p in buyers)

@@ -34,6 +34,8 @@ from patron.orders import importer
 from patron.orders.models import OrderChannel, OrderStatus, PaymentMethod
 from patron.points.models import EntryKind, ExpiryPolicy, RuleEffect
 from patron.stores.models import StoreStatus, StoreType
+from patron.tags.models import TagKind
+from patron.tags.service import SOURCE
 
 ROOT = Path(__file__).parents[2]
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -142,6 +144,7 @@ def test_ids_built_from_values_exist() -> None:
         f"rule.effect_text.{e}" for e in RuleEffect
     }
     built |= {f"weekday.{d}" for d in range(1, 8)}
+    built |= {f"tag_kind.{k}" for k in TagKind} | {f"tag_source.{s}" for s in SOURCE.values()}
     for lang in LOCALES:
         assert {k for k in built if i18n.catalog(lang).gettext(k) == k} == set(), lang
 

@@ -32,11 +32,13 @@ from patron.members import permissions as members
 from patron.messages import permissions as messages
 from patron.orders import permissions as orders
 from patron.points import permissions as points
+from patron.profiles import permissions as profiles
 from patron.schedule import permissions as schedule
 from patron.segments import permissions as segments
 from patron.staff import permissions as staff
 from patron.stored_value import permissions as stored_value
 from patron.stores import permissions as stores
+from patron.tags import permissions as tags
 from patron.tiers import paid
 from patron.tiers import permissions as tiers
 from patron.webhooks import permissions as webhooks
@@ -99,6 +101,8 @@ GUARDS: dict[str, Permission | None] = {
     "PUT /members/{member_id}/guide": members.ASSIGN_GUIDES,
     "GET /members/{member_id}/guide-history": None,
     "GET /members/{member_id}/timeline": None,
+    "GET /members/{member_id}/profile": None,
+    "GET /analytics/clv": profiles.ANALYTICS,
     "POST /members/merge": members.MERGE,
     "GET /members/{member_id}/export": members.EXPORT,
     "POST /members/{member_id}/erase": members.ERASE,
@@ -196,6 +200,18 @@ GUARDS: dict[str, Permission | None] = {
     "GET /coupons/{code}": None,
     "POST /coupons/{code}/transfer": coupons.TRANSFER,
     "POST /coupons/{code}/void": coupons.VOID,
+    "GET /tags": None,
+    "POST /tags": tags.MANAGE,
+    "GET /tags/{tag_id}": None,
+    "PATCH /tags/{tag_id}": tags.MANAGE,
+    "POST /tags/{tag_id}/refresh": tags.MANAGE,
+    "POST /tags/{tag_id}/members": tags.BULK,
+    "POST /tags/{tag_id}/members/remove": tags.BULK,
+    "POST /tags/{tag_id}/members/upload": tags.BULK,
+    "POST /tag-imports": tags.BULK,
+    "GET /members/{member_id}/tags": None,
+    "POST /members/{member_id}/tags": tags.TAG_MEMBERS,
+    "DELETE /members/{member_id}/tags/{tag_id}": tags.TAG_MEMBERS,
 }
 
 

@@ -37,10 +37,14 @@ from patron.messages import unsubscribe
 from patron.messages.models import MessageTemplate
 from patron.points import rules
 from patron.points.schemas import RuleIn
+from patron.profiles import service as profiles
+from patron.profiles.models import ClvFit
 from patron.segments import service as segments
 from patron.segments.schemas import SegmentIn
 from patron.staff import service as staff
 from patron.stored_value import packages
+from patron.tags import service as tags
+from patron.tags.schemas import TagCreate
 from patron.tiers import ladder, paid
 from patron.webhooks import service as webhooks
 from patron.webhooks.schemas import WebhookCreate
@@ -114,6 +118,18 @@ def rows(session: Session) -> dict[str, Any]:
     )
     source = make_member(session, store)
     order = make_order(session, store, member)
+    # A profile refresh: profiles, and a CLV model for /analytics/clv (too little data to fit).
+    profiles.refresh(session, clock.now())
+    session.add(
+        ClvFit(
+            model="bgnbd+gamma_gamma",
+            params={"r": 1.0, "alpha": 1.0, "a": 1.0, "b": 1.0},
+            spend_params={"p": 1.0, "q": 2.0, "gamma": 1.0},
+            customers=1,
+            fitted_at=clock.now(),
+            data_until=clock.now(),
+        )
+    )
     product = session.scalars(select(Product).where(Product.sku == "SKU-1")).one()
     rule = rules.save_rule(
         session,
@@ -171,6 +187,7 @@ def rows(session: Session) -> dict[str, Any]:
             "card_product_id": card_product.id,
             "card_id": card.id,
             "tier_id": tier.id,
+            "tag_id": tags.create_tag(session, SYSTEM, TagCreate(name="VIP")).id,
             "job_name": "points",
             "webhook_id": webhooks.create(
                 session,

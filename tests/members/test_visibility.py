@@ -46,6 +46,7 @@ READS = (
     "/api/v1/members/{id}/points/entries",
     "/api/v1/members/{id}/orders",
     "/api/v1/members/{id}/timeline",
+    "/api/v1/members/{id}/profile",
     "/api/v1/members/{id}/consents/history",
     "/api/v1/members/{id}/guide-history",
 )

@@ -312,6 +312,17 @@ def category_codes(session: Session, category_ids: Iterable[int | None]) -> dict
     return {cid: code for cid, code in rows}
 
 
+def category_names(session: Session, category_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """Each category's code and name, by id (profiles name a member's preferred categories)."""
+    ids = set(category_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Category.id, Category.code, Category.name).where(Category.id.in_(ids))
+    )
+    return {cid: (code, name) for cid, code, name in rows}
+
+
 # --- import -----------------------------------------------------------------------------------
 
 PRODUCT_HEADERS = {

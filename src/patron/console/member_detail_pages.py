@@ -39,6 +39,7 @@ from patron.console.points_view import (
     reason_text,
     signed,
 )
+from patron.console.tag_pages import member_panel
 from patron.console.tier_pages import member_card
 from patron.console.web import (
     PAGE_HEADERS,
@@ -55,7 +56,7 @@ from patron.console.web import (
     t_for,
     text,
 )
-from patron.core import idempotency
+from patron.core import clock, idempotency
 from patron.core.actor import Actor
 from patron.core.errors import NotFound, PatronError
 from patron.coupons import gifting, holding
@@ -87,6 +88,7 @@ from patron.points import policy as points_policy
 from patron.points import queries as points_queries
 from patron.points.models import AdjustmentStatus
 from patron.points.schemas import AdjustmentIn
+from patron.profiles import service as profiles
 from patron.staff import service as staff
 from patron.stored_value import queries as sv_queries
 from patron.stores import service as stores
@@ -226,8 +228,10 @@ def _detail(
         # A fresh key for every rendering of the form: submitting it twice adjusts once.
         adjust_key=secrets.token_urlsafe(24),
         coupons=held,
+        member_tags=member_panel(session, member),
         stored_value=sv_queries.balance(session, member.id),
         tier=member_card(session, member),
+        member_profile=profiles.member_profile(session, member.id, clock.now()),
     )
 
 
@@ -290,6 +294,8 @@ def _timeline_row(
         return _order_row(event, kind, t, codes, actor, order_stores)
     if event.kind == "points":
         return _points_row(event, kind, t)
+    if event.kind == "tag" and has_key(f"timeline.tag.{event.summary}"):
+        return TimelineRow(event.at, kind, t(f"timeline.tag.{event.summary}", tag=data["tag"]))
     if event.kind == "coupon" and has_key(f"timeline.coupon.{event.summary}"):
         return _coupon_row(event, kind, t, actor, order_stores)
     # A kind a later domain adds (coupons, tiers, ...): shown as the domain wrote it.

@@ -24,6 +24,7 @@ from patron.staff.models import StaffUser
 from patron.staff.service import MANAGED_BY_STORE_MANAGER
 from patron.stores import permissions as store_policy
 from patron.stores.service import MANAGER_EDITABLE
+from patron.tags import permissions as tag_policy
 from patron.webhooks import permissions as webhook_policy
 
 STORE_FIELDS = ("name", "type", "city", "address", "phone")
@@ -77,6 +78,9 @@ class Permissions:
     view_segments: bool = _flag(segment_policy.VIEW)
     manage_segments: bool = _flag(segment_policy.MANAGE)
     export_segments: bool = _flag(segment_policy.EXPORT)
+    tag_members: bool = _flag(tag_policy.TAG_MEMBERS)
+    bulk_tags: bool = _flag(tag_policy.BULK)
+    manage_tags: bool = _flag(tag_policy.MANAGE)
 
     @classmethod
     def of(cls, actor: Actor) -> Permissions:

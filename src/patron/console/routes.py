@@ -31,6 +31,7 @@ from patron.console import (
     store_pages,
     stored_value_pages,
     stored_value_report_pages,
+    tag_pages,
     tier_pages,
     unsubscribe_pages,
     webhook_pages,
@@ -115,6 +116,7 @@ def router() -> APIRouter:
         message_pages.router,
         webhook_pages.router,
         segment_pages.router,
+        tag_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.

@@ -73,6 +73,8 @@ def _said(t: Translator, key: str, fallback: str) -> str:
 
 def cadence_text(cadence: registry.Cadence, t: Translator) -> str:
     if cadence.minute is None and cadence.hour is None:
+        if cadence.step > 1:
+            return t("schedule.cadence.every_minutes", minutes=str(cadence.step))
         return t("schedule.cadence.every_minute")
     if cadence.hour is None:
         return t("schedule.cadence.hourly", minute=f"{cadence.minute or 0:02d}")

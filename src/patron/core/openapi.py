@@ -122,6 +122,7 @@ BEYOND_SCHEMA = frozenset(
         Reason.validity_missing,
         Reason.validity_conflict,
         Reason.members_or_mobiles,
+        Reason.tag_or_tag_id,
         Reason.transfer_to_self,
         Reason.amount_or_package,
         Reason.zero_adjustment,

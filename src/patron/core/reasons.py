@@ -141,6 +141,9 @@ class Reason(StrEnum):
     # Webhooks: an event type no domain publishes, and a URL Patron will not call.
     unknown_event_type = "unknown_event_type"
     url_not_allowed = "url_not_allowed"
+    # Tags: a member's tag named by name or by id, and a rule tag's rows in a file.
+    tag_or_tag_id = "tag_or_tag_id"
+    rule_tag_is_computed = "rule_tag_is_computed"
 
 
 # Pydantic's own error types, as the codes above.

@@ -88,6 +88,27 @@ class Settings(BaseSettings):
     # member may get per channel in 7 days.
     quiet_hours: str = Field(default="21:00-09:00", pattern=QUIET_HOURS)
     marketing_per_week: int = Field(default=2, ge=0)
+    # Profiles: the RFM window (frequency and monetary "in the window"), and the lifecycle stage
+    # by days since the last purchase: `fixed` (these days) or `rhythm` (multiples of the
+    # member's own average gap between purchase days, 2x at risk, 4x dormant, 8x churned, never
+    # sooner than new_days x 1, 2 and 4; a member with one purchase day falls back to fixed).
+    profile_window_days: int = Field(default=365, ge=1)
+    lifecycle_basis: Literal["fixed", "rhythm"] = "fixed"
+    lifecycle_new_days: int = Field(default=30, ge=1)
+    lifecycle_at_risk_days: int = Field(default=90, ge=1)
+    lifecycle_dormant_days: int = Field(default=180, ge=1)
+    lifecycle_churned_days: int = Field(default=365, ge=1)
+
+    @model_validator(mode="after")
+    def _lifecycle_in_order(self) -> Settings:
+        days = (
+            self.lifecycle_at_risk_days,
+            self.lifecycle_dormant_days,
+            self.lifecycle_churned_days,
+        )
+        if not days[0] < days[1] < days[2]:
+            raise ValueError("lifecycle days must grow: at_risk < dormant < churned")
+        return self
 
     @field_validator("log_level")
     @classmethod

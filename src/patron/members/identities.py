@@ -123,3 +123,20 @@ def find_by_identity(
         )
     )
     return follow_merges(session, session.get(Member, member_id) if member_id else None)
+
+
+def ids_by_identity(
+    session: Session, identity_type: IdentityType, values: list[str], issuer: str = ""
+) -> dict[str, int]:
+    """The member holding each identity value, for many values in one query (a pasted list):
+    value -> member id, before following merges (the caller follows them with the members it
+    loads). Values nobody holds are left out."""
+    by_hash = {identity_hash(identity_type, v, issuer): v for v in values}
+    if not by_hash:
+        return {}
+    rows = session.execute(
+        select(MemberIdentity.value_hash, MemberIdentity.member_id).where(
+            MemberIdentity.type == identity_type.value, MemberIdentity.value_hash.in_(by_hash)
+        )
+    )
+    return {by_hash[value_hash]: member_id for value_hash, member_id in rows}

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Exists, Select, func, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from patron.core import bulk
 from patron.core.actor import Actor
 from patron.core.crypto import blind_index
 from patron.core.pagination import PageResult, paginate
@@ -113,6 +114,44 @@ def members_by_id(session: Session, member_ids: Iterable[int | None]) -> dict[in
     return {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(ids)))}
 
 
+@dataclass(frozen=True)
+class Standing:
+    """What a batch job needs of a member to act on them: no personal data."""
+
+    id: int
+    status: str
+    merged_into_id: int | None
+    store_id: int | None
+
+
+def standings(session: Session, member_ids: Iterable[int]) -> dict[int, Standing]:
+    """Several members' standing at once, by id (one array parameter on PostgreSQL), for lists
+    of thousands (a tag's bulk list): no ORM objects, no decryption."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Member.id, Member.status, Member.merged_into_id, Member.store_id).where(
+            bulk.any_of(session, Member.id, ids)
+        )
+    )
+    return {row.id: Standing(*row) for row in rows}
+
+
+def in_scope(
+    actor: Actor, member_id: ColumnElement[int] | InstrumentedAttribute[int]
+) -> ColumnElement[bool]:
+    """A condition for another domain's statement (a tag's members): the member `member_id`
+    names is registered in the caller's stores; always true for callers of every store."""
+    if actor.store_ids is None:
+        return true()
+    return (
+        select(Member.id)
+        .where(Member.id == member_id, Member.store_id.in_(actor.store_ids))
+        .exists()
+    )
+
+
 def ids_by_mobile(session: Session, mobiles: list[str]) -> dict[str, int]:
     """Active members' ids for E.164 mobiles (merged numbers lead to the survivor)."""
     by_hash = {blind_index("mobile", m): m for m in mobiles}
@@ -209,3 +248,8 @@ def is_active(member_id: ColumnElement[int]) -> Exists:
         .with_for_update(read=True, key_share=True)
         .exists()
     )
+
+
+def active_ids() -> Select[int]:
+    """Every active member's id, for set-based work of another domain (profiles join it)."""
+    return select(Member.id).where(Member.status == MemberStatus.active.value)

@@ -24,16 +24,22 @@ class Cadence:
     minute: int | None = 0
     hour: int | None = None
     label: str = ""
+    step: int = 1  # with minute None: every `step` minutes (minutes past the hour divisible by it)
 
     def due(self, tick: datetime) -> bool:
         local = tick.astimezone(clock.business_tz())
-        return (self.minute is None or local.minute == self.minute) and (
-            self.hour is None or local.hour == self.hour
+        minute_due = (
+            local.minute % self.step == 0 if self.minute is None else local.minute == self.minute
         )
+        return minute_due and (self.hour is None or local.hour == self.hour)
 
 
 EVERY_MINUTE = Cadence(minute=None, label="every minute")
 HOURLY = Cadence(minute=0, label="hourly")
+
+
+def every_minutes(step: int) -> Cadence:
+    return Cadence(minute=None, label=f"every {step} minutes", step=step)
 
 
 def daily(hour: int, minute: int = 0) -> Cadence:

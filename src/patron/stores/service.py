@@ -174,3 +174,12 @@ def ids_by_code(session: Session, codes: Iterable[str]) -> dict[str, int]:
         return {}
     rows = session.execute(select(Store.code, Store.id).where(Store.code.in_(wanted)))
     return {code: store_id for code, store_id in rows}
+
+
+def names_by_id(session: Session, store_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """Each store's code and name, by id (profiles name a member's preferred stores)."""
+    ids = set(store_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(Store.id, Store.code, Store.name).where(Store.id.in_(ids)))
+    return {store_id: (code, name) for store_id, code, name in rows}

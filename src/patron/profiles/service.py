@@ -1,0 +1,574 @@
+"""Profiles: rebuilt set-based by `refresh` (nightly, `patron profiles refresh`), their raw
+facts kept current between refreshes by `update_facts` (the facts job, every 5 minutes, for
+members with orders or refunds past the watermark: nothing on the order path).
+
+A refresh is a few statements whatever the number of members: the per-member facts into a
+temporary table (one aggregate over the orders that count), read back one row per member for
+the scores numpy computes (RFM, lifecycle, CLV), written to a second temporary table (COPY on
+PostgreSQL), then every active member's profile in one INSERT ... SELECT joining them with the
+preferences (top stores, channels, categories, weekday, hour, similar members' categories),
+each one GROUP BY. No per-member Python loop, no order row in Python."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Select, case, delete, func, literal, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from patron.catalog import service as catalog
+from patron.core import clock
+from patron.core.db import UTCDateTime
+from patron.core.settings import get_settings
+from patron.members import registry as members
+from patron.orders import queries as orders
+from patron.profiles import facts as sql
+from patron.profiles.models import ClvFit, MemberProfile, ProfileWatermark
+from patron.profiles.scoring import Lifecycle, LifecycleRule, lifecycle, rfm
+from patron.stores import service as stores
+
+log = logging.getLogger(__name__)
+
+MODEL = "bgnbd+gamma_gamma"
+CLV_DAYS = 365
+MIN_CLV_REPEATERS = 20  # fewer members with a repeat purchase day: no CLV fit
+CHUNK = 100_000
+WATERMARK_ID = 1
+# Members per statement of the facts job: 16 columns each stay under SQLite's 32,766 variables.
+FACTS_BATCH = 1000
+WORK_MEM = "256MB"  # PostgreSQL, for the refresh's transaction only
+
+
+@dataclass
+class RefreshReport:
+    now: datetime
+    members: int = 0
+    buyers: int = 0
+    scored: int = 0  # with a purchase in the RFM window
+    classes: dict[str, int] = field(default_factory=dict)
+    lifecycle: dict[str, int] = field(default_factory=dict)
+    fit: ClvFit | None = None
+    clv_skipped: str | None = None  # why there is no CLV this time
+    seconds: float = 0.0
+
+
+def lifecycle_rule() -> LifecycleRule:
+    s = get_settings()
+    return LifecycleRule(
+        s.lifecycle_basis,
+        s.lifecycle_new_days,
+        s.lifecycle_at_risk_days,
+        s.lifecycle_dormant_days,
+        s.lifecycle_churned_days,
+    )
+
+
+# --- refresh ----------------------------------------------------------------------------------
+
+_FACT_COLUMNS = (
+    "member_id",
+    "orders_window",
+    "monetary_window",
+    "purchase_days",
+    "first_day",
+    "last_day",
+    "monetary_lifetime",
+    "first_day_value",
+)
+
+
+def _read_facts(session: Session) -> dict[str, npt.NDArray[np.int64]]:
+    query = select(*(sql.FACTS.c[name] for name in _FACT_COLUMNS)).order_by(sql.FACTS.c.member_id)
+    chunks = [
+        np.array(part, dtype=np.int64).reshape(-1, len(_FACT_COLUMNS))
+        for part in session.execute(query).partitions(CHUNK)
+    ]
+    table = np.concatenate(chunks) if chunks else np.zeros((0, len(_FACT_COLUMNS)), np.int64)
+    return {name: table[:, i] for i, name in enumerate(_FACT_COLUMNS)}
+
+
+@dataclass
+class Clv:
+    p_alive: npt.NDArray[np.float64]
+    expected: npt.NDArray[np.float64]
+    value: npt.NDArray[np.float64]
+    fit: ClvFit
+
+
+def _fit_clv(
+    now: datetime,
+    x: npt.NDArray[np.int64],
+    t_x: npt.NDArray[np.int64],
+    age: npt.NDArray[np.int64],
+    monetary: npt.NDArray[np.float64],
+) -> Clv | str:
+    """BG/NBD and Gamma-Gamma (patron.profiles.clv), or why not."""
+    from patron.profiles import clv  # scipy: imported by a refresh, not by every process
+
+    repeat = x > 0
+    if int(repeat.sum()) < MIN_CLV_REPEATERS:
+        return f"fewer than {MIN_CLV_REPEATERS} members with a repeat purchase day"
+    frequency, recency, t = x.astype(float), t_x.astype(float), age.astype(float)
+    try:
+        bgnbd = clv.fit_bgnbd(frequency, recency, t)
+        spend = clv.fit_gamma_gamma(frequency[repeat], monetary[repeat])
+        alive = clv.probability_alive(bgnbd, frequency, recency, t)
+        expected = clv.expected_purchases(bgnbd, CLV_DAYS, frequency, recency, t)
+        value = expected * clv.expected_spend(spend, frequency, monetary)
+    except (clv.ClvFitError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        return f"the CLV fit failed: {exc}"
+    fit = ClvFit(
+        model=MODEL,
+        time_unit="day",
+        params={"r": bgnbd.r, "alpha": bgnbd.alpha, "a": bgnbd.a, "b": bgnbd.b},
+        spend_params={"p": spend.p, "q": spend.q, "gamma": spend.gamma},
+        customers=len(x),
+        fitted_at=clock.now(),
+        data_until=now,
+    )
+    return Clv(alive, expected, value, fit)
+
+
+def _clean(values: npt.NDArray[np.float64]) -> list[float | None]:
+    return [None if not math.isfinite(v) else v for v in values.tolist()]
+
+
+def _score_rows(
+    ids: npt.NDArray[np.int64],
+    r: list[Any],
+    f: list[Any],
+    m: list[Any],
+    classes: list[Any],
+    stages: list[Any],
+    clv_columns: tuple[list[Any], list[Any], list[Any]] | None,
+) -> Iterator[tuple[Any, ...]]:
+    n = len(ids)
+    alive, expected, value = clv_columns or ([None] * n, [None] * n, [None] * n)
+    yield from zip(ids.tolist(), r, f, m, classes, stages, alive, expected, value, strict=True)
+
+
+def refresh(session: Session, now: datetime) -> RefreshReport:
+    """Every active member's profile from the orders before `now`; merged-away and erased
+    members' profiles go. Also fits the CLV model (kept as a ClvFit) when there is data."""
+    started = time.perf_counter()
+    settings = get_settings()
+    report = RefreshReport(now=now)
+    local = sql.local_for(session, now)
+    last = session.execute(orders.last_ids()).one()
+    last_order, last_refund = last[0], last[1]
+    for table in sql.TEMP_TABLES:
+        sql.create_temp(session, table)
+    if local.dialect == "postgresql":  # the sorts and hashes of a refresh, in memory
+        session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    session.execute(
+        sql.GROUPS.insert().from_select(
+            [c.name for c in sql.GROUPS.columns],
+            sql.groups_query(local, now, settings.profile_window_days),
+        )
+    )
+    session.execute(
+        sql.FACTS.insert().from_select(
+            [c.name for c in sql.FACTS.columns], sql.active_facts(sql.GROUPS)
+        )
+    )
+    sql.fill_categories(session, now)
+    sql.fill_preferences(session)
+    f = _read_facts(session)
+    today = sql.day_number(now)
+    recency = today - f["last_day"]
+    since_first = today - f["first_day"]
+    span = f["last_day"] - f["first_day"]
+    report.buyers = len(recency)
+    stages = lifecycle(lifecycle_rule(), since_first, recency, f["purchase_days"], span)
+    report.lifecycle = dict(Counter(stages.tolist()))
+
+    scored = f["orders_window"] > 0
+    report.scored = int(scored.sum())
+    scores = rfm(recency[scored], f["orders_window"][scored], f["monetary_window"][scored])
+    report.classes = dict(Counter(scores.classes.tolist()))
+    n = len(recency)
+    r_col: list[Any] = [None] * n
+    f_col: list[Any] = [None] * n
+    m_col: list[Any] = [None] * n
+    class_col: list[Any] = [None] * n
+    for target, values in ((r_col, scores.r), (f_col, scores.f), (m_col, scores.m)):
+        for i, v in zip(np.flatnonzero(scored).tolist(), values.tolist(), strict=True):
+            target[i] = v
+    for i, v in zip(np.flatnonzero(scored).tolist(), scores.classes.tolist(), strict=True):
+        class_col[i] = v
+
+    x = f["purchase_days"] - 1
+    repeat_value = np.where(
+        x > 0, (f["monetary_lifetime"] - f["first_day_value"]) / np.maximum(x, 1), 0.0
+    )
+    fitted = _fit_clv(now, x, span, since_first, repeat_value)
+    clv_columns = None
+    if isinstance(fitted, str):
+        report.clv_skipped = fitted
+        log.info("profiles refresh without CLV: %s", fitted)
+    else:
+        rounded = np.round(fitted.value)
+        clv_columns = (
+            _clean(fitted.p_alive),
+            _clean(fitted.expected),
+            [None if v is None else int(v) for v in _clean(rounded)],
+        )
+        session.add(fitted.fit)
+        report.fit = fitted.fit
+    sql.bulk_insert(
+        session,
+        sql.SCORES,
+        [c.name for c in sql.SCORES.columns],
+        _score_rows(f["member_id"], r_col, f_col, m_col, class_col, stages.tolist(), clv_columns),
+    )
+    del f, recency, since_first, span, stages, scores, r_col, f_col, m_col, class_col
+
+    session.execute(delete(MemberProfile))
+    session.execute(
+        MemberProfile.__table__.insert().from_select(  # type: ignore[attr-defined]
+            _PROFILE_COLUMNS, _profile_rows(local, now)
+        )
+    )
+    report.members = session.scalar(select(func.count()).select_from(MemberProfile)) or 0
+    report.lifecycle[Lifecycle.prospect.value] = report.members - report.buyers
+    _set_watermark(session, last_order or 0, last_refund or 0)
+    sql.drop_temp(session, *sql.TEMP_TABLES)
+    session.flush()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+_PROFILE_COLUMNS = [
+    "member_id",
+    "first_purchase_at",
+    "last_purchase_at",
+    "orders_lifetime",
+    "monetary_lifetime",
+    "orders_window",
+    "monetary_window",
+    "aov",
+    "purchase_days",
+    "rfm_r",
+    "rfm_f",
+    "rfm_m",
+    "rfm_class",
+    "lifecycle",
+    "p_alive",
+    "expected_purchases_365",
+    "clv_365",
+    "preferred_stores",
+    "preferred_channels",
+    "preferred_categories",
+    "preferred_weekday",
+    "preferred_hour",
+    "similar_categories",
+    "facts_at",
+    "refreshed_at",
+]
+
+
+def _profile_rows(local: sql.Local, now: datetime) -> Select[Any]:
+    active = members.active_ids().subquery("members")
+    fa, sc = sql.FACTS, sql.SCORES
+    store, channel, category, similar = sql.STORES, sql.CHANNELS, sql.TOP_CATEGORIES, sql.SIMILAR
+    weekday, hour = sql.WEEKDAY, sql.HOUR
+    moment = literal(now, UTCDateTime())
+    orders_lifetime = func.coalesce(fa.c.orders_lifetime, 0)
+
+    def listed(table: Any, quoted: bool = False) -> Any:
+        return sql.json_list(local.dialect, [table.c.k1, table.c.k2, table.c.k3], quoted)
+
+    return (
+        select(
+            active.c.id,
+            fa.c.first_at,
+            fa.c.last_at,
+            orders_lifetime,
+            func.coalesce(fa.c.monetary_lifetime, 0),
+            func.coalesce(fa.c.orders_window, 0),
+            func.coalesce(fa.c.monetary_window, 0),
+            case((orders_lifetime > 0, fa.c.monetary_lifetime / fa.c.orders_lifetime), else_=0),
+            func.coalesce(fa.c.purchase_days, 0),
+            sc.c.rfm_r,
+            sc.c.rfm_f,
+            sc.c.rfm_m,
+            sc.c.rfm_class,
+            func.coalesce(sc.c.lifecycle, Lifecycle.prospect.value),
+            sc.c.p_alive,
+            sc.c.expected_purchases_365,
+            sc.c.clv_365,
+            listed(store),
+            listed(channel, quoted=True),
+            listed(category),
+            weekday.c.v,
+            hour.c.v,
+            listed(similar),
+            moment,
+            moment,
+        )
+        .select_from(active)
+        .outerjoin(fa, fa.c.member_id == active.c.id)
+        .outerjoin(sc, sc.c.member_id == active.c.id)
+        .outerjoin(store, store.c.member_id == active.c.id)
+        .outerjoin(channel, channel.c.member_id == active.c.id)
+        .outerjoin(category, category.c.member_id == active.c.id)
+        .outerjoin(weekday, weekday.c.member_id == active.c.id)
+        .outerjoin(hour, hour.c.member_id == active.c.id)
+        .outerjoin(similar, similar.c.member_id == active.c.id)
+    )
+
+
+def _set_watermark(session: Session, order_id: int, refund_id: int) -> None:
+    mark = session.get(ProfileWatermark, WATERMARK_ID)
+    if mark is None:
+        mark = ProfileWatermark(id=WATERMARK_ID)
+        session.add(mark)
+    mark.order_id, mark.refund_id, mark.updated_at = order_id, refund_id, clock.now()
+
+
+# --- facts between refreshes ------------------------------------------------------------------
+
+_FACT_FIELDS = (
+    "first_purchase_at",
+    "last_purchase_at",
+    "orders_lifetime",
+    "monetary_lifetime",
+    "orders_window",
+    "monetary_window",
+    "aov",
+    "purchase_days",
+    "lifecycle",
+    "facts_at",
+)
+_BLANK_LISTS: dict[str, list[Any]] = {
+    "preferred_stores": [],
+    "preferred_channels": [],
+    "preferred_categories": [],
+    "similar_categories": [],
+}
+
+
+def _blank(member_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "member_id": member_id,
+        "first_purchase_at": None,
+        "last_purchase_at": None,
+        "orders_lifetime": 0,
+        "monetary_lifetime": 0,
+        "orders_window": 0,
+        "monetary_window": 0,
+        "aov": 0,
+        "purchase_days": 0,
+        "lifecycle": Lifecycle.prospect.value,
+        "facts_at": now,
+    }
+
+
+def _fact_rows(session: Session, now: datetime, member_ids: Select[int]) -> list[dict[str, Any]]:
+    """Raw facts and lifecycle of the given members (blank for members left without an
+    order that counts), as profile columns."""
+    settings = get_settings()
+    local = sql.local_for(session, now)
+    rows = session.execute(
+        sql.member_facts(local, now, settings.profile_window_days, member_ids)
+    ).all()
+    today = sql.day_number(now)
+    first = np.array([r.first_day for r in rows], dtype=np.int64)
+    last = np.array([r.last_day for r in rows], dtype=np.int64)
+    days = np.array([r.purchase_days for r in rows], dtype=np.int64)
+    stages = lifecycle(lifecycle_rule(), today - first, today - last, days, last - first)
+    found = [
+        {
+            "member_id": r.member_id,
+            "first_purchase_at": r.first_at,
+            "last_purchase_at": r.last_at,
+            "orders_lifetime": r.orders_lifetime,
+            "monetary_lifetime": r.monetary_lifetime,
+            "orders_window": r.orders_window,
+            "monetary_window": r.monetary_window,
+            "aov": r.monetary_lifetime // r.orders_lifetime,
+            "purchase_days": r.purchase_days,
+            "lifecycle": stage,
+            "facts_at": now,
+        }
+        for r, stage in zip(rows, stages.tolist(), strict=True)
+    ]
+    seen = {row["member_id"] for row in found}
+    blank = [
+        _blank(member_id, now)
+        for member_id in session.scalars(
+            members.active_ids().where(members.Member.id.in_(member_ids))
+        )
+        if member_id not in seen
+    ]
+    return found + blank
+
+
+def update_facts(session: Session, now: datetime) -> int:
+    """Recompute the raw facts (first/last purchase, orders, monetary, aov, purchase days)
+    and lifecycle of members with orders or refunds past the watermark; scores, preferences
+    and CLV wait for the next refresh. Without a watermark (no refresh yet) nothing is done:
+    the first refresh builds every profile. Returns the members updated."""
+    mark = session.get(ProfileWatermark, WATERMARK_ID)
+    if mark is None:
+        return 0
+    last = session.execute(orders.last_ids()).one()
+    last_order, last_refund = last[0], last[1]
+    changed = sorted(
+        {
+            member_id
+            for member_id in session.scalars(
+                orders.members_changed_since(mark.order_id, mark.refund_id)
+            )
+            if member_id is not None
+        }
+    )
+    done = 0
+    for start in range(0, len(changed), FACTS_BATCH):
+        ids = changed[start : start + FACTS_BATCH]
+        chosen = select(members.Member.id).where(members.Member.id.in_(ids))
+        rows = _fact_rows(session, now, chosen)
+        if rows:
+            _upsert_facts(session, rows)
+        done += len(rows)
+    mark.order_id = max(mark.order_id, last_order or 0)
+    mark.refund_id = max(mark.refund_id, last_refund or 0)
+    mark.updated_at = clock.now()
+    session.flush()
+    return done
+
+
+def _upsert_facts(session: Session, rows: list[dict[str, Any]]) -> None:
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(MemberProfile).values([{**row, **_BLANK_LISTS} for row in rows])
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["member_id"],
+            set_={name: statement.excluded[name] for name in _FACT_FIELDS},
+        )
+    )
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Named:
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    member_id: int
+    first_purchase_at: datetime | None
+    last_purchase_at: datetime | None
+    recency_days: int | None  # business days since the last purchase, at `now`
+    orders_lifetime: int
+    monetary_lifetime: int
+    orders_window: int
+    monetary_window: int
+    window_days: int
+    aov: int
+    purchase_days: int
+    rfm_r: int | None
+    rfm_f: int | None
+    rfm_m: int | None
+    rfm_class: str | None
+    lifecycle: str
+    p_alive: float | None
+    expected_purchases_365: float | None
+    clv_365: int | None
+    preferred_stores: list[Named]
+    preferred_channels: list[str]
+    preferred_categories: list[Named]
+    preferred_weekday: int | None
+    preferred_hour: int | None
+    similar_categories: list[Named]
+    facts_at: datetime | None
+    refreshed_at: datetime | None
+
+
+def _days_since(moment: datetime | None, now: datetime) -> int | None:
+    if moment is None:
+        return None
+    tz = clock.business_tz()
+    return (now.astimezone(tz).date() - moment.astimezone(tz).date()).days
+
+
+def member_profile(session: Session, member_id: int, now: datetime) -> ProfileView:
+    """The member's profile as last refreshed (facts possibly newer, by the facts job). A member
+    no refresh has seen yet (registered since) gets their raw facts computed now, without
+    scores, preferences or CLV. The caller checks the member may be read."""
+    profile = session.get(MemberProfile, member_id)
+    if profile is None:
+        rows = _fact_rows(session, now, select(literal(member_id)))
+        profile = MemberProfile(**(rows[0] if rows else _blank(member_id, now)), **_BLANK_LISTS)
+    stores_named = stores.names_by_id(session, profile.preferred_stores)
+    categories = catalog.category_names(
+        session, [*profile.preferred_categories, *profile.similar_categories]
+    )
+
+    def named(ids: list[int], names: dict[int, tuple[str, str]]) -> list[Named]:
+        return [Named(i, *names[i]) for i in ids if i in names]
+
+    return ProfileView(
+        member_id=member_id,
+        first_purchase_at=profile.first_purchase_at,
+        last_purchase_at=profile.last_purchase_at,
+        recency_days=_days_since(profile.last_purchase_at, now),
+        orders_lifetime=profile.orders_lifetime,
+        monetary_lifetime=profile.monetary_lifetime,
+        orders_window=profile.orders_window,
+        monetary_window=profile.monetary_window,
+        window_days=get_settings().profile_window_days,
+        aov=profile.aov,
+        purchase_days=profile.purchase_days,
+        rfm_r=profile.rfm_r,
+        rfm_f=profile.rfm_f,
+        rfm_m=profile.rfm_m,
+        rfm_class=profile.rfm_class,
+        lifecycle=profile.lifecycle,
+        p_alive=profile.p_alive,
+        expected_purchases_365=profile.expected_purchases_365,
+        clv_365=profile.clv_365,
+        preferred_stores=named(profile.preferred_stores, stores_named),
+        preferred_channels=list(profile.preferred_channels),
+        preferred_categories=named(profile.preferred_categories, categories),
+        preferred_weekday=profile.preferred_weekday,
+        preferred_hour=profile.preferred_hour,
+        similar_categories=named(profile.similar_categories, categories),
+        facts_at=profile.facts_at,
+        refreshed_at=profile.refreshed_at,
+    )
+
+
+def latest_fit(session: Session) -> ClvFit | None:
+    return session.scalars(select(ClvFit).order_by(ClvFit.id.desc()).limit(1)).first()
+
+
+# --- merge and erasure ------------------------------------------------------------------------
+
+
+def forget(session: Session, member_id: int) -> None:
+    """Drop a member's profile (merged away, or erased)."""
+    session.execute(delete(MemberProfile).where(MemberProfile.member_id == member_id))
+
+
+def mark_stale(session: Session, member_id: int, now: datetime) -> None:
+    """Recompute a member's raw facts now (a merge brought them orders)."""
+    rows = _fact_rows(session, now, select(literal(member_id)))
+    if rows:
+        _upsert_facts(session, rows)
