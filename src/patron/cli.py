@@ -25,6 +25,7 @@ from patron.core.logging import configure_logging
 from patron.core.settings import ConfigurationError, get_settings
 from patron.imports.models import ImportKind
 from patron.profiles import cli as profiles_cli
+from patron.segments import cli as segments_cli
 from patron.tags import cli as tags_cli
 from patron.webhooks import cli as webhooks_cli
 
@@ -84,6 +85,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(webhooks_cli.app, name="webhooks")
 app.add_typer(profiles_cli.app, name="profiles")
 app.add_typer(tags_cli.app, name="tags")
+app.add_typer(segments_cli.app, name="segments")
 
 
 def iso_time(value: str) -> datetime:
@@ -675,6 +677,11 @@ def demo(
             profiled = profiles.refresh(session, clock.now())
         clv = "CLV fitted" if profiled.fit else f"no CLV: {profiled.clv_skipped}"
         out.print(f"demo profiles: {profiled.members:,} members, {clv}")
+    with db.transaction() as session:  # after the profiles their rules read
+        from patron.demo import segments as demo_segments
+
+        counted = demo_segments.load(session)
+        out.print("demo segments: " + ", ".join(f"{k} {v:,}" for k, v in counted.items()))
     if not loaded:
         out.print("demo brand already present; nothing loaded")
     brand.print_logins(out)

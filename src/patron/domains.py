@@ -20,6 +20,8 @@ HOOKED_MODULES = (
     "patron.schedule.tasks",
     # Rule tags read the members' profiles: after the profiles' jobs.
     "patron.tags.jobs",
+    # Saved segments are counted after profiles and rule tags (02:45).
+    "patron.segments.jobs",
     "patron.members.merge",
     "patron.members.privacy",
     "patron.members.timeline",

@@ -47,6 +47,15 @@ PUBLIC = {"POST /auth/token", "POST /messages/inbound/sms"}
 # The permission guarding each route; None where signing in is enough.
 GUARDS: dict[str, Permission | None] = {
     "POST /segments/preview": segments.PREVIEW,
+    "GET /segments": segments.VIEW,
+    "POST /segments": segments.MANAGE,
+    "GET /segments/{segment_id}": segments.VIEW,
+    "PATCH /segments/{segment_id}": segments.MANAGE,
+    "DELETE /segments/{segment_id}": segments.MANAGE,
+    "GET /segments/{segment_id}/members": segments.VIEW,
+    "GET /segments/{segment_id}/counts": segments.VIEW,
+    "POST /segments/{segment_id}/refresh": segments.MANAGE,
+    "GET /segments/{segment_id}/export": segments.EXPORT,
     "GET /messages": messages.VIEW,
     "POST /messages": messages.SEND,
     "GET /message-templates": messages.VIEW,

@@ -39,6 +39,8 @@ from patron.points import rules
 from patron.points.schemas import RuleIn
 from patron.profiles import service as profiles
 from patron.profiles.models import ClvFit
+from patron.segments import service as segments
+from patron.segments.schemas import SegmentIn
 from patron.staff import service as staff
 from patron.stored_value import packages
 from patron.tags import service as tags
@@ -216,6 +218,12 @@ def rows(session: Session) -> dict[str, Any]:
                     }
                 ),
             ).quote_id,
+            "segment_id": segments.create(
+                session,
+                SYSTEM,
+                SegmentIn(name="沉睡", rule='lifecycle = "dormant"'),
+                clock.now(),
+            ).id,
             "lang": "en",
             "_rest": "nowhere",
             "channel": "sms",
@@ -273,6 +281,7 @@ def test_no_read_only_get_writes(
         "/console/members": [{}, {"q": MOBILE}, {"q": CARD}],
         "/console/members/{member_id:int}/merge": [{"source": rows["source"].id}],
         "/console/products/export": [{"format": "csv"}, {"format": "xlsx"}],
+        "/api/v1/segments/{segment_id}/export": [{"format": "csv"}, {"format": "xlsx"}],
         "/api/v1/stored-value/settlement": [
             {"from": "2026-01-01", "to": "2026-12-31"},
             {"from": "2026-01-01", "to": "2026-12-31", "store_id": "hq", "format": "xlsx"},

@@ -23,13 +23,15 @@ from patron import app as patron_app
 from patron.app import create_app
 from patron.audit.models import AuditEntry
 from patron.console.web import SESSION_COOKIE
-from patron.core import db, migrate
+from patron.core import clock, db, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
 from patron.deps import _needs, write_session
 from patron.members import codes, identities
 from patron.members.models import IdentityType
 from patron.members.schemas import IdentityIn
+from patron.segments import service as segments
+from patron.segments.schemas import SegmentIn
 from patron.staff import service as staff
 from tests.conftest import TEST_SECRET
 from tests.core.test_read_only_gets import _get_routes
@@ -44,6 +46,7 @@ class Case:
     path: str
     query: dict[str, str]
     action: str
+    entity: str = "member"  # what the audit entry is about: values[f"{entity}_id"]
 
 
 # Every GET that writes, with a query that makes it write, and the audit entry it leaves.
@@ -59,6 +62,8 @@ CASES = [
     Case("/console/members/{member_id:int}/erase", {}, "member.reveal_pii"),
     Case("/console/members/{member_id:int}/merge", {"source": "{source_id}"}, "member.reveal_pii"),
     Case("/console/members/{member_id:int}/points", {}, "member.reveal_pii"),
+    Case("/api/v1/segments/{segment_id}/export", {}, "segment.export", "segment"),
+    Case("/console/segments/{segment_id:int}/export", {}, "segment.export", "segment"),
 ]
 
 
@@ -82,10 +87,10 @@ class Shop:
             self.url(case.path), params=query, headers={"Authorization": f"Bearer {self.token}"}
         )
 
-    def actions(self, member_id: str) -> list[str]:
-        """The audit entries about this member."""
+    def actions(self, entity_id: str, entity: str = "member") -> list[str]:
+        """The audit entries about this member (or other entity)."""
         query = select(AuditEntry.action).where(
-            AuditEntry.entity_type == "member", AuditEntry.entity_id == member_id
+            AuditEntry.entity_type == entity, AuditEntry.entity_id == entity_id
         )
         with sessionmaker(self.engine).begin() as session:
             return list(session.scalars(query))
@@ -108,6 +113,11 @@ def shop(tmp_path: Path) -> Iterator[Shop]:
             "member_id": str(member.id),
             "source_id": str(make_member(session, store).id),
             "code": codes.issue_code(session, SYSTEM, member.id).code,
+            "segment_id": str(
+                segments.create(
+                    session, SYSTEM, SegmentIn(name="全部", rule="frequency >= 0"), clock.now()
+                ).id
+            ),
         }
         token = staff.issue_token(make_staff(session, Role.hq_admin), settings).token
     yield Shop(database, engine, settings, token, values)
@@ -137,7 +147,7 @@ def test_a_get_that_writes_waits_for_the_write_lock(shop: Shop, case: Case) -> N
         request.join()
     blocker.close()
     assert answers[0].status_code == 200, answers[0].text
-    assert case.action in shop.actions(shop.values["member_id"])
+    assert case.action in shop.actions(shop.values[f"{case.entity}_id"], case.entity)
 
 
 @pytest.mark.parametrize("case", [CASES[0], CASES[5]], ids=["api", "console"])

@@ -18,6 +18,7 @@ from patron.messages import permissions as message_policy
 from patron.orders import permissions as order_policy
 from patron.points import permissions as points_policy
 from patron.schedule import permissions as schedule_policy
+from patron.segments import permissions as segment_policy
 from patron.staff import permissions as staff_policy
 from patron.staff.models import StaffUser
 from patron.staff.service import MANAGED_BY_STORE_MANAGER
@@ -74,6 +75,9 @@ class Permissions:
     edit_message_templates: bool = _flag(message_policy.EDIT_TEMPLATES)
     manage_message_channels: bool = _flag(message_policy.MANAGE_CHANNELS)
     manage_webhooks: bool = _flag(webhook_policy.MANAGE)
+    view_segments: bool = _flag(segment_policy.VIEW)
+    manage_segments: bool = _flag(segment_policy.MANAGE)
+    export_segments: bool = _flag(segment_policy.EXPORT)
     tag_members: bool = _flag(tag_policy.TAG_MEMBERS)
     bulk_tags: bool = _flag(tag_policy.BULK)
     manage_tags: bool = _flag(tag_policy.MANAGE)

@@ -26,6 +26,7 @@ from patron.console import (
     order_pages,
     points_pages,
     schedule_pages,
+    segment_pages,
     staff_pages,
     store_pages,
     stored_value_pages,
@@ -114,6 +115,7 @@ def router() -> APIRouter:
         schedule_pages.router,
         message_pages.router,
         webhook_pages.router,
+        segment_pages.router,
         tag_pages.router,
     ):
         console.include_router(pages)

@@ -40,13 +40,14 @@ export_sections: Hook[ExportSection] = Hook("member export")
 
 def may_see_pii(actor: Actor, member: Member) -> bool:
     """HQ admins, and the manager of the store where the member registered, see PII in full."""
+    return may_see_pii_at(actor, member.store_id)
+
+
+def may_see_pii_at(actor: Actor, store_id: int | None) -> bool:
+    """`may_see_pii` for a member registered at `store_id` (lists read columns, not members)."""
     if actor.role is Role.hq_admin:
         return True
-    return (
-        actor.role is Role.store_manager
-        and member.store_id is not None
-        and actor.sees_store(member.store_id)
-    )
+    return actor.role is Role.store_manager and store_id is not None and actor.sees_store(store_id)
 
 
 def reveal_pii(session: Session, actor: Actor, member: Member) -> bool:

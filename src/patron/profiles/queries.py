@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from patron.profiles.models import MemberProfile
 
@@ -23,3 +25,35 @@ def facts() -> Select[int, datetime | None, int, int, int, str | None, str, int 
         MemberProfile.lifecycle,
         MemberProfile.clv_365,
     )
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Members by RFM class and by lifecycle stage (prospects: members without a profile row
+    too); a member outside the RFM window has no class and is not counted there."""
+
+    rfm: dict[str, int]
+    lifecycle: dict[str, int]
+    members: int
+
+
+def distribution(session: Session, member_ids: Select[int]) -> Distribution:
+    """How the members `member_ids` selects (one column of member ids: the caller scopes them)
+    spread over the RFM classes and lifecycle stages: two grouped counts and a count."""
+    scope = member_ids.subquery()
+    within = MemberProfile.member_id.in_(select(scope.c[0]))
+    rfm = session.execute(
+        select(MemberProfile.rfm_class, func.count())
+        .where(within, MemberProfile.rfm_class.is_not(None))
+        .group_by(MemberProfile.rfm_class)
+    ).all()
+    stages = session.execute(
+        select(MemberProfile.lifecycle, func.count())
+        .where(within)
+        .group_by(MemberProfile.lifecycle)
+    ).all()
+    total = int(session.scalar(select(func.count()).select_from(scope)) or 0)
+    lifecycle = {str(stage): int(n) for stage, n in stages}
+    profiled = sum(lifecycle.values())
+    lifecycle["prospect"] = lifecycle.get("prospect", 0) + max(0, total - profiled)
+    return Distribution({str(c): int(n) for c, n in rfm}, lifecycle, total)

@@ -1,18 +1,57 @@
-"""Counting and previewing the members a rule matches, in the caller's stores."""
+"""Counting and previewing the members a rule matches, in the caller's stores; saved segments,
+their refresh and count history, their members and their export."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, false, func, select
 from sqlalchemy.orm import Session
 
-from patron.core.actor import Actor
-from patron.segments import compiler, rules
+from patron.audit import service as audit
+from patron.core.actor import Actor, Role
+from patron.core.db import unique_or
+from patron.core.errors import InvalidInput
+from patron.core.export import Cell
+from patron.core.pagination import PageResult, paginate
+from patron.core.reasons import Reason
+from patron.members.masking import (
+    mask_birthday,
+    mask_email,
+    mask_mobile,
+    mask_name,
+    national_mobile,
+)
+from patron.members.models import Member, MemberStatus
+from patron.members.privacy import may_see_pii_at
+from patron.profiles import queries as profiles
+from patron.segments import compiler, permissions, rules
+from patron.segments.errors import ChainWideOnly, InvalidRule, SegmentNameTaken, SegmentNotFound
+from patron.segments.models import Segment, SegmentCount
 from patron.segments.rules import Rule
+from patron.segments.schemas import SegmentIn, SegmentUpdate
+from patron.stores import service as stores
 
+log = logging.getLogger(__name__)
 SAMPLE_SIZE = 20
+NAME_UNIQUE = "uq_segments_name"
+# Members read per query while an export is written (columns, not ORM objects: memory stays flat).
+EXPORT_CHUNK = 2000
+EXPORT_COLUMNS = (
+    "member_id",
+    "name",
+    "mobile",
+    "gender",
+    "birthday",
+    "email",
+    "store",
+    "channel",
+    "registered_at",
+)
 
 
 @dataclass(frozen=True)
@@ -44,3 +83,298 @@ def preview(session: Session, actor: Actor, text: str, now: datetime) -> Preview
     sample = list(session.scalars(query.order_by(compiler.Member.id).limit(SAMPLE_SIZE)))
     total = len(sample) if len(sample) < SAMPLE_SIZE else count(session, actor, rule, now)
     return Preview(total, sample)
+
+
+def distribution(session: Session, actor: Actor) -> profiles.Distribution:
+    """The caller's members (active, of their stores when store-scoped) by RFM class and
+    lifecycle stage: the builder's charts."""
+    scope = select(Member.id).where(Member.status == MemberStatus.active.value)
+    if actor.store_ids is not None:
+        ids = sorted(actor.store_ids)
+        scope = scope.where(Member.store_id.in_(ids) if ids else false())
+    return profiles.distribution(session, scope)
+
+
+# Saved segments -------------------------------------------------------------------------------
+
+
+def list_segments(session: Session, cursor: str | None, limit: int) -> PageResult[Segment]:
+    return paginate(session, select(Segment), Segment.id, cursor, limit)
+
+
+def all_segments(session: Session) -> list[Segment]:
+    return list(session.scalars(select(Segment).order_by(Segment.id)))
+
+
+def get_segment(session: Session, segment_id: int) -> Segment:
+    segment = session.get(Segment, segment_id)
+    if segment is None:
+        raise SegmentNotFound(f"no segment {segment_id}")
+    return segment
+
+
+def _checked(text: str) -> str:
+    """The rule as saved: parsed (InvalidRule when it is not one), kept as typed."""
+    rules.parse(text)
+    return text
+
+
+def create(session: Session, actor: Actor, data: SegmentIn, now: datetime) -> Segment:
+    """Save a segment and count it (its first history point). Name unique: 409."""
+    permissions.MANAGE.check(actor)
+    segment = Segment(
+        name=data.name,
+        description=data.description,
+        rule=_checked(data.rule),
+        created_by=actor.name,
+    )
+    with unique_or(session, {NAME_UNIQUE: SegmentNameTaken(f"a segment is named {data.name}")}):
+        session.add(segment)
+    audit.record(
+        session,
+        actor,
+        "segment.create",
+        "segment",
+        segment.id,
+        after={"name": segment.name, "description": segment.description, "rule": segment.rule},
+    )
+    refresh(session, segment, now)
+    return segment
+
+
+def update(
+    session: Session, actor: Actor, segment_id: int, data: SegmentUpdate, now: datetime
+) -> Segment:
+    """Change the name, description or rule; a new rule is counted at once."""
+    permissions.MANAGE.check(actor)
+    segment = get_segment(session, segment_id)
+    changes = data.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None:
+            raise InvalidInput(field, "cannot be null", code=Reason.missing)
+    if "rule" in changes:
+        _checked(changes["rule"])
+    current = {k: getattr(segment, k) for k in changes}
+    before, after = audit.changed_fields(current, changes)
+    if not after:
+        return segment
+    name = after.get("name", segment.name)
+    with unique_or(session, {NAME_UNIQUE: SegmentNameTaken(f"a segment is named {name}")}):
+        for key, value in after.items():
+            setattr(segment, key, value)
+    audit.record(
+        session, actor, "segment.update", "segment", segment.id, before=before, after=after
+    )
+    if "rule" in after:
+        refresh(session, segment, now)
+    return segment
+
+
+def delete_segment(session: Session, actor: Actor, segment_id: int) -> None:
+    """Delete the segment and its count history (the audit keeps its name and rule)."""
+    permissions.MANAGE.check(actor)
+    segment = get_segment(session, segment_id)
+    before = {"name": segment.name, "description": segment.description, "rule": segment.rule}
+    session.execute(delete(SegmentCount).where(SegmentCount.segment_id == segment.id))
+    session.delete(segment)
+    session.flush()
+    audit.record(session, actor, "segment.delete", "segment", segment_id, before=before)
+
+
+def refresh(session: Session, segment: Segment, now: datetime) -> int:
+    """Count the segment chain-wide at `now`: its member_count, refreshed_at and a history
+    point (one per `now`: a second refresh for the same moment replaces it)."""
+    total = _chain_count(session, rules.parse(segment.rule), now)
+    segment.member_count = total
+    segment.refreshed_at = now
+    point = session.scalars(
+        select(SegmentCount).where(
+            SegmentCount.segment_id == segment.id, SegmentCount.counted_at == now
+        )
+    ).first()
+    if point is None:
+        session.add(SegmentCount(segment_id=segment.id, counted_at=now, member_count=total))
+    else:
+        point.member_count = total
+    session.flush()
+    return total
+
+
+def _chain_count(session: Session, rule: Rule, now: datetime) -> int:
+    query = compiler.member_ids(session, rule, now, None).subquery()
+    return int(session.scalar(select(func.count()).select_from(query)) or 0)
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    refreshed: int
+    failed: list[str]
+
+
+def refresh_all(session: Session, now: datetime) -> RefreshReport:
+    """Refresh every saved segment; one whose rule no longer parses is skipped and named."""
+    refreshed, failed = 0, []
+    for segment in session.scalars(select(Segment).order_by(Segment.id)):
+        try:
+            refresh(session, segment, now)
+        except InvalidRule as exc:
+            log.warning("segment %s not refreshed: %s", segment.id, exc.detail)
+            failed.append(segment.name)
+            continue
+        refreshed += 1
+    return RefreshReport(refreshed, failed)
+
+
+def history(
+    session: Session, actor: Actor, segment_id: int, limit: int = 400
+) -> list[SegmentCount]:
+    """The last `limit` counts, oldest first. The stored counts are chain-wide: store-scoped
+    callers are refused (they count their stores' members live)."""
+    if not actor.all_stores:
+        raise ChainWideOnly("the count history counts every store's members")
+    get_segment(session, segment_id)
+    points = session.scalars(
+        select(SegmentCount)
+        .where(SegmentCount.segment_id == segment_id)
+        .order_by(SegmentCount.counted_at.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(points))
+
+
+def histories(session: Session, segment_ids: list[int], limit: int = 30) -> dict[int, list[int]]:
+    """The last `limit` counts of each segment, oldest first, in one query (the console's
+    sparklines)."""
+    if not segment_ids:
+        return {}
+    ranked = (
+        select(
+            SegmentCount.segment_id,
+            SegmentCount.member_count,
+            SegmentCount.counted_at,
+            func.row_number()
+            .over(partition_by=SegmentCount.segment_id, order_by=SegmentCount.counted_at.desc())
+            .label("n"),
+        )
+        .where(SegmentCount.segment_id.in_(segment_ids))
+        .subquery()
+    )
+    rows = session.execute(
+        select(ranked.c.segment_id, ranked.c.member_count)
+        .where(ranked.c.n <= limit)
+        .order_by(ranked.c.segment_id, ranked.c.counted_at)
+    )
+    found: dict[int, list[int]] = {segment_id: [] for segment_id in segment_ids}
+    for segment_id, member_count in rows:
+        found[segment_id].append(member_count)
+    return found
+
+
+def scoped_count(session: Session, actor: Actor, segment: Segment, now: datetime) -> int | None:
+    """What a caller sees as the segment's size: the stored count (chain-wide callers), or
+    their stores' members matching now."""
+    if actor.all_stores:
+        return segment.member_count
+    try:
+        return count(session, actor, segment.rule, now)
+    except InvalidRule:
+        return None
+
+
+# Members and export -----------------------------------------------------------------------------
+
+
+def members(
+    session: Session,
+    actor: Actor,
+    segment_id: int,
+    now: datetime,
+    cursor: str | None,
+    limit: int,
+) -> PageResult[Member]:
+    """The members the segment matches now, newest first, in the caller's stores; one query."""
+    segment = get_segment(session, segment_id)
+    ids = member_ids(session, actor, segment.rule, now)
+    return paginate(session, select(Member).where(Member.id.in_(ids)), Member.id, cursor, limit)
+
+
+@dataclass
+class Export:
+    """The rows of a segment's export; `full`/`masked` count the rows as written."""
+
+    segment: Segment
+    full: int = 0
+    masked: int = 0
+
+
+def export_rows(
+    session: Session, actor: Actor, segment_id: int, now: datetime, fmt: str
+) -> Iterator[tuple[Cell, ...]]:
+    """The segment's members as rows of EXPORT_COLUMNS, in id order, read EXPORT_CHUNK at a time;
+    PII in clear only where the caller may see it (`members.privacy`), else masked. The export
+    is audited (`segment.export`: the format and how many rows were in clear)."""
+    permissions.EXPORT.check(actor)
+    segment = get_segment(session, segment_id)
+    ids = member_ids(session, actor, segment.rule, now)
+    audit.record(
+        session,
+        actor,
+        "segment.export",
+        "segment",
+        segment.id,
+        after={"format": fmt, "rule": segment.rule, "pii": _pii(actor)},
+    )
+    return _rows(session, actor, ids)
+
+
+def _pii(actor: Actor) -> str:
+    """How the export shows PII: HQ admins see all of it, store managers their stores' members
+    (the only ones they export), anyone else masked."""
+    return "full" if actor.role in (Role.hq_admin, Role.store_manager) else "masked"
+
+
+def _rows(session: Session, actor: Actor, ids: Select[int]) -> Iterator[tuple[Cell, ...]]:
+    columns = (
+        Member.id,
+        Member.name,
+        Member.mobile,
+        Member.gender,
+        Member.birthday,
+        Member.email,
+        Member.store_id,
+        Member.channel,
+        Member.registered_at,
+    )
+    codes: dict[int, str] = {}
+    last = 0
+    while True:
+        chunk = session.execute(
+            select(*columns)
+            .where(Member.id.in_(ids), Member.id > last)
+            .order_by(Member.id)
+            .limit(EXPORT_CHUNK)
+        ).all()
+        if not chunk:
+            return
+        missing = {row.store_id for row in chunk if row.store_id and row.store_id not in codes}
+        codes.update(stores.codes_by_id(session, missing))
+        for row in chunk:
+            yield _row(actor, row, codes)
+        last = chunk[-1].id
+        if len(chunk) < EXPORT_CHUNK:
+            return
+
+
+def _row(actor: Actor, row: Any, codes: dict[int, str]) -> tuple[Cell, ...]:
+    full = may_see_pii_at(actor, row.store_id)
+    return (
+        row.id,
+        (row.name if full else mask_name(row.name)) if row.name else None,
+        (national_mobile(row.mobile) if full else mask_mobile(row.mobile)) if row.mobile else None,
+        row.gender,
+        (row.birthday if full else mask_birthday(row.birthday)) if row.birthday else None,
+        (row.email if full else mask_email(row.email)) if row.email else None,
+        codes.get(row.store_id) if row.store_id else None,
+        row.channel,
+        row.registered_at,
+    )
