@@ -78,11 +78,12 @@ def count(session: Session, actor: Actor, text_or_rule: str | Rule, now: datetim
 
 def preview(session: Session, actor: Actor, text: str, now: datetime) -> Preview:
     """The count and the first SAMPLE_SIZE member ids; InvalidRule when the rule is invalid."""
-    rule = rules.parse(text)
-    query = member_ids(session, actor, rule, now)
-    sample = list(session.scalars(query.order_by(compiler.Member.id).limit(SAMPLE_SIZE)))
-    total = len(sample) if len(sample) < SAMPLE_SIZE else count(session, actor, rule, now)
-    return Preview(total, sample)
+    matched = member_ids(session, actor, rules.parse(text), now).subquery()
+    # One statement, the rule evaluated once: the window's count is taken before the LIMIT.
+    rows = session.execute(
+        select(matched.c.id, func.count().over()).order_by(matched.c.id).limit(SAMPLE_SIZE)
+    ).all()
+    return Preview(int(rows[0][1]) if rows else 0, [member_id for member_id, _ in rows])
 
 
 def distribution(session: Session, actor: Actor) -> profiles.Distribution:
