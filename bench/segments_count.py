@@ -56,11 +56,9 @@ RULES = {
     ),
 }
 PROFILE_RULES = {"profile fields"}
-# the demo's catalog, stores and tiers (patron.demo; its categories are named by their codes,
-# so 母婴 is "MATERNAL" there)
+# the demo's catalog, stores and tiers (patron.demo: 母婴 has the code MATERNAL)
 PREVIEW_RULES = (
-    'tier in ("gold", "diamond") and spent(category="MATERNAL", days=90) >= 50000 '
-    'and not tag("投诉")',
+    'tier in ("gold", "diamond") and spent(category="MATERNAL", days=90) >= 50000 and not tag("投诉")',
     'orders(days=30, store="SH001") >= 2',
     'spent(days=365) >= 100000 and lifecycle in ("active", "at_risk")',
     'bought(sku="MATERNAL-01", days=180) or spent(category="MATERNAL", days=180) >= 30000',

@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from rich.progress import Progress
 from sqlalchemy.orm import Session
 
+from patron.catalog import service as catalog
+from patron.catalog.schemas import CategoryCreate
 from patron.core import clock
 from patron.core.actor import SYSTEM
 from patron.demo import coupons
@@ -275,8 +277,18 @@ class HistoryGenerator:
                 yield self.order(buyer, at)
 
 
+def _name_categories(session: Session) -> None:
+    """The categories under their names (母婴, not MATERNAL), before orders would create them
+    named by their codes: segment rules and reports name them."""
+    known = {category.code for category in catalog.list_categories(session)}
+    for code, (name, _products) in CATALOG.items():
+        if code not in known:
+            catalog.create_category(session, SYSTEM, CategoryCreate(code=code, name=name))
+
+
 def load(session: Session, seed: int = 2026) -> OrderImportReport:
     rng = random.Random(seed)
+    _name_categories(session)
     store_list = [
         StoreInfo(s.id, s.code, s.type, s.city, s.status == "open")
         for s in stores.list_stores(session, SYSTEM, StoreFilter(), None, 200).items

@@ -19,8 +19,8 @@ SEGMENTS = (
     (
         "母婴高消费金卡",
         "金卡及以上，90 天母婴消费满 ¥500，没有投诉",
-        # The example; the demo's 母婴 category has the code MATERNAL.
-        'tier in ("gold", "diamond")\nand spent(category="MATERNAL", days=90) >= 50000\n'
+        # The example.
+        'tier in ("gold", "diamond")\nand spent(category="母婴", days=90) >= 50000\n'
         'and not tag("投诉")',
     ),
     (
