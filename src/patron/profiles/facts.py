@@ -462,9 +462,16 @@ def fill_categories(session: Session, now: datetime, min_spend: int = 1) -> None
         .over(partition_by=spend.c.member_id, order_by=(spend.c.spend.desc(), spend.c.category_id))
         .label("rn"),
     )
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        # Lines and orders both in id order: a merge join of the two id indexes, measured at
+        # 1M members / 15M lines 20.5 s against 29.3 s for hashing 8.7M orders (471 MB).
+        session.execute(sql_text("SET LOCAL enable_hashjoin = off"))
     session.execute(
         CATEGORIES.insert().from_select(["member_id", "category_id", "spend", "rn"], ranked)
     )
+    if postgresql:
+        session.execute(sql_text("SET LOCAL enable_hashjoin = on"))
     analyze(session, CATEGORIES)
 
 
