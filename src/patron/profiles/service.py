@@ -89,11 +89,19 @@ _FACT_COLUMNS = (
 
 
 def _read_facts(session: Session) -> dict[str, npt.NDArray[np.int64]]:
+    """FACTS into numpy columns, through the DBAPI cursor: plain tuples (numpy converting
+    SQLAlchemy rows took 20 s for 864,296 members; tuples well under a second)."""
     query = select(*(sql.FACTS.c[name] for name in _FACT_COLUMNS)).order_by(sql.FACTS.c.member_id)
-    chunks = [
-        np.array(part, dtype=np.int64).reshape(-1, len(_FACT_COLUMNS))
-        for part in session.execute(query).partitions(CHUNK)
-    ]
+    connection = session.connection()
+    statement = str(query.compile(dialect=connection.dialect))
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(statement)
+        chunks = []
+        while part := cursor.fetchmany(CHUNK):
+            chunks.append(np.array(part, dtype=np.int64).reshape(-1, len(_FACT_COLUMNS)))
+    finally:
+        cursor.close()
     table = np.concatenate(chunks) if chunks else np.zeros((0, len(_FACT_COLUMNS)), np.int64)
     return {name: table[:, i] for i, name in enumerate(_FACT_COLUMNS)}
 
