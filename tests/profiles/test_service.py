@@ -159,3 +159,75 @@ def test_member_facts_per_business_day(session: Session) -> None:
     assert row.first_day_value == 24000
     assert row.last_day - row.first_day == 2
     assert row.first_day == sql.day_number(datetime(2026, 2, 1, 12, tzinfo=SH))
+
+
+def test_refresh_matches_a_reference_computed_in_python(session: Session) -> None:
+    """Facts and preferences (ties included) against a plain Python computation: the same
+    definitions on both databases, whichever path each takes."""
+    import random
+    from collections import Counter, defaultdict
+
+    rng = random.Random(17)
+    stores_ = [make_store(session, f"R{i:02d}") for i in range(3)]
+    buyers = [make_member(session) for _ in range(12)]
+    kept: list[tuple[int, int, str, datetime, int]] = []  # member, store, channel, time, net
+    for member in buyers:
+        for _ in range(rng.randint(0, 8)):
+            store = rng.choice(stores_)
+            channel = rng.choice(["pos", "mini_program"])
+            day = datetime(2025, 1, 1, tzinfo=SH) + timedelta(days=rng.randint(0, 440))
+            moment = day.replace(hour=rng.choice([0, 9, 10, 23]), minute=rng.choice([0, 30]))
+            paid = rng.choice([1000, 2000, 3000])
+            order = make_order(
+                session,
+                store,
+                member,
+                channel=channel,
+                occurred_at=moment.isoformat(),
+                items=[
+                    {"sku": "S", "name": "x", "category_code": "CARE", "quantity": 1,
+                     "unit_price": paid, "discount": 0, "paid": paid}
+                ],
+                payments=[{"method": "wechat_pay", "amount": paid}],
+            )  # fmt: skip
+            if rng.random() < 0.15:
+                orders.refund_order(session, SYSTEM, order.id, RefundCreate(all=True))
+            elif moment < NOW:
+                kept.append((member.id, store.id, channel, moment, paid))
+
+    service.refresh(session, NOW)
+
+    found = profiles(session)
+    since = NOW - timedelta(days=365)
+    mine: dict[int, list[tuple[int, int, str, datetime, int]]] = defaultdict(list)
+    for row in kept:
+        mine[row[0]].append(row)
+    for member in buyers:
+        rows = mine[member.id]
+        p = found[member.id]
+        assert p.orders_lifetime == len(rows)
+        assert p.monetary_lifetime == sum(r[4] for r in rows)
+        assert p.orders_window == sum(1 for r in rows if r[3] >= since)
+        assert p.monetary_window == sum(r[4] for r in rows if r[3] >= since)
+        assert p.purchase_days == len({r[3].astimezone(SH).date() for r in rows})
+        if not rows:
+            assert p.preferred_weekday is None
+            assert p.preferred_stores == []
+            continue
+        assert p.first_purchase_at == min(r[3] for r in rows)
+        assert p.last_purchase_at == max(r[3] for r in rows)
+
+        def top(key: int, rows: list[tuple[int, int, str, datetime, int]] = rows) -> list[object]:
+            spend: dict[object, int] = defaultdict(int)
+            for r in rows:
+                spend[r[key]] += r[4]
+            return sorted(spend, key=lambda k: (-spend[k], k))[:3]
+
+        def most(values: list[int]) -> int:
+            counts = Counter(values)
+            return min(counts, key=lambda v: (-counts[v], v))
+
+        assert p.preferred_stores == top(1)
+        assert p.preferred_channels == top(2)
+        assert p.preferred_weekday == most([r[3].astimezone(SH).weekday() for r in rows])
+        assert p.preferred_hour == most([r[3].astimezone(SH).hour for r in rows])
