@@ -18,11 +18,11 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Select, case, delete, func, literal, select, text
+from sqlalchemy import Select, Table, case, delete, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -252,6 +252,9 @@ def refresh(session: Session, now: datetime) -> RefreshReport:
             _PROFILE_COLUMNS, _profile_rows(local, now)
         )
     )
+    # Segment rules join the profiles: plan them on the new rows' statistics, not on the
+    # last night's until autovacuum comes by (a demo preview: 1.1 s on stale, 0.18 s on fresh).
+    sql.analyze(session, cast(Table, MemberProfile.__table__))
     report.members = session.scalar(select(func.count()).select_from(MemberProfile)) or 0
     report.lifecycle[Lifecycle.prospect.value] = report.members - report.buyers
     _set_watermark(session, last_order or 0, last_refund or 0)
