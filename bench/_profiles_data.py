@@ -691,10 +691,11 @@ def _load_orders(
     conn.execute(
         "INSERT INTO order_lines (id, order_id, line_no, product_id, sku, name, category_id, "
         "quantity, unit_price, discount, paid, refunded_quantity, refunded_amount, "
-        "tier_discount, points, stored_value) "
+        "tier_discount, points, stored_value, member_id, occurred_at) "
         "SELECT s.id, s.order_id, s.line_no, s.product_id, p.sku, p.name, p.category_id, "
         "s.quantity, s.unit_price, s.discount, s.paid, s.refunded_quantity, s.refunded_amount, "
-        "0, 0, 0 FROM stage_lines s JOIN products p ON p.id = s.product_id"
+        "0, 0, 0, NULLIF(o.member_id, 0), o.occurred_at FROM stage_lines s "
+        "JOIN products p ON p.id = s.product_id JOIN stage_orders o ON o.id = s.order_id"
     )
     step.done("order lines inserted")
     conn.execute(

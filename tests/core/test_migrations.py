@@ -72,3 +72,50 @@ def test_points_entry_facts_are_backfilled_from_their_text(tmp_path: Path) -> No
         (4, "paid debt 300", None, 300),
         (5, "order refunded", None, 0),
     ]
+
+
+def test_order_lines_get_their_orders_member_and_time(database_url: str) -> None:
+    """0019 fills the lines' member and time from their orders, on both databases (a fresh
+    database: orders written at head, the columns dropped by the downgrade, then back)."""
+    from alembic import command
+    from sqlalchemy.orm import Session
+
+    from tests.factories import make_member, make_order, make_store
+
+    if database_url.startswith("sqlite"):
+        url = database_url.replace("patron.db", "lines_backfill.db")
+    else:
+        from tests.conftest import _create_postgres_database
+
+        url = _create_postgres_database()
+    engine = db.make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        with Session(engine) as session:
+            store = make_store(session)
+            member = make_member(session)
+            make_order(session, store, member)
+            make_order(session, store)
+            session.commit()
+            expected = session.execute(
+                text(
+                    "SELECT l.id, o.member_id, o.occurred_at FROM order_lines l"
+                    " JOIN orders o ON o.id = l.order_id ORDER BY l.id"
+                )
+            ).all()
+        with engine.begin() as conn:
+            command.downgrade(migrate.alembic_config(conn), "0018")
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            got = conn.execute(
+                text("SELECT id, member_id, occurred_at FROM order_lines ORDER BY id")
+            ).all()
+        assert len(expected) >= 2
+        assert any(row[1] is None for row in expected)
+        assert [tuple(r) for r in got] == [tuple(r) for r in expected]
+    finally:
+        engine.dispose()
+        if not url.startswith("sqlite"):
+            from tests.conftest import _drop_postgres_database
+
+            _drop_postgres_database(url)

@@ -15,6 +15,7 @@ from patron.core.events import Event, OutboxEvent
 from patron.core.idempotency import IdempotencyRecord
 from patron.core.settings import Settings
 from patron.orders.events import ORDER_COMPLETED, ORDER_REFUNDED, OrderCompleted, OrderRefunded
+from patron.orders.models import Order, OrderLine
 from tests.factories import (
     auth,
     make_api_key,
@@ -159,6 +160,31 @@ def test_unknown_sku_creates_the_product_and_category(
         c["code"] for c in client.get("/api/v1/categories", headers=till["headers"]).json()["items"]
     }
     assert categories == {"CARE", "HOME"}
+
+
+def test_lines_carry_their_orders_member_and_time(
+    client: TestClient, session: Session, till: dict[str, Any]
+) -> None:
+    """Lines of new products (their own insert) and of known ones (the order's statement), of an
+    order with a member and of one without."""
+    member = make_member(session, till["store"])
+    body = order_body(till["store"], member_id=member.id)
+    first = post_order(client, till["headers"], body, "k-1").json()
+    second = post_order(client, till["headers"], order_body(till["store"]), "k-2").json()
+    third = post_order(
+        client,
+        till["headers"],
+        order_body(till["store"], member_id=member.id, occurred_at="2026-02-01T09:30:00+08:00"),
+        "k-3",
+    ).json()
+    for order_id in (first["id"], second["id"], third["id"]):
+        order = session.get(Order, order_id)
+        assert order is not None
+        lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order_id)).all()
+        assert lines
+        assert {(ln.member_id, ln.occurred_at) for ln in lines} == {
+            (order.member_id, order.occurred_at)
+        }
 
 
 def test_orders_without_member_are_kept(client: TestClient, till: dict[str, Any]) -> None:
@@ -397,6 +423,8 @@ def test_merge_moves_orders(client: TestClient, session: Session, settings: Sett
     )
     exported = client.get(f"/api/v1/members/{target.id}/export", headers=admin).json()
     assert [o["id"] for o in exported["orders"]] == [order["id"]]
+    lines = session.scalars(select(OrderLine.member_id).where(OrderLine.order_id == order["id"]))
+    assert set(lines) == {target.id}
 
 
 def test_amounts_beyond_the_money_columns_are_refused(

@@ -563,7 +563,7 @@ ORDER_COLUMNS = (
 )  # fmt: skip
 LINE_COLUMNS = (
     "order_id", "line_no", "product_id", "sku", "name", "category_id", "quantity", "unit_price",
-    "discount", "paid", "refunded_quantity", "refunded_amount",
+    "discount", "paid", "refunded_quantity", "refunded_amount", "member_id", "occurred_at",
 )  # fmt: skip
 PAYMENT_COLUMNS = ("order_id", "method", "amount", "reference")
 
@@ -601,6 +601,8 @@ def _insert_lines(session: Session, fresh: list[ParsedOrder], ids: list[int]) ->
                     ln.paid,
                     0,
                     0,
+                    o.member_id,
+                    o.occurred_at,
                 )  # fmt: skip
             )
             by_method[ln.payment_method] = by_method.get(ln.payment_method, 0) + ln.paid

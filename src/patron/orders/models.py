@@ -76,6 +76,15 @@ class OrderLine(Base):
             "refunded_quantity >= 0 AND refunded_quantity <= quantity",
             name="refund_within_quantity",
         ),
+        # Segment rules and the profiles refresh read a category's lines in a window from this
+        # index alone (INCLUDE on PostgreSQL; SQLite ignores it). Its prefix serves what the
+        # former index on category_id alone did.
+        Index(
+            "ix_order_lines_category_occurred",
+            "category_id",
+            "occurred_at",
+            postgresql_include=["member_id", "paid", "refunded_amount"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -84,7 +93,12 @@ class OrderLine(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     sku: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
-    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    # Copies of the order's member and time, so that lines are read without joining orders;
+    # whoever writes or moves an order's member_id writes its lines' too. No foreign key: the
+    # order's covers it, and a key check per line would cost the order path.
+    member_id: Mapped[int | None]
+    occurred_at: Mapped[datetime]
     quantity: Mapped[int]
     unit_price: Mapped[int]
     discount: Mapped[int] = mapped_column(default=0)

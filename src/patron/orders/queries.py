@@ -28,21 +28,20 @@ def counted_orders(now: datetime) -> Select[int, int | None, int, str, datetime,
 
 
 def counted_lines(now: datetime) -> Select[int | None, int | None, int]:
-    """The lines with a category of the orders that count: member_id, category_id and net
-    (paid less refunds)."""
-    return (
-        select(
-            Order.member_id,
-            OrderLine.category_id,
-            (OrderLine.paid - OrderLine.refunded_amount).label("net"),
-        )
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(
-            Order.member_id.is_not(None),
-            Order.occurred_at < now,
-            Order.status != OrderStatus.refunded.value,
-            OrderLine.category_id.is_not(None),
-        )
+    """The lines with a category and something left paid (net > 0) of the orders that count:
+    member_id, category_id and net (paid less refunds). From the lines alone, by their copies
+    of their order's member and time (`ix_order_lines_category_occurred` covers it): an order
+    that does not count (status `refunded`) has every line fully refunded, net 0, so leaving
+    out the lines of net 0 leaves out its lines and changes no positive sum."""
+    return select(
+        OrderLine.member_id,
+        OrderLine.category_id,
+        (OrderLine.paid - OrderLine.refunded_amount).label("net"),
+    ).where(
+        OrderLine.member_id.is_not(None),
+        OrderLine.occurred_at < now,
+        OrderLine.category_id.is_not(None),
+        OrderLine.paid > OrderLine.refunded_amount,
     )
 
 

@@ -637,12 +637,17 @@ def _lines_statement(count: int, order_id: ColumnElement[int], tendered: bool) -
     ]
     given = (union_all(*selects) if count > 1 else selects[0]).subquery("given")
     products = catalog.PRODUCTS
+    # The order's member and time, from the order's own parameters (no statement more).
+    member_id = cast_(bindparam("member_id"), Integer())
+    occurred_at = bindparam("occurred_at", type_=LINES.c.occurred_at.type)
     rows = (
         select(
             order_id,
             *(given.c[name] for name, _ in named),
             products.c.id,
             products.c.category_id,
+            member_id,
+            occurred_at,
             literal(0),
             literal(0),
         )
@@ -654,6 +659,8 @@ def _lines_statement(count: int, order_id: ColumnElement[int], tendered: bool) -
         *(name for name, _ in named),
         "product_id",
         "category_id",
+        "member_id",
+        "occurred_at",
         "refunded_quantity",
         "refunded_amount",
     ]
@@ -718,6 +725,8 @@ def _insert_new_product_lines(
         {
             **line,
             "order_id": order_id,
+            "member_id": data.member_id,
+            "occurred_at": data.occurred_at,
             "product_id": products[line["sku"]].id,
             "category_id": products[line["sku"]].category_id,
         }
@@ -1001,6 +1010,11 @@ def get_order(session: Session, actor: Actor, order_id: int) -> Order:
 
 @member_merge.on_merge.register("orders")
 def _move_orders(session: Session, source: Member, target: Member) -> None:
+    # The lines first, found through their orders (lines have no index on member_id).
+    moved = select(Order.id).where(Order.member_id == source.id)
+    session.execute(
+        update(OrderLine).where(OrderLine.order_id.in_(moved)).values(member_id=target.id)
+    )
     session.execute(update(Order).where(Order.member_id == source.id).values(member_id=target.id))
 
 
