@@ -2,6 +2,7 @@
 
 from patron.apikeys import models as apikeys_models
 from patron.audit import models as audit_models
+from patron.campaigns import models as campaigns_models
 from patron.catalog import models as catalog_models
 from patron.checkout import models as checkout_models
 from patron.core import events, idempotency
@@ -9,6 +10,7 @@ from patron.core.db import Base
 from patron.count_cards import models as count_card_models
 from patron.coupons import models as coupons_models
 from patron.imports import models as imports_models
+from patron.journeys import models as journeys_models
 from patron.members import models as members_models
 from patron.messages import models as messages_models
 from patron.orders import models as orders_models
@@ -28,6 +30,7 @@ metadata = Base.metadata
 __all__ = [
     "apikeys_models",
     "audit_models",
+    "campaigns_models",
     "catalog_models",
     "checkout_models",
     "count_card_models",
@@ -35,6 +38,7 @@ __all__ = [
     "events",
     "idempotency",
     "imports_models",
+    "journeys_models",
     "members_models",
     "messages_models",
     "metadata",

@@ -71,6 +71,9 @@ class Member(Timestamped, Base):
     erased_at: Mapped[datetime | None]
     # the chain's own staff as members: no tier discount unless the tier program allows it
     is_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # 不接受营销: no campaign or journey treats the member and no marketing message goes to them,
+    # whatever their channel consents say.
+    no_marketing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class IdentityType(StrEnum):
