@@ -22,7 +22,7 @@ from patron.campaigns.errors import (
 from patron.campaigns.models import CampaignMember, CampaignStatus
 from patron.campaigns.schemas import CampaignIn, CampaignPatch, CampaignPreviewIn
 from patron.core.actor import SYSTEM, Actor, Role
-from patron.core.errors import InvalidInput
+from patron.core.errors import Forbidden, InvalidInput
 from patron.coupons.models import Coupon
 from patron.messages.models import Message
 from patron.points.models import EntryKind, PointsEntry
@@ -126,12 +126,12 @@ def test_refusals_with_codes(session: Session) -> None:
     world = build(session, count=4)
     with pytest.raises(InvalidRule):
         service.create(session, MARKETING, _campaign(world, rule="frequency >"))
+    no_coupons = _campaign(world, actions=[{"type": "issue_coupon", "template_id": 99999}])
     with pytest.raises(UnknownTemplate):
-        bad = [{"type": "issue_coupon", "template_id": 99999}]
-        service.create(session, MARKETING, _campaign(world, actions=bad))
+        service.create(session, MARKETING, no_coupons)
+    email = [{"type": "send_message", "channel": "email", "template": "promo"}]
     with pytest.raises(UnknownTemplate):
-        bad = [{"type": "send_message", "channel": "email", "template": "promo"}]
-        service.create(session, MARKETING, _campaign(world, actions=bad))
+        service.create(session, MARKETING, _campaign(world, actions=email))
     with pytest.raises(UnknownSegment):
         service.create(session, MARKETING, _campaign(world, rule=None, segment_id=99999))
     with pytest.raises(InvalidInput) as both:
@@ -146,9 +146,8 @@ def test_refusals_with_codes(session: Session) -> None:
     store_manager = Actor(
         kind="staff", id=8, name="sm", role=Role.store_manager, store_ids=frozenset({1})
     )
-    with pytest.raises(Exception) as forbidden:
+    with pytest.raises(Forbidden):
         service.launch_campaign(session, store_manager, kept.id)
-    assert forbidden.value.__class__.__name__ == "Forbidden"
     scoped = Actor(kind="staff", id=9, name="m", role=Role.hq_marketing, store_ids=frozenset({1}))
     with pytest.raises(ChainWideOnly):
         service.launch_campaign(session, scoped, kept.id)
