@@ -18,6 +18,7 @@ import patron
 from patron.apikeys import permissions as apikeys
 from patron.app import create_app
 from patron.audit import permissions as audit
+from patron.campaigns import permissions as campaigns
 from patron.catalog import permissions as catalog
 from patron.console.permissions import flags
 from patron.core.actor import Actor, Role
@@ -56,6 +57,14 @@ GUARDS: dict[str, Permission | None] = {
     "GET /segments/{segment_id}/counts": segments.VIEW,
     "POST /segments/{segment_id}/refresh": segments.MANAGE,
     "GET /segments/{segment_id}/export": segments.EXPORT,
+    "POST /campaigns/preview": campaigns.MANAGE,
+    "POST /campaigns": campaigns.MANAGE,
+    "GET /campaigns": campaigns.VIEW,
+    "GET /campaigns/{campaign_id}": campaigns.VIEW,
+    "PATCH /campaigns/{campaign_id}": campaigns.MANAGE,
+    "POST /campaigns/{campaign_id}/launch": campaigns.MANAGE,
+    "POST /campaigns/{campaign_id}/cancel": campaigns.MANAGE,
+    "GET /campaigns/{campaign_id}/members": campaigns.VIEW,
     "GET /messages": messages.VIEW,
     "POST /messages": messages.SEND,
     "GET /message-templates": messages.VIEW,
