@@ -8,15 +8,16 @@ one COPY, and their delivery queued as one task after the commit.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from patron.core import bulk, clock
+from patron.core import bulk, clock, crypto
 from patron.core.settings import get_settings
 from patron.members import consents, contacts
 from patron.members.contacts import Contact
@@ -96,20 +97,24 @@ class _Bodies:
     """The template rendered for each member's name, each name once."""
 
     def __init__(self, template: MessageTemplate, channel: Channel) -> None:
-        self.template, self.sms = template, channel is Channel.sms
+        self.sms = channel is Channel.sms
+        self.subject = self._renderer(template.subject) if template.subject else None
+        self.body = self._renderer(template.body)
         self._done: dict[str, tuple[str, str]] = {}
+
+    @staticmethod
+    def _renderer(source: str) -> Callable[[Mapping[str, Any]], str]:
+        return rendering.plain(source) or (lambda values: rendering.render(source, values))
 
     def of(self, name: str) -> tuple[str, str]:
         found = self._done.get(name)
         if found is None:
             values = {"name": name}
-            subject = (
-                rendering.render(self.template.subject, values) if self.template.subject else ""
-            )
-            body = rendering.render(self.template.body, values)
+            subject = self.subject(values)[:200] if self.subject else ""
+            body = self.body(values)
             if self.sms:
                 body = unsubscribe.with_sms_notice(body)
-            found = self._done[name] = (subject[:200], body)
+            found = self._done[name] = (subject, body)
         return found
 
 
@@ -174,10 +179,46 @@ def send_many(
                 now,
             )
         )
-    bulk.copy_rows(session, MESSAGES, COLUMNS, rows)
+    _write(session, rows)
     if queued:
         tasks.after_commit(session, lambda: tasks.deliver_messages(queued))
     return outcomes
+
+
+def _write(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """The rows into `messages`: on PostgreSQL one COPY in text form built here (psycopg's row
+    writer and the columns' bind processors cost more client CPU than the rest of a message),
+    the recipients encrypted as the column would; else as `bulk.copy_rows`."""
+    if session.get_bind().dialect.name != "postgresql":
+        bulk.copy_rows(session, MESSAGES, COLUMNS, rows)
+        return
+    session.flush()
+    at = COLUMNS.index("recipient")
+    recipients = crypto.cipher().encrypt_many([row[at] for row in rows])
+    lines = []
+    for row, recipient in zip(rows, recipients, strict=True):
+        values = [*row[:at], recipient, *row[at + 1 :]]
+        lines.append("\t".join(map(_copy_text, values)))
+    driver: Any = session.connection().connection.driver_connection
+    columns = ", ".join(f'"{name}"' for name in COLUMNS)
+    with driver.cursor() as cursor, cursor.copy(f"COPY messages ({columns}) FROM STDIN") as copy:
+        copy.write("\n".join(lines) + "\n")
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: Any) -> str:
+    """A value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False).translate(_COPY_ESCAPES)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def _decide(
