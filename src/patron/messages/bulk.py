@@ -36,12 +36,10 @@ ADDRESS_FIELD = {
     Channel.email: "email",
     Channel.wechat: "wechat_openid",
 }
-COLUMNS = (
+# Each message's own columns, then those every message of a call shares.
+OWN = (
     "id",
     "member_id",
-    "channel",
-    "template_code",
-    "purpose",
     "recipient",
     "recipient_masked",
     "subject",
@@ -49,8 +47,13 @@ COLUMNS = (
     "variables",
     "status",
     "reason",
-    "source",
     "send_after",
+)
+SHARED = (
+    "channel",
+    "template_code",
+    "purpose",
+    "source",
     "attempts",
     "provider_message_id",
     "error",
@@ -161,9 +164,6 @@ def send_many(
             (
                 message_id,
                 member_id,
-                channel.value,
-                template.code,
-                Purpose.marketing.value,
                 address if status is not Status.skipped else None,
                 mask_address(channel, address),
                 subject,
@@ -171,47 +171,47 @@ def send_many(
                 {"name": contact.name} if contact else {},
                 status.value,
                 "" if status is not Status.skipped else outcome,
-                source[:64],
                 until if status is Status.deferred else now,
-                0,
-                "",
-                "",
-                now,
             )
         )
-    _write(session, rows)
+    shared = (channel.value, template.code, Purpose.marketing.value, source[:64], 0, "", "", now)
+    _write(session, rows, shared)
     if queued:
         tasks.after_commit(session, lambda: tasks.deliver_messages(queued))
     return outcomes
 
 
-def _write(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """The rows into `messages`: on PostgreSQL one COPY in text form built here (psycopg's row
-    writer and the columns' bind processors cost more client CPU than the rest of a message),
-    the recipients encrypted as the column would; else as `bulk.copy_rows`."""
+def _write(session: Session, rows: list[tuple[Any, ...]], shared: tuple[Any, ...]) -> None:
+    """The rows (OWN columns) into `messages`, each with the SHARED values: on PostgreSQL one
+    COPY in text form built here (psycopg's row writer and the columns' bind processors cost
+    more client CPU than the rest of a message; the shared values are written once), the
+    recipients encrypted as the column would; else as `bulk.copy_rows`."""
     if session.get_bind().dialect.name != "postgresql":
-        bulk.copy_rows(session, MESSAGES, COLUMNS, rows)
+        bulk.copy_rows(session, MESSAGES, OWN + SHARED, (row + shared for row in rows))
         return
     session.flush()
-    at = COLUMNS.index("recipient")
-    recipients = crypto.cipher().encrypt_many([row[at] for row in rows])
-    lines = []
-    for row, recipient in zip(rows, recipients, strict=True):
-        values = [*row[:at], recipient, *row[at + 1 :]]
-        lines.append("\t".join(map(_copy_text, values)))
+    recipients = crypto.cipher().encrypt_many([row[2] for row in rows])
+    tail = "\t" + "\t".join(map(_copy_text, shared)) + "\n"
+    text = _copy_text
+    lines = [
+        f"{row[0]}\t{row[1]}\t{recipient or NULL}\t{text(row[3])}\t{text(row[4])}\t"
+        f"{text(row[5])}\t{text(row[6])}\t{row[7]}\t{row[8]}\t{text(row[9])}{tail}"
+        for row, recipient in zip(rows, recipients, strict=True)
+    ]
     driver: Any = session.connection().connection.driver_connection
-    columns = ", ".join(f'"{name}"' for name in COLUMNS)
+    columns = ", ".join(f'"{name}"' for name in OWN + SHARED)
     with driver.cursor() as cursor, cursor.copy(f"COPY messages ({columns}) FROM STDIN") as copy:
-        copy.write("\n".join(lines) + "\n")
+        copy.write("".join(lines))
 
 
+NULL = "\\N"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _copy_text(value: Any) -> str:
     """A value in COPY's text format."""
     if value is None:
-        return "\\N"
+        return NULL
     if isinstance(value, str):
         return value.translate(_COPY_ESCAPES)
     if isinstance(value, dict):
