@@ -39,7 +39,8 @@ def test_list_preview_launch_and_run(monkeypatch: pytest.MonkeyPatch) -> None:
         first = service.create(session, SYSTEM, CampaignIn.model_validate(now)).id
         second = service.create(session, SYSTEM, CampaignIn.model_validate(later)).id
     listed = invoke("campaigns", "list")
-    assert "现在" in listed and "draft" in listed
+    assert "现在" in listed
+    assert "draft" in listed
     shown = json.loads(invoke("campaigns", "preview", str(first)))
     assert (shown["audience"], shown["expected_cost"]["coupons"]) == (6, shown["treated"])
     assert "running -> done" in invoke("campaigns", "launch", str(first))
