@@ -23,11 +23,17 @@ from patron.campaigns.models import CampaignMember, CampaignStatus
 from patron.campaigns.schemas import CampaignIn, CampaignPatch, CampaignPreviewIn
 from patron.core.actor import SYSTEM, Actor, Role
 from patron.core.errors import Forbidden, InvalidInput
+from patron.core.reasons import Reason
 from patron.coupons.models import Coupon
+from patron.members.models import Member
 from patron.messages.models import Message
-from patron.points.models import EntryKind, PointsEntry
+from patron.points import grants
+from patron.points.accounts import MAX_BALANCE, lock_accounts
+from patron.points.models import EntryKind, PointsAccount, PointsEntry
+from patron.points.queries import verify
 from patron.segments.models import Segment
 from tests.campaigns.conftest import EVERYONE, World, actions, build
+from tests.factories import make_member
 
 MARKETING = Actor(kind="staff", id=7, name="mkt", role=Role.hq_marketing, store_ids=None)
 
@@ -257,3 +263,32 @@ def test_system_actor_may_launch(session: Session) -> None:
     world = build(session, count=3)
     campaign = service.create(session, SYSTEM, _campaign(world))
     assert service.launch_campaign(session, SYSTEM, campaign.id).status == "running"
+
+
+def test_bulk_grants_pay_a_debt_first_and_refuse_what_grant_points_refuses(
+    session: Session,
+) -> None:
+    members = [make_member(session) for _ in range(4)]
+    owing, full, merged_away, plain = (m.id for m in members)
+    accounts = lock_accounts(session, [owing, full])
+    accounts[owing].debt = 30
+    accounts[full].available = MAX_BALANCE - 5
+    session.get(Member, merged_away).status = "erased"  # type: ignore[union-attr]
+    session.flush()
+    refused = grants.grant_points_many(
+        session, SYSTEM, [owing, full, merged_away, plain], 50, reason="会员日", source_ref="c:1"
+    )
+    assert refused == {full: Reason.balance_too_large, merged_away: Reason.member_not_found}
+    session.expire_all()
+    assert (accounts[owing].available, accounts[owing].debt) == (20, 0)
+    assert session.get(PointsAccount, plain).available == 50  # type: ignore[union-attr]
+    entries = session.scalars(
+        select(PointsEntry).where(PointsEntry.kind == EntryKind.grant.value)
+    ).all()
+    assert sorted((e.member_id, e.points, e.debt_paid) for e in entries) == [
+        (owing, 50, 30),
+        (plain, 50, 0),
+    ]
+    assert all(e.reason == "会员日 [c:1]" for e in entries)
+    # The debt and the full balance above were set by hand (no ledger): only `plain` checks.
+    assert [m for m in verify(session) if m.member_id == plain] == []
