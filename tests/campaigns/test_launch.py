@@ -24,6 +24,7 @@ from patron.messages import service as messages
 from patron.messages.kinds import Channel
 from patron.messages.models import Message
 from patron.points.models import EntryKind, PointsEntry
+from patron.segments.models import Segment
 from tests.campaigns.conftest import DAYTIME, EVERYONE, actions, build
 
 
@@ -127,3 +128,24 @@ def test_the_message_service_skips_marketing_to_a_member_who_refuses_it(session:
     ).all()
     assert [f["no_marketing"] for f in flags] == [True, False]
     assert not session.scalar(select(Message.id).where(Message.body.contains("None")))
+
+
+def test_a_scheduled_campaign_whose_segment_no_longer_parses_is_cancelled(
+    session: Session,
+) -> None:
+    world = build(session, count=3)
+    segment = Segment(name="全部", rule=EVERYONE, created_by="t")
+    session.add(segment)
+    session.flush()
+    later = DAYTIME + timedelta(hours=1)
+    data = {"name": "晚场", "segment_id": segment.id, "actions": actions(world)}
+    campaign = service.create(
+        session, SYSTEM, CampaignIn.model_validate(data | {"schedule_at": later})
+    )
+    service.launch_campaign(session, SYSTEM, campaign.id)
+    segment.rule = "frequency >"  # saved before the parser grew stricter, say
+    session.flush()
+    with clock.frozen(later):
+        jobs.scheduled(session, later)
+    assert (campaign.status, campaign.audience_size) == ("cancelled", None)
+    assert not session.scalar(select(func.count()).where(CampaignMember.campaign_id == campaign.id))

@@ -389,6 +389,7 @@ def launch_campaign(session: Session, actor: Actor, campaign_id: int) -> Campaig
     campaign = get_campaign(session, campaign_id, for_update=True)
     if campaign.status != CampaignStatus.draft.value:
         raise AlreadyLaunched(f"campaign {campaign_id} is {campaign.status}")
+    audience_rule(session, campaign.segment_id, campaign.rule)  # its segment may be gone
     check_actions(session, campaign.actions)
     now = clock.now()
     budgeted = bool(_budgets_of(campaign))
