@@ -47,7 +47,7 @@ def test_a_crash_mid_launch_loses_and_duplicates_nothing(
     campaign = service.create(session, SYSTEM, CampaignIn.model_validate(data))
     queued = jobs.treat
     monkeypatch.setattr(jobs, "treat", lambda campaign_id: None)  # the queue lost the task
-    service.launch_campaign(session, SYSTEM, campaign.id)
+    service.launch(session, SYSTEM, campaign.id)
     session.commit()
     monkeypatch.setattr(launch, "BATCH", 4)
     marked = launch._mark_treated
@@ -96,7 +96,7 @@ def test_a_scheduled_campaign_starts_when_due(session: Session) -> None:
     later = DAYTIME + timedelta(hours=2)
     data = {"name": "晚场", "rule": EVERYONE, "actions": actions(world), "schedule_at": later}
     campaign = service.create(session, SYSTEM, CampaignIn.model_validate(data))
-    service.launch_campaign(session, SYSTEM, campaign.id)
+    service.launch(session, SYSTEM, campaign.id)
     assert campaign.status == "scheduled"
     assert campaign.audience_size is None
     assert jobs.scheduled(session, DAYTIME + timedelta(hours=1)) == "0 started, 0 running"
@@ -142,7 +142,7 @@ def test_a_scheduled_campaign_whose_segment_no_longer_parses_is_cancelled(
     campaign = service.create(
         session, SYSTEM, CampaignIn.model_validate(data | {"schedule_at": later})
     )
-    service.launch_campaign(session, SYSTEM, campaign.id)
+    service.launch(session, SYSTEM, campaign.id)
     segment.rule = "frequency >"  # saved before the parser grew stricter, say
     session.flush()
     with clock.frozen(later):

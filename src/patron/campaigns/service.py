@@ -19,7 +19,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
-from patron.campaigns import launch, permissions
+from patron.campaigns import launch as launching
+from patron.campaigns import permissions
 from patron.campaigns.errors import (
     AlreadyLaunched,
     BudgetBelowCost,
@@ -169,7 +170,7 @@ def create(session: Session, actor: Actor, data: CampaignIn) -> Campaign:
         actions=actions,
         control_percent=data.control_percent,
         control_reason=data.control_reason,
-        seed=secrets.randbelow(launch.MAX_SEED),
+        seed=secrets.randbelow(launching.MAX_SEED),
         attribution_days=data.attribution_days,
         budget_coupons=data.budget_coupons,
         budget_points=data.budget_points,
@@ -263,7 +264,7 @@ def preview(session: Session, actor: Actor, data: CampaignPreviewIn) -> Campaign
     actions = [a.model_dump(mode="json") for a in data.actions]
     check_actions(session, actions)
     budgets = _budgets(data.budget_coupons, data.budget_points, data.budget_messages)
-    seed = secrets.randbelow(launch.MAX_SEED)
+    seed = secrets.randbelow(launching.MAX_SEED)
     now = clock.now()
     audience = segments.member_ids(session, actor, rule, now)
     return forecast(session, audience, actions, data.control_percent, seed, budgets, now)
@@ -326,9 +327,11 @@ def forecast(
     marketing, and each message action's outcome by the message service's rules."""
     listed = audience.subquery()
     member = listed.c[0]
-    drawn = launch.control_draw(member, seed, control_percent)
+    drawn = launching.control_draw(member, seed, control_percent)
     total, control = session.execute(
-        select(func.count(), func.coalesce(func.sum(launch.as_int(drawn)), 0)).select_from(listed)
+        select(func.count(), func.coalesce(func.sum(launching.as_int(drawn)), 0)).select_from(
+            listed
+        )
     ).one()
     treated = select(member).where(~drawn)
     refusing = session.scalar(
@@ -380,7 +383,7 @@ def _refuse_over_budget(found: CampaignPreview) -> None:
 # Launching -------------------------------------------------------------------------------------
 
 
-def launch_campaign(session: Session, actor: Actor, campaign_id: int) -> Campaign:
+def launch(session: Session, actor: Actor, campaign_id: int) -> Campaign:
     """Launch a draft: scheduled when `schedule_at` is still ahead, else running now, its
     audience frozen in this transaction and its treatment queued after the commit. 409
     already_launched for any other status; 422 budget_below_cost when the expected cost exceeds
@@ -398,10 +401,10 @@ def launch_campaign(session: Session, actor: Actor, campaign_id: int) -> Campaig
             _refuse_over_budget(preview_campaign(session, actor, campaign_id))
         campaign.status = CampaignStatus.scheduled.value
     else:
-        launch.start(session, campaign, now)
+        launching.start(session, campaign, now)
         if budgeted:
             _refuse_over_budget(frozen_forecast(session, campaign, now))
-        launch.queue(session, campaign.id)
+        launching.queue(session, campaign.id)
     session.flush()
     audit.record(
         session,
