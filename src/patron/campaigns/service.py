@@ -94,13 +94,13 @@ def audience_rule(session: Session, segment_id: int | None, rule: str | None) ->
     InvalidRule when it does not parse; exactly one of the two is given."""
     if (segment_id is None) == (rule is None):
         raise InvalidInput(
-            "segment_id", "give a segment_id or a rule, not both", code=Reason.missing
+            "segment_id", "give a segment_id or a rule, not both", code=Reason.segment_or_rule
         )
     if segment_id is not None:
         try:
             rule = segments.get_segment(session, segment_id).rule
         except SegmentNotFound as exc:
-            raise UnknownSegment(f"no segment {segment_id}") from exc
+            raise UnknownSegment("segment_id", f"no segment {segment_id}") from exc
     assert rule is not None
     rules.parse(rule)
     return rule
@@ -116,17 +116,19 @@ def check_actions(session: Session, actions: Sequence[dict[str, Any]]) -> None:
             try:
                 messages.campaign_template(session, action["template"], Channel(action["channel"]))
             except (NotFound, PatronError) as exc:
-                raise UnknownTemplate(f"actions[{index}]: {exc.detail}") from exc
+                raise UnknownTemplate(f"actions.{index}.template", exc.detail) from exc
 
 
 def _check_coupon_template(session: Session, index: int, template_id: int) -> None:
     try:
         template = coupon_template(session, template_id)
     except NotFound as exc:
-        raise UnknownTemplate(f"actions[{index}]: no coupon template {template_id}") from exc
+        raise UnknownTemplate(
+            f"actions.{index}.template_id", f"no coupon template {template_id}"
+        ) from exc
     if template.status != TemplateStatus.active.value:
         raise UnknownTemplate(
-            f"actions[{index}]: coupon template {template_id} is {template.status}"
+            f"actions.{index}.template_id", f"coupon template {template_id} is {template.status}"
         )
 
 
@@ -135,7 +137,7 @@ def _check_control(percent: int, reason: str) -> None:
         raise InvalidInput(
             "control_reason",
             "a campaign without a control group says why it is not measured",
-            code=Reason.missing,
+            code=Reason.control_reason_missing,
         )
 
 
@@ -377,7 +379,8 @@ def _refuse_over_budget(found: CampaignPreview) -> None:
     if not found.budget_ok:
         cost = found.expected_cost.model_dump()
         named = ", ".join(f"{name} {cost[name]}" for name in found.over_budget)
-        raise BudgetBelowCost(f"the expected cost exceeds the budget: {named}")
+        field = f"budget_{found.over_budget[0]}"
+        raise BudgetBelowCost(field, f"the expected cost exceeds the budget: {named}")
 
 
 # Launching -------------------------------------------------------------------------------------
