@@ -149,3 +149,23 @@ def test_a_scheduled_campaign_whose_segment_no_longer_parses_is_cancelled(
         jobs.scheduled(session, later)
     assert (campaign.status, campaign.audience_size) == ("cancelled", None)
     assert not session.scalar(select(func.count()).where(CampaignMember.campaign_id == campaign.id))
+
+
+def test_at_night_the_messages_wait_for_the_quiet_hours_end(session: Session) -> None:
+    world = build(session, count=8)
+    night = DAYTIME + timedelta(hours=12)  # 22:00 in Shanghai
+    data = {"name": "夜场", "rule": EVERYONE, "actions": actions(world)}
+    data |= {"control_percent": 0, "control_reason": "全员"}
+    with clock.frozen(night):
+        campaign = service.create(session, SYSTEM, CampaignIn.model_validate(data))
+        service.launch(session, SYSTEM, campaign.id)
+        session.commit()
+    written = session.scalars(
+        select(Message).where(Message.source == f"campaign:{campaign.id}")
+    ).all()
+    deferred = [m for m in written if m.status == "deferred"]
+    assert len(deferred) == len(set(world.consenting) - set(world.refusing))
+    morning = DAYTIME + timedelta(hours=23)  # 09:00 the next day in Shanghai
+    assert {m.send_after for m in deferred} == {morning}
+    done = {(o.action_index, o.outcome): o.units for o in service.outcomes(session, campaign.id)}
+    assert done[(1, "done")] == len(deferred)
