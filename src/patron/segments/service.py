@@ -13,7 +13,7 @@ from sqlalchemy import Select, delete, false, func, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
-from patron.core.actor import Actor, Role
+from patron.core.actor import Actor
 from patron.core.db import unique_or
 from patron.core.errors import InvalidInput
 from patron.core.export import Cell
@@ -27,7 +27,7 @@ from patron.members.masking import (
     national_mobile,
 )
 from patron.members.models import Member, MemberStatus
-from patron.members.privacy import may_see_pii_at
+from patron.members.privacy import may_see_pii_at, sees_pii_in_scope
 from patron.profiles import queries as profiles
 from patron.segments import compiler, permissions, rules
 from patron.segments.errors import ChainWideOnly, InvalidRule, SegmentNameTaken, SegmentNotFound
@@ -329,9 +329,9 @@ def export_rows(
 
 
 def _pii(actor: Actor) -> str:
-    """How the export shows PII: HQ admins see all of it, store managers their stores' members
-    (the only ones they export), anyone else masked."""
-    return "full" if actor.role in (Role.hq_admin, Role.store_manager) else "masked"
+    """How the export shows PII: the members it holds are the caller's stores' (`member_ids`),
+    which `members.privacy` shows in full or masked."""
+    return "full" if sees_pii_in_scope(actor) else "masked"
 
 
 def _rows(session: Session, actor: Actor, ids: Select[int]) -> Iterator[tuple[Cell, ...]]:
