@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, false, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -19,6 +19,7 @@ from patron.core.errors import InvalidInput
 from patron.core.export import Cell
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
+from patron.members import registry
 from patron.members.masking import (
     mask_birthday,
     mask_email,
@@ -26,7 +27,7 @@ from patron.members.masking import (
     mask_name,
     national_mobile,
 )
-from patron.members.models import Member, MemberStatus
+from patron.members.models import Member
 from patron.members.privacy import may_see_pii_at, sees_pii_in_scope
 from patron.profiles import queries as profiles
 from patron.segments import compiler, permissions, rules
@@ -89,10 +90,8 @@ def preview(session: Session, actor: Actor, text: str, now: datetime) -> Preview
 def distribution(session: Session, actor: Actor) -> profiles.Distribution:
     """The caller's members (active, of their stores when store-scoped) by RFM class and
     lifecycle stage: the builder's charts."""
-    scope = select(Member.id).where(Member.status == MemberStatus.active.value)
-    if actor.store_ids is not None:
-        ids = sorted(actor.store_ids)
-        scope = scope.where(Member.store_id.in_(ids) if ids else false())
+    active = registry.active_ids().subquery("active")
+    scope = select(active.c.id).where(registry.in_scope(actor, active.c.id))
     return profiles.distribution(session, scope)
 
 
