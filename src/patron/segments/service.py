@@ -7,7 +7,6 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
@@ -19,16 +18,9 @@ from patron.core.errors import InvalidInput
 from patron.core.export import Cell
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
-from patron.members import registry
-from patron.members.masking import (
-    mask_birthday,
-    mask_email,
-    mask_mobile,
-    mask_name,
-    national_mobile,
-)
+from patron.members import presenters, registry
 from patron.members.models import Member
-from patron.members.privacy import may_see_pii_at, sees_pii_in_scope
+from patron.members.privacy import sees_pii_in_scope
 from patron.profiles import queries as profiles
 from patron.segments import compiler, permissions, rules
 from patron.segments.errors import ChainWideOnly, InvalidRule, SegmentNameTaken, SegmentNotFound
@@ -40,7 +32,7 @@ from patron.stores import service as stores
 log = logging.getLogger(__name__)
 SAMPLE_SIZE = 20
 NAME_UNIQUE = "uq_segments_name"
-# Members read per query while an export is written (columns, not ORM objects: memory stays flat).
+# Members read per query while an export is written.
 EXPORT_CHUNK = 2000
 EXPORT_COLUMNS = (
     "member_id",
@@ -298,15 +290,6 @@ def members(
     return paginate(session, select(Member).where(Member.id.in_(ids)), Member.id, cursor, limit)
 
 
-@dataclass
-class Export:
-    """The rows of a segment's export; `full`/`masked` count the rows as written."""
-
-    segment: Segment
-    full: int = 0
-    masked: int = 0
-
-
 def export_rows(
     session: Session, actor: Actor, segment_id: int, now: datetime, fmt: str
 ) -> Iterator[tuple[Cell, ...]]:
@@ -334,47 +317,20 @@ def _pii(actor: Actor) -> str:
 
 
 def _rows(session: Session, actor: Actor, ids: Select[int]) -> Iterator[tuple[Cell, ...]]:
-    columns = (
-        Member.id,
-        Member.name,
-        Member.mobile,
-        Member.gender,
-        Member.birthday,
-        Member.email,
-        Member.store_id,
-        Member.channel,
-        Member.registered_at,
-    )
     codes: dict[int, str] = {}
-    last = 0
-    while True:
-        chunk = session.execute(
-            select(*columns)
-            .where(Member.id.in_(ids), Member.id > last)
-            .order_by(Member.id)
-            .limit(EXPORT_CHUNK)
-        ).all()
-        if not chunk:
-            return
+    for chunk in presenters.member_rows(session, actor, ids, EXPORT_CHUNK):
         missing = {row.store_id for row in chunk if row.store_id and row.store_id not in codes}
         codes.update(stores.codes_by_id(session, missing))
         for row in chunk:
-            yield _row(actor, row, codes)
-        last = chunk[-1].id
-        if len(chunk) < EXPORT_CHUNK:
-            return
-
-
-def _row(actor: Actor, row: Any, codes: dict[int, str]) -> tuple[Cell, ...]:
-    full = may_see_pii_at(actor, row.store_id)
-    return (
-        row.id,
-        (row.name if full else mask_name(row.name)) if row.name else None,
-        (national_mobile(row.mobile) if full else mask_mobile(row.mobile)) if row.mobile else None,
-        row.gender,
-        (row.birthday if full else mask_birthday(row.birthday)) if row.birthday else None,
-        (row.email if full else mask_email(row.email)) if row.email else None,
-        codes.get(row.store_id) if row.store_id else None,
-        row.channel,
-        row.registered_at,
-    )
+            store = codes.get(row.store_id) if row.store_id else None
+            yield (
+                row.id,
+                row.name,
+                row.mobile,
+                row.gender,
+                row.birthday,
+                row.email,
+                store,
+                row.channel,
+                row.registered_at,
+            )
