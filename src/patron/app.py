@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from patron import __version__, domains, problems
 from patron.apikeys.api import router as apikeys_router
 from patron.audit.api import router as audit_router
+from patron.campaigns.report_api import router as campaign_reports_router
 from patron.catalog.api import router as catalog_router
 from patron.checkout.api import router as checkout_router
 from patron.console import routes as console
@@ -99,6 +100,7 @@ DOMAIN_ROUTERS = (
     tags_router,
     segments_router,
     profiles_router,
+    campaign_reports_router,
 )
 
 
