@@ -94,7 +94,11 @@ def _world(session: Session) -> tuple[Campaign, list[Member], list[Member]]:
     with clock.frozen(LAUNCH):
         coupons = [
             issue_coupon(
-                session, template, m, source=IssueSource.campaign, source_ref=str(campaign.id)
+                session,
+                template,
+                m,
+                source=IssueSource.campaign,
+                source_ref=f"campaign:{campaign.id}",
             )
             for m in treated
         ]

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
-from patron.campaigns import permissions
+from patron.campaigns import launch, permissions
 from patron.campaigns.errors import CampaignNotFound
-from patron.campaigns.models import Campaign, CampaignMember, CampaignOutcome
+from patron.campaigns.models import Campaign, CampaignMember
 from patron.campaigns.uplift import Effect, Group, Uplift, compare, group_facts
 from patron.core import clock
 from patron.core.actor import Actor
@@ -25,10 +25,6 @@ from patron.core.db import UTCDateTime
 from patron.core.export import Cell
 from patron.coupons import reports as coupons
 from patron.coupons.models import IssueSource
-
-DONE = "done"
-# What each action's units count.
-COST_OF_ACTION = {"issue_coupon": "coupons", "grant_points": "points", "send_message": "messages"}
 
 
 @dataclass(frozen=True)
@@ -92,7 +88,8 @@ def campaign_report(session: Session, actor: Actor, campaign_id: int) -> Campaig
             literal(start, UTCDateTime()),
         ).where(CampaignMember.campaign_id == campaign.id)
         treated, control = group_facts(session, audience, days)
-    issued = coupons.source_figures(session, IssueSource.campaign, str(campaign.id))
+    # The reference launch gives the coupons it issues.
+    issued = coupons.source_figures(session, IssueSource.campaign, f"campaign:{campaign.id}")
     end = start + timedelta(days=days) if start else None
     return CampaignReport(
         campaign_id=campaign.id,
@@ -109,18 +106,10 @@ def campaign_report(session: Session, actor: Actor, campaign_id: int) -> Campaig
 
 
 def _cost(session: Session, campaign: Campaign, issued: coupons.SourceFigures) -> Cost:
-    query = (
-        select(CampaignOutcome.action_index, func.sum(CampaignOutcome.units))
-        .where(CampaignOutcome.campaign_id == campaign.id, CampaignOutcome.outcome == DONE)
-        .group_by(CampaignOutcome.action_index)
+    used = launch.spent(session, campaign)
+    return Cost(
+        used["coupons"], used["points"], used["messages"], coupon_discount=issued.discount_given
     )
-    units = {index: int(total or 0) for index, total in session.execute(query)}
-    spent = dict.fromkeys(COST_OF_ACTION.values(), 0)
-    for index, action in enumerate(campaign.actions):
-        kind = COST_OF_ACTION.get(action.get("type", ""))
-        if kind is not None:
-            spent[kind] += units.get(index, 0)
-    return Cost(**spent, coupon_discount=issued.discount_given)
 
 
 # The report as a sheet: one row per figure, the groups and their difference side by side.
