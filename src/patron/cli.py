@@ -684,6 +684,11 @@ def demo(
 
         counted = demo_segments.load(session)
         out.print("demo segments: " + ", ".join(f"{k} {v:,}" for k, v in counted.items()))
+    with db.transaction() as session:  # after the segments a campaign may name
+        from patron.demo import campaigns as demo_campaigns
+
+        loaded_campaigns = demo_campaigns.load(session, seed)
+        out.print("demo campaigns: " + ", ".join(f"{k} ({v})" for k, v in loaded_campaigns.items()))
     if not loaded:
         out.print("demo brand already present; nothing loaded")
     brand.print_logins(out)
