@@ -24,10 +24,9 @@ MAX_POINTS = 1_000_000  # a member's grant
 MAX_BUDGET = 10**12
 RuleText = Annotated[MultiLine, Field(min_length=1, max_length=MAX_RULE_LENGTH)]
 RuleOrNone = Annotated[
-    str | None,
+    Annotated[str, Field(min_length=1, max_length=MAX_RULE_LENGTH)] | None,
     BeforeValidator(multi_line),
     Pattern(MULTI_LINE_PATTERN),
-    Field(min_length=1, max_length=MAX_RULE_LENGTH),
 ]
 Budget = Annotated[int, Field(ge=0, le=MAX_BUDGET)]
 Percent = Annotated[int, Field(ge=0, le=50)]

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -180,7 +181,9 @@ def create(session: Session, actor: Actor, data: CampaignIn) -> Campaign:
     session.add(campaign)
     session.flush()
     after = {field: getattr(campaign, field) for field in AUDITED} | {"seed": campaign.seed}
-    audit.record(session, actor, "campaign.create", "campaign", campaign.id, after=after)
+    audit.record(
+        session, actor, "campaign.create", "campaign", campaign.id, after=to_jsonable_python(after)
+    )
     return campaign
 
 
@@ -214,7 +217,13 @@ def update(session: Session, actor: Actor, campaign_id: int, data: CampaignPatch
         setattr(campaign, field, value)
     session.flush()
     audit.record(
-        session, actor, "campaign.update", "campaign", campaign.id, before=before, after=after
+        session,
+        actor,
+        "campaign.update",
+        "campaign",
+        campaign.id,
+        before=to_jsonable_python(before),
+        after=to_jsonable_python(after),
     )
     return campaign
 
@@ -401,7 +410,7 @@ def launch_campaign(session: Session, actor: Actor, campaign_id: int) -> Campaig
         campaign.id,
         after={
             "status": campaign.status,
-            "schedule_at": campaign.schedule_at,
+            "schedule_at": to_jsonable_python(campaign.schedule_at),
             "audience_size": campaign.audience_size,
             "control_size": campaign.control_size,
         },
