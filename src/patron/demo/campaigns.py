@@ -1,11 +1,10 @@
 """The demo's campaigns: one done five weeks ago whose report shows an uplift, and a draft.
 
 沉睡唤醒 froze its audience (dormant members) with a 10% control group and issued a 满100减30
-coupon to the rest, all at its launch time; over the next two weeks a share of the treated
-members came back and used it (orders through the orders service, so points, coupons and
-profiles see them as any sale), on top of whatever the history already has for both groups.
-The control group got nothing and buys only as the history says: the report's uplift is the
-wake-up orders, measured against it."""
+coupon to the rest, all at its launch time. Over the next two weeks some members of both groups
+bought anyway (the same chance for both), and a share of the treated members came back with
+the coupon (orders through the orders service, so points, coupons and profiles see them as any
+sale): the report's uplift is the coupon's, measured against the control group."""
 
 from __future__ import annotations
 
@@ -31,7 +30,8 @@ from patron.stores.service import StoreFilter
 WAKE_UP = "沉睡唤醒 · 满100减30"
 DRAFT = "会员日积分加赠"
 LAUNCHED_DAYS_AGO = 35
-COME_BACK = 0.18  # of the treated members, who bought with their coupon within two weeks
+COME_BACK = 0.12  # of the treated members, who bought with their coupon within two weeks
+BASELINE = 0.06  # of any member of the audience, who bought anyway
 COUPON = {
     "name": "唤醒券 满100减30",
     "type": "cash_off",
@@ -79,59 +79,75 @@ def _wake_up(session: Session, rng: random.Random) -> Campaign:
 
 
 def _come_back(session: Session, rng: random.Random, campaign: Campaign, since: datetime) -> None:
-    """Orders of the treated members who came back, each redeeming their campaign coupon."""
-    treated = select(CampaignMember.member_id).where(
-        CampaignMember.campaign_id == campaign.id, CampaignMember.in_control.is_(False)
-    )
-    coupons = session.execute(
-        select(Coupon.member_id, Coupon.code)
-        .where(
-            Coupon.source == IssueSource.campaign.value,
-            Coupon.source_ref == f"campaign:{campaign.id}",
-            Coupon.status == CouponStatus.available.value,
-            Coupon.member_id.in_(treated),
-        )
-        .order_by(Coupon.member_id)
+    """The window's orders: any member of the audience may buy as dormant members sometimes do
+    (BASELINE, both groups alike), and a treated member may come back with their coupon."""
+    audience = session.execute(
+        select(CampaignMember.member_id, CampaignMember.in_control)
+        .where(CampaignMember.campaign_id == campaign.id)
+        .order_by(CampaignMember.member_id)
     ).all()
+    codes = dict(
+        session.execute(
+            select(Coupon.member_id, Coupon.code).where(
+                Coupon.source == IssueSource.campaign.value,
+                Coupon.source_ref == f"campaign:{campaign.id}",
+                Coupon.status == CouponStatus.available.value,
+            )
+        ).all()
+    )
     store_ids = [
         s.id
         for s in stores.list_stores(session, SYSTEM, StoreFilter(), None, 200).items
         if s.status == "open" and s.type == "owned"
     ]
+    for member_id, in_control in audience:
+        code = None if in_control else codes.get(member_id)
+        if code is not None and rng.random() < COME_BACK:
+            _buy(session, rng, member_id, since, rng.choice(store_ids), code)
+        elif rng.random() < BASELINE:
+            _buy(session, rng, member_id, since, rng.choice(store_ids), None)
+
+
+def _buy(
+    session: Session,
+    rng: random.Random,
+    member_id: int,
+    since: datetime,
+    store_id: int,
+    code: str | None,
+) -> None:
     sku, name, category, price = PRODUCT
-    for member_id, code in coupons:
-        if rng.random() >= COME_BACK:
-            continue
-        at = since + timedelta(hours=rng.uniform(6, 13 * 24))
-        quantity = rng.choice((1, 1, 2))
-        paid = price * quantity - COUPON["amount"]
-        with clock.frozen(at + timedelta(minutes=1)):
-            orders.create_order(
-                session,
-                SYSTEM,
-                OrderCreate.model_validate(
-                    {
-                        "external_id": f"WAKE-{campaign.id}-{member_id}",
-                        "store_id": rng.choice(store_ids),
-                        "channel": "pos",
-                        "member_id": member_id,
-                        "occurred_at": at,
-                        "items": [
-                            {
-                                "sku": sku,
-                                "name": name,
-                                "category_code": category,
-                                "quantity": quantity,
-                                "unit_price": price,
-                                "discount": COUPON["amount"],
-                                "paid": paid,
-                            }
-                        ],
-                        "payments": [{"method": "wechat_pay", "amount": paid}],
-                        "coupons": [{"code": code, "amount": COUPON["amount"]}],
-                    }
-                ),
-            )
+    at = since + timedelta(hours=rng.uniform(6, 13 * 24))
+    quantity = rng.choice((1, 1, 2))
+    discount = COUPON["amount"] if code else 0
+    paid = price * quantity - discount
+    with clock.frozen(at + timedelta(minutes=1)):
+        orders.create_order(
+            session,
+            SYSTEM,
+            OrderCreate.model_validate(
+                {
+                    "external_id": f"WAKE-{member_id}-{at:%Y%m%d%H%M%S}",
+                    "store_id": store_id,
+                    "channel": "pos",
+                    "member_id": member_id,
+                    "occurred_at": at,
+                    "items": [
+                        {
+                            "sku": sku,
+                            "name": name,
+                            "category_code": category,
+                            "quantity": quantity,
+                            "unit_price": price,
+                            "discount": discount,
+                            "paid": paid,
+                        }
+                    ],
+                    "payments": [{"method": "wechat_pay", "amount": paid}],
+                    "coupons": [{"code": code, "amount": discount}] if code else [],
+                }
+            ),
+        )
 
 
 def _draft(session: Session) -> Campaign:
