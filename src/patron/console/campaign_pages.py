@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 
 from patron.campaigns import permissions as campaign_policy
 from patron.campaigns import report, service
-from patron.campaigns.errors import CampaignNotFound
+from patron.campaigns.errors import AlreadyLaunched, CampaignNotFound
 from patron.campaigns.models import Campaign, CampaignStatus
 from patron.campaigns.report_api import download
 from patron.campaigns.schemas import CampaignIn, CampaignPreviewIn
@@ -31,6 +31,7 @@ from patron.console.web import (
     PREFIX,
     CheckedForm,
     ConsoleActorDep,
+    ErrorPage,
     Tx,
     attempt,
     error_page_on,
@@ -184,7 +185,7 @@ def campaign_new(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLR
 
 
 def _values(form: FormData) -> dict[str, Any]:
-    values = {name: text(form, name) for name in EMPTY}
+    values: dict[str, Any] = {name: text(form, name) for name in EMPTY}
     values["rule"] = text(form, "rule", strip=False).strip()
     values["actions"] = [a for a in form.getlist("actions") if a in ACTIONS]
     return values
@@ -350,8 +351,12 @@ def campaign_launch(
 ) -> Response:
     require_console(actor, campaign_policy.MANAGE)
     campaign = _get(session, campaign_id)
-    with error_page_on(PatronError):
+    try:
         service.launch_campaign(session, actor, campaign.id)
+    except AlreadyLaunched:  # a second click: the campaign as it now is
+        return redirect(f"{LIST_URL}/{campaign.id}")
+    except PatronError as refused:
+        raise ErrorPage(refused.status) from refused
     return redirect(f"{LIST_URL}/{campaign.id}", "flash.campaign_launched", name=campaign.name)
 
 

@@ -32,12 +32,13 @@ DRAFT = "会员日积分加赠"
 LAUNCHED_DAYS_AGO = 35
 COME_BACK = 0.12  # of the treated members, who bought with their coupon within two weeks
 BASELINE = 0.06  # of any member of the audience, who bought anyway
+COUPON_AMOUNT = 3000
 COUPON = {
     "name": "唤醒券 满100减30",
     "type": "cash_off",
     "status": "active",
     "threshold": 10000,
-    "amount": 3000,
+    "amount": COUPON_AMOUNT,
     "valid_days": 14,
 }
 PRODUCT = ("BEAUTY-02", "玻尿酸精华液", "BEAUTY", 19900)
@@ -119,7 +120,7 @@ def _buy(
     sku, name, category, price = PRODUCT
     at = since + timedelta(hours=rng.uniform(6, 13 * 24))
     quantity = rng.choice((1, 1, 2))
-    discount = COUPON["amount"] if code else 0
+    discount = COUPON_AMOUNT if code else 0
     paid = price * quantity - discount
     with clock.frozen(at + timedelta(minutes=1)):
         orders.create_order(
