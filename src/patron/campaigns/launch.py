@@ -56,7 +56,7 @@ from patron.segments import service as segments
 
 MEMBERS = cast(Table, CampaignMember.__table__)
 OUTCOMES = cast(Table, CampaignOutcome.__table__)
-BATCH = 5000
+BATCH = 10_000  # as coupons.issuing batches
 MAX_SEED = 2**62
 # The draw's hash works modulo this prime (2^31 - 1): every product stays below 2^62, inside
 # a 64-bit integer on PostgreSQL and SQLite alike.

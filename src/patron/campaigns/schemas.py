@@ -64,8 +64,15 @@ class Audience(Input):
 
 
 class CampaignPreviewIn(Audience):
+    """A campaign's body (the name may be left out): what a preview counts."""
+
+    name: Label = Field(default="", max_length=100)
+    description: Label = Field(default="", max_length=500)
     actions: list[Action] = Field(min_length=1, max_length=MAX_ACTIONS)
     control_percent: Percent = 10
+    control_reason: Label = Field(default="", max_length=200)
+    schedule_at: AwareDatetime | None = None
+    attribution_days: Days = 14
     budget_coupons: Budget | None = None
     budget_points: Budget | None = None
     budget_messages: Budget | None = None
@@ -73,10 +80,6 @@ class CampaignPreviewIn(Audience):
 
 class CampaignIn(CampaignPreviewIn):
     name: Label = Field(min_length=1, max_length=100)
-    description: Label = Field(default="", max_length=500)
-    control_reason: Label = Field(default="", max_length=200)
-    schedule_at: AwareDatetime | None = None
-    attribution_days: Days = 14
 
 
 class CampaignPatch(Input):
