@@ -144,6 +144,13 @@ def _wizard(
                 "counting": t("segments.builder.counting"),
                 "failed": t("error.generic"),
                 "cost": {k: t(f"campaigns.cost.{k}") for k in ("coupons", "points", "messages")},
+                "fields": {
+                    "actions": t("campaigns.step.actions"),
+                    "segment_id": t("campaigns.field.segment"),
+                    "rule": t("campaigns.field.rule"),
+                    "control_percent": t("campaigns.field.control_percent"),
+                    **{name: t(f"campaigns.field.{name}") for name in BUDGETS},
+                },
                 "skipped": {
                     reason: t(f"campaigns.outcome.{reason}")
                     for reason in (
