@@ -104,7 +104,7 @@
       .then(function (answer) {
         if (answer.error) {
           var fields = answer.fields || {};
-          status.textContent = [answer.error].concat(Object.keys(fields).map(function (k) { return (words.fields[k] || k) + "：" + fields[k]; })).join(" ");
+          status.textContent = [answer.error].concat(Object.keys(fields).map(function (k) { return (words.fields[k] || k) + ": " + fields[k]; })).join(" ");
           return;
         }
         status.textContent = "";
