@@ -30,8 +30,8 @@ from patron.stores.service import StoreFilter
 WAKE_UP = "沉睡唤醒 · 满100减30"
 DRAFT = "会员日积分加赠"
 LAUNCHED_DAYS_AGO = 35
-COME_BACK = 0.12  # of the treated members, who bought with their coupon within two weeks
-BASELINE = 0.06  # of any member of the audience, who bought anyway
+COME_BACK = 0.2  # of the treated members, who bought with their coupon within two weeks
+BASELINE = 0.05  # of any member of the audience, who bought anyway
 COUPON_AMOUNT = 3000
 COUPON = {
     "name": "唤醒券 满100减30",
