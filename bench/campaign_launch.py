@@ -130,7 +130,7 @@ def measure(kind: str, members: int, profile: bool) -> None:
         rss_before = _peak_mb()
         with clock.frozen(NOW):
             with Measured(engine) as frozen, db.transaction() as session:
-                service.launch_campaign(session, SYSTEM, campaign_id)
+                service.launch(session, SYSTEM, campaign_id)
             profiler = cProfile.Profile() if profile else None
             with Measured(engine) as treated:
                 if profiler:

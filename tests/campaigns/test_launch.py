@@ -24,6 +24,7 @@ from patron.messages import service as messages
 from patron.messages.kinds import Channel
 from patron.messages.models import Message
 from patron.points.models import EntryKind, PointsEntry
+from patron.segments.models import Segment
 from tests.campaigns.conftest import DAYTIME, EVERYONE, actions, build
 
 
@@ -46,7 +47,7 @@ def test_a_crash_mid_launch_loses_and_duplicates_nothing(
     campaign = service.create(session, SYSTEM, CampaignIn.model_validate(data))
     queued = jobs.treat
     monkeypatch.setattr(jobs, "treat", lambda campaign_id: None)  # the queue lost the task
-    service.launch_campaign(session, SYSTEM, campaign.id)
+    service.launch(session, SYSTEM, campaign.id)
     session.commit()
     monkeypatch.setattr(launch, "BATCH", 4)
     marked = launch._mark_treated
@@ -95,7 +96,7 @@ def test_a_scheduled_campaign_starts_when_due(session: Session) -> None:
     later = DAYTIME + timedelta(hours=2)
     data = {"name": "晚场", "rule": EVERYONE, "actions": actions(world), "schedule_at": later}
     campaign = service.create(session, SYSTEM, CampaignIn.model_validate(data))
-    service.launch_campaign(session, SYSTEM, campaign.id)
+    service.launch(session, SYSTEM, campaign.id)
     assert campaign.status == "scheduled"
     assert campaign.audience_size is None
     assert jobs.scheduled(session, DAYTIME + timedelta(hours=1)) == "0 started, 0 running"
@@ -127,3 +128,44 @@ def test_the_message_service_skips_marketing_to_a_member_who_refuses_it(session:
     ).all()
     assert [f["no_marketing"] for f in flags] == [True, False]
     assert not session.scalar(select(Message.id).where(Message.body.contains("None")))
+
+
+def test_a_scheduled_campaign_whose_segment_no_longer_parses_is_cancelled(
+    session: Session,
+) -> None:
+    world = build(session, count=3)
+    segment = Segment(name="全部", rule=EVERYONE, created_by="t")
+    session.add(segment)
+    session.flush()
+    later = DAYTIME + timedelta(hours=1)
+    data = {"name": "晚场", "segment_id": segment.id, "actions": actions(world)}
+    campaign = service.create(
+        session, SYSTEM, CampaignIn.model_validate(data | {"schedule_at": later})
+    )
+    service.launch(session, SYSTEM, campaign.id)
+    segment.rule = "frequency >"  # saved before the parser grew stricter, say
+    session.flush()
+    with clock.frozen(later):
+        jobs.scheduled(session, later)
+    assert (campaign.status, campaign.audience_size) == ("cancelled", None)
+    assert not session.scalar(select(func.count()).where(CampaignMember.campaign_id == campaign.id))
+
+
+def test_at_night_the_messages_wait_for_the_quiet_hours_end(session: Session) -> None:
+    world = build(session, count=8)
+    night = DAYTIME + timedelta(hours=12)  # 22:00 in Shanghai
+    data = {"name": "夜场", "rule": EVERYONE, "actions": actions(world)}
+    data |= {"control_percent": 0, "control_reason": "全员"}
+    with clock.frozen(night):
+        campaign = service.create(session, SYSTEM, CampaignIn.model_validate(data))
+        service.launch(session, SYSTEM, campaign.id)
+        session.commit()
+    written = session.scalars(
+        select(Message).where(Message.source == f"campaign:{campaign.id}")
+    ).all()
+    deferred = [m for m in written if m.status == "deferred"]
+    assert len(deferred) == len(set(world.consenting) - set(world.refusing))
+    morning = DAYTIME + timedelta(hours=23)  # 09:00 the next day in Shanghai
+    assert {m.send_after for m in deferred} == {morning}
+    done = {(o.action_index, o.outcome): o.units for o in service.outcomes(session, campaign.id)}
+    assert done[(1, "done")] == len(deferred)

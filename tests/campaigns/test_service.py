@@ -23,11 +23,17 @@ from patron.campaigns.models import CampaignMember, CampaignStatus
 from patron.campaigns.schemas import CampaignIn, CampaignPatch, CampaignPreviewIn
 from patron.core.actor import SYSTEM, Actor, Role
 from patron.core.errors import Forbidden, InvalidInput
+from patron.core.reasons import Reason
 from patron.coupons.models import Coupon
+from patron.members.models import Member
 from patron.messages.models import Message
-from patron.points.models import EntryKind, PointsEntry
+from patron.points import grants
+from patron.points.accounts import MAX_BALANCE, lock_accounts
+from patron.points.models import EntryKind, PointsAccount, PointsEntry
+from patron.points.queries import verify
 from patron.segments.models import Segment
 from tests.campaigns.conftest import EVERYONE, World, actions, build
+from tests.factories import make_member
 
 MARKETING = Actor(kind="staff", id=7, name="mkt", role=Role.hq_marketing, store_ids=None)
 
@@ -55,7 +61,7 @@ def test_a_launch_freezes_the_audience_and_treats_each_member_once(session: Sess
     world = build(session)
     campaign = service.create(session, MARKETING, _campaign(world, actions=actions(world, 50)))
     assert campaign.status == "draft"
-    service.launch_campaign(session, MARKETING, campaign.id)
+    service.launch(session, MARKETING, campaign.id)
     assert campaign.status == CampaignStatus.running
     assert campaign.launched_rule == EVERYONE
     session.commit()  # the treatment runs after the commit (the queue, immediate here)
@@ -147,13 +153,13 @@ def test_refusals_with_codes(session: Session) -> None:
         kind="staff", id=8, name="sm", role=Role.store_manager, store_ids=frozenset({1})
     )
     with pytest.raises(Forbidden):
-        service.launch_campaign(session, store_manager, kept.id)
+        service.launch(session, store_manager, kept.id)
     scoped = Actor(kind="staff", id=9, name="m", role=Role.hq_marketing, store_ids=frozenset({1}))
     with pytest.raises(ChainWideOnly):
-        service.launch_campaign(session, scoped, kept.id)
-    service.launch_campaign(session, MARKETING, kept.id)
+        service.launch(session, scoped, kept.id)
+    service.launch(session, MARKETING, kept.id)
     with pytest.raises(AlreadyLaunched):
-        service.launch_campaign(session, MARKETING, kept.id)
+        service.launch(session, MARKETING, kept.id)
     with pytest.raises(CampaignNotEditable):
         service.update(session, MARKETING, kept.id, CampaignPatch(name="x"))
 
@@ -167,7 +173,7 @@ def test_a_segment_audience_and_its_rule_recorded_at_launch(session: Session) ->
         session, MARKETING, _campaign(world, rule=None, segment_id=segment.id)
     )
     segment.rule = f"{EVERYONE} and registered_days < 100000"
-    service.launch_campaign(session, MARKETING, campaign.id)
+    service.launch(session, MARKETING, campaign.id)
     assert campaign.launched_rule == segment.rule
     assert campaign.audience_size == 8
 
@@ -201,7 +207,7 @@ def test_preview_counts_skips_and_refuses_a_budget_below_cost(session: Session) 
     )
     service.update(session, MARKETING, campaign.id, CampaignPatch(actions=actions(world, 10)))
     with pytest.raises(BudgetBelowCost):
-        service.launch_campaign(session, MARKETING, campaign.id)
+        service.launch(session, MARKETING, campaign.id)
 
 
 def test_the_treatment_never_exceeds_a_budget(session: Session) -> None:
@@ -250,10 +256,39 @@ def test_cancel_stops_a_running_campaign(session: Session) -> None:
     with pytest.raises(CampaignNotEditable):
         service.cancel(session, MARKETING, campaign.id)
     with pytest.raises(AlreadyLaunched):
-        service.launch_campaign(session, MARKETING, campaign.id)
+        service.launch(session, MARKETING, campaign.id)
 
 
 def test_system_actor_may_launch(session: Session) -> None:
     world = build(session, count=3)
     campaign = service.create(session, SYSTEM, _campaign(world))
-    assert service.launch_campaign(session, SYSTEM, campaign.id).status == "running"
+    assert service.launch(session, SYSTEM, campaign.id).status == "running"
+
+
+def test_bulk_grants_pay_a_debt_first_and_refuse_what_grant_points_refuses(
+    session: Session,
+) -> None:
+    members = [make_member(session) for _ in range(4)]
+    owing, full, merged_away, plain = (m.id for m in members)
+    accounts = lock_accounts(session, [owing, full])
+    accounts[owing].debt = 30
+    accounts[full].available = MAX_BALANCE - 5
+    session.get(Member, merged_away).status = "erased"  # type: ignore[union-attr]
+    session.flush()
+    refused = grants.grant_points_many(
+        session, SYSTEM, [owing, full, merged_away, plain], 50, reason="会员日", source_ref="c:1"
+    )
+    assert refused == {full: Reason.balance_too_large, merged_away: Reason.member_not_found}
+    session.expire_all()
+    assert (accounts[owing].available, accounts[owing].debt) == (20, 0)
+    assert session.get(PointsAccount, plain).available == 50  # type: ignore[union-attr]
+    entries = session.scalars(
+        select(PointsEntry).where(PointsEntry.kind == EntryKind.grant.value)
+    ).all()
+    assert sorted((e.member_id, e.points, e.debt_paid) for e in entries) == [
+        (owing, 50, 30),
+        (plain, 50, 0),
+    ]
+    assert all(e.reason == "会员日 [c:1]" for e in entries)
+    # The debt and the full balance above were set by hand (no ledger): only `plain` checks.
+    assert [m for m in verify(session) if m.member_id == plain] == []

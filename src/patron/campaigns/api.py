@@ -121,7 +121,7 @@ def launch_campaign(
     return once(
         actor,
         _Launch(),
-        lambda: campaign_out(service.launch_campaign(session, actor, campaign_id)),
+        lambda: campaign_out(service.launch(session, actor, campaign_id)),
     )
 
 

@@ -69,7 +69,7 @@ def launch_campaign(
     with _at(now):
         try:
             with db.transaction() as session:
-                status = service.launch_campaign(session, SYSTEM, campaign_id).status
+                status = service.launch(session, SYSTEM, campaign_id).status
         except PatronError as error:
             err.print(f"[red]{error.code}:[/red] {error.detail}")
             raise typer.Exit(1) from error

@@ -1,6 +1,7 @@
 """The campaigns domain's errors."""
 
 from patron.core.errors import Conflict, Forbidden, NotFound, PatronError
+from patron.core.reasons import Reason
 from patron.segments.rules import InvalidRule
 
 
@@ -23,27 +24,39 @@ class CampaignNotEditable(Conflict):
     title = "Campaign cannot change now"
 
 
-class UnknownTemplate(PatronError):
+class _FieldRefusal(PatronError):
+    """A 422 with its own problem code that also names the field, as a field error with the same
+    reason (what a schema cannot say: the OpenAPI document lists it as beyond the schema)."""
+
+    status = 422
+    reason: Reason
+
+    def __init__(self, field: str, detail: str) -> None:
+        error = {"field": field, "code": self.reason.value, "message": detail}
+        super().__init__(detail, errors=[error])
+
+
+class UnknownTemplate(_FieldRefusal):
     """An action names a coupon template or message template that does not exist (or is not
     active, or needs variables a campaign cannot give)."""
 
-    status = 422
     code = "unknown_template"
     title = "Unknown template"
+    reason = Reason.unknown_template
 
 
-class UnknownSegment(PatronError):
-    status = 422
+class UnknownSegment(_FieldRefusal):
     code = "unknown_segment"
     title = "Unknown segment"
+    reason = Reason.unknown_segment
 
 
-class BudgetBelowCost(PatronError):
+class BudgetBelowCost(_FieldRefusal):
     """The expected cost (coupons, points or messages) exceeds the campaign's budget."""
 
-    status = 422
     code = "budget_below_cost"
     title = "Budget below expected cost"
+    reason = Reason.budget_below_cost
 
 
 class ChainWideOnly(Forbidden):

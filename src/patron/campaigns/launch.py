@@ -94,21 +94,21 @@ def as_int(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 def start(session: Session, campaign: Campaign, now: datetime) -> None:
     """Freeze the audience now and set the campaign running: the rule recorded, every member it
-    matches (chain-wide) inserted with their draw, the sizes counted."""
+    matches (chain-wide) inserted with their draw, the sizes counted. InvalidRule when the
+    segment's rule no longer parses (nothing written)."""
     rule = campaign.rule
     if rule is None and campaign.segment_id is not None:
         rule = segments.get_segment(session, campaign.segment_id).rule
-    if rule is None:  # its segment was deleted: nobody to draw
-        rule = "registered_days < 0"
-    audience = segments.member_ids(session, SYSTEM, rule, now).subquery()
-    member = audience.c[0]
-    drawn = control_draw(member, campaign.seed, campaign.control_percent)
-    session.execute(
-        insert(MEMBERS).from_select(
-            ["campaign_id", "member_id", "in_control"],
-            select(literal(campaign.id, Integer), member, drawn),
+    if rule is not None:  # None: its segment was deleted since, nobody to draw
+        audience = segments.member_ids(session, SYSTEM, rule, now).subquery()
+        member = audience.c[0]
+        drawn = control_draw(member, campaign.seed, campaign.control_percent)
+        session.execute(
+            insert(MEMBERS).from_select(
+                ["campaign_id", "member_id", "in_control"],
+                select(literal(campaign.id, Integer), member, drawn),
+            )
         )
-    )
     total, control = session.execute(
         select(func.count(), func.coalesce(func.sum(as_int(MEMBERS.c.in_control)), 0)).where(
             MEMBERS.c.campaign_id == campaign.id

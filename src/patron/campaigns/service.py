@@ -19,7 +19,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
-from patron.campaigns import launch, permissions
+from patron.campaigns import launch as launching
+from patron.campaigns import permissions
 from patron.campaigns.errors import (
     AlreadyLaunched,
     BudgetBelowCost,
@@ -93,13 +94,13 @@ def audience_rule(session: Session, segment_id: int | None, rule: str | None) ->
     InvalidRule when it does not parse; exactly one of the two is given."""
     if (segment_id is None) == (rule is None):
         raise InvalidInput(
-            "segment_id", "give a segment_id or a rule, not both", code=Reason.missing
+            "segment_id", "give a segment_id or a rule, not both", code=Reason.segment_or_rule
         )
     if segment_id is not None:
         try:
             rule = segments.get_segment(session, segment_id).rule
         except SegmentNotFound as exc:
-            raise UnknownSegment(f"no segment {segment_id}") from exc
+            raise UnknownSegment("segment_id", f"no segment {segment_id}") from exc
     assert rule is not None
     rules.parse(rule)
     return rule
@@ -115,17 +116,19 @@ def check_actions(session: Session, actions: Sequence[dict[str, Any]]) -> None:
             try:
                 messages.campaign_template(session, action["template"], Channel(action["channel"]))
             except (NotFound, PatronError) as exc:
-                raise UnknownTemplate(f"actions[{index}]: {exc.detail}") from exc
+                raise UnknownTemplate(f"actions.{index}.template", exc.detail) from exc
 
 
 def _check_coupon_template(session: Session, index: int, template_id: int) -> None:
     try:
         template = coupon_template(session, template_id)
     except NotFound as exc:
-        raise UnknownTemplate(f"actions[{index}]: no coupon template {template_id}") from exc
+        raise UnknownTemplate(
+            f"actions.{index}.template_id", f"no coupon template {template_id}"
+        ) from exc
     if template.status != TemplateStatus.active.value:
         raise UnknownTemplate(
-            f"actions[{index}]: coupon template {template_id} is {template.status}"
+            f"actions.{index}.template_id", f"coupon template {template_id} is {template.status}"
         )
 
 
@@ -134,7 +137,7 @@ def _check_control(percent: int, reason: str) -> None:
         raise InvalidInput(
             "control_reason",
             "a campaign without a control group says why it is not measured",
-            code=Reason.missing,
+            code=Reason.control_reason_missing,
         )
 
 
@@ -169,7 +172,7 @@ def create(session: Session, actor: Actor, data: CampaignIn) -> Campaign:
         actions=actions,
         control_percent=data.control_percent,
         control_reason=data.control_reason,
-        seed=secrets.randbelow(launch.MAX_SEED),
+        seed=secrets.randbelow(launching.MAX_SEED),
         attribution_days=data.attribution_days,
         budget_coupons=data.budget_coupons,
         budget_points=data.budget_points,
@@ -263,7 +266,7 @@ def preview(session: Session, actor: Actor, data: CampaignPreviewIn) -> Campaign
     actions = [a.model_dump(mode="json") for a in data.actions]
     check_actions(session, actions)
     budgets = _budgets(data.budget_coupons, data.budget_points, data.budget_messages)
-    seed = secrets.randbelow(launch.MAX_SEED)
+    seed = secrets.randbelow(launching.MAX_SEED)
     now = clock.now()
     audience = segments.member_ids(session, actor, rule, now)
     return forecast(session, audience, actions, data.control_percent, seed, budgets, now)
@@ -326,9 +329,11 @@ def forecast(
     marketing, and each message action's outcome by the message service's rules."""
     listed = audience.subquery()
     member = listed.c[0]
-    drawn = launch.control_draw(member, seed, control_percent)
+    drawn = launching.control_draw(member, seed, control_percent)
     total, control = session.execute(
-        select(func.count(), func.coalesce(func.sum(launch.as_int(drawn)), 0)).select_from(listed)
+        select(func.count(), func.coalesce(func.sum(launching.as_int(drawn)), 0)).select_from(
+            listed
+        )
     ).one()
     treated = select(member).where(~drawn)
     refusing = session.scalar(
@@ -374,13 +379,14 @@ def _refuse_over_budget(found: CampaignPreview) -> None:
     if not found.budget_ok:
         cost = found.expected_cost.model_dump()
         named = ", ".join(f"{name} {cost[name]}" for name in found.over_budget)
-        raise BudgetBelowCost(f"the expected cost exceeds the budget: {named}")
+        field = f"budget_{found.over_budget[0]}"
+        raise BudgetBelowCost(field, f"the expected cost exceeds the budget: {named}")
 
 
 # Launching -------------------------------------------------------------------------------------
 
 
-def launch_campaign(session: Session, actor: Actor, campaign_id: int) -> Campaign:
+def launch(session: Session, actor: Actor, campaign_id: int) -> Campaign:
     """Launch a draft: scheduled when `schedule_at` is still ahead, else running now, its
     audience frozen in this transaction and its treatment queued after the commit. 409
     already_launched for any other status; 422 budget_below_cost when the expected cost exceeds
@@ -389,6 +395,7 @@ def launch_campaign(session: Session, actor: Actor, campaign_id: int) -> Campaig
     campaign = get_campaign(session, campaign_id, for_update=True)
     if campaign.status != CampaignStatus.draft.value:
         raise AlreadyLaunched(f"campaign {campaign_id} is {campaign.status}")
+    audience_rule(session, campaign.segment_id, campaign.rule)  # its segment may be gone
     check_actions(session, campaign.actions)
     now = clock.now()
     budgeted = bool(_budgets_of(campaign))
@@ -397,10 +404,10 @@ def launch_campaign(session: Session, actor: Actor, campaign_id: int) -> Campaig
             _refuse_over_budget(preview_campaign(session, actor, campaign_id))
         campaign.status = CampaignStatus.scheduled.value
     else:
-        launch.start(session, campaign, now)
+        launching.start(session, campaign, now)
         if budgeted:
             _refuse_over_budget(frozen_forecast(session, campaign, now))
-        launch.queue(session, campaign.id)
+        launching.queue(session, campaign.id)
     session.flush()
     audit.record(
         session,
