@@ -258,7 +258,7 @@ def campaign_create(
         with attempt(session):
             campaign = service.create(session, actor, data)
             if launch:
-                service.launch_campaign(session, actor, campaign.id)
+                service.launch(session, actor, campaign.id)
     except (ValidationError, PatronError) as error:
         return _wizard(request, session, values, form_errors(error, t_for(request)))
     flash = "flash.campaign_launched" if launch else "flash.campaign_created"
@@ -359,7 +359,7 @@ def campaign_launch(
     require_console(actor, campaign_policy.MANAGE)
     campaign = _get(session, campaign_id)
     try:
-        service.launch_campaign(session, actor, campaign.id)
+        service.launch(session, actor, campaign.id)
     except AlreadyLaunched:  # a second click: the campaign as it now is
         return redirect(f"{LIST_URL}/{campaign.id}")
     except PatronError as refused:

@@ -72,7 +72,7 @@ def _wake_up(session: Session, rng: random.Random) -> Campaign:
                 }
             ),
         )
-        service.launch_campaign(session, SYSTEM, campaign.id)
+        service.launch(session, SYSTEM, campaign.id)
         while launch.treat_batch(session, campaign.id):
             pass
     _come_back(session, rng, campaign, launched)
