@@ -17,6 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from patron import __version__, domains, problems
 from patron.apikeys.api import router as apikeys_router
 from patron.audit.api import router as audit_router
+from patron.campaigns.api import router as campaigns_router
+from patron.campaigns.report_api import router as campaign_reports_router
 from patron.catalog.api import router as catalog_router
 from patron.checkout.api import router as checkout_router
 from patron.console import routes as console
@@ -98,6 +100,8 @@ DOMAIN_ROUTERS = (
     webhooks_router,
     tags_router,
     segments_router,
+    campaigns_router,
+    campaign_reports_router,
     profiles_router,
 )
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
 from patron import domains
+from patron.campaigns import cli as campaigns_cli
 from patron.core import clock, crypto, db, migrate
 from patron.core.actor import SYSTEM, Role
 from patron.core.errors import PatronError
@@ -86,6 +87,7 @@ app.add_typer(webhooks_cli.app, name="webhooks")
 app.add_typer(profiles_cli.app, name="profiles")
 app.add_typer(tags_cli.app, name="tags")
 app.add_typer(segments_cli.app, name="segments")
+app.add_typer(campaigns_cli.app, name="campaigns")
 
 
 def iso_time(value: str) -> datetime:
@@ -682,6 +684,11 @@ def demo(
 
         counted = demo_segments.load(session)
         out.print("demo segments: " + ", ".join(f"{k} {v:,}" for k, v in counted.items()))
+    with db.transaction() as session:  # after the segments a campaign may name
+        from patron.demo import campaigns as demo_campaigns
+
+        loaded_campaigns = demo_campaigns.load(session, seed)
+        out.print("demo campaigns: " + ", ".join(f"{k} ({v})" for k, v in loaded_campaigns.items()))
     if not loaded:
         out.print("demo brand already present; nothing loaded")
     brand.print_logins(out)

@@ -22,6 +22,7 @@ HOOKED_MODULES = (
     "patron.tags.jobs",
     # Saved segments are counted after profiles and rule tags (02:45).
     "patron.segments.jobs",
+    "patron.campaigns.jobs",
     "patron.members.merge",
     "patron.members.privacy",
     "patron.members.timeline",

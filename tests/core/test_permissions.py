@@ -18,6 +18,7 @@ import patron
 from patron.apikeys import permissions as apikeys
 from patron.app import create_app
 from patron.audit import permissions as audit
+from patron.campaigns import permissions as campaigns
 from patron.catalog import permissions as catalog
 from patron.console.permissions import flags
 from patron.core.actor import Actor, Role
@@ -46,6 +47,7 @@ from patron.webhooks import permissions as webhooks
 PUBLIC = {"POST /auth/token", "POST /messages/inbound/sms"}
 # The permission guarding each route; None where signing in is enough.
 GUARDS: dict[str, Permission | None] = {
+    "GET /campaigns/{campaign_id}/report": campaigns.VIEW,
     "POST /segments/preview": segments.PREVIEW,
     "GET /segments": segments.VIEW,
     "POST /segments": segments.MANAGE,
@@ -56,6 +58,14 @@ GUARDS: dict[str, Permission | None] = {
     "GET /segments/{segment_id}/counts": segments.VIEW,
     "POST /segments/{segment_id}/refresh": segments.MANAGE,
     "GET /segments/{segment_id}/export": segments.EXPORT,
+    "POST /campaigns/preview": campaigns.MANAGE,
+    "POST /campaigns": campaigns.MANAGE,
+    "GET /campaigns": campaigns.VIEW,
+    "GET /campaigns/{campaign_id}": campaigns.VIEW,
+    "PATCH /campaigns/{campaign_id}": campaigns.MANAGE,
+    "POST /campaigns/{campaign_id}/launch": campaigns.MANAGE,
+    "POST /campaigns/{campaign_id}/cancel": campaigns.MANAGE,
+    "GET /campaigns/{campaign_id}/members": campaigns.VIEW,
     "GET /messages": messages.VIEW,
     "POST /messages": messages.SEND,
     "GET /message-templates": messages.VIEW,
@@ -228,7 +238,7 @@ def _api_routes() -> dict[str, APIRoute]:
     app = create_app(Settings(env="test", database_url="sqlite://", secret_key="k" * 40))
     found = {}
     for route in _routes(app.router.routes):
-        if route.endpoint.__module__.endswith(".api"):
+        if route.endpoint.__module__.endswith((".api", "_api")):
             path = route.path.removeprefix("/api/v1")
             found.update({f"{method} {path}": route for method in route.methods})
     return found

@@ -18,6 +18,8 @@ from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from patron.app import create_app
+from patron.campaigns import service as campaigns
+from patron.campaigns.schemas import CampaignIn
 from patron.catalog.models import Product
 from patron.checkout import service as checkout
 from patron.checkout.schemas import CommitRequest, QuoteRequest
@@ -223,6 +225,17 @@ def rows(session: Session) -> dict[str, Any]:
                 SYSTEM,
                 SegmentIn(name="沉睡", rule='lifecycle = "dormant"'),
                 clock.now(),
+            ).id,
+            "campaign_id": campaigns.create(
+                session,
+                SYSTEM,
+                CampaignIn.model_validate(
+                    {
+                        "name": "会员日",
+                        "rule": "registered_days >= 0",
+                        "actions": [{"type": "issue_coupon", "template_id": template.id}],
+                    }
+                ),
             ).id,
             "lang": "en",
             "_rest": "nowhere",

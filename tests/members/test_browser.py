@@ -12,6 +12,7 @@ from patron.core.actor import SYSTEM, Role
 from patron.members import attributes, registration
 from patron.members.models import (
     AttributeType,
+    Member,
 )
 from patron.members.schemas import AttributeCreate, AttributeUpdate, MemberCreate
 from tests.browser import ConsoleServer, StaffLogin, console_server, require_chromium
@@ -288,3 +289,34 @@ def test_an_import_page_follows_its_import_in_english(page: Page) -> None:
     report = page.get_by_test_id("import-report")
     expect(report).to_contain_text("Imported", timeout=120_000)
     expect(page.get_by_test_id("report-created")).to_have_text("2000")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_edit_form_sets_and_clears_no_marketing(
+    page: Page, server: ConsoleServer, lang: str
+) -> None:
+    mobile = "13912340081" if lang == "zh" else "13912340082"
+    with server.sessions.begin() as session:
+        member_id = registration.register_member(
+            session, SYSTEM, MemberCreate(mobile=mobile, name="周洁")
+        ).id
+    label, save = ("不接受营销", "保存") if lang == "zh" else ("No marketing", "Save")
+    page.goto("/console/login")
+    if lang == "en":
+        page.get_by_role("link", name="English").click()
+    log_in(page)
+    page.goto(f"/console/members/{member_id}/edit")
+    box = page.get_by_label(label)
+    expect(box).not_to_be_checked()
+    box.check()
+    page.get_by_role("button", name=save, exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/console/members/{member_id}$"))
+    with server.sessions() as session:
+        assert session.get(Member, member_id).no_marketing  # type: ignore[union-attr]
+    page.goto(f"/console/members/{member_id}/edit")
+    expect(page.get_by_label(label)).to_be_checked()
+    page.get_by_label(label).uncheck()
+    page.get_by_role("button", name=save, exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/console/members/{member_id}$"))
+    with server.sessions() as session:
+        assert not session.get(Member, member_id).no_marketing  # type: ignore[union-attr]

@@ -345,7 +345,7 @@ def member_edit(
     member = get_active_member(session, actor, member_id)
     shown = presenters.present(session, member, privacy.reveal_pii(session, actor, member))
     definitions = active_definitions(session)
-    values: dict[str, Any] = {"gender": shown.gender.value}
+    values: dict[str, Any] = {"gender": shown.gender.value, "no_marketing": shown.no_marketing}
     for name in PII_FIELDS:
         values[name] = "" if shown.pii_masked else (getattr(shown, name) or "")
     for d in definitions:
@@ -366,8 +366,11 @@ def member_update(
     full = privacy.may_see_pii(actor, member)
     definitions = active_definitions(session)
     values = _profile_values(form) | read_attributes(form, definitions)
+    values["no_marketing"] = form.get("no_marketing") is not None
     attributes, problems = parse_attributes(values, definitions, t)
     changes = _changes(member, values, full)
+    if values["no_marketing"] != member.no_marketing:
+        changes["no_marketing"] = values["no_marketing"]
     current = {
         code: value
         for code, (_, value) in member_attributes.attributes_of(session, member.id).items()

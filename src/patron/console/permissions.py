@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from patron.campaigns import permissions as campaign_policy
 from patron.catalog import permissions as catalog_policy
 from patron.core.actor import STAFF_ROLES, Actor, Role
 from patron.core.permissions import Permission
@@ -78,6 +79,8 @@ class Permissions:
     view_segments: bool = _flag(segment_policy.VIEW)
     manage_segments: bool = _flag(segment_policy.MANAGE)
     export_segments: bool = _flag(segment_policy.EXPORT)
+    view_campaigns: bool = _flag(campaign_policy.VIEW)
+    manage_campaigns: bool = _flag(campaign_policy.MANAGE)
     tag_members: bool = _flag(tag_policy.TAG_MEMBERS)
     bulk_tags: bool = _flag(tag_policy.BULK)
     manage_tags: bool = _flag(tag_policy.MANAGE)

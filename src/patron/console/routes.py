@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from patron.console import (
     attribute_pages,
     auth_pages,
+    campaign_pages,
     catalog_pages,
     checkout_pages,
     count_card_pages,
@@ -116,6 +117,7 @@ def router() -> APIRouter:
         message_pages.router,
         webhook_pages.router,
         segment_pages.router,
+        campaign_pages.router,
         tag_pages.router,
     ):
         console.include_router(pages)

@@ -143,6 +143,11 @@ class Reason(StrEnum):
     url_not_allowed = "url_not_allowed"
     # Tags: a member's tag named by name or by id, and a rule tag's rows in a file.
     tag_or_tag_id = "tag_or_tag_id"
+    # campaigns
+    segment_or_rule = "segment_or_rule"
+    unknown_segment = "unknown_segment"
+    control_reason_missing = "control_reason_missing"
+    budget_below_cost = "budget_below_cost"
     rule_tag_is_computed = "rule_tag_is_computed"
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
-from patron.core import clock
+from patron.core import bulk, clock
 from patron.core.actor import Actor
 from patron.members.models import (
     ConsentChannel,
@@ -89,4 +91,31 @@ def granted(channel: str) -> Select[int]:
     """The members whose current consent on the channel is granted (segment rules)."""
     return select(MemberConsent.member_id).where(
         MemberConsent.channel == channel, MemberConsent.granted.is_(True)
+    )
+
+
+def granted_on(channels: Collection[str]) -> Select[int]:
+    """The members whose current consent on any of `channels` is granted."""
+    return select(MemberConsent.member_id).where(
+        MemberConsent.channel.in_(sorted(channels)), MemberConsent.granted.is_(True)
+    )
+
+
+def consented_among(
+    session: Session, member_ids: Sequence[int], channels: Collection[str]
+) -> set[int]:
+    """The members among `member_ids` whose current consent on any of `channels` is granted
+    (a campaign's batch: one query)."""
+    if not member_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(MemberConsent.member_id)
+            .where(
+                bulk.any_of(session, MemberConsent.member_id, list(member_ids)),
+                MemberConsent.channel.in_(sorted(channels)),
+                MemberConsent.granted.is_(True),
+            )
+            .distinct()
+        )
     )

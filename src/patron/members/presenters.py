@@ -91,6 +91,7 @@ def present(session: Session, member: Member, full: bool) -> MemberOut:
         merged_into_id=member.merged_into_id,
         pii_masked=not full,
         is_staff=member.is_staff,
+        no_marketing=member.no_marketing,
         identities=[
             IdentityOut(
                 id=i.id,

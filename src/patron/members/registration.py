@@ -72,6 +72,8 @@ def set_birthday(member: Member, birthday: date | None) -> None:
 
 
 MOBILE_UNIQUE = "uq_members_mobile_hash"
+# Yes/no fields of a member, audited with their values (no PII).
+FLAGS = ("is_staff", "no_marketing")
 
 
 def _set_mobile(session: Session, member: Member, mobile: str) -> None:
@@ -182,7 +184,7 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberUp
     if "is_staff" in changed:
         FLAG_STAFF.check(actor)
     member = get_active_member(session, actor, member_id, for_update=True)
-    staff_before = member.is_staff
+    flags_before = {flag: getattr(member, flag) for flag in FLAGS if flag in changed}
     if "mobile" in changed:
         if data.mobile is None:
             raise InvalidInput("mobile", "may not be removed", code=Reason.missing)
@@ -201,13 +203,14 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberUp
         member.email = data.email
     if data.attributes is not None:
         set_attributes(session, member, data.attributes, enforce_required=True)
-    if "is_staff" in changed:
-        if data.is_staff is None:
-            raise InvalidInput("is_staff", "may not be removed", code=Reason.missing)
-        member.is_staff = data.is_staff
+    for flag in flags_before:
+        value = getattr(data, flag)
+        if value is None:
+            raise InvalidInput(flag, "may not be removed", code=Reason.missing)
+        setattr(member, flag, value)
     session.flush()
-    # The audit names the fields that changed, never their PII values.
-    staff = {"is_staff": member.is_staff} if "is_staff" in changed else {}
+    # The audit names the fields that changed, never their PII values; flags with their values.
+    flags = {flag: getattr(member, flag) for flag in flags_before}
     audit.record(
         session,
         actor,
@@ -215,8 +218,8 @@ def update_member(session: Session, actor: Actor, member_id: int, data: MemberUp
         "member",
         member.id,
         store_id=member.store_id,
-        before={"is_staff": staff_before} if staff else None,
-        after={"fields": changed} | staff,
+        before=flags_before or None,
+        after={"fields": changed} | flags,
     )
     if changed:
         update = MemberUpdated(

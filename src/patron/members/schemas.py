@@ -122,6 +122,10 @@ class MemberUpdate(Input):
         description="the chain's own staff: no tier discount unless the tier program allows it "
         "(hq_admin only)",
     )
+    no_marketing: Annotated[bool | None, NOT_NULL] = Field(
+        default=None,
+        description="不接受营销: no campaign, journey or marketing message reaches the member",
+    )
 
     @field_validator("mobile")
     @classmethod
@@ -178,6 +182,7 @@ class MemberOut(MemberSummary):
     merged_into_id: int | None
     pii_masked: bool
     is_staff: bool
+    no_marketing: bool
     identities: list[IdentityOut]
     consents: list[ConsentOut]
     attributes: dict[str, Any]

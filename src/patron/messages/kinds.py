@@ -29,6 +29,7 @@ class Status(StrEnum):
 
 class Skip(StrEnum):
     no_consent = "no_consent"
+    no_marketing = "no_marketing"  # the member's own flag: no marketing at all
     frequency_cap = "frequency_cap"
     no_address = "no_address"
     member_inactive = "member_inactive"

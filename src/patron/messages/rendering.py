@@ -4,11 +4,11 @@ variable the caller did not give is an error (never an empty hole in a message).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from patron.messages.errors import TemplateRenderFailed
@@ -36,6 +36,37 @@ def render(source: str, variables: Mapping[str, Any]) -> str:
         return _compiled(source).render(dict(variables))[:MAX_BODY]
     except TemplateError as exc:  # UndefinedError, SecurityError, TemplateSyntaxError
         raise TemplateRenderFailed(f"{type(exc).__name__}: {exc.message or exc}") from exc
+
+
+@lru_cache(maxsize=64)
+def plain(source: str) -> Callable[[Mapping[str, Any]], str] | None:
+    """For a template of text and bare `{{ variable }}`s only (no filter, tag or expression),
+    a renderer giving what `render` gives, without Jinja's context set up per render (a
+    campaign renders one per member); None for any other template."""
+    try:
+        tree = environment().parse(source)
+    except TemplateError:
+        return None
+    pieces: list[str | tuple[str]] = []
+    for node in tree.body:
+        if not isinstance(node, nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                pieces.append(child.data)
+            elif isinstance(child, nodes.Name) and child.ctx == "load":
+                pieces.append((child.name,))
+            else:
+                return None
+
+    def render_plain(variables: Mapping[str, Any]) -> str:
+        try:
+            text = "".join(p if isinstance(p, str) else str(variables[p[0]]) for p in pieces)
+        except KeyError as exc:
+            raise TemplateRenderFailed(f"UndefinedError: {exc.args[0]!r} is undefined") from exc
+        return text[:MAX_BODY]
+
+    return render_plain
 
 
 def check(source: str) -> None:

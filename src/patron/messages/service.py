@@ -128,9 +128,14 @@ def decide(
     address: str | None,
     now: datetime,
     needs_consent: bool = True,
+    no_marketing: bool = False,
 ) -> Decision:
+    """Whether a message goes now, waits for the quiet hours' end or is skipped, and why.
+    `no_marketing`: the member's flag, which refuses every marketing message."""
     if channels.sending_config(session, channel) is None:
         return Decision(Status.skipped, Skip.channel_off)
+    if no_marketing and purpose is Purpose.marketing:
+        return Decision(Status.skipped, Skip.no_marketing)
     if not address:
         return Decision(Status.skipped, Skip.no_address)
     if needs_consent and (member_id is None or not consented(session, member_id, channel)):
@@ -191,7 +196,16 @@ def send(
         needs_consent = (
             purpose is Purpose.marketing if consent_required is None else consent_required
         )
-        decision = decide(session, member_id, channel, purpose, address, now, needs_consent)
+        decision = decide(
+            session,
+            member_id,
+            channel,
+            purpose,
+            address,
+            now,
+            needs_consent,
+            no_marketing=bool(contact and contact.no_marketing),
+        )
     subject = body = ""
     if decision.status is not Status.skipped:
         subject = rendering.render(template.subject, values) if template.subject else ""

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from patron.core import clock, db
 from patron.core.tasks import after_commit, huey
 
-__all__ = ["after_commit", "deliver_message"]
+__all__ = ["after_commit", "deliver_message", "deliver_messages"]
 
 # Where a delivery gets its transaction; tests point it at their connection.
 transaction: Callable[[], AbstractContextManager[Session]] = db.transaction
@@ -32,3 +32,11 @@ def deliver_message(message_id: int) -> None:
     outcome = service.call_provider(claimed)
     with transaction() as session:
         service.record(session, message_id, outcome, clock.now())
+
+
+@huey.task(retries=0)
+def deliver_messages(message_ids: list[int]) -> None:
+    """`deliver_message` for each of a batch's messages (a campaign's), one task for them all:
+    one enqueue per batch instead of one per member."""
+    for message_id in message_ids:
+        deliver_message.call_local(message_id)

@@ -1,0 +1,397 @@
+"""Launching a campaign: its audience frozen in one statement, then its treatment in batches.
+
+`start` records the rule the audience is drawn with and inserts every member of it into
+`campaign_members` with one INSERT … SELECT, the control group drawn in SQL by a seeded hash of
+the member's id (`control_draw`: the same on both databases, so a draw can be repeated and
+checked from the recorded seed; no member list ever passes through Python).
+
+`treat_batch` takes the next BATCH untreated members of the treated group in id order and does
+every action for them in ONE transaction with their `treated_at`: a crash loses the batch whole
+(nothing of it written) and the next run resumes with it, so no member is treated twice or
+missed. The campaign's row lock serialises runners. Budgets are kept per batch from the units
+already spent; whatever an action does not do is counted by reason in `campaign_outcomes`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Table,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import Session
+
+from patron.campaigns.models import (
+    Campaign,
+    CampaignMember,
+    CampaignOutcome,
+    CampaignStatus,
+)
+from patron.core import bulk, clock, db, tasks
+from patron.core.actor import SYSTEM, Actor, Role
+from patron.core.batches import committed
+from patron.core.db import insert_or_skip
+from patron.coupons import issuing
+from patron.coupons.errors import TemplateExpired, TemplateNotActive
+from patron.coupons.models import IssueSource
+from patron.members import contacts
+from patron.messages import bulk as messages
+from patron.messages.kinds import Channel, Status
+from patron.points import grants
+from patron.segments import service as segments
+
+MEMBERS = cast(Table, CampaignMember.__table__)
+OUTCOMES = cast(Table, CampaignOutcome.__table__)
+BATCH = 10_000  # as coupons.issuing batches
+MAX_SEED = 2**62
+# The draw's hash works modulo this prime (2^31 - 1): every product stays below 2^62, inside
+# a 64-bit integer on PostgreSQL and SQLite alike.
+PRIME = 2_147_483_647
+DONE = "done"
+REACHED = (Status.queued.value, Status.deferred.value)
+Sessions = Callable[[], Session]
+
+
+def control_draw(member_id: Any, seed: int, percent: int) -> ColumnElement[bool]:
+    """Whether the member falls in the control group of `percent`%: a hash of (seed, member id)
+    in integer arithmetic (two multiply-add and two squaring rounds modulo PRIME), its last four
+    digits below percent × 100. Deterministic for a seed; `draw` is the same in Python."""
+    low, high = seed % PRIME, (seed // PRIME) % PRIME
+    x = (sql_cast(member_id, BigInteger) % PRIME * 48271 + low) % PRIME
+    x = (x * x + 12345) % PRIME
+    x = (x * 69621 + high) % PRIME
+    x = (x * x + 1) % PRIME
+    return cast(ColumnElement[bool], x % 10000 < percent * 100)
+
+
+def draw(member_id: int, seed: int, percent: int) -> bool:
+    """`control_draw` for one member, in Python (a check of the recorded draw)."""
+    low, high = seed % PRIME, (seed // PRIME) % PRIME
+    x = (member_id % PRIME * 48271 + low) % PRIME
+    x = (x * x + 12345) % PRIME
+    x = (x * 69621 + high) % PRIME
+    x = (x * x + 1) % PRIME
+    return x % 10000 < percent * 100
+
+
+def as_int(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return case((condition, 1), else_=0)
+
+
+def start(session: Session, campaign: Campaign, now: datetime) -> None:
+    """Freeze the audience now and set the campaign running: the rule recorded, every member it
+    matches (chain-wide) inserted with their draw, the sizes counted. InvalidRule when the
+    segment's rule no longer parses (nothing written)."""
+    rule = campaign.rule
+    if rule is None and campaign.segment_id is not None:
+        rule = segments.get_segment(session, campaign.segment_id).rule
+    if rule is not None:  # None: its segment was deleted since, nobody to draw
+        audience = segments.member_ids(session, SYSTEM, rule, now).subquery()
+        member = audience.c[0]
+        drawn = control_draw(member, campaign.seed, campaign.control_percent)
+        session.execute(
+            insert(MEMBERS).from_select(
+                ["campaign_id", "member_id", "in_control"],
+                select(literal(campaign.id, Integer), member, drawn),
+            )
+        )
+    total, control = session.execute(
+        select(func.count(), func.coalesce(func.sum(as_int(MEMBERS.c.in_control)), 0)).where(
+            MEMBERS.c.campaign_id == campaign.id
+        )
+    ).one()
+    campaign.launched_rule = rule
+    campaign.audience_size, campaign.control_size = int(total), int(control)
+    campaign.status = CampaignStatus.running.value
+    campaign.launched_at = now
+    session.flush()
+
+
+def queue(session: Session, campaign_id: int) -> None:
+    """Treat the campaign on the task queue once this transaction has committed."""
+    from patron.campaigns import jobs
+
+    tasks.after_commit(session, lambda: jobs.treat(campaign_id))
+
+
+def run(campaign_id: int, sessions: Sessions | None = None, batches: int | None = None) -> int:
+    """Treat the campaign batch after batch, each committed on its own, until it is done (or
+    cancelled, or `batches` have run); how many batches were committed."""
+    make = sessions or db.session_factory()
+    done = 0
+    while batches is None or done < batches:
+        with committed(make) as session:
+            more = treat_batch(session, campaign_id)
+        if not more:
+            break
+        done += 1
+    return done
+
+
+@dataclass
+class _Tally:
+    """A batch's outcomes: (action index, outcome) -> [members, units]."""
+
+    counts: dict[tuple[int, str], list[int]] = field(default_factory=dict)
+
+    def add(self, index: int, outcome: str, members: int, units: int = 0) -> None:
+        if members:
+            found = self.counts.setdefault((index, outcome), [0, 0])
+            found[0] += members
+            found[1] += units
+
+
+def treat_batch(session: Session, campaign_id: int) -> bool:
+    """Treat the next batch of the campaign's untreated members in this transaction; False when
+    there is nothing to do (another runner holds the campaign, it is not running, or it has
+    just finished)."""
+    campaign = session.scalar(
+        select(Campaign)
+        .where(Campaign.id == campaign_id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    if campaign is None or campaign.status != CampaignStatus.running.value:
+        return False
+    now = clock.now()
+    member_ids = list(
+        session.scalars(
+            select(MEMBERS.c.member_id)
+            .where(
+                MEMBERS.c.campaign_id == campaign_id,
+                MEMBERS.c.in_control.is_(False),
+                MEMBERS.c.treated_at.is_(None),
+            )
+            .order_by(MEMBERS.c.member_id)
+            .limit(BATCH)
+        )
+    )
+    if not member_ids:
+        campaign.status = CampaignStatus.done.value
+        campaign.finished_at = now
+        session.flush()
+        return False
+    tally = _Tally()
+    skipped = _Treatment(session, campaign, tally).treat(member_ids)
+    _mark_treated(session, campaign_id, member_ids, skipped, now)
+    _record(session, campaign_id, tally)
+    return True
+
+
+def _mark_treated(
+    session: Session,
+    campaign_id: int,
+    member_ids: list[int],
+    skipped: dict[int, str],
+    now: datetime,
+) -> None:
+    """The batch's members treated now (those skipped whole, with why): the batch's end."""
+    ours = MEMBERS.c.campaign_id == campaign_id
+    session.execute(
+        update(MEMBERS)
+        .where(ours, bulk.any_of(session, CampaignMember.member_id, member_ids))
+        .values(treated_at=now)
+    )
+    for reason in set(skipped.values()):
+        whose = [m for m, why in skipped.items() if why == reason]
+        session.execute(
+            update(MEMBERS)
+            .where(ours, bulk.any_of(session, CampaignMember.member_id, whose))
+            .values(skip_reason=reason)
+        )
+
+
+def _record(session: Session, campaign_id: int, tally: _Tally) -> None:
+    if not tally.counts:
+        return
+    rows = [
+        {
+            "campaign_id": campaign_id,
+            "action_index": index,
+            "outcome": outcome,
+            "members": members,
+            "units": units,
+        }
+        for (index, outcome), (members, units) in sorted(tally.counts.items())
+    ]
+    statement = insert_or_skip(session, OUTCOMES)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["campaign_id", "action_index", "outcome"],
+            set_={
+                "members": OUTCOMES.c.members + statement.excluded.members,
+                "units": OUTCOMES.c.units + statement.excluded.units,
+            },
+        ),
+        rows,
+    )
+
+
+def spent(session: Session, campaign: Campaign) -> Counter[str]:
+    """The units each budget has paid so far (coupons issued, points granted, messages
+    written to go)."""
+    kinds = {"issue_coupon": "coupons", "grant_points": "points", "send_message": "messages"}
+    used: Counter[str] = Counter()
+    rows = session.execute(
+        select(OUTCOMES.c.action_index, OUTCOMES.c.units).where(
+            OUTCOMES.c.campaign_id == campaign.id, OUTCOMES.c.outcome == DONE
+        )
+    )
+    for index, units in rows:
+        used[kinds[campaign.actions[index]["type"]]] += int(units)
+    return used
+
+
+class _Treatment:
+    """One batch's actions, in the campaign's order, for the members not skipped whole."""
+
+    def __init__(self, session: Session, campaign: Campaign, tally: _Tally) -> None:
+        self.session, self.campaign, self.tally = session, campaign, tally
+        self.actor = Actor(
+            kind="system",
+            id=None,
+            name=f"campaign:{campaign.id}",
+            role=Role.hq_admin,
+            store_ids=None,
+        )
+        self.source_ref = f"campaign:{campaign.id}"
+        self.spent = spent(session, campaign)
+        self.budgets = {
+            "coupons": campaign.budget_coupons,
+            "points": campaign.budget_points,
+            "messages": campaign.budget_messages,
+        }
+
+    def treat(self, member_ids: list[int]) -> dict[int, str]:
+        """Every action for the batch; the members skipped whole (gone, or refusing marketing)
+        with why."""
+        states = contacts.contacts_of(self.session, member_ids, ())
+        skipped = {
+            m: "member_inactive" if m not in states else "no_marketing"
+            for m in member_ids
+            if m not in states or states[m].no_marketing
+        }
+        eligible = [m for m in member_ids if m not in skipped]
+        for index, action in enumerate(self.campaign.actions):
+            for reason, count in Counter(skipped.values()).items():
+                self.tally.add(index, reason, count)
+            self._act(index, action, eligible)
+        return skipped
+
+    def _act(self, index: int, action: dict[str, Any], members: list[int]) -> None:
+        kind = action["type"]
+        if kind == "issue_coupon":
+            self._within_budget(index, "coupons", 1, members, self._coupons(action))
+        elif kind == "grant_points":
+            points = int(action["points"])
+            self._within_budget(index, "points", points, members, self._points(action))
+        else:
+            self._within_budget(index, "messages", 1, members, self._messages(action))
+
+    def _within_budget(
+        self,
+        index: int,
+        budget: str,
+        unit: int,
+        members: list[int],
+        act: Callable[[list[int]], dict[int, str]],
+    ) -> None:
+        """`act` on the members (each answering `done` or why not), in slices the budget left
+        can pay if all of them were done; once it is spent, the rest are skipped as `budget`."""
+        limit = self.budgets[budget]
+        start = 0
+        while start < len(members):
+            left = None if limit is None else (limit - self.spent[budget]) // unit
+            if left is not None and left <= 0:
+                self.tally.add(index, "budget", len(members) - start)
+                return
+            end = len(members) if left is None else min(len(members), start + left)
+            answered = act(members[start:end])
+            counted = Counter(answered.values())
+            for outcome, count in counted.items():
+                self.tally.add(index, outcome, count, count * unit if outcome == DONE else 0)
+            self.spent[budget] += counted[DONE] * unit
+            start = end
+
+    def _coupons(self, action: dict[str, Any]) -> Callable[[list[int]], dict[int, str]]:
+        def issue(members: list[int]) -> dict[int, str]:
+            try:
+                result = issuing.issue_coupons(
+                    self.session,
+                    self.actor,
+                    int(action["template_id"]),
+                    members,
+                    source=IssueSource.campaign,
+                    source_ref=self.source_ref,
+                )
+            except (TemplateNotActive, TemplateExpired) as exc:
+                return dict.fromkeys(members, exc.code)
+            answered = dict.fromkeys(members, DONE)
+            answered.update({r.member_id: r.code.value for r in result.refused})
+            return answered
+
+        return issue
+
+    def _points(self, action: dict[str, Any]) -> Callable[[list[int]], dict[int, str]]:
+        def grant(members: list[int]) -> dict[int, str]:
+            refused = grants.grant_points_many(
+                self.session,
+                self.actor,
+                members,
+                int(action["points"]),
+                reason=str(action["reason"]),
+                source_ref=self.source_ref,
+            )
+            return {m: refused[m].value if m in refused else DONE for m in members}
+
+        return grant
+
+    def _messages(self, action: dict[str, Any]) -> Callable[[list[int]], dict[int, str]]:
+        def send(members: list[int]) -> dict[int, str]:
+            answered = messages.send_many(
+                self.session,
+                channel=Channel(action["channel"]),
+                template_code=str(action["template"]),
+                member_ids=members,
+                source=self.source_ref,
+            )
+            return {m: DONE if o in REACHED else o for m, o in answered.items()}
+
+        return send
+
+
+def due(session: Session, now: datetime) -> Sequence[Campaign]:
+    """Scheduled campaigns whose time has come."""
+    return session.scalars(
+        select(Campaign)
+        .where(
+            Campaign.status == CampaignStatus.scheduled.value,
+            or_(Campaign.schedule_at.is_(None), Campaign.schedule_at <= now),
+        )
+        .order_by(Campaign.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+
+
+def running_ids(session: Session) -> list[int]:
+    return list(
+        session.scalars(
+            select(Campaign.id)
+            .where(Campaign.status == CampaignStatus.running.value)
+            .order_by(Campaign.id)
+        )
+    )
