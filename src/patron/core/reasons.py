@@ -144,6 +144,13 @@ class Reason(StrEnum):
     # Tags: a member's tag named by name or by id, and a rule tag's rows in a file.
     tag_or_tag_id = "tag_or_tag_id"
     rule_tag_is_computed = "rule_tag_is_computed"
+    # Journeys: a definition's steps, and what they name.
+    step_key_taken = "step_key_taken"
+    unknown_step = "unknown_step"
+    loop_without_wait = "loop_without_wait"
+    unknown_tag = "unknown_tag"
+    invalid_rule = "invalid_rule"
+    entry_days_needed = "entry_days_needed"
 
 
 # Pydantic's own error types, as the codes above.

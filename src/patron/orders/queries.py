@@ -4,6 +4,7 @@ an order counts unless fully refunded, for what is left of it after refunds."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CompoundSelect, Select, select
 
@@ -42,6 +43,24 @@ def counted_lines(now: datetime) -> Select[int | None, int | None, int]:
         OrderLine.occurred_at < now,
         OrderLine.category_id.is_not(None),
         OrderLine.paid > OrderLine.refunded_amount,
+    )
+
+
+def no_other_order(member_id: Any, order_id: Any) -> Any:
+    """SQL truth: the member has no order but `order_id` (it is their first purchase)."""
+    return ~select(Order.id).where(Order.member_id == member_id, Order.id != order_id).exists()
+
+
+def no_order_since(member_id: Any, since: Any) -> Any:
+    """SQL truth: the member has no counted order at or after `since` (columns or values)."""
+    return (
+        ~select(Order.id)
+        .where(
+            Order.member_id == member_id,
+            Order.occurred_at >= since,
+            Order.status != OrderStatus.refunded.value,
+        )
+        .exists()
     )
 
 
