@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, select
+from sqlalchemy import CompoundSelect, Select, String, func, literal_column, select
+from sqlalchemy.sql import ColumnElement
 
 from patron.orders.models import Order, OrderLine, OrderStatus, Refund
 
@@ -83,3 +84,33 @@ def members_changed_since(order_id: int, refund_id: int) -> CompoundSelect[int |
             .where(Refund.id > refund_id, Order.member_id.is_not(None))
         )
     )
+
+
+def purchases_in_windows(
+    windows: Select[Any, Any], days: int, dialect: str
+) -> Select[Any, Any, int]:
+    """What each window's member bought in it, net of refunds: `windows` selects (member_id,
+    start) pairs; one row (member_id, start, net) per window with a counted order left paid
+    (net > 0) at or after `start` and before `days` days after it. Set-based: one query
+    whatever the number of windows, read through `ix_orders_member_occurred`."""
+    given = windows.subquery("windows")
+    member_id, start = given.c
+    net = Order.total - Order.refunded_amount
+    return (
+        select(member_id, start, func.sum(net).label("net"))
+        .join_from(given, Order, Order.member_id == member_id)
+        .where(
+            Order.occurred_at >= start,
+            Order.occurred_at < _days_after(start, days, dialect),
+            Order.status != OrderStatus.refunded.value,
+            net > 0,
+        )
+        .group_by(member_id, start)
+    )
+
+
+def _days_after(start: Any, days: int, dialect: str) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        return start + literal_column(f"interval '{int(days)} days'")
+    # SQLite keeps times as text, 'YYYY-MM-DD HH:MM:SS.ffffff': the date moved, the fraction kept.
+    return func.datetime(start, f"+{int(days)} days", type_=String) + func.substr(start, 20)
