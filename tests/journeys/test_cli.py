@@ -33,7 +33,8 @@ def test_the_demo_journeys_run(monkeypatch: pytest.MonkeyPatch) -> None:
         member = MemberCreate.model_validate({"mobile": "13900000123", "name": "新会员"})
         registration.register_member(session, SYSTEM, member)
     listed = invoke("journeys", "list")
-    assert "新客礼" in listed and "沉睡唤醒" in listed
+    assert "新客礼" in listed
+    assert "沉睡唤醒" in listed
     assert "1 entries advanced" in invoke("journeys", "advance")
     assert "0 entries advanced" in invoke("journeys", "advance", "--dated")
     assert "1 entries advanced" in invoke("journeys", "advance", "--now", "2030-01-01T09:00")
