@@ -18,6 +18,7 @@ from patron.core.events import OutboxEvent
 from patron.coupons.models import Coupon
 from patron.journeys import runner, service, triggers
 from patron.journeys.schemas import JourneyPatch
+from patron.members import merge, privacy
 from patron.members.events import MEMBER_REGISTERED, MemberRegistered
 from patron.points.models import EntryKind, PointsEntry
 from patron.schedule import runner as schedule_runner
@@ -303,3 +304,12 @@ def test_a_member_who_wants_no_marketing_gets_no_action(session: Session) -> Non
     assert trail(session, first) == [("p", "skipped:no_marketing")]
     assert trail(session, second) == [("p", "done")]
     assert (_points(session, quiet.id), _points(session, other.id)) == (0, 10)
+
+
+def test_a_member_merged_away_or_erased_leaves(session: Session) -> None:
+    steps = [{"key": "w", "type": "wait", "days": 1}, {"key": "x", "type": "exit"}]
+    journey = make_journey(session, REGISTERED, steps)
+    source, target, erased = make_member(session), make_member(session), make_member(session)
+    merge.merge_members(session, SYSTEM, source.id, target.id)
+    privacy.erase_member(session, SYSTEM, erased.id, "asked")
+    assert [e.status for e in entries(session, journey)] == ["exited", "active", "exited"]

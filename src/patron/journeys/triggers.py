@@ -34,7 +34,14 @@ from patron.journeys import definitions
 from patron.journeys.models import EntryStatus, Journey, JourneyEntry, JourneyStatus, JourneyVersion
 from patron.journeys.schemas import DATED_TRIGGERS
 from patron.members import queries as members
-from patron.members.events import MEMBER_REGISTERED, MemberRegistered
+from patron.members.events import (
+    MEMBER_ERASED,
+    MEMBER_MERGED,
+    MEMBER_REGISTERED,
+    MemberErased,
+    MemberMerged,
+    MemberRegistered,
+)
 from patron.orders import queries as orders
 from patron.orders.events import ORDER_COMPLETED, OrderCompleted
 from patron.points import queries as points
@@ -263,6 +270,30 @@ def _tier_changed(session: Session, event: Event[TierChanged]) -> None:
         if plan.trigger.get("to_tier") not in (None, change.to_code):
             continue
         enter_one(session, plan, change.member_id, ref, now)
+
+
+@MEMBER_MERGED.subscribers.register("journeys.merged")
+def _merged(session: Session, event: Event[MemberMerged]) -> None:
+    _leave(session, event.payload.source_id)
+
+
+@MEMBER_ERASED.subscribers.register("journeys.erased")
+def _erased(session: Session, event: Event[MemberErased]) -> None:
+    _leave(session, event.payload.member_id)
+
+
+def _leave(session: Session, member_id: int) -> None:
+    """A member merged away or erased leaves the journeys they are in (`exited`); the survivor
+    of a merge walks their own."""
+    session.execute(
+        update(JourneyEntry)
+        .where(
+            JourneyEntry.member_id == member_id,
+            JourneyEntry.status == EntryStatus.active.value,
+        )
+        .values(status=EntryStatus.exited.value, ended_at=clock.now(), step_key=None, wake_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # The daily job -----------------------------------------------------------------------------
