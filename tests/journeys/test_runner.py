@@ -20,6 +20,7 @@ from patron.journeys import runner, service, triggers
 from patron.journeys.schemas import JourneyPatch
 from patron.members import merge, privacy
 from patron.members.events import MEMBER_REGISTERED, MemberRegistered
+from patron.members.models import Member
 from patron.points.models import EntryKind, PointsEntry
 from patron.schedule import runner as schedule_runner
 from patron.schedule.errors import JobFailed
@@ -313,3 +314,24 @@ def test_a_member_merged_away_or_erased_leaves(session: Session) -> None:
     merge.merge_members(session, SYSTEM, source.id, target.id)
     privacy.erase_member(session, SYSTEM, erased.id, "asked")
     assert [e.status for e in entries(session, journey)] == ["exited", "active", "exited"]
+
+
+def test_the_report_compares_treated_and_control(session: Session) -> None:
+    from patron.journeys import report
+
+    steps = [{"key": "x", "type": "exit"}]
+    journey = make_journey(session, REGISTERED, steps, control_percent=50)
+    store = make_store(session)
+    for _ in range(30):
+        make_member(session, store)
+    clock.set_now(NOW + timedelta(days=1))
+    treated = [e for e in entries(session, journey) if not e.in_control]
+    for entry in treated:  # every treated member buys, no control member does
+        member = session.get_one(Member, entry.member_id)
+        make_order(session, store, member, occurred_at=clock.now().isoformat())
+    found = report.report(session, journey.id)
+    assert found.treated.members == found.treated.converters == len(treated)
+    assert (found.control.members, found.control.converters) == (30 - len(treated), 0)
+    assert found.uplift is not None
+    assert found.uplift["conversion"]["absolute"] == pytest.approx(1.0)
+    assert found.uplift["incremental_revenue"] == 12000 * len(treated)
