@@ -180,7 +180,10 @@ def enter_many(
     """Enter members in bulk (each (member_id, trigger_ref) once; a member named twice enters
     once), as the entry limit allows; how many entered."""
     entered = 0
-    chosen = list(dict(reversed(list(candidates))).items())  # first ref per member
+    first: dict[int, str] = {}
+    for member_id, ref in candidates:
+        first.setdefault(member_id, ref)
+    chosen = list(first.items())
     for start in range(0, len(chosen), CHUNK):
         chunk = chosen[start : start + CHUNK]
         ids = [member_id for member_id, _ in chunk]
