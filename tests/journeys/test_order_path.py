@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.actor import SYSTEM
 from patron.journeys import service
+from tests.factories import make_member
 from tests.journeys.helpers import entries, make_journey
 from tests.orders.test_statement_budget import Statements, five_lines, post, statements, till
 
@@ -47,3 +48,19 @@ def test_an_order_pays_for_running_order_journeys_only(
     )
     assert _count(client, till, statements, "G") == baseline + 1  # the goal's update
     assert entries(session, registered) == []
+
+
+def test_a_registration_pays_for_running_registration_journeys_only(
+    session: Session, statements: Statements
+) -> None:
+    def counted() -> int:
+        make_member(session)  # warm: the running journeys read once
+        statements.seen.clear()
+        make_member(session)
+        return len(statements.seen)
+
+    baseline = counted()
+    make_journey(session, {"event": "order.completed"}, EXIT, name="下单")
+    assert counted() == baseline
+    make_journey(session, {"event": "member.registered"}, EXIT, name="注册")
+    assert counted() == baseline + 1
