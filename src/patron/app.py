@@ -35,6 +35,7 @@ from patron.coupons.api import router as coupons_router
 from patron.deps import API_PREFIX, RetryLostRaces
 from patron.imports.api import router as imports_router
 from patron.imports.runner import ImportQueue
+from patron.journeys.api import router as journeys_router
 from patron.members.api import router as members_router
 from patron.messages.api import router as messages_router
 from patron.middleware import RequestContextMiddleware, TextInputMiddleware
@@ -103,6 +104,7 @@ DOMAIN_ROUTERS = (
     campaigns_router,
     campaign_reports_router,
     profiles_router,
+    journeys_router,
 )
 
 

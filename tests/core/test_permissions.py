@@ -29,6 +29,7 @@ from patron.count_cards import permissions as count_cards
 from patron.coupons import permissions as coupons
 from patron.deps import Guard, current_actor
 from patron.imports import permissions as imports
+from patron.journeys import permissions as journeys
 from patron.members import permissions as members
 from patron.messages import permissions as messages
 from patron.orders import permissions as orders
@@ -222,6 +223,16 @@ GUARDS: dict[str, Permission | None] = {
     "GET /members/{member_id}/tags": None,
     "POST /members/{member_id}/tags": tags.TAG_MEMBERS,
     "DELETE /members/{member_id}/tags/{tag_id}": tags.TAG_MEMBERS,
+    "POST /journeys": journeys.MANAGE,
+    "GET /journeys": journeys.VIEW,
+    "GET /journeys/{journey_id}": journeys.VIEW,
+    "PATCH /journeys/{journey_id}": journeys.MANAGE,
+    "POST /journeys/{journey_id}/activate": journeys.MANAGE,
+    "POST /journeys/{journey_id}/pause": journeys.MANAGE,
+    "POST /journeys/{journey_id}/archive": journeys.MANAGE,
+    "GET /journeys/{journey_id}/entries": journeys.VIEW,
+    "GET /journeys/{journey_id}/flow": journeys.VIEW,
+    "GET /journeys/{journey_id}/report": journeys.VIEW,
 }
 
 

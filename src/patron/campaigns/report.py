@@ -3,8 +3,9 @@
 
 Converters are members with a purchase left paid after refunds in [launch, launch + attribution
 days); revenue is those purchases' net. The treated group is every member not held out, skipped
-or not (intention to treat): skips dilute the uplift instead of flattering it. Coupon redemptions are this campaign's coupons redeemed
-(control members get none); cost is what the actions did (campaign_outcomes, `done` rows)."""
+or not (intention to treat): skips dilute the uplift instead of flattering it. Coupon
+redemptions are this campaign's coupons redeemed (control members get none); cost is what
+the actions did (campaign_outcomes, `done` rows)."""
 
 from __future__ import annotations
 

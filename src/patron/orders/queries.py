@@ -47,6 +47,24 @@ def counted_lines(now: datetime) -> Select[int | None, int | None, int]:
     )
 
 
+def no_other_order(member_id: Any, order_id: Any) -> Any:
+    """SQL truth: the member has no order but `order_id` (it is their first purchase)."""
+    return ~select(Order.id).where(Order.member_id == member_id, Order.id != order_id).exists()
+
+
+def no_order_since(member_id: Any, since: Any) -> Any:
+    """SQL truth: the member has no counted order at or after `since` (columns or values)."""
+    return (
+        ~select(Order.id)
+        .where(
+            Order.member_id == member_id,
+            Order.occurred_at >= since,
+            Order.status != OrderStatus.refunded.value,
+        )
+        .exists()
+    )
+
+
 def last_ids() -> Select[int | None, int | None]:
     """The highest order id and refund id: how far a watermark has read."""
     return select(
