@@ -1,0 +1,172 @@
+"""The console's journey screens over HTTP: the editor's step rows added, moved and removed
+without script, refusals shown beside the row and field they concern, a journey created,
+activated and walked, its flow drawn with each step's counts, and the list's figures; and the
+flow's layout on its own (rows by distance from the trigger, a branch's two arrows, a loop)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from patron.console import journey_flow
+from patron.core import clock
+from patron.core.actor import SYSTEM, Role
+from patron.journeys import runner
+from patron.members import registration
+from patron.members.schemas import MemberCreate
+from tests.factories import make_coupon_template, make_store
+
+
+def _form(csrf: str, **extra: str) -> dict[str, str]:
+    return {
+        "csrf": csrf,
+        "name": "新客礼",
+        "description": "",
+        "trigger_event": "member.registered",
+        "entry_limit": "once",
+        "control_percent": "0",
+        "goal_type": "purchase",
+        "goal_days": "14",
+    } | extra
+
+
+def _boxes(html: str) -> dict[str, str]:
+    """Each flow box's key and its counts line."""
+    return dict(
+        re.findall(
+            r'<g class="flow-box[^"]*" data-step="([^"]+)".*?data-testid="flow-counts">([^<]*)<',
+            html,
+            re.S,
+        )
+    )
+
+
+def test_edit_steps_create_activate_and_count(
+    signed_in: Callable[..., TestClient], session: Session
+) -> None:
+    store = make_store(session)
+    template = make_coupon_template(session, name="新客满100减20")
+    marketing = signed_in(Role.hq_marketing)
+    csrf = marketing.headers["x-csrf"]
+
+    assert "还没有旅程" in marketing.get("/console/journeys").text
+    added = marketing.post("/console/journeys/new", data=_form(csrf, op="add:wait"))
+    assert added.status_code == 200
+    assert 'name="steps-0-kind" value="wait"' in added.text
+    assert 'name="steps-0-key" value="s1"' in added.text
+    rows = _form(
+        csrf,
+        op="add:issue_coupon",
+        **{"steps-0-kind": "wait", "steps-0-key": "s1", "steps-0-days": "1"},
+    )
+    two = marketing.post("/console/journeys/new", data=rows)
+    assert 'name="steps-1-kind" value="issue_coupon"' in two.text
+    moved = marketing.post(
+        "/console/journeys/new",
+        data=rows | {"op": "up:1", "steps-1-kind": "issue_coupon", "steps-1-key": "s2"},
+    )
+    assert moved.text.index('value="s2"') < moved.text.index('value="s1"')
+    removed = marketing.post(
+        "/console/journeys/new",
+        data=rows | {"op": "remove:0", "steps-1-kind": "issue_coupon", "steps-1-key": "s2"},
+    )
+    assert 'name="steps-0-key" value="s2"' in removed.text
+    assert 'name="steps-1-kind"' not in removed.text
+
+    # Refusals beside their row: a coupon not chosen, a wait of nothing.
+    refused = marketing.post(
+        "/console/journeys/new",
+        data=_form(
+            csrf,
+            op="save",
+            **{
+                "steps-0-kind": "wait",
+                "steps-0-key": "s1",
+                "steps-1-kind": "issue_coupon",
+                "steps-1-key": "s2",
+                "steps-1-template_id": "",
+            },
+        ),
+    )
+    assert refused.status_code == 422
+    assert refused.text.count('class="field-error"') >= 2
+    assert "journey-step journey-step-wait has-error" in refused.text
+
+    created = marketing.post(
+        "/console/journeys/new",
+        data=_form(
+            csrf,
+            op="save",
+            **{
+                "steps-0-kind": "issue_coupon",
+                "steps-0-key": "s1",
+                "steps-0-template_id": str(template.id),
+                "steps-1-kind": "exit",
+                "steps-1-key": "s2",
+            },
+        ),
+        follow_redirects=False,
+    )
+    assert created.status_code == 303, created.text
+    url = created.headers["location"]
+    draft = marketing.get(url)
+    assert "旅程“新客礼”已创建" in draft.text
+    assert _boxes(draft.text) == {"_start": "已进入 0", "s1": "尚未执行", "s2": "尚未执行"}
+    assert "新客满100减20" in draft.text
+
+    activated = marketing.post(f"{url}/activate", data={"csrf": csrf}, follow_redirects=False)
+    assert activated.status_code == 303
+    data = MemberCreate(mobile="13912345601", name="新会员", store_id=store.id)
+    registration.register_member(session, SYSTEM, data)
+    runner.advance(session, clock.now())
+    walked = marketing.get(url).text
+    assert "运行中" in walked
+    assert _boxes(walked) == {"_start": "已进入 1", "s1": "完成 1", "s2": "完成 1"}
+    listed = marketing.get("/console/journeys").text
+    assert re.search(r'data-testid="journey-entries">1<', listed)
+
+    english = signed_in(Role.hq_marketing, lang="en").get(url).text
+    assert "Issue coupon" in english
+    assert "1 entered" in english
+
+
+def test_store_staff_read_and_cashiers_are_refused(
+    signed_in: Callable[..., TestClient], session: Session
+) -> None:
+    store = make_store(session)
+    manager = signed_in(Role.store_manager, [store])
+    assert manager.get("/console/journeys").status_code == 200
+    assert manager.get("/console/journeys/new").status_code == 403
+    assert signed_in(Role.cashier, [store]).get("/console/journeys").status_code == 403
+
+
+def _describe(step: Any) -> tuple[str, str]:
+    return step["type"], step.get("rule", "")
+
+
+def test_the_flow_puts_each_step_below_the_steps_that_lead_to_it() -> None:
+    steps = [
+        {"key": "w", "type": "wait", "days": 1},
+        {"key": "b", "type": "branch", "rule": "points > 100", "yes": "big", "no": "small"},
+        {"key": "big", "type": "action", "action": "grant_points", "next": "end"},
+        {"key": "small", "type": "action", "action": "tag_add"},
+        {"key": "end", "type": "exit"},
+        {"key": "again", "type": "wait", "days": 7, "next": "w"},
+    ]
+    flow = journey_flow.layout(
+        steps, ("trigger", "registered", "1"), _describe, {}, {"yes": "Y", "no": "N"}
+    )
+    rows = {box.key: box.y for box in flow.boxes}
+    assert rows["_start"] < rows["w"] < rows["b"] < rows["big"] == rows["small"] < rows["end"]
+    boxes = {box.key: box for box in flow.boxes}
+    assert boxes["big"].x < boxes["small"].x
+    assert [a.label for a in flow.arrows if a.label] == ["Y", "N"]
+    # Nothing leads to "again": it still shows; its arrow back up to "w" runs in the loop lane.
+    assert "again" in boxes
+    assert [a.loop for a in flow.arrows].count(True) == 1
+    assert flow.width >= max(box.x for box in flow.boxes) + journey_flow.BOX_WIDTH
+    assert flow.height >= max(box.y for box in flow.boxes) + journey_flow.BOX_HEIGHT
