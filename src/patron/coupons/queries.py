@@ -12,7 +12,7 @@ from patron.coupons.models import Coupon, CouponStatus
 
 def expiring_between(
     start: datetime, end: datetime, template_id: int | None = None
-) -> Select[tuple[int, int]]:
+) -> Select[int, int]:
     """(member_id, coupon_id) of available coupons whose validity ends in [start, end)."""
     query = select(Coupon.member_id, Coupon.id).where(
         Coupon.status == CouponStatus.available.value,
@@ -24,7 +24,7 @@ def expiring_between(
 
 def issued_between(
     start: datetime, end: datetime, template_id: int | None = None
-) -> Select[tuple[int, int, datetime]]:
+) -> Select[int, int, datetime]:
     """(member_id, coupon_id, issued_at) of coupons issued in [start, end), whatever became of
     them since."""
     query = select(Coupon.member_id, Coupon.id.label("coupon_id"), Coupon.issued_at).where(

@@ -4,6 +4,7 @@ uplift with confidence intervals (`patron.campaigns.uplift`, the campaigns' own 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -26,7 +27,7 @@ def report(session: Session, journey_id: int, days: int | None = None) -> Report
         JourneyEntry.member_id, JourneyEntry.in_control, JourneyEntry.entered_at
     ).where(JourneyEntry.journey_id == journey.id)
     treated, control = uplift.group_facts(session, entries, days)
-    converted = dict(
+    converted = _pairs(
         session.execute(
             select(JourneyEntry.in_control, func.count())
             .where(
@@ -34,7 +35,7 @@ def report(session: Session, journey_id: int, days: int | None = None) -> Report
                 JourneyEntry.status == EntryStatus.converted.value,
             )
             .group_by(JourneyEntry.in_control)
-        ).tuples()
+        )
     )
     measured = uplift.compare(treated, control) if treated.members else None
     return ReportOut(
@@ -63,3 +64,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
     return value
+
+
+def _pairs(rows: Iterable[Any]) -> dict[Any, Any]:
+    return {key: value for key, value in rows}

@@ -174,7 +174,7 @@ def _holds(walk: _Walk, rule: str) -> bool:
     return walk.session.scalar(members.where(Member.id == walk.entry.member_id)) is not None
 
 
-def _act(walk: _Walk, step: dict[str, Any]) -> str:
+def _act(walk: _Walk, step: definitions.StepDict) -> str:
     """Take the action for the member (not for the control group); its outcome. An action the
     member cannot take (a coupon out of stock, a tag gone) is recorded and the walk goes on."""
     if walk.entry.in_control:
@@ -186,11 +186,11 @@ def _act(walk: _Walk, step: dict[str, Any]) -> str:
         return f"failed:{exc.code}"
 
 
-def _ref(walk: _Walk, step: dict[str, Any]) -> str:
+def _ref(walk: _Walk, step: definitions.StepDict) -> str:
     return f"journey:{walk.entry.id}:{step['key']}"
 
 
-def _issue_coupon(walk: _Walk, step: dict[str, Any]) -> str:
+def _issue_coupon(walk: _Walk, step: definitions.StepDict) -> str:
     result = issue_coupons(
         walk.session,
         JOURNEYS,
@@ -202,7 +202,7 @@ def _issue_coupon(walk: _Walk, step: dict[str, Any]) -> str:
     return f"skipped:{result.refused[0].code}" if result.refused else "done"
 
 
-def _grant_points(walk: _Walk, step: dict[str, Any]) -> str:
+def _grant_points(walk: _Walk, step: definitions.StepDict) -> str:
     grants.grant_points(
         walk.session,
         JOURNEYS,
@@ -215,7 +215,7 @@ def _grant_points(walk: _Walk, step: dict[str, Any]) -> str:
     return "done"
 
 
-def _send_message(walk: _Walk, step: dict[str, Any]) -> str:
+def _send_message(walk: _Walk, step: definitions.StepDict) -> str:
     message = messages.send(
         walk.session,
         channel=Channel(step["channel"]),
@@ -227,7 +227,7 @@ def _send_message(walk: _Walk, step: dict[str, Any]) -> str:
     return f"skipped:{message.reason}" if message.reason else message.status
 
 
-def _tag(walk: _Walk, step: dict[str, Any]) -> str:
+def _tag(walk: _Walk, step: definitions.StepDict) -> str:
     tag = tags.find_tag(walk.session, step["tag"])
     if tag is None:
         return "skipped:unknown_tag"
@@ -238,7 +238,7 @@ def _tag(walk: _Walk, step: dict[str, Any]) -> str:
     return "done"
 
 
-def _webhook(walk: _Walk, step: dict[str, Any]) -> str:
+def _webhook(walk: _Walk, step: definitions.StepDict) -> str:
     entry = walk.entry
     action = JourneyAction(
         entry.journey_id,
@@ -252,7 +252,7 @@ def _webhook(walk: _Walk, step: dict[str, Any]) -> str:
     return "done"
 
 
-ACTIONS: dict[str, Callable[[_Walk, dict[str, Any]], str]] = {
+ACTIONS: dict[str, Callable[[_Walk, definitions.StepDict], str]] = {
     "issue_coupon": _issue_coupon,
     "grant_points": _grant_points,
     "send_message": _send_message,

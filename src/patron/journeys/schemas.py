@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
 from patron.core.inputs import NOT_NULL, Input
 from patron.core.text import Label, LabelOrNone, MultiLine, SingleLine
@@ -71,17 +71,27 @@ class NoPurchaseAfterCoupon(Input):
     template_id: int | None = Field(default=None, ge=1)
 
 
+def _by(name: str) -> Any:
+    """A discriminator reading `name` from a body (or a model): the input models' own
+    validators keep pydantic from inferring one from the Literal fields."""
+
+    def read(value: Any) -> Any:
+        return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+
+    return Discriminator(read)
+
+
 Trigger = Annotated[
-    Registered
-    | FirstPurchase
-    | OrderCompleted
-    | TierChanged
-    | Birthday
-    | Dormant
-    | PointsExpiring
-    | CouponExpiring
-    | NoPurchaseAfterCoupon,
-    Field(discriminator="event"),
+    Annotated[Registered, Tag("member.registered")]
+    | Annotated[FirstPurchase, Tag("first_purchase")]
+    | Annotated[OrderCompleted, Tag("order.completed")]
+    | Annotated[TierChanged, Tag("member.tier_changed")]
+    | Annotated[Birthday, Tag("birthday")]
+    | Annotated[Dormant, Tag("dormant")]
+    | Annotated[PointsExpiring, Tag("points_expiring")]
+    | Annotated[CouponExpiring, Tag("coupon_expiring")]
+    | Annotated[NoPurchaseAfterCoupon, Tag("no_purchase_after_coupon")],
+    _by("event"),
 ]
 # Triggers the daily job looks for (the others are events, entered as they happen).
 DATED_TRIGGERS = frozenset(
@@ -175,10 +185,22 @@ class Exit(_Step):
 
 
 Action = Annotated[
-    IssueCoupon | GrantPoints | SendMessage | AddTag | RemoveTag | Webhook,
-    Field(discriminator="action"),
+    Annotated[IssueCoupon, Tag("issue_coupon")]
+    | Annotated[GrantPoints, Tag("grant_points")]
+    | Annotated[SendMessage, Tag("send_message")]
+    | Annotated[AddTag, Tag("tag_add")]
+    | Annotated[RemoveTag, Tag("tag_remove")]
+    | Annotated[Webhook, Tag("webhook")],
+    _by("action"),
 ]
-Step = Annotated[Wait | Condition | Branch | Action | Exit, Field(discriminator="type")]
+Step = Annotated[
+    Annotated[Wait, Tag("wait")]
+    | Annotated[Condition, Tag("condition")]
+    | Annotated[Branch, Tag("branch")]
+    | Annotated[Action, Tag("action")]
+    | Annotated[Exit, Tag("exit")],
+    _by("type"),
+]
 
 
 class Goal(Input):

@@ -8,9 +8,11 @@ inside finish the version they entered (their entries name it)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -218,7 +220,7 @@ def move(session: Session, actor: Actor, journey_id: int, name: str) -> Journey:
     journey.status = target.value
     if target is JourneyStatus.archived:
         session.execute(
-            update(JourneyEntry)
+            sql_update(JourneyEntry)
             .where(
                 JourneyEntry.journey_id == journey.id,
                 JourneyEntry.status == EntryStatus.active.value,
@@ -253,12 +255,12 @@ def entries(
     if status is not None:
         query = query.where(JourneyEntry.status == status.value)
     page = paginate(session, query, JourneyEntry.id, cursor, limit)
-    numbers = dict(
+    numbers = _pairs(
         session.execute(
             select(JourneyVersion.id, JourneyVersion.version).where(
                 JourneyVersion.journey_id == journey_id
             )
-        ).tuples()
+        )
     )
     return PageResult(
         [
@@ -292,7 +294,7 @@ def flow(session: Session, journey_id: int, version_number: int | None = None) -
     ).one_or_none()
     if version is None:
         raise JourneyNotFound(f"journey {journey_id} has no version {number}")
-    waiting = dict(
+    waiting = _pairs(
         session.execute(
             select(JourneyEntry.step_key, func.count())
             .where(
@@ -300,7 +302,7 @@ def flow(session: Session, journey_id: int, version_number: int | None = None) -
                 JourneyEntry.status == EntryStatus.active.value,
             )
             .group_by(JourneyEntry.step_key)
-        ).tuples()
+        )
     )
     outcomes: dict[str, dict[str, int]] = {}
     for key, outcome, count in session.execute(
@@ -309,12 +311,12 @@ def flow(session: Session, journey_id: int, version_number: int | None = None) -
         .group_by(JourneyStepRun.step_key, JourneyStepRun.outcome)
     ):
         outcomes.setdefault(key, {})[outcome] = count
-    statuses = dict(
+    statuses = _pairs(
         session.execute(
             select(JourneyEntry.status, func.count())
             .where(JourneyEntry.version_id == version.id)
             .group_by(JourneyEntry.status)
-        ).tuples()
+        )
     )
     return FlowOut(
         journey_id=journey.id,
@@ -331,3 +333,7 @@ def flow(session: Session, journey_id: int, version_number: int | None = None) -
         ],
         entries={status.value: statuses.get(status.value, 0) for status in EntryStatus},
     )
+
+
+def _pairs(rows: Iterable[Any]) -> dict[Any, Any]:
+    return {key: value for key, value in rows}

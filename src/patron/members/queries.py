@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from patron.members.models import Member, MemberStatus
 
 
-def birthdays_on(day: date) -> Select[tuple[int]]:
+def birthdays_on(day: date) -> Select[int]:
     """Active members whose birthday falls on `day` (29 February on 28 February in other years)."""
     days = [day.strftime("%m-%d")]
     if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):

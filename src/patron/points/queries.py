@@ -210,7 +210,7 @@ def available_balances() -> Select[int, int]:
     return select(PointsAccount.member_id, PointsAccount.available.label("available"))
 
 
-def members_with_points_expiring(start: datetime, end: datetime) -> Select[tuple[int]]:
+def members_with_points_expiring(start: datetime, end: datetime) -> Select[int]:
     """Members holding available points (some left) that expire in [start, end)."""
     return (
         select(PointsLot.member_id)
