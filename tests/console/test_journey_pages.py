@@ -153,9 +153,10 @@ def test_the_flow_puts_each_step_below_the_steps_that_lead_to_it() -> None:
         {"key": "w", "type": "wait", "days": 1},
         {"key": "b", "type": "branch", "rule": "points > 100", "yes": "big", "no": "small"},
         {"key": "big", "type": "action", "action": "grant_points", "next": "end"},
-        {"key": "small", "type": "action", "action": "tag_add"},
+        {"key": "small", "type": "action", "action": "tag_add", "next": "again"},
         {"key": "end", "type": "exit"},
         {"key": "again", "type": "wait", "days": 7, "next": "w"},
+        {"key": "lonely", "type": "exit"},
     ]
     flow = journey_flow.layout(
         steps, ("trigger", "registered", "1"), _describe, {}, {"yes": "Y", "no": "N"}
@@ -165,8 +166,14 @@ def test_the_flow_puts_each_step_below_the_steps_that_lead_to_it() -> None:
     boxes = {box.key: box for box in flow.boxes}
     assert boxes["big"].x < boxes["small"].x
     assert [a.label for a in flow.arrows if a.label] == ["Y", "N"]
-    # Nothing leads to "again": it still shows; its arrow back up to "w" runs in the loop lane.
-    assert "again" in boxes
-    assert [a.loop for a in flow.arrows].count(True) == 1
+    # The wait that leads back up to "w" does so in the loop lane on the right.
+    assert [
+        (a.loop, a.path.startswith(f"M{boxes['again'].x + journey_flow.BOX_WIDTH},"))
+        for a in flow.arrows
+        if a.loop
+    ] == [(True, True)]
+    # A step nothing leads to still shows, beside the trigger, with no arrow to it.
+    assert rows["lonely"] == rows["_start"]
+    assert len(flow.arrows) == 7
     assert flow.width >= max(box.x for box in flow.boxes) + journey_flow.BOX_WIDTH
     assert flow.height >= max(box.y for box in flow.boxes) + journey_flow.BOX_HEIGHT

@@ -76,10 +76,9 @@ def _order(steps: Sequence[Mapping[str, Any]]) -> tuple[list[str], dict[str, lis
         state[key] = 2
 
     walk(START)
-    # Steps nothing leads to still show, after the others.
+    # Steps nothing leads to still show, at the top beside the trigger.
     for step in steps:
         if step["key"] not in state:
-            graph[START].append(step["key"])
             walk(step["key"])
     return seen, graph, back
 
