@@ -149,7 +149,7 @@ def _describe(step: Any) -> tuple[str, str]:
 
 
 def test_the_flow_puts_each_step_below_the_steps_that_lead_to_it() -> None:
-    steps = [
+    steps: list[dict[str, Any]] = [
         {"key": "w", "type": "wait", "days": 1},
         {"key": "b", "type": "branch", "rule": "points > 100", "yes": "big", "no": "small"},
         {"key": "big", "type": "action", "action": "grant_points", "next": "end"},

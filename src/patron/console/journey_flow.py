@@ -57,13 +57,16 @@ class Flow:
     height: int
 
 
-def _order(steps: Sequence[Mapping[str, Any]]) -> tuple[list[str], dict[str, list[str]], set]:
+Edges = set[tuple[str, str]]
+
+
+def _order(steps: Sequence[Mapping[str, Any]]) -> tuple[list[str], dict[str, list[str]], Edges]:
     """The keys in the order a walk from the trigger meets them (yes before no), the graph with
     the trigger as its root, and the arrows that go back to a step on the walk (loops)."""
     graph = {START: [steps[0]["key"]] if steps else []} | successors(steps)
     seen: list[str] = []
     state: dict[str, int] = {}
-    back: set[tuple[str, str]] = set()
+    back: Edges = set()
 
     def walk(key: str) -> None:
         state[key] = 1
@@ -83,7 +86,7 @@ def _order(steps: Sequence[Mapping[str, Any]]) -> tuple[list[str], dict[str, lis
     return seen, graph, back
 
 
-def _rows(seen: list[str], graph: dict[str, list[str]], back: set) -> dict[str, int]:
+def _rows(seen: list[str], graph: dict[str, list[str]], back: Edges) -> dict[str, int]:
     """Each key's row: the longest way from the trigger, loops left out."""
     row = dict.fromkeys(seen, 0)
     indegree = dict.fromkeys(seen, 0)

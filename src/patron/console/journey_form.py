@@ -166,7 +166,7 @@ def read(form: FormData) -> dict[str, Any]:
             "goal_days",
         )
     }
-    rows = []
+    rows: list[dict[str, str]] = []
     while (kind := _text(form, f"steps-{len(rows)}-kind")) in KINDS:
         index = len(rows)
         row = {"kind": kind, "key": _text(form, f"steps-{index}-key")}
@@ -308,8 +308,8 @@ def errors_of(error: ValidationError | PatronError | BadField, t: Translator) ->
         )
     if isinstance(error, PatronError):
         found = form_errors(error, t)
-        fields = {_form_field_of_path(name): text for name, text in found.fields.items()}
-        return FormErrors(found.message, found.detail, fields, found.status)
+        named = {_form_field_of_path(name): text for name, text in found.fields.items()}
+        return FormErrors(found.message, found.detail, named, found.status)
     fields: dict[str, str] = {}
     for item in error.errors():
         key = f"invalid.{item['type']}"
