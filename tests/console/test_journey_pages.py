@@ -96,6 +96,34 @@ def test_edit_steps_create_activate_and_count(
     assert refused.text.count('class="field-error"') >= 2
     assert "journey-step journey-step-wait has-error" in refused.text
 
+    # A service refusal names its step's field (a tag nobody made); the trigger's days are asked
+    # for when the event takes them.
+    unknown = marketing.post(
+        "/console/journeys/new",
+        data=_form(
+            csrf,
+            op="save",
+            trigger_event="dormant",
+            **{"steps-0-kind": "tag_add", "steps-0-key": "s1", "steps-0-tag": "无此标签"},
+        ),
+    )
+    assert unknown.status_code == 422
+    assert re.search(r'name="trigger_days"[^>]*>\s*<small class="field-error">', unknown.text)
+    dormant = marketing.post(
+        "/console/journeys/new",
+        data=_form(
+            csrf,
+            op="save",
+            trigger_event="dormant",
+            trigger_days="90",
+            **{"steps-0-kind": "tag_add", "steps-0-key": "s1", "steps-0-tag": "无此标签"},
+        ),
+    )
+    assert dormant.status_code == 422
+    assert re.search(
+        r'name="steps-0-tag"[^>]*>\s*<small class="field-error">没有这个名称的标签', dormant.text
+    )
+
     created = marketing.post(
         "/console/journeys/new",
         data=_form(
