@@ -32,8 +32,8 @@ from patron.count_cards.api import router as count_cards_router
 from patron.coupons.api import router as coupons_router
 from patron.deps import API_PREFIX, RetryLostRaces
 from patron.imports.api import router as imports_router
-from patron.journeys.api import router as journeys_router
 from patron.imports.runner import ImportQueue
+from patron.journeys.api import router as journeys_router
 from patron.members.api import router as members_router
 from patron.messages.api import router as messages_router
 from patron.middleware import RequestContextMiddleware, TextInputMiddleware

@@ -30,6 +30,8 @@ from patron.deps import _needs, write_session
 from patron.imports import runner
 from patron.imports import service as imports
 from patron.imports.models import ImportKind
+from patron.journeys import service as journeys
+from patron.journeys.schemas import JourneyIn
 from patron.members import attributes, codes, identities
 from patron.members.models import AttributeType, ConsentChannel, IdentityType
 from patron.members.schemas import AttributeCreate, IdentityIn
@@ -223,6 +225,17 @@ def rows(session: Session) -> dict[str, Any]:
                 SYSTEM,
                 SegmentIn(name="沉睡", rule='lifecycle = "dormant"'),
                 clock.now(),
+            ).id,
+            "journey_id": journeys.create(
+                session,
+                SYSTEM,
+                JourneyIn.model_validate(
+                    {
+                        "name": "新客礼",
+                        "trigger": {"event": "member.registered"},
+                        "steps": [{"key": "end", "type": "exit"}],
+                    }
+                ),
             ).id,
             "lang": "en",
             "_rest": "nowhere",

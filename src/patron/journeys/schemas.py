@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
 from patron.core.inputs import NOT_NULL, Input
-from patron.core.text import Label, LabelOrNone, MultiLine, SingleLine
+from patron.core.text import Label, LabelOrNone, MultiLine, SingleLine, TextMap
 from patron.messages.kinds import Channel
 from patron.segments.rules import MAX_RULE_LENGTH
 
@@ -177,7 +177,7 @@ class Webhook(_Step):
 
     type: Literal["action"]
     action: Literal["webhook"]
-    data: dict[SingleLine, Any] = Field(default_factory=dict)
+    data: TextMap = Field(default_factory=dict)
 
 
 class Exit(_Step):
