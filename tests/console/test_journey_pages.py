@@ -124,6 +124,20 @@ def test_edit_steps_create_activate_and_count(
         r'name="steps-0-tag"[^>]*>\s*<small class="field-error">没有这个名称的标签', dormant.text
     )
 
+    for data in ('{"coupon": ', '[1, 2]'):
+        webhook = marketing.post(
+            "/console/journeys/new",
+            data=_form(
+                csrf,
+                op="save",
+                **{"steps-0-kind": "webhook", "steps-0-key": "s1", "steps-0-data": data},
+            ),
+        )
+        assert webhook.status_code == 422
+        assert re.search(
+            r'name="steps-0-data".*?</textarea>\s*<small class="field-error">', webhook.text, re.S
+        )
+
     created = marketing.post(
         "/console/journeys/new",
         data=_form(

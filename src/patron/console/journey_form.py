@@ -336,7 +336,7 @@ def _form_field(loc: Sequence[int | str]) -> str:
     head, rest = loc[0], [part for part in loc[1:] if isinstance(part, str)]
     if head == "steps" and len(loc) > 1 and isinstance(loc[1], int):
         names = [part for part in rest if part not in TAGS]
-        return _row_field(loc[1], names[-1] if names else None)
+        return _row_field(loc[1], names[0] if names else None)
     if head == "trigger":
         names = [part for part in rest if part in TRIGGER_ERROR_FIELD]
         return TRIGGER_ERROR_FIELD[names[-1]] if names else "trigger_event"
