@@ -50,6 +50,7 @@ from patron.tags.models import TagKind
 router = APIRouter(prefix="/journeys")
 LIST_URL = f"{PREFIX}/journeys"
 PAGE_SIZE = 20
+ENTRIES_PAGE = 25
 # The choices a step row offers: enough for a chain's active coupons and message templates.
 CHOICES = 200
 MOVES = ("activate", "pause", "archive")
@@ -82,6 +83,10 @@ BUILT_IDS = (
     N_("journeys.kind.tag_remove"),
     N_("journeys.kind.webhook"),
     N_("journeys.kind.exit"),
+    N_("journeys.entry_status.active"),
+    N_("journeys.entry_status.converted"),
+    N_("journeys.entry_status.done"),
+    N_("journeys.entry_status.exited"),
     N_("journeys.outcome.done"),
     N_("journeys.outcome.yes"),
     N_("journeys.outcome.no"),
@@ -274,11 +279,13 @@ def _definition(version: Any) -> dict[str, Any]:
 
 @router.get("/{journey_id:int}")
 def journey_detail(
-    request: Request, journey_id: int, session: Tx, actor: ConsoleActorDep
+    request: Request, journey_id: int, session: Tx, actor: ConsoleActorDep, cursor: str = ""
 ) -> HTMLResponse:
     require_console(actor, journey_policy.VIEW)
     journey = _get(session, journey_id)
     flow = journeys.flow(session, journey.id)
+    with error_page_on(InvalidInput):
+        entered = journeys.entries(session, journey.id, cursor or None, ENTRIES_PAGE)
     t = t_for(request)
     definition = _definition(journeys.current_version(session, journey))
     found = journey_report.report(session, journey.id)
@@ -294,6 +301,9 @@ def journey_detail(
         entries=flow.entries,
         report=found,
         chart_json=_json(_chart(found, t)),
+        entry_rows=entered.items,
+        next_url=next_page_url(request, entered.next_cursor),
+        first_url=first_page_url(request),
         moves=[m for m in MOVES if _allowed(journey.status, m)],
         can_manage=journey_policy.MANAGE.allows(actor),
     )
