@@ -124,7 +124,7 @@ def test_edit_steps_create_activate_and_count(
         r'name="steps-0-tag"[^>]*>\s*<small class="field-error">没有这个名称的标签', dormant.text
     )
 
-    for data in ('{"coupon": ', '[1, 2]'):
+    for data in ('{"coupon": ', "[1, 2]"):
         webhook = marketing.post(
             "/console/journeys/new",
             data=_form(
