@@ -171,9 +171,42 @@ def test_edit_steps_create_activate_and_count(
     listed = marketing.get("/console/journeys").text
     assert re.search(r'data-testid="journey-entries">1<', listed)
 
+    # A change to a journey members entered is a new version: its flow starts afresh, while
+    # the journey's entries still count the member inside the first.
+    edit = marketing.get(f"{url}/edit").text
+    assert 'name="steps-0-template_id"' in edit
+    assert "已在旅程中的会员按其进入时的版本走完" in edit
+    changed = marketing.post(
+        f"{url}/edit",
+        data=_form(
+            csrf,
+            op="save",
+            **{
+                "steps-0-kind": "wait",
+                "steps-0-key": "s0",
+                "steps-0-hours": "2",
+                "steps-1-kind": "issue_coupon",
+                "steps-1-key": "s1",
+                "steps-1-template_id": str(template.id),
+                "steps-2-kind": "exit",
+                "steps-2-key": "s2",
+            },
+        ),
+    )
+    assert changed.status_code == 200
+    assert "旅程“新客礼”已保存" in changed.text
+    assert re.search(r'data-testid="journey-entry-count">1<', changed.text)
+    assert _boxes(changed.text) == {
+        "_start": "已进入 0",
+        "s0": "尚未执行",
+        "s1": "尚未执行",
+        "s2": "尚未执行",
+    }
+    assert "v2" in changed.text
+
     english = signed_in(Role.hq_marketing, lang="en").get(url).text
     assert "Issue coupon" in english
-    assert "1 entered" in english
+    assert "0 entered" in english
 
 
 def test_store_staff_read_and_cashiers_are_refused(

@@ -142,13 +142,13 @@ def journey_list(
     rows = []
     for journey in page.items:
         version = journeys.current_version(session, journey)
-        flow = journeys.flow(session, journey.id)
+        totals = _entries(session, journey)
         rows.append(
             {
                 "journey": journey,
                 "trigger": version.trigger,
-                "entries": sum(flow.entries.values()),
-                "converted": flow.entries.get("converted", 0),
+                "entries": sum(totals.values()),
+                "converted": totals.get("converted", 0),
             }
         )
     return render(
@@ -160,6 +160,16 @@ def journey_list(
         next_url=next_page_url(request, page.next_cursor),
         first_url=first_page_url(request),
     )
+
+
+def _entries(session: Session, journey: Journey) -> dict[str, int]:
+    """The journey's entries by status over all its versions (members finish the version they
+    entered, so the older ones keep counting)."""
+    totals: dict[str, int] = {}
+    for number in range(1, journey.current_version + 1):
+        for status, count in journeys.flow(session, journey.id, number).entries.items():
+            totals[status] = totals.get(status, 0) + count
+    return totals
 
 
 # --- the editor -------------------------------------------------------------------------------
@@ -298,7 +308,7 @@ def journey_detail(
         flow=_flow(session, definition, flow, t),
         box_width=journey_flow.BOX_WIDTH,
         box_height=journey_flow.BOX_HEIGHT,
-        entries=flow.entries,
+        entries=_entries(session, journey),
         report=found,
         chart_json=_json(_chart(found, t)),
         entry_rows=entered.items,
