@@ -187,12 +187,13 @@ def enter_many(
         rows = [_row(plan, m, ref, now) for m, ref in chunk if m not in blocked]
         if not rows:
             continue
-        result = session.execute(
+        inserted = session.scalars(
             insert_or_skip(session, ENTRIES)
             .values(rows)
             .on_conflict_do_nothing(index_elements=["journey_id", "member_id", "trigger_ref"])
-        )
-        entered += int(getattr(result, "rowcount", 0) or 0)
+            .returning(ENTRIES.c.id)
+        ).all()
+        entered += len(inserted)
     return entered
 
 
