@@ -12,13 +12,17 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from patron.console import journey_flow
+from patron.console import journey_flow, journey_form
 from patron.core import clock
 from patron.core.actor import SYSTEM, Role
+from patron.demo import journeys as demo_journeys
 from patron.journeys import runner
+from patron.journeys import service as journeys
 from patron.members import registration
 from patron.members.schemas import MemberCreate
 from tests.factories import make_coupon_template, make_store
+
+DEFINITION = ("trigger", "entry_limit", "entry_days", "control_percent", "goal", "steps", "version")
 
 
 def _form(csrf: str, **extra: str) -> dict[str, str]:
@@ -252,3 +256,36 @@ def test_the_flow_puts_each_step_below_the_steps_that_lead_to_it() -> None:
     assert len(flow.arrows) == 7
     assert flow.width >= max(box.x for box in flow.boxes) + journey_flow.BOX_WIDTH
     assert flow.height >= max(box.y for box in flow.boxes) + journey_flow.BOX_HEIGHT
+
+
+def _flat(values: dict[str, Any], csrf: str) -> dict[str, str]:
+    """The editor's values as the browser posts them."""
+    data = {name: value for name, value in values.items() if name != "steps"}
+    for index, row in enumerate(values["steps"]):
+        data |= {f"steps-{index}-{name}": value for name, value in row.items()}
+    return data | {"csrf": csrf, "op": "save"}
+
+
+def test_the_demo_journeys_show_and_save_unchanged(
+    signed_in: Callable[..., TestClient], session: Session
+) -> None:
+    demo_journeys.load(session)
+    marketing = signed_in(Role.hq_marketing)
+    listed = marketing.get("/console/journeys").text
+    for name in ("新客礼", "生日礼", "沉睡唤醒", "积分到期提醒"):
+        assert name in listed
+    for journey in journeys.list_journeys(session, None, 10).items:
+        before = journeys.journey_out(session, journey).model_dump()
+        shown = marketing.get(f"/console/journeys/{journey.id}")
+        assert shown.status_code == 200
+        assert len(_boxes(shown.text)) == len(before["steps"]) + 1
+        assert marketing.get(f"/console/journeys/{journey.id}/edit").status_code == 200
+        values = journey_form.values_of(journey.name, journey.description, before)
+        saved = marketing.post(
+            f"/console/journeys/{journey.id}/edit",
+            data=_flat(values, marketing.headers["x-csrf"]),
+            follow_redirects=False,
+        )
+        assert saved.status_code == 303, saved.text
+        after = journeys.journey_out(session, journey).model_dump()
+        assert {k: after[k] for k in DEFINITION} == {k: before[k] for k in DEFINITION}
