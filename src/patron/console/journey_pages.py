@@ -41,7 +41,7 @@ from patron.journeys import permissions as journey_policy
 from patron.journeys import report as journey_report
 from patron.journeys import service as journeys
 from patron.journeys.errors import JourneyArchived, JourneyNotFound, JourneyStatusConflict
-from patron.journeys.models import Journey, JourneyStatus
+from patron.journeys.models import Journey, JourneyStatus, JourneyVersion
 from patron.journeys.schemas import FlowOut, JourneyIn, JourneyPatch
 from patron.messages import templates as message_templates
 from patron.tags import service as tags
@@ -196,7 +196,6 @@ def _editor(
     values: dict[str, Any],
     errors: FormErrors,
 ) -> HTMLResponse:
-    keys = [row["key"] for row in values["steps"]]
     return render(
         request,
         "journeys/editor.html",
@@ -204,7 +203,6 @@ def _editor(
         journey=journey,
         values=values,
         errors=errors,
-        keys=keys,
         triggers=journey_form.TRIGGERS,
         trigger_fields={
             name: " ".join(events) for name, events in journey_form.TRIGGER_FIELDS.items()
@@ -273,7 +271,7 @@ def journey_update(
     return redirect(f"{LIST_URL}/{journey.id}", "flash.journey_saved", name=journey.name)
 
 
-def _definition(version: Any) -> dict[str, Any]:
+def _definition(version: JourneyVersion) -> dict[str, Any]:
     return {
         "trigger": version.trigger,
         "entry_limit": version.entry_limit,
