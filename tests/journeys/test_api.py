@@ -182,6 +182,7 @@ def test_a_journey_from_draft_to_archive(
     assert report["attribution_days"] == 14
     assert (report["treated"]["members"], report["control"]["members"]) == (3, 0)
     assert report["treated"]["converters"] == 1
+    assert report["treated"]["cost"] == {"coupons": 1, "points": 0, "messages": 0}
     assert report["uplift"]["conversion"]["treated"] == pytest.approx(1 / 3)
     assert report["uplift"]["conversion"]["absolute"] is None  # no control group
 

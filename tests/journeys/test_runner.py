@@ -290,3 +290,16 @@ def test_a_run_that_dies_resumes_and_does_nothing_twice(
     schedule_runner.run_job("journeys.advance", NOW + timedelta(hours=2), sessions=sessions)
     assert [_points(session, m.id) for m in members] == [11] * 5
     assert [len(trail(session, e)) for e in entries(session, journey)] == [3] * 5
+
+
+def test_a_member_who_wants_no_marketing_gets_no_action(session: Session) -> None:
+    steps = [{"key": "p", "type": "action", "action": "grant_points", "points": 10, "reason": "r"}]
+    journey = make_journey(session, REGISTERED, steps, control_percent=0)
+    quiet, other = make_member(session), make_member(session)
+    quiet.no_marketing = True
+    session.flush()
+    runner.advance(session, clock.now())
+    first, second = entries(session, journey)
+    assert trail(session, first) == [("p", "skipped:no_marketing")]
+    assert trail(session, second) == [("p", "done")]
+    assert (_points(session, quiet.id), _points(session, other.id)) == (0, 10)

@@ -8,7 +8,9 @@ job's one transaction: a run that dies rolls back whole, and the next run does t
 On PostgreSQL the due entries are locked (SKIP LOCKED), so two runners never take the same one.
 
 Members in the control group walk the same steps (their waits, conditions and branches) but
-no action reaches them: the step records `control`."""
+no action reaches them: the step records `control`. Nor does any reach a member who asked for
+no marketing (`skipped:no_marketing`); consent, frequency caps and quiet hours of a message are
+the message service's to apply (`skipped:<reason>`, or `deferred`)."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from patron.journeys.models import (
     JourneyStepRun,
     JourneyVersion,
 )
+from patron.members import queries as members
 from patron.members.models import Member
 from patron.messages import service as messages
 from patron.messages.kinds import Channel
@@ -66,6 +69,7 @@ class _Walk:
     journey_version: int
     now: Any
     runs: list[dict[str, Any]]
+    no_marketing: bool = False
 
     def record(self, key: str, outcome: str) -> None:
         self.runs.append(
@@ -108,9 +112,11 @@ def advance(session: Session, now: Any, limit: int = BATCH) -> Advanced:
         for v in session.scalars(select(JourneyVersion).where(JourneyVersion.id.in_(version_ids)))
     }
     runs: list[dict[str, Any]] = []
+    unwilling = members.without_marketing(session, {entry.member_id for entry in entries})
     for entry in entries:
         version = versions[entry.version_id]
         walk = _Walk(session, entry, version, version.version, now, runs)
+        walk.no_marketing = entry.member_id in unwilling
         if _walk(walk):
             report.ended += 1
     report.steps = len(runs)
@@ -179,6 +185,8 @@ def _act(walk: _Walk, step: definitions.StepDict) -> str:
     member cannot take (a coupon out of stock, a tag gone) is recorded and the walk goes on."""
     if walk.entry.in_control:
         return "control"
+    if walk.no_marketing:
+        return "skipped:no_marketing"
     try:
         with walk.session.begin_nested():
             return ACTIONS[step["action"]](walk, step)

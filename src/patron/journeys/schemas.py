@@ -294,7 +294,8 @@ class GroupOut(BaseModel):
     converters: int
     conversion_rate: float | None
     revenue_per_member: float | None
-    revenue: int
+    revenue: int  # fen, in the members' windows
+    cost: dict[str, int]  # coupons issued, points granted, messages sent (none to the control)
 
 
 class ReportOut(BaseModel):

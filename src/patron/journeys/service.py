@@ -136,7 +136,7 @@ def update(session: Session, actor: Actor, journey_id: int, data: JourneyPatch) 
     journey = get_journey(session, journey_id)
     if journey.status == JourneyStatus.archived.value:
         raise JourneyArchived(f"journey {journey_id} is archived")
-    changes = data.model_dump(exclude_unset=True)
+    changes = data.model_dump(mode="json", exclude_unset=True)
     for field in ("name", "description", "trigger", "entry_limit", "control_percent", "steps"):
         if field in changes and changes[field] is None:
             raise InvalidInput(field, "cannot be null", code=Reason.missing)
