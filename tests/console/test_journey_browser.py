@@ -110,6 +110,7 @@ def test_a_welcome_journey_fires_for_a_new_member(
     expect(flow.locator('[data-step="s2"] [data-testid=flow-counts]')).to_have_text("完成 1")
     expect(page.get_by_test_id("journey-entry-count")).to_have_text("1")
     expect(page.get_by_test_id("treated-members")).to_have_text("1")
+    expect(page.get_by_test_id("treated-cost")).to_contain_text("券 1")
     entries = page.get_by_test_id("journey-entries").locator("tbody tr")
     expect(entries).to_have_count(1)
     expect(entries).to_contain_text("已走完")
