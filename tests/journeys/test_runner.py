@@ -268,20 +268,20 @@ def test_a_run_that_dies_resumes_and_does_nothing_twice(
     members = [make_member(session) for _ in range(5)]
     session.commit()
     calls = []
-    real = runner.ACTIONS["grant_points"]
+    real = runner.ONE["grant_points"]
 
-    def dies_on_the_fourth(walk: Any, step: Any) -> str:
+    def dies_on_the_fourth(batch: Any, walk: Any, step: Any) -> str:
         calls.append(walk.entry.id)
         if len(calls) == 4:
             raise RuntimeError("worker killed")
-        return real(walk, step)
+        return real(batch, walk, step)
 
-    monkeypatch.setitem(runner.ACTIONS, "grant_points", dies_on_the_fourth)
+    monkeypatch.setitem(runner.ONE, "grant_points", dies_on_the_fourth)
     with pytest.raises(JobFailed):
         schedule_runner.run_job("journeys.advance", NOW, sessions=sessions)
     assert sum(_points(session, m.id) for m in members) == 0
     assert {e.step_key for e in entries(session, journey)} == {"p"}
-    monkeypatch.setitem(runner.ACTIONS, "grant_points", real)
+    monkeypatch.setitem(runner.ONE, "grant_points", real)
     schedule_runner.run_job("journeys.advance", NOW, sessions=sessions)
     assert [_points(session, m.id) for m in members] == [10] * 5
     assert {e.step_key for e in entries(session, journey)} == {"w"}
