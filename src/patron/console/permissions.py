@@ -14,6 +14,7 @@ from patron.catalog import permissions as catalog_policy
 from patron.core.actor import STAFF_ROLES, Actor, Role
 from patron.core.permissions import Permission
 from patron.coupons import permissions as coupon_policy
+from patron.journeys import permissions as journey_policy
 from patron.members import permissions as member_policy
 from patron.messages import permissions as message_policy
 from patron.orders import permissions as order_policy
@@ -76,6 +77,8 @@ class Permissions:
     edit_message_templates: bool = _flag(message_policy.EDIT_TEMPLATES)
     manage_message_channels: bool = _flag(message_policy.MANAGE_CHANNELS)
     manage_webhooks: bool = _flag(webhook_policy.MANAGE)
+    view_journeys: bool = _flag(journey_policy.VIEW)
+    manage_journeys: bool = _flag(journey_policy.MANAGE)
     view_segments: bool = _flag(segment_policy.VIEW)
     manage_segments: bool = _flag(segment_policy.MANAGE)
     export_segments: bool = _flag(segment_policy.EXPORT)
