@@ -18,6 +18,7 @@ from patron import __version__, domains, problems
 from patron.apikeys.api import router as apikeys_router
 from patron.audit.api import router as audit_router
 from patron.campaigns.api import router as campaigns_router
+from patron.campaigns.report_api import router as campaign_reports_router
 from patron.catalog.api import router as catalog_router
 from patron.checkout.api import router as checkout_router
 from patron.console import routes as console
@@ -34,6 +35,7 @@ from patron.coupons.api import router as coupons_router
 from patron.deps import API_PREFIX, RetryLostRaces
 from patron.imports.api import router as imports_router
 from patron.imports.runner import ImportQueue
+from patron.journeys.api import router as journeys_router
 from patron.members.api import router as members_router
 from patron.messages.api import router as messages_router
 from patron.middleware import RequestContextMiddleware, TextInputMiddleware
@@ -100,7 +102,9 @@ DOMAIN_ROUTERS = (
     tags_router,
     segments_router,
     campaigns_router,
+    campaign_reports_router,
     profiles_router,
+    journeys_router,
 )
 
 

@@ -25,6 +25,7 @@ from patron.core.errors import PatronError
 from patron.core.logging import configure_logging
 from patron.core.settings import ConfigurationError, get_settings
 from patron.imports.models import ImportKind
+from patron.journeys import cli as journeys_cli
 from patron.profiles import cli as profiles_cli
 from patron.segments import cli as segments_cli
 from patron.tags import cli as tags_cli
@@ -88,6 +89,7 @@ app.add_typer(profiles_cli.app, name="profiles")
 app.add_typer(tags_cli.app, name="tags")
 app.add_typer(segments_cli.app, name="segments")
 app.add_typer(campaigns_cli.app, name="campaigns")
+app.add_typer(journeys_cli.app, name="journeys")
 
 
 def iso_time(value: str) -> datetime:
@@ -684,6 +686,16 @@ def demo(
 
         counted = demo_segments.load(session)
         out.print("demo segments: " + ", ".join(f"{k} {v:,}" for k, v in counted.items()))
+    with db.transaction() as session:  # after the segments a campaign may name
+        from patron.demo import campaigns as demo_campaigns
+
+        loaded_campaigns = demo_campaigns.load(session, seed)
+        out.print("demo campaigns: " + ", ".join(f"{k} ({v})" for k, v in loaded_campaigns.items()))
+    with db.transaction() as session:  # after the segments: a journey's rules read profiles too
+        from patron.demo import journeys as demo_journeys
+
+        entered = demo_journeys.load(session)
+        out.print("demo journeys: " + ", ".join(f"{k} {v:,}" for k, v in entered.items()))
     if not loaded:
         out.print("demo brand already present; nothing loaded")
     brand.print_logins(out)

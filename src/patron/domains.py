@@ -23,6 +23,7 @@ HOOKED_MODULES = (
     # Saved segments are counted after profiles and rule tags (02:45).
     "patron.segments.jobs",
     "patron.campaigns.jobs",
+    "patron.journeys.jobs",
     "patron.members.merge",
     "patron.members.privacy",
     "patron.members.timeline",
@@ -41,11 +42,14 @@ HOOKED_MODULES = (
     "patron.messages.jobs",
     "patron.webhooks.jobs",
     "patron.tags.hooks",
+    # After points and tiers: a journey an order starts sees the order's points and tier.
+    "patron.journeys.triggers",
     # What webhooks may subscribe to: every domain's event types, known wherever domains load.
     "patron.members.events",
     "patron.points.events",
     "patron.coupons.events",
     "patron.stored_value.events",
+    "patron.journeys.events",
     "patron.webhooks.erasure",
     # After the orders' merge hook: the survivor's facts count the orders moved to them.
     "patron.profiles.hooks",

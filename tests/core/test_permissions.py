@@ -29,6 +29,7 @@ from patron.count_cards import permissions as count_cards
 from patron.coupons import permissions as coupons
 from patron.deps import Guard, current_actor
 from patron.imports import permissions as imports
+from patron.journeys import permissions as journeys
 from patron.members import permissions as members
 from patron.messages import permissions as messages
 from patron.orders import permissions as orders
@@ -47,6 +48,7 @@ from patron.webhooks import permissions as webhooks
 PUBLIC = {"POST /auth/token", "POST /messages/inbound/sms"}
 # The permission guarding each route; None where signing in is enough.
 GUARDS: dict[str, Permission | None] = {
+    "GET /campaigns/{campaign_id}/report": campaigns.VIEW,
     "POST /segments/preview": segments.PREVIEW,
     "GET /segments": segments.VIEW,
     "POST /segments": segments.MANAGE,
@@ -221,6 +223,16 @@ GUARDS: dict[str, Permission | None] = {
     "GET /members/{member_id}/tags": None,
     "POST /members/{member_id}/tags": tags.TAG_MEMBERS,
     "DELETE /members/{member_id}/tags/{tag_id}": tags.TAG_MEMBERS,
+    "POST /journeys": journeys.MANAGE,
+    "GET /journeys": journeys.VIEW,
+    "GET /journeys/{journey_id}": journeys.VIEW,
+    "PATCH /journeys/{journey_id}": journeys.MANAGE,
+    "POST /journeys/{journey_id}/activate": journeys.MANAGE,
+    "POST /journeys/{journey_id}/pause": journeys.MANAGE,
+    "POST /journeys/{journey_id}/archive": journeys.MANAGE,
+    "GET /journeys/{journey_id}/entries": journeys.VIEW,
+    "GET /journeys/{journey_id}/flow": journeys.VIEW,
+    "GET /journeys/{journey_id}/report": journeys.VIEW,
 }
 
 
@@ -237,7 +249,7 @@ def _api_routes() -> dict[str, APIRoute]:
     app = create_app(Settings(env="test", database_url="sqlite://", secret_key="k" * 40))
     found = {}
     for route in _routes(app.router.routes):
-        if route.endpoint.__module__.endswith(".api"):
+        if route.endpoint.__module__.endswith((".api", "_api")):
             path = route.path.removeprefix("/api/v1")
             found.update({f"{method} {path}": route for method in route.methods})
     return found

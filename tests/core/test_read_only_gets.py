@@ -32,6 +32,8 @@ from patron.deps import _needs, write_session
 from patron.imports import runner
 from patron.imports import service as imports
 from patron.imports.models import ImportKind
+from patron.journeys import service as journeys
+from patron.journeys.schemas import JourneyIn
 from patron.members import attributes, codes, identities
 from patron.members.models import AttributeType, ConsentChannel, IdentityType
 from patron.members.schemas import AttributeCreate, IdentityIn
@@ -234,6 +236,17 @@ def rows(session: Session) -> dict[str, Any]:
                         "name": "会员日",
                         "rule": "registered_days >= 0",
                         "actions": [{"type": "issue_coupon", "template_id": template.id}],
+                    }
+                ),
+            ).id,
+            "journey_id": journeys.create(
+                session,
+                SYSTEM,
+                JourneyIn.model_validate(
+                    {
+                        "name": "新客礼",
+                        "trigger": {"event": "member.registered"},
+                        "steps": [{"key": "end", "type": "exit"}],
                     }
                 ),
             ).id,

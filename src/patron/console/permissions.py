@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from patron.campaigns import permissions as campaign_policy
 from patron.catalog import permissions as catalog_policy
 from patron.core.actor import STAFF_ROLES, Actor, Role
 from patron.core.permissions import Permission
 from patron.coupons import permissions as coupon_policy
+from patron.journeys import permissions as journey_policy
 from patron.members import permissions as member_policy
 from patron.messages import permissions as message_policy
 from patron.orders import permissions as order_policy
@@ -75,9 +77,13 @@ class Permissions:
     edit_message_templates: bool = _flag(message_policy.EDIT_TEMPLATES)
     manage_message_channels: bool = _flag(message_policy.MANAGE_CHANNELS)
     manage_webhooks: bool = _flag(webhook_policy.MANAGE)
+    view_journeys: bool = _flag(journey_policy.VIEW)
+    manage_journeys: bool = _flag(journey_policy.MANAGE)
     view_segments: bool = _flag(segment_policy.VIEW)
     manage_segments: bool = _flag(segment_policy.MANAGE)
     export_segments: bool = _flag(segment_policy.EXPORT)
+    view_campaigns: bool = _flag(campaign_policy.VIEW)
+    manage_campaigns: bool = _flag(campaign_policy.MANAGE)
     tag_members: bool = _flag(tag_policy.TAG_MEMBERS)
     bulk_tags: bool = _flag(tag_policy.BULK)
     manage_tags: bool = _flag(tag_policy.MANAGE)

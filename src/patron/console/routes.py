@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from patron.console import (
     attribute_pages,
     auth_pages,
+    campaign_pages,
     catalog_pages,
     checkout_pages,
     count_card_pages,
@@ -19,6 +20,7 @@ from patron.console import (
     coupon_pages,
     coupon_report_pages,
     import_pages,
+    journey_pages,
     member_detail_pages,
     member_pages,
     member_stored_value_pages,
@@ -106,6 +108,7 @@ def router() -> APIRouter:
         coupon_pages.router,
         coupon_issue_pages.router,
         coupon_report_pages.router,
+        journey_pages.router,
         stored_value_pages.router,
         member_stored_value_pages.router,
         stored_value_report_pages.router,
@@ -116,6 +119,7 @@ def router() -> APIRouter:
         message_pages.router,
         webhook_pages.router,
         segment_pages.router,
+        campaign_pages.router,
         tag_pages.router,
     ):
         console.include_router(pages)

@@ -390,9 +390,12 @@ def session_factory() -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(read_only: bool = False) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error. Jobs and the CLI use this."""
-    with session_factory()() as session:
+def transaction(
+    read_only: bool = False, *, sessions: Callable[[], Session] | None = None
+) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error. Jobs and the CLI use this;
+    `sessions` makes the session (the app's or a test's), else the configured factory."""
+    with (sessions or session_factory())() as session:
         if read_only:
             session.connection(execution_options={READ_ONLY: True})
         try:

@@ -157,12 +157,19 @@ def _sql_value(value: Any) -> Any:
 
 
 def publish_from(
-    session: Session, event_type: EventType[Any], query: Select[Any], now: datetime
+    session: Session,
+    event_type: EventType[Any],
+    query: Select[Any],
+    now: datetime,
+    *,
+    subscribers_skipped: bool = False,
 ) -> int:
     """Set-based publishing: one outbox row per row of `query`, which selects the entity id and
     the payload (`json_object`), in one INSERT … SELECT. In-process subscribers are not called
-    (a set-based path's events have none: the caller checks). Returns how many were written."""
-    assert not list(event_type.subscribers), f"{event_type.name} has in-process subscribers"
+    (a set-based path's events have none: the caller checks, or says with `subscribers_skipped`
+    that they do not apply to its events). Returns how many were written."""
+    if not subscribers_skipped:
+        assert not list(event_type.subscribers), f"{event_type.name} has in-process subscribers"
     write_pending(session)
     rows = query.subquery()
     entity, payload = rows.c

@@ -149,6 +149,13 @@ class Reason(StrEnum):
     control_reason_missing = "control_reason_missing"
     budget_below_cost = "budget_below_cost"
     rule_tag_is_computed = "rule_tag_is_computed"
+    # Journeys: a definition's steps, and what they name.
+    step_key_taken = "step_key_taken"
+    unknown_step = "unknown_step"
+    loop_without_wait = "loop_without_wait"
+    unknown_tag = "unknown_tag"
+    invalid_rule = "invalid_rule"
+    entry_days_needed = "entry_days_needed"
 
 
 # Pydantic's own error types, as the codes above.

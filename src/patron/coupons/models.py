@@ -102,6 +102,7 @@ class IssueSource(StrEnum):
     points_mall = "points_mall"
     recharge_package = "recharge_package"
     tier_benefit = "tier_benefit"
+    journey = "journey"
     demo = "demo"
 
 

@@ -23,7 +23,7 @@ from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.coupons import holding, permissions
-from patron.coupons.models import Coupon, CouponStatus, CouponTemplate
+from patron.coupons.models import Coupon, CouponStatus, CouponTemplate, IssueSource
 from patron.orders import service as orders
 
 # HQ reads every store; a store manager reads the coupons that passed through their stores.
@@ -163,3 +163,24 @@ def rows(figures: list[TemplateFigures]) -> Iterator[tuple[Any, ...]]:
             f.redemption_rate if column == "redemption_rate" else getattr(f, column)
             for column in COLUMNS
         )
+
+
+@dataclass(frozen=True)
+class SourceFigures:
+    issued: int
+    redeemed: int
+    discount_given: int  # fen
+
+
+def source_figures(session: Session, source: IssueSource, source_ref: str) -> SourceFigures:
+    """The coupons one issuer gave (e.g. a campaign: source `campaign`, its id as ref): how
+    many, how many were redeemed and the discount they gave."""
+    redeemed = Coupon.status == CouponStatus.redeemed.value
+    issued, used, discount = session.execute(
+        select(
+            func.count(Coupon.id),
+            func.coalesce(func.sum(case((redeemed, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((redeemed, Coupon.discount), else_=0)), 0),
+        ).where(Coupon.source == source.value, Coupon.source_ref == source_ref)
+    ).one()
+    return SourceFigures(int(issued), int(used), int(discount))

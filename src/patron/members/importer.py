@@ -551,7 +551,8 @@ def _publish_registered(session: Session, member_ids: list[int], now: datetime) 
         .where(bulk.any_of(session, Member.id, member_ids))
         .order_by(MEMBERS.c.id)
     )
-    events.publish_from(session, MEMBER_REGISTERED, query, now)
+    # Journeys welcome members who register, not a file of members migrated from elsewhere.
+    events.publish_from(session, MEMBER_REGISTERED, query, now, subscribers_skipped=True)
 
 
 def _update_member(

@@ -1,11 +1,18 @@
-"""Response models of members: the masked summary and the full view."""
+"""Response models of members: the masked summary and the full view; members as rows of a
+list file (a segment's export)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from patron.core.actor import Actor
 from patron.members.attributes import attributes_of
 from patron.members.consents import consents_of
 from patron.members.identities import identities_of
@@ -29,6 +36,7 @@ from patron.members.models import (
     MemberConsentEvent,
     MemberStatus,
 )
+from patron.members.privacy import may_see_pii_at
 from patron.members.schemas import (
     AttributeOut,
     ConsentOut,
@@ -113,4 +121,69 @@ def consent_out(consent: MemberConsent | MemberConsentEvent) -> ConsentOut:
         granted=consent.granted,
         source=consent.source,
         recorded_at=consent.recorded_at,
+    )
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    """A member as a row of a list file: PII in clear or masked as `present` shows it."""
+
+    id: int
+    name: str | None
+    mobile: str | None
+    gender: str
+    birthday: str | None
+    email: str | None
+    store_id: int | None
+    channel: str
+    registered_at: datetime
+
+
+def member_rows(
+    session: Session, actor: Actor, member_ids: Select[int], chunk: int
+) -> Iterator[list[MemberRow]]:
+    """The members `member_ids` selects, in id order, `chunk` to a query (columns, not ORM
+    objects: memory stays flat); PII in clear only where the caller may see it
+    (`privacy.may_see_pii_at`), else masked."""
+    columns = (
+        Member.id,
+        Member.name,
+        Member.mobile,
+        Member.gender,
+        Member.birthday,
+        Member.email,
+        Member.store_id,
+        Member.channel,
+        Member.registered_at,
+    )
+    last = 0
+    while True:
+        rows = session.execute(
+            select(*columns)
+            .where(Member.id.in_(member_ids), Member.id > last)
+            .order_by(Member.id)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        yield [_member_row(actor, row) for row in rows]
+        last = rows[-1].id
+        if len(rows) < chunk:
+            return
+
+
+def _member_row(actor: Actor, row: Any) -> MemberRow:
+    full = may_see_pii_at(actor, row.store_id)
+    return MemberRow(
+        id=row.id,
+        name=(row.name if full else mask_name(row.name)) if row.name else None,
+        mobile=(national_mobile(row.mobile) if full else mask_mobile(row.mobile))
+        if row.mobile
+        else None,
+        gender=row.gender,
+        birthday=(row.birthday if full else mask_birthday(row.birthday)) if row.birthday else None,
+        email=(row.email if full else mask_email(row.email)) if row.email else None,
+        store_id=row.store_id,
+        channel=row.channel,
+        registered_at=row.registered_at,
     )

@@ -45,9 +45,15 @@ def may_see_pii(actor: Actor, member: Member) -> bool:
 
 def may_see_pii_at(actor: Actor, store_id: int | None) -> bool:
     """`may_see_pii` for a member registered at `store_id` (lists read columns, not members)."""
-    if actor.role is Role.hq_admin:
-        return True
-    return actor.role is Role.store_manager and store_id is not None and actor.sees_store(store_id)
+    if not sees_pii_in_scope(actor):
+        return False
+    return actor.role is Role.hq_admin or (store_id is not None and actor.sees_store(store_id))
+
+
+def sees_pii_in_scope(actor: Actor) -> bool:
+    """Whether the caller sees in full the PII of the members in their store scope (HQ admins
+    every member's, store managers their stores'); anyone else sees it masked."""
+    return actor.role in (Role.hq_admin, Role.store_manager)
 
 
 def reveal_pii(session: Session, actor: Actor, member: Member) -> bool:

@@ -4,8 +4,10 @@ an order counts unless fully refunded, for what is left of it after refunds."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, select
+from sqlalchemy import CompoundSelect, Select, String, func, literal_column, select
+from sqlalchemy.sql import ColumnElement
 
 from patron.orders.models import Order, OrderLine, OrderStatus, Refund
 
@@ -45,6 +47,24 @@ def counted_lines(now: datetime) -> Select[int | None, int | None, int]:
     )
 
 
+def no_other_order(member_id: Any, order_id: Any) -> Any:
+    """SQL truth: the member has no order but `order_id` (it is their first purchase)."""
+    return ~select(Order.id).where(Order.member_id == member_id, Order.id != order_id).exists()
+
+
+def no_order_since(member_id: Any, since: Any) -> Any:
+    """SQL truth: the member has no counted order at or after `since` (columns or values)."""
+    return (
+        ~select(Order.id)
+        .where(
+            Order.member_id == member_id,
+            Order.occurred_at >= since,
+            Order.status != OrderStatus.refunded.value,
+        )
+        .exists()
+    )
+
+
 def last_ids() -> Select[int | None, int | None]:
     """The highest order id and refund id: how far a watermark has read."""
     return select(
@@ -64,3 +84,33 @@ def members_changed_since(order_id: int, refund_id: int) -> CompoundSelect[int |
             .where(Refund.id > refund_id, Order.member_id.is_not(None))
         )
     )
+
+
+def purchases_in_windows(
+    windows: Select[Any, Any], days: int, dialect: str
+) -> Select[Any, Any, int]:
+    """What each window's member bought in it, net of refunds: `windows` selects (member_id,
+    start) pairs; one row (member_id, start, net) per window with a counted order left paid
+    (net > 0) at or after `start` and before `days` days after it. Set-based: one query
+    whatever the number of windows, read through `ix_orders_member_occurred`."""
+    given = windows.subquery("windows")
+    member_id, start = given.c
+    net = Order.total - Order.refunded_amount
+    return (
+        select(member_id, start, func.sum(net).label("net"))
+        .join_from(given, Order, Order.member_id == member_id)
+        .where(
+            Order.occurred_at >= start,
+            Order.occurred_at < _days_after(start, days, dialect),
+            Order.status != OrderStatus.refunded.value,
+            net > 0,
+        )
+        .group_by(member_id, start)
+    )
+
+
+def _days_after(start: Any, days: int, dialect: str) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        return start + literal_column(f"interval '{int(days)} days'")
+    # SQLite keeps times as text, 'YYYY-MM-DD HH:MM:SS.ffffff': the date moved, the fraction kept.
+    return func.datetime(start, f"+{int(days)} days", type_=String) + func.substr(start, 20)

@@ -208,3 +208,17 @@ def available_balances() -> Select[int, int]:
     """(member_id, available) from the cached accounts: the points a member may spend, as the
     release and expiry jobs left them. Members without an account hold none."""
     return select(PointsAccount.member_id, PointsAccount.available.label("available"))
+
+
+def members_with_points_expiring(start: datetime, end: datetime) -> Select[int]:
+    """Members holding available points (some left) that expire in [start, end)."""
+    return (
+        select(PointsLot.member_id)
+        .where(
+            PointsLot.status == LotStatus.available.value,
+            PointsLot.remaining > 0,
+            PointsLot.expires_at >= start,
+            PointsLot.expires_at < end,
+        )
+        .distinct()
+    )

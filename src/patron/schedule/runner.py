@@ -11,8 +11,6 @@ tick and always run."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import cast
 
@@ -32,17 +30,6 @@ RUNS = cast(Table, JobRun.__table__)
 TEXT_LIMIT = 1000
 
 
-@contextmanager
-def _transaction(sessions: Sessions) -> Iterator[Session]:
-    with sessions() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-
-
 def run_job(
     name: str,
     now: datetime,
@@ -57,8 +44,7 @@ def run_job(
     job = get_job(name)
     now = now.astimezone(UTC)
     tick = tick.astimezone(UTC) if tick is not None else None
-    make = sessions or db.session_factory()
-    with _transaction(make) as session:
+    with db.transaction(sessions=sessions) as session:
         run_id = _claim(session, job.name, now, trigger, tick)
         if run_id is not None and actor is not None:
             after = {"now": now.isoformat(), "run_id": run_id}
@@ -67,14 +53,14 @@ def run_job(
         log.info("job %s: tick %s already claimed, skipped", name, tick)
         return None
     try:
-        with _transaction(make) as session:
+        with db.transaction(sessions=sessions) as session:
             summary = job.run(session, now)
             _finish(session, run_id, Status.succeeded, summary=summary)
             run = session.get_one(JobRun, run_id)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         log.exception("job %s (run %s) failed", name, run_id)
-        with _transaction(make) as session:
+        with db.transaction(sessions=sessions) as session:
             _finish(session, run_id, Status.failed, error=error)
             run = session.get_one(JobRun, run_id)
         raise JobFailed(run) from exc

@@ -7,27 +7,20 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, delete, false, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
-from patron.core.actor import Actor, Role
+from patron.core.actor import Actor
 from patron.core.db import unique_or
 from patron.core.errors import InvalidInput
 from patron.core.export import Cell
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
-from patron.members.masking import (
-    mask_birthday,
-    mask_email,
-    mask_mobile,
-    mask_name,
-    national_mobile,
-)
-from patron.members.models import Member, MemberStatus
-from patron.members.privacy import may_see_pii_at
+from patron.members import presenters, registry
+from patron.members.models import Member
+from patron.members.privacy import sees_pii_in_scope
 from patron.profiles import queries as profiles
 from patron.segments import compiler, permissions, rules
 from patron.segments.errors import ChainWideOnly, InvalidRule, SegmentNameTaken, SegmentNotFound
@@ -39,7 +32,7 @@ from patron.stores import service as stores
 log = logging.getLogger(__name__)
 SAMPLE_SIZE = 20
 NAME_UNIQUE = "uq_segments_name"
-# Members read per query while an export is written (columns, not ORM objects: memory stays flat).
+# Members read per query while an export is written.
 EXPORT_CHUNK = 2000
 EXPORT_COLUMNS = (
     "member_id",
@@ -89,10 +82,8 @@ def preview(session: Session, actor: Actor, text: str, now: datetime) -> Preview
 def distribution(session: Session, actor: Actor) -> profiles.Distribution:
     """The caller's members (active, of their stores when store-scoped) by RFM class and
     lifecycle stage: the builder's charts."""
-    scope = select(Member.id).where(Member.status == MemberStatus.active.value)
-    if actor.store_ids is not None:
-        ids = sorted(actor.store_ids)
-        scope = scope.where(Member.store_id.in_(ids) if ids else false())
+    active = registry.active_ids().subquery("active")
+    scope = select(active.c.id).where(registry.in_scope(actor, active.c.id))
     return profiles.distribution(session, scope)
 
 
@@ -299,15 +290,6 @@ def members(
     return paginate(session, select(Member).where(Member.id.in_(ids)), Member.id, cursor, limit)
 
 
-@dataclass
-class Export:
-    """The rows of a segment's export; `full`/`masked` count the rows as written."""
-
-    segment: Segment
-    full: int = 0
-    masked: int = 0
-
-
 def export_rows(
     session: Session, actor: Actor, segment_id: int, now: datetime, fmt: str
 ) -> Iterator[tuple[Cell, ...]]:
@@ -329,53 +311,26 @@ def export_rows(
 
 
 def _pii(actor: Actor) -> str:
-    """How the export shows PII: HQ admins see all of it, store managers their stores' members
-    (the only ones they export), anyone else masked."""
-    return "full" if actor.role in (Role.hq_admin, Role.store_manager) else "masked"
+    """How the export shows PII: the members it holds are the caller's stores' (`member_ids`),
+    which `members.privacy` shows in full or masked."""
+    return "full" if sees_pii_in_scope(actor) else "masked"
 
 
 def _rows(session: Session, actor: Actor, ids: Select[int]) -> Iterator[tuple[Cell, ...]]:
-    columns = (
-        Member.id,
-        Member.name,
-        Member.mobile,
-        Member.gender,
-        Member.birthday,
-        Member.email,
-        Member.store_id,
-        Member.channel,
-        Member.registered_at,
-    )
     codes: dict[int, str] = {}
-    last = 0
-    while True:
-        chunk = session.execute(
-            select(*columns)
-            .where(Member.id.in_(ids), Member.id > last)
-            .order_by(Member.id)
-            .limit(EXPORT_CHUNK)
-        ).all()
-        if not chunk:
-            return
+    for chunk in presenters.member_rows(session, actor, ids, EXPORT_CHUNK):
         missing = {row.store_id for row in chunk if row.store_id and row.store_id not in codes}
         codes.update(stores.codes_by_id(session, missing))
         for row in chunk:
-            yield _row(actor, row, codes)
-        last = chunk[-1].id
-        if len(chunk) < EXPORT_CHUNK:
-            return
-
-
-def _row(actor: Actor, row: Any, codes: dict[int, str]) -> tuple[Cell, ...]:
-    full = may_see_pii_at(actor, row.store_id)
-    return (
-        row.id,
-        (row.name if full else mask_name(row.name)) if row.name else None,
-        (national_mobile(row.mobile) if full else mask_mobile(row.mobile)) if row.mobile else None,
-        row.gender,
-        (row.birthday if full else mask_birthday(row.birthday)) if row.birthday else None,
-        (row.email if full else mask_email(row.email)) if row.email else None,
-        codes.get(row.store_id) if row.store_id else None,
-        row.channel,
-        row.registered_at,
-    )
+            store = codes.get(row.store_id) if row.store_id else None
+            yield (
+                row.id,
+                row.name,
+                row.mobile,
+                row.gender,
+                row.birthday,
+                row.email,
+                store,
+                row.channel,
+                row.registered_at,
+            )

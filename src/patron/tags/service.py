@@ -28,10 +28,10 @@ from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
 from patron.core.tabular import DEFAULT_LIMITS, FileLimits, RowError, read_records, record_text
 from patron.members import merge as member_merge
-from patron.members import registry, visibility
+from patron.members import references, registry, visibility
 from patron.members.models import MemberStatus
 from patron.segments import rules as segment_rules
-from patron.tags import lookup, permissions
+from patron.tags import permissions
 from patron.tags.errors import RuleTagIsComputed, TagNameTaken, TagNotFound
 from patron.tags.models import MemberTag, Tag, TagKind
 from patron.tags.schemas import (
@@ -48,7 +48,7 @@ MEMBER_TAGS = cast(Table, MemberTag.__table__)
 NAME_UNIQUE = "uq_tags_name"
 # The source a member's tag row records for each kind of tag.
 SOURCE = {TagKind.manual: "manual", TagKind.imported: "import", TagKind.rule: "rule"}
-# A file's columns: the member (any reference `lookup` reads) and the tag's name.
+# A file's columns: the member (any reference `members.references` reads) and the tag's name.
 HEADERS = {
     "member": "member", "会员": "member", "member_id": "member", "会员id": "member",
     "会员编号": "member", "mobile": "member", "手机号": "member", "card_no": "member",
@@ -343,7 +343,7 @@ def add_members(session: Session, actor: Actor, tag_id: int, refs: Sequence[str]
     permissions.BULK.check(actor)
     tag = get_tag(session, tag_id)
     _by_hand(tag)
-    found = lookup.resolve(session, actor, refs)
+    found = _named(session, actor, refs)
     added = set(_tag_many(session, actor, tag, [i for i in found if i is not None]))
     return _results(refs, found, added, ("added", "already"), tag.name)
 
@@ -353,11 +353,16 @@ def remove_members(session: Session, actor: Actor, tag_id: int, refs: Sequence[s
     permissions.BULK.check(actor)
     tag = get_tag(session, tag_id)
     _by_hand(tag)
-    found = lookup.resolve(session, actor, refs)
+    found = _named(session, actor, refs)
     ids = [i for i in found if i is not None]
     removed = set(_delete(session, tag, ids))
     _audit_members(session, actor, tag, "tag.remove", removed)
     return _results(refs, found, removed, ("removed", "absent"), tag.name)
+
+
+def _named(session: Session, actor: Actor, refs: Sequence[str]) -> list[int | None]:
+    """The active member each reference names, in the caller's sight, else None."""
+    return [r.member_id for r in references.resolve_references(session, actor, refs)]
 
 
 def _tag_many(session: Session, actor: Actor, tag: Tag, member_ids: Sequence[int]) -> list[int]:
@@ -459,7 +464,7 @@ def import_file(
                 "tag", "a rule tag's members are computed", code=Reason.rule_tag_is_computed
             )
     live = [r for r in rows if r.refused is None]
-    found = lookup.resolve(session, actor, [r.member for r in live])
+    found = _named(session, actor, [r.member for r in live])
     member_of = {id(r): m for r, m in zip(live, found, strict=True)}
     by_tag: dict[str, list[int]] = {}
     for row in live:

@@ -1,12 +1,15 @@
-"""Members named in a list (pasted, or a file's column): by member id, mobile, card number or
-member code, through the members domain's lookups. A member the caller may not read (a
-store-scoped caller and a member of another store it never served) is not found, as by id."""
+"""Members named in a list (pasted, or a file's column) by member id, mobile, card number or
+member code, resolved in bulk for tools that act on many members (a tag's list, a campaign's):
+per reference the active member it names (a merged member's survivor), or why none. A member
+the caller may not read (a store-scoped caller and a member of another store it never served)
+is not found, as by id."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
@@ -25,36 +28,77 @@ MAX_MERGE_DEPTH = 20
 
 
 @dataclass(frozen=True)
-class Ref:
+class Reference:
     """One reference read: what it names (id, mobile, card, code) and the value."""
 
     kind: str
     value: str
 
 
-def read_ref(raw: str) -> Ref:
+class Refusal(StrEnum):
+    # Nobody by that reference, or a member the caller may not read.
+    not_found = "not_found"
+    # A member the caller may read who is not active (erased, or merged into one who is).
+    not_active = "not_active"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What one reference names: an active member's id, or why none."""
+
+    member_id: int | None = None
+    refusal: Refusal | None = None
+
+
+NOT_FOUND = Resolved(refusal=Refusal.not_found)
+NOT_ACTIVE = Resolved(refusal=Refusal.not_active)
+
+
+def read_reference(raw: str) -> Reference:
     """`id:42`, `mobile:13800000000`, `card:C001`, `code:…` say what they are; without a
     prefix, 18 digits are a member code, a China mainland mobile is a mobile, up to ten digits
     a member id (or, when no member has that id, a card number), anything else a card number."""
     text = raw.strip()
     head, sep, rest = text.partition(":")
     if sep and head.strip().lower() in PREFIXES:
-        return Ref(head.strip().lower(), rest.strip())
+        return Reference(head.strip().lower(), rest.strip())
     if ASCII_DIGITS.fullmatch(text) and len(text) == CODE_LENGTH:
-        return Ref("code", text)
+        return Reference("code", text)
     if ASCII_DIGITS.fullmatch(text) and len(text) <= codes.CODE_ID_DIGITS:
-        return Ref("id", text)
+        return Reference("id", text)
     try:
-        return Ref("mobile", normalize_mobile(text))
+        return Reference("mobile", normalize_mobile(text))
     except ValueError:
-        return Ref("card", text)
+        return Reference("card", text)
 
 
-def resolve(session: Session, actor: Actor, raws: Sequence[str]) -> list[int | None]:
-    """The active member each reference names, in the caller's sight, else None; in the order
-    given. A few queries whatever the length of the list (no member loaded whole but for a
-    store-scoped caller's members of other stores, checked one by one)."""
-    refs = [read_ref(raw) for raw in raws]
+def resolve_references(session: Session, actor: Actor, refs: Sequence[str]) -> list[Resolved]:
+    """Per reference, in the order given, the active member it names in the caller's sight, or
+    the refusal. A few queries whatever the length of the list (no member loaded whole but for
+    one named by code, and a store-scoped caller's members of other stores, checked one by
+    one)."""
+    named, known = _named(session, [read_reference(raw) for raw in refs])
+    known |= _standings(session, [i for i in named if i is not None and i not in known])
+    survivors = _survivors(session, known)
+    sight: dict[int, bool] = {}
+    resolved: list[Resolved] = []
+    for member_id in named:
+        standing = known.get(survivors.get(member_id, -1)) if member_id is not None else None
+        if standing is not None and standing.id not in sight:
+            sight[standing.id] = _sees(session, actor, standing)
+        if standing is None or not sight[standing.id]:
+            resolved.append(NOT_FOUND)
+        elif standing.status != MemberStatus.active:
+            resolved.append(NOT_ACTIVE)
+        else:
+            resolved.append(Resolved(standing.id))
+    return resolved
+
+
+def _named(
+    session: Session, refs: list[Reference]
+) -> tuple[list[int | None], dict[int, registry.Standing]]:
+    """The member each reference names, before merges, and the standings read on the way."""
     by_id = {r.value: parse_row_id(r.value) for r in refs if r.kind == "id"}
     known = _standings(session, [i for i in by_id.values() if i is not None])
     # An id nobody has may be a card number of digits.
@@ -70,32 +114,16 @@ def resolve(session: Session, actor: Actor, raws: Sequence[str]) -> list[int | N
     known |= _standings(session, [*card_ids.values(), *mobile_ids.values()])
     named: list[int | None] = []
     for ref in refs:
-        member_id: int | None = None
         if ref.kind == "id":
             member_id = by_id[ref.value]
-            if member_id not in known:
-                member_id = card_ids.get(ref.value)
+            named.append(member_id if member_id in known else card_ids.get(ref.value))
         elif ref.kind == "card":
-            member_id = card_ids.get(ref.value)
+            named.append(card_ids.get(ref.value))
         elif ref.kind == "mobile":
-            member_id = mobile_ids.get(ref.value)
-        elif ref.kind == "code":
-            member = _by_code(session, ref.value)
-            member_id = member.id if member is not None else None
-        named.append(member_id)
-    known |= _standings(session, [i for i in named if i is not None and i not in known])
-    survivors = _survivors(session, known)
-    sight: dict[int, bool] = {}
-    found: list[int | None] = []
-    for member_id in named:
-        standing = known.get(survivors.get(member_id, -1)) if member_id is not None else None
-        if standing is None or standing.status != MemberStatus.active:
-            found.append(None)
-            continue
-        if standing.id not in sight:
-            sight[standing.id] = _sees(session, actor, standing)
-        found.append(standing.id if sight[standing.id] else None)
-    return found
+            named.append(mobile_ids.get(ref.value))
+        else:
+            named.append(_by_code(session, ref.value))
+    return named, known
 
 
 def _standings(session: Session, member_ids: list[int]) -> dict[int, registry.Standing]:
@@ -140,9 +168,9 @@ def _in_batches(lookup: Callable[[list[str]], dict[str, int]], values: set[str])
     return result
 
 
-def _by_code(session: Session, code: str) -> Member | None:
+def _by_code(session: Session, code: str) -> int | None:
     try:
-        return codes.resolve_code(session, code)
+        return codes.resolve_code(session, code).id
     except MemberCodeInvalid:
         return None
 

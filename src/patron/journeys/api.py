@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from patron.core.actor import Actor
+from patron.core.openapi import errors
+from patron.core.pagination import Page
+from patron.deps import OneHopRouter, SessionDep, require
+from patron.journeys import permissions, report, service
+from patron.journeys.errors import (
+    JourneyArchived,
+    JourneyNameTaken,
+    JourneyNotFound,
+    JourneyStatusConflict,
+)
+from patron.journeys.models import EntryStatus, JourneyStatus
+from patron.journeys.schemas import (
+    EntryOut,
+    FlowOut,
+    JourneyIn,
+    JourneyOut,
+    JourneyPatch,
+    ReportOut,
+)
+
+router = OneHopRouter(tags=["journeys"])
+Viewer = Annotated[Actor, Depends(require(permissions.VIEW))]
+Manager = Annotated[Actor, Depends(require(permissions.MANAGE))]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+@router.post(
+    "/journeys", response_model=JourneyOut, status_code=201, responses=errors(JourneyNameTaken)
+)
+def create_journey(data: JourneyIn, session: SessionDep, actor: Manager) -> JourneyOut:
+    """A draft journey: its trigger, entry limit, control share, goal and steps. A definition
+    that does not hold together (a step key nobody defines, a loop without a wait, a template
+    or tag that does not exist, a rule that does not parse) answers 422 naming the field."""
+    return service.journey_out(session, service.create(session, actor, data))
+
+
+@router.get("/journeys", response_model=Page[JourneyOut])
+def list_journeys(
+    session: SessionDep,
+    actor: Viewer,
+    status: JourneyStatus | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> Page[JourneyOut]:
+    """Journeys, newest first, with their current version's definition."""
+    page = service.list_journeys(session, cursor, limit, status)
+    return Page(
+        items=[service.journey_out(session, j) for j in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/journeys/{journey_id}", response_model=JourneyOut, responses=errors(JourneyNotFound))
+def get_journey(journey_id: int, session: SessionDep, actor: Viewer) -> JourneyOut:
+    return service.journey_out(session, service.get_journey(session, journey_id))
+
+
+@router.patch(
+    "/journeys/{journey_id}",
+    response_model=JourneyOut,
+    responses=errors(JourneyNotFound, JourneyNameTaken, JourneyArchived),
+)
+def update_journey(
+    journey_id: int, data: JourneyPatch, session: SessionDep, actor: Manager
+) -> JourneyOut:
+    """Change the name, the description or the definition. Once members have entered, a changed
+    definition is a new version (`version` + 1) that new entries take; the members inside finish
+    the version they entered."""
+    return service.journey_out(session, service.update(session, actor, journey_id, data))
+
+
+MOVE_ERRORS = errors(JourneyNotFound, JourneyArchived, JourneyStatusConflict)
+
+
+@router.post("/journeys/{journey_id}/activate", response_model=JourneyOut, responses=MOVE_ERRORS)
+def activate_journey(journey_id: int, session: SessionDep, actor: Manager) -> JourneyOut:
+    """Start (or resume) the journey: its trigger enters members, and due entries advance."""
+    return service.journey_out(session, service.move(session, actor, journey_id, "activate"))
+
+
+@router.post("/journeys/{journey_id}/pause", response_model=JourneyOut, responses=MOVE_ERRORS)
+def pause_journey(journey_id: int, session: SessionDep, actor: Manager) -> JourneyOut:
+    """Nobody enters and nobody advances until it is activated again (a goal still converts)."""
+    return service.journey_out(session, service.move(session, actor, journey_id, "pause"))
+
+
+@router.post("/journeys/{journey_id}/archive", response_model=JourneyOut, responses=MOVE_ERRORS)
+def archive_journey(journey_id: int, session: SessionDep, actor: Manager) -> JourneyOut:
+    """End the journey for good: the members still inside leave (`exited`); its report stays."""
+    return service.journey_out(session, service.move(session, actor, journey_id, "archive"))
+
+
+@router.get(
+    "/journeys/{journey_id}/entries",
+    response_model=Page[EntryOut],
+    responses=errors(JourneyNotFound),
+)
+def journey_entries(
+    journey_id: int,
+    session: SessionDep,
+    actor: Viewer,
+    status: EntryStatus | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> Page[EntryOut]:
+    """The members who entered, newest first: their version, control side, step and status."""
+    page = service.entries(session, journey_id, cursor, limit, status)
+    return Page(items=list(page.items), next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/journeys/{journey_id}/flow", response_model=FlowOut, responses=errors(JourneyNotFound)
+)
+def journey_flow(
+    journey_id: int,
+    session: SessionDep,
+    actor: Viewer,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> FlowOut:
+    """A version's steps (the current one by default), each with the entries now at it and
+    what it did (`outcomes`: done, yes, no, control, queued, skipped:<reason>, failed:<code>),
+    and the version's entries by status."""
+    return service.flow(session, journey_id, version)
+
+
+@router.get(
+    "/journeys/{journey_id}/report", response_model=ReportOut, responses=errors(JourneyNotFound)
+)
+def journey_report(
+    journey_id: int,
+    session: SessionDep,
+    actor: Viewer,
+    days: Annotated[int | None, Query(ge=1, le=365)] = None,
+) -> ReportOut:
+    """Treated and control entries: members, converters (a purchase within `days` of entering:
+    the goal's days, else 14), conversion rate, revenue per member; the uplift of conversion and
+    revenue per member with 95% intervals, and the incremental revenue."""
+    return report.report(session, journey_id, days)

@@ -1,0 +1,33 @@
+"""Members as other domains select them in bulk (journeys' daily triggers and actions)."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Collection
+from datetime import date
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from patron.core import bulk
+from patron.members.models import Member, MemberStatus
+
+
+def birthdays_on(day: date) -> Select[int]:
+    """Active members whose birthday falls on `day` (29 February on 28 February in other years)."""
+    days = [day.strftime("%m-%d")]
+    if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+        days.append("02-29")
+    return select(Member.id).where(
+        Member.status == MemberStatus.active.value, Member.birthday_md.in_(days)
+    )
+
+
+def without_marketing(session: Session, member_ids: Collection[int]) -> set[int]:
+    """Which of the members asked for no marketing (`no_marketing`)."""
+    if not member_ids:
+        return set()
+    query = select(Member.id).where(
+        bulk.any_of(session, Member.id, sorted(member_ids)), Member.no_marketing.is_(True)
+    )
+    return set(session.scalars(query))
