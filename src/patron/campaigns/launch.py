@@ -132,13 +132,13 @@ def run(campaign_id: int, sessions: Sessions | None = None, batches: int | None 
     """Treat the campaign batch after batch, each committed on its own, until it is done (or
     cancelled, or `batches` have run); how many batches were committed."""
     make = sessions or db.session_factory()
-    done = 0
+    done, last = 0, 0
     while batches is None or done < batches:
         with committed(make) as session:
-            more = treat_batch(session, campaign_id)
-        if not more:
+            treated = treat_batch(session, campaign_id, after=last)
+        if treated is None:
             break
-        done += 1
+        done, last = done + 1, treated
     return done
 
 
@@ -155,10 +155,12 @@ class _Tally:
             found[1] += units
 
 
-def treat_batch(session: Session, campaign_id: int) -> bool:
-    """Treat the next batch of the campaign's untreated members in this transaction; False when
-    there is nothing to do (another runner holds the campaign, it is not running, or it has
-    just finished)."""
+def treat_batch(session: Session, campaign_id: int, after: int = 0) -> int | None:
+    """Treat the next batch of the campaign's untreated members (of ids above `after`: a runner
+    passes the last it treated, every member up to it being treated, so that no batch scans
+    the ones before again) in this transaction; the batch's last member id, or None when there
+    is nothing to do (another runner holds the campaign, it is not running, or it has just
+    finished)."""
     campaign = session.scalar(
         select(Campaign)
         .where(Campaign.id == campaign_id)
@@ -166,7 +168,7 @@ def treat_batch(session: Session, campaign_id: int) -> bool:
         .execution_options(populate_existing=True)
     )
     if campaign is None or campaign.status != CampaignStatus.running.value:
-        return False
+        return None
     now = clock.now()
     member_ids = list(
         session.scalars(
@@ -174,22 +176,25 @@ def treat_batch(session: Session, campaign_id: int) -> bool:
             .where(
                 MEMBERS.c.campaign_id == campaign_id,
                 MEMBERS.c.in_control.is_(False),
+                MEMBERS.c.member_id > after,
                 MEMBERS.c.treated_at.is_(None),
             )
             .order_by(MEMBERS.c.member_id)
             .limit(BATCH)
         )
     )
+    if not member_ids and after:  # done, unless a member below `after` is untreated still
+        return treat_batch(session, campaign_id)
     if not member_ids:
         campaign.status = CampaignStatus.done.value
         campaign.finished_at = now
         session.flush()
-        return False
+        return None
     tally = _Tally()
     skipped = _Treatment(session, campaign, tally).treat(member_ids)
     _mark_treated(session, campaign_id, member_ids, skipped, now)
     _record(session, campaign_id, tally)
-    return True
+    return member_ids[-1]
 
 
 def _mark_treated(
