@@ -10,14 +10,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
 
 from patron.core.inputs import NOT_NULL, Input
-from patron.core.text import Label, LabelOrNone, MultiLine, SingleLine, TextMap
+from patron.core.text import (
+    Label,
+    LabelOrNone,
+    MultiLine,
+    Pattern,
+    SingleLine,
+    TextMap,
+    single_line,
+)
 from patron.messages.kinds import Channel
 from patron.segments.rules import MAX_RULE_LENGTH
 
-StepKey = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+STEP_KEY_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
+StepKey = Annotated[
+    str,
+    BeforeValidator(single_line),
+    StringConstraints(pattern=STEP_KEY_PATTERN),
+    Pattern(STEP_KEY_PATTERN),
+]
 Days = Annotated[int, Field(ge=1, le=3650)]
 DaysAhead = Annotated[int, Field(ge=0, le=366)]
 
