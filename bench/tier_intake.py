@@ -7,13 +7,22 @@ of gold and diamond members carrying their tier discount. Off and on alternate f
 
     .venv/bin/python bench/tier_intake.py [--orders 2000] [--clients 8] [--workers 2]
                                           [--db both] [--rounds 2]
+                                          [--in-process [--profile]]
+
+`--in-process`: the same orders through `orders.service.create_order` in this process (one
+transaction an order with its Idempotency-Key, no server), tiers off and on: statements per member
+order (with and without a tier discount) and CPU per order (`time.process_time()`, which the
+machine's other load does not count); `--profile` adds cProfile's cumulative list of tiers on.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import http.client
+import io
 import json
+import pstats
 import statistics
 import time
 
@@ -27,10 +36,13 @@ from order_intake import (
     server_cpu_seconds,
     start_server,
 )
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
-from patron.core import db
+from patron import domains
+from patron.core import db, idempotency
 from patron.core.actor import SYSTEM
+from patron.orders import presenters, service
+from patron.orders.schemas import OrderCreate
 from patron.points import rules
 from patron.tiers import ladder, standing
 
@@ -116,6 +128,94 @@ def measure(
     return args.orders / elapsed, cpu * 1000 / args.orders, latencies
 
 
+def in_process(engine: Engine, args: argparse.Namespace, tiers: bool) -> tuple[float, float]:
+    """(CPU ms per order, statements per member order) of the service path on a fresh
+    database; prints the statements of a member order with a tier discount too."""
+    _, store_ids, member_ids = prepare()
+    held = switch_tiers_on(member_ids) if tiers else {}
+    sent = [0]
+    shown: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        sent[0] += 1
+        shown.append(" ".join(statement.split())[:150])
+
+    event.listen(engine, "before_cursor_execute", count)
+
+    def create(n: int) -> None:
+        body = json.loads(body_of(n))
+        data = OrderCreate.model_validate(body)
+        with db.transaction() as session:
+            idempotency.run_once(
+                session,
+                SYSTEM,
+                f"path-{n}",
+                "POST /orders",
+                data.model_dump(mode="json"),
+                lambda: (
+                    201,
+                    presenters.taken(service.create_order(session, SYSTEM, data)).model_dump(
+                        mode="json"
+                    ),
+                ),
+            )
+
+    def body_of(n: int) -> bytes:
+        return body(n, store_ids[n % len(store_ids)], member_for(n, member_ids), held)
+
+    for n in range(50):  # caches, compiled statements, the catalog's products
+        create(n)
+    plain = next(
+        n
+        for n in range(50, 100)
+        if member_for(n, member_ids) is not None and b"tier_discount" not in body_of(n)
+    )
+    discounted = next((n for n in range(50, 200) if b"tier_discount" in body_of(n)), None)
+    for label, n in (("member order", plain), ("member order with a tier discount", discounted)):
+        if n is None:
+            continue
+        sent[0] = 0
+        shown.clear()
+        create(n)
+        print(f"  tiers {'on ' if tiers else 'off'}: {label}: {sent[0]} statements")
+        if args.profile:
+            print("\n".join(f"    {line}" for line in shown))
+    statements = sent[0]
+    profiler = cProfile.Profile() if args.profile and tiers else None
+    started = time.process_time()
+    if profiler:
+        profiler.enable()
+    for n in range(200, 200 + args.orders):
+        create(n)
+    if profiler:
+        profiler.disable()
+    cpu_ms = (time.process_time() - started) * 1000 / args.orders
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
+        print(out.getvalue())
+    event.remove(engine, "before_cursor_execute", count)
+    return cpu_ms, statements
+
+
+def main_in_process(args: argparse.Namespace) -> None:
+    domains.load()  # every hook on the order path, as the server has them
+    for kind in databases(args.db):
+        cpus: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(args.rounds):
+            for tiers in (False, True):
+                with fresh_database(kind) as engine:
+                    cpu, _ = in_process(engine, args, tiers)
+                cpus[tiers].append(cpu)
+                print(
+                    f"{kind:10s} in process, tiers {'on ' if tiers else 'off'}: {cpu:.2f} ms CPU/order"
+                )
+        off, on = min(cpus[False]), min(cpus[True])
+        print(
+            f"{kind:10s} in process, best: off {off:.2f}, on {on:.2f} ms CPU/order (×{on / off:.3f})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=2000)
@@ -123,7 +223,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--db", default="both", choices=["both", "sqlite", "postgresql"])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--in-process", action="store_true")
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
+    if args.in_process:
+        main_in_process(args)
+        return
     print(
         f"order intake, tiers off and on: {args.orders:,} orders, {args.clients} clients, "
         f"{args.workers} server workers, {args.rounds} rounds"

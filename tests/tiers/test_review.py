@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core import clock, db, migrate
 from patron.core.events import Event, OutboxEvent
-from patron.members import merge as member_merge
 from patron.members.models import Member
 from patron.stores.models import Store
 from patron.tiers import review, standing
@@ -252,15 +251,15 @@ def test_a_member_whose_growth_changes_after_the_decision_is_decided_again(
         store = make_store(session)
         rescued, falling = (member_at(session, store, 20_000) for _ in range(2))
     at = NOW.replace(year=2027) + timedelta(days=30)
-    real_hold = member_merge.hold
+    real_lock = review._lock
 
-    def order_lands_first(session: Session, members: Any) -> Any:
+    def order_lands_first(session: Session) -> Any:
         with factory.begin() as other:
             clock.set_now(at)
             order(other, store, rescued.id, 15_000 * YUAN, at)
-        return real_hold(session, members)
+        return real_lock(session)
 
-    monkeypatch.setattr(review.member_merge, "hold", order_lands_first)
+    monkeypatch.setattr(review, "_lock", order_lands_first)
     with factory.begin() as session:
         assert run_at(session, at) == review.ReviewReport(reviewed=2, downgraded=1)
     with factory.begin() as session:

@@ -372,8 +372,8 @@ def _line_tenders(
 
 def _tier_discount(session: Session, data: OrderCreate) -> int:
     """The tier whose discount the order got, after checking the member may have it
-    (`tiers.benefits.member_discount`) and the amount is inside the lines' discounts with the
-    coupons'. Two queries: the member, their tier."""
+    (`tiers.benefits.at_till`) and the amount is inside the lines' discounts with the
+    coupons'. One query: the member's staff flag with their tier."""
     amount = data.tier_discount_amount
     field = "tier_discount_amount"
     if data.member_id is None:
@@ -391,12 +391,14 @@ def _tier_discount(session: Session, data: OrderCreate) -> int:
             f" the lines' discounts {discounts}",
             code=Reason.tier_discount_exceeds_discounts,
         )
-    member = _check_member(session, data.member_id)
-    assert member is not None
-    discount = tier_benefits.member_discount(session, member.id, is_staff=member.is_staff)
-    if discount is not None:
-        return discount.tier_id
-    if member.is_staff and tier_benefits.member_discount(session, member.id, is_staff=False):
+    found = tier_benefits.at_till(session, data.member_id)
+    if found is None:
+        raise InvalidInput(
+            "member_id", f"no active member {data.member_id}", code=Reason.unknown_member
+        )
+    if found.discount is not None:
+        return found.discount.tier_id
+    if found.staff_refused:
         raise InvalidInput(
             field, "staff members get no tier discount", code=Reason.staff_no_tier_discount
         )

@@ -10,9 +10,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from patron.catalog import service as catalog
@@ -383,19 +384,33 @@ def _write_ledger(session: Session, credits: list[Credit]) -> None:
 
 
 def _record_awards(session: Session, awards: Awards) -> None:
-    """Add to each rule's per-member, per-day award row, creating it: one statement."""
+    """Add to each rule's per-member, per-day award row, creating it: one prepared statement
+    (the live order's one row, or many in one call)."""
     if not awards:
         return
     rows = [
         {"rule_id": rule_id, "member_id": member_id, "day": day, "points": points}
         for (rule_id, member_id, day), points in awards.items()
     ]
-    upsert = insert_or_skip(session, AWARDS)
-    upsert = upsert.on_conflict_do_update(
-        index_elements=["rule_id", "member_id", "day"],
-        set_={"points": AWARDS.c.points + upsert.excluded.points},
-    )
-    session.execute(upsert, rows)
+    if len(rows) == 1:
+        _add_award().run(session, rows[0])
+    else:
+        _add_award().run_many(session, rows)
+
+
+@cache
+def _add_award() -> statements.Prepared:
+    def build(session: Session) -> Any:
+        columns = ("rule_id", "member_id", "day", "points")
+        upsert = insert_or_skip(session, AWARDS).values(
+            {c: bindparam(c, type_=AWARDS.c[c].type) for c in columns}
+        )
+        return upsert.on_conflict_do_update(
+            index_elements=["rule_id", "member_id", "day"],
+            set_={"points": AWARDS.c.points + upsert.excluded.points},
+        )
+
+    return statements.Prepared(build)
 
 
 def order_facts(order: OrderCompleted, member_id: int) -> OrderFacts:

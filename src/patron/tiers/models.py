@@ -159,7 +159,13 @@ class ChangeReason(StrEnum):
 
 
 class TierChange(Base):
-    """The tier history: every change of a member's tier, with its reason."""
+    """The tier history: every change of a member's tier, with its reason.
+
+    No foreign keys: each row records a change of a `member_tiers` row made in the same
+    transaction (the review's in the same statement), whose own foreign keys check the member
+    and the tier it moves to, and neither members nor tiers are ever deleted. A foreign key
+    here checked each row again, which was most of the review's cost, and its lock on the
+    member's row made the review hold the members' rows first (migration 0021)."""
 
     __tablename__ = "tier_changes"
     __table_args__ = (
@@ -168,9 +174,9 @@ class TierChange(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    from_tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"))
-    to_tier_id: Mapped[int] = mapped_column(ForeignKey("tiers.id"))
+    member_id: Mapped[int]
+    from_tier_id: Mapped[int | None]
+    to_tier_id: Mapped[int]
     reason: Mapped[str] = mapped_column(String(16))
     qualifying_growth: Mapped[int | None]
     operator: Mapped[str] = mapped_column(String(100))

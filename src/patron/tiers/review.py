@@ -12,8 +12,10 @@ a member who stays is not written at all (`standing.next_review` tells their nex
 Running it twice for the same `now` changes nothing more.
 
 Set-based: the members going down go into a temporary table with their qualifying growth and
-target tier in one INSERT … SELECT over the due members, then one UPDATE, one INSERT of history
-and one of outbox events; a million members take seconds."""
+target tier in one INSERT … SELECT over the due members; on PostgreSQL their tier rows are locked
+in one pass and one statement updates them and inserts the history and the outbox events from
+what the UPDATE returns (on SQLite: an UPDATE and two INSERTs); a million members take
+seconds."""
 
 from __future__ import annotations
 
@@ -55,7 +57,6 @@ from sqlalchemy.orm import Session, aliased
 from patron.core import clock, events
 from patron.core.db import UTCDateTime
 from patron.core.events import OUTBOX, Event
-from patron.members import merge as member_merge
 from patron.tiers import growth, standing
 from patron.tiers.events import MEMBER_TIER_CHANGED, TierChanged
 from patron.tiers.ladder import Rung, base, ladder
@@ -115,8 +116,7 @@ def run(session: Session, now: datetime) -> ReviewReport:
             session.execute(text("ANALYZE tier_review"))  # plans of the joins that follow
         downgraded = _move(session, prog, rungs, now, due, postgres)
         if downgraded:
-            _record(session, now)
-            _publish(session, rungs, now)
+            _notify(session, rungs, now)
         session.expire_all()
     finally:
         MOVING.drop(connection)
@@ -265,15 +265,51 @@ def _move(
     postgres: bool,
 ) -> int:
     """Move the members of the temporary table down: the lower tier from now, its first review
-    a cadence on. The number moved.
+    a cadence on, each with its history entry and `member.tier_changed` event. The number moved.
 
-    PostgreSQL, where orders, refunds and merges run alongside: the members' rows are held
-    first (in id order, as the order path and a merge take them), then only the tier rows
-    unchanged since the decision (same xmin) are updated in the same statement that finds the
-    others; those (an order, a refund or a merge in between) are locked and decided again.
-    Members who stay are neither locked nor written: the review stands as of its first read
-    for them, as if whatever came later had come after it."""
-    moving = (
+    PostgreSQL, where orders, refunds and merges run alongside: the movers' tier rows are
+    locked first, in member id order (as a merge and the order path take them), and a row
+    changed since the decision (an order, refund or merge in between: another xmin) is decided
+    again under its lock; then one statement updates the rows and writes the history and the
+    outbox from what the UPDATE returns. The review takes no lock on the members' rows (the
+    history keeps no foreign key that would take one): holding nothing but tier rows, taken in
+    one ordered pass, it cannot deadlock with a merge. Members who stay are neither locked nor
+    written: the review stands as of its first read for them, as if whatever came later had
+    come after it."""
+    if not postgres:
+        moved = session.execute(_moving(prog, rungs, now))
+        _record(session, now)
+        _publish(session, rungs, now)
+        return int(moved.rowcount or 0)  # type: ignore[attr-defined]
+    changed = _lock(session)
+    if changed:
+        session.execute(delete(MOVING).where(MOVING.c.member_id.in_(changed)))
+        session.execute(_decided(prog, rungs, now, due, postgres, changed))
+    return int(session.scalar(_moved_with_history(session, prog, rungs, now)) or 0)
+
+
+def _lock(session: Session) -> list[int]:
+    """PostgreSQL: lock the movers' tier rows in member id order; the members whose row changed
+    since the decision."""
+    locked = (
+        select(MemberTier.member_id, literal_column("member_tiers.xmin::text").label("version"))
+        .join(MOVING, MOVING.c.member_id == MemberTier.member_id)
+        .order_by(MemberTier.member_id)
+        .with_for_update(of=MemberTier)
+        .cte("locked")
+    )
+    return list(
+        session.scalars(
+            select(locked.c.member_id)
+            .join(MOVING, MOVING.c.member_id == locked.c.member_id)
+            .where(MOVING.c.version != locked.c.version)
+        )
+    )
+
+
+def _moving(prog: Program, rungs: Sequence[Rung], now: datetime) -> Any:
+    """UPDATE of the tier rows of the members in the temporary table to their lower tier."""
+    return (
         update(MemberTier)
         .where(MemberTier.member_id == MOVING.c.member_id)
         .values(
@@ -284,26 +320,29 @@ def _move(
         )
         .execution_options(synchronize_session=False)
     )
-    if not postgres:
-        return int(session.execute(moving).rowcount or 0)  # type: ignore[attr-defined]
-    member_merge.hold(session, select(MOVING.c.member_id))
-    unchanged = literal_column("member_tiers.xmin::text") == MOVING.c.version
-    done = moving.where(unchanged).returning(MemberTier.member_id).cte("done")
-    changed = session.scalars(
-        delete(MOVING)
-        .where(MOVING.c.member_id.not_in(select(done.c.member_id)))
-        .returning(MOVING.c.member_id)
-    ).all()
-    if changed:
-        session.execute(
-            select(MemberTier.member_id)
-            .where(MemberTier.member_id.in_(changed))
-            .order_by(MemberTier.member_id)
-            .with_for_update()
-        ).all()
-        session.execute(_decided(prog, rungs, now, due, postgres, changed))
-        session.execute(moving.where(MemberTier.member_id.in_(changed)))
-    return int(session.scalar(select(func.count()).select_from(MOVING)) or 0)
+
+
+def _moved_with_history(
+    session: Session, prog: Program, rungs: Sequence[Rung], now: datetime
+) -> Any:
+    """PostgreSQL, one statement: the UPDATE, and the history and outbox rows inserted from the
+    rows it returns; the number moved. A history row copies the change of a tier row whose
+    member and tiers are checked by that row's own foreign keys in this statement."""
+    moved = (
+        _moving(prog, rungs, now)
+        .returning(
+            MOVING.c.member_id, MOVING.c.from_tier_id, MOVING.c.to_tier_id, MOVING.c.qualifying
+        )
+        .cte("moved")
+    )
+    history = insert(standing.CHANGES).from_select(HISTORY_COLUMNS, _history(moved.c, now))
+    outbox = insert(OUTBOX).from_select(OUTBOX_COLUMNS, _events(session, rungs, moved.c, now))
+    return (
+        select(func.count())
+        .select_from(moved)
+        .add_cte(history.cte("history"))
+        .add_cte(outbox.cte("events"))
+    )
 
 
 def _fresh_review_dates(prog: Program, rungs: Sequence[Rung], now: datetime) -> Any:
@@ -315,50 +354,59 @@ def _fresh_review_dates(prog: Program, rungs: Sequence[Rung], now: datetime) -> 
     )
 
 
-def _record(session: Session, now: datetime) -> None:
-    """The history of the members who went down, set-based."""
-    session.execute(
-        insert(standing.CHANGES).from_select(
-            [
-                "member_id",
-                "from_tier_id",
-                "to_tier_id",
-                "reason",
-                "qualifying_growth",
-                "operator",
-                "note",
-                "created_at",
-            ],
-            select(
-                MOVING.c.member_id,
-                MOVING.c.from_tier_id,
-                MOVING.c.to_tier_id,
-                literal(ChangeReason.downgrade.value),
-                MOVING.c.qualifying,
-                literal(OPERATOR),
-                literal(""),
-                literal(now, UTCDateTime()),
-            ),
-        )
+HISTORY_COLUMNS = [
+    "member_id",
+    "from_tier_id",
+    "to_tier_id",
+    "reason",
+    "qualifying_growth",
+    "operator",
+    "note",
+    "created_at",
+]
+OUTBOX_COLUMNS = ["type", "entity_id", "payload", "occurred_at", "attempts"]
+
+
+def _history(moved: Any, now: datetime) -> Any:
+    """The history rows of the members gone down (`moved`: their columns)."""
+    return select(
+        moved.member_id,
+        moved.from_tier_id,
+        moved.to_tier_id,
+        literal(ChangeReason.downgrade.value),
+        moved.qualifying,
+        literal(OPERATOR),
+        literal(""),
+        literal(now, UTCDateTime()),
     )
+
+
+def _events(session: Session, rungs: Sequence[Rung], moved: Any, now: datetime) -> Any:
+    """One `member.tier_changed` outbox row per member gone down (the payload's text put
+    together from each tier's part, written once here)."""
+    return select(
+        literal(MEMBER_TIER_CHANGED.name),
+        sql_cast(moved.member_id, String),
+        _payload(session, rungs, moved),
+        literal(now, UTCDateTime()),
+        literal(0),
+    )
+
+
+def _record(session: Session, now: datetime) -> None:
+    """SQLite: the history of the members who went down, set-based."""
+    session.execute(insert(standing.CHANGES).from_select(HISTORY_COLUMNS, _history(MOVING.c, now)))
 
 
 def _publish(session: Session, rungs: Sequence[Rung], now: datetime) -> None:
-    """One `member.tier_changed` event per member gone down: the outbox rows in one INSERT …
-    SELECT (the payload's text put together from each tier's part, written once here), the
-    in-process subscribers (if any) called per event."""
+    """SQLite: the outbox rows in one INSERT … SELECT."""
     session.execute(
-        insert(OUTBOX).from_select(
-            ["type", "entity_id", "payload", "occurred_at", "attempts"],
-            select(
-                literal(MEMBER_TIER_CHANGED.name),
-                sql_cast(MOVING.c.member_id, String),
-                _payload(session, rungs),
-                literal(now, UTCDateTime()),
-                literal(0),
-            ),
-        )
+        insert(OUTBOX).from_select(OUTBOX_COLUMNS, _events(session, rungs, MOVING.c, now))
     )
+
+
+def _notify(session: Session, rungs: Sequence[Rung], now: datetime) -> None:
+    """The in-process subscribers of `member.tier_changed` (if any), called per event."""
     handlers = list(MEMBER_TIER_CHANGED.subscribers)
     if not handlers:
         return
@@ -382,7 +430,7 @@ def _publish(session: Session, rungs: Sequence[Rung], now: datetime) -> None:
             handler(session, event)
 
 
-def _payload(session: Session, rungs: Sequence[Rung]) -> Any:
+def _payload(session: Session, rungs: Sequence[Rung], moved: Any) -> Any:
     """`TierChanged` as JSON text: {"member_id": …, "from_code": …, …, "reason": "downgrade"}."""
 
     def part(column: Any, side: str) -> Any:
@@ -394,11 +442,11 @@ def _payload(session: Session, rungs: Sequence[Rung]) -> Any:
     reason = json.dumps({"reason": ChangeReason.downgrade.value})[1:]
     payload = (
         literal('{"member_id": ')
-        + sql_cast(MOVING.c.member_id, String)
+        + sql_cast(moved.member_id, String)
         + literal(", ")
-        + part(MOVING.c.from_tier_id, "from")
+        + part(moved.from_tier_id, "from")
         + literal(", ")
-        + part(MOVING.c.to_tier_id, "to")
+        + part(moved.to_tier_id, "to")
         + literal(", ")
         + literal(reason)
     )

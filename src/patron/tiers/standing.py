@@ -154,6 +154,14 @@ def _held_by_one() -> statements.Prepared:
     return statements.Prepared(build)
 
 
+def tier_of_row(
+    rungs: Sequence[Rung], tier_id: int | None, live_paid_tier_id: int | None
+) -> Rung | None:
+    """The tier that counts for a member whose row holds `tier_id` (None: no row) with a live
+    paid tier `live_paid_tier_id`; None when tiers are off."""
+    return _tier(rungs, tier_id, live_paid_tier_id)[0] if base(rungs) is not None else None
+
+
 def current_tier(session: Session, member_id: int) -> Rung | None:
     """The member's tier; None when tiers are off."""
     return tiers_of(session, [member_id]).get(member_id)
