@@ -3,7 +3,7 @@ that row's own foreign keys in the same transaction), and neither members nor ti
 the per-row checks were most of the tier review's cost
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-11-28 19:10:00.000000
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0021"
-down_revision: str | None = "0019"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
