@@ -10,6 +10,7 @@ aggregates, rankings and joins they replace."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,13 +18,15 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import psycopg
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     Float,
     Integer,
     MetaData,
-    Select,
+    Subquery,
     Table,
     cast,
     func,
@@ -45,6 +48,7 @@ PG_EPOCH_DAYS = 10957  # 2000-01-01 (PostgreSQL's epoch) in days since 1970-01-0
 US_PER_DAY = 86_400_000_000
 US_PER_HOUR = 3_600_000_000
 CHUNK_ROWS = 100_000
+BUCKET = 4096  # members' ids per row of a read
 SIMILAR_CANDIDATES = sql.SIMILAR_CANDIDATES
 TOP = sql.TOP
 
@@ -61,48 +65,68 @@ def _row_dtype(kinds: Sequence[str]) -> np.dtype[Any]:
     return np.dtype(fields)
 
 
-def read_columns(session: Session, query: Select[Any], kinds: Sequence[str]) -> list[I64]:
-    """The query's rows (no NULLs, fixed-width columns of the given kinds) as int64 arrays,
-    read by binary COPY, parsed a chunk at a time."""
-    dtype = _row_dtype(kinds)
+def _driver(session: Session) -> psycopg.Connection[Any]:
+    raw = session.connection().connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    return raw
+
+
+def read_columns(
+    session: Session, source: Subquery, kinds: Sequence[str], bucket: ColumnElement[int]
+) -> list[I64]:
+    """The source's columns (no NULLs; fixed-width kinds 'i4' or 'i8') as int64 arrays, in no
+    particular order. Read by binary COPY a few hundred rows long: each an array_agg of a
+    bucket of the rows (one COPY row per source row would cost Python a loop step each)."""
+    query = select(*(func.array_agg(column) for column in source.c)).group_by(bucket)
     connection = session.connection()
     statement = str(
         query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
     )
-    raw = connection.connection.driver_connection
     parts: list[list[I64]] = [[] for _ in kinds]
-    pending = bytearray()
-    skip = len(HEADER)
-
-    def parse(complete: bool) -> None:
-        nonlocal pending
-        whole = len(pending) // dtype.itemsize
-        if complete and len(pending) % dtype.itemsize != len(TRAILER):
-            raise ValueError("unexpected binary COPY layout (a NULL or a wider field?)")
-        if not whole:
-            return
-        rows = np.frombuffer(bytes(pending[: whole * dtype.itemsize]), dtype=dtype)
-        del pending[: whole * dtype.itemsize]
-        for i, part in enumerate(parts):
-            part.append(rows[f"f{i}"].astype(np.int64))
-
+    widths = [int(kind[1:]) for kind in kinds]
+    buffer = bytearray()
     with (
-        raw.cursor() as cursor,
-        cursor.copy(  # type: ignore[union-attr]
-            f"COPY ({statement}) TO STDOUT (FORMAT binary)"
-        ) as copy,
+        _driver(session).cursor() as cursor,
+        cursor.copy(f"COPY ({statement}) TO STDOUT (FORMAT binary)") as copy,
     ):
         for chunk in copy:
-            pending += chunk
-            if skip:
-                if len(pending) < skip:
-                    continue
-                del pending[:skip]
-                skip = 0
-            if len(pending) >= 8 * 2**20:
-                parse(complete=False)
-    parse(complete=True)
+            buffer += chunk
+            if buffer.startswith(HEADER):
+                del buffer[: len(HEADER)]
+            with memoryview(buffer) as view:
+                used = _parse_arrays(view, widths, parts)
+            del buffer[:used]
+    if bytes(buffer) != TRAILER:
+        raise ValueError("unexpected end of a binary COPY")
     return [np.concatenate(p) if p else np.zeros(0, np.int64) for p in parts]
+
+
+def _parse_arrays(data: memoryview, widths: list[int], parts: list[list[I64]]) -> int:
+    """Parse the complete rows (one-dimensional arrays of fixed-width values without NULLs)
+    at the start of `data` into `parts`; returns the bytes used."""
+    at = 0
+    while len(data) - at >= 2:
+        (fields,) = struct.unpack_from(">h", data, at)
+        if fields == -1:
+            break
+        position, row = at + 2, []
+        for width in widths:
+            if len(data) - position < 4:
+                return at
+            (length,) = struct.unpack_from(">i", data, position)
+            position += 4
+            if len(data) - position < length:
+                return at
+            ndim, _, _, size = struct.unpack_from(">iiii", data, position)
+            assert ndim == 1, "array_agg gives one dimension"
+            element = np.dtype([("length", ">i4"), ("value", f">i{width}")])
+            elements = np.frombuffer(data, element, count=size, offset=position + 20)
+            row.append(elements["value"].astype(np.int64))
+            position += length
+        for part, values in zip(parts, row, strict=True):
+            part.append(values)
+        at = position
+    return at
 
 
 def write_rows(session: Session, table: str, columns: Sequence[tuple[str, str, Any]]) -> None:
@@ -110,12 +134,10 @@ def write_rows(session: Session, table: str, columns: Sequence[tuple[str, str, A
     dtype = _row_dtype([kind for _, kind, _ in columns])
     n = len(columns[0][2]) if columns else 0
     names = ", ".join(name for name, _, _ in columns)
-    raw = session.connection().connection.driver_connection
+    raw = _driver(session)
     with (
         raw.cursor() as cursor,
-        cursor.copy(  # type: ignore[union-attr]
-            f"COPY {table} ({names}) FROM STDIN (FORMAT binary)"
-        ) as copy,
+        cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT binary)") as copy,
     ):
         copy.write(HEADER)
         for start in range(0, n, CHUNK_ROWS):
@@ -213,16 +235,19 @@ def read_orders(session: Session, local: sql.Local, now: datetime, window_days: 
     columns: list[Any] = [
         o.c.member_id,
         o.c.occurred_at,
-        cast(o.c.net, Integer),
+        cast(o.c.net, Integer).label("net"),
         o.c.store_id,
-        cast(channel, Integer),
+        cast(channel, Integer).label("channel"),
     ]
     kinds = ["i4", "i8", "i4", "i4", "i4"]
     if not local.fixed:  # the zone's rules per order: the wall-clock time from the server
-        columns.append(func.timezone(local.zone, o.c.occurred_at))
+        columns.append(func.timezone(local.zone, o.c.occurred_at).label("wall"))
         kinds.append("i8")
-    query = select(*columns).order_by(o.c.member_id, o.c.occurred_at)
-    read = read_columns(session, query, kinds)
+    source = select(*columns).subquery("source")
+    read = read_columns(session, source, kinds, source.c.member_id // BUCKET)
+    order = np.lexsort((read[1], read[0]))  # by member and time
+    read = [column[order] for column in read]
+    del order
     member, at, net, store, channel_code = read[:5]
     wall = read[5] if not local.fixed else at + local.offset_minutes * 60_000_000
     day = wall // US_PER_DAY + PG_EPOCH_DAYS
@@ -285,8 +310,12 @@ def read_categories(session: Session, now: datetime) -> Categories:
     """The member-category spend of the counted lines, each member's top three, and the
     categories similar members buy (as `facts.similar_categories`)."""
     lines = orders.counted_lines(now).subquery("lines")
-    query = select(lines.c.member_id, lines.c.category_id, cast(lines.c.net, Integer))
-    member, category, net = read_columns(session, query, ["i4", "i4", "i4"])
+    source = select(
+        lines.c.member_id, lines.c.category_id, cast(lines.c.net, Integer).label("net")
+    ).subquery("source")
+    member, category, net = read_columns(
+        session, source, ["i4", "i4", "i4"], source.c.member_id // BUCKET
+    )
     member_ids, member_index = np.unique(member, return_inverse=True)
     category_ids, category_index = np.unique(category, return_inverse=True)
     del member, category
@@ -332,8 +361,8 @@ def _top_and_similar(n: int, c: int, member: I64, category: I64, spend: I64) -> 
 
 def active_members(session: Session) -> I64:
     """The active members' ids, sorted."""
-    query = members.active_ids()
-    ids = read_columns(session, select(cast(query.subquery().c[0], Integer)), ["i4"])[0]
+    source = select(cast(members.active_ids().subquery().c[0], Integer).label("id")).subquery()
+    ids = read_columns(session, source, ["i4"], source.c.id // BUCKET)[0]
     return np.sort(ids)
 
 

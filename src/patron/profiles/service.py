@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Float,
     Select,
     case,
@@ -276,10 +277,9 @@ def _columnar_rows(now: datetime) -> Select[Any]:
 
     def listed(name: str, names: tuple[str, ...] | None = None) -> Any:
         keys = [p.c[f"{name}{i + 1}"] for i in range(sql.TOP)]
-        if names is None:
-            items = [func.nullif(k, 0) for k in keys]
-        else:
-            items = [named(k, names) for k in keys]
+        items: list[ColumnElement[Any]] = [
+            func.nullif(k, 0) if names is None else named(k, names) for k in keys
+        ]
         return sql.json_list("postgresql", items, quoted=names is not None)
 
     def present(column: Any) -> Any:
