@@ -98,7 +98,9 @@ def read_columns(
             del buffer[:used]
     if bytes(buffer) != TRAILER:
         raise ValueError("unexpected end of a binary COPY")
-    return [np.concatenate(p) if p else np.zeros(0, np.int64) for p in parts]
+    # the buckets in the order of their first value of the first column
+    order = np.argsort([int(p[0]) if len(p) else 0 for p in parts[0]], kind="stable")
+    return [np.concatenate([p[i] for i in order]) if p else np.zeros(0, np.int64) for p in parts]
 
 
 def _parse_arrays(data: memoryview, widths: list[int], parts: list[list[I64]]) -> int:
@@ -172,9 +174,14 @@ def _sums(values: npt.NDArray[Any], starts: I64) -> I64:
 
 
 def _first_three(n: int, member: I64, key: I64, score: I64, empty: int) -> I64:
-    """Per member 0..n-1 (`member` sorted), the first three keys by score descending, ties by
-    key ascending; `empty` where there are fewer."""
-    order = np.lexsort((key, -score, member))
+    """Per member 0..n-1 (pairs sorted by member and key), the first three keys by score
+    descending, ties by key ascending; `empty` where there are fewer."""
+    if len(member) and member.max() < 2**22 and score.min() >= 0 and score.max() < 2**40:
+        # sorted by (member, key) already: a stable sort on (member, -score) keeps the keys'
+        # order among ties; packed in one integer (timsort finds the members' runs)
+        order = np.argsort((member << 40) | (2**40 - 1 - score), kind="stable")
+    else:
+        order = np.lexsort((key, -score, member))
     m, k = member[order], key[order]
     rank = np.arange(len(m)) - np.repeat(_starts(m), _sizes(m))
     found = np.full((n, TOP), empty, np.int64)
@@ -243,11 +250,14 @@ def read_orders(session: Session, local: sql.Local, now: datetime, window_days: 
     if not local.fixed:  # the zone's rules per order: the wall-clock time from the server
         columns.append(func.timezone(local.zone, o.c.occurred_at).label("wall"))
         kinds.append("i8")
-    source = select(*columns).subquery("source")
+    # in member and time order (the index's), which array_agg keeps in practice; checked
+    source = select(*columns).order_by(o.c.member_id, o.c.occurred_at).subquery("source")
     read = read_columns(session, source, kinds, source.c.member_id // BUCKET)
-    order = np.lexsort((read[1], read[0]))  # by member and time
-    read = [column[order] for column in read]
-    del order
+    member, at = read[0], read[1]
+    if not np.all((member[1:] > member[:-1]) | ((member[1:] == member[:-1]) & (at[1:] >= at[:-1]))):
+        order = np.lexsort((at, member))
+        read = [column[order] for column in read]
+        del order
     member, at, net, store, channel_code = read[:5]
     wall = read[5] if not local.fixed else at + local.offset_minutes * 60_000_000
     day = wall // US_PER_DAY + PG_EPOCH_DAYS
@@ -316,13 +326,18 @@ def read_categories(session: Session, now: datetime) -> Categories:
     member, category, net = read_columns(
         session, source, ["i4", "i4", "i4"], source.c.member_id // BUCKET
     )
-    member_ids, member_index = np.unique(member, return_inverse=True)
-    category_ids, category_index = np.unique(category, return_inverse=True)
-    del member, category
-    # dense indexes keep the ids' order, so ties by index are ties by id
-    pairs = _grouped_sum(member_index.astype(np.int64), category_index.astype(np.int64), net)
-    del member_index, category_index, net
-    top, similar = _top_and_similar(len(member_ids), len(category_ids), *pairs)
+    # dense category indexes in the ids' order, so ties by index are ties by id
+    category_ids = np.flatnonzero(np.bincount(category)) if len(category) else category
+    dense = np.zeros(int(category.max()) + 1 if len(category) else 1, np.int64)
+    dense[category_ids] = np.arange(len(category_ids))
+    pair_member, pair_category, spend = _grouped_sum(member, dense[category], net)
+    del member, category, net
+    starts = _starts(pair_member)
+    member_ids = pair_member[starts]
+    member_index = np.repeat(np.arange(len(starts), dtype=np.int64), _sizes(pair_member))
+    top, similar = _top_and_similar(
+        len(member_ids), len(category_ids), member_index, pair_category, spend
+    )
 
     def ids(indexes: I64) -> I64:
         return np.where(indexes >= 0, category_ids[np.maximum(indexes, 0)], 0)
