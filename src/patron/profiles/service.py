@@ -2,12 +2,14 @@
 facts kept current between refreshes by `update_facts` (the facts job, every 5 minutes, for
 members with orders or refunds past the watermark: nothing on the order path).
 
-A refresh is a few statements whatever the number of members: the per-member facts into a
-temporary table (one aggregate over the orders that count), read back one row per member for
-the scores numpy computes (RFM, lifecycle, CLV), written to a second temporary table (COPY on
-PostgreSQL), then every active member's profile in one INSERT ... SELECT joining them with the
-preferences (top stores, channels, categories, weekday, hour, similar members' categories),
-each one GROUP BY. No per-member Python loop, no order row in Python."""
+A refresh is a few statements whatever the number of members. On PostgreSQL
+(`patron.profiles.columnar`): the orders that count and the lines read once each into numpy
+arrays, every per-member figure and preference computed there with the scores (RFM, lifecycle,
+CLV), the rows written back by one binary COPY and every active member's profile inserted from
+them. On SQLite: the per-member groups and facts into temporary tables, read back one row per
+member for the scores, written to a second temporary table, then every active member's profile
+in one INSERT ... SELECT joining them with the preferences (top stores, channels, categories,
+weekday, hour, similar members' categories), each one GROUP BY. No per-member Python loop."""
 
 from __future__ import annotations
 
@@ -442,15 +444,13 @@ def _profile_rows(local: sql.Local, now: datetime) -> Select[Any]:
     fa, sc = sql.FACTS, sql.SCORES
     store, channel, category, similar = sql.STORES, sql.CHANNELS, sql.TOP_CATEGORIES, sql.SIMILAR
     weekday, hour = sql.WEEKDAY, sql.HOUR
-    # PostgreSQL's one pass put the weekday and hour in FACTS; SQLite's are tables of their own.
-    in_facts = local.dialect == "postgresql"
     moment = literal(now, UTCDateTime())
     orders_lifetime = func.coalesce(fa.c.orders_lifetime, 0)
 
     def listed(table: Any, quoted: bool = False) -> Any:
         return sql.json_list(local.dialect, [table.c.k1, table.c.k2, table.c.k3], quoted)
 
-    query = (
+    return (
         select(
             active.c.id,
             fa.c.first_at,
@@ -472,8 +472,8 @@ def _profile_rows(local: sql.Local, now: datetime) -> Select[Any]:
             listed(store),
             listed(channel, quoted=True),
             listed(category),
-            fa.c.weekday if in_facts else weekday.c.v,
-            fa.c.hour if in_facts else hour.c.v,
+            weekday.c.v,
+            hour.c.v,
             listed(similar),
             moment,
             moment,
@@ -485,11 +485,8 @@ def _profile_rows(local: sql.Local, now: datetime) -> Select[Any]:
         .outerjoin(channel, channel.c.member_id == active.c.id)
         .outerjoin(category, category.c.member_id == active.c.id)
         .outerjoin(similar, similar.c.member_id == active.c.id)
-    )
-    if in_facts:
-        return query
-    return query.outerjoin(weekday, weekday.c.member_id == active.c.id).outerjoin(
-        hour, hour.c.member_id == active.c.id
+        .outerjoin(weekday, weekday.c.member_id == active.c.id)
+        .outerjoin(hour, hour.c.member_id == active.c.id)
     )
 
 
