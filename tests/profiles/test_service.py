@@ -264,3 +264,27 @@ def test_refresh_the_same_whatever_the_buckets_read(
     together = snapshot()
     monkeypatch.setattr(columnar, "BUCKET", 1)
     assert snapshot() == together
+
+
+def test_columnar_days_by_the_zone_rules_match_the_fixed_offset(session: Session) -> None:
+    """A zone with daylight saving has its orders' wall-clock times from the server; for
+    Asia/Shanghai (one offset) both ways give the same days and hours."""
+    from dataclasses import replace
+
+    from patron.profiles import columnar
+    from patron.profiles import facts as sql
+
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the columnar refresh is PostgreSQL's")
+    store = make_store(session)
+    member = make_member(session)
+    for moment in ("2026-02-01T23:30:00+08:00", "2026-02-01T00:30:00+08:00", at("02-03", 7)):
+        make_order(session, store, member, occurred_at=moment)
+    local = sql.local_for(session, NOW)
+    assert local.fixed
+    fixed = columnar.read_orders(session, local, NOW, 365)
+    ruled = columnar.read_orders(session, replace(local, fixed=False), NOW, 365)
+    for name in ("first_day", "last_day", "purchase_days", "weekday", "hour", "first_day_value"):
+        assert getattr(fixed, name).tolist() == getattr(ruled, name).tolist(), name
+    assert fixed.purchase_days.tolist() == [2]
+    assert fixed.hour.tolist() == [0]  # 00:30, 07:00, 23:30: one each, the lowest
