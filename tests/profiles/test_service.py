@@ -288,3 +288,10 @@ def test_columnar_days_by_the_zone_rules_match_the_fixed_offset(session: Session
         assert getattr(fixed, name).tolist() == getattr(ruled, name).tolist(), name
     assert fixed.purchase_days.tolist() == [2]
     assert fixed.hour.tolist() == [0]  # 00:30, 07:00, 23:30: one each, the lowest
+
+
+def test_refresh_without_any_order(session: Session) -> None:
+    member = make_member(session)
+    report = service.refresh(session, NOW)
+    found = profiles(session)[member.id]
+    assert (report.buyers, found.lifecycle, found.preferred_stores) == (0, "prospect", [])

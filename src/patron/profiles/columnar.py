@@ -5,7 +5,7 @@ and the profiles' rows written back by one binary COPY.
 
 The same definitions as the SQL of `patron.profiles.facts` (SQLite's path): ties go to the
 lowest store id, channel, category id, weekday or hour. Measured at 1,000,000 members and
-10,000,000 orders: the two reads cost the server about 8 s of CPU, against about 90 s for the
+10,000,000 orders: the two reads cost the server about 8-10 s of CPU, against about 90 s for the
 aggregates, rankings and joins they replace."""
 
 from __future__ import annotations
