@@ -231,3 +231,67 @@ def test_refresh_matches_a_reference_computed_in_python(session: Session) -> Non
         assert p.preferred_channels == top(2)
         assert p.preferred_weekday == most([r[3].astimezone(SH).weekday() for r in rows])
         assert p.preferred_hour == most([r[3].astimezone(SH).hour for r in rows])
+
+
+def test_refresh_the_same_whatever_the_buckets_read(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads the orders and lines in buckets of members (array_agg per bucket):
+    one member per bucket gives the same profiles as one bucket for all."""
+    from patron.profiles import columnar
+
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the columnar refresh is PostgreSQL's")
+    stores_ = [make_store(session, f"B{i}") for i in range(2)]
+    for n in range(6):
+        member = make_member(session)
+        for day in range(1, 2 + n % 3):
+            make_order(session, stores_[(n + day) % 2], member, occurred_at=at(f"02-{day:02d}"))
+
+    def snapshot() -> list[tuple[object, ...]]:
+        service.refresh(session, NOW)
+        rows = profiles(session).values()
+        return sorted(
+            (
+                p.member_id, p.first_purchase_at, p.orders_lifetime, p.monetary_lifetime,
+                p.purchase_days, p.preferred_stores, p.preferred_channels,
+                p.preferred_categories, p.preferred_weekday, p.preferred_hour,
+                p.similar_categories, p.rfm_class, p.lifecycle,
+            )
+            for p in rows
+        )  # fmt: skip
+
+    together = snapshot()
+    monkeypatch.setattr(columnar, "BUCKET", 1)
+    assert snapshot() == together
+
+
+def test_columnar_days_by_the_zone_rules_match_the_fixed_offset(session: Session) -> None:
+    """A zone with daylight saving has its orders' wall-clock times from the server; for
+    Asia/Shanghai (one offset) both ways give the same days and hours."""
+    from dataclasses import replace
+
+    from patron.profiles import columnar
+    from patron.profiles import facts as sql
+
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the columnar refresh is PostgreSQL's")
+    store = make_store(session)
+    member = make_member(session)
+    for moment in ("2026-02-01T23:30:00+08:00", "2026-02-01T00:30:00+08:00", at("02-03", 7)):
+        make_order(session, store, member, occurred_at=moment)
+    local = sql.local_for(session, NOW)
+    assert local.fixed
+    fixed = columnar.read_orders(session, local, NOW, 365)
+    ruled = columnar.read_orders(session, replace(local, fixed=False), NOW, 365)
+    for name in ("first_day", "last_day", "purchase_days", "weekday", "hour", "first_day_value"):
+        assert getattr(fixed, name).tolist() == getattr(ruled, name).tolist(), name
+    assert fixed.purchase_days.tolist() == [2]
+    assert fixed.hour.tolist() == [0]  # 00:30, 07:00, 23:30: one each, the lowest
+
+
+def test_refresh_without_any_order(session: Session) -> None:
+    member = make_member(session)
+    report = service.refresh(session, NOW)
+    found = profiles(session)[member.id]
+    assert (report.buyers, found.lifecycle, found.preferred_stores) == (0, "prospect", [])

@@ -9,7 +9,10 @@ from typing import Any
 from sqlalchemy import CompoundSelect, Select, String, func, literal_column, select
 from sqlalchemy.sql import ColumnElement
 
-from patron.orders.models import Order, OrderLine, OrderStatus, Refund
+from patron.orders.models import Order, OrderChannel, OrderLine, OrderStatus, Refund
+
+# Every channel an order can have, in text order (as the database sorts them).
+CHANNELS = tuple(sorted(channel.value for channel in OrderChannel))
 
 
 def counted_orders(now: datetime) -> Select[int, int | None, int, str, datetime, int]:

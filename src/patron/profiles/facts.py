@@ -18,7 +18,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ColumnElement,
-    Date,
     Float,
     Integer,
     MetaData,
@@ -179,82 +178,6 @@ def facts_query(groups: Any) -> Select[Any]:
     ).group_by(daily.c.member_id)
 
 
-def streaming_facts(local: Local, now: datetime, window_days: int) -> Select[Any]:
-    """PostgreSQL: FACTS's columns (weekday and hour included) of active members in one pass
-    over the counted orders in member and time order: an index-only scan of
-    ix_orders_member_occurred (it INCLUDEs what is read), a window for each order's previous
-    and first day, one GROUP BY member_id on the ordered rows (no sort, no hash). The same
-    figures as `active_facts` over GROUPS; the weekday and hour with most orders by `mode()`,
-    which takes the lowest of equally frequent values (as `most_orders`)."""
-    o = counted(now, active_only=False)
-    since = now - timedelta(days=window_days)
-    wall = func.timezone(local.zone, o.c.occurred_at)
-    day = type_coerce(cast(wall, Date) - cast(literal("1970-01-01"), Date), Integer)
-    rows = select(
-        o.c.member_id,
-        o.c.occurred_at,
-        o.c.net,
-        day.label("day"),
-        cast(func.date_part("hour", wall), Integer).label("hour"),
-        func.lag(day)
-        .over(partition_by=o.c.member_id, order_by=o.c.occurred_at)
-        .label("previous_day"),
-        func.first_value(day)
-        .over(partition_by=o.c.member_id, order_by=o.c.occurred_at)
-        .label("first_day"),
-    ).subquery("ordered")
-    in_window = rows.c.occurred_at >= since
-    facts = (
-        select(
-            rows.c.member_id,
-            func.min(rows.c.occurred_at).label("first_at"),
-            func.max(rows.c.occurred_at).label("last_at"),
-            func.count().label("orders_lifetime"),
-            cast(func.sum(rows.c.net), BigInteger).label("monetary_lifetime"),
-            func.count().filter(in_window).label("orders_window"),
-            cast(func.coalesce(func.sum(rows.c.net).filter(in_window), 0), BigInteger).label(
-                "monetary_window"
-            ),
-            cast(
-                func.count().filter(
-                    rows.c.previous_day.is_(None) | (rows.c.previous_day != rows.c.day)
-                ),
-                Integer,
-            ).label("purchase_days"),
-            func.min(rows.c.day).label("first_day"),
-            func.max(rows.c.day).label("last_day"),
-            cast(func.sum(rows.c.net).filter(rows.c.day == rows.c.first_day), BigInteger).label(
-                "first_day_value"
-            ),
-            func.mode().within_group(((rows.c.day + 3) % 7).asc()).label("weekday"),
-            func.mode().within_group(rows.c.hour.asc()).label("hour"),
-        )
-        .group_by(rows.c.member_id)
-        .subquery("facts")
-    )
-    active = members.active_ids().subquery("active")
-    return select(facts).join(active, active.c.id == facts.c.member_id)
-
-
-def store_channel_groups(now: datetime) -> Select[Any]:
-    """PostgreSQL: GROUPS per member, store and channel only (day, hour and times left
-    empty), all the store and channel preferences read."""
-    o = counted(now, active_only=False)
-    return select(
-        o.c.member_id,
-        literal(None, Integer).label("day"),
-        o.c.store_id,
-        o.c.channel,
-        literal(None, Integer).label("hour"),
-        func.count().label("orders"),
-        func.sum(o.c.net).label("net"),
-        literal(None, UTCDateTime()).label("first_at"),
-        literal(None, UTCDateTime()).label("last_at"),
-        literal(0).label("orders_window"),
-        literal(0).label("monetary_window"),
-    ).group_by(o.c.member_id, o.c.store_id, o.c.channel)
-
-
 def active_facts(groups: Any) -> Select[Any]:
     """`facts_query` of active members only (a refresh's groups hold every member's orders)."""
     facts = facts_query(groups).subquery("facts")
@@ -306,9 +229,6 @@ FACTS = Table(
     Column("first_day", Integer),
     Column("last_day", Integer),
     Column("first_day_value", BigInteger),
-    # PostgreSQL's one pass also keeps the preferred weekday and hour here (SQLite: WEEKDAY, HOUR)
-    Column("weekday", Integer),
-    Column("hour", Integer),
     prefixes=["TEMPORARY"],
 )
 
@@ -549,9 +469,8 @@ def analyze(session: Session, table: Table) -> None:
         session.execute(sql_text(f"ANALYZE {table.name}"))
 
 
-def fill_preferences(session: Session, weekday_hour: bool = True) -> None:
-    """Every preference into its temporary table, from GROUPS and CATEGORIES (the weekday
-    and hour only with `weekday_hour`: PostgreSQL has them in FACTS)."""
+def fill_preferences(session: Session) -> None:
+    """Every preference into its temporary table, from GROUPS and CATEGORIES."""
     g = GROUPS
     weekday = (g.c.day + 3) % 7  # day 0, 1970-01-01, was a Thursday; 0 = Monday
     sources: list[tuple[Table, Subquery]] = [
@@ -559,12 +478,9 @@ def fill_preferences(session: Session, weekday_hour: bool = True) -> None:
         (CHANNELS, preferred_by_spend(g, "channel", "channels")),
         (TOP_CATEGORIES, preferred_categories()),
         (SIMILAR, similar_categories()),
+        (WEEKDAY, most_orders(g, weekday, "weekday")),
+        (HOUR, most_orders(g, g.c.hour, "hour")),
     ]
-    if weekday_hour:
-        sources += [
-            (WEEKDAY, most_orders(g, weekday, "weekday")),
-            (HOUR, most_orders(g, g.c.hour, "hour")),
-        ]
     for table, source in sources:
         names = [c.name for c in table.columns]
         session.execute(table.insert().from_select(names, select(*source.c)))

@@ -2,12 +2,14 @@
 facts kept current between refreshes by `update_facts` (the facts job, every 5 minutes, for
 members with orders or refunds past the watermark: nothing on the order path).
 
-A refresh is a few statements whatever the number of members: the per-member facts into a
-temporary table (one aggregate over the orders that count), read back one row per member for
-the scores numpy computes (RFM, lifecycle, CLV), written to a second temporary table (COPY on
-PostgreSQL), then every active member's profile in one INSERT ... SELECT joining them with the
-preferences (top stores, channels, categories, weekday, hour, similar members' categories),
-each one GROUP BY. No per-member Python loop, no order row in Python."""
+A refresh is a few statements whatever the number of members. On PostgreSQL
+(`patron.profiles.columnar`): the orders that count and the lines read once each into numpy
+arrays, every per-member figure and preference computed there with the scores (RFM, lifecycle,
+CLV), the rows written back by one binary COPY and every active member's profile inserted from
+them. On SQLite: the per-member groups and facts into temporary tables, read back one row per
+member for the scores, written to a second temporary table, then every active member's profile
+in one INSERT ... SELECT joining them with the preferences (top stores, channels, categories,
+weekday, hour, similar members' categories), each one GROUP BY. No per-member Python loop."""
 
 from __future__ import annotations
 
@@ -18,11 +20,23 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Select, Table, case, delete, func, literal, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    Select,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -33,9 +47,10 @@ from patron.core.db import UTCDateTime
 from patron.core.settings import get_settings
 from patron.members import registry as members
 from patron.orders import queries as orders
+from patron.profiles import columnar
 from patron.profiles import facts as sql
 from patron.profiles.models import ClvFit, MemberProfile, ProfileWatermark
-from patron.profiles.scoring import Lifecycle, LifecycleRule, lifecycle, rfm
+from patron.profiles.scoring import Lifecycle, LifecycleRule, Rfm, RfmClass, lifecycle, rfm
 from patron.stores import service as stores
 
 log = logging.getLogger(__name__)
@@ -154,16 +169,155 @@ def _clean(values: npt.NDArray[np.float64]) -> list[float | None]:
 
 def _score_rows(
     ids: npt.NDArray[np.int64],
-    r: list[Any],
-    f: list[Any],
-    m: list[Any],
-    classes: list[Any],
-    stages: list[Any],
-    clv_columns: tuple[list[Any], list[Any], list[Any]] | None,
+    scored: npt.NDArray[np.bool_],
+    scores: Rfm,
+    stages: npt.NDArray[np.object_],
+    clv: Clv | None,
 ) -> Iterator[tuple[Any, ...]]:
+    """SCORES's rows (SQLite): None where a member has no RFM score or CLV."""
     n = len(ids)
-    alive, expected, value = clv_columns or ([None] * n, [None] * n, [None] * n)
-    yield from zip(ids.tolist(), r, f, m, classes, stages, alive, expected, value, strict=True)
+    columns: list[list[Any]] = [[None] * n for _ in range(4)]
+    at = np.flatnonzero(scored).tolist()
+    for column, values in zip(columns, (scores.r, scores.f, scores.m, scores.classes), strict=True):
+        for i, v in zip(at, values.tolist(), strict=True):
+            column[i] = v
+    if clv is None:
+        alive: list[Any] = [None] * n
+        expected: list[Any] = [None] * n
+        value: list[Any] = [None] * n
+    else:
+        alive, expected = _clean(clv.p_alive), _clean(clv.expected)
+        value = [None if v is None else int(v) for v in _clean(np.round(clv.value))]
+    yield from zip(ids.tolist(), *columns, stages.tolist(), alive, expected, value, strict=True)
+
+
+def _write_columns(
+    session: Session,
+    read: columnar.Read,
+    scored: npt.NDArray[np.bool_],
+    scores: Rfm,
+    stages: npt.NDArray[np.object_],
+    clv: Clv | None,
+) -> None:
+    """PostgreSQL: every read member's row (active buyers' scores and CLV, every member's facts
+    and preferences; the final insert keeps active members) into columnar.ROWS by one binary
+    COPY; codes stand for texts (`_columnar_rows` reads them back), NaN for no value."""
+    o, c, facts = read.orders, read.categories, read.facts
+    ids = np.union1d(o.member_id, c.member_id)
+    n = len(ids)
+
+    def spread(owners: npt.NDArray[np.int64], values: Any, empty: Any) -> Any:
+        shape = (n, *np.shape(values)[1:])
+        out = np.full(shape, empty, dtype=np.asarray(values).dtype)
+        out[np.searchsorted(ids, owners)] = values
+        return out
+
+    buyer = facts["member_id"]
+    scored_ids = buyer[scored]
+    nan = float("nan")
+    columns: list[tuple[str, str, Any]] = [("member_id", "i8", ids)]
+    for name in (
+        "first_at",
+        "last_at",
+        "orders_lifetime",
+        "monetary_lifetime",
+        "orders_window",
+        "monetary_window",
+        "purchase_days",
+        "weekday",
+        "hour",
+    ):
+        columns.append((name, "i8", spread(o.member_id, getattr(o, name), 0)))
+    for name, values in (("rfm_r", scores.r), ("rfm_f", scores.f), ("rfm_m", scores.m)):
+        columns.append((name, "i8", spread(scored_ids, values, 0)))
+    columns.append(("rfm_class", "i8", spread(scored_ids, _codes(scores.classes, RFM_CLASSES), 0)))
+    columns.append(("lifecycle", "i8", spread(buyer, _codes(stages, STAGES), 0)))
+    if clv is None:
+        blank = np.full(n, nan)
+        clv_values = (blank, blank, blank)
+    else:
+        clv_values = (
+            spread(buyer, clv.p_alive, nan),
+            spread(buyer, clv.expected, nan),
+            spread(buyer, np.round(clv.value), nan),
+        )
+    for name, values in zip(("p_alive", "expected", "clv"), clv_values, strict=True):
+        columns.append((name, "f8", values))
+    for name, owners, table in (
+        ("store", o.member_id, o.stores),
+        ("channel", o.member_id, o.channels),
+        ("category", c.member_id, c.top),
+        ("similar", c.member_id, c.similar),
+    ):
+        spread_table = spread(owners, table, 0)
+        columns += [(f"{name}{i + 1}", "i8", spread_table[:, i]) for i in range(sql.TOP)]
+    columnar.create(session)
+    columnar.write_rows(session, columnar.ROWS.name, columns)
+    sql.analyze(session, columnar.ROWS)
+
+
+RFM_CLASSES = tuple(c.value for c in RfmClass)
+STAGES = tuple(s.value for s in Lifecycle)
+
+
+def _codes(values: npt.NDArray[np.object_], names: tuple[str, ...]) -> npt.NDArray[np.int64]:
+    """1 + the index of each value in `names`."""
+    lookup = {name: i + 1 for i, name in enumerate(names)}
+    return np.array([lookup[v] for v in values.tolist()], dtype=np.int64)
+
+
+def _columnar_rows(now: datetime) -> Select[Any]:
+    """PostgreSQL: every active member's profile from columnar.ROWS (codes back to texts)."""
+    active = members.active_ids().subquery("members")
+    p = columnar.ROWS
+    moment = literal(now, UTCDateTime())
+    bought = p.c.orders_lifetime > 0
+    orders_lifetime = func.coalesce(p.c.orders_lifetime, 0)
+
+    def named(column: Any, names: tuple[str, ...]) -> Any:
+        return case({i + 1: name for i, name in enumerate(names)}, value=column)
+
+    def listed(name: str, names: tuple[str, ...] | None = None) -> Any:
+        keys = [p.c[f"{name}{i + 1}"] for i in range(sql.TOP)]
+        items: list[ColumnElement[Any]] = [
+            func.nullif(k, 0) if names is None else named(k, names) for k in keys
+        ]
+        return sql.json_list("postgresql", items, quoted=names is not None)
+
+    def present(column: Any) -> Any:
+        return func.nullif(column, literal(float("nan"), Float))
+
+    return (
+        select(
+            active.c.id,
+            case((bought, p.c.first_at)),
+            case((bought, p.c.last_at)),
+            orders_lifetime,
+            func.coalesce(p.c.monetary_lifetime, 0),
+            func.coalesce(p.c.orders_window, 0),
+            func.coalesce(p.c.monetary_window, 0),
+            case((bought, p.c.monetary_lifetime / p.c.orders_lifetime), else_=0),
+            func.coalesce(p.c.purchase_days, 0),
+            func.nullif(p.c.rfm_r, 0),
+            func.nullif(p.c.rfm_f, 0),
+            func.nullif(p.c.rfm_m, 0),
+            named(p.c.rfm_class, RFM_CLASSES),
+            func.coalesce(named(p.c.lifecycle, STAGES), Lifecycle.prospect.value),
+            present(p.c.p_alive),
+            present(p.c.expected),
+            cast(present(p.c.clv), BigInteger),
+            listed("store"),
+            listed("channel", orders.CHANNELS),
+            listed("category"),
+            case((bought, p.c.weekday)),
+            case((bought, p.c.hour)),
+            listed("similar"),
+            moment,
+            moment,
+        )
+        .select_from(active)
+        .outerjoin(p, p.c.member_id == active.c.id)
+    )
 
 
 def _fill(session: Session, table: Any, query: Select[Any]) -> None:
@@ -180,23 +334,23 @@ def refresh(session: Session, now: datetime) -> RefreshReport:
     local = sql.local_for(session, now)
     last = session.execute(orders.last_ids()).one()
     last_order, last_refund = last[0], last[1]
-    for table in sql.TEMP_TABLES:
-        sql.create_temp(session, table)
     window = settings.profile_window_days
+    columns: columnar.Read | None = None
     if local.dialect == "postgresql":
-        # The sorts and hashes of a refresh in memory; no JIT (0.6 s of compiling a statement,
-        # nothing gained on these plans).
+        # The sorts of a refresh in memory; no JIT (0.6 s of compiling a statement, nothing
+        # gained on these plans).
         session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         session.execute(text("SET LOCAL jit = off"))
-        # One ordered pass for the facts, weekday and hour; one grouping per store and channel.
-        _fill(session, sql.FACTS, sql.streaming_facts(local, now, window))
-        _fill(session, sql.GROUPS, sql.store_channel_groups(now))
+        columns = columnar.read(session, local, now, window)
+        f = columns.facts
     else:
+        for table in sql.TEMP_TABLES:
+            sql.create_temp(session, table)
         _fill(session, sql.GROUPS, sql.groups_query(local, now, window))
         _fill(session, sql.FACTS, sql.active_facts(sql.GROUPS))
-    sql.fill_categories(session, now)
-    sql.fill_preferences(session, weekday_hour=local.dialect != "postgresql")
-    f = _read_facts(session)
+        sql.fill_categories(session, now)
+        sql.fill_preferences(session)
+        f = _read_facts(session)
     today = sql.day_number(now)
     recency = today - f["last_day"]
     since_first = today - f["first_day"]
@@ -209,56 +363,48 @@ def refresh(session: Session, now: datetime) -> RefreshReport:
     report.scored = int(scored.sum())
     scores = rfm(recency[scored], f["orders_window"][scored], f["monetary_window"][scored])
     report.classes = dict(Counter(scores.classes.tolist()))
-    n = len(recency)
-    r_col: list[Any] = [None] * n
-    f_col: list[Any] = [None] * n
-    m_col: list[Any] = [None] * n
-    class_col: list[Any] = [None] * n
-    for target, values in ((r_col, scores.r), (f_col, scores.f), (m_col, scores.m)):
-        for i, v in zip(np.flatnonzero(scored).tolist(), values.tolist(), strict=True):
-            target[i] = v
-    for i, v in zip(np.flatnonzero(scored).tolist(), scores.classes.tolist(), strict=True):
-        class_col[i] = v
 
     x = f["purchase_days"] - 1
     repeat_value = np.where(
         x > 0, (f["monetary_lifetime"] - f["first_day_value"]) / np.maximum(x, 1), 0.0
     )
     fitted = _fit_clv(now, x, span, since_first, repeat_value)
-    clv_columns = None
     if isinstance(fitted, str):
         report.clv_skipped = fitted
         log.info("profiles refresh without CLV: %s", fitted)
     else:
-        rounded = np.round(fitted.value)
-        clv_columns = (
-            _clean(fitted.p_alive),
-            _clean(fitted.expected),
-            [None if v is None else int(v) for v in _clean(rounded)],
-        )
         session.add(fitted.fit)
         report.fit = fitted.fit
-    sql.bulk_insert(
-        session,
-        sql.SCORES,
-        [c.name for c in sql.SCORES.columns],
-        _score_rows(f["member_id"], r_col, f_col, m_col, class_col, stages.tolist(), clv_columns),
-    )
-    del f, recency, since_first, span, stages, scores, r_col, f_col, m_col, class_col
-
+    clv = None if isinstance(fitted, str) else fitted
     session.execute(delete(MemberProfile))
-    session.execute(
-        MemberProfile.__table__.insert().from_select(  # type: ignore[attr-defined]
-            _PROFILE_COLUMNS, _profile_rows(local, now)
+    if columns is not None:
+        _write_columns(session, columns, scored, scores, stages, clv)
+        session.execute(
+            MemberProfile.__table__.insert().from_select(  # type: ignore[attr-defined]
+                _PROFILE_COLUMNS, _columnar_rows(now)
+            )
         )
-    )
+        columnar.drop(session)
+    else:
+        sql.bulk_insert(
+            session,
+            sql.SCORES,
+            [c.name for c in sql.SCORES.columns],
+            _score_rows(f["member_id"], scored, scores, stages, clv),
+        )
+        session.execute(
+            MemberProfile.__table__.insert().from_select(  # type: ignore[attr-defined]
+                _PROFILE_COLUMNS, _profile_rows(local, now)
+            )
+        )
+        sql.drop_temp(session, *sql.TEMP_TABLES)
+    del f, columns, recency, since_first, span, stages, scores
     # Segment rules join the profiles: plan them on the new rows' statistics, not on the
     # last night's until autovacuum comes by (a demo preview: 1.1 s on stale, 0.18 s on fresh).
-    sql.analyze(session, cast(Table, MemberProfile.__table__))
+    sql.analyze(session, MemberProfile.__table__)  # type: ignore[arg-type]
     report.members = session.scalar(select(func.count()).select_from(MemberProfile)) or 0
     report.lifecycle[Lifecycle.prospect.value] = report.members - report.buyers
     _set_watermark(session, last_order or 0, last_refund or 0)
-    sql.drop_temp(session, *sql.TEMP_TABLES)
     session.flush()
     report.seconds = time.perf_counter() - started
     return report
@@ -298,15 +444,13 @@ def _profile_rows(local: sql.Local, now: datetime) -> Select[Any]:
     fa, sc = sql.FACTS, sql.SCORES
     store, channel, category, similar = sql.STORES, sql.CHANNELS, sql.TOP_CATEGORIES, sql.SIMILAR
     weekday, hour = sql.WEEKDAY, sql.HOUR
-    # PostgreSQL's one pass put the weekday and hour in FACTS; SQLite's are tables of their own.
-    in_facts = local.dialect == "postgresql"
     moment = literal(now, UTCDateTime())
     orders_lifetime = func.coalesce(fa.c.orders_lifetime, 0)
 
     def listed(table: Any, quoted: bool = False) -> Any:
         return sql.json_list(local.dialect, [table.c.k1, table.c.k2, table.c.k3], quoted)
 
-    query = (
+    return (
         select(
             active.c.id,
             fa.c.first_at,
@@ -328,8 +472,8 @@ def _profile_rows(local: sql.Local, now: datetime) -> Select[Any]:
             listed(store),
             listed(channel, quoted=True),
             listed(category),
-            fa.c.weekday if in_facts else weekday.c.v,
-            fa.c.hour if in_facts else hour.c.v,
+            weekday.c.v,
+            hour.c.v,
             listed(similar),
             moment,
             moment,
@@ -341,11 +485,8 @@ def _profile_rows(local: sql.Local, now: datetime) -> Select[Any]:
         .outerjoin(channel, channel.c.member_id == active.c.id)
         .outerjoin(category, category.c.member_id == active.c.id)
         .outerjoin(similar, similar.c.member_id == active.c.id)
-    )
-    if in_facts:
-        return query
-    return query.outerjoin(weekday, weekday.c.member_id == active.c.id).outerjoin(
-        hour, hour.c.member_id == active.c.id
+        .outerjoin(weekday, weekday.c.member_id == active.c.id)
+        .outerjoin(hour, hour.c.member_id == active.c.id)
     )
 
 
