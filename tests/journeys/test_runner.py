@@ -17,10 +17,14 @@ from patron.core.actor import SYSTEM
 from patron.core.events import OutboxEvent
 from patron.coupons.models import Coupon
 from patron.journeys import runner, service, triggers
+from patron.journeys.models import JourneyEntry
 from patron.journeys.schemas import JourneyPatch
 from patron.members import merge, privacy
 from patron.members.events import MEMBER_REGISTERED, MemberRegistered
 from patron.members.models import Member
+from patron.messages import channels
+from patron.messages.kinds import Channel
+from patron.messages.models import Message, MessageTemplate
 from patron.points.models import EntryKind, PointsEntry
 from patron.schedule import runner as schedule_runner
 from patron.schedule.errors import JobFailed
@@ -269,21 +273,18 @@ def test_a_run_that_dies_resumes_and_does_nothing_twice(
     journey = make_journey(session, REGISTERED, steps, control_percent=0)
     members = [make_member(session) for _ in range(5)]
     session.commit()
-    calls = []
-    real = runner.ONE["grant_points"]
+    real = runner.MANY["grant_points"]
 
-    def dies_on_the_fourth(batch: Any, walk: Any, step: Any) -> str:
-        calls.append(walk.entry.id)
-        if len(calls) == 4:
-            raise RuntimeError("worker killed")
-        return real(batch, walk, step)
+    def dies_after_granting(batch: Any, walks: Any, step: Any) -> dict[Any, str]:
+        real(batch, walks, step)
+        raise RuntimeError("worker killed")
 
-    monkeypatch.setitem(runner.ONE, "grant_points", dies_on_the_fourth)
+    monkeypatch.setitem(runner.MANY, "grant_points", dies_after_granting)
     with pytest.raises(JobFailed):
         schedule_runner.run_job("journeys.advance", NOW, sessions=sessions)
     assert sum(_points(session, m.id) for m in members) == 0
     assert {e.step_key for e in entries(session, journey)} == {"p"}
-    monkeypatch.setitem(runner.ONE, "grant_points", real)
+    monkeypatch.setitem(runner.MANY, "grant_points", real)
     schedule_runner.run_job("journeys.advance", NOW, sessions=sessions)
     assert [_points(session, m.id) for m in members] == [10] * 5
     assert {e.step_key for e in entries(session, journey)} == {"w"}
@@ -305,6 +306,51 @@ def test_a_member_who_wants_no_marketing_gets_no_action(session: Session) -> Non
     assert trail(session, first) == [("p", "skipped:no_marketing")]
     assert trail(session, second) == [("p", "done")]
     assert (_points(session, quiet.id), _points(session, other.id)) == (0, 10)
+
+
+def test_points_and_messages_go_in_bulk_by_the_message_rules(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channels.put(session, SYSTEM, Channel.sms, "log", True, {})
+    session.add(MessageTemplate(code="hi", channel="sms", purpose="marketing", body="{{ name }}"))
+    steps = [
+        {"key": "p", "type": "action", "action": "grant_points", "points": 10, "reason": "r"},
+        {
+            "key": "m",
+            "type": "action",
+            "action": "send_message",
+            "channel": "sms",
+            "template": "hi",
+        },
+    ]
+    journey = make_journey(session, REGISTERED, steps, control_percent=0)
+    willing, unwilling = make_member(session, consents={"sms": True}), make_member(session)
+    first = entries(session, journey)[0]
+    session.add(  # the same member in the journey again, by another occasion
+        JourneyEntry(
+            journey_id=journey.id,
+            version_id=first.version_id,
+            member_id=willing.id,
+            trigger_ref="again",
+            in_control=False,
+            step_key="p",
+            wake_at=first.wake_at,
+            entered_at=first.entered_at,
+        )
+    )
+    session.flush()
+    monkeypatch.setitem(runner.ONE, "grant_points", None)  # not one at a time
+    monkeypatch.setitem(runner.ONE, "send_message", None)
+    runner.advance(session, clock.now())
+    trails = [(e.member_id, trail(session, e)) for e in entries(session, journey)]
+    assert trails == [
+        (willing.id, [("p", "done"), ("m", "queued")]),
+        (unwilling.id, [("p", "done"), ("m", "skipped:no_consent")]),
+        (willing.id, [("p", "done"), ("m", "queued")]),
+    ]
+    assert (_points(session, willing.id), _points(session, unwilling.id)) == (20, 10)
+    sent = select(func.count()).where(Message.member_id == willing.id, Message.status == "queued")
+    assert session.scalar(sent.select_from(Message)) == 2
 
 
 def test_a_member_merged_away_or_erased_leaves(session: Session) -> None:
