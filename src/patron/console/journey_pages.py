@@ -33,10 +33,12 @@ from patron.console.web import (
     require_console,
     t_for,
 )
+from patron.core import export
 from patron.core.errors import InvalidInput, PatronError
 from patron.coupons import templates as coupon_templates
 from patron.coupons.errors import TemplateNotFound
 from patron.coupons.models import TemplateStatus
+from patron.journeys import api as journeys_api
 from patron.journeys import permissions as journey_policy
 from patron.journeys import report as journey_report
 from patron.journeys import service as journeys
@@ -315,6 +317,16 @@ def journey_detail(
         moves=[m for m in MOVES if _allowed(journey.status, m)],
         can_manage=journey_policy.MANAGE.allows(actor),
     )
+
+
+@router.get("/{journey_id:int}/report/export")
+def journey_report_export(
+    journey_id: int, session: Tx, actor: ConsoleActorDep, format: str = "csv"
+) -> Response:
+    require_console(actor, journey_policy.VIEW)
+    fmt = export.Format.xlsx if format == "xlsx" else export.Format.csv
+    journey = _get(session, journey_id)
+    return journeys_api.download(journey_report.report(session, journey.id), fmt)
 
 
 def _allowed(status: str, move: str) -> bool:
