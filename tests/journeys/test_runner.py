@@ -17,7 +17,8 @@ from patron.core.actor import SYSTEM
 from patron.core.events import OutboxEvent
 from patron.coupons.models import Coupon
 from patron.journeys import runner, service, triggers
-from patron.journeys.models import JourneyEntry
+from patron.journeys.errors import JourneyNotFound
+from patron.journeys.models import Journey, JourneyEntry
 from patron.journeys.schemas import JourneyPatch
 from patron.members import merge, privacy
 from patron.members.events import MEMBER_REGISTERED, MemberRegistered
@@ -33,6 +34,9 @@ from patron.tags.models import MemberTag
 from patron.tags.schemas import TagCreate
 from tests.factories import make_coupon_template, make_member, make_order, make_store
 from tests.journeys.helpers import NOW, entries, make_journey, trail
+from tests.orders.test_statement_budget import Statements, statements
+
+__all__ = ["statements"]
 
 REGISTERED = {"event": "member.registered"}
 
@@ -381,3 +385,29 @@ def test_the_report_compares_treated_and_control(session: Session) -> None:
     assert found.uplift is not None
     assert found.uplift["conversion"]["absolute"] == pytest.approx(1.0)
     assert found.uplift["incremental_revenue"] == 12000 * len(treated)
+
+
+def test_entries_of_many_journeys_count_in_one_query_and_old_versions_read_back(
+    session: Session, statements: Statements
+) -> None:
+    v1 = [{"key": "w", "type": "wait", "days": 1}, {"key": "x", "type": "exit"}]
+    first = make_journey(session, REGISTERED, v1, control_percent=0)
+    second = make_journey(session, REGISTERED, [{"key": "x", "type": "exit"}], name="二")
+    empty = make_journey(session, {"event": "first_purchase"}, v1, name="空")
+    make_member(session)
+    service.update(session, SYSTEM, first.id, JourneyPatch.model_validate({"steps": v1[1:]}))
+    make_member(session)
+    entries(session, first)[0].status = "converted"
+    session.flush()
+    ids = [first.id, second.id, empty.id]
+    before = len(statements.seen)
+    totals = service.entry_totals(session, ids)
+    assert len(statements.seen) - before == 1
+    assert (totals[first.id]["converted"], sum(totals[first.id].values())) == (1, 2)
+    assert sum(totals[second.id].values()) == 2
+    assert totals[empty.id] == {"active": 0, "converted": 0, "done": 0, "exited": 0}
+    versions = service.current_versions(session, [session.get_one(Journey, i) for i in ids])
+    assert [versions[i].version for i in ids] == [2, 1, 1]
+    assert [s["key"] for s in service.get_version(session, first.id, 1).steps] == ["w", "x"]
+    with pytest.raises(JourneyNotFound):
+        service.get_version(session, first.id, 3)

@@ -141,18 +141,17 @@ def journey_list(
     wanted = JourneyStatus(status) if status in JourneyStatus.__members__ else None
     with error_page_on(InvalidInput):
         page = journeys.list_journeys(session, cursor or None, PAGE_SIZE, wanted)
-    rows = []
-    for journey in page.items:
-        version = journeys.current_version(session, journey)
-        totals = _entries(session, journey)
-        rows.append(
-            {
-                "journey": journey,
-                "trigger": version.trigger,
-                "entries": sum(totals.values()),
-                "converted": totals.get("converted", 0),
-            }
-        )
+    versions = journeys.current_versions(session, page.items)
+    totals = journeys.entry_totals(session, [journey.id for journey in page.items])
+    rows = [
+        {
+            "journey": journey,
+            "trigger": versions[journey.id].trigger,
+            "entries": sum(totals[journey.id].values()),
+            "converted": totals[journey.id]["converted"],
+        }
+        for journey in page.items
+    ]
     return render(
         request,
         "journeys/list.html",
@@ -162,16 +161,6 @@ def journey_list(
         next_url=next_page_url(request, page.next_cursor),
         first_url=first_page_url(request),
     )
-
-
-def _entries(session: Session, journey: Journey) -> dict[str, int]:
-    """The journey's entries by status over all its versions (members finish the version they
-    entered, so the older ones keep counting)."""
-    totals: dict[str, int] = {}
-    for number in range(1, journey.current_version + 1):
-        for status, count in journeys.flow(session, journey.id, number).entries.items():
-            totals[status] = totals.get(status, 0) + count
-    return totals
 
 
 # --- the editor -------------------------------------------------------------------------------
@@ -308,7 +297,7 @@ def journey_detail(
         flow=_flow(session, definition, flow, t),
         box_width=journey_flow.BOX_WIDTH,
         box_height=journey_flow.BOX_HEIGHT,
-        entries=_entries(session, journey),
+        entries=journeys.entry_totals(session, [journey.id])[journey.id],
         report=found,
         chart_json=_json(_chart(found, t)),
         entry_rows=entered.items,
