@@ -213,6 +213,12 @@ def test_edit_steps_create_activate_and_count(
         "s2": "尚未执行",
     }
     assert "v2" in changed.text
+    older = marketing.get(f"{url}?version=1").text
+    assert _boxes(older) == {"_start": "已进入 1", "s1": "完成 1", "s2": "完成 1"}
+    assert 'data-testid="journey-older-version"' in older
+    assert re.search(r'aria-current="page">v1<', older)
+    assert 'aria-current="page">v2<' in changed.text
+    assert marketing.get(f"{url}?version=3").status_code == 404
 
     english = signed_in(Role.hq_marketing, lang="en").get(url).text
     assert "Issue coupon" in english

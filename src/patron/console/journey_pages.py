@@ -278,21 +278,29 @@ def _definition(version: JourneyVersion) -> dict[str, Any]:
 
 @router.get("/{journey_id:int}")
 def journey_detail(
-    request: Request, journey_id: int, session: Tx, actor: ConsoleActorDep, cursor: str = ""
+    request: Request,
+    journey_id: int,
+    session: Tx,
+    actor: ConsoleActorDep,
+    cursor: str = "",
+    version: int = 0,
 ) -> HTMLResponse:
     require_console(actor, journey_policy.VIEW)
     journey = _get(session, journey_id)
-    flow = journeys.flow(session, journey.id)
+    shown = version or journey.current_version
+    with error_page_on(JourneyNotFound):
+        definition = _definition(journeys.get_version(session, journey.id, shown))
+    flow = journeys.flow(session, journey.id, shown)
     with error_page_on(InvalidInput):
         entered = journeys.entries(session, journey.id, cursor or None, ENTRIES_PAGE)
     t = t_for(request)
-    definition = _definition(journeys.current_version(session, journey))
     found = journey_report.report(session, journey.id)
     return render(
         request,
         "journeys/detail.html",
         journey=journey,
         definition=definition,
+        shown_version=shown,
         trigger_text=_trigger_text(definition["trigger"], t),
         flow=_flow(session, definition, flow, t),
         box_width=journey_flow.BOX_WIDTH,
