@@ -357,6 +357,19 @@ def test_points_and_messages_go_in_bulk_by_the_message_rules(
     assert session.scalar(sent.select_from(Message)) == 2
 
 
+def test_a_transactional_message_goes_one_at_a_time_without_consent(session: Session) -> None:
+    channels.put(session, SYSTEM, Channel.sms, "log", True, {})
+    session.add(MessageTemplate(code="bill", channel="sms", purpose="transactional", body="账单"))
+    message = {"action": "send_message", "channel": "sms", "template": "bill"}
+    steps = [{"key": "m", "type": "action", **message}]
+    journey = make_journey(session, REGISTERED, steps, control_percent=0)
+    member = make_member(session)  # no SMS consent
+    runner.advance(session, clock.now())
+    assert trail(session, entries(session, journey)[0]) == [("m", "queued")]
+    sent = session.scalars(select(Message).where(Message.member_id == member.id)).one()
+    assert (sent.purpose, sent.body) == ("transactional", "账单")
+
+
 def test_a_member_merged_away_or_erased_leaves(session: Session) -> None:
     steps = [{"key": "w", "type": "wait", "days": 1}, {"key": "x", "type": "exit"}]
     journey = make_journey(session, REGISTERED, steps)
