@@ -124,6 +124,9 @@ def test_a_welcome_journey_fires_for_a_new_member(
     expect(page.get_by_test_id("journey-entry-count")).to_have_text("1")
     expect(page.get_by_test_id("treated-members")).to_have_text("1")
     expect(page.get_by_test_id("treated-cost")).to_contain_text("券 1")
+    expect(page.get_by_test_id("treated-redemptions")).to_have_text("0")
+    expect(page.get_by_test_id("export-csv")).to_have_text("导出报告 CSV")
+    expect(page.get_by_test_id("journey-versions")).to_have_count(0)  # one version
     entries = page.get_by_test_id("journey-entries").locator("tbody tr")
     expect(entries).to_have_count(1)
     expect(entries).to_contain_text("已走完")
@@ -163,6 +166,20 @@ def test_the_same_in_english(page: Page, server: ConsoleServer, coupon: str) -> 
     flow = page.get_by_test_id("journey-flow")
     expect(flow.locator('[data-step="_start"]')).to_contain_text("1 entered")
     expect(flow.locator('[data-step="s1"]')).to_contain_text("Issue coupon")
+    expect(flow.locator('[data-step="s1"] [data-testid=flow-counts]')).to_have_text("Done 1")
+    expect(page.get_by_test_id("treated-redemptions")).to_have_text("0")
+    with page.expect_download() as sheet:
+        page.get_by_role("link", name="Report as Excel").click()
+    assert sheet.value.suggested_filename.endswith(".xlsx")
+
+    # A change with a member inside is version 2; the picker shows version 1's flow.
+    page.get_by_role("link", name="Edit", exact=True).click()
+    page.get_by_test_id("journey-form").locator("input[name=control_percent]").fill("5")
+    page.get_by_role("button", name="Save", exact=True).last.click()
+    versions = page.get_by_test_id("journey-versions")
+    expect(versions.get_by_role("link", name="v2")).to_have_attribute("aria-current", "page")
+    versions.get_by_role("link", name="v1").click()
+    expect(page.get_by_test_id("journey-older-version")).to_contain_text("Version 1")
     expect(flow.locator('[data-step="s1"] [data-testid=flow-counts]')).to_have_text("Done 1")
     page.get_by_role("button", name="Pause").click()
     expect(page.get_by_role("status")).to_contain_text("Journey “Welcome gift” paused")

@@ -174,6 +174,12 @@ def test_edit_steps_create_activate_and_count(
     assert _boxes(walked) == {"_start": "已进入 1", "s1": "完成 1", "s2": "完成 1"}
     listed = marketing.get("/console/journeys").text
     assert re.search(r'data-testid="journey-entries">1<', listed)
+    assert f'href="{url}/report/export?format=xlsx"' in walked
+    assert re.search(r'data-testid="treated-redemptions">0<', walked)
+    exported = marketing.get(f"{url}/report/export?format=csv")
+    assert exported.status_code == 200
+    assert exported.text.splitlines()[0].startswith("\ufefffigure,treated,control")
+    assert "coupon_redemptions,0,0" in exported.text
 
     # A change to a journey members entered is a new version: its flow starts afresh, while
     # the journey's entries still count the member inside the first.
@@ -207,6 +213,12 @@ def test_edit_steps_create_activate_and_count(
         "s2": "尚未执行",
     }
     assert "v2" in changed.text
+    older = marketing.get(f"{url}?version=1").text
+    assert _boxes(older) == {"_start": "已进入 1", "s1": "完成 1", "s2": "完成 1"}
+    assert 'data-testid="journey-older-version"' in older
+    assert re.search(r'aria-current="page">v1<', older)
+    assert 'aria-current="page">v2<' in changed.text
+    assert marketing.get(f"{url}?version=3").status_code == 404
 
     english = signed_in(Role.hq_marketing, lang="en").get(url).text
     assert "Issue coupon" in english
@@ -220,6 +232,7 @@ def test_store_staff_read_and_cashiers_are_refused(
     manager = signed_in(Role.store_manager, [store])
     assert manager.get("/console/journeys").status_code == 200
     assert manager.get("/console/journeys/new").status_code == 403
+    assert manager.get("/console/journeys/999999/report/export").status_code == 404
     assert signed_in(Role.cashier, [store]).get("/console/journeys").status_code == 403
 
 

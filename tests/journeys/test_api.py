@@ -3,16 +3,22 @@ moves, versions on PATCH, entries, the flow view's counts and the report."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.core import clock
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
+from patron.coupons.models import Coupon
+from patron.journeys import report as journey_report
 from patron.journeys import runner
 from patron.tags import service as tags
 from patron.tags.schemas import TagCreate
@@ -127,7 +133,7 @@ def test_a_definition_that_does_not_hold_together_is_refused(
 def test_a_journey_from_draft_to_archive(
     client: TestClient, session: Session, hq: dict[str, str]
 ) -> None:
-    template = make_coupon_template(session)
+    template = make_coupon_template(session, threshold=0, amount=980)
     steps = [
         {"key": "w", "type": "wait", "days": 1},
         {"key": "c", "type": "action", "action": "issue_coupon", "template_id": template.id},
@@ -176,13 +182,35 @@ def test_a_journey_from_draft_to_archive(
 
     store = make_store(session)
     clock.set_now(NOW + timedelta(days=2))
-    make_order(session, store, newcomer, occurred_at=clock.now().isoformat())
+    coupon = session.scalars(select(Coupon).where(Coupon.member_id == newcomer.id)).one()
+    redeemed = [{"code": coupon.code, "amount": 980}]
+    make_order(session, store, newcomer, occurred_at=clock.now().isoformat(), coupons=redeemed)
     clock.set_now(NOW)  # the staff token's lifetime
     report = client.get(f"{URL}/{journey_id}/report", headers=hq).json()
     assert report["attribution_days"] == 14
     assert (report["treated"]["members"], report["control"]["members"]) == (3, 0)
     assert report["treated"]["converters"] == 1
-    assert report["treated"]["cost"] == {"coupons": 1, "points": 0, "messages": 0}
+    assert (report["treated"]["coupon_redemptions"], report["control"]["coupon_redemptions"]) == (
+        1,
+        0,
+    )
+    assert report["treated"]["cost"] == {
+        "coupons": 1,
+        "points": 0,
+        "messages": 0,
+        "coupon_discount": 980,
+    }
+    for file_format in ("csv", "xlsx"):
+        sheet = client.get(f"{URL}/{journey_id}/report", params={"format": file_format}, headers=hq)
+        assert sheet.status_code == 200, sheet.text
+        assert f"journey-{journey_id}-report" in sheet.headers["content-disposition"]
+        table = _table(file_format, sheet.content)
+        assert table[0] == list(journey_report.COLUMNS)
+        by_figure = {row[0]: row for row in table[1:]}
+        assert by_figure["members"][1:3] == ["3", "0"]
+        assert by_figure["coupon_redemptions"][1:3] == ["1", "0"]
+        assert float(by_figure["conversion_rate"][1]) == pytest.approx(1 / 3, abs=1e-6)
+        assert by_figure["cost_coupon_discount"][1:3] == ["980", "0"]
     assert report["uplift"]["conversion"]["treated"] == pytest.approx(1 / 3)
     assert report["uplift"]["conversion"]["absolute"] is None  # no control group
 
@@ -195,6 +223,14 @@ def test_a_journey_from_draft_to_archive(
     )
     listed = client.get(URL, params={"status": "archived"}, headers=hq).json()
     assert [j["id"] for j in listed["items"]] == [journey_id]
+
+
+def _table(file_format: str, content: bytes) -> list[list[str]]:
+    if file_format == "csv":
+        return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    sheet = load_workbook(io.BytesIO(content)).active
+    assert sheet is not None
+    return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
 
 
 def test_store_managers_read_and_cashiers_do_not(

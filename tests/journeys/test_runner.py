@@ -17,10 +17,15 @@ from patron.core.actor import SYSTEM
 from patron.core.events import OutboxEvent
 from patron.coupons.models import Coupon
 from patron.journeys import runner, service, triggers
+from patron.journeys.errors import JourneyNotFound
+from patron.journeys.models import Journey, JourneyEntry
 from patron.journeys.schemas import JourneyPatch
 from patron.members import merge, privacy
 from patron.members.events import MEMBER_REGISTERED, MemberRegistered
 from patron.members.models import Member
+from patron.messages import channels
+from patron.messages.kinds import Channel
+from patron.messages.models import Message, MessageTemplate
 from patron.points.models import EntryKind, PointsEntry
 from patron.schedule import runner as schedule_runner
 from patron.schedule.errors import JobFailed
@@ -29,6 +34,9 @@ from patron.tags.models import MemberTag
 from patron.tags.schemas import TagCreate
 from tests.factories import make_coupon_template, make_member, make_order, make_store
 from tests.journeys.helpers import NOW, entries, make_journey, trail
+from tests.orders.test_statement_budget import Statements, statements
+
+__all__ = ["statements"]
 
 REGISTERED = {"event": "member.registered"}
 
@@ -269,21 +277,18 @@ def test_a_run_that_dies_resumes_and_does_nothing_twice(
     journey = make_journey(session, REGISTERED, steps, control_percent=0)
     members = [make_member(session) for _ in range(5)]
     session.commit()
-    calls = []
-    real = runner.ONE["grant_points"]
+    real = runner.MANY["grant_points"]
 
-    def dies_on_the_fourth(batch: Any, walk: Any, step: Any) -> str:
-        calls.append(walk.entry.id)
-        if len(calls) == 4:
-            raise RuntimeError("worker killed")
-        return real(batch, walk, step)
+    def dies_after_granting(batch: Any, walks: Any, step: Any) -> dict[Any, str]:
+        real(batch, walks, step)
+        raise RuntimeError("worker killed")
 
-    monkeypatch.setitem(runner.ONE, "grant_points", dies_on_the_fourth)
+    monkeypatch.setitem(runner.MANY, "grant_points", dies_after_granting)
     with pytest.raises(JobFailed):
         schedule_runner.run_job("journeys.advance", NOW, sessions=sessions)
     assert sum(_points(session, m.id) for m in members) == 0
     assert {e.step_key for e in entries(session, journey)} == {"p"}
-    monkeypatch.setitem(runner.ONE, "grant_points", real)
+    monkeypatch.setitem(runner.MANY, "grant_points", real)
     schedule_runner.run_job("journeys.advance", NOW, sessions=sessions)
     assert [_points(session, m.id) for m in members] == [10] * 5
     assert {e.step_key for e in entries(session, journey)} == {"w"}
@@ -305,6 +310,64 @@ def test_a_member_who_wants_no_marketing_gets_no_action(session: Session) -> Non
     assert trail(session, first) == [("p", "skipped:no_marketing")]
     assert trail(session, second) == [("p", "done")]
     assert (_points(session, quiet.id), _points(session, other.id)) == (0, 10)
+
+
+def test_points_and_messages_go_in_bulk_by_the_message_rules(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channels.put(session, SYSTEM, Channel.sms, "log", True, {})
+    session.add(MessageTemplate(code="hi", channel="sms", purpose="marketing", body="{{ name }}"))
+    steps = [
+        {"key": "p", "type": "action", "action": "grant_points", "points": 10, "reason": "r"},
+        {
+            "key": "m",
+            "type": "action",
+            "action": "send_message",
+            "channel": "sms",
+            "template": "hi",
+        },
+    ]
+    journey = make_journey(session, REGISTERED, steps, control_percent=0)
+    willing, unwilling = make_member(session, consents={"sms": True}), make_member(session)
+    first = entries(session, journey)[0]
+    session.add(  # the same member in the journey again, by another occasion
+        JourneyEntry(
+            journey_id=journey.id,
+            version_id=first.version_id,
+            member_id=willing.id,
+            trigger_ref="again",
+            in_control=False,
+            step_key="p",
+            wake_at=first.wake_at,
+            entered_at=first.entered_at,
+        )
+    )
+    session.flush()
+    monkeypatch.setitem(runner.ONE, "grant_points", None)  # not one at a time
+    monkeypatch.setitem(runner.ONE, "send_message", None)
+    runner.advance(session, clock.now())
+    trails = [(e.member_id, trail(session, e)) for e in entries(session, journey)]
+    assert trails == [
+        (willing.id, [("p", "done"), ("m", "queued")]),
+        (unwilling.id, [("p", "done"), ("m", "skipped:no_consent")]),
+        (willing.id, [("p", "done"), ("m", "queued")]),
+    ]
+    assert (_points(session, willing.id), _points(session, unwilling.id)) == (20, 10)
+    sent = select(func.count()).where(Message.member_id == willing.id, Message.status == "queued")
+    assert session.scalar(sent.select_from(Message)) == 2
+
+
+def test_a_transactional_message_goes_one_at_a_time_without_consent(session: Session) -> None:
+    channels.put(session, SYSTEM, Channel.sms, "log", True, {})
+    session.add(MessageTemplate(code="bill", channel="sms", purpose="transactional", body="账单"))
+    message = {"action": "send_message", "channel": "sms", "template": "bill"}
+    steps = [{"key": "m", "type": "action", **message}]
+    journey = make_journey(session, REGISTERED, steps, control_percent=0)
+    member = make_member(session)  # no SMS consent
+    runner.advance(session, clock.now())
+    assert trail(session, entries(session, journey)[0]) == [("m", "queued")]
+    sent = session.scalars(select(Message).where(Message.member_id == member.id)).one()
+    assert (sent.purpose, sent.body) == ("transactional", "账单")
 
 
 def test_a_member_merged_away_or_erased_leaves(session: Session) -> None:
@@ -335,3 +398,29 @@ def test_the_report_compares_treated_and_control(session: Session) -> None:
     assert found.uplift is not None
     assert found.uplift["conversion"]["absolute"] == pytest.approx(1.0)
     assert found.uplift["incremental_revenue"] == 12000 * len(treated)
+
+
+def test_entries_of_many_journeys_count_in_one_query_and_old_versions_read_back(
+    session: Session, statements: Statements
+) -> None:
+    v1 = [{"key": "w", "type": "wait", "days": 1}, {"key": "x", "type": "exit"}]
+    first = make_journey(session, REGISTERED, v1, control_percent=0)
+    second = make_journey(session, REGISTERED, [{"key": "x", "type": "exit"}], name="二")
+    empty = make_journey(session, {"event": "first_purchase"}, v1, name="空")
+    make_member(session)
+    service.update(session, SYSTEM, first.id, JourneyPatch.model_validate({"steps": v1[1:]}))
+    make_member(session)
+    entries(session, first)[0].status = "converted"
+    session.flush()
+    ids = [first.id, second.id, empty.id]
+    before = len(statements.seen)
+    totals = service.entry_totals(session, ids)
+    assert len(statements.seen) - before == 1
+    assert (totals[first.id]["converted"], sum(totals[first.id].values())) == (1, 2)
+    assert sum(totals[second.id].values()) == 2
+    assert totals[empty.id] == {"active": 0, "converted": 0, "done": 0, "exited": 0}
+    versions = service.current_versions(session, [session.get_one(Journey, i) for i in ids])
+    assert [versions[i].version for i in ids] == [2, 1, 1]
+    assert [s["key"] for s in service.get_version(session, first.id, 1).steps] == ["w", "x"]
+    with pytest.raises(JourneyNotFound):
+        service.get_version(session, first.id, 3)

@@ -33,10 +33,12 @@ from patron.console.web import (
     require_console,
     t_for,
 )
+from patron.core import export
 from patron.core.errors import InvalidInput, PatronError
 from patron.coupons import templates as coupon_templates
 from patron.coupons.errors import TemplateNotFound
 from patron.coupons.models import TemplateStatus
+from patron.journeys import api as journeys_api
 from patron.journeys import permissions as journey_policy
 from patron.journeys import report as journey_report
 from patron.journeys import service as journeys
@@ -139,18 +141,17 @@ def journey_list(
     wanted = JourneyStatus(status) if status in JourneyStatus.__members__ else None
     with error_page_on(InvalidInput):
         page = journeys.list_journeys(session, cursor or None, PAGE_SIZE, wanted)
-    rows = []
-    for journey in page.items:
-        version = journeys.current_version(session, journey)
-        totals = _entries(session, journey)
-        rows.append(
-            {
-                "journey": journey,
-                "trigger": version.trigger,
-                "entries": sum(totals.values()),
-                "converted": totals.get("converted", 0),
-            }
-        )
+    versions = journeys.current_versions(session, page.items)
+    totals = journeys.entry_totals(session, [journey.id for journey in page.items])
+    rows = [
+        {
+            "journey": journey,
+            "trigger": versions[journey.id].trigger,
+            "entries": sum(totals[journey.id].values()),
+            "converted": totals[journey.id]["converted"],
+        }
+        for journey in page.items
+    ]
     return render(
         request,
         "journeys/list.html",
@@ -160,16 +161,6 @@ def journey_list(
         next_url=next_page_url(request, page.next_cursor),
         first_url=first_page_url(request),
     )
-
-
-def _entries(session: Session, journey: Journey) -> dict[str, int]:
-    """The journey's entries by status over all its versions (members finish the version they
-    entered, so the older ones keep counting)."""
-    totals: dict[str, int] = {}
-    for number in range(1, journey.current_version + 1):
-        for status, count in journeys.flow(session, journey.id, number).entries.items():
-            totals[status] = totals.get(status, 0) + count
-    return totals
 
 
 # --- the editor -------------------------------------------------------------------------------
@@ -287,26 +278,34 @@ def _definition(version: JourneyVersion) -> dict[str, Any]:
 
 @router.get("/{journey_id:int}")
 def journey_detail(
-    request: Request, journey_id: int, session: Tx, actor: ConsoleActorDep, cursor: str = ""
+    request: Request,
+    journey_id: int,
+    session: Tx,
+    actor: ConsoleActorDep,
+    cursor: str = "",
+    version: int = 0,
 ) -> HTMLResponse:
     require_console(actor, journey_policy.VIEW)
     journey = _get(session, journey_id)
-    flow = journeys.flow(session, journey.id)
+    shown = version or journey.current_version
+    with error_page_on(JourneyNotFound):
+        definition = _definition(journeys.get_version(session, journey.id, shown))
+    flow = journeys.flow(session, journey.id, shown)
     with error_page_on(InvalidInput):
         entered = journeys.entries(session, journey.id, cursor or None, ENTRIES_PAGE)
     t = t_for(request)
-    definition = _definition(journeys.current_version(session, journey))
     found = journey_report.report(session, journey.id)
     return render(
         request,
         "journeys/detail.html",
         journey=journey,
         definition=definition,
+        shown_version=shown,
         trigger_text=_trigger_text(definition["trigger"], t),
         flow=_flow(session, definition, flow, t),
         box_width=journey_flow.BOX_WIDTH,
         box_height=journey_flow.BOX_HEIGHT,
-        entries=_entries(session, journey),
+        entries=journeys.entry_totals(session, [journey.id])[journey.id],
         report=found,
         chart_json=_json(_chart(found, t)),
         entry_rows=entered.items,
@@ -315,6 +314,16 @@ def journey_detail(
         moves=[m for m in MOVES if _allowed(journey.status, m)],
         can_manage=journey_policy.MANAGE.allows(actor),
     )
+
+
+@router.get("/{journey_id:int}/report/export")
+def journey_report_export(
+    journey_id: int, session: Tx, actor: ConsoleActorDep, format: str = "csv"
+) -> Response:
+    require_console(actor, journey_policy.VIEW)
+    fmt = export.Format.xlsx if format == "xlsx" else export.Format.csv
+    journey = _get(session, journey_id)
+    return journeys_api.download(journey_report.report(session, journey.id), fmt)
 
 
 def _allowed(status: str, move: str) -> bool:

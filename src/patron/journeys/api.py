@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query
+from fastapi.responses import Response
 
+from patron.core import clock, export
 from patron.core.actor import Actor
 from patron.core.openapi import errors
 from patron.core.pagination import Page
@@ -28,6 +30,12 @@ from patron.journeys.schemas import (
 router = OneHopRouter(tags=["journeys"])
 Viewer = Annotated[Actor, Depends(require(permissions.VIEW))]
 Manager = Annotated[Actor, Depends(require(permissions.MANAGE))]
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {media: {} for media in export.MEDIA_TYPES.values()},
+        "description": "JSON, or with `format` the report as a CSV or .xlsx sheet",
+    }
+}
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
@@ -130,15 +138,26 @@ def journey_flow(
 
 
 @router.get(
-    "/journeys/{journey_id}/report", response_model=ReportOut, responses=errors(JourneyNotFound)
+    "/journeys/{journey_id}/report",
+    response_model=ReportOut,
+    responses={**FILE_RESPONSES, **errors(JourneyNotFound)},
 )
 def journey_report(
     journey_id: int,
     session: SessionDep,
     actor: Viewer,
     days: Annotated[int | None, Query(ge=1, le=365)] = None,
-) -> ReportOut:
+    file_format: Annotated[export.Format | None, Query(alias="format")] = None,
+) -> ReportOut | Response:
     """Treated and control entries: members, converters (a purchase within `days` of entering:
-    the goal's days, else 14), conversion rate, revenue per member; the uplift of conversion and
-    revenue per member with 95% intervals, and the incremental revenue."""
-    return report.report(session, journey_id, days)
+    the goal's days, else 14), conversion rate, revenue per member, the journey's coupons
+    redeemed, cost; the uplift of conversion and revenue per member with 95% intervals, and the
+    incremental revenue. With `format`, the report as a CSV or .xlsx sheet."""
+    found = report.report(session, journey_id, days)
+    return found if file_format is None else download(found, file_format)
+
+
+def download(found: ReportOut, file_format: export.Format) -> Response:
+    stamp = clock.now().astimezone(clock.business_tz()).strftime("%Y%m%d-%H%M")
+    name = f"journey-{found.journey_id}-report-{stamp}"
+    return export.download(file_format, name, report.COLUMNS, report.rows(found))

@@ -42,8 +42,9 @@ from patron.journeys.models import (
 )
 from patron.members import queries as members
 from patron.members.models import Member
+from patron.messages import bulk as bulk_messages
 from patron.messages import service as messages
-from patron.messages.kinds import Channel
+from patron.messages.kinds import Channel, Purpose, Status
 from patron.points import grants
 from patron.segments import service as segments
 from patron.tags import service as tags
@@ -55,6 +56,8 @@ OUTCOME_LENGTH = 32
 # A walk stops after this many steps in one go (a loop always passes a wait: `definitions`).
 MAX_STEPS = 100
 RUNS = cast(Table, JourneyStepRun.__table__)
+# A message's outcomes that reach the member: sent soon, or held for the quiet hours' end.
+REACHED = (Status.queued.value, Status.deferred.value)
 
 
 @dataclass
@@ -250,7 +253,21 @@ def _act(batch: _Batch, group: list[_Walk], step: definitions.StepDict) -> dict[
 
 
 def _ref(walk: _Walk, step: definitions.StepDict) -> str:
-    return f"journey:{walk.entry.id}:{step['key']}"
+    return f"journey:{walk.entry.journey_id}:{step['key']}"
+
+
+def _layers(walks: list[_Walk]) -> list[list[_Walk]]:
+    """The walks in layers naming each member once (a member may be in a journey twice, by
+    entries of different occasions): the bulk calls take each member once."""
+    layers: list[list[_Walk]] = []
+    seen: dict[int, int] = defaultdict(int)
+    for walk in walks:
+        depth = seen[walk.entry.member_id]
+        seen[walk.entry.member_id] += 1
+        if depth == len(layers):
+            layers.append([])
+        layers[depth].append(walk)
+    return layers
 
 
 def _issue_coupons(
@@ -285,6 +302,25 @@ def _grant_points(batch: _Batch, walk: _Walk, step: definitions.StepDict) -> str
     return "done"
 
 
+def _grant_points_many(
+    batch: _Batch, walks: list[_Walk], step: definitions.StepDict
+) -> dict[_Walk, str]:
+    outcomes: dict[_Walk, str] = {}
+    for layer in _layers(walks):
+        refused = grants.grant_points_many(
+            batch.session,
+            JOURNEYS,
+            [w.entry.member_id for w in layer],
+            step["points"],
+            reason=step["reason"],
+            source_ref=_ref(layer[0], step),
+        )
+        for walk in layer:
+            reason = refused.get(walk.entry.member_id)
+            outcomes[walk] = f"failed:{reason.value}" if reason else "done"
+    return outcomes
+
+
 def _send_message(batch: _Batch, walk: _Walk, step: definitions.StepDict) -> str:
     message = messages.send(
         batch.session,
@@ -292,9 +328,32 @@ def _send_message(batch: _Batch, walk: _Walk, step: definitions.StepDict) -> str
         template_code=step["template"],
         member_id=walk.entry.member_id,
         source=f"journey:{walk.entry.journey_id}",
-        dedupe_key=_ref(walk, step),
     )
     return f"skipped:{message.reason}" if message.reason else message.status
+
+
+def _send_messages(
+    batch: _Batch, walks: list[_Walk], step: definitions.StepDict
+) -> dict[_Walk, str]:
+    """Marketing messages in bulk (`send_many` applies `send`'s rules for marketing); a
+    transactional template's messages one at a time, as `send` decides them."""
+    channel = Channel(step["channel"])
+    template = messages.get_template(batch.session, step["template"], channel)
+    if template.purpose != Purpose.marketing.value:
+        return {walk: _send_message(batch, walk, step) for walk in walks}
+    outcomes: dict[_Walk, str] = {}
+    for layer in _layers(walks):
+        sent = bulk_messages.send_many(
+            batch.session,
+            channel=channel,
+            template_code=step["template"],
+            member_ids=[w.entry.member_id for w in layer],
+            source=f"journey:{layer[0].entry.journey_id}",
+        )
+        for walk in layer:
+            outcome = sent[walk.entry.member_id]
+            outcomes[walk] = outcome if outcome in REACHED else f"skipped:{outcome}"
+    return outcomes
 
 
 def _tag_many(batch: _Batch, walks: list[_Walk], step: definitions.StepDict) -> dict[_Walk, str]:
@@ -339,6 +398,8 @@ ONE: dict[str, One] = {
 }
 MANY: dict[str, Many] = {
     "issue_coupon": _issue_coupons,
+    "grant_points": _grant_points_many,
+    "send_message": _send_messages,
     "tag_add": _tag_many,
     "tag_remove": _tag_many,
 }

@@ -317,7 +317,10 @@ class GroupOut(BaseModel):
     conversion_rate: float | None
     revenue_per_member: float | None
     revenue: int  # fen, in the members' windows
-    cost: dict[str, int]  # coupons issued, points granted, messages sent (none to the control)
+    coupon_redemptions: int  # the journey's coupons redeemed
+    # coupons issued, points granted, messages sent (none to the control), and coupon_discount:
+    # fen the journey's redeemed coupons took off
+    cost: dict[str, int]
 
 
 class ReportOut(BaseModel):

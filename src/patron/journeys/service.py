@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
@@ -65,6 +65,51 @@ def current_version(session: Session, journey: Journey) -> JourneyVersion:
             JourneyVersion.version == journey.current_version,
         )
     ).one()
+
+
+def current_versions(session: Session, journeys: Iterable[Journey]) -> dict[int, JourneyVersion]:
+    """Each journey's current version, by journey id: one query for them all (a list page)."""
+    wanted = [(j.id, j.current_version) for j in journeys]
+    if not wanted:
+        return {}
+    found = session.scalars(
+        select(JourneyVersion).where(
+            tuple_(JourneyVersion.journey_id, JourneyVersion.version).in_(wanted)
+        )
+    )
+    return {version.journey_id: version for version in found}
+
+
+def get_version(session: Session, journey_id: int, number: int) -> JourneyVersion:
+    """One version's definition as it was written (an older one still runs for the members who
+    entered it). 404 journey_not_found for a journey or version there is not."""
+    journey = get_journey(session, journey_id)
+    version = session.scalars(
+        select(JourneyVersion).where(
+            JourneyVersion.journey_id == journey.id, JourneyVersion.version == number
+        )
+    ).one_or_none()
+    if version is None:
+        raise JourneyNotFound(f"journey {journey_id} has no version {number}")
+    return version
+
+
+def entry_totals(session: Session, journey_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Each journey's entries by status over all its versions (members finish the version they
+    entered, so the older ones keep counting), `converted` among them: one query for all the
+    journeys. A journey without entries counts 0 of each."""
+    ids = list(journey_ids)
+    if not ids:
+        return {}
+    totals = {journey_id: dict.fromkeys((s.value for s in EntryStatus), 0) for journey_id in ids}
+    rows = session.execute(
+        select(JourneyEntry.journey_id, JourneyEntry.status, func.count())
+        .where(JourneyEntry.journey_id.in_(ids))
+        .group_by(JourneyEntry.journey_id, JourneyEntry.status)
+    )
+    for journey_id, status, count in rows:
+        totals[journey_id][status] = count
+    return totals
 
 
 def list_journeys(
@@ -286,14 +331,7 @@ def flow(session: Session, journey_id: int, version_number: int | None = None) -
     """A version's steps (the current one by default) with, per step, the entries now at it
     and what it did (outcome: count); and the version's entries by status."""
     journey = get_journey(session, journey_id)
-    number = version_number or journey.current_version
-    version = session.scalars(
-        select(JourneyVersion).where(
-            JourneyVersion.journey_id == journey.id, JourneyVersion.version == number
-        )
-    ).one_or_none()
-    if version is None:
-        raise JourneyNotFound(f"journey {journey_id} has no version {number}")
+    version = get_version(session, journey.id, version_number or journey.current_version)
     waiting = _pairs(
         session.execute(
             select(JourneyEntry.step_key, func.count())
