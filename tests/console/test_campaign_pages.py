@@ -75,6 +75,7 @@ def test_preview_create_launch_and_export(
     assert created.status_code == 303, created.text
     page_url = created.headers["location"]
     campaign_id = int(page_url.rsplit("/", 1)[1])
+    launch.freeze(session, campaign_id)
     launch.treat_batch(session, campaign_id)
     shown = marketing.get(page_url)
     assert shown.status_code == 200
