@@ -115,9 +115,9 @@ def launch_campaign(
 ) -> Response:
     """Launch a draft (Idempotency-Key): `scheduled` while `schedule_at` is ahead, else
     `running` at once. The queue then freezes its audience and control group (until then
-    `audience_size` and `control_size` are null) and treats its members in batches. A retry with the same key answers the same; any other launch of a
-    launched campaign is 409 already_launched; 422 budget_below_cost when the expected cost
-    exceeds a budget."""
+    `audience_size` and `control_size` are null) and treats its members in batches. A retry
+    with the same key answers the same; any other launch of a launched campaign is 409
+    already_launched; 422 budget_below_cost when the expected cost exceeds a budget."""
     return once(
         actor,
         _Launch(),
