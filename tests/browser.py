@@ -156,8 +156,13 @@ def console_server(
         database_url=url, secret_key=secrets.token_urlsafe(36), env="test", data_dir=data_dir
     )
     try:
-        with serving(create_app(settings)) as base_url:
-            yield ConsoleServer(base_url, sessions, store_ids)
+        # The tasks its requests queue run in this process (immediate mode) on the process's
+        # sessions, not the app's: on this database too, not the settings' default one.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(db, "_engine", engine)
+            patch.setattr(db, "_session_factory", sessions)
+            with serving(create_app(settings)) as base_url:
+                yield ConsoleServer(base_url, sessions, store_ids)
     finally:
         engine.dispose()
 

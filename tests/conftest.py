@@ -178,8 +178,15 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def make_app(connection: Connection, settings: Settings) -> Callable[..., FastAPI]:
-    """An app whose requests run inside the test's transaction (each one a savepoint)."""
+def make_app(
+    connection: Connection, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., FastAPI]:
+    """An app whose requests run inside the test's transaction (each one a savepoint), and so
+    do the tasks they queue: the queue is in immediate mode, its tasks run in this process on
+    the process's sessions (`db.session_factory`, not the app's), which would otherwise open
+    the settings' default database (./var/patron.db), not the test's."""
+    monkeypatch.setattr(db, "_engine", connection.engine)
+    monkeypatch.setattr(db, "_session_factory", lambda: _session_on(connection))
 
     def build(**overrides: object) -> FastAPI:
         return create_app(

@@ -91,6 +91,47 @@ def test_a_crash_mid_launch_loses_and_duplicates_nothing(
     assert outcomes[(1, "done")] + outcomes[(1, "no_consent")] == len(reached)
 
 
+def test_the_task_freezes_the_audience_once(
+    session: Session, sessions: Callable[[], Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = build(session, count=10)
+    data = {"name": "冻结", "rule": EVERYONE, "actions": actions(world)}
+    campaign = service.create(session, SYSTEM, CampaignIn.model_validate(data))
+    queued = jobs.treat
+    monkeypatch.setattr(jobs, "treat", lambda campaign_id: None)  # the queue lost the task
+    launched = service.launch(session, SYSTEM, campaign.id)
+    assert (launched.status, launched.audience_size) == ("running", None)
+    session.commit()
+
+    def frozen() -> int:
+        where = CampaignMember.campaign_id == campaign.id
+        return int(session.scalar(select(func.count()).where(where)) or 0)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise Crash()
+
+    assert frozen() == 0
+    with monkeypatch.context() as patched:  # a crash inside the freeze: nothing of it stays
+        patched.setattr(launch.audit, "record", crash)
+        with pytest.raises(Crash):
+            launch.run(campaign.id, sessions)
+    session.refresh(campaign)
+    assert (frozen(), campaign.audience_size) == (0, None)
+    with monkeypatch.context() as patched:  # a crash after the freeze committed
+        patched.setattr(launch, "treat_batch", crash)
+        with pytest.raises(Crash):
+            launch.run(campaign.id, sessions)
+    session.refresh(campaign)
+    assert (frozen(), campaign.audience_size, campaign.status) == (10, 10, "running")
+    monkeypatch.setattr(jobs, "treat", queued)
+    jobs.scheduled(session, clock.now())  # the minute job resumes: treated, not frozen again
+    session.commit()
+    session.refresh(campaign)
+    assert (frozen(), campaign.audience_size, campaign.status) == (10, 10, "done")
+    started = session.scalar(select(func.count()).where(AuditEntry.action == "campaign.start"))
+    assert started == 1
+
+
 def test_a_scheduled_campaign_starts_when_due(session: Session) -> None:
     world = build(session, count=5)
     later = DAYTIME + timedelta(hours=2)
@@ -147,6 +188,8 @@ def test_a_scheduled_campaign_whose_segment_no_longer_parses_is_cancelled(
     session.flush()
     with clock.frozen(later):
         jobs.scheduled(session, later)
+        session.commit()  # the task freezes: the rule does not parse
+    session.refresh(campaign)
     assert (campaign.status, campaign.audience_size) == ("cancelled", None)
     assert not session.scalar(select(func.count()).where(CampaignMember.campaign_id == campaign.id))
 

@@ -63,10 +63,11 @@ def test_a_launch_freezes_the_audience_and_treats_each_member_once(session: Sess
     assert campaign.status == "draft"
     service.launch(session, MARKETING, campaign.id)
     assert campaign.status == CampaignStatus.running
-    assert campaign.launched_rule == EVERYONE
-    session.commit()  # the treatment runs after the commit (the queue, immediate here)
+    assert campaign.audience_size is None  # frozen by the queued task
+    session.commit()  # the freeze and treatment run after the commit (the queue, immediate here)
     session.refresh(campaign)
     assert campaign.status == CampaignStatus.done
+    assert campaign.launched_rule == EVERYONE
     frozen = _members(session, campaign.id)
     assert campaign.audience_size == len(frozen) == 40
     control = {m.member_id for m in frozen if m.in_control}
@@ -174,6 +175,8 @@ def test_a_segment_audience_and_its_rule_recorded_at_launch(session: Session) ->
     )
     segment.rule = f"{EVERYONE} and registered_days < 100000"
     service.launch(session, MARKETING, campaign.id)
+    session.commit()
+    session.refresh(campaign)
     assert campaign.launched_rule == segment.rule
     assert campaign.audience_size == 8
 

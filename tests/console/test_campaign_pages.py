@@ -14,7 +14,6 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from patron.campaigns import launch
 from patron.campaigns.models import Campaign
 from patron.core.actor import Role
 from tests.factories import make_member, make_store
@@ -75,7 +74,6 @@ def test_preview_create_launch_and_export(
     assert created.status_code == 303, created.text
     page_url = created.headers["location"]
     campaign_id = int(page_url.rsplit("/", 1)[1])
-    launch.treat_batch(session, campaign_id)
     shown = marketing.get(page_url)
     assert shown.status_code == 200
     assert 'data-testid="campaign-audience">12<' in shown.text
@@ -92,6 +90,7 @@ def test_preview_create_launch_and_export(
     campaign = session.get(Campaign, campaign_id)
     assert campaign is not None
     assert campaign.control_size is not None
+    assert campaign.status == "done"  # frozen and treated by the queued task, on this database
     assert {r[0]: r[1] for r in rows[1:]}["members"] == str(12 - campaign.control_size)
 
 

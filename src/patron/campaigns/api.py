@@ -114,10 +114,10 @@ def launch_campaign(
     campaign_id: int, session: SessionDep, actor: Manager, once: IdempotentDep
 ) -> Response:
     """Launch a draft (Idempotency-Key): `scheduled` while `schedule_at` is ahead, else
-    `running` at once, its audience and control group frozen now and its members treated on
-    the queue in batches. A retry with the same key answers the same; any other launch of a
-    launched campaign is 409 already_launched; 422 budget_below_cost when the expected cost
-    exceeds a budget."""
+    `running` at once. The queue then freezes its audience and control group (until then
+    `audience_size` and `control_size` are null) and treats its members in batches. A retry
+    with the same key answers the same; any other launch of a launched campaign is 409
+    already_launched; 422 budget_below_cost when the expected cost exceeds a budget."""
     return once(
         actor,
         _Launch(),

@@ -64,7 +64,7 @@ def launch_campaign(
     campaign_id: Annotated[int, typer.Argument(help="The campaign's id.")],
     now: NowOption = None,
 ) -> None:
-    """Launch a draft: scheduled if its time is ahead, else frozen now and treated in the
+    """Launch a draft: scheduled if its time is ahead, else frozen and treated in the
     foreground (the queue runs in this process)."""
     with _at(now):
         try:

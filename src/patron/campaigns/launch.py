@@ -1,9 +1,12 @@
-"""Launching a campaign: its audience frozen in one statement, then its treatment in batches.
+"""Launching a campaign: its audience frozen in one statement, then its treatment in batches,
+both on the task queue (`run`), never in the request that launched it.
 
-`start` records the rule the audience is drawn with and inserts every member of it into
+`freeze` records the rule the audience is drawn with and inserts every member of it into
 `campaign_members` with one INSERT … SELECT, the control group drawn in SQL by a seeded hash of
 the member's id (`control_draw`: the same on both databases, so a draw can be repeated and
-checked from the recorded seed; no member list ever passes through Python).
+checked from the recorded seed; no member list ever passes through Python). The insert and the
+sizes it sets (`audience_size`, which says "frozen") commit together under the campaign's row
+lock: a crash before the commit leaves nothing frozen, one after it is never frozen again.
 
 `treat_batch` takes the next BATCH untreated members of the treated group in id order and does
 every action for them in ONE transaction with their `treated_at`: a crash loses the batch whole
@@ -13,6 +16,7 @@ already spent; whatever an action does not do is counted by reason in `campaign_
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
+from patron.audit import service as audit
 from patron.campaigns.models import (
     Campaign,
     CampaignMember,
@@ -53,6 +58,7 @@ from patron.messages import bulk as messages
 from patron.messages.kinds import Channel, Status
 from patron.points import grants
 from patron.segments import service as segments
+from patron.segments.errors import InvalidRule
 
 MEMBERS = cast(Table, CampaignMember.__table__)
 OUTCOMES = cast(Table, CampaignOutcome.__table__)
@@ -64,6 +70,7 @@ PRIME = 2_147_483_647
 DONE = "done"
 REACHED = (Status.queued.value, Status.deferred.value)
 Sessions = Callable[[], Session]
+log = logging.getLogger(__name__)
 
 
 def control_draw(member_id: Any, seed: int, percent: int) -> ColumnElement[bool]:
@@ -93,9 +100,43 @@ def as_int(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def start(session: Session, campaign: Campaign, now: datetime) -> None:
-    """Freeze the audience now and set the campaign running: the rule recorded, every member it
-    matches (chain-wide) inserted with their draw, the sizes counted. InvalidRule when the
-    segment's rule no longer parses (nothing written)."""
+    """Set the campaign running now; its audience is frozen by its treatment's task (`run`)."""
+    campaign.status = CampaignStatus.running.value
+    campaign.launched_at = now
+    session.flush()
+
+
+def freeze(session: Session, campaign_id: int) -> None:
+    """Freeze the audience of a running campaign not frozen yet (else nothing: another runner
+    holds it, or it is frozen, or it is not running): the rule recorded, every member it
+    matches (chain-wide) inserted with their draw, the sizes counted, in this transaction. A
+    campaign whose segment's rule no longer parses is cancelled (nothing frozen)."""
+    campaign = _locked(session, campaign_id)
+    if campaign is None or campaign.audience_size is not None:
+        return
+    now = clock.now()
+    try:
+        with session.begin_nested():
+            _insert_audience(session, campaign, now)
+    except InvalidRule as exc:  # its segment's rule changed since and no longer parses
+        log.warning("campaign %s not started: %s", campaign.id, exc.detail)
+        campaign.status, campaign.cancelled_at = CampaignStatus.cancelled.value, now
+    session.flush()
+    audit.record(
+        session,
+        SYSTEM,
+        "campaign.start",
+        "campaign",
+        campaign.id,
+        after={
+            "status": campaign.status,
+            "audience_size": campaign.audience_size,
+            "control_size": campaign.control_size,
+        },
+    )
+
+
+def _insert_audience(session: Session, campaign: Campaign, now: datetime) -> None:
     rule = campaign.rule
     if rule is None and campaign.segment_id is not None:
         rule = segments.get_segment(session, campaign.segment_id).rule
@@ -116,9 +157,20 @@ def start(session: Session, campaign: Campaign, now: datetime) -> None:
     ).one()
     campaign.launched_rule = rule
     campaign.audience_size, campaign.control_size = int(total), int(control)
-    campaign.status = CampaignStatus.running.value
-    campaign.launched_at = now
     session.flush()
+
+
+def _locked(session: Session, campaign_id: int) -> Campaign | None:
+    """The campaign, row-locked, when it is running and no other runner holds it."""
+    campaign = session.scalar(
+        select(Campaign)
+        .where(Campaign.id == campaign_id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    if campaign is None or campaign.status != CampaignStatus.running.value:
+        return None
+    return campaign
 
 
 def queue(session: Session, campaign_id: int) -> None:
@@ -129,9 +181,12 @@ def queue(session: Session, campaign_id: int) -> None:
 
 
 def run(campaign_id: int, sessions: Sessions | None = None, batches: int | None = None) -> int:
-    """Treat the campaign batch after batch, each committed on its own, until it is done (or
-    cancelled, or `batches` have run); how many batches were committed."""
+    """Freeze the campaign's audience if it is not yet (a transaction of its own), then treat it
+    batch after batch, each committed on its own, until it is done (or cancelled, or `batches`
+    have run); how many batches were committed."""
     make = sessions or db.session_factory()
+    with committed(make) as session:
+        freeze(session, campaign_id)
     done, last = 0, 0
     while batches is None or done < batches:
         with committed(make) as session:
@@ -160,14 +215,9 @@ def treat_batch(session: Session, campaign_id: int, after: int = 0) -> int | Non
     passes the last it treated, every member up to it being treated, so that no batch scans
     the ones before again) in this transaction; the batch's last member id, or None when there
     is nothing to do (another runner holds the campaign, it is not running, or it has just
-    finished)."""
-    campaign = session.scalar(
-        select(Campaign)
-        .where(Campaign.id == campaign_id)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
-    if campaign is None or campaign.status != CampaignStatus.running.value:
+    finished, or its audience is not frozen yet)."""
+    campaign = _locked(session, campaign_id)
+    if campaign is None or campaign.audience_size is None:
         return None
     now = clock.now()
     member_ids = list(

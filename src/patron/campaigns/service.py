@@ -388,25 +388,23 @@ def _refuse_over_budget(found: CampaignPreview) -> None:
 
 def launch(session: Session, actor: Actor, campaign_id: int) -> Campaign:
     """Launch a draft: scheduled when `schedule_at` is still ahead, else running now, its
-    audience frozen in this transaction and its treatment queued after the commit. 409
-    already_launched for any other status; 422 budget_below_cost when the expected cost exceeds
-    a budget (nothing frozen)."""
+    treatment queued after the commit; the queued task freezes the audience (`audience_size`
+    stays None until then) and treats it. 409 already_launched for any other status; 422
+    budget_below_cost when the expected cost (over the audience as it is now) exceeds a
+    budget."""
     _chain_wide(actor)
     campaign = get_campaign(session, campaign_id, for_update=True)
     if campaign.status != CampaignStatus.draft.value:
         raise AlreadyLaunched(f"campaign {campaign_id} is {campaign.status}")
     audience_rule(session, campaign.segment_id, campaign.rule)  # its segment may be gone
     check_actions(session, campaign.actions)
+    if _budgets_of(campaign):
+        _refuse_over_budget(preview_campaign(session, actor, campaign_id))
     now = clock.now()
-    budgeted = bool(_budgets_of(campaign))
     if campaign.schedule_at is not None and campaign.schedule_at > now:
-        if budgeted:
-            _refuse_over_budget(preview_campaign(session, actor, campaign_id))
         campaign.status = CampaignStatus.scheduled.value
     else:
         launching.start(session, campaign, now)
-        if budgeted:
-            _refuse_over_budget(frozen_forecast(session, campaign, now))
         launching.queue(session, campaign.id)
     session.flush()
     audit.record(
@@ -418,8 +416,6 @@ def launch(session: Session, actor: Actor, campaign_id: int) -> Campaign:
         after={
             "status": campaign.status,
             "schedule_at": to_jsonable_python(campaign.schedule_at),
-            "audience_size": campaign.audience_size,
-            "control_size": campaign.control_size,
         },
     )
     return campaign

@@ -73,6 +73,7 @@ def _wake_up(session: Session, rng: random.Random) -> Campaign:
             ),
         )
         service.launch(session, SYSTEM, campaign.id)
+        launch.freeze(session, campaign.id)
         while launch.treat_batch(session, campaign.id):
             pass
     _come_back(session, rng, campaign, launched)

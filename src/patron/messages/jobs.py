@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.core import clock
 from patron.core.errors import PatronError
+from patron.core.tasks import after_commit
 from patron.coupons import notices as coupon_notices
 from patron.members import consents
 from patron.members.contacts import contact_of
 from patron.members.models import ConsentChannel
-from patron.messages import channels, service, templates
+from patron.messages import channels, service, tasks, templates
 from patron.messages.kinds import Channel, Purpose
 from patron.messages.models import Message
 from patron.points import notices as points_notices
@@ -25,16 +27,20 @@ from patron.schedule.registry import EVERY_MINUTE, Job, daily, register
 logger = logging.getLogger("patron.messages")
 # Notices recorded this long ago still get their message (a day the job missed is caught up).
 NOTICE_LOOKBACK = timedelta(days=3)
-DUE_BATCH = 500
+DUE_BATCH = 500  # messages to a delivery task
+# Enough for a million-member campaign's messages deferred overnight, handed out in one run.
+DUE_PER_RUN = 2_000_000
 
 
 def send_due(session: Session, now: datetime) -> str:
-    """Hand each due message to the queue once this run commits: deferred ones whose quiet hours
-    are over, retries whose backoff has passed, and queued ones whose task was lost or whose
-    worker died (their lease ran out). A message handed out twice is claimed once."""
-    due = service.due_ids(session, now, DUE_BATCH)
-    for message_id in due:
-        service.enqueue(session, message_id)
+    """Hand every due message (up to DUE_PER_RUN) to delivery tasks, DUE_BATCH to a task, once
+    this run commits: deferred ones whose quiet hours are over, retries whose backoff has
+    passed, and queued ones whose task was lost or whose worker died (their lease ran out). A
+    message handed out twice is claimed once."""
+    due, mark = service.hand_out(session, now, DUE_PER_RUN)
+    for start in range(0, len(due), DUE_BATCH):
+        batch = due[start : start + DUE_BATCH]
+        after_commit(session, partial(tasks.deliver_messages, batch, mark))
     return f"{len(due)} due"
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from patron.core import clock
@@ -49,6 +49,8 @@ RETRY_BASE = timedelta(minutes=1)  # then 2, 4, 8 minutes
 # How long a claimed message stays with the worker sending it before the minute job may hand
 # it to another (the worker died mid-send): longer than any provider call may take.
 LEASE = timedelta(minutes=5)
+# How long a message the minute job handed out waits for its task before it is handed out again.
+HAND_OUT = timedelta(hours=1)
 TEST_TEMPLATE = "_test"
 TEST_BODY = "Patron test message / Patron 测试消息"
 
@@ -285,18 +287,21 @@ class Claim:
     config: dict[str, str]
 
 
-def claim(session: Session, message_id: int, now: datetime) -> Claim | None:
+def claim(
+    session: Session, message_id: int, now: datetime, handed: datetime | None = None
+) -> Claim | None:
     """Take a due message for one attempt: the row is locked, its attempt counted and a lease
     set (send_after moves LEASE ahead), so that no other worker takes it meanwhile and a worker
     that dies mid-send leaves it for the minute job once the lease has run out. None when the
     message is not due (sent, failed, skipped, leased or deferred still) or is marketing due in
-    the quiet hours (deferred to their end)."""
+    the quiet hours (deferred to their end). A message the minute job handed out is due to the
+    task holding its mark (`handed`, see `hand_out`) even though its send_after is ahead."""
     message = session.scalar(
         select(Message).where(Message.id == message_id).with_for_update(skip_locked=True)
     )
     if message is None or message.status not in (Status.queued.value, Status.deferred.value):
         return None
-    if message.send_after > now:
+    if message.send_after > now and message.send_after != handed:
         return None
     if _held_for_quiet_hours(message, now):
         session.flush()
@@ -318,6 +323,8 @@ def claim(session: Session, message_id: int, now: datetime) -> Claim | None:
         )
     message.attempts += 1
     message.send_after = now + LEASE
+    if message.send_after.microsecond == 0:  # a whole second is a hand-out mark's, never a lease
+        message.send_after -= timedelta(microseconds=1)
     session.flush()
     return Claim(message, template, provider, config)
 
@@ -380,18 +387,31 @@ def deliver(session: Session, message_id: int, now: datetime | None = None) -> M
     return record(session, message_id, call_provider(claimed), now)
 
 
-def due_ids(session: Session, now: datetime, limit: int = 500) -> list[int]:
-    return list(
-        session.scalars(
-            select(Message.id)
-            .where(
-                Message.status.in_((Status.queued.value, Status.deferred.value)),
-                Message.send_after <= now,
-            )
-            .order_by(Message.send_after, Message.id)
-            .limit(limit)
+def hand_out(session: Session, now: datetime, limit: int) -> tuple[list[int], datetime]:
+    """Up to `limit` due messages (oldest first) to hand to delivery tasks, and their mark:
+    their send_after moved to the mark (a whole second, HAND_OUT ahead) in one statement, so
+    that later runs do not hand them out again while they wait in the queue, and only a task
+    given the mark may claim them before it (`claim`). A message whose task was lost is due
+    again once the mark has passed."""
+    mark = (now + HAND_OUT).replace(microsecond=0)
+    due = (
+        select(Message.id)
+        .where(
+            Message.status.in_((Status.queued.value, Status.deferred.value)),
+            Message.send_after <= now,
         )
+        .order_by(Message.send_after)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
+    handed = session.scalars(
+        update(Message)
+        .where(Message.id.in_(due.scalar_subquery()))
+        .values(send_after=mark)
+        .returning(Message.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(handed), mark
 
 
 def send_test(
