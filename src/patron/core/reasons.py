@@ -156,6 +156,7 @@ class Reason(StrEnum):
     unknown_tag = "unknown_tag"
     invalid_rule = "invalid_rule"
     entry_days_needed = "entry_days_needed"
+    wait_kind = "wait_kind"
 
 
 # Pydantic's own error types, as the codes above.

@@ -19,8 +19,10 @@ from pydantic import (
     Tag,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from patron.core.inputs import NOT_NULL, Input
+from patron.core.reasons import Reason
 from patron.core.text import (
     Label,
     LabelOrNone,
@@ -142,7 +144,10 @@ class Wait(_Step):
     def _one_kind(self) -> Wait:
         duration = self.days or self.hours or self.minutes
         if (self.until_hour is None) == (not duration):
-            raise ValueError("a wait takes a duration (days, hours, minutes) or until_hour")
+            raise PydanticCustomError(
+                Reason.wait_kind.value,
+                "a wait takes a duration (days, hours, minutes) or until_hour",
+            )
         return self
 
 

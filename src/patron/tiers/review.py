@@ -348,10 +348,10 @@ def _moved_with_history(
 def _fresh_review_dates(prog: Program, rungs: Sequence[Rung], now: datetime) -> Any:
     """The review date of a tier entered now, for each tier."""
     dates = [(MOVING.c.to_tier_id == r.id, standing.review_date(prog, r, now)) for r in rungs]
-    return case(
-        *((when, literal(at, UTCDateTime())) for when, at in dates if at is not None),
-        else_=literal(None, UTCDateTime()),
-    )
+    dated = [(when, literal(at, UTCDateTime())) for when, at in dates if at is not None]
+    if not dated:  # no tier is reviewed again (a CASE needs one WHEN)
+        return literal(None, UTCDateTime())
+    return case(*dated, else_=literal(None, UTCDateTime()))
 
 
 HISTORY_COLUMNS = [
