@@ -108,6 +108,7 @@ BUILT_IDS = (
     N_("error.step_key_taken"),
     N_("error.unknown_step"),
     N_("error.loop_without_wait"),
+    N_("error.wait_kind"),
     N_("error.unknown_tag"),
     N_("error.entry_days_needed"),
     N_("error.journey_not_found"),
