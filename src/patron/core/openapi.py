@@ -134,6 +134,8 @@ BEYOND_SCHEMA = frozenset(
         Reason.rule_tag_is_computed,
         Reason.entry_days_needed,
         Reason.wait_kind,
+        # a journey condition's rule (a segment rule inside a body): its grammar is no schema's
+        Reason.invalid_rule,
         Reason.transfer_to_self,
         Reason.amount_or_package,
         Reason.zero_adjustment,

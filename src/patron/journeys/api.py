@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from patron.core import clock, export
 from patron.core.actor import Actor
+from patron.core.ids import MAX_ROW_ID
 from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.deps import OneHopRouter, SessionDep, require
@@ -129,7 +130,7 @@ def journey_flow(
     journey_id: int,
     session: SessionDep,
     actor: Viewer,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> FlowOut:
     """A version's steps (the current one by default), each with the entries now at it and
     what it did (`outcomes`: done, yes, no, control, queued, skipped:<reason>, failed:<code>),
