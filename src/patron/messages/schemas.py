@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from patron.core.ids import RowId
 from patron.core.inputs import NOT_NULL, Input
 from patron.core.text import (
     KEYS_CHECKED,
@@ -88,7 +89,7 @@ class MessageOut(BaseModel):
 
 
 class MessageSend(Input):
-    member_id: int = Field(ge=1)
+    member_id: RowId
     channel: Channel
     template_code: SingleLine = Field(min_length=1, max_length=64)
     variables: Variables = Field(default_factory=dict, max_length=50)

@@ -229,7 +229,7 @@ def settlement(
     store_id: Annotated[
         str | None,
         Query(
-            pattern=r"^(hq|[1-9][0-9]{0,17})$",
+            pattern=r"^(hq|[1-9][0-9]{0,8})$",  # a row id (below 2³¹), or hq
             description="a store's id, or `hq`: that row alone, with the entries behind it",
         ),
     ] = None,

@@ -94,7 +94,7 @@ class ReviewReport:
 
 def run(session: Session, now: datetime) -> ReviewReport:
     rungs = ladder(session)
-    if base(rungs) is None:
+    if base(rungs) is None or len(rungs) < 2:  # no tier above the base: nobody goes down
         return ReviewReport(0, 0)
     prog = program(session)
     cutoff = now - timedelta(days=prog.grace_days)
