@@ -36,6 +36,7 @@ from patron.deps import API_PREFIX, RetryLostRaces
 from patron.imports.api import router as imports_router
 from patron.imports.runner import ImportQueue
 from patron.journeys.api import router as journeys_router
+from patron.member_page import routes as member_page
 from patron.members.api import router as members_router
 from patron.messages.api import router as messages_router
 from patron.middleware import RequestContextMiddleware, TextInputMiddleware
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None, session_factory: Any = None) ->
 
     include_api(app)
     console.mount(app)
+    member_page.mount(app)
 
     @app.get("/healthz", tags=["ops"], responses=errors(DatabaseUnavailable))
     def healthz(request: Request) -> JSONResponse:

@@ -24,11 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from patron.apikeys import service as apikeys
 from patron.core import db, idempotency
-from patron.core.actor import Actor
+from patron.core.actor import Actor, member_actor
 from patron.core.errors import PatronError, Unauthenticated
 from patron.core.permissions import Permission
-from patron.core.security import API_KEY_PREFIX
+from patron.core.security import API_KEY_PREFIX, read_member_token
 from patron.core.settings import Settings
+from patron.members.registry import find_active
 from patron.problems import problem_response
 from patron.staff import service as staff
 
@@ -194,6 +195,39 @@ def _authenticate(session: Session, settings: Settings, token: str) -> Actor | N
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+async def current_member(request: Request, session: SessionDep, settings: SettingsDep) -> Actor:
+    """The member a member token names (`/api/v1/me/...`), as an actor reaching that member's own
+    data only. Staff tokens and API keys are refused here, as member tokens are on staff routes
+    (they are signed with different keys); an erased, merged or blocked member's token is dead."""
+    token = bearer_token(request)
+    claims = read_member_token(settings.secret_key, token) if token else None
+    if claims is None:
+        raise Unauthenticated("a valid member token is required")
+    member_id = await run_in_threadpool(_active_member, session, claims.member_id)
+    if member_id is None:
+        raise Unauthenticated("a valid member token is required")
+    actor = member_actor(member_id)
+    request.state.actor = actor
+    return actor
+
+
+def _active_member(session: Session, member_id: int) -> int | None:
+    """As `_authenticate`: on SQLite a writing request looks this up in a read transaction."""
+    split = not session.info.get(db.READ_ONLY) and session.get_bind().dialect.name == "sqlite"
+    if split:
+        session.connection(execution_options={db.READ_ONLY: True})
+    else:
+        begin_transaction(session)
+    member = find_active(session, member_id)
+    found = member.id if member is not None else None
+    if split:
+        session.commit()
+    return found
+
+
+MemberDep = Annotated[Actor, Depends(current_member)]
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from patron.apikeys import models as apikeys_models
 from patron.audit import models as audit_models
 from patron.campaigns import models as campaigns_models
 from patron.catalog import models as catalog_models
+from patron.check_ins import models as check_ins_models
 from patron.checkout import models as checkout_models
 from patron.core import events, idempotency
 from patron.core.db import Base
@@ -11,11 +12,14 @@ from patron.count_cards import models as count_card_models
 from patron.coupons import models as coupons_models
 from patron.imports import models as imports_models
 from patron.journeys import models as journeys_models
+from patron.mall import models as mall_models
+from patron.member_auth import models as member_auth_models
 from patron.members import models as members_models
 from patron.messages import models as messages_models
 from patron.orders import models as orders_models
 from patron.points import models as points_models
 from patron.profiles import models as profiles_models
+from patron.referrals import models as referrals_models
 from patron.schedule import models as schedule_models
 from patron.segments import models as segments_models
 from patron.staff import models as staff_models
@@ -32,6 +36,7 @@ __all__ = [
     "audit_models",
     "campaigns_models",
     "catalog_models",
+    "check_ins_models",
     "checkout_models",
     "count_card_models",
     "coupons_models",
@@ -39,12 +44,15 @@ __all__ = [
     "idempotency",
     "imports_models",
     "journeys_models",
+    "mall_models",
+    "member_auth_models",
     "members_models",
     "messages_models",
     "metadata",
     "orders_models",
     "points_models",
     "profiles_models",
+    "referrals_models",
     "schedule_models",
     "segments_models",
     "staff_models",

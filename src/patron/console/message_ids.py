@@ -44,6 +44,7 @@ BUILT_IDS = (
     N_("role.cashier"),
     N_("role.guide"),
     N_("role.integration"),
+    N_("role.member"),
     N_("store_type.owned"),
     N_("store_type.franchise"),
     N_("store_status.open"),

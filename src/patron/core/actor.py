@@ -14,18 +14,19 @@ class Role(StrEnum):
     store_manager = "store_manager"
     cashier = "cashier"
     guide = "guide"
-    # Not a staff role: what an API key acts as.
+    # Not staff roles: what an API key acts as, and a member on their own page or member API.
     integration = "integration"
+    member = "member"
 
 
-STAFF_ROLES = tuple(r for r in Role if r is not Role.integration)
+STAFF_ROLES = tuple(r for r in Role if r not in (Role.integration, Role.member))
 HQ_ROLES = (Role.hq_admin, Role.hq_marketing, Role.hq_finance)
 STORE_ROLES = (Role.store_manager, Role.cashier, Role.guide)
 
 
 @dataclass(frozen=True)
 class Actor:
-    kind: Literal["staff", "api_key", "system"]
+    kind: Literal["staff", "api_key", "system", "member"]
     id: int | None
     name: str
     role: Role
@@ -41,6 +42,14 @@ class Actor:
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles
+
+
+def member_actor(member_id: int) -> Actor:
+    """A member acting on their own data (the member page, the member API). Services take it
+    like any actor; the member routes pass it only their own member id."""
+    return Actor(
+        kind="member", id=member_id, name=f"member:{member_id}", role=Role.member, store_ids=None
+    )
 
 
 SYSTEM = Actor(kind="system", id=None, name="system", role=Role.hq_admin, store_ids=None)

@@ -86,6 +86,57 @@ def read_access_token(secret: str, token: str) -> TokenClaims | None:
         return None
 
 
+# Member tokens are signed with a key of their own, so a member token never reads as a staff
+# token (nor the reverse), whatever its claims.
+_MEMBER_TOKEN_LABEL = b"patron member token"
+
+
+def _member_key(secret: str) -> str:
+    return hmac.new(secret.encode(), _MEMBER_TOKEN_LABEL, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class MemberClaims:
+    member_id: int
+    token_id: str
+    expires_at: datetime
+
+
+def issue_member_token(secret: str, member_id: int, ttl: timedelta) -> AccessToken:
+    issued = clock.now()
+    expires = issued + ttl
+    payload = {
+        "sub": str(member_id),
+        "typ": "member",
+        "jti": secrets.token_urlsafe(16),
+        "iat": int(issued.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
+    return AccessToken(
+        jwt.encode(payload, _member_key(secret), algorithm=_TOKEN_ALGORITHM), expires
+    )
+
+
+def read_member_token(secret: str, token: str) -> MemberClaims | None:
+    """The claims of a valid, unexpired member token, else None (expiry by Patron's clock)."""
+    try:
+        payload = jwt.decode(
+            token,
+            _member_key(secret),
+            algorithms=[_TOKEN_ALGORITHM],
+            options={"verify_exp": False, "require": ["sub", "exp", "typ", "jti"]},
+        )
+        if payload["typ"] != "member" or payload["exp"] <= clock.now().timestamp():
+            return None
+        return MemberClaims(
+            int(payload["sub"]),
+            str(payload["jti"]),
+            datetime.fromtimestamp(int(payload["exp"]), UTC),
+        )
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return None
+
+
 def new_api_key() -> str:
     return API_KEY_PREFIX + secrets.token_urlsafe(32)
 

@@ -1,0 +1,37 @@
+"""The member's own page at /m/ (会员中心): server-rendered, mobile-first, over the same services
+as the member API. Each domain's pages are a router of their own, included here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from patron.member_page.web import (
+    PREFIX,
+    STATIC_DIR,
+    MemberLoginRequired,
+    MemberPageDep,
+    login_redirect,
+    render,
+)
+
+home = APIRouter()
+
+
+@home.get("/")
+def home_page(request: Request, actor: MemberPageDep) -> HTMLResponse:
+    return render(request, "m/home.html", section="home")
+
+
+def router() -> APIRouter:
+    pages = APIRouter(prefix=PREFIX, include_in_schema=False)
+    for domain_pages in (home,):
+        pages.include_router(domain_pages)
+    return pages
+
+
+def mount(app: FastAPI) -> None:
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="member-static")
+    app.include_router(router())
+    app.add_exception_handler(MemberLoginRequired, login_redirect)
