@@ -10,11 +10,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-import qrcode
-import qrcode.image.svg
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -39,6 +36,7 @@ from patron.console.points_view import (
     reason_text,
     signed,
 )
+from patron.console.qr import qr_svg
 from patron.console.tag_pages import member_panel
 from patron.console.tier_pages import member_card
 from patron.console.web import (
@@ -242,14 +240,6 @@ def _store(session: Session, actor: Actor, member: Member) -> Any:
         return stores.get_store(session, actor, member.store_id)
     except NotFound:
         return None
-
-
-def qr_svg(code: str, label: str) -> Markup:
-    """The code as a QR symbol in inline SVG, drawn on the server."""
-    image = qrcode.make(code, image_factory=qrcode.image.svg.SvgPathImage)
-    svg = str(image.to_string(encoding="unicode"))
-    attrs = f'<svg class="qr-svg" role="img" aria-label="{Markup.escape(label)}" '
-    return Markup(svg.replace("<svg ", attrs, 1))
 
 
 def _timeline_row(
