@@ -30,6 +30,7 @@ from patron.core.openapi import ROW_ID_RANGE, errors
 from patron.core.ratelimit import RateLimiter
 from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
+from patron.check_ins.api import router as check_ins_router
 from patron.count_cards.api import router as count_cards_router
 from patron.coupons.api import router as coupons_router
 from patron.deps import API_PREFIX, RetryLostRaces
@@ -106,6 +107,7 @@ DOMAIN_ROUTERS = (
     campaign_reports_router,
     profiles_router,
     journeys_router,
+    check_ins_router,
 )
 
 
