@@ -20,6 +20,7 @@ from patron.audit.api import router as audit_router
 from patron.campaigns.api import router as campaigns_router
 from patron.campaigns.report_api import router as campaign_reports_router
 from patron.catalog.api import router as catalog_router
+from patron.check_ins.api import router as check_ins_router
 from patron.checkout.api import router as checkout_router
 from patron.console import routes as console
 from patron.core import clock, crypto, db, openapi
@@ -30,7 +31,6 @@ from patron.core.openapi import ROW_ID_RANGE, errors
 from patron.core.ratelimit import RateLimiter
 from patron.core.reasons import Reason
 from patron.core.settings import Settings, get_settings
-from patron.check_ins.api import router as check_ins_router
 from patron.count_cards.api import router as count_cards_router
 from patron.coupons.api import router as coupons_router
 from patron.deps import API_PREFIX, RetryLostRaces

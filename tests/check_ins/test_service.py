@@ -89,11 +89,13 @@ def test_the_calendar_shows_the_month_the_streak_and_what_comes_next(session: Se
     actor = member_actor(member.id)
     clock.set_now(at_business(DAY))
     before = service.calendar(session, actor, member.id)
-    assert before.checked_in is None and before.streak == 0
+    assert before.checked_in is None
+    assert before.streak == 0
     assert (before.next.business_day, before.next.streak, before.next.total) == (DAY, 1, 2)
     check_in(session, member.id)
     after = service.calendar(session, actor, member.id)
-    assert after.checked_in is not None and after.streak == 1
+    assert after.checked_in is not None
+    assert after.streak == 1
     assert (after.next.business_day, after.next.streak, after.next.total) == (
         DAY + timedelta(days=1),
         2,
@@ -104,7 +106,9 @@ def test_the_calendar_shows_the_month_the_streak_and_what_comes_next(session: Se
     # The next day, not yet checked in: the streak still counts yesterday.
     clock.set_now(at_business(DAY + timedelta(days=1)))
     later = service.calendar(session, actor, member.id)
-    assert later.checked_in is None and later.streak == 1 and later.next.streak == 2
+    assert later.checked_in is None
+    assert later.streak == 1
+    assert later.next.streak == 2
 
 
 def test_only_the_member_checks_themselves_in(session: Session) -> None:
@@ -171,9 +175,7 @@ def test_a_merge_gives_the_survivor_the_union_of_days(session: Session) -> None:
         clock.set_now(at_business(DAY + timedelta(days=n)))
         check_in(session, who.id)
     merge.merge_members(session, SYSTEM, source.id, target.id)
-    days = session.scalars(
-        select(CheckIn.business_day).where(CheckIn.member_id == target.id)
-    ).all()
+    days = session.scalars(select(CheckIn.business_day).where(CheckIn.member_id == target.id)).all()
     assert sorted(days) == [DAY + timedelta(days=n) for n in range(3)]
     # The source's row of the shared day stays (nothing deleted).
     assert session.scalar(select(CheckIn).where(CheckIn.member_id == source.id)) is not None
