@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from patron.check_ins import program
 from patron.core import clock
 from patron.core.actor import SYSTEM
+from patron.core.security import issue_member_token
 from patron.points.models import EntryKind, PointsEntry
 
 
@@ -36,3 +37,11 @@ def check_in_entries(session: Session, member_id: int) -> list[PointsEntry]:
             .order_by(PointsEntry.id)
         )
     )
+
+
+def member_headers(secret: str, member_id: int, key: str | None = None) -> dict[str, str]:
+    token = issue_member_token(secret, member_id, timedelta(days=30)).token
+    headers = {"Authorization": f"Bearer {token}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return headers
