@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from patron.checkout.schemas import CommitRequest, QuoteRequest
 from patron.console.web import SESSION_COOKIE
 from patron.core import clock, db
 from patron.core.actor import SYSTEM, Role
+from patron.core.security import issue_member_token
 from patron.core.settings import Settings
 from patron.count_cards import cards, products
 from patron.deps import _needs, write_session
@@ -300,6 +302,7 @@ def test_no_read_only_get_writes(
     manager = staff.issue_token(
         make_staff(session, Role.store_manager, [make_store(session)]), settings
     ).token
+    member = issue_member_token(settings.secret_key, rows["member"].id, timedelta(hours=1)).token
     routes = _get_routes(app)
     # The identity lookups and the merge preview need their query to do what they do.
     queries: dict[str, list[dict[str, Any]]] = {
@@ -312,6 +315,11 @@ def test_no_read_only_get_writes(
             {"from": "2026-01-01", "to": "2026-12-31"},
             {"from": "2026-01-01", "to": "2026-12-31", "store_id": "hq", "format": "xlsx"},
         ],
+        "/api/v1/check-ins/report": [
+            {"from": "2026-01-01", "to": "2026-12-31"},
+            {"from": "2026-01-01", "to": "2026-12-31", "format": "xlsx", "table": "streaks"},
+        ],
+        "/api/v1/me/check-ins": [{}, {"month": "2026-02"}],
         "/api/v1/reports/tiers": [
             {"from": "2026-01-01", "to": "2026-12-31"},
             {"from": "2026-01-01", "to": "2026-12-31", "format": "csv", "table": "movements"},
@@ -323,7 +331,9 @@ def test_no_read_only_get_writes(
         for path, route in sorted(routes.items()):
             declared = _needs(route.dependant, write_session)
             url = _url(path, {**rows["params"], **rows["pages"].get(path, {})})
-            for token in (admin, manager):
+            # The member's own routes take a member token, never a staff one.
+            tokens = (member,) if path.startswith("/api/v1/me/") else (admin, manager)
+            for token in tokens:
                 for query in queries.get(path, [{}]):
                     writes.clear()
                     client.cookies.set(SESSION_COOKIE, token, path="/console")
@@ -331,7 +341,7 @@ def test_no_read_only_get_writes(
                         url, params=query, headers={"Authorization": f"Bearer {token}"}
                     )
                     assert response.status_code < 500, (url, query, response.text[:300])
-                    if token == admin:
+                    if token in (admin, member):
                         answered.setdefault(path, set()).add(response.status_code)
                     if writes and not declared:
                         refused.setdefault(f"GET {path} {query}", []).extend(writes)
