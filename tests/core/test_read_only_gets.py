@@ -36,6 +36,7 @@ from patron.imports import service as imports
 from patron.imports.models import ImportKind
 from patron.journeys import service as journeys
 from patron.journeys.schemas import JourneyIn
+from patron.member_page.web import MEMBER_COOKIE
 from patron.members import attributes, codes, identities
 from patron.members.models import AttributeType, ConsentChannel, IdentityType
 from patron.members.schemas import AttributeCreate, IdentityIn
@@ -103,6 +104,8 @@ def _get_routes(app: FastAPI) -> dict[str, APIRoute]:
             continue
         module = route.endpoint.__module__
         prefix = "/console" if module.startswith("patron.console") else "/api/v1"
+        if module.startswith("patron.member_page"):
+            prefix = "/m"
         at_root = module in ("patron.app", "patron.console.unsubscribe_pages")
         found[("" if at_root else prefix) + route.path] = route
     return found
@@ -332,11 +335,13 @@ def test_no_read_only_get_writes(
             declared = _needs(route.dependant, write_session)
             url = _url(path, {**rows["params"], **rows["pages"].get(path, {})})
             # The member's own routes take a member token, never a staff one.
-            tokens = (member,) if path.startswith("/api/v1/me/") else (admin, manager)
+            own = path.startswith(("/api/v1/me/", "/m/"))
+            tokens = (member,) if own else (admin, manager)
             for token in tokens:
                 for query in queries.get(path, [{}]):
                     writes.clear()
                     client.cookies.set(SESSION_COOKIE, token, path="/console")
+                    client.cookies.set(MEMBER_COOKIE, token if own else "", path="/")
                     response = client.get(
                         url, params=query, headers={"Authorization": f"Bearer {token}"}
                     )

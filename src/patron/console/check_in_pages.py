@@ -207,6 +207,7 @@ def report_page(
 
 @router.get("/report/export")
 def report_export(
+    request: Request,
     session: Tx,
     actor: ConsoleActorDep,
     file_format: Annotated[str, Query(alias="format")] = "csv",
@@ -214,16 +215,16 @@ def report_export(
     first: Annotated[str, Query(alias="from")] = "",
     last: Annotated[str, Query(alias="to")] = "",
 ) -> Response:
-    """The report's rows in the API's columns."""
+    """The report's rows in the API's columns (the page's period: the last 30 days unless the
+    query names days)."""
     require_console(actor, permissions.VIEW_REPORT)
     fmt = parse_enum(export.Format, file_format)
     kind = parse_enum(reports.Table, table)
-    start = day_start(first) if first else None
-    end = day_start(last) if last else None
-    if fmt is None or kind is None or start is None or end is None:
+    start, end, problems = _period(first, last, t_for(request))
+    if fmt is None or kind is None or problems:
         raise ErrorPage(404)
     try:
-        found = reports.report(session, actor, start.date(), end.date())
+        found = reports.report(session, actor, start, end)
     except InvalidInput as error:
         raise ErrorPage(404) from error
     name = f"check-ins-{kind.value}-{start:%Y%m%d}-{end:%Y%m%d}"
