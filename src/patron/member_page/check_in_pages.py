@@ -8,7 +8,7 @@ import calendar as months
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from babel.dates import format_date
+from babel.dates import format_skeleton
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -88,7 +88,7 @@ def check_in_page(
         "m/check_ins/index.html",
         section="check_in",
         found=today_month,
-        month_label=format_date(first, "yMMMM", locale=locale),
+        month_label=format_skeleton("yMMMM", first, locale=locale),
         weeks=weeks(first, checked, today_month.today),
         month_count=len(found.days),
         previous_url=f"{PAGE_URL}?month={previous:%Y-%m}",
