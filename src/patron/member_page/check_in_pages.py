@@ -13,9 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from patron.check_ins import service
-from patron.check_ins.errors import AlreadyCheckedIn, CheckInClosed
 from patron.console.i18n import translator
 from patron.console.web import attempt
+from patron.core.errors import PatronError
 from patron.member_page.web import (
     PREFIX,
     CheckedForm,
@@ -25,7 +25,6 @@ from patron.member_page.web import (
     redirect,
     render,
 )
-from patron.members.errors import MemberNotActive
 
 router = APIRouter()
 PAGE_URL = f"{PREFIX}/check-in"
@@ -102,11 +101,12 @@ def check_in_page(
 
 @router.post("/check-in")
 def check_in(request: Request, session: Tx, actor: MemberPageDep, form: CheckedForm) -> Response:
-    """Check in, then show the page with the day's reward (a second tap just shows it)."""
+    """Check in, then show the page with the day's reward. A second tap (already_checked_in),
+    a program turned off meanwhile, or any other refusal just shows the page as it is."""
     assert actor.id is not None
     try:
         with attempt(session):
             service.check_in(session, actor, actor.id)
-    except (AlreadyCheckedIn, CheckInClosed, MemberNotActive):
-        pass
+    except PatronError:
+        return redirect(PAGE_URL)
     return redirect(f"{PAGE_URL}?done=1")
