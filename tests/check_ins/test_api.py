@@ -56,9 +56,10 @@ def test_hq_sets_the_program_and_staff_read_it(
     ("change", "code"),
     [
         ({"cycle_days": 14}, "not_a_choice"),
-        ({"streak_bonuses": {"8": 1}}, "bonus_day_beyond_cycle"),
-        ({"streak_bonuses": {"0": 1}}, None),
-        ({"streak_bonuses": {"x": 1}}, None),
+        ({"streak_bonuses": {"8": 1}}, "bonus_day_outside_cycle"),
+        ({"streak_bonuses": {"0": 1}}, "unknown_field"),
+        ({"streak_bonuses": {"x": 1}}, "unknown_field"),
+        ({"cycle_days": 30, "streak_bonuses": {"31": 1}}, "unknown_field"),
         ({"streak_bonuses": {"3": 0}}, None),
         ({"points_per_day": -1}, None),
     ],

@@ -145,7 +145,7 @@ def test_zero_points_grants_nothing_but_counts_the_day(session: Session) -> None
 def test_bonus_days_stay_within_the_cycle(session: Session) -> None:
     with pytest.raises(InvalidInput) as refused:
         set_program(session, cycle_days=7, streak_bonuses={"8": 10})
-    assert refused.value.extra["errors"][0]["code"] == "bonus_day_beyond_cycle"
+    assert refused.value.extra["errors"][0]["code"] == "bonus_day_outside_cycle"
     saved = set_program(session, cycle_days=30, streak_bonuses={"30": 100, "8": 10})
     assert saved.streak_bonuses == {"8": 10, "30": 100}
 

@@ -111,7 +111,7 @@ def test_hq_sets_the_program_and_reads_the_report(browser: Browser, server: Cons
         form.locator("input[name=bonuses]").fill("3:10, 9:50")
         form.get_by_role("button", name="保存").click()
         expect(page.get_by_role("alert")).to_contain_text("请检查并更正标出的内容")
-        expect(page.locator(".field.has-error")).to_contain_text("奖励天数超出连签周期")
+        expect(page.locator(".field.has-error")).to_contain_text("奖励天数须为连签周期内的某一天")
         form = page.get_by_test_id("check-in-program-form")
         form.locator("input[name=bonuses]").fill("3:10，7:50")
         form.get_by_role("button", name="保存").click()

@@ -52,7 +52,7 @@ def get_program(session: SessionDep, actor: ProgramViewer) -> ProgramOut:
 
 @router.put("/check-in-program", response_model=ProgramOut)
 def put_program(data: ProgramIn, session: SessionDep, actor: ProgramEditor) -> ProgramOut:
-    return ProgramOut.of(program.save_program(session, actor, data.model_dump()))
+    return ProgramOut.of(program.save_program(session, actor, data.values()))
 
 
 @router.post(

@@ -57,15 +57,20 @@ def _of(row: CheckInProgram) -> Program:
     )
 
 
-def check_bonuses(cycle_days: int, bonuses: dict[str, int]) -> None:
-    """422 bonus_day_beyond_cycle for a bonus on a day the cycle never reaches."""
-    for day in bonuses:
-        if not 1 <= int(day) <= cycle_days:
+def bonus_days(cycle_days: int, bonuses: dict[str, int]) -> dict[str, int]:
+    """The bonuses keyed by day number ("03" is "3"), by day; 422 bonus_day_outside_cycle for a
+    key that is not a day from 1 to `cycle_days`."""
+    days: dict[int, int] = {}
+    for key, points in bonuses.items():
+        day = int(key) if key.isascii() and key.isdigit() and len(key) <= 3 else 0
+        if not 1 <= day <= cycle_days:
             raise InvalidInput(
-                f"streak_bonuses.{day}",
-                f"the streak's days go from 1 to {cycle_days}",
-                code=Reason.bonus_day_beyond_cycle,
+                f"streak_bonuses.{key}",
+                f"a day of the streak, from 1 to {cycle_days}",
+                code=Reason.bonus_day_outside_cycle,
             )
+        days[day] = int(points)
+    return {str(day): days[day] for day in sorted(days)}
 
 
 def save_program(session: Session, actor: Actor, values: dict[str, Any]) -> Program:
@@ -73,8 +78,7 @@ def save_program(session: Session, actor: Actor, values: dict[str, Any]) -> Prog
     permissions.EDIT_PROGRAM.check(actor)
     if values["cycle_days"] not in CYCLES:
         raise InvalidInput("cycle_days", "7 or 30", code=Reason.not_a_choice)
-    bonuses = {str(int(day)): int(points) for day, points in values["streak_bonuses"].items()}
-    check_bonuses(values["cycle_days"], bonuses)
+    bonuses = bonus_days(values["cycle_days"], values["streak_bonuses"])
     row = session.scalar(
         select(CheckInProgram).order_by(CheckInProgram.id).limit(1).with_for_update()
     )
@@ -85,7 +89,7 @@ def save_program(session: Session, actor: Actor, values: dict[str, Any]) -> Prog
     row.enabled = bool(values["enabled"])
     row.points_per_day = int(values["points_per_day"])
     row.cycle_days = int(values["cycle_days"])
-    row.streak_bonuses = dict(sorted(bonuses.items(), key=lambda item: int(item[0])))
+    row.streak_bonuses = bonuses
     session.flush()
     saved = _of(row)
     audit.record(

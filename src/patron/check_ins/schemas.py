@@ -3,26 +3,59 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from patron.check_ins.models import CheckIn
 from patron.check_ins.program import Program
 from patron.check_ins.reports import Report
 from patron.check_ins.service import Calendar, Reward
 from patron.core.inputs import Input
-from patron.core.text import single_line
 
 POINTS_MAX = 100_000
-MAX_BONUS_DAYS = 30
-# A day of the streak, 1..30 (the cycle's length bounds it further: bonus_day_beyond_cycle).
-BonusDay = Annotated[
-    str,
-    BeforeValidator(single_line),
-    StringConstraints(pattern=r"^([1-9]|[12][0-9]|30)$"),
-]
 MONTH_PATTERN = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"
+Bonus = Annotated[int | None, Field(ge=1, le=POINTS_MAX)]
+
+
+class StreakBonusesIn(Input):
+    """Extra points on days of the streak, keyed by the day ("1".."30"); a day past cycle_days
+    is refused (bonus_day_outside_cycle), a day left out or null gives no bonus."""
+
+    day_1: Bonus = Field(default=None, alias="1")
+    day_2: Bonus = Field(default=None, alias="2")
+    day_3: Bonus = Field(default=None, alias="3")
+    day_4: Bonus = Field(default=None, alias="4")
+    day_5: Bonus = Field(default=None, alias="5")
+    day_6: Bonus = Field(default=None, alias="6")
+    day_7: Bonus = Field(default=None, alias="7")
+    day_8: Bonus = Field(default=None, alias="8")
+    day_9: Bonus = Field(default=None, alias="9")
+    day_10: Bonus = Field(default=None, alias="10")
+    day_11: Bonus = Field(default=None, alias="11")
+    day_12: Bonus = Field(default=None, alias="12")
+    day_13: Bonus = Field(default=None, alias="13")
+    day_14: Bonus = Field(default=None, alias="14")
+    day_15: Bonus = Field(default=None, alias="15")
+    day_16: Bonus = Field(default=None, alias="16")
+    day_17: Bonus = Field(default=None, alias="17")
+    day_18: Bonus = Field(default=None, alias="18")
+    day_19: Bonus = Field(default=None, alias="19")
+    day_20: Bonus = Field(default=None, alias="20")
+    day_21: Bonus = Field(default=None, alias="21")
+    day_22: Bonus = Field(default=None, alias="22")
+    day_23: Bonus = Field(default=None, alias="23")
+    day_24: Bonus = Field(default=None, alias="24")
+    day_25: Bonus = Field(default=None, alias="25")
+    day_26: Bonus = Field(default=None, alias="26")
+    day_27: Bonus = Field(default=None, alias="27")
+    day_28: Bonus = Field(default=None, alias="28")
+    day_29: Bonus = Field(default=None, alias="29")
+    day_30: Bonus = Field(default=None, alias="30")
+
+    def by_day(self) -> dict[str, int]:
+        found = self.model_dump(by_alias=True, exclude_none=True)
+        return {day: int(points) for day, points in found.items()}
 
 
 class ProgramIn(Input):
@@ -33,12 +66,20 @@ class ProgramIn(Input):
     cycle_days: Literal[7, 30] = Field(
         default=7, description="the streak starts over at 1 after this many days"
     )
-    streak_bonuses: dict[BonusDay, Annotated[int, Field(ge=1, le=POINTS_MAX)]] = Field(
-        default_factory=dict,
-        max_length=MAX_BONUS_DAYS,
-        description='extra points on a day of the streak, {"3": 10, "7": 50}; each day at most '
-        "cycle_days (bonus_day_beyond_cycle)",
+    streak_bonuses: StreakBonusesIn = Field(
+        default_factory=StreakBonusesIn,
+        description='extra points on a day of the streak, {"3": 10, "7": 50}: each day at most '
+        "cycle_days (else bonus_day_outside_cycle)",
     )
+
+    def values(self) -> dict[str, Any]:
+        """What `program.save_program` takes."""
+        return {
+            "enabled": self.enabled,
+            "points_per_day": self.points_per_day,
+            "cycle_days": self.cycle_days,
+            "streak_bonuses": self.streak_bonuses.by_day(),
+        }
 
 
 class ProgramOut(BaseModel):

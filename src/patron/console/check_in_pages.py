@@ -48,7 +48,7 @@ REPORT_DAYS = 30
 BUILT_IDS = (
     N_("check_ins.cycle.7"),
     N_("check_ins.cycle.30"),
-    N_("error.bonus_day_beyond_cycle"),
+    N_("error.bonus_day_outside_cycle"),
     N_("error.check_in_closed"),
     N_("error.already_checked_in"),
 )
@@ -121,7 +121,7 @@ def settings_save(
     try:
         data = ProgramIn.model_validate(payload)
         with attempt(session):
-            program.save_program(session, actor, data.model_dump())
+            program.save_program(session, actor, data.values())
     except (ValidationError, PatronError) as error:
         return _form(request, actor, values, _on_fields(form_errors(error, t)))
     return redirect(SETTINGS_URL, "flash.check_in_program_saved")
