@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import sessionmaker
 
 from patron.app import create_app
-from patron.check_ins import program
+from patron.check_ins import program, service
 from patron.console.web import LANG_COOKIE
 from patron.core import clock, db, migrate
 from patron.core.actor import SYSTEM, Role, member_actor
@@ -119,8 +119,6 @@ def test_hq_sets_the_program_and_reads_the_report(browser: Browser, server: Cons
         expect(form.locator("input[name=bonuses]")).to_have_value("3:10, 7:50")
 
         with server.sessions.begin() as session:
-            from patron.check_ins import service
-
             service.check_in(session, member_actor(member_id), member_id)
         page.get_by_role("link", name="签到报表").click()
         totals = page.get_by_test_id("check-in-totals")
