@@ -20,6 +20,7 @@ from patron.audit.api import router as audit_router
 from patron.campaigns.api import router as campaigns_router
 from patron.campaigns.report_api import router as campaign_reports_router
 from patron.catalog.api import router as catalog_router
+from patron.check_ins.api import router as check_ins_router
 from patron.checkout.api import router as checkout_router
 from patron.console import routes as console
 from patron.core import clock, crypto, db, openapi
@@ -106,6 +107,7 @@ DOMAIN_ROUTERS = (
     campaign_reports_router,
     profiles_router,
     journeys_router,
+    check_ins_router,
 )
 
 

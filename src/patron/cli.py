@@ -673,6 +673,9 @@ def demo(
             )
             refunded = demo_stored_value.refund_orders(session, seed)
             out.print(f"demo stored value: {demo_stored_value.summary(session, refunded)}")
+            from patron.demo import check_ins as demo_check_ins
+
+            out.print(f"demo check-ins: {demo_check_ins.load(session, seed)}")
             refreshed = True
     if refreshed:  # the console's member pages show profiles from the start
         from patron.profiles import service as profiles

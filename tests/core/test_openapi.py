@@ -114,6 +114,7 @@ def test_idempotent_calls_require_the_key_and_document_the_replay(
         ("/api/v1/members/{member_id}/stored-value/adjustments", "post"),
         ("/api/v1/members/{member_id}/paid-memberships", "post"),
         ("/api/v1/campaigns/{campaign_id}/launch", "post"),
+        ("/api/v1/me/check-ins", "post"),
     ]
     found = []
     for method, path, operation in operations(document):

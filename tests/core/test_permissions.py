@@ -20,6 +20,7 @@ from patron.app import create_app
 from patron.audit import permissions as audit
 from patron.campaigns import permissions as campaigns
 from patron.catalog import permissions as catalog
+from patron.check_ins import permissions as check_ins
 from patron.console.permissions import flags
 from patron.core.actor import Actor, Role
 from patron.core.errors import Forbidden
@@ -27,7 +28,7 @@ from patron.core.permissions import Permission
 from patron.core.settings import Settings
 from patron.count_cards import permissions as count_cards
 from patron.coupons import permissions as coupons
-from patron.deps import Guard, current_actor
+from patron.deps import Guard, current_actor, current_member
 from patron.imports import permissions as imports
 from patron.journeys import permissions as journeys
 from patron.members import permissions as members
@@ -233,6 +234,15 @@ GUARDS: dict[str, Permission | None] = {
     "GET /journeys/{journey_id}/entries": journeys.VIEW,
     "GET /journeys/{journey_id}/flow": journeys.VIEW,
     "GET /journeys/{journey_id}/report": journeys.VIEW,
+    "GET /check-in-program": check_ins.VIEW_PROGRAM,
+    "PUT /check-in-program": check_ins.EDIT_PROGRAM,
+    "GET /members/{member_id}/check-ins": check_ins.VIEW_MEMBER,
+    "GET /check-ins/report": check_ins.VIEW_REPORT,
+}
+# The member's own routes: a member token (`current_member`), never a staff actor.
+MEMBER_ROUTES = {
+    "POST /me/check-ins",
+    "GET /me/check-ins",
 }
 
 
@@ -289,7 +299,17 @@ def routes() -> dict[str, APIRoute]:
 
 
 def test_every_api_route_is_listed(routes: dict[str, APIRoute]) -> None:
-    assert set(routes) == set(GUARDS) | PUBLIC
+    assert set(routes) == set(GUARDS) | PUBLIC | MEMBER_ROUTES
+
+
+@pytest.mark.parametrize("key", sorted(MEMBER_ROUTES))
+def test_a_member_route_takes_a_member_token_and_no_staff_actor(
+    routes: dict[str, APIRoute], key: str
+) -> None:
+    calls = list(_calls(routes[key].dependant))
+    assert current_member in calls
+    assert current_actor not in calls
+    assert not any(isinstance(call, Guard) for call in calls)
 
 
 @pytest.mark.parametrize("key", sorted(GUARDS))

@@ -65,6 +65,7 @@ BEYOND_SCHEMA = frozenset(
     {
         Reason.unknown_store,
         Reason.store_closed,
+        Reason.bonus_day_outside_cycle,
         Reason.unknown_member,
         Reason.unknown_guide,
         Reason.unknown_category,

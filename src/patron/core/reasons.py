@@ -110,6 +110,8 @@ class Reason(StrEnum):
     verifications_differ = "verifications_differ"
     stored_value_needs_member = "stored_value_needs_member"
     password_too_simple = "password_too_simple"
+    # Check-in: a streak bonus keyed by what is not a day of the cycle (1..7 or 1..30).
+    bonus_day_outside_cycle = "bonus_day_outside_cycle"
     # Tiers: the ladder's rules, and a tier named that does not exist.
     tier_code_taken = "tier_code_taken"
     tier_rank_taken = "tier_rank_taken"

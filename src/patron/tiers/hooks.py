@@ -84,14 +84,17 @@ def _reverse_on_refund(session: Session, event: events.Event[OrderRefunded]) -> 
     growth.credit(session, row, home.id, clock.now())
 
 
-def award_action(session: Session, member: Member, action: str, operator: str) -> int:
-    """Growth for an action (registration, profile_completed, check_in) once per member, as the
-    program gives it (0: nothing). Returns the growth given."""
+def award_action(
+    session: Session, member: Member, action: str, operator: str, *, once: bool = True
+) -> int:
+    """Growth for an action (registration, profile_completed, check_in) as the program gives it
+    (0: nothing): once per member, or each time with `once=False` (a daily check-in). Returns
+    the growth given."""
     home = base(ladder(session))
     if home is None:
         return 0
     given = program(session).for_action(action)
-    if given <= 0 or growth.has_action(session, member.id, action):
+    if given <= 0 or (once and growth.has_action(session, member.id, action)):
         return 0
     now = clock.now()
     row = growth.entry(
