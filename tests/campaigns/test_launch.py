@@ -219,7 +219,7 @@ def test_the_report_finds_the_coupons_by_the_reference_the_launch_writes(
     session: Session,
 ) -> None:
     world = build(session, count=8)
-    data = {"name": "引用", "rule": EVERYONE, "actions": actions(world)}
+    data = {"name": "引用", "rule": EVERYONE, "actions": actions(world), "control_percent": 0}
     campaign = service.create(session, SYSTEM, CampaignIn.model_validate(data))
     service.launch(session, SYSTEM, campaign.id)
     session.commit()  # the treatment task (immediate here) runs after the commit
