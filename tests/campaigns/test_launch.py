@@ -219,13 +219,18 @@ def test_the_report_finds_the_coupons_by_the_reference_the_launch_writes(
     session: Session,
 ) -> None:
     world = build(session, count=8)
-    data = {"name": "引用", "rule": EVERYONE, "actions": actions(world), "control_percent": 0}
+    data = {"name": "引用", "rule": EVERYONE, "actions": actions(world)}
     campaign = service.create(session, SYSTEM, CampaignIn.model_validate(data))
     service.launch(session, SYSTEM, campaign.id)
     session.commit()  # the treatment task (immediate here) runs after the commit
     assert launch.reference(campaign.id) == f"campaign:{campaign.id}"  # the stored format
     written = _counts(session, Coupon, Coupon.source_ref == launch.reference(campaign.id))
-    reached = {m.id for m in world.members} - set(world.refusing)
+    treated = session.scalars(
+        select(CampaignMember.member_id).where(
+            CampaignMember.campaign_id == campaign.id, CampaignMember.in_control.is_(False)
+        )
+    )
+    reached = set(treated) - set(world.refusing)
     assert written == Counter(reached)
     issued = source_figures(session, IssueSource.campaign, launch.reference(campaign.id))
     found = report.campaign_report(session, SYSTEM, campaign.id)
