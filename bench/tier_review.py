@@ -7,6 +7,8 @@ entry in the rolling window, about a quarter below their tier's retention thresh
 .venv/bin/python bench/tier_review.py [--members 1000000] [--db postgresql|sqlite|both]
     [--profile]   # each statement's wall time, and on PostgreSQL the server backend's CPU time
     [--explain]   # EXPLAIN ANALYZE of the decision's INSERT … SELECT (PostgreSQL)
+    [--journeys 1]  # running journeys triggered by `member.tier_changed` (down): every member
+                    # gone down enters each (the review's in-process subscribers at work)
 """
 
 from __future__ import annotations
@@ -48,8 +50,10 @@ def series(engine: Engine, count: int) -> str:
     )
 
 
-def load(engine: Engine, count: int) -> None:
+def load(engine: Engine, count: int, journeys: int = 0) -> None:
     with db.transaction() as session:
+        for n in range(journeys):
+            _journey(session, n)
         ids = {
             code: ladder.save_tier(
                 session,
@@ -99,10 +103,29 @@ def load(engine: Engine, count: int) -> None:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
 
 
-def bench(kind: str, count: int, explain: bool, profile: bool) -> None:
+def _journey(session: Session, n: int) -> None:
+    """A running journey every member going down enters (its only step: exit)."""
+    from patron.journeys import service as journeys
+    from patron.journeys.schemas import JourneyIn
+
+    body = {
+        "name": f"降级关怀 {n}",
+        "trigger": {"event": "member.tier_changed", "direction": "down"},
+        "steps": [{"key": "x", "type": "exit"}],
+    }
+    journey = journeys.create(session, SYSTEM, JourneyIn.model_validate(body))
+    journeys.move(session, SYSTEM, journey.id, "activate")
+
+
+def _entries() -> int:
+    with db.transaction() as session:
+        return int(session.execute(text("SELECT count(*) FROM journey_entries")).scalar_one())
+
+
+def bench(kind: str, count: int, explain: bool, profile: bool, journeys: int = 0) -> None:
     with fresh_database(kind) as engine:
         started = time.perf_counter()
-        load(engine, count)
+        load(engine, count, journeys)
         print(f"{kind}: {count:,} members loaded in {time.perf_counter() - started:.1f}s")
         clock.set_now(NOW)
         if explain:
@@ -127,6 +150,8 @@ def bench(kind: str, count: int, explain: bool, profile: bool) -> None:
         )
         if backend is not None:
             print(f"{kind}: the server backend's CPU time {cpu:.2f}s")
+        if journeys:
+            print(f"{kind}: {_entries():,} journey entries ({journeys} journeys)")
 
 
 def _backend(session: Session) -> int | None:
@@ -188,10 +213,15 @@ def main() -> None:
     parser.add_argument("--db", default="postgresql", choices=["postgresql", "sqlite", "both"])
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--journeys", type=int, default=0)
     args = parser.parse_args()
+    if args.journeys:
+        from patron import domains
+
+        domains.load()  # the subscribers of `member.tier_changed`, as in the app
     for kind in databases(args.db):
         count = args.sqlite_members if kind == "sqlite" else args.members
-        bench(kind, count, args.explain and kind == "postgresql", args.profile)
+        bench(kind, count, args.explain and kind == "postgresql", args.profile, args.journeys)
 
 
 if __name__ == "__main__":

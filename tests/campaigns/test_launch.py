@@ -12,12 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.audit.models import AuditEntry
-from patron.campaigns import jobs, launch, service
+from patron.campaigns import jobs, launch, report, service
 from patron.campaigns.models import CampaignMember
 from patron.campaigns.schemas import CampaignIn
 from patron.core import clock
 from patron.core.actor import SYSTEM
-from patron.coupons.models import Coupon
+from patron.coupons.models import Coupon, IssueSource
+from patron.coupons.reports import source_figures
 from patron.members import registration
 from patron.members.schemas import MemberUpdate
 from patron.messages import service as messages
@@ -212,3 +213,25 @@ def test_at_night_the_messages_wait_for_the_quiet_hours_end(session: Session) ->
     assert {m.send_after for m in deferred} == {morning}
     done = {(o.action_index, o.outcome): o.units for o in service.outcomes(session, campaign.id)}
     assert done[(1, "done")] == len(deferred)
+
+
+def test_the_report_finds_the_coupons_by_the_reference_the_launch_writes(
+    session: Session,
+) -> None:
+    world = build(session, count=8)
+    data = {"name": "引用", "rule": EVERYONE, "actions": actions(world)}
+    campaign = service.create(session, SYSTEM, CampaignIn.model_validate(data))
+    service.launch(session, SYSTEM, campaign.id)
+    session.commit()  # the treatment task (immediate here) runs after the commit
+    assert launch.reference(campaign.id) == f"campaign:{campaign.id}"  # the stored format
+    written = _counts(session, Coupon, Coupon.source_ref == launch.reference(campaign.id))
+    treated = session.scalars(
+        select(CampaignMember.member_id).where(
+            CampaignMember.campaign_id == campaign.id, CampaignMember.in_control.is_(False)
+        )
+    )
+    reached = set(treated) - set(world.refusing)
+    assert written == Counter(reached)
+    issued = source_figures(session, IssueSource.campaign, launch.reference(campaign.id))
+    found = report.campaign_report(session, SYSTEM, campaign.id)
+    assert issued.issued == found.treated.cost.coupons == len(reached)

@@ -90,6 +90,36 @@ def test_a_batch_left_by_an_error_writes_nothing(session: Session) -> None:
     assert len(published(session)) == 1  # no batch left behind
 
 
+def test_publishing_many_calls_a_batch_form_once_and_the_others_per_event(
+    session: Session,
+) -> None:
+    from patron.core.events import Event, EventType
+
+    kind: EventType[int] = EventType("test.many")
+    seen: list[tuple[str, object]] = []
+    kind.subscribers.register("one")(lambda _s, e: seen.append(("one", e.payload)))
+    kind.subscribers.register("both")(lambda _s, e: seen.append(("both", e.payload)))
+    kind.batch_subscribers.register("both")(
+        lambda _s, es: seen.append(("both", [e.payload for e in es]))
+    )
+    now = clock.now()
+    many = [Event(kind.name, str(n), n, now) for n in (1, 2, 3)]
+    try:
+        events.publish_many(session, kind, many)
+        assert seen == [("one", 1), ("one", 2), ("one", 3), ("both", [1, 2, 3])]
+        assert [(r.entity_id, r.payload) for r in published(session, "test.many")] == [
+            ("1", 1),
+            ("2", 2),
+            ("3", 3),
+        ]
+        events.publish_many(session, kind, many, outbox_written=True)  # the caller wrote them
+        assert len(published(session, "test.many")) == 3
+        events.publish_many(session, kind, [])
+        assert len(seen) == 8
+    finally:
+        del events.EVENT_TYPES["test.many"]
+
+
 # --- points.changed --------------------------------------------------------------------------
 
 

@@ -7,14 +7,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.core import clock
 from patron.core.actor import SYSTEM
-from patron.journeys import jobs
+from patron.core.events import Event
+from patron.journeys import jobs, triggers
+from patron.journeys.models import JourneyEntry
 from patron.points.models import LotStatus, PointsLot
 from patron.profiles.models import MemberProfile
 from patron.tiers import ladder, standing
+from patron.tiers.events import MEMBER_TIER_CHANGED, TierChanged
 from tests.factories import issue_coupon, make_coupon_template, make_member, make_order, make_store
 from tests.journeys.helpers import NOW, entries, make_journey
 
@@ -104,3 +108,78 @@ def test_a_tier_change_enters_by_direction_and_tier(session: Session) -> None:
     standing.set_tier(session, SYSTEM, member.id, "normal", "test")
     assert [ref.split(":")[1] for _, ref in _refs(session, up)] == ["gold"]
     assert [ref.split(":")[1] for _, ref in _refs(session, to_normal)] == ["normal"]
+
+
+def _entered(session: Session) -> list[tuple[object, ...]]:
+    session.expire_all()
+    rows = session.execute(
+        select(
+            JourneyEntry.journey_id,
+            JourneyEntry.version_id,
+            JourneyEntry.member_id,
+            JourneyEntry.trigger_ref,
+            JourneyEntry.in_control,
+            JourneyEntry.status,
+            JourneyEntry.step_key,
+            JourneyEntry.wake_at,
+            JourneyEntry.entered_at,
+        ).order_by(JourneyEntry.journey_id, JourneyEntry.member_id, JourneyEntry.trigger_ref)
+    )
+    return [tuple(row) for row in rows]
+
+
+def test_many_tier_changes_at_once_enter_as_one_at_a_time_would(session: Session) -> None:
+    """The batch form (the tier review's) enters exactly whom and how the per-event subscriber
+    would, event after event: direction and tier, the entry limits, the control draw, a first
+    wait, an entry already made, a member named twice."""
+    make_journey(
+        session,
+        {"event": "member.tier_changed", "direction": "down"},
+        [{"key": "w", "type": "wait", "days": 2}, *EXIT],
+        name="降级",
+        control_percent=50,
+    )
+    make_journey(session, {"event": "member.tier_changed", "to_tier": "gold"}, EXIT, name="金")
+    make_journey(session, {"event": "member.tier_changed", "direction": "up"}, EXIT, name="升")
+    make_journey(
+        session,
+        {"event": "member.tier_changed"},
+        EXIT,
+        name="每周",
+        entry_limit="every_n_days",
+        entry_days=7,
+    )
+    store = make_store(session)
+    members = [make_member(session, store).id for _ in range(24)]
+    # Entered `down` before: the once limit keeps them out.
+    triggers.enter_one(
+        session,
+        triggers.running(session).plans["member.tier_changed"][0],
+        members[0],
+        "earlier",
+        NOW - timedelta(days=30),
+    )
+    codes = [("diamond", 3, "gold", 2), ("gold", 2, "silver", 1), ("silver", 1, "gold", 2)]
+    changes = [
+        Event(
+            MEMBER_TIER_CHANGED.name,
+            str(m),
+            TierChanged(m, *codes[i % 3][:2], *codes[i % 3][2:], "downgrade"),
+            NOW,
+        )
+        for i, m in enumerate(members)
+    ]
+    again = changes[4]  # a member named twice (a second later: another trigger_ref)
+    changes.append(Event(again.type, again.entity_id, again.payload, NOW + timedelta(seconds=1)))
+    before = _entered(session)
+
+    with session.begin_nested() as one_by_one:
+        for change in changes:
+            triggers._tier_changed(session, change)
+        expected = _entered(session)
+        one_by_one.rollback()
+    assert _entered(session) == before
+    triggers._tiers_changed(session, changes)
+    assert _entered(session) == expected
+    assert len(expected) > len(before) + len(members)  # several journeys entered
+    assert {e[4] for e in expected} == {True, False}  # both sides of the draw

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core import clock, db, migrate
 from patron.core.events import Event, OutboxEvent
+from patron.journeys import triggers
 from patron.members.models import Member
 from patron.stores.models import Store
 from patron.tiers import review, standing
@@ -16,9 +17,11 @@ from patron.tiers.events import MEMBER_TIER_CHANGED, TierChanged
 from patron.tiers.models import TierChange
 from tests import conftest
 from tests.factories import make_member, make_store
+from tests.journeys.helpers import entries, make_journey
 from tests.tiers.helpers import cached, make_ladder, order, refund, set_program
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
+EXIT = [{"key": "x", "type": "exit"}]
 YUAN = 100
 
 
@@ -226,6 +229,48 @@ def test_members_not_due_are_untouched(session: Session, store: Store) -> None:
 
 def test_tiers_off_reviews_nothing(session: Session) -> None:
     assert review.run(session, NOW) == review.ReviewReport(0, 0)
+
+
+def test_a_review_moving_many_enters_their_journeys_and_publishes_each_once(
+    session: Session, store: Store, changes: list[TierChanged]
+) -> None:
+    """The review tells the subscribers of all its moves at once: the journeys' batch form
+    enters each mover as the per-event subscriber would (direction, tier, ref, draw), a
+    subscriber without a batch form still gets each change, and the outbox has one event per
+    mover."""
+    down = make_journey(session, {"event": "member.tier_changed", "direction": "down"}, EXIT)
+    to_gold = make_journey(
+        session, {"event": "member.tier_changed", "to_tier": "gold"}, EXIT, name="金"
+    )
+    up = make_journey(session, {"event": "member.tier_changed", "direction": "up"}, EXIT, name="升")
+    movers = {
+        member_at(session, store, yuan).id: to
+        for yuan, to in ((20_000, "gold"), (6_000, "silver"), (1_500, "normal"))
+        for _ in range(4)
+    }
+    ups = len(changes)
+    at = NOW.replace(year=2027) + timedelta(days=30)
+    assert run_at(session, at) == review.ReviewReport(12, 12)
+    stamp = int(at.timestamp() * 1000)
+
+    def entered(journey: Any) -> dict[int, str]:
+        found = entries(session, journey)
+        return {e.member_id: e.trigger_ref for e in found if e.entered_at == at}
+
+    assert entered(down) == {m: f"tier:{to}:{stamp}" for m, to in movers.items()}
+    assert entered(to_gold) == {m: f"tier:gold:{stamp}" for m, to in movers.items() if to == "gold"}
+    assert entered(up) == {}
+    for entry in entries(session, down):
+        plan = triggers.running(session).plans["member.tier_changed"][0]
+        assert entry.in_control == triggers.in_control(plan.seed, entry.member_id, 10)
+    moved = [(c.member_id, c.to_code, c.reason) for c in changes[ups:]]
+    assert sorted(moved) == sorted((m, to, "downgrade") for m, to in movers.items())
+    outbox = session.scalars(
+        select(OutboxEvent.payload).where(
+            OutboxEvent.type == "member.tier_changed", OutboxEvent.occurred_at == at
+        )
+    ).all()
+    assert sorted((p["member_id"], p["to_code"]) for p in outbox) == sorted(movers.items())
 
 
 @pytest.fixture(scope="module")

@@ -95,6 +95,13 @@ def draw(member_id: int, seed: int, percent: int) -> bool:
     return x % 10000 < percent * 100
 
 
+def reference(campaign_id: int) -> str:
+    """The reference a campaign writes on what it gives (its coupons' `source_ref`, its points
+    grants' and messages' source, its actor's name): `campaign:<id>`. The one place it is built;
+    the report finds the campaign's coupons by it."""
+    return f"campaign:{campaign_id}"
+
+
 def as_int(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return case((condition, 1), else_=0)
 
@@ -319,11 +326,11 @@ class _Treatment:
         self.actor = Actor(
             kind="system",
             id=None,
-            name=f"campaign:{campaign.id}",
+            name=reference(campaign.id),
             role=Role.hq_admin,
             store_ids=None,
         )
-        self.source_ref = f"campaign:{campaign.id}"
+        self.source_ref = reference(campaign.id)
         self.spent = spent(session, campaign)
         self.budgets = {
             "coupons": campaign.budget_coupons,

@@ -90,8 +90,7 @@ def campaign_report(session: Session, actor: Actor, campaign_id: int) -> Campaig
             literal(start, UTCDateTime()),
         ).where(CampaignMember.campaign_id == campaign.id)
         treated, control = group_facts(session, audience, days)
-    # The reference launch gives the coupons it issues.
-    issued = coupons.source_figures(session, IssueSource.campaign, f"campaign:{campaign.id}")
+    issued = coupons.source_figures(session, IssueSource.campaign, launch.reference(campaign.id))
     end = start + timedelta(days=days) if start else None
     return CampaignReport(
         campaign_id=campaign.id,

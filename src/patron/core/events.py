@@ -5,7 +5,7 @@ event type names its payload type (a frozen dataclass in the publishing domain's
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,6 +72,11 @@ class EventType(Generic[PayloadT]):
     def __init__(self, name: str) -> None:
         self.name = name
         self.subscribers: Hook[Callable[[Session, Event[PayloadT]], None]] = Hook(name)
+        # A subscriber's form for many events at once (set-based work), registered under the
+        # name of the per-event subscriber it stands in for; `publish_many` calls it instead.
+        self.batch_subscribers: Hook[Callable[[Session, Sequence[Event[PayloadT]]], None]] = Hook(
+            name
+        )
         EVENT_TYPES[name] = self
 
 
@@ -99,6 +104,47 @@ def publish(
     for handler in event_type.subscribers:
         handler(session, event)
     return event
+
+
+def publish_many(
+    session: Session,
+    event_type: EventType[PayloadT],
+    events: Sequence[Event[PayloadT]],
+    *,
+    outbox_written: bool = False,
+) -> None:
+    """Publish many events of one type at once (a job's set-based changes): their outbox rows
+    in one INSERT (none when the caller wrote them set-based: `outbox_written`), then each
+    subscriber once for all of them where it has a batch form (`batch_subscribers`, under its
+    own name), else once per event. What each subscriber does is what `publish` would have it
+    do for each event in turn; only the order across subscribers differs (a subscriber sees
+    every event before the next subscriber sees any)."""
+    if not events:
+        return
+    if not outbox_written:
+        rows = [
+            {
+                "type": event_type.name,
+                "entity_id": e.entity_id,
+                "payload": to_jsonable_python(e.payload),
+                "occurred_at": e.occurred_at,
+                "attempts": 0,
+            }
+            for e in events
+        ]
+        pending = session.info.get(_BATCH)
+        if pending is None:
+            statements.insert_rows(session, OUTBOX, rows)
+        else:
+            pending.extend(rows)
+    many = dict(event_type.batch_subscribers.items())
+    for name, handler in event_type.subscribers.items():
+        together = many.get(name)
+        if together is not None:
+            together(session, events)
+            continue
+        for event in events:
+            handler(session, event)
 
 
 _BATCH = "patron.events.batch"

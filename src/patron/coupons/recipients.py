@@ -17,7 +17,7 @@ from patron.core.reasons import Reason
 from patron.core.tabular import DEFAULT_LIMITS, FileLimits, read_records, record_text
 from patron.coupons.issuing import issue_coupons
 from patron.coupons.models import IssueSource
-from patron.members import registry
+from patron.members import references
 from patron.members.schemas import normalize_mobile
 
 HEADERS = {
@@ -29,7 +29,6 @@ HEADERS = {
     "手机": "mobile",
     "手机号码": "mobile",
 }
-LOOKUP_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,7 @@ def issue_to_list(
     result = ListResult()
     member_ids: list[int] = []
     asked: list[Recipient] = []  # the entry behind each of member_ids
-    by_mobile = _mobiles(session, [r.mobile for r in recipients if r.mobile is not None])
+    by_mobile = _mobiles(session, actor, [r.mobile for r in recipients if r.mobile is not None])
     for recipient in recipients:
         member_id, code = recipient.member_id, None
         if recipient.mobile is not None:
@@ -176,8 +175,13 @@ def _refusal(recipient: Recipient, member_id: int | None, code: Reason) -> ListR
     return ListRefusal(member_id, code, recipient.mobile, recipient.row)
 
 
-def _mobiles(session: Session, written: list[str]) -> dict[str, tuple[int | None, Reason | None]]:
-    """Each mobile as written: (the active member holding it, None), or (None, why not)."""
+def _mobiles(
+    session: Session, actor: Actor, written: list[str]
+) -> dict[str, tuple[int | None, Reason | None]]:
+    """Each mobile as written: (the active member holding it, None), or (None, why not): no
+    mobile at all (`not_a_mobile`), or none the caller may read holds it, active
+    (`member_not_found`). Resolved as the members domain resolves any list of references
+    (`members.references`: a merged number leads to the survivor)."""
     found: dict[str, tuple[int | None, Reason | None]] = {}
     e164s: dict[str, list[str]] = {}
     for mobile in set(written):
@@ -185,12 +189,12 @@ def _mobiles(session: Session, written: list[str]) -> dict[str, tuple[int | None
             e164s.setdefault(normalize_mobile(mobile), []).append(mobile)
         except ValueError:
             found[mobile] = (None, Reason.not_a_mobile)
-    numbers = list(e164s)
-    for start in range(0, len(numbers), LOOKUP_BATCH):
-        batch = numbers[start : start + LOOKUP_BATCH]
-        ids = registry.ids_by_mobile(session, batch)
-        for number in batch:
-            member_id = ids.get(number)
-            for mobile in e164s[number]:
-                found[mobile] = (member_id, None if member_id else Reason.member_not_found)
+    numbers = sorted(e164s)
+    named = references.resolve_references(session, actor, [f"mobile:{n}" for n in numbers])
+    for number, resolved in zip(numbers, named, strict=True):
+        for mobile in e164s[number]:
+            if resolved.member_id is None:
+                found[mobile] = (None, Reason.member_not_found)
+            else:
+                found[mobile] = (resolved.member_id, None)
     return found

@@ -92,7 +92,7 @@ def _come_back(session: Session, rng: random.Random, campaign: Campaign, since: 
         session.execute(
             select(Coupon.member_id, Coupon.code).where(
                 Coupon.source == IssueSource.campaign.value,
-                Coupon.source_ref == f"campaign:{campaign.id}",
+                Coupon.source_ref == launch.reference(campaign.id),
                 Coupon.status == CouponStatus.available.value,
             )
         ).all()

@@ -15,13 +15,32 @@ the same side of a version."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, exists, literal, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    type_coerce,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from patron.core import bulk, clock
@@ -50,6 +69,7 @@ from patron.tiers.events import MEMBER_TIER_CHANGED, TierChanged
 
 ENTRIES = cast(Table, JourneyEntry.__table__)
 CHUNK = 500
+EACH_CHUNK = 50_000  # members a statement of `enter_each` enters
 
 
 @dataclass(frozen=True)
@@ -174,6 +194,93 @@ def enter_one(
     session.execute(statement)
 
 
+def enter_each(
+    session: Session, plan: Plan, candidates: Iterable[tuple[int, str]], now: datetime
+) -> None:
+    """Enter many members, each with its trigger_ref, as `enter_one` would one after another
+    (a member named twice enters by the first: their own entry would block the second), two
+    statements per EACH_CHUNK members: the members the entry limit keeps out, read at once;
+    then one INSERT … SELECT of the others, their refs and control draws sent as one JSON
+    parameter, an entry already made for the same trigger skipped. (The limit is not checked
+    inside the INSERT: an anti-join against the table being inserted into rescans, for each
+    member, every row the statement has inserted so far where the planner expects few rows.)
+    The caller holds the members (the tier review: their tier rows), so nothing enters them
+    between the read and the insert."""
+    first: dict[int, str] = {}
+    for member_id, ref in candidates:
+        first.setdefault(member_id, ref)
+    chosen = list(first.items())
+    step_key, wake_at = _position(plan, now)
+    columns = [
+        "journey_id",
+        "version_id",
+        "member_id",
+        "trigger_ref",
+        "in_control",
+        "status",
+        "step_key",
+        "wake_at",
+        "entered_at",
+    ]
+    for start in range(0, len(chosen), EACH_CHUNK):
+        chunk = chosen[start : start + EACH_CHUNK]
+        blocked = _blocked(session, plan, [m for m, _ in chunk], now)
+        rows = [
+            {"m": m, "r": ref[:64], "c": in_control(plan.seed, m, plan.control_percent)}
+            for m, ref in chunk
+            if m not in blocked
+        ]
+        if not rows:
+            continue
+        member_id, ref, control = _json_rows(session, rows)
+        picked = select(
+            literal(plan.journey_id),
+            literal(plan.version_id),
+            member_id,
+            ref,
+            control,
+            literal(EntryStatus.active.value),
+            literal(step_key),
+            literal(wake_at, UTCDateTime()),
+            literal(now, UTCDateTime()),
+        ).where(true())  # SQLite: an upsert's SELECT needs a WHERE (else ON reads as a join's)
+        session.execute(
+            insert_or_skip(session, ENTRIES)
+            .from_select(columns, picked)
+            .on_conflict_do_nothing(index_elements=["journey_id", "member_id", "trigger_ref"])
+        )
+
+
+def _blocked(session: Session, plan: Plan, member_ids: list[int], now: datetime) -> set[int]:
+    """The members the journey's entry limit keeps out now (`_limit_allows`, for many)."""
+    earlier = [
+        JourneyEntry.journey_id == plan.journey_id,
+        bulk.any_of(session, JourneyEntry.member_id, member_ids),
+    ]
+    if plan.entry_limit == "every_n_days" and plan.entry_days:
+        earlier.append(JourneyEntry.entered_at > now - timedelta(days=plan.entry_days))
+    return set(session.scalars(select(JourneyEntry.member_id).where(*earlier)))
+
+
+def _json_rows(session: Session, rows: list[dict[str, Any]]) -> tuple[Any, Any, Any]:
+    """(member id, trigger ref, control draw) columns of `rows` ({"m", "r", "c"}), read by the
+    database from one JSON parameter: PostgreSQL's json_to_recordset, SQLite's json_each."""
+    data = bindparam("rows", json.dumps(rows, separators=(",", ":")), type_=String)
+    if session.get_bind().dialect.name == "postgresql":
+        found = (
+            func.json_to_recordset(sql_cast(data, JSON))
+            .table_valued(column("m", Integer), column("r", String), column("c", Boolean))
+            .render_derived(name="candidates", with_types=True)
+        )
+        return found.c.m, found.c.r, found.c.c
+    each = func.json_each(data).table_valued("value").alias("candidates")
+    return (
+        sql_cast(func.json_extract(each.c.value, "$.m"), Integer),
+        sql_cast(func.json_extract(each.c.value, "$.r"), String),
+        type_coerce(func.json_extract(each.c.value, "$.c"), Boolean),
+    )
+
+
 def enter_many(
     session: Session, plan: Plan, candidates: Iterable[tuple[int, str]], now: datetime
 ) -> int:
@@ -186,14 +293,7 @@ def enter_many(
     chosen = list(first.items())
     for start in range(0, len(chosen), CHUNK):
         chunk = chosen[start : start + CHUNK]
-        ids = [member_id for member_id, _ in chunk]
-        earlier = [
-            JourneyEntry.journey_id == plan.journey_id,
-            bulk.any_of(session, JourneyEntry.member_id, ids),
-        ]
-        if plan.entry_limit == "every_n_days" and plan.entry_days:
-            earlier.append(JourneyEntry.entered_at > now - timedelta(days=plan.entry_days))
-        blocked = set(session.scalars(select(JourneyEntry.member_id).where(*earlier)))
+        blocked = _blocked(session, plan, [member_id for member_id, _ in chunk], now)
         rows = [_row(plan, m, ref, now) for m, ref in chunk if m not in blocked]
         if not rows:
             continue
@@ -262,17 +362,37 @@ def _tier_changed(session: Session, event: Event[TierChanged]) -> None:
     plans = running(session).plans.get("member.tier_changed", ())
     if not plans:
         return
-    change = event.payload
-    up = change.from_rank is None or change.to_rank > change.from_rank
     now = clock.now()
-    ref = f"tier:{change.to_code}:{int(event.occurred_at.timestamp() * 1000)}"
     for plan in plans:
-        direction = plan.trigger.get("direction", "any")
-        if direction != "any" and (direction == "up") != up:
-            continue
-        if plan.trigger.get("to_tier") not in (None, change.to_code):
-            continue
-        enter_one(session, plan, change.member_id, ref, now)
+        if _enters(plan, event.payload):
+            enter_one(session, plan, event.payload.member_id, _tier_ref(event), now)
+
+
+@MEMBER_TIER_CHANGED.batch_subscribers.register("journeys.tier_changed")
+def _tiers_changed(session: Session, changes: Sequence[Event[TierChanged]]) -> None:
+    """Many tier changes at once (the tier review): each journey entered by one INSERT … SELECT
+    for all of its members (`enter_each`), as `_tier_changed` would enter them one by one."""
+    plans = running(session).plans.get("member.tier_changed", ())
+    if not plans:
+        return
+    now = clock.now()
+    for plan in plans:
+        chosen = [(e.payload.member_id, _tier_ref(e)) for e in changes if _enters(plan, e.payload)]
+        if chosen:
+            enter_each(session, plan, chosen, now)
+
+
+def _enters(plan: Plan, change: TierChanged) -> bool:
+    """The tier change is one the journey's trigger enters by (its direction, its tier)."""
+    up = change.from_rank is None or change.to_rank > change.from_rank
+    direction = plan.trigger.get("direction", "any")
+    if direction != "any" and (direction == "up") != up:
+        return False
+    return plan.trigger.get("to_tier") in (None, change.to_code)
+
+
+def _tier_ref(event: Event[TierChanged]) -> str:
+    return f"tier:{event.payload.to_code}:{int(event.occurred_at.timestamp() * 1000)}"
 
 
 @MEMBER_MERGED.subscribers.register("journeys.merged")

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from patron.core.export import Cell
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
 from patron.members import presenters, registry
-from patron.members.models import Member
+from patron.members import queries as members_queries
 from patron.members.privacy import sees_pii_in_scope
 from patron.profiles import queries as profiles
 from patron.segments import compiler, permissions, rules
@@ -28,6 +29,9 @@ from patron.segments.models import Segment, SegmentCount
 from patron.segments.rules import Rule
 from patron.segments.schemas import SegmentIn, SegmentUpdate
 from patron.stores import service as stores
+
+if TYPE_CHECKING:
+    from patron.members.models import Member
 
 log = logging.getLogger(__name__)
 SAMPLE_SIZE = 20
@@ -287,7 +291,7 @@ def members(
     """The members the segment matches now, newest first, in the caller's stores; one query."""
     segment = get_segment(session, segment_id)
     ids = member_ids(session, actor, segment.rule, now)
-    return paginate(session, select(Member).where(Member.id.in_(ids)), Member.id, cursor, limit)
+    return members_queries.page_among(session, ids, cursor, limit)
 
 
 def export_rows(

@@ -406,9 +406,10 @@ def _publish(session: Session, rungs: Sequence[Rung], now: datetime) -> None:
 
 
 def _notify(session: Session, rungs: Sequence[Rung], now: datetime) -> None:
-    """The in-process subscribers of `member.tier_changed` (if any), called per event."""
-    handlers = list(MEMBER_TIER_CHANGED.subscribers)
-    if not handlers:
+    """The in-process subscribers of `member.tier_changed` (if any) told of every member gone
+    down at once (`events.publish_many`: a subscriber with a batch form does its work for all of
+    them in a few statements, the others are called per event); the outbox rows are written."""
+    if not list(MEMBER_TIER_CHANGED.subscribers):
         return
     before, after = aliased(Tier), aliased(Tier)
     rows = session.execute(
@@ -422,12 +423,10 @@ def _notify(session: Session, rungs: Sequence[Rung], now: datetime) -> None:
         )
         .join(before, before.id == MOVING.c.from_tier_id)
         .join(after, after.id == MOVING.c.to_tier_id)
+        .order_by(MOVING.c.member_id)
     ).all()
-    for row in rows:
-        change = TierChanged(*row)
-        event = Event(MEMBER_TIER_CHANGED.name, str(change.member_id), change, now)
-        for handler in handlers:
-            handler(session, event)
+    changed = [Event(MEMBER_TIER_CHANGED.name, str(row[0]), TierChanged(*row), now) for row in rows]
+    events.publish_many(session, MEMBER_TIER_CHANGED, changed, outbox_written=True)
 
 
 def _payload(session: Session, rungs: Sequence[Rung], moved: Any) -> Any:
