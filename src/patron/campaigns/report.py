@@ -134,7 +134,7 @@ def rows(report: CampaignReport) -> Iterator[tuple[Cell, ...]]:
     incremental revenue (with its interval), then the cost."""
     treated, control, uplift = report.treated, report.control, report.uplift
     for name in GROUP_ROWS:
-        yield (name, getattr(treated, name), getattr(control, name), *_blank(6))
+        yield (name, getattr(treated, name), getattr(control, name), *blank(6))
     yield _effect_row("conversion_rate", uplift.conversion)
     yield _effect_row("revenue_per_member", uplift.revenue_per_member)
     ci = uplift.incremental_revenue_ci
@@ -143,11 +143,11 @@ def rows(report: CampaignReport) -> Iterator[tuple[Cell, ...]]:
         None,
         None,
         uplift.incremental_revenue,
-        *(_rounded(v) for v in (ci or (None, None))),
-        *_blank(3),
+        *(rounded(v) for v in (ci or (None, None))),
+        *blank(3),
     )
     for name in COST_ROWS:
-        yield (f"cost_{name}", getattr(treated.cost, name), getattr(control.cost, name), *_blank(6))
+        yield (f"cost_{name}", getattr(treated.cost, name), getattr(control.cost, name), *blank(6))
 
 
 def _effect_row(name: str, effect: Effect) -> tuple[Cell, ...]:
@@ -161,12 +161,12 @@ def _effect_row(name: str, effect: Effect) -> tuple[Cell, ...]:
         effect.relative,
         *relative_ci,
     ]
-    return (name, *(_rounded(v) for v in values))
+    return (name, *(rounded(v) for v in values))
 
 
-def _rounded(value: float | None) -> float | None:
+def rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def _blank(count: int) -> tuple[None, ...]:
+def blank(count: int) -> tuple[None, ...]:
     return (None,) * count

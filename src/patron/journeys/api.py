@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from fastapi.responses import Response
 
+from patron.campaigns import report as campaign_report
 from patron.core import clock, export
 from patron.core.actor import Actor
 from patron.core.ids import MAX_ROW_ID
@@ -161,4 +162,4 @@ def journey_report(
 def download(found: ReportOut, file_format: export.Format) -> Response:
     stamp = clock.now().astimezone(clock.business_tz()).strftime("%Y%m%d-%H%M")
     name = f"journey-{found.journey_id}-report-{stamp}"
-    return export.download(file_format, name, report.COLUMNS, report.rows(found))
+    return export.download(file_format, name, campaign_report.COLUMNS, report.rows(found))

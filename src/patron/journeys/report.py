@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.campaigns import uplift
+from patron.campaigns.report import GROUP_ROWS, blank, rounded
 from patron.core.export import Cell
 from patron.coupons import reports as coupons
 from patron.coupons.models import IssueSource
@@ -115,20 +116,7 @@ def _pairs(rows: Iterable[Any]) -> dict[Any, Any]:
     return {key: value for key, value in rows}
 
 
-# The report as a sheet, in the columns of the campaigns' report: one row per figure, the groups
-# and their difference side by side.
-COLUMNS = (
-    "figure",
-    "treated",
-    "control",
-    "absolute",
-    "absolute_ci_low",
-    "absolute_ci_high",
-    "relative",
-    "relative_ci_low",
-    "relative_ci_high",
-)
-GROUP_ROWS = ("members", "converters", "revenue", "coupon_redemptions")
+# The report as a sheet in the columns of the campaigns' report (COLUMNS, GROUP_ROWS).
 EFFECTS = ("conversion", "revenue_per_member")
 
 
@@ -137,8 +125,8 @@ def rows(found: ReportOut) -> Iterator[tuple[Cell, ...]]:
     (blank without treated entries), incremental revenue, then the cost."""
     treated, control, measured = found.treated, found.control, found.uplift or {}
     for name in GROUP_ROWS:
-        yield (name, getattr(treated, name), getattr(control, name), *_blank(6))
-    yield ("converted", found.converted["treated"], found.converted["control"], *_blank(6))
+        yield (name, getattr(treated, name), getattr(control, name), *blank(6))
+    yield ("converted", found.converted["treated"], found.converted["control"], *blank(6))
     for name in EFFECTS:
         effect = measured.get(name) or {}
         values = [
@@ -149,17 +137,9 @@ def rows(found: ReportOut) -> Iterator[tuple[Cell, ...]]:
             effect.get("relative"),
             *(effect.get("relative_ci") or (None, None)),
         ]
-        yield (f"{name}_rate" if name == "conversion" else name, *map(_rounded, values))
+        yield (f"{name}_rate" if name == "conversion" else name, *map(rounded, values))
     ci = measured.get("incremental_revenue_ci") or (None, None)
     incremental = measured.get("incremental_revenue")
-    yield ("incremental_revenue", None, None, incremental, *map(_rounded, ci), *_blank(3))
+    yield ("incremental_revenue", None, None, incremental, *map(rounded, ci), *blank(3))
     for name in COSTS:
-        yield (f"cost_{name}", treated.cost[name], control.cost[name], *_blank(6))
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 6)
-
-
-def _blank(count: int) -> tuple[None, ...]:
-    return (None,) * count
+        yield (f"cost_{name}", treated.cost[name], control.cost[name], *blank(6))
