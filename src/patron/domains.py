@@ -37,6 +37,7 @@ HOOKED_MODULES = (
     "patron.stored_value.hooks",
     "patron.tiers.hooks",
     "patron.count_cards.hooks",
+    "patron.mall.hooks",
     "patron.stored_value.payments",
     "patron.messages.hooks",
     "patron.messages.jobs",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from patron.checkout.schemas import CommitRequest, QuoteRequest
 from patron.console.web import SESSION_COOKIE
 from patron.core import clock, db
 from patron.core.actor import SYSTEM, Role
+from patron.core.security import issue_member_token
 from patron.core.settings import Settings
 from patron.count_cards import cards, products
 from patron.deps import _needs, write_session
@@ -34,12 +36,15 @@ from patron.imports import service as imports
 from patron.imports.models import ImportKind
 from patron.journeys import service as journeys
 from patron.journeys.schemas import JourneyIn
+from patron.mall import items as mall_items
+from patron.mall import redemption
+from patron.member_page.web import MEMBER_COOKIE
 from patron.members import attributes, codes, identities
 from patron.members.models import AttributeType, ConsentChannel, IdentityType
 from patron.members.schemas import AttributeCreate, IdentityIn
 from patron.messages import unsubscribe
 from patron.messages.models import MessageTemplate
-from patron.points import rules
+from patron.points import grants, rules
 from patron.points.schemas import RuleIn
 from patron.profiles import service as profiles
 from patron.profiles.models import ClvFit
@@ -101,6 +106,8 @@ def _get_routes(app: FastAPI) -> dict[str, APIRoute]:
             continue
         module = route.endpoint.__module__
         prefix = "/console" if module.startswith("patron.console") else "/api/v1"
+        if module.startswith("patron.member_page"):
+            prefix = "/m"
         at_root = module in ("patron.app", "patron.console.unsubscribe_pages")
         found[("" if at_root else prefix) + route.path] = route
     return found
@@ -154,6 +161,17 @@ def rows(session: Session) -> dict[str, Any]:
     card = cards.sell(session, SYSTEM, member.id, store.id, card_product.id, cards.Payment("cash"))
     message_template = _message_template(session)
     tier = ladder.save_tier(session, SYSTEM, {"code": "normal", "name": "普通", "rank": 0})
+    item = mall_items.save_item(
+        session,
+        SYSTEM,
+        {"kind": "product", "name": "保温杯", "points_price": 10, "fulfilment": ["pickup"]},
+    )
+    grants.grant_points(
+        session, SYSTEM, member.id, 100, reason="test", store_id=None, source_ref="test:1"
+    )
+    mall_redemption = redemption.redeem(
+        session, SYSTEM, member.id, item.id, 1, redemption.Delivery("pickup", store.id)
+    )
     # An import page shows an import of its own kind.
     import_ids = {
         kind: imports.create(session, SYSTEM, kind, f"{kind.value}.csv", True, runner.owner()).id
@@ -191,6 +209,8 @@ def rows(session: Session) -> dict[str, Any]:
             "card_product_id": card_product.id,
             "card_id": card.id,
             "tier_id": tier.id,
+            "item_id": item.id,
+            "redemption_id": mall_redemption.id,
             "tag_id": tags.create_tag(session, SYSTEM, TagCreate(name="VIP")).id,
             "job_name": "points",
             "webhook_id": webhooks.create(
@@ -300,6 +320,10 @@ def test_no_read_only_get_writes(
     manager = staff.issue_token(
         make_staff(session, Role.store_manager, [make_store(session)]), settings
     ).token
+    # The member's own API answers a member token only.
+    member = issue_member_token(
+        settings.secret_key, rows["params"]["member_id"], timedelta(hours=1)
+    ).token
     routes = _get_routes(app)
     # The identity lookups and the merge preview need their query to do what they do.
     queries: dict[str, list[dict[str, Any]]] = {
@@ -323,15 +347,18 @@ def test_no_read_only_get_writes(
         for path, route in sorted(routes.items()):
             declared = _needs(route.dependant, write_session)
             url = _url(path, {**rows["params"], **rows["pages"].get(path, {})})
-            for token in (admin, manager):
+            own = path.startswith(("/api/v1/me/", "/m/"))
+            tokens = (member,) if own else (admin, manager)
+            for token in tokens:
                 for query in queries.get(path, [{}]):
                     writes.clear()
                     client.cookies.set(SESSION_COOKIE, token, path="/console")
+                    client.cookies.set(MEMBER_COOKIE, member, path="/m")
                     response = client.get(
                         url, params=query, headers={"Authorization": f"Bearer {token}"}
                     )
                     assert response.status_code < 500, (url, query, response.text[:300])
-                    if token == admin:
+                    if token in (admin, member):
                         answered.setdefault(path, set()).add(response.status_code)
                     if writes and not declared:
                         refused.setdefault(f"GET {path} {query}", []).extend(writes)

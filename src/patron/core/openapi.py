@@ -134,6 +134,8 @@ BEYOND_SCHEMA = frozenset(
         Reason.rule_tag_is_computed,
         Reason.entry_days_needed,
         Reason.wait_kind,
+        Reason.fulfilment_not_offered,
+        Reason.fulfilment_details,
         # a journey condition's rule (a segment rule inside a body): its grammar is no schema's
         Reason.invalid_rule,
         Reason.transfer_to_self,
