@@ -185,6 +185,7 @@ def test_a_member_redeems_on_the_phone_in_chinese_and_in_english(
     phone.fill("input[name=address]", "1 Nanjing West Road, Shanghai")
     phone.get_by_role("button", name="Redeem for 400 points").click()
     expect(phone.get_by_test_id("mall-done")).to_have_text("Redeemed!")
+    expect(phone.get_by_test_id("mall-redemptions")).to_contain_text("Blanket")
     expect(phone.get_by_test_id("mall-redemptions")).to_contain_text("Delivery")
     with server.sessions() as session:
         found = session.query(MallRedemption).filter_by(member_id=en).one()

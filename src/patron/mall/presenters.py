@@ -42,11 +42,16 @@ def member_item_out(item: MallItem, available: int, remaining: int | None) -> Me
     )
 
 
-def item_names(session: Session, item_ids: Sequence[int]) -> dict[int, str]:
+def item_names(
+    session: Session, item_ids: Sequence[int], *, english: bool = False
+) -> dict[int, str]:
+    """The items' names; with `english`, their English names where they have one."""
     rows = session.execute(
-        select(MallItem.id, MallItem.name).where(MallItem.id.in_(sorted(set(item_ids))))
+        select(MallItem.id, MallItem.name, MallItem.name_en).where(
+            MallItem.id.in_(sorted(set(item_ids)))
+        )
     )
-    return {item_id: name for item_id, name in rows}
+    return {item_id: (name_en if english and name_en else name) for item_id, name, name_en in rows}
 
 
 def redemption_out(redemption: MallRedemption, item_name: str) -> RedemptionOut:

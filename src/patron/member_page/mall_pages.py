@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from patron.console.forms import NO_ERRORS, FormErrors, form_errors, parse_id
 from patron.console.message_ids import N_
-from patron.console.web import attempt, t_for
+from patron.console.web import attempt, lang_of, t_for
 from patron.core import clock, idempotency
 from patron.core.actor import Actor
 from patron.core.errors import PatronError
@@ -182,7 +182,7 @@ def my_redemptions(request: Request, session: Tx, actor: MemberPageDep) -> HTMLR
         "m/mall/redemptions.html",
         section="mall",
         redemptions=found,
-        names=item_names(session, [r.item_id for r in found]),
+        names=item_names(session, [r.item_id for r in found], english=lang_of(request) == "en"),
         store_names=stores.names_by_id(session, {r.store_id for r in found if r.store_id}),
         done=done,
         next_cursor=page.next_cursor,
