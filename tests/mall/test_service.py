@@ -125,7 +125,8 @@ def test_fulfilment_is_checked_and_products_are_handed_over_or_shipped(session: 
     assert refused.value.extra["errors"][0]["code"] == "fulfilment_not_offered"
     with pytest.raises(InvalidInput):
         redemption.redeem(session, till, member.id, item.id, 1, PICKUP("pickup", other_store.id))
-    made = redemption.redeem(session, till, member.id, item.id, 1, PICKUP("pickup", store.id))
+    # The only way offered is taken when none is named.
+    made = redemption.redeem(session, till, member.id, item.id, 1, PICKUP(None, store.id))
     assert made.status == RedemptionStatus.pending
     assert made.store_id == store.id
     done = redemption.hand_over(session, till, made.id)

@@ -102,7 +102,8 @@ def redeem(
     now = clock.now()
     if not available_now(item, now):
         raise ItemUnavailable(f"mall item {item_id} cannot be redeemed now")
-    store_id = _check_delivery(session, actor, item, quantity, delivery)
+    delivery = _check_delivery(session, actor, item, quantity, delivery)
+    store_id = delivery.store_id
     available = burning.hold(session, member_id)  # the member's lock, to the end
     _check_tier(session, item, member_id)
     left = remaining_for(session, item, member_id)
@@ -175,9 +176,10 @@ def _booked(actor: Actor, store_id: int | None) -> int | None:
 
 def _check_delivery(
     session: Session, actor: Actor, item: MallItem, quantity: int, delivery: Delivery
-) -> int | None:
-    """The redemption's store: the pick-up store of a product, else the store it is made at
-    (store staff: one of theirs, required)."""
+) -> Delivery:
+    """The delivery checked, its way filled in when the product has only one. Its store: the
+    pick-up store of a product, else the store it is redeemed at (store staff: one of theirs,
+    required)."""
     if item.kind == ItemKind.product:
         offered = ways(item)
         if delivery.way is None:
@@ -213,13 +215,13 @@ def _check_delivery(
             raise InvalidInput(
                 "store_id", "name the store it is redeemed at", code=Reason.unknown_store
             )
-        return None
+        return delivery
     if actor.kind != "member" and not actor.sees_store(store_id):
         raise InvalidInput(
             "store_id", f"no store {store_id} in your scope", code=Reason.unknown_store
         )
     stores.check_ids_exist(session, [store_id], field="store_id")
-    return store_id
+    return delivery
 
 
 def _details(delivery: Delivery) -> tuple[int | None, str, str, str]:
