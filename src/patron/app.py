@@ -37,6 +37,7 @@ from patron.deps import API_PREFIX, RetryLostRaces
 from patron.imports.api import router as imports_router
 from patron.imports.runner import ImportQueue
 from patron.journeys.api import router as journeys_router
+from patron.mall.api import router as mall_router
 from patron.member_page import routes as member_page
 from patron.members.api import router as members_router
 from patron.messages.api import router as messages_router
@@ -108,6 +109,7 @@ DOMAIN_ROUTERS = (
     profiles_router,
     journeys_router,
     check_ins_router,
+    mall_router,
 )
 
 

@@ -671,6 +671,10 @@ def demo(
                 f"demo points: {earned.earned:,} earned, {earned.burns:,} members spent some, "
                 f"{earned.expired:,} expired"
             )
+            from patron.demo import mall as demo_mall
+
+            redeemed = demo_mall.load(session, seed)
+            out.print("demo mall: " + ", ".join(f"{k} {v:,}" for k, v in redeemed.items()))
             refunded = demo_stored_value.refund_orders(session, seed)
             out.print(f"demo stored value: {demo_stored_value.summary(session, refunded)}")
             from patron.demo import check_ins as demo_check_ins

@@ -38,6 +38,7 @@ HOOKED_MODULES = (
     "patron.tiers.hooks",
     "patron.count_cards.hooks",
     "patron.check_ins.hooks",
+    "patron.mall.hooks",
     "patron.stored_value.payments",
     "patron.messages.hooks",
     "patron.messages.jobs",

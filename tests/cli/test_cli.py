@@ -123,6 +123,7 @@ def test_demo_points_are_earned_spent_expired_and_pending(cli_database: str) -> 
     invoke("db", "upgrade")
     out = invoke("demo", "--members", "400")
     assert "demo points:" in out
+    assert "demo mall: items 4" in out
     with db.transaction(read_only=True) as session:
         kinds = set(session.scalars(select(PointsEntry.kind)))
         statuses = set(session.scalars(select(PointsLot.status)))

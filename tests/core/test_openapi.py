@@ -115,6 +115,9 @@ def test_idempotent_calls_require_the_key_and_document_the_replay(
         ("/api/v1/members/{member_id}/paid-memberships", "post"),
         ("/api/v1/campaigns/{campaign_id}/launch", "post"),
         ("/api/v1/me/check-ins", "post"),
+        ("/api/v1/members/{member_id}/mall/redemptions", "post"),
+        ("/api/v1/me/mall/redemptions", "post"),
+        ("/api/v1/mall/redemptions/{redemption_id}/cancel", "post"),
     ]
     found = []
     for method, path, operation in operations(document):

@@ -36,13 +36,15 @@ from patron.imports import service as imports
 from patron.imports.models import ImportKind
 from patron.journeys import service as journeys
 from patron.journeys.schemas import JourneyIn
+from patron.mall import items as mall_items
+from patron.mall import redemption
 from patron.member_page.web import MEMBER_COOKIE
 from patron.members import attributes, codes, identities
 from patron.members.models import AttributeType, ConsentChannel, IdentityType
 from patron.members.schemas import AttributeCreate, IdentityIn
 from patron.messages import unsubscribe
 from patron.messages.models import MessageTemplate
-from patron.points import rules
+from patron.points import grants, rules
 from patron.points.schemas import RuleIn
 from patron.profiles import service as profiles
 from patron.profiles.models import ClvFit
@@ -159,6 +161,17 @@ def rows(session: Session) -> dict[str, Any]:
     card = cards.sell(session, SYSTEM, member.id, store.id, card_product.id, cards.Payment("cash"))
     message_template = _message_template(session)
     tier = ladder.save_tier(session, SYSTEM, {"code": "normal", "name": "普通", "rank": 0})
+    item = mall_items.save_item(
+        session,
+        SYSTEM,
+        {"kind": "product", "name": "保温杯", "points_price": 10, "fulfilment": ["pickup"]},
+    )
+    grants.grant_points(
+        session, SYSTEM, member.id, 100, reason="test", store_id=None, source_ref="test:1"
+    )
+    mall_redemption = redemption.redeem(
+        session, SYSTEM, member.id, item.id, 1, redemption.Delivery("pickup", store.id)
+    )
     # An import page shows an import of its own kind.
     import_ids = {
         kind: imports.create(session, SYSTEM, kind, f"{kind.value}.csv", True, runner.owner()).id
@@ -196,6 +209,8 @@ def rows(session: Session) -> dict[str, Any]:
             "card_product_id": card_product.id,
             "card_id": card.id,
             "tier_id": tier.id,
+            "item_id": item.id,
+            "redemption_id": mall_redemption.id,
             "tag_id": tags.create_tag(session, SYSTEM, TagCreate(name="VIP")).id,
             "job_name": "points",
             "webhook_id": webhooks.create(

@@ -159,6 +159,9 @@ class Reason(StrEnum):
     invalid_rule = "invalid_rule"
     entry_days_needed = "entry_days_needed"
     wait_kind = "wait_kind"
+    # The points mall: a redemption's way of receiving a product, and what that way needs.
+    fulfilment_not_offered = "fulfilment_not_offered"
+    fulfilment_details = "fulfilment_details"
 
 
 # Pydantic's own error types, as the codes above.

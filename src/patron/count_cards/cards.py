@@ -227,3 +227,28 @@ def void_package_cards(cards: list[CountCard]) -> None:
     refunded they read as `void`; after an account refund, as `used_up`."""
     for card in cards:
         card.uses_left = 0
+
+
+def take_back(session: Session, member_id: int, method: str, reference: str) -> bool:
+    """End the member's cards given under one payment (a points-mall redemption cancelled),
+    locked after the member's row the caller holds: when none of them has been used, their
+    uses end (they read `used_up`) and True; else nothing changes and False."""
+    found = list(
+        session.scalars(
+            select(CountCard)
+            .where(
+                CountCard.member_id == member_id,
+                CountCard.payment_method == method,
+                CountCard.payment_reference == reference,
+            )
+            .order_by(CountCard.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+    if any(card.uses_left != card.uses for card in found):
+        return False
+    for card in found:
+        card.uses_left = 0
+    session.flush()
+    return True

@@ -4,6 +4,7 @@ account's lock) and `take` (after: the burn entry tied to the order), as stored 
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.core import clock
@@ -18,14 +19,18 @@ from patron.points.accounts import (
     draw,
     lock_accounts,
     order_sum,
+    pay_debt,
     settle_due,
     spendable_lots,
 )
 from patron.points.errors import InsufficientPoints
 from patron.points.models import (
     EntryKind,
+    LotStatus,
     PointsAccount,
+    PointsAllocation,
     PointsEntry,
+    PointsLot,
     PointsPolicy,
 )
 from patron.points.policy import get_policy
@@ -40,10 +45,13 @@ def burn(
     reason: str,
     order_id: int | None = None,
     store_id: int | None = None,
+    *,
+    minimum: bool = True,
 ) -> PointsEntry:
-    """Spend points, earliest-expiring lots first."""
+    """Spend points, earliest-expiring lots first. Without `minimum`, the policy's least burn
+    does not apply (a points-mall item's price is HQ's to set)."""
     policy, now = get_policy(session), clock.now()
-    if points < policy.min_burn:
+    if points <= 0 or (minimum and points < policy.min_burn):
         raise InvalidInput(
             "points", f"at least {policy.min_burn} points per burn", code=Reason.below_min_burn
         )
@@ -73,6 +81,84 @@ def burn(
     draw(session, entry, spendable_lots(session, member_id, now), points)
     account.available -= points
     points_events.changed(session, entry, account)
+    session.flush()
+    return entry
+
+
+def hold(session: Session, member_id: int) -> int:
+    """Lock an active member's points account (after the member's row: the global lock order)
+    and settle its due lots; answers the points available. A caller checking its own limits
+    before a `burn` holds the account from here to the end of its transaction."""
+    try:
+        account = lock_accounts(session, [member_id], active=True)[member_id]
+    except MemberNotActive as exc:
+        raise MemberNotFound(f"no active member {member_id}") from exc
+    settle_due(session, account, clock.now())
+    return account.available
+
+
+def find_burn(session: Session, reason: str, points: int) -> int | None:
+    """The first burn of `points` booked with this reason (a points-mall redemption's
+    reference), whoever's ledger holds it (a merge leaves it with the merged member)."""
+    return session.scalar(
+        select(PointsEntry.id)
+        .where(
+            PointsEntry.kind == EntryKind.burn.value,
+            PointsEntry.reason == reason,
+            PointsEntry.points == -points,
+        )
+        .order_by(PointsEntry.id)
+        .limit(1)
+    )
+
+
+def restore(
+    session: Session, burn_id: int, member_id: int, operator: str, reason: str
+) -> PointsEntry:
+    """Give back the points of one burn (not tied to an order: a points-mall redemption
+    cancelled) to `member_id` (who burned them, or the survivor of a merge since) into the lots
+    it drew from that are the member's and not expired; what would go back into an expired lot
+    lapses. One `refund_restore` entry; the caller restores a burn once."""
+    burn_entry = session.get(PointsEntry, burn_id)
+    if burn_entry is None or burn_entry.kind != EntryKind.burn:
+        raise InvalidInput("burn_id", f"no burn {burn_id}", code=Reason.missing)
+    now = clock.now()
+    account = lock_accounts(session, [member_id])[member_id]
+    settle_due(session, account, now)
+    drawn = session.execute(
+        select(PointsAllocation.lot_id, PointsAllocation.points)
+        .where(PointsAllocation.entry_id == burn_id)
+        .order_by(PointsAllocation.id)
+    ).all()
+    entry = add_entry(
+        session,
+        member_id,
+        EntryKind.refund_restore,
+        0,
+        operator,
+        store_id=burn_entry.store_id,
+        reason=reason,
+    )
+    lots = {
+        lot.id: lot
+        for lot in session.scalars(
+            select(PointsLot).where(PointsLot.id.in_([lot_id for lot_id, _ in drawn]))
+        )
+    }
+    restored = lapsed = 0
+    for lot_id, part in drawn:
+        lot = lots[lot_id]
+        session.add(PointsAllocation(entry_id=entry.id, lot_id=lot_id, points=-part))
+        live = lot.status == LotStatus.available and lot.member_id == member_id
+        if live and (lot.expires_at is None or lot.expires_at > now):
+            lot.remaining += part
+            restored += part
+        else:
+            lapsed += part
+    entry.points, entry.lapsed = restored, lapsed
+    account.available += restored
+    points_events.changed(session, entry, account)
+    pay_debt(session, account, now)
     session.flush()
     return entry
 
