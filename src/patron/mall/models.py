@@ -86,6 +86,7 @@ class MallRedemption(Base):
     tracking: Mapped[str] = mapped_column(String(100), default="")
     coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"))
     count_card_id: Mapped[int | None] = mapped_column(ForeignKey("count_cards.id"))
+    burn_entry_id: Mapped[int | None] = mapped_column(ForeignKey("points_entries.id"))  # its burn
     channel: Mapped[str] = mapped_column(String(16), default="")  # member_page, console, api
     handled_by: Mapped[str] = mapped_column(String(100), default="")
     cancel_reason: Mapped[str] = mapped_column(String(200), default="")

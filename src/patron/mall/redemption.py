@@ -138,9 +138,10 @@ def redeem(
     session.add(redemption)
     session.flush()
     ref = reference(redemption.id)
-    burning.burn(
+    burn = burning.burn(
         session, actor, member_id, points, ref, store_id=_booked(actor, store_id), minimum=False
     )
+    redemption.burn_entry_id = burn.id
     _give(session, actor, item, redemption, store_id)
     audit.record(
         session,
@@ -459,9 +460,10 @@ def cancel(session: Session, actor: Actor, redemption_id: int, reason: str) -> M
         session, redemption.member_id, CARD_PAYMENT, ref
     ):
         raise CancelRefused(f"the count card of redemption {redemption_id} has been used")
-    burn_id = burning.find_burn(session, ref, redemption.points)
-    if burn_id is not None:
-        burning.restore(session, burn_id, redemption.member_id, actor.name, f"{ref} cancelled")
+    if redemption.burn_entry_id is not None:
+        burning.restore(
+            session, redemption.burn_entry_id, redemption.member_id, actor.name, f"{ref} cancelled"
+        )
     _put_back_stock(session, redemption.item_id, redemption.quantity)
     redemption.cancel_reason = reason.strip()
     return _settle(session, actor, redemption, RedemptionStatus.cancelled, {"reason": reason})

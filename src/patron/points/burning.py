@@ -97,21 +97,6 @@ def hold(session: Session, member_id: int) -> int:
     return account.available
 
 
-def find_burn(session: Session, reason: str, points: int) -> int | None:
-    """The first burn of `points` booked with this reason (a points-mall redemption's
-    reference), whoever's ledger holds it (a merge leaves it with the merged member)."""
-    return session.scalar(
-        select(PointsEntry.id)
-        .where(
-            PointsEntry.kind == EntryKind.burn.value,
-            PointsEntry.reason == reason,
-            PointsEntry.points == -points,
-        )
-        .order_by(PointsEntry.id)
-        .limit(1)
-    )
-
-
 def restore(
     session: Session, burn_id: int, member_id: int, operator: str, reason: str
 ) -> PointsEntry:

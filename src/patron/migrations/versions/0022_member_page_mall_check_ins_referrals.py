@@ -203,12 +203,18 @@ def upgrade() -> None:
         sa.Column("tracking", sa.String(length=100), nullable=False),
         sa.Column("coupon_id", sa.Integer(), nullable=True),
         sa.Column("count_card_id", sa.Integer(), nullable=True),
+        sa.Column("burn_entry_id", sa.Integer(), nullable=True),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("handled_by", sa.String(length=100), nullable=False),
         sa.Column("cancel_reason", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("quantity > 0", name=op.f("ck_mall_redemptions_quantity_positive")),
+        sa.ForeignKeyConstraint(
+            ["burn_entry_id"],
+            ["points_entries.id"],
+            name=op.f("fk_mall_redemptions_burn_entry_id_points_entries"),
+        ),
         sa.ForeignKeyConstraint(
             ["count_card_id"],
             ["count_cards.id"],
