@@ -36,6 +36,8 @@ from patron.deps import API_PREFIX, RetryLostRaces
 from patron.imports.api import router as imports_router
 from patron.imports.runner import ImportQueue
 from patron.journeys.api import router as journeys_router
+from patron.me.api import router as me_router
+from patron.member_auth.api import router as member_auth_router
 from patron.member_page import routes as member_page
 from patron.members.api import router as members_router
 from patron.messages.api import router as messages_router
@@ -106,6 +108,8 @@ DOMAIN_ROUTERS = (
     campaign_reports_router,
     profiles_router,
     journeys_router,
+    member_auth_router,
+    me_router,
 )
 
 
