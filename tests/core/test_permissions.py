@@ -27,7 +27,7 @@ from patron.core.permissions import Permission
 from patron.core.settings import Settings
 from patron.count_cards import permissions as count_cards
 from patron.coupons import permissions as coupons
-from patron.deps import Guard, current_actor
+from patron.deps import Guard, current_actor, current_member
 from patron.imports import permissions as imports
 from patron.journeys import permissions as journeys
 from patron.members import permissions as members
@@ -45,7 +45,29 @@ from patron.tiers import paid
 from patron.tiers import permissions as tiers
 from patron.webhooks import permissions as webhooks
 
-PUBLIC = {"POST /auth/token", "POST /messages/inbound/sms"}
+PUBLIC = {
+    "POST /auth/token",
+    "POST /messages/inbound/sms",
+    "POST /member-auth/code",
+    "POST /member-auth/token",
+    "POST /member-auth/register",
+}
+# The member's own routes: the member token (`current_member`), never a staff actor.
+MEMBER_ROUTES = {
+    "GET /me",
+    "PATCH /me",
+    "PUT /me/consents/{channel}",
+    "GET /me/points",
+    "GET /me/coupons",
+    "POST /me/coupons/{code}/transfer",
+    "GET /me/orders",
+    "GET /me/tier",
+    "GET /me/stored-value",
+    "GET /me/count-cards",
+    "POST /me/code",
+    "GET /me/export",
+    "POST /me/erasure",
+}
 # The permission guarding each route; None where signing in is enough.
 GUARDS: dict[str, Permission | None] = {
     "GET /campaigns/{campaign_id}/report": campaigns.VIEW,
@@ -289,7 +311,15 @@ def routes() -> dict[str, APIRoute]:
 
 
 def test_every_api_route_is_listed(routes: dict[str, APIRoute]) -> None:
-    assert set(routes) == set(GUARDS) | PUBLIC
+    assert set(routes) == set(GUARDS) | PUBLIC | MEMBER_ROUTES
+
+
+@pytest.mark.parametrize("key", sorted(MEMBER_ROUTES))
+def test_a_member_route_takes_the_member_token_only(routes: dict[str, APIRoute], key: str) -> None:
+    calls = list(_calls(routes[key].dependant))
+    assert current_member in calls
+    assert current_actor not in calls
+    assert not [call for call in calls if isinstance(call, Guard)]
 
 
 @pytest.mark.parametrize("key", sorted(GUARDS))
@@ -311,6 +341,7 @@ def test_a_route_admits_exactly_the_roles_its_policy_declares(
 def test_the_public_route_asks_for_no_actor(routes: dict[str, APIRoute]) -> None:
     for key in PUBLIC:
         assert current_actor not in list(_calls(routes[key].dependant))
+        assert current_member not in list(_calls(routes[key].dependant))
 
 
 def test_each_permission_is_named_for_its_domain_once() -> None:

@@ -64,10 +64,13 @@ def test_a_member_signs_in_with_the_code_from_the_sms_log(
     assert signed.status_code == 200, signed.text
     body = signed.json()
     claims = read_member_token(TEST_SECRET, body["access_token"])
-    assert claims is not None and claims.member_id == member.id == body["member_id"]
+    assert claims is not None
+    assert claims.member_id == member.id == body["member_id"]
     assert datetime.fromisoformat(body["expires_at"]) == START + timedelta(days=30)
     sign_in = session.scalars(select(SignIn).where(SignIn.member_id == member.id)).one()
-    assert sign_in.device_hash and sign_in.client_hash and "phone-1" not in sign_in.device_hash
+    assert sign_in.device_hash
+    assert sign_in.client_hash
+    assert "phone-1" not in sign_in.device_hash
     # The code is used up, and staff never read it in the messages: redacted once sent.
     assert token(client, MEMBER_MOBILE, code).status_code == 401
     message = session.scalars(
@@ -75,19 +78,24 @@ def test_a_member_signs_in_with_the_code_from_the_sms_log(
     ).one()
     session.refresh(message)
     assert message.status == "sent"
-    assert code not in message.body and REDACTED in message.body
+    assert code not in message.body
+    assert REDACTED in message.body
     assert message.variables["code"] == REDACTED
     admin = staff_headers(make_staff(session, "hq_admin"), client.app.state.settings)  # type: ignore[attr-defined]
     listed = client.get("/api/v1/messages", headers=admin).text
     assert code not in listed
 
 
-def test_the_code_is_kept_only_as_a_keyed_hash(client: TestClient, session: Session, sms_log: SmsLog) -> None:
+def test_the_code_is_kept_only_as_a_keyed_hash(
+    client: TestClient, session: Session, sms_log: SmsLog
+) -> None:
     ask(client, MEMBER_MOBILE)
     code = sms_log.last_code()
     state = session.scalars(select(SignInState)).one()
-    assert state.code_hash and code not in state.code_hash
-    assert MEMBER_MOBILE not in state.mobile_hash and state.code_expires_at == START + timedelta(minutes=5)
+    assert state.code_hash
+    assert code not in state.code_hash
+    assert MEMBER_MOBILE not in state.mobile_hash
+    assert state.code_expires_at == START + timedelta(minutes=5)
 
 
 def test_member_and_stranger_get_the_same_answers_until_the_code_is_proved(
@@ -108,10 +116,13 @@ def test_member_and_stranger_get_the_same_answers_until_the_code_is_proved(
     assert wrong[0].json()["code"] == wrong[1].json()["code"] == "code_invalid"
     stranger_code = sms_log.codes()[1]
     proved = token(client, STRANGER_MOBILE, stranger_code)
-    assert proved.status_code == 404 and proved.json()["code"] == "registration_required"
+    assert proved.status_code == 404
+    assert proved.json()["code"] == "registration_required"
 
 
-def test_a_code_expires_after_five_minutes(client: TestClient, session: Session, sms_log: SmsLog) -> None:
+def test_a_code_expires_after_five_minutes(
+    client: TestClient, session: Session, sms_log: SmsLog
+) -> None:
     make_member(session, mobile=MEMBER_MOBILE)
     ask(client, MEMBER_MOBILE)
     code = sms_log.last_code()
@@ -148,7 +159,8 @@ def test_five_wrong_codes_lock_the_mobile_for_fifteen_minutes(
     assert answers[-1].json()["code"] == "sign_in_locked"
     assert answers[-1].headers["Retry-After"] == "900"
     locked = token(client, mobile, code)  # even the right code, while locked
-    assert locked.status_code == 429 and locked.json()["code"] == "sign_in_locked"
+    assert locked.status_code == 429
+    assert locked.json()["code"] == "sign_in_locked"
     later(14 * 60)
     assert ask(client, mobile).status_code == 202  # answered as ever, but nothing is sent
     assert sms_log.codes() == [code]
@@ -165,7 +177,8 @@ def test_sends_are_limited_per_mobile(make_app: Callable[..., FastAPI], sms_log:
             assert ask(client, STRANGER_MOBILE).status_code == 202
             later(61)
         refused = ask(client, STRANGER_MOBILE)
-        assert refused.status_code == 429 and refused.json()["code"] == "code_send_limited"
+        assert refused.status_code == 429
+        assert refused.json()["code"] == "code_send_limited"
         assert refused.headers["Retry-After"]
         assert ask(client, MEMBER_MOBILE).status_code == 202  # another mobile still may
     assert len(sms_log.codes()) == 4
@@ -195,15 +208,20 @@ def test_a_stranger_registers_with_consent_asked_not_assumed(
     made = client.post("/api/v1/member-auth/register", json=body, headers={"X-Device-Id": "d-9"})
     assert made.status_code == 201, made.text
     member = session.get(Member, made.json()["member_id"])
-    assert member is not None and member.channel == "online" and member.name == "周敏"
+    assert member is not None
+    assert member.channel == "online"
+    assert member.name == "周敏"
     held = {c.channel: (c.granted, c.source) for c in consents.consents_of(session, member.id)}
     assert held == {
         "sms": (True, "member_page"),
         "email": (False, "member_page"),
         "wechat": (False, "member_page"),
     }
-    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {made.json()['access_token']}"})
-    assert me.status_code == 200 and me.json()["mobile"] == "+86" + STRANGER_MOBILE
+    me = client.get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {made.json()['access_token']}"}
+    )
+    assert me.status_code == 200
+    assert me.json()["mobile"] == "+86" + STRANGER_MOBILE
     # The code was spent on the registration.
     again = client.post("/api/v1/member-auth/register", json=body)
     assert again.status_code == 401
@@ -215,7 +233,8 @@ def test_registration_needs_the_right_code(client: TestClient, sms_log: SmsLog) 
     assert client.post("/api/v1/member-auth/register", json=body).status_code == 422
     body["code"] = "000000" if sms_log.last_code() != "000000" else "111111"
     refused = client.post("/api/v1/member-auth/register", json=body)
-    assert refused.status_code == 401 and refused.json()["code"] == "code_invalid"
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "code_invalid"
 
 
 def test_an_invite_code_goes_to_the_referrals(
@@ -233,7 +252,9 @@ def test_an_invite_code_goes_to_the_referrals(
     body = {"mobile": STRANGER_MOBILE, "code": sms_log.last_code(), "invite_code": "INV42"}
     made = client.post("/api/v1/member-auth/register", json=body, headers={"X-Device-Id": "d-1"})
     assert made.status_code == 201, made.text
-    assert seen and seen[0][0] == made.json()["member_id"] and seen[0][1] == "INV42"
+    assert seen
+    assert seen[0][0] == made.json()["member_id"]
+    assert seen[0][1] == "INV42"
     assert seen[0][2]  # the device's hash
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query, Response
+from fastapi import Path, Query, Response
 
 from patron.core import clock
 from patron.core.openapi import errors
+from patron.core.text import SingleLine
 from patron.count_cards import cards
 from patron.count_cards import presenters as card_presenters
 from patron.count_cards.schemas import CardOut
@@ -18,7 +19,7 @@ from patron.coupons.models import CouponStatus
 from patron.coupons.schemas import CouponDetailOut
 from patron.deps import IdempotentDep, MemberDep, OneHopRouter, SessionDep, WriteSessionDep
 from patron.me import service, views
-from patron.me.errors import BirthdayAlreadySet
+from patron.me.errors import BirthdayAlreadySet, ConsentChannelNotFound
 from patron.me.schemas import (
     ConsentIn,
     ConsentState,
@@ -58,13 +59,21 @@ def update_me(data: MeUpdate, session: SessionDep, actor: MemberDep) -> MeOut:
     return views.me_out(session, actor)
 
 
-@router.put("/consents/{channel}", response_model=ConsentState)
+ChannelName = Annotated[SingleLine, Path(max_length=16, description="sms, email, wechat")]
+
+
+@router.put(
+    "/consents/{channel}", response_model=ConsentState, responses=errors(ConsentChannelNotFound)
+)
 def put_consent(
-    channel: ConsentChannel, data: ConsentIn, session: SessionDep, actor: MemberDep
+    channel: ChannelName, data: ConsentIn, session: SessionDep, actor: MemberDep
 ) -> ConsentState:
     """Turn a channel's marketing consent on or off (recorded with source `member_page`)."""
-    consent = service.set_consent(session, actor, channel, data.granted)
-    return ConsentState(channel=channel, granted=consent.granted, recorded_at=consent.recorded_at)
+    if channel not in ConsentChannel.__members__:
+        raise ConsentChannelNotFound()
+    chosen = ConsentChannel(channel)
+    consent = service.set_consent(session, actor, chosen, data.granted)
+    return ConsentState(channel=chosen, granted=consent.granted, recorded_at=consent.recorded_at)
 
 
 @router.get("/points", response_model=MePointsOut)

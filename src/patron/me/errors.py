@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from patron.core.errors import Conflict
+from patron.core.errors import Conflict, NotFound
 
 
 class BirthdayAlreadySet(Conflict):
@@ -10,3 +10,8 @@ class BirthdayAlreadySet(Conflict):
 
     code = "birthday_already_set"
     title = "The birthday is set already; ask a store to correct it"
+
+
+class ConsentChannelNotFound(NotFound):
+    code = "consent_channel_not_found"
+    title = "No such consent channel (sms, email, wechat)"

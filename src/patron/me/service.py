@@ -64,9 +64,7 @@ def update_profile(session: Session, actor: Actor, data: MeUpdate) -> Member:
             raise InvalidInput(field, "may not be removed", code=Reason.missing)
     if not given:
         return member
-    return registration.update_member(
-        session, actor, member.id, MemberUpdate.model_validate(given)
-    )
+    return registration.update_member(session, actor, member.id, MemberUpdate.model_validate(given))
 
 
 def set_consent(
@@ -110,7 +108,9 @@ def transfer_coupon(session: Session, actor: Actor, code: str, mobile: str) -> C
     member_id_of(actor)
     target = find_by_mobile(session, mobile)
     if target is None or target.status != MemberStatus.active:
-        raise InvalidInput("mobile", "no active member holds this mobile", code=Reason.unknown_member)
+        raise InvalidInput(
+            "mobile", "no active member holds this mobile", code=Reason.unknown_member
+        )
     return gifting.transfer_coupon(session, actor, code, target.id)
 
 

@@ -41,9 +41,12 @@ def tier_out(session: Session, actor: Actor) -> MeTierOut:
     if standing.next_tier is not None and standing.growth_needed is not None:
         target = standing.qualifying_growth + standing.growth_needed
         progress = min(100, standing.qualifying_growth * 100 // target) if target > 0 else 100
-    gifts: dict[str, dict[str, object]] = {"upgrade_gift": {}, "birthday_gift": {}}
-    if standing.tier is not None:
-        rung = next((r for r in ladder.ladder(session) if r.code == standing.tier.code), None)
-        if rung is not None:
-            gifts = {"upgrade_gift": rung.upgrade_gift, "birthday_gift": rung.birthday_gift}
-    return MeTierOut(**standing.model_dump(), progress_percent=progress, **gifts)
+    rung = ladder.by_code(ladder.ladder(session), standing.tier.code) if standing.tier else None
+    return MeTierOut.model_validate(
+        standing.model_dump()
+        | {
+            "progress_percent": progress,
+            "upgrade_gift": rung.upgrade_gift if rung else {},
+            "birthday_gift": rung.birthday_gift if rung else {},
+        }
+    )

@@ -27,9 +27,7 @@ class CodeLimits:
     def check(self, mobile_key: str, client: str) -> None:
         """Count one ask; refused (the same answer for members and strangers) past a limit."""
         if not self.per_client.hit("member_code_client", client or "unknown"):
-            raise CodeSendTooSoon(
-                "too many codes asked for from this address", RETRY_AFTER_SECONDS
-            )
+            raise CodeSendTooSoon("too many codes asked for from this address", RETRY_AFTER_SECONDS)
         if not self.per_mobile.hit("member_code_mobile", mobile_key):
             raise CodeSendTooSoon("too many codes asked for this mobile", RETRY_AFTER_SECONDS)
 

@@ -137,7 +137,9 @@ def send_code(session: Session, mobile: str, policy: Policy) -> timedelta:
     state = _state(session, key)
     if state.code_sent_at is not None and now < state.code_sent_at + policy.resend:
         wait = state.code_sent_at + policy.resend - now
-        raise CodeSendTooSoon(f"a code was sent lately; ask again in {_seconds(wait)} s", _seconds(wait))
+        raise CodeSendTooSoon(
+            f"a code was sent lately; ask again in {_seconds(wait)} s", _seconds(wait)
+        )
     state.code_sent_at = now
     if state.locked_until is not None and now < state.locked_until:
         session.flush()
@@ -197,9 +199,7 @@ def _spend(state: SignInState) -> None:
     state.code_hash, state.code_expires_at, state.failures = "", None, 0
 
 
-def sign_in(
-    session: Session, mobile: str, code: str, policy: Policy, client: Client
-) -> SignedIn:
+def sign_in(session: Session, mobile: str, code: str, policy: Policy, client: Client) -> SignedIn:
     """A member token for the member holding the mobile, once the code is proved."""
     now = clock.now()
     state = _prove(session, mobile, code, now)
@@ -287,7 +287,9 @@ def record_invite(session: Session, invitee_id: int, code: str, device_hash: str
         referrals = None
     record = getattr(referrals, "record_invite", None)
     if record is None:
-        logger.info("invite code not recorded: no referrals service", extra={"member_id": invitee_id})
+        logger.info(
+            "invite code not recorded: no referrals service", extra={"member_id": invitee_id}
+        )
         return
     record(session, invitee_id, code, device_hash)
 

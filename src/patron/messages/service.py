@@ -237,7 +237,7 @@ def send(
         "created_at": now,
     }
     if decision.status is Status.skipped:  # never sent: no secret to keep for a provider
-        row["body"], row["variables"] = templates.redact(body, row["variables"], template.code)
+        row["body"], row["variables"] = templates.redact(body, _jsonable(values), template.code)
     message, created = _insert(session, row)
     if created and message.status == Status.queued.value:
         enqueue(session, message.id)
