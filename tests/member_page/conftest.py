@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -35,8 +36,11 @@ class SmsLog(logging.Handler):
                 found.append(match.group(0))
         return found
 
-    def last_code(self) -> str:
-        codes = self.codes()
+    def last_code(self, wait: float = 5.0) -> str:
+        """The last code sent (waiting a little: delivery follows the request's commit)."""
+        deadline = time.monotonic() + wait
+        while not (codes := self.codes()) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert codes, "no sign-in code was sent"
         return codes[-1]
 
@@ -55,8 +59,13 @@ def sms_log() -> Iterator[SmsLog]:
 
 @pytest.fixture(autouse=True)
 def _deliveries_in_test_transaction(
-    sessions: Callable[[], Session], monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Deliveries on the test's connection, except in browser tests (their server's own)."""
+    if request.node.get_closest_marker("browser"):
+        return
+    sessions: Callable[[], Session] = request.getfixturevalue("sessions")
+
     @contextmanager
     def transaction() -> Iterator[Session]:
         with sessions() as session:

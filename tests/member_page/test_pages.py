@@ -127,9 +127,7 @@ def test_every_page_renders_for_the_member(app: FastAPI, session: Session, lang:
         assert exported.json()["member"]["id"] == member.id
 
 
-def test_a_member_cannot_give_away_another_members_coupon(
-    app: FastAPI, session: Session
-) -> None:
+def test_a_member_cannot_give_away_another_members_coupon(app: FastAPI, session: Session) -> None:
     mine = make_member(session, mobile="13922220011")
     other = make_member(session, mobile="13922220012")
     theirs = issue_coupon(session, make_coupon_template(session, transferable=True), other)
