@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from patron.checkout.schemas import CommitRequest, QuoteRequest
 from patron.console.web import SESSION_COOKIE
 from patron.core import clock, db
 from patron.core.actor import SYSTEM, Role
+from patron.core.security import issue_member_token
 from patron.core.settings import Settings
 from patron.count_cards import cards, products
 from patron.deps import _needs, write_session
@@ -34,6 +36,7 @@ from patron.imports import service as imports
 from patron.imports.models import ImportKind
 from patron.journeys import service as journeys
 from patron.journeys.schemas import JourneyIn
+from patron.member_page.web import MEMBER_COOKIE
 from patron.members import attributes, codes, identities
 from patron.members.models import AttributeType, ConsentChannel, IdentityType
 from patron.members.schemas import AttributeCreate, IdentityIn
@@ -101,6 +104,8 @@ def _get_routes(app: FastAPI) -> dict[str, APIRoute]:
             continue
         module = route.endpoint.__module__
         prefix = "/console" if module.startswith("patron.console") else "/api/v1"
+        if module.startswith("patron.member_page"):
+            prefix = "/m"
         at_root = module in ("patron.app", "patron.console.unsubscribe_pages")
         found[("" if at_root else prefix) + route.path] = route
     return found
@@ -301,6 +306,8 @@ def test_no_read_only_get_writes(
         make_staff(session, Role.store_manager, [make_store(session)]), settings
     ).token
     routes = _get_routes(app)
+    # The member's own API and pages answer a member token (staff ones are refused there).
+    member = issue_member_token(settings.secret_key, rows["member"].id, timedelta(days=1)).token
     # The identity lookups and the merge preview need their query to do what they do.
     queries: dict[str, list[dict[str, Any]]] = {
         "/api/v1/members": [{}, {"mobile": MOBILE}, {"card_no": CARD}],
@@ -323,15 +330,17 @@ def test_no_read_only_get_writes(
         for path, route in sorted(routes.items()):
             declared = _needs(route.dependant, write_session)
             url = _url(path, {**rows["params"], **rows["pages"].get(path, {})})
-            for token in (admin, manager):
+            own = path == "/api/v1/me" or path.startswith(("/m/", "/api/v1/me/"))
+            for token in (member,) if own else (admin, manager):
                 for query in queries.get(path, [{}]):
                     writes.clear()
                     client.cookies.set(SESSION_COOKIE, token, path="/console")
+                    client.cookies.set(MEMBER_COOKIE, token, path="/")
                     response = client.get(
                         url, params=query, headers={"Authorization": f"Bearer {token}"}
                     )
                     assert response.status_code < 500, (url, query, response.text[:300])
-                    if token == admin:
+                    if token in (admin, member):
                         answered.setdefault(path, set()).add(response.status_code)
                     if writes and not declared:
                         refused.setdefault(f"GET {path} {query}", []).extend(writes)
