@@ -278,3 +278,24 @@ def test_a_member_token_is_refused_on_staff_routes(
     ]:
         answer = client.request(method, path, headers=headers)
         assert answer.status_code == 401, (method, path, answer.status_code)
+
+
+def test_a_refused_invite_code_does_not_stop_the_registration(
+    client: TestClient, sms_log: SmsLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    from patron.core.errors import InvalidInput
+    from patron.core.reasons import Reason
+
+    def refuse(session: object, invitee: int, code: str, device: str) -> None:
+        raise InvalidInput("invite_code", "unknown", code=Reason.invalid)
+
+    fake = types.ModuleType("patron.referrals.service")
+    fake.record_invite = refuse  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "patron.referrals.service", fake)
+    ask(client, STRANGER_MOBILE)
+    body = {"mobile": STRANGER_MOBILE, "code": sms_log.last_code(), "invite_code": "NOPE"}
+    made = client.post("/api/v1/member-auth/register", json=body)
+    assert made.status_code == 201, made.text

@@ -29,6 +29,7 @@ from patron.core import clock
 from patron.core.actor import Actor, Role, member_actor
 from patron.core.crypto import blind_index
 from patron.core.db import insert_or_skip
+from patron.core.errors import PatronError
 from patron.core.security import AccessToken, issue_member_token
 from patron.core.settings import Settings
 from patron.member_auth.errors import (
@@ -291,7 +292,15 @@ def record_invite(session: Session, invitee_id: int, code: str, device_hash: str
             "invite code not recorded: no referrals service", extra={"member_id": invitee_id}
         )
         return
-    record(session, invitee_id, code, device_hash)
+    # A refused invite (unknown code, self-referral) never stops the member joining.
+    savepoint = session.begin_nested()
+    try:
+        record(session, invitee_id, code, device_hash)
+    except PatronError as error:
+        savepoint.rollback()
+        logger.info("invite code refused: %s", error.code, extra={"member_id": invitee_id})
+        return
+    savepoint.commit()
 
 
 def sign_ins(session: Session, member_id: int, limit: int = 20) -> list[SignIn]:
