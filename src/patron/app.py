@@ -38,6 +38,8 @@ from patron.imports.api import router as imports_router
 from patron.imports.runner import ImportQueue
 from patron.journeys.api import router as journeys_router
 from patron.mall.api import router as mall_router
+from patron.me.api import router as me_router
+from patron.member_auth.api import router as member_auth_router
 from patron.member_page import routes as member_page
 from patron.members.api import router as members_router
 from patron.messages.api import router as messages_router
@@ -110,6 +112,8 @@ DOMAIN_ROUTERS = (
     journeys_router,
     check_ins_router,
     mall_router,
+    member_auth_router,
+    me_router,
 )
 
 

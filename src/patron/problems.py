@@ -109,6 +109,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PatronError)
     async def _patron_error(request: Request, exc: PatronError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, int):
+            headers = {"Retry-After": str(retry_after)}
         return problem_response(
             request, exc.status, exc.code, exc.title, exc.detail, headers, **exc.extra
         )

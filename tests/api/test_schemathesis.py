@@ -137,13 +137,18 @@ def positive_data_acceptance_within_schema(ctx: Any, response: Any, case: Any) -
     """schemathesis' positive_data_acceptance (which schemathesis.toml turns off), save for the
     refusals the OpenAPI document names as beyond any schema: a 422 whose every field error has a
     code in `openapi.BEYOND_SCHEMA` or is about a member attribute (`attributes.<code>`, defined by
-    HQ at run time), a login's 423 for an account locked by earlier tries, and a segment rule
+    HQ at run time), a login's 423 for an account locked by earlier tries, member sign-in's 429
+    (codes asked for too often, a mobile locked by earlier wrong codes), and a segment rule
     that does not parse (422 `invalid_rule`)."""
     try:
         return positive_data_acceptance(ctx, response, case)
     except RejectedPositiveData:
-        body = response.json() if response.status_code in (422, 423) else {}
+        body = response.json() if response.status_code in (422, 423, 429) else {}
         if response.status_code == 423 and body["code"] == "account_locked":
+            return None
+        # Member sign-in's limits hold whatever the body: codes asked for too often, a mobile
+        # locked by earlier wrong codes.
+        if response.status_code == 429 and body["code"] in ("code_send_limited", "sign_in_locked"):
             return None
         # A segment rule's grammar (a rule tag's, a preview's) is beyond what a schema can say.
         if response.status_code == 422 and body["code"] == "invalid_rule":

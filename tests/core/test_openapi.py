@@ -107,6 +107,7 @@ def test_idempotent_calls_require_the_key_and_document_the_replay(
         ("/api/v1/coupon-templates/{template_id}/issue", "post"),
         ("/api/v1/coupon-templates/{template_id}/issue/upload", "post"),
         ("/api/v1/coupons/{code}/transfer", "post"),
+        ("/api/v1/me/coupons/{code}/transfer", "post"),
         ("/api/v1/coupons/{code}/void", "post"),
         ("/api/v1/members/{member_id}/stored-value/recharges", "post"),
         ("/api/v1/members/{member_id}/count-cards", "post"),

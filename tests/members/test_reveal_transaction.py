@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,10 @@ from patron.audit.models import AuditEntry
 from patron.console.web import SESSION_COOKIE
 from patron.core import clock, db, migrate
 from patron.core.actor import SYSTEM, Role
+from patron.core.security import issue_member_token
 from patron.core.settings import Settings
 from patron.deps import _needs, write_session
+from patron.member_page.web import MEMBER_COOKIE
 from patron.members import codes, identities
 from patron.members.models import IdentityType
 from patron.members.schemas import IdentityIn
@@ -64,6 +67,9 @@ CASES = [
     Case("/console/members/{member_id:int}/points", {}, "member.reveal_pii"),
     Case("/api/v1/segments/{segment_id}/export", {}, "segment.export", "segment"),
     Case("/console/segments/{segment_id:int}/export", {}, "segment.export", "segment"),
+    # The member's own copy (PIPL), from the member API and the member page.
+    Case("/api/v1/me/export", {}, "member.export"),
+    Case("/m/profile/export", {}, "member.export"),
 ]
 
 
@@ -74,6 +80,7 @@ class Shop:
     settings: Settings
     token: str
     values: dict[str, str]
+    member_token: str = ""
 
     def url(self, template: str) -> str:
         for name, value in self.values.items():
@@ -82,9 +89,12 @@ class Shop:
 
     def get(self, client: TestClient, case: Case) -> Any:
         query = {k: self.url(v) for k, v in case.query.items()}
+        own = case.path.startswith(("/api/v1/me/", "/m/"))
+        token = self.member_token if own else self.token
         client.cookies.set(SESSION_COOKIE, self.token, path="/console")
+        client.cookies.set(MEMBER_COOKIE, self.member_token, path="/")
         return client.get(
-            self.url(case.path), params=query, headers={"Authorization": f"Bearer {self.token}"}
+            self.url(case.path), params=query, headers={"Authorization": f"Bearer {token}"}
         )
 
     def actions(self, entity_id: str, entity: str = "member") -> list[str]:
@@ -120,7 +130,8 @@ def shop(tmp_path: Path) -> Iterator[Shop]:
             ),
         }
         token = staff.issue_token(make_staff(session, Role.hq_admin), settings).token
-    yield Shop(database, engine, settings, token, values)
+        member_token = issue_member_token(TEST_SECRET, member.id, timedelta(days=1)).token
+    yield Shop(database, engine, settings, token, values, member_token)
     engine.dispose()
 
 

@@ -61,6 +61,7 @@ from patron.deps import (
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_REF = "#/components/schemas/Problem"
 SECURITY_SCHEME = "bearer"
+MEMBER_SECURITY_SCHEME = "memberBearer"
 ROW_ID_RANGE = {"minimum": 1, "maximum": MAX_ROW_ID}
 # Where `errors()` leaves a route's own problems in its `responses`, for `document` to merge.
 _DECLARED = "x-patron-problems"
@@ -209,6 +210,11 @@ def document(schema: dict[str, Any], routes: list[BaseRoute]) -> dict[str, Any]:
         "scheme": "bearer",
         "description": "A staff token from POST /api/v1/auth/token, or an API key (pk_...).",
     }
+    components["securitySchemes"][MEMBER_SECURITY_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A member token from POST /api/v1/member-auth/token (the /me routes).",
+    }
     for route in iter_route_contexts(routes):
         if not (isinstance(route.original_route, APIRoute) and route.include_in_schema):
             continue
@@ -251,6 +257,9 @@ def _document_operation(route: RouteContext, operation: dict[str, Any]) -> None:
     if current_actor in calls or current_member in calls:
         answers(Unauthenticated)
         operation["security"] = [{SECURITY_SCHEME: []}]
+    if current_member in calls:
+        answers(Unauthenticated)
+        operation["security"] = [{MEMBER_SECURITY_SCHEME: []}]
     if any(isinstance(call, Guard) for call in calls):
         answers(Forbidden)
     if idempotent in calls:

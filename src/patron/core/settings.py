@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     login_rate_limit: str = "30/minute"
     rate_limit_storage: str = "memory://"
     log_level: str = "INFO"
+    # Member sign-in (the member page and member API): how long a member token lasts, the
+    # one-time codes a mobile may ask for (one per resend interval, and this rate), and the
+    # codes one client address may ask for, whatever the mobiles.
+    member_token_ttl_days: int = Field(default=30, ge=1)
+    member_code_resend_seconds: int = Field(default=60, ge=1)
+    member_code_rate: str = "5/hour"
+    member_code_client_rate: str = "20/hour"
     outbox_retention_days: int = Field(default=30, ge=1)  # delivered events kept this long
     # Every uploaded file, API or console; larger files belong to the `patron import` commands.
     max_upload_mb: int = Field(default=50, ge=1)
@@ -118,7 +125,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}: DEBUG, INFO, WARNING or ERROR")
         return level
 
-    @field_validator("login_rate_limit")
+    @field_validator("login_rate_limit", "member_code_rate", "member_code_client_rate")
     @classmethod
     def _readable_rate(cls, value: str) -> str:
         try:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
 from patron.core import clock
-from patron.core.actor import Actor
+from patron.core.actor import Actor, Role
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.coupons import codes, holding
@@ -29,9 +29,13 @@ from patron.members.models import MemberStatus
 
 def transfer_coupon(session: Session, actor: Actor, code: str, to_member_id: int) -> Coupon:
     """Move an available, valid coupon of a transferable template to another active member;
-    its validity stays. The caller must be able to read the holder (a till serving them)."""
-    TRANSFER.check(actor)
+    its validity stays. The caller must be able to read the holder (a till serving them); a
+    member (the member page, the member API) gives only a coupon of their own."""
+    if actor.role is not Role.member:
+        TRANSFER.check(actor)
     owner = holding.get_coupon(session, actor, code).member_id
+    if actor.role is Role.member and owner != actor.id:
+        raise CouponNotFound("no such coupon")
     if to_member_id == owner:
         raise InvalidInput(
             "to_member_id", "the coupon is this member's already", code=Reason.transfer_to_self

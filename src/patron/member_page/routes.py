@@ -3,31 +3,21 @@ as the member API. Each domain's pages are a router of their own, included here.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from patron.member_page import check_in_pages, mall_pages
-from patron.member_page.web import (
-    PREFIX,
-    STATIC_DIR,
-    MemberLoginRequired,
-    MemberPageDep,
-    login_redirect,
-    render,
-)
-
-home = APIRouter()
-
-
-@home.get("/")
-def home_page(request: Request, actor: MemberPageDep) -> HTMLResponse:
-    return render(request, "m/home.html", section="home")
+from patron.member_page import auth_pages, check_in_pages, mall_pages, me_pages
+from patron.member_page.web import PREFIX, STATIC_DIR, MemberLoginRequired, login_redirect
 
 
 def router() -> APIRouter:
     pages = APIRouter(prefix=PREFIX, include_in_schema=False)
-    for domain_pages in (home, check_in_pages.router, mall_pages.router):
+    for domain_pages in (
+        auth_pages.router,
+        me_pages.router,
+        check_in_pages.router,
+        mall_pages.router,
+    ):
         pages.include_router(domain_pages)
     return pages
 

@@ -23,6 +23,7 @@ from starlette.datastructures import FormData
 from patron import __version__, deps
 from patron.console.i18n import HTML_LANG, LANG_NAMES, catalog, translator
 from patron.console.web import LANG_COOKIE, Tx, lang_of, settings_of
+from patron.core import clock
 from patron.core import text as text_rules
 from patron.core.actor import Actor, member_actor
 from patron.core.security import form_token, read_member_token
@@ -109,10 +110,11 @@ def _new_device() -> str:
 
 
 def set_member_session(response: Response, token: str, expires_at: datetime) -> None:
+    # A lifetime, not a date: the browser's clock need not agree with Patron's (tests pin it).
     response.set_cookie(
         MEMBER_COOKIE,
         token,
-        expires=expires_at,
+        max_age=max(1, int((expires_at - clock.now()).total_seconds())),
         path="/",
         httponly=True,
         samesite="lax",

@@ -68,11 +68,17 @@ def reveal_pii(session: Session, actor: Actor, member: Member) -> bool:
     return True
 
 
+def _own(actor: Actor, member_id: int) -> bool:
+    """A member acting on their own data (never another's)."""
+    return actor.role is Role.member and actor.kind == "member" and actor.id == member_id
+
+
 def erase_member(session: Session, actor: Actor, member_id: int, reason: str) -> Member:
     """Anonymize irreversibly under PIPL: PII and identities go, financial rows stay. Members
     merged into this one (at any depth) are the same person: they are anonymized too, which
-    frees their mobiles."""
-    permissions.ERASE.check(actor)
+    frees their mobiles. A member may erase their own account (the member page)."""
+    if not _own(actor, member_id):
+        permissions.ERASE.check(actor)
     member = get_member(session, actor, member_id)
     if member.status == MemberStatus.erased:
         return member
@@ -150,8 +156,10 @@ def _forget_in_outbox(session: Session, member_id: int) -> None:
 
 
 def export_member(session: Session, actor: Actor, member_id: int) -> dict[str, Any]:
-    """Everything Patron holds about a member, in clear: the PIPL copy for the member."""
-    permissions.EXPORT.check(actor)
+    """Everything Patron holds about a member, in clear: the PIPL copy for the member (who may
+    ask for their own, from the member page)."""
+    if not _own(actor, member_id):
+        permissions.EXPORT.check(actor)
     member = visibility.get_member(session, actor, member_id)
     audit.record(session, actor, "member.export", "member", member.id, store_id=member.store_id)
     return {

@@ -29,7 +29,7 @@ from patron.members.contacts import Contact, contact_of
 from patron.members.masking import mask_email, mask_mobile, mask_value
 from patron.members.models import ConsentChannel
 from patron.members.schemas import normalize_mobile
-from patron.messages import channels, rendering, tasks, unsubscribe
+from patron.messages import channels, rendering, tasks, templates, unsubscribe
 from patron.messages.errors import (
     MessageNotFound,
     MessageTemplateNotFound,
@@ -236,6 +236,8 @@ def send(
         "error": "",
         "created_at": now,
     }
+    if decision.status is Status.skipped:  # never sent: no secret to keep for a provider
+        row["body"], row["variables"] = templates.redact(body, _jsonable(values), template.code)
     message, created = _insert(session, row)
     if created and message.status == Status.queued.value:
         enqueue(session, message.id)
@@ -373,6 +375,11 @@ def record(
     else:
         message.provider_message_id = outcome
         message.status, message.sent_at, message.error = Status.sent.value, now, ""
+    if message.status in (Status.sent.value, Status.failed.value):
+        # Delivered (or given up): a one-time code is nobody's to read any more.
+        message.body, message.variables = templates.redact(
+            message.body, dict(message.variables), message.template_code
+        )
     session.flush()
     return message
 

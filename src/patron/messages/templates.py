@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,6 +22,12 @@ from patron.messages.schemas import TemplateIn, TemplateUpdate
 TEMPLATE_UNIQUE = "uq_message_templates_code_channel"
 POINTS_EXPIRING = "points_expiring"
 COUPON_EXPIRING = "coupon_expiring"
+# The member page's and member API's one-time sign-in code (transactional, to any mobile).
+MEMBER_SIGN_IN_CODE = "member_sign_in_code"
+# Variables that are secrets: once the message is sent (or failed, or skipped), they are
+# replaced in its stored body and variables, so that staff never read a live sign-in code.
+SECRET_VARIABLES: dict[str, tuple[str, ...]] = {MEMBER_SIGN_IN_CODE: ("code",)}
+REDACTED = "******"
 # (code, channel, name, body): WeChat bodies name the subscribe template's fields, one a line.
 DEFAULTS: tuple[tuple[str, Channel, str, str], ...] = (
     (
@@ -46,6 +54,12 @@ DEFAULTS: tuple[tuple[str, Channel, str, str], ...] = (
         "优惠券到期提醒",
         "thing1: {{ coupon }}\ndate2: {{ date }}",
     ),
+    (
+        MEMBER_SIGN_IN_CODE,
+        Channel.sms,
+        "会员登录验证码",
+        "您的会员登录验证码为{{ code }}，{{ minutes }}分钟内有效。如非本人操作，请忽略。",
+    ),
 )
 
 
@@ -69,6 +83,19 @@ def ensure_defaults(session: Session) -> int:
             created += 1
     session.flush()
     return created
+
+
+def redact(body: str, variables: dict[str, Any], template_code: str) -> tuple[str, dict[str, Any]]:
+    """The body and variables with the template's secret variables replaced (see
+    SECRET_VARIABLES); unchanged for any other template."""
+    names = SECRET_VARIABLES.get(template_code)
+    if not names:
+        return body, variables
+    for name in names:
+        value = str(variables.get(name) or "")
+        if value:
+            body = body.replace(value, REDACTED)
+    return body, {k: REDACTED if k in names else v for k, v in variables.items()}
 
 
 def list_templates(
