@@ -64,6 +64,8 @@ _BAD_BODY = PatronError
 BEYOND_SCHEMA = frozenset(
     {
         Reason.unknown_store,
+        Reason.unknown_invite_code,
+        Reason.own_invite_code,
         Reason.store_closed,
         Reason.unknown_member,
         Reason.unknown_guide,

@@ -157,6 +157,9 @@ class Reason(StrEnum):
     invalid_rule = "invalid_rule"
     entry_days_needed = "entry_days_needed"
     wait_kind = "wait_kind"
+    # Referrals: an invite code nobody holds, and a member's own code.
+    unknown_invite_code = "unknown_invite_code"
+    own_invite_code = "own_invite_code"
 
 
 # Pydantic's own error types, as the codes above.
