@@ -64,7 +64,8 @@ def test_a_code_is_drawn_once_unambiguous_and_leads_to_its_holder(
     member = make_member(session, store)
     code = service.code_of(session, member.id)
     assert len(code) == service.CODE_LENGTH
-    assert set(code) <= set(service.ALPHABET) and not set(code) & set("01OIL")
+    assert set(code) <= set(service.ALPHABET)
+    assert not set(code) & set("01OIL")
     assert service.code_of(session, member.id) == code
     assert service.holder_of(session, code.lower()) == member.id
     assert service.invite_link(code, "https://vip.example.com/") == (
@@ -85,7 +86,8 @@ def test_record_invite_refuses_unknown_and_own_codes_and_a_second_referrer(
         service.record_invite(session, referrer.id, code)
     assert own.value.extra["errors"][0]["code"] == "own_invite_code"
     referral = service.record_invite(session, invitee.id, code, "dev-1")
-    assert referral is not None and referral.status == ReferralStatus.pending
+    assert referral is not None
+    assert referral.status == ReferralStatus.pending
     with pytest.raises(AlreadyReferred):
         service.record_invite(session, invitee.id, code)
 
@@ -196,10 +198,12 @@ def test_a_full_refund_within_the_window_reverses_both_rewards(
     assert rewards.run(session, clock.now()) == rewards.RunReport(reversed=1)
     assert rewards.run(session, clock.now()) == rewards.RunReport()
     session.refresh(referral)
-    assert referral.status == "reversed" and referral.reversed_at is not None
+    assert referral.status == "reversed"
+    assert referral.reversed_at is not None
     assert points_of(session, referrer) == 0
     coupon = session.scalar(select(Coupon).where(Coupon.source_ref == f"referral:{referral.id}"))
-    assert coupon is not None and coupon.status == CouponStatus.void
+    assert coupon is not None
+    assert coupon.status == CouponStatus.void
     assert report.mine(session, referrer.id).points == 0
 
 
