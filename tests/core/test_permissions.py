@@ -27,7 +27,7 @@ from patron.core.permissions import Permission
 from patron.core.settings import Settings
 from patron.count_cards import permissions as count_cards
 from patron.coupons import permissions as coupons
-from patron.deps import Guard, current_actor
+from patron.deps import Guard, current_actor, current_member
 from patron.imports import permissions as imports
 from patron.journeys import permissions as journeys
 from patron.members import permissions as members
@@ -35,6 +35,7 @@ from patron.messages import permissions as messages
 from patron.orders import permissions as orders
 from patron.points import permissions as points
 from patron.profiles import permissions as profiles
+from patron.referrals import permissions as referrals
 from patron.schedule import permissions as schedule
 from patron.segments import permissions as segments
 from patron.staff import permissions as staff
@@ -233,7 +234,14 @@ GUARDS: dict[str, Permission | None] = {
     "GET /journeys/{journey_id}/entries": journeys.VIEW,
     "GET /journeys/{journey_id}/flow": journeys.VIEW,
     "GET /journeys/{journey_id}/report": journeys.VIEW,
+    "GET /referral-program": referrals.VIEW,
+    "PUT /referral-program": referrals.EDIT_PROGRAM,
+    "POST /members/{member_id}/referral": referrals.RECORD,
+    "GET /referrals": referrals.VIEW,
+    "GET /referrals/report": referrals.VIEW,
 }
+# A member's own routes (`/me/...`): the member token alone, never a staff actor.
+MEMBER_ROUTES = {"GET /me/referral"}
 
 
 def _routes(routes: list[Any]) -> Iterator[APIRoute]:
@@ -289,7 +297,14 @@ def routes() -> dict[str, APIRoute]:
 
 
 def test_every_api_route_is_listed(routes: dict[str, APIRoute]) -> None:
-    assert set(routes) == set(GUARDS) | PUBLIC
+    assert set(routes) == set(GUARDS) | PUBLIC | MEMBER_ROUTES
+
+
+@pytest.mark.parametrize("key", sorted(MEMBER_ROUTES))
+def test_a_member_route_takes_the_member_token_only(routes: dict[str, APIRoute], key: str) -> None:
+    calls = list(_calls(routes[key].dependant))
+    assert current_member in calls
+    assert current_actor not in calls
 
 
 @pytest.mark.parametrize("key", sorted(GUARDS))
