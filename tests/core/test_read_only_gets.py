@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +25,8 @@ from patron.catalog.models import Product
 from patron.checkout import service as checkout
 from patron.checkout.schemas import CommitRequest, QuoteRequest
 from patron.console.web import SESSION_COOKIE
+from patron.core.security import issue_member_token
+from patron.member_page.web import MEMBER_COOKIE
 from patron.core import clock, db
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
@@ -101,6 +104,8 @@ def _get_routes(app: FastAPI) -> dict[str, APIRoute]:
             continue
         module = route.endpoint.__module__
         prefix = "/console" if module.startswith("patron.console") else "/api/v1"
+        if module.startswith("patron.member_page"):
+            prefix = "/m"
         at_root = module in ("patron.app", "patron.console.unsubscribe_pages")
         found[("" if at_root else prefix) + route.path] = route
     return found
@@ -300,6 +305,7 @@ def test_no_read_only_get_writes(
     manager = staff.issue_token(
         make_staff(session, Role.store_manager, [make_store(session)]), settings
     ).token
+    member = issue_member_token(settings.secret_key, rows["member"].id, timedelta(hours=1)).token
     routes = _get_routes(app)
     # The identity lookups and the merge preview need their query to do what they do.
     queries: dict[str, list[dict[str, Any]]] = {
@@ -312,6 +318,10 @@ def test_no_read_only_get_writes(
             {"from": "2026-01-01", "to": "2026-12-31"},
             {"from": "2026-01-01", "to": "2026-12-31", "store_id": "hq", "format": "xlsx"},
         ],
+        "/api/v1/referrals/report": [
+            {"from": "2026-01-01", "to": "2026-12-31"},
+            {"from": "2026-01-01", "to": "2026-12-31", "format": "xlsx"},
+        ],
         "/api/v1/reports/tiers": [
             {"from": "2026-01-01", "to": "2026-12-31"},
             {"from": "2026-01-01", "to": "2026-12-31", "format": "csv", "table": "movements"},
@@ -323,15 +333,18 @@ def test_no_read_only_get_writes(
         for path, route in sorted(routes.items()):
             declared = _needs(route.dependant, write_session)
             url = _url(path, {**rows["params"], **rows["pages"].get(path, {})})
-            for token in (admin, manager):
+            # A member's own routes and pages take the member's token instead.
+            own = path.startswith(("/api/v1/me/", "/m/"))
+            for token in (member,) if own else (admin, manager):
                 for query in queries.get(path, [{}]):
                     writes.clear()
                     client.cookies.set(SESSION_COOKIE, token, path="/console")
+                    client.cookies.set(MEMBER_COOKIE, member if own else "", path="/")
                     response = client.get(
                         url, params=query, headers={"Authorization": f"Bearer {token}"}
                     )
                     assert response.status_code < 500, (url, query, response.text[:300])
-                    if token == admin:
+                    if token in (admin, member):
                         answered.setdefault(path, set()).add(response.status_code)
                     if writes and not declared:
                         refused.setdefault(f"GET {path} {query}", []).extend(writes)
