@@ -25,10 +25,9 @@ from patron.catalog.models import Product
 from patron.checkout import service as checkout
 from patron.checkout.schemas import CommitRequest, QuoteRequest
 from patron.console.web import SESSION_COOKIE
-from patron.core.security import issue_member_token
-from patron.member_page.web import MEMBER_COOKIE
 from patron.core import clock, db
 from patron.core.actor import SYSTEM, Role
+from patron.core.security import issue_member_token
 from patron.core.settings import Settings
 from patron.count_cards import cards, products
 from patron.deps import _needs, write_session
@@ -37,6 +36,7 @@ from patron.imports import service as imports
 from patron.imports.models import ImportKind
 from patron.journeys import service as journeys
 from patron.journeys.schemas import JourneyIn
+from patron.member_page.web import MEMBER_COOKIE
 from patron.members import attributes, codes, identities
 from patron.members.models import AttributeType, ConsentChannel, IdentityType
 from patron.members.schemas import AttributeCreate, IdentityIn
