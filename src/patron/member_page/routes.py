@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from patron.member_page import referral_pages
 from patron.member_page.web import (
     PREFIX,
     STATIC_DIR,
@@ -26,7 +27,7 @@ def home_page(request: Request, actor: MemberPageDep) -> HTMLResponse:
 
 def router() -> APIRouter:
     pages = APIRouter(prefix=PREFIX, include_in_schema=False)
-    for domain_pages in (home,):
+    for domain_pages in (home, referral_pages.router):
         pages.include_router(domain_pages)
     return pages
 

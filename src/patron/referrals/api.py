@@ -46,8 +46,8 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/referral-program", response_model=ProgramOut)
-def get_program(session: WriteSessionDep, actor: Viewer) -> ProgramOut:
-    return ProgramOut.model_validate(service.get_program(session))
+def get_program(session: SessionDep, actor: Viewer) -> ProgramOut:
+    return ProgramOut.model_validate(service.read_program(session))
 
 
 @router.put("/referral-program", response_model=ProgramOut)

@@ -80,6 +80,20 @@ def get_program(session: Session) -> ReferralProgram:
     return program
 
 
+def read_program(session: Session) -> ReferralProgram:
+    """The program as it stands, without writing: before anyone saved it, its defaults (a row
+    not added to the session)."""
+    program = session.get(ReferralProgram, 1)
+    if program is not None:
+        return program
+    defaults = {
+        column.key: column.default.arg
+        for column in ReferralProgram.__table__.columns
+        if column.default is not None and not callable(column.default.arg)
+    }
+    return ReferralProgram(id=1, updated_at=clock.now(), **defaults)
+
+
 def update_program(session: Session, actor: Actor, changes: dict[str, Any]) -> ReferralProgram:
     """Set the fields given; a coupon template named must exist (checked by its key)."""
     permissions.EDIT_PROGRAM.check(actor)
