@@ -117,6 +117,8 @@ class ConsoleServer:
     url: str
     sessions: sessionmaker[Session]
     store_ids: dict[str, int]
+    # The server's secret: member-page tests sign the member cookie with it.
+    secret_key: str = ""
 
     def store(self, code: str) -> int:
         return self.store_ids[code]
@@ -162,7 +164,7 @@ def console_server(
             patch.setattr(db, "_engine", engine)
             patch.setattr(db, "_session_factory", sessions)
             with serving(create_app(settings)) as base_url:
-                yield ConsoleServer(base_url, sessions, store_ids)
+                yield ConsoleServer(base_url, sessions, store_ids, settings.secret_key)
     finally:
         engine.dispose()
 
