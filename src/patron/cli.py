@@ -673,6 +673,10 @@ def demo(
             )
             refunded = demo_stored_value.refund_orders(session, seed)
             out.print(f"demo stored value: {demo_stored_value.summary(session, refunded)}")
+            from patron.demo import referrals as demo_referrals
+
+            invited = demo_referrals.load(session, seed)
+            out.print("demo referrals: " + ", ".join(f"{k} {v}" for k, v in invited.items()))
             refreshed = True
     if refreshed:  # the console's member pages show profiles from the start
         from patron.profiles import service as profiles

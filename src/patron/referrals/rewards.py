@@ -109,14 +109,14 @@ def reward(session: Session, program: ReferralProgram, now: datetime) -> tuple[i
     }
     order_ids = [c.order_id for c in candidates]
     states = {row.id: row for row in session.execute(orders.order_states(order_ids))}
-    shared = set(
-        session.scalars(
-            select(Referral.id).where(
-                Referral.id.in_(list(locked)),
-                orders.shares_payment_reference(first, Referral.referrer_id),
-            )
-        )
-    )
+    # One small EXISTS per candidate (their order and referrer given as values): read
+    # through the payments' order index, whatever the number of orders.
+    shared = {
+        c.id
+        for c in candidates
+        if c.id in locked
+        and session.scalar(select(orders.shares_payment_reference(c.order_id, c.referrer_id)))
+    }
     standing = registry.standings(session, member_ids)
     since = month_start(now)
     given = Counter(
