@@ -25,6 +25,8 @@ REFERRERS = 6
 PENDING_MOBILE = "+8619900000101"
 SELF_MOBILE = "+8619900000102"
 SELF_CARD = "6222 **** **** 8866"
+# The members the demo referrals register (the pending and the self-referring newcomer).
+NEWCOMERS = 2
 
 
 def load(session: Session, seed: int = 2026) -> dict[str, int]:
