@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,10 @@ from patron.audit.models import AuditEntry
 from patron.console.web import SESSION_COOKIE
 from patron.core import clock, db, migrate
 from patron.core.actor import SYSTEM, Role
+from patron.core.security import issue_member_token
 from patron.core.settings import Settings
 from patron.deps import _needs, write_session
+from patron.member_page.web import MEMBER_COOKIE
 from patron.members import codes, identities
 from patron.members.models import IdentityType
 from patron.members.schemas import IdentityIn
@@ -64,6 +67,9 @@ CASES = [
     Case("/console/members/{member_id:int}/points", {}, "member.reveal_pii"),
     Case("/api/v1/segments/{segment_id}/export", {}, "segment.export", "segment"),
     Case("/console/segments/{segment_id:int}/export", {}, "segment.export", "segment"),
+    # A member's own: the invite code drawn on first ask (with the member's token).
+    Case("/api/v1/me/referral", {}, "referrals.code"),
+    Case("/m/invite", {}, "referrals.code"),
 ]
 
 
@@ -82,9 +88,14 @@ class Shop:
 
     def get(self, client: TestClient, case: Case) -> Any:
         query = {k: self.url(v) for k, v in case.query.items()}
+        token = self.token
+        if case.path.startswith(("/api/v1/me/", "/m/")):
+            member_id = int(self.values["member_id"])
+            token = issue_member_token(TEST_SECRET, member_id, timedelta(hours=1)).token
+            client.cookies.set(MEMBER_COOKIE, token, path="/")
         client.cookies.set(SESSION_COOKIE, self.token, path="/console")
         return client.get(
-            self.url(case.path), params=query, headers={"Authorization": f"Bearer {self.token}"}
+            self.url(case.path), params=query, headers={"Authorization": f"Bearer {token}"}
         )
 
     def actions(self, entity_id: str, entity: str = "member") -> list[str]:

@@ -125,7 +125,7 @@ def normalize(code: str) -> str:
 
 
 def code_of(session: Session, member_id: int) -> str:
-    """The member's invite code, drawn the first time it is asked for."""
+    """The member's invite code, drawn the first time it is asked for (with an audit entry)."""
     found = session.get(ReferralCode, member_id)
     if found is not None:
         return found.code
@@ -140,6 +140,7 @@ def code_of(session: Session, member_id: int) -> str:
             if found is not None:
                 return found.code
             continue
+        audit.record(session, SYSTEM, "referrals.code", "member", member_id, after={"code": code})
         return code
     raise RuntimeError("no free invite code after several draws")
 
