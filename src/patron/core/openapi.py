@@ -6,7 +6,8 @@ derived here from what the route depends on, once for all routes:
 - the request's session: 503 when the database stays busy (the ServiceUnavailable errors of
   patron.core; a domain's own, such as imports_busy, are declared by its routes), with
   `Retry-After`;
-- the caller (`ActorDep`): 401 and the bearer security scheme; a `require(permission)`: 403;
+- the caller (`ActorDep`, or a member's `MemberDep`): 401 and the bearer security scheme; a
+  `require(permission)`: 403;
 - `IdempotentDep`: the `Idempotency-Key` header as required, 409 for a key reused with another
   body or still in flight, and the 200 of a replay beside the 201 of the first call;
 - path parameters: 404; a body: 400 when it does not parse; an uploaded file: 413;
@@ -48,7 +49,14 @@ from patron.core.idempotency import MAX_KEY_LENGTH, IdempotencyConflict
 from patron.core.ids import MAX_ROW_ID, row_ids
 from patron.core.reasons import Reason
 from patron.core.uploads import PayloadTooLarge
-from patron.deps import IDEMPOTENCY_KEY_HELP, Guard, current_actor, get_session, idempotent
+from patron.deps import (
+    IDEMPOTENCY_KEY_HELP,
+    Guard,
+    current_actor,
+    current_member,
+    get_session,
+    idempotent,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_REF = "#/components/schemas/Problem"
@@ -238,7 +246,7 @@ def _document_operation(route: RouteContext, operation: dict[str, Any]) -> None:
     if get_session in calls:
         answers(*(c for c in _subclasses(ServiceUnavailable) if c.__module__.startswith(_CORE)))
         headers[ServiceUnavailable.status] = {"Retry-After": _header("Retry-After")}
-    if current_actor in calls:
+    if current_actor in calls or current_member in calls:  # a staff or a member token
         answers(Unauthenticated)
         operation["security"] = [{SECURITY_SCHEME: []}]
     if any(isinstance(call, Guard) for call in calls):
