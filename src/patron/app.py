@@ -47,6 +47,7 @@ from patron.middleware import RequestContextMiddleware, TextInputMiddleware
 from patron.orders.api import router as orders_router
 from patron.points.api import router as points_router
 from patron.profiles.api import router as profiles_router
+from patron.referrals.api import router as referrals_router
 from patron.schedule.api import router as schedule_router
 from patron.segments.api import router as segments_router
 from patron.staff.api import auth_router
@@ -114,6 +115,7 @@ DOMAIN_ROUTERS = (
     mall_router,
     member_auth_router,
     me_router,
+    referrals_router,
 )
 
 

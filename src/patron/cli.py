@@ -680,6 +680,10 @@ def demo(
             from patron.demo import check_ins as demo_check_ins
 
             out.print(f"demo check-ins: {demo_check_ins.load(session, seed)}")
+            from patron.demo import referrals as demo_referrals
+
+            invited = demo_referrals.load(session, seed)
+            out.print("demo referrals: " + ", ".join(f"{k} {v}" for k, v in invited.items()))
             refreshed = True
     if refreshed:  # the console's member pages show profiles from the start
         from patron.profiles import service as profiles

@@ -24,6 +24,7 @@ HOOKED_MODULES = (
     "patron.segments.jobs",
     "patron.campaigns.jobs",
     "patron.journeys.jobs",
+    "patron.referrals.jobs",
     "patron.members.merge",
     "patron.members.privacy",
     "patron.members.timeline",
@@ -44,6 +45,7 @@ HOOKED_MODULES = (
     "patron.messages.jobs",
     "patron.webhooks.jobs",
     "patron.tags.hooks",
+    "patron.referrals.hooks",
     # After points and tiers: a journey an order starts sees the order's points and tier.
     "patron.journeys.triggers",
     # What webhooks may subscribe to: every domain's event types, known wherever domains load.

@@ -19,6 +19,7 @@ from patron.core.events import OutboxEvent
 from patron.core.migrate import alembic_config
 from patron.core.settings import get_settings
 from patron.demo import brand
+from patron.demo.referrals import NEWCOMERS
 from patron.members.models import Member
 from patron.orders.models import Order
 from patron.points.models import PointsEntry
@@ -92,7 +93,8 @@ def test_demo_loads_a_chain_once(cli_database: str) -> None:
         stores = session.scalars(select(Store)).all()
         roles = set(session.scalars(select(StaffUser.role)))
         assert session.scalar(select(func.count()).select_from(StaffUser)) == 3 + 4 * len(stores)
-        assert session.scalar(select(func.count()).select_from(Member)) == 300
+        # The demo referrals register two newcomers of their own.
+        assert session.scalar(select(func.count()).select_from(Member)) == 300 + NEWCOMERS
     assert len(stores) >= 20
     assert len({s.city for s in stores}) >= 5
     assert {s.type for s in stores} == {"owned", "franchise"}
@@ -273,13 +275,13 @@ def test_now_refuses_what_is_not_a_time(cli_database: str) -> None:
 def test_profiles_refresh_prints_counts_and_ignores_later_orders(cli_database: str) -> None:
     invoke("db", "upgrade")
     out = invoke("demo", "--members", "300")
-    assert "demo profiles: 300 members" in out
+    assert f"demo profiles: {300 + NEWCOMERS} members" in out
     with db.transaction(read_only=True) as session:
         first = session.scalar(select(func.min(Order.occurred_at)))
     assert first is not None
     early = (first + timedelta(days=1)).isoformat()
     out = invoke("profiles", "refresh", "--now", early)
-    assert "300 members" in out
+    assert f"{300 + NEWCOMERS} members" in out
     assert "important_value" in out
     assert "prospect" in out
     with db.transaction(read_only=True) as session:

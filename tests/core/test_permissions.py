@@ -37,6 +37,7 @@ from patron.messages import permissions as messages
 from patron.orders import permissions as orders
 from patron.points import permissions as points
 from patron.profiles import permissions as profiles
+from patron.referrals import permissions as referrals
 from patron.schedule import permissions as schedule
 from patron.segments import permissions as segments
 from patron.staff import permissions as staff
@@ -74,6 +75,7 @@ MEMBER_ROUTES = {
     "POST /me/mall/redemptions",
     "POST /me/check-ins",
     "GET /me/check-ins",
+    "GET /me/referral",
 }
 # The permission guarding each route; None where signing in is enough.
 GUARDS: dict[str, Permission | None] = {
@@ -277,6 +279,11 @@ GUARDS: dict[str, Permission | None] = {
     "PUT /check-in-program": check_ins.EDIT_PROGRAM,
     "GET /members/{member_id}/check-ins": check_ins.VIEW_MEMBER,
     "GET /check-ins/report": check_ins.VIEW_REPORT,
+    "GET /referral-program": referrals.VIEW,
+    "PUT /referral-program": referrals.EDIT_PROGRAM,
+    "POST /members/{member_id}/referral": referrals.RECORD,
+    "GET /referrals": referrals.VIEW,
+    "GET /referrals/report": referrals.VIEW,
 }
 
 

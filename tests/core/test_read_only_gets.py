@@ -339,6 +339,10 @@ def test_no_read_only_get_writes(
             {"from": "2026-01-01", "to": "2026-12-31", "format": "xlsx", "table": "streaks"},
         ],
         "/api/v1/me/check-ins": [{}, {"month": "2026-02"}],
+        "/api/v1/referrals/report": [
+            {"from": "2026-01-01", "to": "2026-12-31"},
+            {"from": "2026-01-01", "to": "2026-12-31", "format": "xlsx"},
+        ],
         "/api/v1/reports/tiers": [
             {"from": "2026-01-01", "to": "2026-12-31"},
             {"from": "2026-01-01", "to": "2026-12-31", "format": "csv", "table": "movements"},

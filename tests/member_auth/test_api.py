@@ -20,6 +20,8 @@ from patron.members import consents
 from patron.members.models import Member
 from patron.messages.models import Message
 from patron.messages.templates import MEMBER_SIGN_IN_CODE, REDACTED
+from patron.referrals import service as referrals
+from patron.referrals.models import Referral, ReferralStatus
 from tests.conftest import TEST_SECRET
 from tests.factories import make_member, make_staff, staff_headers
 from tests.member_auth.conftest import SmsLog
@@ -237,25 +239,19 @@ def test_registration_needs_the_right_code(client: TestClient, sms_log: SmsLog) 
     assert refused.json()["code"] == "code_invalid"
 
 
-def test_an_invite_code_goes_to_the_referrals(
-    client: TestClient, sms_log: SmsLog, monkeypatch: pytest.MonkeyPatch
+def test_an_invite_code_records_the_referral(
+    client: TestClient, session: Session, sms_log: SmsLog
 ) -> None:
-    from patron.member_auth import service
-
-    seen: list[tuple[int, str, str]] = []
-    monkeypatch.setattr(
-        service,
-        "record_invite",
-        lambda session, invitee, code, device: seen.append((invitee, code, device)),
-    )
+    friend = make_member(session, mobile=MEMBER_MOBILE)
+    code = referrals.code_of(session, friend.id)
     ask(client, STRANGER_MOBILE)
-    body = {"mobile": STRANGER_MOBILE, "code": sms_log.last_code(), "invite_code": "INV42"}
+    body = {"mobile": STRANGER_MOBILE, "code": sms_log.last_code(), "invite_code": code.lower()}
     made = client.post("/api/v1/member-auth/register", json=body, headers={"X-Device-Id": "d-1"})
     assert made.status_code == 201, made.text
-    assert seen
-    assert seen[0][0] == made.json()["member_id"]
-    assert seen[0][1] == "INV42"
-    assert seen[0][2]  # the device's hash
+    referral = session.scalars(select(Referral)).one()
+    assert (referral.referrer_id, referral.invitee_id) == (friend.id, made.json()["member_id"])
+    assert referral.status == ReferralStatus.pending.value
+    assert referral.device_hash  # the device's hash, to catch a referrer inviting themself
 
 
 def test_a_member_token_is_refused_on_staff_routes(
@@ -281,21 +277,10 @@ def test_a_member_token_is_refused_on_staff_routes(
 
 
 def test_a_refused_invite_code_does_not_stop_the_registration(
-    client: TestClient, sms_log: SmsLog, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, session: Session, sms_log: SmsLog
 ) -> None:
-    import sys
-    import types
-
-    from patron.core.errors import InvalidInput
-    from patron.core.reasons import Reason
-
-    def refuse(session: object, invitee: int, code: str, device: str) -> None:
-        raise InvalidInput("invite_code", "unknown", code=Reason.invalid)
-
-    fake = types.ModuleType("patron.referrals.service")
-    fake.record_invite = refuse  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "patron.referrals.service", fake)
     ask(client, STRANGER_MOBILE)
-    body = {"mobile": STRANGER_MOBILE, "code": sms_log.last_code(), "invite_code": "NOPE"}
+    body = {"mobile": STRANGER_MOBILE, "code": sms_log.last_code(), "invite_code": "NOPE99"}
     made = client.post("/api/v1/member-auth/register", json=body)
     assert made.status_code == 201, made.text
+    assert session.scalars(select(Referral)).all() == []

@@ -70,6 +70,9 @@ CASES = [
     # The member's own copy (PIPL), from the member API and the member page.
     Case("/api/v1/me/export", {}, "member.export"),
     Case("/m/profile/export", {}, "member.export"),
+    # A member's own: the invite code drawn on first ask (with the member's token).
+    Case("/api/v1/me/referral", {}, "referrals.code"),
+    Case("/m/invite", {}, "referrals.code"),
 ]
 
 

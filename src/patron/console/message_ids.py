@@ -352,6 +352,7 @@ BUILT_IDS = (
     N_("coupon_source.recharge_package"),
     N_("coupon_source.tier_benefit"),
     N_("coupon_source.journey"),
+    N_("coupon_source.referral"),
     N_("coupon_source.demo"),
     N_("coupons.refusal.out_of_stock"),
     N_("coupons.refusal.limit_reached"),

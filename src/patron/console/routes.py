@@ -29,6 +29,7 @@ from patron.console import (
     message_pages,
     order_pages,
     points_pages,
+    referral_pages,
     schedule_pages,
     segment_pages,
     staff_pages,
@@ -125,6 +126,7 @@ def router() -> APIRouter:
         segment_pages.router,
         campaign_pages.router,
         tag_pages.router,
+        referral_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.

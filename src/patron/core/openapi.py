@@ -73,6 +73,8 @@ _BAD_BODY = PatronError
 BEYOND_SCHEMA = frozenset(
     {
         Reason.unknown_store,
+        Reason.unknown_invite_code,
+        Reason.own_invite_code,
         Reason.store_closed,
         Reason.bonus_day_outside_cycle,
         Reason.unknown_member,

@@ -162,6 +162,9 @@ class Reason(StrEnum):
     # The points mall: a redemption's way of receiving a product, and what that way needs.
     fulfilment_not_offered = "fulfilment_not_offered"
     fulfilment_details = "fulfilment_details"
+    # Referrals: an invite code nobody holds, and a member's own code.
+    unknown_invite_code = "unknown_invite_code"
+    own_invite_code = "own_invite_code"
 
 
 # Pydantic's own error types, as the codes above.

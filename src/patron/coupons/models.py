@@ -103,6 +103,7 @@ class IssueSource(StrEnum):
     recharge_package = "recharge_package"
     tier_benefit = "tier_benefit"
     journey = "journey"
+    referral = "referral"
     demo = "demo"
 
 

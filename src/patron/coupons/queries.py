@@ -31,3 +31,11 @@ def issued_between(
         Coupon.issued_at >= start, Coupon.issued_at < end
     )
     return query if template_id is None else query.where(Coupon.template_id == template_id)
+
+
+def issued_by_source(source: str) -> Select[int, int, str, str]:
+    """(coupon_id, member_id, source_ref, status) of the coupons one kind of issuer gave (a
+    referral's: source `referral`, ref `referral:<id>`)."""
+    return select(Coupon.id, Coupon.member_id, Coupon.source_ref, Coupon.status).where(
+        Coupon.source == source
+    )

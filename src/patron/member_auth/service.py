@@ -15,12 +15,11 @@ Sends are also limited per mobile and per client address by the API and the page
 from __future__ import annotations
 
 import hmac
-import importlib
 import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
@@ -48,6 +47,7 @@ from patron.members.schemas import MemberCreate
 from patron.messages import service as messages
 from patron.messages import templates
 from patron.messages.kinds import Channel, Purpose
+from patron.referrals import service as referrals
 
 logger = logging.getLogger("patron.member_auth")
 STATES = cast(Table, SignInState.__table__)
@@ -251,7 +251,7 @@ def register_member_from_page(
 ) -> SignedIn:
     """Register the mobile's holder, once the code is proved: channel `online`, each channel's
     marketing consent recorded as asked (source `member_page`, nothing granted unless ticked),
-    the invite code handed to the referrals (when that domain takes it). A mobile that is a
+    the invite code handed to the referrals . A mobile that is a
     member's already just signs in (`registered` False)."""
     now = clock.now()
     state = _prove(session, data.mobile, data.code, now)
@@ -280,22 +280,11 @@ def register_member_from_page(
 
 
 def record_invite(session: Session, invitee_id: int, code: str, device_hash: str) -> None:
-    """Hand a registration's invite code to the referrals domain, when it takes invites
-    (`patron.referrals.service.record_invite`); without it the code is only logged."""
-    try:
-        referrals: Any = importlib.import_module("patron.referrals.service")
-    except ImportError:
-        referrals = None
-    record = getattr(referrals, "record_invite", None)
-    if record is None:
-        logger.info(
-            "invite code not recorded: no referrals service", extra={"member_id": invitee_id}
-        )
-        return
-    # A refused invite (unknown code, self-referral) never stops the member joining.
+    """Hand a registration's invite code to the referrals. A refused invite (an unknown code,
+    the member's own) never stops the member joining: it is logged and undone alone."""
     savepoint = session.begin_nested()
     try:
-        record(session, invitee_id, code, device_hash)
+        referrals.record_invite(session, invitee_id, code, device_hash)
     except PatronError as error:
         savepoint.rollback()
         logger.info("invite code refused: %s", error.code, extra={"member_id": invitee_id})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from patron.member_page import auth_pages, check_in_pages, mall_pages, me_pages
+from patron.member_page import auth_pages, check_in_pages, mall_pages, me_pages, referral_pages
 from patron.member_page.web import PREFIX, STATIC_DIR, MemberLoginRequired, login_redirect
 
 
@@ -17,6 +17,7 @@ def router() -> APIRouter:
         me_pages.router,
         check_in_pages.router,
         mall_pages.router,
+        referral_pages.router,
     ):
         pages.include_router(domain_pages)
     return pages

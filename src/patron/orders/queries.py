@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CompoundSelect, Select, String, func, literal_column, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 
-from patron.orders.models import Order, OrderChannel, OrderLine, OrderStatus, Refund
+from patron.orders.models import Order, OrderChannel, OrderLine, OrderPayment, OrderStatus, Refund
 
 # Every channel an order can have, in text order (as the database sorts them).
 CHANNELS = tuple(sorted(channel.value for channel in OrderChannel))
@@ -117,3 +118,52 @@ def _days_after(start: Any, days: int, dialect: str) -> ColumnElement[Any]:
         return start + literal_column(f"interval '{int(days)} days'")
     # SQLite keeps times as text, 'YYYY-MM-DD HH:MM:SS.ffffff': the date moved, the fraction kept.
     return func.datetime(start, f"+{int(days)} days", type_=String) + func.substr(start, 20)
+
+
+# Referrals: the invitee's first paid order, whether its payer paid the referrer's orders too,
+# and whether it was refunded in full within the reversal window.
+
+
+def first_paid_order(member_id: Any) -> Any:
+    """SQL scalar: the id of the member's first order that took money (total above 0), by when
+    it happened (then by id), whatever refunds came later; NULL when there is none."""
+    return (
+        select(Order.id)
+        .where(Order.member_id == member_id, Order.total > 0)
+        .order_by(Order.occurred_at, Order.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def shares_payment_reference(order_id: Any, member_id: Any) -> Any:
+    """SQL truth: a payment of order `order_id` carries a reference (a card, an account) that
+    another order of the member was paid with."""
+    mine, theirs, their_order = aliased(OrderPayment), aliased(OrderPayment), aliased(Order)
+    return (
+        select(mine.id)
+        .join(theirs, theirs.reference == mine.reference)
+        .join(their_order, their_order.id == theirs.order_id)
+        .where(
+            mine.order_id == order_id,
+            mine.reference != "",
+            their_order.member_id == member_id,
+            their_order.id != order_id,
+        )
+        .exists()
+    )
+
+
+def order_states(order_ids: Any) -> Select[int, str, datetime, datetime | None]:
+    """(id, status, occurred_at, refunded_at: when its last refund was made) of the orders."""
+    last_refund = (
+        select(func.max(Refund.created_at)).where(Refund.order_id == Order.id).scalar_subquery()
+    )
+    return select(
+        Order.id, Order.status, Order.occurred_at, last_refund.label("refunded_at")
+    ).where(Order.id.in_(order_ids))
+
+
+def refunded_in_full(order_ids: Any) -> Select[int, str, datetime, datetime | None]:
+    """`order_states` of those of the orders refunded in full."""
+    return order_states(order_ids).where(Order.status == OrderStatus.refunded.value)

@@ -222,3 +222,21 @@ def members_with_points_expiring(start: datetime, end: datetime) -> Select[int]:
         )
         .distinct()
     )
+
+
+def grants_tagged(
+    session: Session, prefix: str, member_id: int | None = None
+) -> dict[str, dict[int, int]]:
+    """Points granted under source references starting with `prefix` (`referral:`), less what
+    was taken back: source reference -> member -> net points. Optionally one member's only."""
+    query = select(PointsEntry.member_id, PointsEntry.reason, PointsEntry.points).where(
+        PointsEntry.kind.in_([EntryKind.grant.value, EntryKind.grant_reversal.value]),
+        PointsEntry.reason.like(f"% [{prefix}%]"),
+    )
+    if member_id is not None:
+        query = query.where(PointsEntry.member_id == member_id)
+    found: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for holder, reason, points in session.execute(query):
+        ref = reason.rsplit(" [", 1)[-1].removesuffix("]")
+        found[ref][holder] += points
+    return {ref: dict(members) for ref, members in found.items()}
