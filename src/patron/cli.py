@@ -710,3 +710,8 @@ def demo(
     if not loaded:
         out.print("demo brand already present; nothing loaded")
     brand.print_logins(out)
+    with db.transaction() as session:
+        from patron.members import registry
+
+        first = registry.first_active_mobile(session)
+    brand.print_member_login(out, first, "http://127.0.0.1:8000")

@@ -87,8 +87,10 @@ def test_demo_loads_a_chain_once(cli_database: str) -> None:
     out = invoke("demo", "--if-empty", "--members", "300")
     assert brand.DEMO_PASSWORD in out
     assert "admin" in out
+    assert "member page: http://127.0.0.1:8000/m/login as 1" in out
     again = invoke("demo", "--if-empty", "--members", "300")
     assert "already present" in again
+    assert "/m/login as 1" in again  # the member to sign in as, every time
     with db.transaction(read_only=True) as session:
         stores = session.scalars(select(Store)).all()
         roles = set(session.scalars(select(StaffUser.role)))

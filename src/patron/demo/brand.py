@@ -163,3 +163,12 @@ def print_logins(console: Console) -> None:
     for row in logins():
         table.add_row(*row)
     console.print(table)
+
+
+def print_member_login(console: Console, mobile: str | None, base_url: str) -> None:
+    """How to sign in to the member page as a demo member: their mobile, and where the code is."""
+    if mobile:
+        console.print(
+            f"member page: {base_url}/m/login as {mobile.removeprefix('+86')} "
+            '(the code is in the server\'s log, "template": "member_sign_in_code")'
+        )

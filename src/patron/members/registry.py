@@ -169,6 +169,16 @@ def find_active(session: Session, member_id: int) -> Member | None:
     return member if member is not None and member.status == MemberStatus.active else None
 
 
+def first_active_mobile(session: Session) -> str | None:
+    """The mobile (E.164) of the earliest active member: the demo's member to sign in as."""
+    return session.scalar(
+        select(Member.mobile)
+        .where(Member.status == MemberStatus.active, Member.mobile.is_not(None))
+        .order_by(Member.id)
+        .limit(1)
+    )
+
+
 def staff_flag(member_id: ColumnElement[int] | int) -> Any:
     """For another domain's statement (or on its own): whether the member `member_id` names is
     staff, NULL unless it is an active member. No personal data read (the till's hot path)."""
