@@ -9,7 +9,7 @@ from patron.me import service
 from patron.me.schemas import ConsentState, MeOut, MeTierOut
 from patron.members.models import Gender
 from patron.tiers import ladder
-from patron.tiers.api import _member_tier
+from patron.tiers.member_view import member_tier
 
 
 def me_out(session: Session, actor: Actor) -> MeOut:
@@ -36,7 +36,7 @@ def me_out(session: Session, actor: Actor) -> MeOut:
 
 def tier_out(session: Session, actor: Actor) -> MeTierOut:
     member = service.me(session, actor)
-    standing = _member_tier(session, member)
+    standing = member_tier(session, member)
     progress = 100
     if standing.next_tier is not None and standing.growth_needed is not None:
         target = standing.qualifying_growth + standing.growth_needed

@@ -5,9 +5,8 @@ from typing import Annotated
 from fastapi import Depends, Query, Response
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from patron.core import clock, export
+from patron.core import export
 from patron.core.actor import Actor
 from patron.core.moments import Day
 from patron.core.openapi import errors
@@ -15,12 +14,18 @@ from patron.core.pagination import Page, paginate
 from patron.deps import IdempotentDep, OneHopRouter, SessionDep, require
 from patron.members import errors as member_errors
 from patron.members import visibility
-from patron.members.models import Member
-from patron.tiers import benefits, growth, ladder, paid, permissions, program, reports, standing
+from patron.tiers import (
+    ladder,
+    member_view,
+    paid,
+    permissions,
+    program,
+    reports,
+    standing,
+)
 from patron.tiers.errors import TierNotFound
 from patron.tiers.models import GrowthEntry, Tier, TierChange
 from patron.tiers.schemas import (
-    DiscountOut,
     GrowthEntryOut,
     MemberTierOut,
     PaidMembershipIn,
@@ -30,7 +35,6 @@ from patron.tiers.schemas import (
     PaidPlanUpdate,
     ProgramIn,
     ProgramOut,
-    TierBrief,
     TierChangeOut,
     TierIn,
     TierOut,
@@ -88,43 +92,7 @@ def update_tier(tier_id: int, data: TierUpdate, session: SessionDep, actor: Desi
 )
 def member_tier(member_id: int, session: SessionDep, actor: Viewer) -> MemberTierOut:
     member = visibility.get_member(session, actor, member_id)
-    return _member_tier(session, member)
-
-
-def _member_tier(session: Session, member: Member) -> MemberTierOut:
-    member_id = member.id
-    found = standing.standings(session, [member_id]).get(member_id)
-    if found is None:
-        return MemberTierOut(
-            member_id=member_id,
-            tier=None,
-            since=None,
-            review_at=None,
-            qualifying_growth=0,
-            lifetime_growth=0,
-            next_tier=None,
-            growth_needed=None,
-            paid=False,
-            discount=None,
-        )
-    metric = program.program(session).metric
-    qualifying = growth.qualifying_growth(session, member_id, metric, clock.now())
-    higher = ladder.above(ladder.ladder(session), found.tier.rank)
-    discount = benefits.member_discount(session, member_id, is_staff=member.is_staff)
-    return MemberTierOut(
-        member_id=member_id,
-        tier=TierBrief.of(found.tier),
-        since=found.since or member.registered_at,
-        review_at=found.review_at,
-        qualifying_growth=qualifying,
-        lifetime_growth=found.lifetime_growth,
-        next_tier=TierBrief.of(higher) if higher else None,
-        growth_needed=max(0, higher.entry_threshold - qualifying) if higher else None,
-        paid=found.paid,
-        discount=DiscountOut(percent=discount.percent, source=discount.source)
-        if discount
-        else None,
-    )
+    return member_view.member_tier(session, member)
 
 
 @router.post(
@@ -139,7 +107,7 @@ def set_member_tier(
     date starts again."""
     member = visibility.get_active_member(session, actor, member_id)
     standing.set_tier(session, actor, member.id, data.tier_code, data.reason)
-    return _member_tier(session, member)
+    return member_view.member_tier(session, member)
 
 
 @router.get(
