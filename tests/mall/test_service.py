@@ -30,6 +30,9 @@ from patron.mall.models import MallItem, MallRedemption, RedemptionStatus
 from patron.members import merge, privacy
 from patron.points.queries import verify
 from patron.staff.service import actor_for
+from patron.stores import service as stores
+from patron.stores.models import StoreStatus
+from patron.stores.schemas import StoreUpdate
 from patron.tiers import ladder, standing
 from tests.factories import make_coupon_template, make_member, make_staff, make_store
 from tests.mall.helpers import available, entries, give, ledger_sum, make_item
@@ -140,6 +143,21 @@ def test_fulfilment_is_checked_and_products_are_handed_over_or_shipped(session: 
     with pytest.raises(WrongStatus):
         redemption.hand_over(session, SYSTEM, parcel.id)
     assert redemption.ship(session, SYSTEM, parcel.id, "SF123").tracking == "SF123"
+
+
+def test_a_pick_up_at_a_closed_store_is_refused(session: Session) -> None:
+    store, closed = make_store(session), make_store(session)
+    stores.update_store(session, SYSTEM, closed.id, StoreUpdate(status=StoreStatus.closed))
+    member = make_member(session, store)
+    give(session, member.id, 5000)
+    item = make_item(session, fulfilment=["pickup"])
+    me = member_actor(member.id)
+    with pytest.raises(InvalidInput) as refused:
+        redemption.redeem(session, me, member.id, item.id, 1, PICKUP("pickup", closed.id))
+    assert refused.value.extra["errors"][0]["code"] == "store_closed"
+    assert available(session, member.id) == 5000
+    made = redemption.redeem(session, me, member.id, item.id, 1, PICKUP("pickup", store.id))
+    assert made.store_id == store.id
 
 
 def test_cancel_gives_back_points_stock_and_an_unused_coupon(session: Session) -> None:

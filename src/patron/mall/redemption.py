@@ -221,7 +221,10 @@ def _check_delivery(
         raise InvalidInput(
             "store_id", f"no store {store_id} in your scope", code=Reason.unknown_store
         )
-    stores.check_ids_exist(session, [store_id], field="store_id")
+    if delivery.way == Fulfilment.pickup:
+        stores.check_open(session, store_id)
+    else:
+        stores.check_ids_exist(session, [store_id], field="store_id")
     return delivery
 
 

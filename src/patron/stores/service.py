@@ -149,6 +149,15 @@ def check_bookable(session: Session, actor: Actor, store_id: int | None) -> None
     check_ids_exist(session, [store_id], field="store_id")
 
 
+def check_open(session: Session, store_id: int, field: str = "store_id") -> None:
+    """A store that exists and is open (a points-mall pick-up store): else 422."""
+    status = session.scalar(select(Store.status).where(Store.id == store_id))
+    if status is None:
+        raise InvalidInput(field, f"unknown store id(s): {store_id}", code=Reason.unknown_store)
+    if status != StoreStatus.open.value:
+        raise InvalidInput(field, f"store {store_id} is closed", code=Reason.store_closed)
+
+
 def codes_by_id(session: Session, store_ids: Iterable[int]) -> dict[int, str]:
     ids = set(store_ids)
     if not ids:
