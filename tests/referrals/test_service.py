@@ -15,6 +15,7 @@ from patron.core.errors import InvalidInput
 from patron.coupons.models import Coupon, CouponStatus
 from patron.member_auth.models import SignIn
 from patron.members import merge as member_merge
+from patron.members import privacy
 from patron.members.models import Member
 from patron.orders import service as orders
 from patron.orders.schemas import RefundCreate
@@ -263,3 +264,17 @@ def test_the_report_counts_by_status_and_reason(session: Session, store: Store) 
     assert found.points_given == 300
     assert found.top_referrers[0].member_id == referrer.id
     assert ("rejected.monthly_cap", 1) in list(report.rows(found))
+
+
+def test_the_export_lists_the_code_and_both_sides(session: Session, store: Store) -> None:
+    referrer, invitee = make_member(session, store), make_member(session, store)
+    code = service.code_of(session, referrer.id)
+    service.record_invite(session, invitee.id, code)
+    mine = privacy.export_member(session, SYSTEM, referrer.id)["referrals"]
+    assert mine["invite_code"] == code
+    assert [(r["role"], r["invitee_id"]) for r in mine["referrals"]] == [("referrer", invitee.id)]
+    theirs = privacy.export_member(session, SYSTEM, invitee.id)["referrals"]
+    assert theirs["invite_code"] is None
+    assert [(r["role"], r["referrer_id"]) for r in theirs["referrals"]] == [
+        ("invitee", referrer.id)
+    ]

@@ -1,13 +1,17 @@
 """Referrals in another domain's work: a member merge moves the referrer and the invitee to
 the survivor (an invitee merged into their referrer is no referral: rejected); erasure keeps the
-rows (they hold no personal data beyond ids and a device hash)."""
+rows (they hold no personal data beyond ids and a device hash); the PIPL export lists the
+member's invite code, who invited them and whom they invited (by member id)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.members import merge as member_merge
+from patron.members import privacy
 from patron.members.models import Member
 from patron.referrals.models import Referral, ReferralCode, ReferralStatus
 from patron.referrals.service import Rejection
@@ -44,3 +48,29 @@ def _reject(row: Referral, reason: str) -> None:
     if row.status == ReferralStatus.pending:
         row.status = ReferralStatus.rejected.value
         row.reason = reason
+
+
+@privacy.export_sections.register("referrals")
+def _export(session: Session, member: Member) -> dict[str, Any]:
+    code = session.get(ReferralCode, member.id)
+    rows = session.scalars(
+        select(Referral)
+        .where((Referral.invitee_id == member.id) | (Referral.referrer_id == member.id))
+        .order_by(Referral.id)
+    ).all()
+    return {
+        "invite_code": code.code if code else None,
+        "referrals": [
+            {
+                "role": "invitee" if row.invitee_id == member.id else "referrer",
+                "referrer_id": row.referrer_id,
+                "invitee_id": row.invitee_id,
+                "status": row.status,
+                "reason": row.reason,
+                "registered_at": row.registered_at.isoformat(),
+                "rewarded_at": row.rewarded_at.isoformat() if row.rewarded_at else None,
+                "reversed_at": row.reversed_at.isoformat() if row.reversed_at else None,
+            }
+            for row in rows
+        ],
+    }
