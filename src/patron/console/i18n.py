@@ -18,6 +18,8 @@ from typing import Any
 from babel import Locale
 from babel.dates import format_date, format_time
 from babel.numbers import format_decimal, format_percent
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 
 from patron.core import clock
 
@@ -108,3 +110,20 @@ def num(value: int | None) -> str:
     """A whole number for texts built without a translator at hand; the console's languages
     group digits alike."""
     return translator(DEFAULT_LANG).num(value)
+
+
+# The page's language comes from its context, so pages in both languages render at once.
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return catalog(context["lang"]).gettext(message)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
+    return catalog(context["lang"]).ngettext(singular, plural, count)
+
+
+def install_gettext(env: Environment) -> None:
+    """`_` and `ngettext` in the templates of `env`, in the language of the page rendered."""
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]

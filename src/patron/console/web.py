@@ -15,8 +15,6 @@ from urllib.parse import urlencode
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from jinja2 import pass_context
-from jinja2.runtime import Context
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -26,8 +24,8 @@ from patron.console.i18n import (
     HTML_LANG,
     LANG_NAMES,
     Translator,
-    catalog,
     has_key,
+    install_gettext,
     translator,
 )
 from patron.console.permissions import Permissions
@@ -241,19 +239,7 @@ def read_flash(request: Request, t: Translator) -> Flash | None:
 # --- rendering --------------------------------------------------------------------------------
 
 
-# The page's language comes from its context, so pages in both languages render at once.
-@pass_context
-def _gettext(context: Context, message: str) -> str:
-    return catalog(context["lang"]).gettext(message)
-
-
-@pass_context
-def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
-    return catalog(context["lang"]).ngettext(singular, plural, count)
-
-
-templates.env.add_extension("jinja2.ext.i18n")
-templates.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+install_gettext(templates.env)
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

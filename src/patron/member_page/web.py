@@ -16,12 +16,10 @@ from urllib.parse import urlencode
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from jinja2 import pass_context
-from jinja2.runtime import Context
 from starlette.datastructures import FormData
 
 from patron import __version__, deps
-from patron.console.i18n import HTML_LANG, LANG_NAMES, catalog, translator
+from patron.console.i18n import HTML_LANG, LANG_NAMES, install_gettext, translator
 from patron.console.web import LANG_COOKIE, Tx, lang_of, settings_of
 from patron.core import clock
 from patron.core import text as text_rules
@@ -125,18 +123,7 @@ def end_member_session(response: Response) -> None:
     response.delete_cookie(MEMBER_COOKIE, path="/", httponly=True, samesite="lax")
 
 
-@pass_context
-def _gettext(context: Context, message: str) -> str:
-    return catalog(context["lang"]).gettext(message)
-
-
-@pass_context
-def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
-    return catalog(context["lang"]).ngettext(singular, plural, count)
-
-
-templates.env.add_extension("jinja2.ext.i18n")
-templates.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+install_gettext(templates.env)
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
