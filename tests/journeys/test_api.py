@@ -14,11 +14,11 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.campaigns import report as campaign_report
 from patron.core import clock
 from patron.core.actor import SYSTEM, Role
 from patron.core.settings import Settings
 from patron.coupons.models import Coupon
-from patron.journeys import report as journey_report
 from patron.journeys import runner
 from patron.tags import service as tags
 from patron.tags.schemas import TagCreate
@@ -205,7 +205,7 @@ def test_a_journey_from_draft_to_archive(
         assert sheet.status_code == 200, sheet.text
         assert f"journey-{journey_id}-report" in sheet.headers["content-disposition"]
         table = _table(file_format, sheet.content)
-        assert table[0] == list(journey_report.COLUMNS)
+        assert table[0] == list(campaign_report.COLUMNS)
         by_figure = {row[0]: row for row in table[1:]}
         assert by_figure["members"][1:3] == ["3", "0"]
         assert by_figure["coupon_redemptions"][1:3] == ["1", "0"]
