@@ -91,3 +91,34 @@ def test_one_member_racing_themself_stops_at_the_limit_and_their_points(api: Api
         ).all()
         assert sorted(burns) == [-300, -300, -100, -100, -100]
         assert verify(session) == []
+
+
+def test_concurrent_cancels_give_the_points_and_the_stock_back_once(api: Api) -> None:
+    with api.factory.begin() as session:
+        store_id = make_store(session).id
+        member_id = make_member(session).id
+        _give(session, member_id, 1000)
+        item_id = items.save_item(session, SYSTEM, {**CUP, "stock": 3}).id
+    body = {"item_id": item_id, "fulfilment": "pickup", "store_id": store_id}
+    made = api.post(f"/members/{member_id}/mall/redemptions", body)
+    assert made.status_code == 201, made.text
+    redemption_id = made.json()["id"]
+
+    def attempt(n: int) -> tuple[int, str]:
+        response = api.post(f"/mall/redemptions/{redemption_id}/cancel", {"reason": f"try {n}"})
+        return int(response.status_code), response.json().get("code", "")
+
+    results = race(8, attempt)
+    assert sorted(results) == [(201, "")] + [(409, "redemption_status")] * 7, results
+    with api.factory() as session:
+        assert balance(session, member_id).available == 1000
+        item = session.get(MallItem, item_id)
+        assert item is not None
+        assert item.stock == 3
+        restores = session.scalar(
+            select(func.count()).where(
+                PointsEntry.member_id == member_id, PointsEntry.kind == "refund_restore"
+            )
+        )
+        assert restores == 1
+        assert verify(session) == []
