@@ -48,6 +48,7 @@ from patron.orders.api import router as orders_router
 from patron.points.api import router as points_router
 from patron.profiles.api import router as profiles_router
 from patron.referrals.api import router as referrals_router
+from patron.reports.api import router as reports_router
 from patron.schedule.api import router as schedule_router
 from patron.segments.api import router as segments_router
 from patron.staff.api import auth_router
@@ -102,6 +103,7 @@ DOMAIN_ROUTERS = (
     catalog_router,
     imports_router,
     tiers_router,
+    reports_router,
     schedule_router,
     messages_router,
     webhooks_router,

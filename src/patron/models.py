@@ -20,6 +20,7 @@ from patron.orders import models as orders_models
 from patron.points import models as points_models
 from patron.profiles import models as profiles_models
 from patron.referrals import models as referrals_models
+from patron.reports import models as reports_models
 from patron.schedule import models as schedule_models
 from patron.segments import models as segments_models
 from patron.staff import models as staff_models
@@ -53,6 +54,7 @@ __all__ = [
     "points_models",
     "profiles_models",
     "referrals_models",
+    "reports_models",
     "schedule_models",
     "segments_models",
     "staff_models",

@@ -38,6 +38,7 @@ from patron.orders import permissions as orders
 from patron.points import permissions as points
 from patron.profiles import permissions as profiles
 from patron.referrals import permissions as referrals
+from patron.reports import permissions as reports
 from patron.schedule import permissions as schedule
 from patron.segments import permissions as segments
 from patron.staff import permissions as staff
@@ -250,6 +251,8 @@ GUARDS: dict[str, Permission | None] = {
     "POST /members/{member_id}/paid-memberships": paid.RECORD_PAYMENT,
     "GET /members/{member_id}/paid-memberships": tiers.VIEW,
     "GET /reports/tiers": tiers.VIEW_REPORT,
+    "GET /reports": reports.VIEW,
+    "GET /reports/{name}": reports.VIEW,
     "GET /coupons/{code}": None,
     "POST /coupons/{code}/transfer": coupons.TRANSFER,
     "POST /coupons/{code}/void": coupons.VOID,

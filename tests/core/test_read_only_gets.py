@@ -196,6 +196,7 @@ def rows(session: Session) -> dict[str, Any]:
         }
         | {"/console/checkout/receipts/{quote_id}": {"quote_id": _sold(session, store.id)}},
         "params": {
+            "name": "overview",
             "store_id": store.id,
             "staff_id": make_staff(session, Role.cashier, [store]).id,
             "member_id": member.id,

@@ -78,16 +78,26 @@ def _csv_cell(value: Cell) -> str | int | Decimal | float:
     return escape(_text(value))
 
 
+Sheet = tuple[str, Sequence[str], Iterable[Sequence[Cell]]]  # title, header, rows
+
+
 def write_xlsx(
     out: IO[bytes], header: Sequence[str], rows: Iterable[Sequence[Cell]], title: str
 ) -> None:
     """One sheet, written row by row (openpyxl's write-only mode); text cells are string cells,
     the risky ones with the quote prefix."""
+    write_workbook(out, [(title, header, rows)])
+
+
+def write_workbook(out: IO[bytes], sheets: Iterable[Sheet]) -> None:
+    """Several sheets in one workbook (a report's summary and its tables), each as write_xlsx
+    writes its one."""
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title[:31])  # Excel's longest sheet name
-    sheet.append([_xlsx_cell(sheet, h) for h in header])
-    for row in rows:
-        sheet.append([_xlsx_cell(sheet, value) for value in row])
+    for title, header, rows in sheets:
+        sheet = workbook.create_sheet(title[:31])  # Excel's longest sheet name
+        sheet.append([_xlsx_cell(sheet, h) for h in header])
+        for row in rows:
+            sheet.append([_xlsx_cell(sheet, value) for value in row])
     workbook.save(out)
 
 
@@ -110,11 +120,26 @@ def download(
 ) -> StreamingResponse:
     """The rows as a file to save, `filename` without its suffix. The rows are read now (in the
     request's transaction); the response streams the finished file."""
-    name = f"{filename}.{fmt.value}"
+    return _attachment(spooled(fmt, header, rows, filename), f"{filename}.{fmt.value}", fmt)
+
+
+def download_workbook(filename: str, sheets: Iterable[Sheet]) -> StreamingResponse:
+    """Several sheets as one .xlsx file to save, `filename` without its suffix."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - streamed
+    try:
+        write_workbook(spool, sheets)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return _attachment(spool, f"{filename}.{Format.xlsx.value}", Format.xlsx)
+
+
+def _attachment(spool: IO[bytes], name: str, fmt: Format) -> StreamingResponse:
     disposition = f'attachment; filename="{name.encode("ascii", "replace").decode()}"; '
     disposition += f"filename*=UTF-8''{quote(name)}"
     return StreamingResponse(
-        _chunks(spooled(fmt, header, rows, filename)),
+        _chunks(spool),
         media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
     )

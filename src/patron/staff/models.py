@@ -42,6 +42,17 @@ class StaffStoreScope(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True, index=True)
 
 
+class StaffRegionScope(Base):
+    """A regional manager's regions: they see the stores of these regions, as they are now."""
+
+    __tablename__ = "staff_region_scopes"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True, index=True)
+
+
 class RevokedToken(Base):
     """A signed-out staff token, refused until it would have expired anyway."""
 

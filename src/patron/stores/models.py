@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, Timestamped
@@ -16,6 +16,17 @@ class StoreType(StrEnum):
 class StoreStatus(StrEnum):
     open = "open"
     closed = "closed"
+
+
+class Region(Timestamped, Base):
+    """A group of stores (区域) that HQ reports on together and a regional manager oversees.
+    A store belongs to at most one region."""
+
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
 
 
 class Store(Timestamped, Base):
@@ -33,3 +44,12 @@ class Store(Timestamped, Base):
     address: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str] = mapped_column(String(32), default="")
     status: Mapped[str] = mapped_column(String(16), default=StoreStatus.open.value)
+
+
+class RegionStore(Base):
+    """A store's region: at most one per store."""
+
+    __tablename__ = "region_stores"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"), index=True)

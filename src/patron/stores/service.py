@@ -15,7 +15,7 @@ from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patron.core.pagination import PageResult, paginate
 from patron.core.reasons import Reason
 from patron.stores import permissions
-from patron.stores.models import Store, StoreStatus
+from patron.stores.models import Region, RegionStore, Store, StoreStatus
 from patron.stores.schemas import StoreCreate, StoreUpdate
 
 # What a store manager may change about their own store; the rest needs EDIT_ALL_FIELDS.
@@ -25,6 +25,11 @@ MANAGER_EDITABLE = frozenset({"address", "phone"})
 class StoreNotFound(NotFound):
     code = "store_not_found"
     title = "Store not found"
+
+
+class RegionNotFound(NotFound):
+    code = "region_not_found"
+    title = "Region not found"
 
 
 class StoreCodeExists(Conflict):
@@ -192,3 +197,12 @@ def names_by_id(session: Session, store_ids: Iterable[int]) -> dict[int, tuple[s
         return {}
     rows = session.execute(select(Store.id, Store.code, Store.name).where(Store.id.in_(ids)))
     return {store_id: (code, name) for store_id, code, name in rows}
+
+
+def store_ids_of_region(session: Session, actor: Actor, region_id: int) -> frozenset[int]:
+    """The stores of a region that the actor sees (reports filter by region). A region that
+    does not exist is not found; one whose stores are all outside the actor's scope is empty."""
+    if session.get(Region, region_id) is None:
+        raise RegionNotFound(f"no region {region_id}")
+    ids = session.scalars(select(RegionStore.store_id).where(RegionStore.region_id == region_id))
+    return frozenset(i for i in ids if actor.sees_store(i))

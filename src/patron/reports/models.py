@@ -1,0 +1,76 @@
+"""Daily facts: what the dashboards read instead of scanning raw orders and ledgers.
+
+Derived data, rebuilt by `patron.reports.facts` from the orders, points and stored value,
+whole business days at a time (registrations are counted from the members, indexed by time).
+No foreign keys: `store_id` 0 stands for "no store" (HQ's adjustments). Money in fen, days in
+business time."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core.db import Base
+
+NO_STORE = 0
+
+
+class SalesDayFacts(Base):
+    """Per business day, store and order channel: the orders that count and the refunds."""
+
+    __tablename__ = "sales_day_facts"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    orders: Mapped[int] = mapped_column(server_default="0")
+    sales: Mapped[int] = mapped_column(server_default="0")  # totals of orders placed that day
+    refunded: Mapped[int] = mapped_column(server_default="0")  # refunds made that day
+    member_orders: Mapped[int] = mapped_column(server_default="0")
+    member_sales: Mapped[int] = mapped_column(server_default="0")
+    member_refunded: Mapped[int] = mapped_column(server_default="0")
+
+
+class LedgerDayFacts(Base):
+    """Per business day and store: what moved in the points and stored-value ledgers."""
+
+    __tablename__ = "ledger_day_facts"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(primary_key=True)
+    points_earned: Mapped[int] = mapped_column(server_default="0")
+    points_burned: Mapped[int] = mapped_column(server_default="0")
+    points_expired: Mapped[int] = mapped_column(server_default="0")
+    points_adjusted: Mapped[int] = mapped_column(server_default="0")  # net, signed
+    sv_recharged: Mapped[int] = mapped_column(server_default="0")  # principal
+    sv_bonus: Mapped[int] = mapped_column(server_default="0")
+    sv_spent: Mapped[int] = mapped_column(server_default="0")
+    sv_refunded: Mapped[int] = mapped_column(server_default="0")
+
+
+class MemberDayFacts(Base):
+    """Per business day, member, store and channel: the member's orders that count, net of
+    their refunds so far (a later refund rewrites the order's day)."""
+
+    __tablename__ = "member_day_facts"
+    __table_args__ = (Index("ix_member_day_facts_member_day", "member_id", "day"),)
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    orders: Mapped[int] = mapped_column(server_default="0")
+    net_sales: Mapped[int] = mapped_column(server_default="0")
+
+
+class FactsWatermark(Base):
+    """How far each kind of fact is current: rows written before `covered_until` (less an
+    overlap for transactions that commit late) are in the facts."""
+
+    __tablename__ = "facts_watermarks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    covered_until: Mapped[datetime]
+    refreshed_at: Mapped[datetime]

@@ -1,0 +1,173 @@
+"""Every report, declared once: its name (the API's path), its title, who may read it, how it
+is built, and the charts the console draws from its tables. The API, the exports and the
+console's pages are generated from these declarations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from patron.core.actor import Actor
+from patron.core.errors import NotFound
+from patron.core.export import Cell
+from patron.core.permissions import Permission
+from patron.reports import permissions
+from patron.reports.query import ReportQuery
+
+
+class ReportNotFound(NotFound):
+    code = "report_not_found"
+    title = "Report not found"
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of one shape: a chart's data, a table under it, a sheet of the export."""
+
+    name: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Cell, ...]]
+
+    def as_dicts(self) -> list[dict[str, Cell]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+@dataclass(frozen=True)
+class Result:
+    """`summary` holds the headline figures (the API answers them at the top level: money in
+    fen, shares 0–1); figures the previous period compares are the numeric ones."""
+
+    summary: Mapping[str, Any]
+    tables: Sequence[Table] = ()
+
+
+class ChartKind(StrEnum):
+    line = "line"  # x: a day or month column; series: numeric columns
+    bar = "bar"
+    stacked_bar = "stacked_bar"
+    pie = "pie"  # x: the label column; series: one numeric column
+    heatmap = "heatmap"  # x, y: two label columns; series: one value column
+    lorenz = "lorenz"  # x: cumulative share of members; series: cumulative share of sales
+    sparkline = "sparkline"  # small lines of the summary's figures over `x`
+
+
+@dataclass(frozen=True)
+class Chart:
+    kind: ChartKind
+    table: str  # the Table it draws
+    x: str
+    series: tuple[str, ...]
+    title: str  # an English message id (N_), translated by the console
+    y: str | None = None  # heatmap only
+
+
+Build = Callable[[Session, Actor, ReportQuery], Result]
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    title: str  # an English message id (N_)
+    build: Build
+    charts: tuple[Chart, ...] = ()
+    permission: Permission = permissions.VIEW
+    # Whether `compare` asks for the previous period's summary (a snapshot, such as current
+    # liability, has none).
+    comparable: bool = True
+    description: str = ""
+    # Filters that mean nothing to this report (e.g. `channel` for stored value) are refused.
+    filters: frozenset[str] = field(default_factory=lambda: frozenset({"store", "region"}))
+
+
+REPORTS: dict[str, Report] = {}
+
+
+def register(report: Report) -> Report:
+    if report.name in REPORTS:
+        raise ValueError(f"report {report.name!r} declared twice")
+    REPORTS[report.name] = report
+    return report
+
+
+def get(name: str) -> Report:
+    report = REPORTS.get(name)
+    if report is None:
+        raise ReportNotFound(f"no report {name!r}")
+    return report
+
+
+def readable_by(actor: Actor) -> list[Report]:
+    return [r for r in REPORTS.values() if r.permission.allows(actor)]
+
+
+@dataclass(frozen=True)
+class Answer:
+    report: Report
+    query: ReportQuery
+    result: Result
+    previous: Result | None
+
+
+def run(session: Session, actor: Actor, report: Report, query: ReportQuery) -> Answer:
+    """The report over the query's period, and over the period before when asked to compare."""
+    report.permission.check(actor)
+    result = report.build(session, actor, query)
+    previous = None
+    if query.compare and report.comparable:
+        previous = report.build(session, actor, query.previous())
+    return Answer(report, query, result, previous)
+
+
+def change(current: Mapping[str, Any], previous: Mapping[str, Any]) -> dict[str, float | None]:
+    """Period-over-period change of each numeric figure, relative (0.12: 12% up); None where
+    the previous figure is zero or missing."""
+    changes: dict[str, float | None] = {}
+    for key, value in current.items():
+        before = previous.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if isinstance(before, int | float) and not isinstance(before, bool) and before:
+            changes[key] = round((value - before) / abs(before), 4)
+        else:
+            changes[key] = None
+    return changes
+
+
+def as_json(answer: Answer) -> dict[str, Any]:
+    query = answer.query
+    body: dict[str, Any] = {
+        "report": answer.report.name,
+        "from": query.period.first,
+        "to": query.period.last,
+        "store_id": query.store_id,
+        "region_id": query.region_id,
+        "channel": query.channel,
+        **answer.result.summary,
+        "tables": {t.name: t.as_dicts() for t in answer.result.tables},
+        "previous": None,
+        "change": None,
+    }
+    if answer.previous is not None:
+        before = answer.query.previous().period
+        body["previous"] = {"from": before.first, "to": before.last, **answer.previous.summary}
+        body["change"] = change(answer.result.summary, answer.previous.summary)
+    return body
+
+
+def summary_table(answer: Answer) -> Table:
+    """The headline figures as rows (figure, value[, previous, change]) for the exports."""
+    scalars = {
+        k: v for k, v in answer.result.summary.items() if isinstance(v, int | float | str | date)
+    }
+    if answer.previous is None:
+        return Table("summary", ("figure", "value"), [(k, v) for k, v in scalars.items()])
+    changes = change(answer.result.summary, answer.previous.summary)
+    rows: list[tuple[Cell, ...]] = [
+        (k, v, answer.previous.summary.get(k), changes.get(k)) for k, v in scalars.items()
+    ]
+    return Table("summary", ("figure", "value", "previous", "change"), rows)
