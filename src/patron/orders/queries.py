@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, String, func, literal_column, select
+from sqlalchemy import CompoundSelect, Select, String, case, func, literal_column, select, union
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 
+from patron.core.daily import BusinessDays
 from patron.orders.models import Order, OrderChannel, OrderLine, OrderPayment, OrderStatus, Refund
 
 # Every channel an order can have, in text order (as the database sorts them).
@@ -167,3 +168,70 @@ def order_states(order_ids: Any) -> Select[int, str, datetime, datetime | None]:
 def refunded_in_full(order_ids: Any) -> Select[int, str, datetime, datetime | None]:
     """`order_states` of those of the orders refunded in full."""
     return order_states(order_ids).where(Order.status == OrderStatus.refunded.value)
+
+
+def sales_by_day(days: BusinessDays) -> Select[*tuple[Any, ...]]:
+    """Per business day of `days`, store and channel: orders placed, their totals, and those
+    of members' orders (whatever was refunded of them later)."""
+    day = days.of(Order.occurred_at).label("day")
+    of_member = Order.member_id.is_not(None)
+    return (
+        select(
+            day,
+            Order.store_id,
+            Order.channel,
+            func.count().label("orders"),
+            func.sum(Order.total).label("sales"),
+            func.sum(case((of_member, 1), else_=0)).label("member_orders"),
+            func.sum(case((of_member, Order.total), else_=0)).label("member_sales"),
+        )
+        .where(days.holds(Order.occurred_at))
+        .group_by(day, Order.store_id, Order.channel)
+    )
+
+
+def refunds_by_day(days: BusinessDays) -> Select[*tuple[Any, ...]]:
+    """Per business day of `days` (the refund's), the order's store and channel: refunded fen,
+    and of members' orders."""
+    day = days.of(Refund.created_at).label("day")
+    return (
+        select(
+            day,
+            Order.store_id,
+            Order.channel,
+            func.sum(Refund.amount).label("refunded"),
+            func.sum(case((Order.member_id.is_not(None), Refund.amount), else_=0)).label(
+                "member_refunded"
+            ),
+        )
+        .join(Order, Order.id == Refund.order_id)
+        .where(days.holds(Refund.created_at))
+        .group_by(day, Order.store_id, Order.channel)
+    )
+
+
+def member_sales_by_day(days: BusinessDays, now: datetime) -> Select[*tuple[Any, ...]]:
+    """Per business day of `days`, member, store and channel: the member's orders that count
+    and their net (`counted_orders`)."""
+    counted = counted_orders(now).where(days.holds(Order.occurred_at)).subquery("counted")
+    day = days.of(counted.c.occurred_at).label("day")
+    return select(
+        day,
+        counted.c.member_id,
+        counted.c.store_id,
+        counted.c.channel,
+        func.count().label("orders"),
+        func.sum(counted.c.net).label("net_sales"),
+    ).group_by(day, counted.c.member_id, counted.c.store_id, counted.c.channel)
+
+
+def days_changed_since(days: BusinessDays, order_id: int, refund_id: int) -> CompoundSelect[Any]:
+    """The business days whose orders changed: of orders past `order_id`, and of refunds past
+    `refund_id` both the refund's day and its order's."""
+    return union(
+        select(days.of(Order.occurred_at)).where(Order.id > order_id),
+        select(days.of(Refund.created_at)).where(Refund.id > refund_id),
+        select(days.of(Order.occurred_at))
+        .join(Refund, Refund.order_id == Order.id)
+        .where(Refund.id > refund_id),
+    )

@@ -4,14 +4,16 @@ export and timeline show of points."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.core import clock
+from patron.core.daily import BusinessDays
 from patron.core.pagination import PageResult, paginate
 from patron.members import privacy, timeline
 from patron.members.models import Member
@@ -240,3 +242,48 @@ def grants_tagged(
         ref = reason.rsplit(" [", 1)[-1].removesuffix("]")
         found[ref][holder] += points
     return {ref: dict(members) for ref, members in found.items()}
+
+
+def ledger_by_day(days: BusinessDays) -> Select[*tuple[Any, ...]]:
+    """Per business day of `days` and store (0: none): points earned, burned and expired, net
+    of their reversals, and the rest (adjustments, debt) signed; merges move points between
+    members and are left out."""
+    day = days.of(PointsEntry.created_at).label("day")
+    store = func.coalesce(PointsEntry.store_id, 0).label("store_id")
+    return (
+        select(
+            day,
+            store,
+            _sum_of(PointsEntry.points, EARNED).label("points_earned"),
+            (-_sum_of(PointsEntry.points, BURNED)).label("points_burned"),
+            (-_sum_of(PointsEntry.points, (EntryKind.expire,))).label("points_expired"),
+            _sum_of(PointsEntry.points, OTHER).label("points_adjusted"),
+        )
+        .where(days.holds(PointsEntry.created_at))
+        .group_by(day, store)
+    )
+
+
+EARNED = (
+    EntryKind.earn,
+    EntryKind.grant,
+    EntryKind.refund_reversal,
+    EntryKind.grant_reversal,
+)
+BURNED = (EntryKind.burn, EntryKind.refund_restore)
+OTHER = (EntryKind.adjust, EntryKind.debt_payment)
+
+
+def _sum_of(amount: Any, kinds: Sequence[EntryKind]) -> ColumnElement[int]:
+    return func.coalesce(
+        func.sum(case((PointsEntry.kind.in_([k.value for k in kinds]), amount), else_=0)), 0
+    )
+
+
+def days_changed_since(days: BusinessDays, entry_id: int) -> Select[*tuple[Any, ...]]:
+    """The business days of the entries past `entry_id`."""
+    return select(days.of(PointsEntry.created_at)).where(PointsEntry.id > entry_id).distinct()
+
+
+def last_entry_id() -> Select[*tuple[int | None]]:
+    return select(func.max(PointsEntry.id))

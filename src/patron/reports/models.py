@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, String
+from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base
@@ -40,14 +40,19 @@ class LedgerDayFacts(Base):
 
     day: Mapped[date] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(primary_key=True)
+    # Points, net of their reversals: earned (orders and grants, less what refunds took back),
+    # burned (less what refunds gave back), expired, and the rest (adjustments, debt), signed.
     points_earned: Mapped[int] = mapped_column(server_default="0")
     points_burned: Mapped[int] = mapped_column(server_default="0")
     points_expired: Mapped[int] = mapped_column(server_default="0")
-    points_adjusted: Mapped[int] = mapped_column(server_default="0")  # net, signed
-    sv_recharged: Mapped[int] = mapped_column(server_default="0")  # principal
+    points_adjusted: Mapped[int] = mapped_column(server_default="0")
+    # Stored value in fen: principal paid in, bonus given, spent on orders (principal and
+    # bonus, less what refunds put back), paid back out by refunds; adjustments signed.
+    sv_recharged: Mapped[int] = mapped_column(server_default="0")
     sv_bonus: Mapped[int] = mapped_column(server_default="0")
     sv_spent: Mapped[int] = mapped_column(server_default="0")
     sv_refunded: Mapped[int] = mapped_column(server_default="0")
+    sv_adjusted: Mapped[int] = mapped_column(server_default="0")
 
 
 class MemberDayFacts(Base):
@@ -66,11 +71,12 @@ class MemberDayFacts(Base):
 
 
 class FactsWatermark(Base):
-    """How far each kind of fact is current: rows written before `covered_until` (less an
-    overlap for transactions that commit late) are in the facts."""
+    """How far the facts have read a source (orders, refunds, points and stored-value entries):
+    its highest id seen. A refresh re-reads a margin below it, for rows of transactions that
+    committed after a later one."""
 
     __tablename__ = "facts_watermarks"
 
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    covered_until: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger)
     refreshed_at: Mapped[datetime]

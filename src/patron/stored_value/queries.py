@@ -3,14 +3,17 @@ movements, the recent recharges."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.orm import Session
 
 from patron.core import clock
-from patron.stored_value.models import Recharge, StoredValueAccount, StoredValueEntry
+from patron.core.daily import BusinessDays
+from patron.stored_value.models import EntryKind, Recharge, StoredValueAccount, StoredValueEntry
 
 
 @dataclass(frozen=True)
@@ -64,3 +67,41 @@ def balances() -> Select[int, int]:
     """(member_id, balance): principal plus bonus in fen. Members without an account hold none."""
     total = (StoredValueAccount.principal + StoredValueAccount.bonus).label("balance")
     return select(StoredValueAccount.member_id, total)
+
+
+def ledger_by_day(days: BusinessDays) -> Select[*tuple[Any, ...]]:
+    """Per business day of `days` and store (0: none, online): principal recharged, bonus
+    given, spent on orders (less what refunds put back), paid out by refunds, and
+    adjustments signed, in fen; merges move value between members and are left out."""
+    e = StoredValueEntry
+    day = days.of(e.created_at).label("day")
+    store = func.coalesce(e.store_id, 0).label("store_id")
+    both = e.principal + e.bonus
+    return (
+        select(
+            day,
+            store,
+            _sum_of(e.principal, (EntryKind.recharge,)).label("sv_recharged"),
+            _sum_of(e.bonus, (EntryKind.recharge, EntryKind.bonus)).label("sv_bonus"),
+            (-_sum_of(both, (EntryKind.spend, EntryKind.spend_reversal))).label("sv_spent"),
+            (-_sum_of(both, (EntryKind.refund,))).label("sv_refunded"),
+            _sum_of(both, (EntryKind.adjust,)).label("sv_adjusted"),
+        )
+        .where(days.holds(e.created_at))
+        .group_by(day, store)
+    )
+
+
+def _sum_of(amount: Any, kinds: Sequence[EntryKind]) -> ColumnElement[int]:
+    chosen = StoredValueEntry.kind.in_([k.value for k in kinds])
+    return func.coalesce(func.sum(case((chosen, amount), else_=0)), 0)
+
+
+def days_changed_since(days: BusinessDays, entry_id: int) -> Select[*tuple[Any, ...]]:
+    """The business days of the entries past `entry_id`."""
+    entry = StoredValueEntry
+    return select(days.of(entry.created_at)).where(entry.id > entry_id).distinct()
+
+
+def last_entry_id() -> Select[*tuple[int | None]]:
+    return select(func.max(StoredValueEntry.id))

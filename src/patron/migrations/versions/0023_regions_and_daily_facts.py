@@ -2,7 +2,7 @@
 
 Revision ID: 0023
 Revises: 0022
-Create Date: 2026-11-29 02:43:35.716697
+Create Date: 2026-11-29 02:48:56.820175
 """
 
 from collections.abc import Sequence
@@ -19,10 +19,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "facts_watermarks",
-        sa.Column("name", sa.String(length=32), nullable=False),
-        sa.Column("covered_until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("source", sa.String(length=32), nullable=False),
+        sa.Column("last_id", sa.BigInteger(), nullable=False),
         sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_facts_watermarks")),
+        sa.PrimaryKeyConstraint("source", name=op.f("pk_facts_watermarks")),
     )
     op.create_table(
         "ledger_day_facts",
@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("sv_bonus", sa.Integer(), server_default="0", nullable=False),
         sa.Column("sv_spent", sa.Integer(), server_default="0", nullable=False),
         sa.Column("sv_refunded", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("sv_adjusted", sa.Integer(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("day", "store_id", name=op.f("pk_ledger_day_facts")),
     )
     op.create_table(

@@ -1,0 +1,166 @@
+"""Keeping the daily facts current: whole business days recomputed set-based (delete, then
+insert the day's figures grouped in SQL), for the days that changed since the last refresh.
+
+The days that changed are those of the orders, refunds, points and stored-value entries past
+each source's watermark (its highest id seen), re-reading MARGIN ids below it: a transaction
+that took its ids earlier but committed after a later one is read on the next refresh. Today
+is recomputed every time. Refreshes take the watermarks' rows FOR UPDATE, so two never
+overlap (SQLite takes its write lock up front anyway)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+from sqlalchemy import Executable, Select, delete, func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from patron.core import clock
+from patron.core.daily import BusinessDays, business_days
+from patron.core.db import insert_or_skip
+from patron.orders import queries as orders
+from patron.points import queries as points
+from patron.reports.models import FactsWatermark, LedgerDayFacts, MemberDayFacts, SalesDayFacts
+from patron.stored_value import queries as stored_value
+
+SOURCES = ("orders", "refunds", "points_entries", "stored_value_entries")
+MARGIN = 1000
+DAYS_PER_STATEMENT = 400
+
+
+def refresh(session: Session, now: datetime | None = None) -> int:
+    """Bring the facts up to date; the number of business days recomputed."""
+    now = now or clock.now()
+    marks = _locked_watermarks(session)
+    probe = business_days(session, ())
+    since = {source: max(0, last - MARGIN) for source, last in marks.items()}
+    changed: list[Executable] = [
+        orders.days_changed_since(probe, since["orders"], since["refunds"]),
+        points.days_changed_since(probe, since["points_entries"]),
+        stored_value.days_changed_since(probe, since["stored_value_entries"]),
+    ]
+    days = {clock.today()}
+    for query in changed:
+        days.update(day for day in session.scalars(query) if day is not None)
+    recompute(session, days, now)
+    _advance(session, marks, now)
+    return len(days)
+
+
+def rebuild(session: Session, now: datetime | None = None) -> int:
+    """Every day from scratch (after an import of history, or to check the facts)."""
+    session.execute(delete(FactsWatermark))
+    for table in (SalesDayFacts, LedgerDayFacts, MemberDayFacts):
+        session.execute(delete(table))
+    return refresh(session, now)
+
+
+def recompute(session: Session, days: Iterable[date], now: datetime) -> None:
+    """The facts of these business days, from the orders and ledgers as they are."""
+    wanted = sorted(set(days))
+    for start in range(0, len(wanted), DAYS_PER_STATEMENT):
+        chunk = wanted[start : start + DAYS_PER_STATEMENT]
+        chosen = business_days(session, chunk)
+        for table in (SalesDayFacts, LedgerDayFacts, MemberDayFacts):
+            session.execute(delete(table).where(table.day.in_(chunk)))
+        _insert_sales(session, chosen)
+        _insert_ledgers(session, chosen)
+        _insert(session, MemberDayFacts, orders.member_sales_by_day(chosen, now))
+
+
+def _insert(session: Session, table: type, query: Select[*tuple[object, ...]]) -> None:
+    columns = [c.name for c in query.selected_columns]
+    session.execute(table.__table__.insert().from_select(columns, query))  # type: ignore[attr-defined]
+
+
+def _insert_sales(session: Session, days: BusinessDays) -> None:
+    sold = orders.sales_by_day(days).subquery("sold")
+    refunded = orders.refunds_by_day(days).subquery("refunded")
+    zero = literal(0)
+    both = union_all(
+        select(
+            sold.c.day,
+            sold.c.store_id,
+            sold.c.channel,
+            sold.c.orders,
+            sold.c.sales,
+            zero.label("refunded"),
+            sold.c.member_orders,
+            sold.c.member_sales,
+            zero.label("member_refunded"),
+        ),
+        select(
+            refunded.c.day,
+            refunded.c.store_id,
+            refunded.c.channel,
+            zero,
+            zero,
+            refunded.c.refunded,
+            zero,
+            zero,
+            refunded.c.member_refunded,
+        ),
+    ).subquery("both")
+    _insert(session, SalesDayFacts, _summed(both, ("day", "store_id", "channel")))
+
+
+def _insert_ledgers(session: Session, days: BusinessDays) -> None:
+    moved = points.ledger_by_day(days).subquery("points")
+    value = stored_value.ledger_by_day(days).subquery("stored_value")
+    zero = literal(0)
+    point_columns = ("points_earned", "points_burned", "points_expired", "points_adjusted")
+    value_columns = ("sv_recharged", "sv_bonus", "sv_spent", "sv_refunded", "sv_adjusted")
+    both = union_all(
+        select(
+            moved.c.day,
+            moved.c.store_id,
+            *(moved.c[name] for name in point_columns),
+            *(zero.label(name) for name in value_columns),
+        ),
+        select(
+            value.c.day,
+            value.c.store_id,
+            *(zero for _ in point_columns),
+            *(value.c[name] for name in value_columns),
+        ),
+    ).subquery("both")
+    _insert(session, LedgerDayFacts, _summed(both, ("day", "store_id")))
+
+
+def _summed(rows: object, keys: Sequence[str]) -> Select[*tuple[object, ...]]:
+    columns = rows.c  # type: ignore[attr-defined]
+    figures = [c for c in columns if c.name not in keys]
+    return select(
+        *(columns[k] for k in keys),
+        *(func.sum(c).label(c.name) for c in figures),
+    ).group_by(*(columns[k] for k in keys))
+
+
+def _locked_watermarks(session: Session) -> dict[str, int]:
+    now = clock.now()
+    seed = insert_or_skip(session, FactsWatermark.__table__).values(  # type: ignore[arg-type]
+        [{"source": s, "last_id": 0, "refreshed_at": now} for s in SOURCES]
+    )
+    session.execute(seed.on_conflict_do_nothing(index_elements=["source"]))
+    rows = session.execute(
+        select(FactsWatermark.source, FactsWatermark.last_id)
+        .order_by(FactsWatermark.source)
+        .with_for_update()
+    )
+    return {source: int(last) for source, last in rows}
+
+
+def _advance(session: Session, marks: dict[str, int], now: datetime) -> None:
+    order_id, refund_id = session.execute(orders.last_ids()).one()
+    latest = {
+        "orders": order_id,
+        "refunds": refund_id,
+        "points_entries": session.scalar(points.last_entry_id()),
+        "stored_value_entries": session.scalar(stored_value.last_entry_id()),
+    }
+    for source, last in latest.items():
+        row = session.get(FactsWatermark, source)
+        assert row is not None
+        row.last_id = max(marks[source], int(last or 0))
+        row.refreshed_at = now
+    session.flush()
