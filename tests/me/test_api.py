@@ -16,8 +16,10 @@ from patron.core.security import issue_member_token
 from patron.count_cards import cards, products
 from patron.members import consents
 from patron.members.models import Member
+from patron.orders import service as orders
+from patron.orders.schemas import RefundCreate
 from patron.stores.models import Store
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, QueryCounter
 from tests.factories import (
     issue_coupon,
     make_coupon_template,
@@ -103,6 +105,33 @@ def test_orders_points_and_cards_are_only_mine(
     tier = client.get("/api/v1/me/tier", headers=bearer(mine))
     assert tier.status_code == 200
     assert tier.json()["member_id"] == mine.id
+
+
+def test_my_orders_cost_the_same_queries_however_many(
+    client: TestClient,
+    session: Session,
+    store: Store,
+    pair: tuple[Member, Member],
+    count_queries: QueryCounter,
+) -> None:
+    mine, _ = pair
+
+    def queries() -> int:
+        count_queries.count = 0
+        answer = client.get("/api/v1/me/orders", headers=bearer(mine))
+        assert answer.status_code == 200
+        return count_queries.count
+
+    first = make_order(session, store, mine)
+    orders.refund_order(session, SYSTEM, first.id, RefundCreate(all=True))
+    one = queries()
+    for _ in range(4):
+        refunded = make_order(session, store, mine)
+        orders.refund_order(session, SYSTEM, refunded.id, RefundCreate(all=True))
+    listed = client.get("/api/v1/me/orders", headers=bearer(mine)).json()["items"]
+    assert len(listed) == 5
+    assert all(o["refunds"][0]["lines"] for o in listed)
+    assert queries() == one
 
 
 def test_coupons_and_their_transfer_by_mobile(

@@ -134,7 +134,7 @@ def my_orders(
         session, actor, orders.OrderFilter(member_id=service.member_id_of(actor)), cursor, limit
     )
     return MeOrdersOut(
-        items=[order_presenters.present(session, o) for o in page.items],
+        items=order_presenters.present_all(session, page.items),
         next_cursor=page.next_cursor,
     )
 

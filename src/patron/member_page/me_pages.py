@@ -188,7 +188,7 @@ def orders_page(
         request,
         "m/me/orders.html",
         section="home",
-        orders=[order_presenters.present(session, o) for o in page.items],
+        orders=order_presenters.present_all(session, page.items),
         next_cursor=page.next_cursor,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from patron.orders.schemas import (
     RefundLineOut,
     RefundOut,
 )
-from patron.orders.service import TakenOrder, lines_of
+from patron.orders.service import TakenOrder, lines_of_orders
 
 
 def summary(order: Order) -> OrderSummary:
@@ -72,30 +73,50 @@ def taken(order: TakenOrder) -> OrderOut:
 
 
 def present(session: Session, order: Order) -> OrderOut:
-    lines = lines_of(session, order.id)
+    return present_all(session, [order])[0]
+
+
+def present_all(session: Session, orders: Sequence[Order]) -> list[OrderOut]:
+    """The orders with their lines, payments and refunds: four queries however many orders
+    (refunds only for orders with something refunded)."""
+    ids = [order.id for order in orders]
+    lines = lines_of_orders(session, ids)
+    payments: dict[int, list[PaymentOut]] = defaultdict(list)
+    for payment in session.scalars(
+        select(OrderPayment).where(OrderPayment.order_id.in_(ids)).order_by(OrderPayment.id)
+    ):
+        payments[payment.order_id].append(PaymentOut.model_validate(payment))
     # Keyed on quantities, not amounts: a refund can be worth 0 fen (a free gift, a third of a
     # fen). An order never refunded, as every order just taken in, costs no refund queries.
-    refunds = (
-        list(session.scalars(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id)))
-        if any(line.refunded_quantity for line in lines)
-        else []
+    refunded = [i for i in ids if any(line.refunded_quantity for line in lines[i])]
+    refunds = _refunds_of(session, refunded)
+    return [
+        OrderOut(
+            **summary(order).model_dump(),
+            items=[OrderLineOut.model_validate(ln) for ln in lines[order.id]],
+            payments=payments[order.id],
+            refunds=refunds[order.id],
+        )
+        for order in orders
+    ]
+
+
+def _refunds_of(session: Session, order_ids: list[int]) -> dict[int, list[RefundOut]]:
+    shown: dict[int, list[RefundOut]] = defaultdict(list)
+    if not order_ids:
+        return shown
+    refunds = list(
+        session.scalars(select(Refund).where(Refund.order_id.in_(order_ids)).order_by(Refund.id))
     )
     refund_lines: dict[int, list[RefundLineOut]] = defaultdict(list)
-    if refunds:
-        for rl in session.scalars(
-            select(RefundLine)
-            .where(RefundLine.refund_id.in_([r.id for r in refunds]))
-            .order_by(RefundLine.id)
-        ):
-            refund_lines[rl.refund_id].append(RefundLineOut.model_validate(rl))
-    payments = session.scalars(
-        select(OrderPayment).where(OrderPayment.order_id == order.id).order_by(OrderPayment.id)
-    )
-    return OrderOut(
-        **summary(order).model_dump(),
-        items=[OrderLineOut.model_validate(ln) for ln in lines],
-        payments=[PaymentOut.model_validate(p) for p in payments],
-        refunds=[
+    for rl in session.scalars(
+        select(RefundLine)
+        .where(RefundLine.refund_id.in_([r.id for r in refunds]))
+        .order_by(RefundLine.id)
+    ):
+        refund_lines[rl.refund_id].append(RefundLineOut.model_validate(rl))
+    for r in refunds:
+        shown[r.order_id].append(
             RefundOut(
                 id=r.id,
                 order_id=r.order_id,
@@ -105,6 +126,5 @@ def present(session: Session, order: Order) -> OrderOut:
                 created_at=r.created_at,
                 lines=refund_lines[r.id],
             )
-            for r in refunds
-        ],
-    )
+        )
+    return shown

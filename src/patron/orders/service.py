@@ -4,7 +4,7 @@ points, tiers, profiles and reports; completed and refunded orders are published
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -846,6 +846,18 @@ def lines_of(session: Session, order_id: int) -> list[OrderLine]:
             select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
         )
     )
+
+
+def lines_of_orders(session: Session, order_ids: Sequence[int]) -> dict[int, list[OrderLine]]:
+    """Each order's lines in order, by order id (an order without lines maps to [])."""
+    found: dict[int, list[OrderLine]] = {order_id: [] for order_id in order_ids}
+    for line in session.scalars(
+        select(OrderLine)
+        .where(OrderLine.order_id.in_(list(found)))
+        .order_by(OrderLine.order_id, OrderLine.line_no)
+    ):
+        found[line.order_id].append(line)
+    return found
 
 
 def _requested(data: RefundCreate, lines: list[OrderLine]) -> dict[int, int]:
