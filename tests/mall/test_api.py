@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from patron.core.actor import Role
 from patron.core.security import issue_member_token
 from patron.core.settings import Settings
+from tests.conftest import QueryCounter
 from tests.factories import (
     make_coupon_template,
     make_member,
@@ -207,3 +208,25 @@ def test_the_member_redeems_and_reads_their_own(
     # Tokens do not cross: staff on /me, the member on staff routes.
     assert client.get("/api/v1/me/mall/items", headers=mall["hq"]).status_code == 401
     assert client.get("/api/v1/mall/redemptions", headers=me).status_code == 401
+
+
+def test_the_members_offer_costs_the_same_queries_however_many_items(
+    client: TestClient, mall: dict[str, Any], count_queries: QueryCounter
+) -> None:
+    me = mall["me"]
+
+    def queries() -> int:
+        count_queries.count = 0
+        assert client.get("/api/v1/me/mall/items", headers=me).status_code == 200
+        return count_queries.count
+
+    first = client.post("/api/v1/mall/items", json=CUP, headers=mall["hq"]).json()
+    body = {"item_id": first["id"], "fulfilment": "pickup", "store_id": mall["store"].id}
+    assert post(client, "/me/mall/redemptions", body, me, "q1").status_code == 201
+    one = queries()
+    for n in range(4):
+        more = {**CUP, "name": f"杯子{n}", "per_member_limit": 2 + n}
+        assert client.post("/api/v1/mall/items", json=more, headers=mall["hq"]).status_code == 201
+    offered = client.get("/api/v1/me/mall/items", headers=me).json()
+    assert [i["remaining_for_member"] for i in offered] == [0, 2, 3, 4, 5]
+    assert queries() == one

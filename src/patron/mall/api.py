@@ -39,7 +39,6 @@ from patron.mall.schemas import (
     ShipIn,
 )
 from patron.members import errors as member_errors
-from patron.points import queries as points_queries
 
 router = OneHopRouter(tags=["points mall"])
 Manager = Annotated[Actor, Depends(require(permissions.MANAGE_ITEMS))]
@@ -219,12 +218,9 @@ def my_items(session: SessionDep, member: MemberDep) -> list[MemberItemOut]:
     """The items on offer now, cheapest first, with whether the member's points cover one and
     how many more the per-member limit allows."""
     assert member.id is not None
-    available = points_queries.balance(session, member.id).available
     return [
-        presenters.member_item_out(
-            item, available, redemption.remaining_for(session, item, member.id)
-        )
-        for item in items.on_offer(session, clock.now())
+        presenters.member_item_out(offer)
+        for offer in redemption.offers_for(session, member.id, clock.now())
     ]
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from patron.mall.items import ways
 from patron.mall.models import MallItem, MallRedemption
+from patron.mall.redemption import Offer
 from patron.mall.schemas import ItemOut, MemberItemOut, RedemptionOut, Way
 
 
@@ -34,11 +35,11 @@ def item_out(item: MallItem) -> ItemOut:
     )
 
 
-def member_item_out(item: MallItem, available: int, remaining: int | None) -> MemberItemOut:
+def member_item_out(offer: Offer) -> MemberItemOut:
     return MemberItemOut(
-        **item_out(item).model_dump(),
-        affordable=available >= item.points_price,
-        remaining_for_member=remaining,
+        **item_out(offer.item).model_dump(),
+        affordable=offer.points_cover,
+        remaining_for_member=offer.remaining,
     )
 
 

@@ -12,6 +12,7 @@ unused coupon or count card."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
@@ -30,6 +31,7 @@ from patron.coupons import reclaiming
 from patron.coupons.errors import TemplateExpired, TemplateNotActive
 from patron.coupons.issuing import issue_coupons
 from patron.coupons.models import IssueSource
+from patron.mall import items
 from patron.mall.errors import (
     CancelRefused,
     InsufficientPoints,
@@ -47,6 +49,7 @@ from patron.mall.permissions import CANCEL, FULFIL, REDEEM
 from patron.members import merge as member_merge
 from patron.members import visibility
 from patron.points import burning
+from patron.points import queries as points
 from patron.stores import service as stores
 from patron.tiers import ladder, standing
 
@@ -265,6 +268,56 @@ def remaining_for(session: Session, item: MallItem, member_id: int) -> int | Non
     if item.per_member_limit is None:
         return None
     return max(0, item.per_member_limit - redeemed_by(session, item.id, member_id))
+
+
+@dataclass(frozen=True)
+class Offer:
+    """An item on offer as one member sees it."""
+
+    item: MallItem
+    remaining: int | None  # more units the per-member limit allows; None: no limit
+    points_cover: bool  # the member's available points pay for one
+
+    @property
+    def sold_out(self) -> bool:
+        return self.item.stock is not None and self.item.stock <= 0
+
+    @property
+    def redeemable(self) -> bool:
+        """One can be redeemed now: paid for, in stock, within the limit."""
+        return self.points_cover and not self.sold_out and self.remaining != 0
+
+
+def offers_for(session: Session, member_id: int, now: datetime) -> list[Offer]:
+    """The items on offer now, cheapest first, for this member: three queries however many
+    items (the items, the member's points, their live redemptions of the limited ones)."""
+    offered = items.on_offer(session, now)
+    available = points.balance(session, member_id).available
+    limited = [item.id for item in offered if item.per_member_limit is not None]
+    held: dict[int, int] = {}
+    if limited:
+        held = {
+            item_id: int(units)
+            for item_id, units in session.execute(
+                select(MallRedemption.item_id, func.sum(MallRedemption.quantity))
+                .where(
+                    MallRedemption.member_id == member_id,
+                    MallRedemption.item_id.in_(limited),
+                    MallRedemption.status.in_(LIVE),
+                )
+                .group_by(MallRedemption.item_id)
+            )
+        }
+    return [
+        Offer(
+            item,
+            None
+            if item.per_member_limit is None
+            else max(0, item.per_member_limit - held.get(item.id, 0)),
+            available >= item.points_price,
+        )
+        for item in offered
+    ]
 
 
 def _take_stock(session: Session, item: MallItem, quantity: int) -> None:

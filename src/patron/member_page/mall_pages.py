@@ -50,23 +50,11 @@ def _points(session: Session, actor: Actor) -> int:
     return balance(session, actor.id).available
 
 
-def _offer(session: Session, actor: Actor) -> list[dict[str, Any]]:
+def _offer(session: Session, actor: Actor) -> list[redemption.Offer]:
     assert actor.id is not None
-    available = _points(session, actor)
-    shown = []
-    for item in items.on_offer(session, clock.now()):
-        left = redemption.remaining_for(session, item, actor.id)
-        sold_out = item.stock is not None and item.stock <= 0
-        shown.append(
-            {
-                "item": item,
-                "affordable": available >= item.points_price and not sold_out and left != 0,
-                "sold_out": sold_out,
-                "left": left,
-            }
-        )
     # What the member can redeem now first, each group cheapest first.
-    return sorted(shown, key=lambda row: not row["affordable"])
+    offers = redemption.offers_for(session, actor.id, clock.now())
+    return sorted(offers, key=lambda offer: not offer.redeemable)
 
 
 @router.get("/mall")
