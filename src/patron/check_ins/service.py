@@ -24,7 +24,7 @@ from patron.core.actor import Actor
 from patron.core.db import insert_or_skip
 from patron.core.errors import Forbidden
 from patron.members import merge as member_merge
-from patron.members.models import Member
+from patron.members import registry
 from patron.points.grants import grant_points
 from patron.tiers.hooks import award_action
 
@@ -117,7 +117,7 @@ def check_in(session: Session, actor: Actor, member_id: int) -> CheckIn:
             store_id=None,
             source_ref=source_ref(inserted),
         )
-    member = session.get(Member, member_id)
+    member = registry.find_active(session, member_id)  # held active above
     assert member is not None
     award_action(session, member, ACTION, actor.name, once=False)
     row = session.get(CheckIn, inserted)
