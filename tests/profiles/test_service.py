@@ -112,7 +112,27 @@ def test_facts_job_folds_new_orders_past_the_watermark(
     mark = session.get(ProfileWatermark, 1)
     assert mark is not None
     assert mark.order_id > 0
+    monkeypatch.setattr(service, "WATERMARK_MARGIN", 0)
     assert service.update_facts(session, NOW) == 0
+
+
+def test_facts_job_reads_orders_committed_after_a_later_one(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An order whose id is below the watermark (its transaction committed after a later
+    order's was read) is folded in by the next run, within the margin."""
+    store = make_store(session)
+    member = make_member(session)
+    service.refresh(session, NOW)
+    late = make_order(session, store, member, occurred_at=at("02-27"))
+    mark = session.get(ProfileWatermark, 1)
+    assert mark is not None
+    mark.order_id = late.id + 10  # as if orders up to here had been read before it committed
+    assert service.update_facts(session, NOW) == 1
+    assert profiles(session)[member.id].orders_lifetime == 1
+    monkeypatch.setattr(service, "WATERMARK_MARGIN", 5)
+    mark.order_id = late.id + 10
+    assert service.update_facts(session, NOW) == 0  # beyond the margin: left to the refresh
 
 
 def test_merge_and_erasure_drop_profiles(session: Session) -> None:

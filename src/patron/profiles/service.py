@@ -62,6 +62,7 @@ CHUNK = 100_000
 WATERMARK_ID = 1
 # Members per statement of the facts job: 16 columns each stay under SQLite's 32,766 variables.
 FACTS_BATCH = 1000
+WATERMARK_MARGIN = 1000
 WORK_MEM = "256MB"  # PostgreSQL, for the refresh's transaction only
 
 
@@ -578,9 +579,11 @@ def _fact_rows(session: Session, now: datetime, member_ids: Select[int]) -> list
 
 def update_facts(session: Session, now: datetime) -> int:
     """Recompute the raw facts (first/last purchase, orders, monetary, aov, purchase days)
-    and lifecycle of members with orders or refunds past the watermark; scores, preferences
-    and CLV wait for the next refresh. Without a watermark (no refresh yet) nothing is done:
-    the first refresh builds every profile. Returns the members updated."""
+    and lifecycle of members with orders or refunds past the watermark, less WATERMARK_MARGIN
+    ids (an order whose transaction took its id before a later one's but committed after it
+    is read on the next run); scores, preferences and CLV wait for the next refresh. Without
+    a watermark (no refresh yet) nothing is done: the first refresh builds every profile.
+    Returns the members updated."""
     mark = session.get(ProfileWatermark, WATERMARK_ID)
     if mark is None:
         return 0
@@ -590,7 +593,10 @@ def update_facts(session: Session, now: datetime) -> int:
         {
             member_id
             for member_id in session.scalars(
-                orders.members_changed_since(mark.order_id, mark.refund_id)
+                orders.members_changed_since(
+                    max(0, mark.order_id - WATERMARK_MARGIN),
+                    max(0, mark.refund_id - WATERMARK_MARGIN),
+                )
             )
             if member_id is not None
         }
