@@ -118,6 +118,11 @@ LABELS = {
     "monthly": N_("reports.table.monthly"),
     "summary": N_("reports.table.summary"),
 }
+UNKNOWN = {
+    "store": N_("reports.filter.unknown_store"),
+    "region": N_("reports.filter.unknown_region"),
+    "channel": N_("reports.filter.unknown_channel"),
+}
 # Columns whose values are codes the console has words for.
 VALUE_LABELS = {
     "channel": "order_channel.",
@@ -178,11 +183,11 @@ def _choice(
     for name in ("store", "region"):
         wanted[name] = parse_id(values[name]) if values[name] else None
         if values[name] and (wanted[name] is None or name not in report.filters):
-            problems[name] = t(f"reports.filter.unknown_{name}")
+            problems[name] = t(UNKNOWN[name])
             wanted[name] = None
     channel = parse_enum(OrderChannel, values["channel"])
     if values["channel"] and (channel is None or "channel" not in report.filters):
-        problems["channel"] = t("reports.filter.unknown_channel")
+        problems["channel"] = t(UNKNOWN["channel"])
         channel = None
     compare = bool(values["compare"]) and report.comparable
     try:
@@ -197,7 +202,7 @@ def _choice(
         )
     except (stores.StoreNotFound, stores.RegionNotFound) as error:
         name = "store" if isinstance(error, stores.StoreNotFound) else "region"
-        problems[name] = t(f"reports.filter.unknown_{name}")
+        problems[name] = t(UNKNOWN[name])
         query = report_query(session, actor, period, compare=compare)
     shown = {**values, "compare": "1" if compare else ""}
     for name, day in (("from", period.first), ("to", period.last)):
@@ -388,7 +393,23 @@ def _change_text(t: Translator, relative: float | None) -> str:
     return f"{arrow} {t.percent(abs(relative) * 100)}".strip()
 
 
+def _data(
+    t: Translator, charts: list[dict[str, Any]], sparks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    words = {"equality": t("reports.chart.equality")}
+    return {"lang": t.lang, "charts": charts, "sparks": sparks, "words": words}
+
+
+def headline(answer: Answer, t: Translator) -> Figures:
+    """The figures' cards with their sparklines only (the console home)."""
+    cells = Cells(answer.report, t)
+    sparks = _sparks(cells, answer)
+    return Figures(_cards(cells, answer, sparks), [], [], _data(t, [], list(sparks.values())))
+
+
 def figures(answer: Answer, t: Translator, export_url: str) -> Figures:
+    """The figures' cards, a chart per declaration with its table under it, and the tables
+    no chart draws."""
     cells = Cells(answer.report, t)
     sparks = _sparks(cells, answer)
     tables = {table.name: table for table in answer.result.tables}
@@ -405,17 +426,8 @@ def figures(answer: Answer, t: Translator, export_url: str) -> Figures:
         under = None if table.name in shown else _table_view(cells, table, export_url)
         shown.add(table.name)
         charts.append(ChartView(chart_id, chart.kind.value, words(t, chart.title), under))
-    rest = [
-        _table_view(cells, table, export_url)
-        for table in tables.values()
-        if table.name not in shown
-    ]
-    data = {
-        "lang": t.lang,
-        "charts": specs,
-        "sparks": list(sparks.values()),
-        "words": {"equality": t("reports.chart.equality")},
-    }
+    rest = [_table_view(cells, tb, export_url) for tb in tables.values() if tb.name not in shown]
+    data = _data(t, specs, list(sparks.values()))
     return Figures(_cards(cells, answer, sparks), charts, rest, data)
 
 
@@ -557,5 +569,4 @@ def home_overview(session: Session, actor: Actor, t: Translator) -> Overview | N
         return None
     query = report_query(session, actor, period_of(None, None), compare=report.comparable)
     answer = registry.run(session, actor, report, query)
-    export_url = f"/console/reports/{OVERVIEW}/export?"
-    return Overview(query.period, figures(answer, t, export_url))
+    return Overview(query.period, headline(answer, t))
