@@ -182,6 +182,11 @@ def test_a_region_narrows_the_stores(signed_in: Client, session: Session) -> Non
         ({"channel": "fax"}, "channel", "请选择列表中的渠道"),
         ({"region": "12x"}, "region", "请选择列表中的区域"),
         ({"region": "999999"}, "region", "请选择列表中的区域"),
+        ({"region": "99999999999"}, "region", "请选择列表中的区域"),
+        ({"store": "²"}, "store", "请选择列表中的门店"),
+        ({"store": "99999999999"}, "store", "请选择列表中的门店"),
+        ({"from": "0001-01-01"}, "from", "日期格式不正确"),
+        ({"to": "9999-12-31"}, "to", "日期格式不正确"),
     ],
 )
 def test_a_filter_that_is_not_one_is_named_beside_its_input(

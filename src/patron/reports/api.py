@@ -104,4 +104,3 @@ def read_report(
         return export.download_workbook(filename, export_sheets(answer))
     chosen = export_table(answer, table)
     return export.download(file_format, f"{filename}-{chosen.name}", chosen.columns, chosen.rows)
-
