@@ -5,7 +5,8 @@ and the same CSV and xlsx downloads as the API. The console home shows the overv
 with their sparklines.
 
 Money is in fen in the reports (`Report.money` names it) and shown in yuan; a figure or column
-whose name ends in `share` or `rate` (or is `retention`) is a share 0–1, shown in per cent."""
+whose name ends in `share`, `rate`, `retention` or `conversion` (or starts with `uplift`) is a
+share 0–1, shown in per cent."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ from patron.stores import service as stores
 
 router = APIRouter(prefix="/reports")
 OVERVIEW = "overview"
-SHARE_ENDINGS = ("share", "rate", "retention")
+SHARE_ENDINGS = ("share", "rate", "retention", "conversion")
 
 # Column and figure names → their words; a name not here is shown as it is.
 LABELS = {
@@ -117,6 +118,47 @@ LABELS = {
     "daily": N_("reports.table.daily"),
     "monthly": N_("reports.table.monthly"),
     "summary": N_("reports.table.summary"),
+    "adjusted": N_("reports.column.adjusted"),
+    "net": N_("reports.column.net"),
+    "rank": N_("reports.column.rank"),
+    "template_id": N_("reports.column.template_id"),
+    "type": N_("reports.column.type"),
+    "campaign_id": N_("reports.column.campaign_id"),
+    "status": N_("reports.column.status"),
+    "launched_at": N_("reports.column.launched_at"),
+    "complete": N_("reports.column.complete"),
+    "treated_members": N_("reports.column.treated_members"),
+    "control_members": N_("reports.column.control_members"),
+    "treated_conversion": N_("reports.column.treated_conversion"),
+    "control_conversion": N_("reports.column.control_conversion"),
+    "uplift_ci_low": N_("reports.column.uplift_ci_low"),
+    "uplift_ci_high": N_("reports.column.uplift_ci_high"),
+    "incremental_revenue": N_("reports.column.incremental_revenue"),
+    "converted_30d": N_("reports.column.converted_30d"),
+    "month_offset": N_("reports.column.offset"),
+    "buyers_share": N_("reports.column.members_share"),
+    "burn_rate": N_("reports.column.burn_rate"),
+    "points_liability_value": N_("reports.column.points_liability_value"),
+    "liability_principal": N_("reports.column.liability_principal"),
+    "liability_bonus": N_("reports.column.liability_bonus"),
+    "settlement_net": N_("reports.column.settlement_net"),
+    "refunds": N_("reports.column.refunded"),
+    "sv_adjusted": N_("reports.column.sv_adjusted"),
+    "upgrades": N_("reports.column.upgrades"),
+    "downgrades": N_("reports.column.downgrades"),
+    "stores": N_("reports.column.stores"),
+    "guides": N_("reports.column.guides"),
+    "campaigns": N_("reports.column.campaigns"),
+    "liability_by_expiry": N_("reports.table.liability_by_expiry"),
+    "settlement": N_("reports.table.settlement"),
+    "by_channel": N_("reports.table.by_channel"),
+    "by_store": N_("reports.table.by_store"),
+    "matrix": N_("reports.table.matrix"),
+    "curve": N_("reports.table.curve"),
+    "top_guides": N_("reports.table.top_guides"),
+    "per_tier": N_("reports.table.per_tier"),
+    "per_month": N_("reports.table.per_month"),
+    "templates": N_("reports.table.templates"),
 }
 UNKNOWN = {
     "store": N_("reports.filter.unknown_store"),
@@ -130,6 +172,7 @@ VALUE_LABELS = {
     "stage": "profiles.lifecycle.",
     "rfm": "profiles.rfm.",
     "rfm_class": "profiles.rfm.",
+    "type": "coupon_type.",
 }
 
 
@@ -144,7 +187,8 @@ def label(t: Translator, name: str) -> str:
 
 
 def is_share(name: str) -> bool:
-    return name.endswith(SHARE_ENDINGS)
+    """Shares and their differences (a campaign's uplift and its bounds) are 0–1."""
+    return name.endswith(SHARE_ENDINGS) or name.startswith("uplift")
 
 
 # --- the filters ------------------------------------------------------------------------------

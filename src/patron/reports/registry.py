@@ -71,7 +71,8 @@ class Chart:
 Build = Callable[[Session, Actor, ReportQuery], Result]
 
 # The figures and columns held in fen, by name, unless a report declares its own (`liability`
-# is fen in the stored-value report and points in the points report, so it is not here).
+# is fen in the stored-value report and points in the points report, so it is not here, nor are
+# `adjusted` and `net`).
 MONEY = frozenset(
     {
         "sales",
@@ -89,6 +90,13 @@ MONEY = frozenset(
         "sv_spent",
         "sv_refunded",
         "stored_value_liability",
+        "refunds",
+        "sv_adjusted",
+        "liability_principal",
+        "liability_bonus",
+        "settlement_net",
+        "points_liability_value",
+        "incremental_revenue",
     }
 )
 
