@@ -86,7 +86,7 @@ def open_in(page: Page, lang: str, path: str) -> None:
 
 
 def assert_drawn(page: Page, chart_id: str) -> None:
-    page.wait_for_function(DRAWN, arg=chart_id)
+    page.wait_for_function(DRAWN, arg=chart_id, timeout=30_000)
 
 
 WORDS = {

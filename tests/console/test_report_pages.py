@@ -18,8 +18,12 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from patron.core import clock
-from patron.core.actor import Role
+from patron.core.actor import Actor, Role
+from patron.core.errors import InvalidInput
+from patron.core.reasons import Reason
 from patron.reports import registry
+from patron.reports.query import ReportQuery
+from patron.reports.registry import Report, Result
 from patron.stores.models import Region, RegionStore
 from tests.console.sample_report import day_sales, sample
 from tests.factories import make_store
@@ -248,3 +252,25 @@ def test_the_home_shows_the_overview_when_it_is_declared(
     assert 'data-testid="home-overview"' not in signed_in(Role.cashier, []).get("/console/").text
     monkeypatch.delitem(registry.REPORTS, "overview")
     assert 'data-testid="home-overview"' not in signed_in(Role.hq_admin).get("/console/").text
+
+
+def one_store(session: Session, actor: Actor, query: ReportQuery) -> Result:
+    if query.store_ids is None or len(query.store_ids) != 1:
+        raise InvalidInput("store_id", "names one store", code=Reason.missing)
+    return Result({"sales": 100})
+
+
+def test_a_report_that_refuses_its_filters_says_so_beside_them(
+    signed_in: Client, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(registry.REPORTS, "one", Report("one", "One store", one_store))
+    store = make_store(session, "SH013")
+    admin = signed_in(Role.hq_admin)
+    page = admin.get("/console/reports/one")
+    assert page.status_code == 200
+    assert re.search(r'<label class="field has-error">\s*<span class="label">门店', page.text)
+    assert 'data-testid="report-cards"' not in page.text
+    assert admin.get("/console/reports/one/export").status_code == 422
+
+    chosen = admin.get("/console/reports/one", params={"store": store.id})
+    assert cards(chosen.text)["sales"] == "销售额 ¥1.00"

@@ -165,6 +165,8 @@ UNKNOWN = {
     "region": N_("reports.filter.unknown_region"),
     "channel": N_("reports.filter.unknown_channel"),
 }
+# The query's fields by the filter that sets them.
+FILTER_OF = {"store_id": "store", "region_id": "region", "store_ids": "store"}
 # Columns whose values are codes the console has words for.
 VALUE_LABELS = {
     "channel": "order_channel.",
@@ -498,6 +500,19 @@ def _report(actor: Actor, name: str) -> Report:
     return report
 
 
+def _run(
+    session: Session, actor: Actor, report: Report, choice: Choice, t: Translator
+) -> tuple[Answer | None, FormErrors]:
+    """The report's answer; none when it refuses the filters (one store's page asked for the
+    chain), its refusal beside the filter it names."""
+    try:
+        return registry.run(session, actor, report, choice.query), choice.errors
+    except InvalidInput as error:
+        refusal = form_errors(error, t)
+        fields = {FILTER_OF.get(k, k): v for k, v in refusal.fields.items()}
+        return None, refused(choice.errors.fields | fields, t, status=200)
+
+
 def _values(
     first: str, last: str, store: str, region: str, channel: str, compare: str
 ) -> dict[str, str]:
@@ -538,26 +553,27 @@ def report_page(
     choice = _choice(
         session, actor, report, _values(first, last, store, region, channel, compare), t
     )
-    answer = registry.run(session, actor, report, choice.query)
+    answer, errors = _run(session, actor, report, choice, t)
     filters = _query_string(choice.values)
     export_url = f"/console/reports/{report.name}/export?{filters}"
     regions = stores.regions_for_choice(session) if "region" in report.filters else []
-    previous = choice.query.previous().period if answer.previous is not None else None
+    compared = answer is not None and answer.previous is not None
+    previous = choice.query.previous().period if compared else None
     return render(
         request,
         "reports/report.html",
-        status=choice.errors.status,
+        status=errors.status,
         report=report,
         title=words(t, report.title),
         description=words(t, report.description),
         values=choice.values,
-        errors=choice.errors,
+        errors=errors,
         period=choice.query.period,
         previous=previous,
         store_options=store_options(session, actor) if "store" in report.filters else [],
         regions=regions,
         channels=[c.value for c in OrderChannel] if "channel" in report.filters else [],
-        figures=figures(answer, t, export_url),
+        figures=figures(answer, t, export_url) if answer is not None else None,
         export_url=export_url,
     )
 
@@ -585,7 +601,10 @@ def report_export(
         raise ErrorPage(404)
     values = _values(first, last, store, region, channel, compare)
     choice = _choice(session, actor, report, values, t_for(request))
-    answer = registry.run(session, actor, report, choice.query)
+    try:
+        answer = registry.run(session, actor, report, choice.query)
+    except InvalidInput as error:  # the filters the report needs: its page says which
+        raise ErrorPage(422) from error
     filename = registry.export_name(answer)
     if fmt is export.Format.xlsx:
         return export.download_workbook(filename, registry.export_sheets(answer))
