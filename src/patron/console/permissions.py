@@ -20,6 +20,7 @@ from patron.messages import permissions as message_policy
 from patron.orders import permissions as order_policy
 from patron.points import permissions as points_policy
 from patron.referrals import permissions as referral_policy
+from patron.reports import permissions as report_policy
 from patron.schedule import permissions as schedule_policy
 from patron.segments import permissions as segment_policy
 from patron.staff import permissions as staff_policy
@@ -89,6 +90,7 @@ class Permissions:
     bulk_tags: bool = _flag(tag_policy.BULK)
     manage_tags: bool = _flag(tag_policy.MANAGE)
     view_referrals: bool = _flag(referral_policy.VIEW)
+    view_reports: bool = _flag(report_policy.VIEW)
 
     @classmethod
     def of(cls, actor: Actor) -> Permissions:

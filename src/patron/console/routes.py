@@ -30,6 +30,7 @@ from patron.console import (
     order_pages,
     points_pages,
     referral_pages,
+    report_pages,
     schedule_pages,
     segment_pages,
     staff_pages,
@@ -51,6 +52,7 @@ from patron.console.web import (
     error_page,
     login_redirect,
     render,
+    t_for,
 )
 from patron.core import clock
 from patron.orders import service as orders
@@ -82,6 +84,7 @@ def dashboard(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResp
         orders_today=orders_today,
         sales_today=sales_today,
         today=today.isoformat(),
+        overview=report_pages.home_overview(session, actor, t_for(request)),
         # HQ hears here of webhooks Patron disabled after 3 days of failures.
         disabled=webhooks.disabled_for_failures(session)
         if webhook_policy.MANAGE.allows(actor)
@@ -127,6 +130,7 @@ def router() -> APIRouter:
         campaign_pages.router,
         tag_pages.router,
         referral_pages.router,
+        report_pages.router,
     ):
         console.include_router(pages)
     # Last: the catch-all answers any other /console path with the console's 404 page.

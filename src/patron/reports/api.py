@@ -7,23 +7,21 @@ from pydantic import BaseModel, ConfigDict
 
 from patron.core import export
 from patron.core.actor import Actor
-from patron.core.errors import InvalidInput
 from patron.core.moments import Day
 from patron.core.openapi import errors
-from patron.core.reasons import Reason
 from patron.deps import OneHopRouter, SessionDep, require
 from patron.orders.models import OrderChannel
 from patron.reports import catalog, permissions  # noqa: F401 - catalog declares the reports
 from patron.reports.query import period_of, report_query
 from patron.reports.registry import (
-    Answer,
     ReportNotFound,
-    Table,
     as_json,
+    export_name,
+    export_sheets,
+    export_table,
     get,
     readable_by,
     run,
-    summary_table,
 )
 from patron.stores.service import RegionNotFound, StoreNotFound
 
@@ -101,27 +99,8 @@ def read_report(
     answer = run(session, actor, report, query)
     if file_format is None:
         return ReportOut.model_validate(as_json(answer))
-    stamp = f"{query.period.first:%Y%m%d}-{query.period.last:%Y%m%d}"
-    filename = f"{report.name}-{stamp}"
+    filename = export_name(answer)
     if file_format is export.Format.xlsx:
-        return export.download_workbook(filename, _sheets(answer))
-    chosen = _table(answer, table)
+        return export.download_workbook(filename, export_sheets(answer))
+    chosen = export_table(answer, table)
     return export.download(file_format, f"{filename}-{chosen.name}", chosen.columns, chosen.rows)
-
-
-def _sheets(answer: Answer) -> list[export.Sheet]:
-    tables = [summary_table(answer), *answer.result.tables]
-    return [(t.name, t.columns, t.rows) for t in tables]
-
-
-def _table(answer: Answer, name: str | None) -> Table:
-    tables = {t.name: t for t in answer.result.tables}
-    if name is None:
-        return answer.result.tables[0] if answer.result.tables else summary_table(answer)
-    if name == "summary":
-        return summary_table(answer)
-    if name not in tables:
-        raise InvalidInput(
-            "table", f"is one of: {', '.join(['summary', *tables])}", code=Reason.not_a_choice
-        )
-    return tables[name]

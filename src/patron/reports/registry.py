@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from patron.core import export
 from patron.core.actor import Actor
-from patron.core.errors import NotFound
+from patron.core.errors import InvalidInput, NotFound
 from patron.core.export import Cell
 from patron.core.permissions import Permission
+from patron.core.reasons import Reason
 from patron.reports import permissions
 from patron.reports.query import ReportQuery
 
@@ -68,6 +70,36 @@ class Chart:
 
 Build = Callable[[Session, Actor, ReportQuery], Result]
 
+# The figures and columns held in fen, by name, unless a report declares its own (`liability`
+# is fen in the stored-value report and points in the points report, so it is not here, nor are
+# `adjusted` and `net`).
+MONEY = frozenset(
+    {
+        "sales",
+        "member_sales",
+        "net_sales",
+        "aov",
+        "refunded",
+        "member_refunded",
+        "discount",
+        "redeeming_sales",
+        "recharged",
+        "spent",
+        "sv_recharged",
+        "sv_bonus",
+        "sv_spent",
+        "sv_refunded",
+        "stored_value_liability",
+        "refunds",
+        "sv_adjusted",
+        "liability_principal",
+        "liability_bonus",
+        "settlement_net",
+        "points_liability_value",
+        "incremental_revenue",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Report:
@@ -82,6 +114,8 @@ class Report:
     description: str = ""
     # Filters that mean nothing to this report (e.g. `channel` for stored value) are refused.
     filters: frozenset[str] = field(default_factory=lambda: frozenset({"store", "region"}))
+    # The summary's figures and the tables' columns in fen: the console shows them in yuan.
+    money: frozenset[str] = MONEY
 
 
 REPORTS: dict[str, Report] = {}
@@ -157,6 +191,31 @@ def as_json(answer: Answer) -> dict[str, Any]:
         body["previous"] = {"from": before.first, "to": before.last, **answer.previous.summary}
         body["change"] = change(answer.result.summary, answer.previous.summary)
     return body
+
+
+def export_sheets(answer: Answer) -> list[export.Sheet]:
+    """The xlsx workbook's sheets: the summary, then every table."""
+    tables = [summary_table(answer), *answer.result.tables]
+    return [(t.name, t.columns, t.rows) for t in tables]
+
+
+def export_table(answer: Answer, name: str | None) -> Table:
+    """The table a CSV holds: the one named (or `summary`), by default the first."""
+    tables = {t.name: t for t in answer.result.tables}
+    if name is None:
+        return answer.result.tables[0] if answer.result.tables else summary_table(answer)
+    if name == "summary":
+        return summary_table(answer)
+    if name not in tables:
+        raise InvalidInput(
+            "table", f"is one of: {', '.join(['summary', *tables])}", code=Reason.not_a_choice
+        )
+    return tables[name]
+
+
+def export_name(answer: Answer) -> str:
+    period = answer.query.period
+    return f"{answer.report.name}-{period.first:%Y%m%d}-{period.last:%Y%m%d}"
 
 
 def summary_table(answer: Answer) -> Table:

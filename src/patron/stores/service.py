@@ -206,3 +206,9 @@ def store_ids_of_region(session: Session, actor: Actor, region_id: int) -> froze
         raise RegionNotFound(f"no region {region_id}")
     ids = session.scalars(select(RegionStore.store_id).where(RegionStore.region_id == region_id))
     return frozenset(i for i in ids if actor.sees_store(i))
+
+
+def regions_for_choice(session: Session) -> list[tuple[int, str, str]]:
+    """Every region as (id, code, name), by code: what a report's region filter offers."""
+    rows = session.execute(select(Region.id, Region.code, Region.name).order_by(Region.code))
+    return [(region_id, code, name) for region_id, code, name in rows]
