@@ -201,8 +201,9 @@ def names_by_id(session: Session, store_ids: Iterable[int]) -> dict[int, tuple[s
 
 def store_ids_of_region(session: Session, actor: Actor, region_id: int) -> frozenset[int]:
     """The stores of a region that the actor sees (reports filter by region). A region that
-    does not exist is not found; one whose stores are all outside the actor's scope is empty."""
-    if session.get(Region, region_id) is None:
+    does not exist, or is not one of a regional manager's, is not found; one whose stores are
+    all outside the actor's scope is empty."""
+    if session.get(Region, region_id) is None or not actor.sees_region(region_id):
         raise RegionNotFound(f"no region {region_id}")
     ids = session.scalars(select(RegionStore.store_id).where(RegionStore.region_id == region_id))
     return frozenset(i for i in ids if actor.sees_store(i))
