@@ -99,13 +99,12 @@ def set_stores(session: Session, actor: Actor, region_id: int, store_ids: list[i
     session.refresh(region, with_for_update=True)
     wanted = list(dict.fromkeys(store_ids))
     check_ids_exist(session, wanted)
-    placed = dict(
-        session.execute(
-            select(RegionStore.store_id, RegionStore.region_id).where(
-                or_(RegionStore.region_id == region.id, RegionStore.store_id.in_(wanted))
-            )
-        ).tuples()
+    rows = session.execute(
+        select(RegionStore.store_id, RegionStore.region_id).where(
+            or_(RegionStore.region_id == region.id, RegionStore.store_id.in_(wanted))
+        )
     )
+    placed = {store: home for store, home in rows}
     before = sorted(store for store, home in placed.items() if home == region.id)
     leaving = sorted(set(before) - set(wanted))
     if leaving:
@@ -167,7 +166,7 @@ def ids_for_codes(session: Session, codes: Iterable[str]) -> list[int]:
     """Region ids for the given codes, in the given order; an unknown code is invalid input."""
     wanted = list(dict.fromkeys(codes))
     rows = session.execute(select(Region.code, Region.id).where(Region.code.in_(wanted)))
-    found = dict(rows.tuples())
+    found = {code: region_id for code, region_id in rows}
     missing = [code for code in wanted if code not in found]
     if missing:
         raise InvalidInput(
@@ -183,7 +182,7 @@ def scope_of(session: Session, region_ids: Select[tuple[int]]) -> tuple[frozense
         select(Region.id, RegionStore.store_id)
         .outerjoin(RegionStore, RegionStore.region_id == Region.id)
         .where(Region.id.in_(region_ids))
-    ).tuples()
+    )
     regions: set[int] = set()
     stores: set[int] = set()
     for region, store in rows:
