@@ -84,7 +84,8 @@ def test_regions_are_created_assigned_listed_and_given_a_manager(cli_database: s
     # SH001 moves from the demo's EAST; WEST keeps its stores.
     assert "CD001, CD002, SH001" in invoke("regions", "assign", "WEST", "--store", "SH001")
     listed = invoke("regions", "list")
-    assert "华西区" in listed and "CD001 CD002 SH001" in listed
+    assert "华西区" in listed
+    assert "CD001 CD002 SH001" in listed
     made = invoke(
         "user",
         "create",
@@ -118,10 +119,12 @@ def test_regions_are_created_assigned_listed_and_given_a_manager(cli_database: s
     assert refused.exit_code == 1
     assert "only a regional manager is scoped to regions" in refused.output
     unknown = runner.invoke(app, ["regions", "assign", "NOPE", "--store", "CD001"])
-    assert unknown.exit_code == 1 and "region_not_found" in unknown.output
+    assert unknown.exit_code == 1
+    assert "region_not_found" in unknown.output
     with db.transaction(read_only=True) as session:
         user = session.scalar(select(StaffUser).where(StaffUser.username == "rm.west"))
-        assert user is not None and len(user.region_ids) == 1
+        assert user is not None
+        assert len(user.region_ids) == 1
         assert session.scalar(select(StaffUser).where(StaffUser.username == "x.west")) is None
 
 

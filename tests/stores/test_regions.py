@@ -58,7 +58,8 @@ def test_setting_stores_moves_them_from_another_region_and_audits_the_move(
     assert _placed(session) == {a.id: east.id, b.id: south.id, c.id: south.id}
     [moved] = _entries(session, "store.move_region")
     assert (moved.entity_id, moved.store_id) == (str(b.id), b.id)
-    assert moved.before == {"region_id": east.id} and moved.after == {"region_id": south.id}
+    assert moved.before == {"region_id": east.id}
+    assert moved.after == {"region_id": south.id}
     last = _entries(session, "region.set_stores")[-1]
     assert last.before == {"store_ids": [c.id]}
     assert last.after == {"store_ids": sorted([b.id, c.id])}

@@ -1,7 +1,8 @@
 """Who may do what with daily check-in (签到). Every staff role reads the program (a till can
 tell a member what checking in gives); HQ admins and marketing set it. Staff read a member's
-check-ins within their stores; the report is HQ's, chain-wide, and a store manager's for their
-stores' members, and a regional manager's for their regions' stores' members. Only members check in, themselves (the member API and the /m/ page)."""
+check-ins within their stores; the report is HQ's, chain-wide, and a regional or store manager's
+for their stores' members. Only members check in, themselves (the member API and the /m/
+page)."""
 
 from patron.core.actor import HQ_ROLES, STAFF_ROLES, Role
 from patron.core.permissions import Permission

@@ -197,7 +197,9 @@ def _check_regions(
         )
     if not region_ids:
         raise InvalidInput(
-            "region_ids", "a regional manager needs at least one region", code=Reason.regions_missing
+            "region_ids",
+            "a regional manager needs at least one region",
+            code=Reason.regions_missing,
         )
     regions.check_exist(session, region_ids)
 
@@ -429,9 +431,8 @@ def sign_out(session: Session, settings: Settings, token: str) -> None:
     ).scalar_one_or_none()
     if revoked is None:
         return
-    audit.record(
-        session, actor_for(session, user), "staff.sign_out", "staff", user.id, store_id=_home_store(user)
-    )
+    actor = actor_for(session, user)
+    audit.record(session, actor, "staff.sign_out", "staff", user.id, store_id=_home_store(user))
 
 
 def find_by_username(session: Session, username: str) -> StaffUser | None:

@@ -175,7 +175,7 @@ def ids_for_codes(session: Session, codes: Iterable[str]) -> list[int]:
     return [found[code] for code in wanted]
 
 
-def scope_of(session: Session, region_ids: Select[tuple[int]]) -> tuple[frozenset[int], frozenset[int]]:
+def scope_of(session: Session, region_ids: Select[int]) -> tuple[frozenset[int], frozenset[int]]:
     """The regions `region_ids` selects and their stores now, in one query: a regional
     manager's scope (the staff domain selects their regions from its own table)."""
     rows = session.execute(
