@@ -81,6 +81,18 @@ def test_sees_exactly_their_regions_stores_members_and_orders(
     assert me["region_ids"] == [chain["east"].id]
 
 
+def test_reads_their_members_with_pii_masked(
+    client: TestClient, session: Session, settings: Settings, chain: dict
+) -> None:
+    store = chain["stores"][0]
+    member = make_member(session, store, mobile="13912345678", name="欧阳娜娜")
+    headers = staff_headers(
+        make_staff(session, Role.regional_manager, regions_=[chain["east"]]), settings
+    )
+    seen = client.get(f"/api/v1/members/{member.id}", headers=headers).json()
+    assert (seen["mobile"], seen["name"]) == ("139****5678", "欧***")
+
+
 def test_a_store_moved_out_of_the_region_drops_out_of_scope(
     client: TestClient, session: Session, settings: Settings, chain: dict
 ) -> None:
