@@ -20,9 +20,10 @@ from patron.orders.schemas import OrderCreate
 from patron.staff import service as staff
 from patron.staff.models import StaffUser
 from patron.staff.schemas import StaffCreate
+from patron.stores import regions
 from patron.stores import service as stores
-from patron.stores.models import Store, StoreType
-from patron.stores.schemas import StoreCreate
+from patron.stores.models import Region, Store, StoreType
+from patron.stores.schemas import RegionCreate, StoreCreate
 
 PASSWORD = "Secret#2026"
 _seq = itertools.count(1)
@@ -40,14 +41,25 @@ def make_store(session: Session, code: str | None = None, **fields: object) -> S
     return stores.create_store(session, SYSTEM, StoreCreate.model_validate(data))
 
 
+def make_region(session: Session, stores_: list[Store] | None = None, code: str = "") -> Region:
+    n = next(_seq)
+    data = RegionCreate(
+        code=code or f"R{n:04d}", name=f"测试区域{n}", store_ids=[s.id for s in stores_ or []]
+    )
+    return regions.create_region(session, SYSTEM, data)
+
+
 def make_staff(
     session: Session,
     role: Role = Role.hq_admin,
     stores_: list[Store] | None = None,
     username: str | None = None,
     password: str = PASSWORD,
+    regions_: list[Region] | None = None,
 ) -> StaffUser:
-    all_stores = role in HQ_ROLES or not stores_
+    """A staff user; a regional manager is scoped to `regions_`, any other role to `stores_`
+    (none: all stores)."""
+    all_stores = role is not Role.regional_manager and (role in HQ_ROLES or not stores_)
     return staff.create_staff(
         session,
         SYSTEM,
@@ -57,6 +69,7 @@ def make_staff(
             role=role,
             all_stores=all_stores,
             store_ids=[] if all_stores else [s.id for s in stores_ or []],
+            region_ids=[r.id for r in regions_ or []],
         ),
     )
 

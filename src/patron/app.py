@@ -54,6 +54,7 @@ from patron.segments.api import router as segments_router
 from patron.staff.api import auth_router
 from patron.staff.api import router as staff_router
 from patron.stored_value.api import router as stored_value_router
+from patron.stores.api import regions_router
 from patron.stores.api import router as stores_router
 from patron.tags.api import router as tags_router
 from patron.tiers.api import router as tiers_router
@@ -97,6 +98,7 @@ DOMAIN_ROUTERS = (
     members_router,
     auth_router,
     stores_router,
+    regions_router,
     staff_router,
     apikeys_router,
     audit_router,

@@ -28,6 +28,7 @@ from patron.imports.models import ImportKind
 from patron.journeys import cli as journeys_cli
 from patron.profiles import cli as profiles_cli
 from patron.segments import cli as segments_cli
+from patron.stores import cli as regions_cli
 from patron.tags import cli as tags_cli
 from patron.webhooks import cli as webhooks_cli
 
@@ -87,6 +88,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(webhooks_cli.app, name="webhooks")
 app.add_typer(profiles_cli.app, name="profiles")
 app.add_typer(tags_cli.app, name="tags")
+app.add_typer(regions_cli.app, name="regions")
 app.add_typer(segments_cli.app, name="segments")
 app.add_typer(campaigns_cli.app, name="campaigns")
 app.add_typer(journeys_cli.app, name="journeys")
@@ -253,15 +255,23 @@ def user_create(
         list[str] | None,
         typer.Option("--store", help="Store code; repeat for more. None: all stores."),
     ] = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option("--region", help="A regional manager's region code; repeat for more."),
+    ] = None,
     display_name: str = "",
 ) -> None:
-    """Create a staff user. Without --store the user covers all stores."""
+    """Create a staff user. Without --store the user covers all stores; a regional manager
+    covers the stores of their --region(s) instead."""
     from patron.staff import service as staff
     from patron.staff.schemas import StaffCreate
+    from patron.stores import regions
     from patron.stores import service as stores
 
     with db.transaction() as session:
         store_ids = stores.ids_for_codes(session, store or [])
+        region_ids = regions.ids_for_codes(session, region or [])
+        by_region = role is Role.regional_manager
         user = staff.create_staff(
             session,
             SYSTEM,
@@ -270,8 +280,9 @@ def user_create(
                 password=password,
                 display_name=display_name,
                 role=role,
-                all_stores=not store_ids,
+                all_stores=not store_ids and not by_region,
                 store_ids=store_ids,
+                region_ids=region_ids,
             ),
         )
         out.print(f"created {user.role} {user.username} (id {user.id})")

@@ -75,6 +75,59 @@ def test_upgrade_user_and_apikey(cli_database: str) -> None:
         assert len(user.store_ids) == 2
 
 
+def test_regions_are_created_assigned_listed_and_given_a_manager(cli_database: str) -> None:
+    invoke("db", "upgrade")
+    invoke("demo", "--members", "0")
+    assert "WEST" in invoke("regions", "create", "--code", "WEST", "--name", "华西区")
+    out = invoke("regions", "assign", "WEST", "--store", "CD001", "--store", "CD002")
+    assert "WEST: CD001, CD002" in out
+    # SH001 moves from the demo's EAST; WEST keeps its stores.
+    assert "CD001, CD002, SH001" in invoke("regions", "assign", "WEST", "--store", "SH001")
+    listed = invoke("regions", "list")
+    assert "华西区" in listed
+    assert "CD001 CD002 SH001" in listed
+    made = invoke(
+        "user",
+        "create",
+        "--username",
+        "rm.west",
+        "--password",
+        "Passw0rd!",
+        "--role",
+        "regional_manager",
+        "--region",
+        "WEST",
+    )
+    assert "regional_manager rm.west" in made
+    refused = runner.invoke(
+        app,
+        [
+            "user",
+            "create",
+            "--username",
+            "x.west",
+            "--password",
+            "Passw0rd!",
+            "--role",
+            "cashier",
+            "--store",
+            "CD001",
+            "--region",
+            "WEST",
+        ],
+    )
+    assert refused.exit_code == 1
+    assert "only a regional manager is scoped to regions" in refused.output
+    unknown = runner.invoke(app, ["regions", "assign", "NOPE", "--store", "CD001"])
+    assert unknown.exit_code == 1
+    assert "region_not_found" in unknown.output
+    with db.transaction(read_only=True) as session:
+        user = session.scalar(select(StaffUser).where(StaffUser.username == "rm.west"))
+        assert user is not None
+        assert len(user.region_ids) == 1
+        assert session.scalar(select(StaffUser).where(StaffUser.username == "x.west")) is None
+
+
 def test_unknown_store_code_fails_cleanly(cli_database: str) -> None:
     invoke("db", "upgrade")
     result = runner.invoke(app, ["apikey", "create", "--name", "x", "--store", "NOPE"])
@@ -94,13 +147,23 @@ def test_demo_loads_a_chain_once(cli_database: str) -> None:
     with db.transaction(read_only=True) as session:
         stores = session.scalars(select(Store)).all()
         roles = set(session.scalars(select(StaffUser.role)))
-        assert session.scalar(select(func.count()).select_from(StaffUser)) == 3 + 4 * len(stores)
+        staff_count = 3 + 4 * len(stores) + len(brand.REGIONS)
+        assert session.scalar(select(func.count()).select_from(StaffUser)) == staff_count
         # The demo referrals register two newcomers of their own.
         assert session.scalar(select(func.count()).select_from(Member)) == 300 + NEWCOMERS
     assert len(stores) >= 20
     assert len({s.city for s in stores}) >= 5
     assert {s.type for s in stores} == {"owned", "franchise"}
-    assert roles == {"hq_admin", "hq_marketing", "hq_finance", "store_manager", "cashier", "guide"}
+    assert roles == {
+        "hq_admin",
+        "hq_marketing",
+        "hq_finance",
+        "regional_manager",
+        "store_manager",
+        "cashier",
+        "guide",
+    }
+    assert "region.east" in out
 
 
 def test_import_members_dry_run_then_real(cli_database: str, tmp_path: Path) -> None:

@@ -63,6 +63,7 @@ from tests.factories import (
     make_coupon_template,
     make_member,
     make_order,
+    make_region,
     make_staff,
     make_store,
 )
@@ -198,6 +199,7 @@ def rows(session: Session) -> dict[str, Any]:
         "params": {
             "name": "overview",
             "store_id": store.id,
+            "region_id": make_region(session, [store]).id,
             "staff_id": make_staff(session, Role.cashier, [store]).id,
             "member_id": member.id,
             "order_id": order.id,

@@ -161,7 +161,7 @@ def test_a_running_import_page_reloads_itself(
     app: FastAPI, session: Session, settings: Settings
 ) -> None:
     user = make_staff(session, Role.hq_admin)
-    actor = staff.actor_for(user)
+    actor = staff.actor_for(session, user)
     record = service.create(session, actor, ImportKind.orders, "o.csv", False, "elsewhere:1")
     service.start(session, record.id, 4000)
     service.progress(session, record.id, 1000)

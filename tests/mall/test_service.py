@@ -119,7 +119,7 @@ def test_the_least_tier_admits_it_and_those_above(session: Session) -> None:
 def test_fulfilment_is_checked_and_products_are_handed_over_or_shipped(session: Session) -> None:
     store, other_store = make_store(session), make_store(session)
     cashier = make_staff(session, Role.cashier, [store])
-    till = actor_for(cashier)
+    till = actor_for(session, cashier)
     member = make_member(session, store)
     give(session, member.id, 5000)
     item = make_item(session, fulfilment=["pickup"])

@@ -158,7 +158,7 @@ def test_store_manager_cannot_take_over_another_stores_member(
 ) -> None:
     own, other = stores(session)
     theirs = make_member(session, other, mobile="13911112222", name="王五")
-    manager = actor_for(make_staff(session, Role.store_manager, [own]))
+    manager = actor_for(session, make_staff(session, Role.store_manager, [own]))
     csv = "手机号,姓名,开卡门店\n13911112222,李鬼,IMP01\n".encode()
     for dry_run in (True, False):
         report = importer.import_members(
@@ -238,7 +238,7 @@ def test_store_manager_import_defaults_to_their_only_store(
     session: Session, sessions: Sessions
 ) -> None:
     own, other = stores(session)
-    manager = actor_for(make_staff(session, Role.store_manager, [own]))
+    manager = actor_for(session, make_staff(session, Role.store_manager, [own]))
     csv = "手机号,姓名\n13911119991,甲\n".encode()
     report = importer.import_members(
         batches(sessions), manager, importer.read_rows(csv, "m.csv"), False
@@ -247,7 +247,7 @@ def test_store_manager_import_defaults_to_their_only_store(
     member = registry.find_by_mobile(session, "+8613911119991")
     assert member is not None
     assert member.store_id == own.id
-    both = actor_for(make_staff(session, Role.store_manager, [own, other]))
+    both = actor_for(session, make_staff(session, Role.store_manager, [own, other]))
     csv = "手机号,姓名\n13911119992,乙\n".encode()
     report = importer.import_members(
         batches(sessions), both, importer.read_rows(csv, "m.csv"), False

@@ -302,7 +302,7 @@ def test_reading_is_not_managing(
 
 
 def test_readable_by_service(session: Session, stores: tuple[Store, Store], member: Member) -> None:
-    cashier = staff.actor_for(make_staff(session, Role.cashier, [stores[1]]))
+    cashier = staff.actor_for(session, make_staff(session, Role.cashier, [stores[1]]))
     assert not visibility.readable(session, cashier, member)
     assert visibility.look_up(session, cashier, visibility.LookupKind.card_no, CARD) == member
     assert visibility.readable(session, cashier, member)

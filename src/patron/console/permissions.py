@@ -44,6 +44,8 @@ class Permissions:
     edit_store: bool = _flag(store_policy.EDIT)
     # Opening and closing is a status change, which only an editor of every field may make.
     change_store_status: bool = _flag(store_policy.EDIT_ALL_FIELDS)
+    view_regions: bool = _flag(store_policy.VIEW_REGIONS)
+    manage_regions: bool = _flag(store_policy.MANAGE_REGIONS)
     manage_staff: bool = _flag(staff_policy.MANAGE)
     # Giving a staff user every store (as HQ roles need).
     grant_all_stores: bool = _flag(staff_policy.MANAGE_ANY)

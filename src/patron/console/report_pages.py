@@ -556,7 +556,7 @@ def report_page(
     answer, errors = _run(session, actor, report, choice, t)
     filters = _query_string(choice.values)
     export_url = f"/console/reports/{report.name}/export?{filters}"
-    regions = stores.regions_for_choice(session) if "region" in report.filters else []
+    regions = stores.regions_for_choice(session, actor) if "region" in report.filters else []
     compared = answer is not None and answer.previous is not None
     previous = choice.query.previous().period if compared else None
     return render(

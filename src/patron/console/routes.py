@@ -30,6 +30,7 @@ from patron.console import (
     order_pages,
     points_pages,
     referral_pages,
+    region_pages,
     report_pages,
     schedule_pages,
     segment_pages,
@@ -102,6 +103,7 @@ def router() -> APIRouter:
     for pages in (
         auth_pages.router,
         store_pages.router,
+        region_pages.router,
         staff_pages.router,
         member_pages.router,
         member_detail_pages.router,

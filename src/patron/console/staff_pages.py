@@ -36,8 +36,9 @@ from patron.staff import permissions as staff_policy
 from patron.staff import service as staff
 from patron.staff.models import StaffUser
 from patron.staff.schemas import StaffCreate, StaffUpdate
+from patron.stores import regions
 from patron.stores import service as stores
-from patron.stores.models import Store
+from patron.stores.models import Region, Store
 
 router = APIRouter(prefix="/staff")
 PAGE_SIZE = 20
@@ -65,6 +66,7 @@ def staff_list(
         "staff/list.html",
         users=page.items,
         codes=stores.codes_by_id(session, {i for user in page.items for i in user.store_ids}),
+        region_names={r.id: r.name for r in _region_options(session, actor)},
         editable={user.id for user in page.items if can_edit_staff(actor, user)},
         filters={"role": role, "store": store},
         roles=STAFF_ROLES,
@@ -82,7 +84,7 @@ def staff_new(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResp
     values: dict[str, Any] = {"role": Role.cashier.value, "all_stores": False, "store_ids": []}
     if len(options) == 1 and not actor.all_stores:
         values["store_ids"] = [str(options[0].id)]
-    return _new_form(request, actor, options, values, NO_ERRORS)
+    return _new_form(request, session, actor, options, values, NO_ERRORS)
 
 
 @router.post("/new")
@@ -98,7 +100,7 @@ def staff_create(
             user = staff.create_staff(session, actor, data)
     except (ValidationError, PatronError) as error:
         errors = form_errors(error, t_for(request))
-        return _new_form(request, actor, store_options(session, actor), values, errors)
+        return _new_form(request, session, actor, store_options(session, actor), values, errors)
     return redirect(LIST_URL, "flash.staff_created", name=user.username)
 
 
@@ -153,12 +155,14 @@ def staff_password(
 def _scope_values(form: FormData) -> dict[str, Any]:
     all_stores = form.get("all_stores") == "on"
     ticked = [value for value in form.getlist("store_ids") if isinstance(value, str)]
+    regions_ticked = [value for value in form.getlist("region_ids") if isinstance(value, str)]
     return {
         "display_name": text(form, "display_name"),
         "role": text(form, "role"),
         "all_stores": all_stores,
         # "All stores" wins over stores left ticked below it, as the form's hint says.
         "store_ids": [] if all_stores else ticked,
+        "region_ids": regions_ticked,
     }
 
 
@@ -168,6 +172,7 @@ def _values_of(user: StaffUser) -> dict[str, Any]:
         "role": user.role,
         "all_stores": user.all_stores,
         "store_ids": [str(i) for i in user.store_ids],
+        "region_ids": [str(i) for i in user.region_ids],
         "is_active": user.is_active,
     }
 
@@ -180,8 +185,14 @@ def _get_editable(session: Session, actor: Actor, staff_id: int) -> StaffUser:
     return user
 
 
+def _region_options(session: Session, actor: Actor) -> list[Region]:
+    """The regions a regional manager may be given: by those who may give any scope."""
+    return regions.list_regions(session, actor) if staff_policy.MANAGE_ANY.allows(actor) else []
+
+
 def _new_form(
     request: Request,
+    session: Session,
     actor: Actor,
     options: list[Store],
     values: dict[str, Any],
@@ -195,6 +206,7 @@ def _new_form(
         errors=errors,
         roles=assignable_roles(actor),
         store_options=options,
+        region_options=_region_options(session, actor),
     )
 
 
@@ -217,5 +229,6 @@ def _edit_form(
         password_errors=password_errors,
         roles=assignable_roles(actor),
         store_options=store_options(session, actor),
+        region_options=_region_options(session, actor),
         now=clock.now(),
     )

@@ -11,6 +11,8 @@ class Role(StrEnum):
     hq_admin = "hq_admin"
     hq_marketing = "hq_marketing"
     hq_finance = "hq_finance"
+    # Oversees the stores of their regions (区域经理): reads and reports, works no till.
+    regional_manager = "regional_manager"
     store_manager = "store_manager"
     cashier = "cashier"
     guide = "guide"
@@ -32,6 +34,9 @@ class Actor:
     role: Role
     # None means every store; otherwise the stores this actor may see and change.
     store_ids: frozenset[int] | None
+    # None means not confined to regions; a regional manager's are theirs (their stores are
+    # those regions' stores when the actor was made).
+    region_ids: frozenset[int] | None = None
 
     @property
     def all_stores(self) -> bool:
@@ -39,6 +44,9 @@ class Actor:
 
     def sees_store(self, store_id: int | None) -> bool:
         return self.store_ids is None or (store_id is not None and store_id in self.store_ids)
+
+    def sees_region(self, region_id: int) -> bool:
+        return self.region_ids is None or region_id in self.region_ids
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles

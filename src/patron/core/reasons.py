@@ -40,6 +40,7 @@ class Reason(StrEnum):
     # Things a field names that do not exist or lie outside the caller's stores.
     unknown_store = "unknown_store"
     store_closed = "store_closed"
+    unknown_region = "unknown_region"
     unknown_member = "unknown_member"
     unknown_guide = "unknown_guide"
     unknown_category = "unknown_category"
@@ -54,6 +55,9 @@ class Reason(StrEnum):
     stores_missing = "stores_missing"
     role_not_allowed = "role_not_allowed"
     hq_needs_all_stores = "hq_needs_all_stores"
+    # A regional manager is scoped to regions; no other role is.
+    regions_missing = "regions_missing"
+    regions_not_allowed = "regions_not_allowed"
     guide_not_in_store = "guide_not_in_store"
     issuer_required = "issuer_required"
     identity_taken = "identity_taken"

@@ -18,5 +18,7 @@ TRANSFER = Permission(
     "coupons.transfer",
     {Role.hq_admin, Role.hq_marketing, Role.store_manager, Role.cashier, Role.integration},
 )
-# The templates' report: HQ chain-wide, store managers for their own stores.
-VIEW_REPORT = Permission("coupons.view_report", {*HQ_ROLES, Role.store_manager})
+# The templates' report: HQ chain-wide, regional and store managers for their own stores.
+VIEW_REPORT = Permission(
+    "coupons.view_report", {*HQ_ROLES, Role.regional_manager, Role.store_manager}
+)

@@ -14,9 +14,10 @@ from patron.messages.kinds import Channel, Purpose
 from patron.messages.models import MessageTemplate
 from patron.staff import service as staff
 from patron.staff.schemas import StaffCreate
+from patron.stores import regions
 from patron.stores import service as stores
 from patron.stores.models import StoreStatus, StoreType
-from patron.stores.schemas import StoreCreate
+from patron.stores.schemas import RegionCreate, StoreCreate
 
 DEMO_PASSWORD = "Demo@2026"
 HQ_LOGINS = (
@@ -79,6 +80,32 @@ STORE_ROLES = (
     ("guide2", Role.guide, "导购"),
 )
 SAMPLE_STORE = "SH001"
+# (code, name, its stores, its regional manager's login); the other stores are in no region.
+REGIONS = (
+    (
+        "EAST",
+        "华东区",
+        (
+            "SH001",
+            "SH002",
+            "SH003",
+            "SH004",
+            "SH005",
+            "SH006",
+            "HZ001",
+            "HZ002",
+            "HZ003",
+            "NJ001",
+            "NJ002",
+            "SZ001",
+            "SZ002",
+        ),
+        "region.east",
+    ),
+    ("NORTH", "华北区", ("BJ001", "BJ002", "BJ003", "BJ004"), "region.north"),
+    ("SOUTH", "华南区", ("SZN001", "SZN002", "SZN003", "GZ001", "GZ002"), "region.south"),
+)
+SAMPLE_REGION = "EAST"
 
 
 def store_login(prefix: str, code: str) -> str:
@@ -121,10 +148,29 @@ def load(session: Session, only_if_empty: bool = False) -> bool:
         for code, name, *_ in STORES
         for prefix, role, title in STORE_ROLES
     ]
+    people += _regions(session, store_ids)
     for person in track(people, description="demo staff", transient=True):
         staff.create_staff(session, SYSTEM, person)
     _messages(session)
     return True
+
+
+def _regions(session: Session, store_ids: dict[str, int]) -> list[StaffCreate]:
+    """The regions, and a regional manager (区域经理) for each."""
+    managers = []
+    for code, name, codes, login in REGIONS:
+        data = RegionCreate(code=code, name=name, store_ids=[store_ids[c] for c in codes])
+        region = regions.create_region(session, SYSTEM, data)
+        managers.append(
+            StaffCreate(
+                username=login,
+                password=DEMO_PASSWORD,
+                display_name=f"{name}经理",
+                role=Role.regional_manager,
+                region_ids=[region.id],
+            )
+        )
+    return managers
 
 
 def _messages(session: Session) -> None:
@@ -151,12 +197,18 @@ def logins() -> list[tuple[str, str, str]]:
         (store_login(prefix, SAMPLE_STORE), DEMO_PASSWORD, f"{role.value} ({SAMPLE_STORE})")
         for prefix, role, _ in STORE_ROLES[:3]
     ]
+    rows += [
+        (login, DEMO_PASSWORD, f"{Role.regional_manager.value} ({code} {name})")
+        for code, name, _, login in REGIONS
+        if code == SAMPLE_REGION
+    ]
     return rows
 
 
 def print_logins(console: Console) -> None:
     table = Table(
-        title="Demo logins (every store has manager.<code>, cashier.<code>, guide1/guide2.<code>)"
+        title="Demo logins (every store has manager.<code>, cashier.<code>, guide1/guide2.<code>;"
+        " every region region.<code>)"
     )
     for column in ("username", "password", "role"):
         table.add_column(column)

@@ -57,6 +57,7 @@ def me(actor: ActorDep) -> MeOut:
         role=actor.role,
         all_stores=actor.all_stores,
         store_ids=None if actor.store_ids is None else sorted(actor.store_ids),
+        region_ids=None if actor.region_ids is None else sorted(actor.region_ids),
     )
 
 

@@ -28,9 +28,18 @@ class StaffUser(Timestamped, Base):
         cascade="all, delete-orphan", lazy="selectin", order_by="StaffStoreScope.store_id"
     )
 
+    # Loaded when asked for (only a regional manager has any), not with every user.
+    region_scopes: Mapped[list[StaffRegionScope]] = relationship(
+        cascade="all, delete-orphan", order_by="StaffRegionScope.region_id"
+    )
+
     @property
     def store_ids(self) -> list[int]:
         return [scope.store_id for scope in self.scopes]
+
+    @property
+    def region_ids(self) -> list[int]:
+        return [scope.region_id for scope in self.region_scopes]
 
 
 class StaffStoreScope(Base):

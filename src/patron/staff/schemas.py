@@ -20,6 +20,8 @@ class StaffCreate(Input):
     role: Role
     all_stores: bool = False
     store_ids: list[RowId] = Field(default_factory=list)
+    # A regional manager's regions (and no other role's): they see those regions' stores.
+    region_ids: list[RowId] = Field(default_factory=list)
 
 
 class StaffUpdate(Input):
@@ -27,6 +29,7 @@ class StaffUpdate(Input):
     role: Role | None = None
     all_stores: bool | None = None
     store_ids: list[RowId] | None = None
+    region_ids: list[RowId] | None = None
     is_active: bool | None = None
     password: SingleLineOrNone = Field(default=None, min_length=8, max_length=128)
 
@@ -40,6 +43,7 @@ class StaffOut(BaseModel):
     role: Role
     all_stores: bool
     store_ids: list[int]
+    region_ids: list[int]
     is_active: bool
     locked_until: datetime | None
     last_login_at: datetime | None
@@ -64,3 +68,4 @@ class MeOut(BaseModel):
     role: Role
     all_stores: bool
     store_ids: list[int] | None
+    region_ids: list[int] | None

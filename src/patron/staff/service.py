@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import cast
 
 from sqlalchemy import Select, Table, exists, false, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from patron.audit import service as audit
 from patron.core import clock
@@ -28,8 +28,9 @@ from patron.core.security import (
 )
 from patron.core.settings import Settings
 from patron.staff import permissions
-from patron.staff.models import RevokedToken, StaffStoreScope, StaffUser
+from patron.staff.models import RevokedToken, StaffRegionScope, StaffStoreScope, StaffUser
 from patron.staff.schemas import StaffCreate, StaffUpdate
+from patron.stores import regions
 from patron.stores import service as stores
 
 # What a store manager (who manages staff without `permissions.MANAGE_ANY`) may hire and edit in
@@ -70,16 +71,31 @@ def snapshot(user: StaffUser) -> dict[str, object]:
         "role": user.role,
         "all_stores": user.all_stores,
         "store_ids": user.store_ids,
+        "region_ids": user.region_ids,
         "is_active": user.is_active,
     }
 
 
-def actor_for(user: StaffUser) -> Actor:
+def actor_for(session: Session, user: StaffUser) -> Actor:
+    """The user as an actor; a regional manager's stores are their regions' stores now (one
+    query more, for this role only)."""
+    role = Role(user.role)
+    if role is Role.regional_manager:
+        mine = select(StaffRegionScope.region_id).where(StaffRegionScope.staff_id == user.id)
+        region_ids, store_ids = regions.scope_of(session, mine)
+        return Actor(
+            kind="staff",
+            id=user.id,
+            name=user.username,
+            role=role,
+            store_ids=store_ids,
+            region_ids=region_ids,
+        )
     return Actor(
         kind="staff",
         id=user.id,
         name=user.username,
-        role=Role(user.role),
+        role=role,
         store_ids=None if user.all_stores else frozenset(user.store_ids),
     )
 
@@ -116,7 +132,7 @@ def list_staff(
     role: Role | None = None,
     store_id: int | None = None,
 ) -> PageResult[StaffUser]:
-    query = _visible_query(actor)
+    query = _visible_query(actor).options(selectinload(StaffUser.region_scopes))
     if role is not None:
         query = query.where(StaffUser.role == role.value)
     if store_id is not None:
@@ -139,7 +155,12 @@ def get_staff(session: Session, actor: Actor, staff_id: int) -> StaffUser:
 
 
 def _check_scope(
-    session: Session, actor: Actor, role: Role, all_stores: bool, store_ids: list[int]
+    session: Session,
+    actor: Actor,
+    role: Role,
+    all_stores: bool,
+    store_ids: list[int],
+    region_ids: list[int],
 ) -> None:
     if role is Role.integration:
         raise InvalidInput(
@@ -147,6 +168,43 @@ def _check_scope(
             "integration is the role of API keys, not of staff",
             code=Reason.role_not_allowed,
         )
+    if role is Role.regional_manager:
+        _check_regions(session, all_stores, store_ids, region_ids)
+    elif region_ids:
+        raise InvalidInput(
+            "region_ids",
+            "only a regional manager is scoped to regions",
+            code=Reason.regions_not_allowed,
+        )
+    else:
+        _check_stores(session, role, all_stores, store_ids)
+    if permissions.MANAGE_ANY.allows(actor):
+        return
+    if role not in MANAGED_BY_STORE_MANAGER:
+        raise Forbidden("store managers may only manage cashiers and guides")
+    if all_stores or not all(actor.sees_store(store_id) for store_id in store_ids):
+        raise Forbidden("store managers may only assign their own stores")
+
+
+def _check_regions(
+    session: Session, all_stores: bool, store_ids: list[int], region_ids: list[int]
+) -> None:
+    if all_stores or store_ids:
+        raise InvalidInput(
+            "store_ids" if store_ids else "all_stores",
+            "a regional manager covers the stores of their regions, not stores given one by one",
+            code=Reason.stores_conflict,
+        )
+    if not region_ids:
+        raise InvalidInput(
+            "region_ids",
+            "a regional manager needs at least one region",
+            code=Reason.regions_missing,
+        )
+    regions.check_exist(session, region_ids)
+
+
+def _check_stores(session: Session, role: Role, all_stores: bool, store_ids: list[int]) -> None:
     if role in HQ_ROLES and not all_stores:
         raise InvalidInput(
             "all_stores", "HQ roles cover all stores", code=Reason.hq_needs_all_stores
@@ -162,21 +220,18 @@ def _check_scope(
             "store_ids", "a store role needs at least one store", code=Reason.stores_missing
         )
     stores.check_ids_exist(session, store_ids)
-    if permissions.MANAGE_ANY.allows(actor):
-        return
-    if role not in MANAGED_BY_STORE_MANAGER:
-        raise Forbidden("store managers may only manage cashiers and guides")
-    if all_stores or not all(actor.sees_store(store_id) for store_id in store_ids):
-        raise Forbidden("store managers may only assign their own stores")
 
 
-def _set_scopes(user: StaffUser, store_ids: list[int]) -> None:
+def _set_scopes(user: StaffUser, store_ids: list[int], region_ids: list[int]) -> None:
     user.scopes = [StaffStoreScope(store_id=store_id) for store_id in dict.fromkeys(store_ids)]
+    user.region_scopes = [
+        StaffRegionScope(region_id=region_id) for region_id in dict.fromkeys(region_ids)
+    ]
 
 
 def create_staff(session: Session, actor: Actor, data: StaffCreate) -> StaffUser:
     permissions.MANAGE.check(actor)
-    _check_scope(session, actor, data.role, data.all_stores, data.store_ids)
+    _check_scope(session, actor, data.role, data.all_stores, data.store_ids, data.region_ids)
     user = StaffUser(
         username=data.username,
         display_name=data.display_name,
@@ -184,7 +239,7 @@ def create_staff(session: Session, actor: Actor, data: StaffCreate) -> StaffUser
         role=data.role.value,
         all_stores=data.all_stores,
     )
-    _set_scopes(user, data.store_ids)
+    _set_scopes(user, data.store_ids, data.region_ids)
     taken = UsernameTaken(f"username {data.username} is taken", field="username")
     with unique_or(session, {"uq_staff_users_username": taken}):
         session.add(user)
@@ -213,10 +268,19 @@ def update_staff(session: Session, actor: Actor, staff_id: int, data: StaffUpdat
     role = data.role or Role(user.role)
     all_stores = user.all_stores if data.all_stores is None else data.all_stores
     store_ids = user.store_ids if data.store_ids is None else data.store_ids
+    region_ids = user.region_ids if data.region_ids is None else data.region_ids
     if data.role is not None and data.all_stores is None and role in HQ_ROLES:
         all_stores, store_ids = True, []
     if all_stores and data.store_ids is None:
         store_ids = []
+    # A new role drops the scope of the old one that it was not given again.
+    if role is Role.regional_manager:
+        if data.store_ids is None:
+            store_ids = []
+        if data.all_stores is None:
+            all_stores = False
+    elif data.region_ids is None:
+        region_ids = []
     if (
         actor.id == user.id
         and actor.kind == "staff"
@@ -226,12 +290,12 @@ def update_staff(session: Session, actor: Actor, staff_id: int, data: StaffUpdat
         )
     ):
         raise Forbidden("you cannot deactivate yourself or change your own role")
-    _check_scope(session, actor, role, all_stores, store_ids)
+    _check_scope(session, actor, role, all_stores, store_ids, region_ids)
 
     before = snapshot(user)
     user.role = role.value
     user.all_stores = all_stores
-    _set_scopes(user, store_ids)
+    _set_scopes(user, store_ids, region_ids)
     if data.display_name is not None:
         user.display_name = data.display_name
     if data.is_active is not None and data.is_active != user.is_active:
@@ -318,7 +382,7 @@ def _count_failure(session: Session, user: StaffUser, policy: LoginPolicy) -> St
     session.flush()
     audit.record(
         session,
-        actor_for(user),
+        actor_for(session, user),
         "staff.locked",
         "staff",
         user.id,
@@ -349,7 +413,7 @@ def actor_for_token(session: Session, settings: Settings, token: str) -> Actor |
         return None
     if session.get(RevokedToken, claims.token_id) is not None:
         return None
-    return actor_for(user)
+    return actor_for(session, user)
 
 
 def sign_out(session: Session, settings: Settings, token: str) -> None:
@@ -367,9 +431,8 @@ def sign_out(session: Session, settings: Settings, token: str) -> None:
     ).scalar_one_or_none()
     if revoked is None:
         return
-    audit.record(
-        session, actor_for(user), "staff.sign_out", "staff", user.id, store_id=_home_store(user)
-    )
+    actor = actor_for(session, user)
+    audit.record(session, actor, "staff.sign_out", "staff", user.id, store_id=_home_store(user))
 
 
 def find_by_username(session: Session, username: str) -> StaffUser | None:

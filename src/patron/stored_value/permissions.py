@@ -14,9 +14,11 @@ REFUND_RECHARGE = Permission(
 )
 # Paying out an account's principal closes the member's prepaid card.
 REFUND_ACCOUNT = Permission("stored_value.refund_account", {Role.hq_admin, Role.hq_finance})
-# Settlement and liability: HQ finance chain-wide, a store manager their own stores' rows.
+# Settlement and liability: HQ finance chain-wide, a regional or store manager their own stores'
+# rows.
 VIEW_FIGURES = Permission(
-    "stored_value.view_figures", {Role.hq_admin, Role.hq_finance, Role.store_manager}
+    "stored_value.view_figures",
+    {Role.hq_admin, Role.hq_finance, Role.regional_manager, Role.store_manager},
 )
 # A manual correction of a member's principal or bonus, with its reason.
 ADJUST = Permission("stored_value.adjust", {Role.hq_admin, Role.hq_finance})

@@ -8,12 +8,24 @@ from patron.core.actor import Actor
 from patron.core.openapi import errors
 from patron.core.pagination import Page
 from patron.deps import ActorDep, OneHopRouter, SessionDep, require
-from patron.stores import permissions, service
+from patron.stores import permissions, regions, service
 from patron.stores.models import StoreStatus, StoreType
-from patron.stores.schemas import StoreCreate, StoreOut, StoreUpdate
-from patron.stores.service import StoreCodeExists, StoreNotFound
+from patron.stores.regions import RegionCodeExists
+from patron.stores.schemas import (
+    RegionCreate,
+    RegionOut,
+    RegionStores,
+    RegionUpdate,
+    StoreCreate,
+    StoreOut,
+    StoreUpdate,
+)
+from patron.stores.service import RegionNotFound, StoreCodeExists, StoreNotFound
 
 router = OneHopRouter(prefix="/stores", tags=["stores"])
+regions_router = OneHopRouter(prefix="/regions", tags=["regions"])
+RegionReader = Annotated[Actor, Depends(require(permissions.VIEW_REGIONS))]
+RegionManager = Annotated[Actor, Depends(require(permissions.MANAGE_REGIONS))]
 
 
 @router.get("", response_model=Page[StoreOut])
@@ -56,3 +68,40 @@ def update_store(
     actor: Annotated[Actor, Depends(require(permissions.EDIT))],
 ) -> StoreOut:
     return StoreOut.model_validate(service.update_store(session, actor, store_id, data))
+
+
+@regions_router.get("", response_model=list[RegionOut])
+def list_regions(session: SessionDep, actor: RegionReader) -> list[RegionOut]:
+    """Every region for HQ, a regional manager's own; by code (a chain has a handful)."""
+    return [RegionOut.model_validate(r) for r in regions.list_regions(session, actor)]
+
+
+@regions_router.post(
+    "", response_model=RegionOut, status_code=201, responses=errors(RegionCodeExists)
+)
+def create_region(data: RegionCreate, session: SessionDep, actor: RegionManager) -> RegionOut:
+    return RegionOut.model_validate(regions.create_region(session, actor, data))
+
+
+@regions_router.get("/{region_id}", response_model=RegionOut, responses=errors(RegionNotFound))
+def get_region(region_id: int, session: SessionDep, actor: RegionReader) -> RegionOut:
+    return RegionOut.model_validate(regions.get_region(session, actor, region_id))
+
+
+@regions_router.patch(
+    "/{region_id}", response_model=RegionOut, responses=errors(RegionNotFound, RegionCodeExists)
+)
+def update_region(
+    region_id: int, data: RegionUpdate, session: SessionDep, actor: RegionManager
+) -> RegionOut:
+    return RegionOut.model_validate(regions.update_region(session, actor, region_id, data))
+
+
+@regions_router.put(
+    "/{region_id}/stores", response_model=RegionOut, responses=errors(RegionNotFound)
+)
+def set_region_stores(
+    region_id: int, data: RegionStores, session: SessionDep, actor: RegionManager
+) -> RegionOut:
+    """All of the region's stores; a store in another region moves to this one."""
+    return RegionOut.model_validate(regions.set_stores(session, actor, region_id, data.store_ids))

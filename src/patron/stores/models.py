@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, ForeignKey, String, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from patron.core.db import Base, Timestamped
 
@@ -28,6 +28,23 @@ class Region(Timestamped, Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
 
+    assignments: Mapped[list[RegionStore]] = relationship(
+        lazy="selectin", order_by="RegionStore.store_id", viewonly=True
+    )
+
+    @property
+    def store_ids(self) -> list[int]:
+        return [row.store_id for row in self.assignments]
+
+
+class RegionStore(Base):
+    """A store's region: at most one per store."""
+
+    __tablename__ = "region_stores"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"), index=True)
+
 
 class Store(Timestamped, Base):
     __tablename__ = "stores"
@@ -44,12 +61,7 @@ class Store(Timestamped, Base):
     address: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str] = mapped_column(String(32), default="")
     status: Mapped[str] = mapped_column(String(16), default=StoreStatus.open.value)
-
-
-class RegionStore(Base):
-    """A store's region: at most one per store."""
-
-    __tablename__ = "region_stores"
-
-    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
-    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"), index=True)
+    # Read with the store in its own SELECT (a primary-key lookup), not a query of its own.
+    region_id: Mapped[int | None] = column_property(
+        select(RegionStore.region_id).where(RegionStore.store_id == id).scalar_subquery()
+    )

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patron.core.ids import RowId
 from patron.core.inputs import NOT_NULL, Input
 from patron.core.text import Label, LabelOrNone, Name, NameOrNone, SingleLine, SingleLineOrNone
 from patron.stores.models import StoreStatus, StoreType
@@ -46,5 +47,40 @@ class StoreOut(BaseModel):
     address: str
     phone: str
     status: StoreStatus
+    region_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+REGION_CODE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+
+
+class RegionCreate(Input):
+    code: SingleLine = Field(pattern=REGION_CODE, description="e.g. EAST")
+    name: Name = Field(min_length=1, max_length=100)
+    # Stores in another region move to this one.
+    store_ids: list[RowId] = Field(default_factory=list)
+
+
+class RegionUpdate(Input):
+    """Each field may be left out but not null; the stores are set with `RegionStores`."""
+
+    code: Annotated[SingleLineOrNone, NOT_NULL] = Field(default=None, pattern=REGION_CODE)
+    name: Annotated[NameOrNone, NOT_NULL] = Field(default=None, min_length=1, max_length=100)
+
+
+class RegionStores(Input):
+    """All of a region's stores: those left out leave it, those in another region move here."""
+
+    store_ids: list[RowId]
+
+
+class RegionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+    store_ids: list[int]
     created_at: datetime
     updated_at: datetime

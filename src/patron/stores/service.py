@@ -201,14 +201,16 @@ def names_by_id(session: Session, store_ids: Iterable[int]) -> dict[int, tuple[s
 
 def store_ids_of_region(session: Session, actor: Actor, region_id: int) -> frozenset[int]:
     """The stores of a region that the actor sees (reports filter by region). A region that
-    does not exist is not found; one whose stores are all outside the actor's scope is empty."""
-    if session.get(Region, region_id) is None:
+    does not exist, or is not one of a regional manager's, is not found; one whose stores are
+    all outside the actor's scope is empty."""
+    if session.get(Region, region_id) is None or not actor.sees_region(region_id):
         raise RegionNotFound(f"no region {region_id}")
     ids = session.scalars(select(RegionStore.store_id).where(RegionStore.region_id == region_id))
     return frozenset(i for i in ids if actor.sees_store(i))
 
 
-def regions_for_choice(session: Session) -> list[tuple[int, str, str]]:
-    """Every region as (id, code, name), by code: what a report's region filter offers."""
+def regions_for_choice(session: Session, actor: Actor) -> list[tuple[int, str, str]]:
+    """The regions a report's region filter offers the actor (a regional manager: theirs), as
+    (id, code, name), by code."""
     rows = session.execute(select(Region.id, Region.code, Region.name).order_by(Region.code))
-    return [(region_id, code, name) for region_id, code, name in rows]
+    return [(i, code, name) for i, code, name in rows if actor.sees_region(i)]

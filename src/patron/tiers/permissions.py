@@ -11,5 +11,7 @@ EDIT_PROGRAM = Permission("tiers.edit_program", {Role.hq_admin})
 EDIT_LADDER = Permission("tiers.edit_ladder", {Role.hq_admin, Role.hq_marketing})
 SET_TIER = Permission("tiers.set_tier", {Role.hq_admin})
 VIEW_PROGRAM = Permission("tiers.view_program", STAFF_ROLES)
-# The tier distribution report: HQ chain-wide, a store manager their stores' members.
-VIEW_REPORT = Permission("tiers.view_report", {*HQ_ROLES, Role.store_manager})
+# The tier distribution report: HQ chain-wide, a regional or store manager their stores' members.
+VIEW_REPORT = Permission(
+    "tiers.view_report", {*HQ_ROLES, Role.regional_manager, Role.store_manager}
+)
