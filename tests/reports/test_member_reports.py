@@ -128,24 +128,22 @@ def test_growth_counts_registrations_and_conversion_within_30_days(
 # --- active -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("who", "channel"), SCOPES)
-def test_active_members_per_month_and_over_30_and_90_days(
-    session: Session, world: World, who: str, channel: str | None
-) -> None:
-    actor = actor_for(world, who)
-    first, last = date(2025, 1, 10), date(2025, 10, 20)
-    facts = scoped(world, actor, channel)
-    result = run(session, "active", (first, last), actor, channel)
-    assert result.summary == {
-        "active_members": between(facts, first, last).member_id.nunique(),
-        "active_30d": between(facts, last - timedelta(days=29), last).member_id.nunique(),
-        "active_90d": between(facts, last - timedelta(days=89), last).member_id.nunique(),
-    }
-    in_period = between(facts, first, last)
-    expected = in_period.groupby(in_period.day.map(month)).member_id.nunique().to_dict()
-    monthly = {r["month"]: r["active_members"] for r in rows(result, "monthly")}
-    assert list(monthly) == [f"2025-{n:02d}" for n in range(1, 11)]
-    assert {k: v for k, v in monthly.items() if v} == expected
+def test_active_members_per_month_and_over_30_and_90_days(session: Session, world: World) -> None:
+    for who, channel in SCOPES:
+        actor = actor_for(world, who)
+        first, last = date(2025, 1, 10), date(2025, 10, 20)
+        facts = scoped(world, actor, channel)
+        result = run(session, "active", (first, last), actor, channel)
+        assert result.summary == {
+            "active_members": between(facts, first, last).member_id.nunique(),
+            "active_30d": between(facts, last - timedelta(days=29), last).member_id.nunique(),
+            "active_90d": between(facts, last - timedelta(days=89), last).member_id.nunique(),
+        }
+        in_period = between(facts, first, last)
+        expected = in_period.groupby(in_period.day.map(month)).member_id.nunique().to_dict()
+        monthly = {r["month"]: r["active_members"] for r in rows(result, "monthly")}
+        assert list(monthly) == [f"2025-{n:02d}" for n in range(1, 11)]
+        assert {k: v for k, v in monthly.items() if v} == expected
 
 
 # --- repurchase ---------------------------------------------------------------------------------
@@ -161,33 +159,31 @@ def repurchase(facts: pd.DataFrame, by: list[str]) -> dict[Any, tuple[int, int, 
     return found
 
 
-@pytest.mark.parametrize(("who", "channel"), SCOPES)
-def test_repurchase_rate_overall_per_month_and_per_store(
-    session: Session, world: World, who: str, channel: str | None
-) -> None:
-    actor = actor_for(world, who)
-    facts = between(scoped(world, actor, channel), *YEAR)
-    result = run(session, "repurchase", YEAR, actor, channel)
-    (overall,) = repurchase(facts, []).values()
-    assert (
-        result.summary["buyers"],
-        result.summary["repurchasers"],
-        result.summary["repurchase_rate"],
-    ) == overall
-    assert 0 < overall[1] < overall[0]
-    monthly = {
-        r["month"]: (r["buyers"], r["repurchasers"], r["repurchase_rate"])
-        for r in rows(result, "monthly")
-        if r["buyers"]
-    }
-    assert monthly == repurchase(facts.assign(month=facts.day.map(month)), ["month"])
-    stores = {
-        r["store_id"]: (r["buyers"], r["repurchasers"], r["repurchase_rate"])
-        for r in rows(result, "by_store")
-    }
-    assert stores == repurchase(facts, ["store_id"])
-    if actor.store_ids is not None:
-        assert set(stores) <= actor.store_ids
+def test_repurchase_rate_overall_per_month_and_per_store(session: Session, world: World) -> None:
+    for who, channel in SCOPES:
+        actor = actor_for(world, who)
+        facts = between(scoped(world, actor, channel), *YEAR)
+        result = run(session, "repurchase", YEAR, actor, channel)
+        (overall,) = repurchase(facts, []).values()
+        assert (
+            result.summary["buyers"],
+            result.summary["repurchasers"],
+            result.summary["repurchase_rate"],
+        ) == overall
+        assert 0 < overall[1] < overall[0]
+        monthly = {
+            r["month"]: (r["buyers"], r["repurchasers"], r["repurchase_rate"])
+            for r in rows(result, "monthly")
+            if r["buyers"]
+        }
+        assert monthly == repurchase(facts.assign(month=facts.day.map(month)), ["month"])
+        stores = {
+            r["store_id"]: (r["buyers"], r["repurchasers"], r["repurchase_rate"])
+            for r in rows(result, "by_store")
+        }
+        assert stores == repurchase(facts, ["store_id"])
+        if actor.store_ids is not None:
+            assert set(stores) <= actor.store_ids
 
 
 # --- cohorts ------------------------------------------------------------------------------------
@@ -223,75 +219,73 @@ def cells_of(result: registry.Result) -> dict[tuple[str, int], tuple[int, int]]:
     return found
 
 
-@pytest.mark.parametrize(("who", "channel"), SCOPES)
-def test_cohorts_by_first_purchase_month(
-    session: Session, world: World, who: str, channel: str | None
-) -> None:
-    actor = actor_for(world, who)
-    first, last = date(2025, 1, 15), date(2025, 12, 10)
-    facts = scoped(world, actor, channel)
-    firsts = facts.groupby("member_id").day.min()
-    cohorts = {
-        int(m): month_number(d) for m, d in firsts.items() if first.replace(day=1) <= d <= last
-    }
-    result = run(session, "cohorts", (first, last), actor, channel)
-    expected = retention(cohorts, facts, first, last)
-    assert cells_of(result) == expected
-    assert result.summary["members"] == len(cohorts)
-    assert all(cells_of(result)[(c, 0)][1] == n for (c, k), (n, _) in expected.items() if k == 0)
-    matrix = rows(result, "matrix")
-    assert [r["cohort"] for r in matrix] == [f"2025-{n:02d}" for n in range(1, 13)]
-    assert matrix[-1]["m1"] is None
-    assert matrix[0]["m11"] is not None
+def test_cohorts_by_first_purchase_month(session: Session, world: World) -> None:
+    for who, channel in SCOPES:
+        actor = actor_for(world, who)
+        first, last = date(2025, 1, 15), date(2025, 12, 10)
+        facts = scoped(world, actor, channel)
+        firsts = facts.groupby("member_id").day.min()
+        cohorts = {
+            int(m): month_number(d) for m, d in firsts.items() if first.replace(day=1) <= d <= last
+        }
+        result = run(session, "cohorts", (first, last), actor, channel)
+        expected = retention(cohorts, facts, first, last)
+        assert cells_of(result) == expected
+        assert result.summary["members"] == len(cohorts)
+        assert all(
+            cells_of(result)[(c, 0)][1] == n for (c, k), (n, _) in expected.items() if k == 0
+        )
+        matrix = rows(result, "matrix")
+        assert [r["cohort"] for r in matrix] == [f"2025-{n:02d}" for n in range(1, 13)]
+        assert matrix[-1]["m1"] is None
+        assert matrix[0]["m11"] is not None
 
 
-@pytest.mark.parametrize(("who", "channel"), SCOPES[:2])
-def test_cohorts_by_registration_month(
-    session: Session, world: World, who: str, channel: str | None
-) -> None:
-    actor = actor_for(world, who)
-    first, last = date(2025, 1, 1), date(2025, 12, 31)
-    m = world.members
-    new = m[(m.registered_day >= first) & (m.registered_day <= last) & (m.status != "merged")]
-    if actor.store_ids is not None:
-        new = new[new.store_id.isin(actor.store_ids)]
-    cohorts = {int(i): month_number(d) for i, d in zip(new.id, new.registered_day, strict=True)}
-    result = run(session, "cohorts_registration", (first, last), actor, channel)
-    expected = retention(cohorts, scoped(world, actor, channel), first, last)
-    assert cells_of(result) == expected
-    month1 = [(n, b) for (_, k), (n, b) in expected.items() if k == 1]
-    assert result.summary == {
-        "members": len(cohorts),
-        "month1_retention": round(ratio(sum(b for _, b in month1), sum(n for n, _ in month1)), 4),
-    }
+def test_cohorts_by_registration_month(session: Session, world: World) -> None:
+    for who, channel in SCOPES:
+        actor = actor_for(world, who)
+        first, last = date(2025, 1, 1), date(2025, 12, 31)
+        m = world.members
+        new = m[(m.registered_day >= first) & (m.registered_day <= last) & (m.status != "merged")]
+        if actor.store_ids is not None:
+            new = new[new.store_id.isin(actor.store_ids)]
+        cohorts = {int(i): month_number(d) for i, d in zip(new.id, new.registered_day, strict=True)}
+        result = run(session, "cohorts_registration", (first, last), actor, channel)
+        expected = retention(cohorts, scoped(world, actor, channel), first, last)
+        assert cells_of(result) == expected
+        month1 = [(n, b) for (_, k), (n, b) in expected.items() if k == 1]
+        assert result.summary == {
+            "members": len(cohorts),
+            "month1_retention": round(
+                ratio(sum(b for _, b in month1), sum(n for n, _ in month1)), 4
+            ),
+        }
 
 
 # --- pareto -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("who", "channel"), SCOPES)
-def test_pareto_top20_share_gini_and_lorenz_curve(
-    session: Session, world: World, who: str, channel: str | None
-) -> None:
-    actor = actor_for(world, who)
-    facts = between(scoped(world, actor, channel), *YEAR)
-    sales = sorted(facts.groupby("member_id").net_sales.sum().tolist())
-    n, total = len(sales), sum(sales)
-    top = sum(sorted(sales, reverse=True)[: math.ceil(n / 5)])
-    # Gini as the mean absolute difference over twice the mean.
-    gini = sum(abs(a - b) for a in sales for b in sales) / (2 * n * n * (total / n))
-    result = run(session, "pareto", YEAR, actor, channel)
-    summary = result.summary
-    assert (summary["buyers"], summary["member_sales"]) == (n, total)
-    assert summary["top20_share"] == pytest.approx(top / total, abs=1e-4)
-    assert summary["gini"] == pytest.approx(gini, abs=1e-4)
-    assert summary["top20_share"] > 0.2
-    assert summary["gini"] > 0.2
-    lorenz = [sum(sales[: p * n // 100]) / total for p in range(101)]
-    curve = summary["curve"]
-    assert [c["buyers_share"] for c in curve] == [p / 100 for p in range(101)]
-    assert [c["sales_share"] for c in curve] == pytest.approx(lorenz, abs=1e-4)
-    assert rows(result, "curve") == curve
+def test_pareto_top20_share_gini_and_lorenz_curve(session: Session, world: World) -> None:
+    for who, channel in SCOPES:
+        actor = actor_for(world, who)
+        facts = between(scoped(world, actor, channel), *YEAR)
+        sales = sorted(facts.groupby("member_id").net_sales.sum().tolist())
+        n, total = len(sales), sum(sales)
+        top = sum(sorted(sales, reverse=True)[: math.ceil(n / 5)])
+        # Gini as the mean absolute difference over twice the mean.
+        gini = sum(abs(a - b) for a in sales for b in sales) / (2 * n * n * (total / n))
+        result = run(session, "pareto", YEAR, actor, channel)
+        summary = result.summary
+        assert (summary["buyers"], summary["member_sales"]) == (n, total)
+        assert summary["top20_share"] == pytest.approx(top / total, abs=1e-4)
+        assert summary["gini"] == pytest.approx(gini, abs=1e-4)
+        assert summary["top20_share"] > 0.2
+        assert summary["gini"] > 0.2
+        lorenz = [sum(sales[: p * n // 100]) / total for p in range(101)]
+        curve = summary["curve"]
+        assert [c["buyers_share"] for c in curve] == [p / 100 for p in range(101)]
+        assert [c["sales_share"] for c in curve] == pytest.approx(lorenz, abs=1e-4)
+        assert rows(result, "curve") == curve
 
 
 def test_pareto_of_nobody_is_zero(session: Session, world: World) -> None:
@@ -307,45 +301,43 @@ def test_pareto_of_nobody_is_zero(session: Session, world: World) -> None:
 # --- rfm and lifecycle --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("who", "channel"), SCOPES)
-def test_rfm_and_lifecycle_shares_of_members_and_of_sales(
-    session: Session, world: World, who: str, channel: str | None
-) -> None:
-    actor = actor_for(world, who)
-    m = world.members
-    members = m[m.status == "active"]
-    if actor.store_ids is not None:
-        members = members[members.store_id.isin(actor.store_ids)]
-    profiles = world.profiles.set_index("member_id")
-    spent = between(scoped(world, actor, channel), *YEAR).groupby("member_id").net_sales.sum()
-    total = int(spent.sum())
-    for name, column, none in (
-        ("rfm", "rfm_class", "unscored"),
-        ("lifecycle", "lifecycle", "prospect"),
-    ):
-        classes = {
-            int(i): none if value is None or pd.isna(value) else str(value)
-            for i, value in profiles[column].items()
-        }
-        held = pd.Series([classes.get(i, none) for i in members.id]).value_counts().to_dict()
-        bought = spent.groupby([classes.get(i, none) for i in spent.index]).agg(["size", "sum"])
-        result = run(session, name, YEAR, actor, channel)
-        assert result.summary == {
-            "members": len(members),
-            "buyers": len(spent),
-            "member_sales": total,
-        }
-        table = {r[column]: r for r in rows(result, "classes")}
-        assert none in table
-        for key, r in table.items():
-            members_ = held.get(key, 0)
-            buyers, sales = (
-                (int(bought.loc[key, "size"]), int(bought.loc[key, "sum"]))
-                if key in bought.index
-                else (0, 0)
-            )
-            assert (r["members"], r["buyers"], r["sales"]) == (members_, buyers, sales), key
-            assert r["members_share"] == round(ratio(members_, len(members)), 4)
-            assert r["sales_share"] == round(ratio(sales, total), 4)
-        assert sum(r["members"] for r in table.values()) == len(members)
-        assert sum(r["sales"] for r in table.values()) == total
+def test_rfm_and_lifecycle_shares_of_members_and_of_sales(session: Session, world: World) -> None:
+    for who, channel in SCOPES:
+        actor = actor_for(world, who)
+        m = world.members
+        members = m[m.status == "active"]
+        if actor.store_ids is not None:
+            members = members[members.store_id.isin(actor.store_ids)]
+        profiles = world.profiles.set_index("member_id")
+        spent = between(scoped(world, actor, channel), *YEAR).groupby("member_id").net_sales.sum()
+        total = int(spent.sum())
+        for name, column, none in (
+            ("rfm", "rfm_class", "unscored"),
+            ("lifecycle", "lifecycle", "prospect"),
+        ):
+            classes = {
+                int(i): none if value is None or pd.isna(value) else str(value)
+                for i, value in profiles[column].items()
+            }
+            held = pd.Series([classes.get(i, none) for i in members.id]).value_counts().to_dict()
+            bought = spent.groupby([classes.get(i, none) for i in spent.index]).agg(["size", "sum"])
+            result = run(session, name, YEAR, actor, channel)
+            assert result.summary == {
+                "members": len(members),
+                "buyers": len(spent),
+                "member_sales": total,
+            }
+            table = {r[column]: r for r in rows(result, "classes")}
+            assert none in table
+            for key, r in table.items():
+                members_ = held.get(key, 0)
+                buyers, sales = (
+                    (int(bought.loc[key, "size"]), int(bought.loc[key, "sum"]))
+                    if key in bought.index
+                    else (0, 0)
+                )
+                assert (r["members"], r["buyers"], r["sales"]) == (members_, buyers, sales), key
+                assert r["members_share"] == round(ratio(members_, len(members)), 4)
+                assert r["sales_share"] == round(ratio(sales, total), 4)
+            assert sum(r["members"] for r in table.values()) == len(members)
+            assert sum(r["sales"] for r in table.values()) == total
