@@ -1,6 +1,6 @@
 """Active members: members with a counted purchase (in the query's stores and channel) in the
 period, in each of its calendar months (the first and last clipped to the period), and in the
-30 and 90 days up to its last day. Two statements over the facts' day range."""
+30 and 90 days up to its last day. Two grouped statements over the facts' day range."""
 
 from __future__ import annotations
 
@@ -29,22 +29,23 @@ def build(session: Session, actor: Actor, query: ReportQuery) -> Result:
 
 
 def _summary(session: Session, query: ReportQuery) -> dict[str, int]:
-    """Buyers of the period and of the windows ending on its last day, in one pass over the
-    days from the earliest start."""
+    """Buyers of the period and of the windows ending on its last day, from each buyer's last
+    day from the earliest start: one hash aggregate, no distinct counts."""
     period = query.period
     starts = {days: period.last - timedelta(days=days - 1) for days in WINDOWS}
     read = Period(min(period.first, *starts.values()), period.last)
-    member = MemberDayFacts.member_id
-    day = MemberDayFacts.day
+    last = (
+        select(func.max(MemberDayFacts.day).label("day"))
+        .where(*covered(query, read))
+        .group_by(MemberDayFacts.member_id)
+        .subquery("last")
+    )
 
     def buyers_from(first: date) -> ColumnElement[int]:
-        return func.count(func.distinct(case((day >= first, member))))
+        return func.coalesce(func.sum(case((last.c.day >= first, 1), else_=0)), 0)
 
     row = session.execute(
-        select(
-            buyers_from(period.first),
-            *(buyers_from(starts[days]) for days in WINDOWS),
-        ).where(*covered(query, read))
+        select(buyers_from(period.first), *(buyers_from(starts[days]) for days in WINDOWS))
     ).one()
     return {
         "active_members": int(row[0]),

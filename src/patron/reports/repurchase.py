@@ -1,7 +1,7 @@
 """Repurchase: of the members who bought in the period (in the query's stores and channel),
 the share who bought on two or more distinct business days; the same within each calendar
 month of the period, and within each store (two days at that store). Three grouped
-statements over the facts' day range: the member's distinct days, then the buyers."""
+statements over the facts' day range: each member's first and last day, then the buyers."""
 
 from __future__ import annotations
 
@@ -51,7 +51,9 @@ def build(session: Session, actor: Actor, query: ReportQuery) -> Result:
 
 
 def _buyers(session: Session, query: ReportQuery, per: str | None) -> list[tuple[Any, int, int]]:
-    """(key, buyers, buyers on two days or more) per month, per store or once (key None)."""
+    """(key, buyers, buyers on two days or more) per month, per store or once (key None). A
+    member bought on two days when their first and last days differ: a hash aggregate of
+    min and max, without sorting for distinct days."""
     keys: dict[str | None, Any] = {
         None: None,
         "month": month_number(session, MemberDayFacts.day),
@@ -62,13 +64,14 @@ def _buyers(session: Session, query: ReportQuery, per: str | None) -> list[tuple
     days = (
         select(
             *([] if key is None else [key.label("key")]),
-            func.count(func.distinct(MemberDayFacts.day)).label("days"),
+            func.min(MemberDayFacts.day).label("first"),
+            func.max(MemberDayFacts.day).label("last"),
         )
         .where(*covered(query))
         .group_by(*grouping)
         .subquery("days")
     )
-    again = func.sum(case((days.c.days >= 2, 1), else_=0))
+    again = func.sum(case((days.c.first < days.c.last, 1), else_=0))
     if key is None:
         row = session.execute(select(func.count(), again).select_from(days)).one()
         return [(None, int(row[0]), int(row[1] or 0))]
