@@ -25,7 +25,7 @@ from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.members.models import Member, MemberStatus
-from patron.tiers import permissions
+from patron.reports import permissions
 from patron.tiers.ladder import Rung, base, by_id, ladder
 from patron.tiers.models import MemberTier, TierChange
 
@@ -68,7 +68,7 @@ def distribution(
 ) -> Distribution:
     """Members per tier per store now, and the movements of the business days first..last;
     with `store_id`, of that store's members only."""
-    permissions.VIEW_REPORT.check(actor)
+    permissions.VIEW.check(actor)
     store_ids = actor.store_ids
     if store_id is not None:
         store_ids = frozenset({store_id} if store_ids is None else {store_id} & store_ids)
