@@ -255,7 +255,6 @@ GUARDS: dict[str, Permission | None] = {
     "PATCH /paid-plans/{plan_id}": paid.EDIT_PLANS,
     "POST /members/{member_id}/paid-memberships": paid.RECORD_PAYMENT,
     "GET /members/{member_id}/paid-memberships": tiers.VIEW,
-    "GET /reports/tiers": tiers.VIEW_REPORT,
     "GET /reports": reports.VIEW,
     "GET /reports/{name}": reports.VIEW,
     "GET /coupons/{code}": None,

@@ -346,10 +346,6 @@ def test_no_read_only_get_writes(
             {"from": "2026-01-01", "to": "2026-12-31"},
             {"from": "2026-01-01", "to": "2026-12-31", "format": "xlsx"},
         ],
-        "/api/v1/reports/tiers": [
-            {"from": "2026-01-01", "to": "2026-12-31"},
-            {"from": "2026-01-01", "to": "2026-12-31", "format": "csv", "table": "movements"},
-        ],
     }
     refused: dict[str, list[str]] = {}
     answered: dict[str, set[int]] = {}

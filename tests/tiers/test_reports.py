@@ -20,6 +20,7 @@ from patron.core.errors import Forbidden, InvalidInput
 from patron.core.settings import Settings
 from patron.stores.models import Store
 from patron.tiers import reports, standing
+from patron.tiers.models import ChangeReason
 from tests.factories import make_member, make_staff, make_store, staff_headers
 from tests.tiers.helpers import make_ladder
 
@@ -146,15 +147,31 @@ def test_two_queries_whatever_the_members(
     assert queries() == few == 2, sent
 
 
-def test_the_api_answers_json_csv_and_xlsx(
+def test_the_reports_api_answers_json_csv_and_xlsx(
     client: TestClient, session: Session, settings: Settings, chain: dict[str, Any]
 ) -> None:
+    """The distribution is the registry's `tiers` report: `holdings` and `movements` stay at
+    the top level as the tier report's own route answered them."""
     admin = staff_headers(make_staff(session, Role.hq_admin), settings)
     dates = {"from": "2026-01-01", "to": "2026-03-31"}
     shown = client.get("/api/v1/reports/tiers", params=dates, headers=admin)
     assert shown.status_code == 200, shown.text
-    assert {"store_id": None, "tier": "normal", "members": 1} in shown.json()["holdings"]
-    assert len(shown.json()["movements"]) == 3
+    body = shown.json()
+    assert {"store_id": None, "tier": "normal", "members": 1} in body["holdings"]
+    assert len(body["movements"]) == 3
+    assert body["movements"][0] == {
+        "month": "2026-01",
+        "reason": "manual",
+        "from_tier": "normal",
+        "to_tier": "gold",
+        "changes": 1,
+    }
+    assert (body["members"], body["upgrades"], body["downgrades"]) == (6, 0, 0)
+    assert body["tables"]["holdings"] == body["holdings"]
+    assert body["tables"]["per_month"][1] == {
+        "month": "2026-02",
+        **{r.value: 1 if r.value == "manual" else 0 for r in ChangeReason},
+    }
     as_csv = client.get(
         "/api/v1/reports/tiers",
         params=dates | {"format": "csv", "table": "movements"},
@@ -167,11 +184,10 @@ def test_the_api_answers_json_csv_and_xlsx(
     assert lines[1] == "2026-01,manual,normal,gold,1"
     as_xlsx = client.get("/api/v1/reports/tiers", params=dates | {"format": "xlsx"}, headers=admin)
     assert as_xlsx.status_code == 200
-    sheet = load_workbook(io.BytesIO(as_xlsx.content)).active
-    assert sheet is not None
-    rows = list(sheet.iter_rows(values_only=True))
+    book = load_workbook(io.BytesIO(as_xlsx.content))
+    rows = list(book["holdings"].iter_rows(values_only=True))
     assert rows[0] == ("store_id", "tier", "members")
-    assert len(rows) == 1 + len(shown.json()["holdings"])
+    assert len(rows) == 1 + len(body["holdings"])
     reversed_ = client.get(
         "/api/v1/reports/tiers", params={"from": "2026-02-01", "to": "2026-01-01"}, headers=admin
     )
@@ -179,6 +195,10 @@ def test_the_api_answers_json_csv_and_xlsx(
     assert reversed_.json()["errors"][0]["code"] == "dates_reversed"
     cashier = staff_headers(make_staff(session, Role.cashier, [chain["a"]]), settings)
     assert client.get("/api/v1/reports/tiers", params=dates, headers=cashier).status_code == 403
+    manager = staff_headers(make_staff(session, Role.store_manager, [chain["b"]]), settings)
+    mine = client.get("/api/v1/reports/tiers", params=dates, headers=manager).json()
+    assert {h["store_id"] for h in mine["holdings"]} == {chain["b"].id}
+    assert [m["to_tier"] for m in mine["movements"]] == ["silver"]
 
 
 def test_one_stores_report_and_the_sums_the_console_draws(

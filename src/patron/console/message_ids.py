@@ -25,6 +25,7 @@ BUILT_IDS = (
     N_("profiles.rfm.general_develop"),
     N_("profiles.rfm.general_retain"),
     N_("profiles.rfm.general_winback"),
+    N_("profiles.rfm.unscored"),  # the member reports' row of members without RFM scores
     N_("webhooks.pii.masked"),
     N_("webhooks.pii.full"),
     N_("delivery_status.pending"),

@@ -46,6 +46,7 @@ from patron.core.pagination import paginate
 from patron.members.models import Member, MemberStatus
 from patron.orders import service as orders
 from patron.points.policy import add_months
+from patron.reports import permissions as report_policy
 from patron.stores import service as stores
 from patron.tiers import growth, ladder, permissions, program, reports, standing
 from patron.tiers.errors import TierNotFound
@@ -130,7 +131,7 @@ BUILT_IDS = (
 def tiers_tabs(actor: Actor) -> dict[str, bool]:
     return {
         "program": permissions.VIEW_PROGRAM.allows(actor),
-        "reports": permissions.VIEW_REPORT.allows(actor),
+        "reports": report_policy.VIEW.allows(actor),
     }
 
 
@@ -379,7 +380,7 @@ def last_months(months: int = CHART_MONTHS) -> tuple[date, date]:
 
 @router.get("/tiers/distribution")
 def distribution(request: Request, session: Tx, actor: ConsoleActorDep) -> HTMLResponse:
-    require_console(actor, permissions.VIEW_REPORT)
+    require_console(actor, report_policy.VIEW)
     t = t_for(request)
     first, last = last_months()
     report = reports.distribution(session, actor, first, last)
@@ -421,7 +422,7 @@ def store_distribution(
 ) -> HTMLResponse:
     """Members per tier per store, and the tier movements per month of all the actor's stores'
     members or of one store's (`store`: its code)."""
-    require_console(actor, permissions.VIEW_REPORT)
+    require_console(actor, report_policy.VIEW)
     t = t_for(request)
     options = store_options(session, actor)
     chosen = next((s for s in options if s.code == store), None)

@@ -1,5 +1,5 @@
 """Members as other domains select them in bulk (journeys' daily triggers and actions, a
-segment's page of members)."""
+segment's page of members, the reports' registrations)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from patron.core import bulk
+from patron.core.daily import BusinessDays
 from patron.core.pagination import PageResult, paginate
 from patron.members.models import Member, MemberStatus
 
@@ -42,3 +43,30 @@ def page_among(
     newest first; one query."""
     query = select(Member).where(Member.id.in_(member_ids))
     return paginate(session, query, Member.id, cursor, limit)
+
+
+def registered_on(
+    days: BusinessDays, store_ids: Collection[int] | None
+) -> Select[int, date, str, int | None, int | None]:
+    """The members registered on `days` (business time), but those since merged into another
+    (a duplicate's registration is the survivor's): id, day, channel, store_id and
+    guide_id (the opening guide); with `store_ids`, of members whose home store is one of
+    them (None: every member, those of no store too). By `registered_at`'s index."""
+    query = select(
+        Member.id,
+        days.of(Member.registered_at).label("day"),
+        Member.channel,
+        Member.store_id,
+        Member.opening_guide_id.label("guide_id"),
+    ).where(days.holds(Member.registered_at), Member.status != MemberStatus.merged.value)
+    if store_ids is not None:
+        query = query.where(Member.store_id.in_(sorted(store_ids)))
+    return query
+
+
+def active_ids_in(store_ids: Collection[int] | None) -> Select[int]:
+    """Active members' ids; with `store_ids`, of those whose home store is one of them."""
+    query = select(Member.id).where(Member.status == MemberStatus.active.value)
+    if store_ids is not None:
+        query = query.where(Member.store_id.in_(sorted(store_ids)))
+    return query

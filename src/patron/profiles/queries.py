@@ -1,11 +1,13 @@
-"""What other domains read of member profiles (segment rules), without reaching into the table."""
+"""What other domains read of member profiles (segment rules, the reports), without reaching
+into the table."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Subquery, func, select
 from sqlalchemy.orm import Session
 
 from patron.profiles.models import MemberProfile
@@ -57,3 +59,23 @@ def distribution(session: Session, member_ids: Select[int]) -> Distribution:
     profiled = sum(lifecycle.values())
     lifecycle["prospect"] = lifecycle.get("prospect", 0) + max(0, total - profiled)
     return Distribution({str(c): int(n) for c, n in rfm}, lifecycle, total)
+
+
+class Grouping(StrEnum):
+    rfm_class = "rfm_class"
+    lifecycle = "lifecycle"
+
+
+def totals_by(grouping: Grouping, amounts: Subquery) -> Select[str | None, int, int]:
+    """The members of `amounts` (member_id, amount: another domain's figures per member) per
+    RFM class or lifecycle stage: the class, how many and their amounts' sum, one grouped
+    join. A member without a profile is a prospect without a class (None)."""
+    column = getattr(MemberProfile, grouping.value)
+    if grouping is Grouping.lifecycle:
+        column = func.coalesce(column, "prospect")
+    return (
+        select(column, func.count(), func.coalesce(func.sum(amounts.c.amount), 0))
+        .select_from(amounts)
+        .outerjoin(MemberProfile, MemberProfile.member_id == amounts.c.member_id)
+        .group_by(column)
+    )

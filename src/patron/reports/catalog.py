@@ -1,6 +1,24 @@
 """Every report module, imported here so that each declares itself in the registry before the
 API and the console list them. The order here is the order of the console's menu."""
 
-from patron.reports import registry
+from patron.reports import (
+    activity,
+    classes,
+    cohorts,
+    growth,
+    pareto,
+    registry,
+    repurchase,
+    tier_report,
+)
 
-__all__ = ["registry"]
+__all__ = [
+    "activity",
+    "classes",
+    "cohorts",
+    "growth",
+    "pareto",
+    "registry",
+    "repurchase",
+    "tier_report",
+]

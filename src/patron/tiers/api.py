@@ -3,12 +3,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query, Response
-from pydantic import BaseModel
 from sqlalchemy import select
 
-from patron.core import export
 from patron.core.actor import Actor
-from patron.core.moments import Day
 from patron.core.openapi import errors
 from patron.core.pagination import Page, paginate
 from patron.deps import IdempotentDep, OneHopRouter, SessionDep, require
@@ -20,7 +17,6 @@ from patron.tiers import (
     paid,
     permissions,
     program,
-    reports,
     standing,
 )
 from patron.tiers.errors import TierNotFound
@@ -242,65 +238,3 @@ def member_paid_memberships(
     """The member's paid terms, latest first."""
     member = visibility.get_member(session, actor, member_id)
     return [PaidMembershipOut.model_validate(m) for m in paid.memberships_of(session, member.id)]
-
-
-# --- the tier distribution report ------------------------------------------------------------
-
-ReportReader = Annotated[Actor, Depends(require(permissions.VIEW_REPORT))]
-
-
-class HoldingOut(BaseModel):
-    store_id: int | None
-    tier: str
-    members: int
-
-
-class MovementOut(BaseModel):
-    month: str
-    reason: str
-    from_tier: str | None
-    to_tier: str
-    changes: int
-
-
-class DistributionOut(BaseModel):
-    holdings: list[HoldingOut]
-    movements: list[MovementOut]
-
-
-@router.get(
-    "/reports/tiers",
-    response_model=DistributionOut,
-    responses={
-        200: {
-            "content": {media: {} for media in export.MEDIA_TYPES.values()},
-            "description": "JSON, or with `format` the rows of one `table` as a CSV or .xlsx file",
-        }
-    },
-)
-def tier_report(
-    session: SessionDep,
-    actor: ReportReader,
-    first: Annotated[Day, Query(alias="from", description="first business day of movements")],
-    last: Annotated[Day, Query(alias="to", description="last business day of movements")],
-    file_format: Annotated[export.Format | None, Query(alias="format")] = None,
-    table: Annotated[
-        reports.Table,
-        Query(description="with `format`: members per tier per store, or movements per month"),
-    ] = reports.Table.holdings,
-) -> DistributionOut | Response:
-    """Active members per tier per home store now (store_id null: no store), and the tier
-    history per month in business time by reason and from/to tier; a store manager's report
-    counts their stores' members."""
-    report = reports.distribution(session, actor, first, last)
-    if file_format is not None:
-        name = f"tier-{table.value}-{first:%Y%m%d}-{last:%Y%m%d}"
-        if table is reports.Table.movements:
-            rows = reports.movement_rows(report)
-            return export.download(file_format, name, reports.MOVEMENT_COLUMNS, rows)
-        rows = reports.holding_rows(report)
-        return export.download(file_format, name, reports.HOLDING_COLUMNS, rows)
-    return DistributionOut(
-        holdings=[HoldingOut(**vars(h)) for h in report.holdings],
-        movements=[MovementOut(**vars(m)) for m in report.movements],
-    )

@@ -10,7 +10,7 @@ that store's members, within the actor's stores."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -25,7 +25,7 @@ from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
 from patron.core.reasons import Reason
 from patron.members.models import Member, MemberStatus
-from patron.tiers import permissions
+from patron.reports import permissions
 from patron.tiers.ladder import Rung, base, by_id, ladder
 from patron.tiers.models import MemberTier, TierChange
 
@@ -68,22 +68,26 @@ def distribution(
 ) -> Distribution:
     """Members per tier per store now, and the movements of the business days first..last;
     with `store_id`, of that store's members only."""
-    permissions.VIEW_REPORT.check(actor)
+    permissions.VIEW.check(actor)
+    store_ids = actor.store_ids
+    if store_id is not None:
+        store_ids = frozenset({store_id} if store_ids is None else {store_id} & store_ids)
+    return distribution_of(session, store_ids, first, last)
+
+
+def distribution_of(
+    session: Session, store_ids: Collection[int] | None, first: date, last: date
+) -> Distribution:
+    """The distribution over the members whose home store is one of `store_ids` (None: every
+    member); the caller has checked who may read it (the reports' registry)."""
     months = _months(first, last)
     rungs = ladder(session)
     if base(rungs) is None:
         return Distribution([], [])
-    scope = _in_scope(actor, store_id)
-    return Distribution(_holdings(session, scope, rungs), _movements(session, scope, rungs, months))
-
-
-def _in_scope(actor: Actor, store_id: int | None) -> list[ColumnElement[bool]]:
     scope: list[ColumnElement[bool]] = []
-    if actor.store_ids is not None:
-        scope.append(Member.store_id.in_(sorted(actor.store_ids)))
-    if store_id is not None:
-        scope.append(Member.store_id == store_id)
-    return scope
+    if store_ids is not None:
+        scope.append(Member.store_id.in_(sorted(store_ids)))
+    return Distribution(_holdings(session, scope, rungs), _movements(session, scope, rungs, months))
 
 
 def _holdings(
