@@ -6,11 +6,13 @@ from __future__ import annotations
 import calendar
 from collections.abc import Collection
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from patron.core import bulk
+from patron.core.daily import BusinessDays
 from patron.core.pagination import PageResult, paginate
 from patron.members.models import Member, MemberStatus
 
@@ -42,3 +44,56 @@ def page_among(
     newest first; one query."""
     query = select(Member).where(Member.id.in_(member_ids))
     return paginate(session, query, Member.id, cursor, limit)
+
+
+def opened_by_store(
+    session: Session, days: BusinessDays, store_ids: frozenset[int] | None
+) -> dict[int, int]:
+    """Members registered on `days` per home store (0: none), of `store_ids` (None: every
+    store and none)."""
+    return _opened(session, func.coalesce(Member.store_id, 0), days, store_ids)
+
+
+def opened_by_guide(
+    session: Session, days: BusinessDays, store_ids: frozenset[int] | None
+) -> dict[int, int]:
+    """Members registered on `days` per opening guide, of the home stores `store_ids`."""
+    guide = Member.opening_guide_id
+    return _opened(session, guide, days, store_ids, guide.is_not(None))
+
+
+def opened_by_day(
+    session: Session, days: BusinessDays, store_ids: frozenset[int] | None
+) -> dict[date, int]:
+    """Members registered per business day of `days`, of the home stores `store_ids`."""
+    return _opened(session, days.of(Member.registered_at), days, store_ids)
+
+
+def _opened(
+    session: Session,
+    by: Any,
+    days: BusinessDays,
+    store_ids: frozenset[int] | None,
+    *where: Any,
+) -> dict[Any, int]:
+    # A merged member was a second registration of someone already counted.
+    query = (
+        select(by, func.count())
+        .where(
+            days.holds(Member.registered_at),
+            Member.status != MemberStatus.merged.value,
+            *where,
+        )
+        .group_by(by)
+    )
+    if store_ids is not None:
+        query = query.where(Member.store_id.in_(store_ids))
+    return {key: int(count) for key, count in session.execute(query)}
+
+
+def opening_guides() -> Select[int, int | None]:
+    """(member_id, guide_id): the members a guide opened, for another domain's grouped
+    statement (the guides' leaderboard)."""
+    return select(Member.id.label("member_id"), Member.opening_guide_id.label("guide_id")).where(
+        Member.opening_guide_id.is_not(None)
+    )
