@@ -91,9 +91,12 @@ def _opened(
     return {key: int(count) for key, count in session.execute(query)}
 
 
-def opening_guides() -> Select[int, int | None]:
-    """(member_id, guide_id): the members a guide opened, for another domain's grouped
-    statement (the guides' leaderboard)."""
-    return select(Member.id.label("member_id"), Member.opening_guide_id.label("guide_id")).where(
+def opening_guides(store_ids: frozenset[int] | None) -> Select[int, int | None]:
+    """(member_id, guide_id): the members a guide opened, of the home stores `store_ids`
+    (None: all), for another domain's grouped statement (the guides' leaderboard)."""
+    query = select(Member.id.label("member_id"), Member.opening_guide_id.label("guide_id")).where(
         Member.opening_guide_id.is_not(None)
     )
+    if store_ids is not None:
+        query = query.where(Member.store_id.in_(store_ids))
+    return query

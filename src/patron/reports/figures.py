@@ -153,10 +153,10 @@ def buyers_by_store(session: Session, query: ReportQuery) -> dict[int, Buyers]:
 
 
 def buyers_by_guide(session: Session, query: ReportQuery) -> dict[int, Buyers]:
-    """Per opening guide: the guide's members who bought in the period (at the query's
-    stores), their repeat buyers and net."""
+    """Per opening guide: the members the guide opened at the query's stores who bought
+    there in the period, their repeat buyers and net."""
     per_member = _per_member(query).subquery()
-    guides = members.opening_guides().subquery()
+    guides = members.opening_guides(query.store_ids).subquery()
     statement = _buyers(per_member, guides.c.guide_id).join_from(
         per_member, guides, guides.c.member_id == per_member.c.member_id
     )

@@ -2,9 +2,10 @@
 
 Stores: members opened (registrations with the store as home store), sales and member sales
 of the orders placed there (sales facts), the member share, and the repurchase rate of the
-members who bought there. Guides: the members each opened in the period (at the query's
-stores), and the sales and repurchase rate of all the members they ever opened, of those
-members' orders at the query's stores (member facts: each order's net of its refunds)."""
+members who bought there. Guides: of the members each opened at the query's stores (their
+home stores), how many registered in the period, and the sales and repurchase rate of all of
+them (opened whenever) from their orders at those stores in the period (member facts: each
+order's net of its refunds)."""
 
 from __future__ import annotations
 
