@@ -92,13 +92,9 @@ def test_points_reconcile_with_the_ledger_and_the_accounts(
     assert summary["points_earned"] == sum(moved["earned"].values()) > 0
     assert summary["points_burned"] == sum(moved["burned"].values()) > 0
     # Every movement is earned, burned, expired or adjusted.
-    assert (
-        summary["points_earned"]
-        - summary["points_burned"]
-        - summary["points_expired"]
-        + summary["points_adjusted"]
-        == sum(moved["net"].values())
-    )
+    assert summary["points_earned"] - summary["points_burned"] - summary[
+        "points_expired"
+    ] + summary["points_adjusted"] == sum(moved["net"].values())
     assert summary["burn_rate"] == round(summary["points_burned"] / summary["points_earned"], 4)
     by_month = table(result, "liability_by_expiry")
     assert sum(row["liability"] for row in by_month) == summary["points_liability"]
@@ -121,7 +117,9 @@ def test_stored_value_reconciles_with_the_ledger_and_the_accounts(
     summary = result.summary
     recharged = sum(e.principal for e in entries if e.kind == "recharge")
     assert summary["sv_recharged"] == recharged > 0
-    assert summary["sv_bonus"] == sum(e.bonus for e in entries if e.kind in ("recharge", "bonus")) > 0
+    assert (
+        summary["sv_bonus"] == sum(e.bonus for e in entries if e.kind in ("recharge", "bonus")) > 0
+    )
     assert summary["sv_spent"] == -sum(e.principal + e.bonus for e in entries if e.kind == "spend")
     movement = (
         summary["sv_recharged"]
@@ -150,7 +148,9 @@ def test_a_store_managers_stored_value_is_their_stores(session: Session, world: 
         for e in session.scalars(select(StoredValueEntry))
         if in_period(e.created_at) and e.store_id == world.b.id
     ]
-    assert result.summary["sv_recharged"] == sum(e.principal for e in entries if e.kind == "recharge")
+    assert result.summary["sv_recharged"] == sum(
+        e.principal for e in entries if e.kind == "recharge"
+    )
     assert {row["store_id"] for row in table(result, "settlement")} <= {world.b.id}
     # What remains of the money recharged at B, no more than all members hold.
     chain = run(session, "stored_value", query())
