@@ -12,18 +12,29 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.campaigns import report as campaign_report
+from patron.campaigns.models import Campaign, CampaignMember
 from patron.core import clock
 from patron.core.actor import SYSTEM, Actor, Role
 from patron.core.errors import Forbidden, InvalidInput
+from patron.coupons.models import Coupon
 from patron.members.models import Member
-from patron.orders.models import Order, OrderStatus
+from patron.orders.models import Order, OrderStatus, Refund
 from patron.points import queries as points_queries
 from patron.points.models import PointsAccount, PointsEntry
 from patron.reports import figures, registry
 from patron.reports.query import ReportQuery, report_query
 from patron.stored_value.models import StoredValueAccount, StoredValueEntry
 from patron.stores.service import StoreNotFound
-from tests.reports.ledger_world import NOW, PERIOD, World, build, business_day, query
+from tests.coupons.test_reports import line
+from tests.factories import (
+    issue_coupon,
+    make_coupon_template,
+    make_member,
+    make_order,
+    make_store,
+)
+from tests.reports.ledger_world import NOW, PERIOD, World, at, build, business_day, query
 
 HQ = Actor("staff", 1, "hq", Role.hq_admin, None)
 
@@ -61,6 +72,7 @@ def within(store_id: int | None, store_ids: frozenset[int] | None) -> bool:
 
 # --- points -----------------------------------------------------------------------------------
 
+PERIOD_DAYS = figures.days_of(PERIOD)
 EARNED = {"earn": 1, "grant": 1, "refund_reversal": 1, "grant_reversal": 1}
 BURNED = {"burn": -1, "refund_restore": -1}
 
@@ -101,9 +113,6 @@ def test_points_reconcile_with_the_ledger_and_the_accounts(
     if store_ids is None:
         held = sum(a.available + a.pending for a in session.scalars(select(PointsAccount)))
         assert summary["points_liability"] == held == points_queries.liability(session).points
-
-
-PERIOD_DAYS = figures.days_of(PERIOD)
 
 
 # --- stored value -----------------------------------------------------------------------------
@@ -183,8 +192,6 @@ def expected_sales(session: Session, q: ReportQuery) -> dict[int, dict[str, int]
 
 
 def refunds_of(session: Session) -> list[tuple[Order, Any, int]]:
-    from patron.orders.models import Refund
-
     return [
         (order, refund.created_at, refund.amount)
         for refund, order in session.execute(
@@ -269,7 +276,8 @@ def test_the_guides_leaderboard(session: Session, world: World) -> None:
         assert (row["buyers"], row["member_sales"]) == buyers.get(row["guide_id"], (0, 0, 0))[::2]
         assert row["new_members"] == members[row["guide_id"]]
     member_sales = [r["member_sales"] for r in rows]
-    assert member_sales == sorted(member_sales, reverse=True) and member_sales[0] > 0
+    assert member_sales == sorted(member_sales, reverse=True)
+    assert member_sales[0] > 0
 
 
 def test_a_managers_store_page_is_their_store(session: Session, world: World) -> None:
@@ -331,36 +339,38 @@ def test_a_manager_sees_only_their_stores(session: Session, world: World) -> Non
 
 
 def test_coupons_count_the_coupons_issued_in_the_period(session: Session) -> None:
-    from patron.coupons.models import Coupon
-    from tests.factories import issue_coupon, make_coupon_template, make_member, make_store
-
-    store = make_store(session)
+    store, other = make_store(session), make_store(session)
     member = make_member(session, store)
     template = make_coupon_template(session)
+    coupons = []
     for day in (PERIOD.first, PERIOD.last, PERIOD.last + (PERIOD.last - PERIOD.first)):
-        with clock.frozen(datetime_at(day)):
-            issue_coupon(session, template, member)
+        with clock.frozen(at(day, 10)):
+            coupons.append(issue_coupon(session, template, member))
     make_coupon_template(session)  # none issued: not listed
+    with clock.frozen(at(PERIOD.last, 12)):
+        order = make_order(
+            session,
+            store,
+            member,
+            occurred_at=at(PERIOD.last, 12).isoformat(),
+            items=[line("A", 15000, 2000)],
+            payments=[{"method": "cash", "amount": 13000}],
+            coupons=[{"code": coupons[0].code, "amount": 2000}],
+        )
     result = run(session, "coupons", query())
     (row,) = table(result, "templates")
     issued = [c for c in session.scalars(select(Coupon)) if in_period(c.issued_at)]
-    assert (row["template_id"], row["issued"], row["redeemed"]) == (template.id, len(issued), 0)
-    assert result.summary["issued"] == 2 and result.summary["redemption_rate"] == 0
+    assert (row["template_id"], row["issued"], row["redeemed"]) == (template.id, len(issued), 1)
+    assert (row["discount"], row["redeeming_sales"]) == (2000, order.total)
+    assert result.summary["issued"] == 2
+    assert result.summary["redemption_rate"] == 0.5
+    # Coupons pass through the store that issued or redeemed them: not through the other.
+    assert run(session, "coupons", query(frozenset({other.id}))).summary["issued"] == 0
     with pytest.raises(Forbidden):
         run(session, "coupons", query(), replace(HQ, role=Role.cashier))
 
 
-def datetime_at(day: Any) -> Any:
-    from tests.reports.ledger_world import at
-
-    return at(day, 10)
-
-
 def test_campaigns_launched_in_the_period_with_their_uplift(session: Session) -> None:
-    from patron.campaigns import report as campaign_report
-    from patron.campaigns.models import Campaign, CampaignMember
-    from tests.factories import make_member, make_order, make_store
-
     store = make_store(session)
     people = [make_member(session, store) for _ in range(6)]
     launched = []
@@ -373,7 +383,7 @@ def test_campaigns_launched_in_the_period_with_their_uplift(session: Session) ->
             seed=1,
             attribution_days=14,
             status="done",
-            launched_at=datetime_at(day),
+            launched_at=at(day, 10),
         )
         session.add(campaign)
         session.flush()
@@ -383,14 +393,15 @@ def test_campaigns_launched_in_the_period_with_their_uplift(session: Session) ->
                 CampaignMember(campaign_id=campaign.id, member_id=person.id, in_control=n < 2)
             )
     for person in people[1:4]:
-        make_order(session, store, person, occurred_at=datetime_at(PERIOD.last).isoformat())
+        make_order(session, store, person, occurred_at=at(PERIOD.last, 10).isoformat())
     session.flush()
     result = run(session, "campaigns", query())
     (row,) = table(result, "campaigns")
     expected = campaign_report.campaign_report(session, SYSTEM, launched[0].id)
     assert row["campaign_id"] == launched[0].id
     assert (row["treated_members"], row["control_members"]) == (4, 2)
-    assert row["treated_conversion"] == 0.5 and row["control_conversion"] == 0.5
+    assert row["treated_conversion"] == 0.5
+    assert row["control_conversion"] == 0.5
     assert row["uplift"] == campaign_report.rounded(expected.uplift.conversion.absolute)
     assert row["incremental_revenue"] == expected.uplift.incremental_revenue
     with pytest.raises(Forbidden):

@@ -44,8 +44,10 @@ def test_points_and_the_stores_leaderboard_as_json(
     points = client.get("/api/v1/reports/points", params=WEEK, headers=finance)
     assert points.status_code == 200
     body = points.json()
-    assert body["report"] == "points" and body["from"] == "2026-03-02"
-    assert body["points_earned"] > 0 and 0 < body["burn_rate"] < 1
+    assert body["report"] == "points"
+    assert body["from"] == "2026-03-02"
+    assert body["points_earned"] > 0
+    assert 0 < body["burn_rate"] < 1
     assert [row["day"] for row in body["tables"]["daily"]][::6] == ["2026-03-02", "2026-03-08"]
     assert (
         sum(r["liability"] for r in body["tables"]["liability_by_expiry"])
