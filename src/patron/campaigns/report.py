@@ -106,6 +106,17 @@ def campaign_report(session: Session, actor: Actor, campaign_id: int) -> Campaig
     )
 
 
+def launched_between(
+    session: Session, actor: Actor, start: datetime, end: datetime
+) -> list[CampaignReport]:
+    """The reports of the campaigns launched in [start, end), in launch order (a handful a
+    month: each report is a few queries)."""
+    permissions.VIEW.check(actor)
+    launched = select(Campaign.id).where(Campaign.launched_at >= start, Campaign.launched_at < end)
+    ids = session.scalars(launched.order_by(Campaign.launched_at, Campaign.id)).all()
+    return [campaign_report(session, actor, campaign_id) for campaign_id in ids]
+
+
 def _cost(session: Session, campaign: Campaign, issued: coupons.SourceFigures) -> Cost:
     used = launch.spent(session, campaign)
     return Cost(

@@ -6,8 +6,9 @@ from __future__ import annotations
 import calendar
 from collections.abc import Collection
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from patron.core import bulk
@@ -69,4 +70,60 @@ def active_ids_in(store_ids: Collection[int] | None) -> Select[int]:
     query = select(Member.id).where(Member.status == MemberStatus.active.value)
     if store_ids is not None:
         query = query.where(Member.store_id.in_(sorted(store_ids)))
+    return query
+
+
+def opened_by_store(
+    session: Session, days: BusinessDays, store_ids: frozenset[int] | None
+) -> dict[int, int]:
+    """Members registered on `days` per home store (0: none), of `store_ids` (None: every
+    store and none)."""
+    return _opened(session, func.coalesce(Member.store_id, 0), days, store_ids)
+
+
+def opened_by_guide(
+    session: Session, days: BusinessDays, store_ids: frozenset[int] | None
+) -> dict[int, int]:
+    """Members registered on `days` per opening guide, of the home stores `store_ids`."""
+    guide = Member.opening_guide_id
+    return _opened(session, guide, days, store_ids, guide.is_not(None))
+
+
+def opened_by_day(
+    session: Session, days: BusinessDays, store_ids: frozenset[int] | None
+) -> dict[date, int]:
+    """Members registered per business day of `days`, of the home stores `store_ids`."""
+    return _opened(session, days.of(Member.registered_at), days, store_ids)
+
+
+def _opened(
+    session: Session,
+    by: Any,
+    days: BusinessDays,
+    store_ids: frozenset[int] | None,
+    *where: Any,
+) -> dict[Any, int]:
+    # A merged member was a second registration of someone already counted.
+    query = (
+        select(by, func.count())
+        .where(
+            days.holds(Member.registered_at),
+            Member.status != MemberStatus.merged.value,
+            *where,
+        )
+        .group_by(by)
+    )
+    if store_ids is not None:
+        query = query.where(Member.store_id.in_(store_ids))
+    return {key: int(count) for key, count in session.execute(query)}
+
+
+def opening_guides(store_ids: frozenset[int] | None) -> Select[int, int | None]:
+    """(member_id, guide_id): the members a guide opened, of the home stores `store_ids`
+    (None: all), for another domain's grouped statement (the guides' leaderboard)."""
+    query = select(Member.id.label("member_id"), Member.opening_guide_id.label("guide_id")).where(
+        Member.opening_guide_id.is_not(None)
+    )
+    if store_ids is not None:
+        query = query.where(Member.store_id.in_(store_ids))
     return query

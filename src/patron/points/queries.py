@@ -177,10 +177,12 @@ class Liability:
     by_store: dict[int | None, int]
 
 
-def liability(session: Session) -> Liability:
-    """Outstanding points (spendable and pending, not yet expired) and what they are worth."""
+def liability(session: Session, store_ids: frozenset[int] | None = None) -> Liability:
+    """Outstanding points (spendable and pending, not yet expired) and what they are worth;
+    with `store_ids`, of the lots earned at those stores only. Lots expire at the end of a
+    day, so grouping by the expiry time makes few groups."""
     now, policy = clock.now(), get_policy(session)
-    rows = session.execute(
+    query = (
         select(PointsLot.expires_at, PointsLot.store_id, func.sum(PointsLot.remaining))
         .where(
             PointsLot.remaining > 0,
@@ -189,6 +191,9 @@ def liability(session: Session) -> Liability:
         )
         .group_by(PointsLot.expires_at, PointsLot.store_id)
     )
+    if store_ids is not None:
+        query = query.where(PointsLot.store_id.in_(store_ids))
+    rows = session.execute(query)
     by_month: dict[str, int] = defaultdict(int)
     by_store: dict[int | None, int] = defaultdict(int)
     for expires_at, store_id, points in rows:

@@ -453,6 +453,19 @@ def usernames_by_id(session: Session, staff_ids: list[int]) -> dict[int, str]:
     return {staff_id: username for staff_id, username in rows}
 
 
+def names_by_id(session: Session, staff_ids: Iterable[int]) -> dict[int, str]:
+    """Each user's display name (the username where none is set), by id."""
+    wanted = set(staff_ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(StaffUser.id, StaffUser.display_name, StaffUser.username).where(
+            StaffUser.id.in_(wanted)
+        )
+    )
+    return {staff_id: shown or username for staff_id, shown, username in rows}
+
+
 def ids_by_username(session: Session, usernames: Iterable[str]) -> dict[str, int]:
     """Staff ids by username, for the usernames that exist (unknown ones are left out)."""
     wanted = set(usernames)

@@ -69,6 +69,17 @@ def balances() -> Select[int, int]:
     return select(StoredValueAccount.member_id, total)
 
 
+def held(session: Session) -> Balance:
+    """What all members hold now, principal and bonus in fen: the accounts' sums."""
+    principal, bonus = session.execute(
+        select(
+            func.coalesce(func.sum(StoredValueAccount.principal), 0),
+            func.coalesce(func.sum(StoredValueAccount.bonus), 0),
+        )
+    ).one()
+    return Balance(int(principal), int(bonus))
+
+
 def ledger_by_day(days: BusinessDays) -> Select[*tuple[Any, ...]]:
     """Per business day of `days` and store (0: none, online): principal recharged, bonus
     given, spent on orders (less what refunds put back), paid out by refunds, and

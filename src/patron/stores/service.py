@@ -199,6 +199,14 @@ def names_by_id(session: Session, store_ids: Iterable[int]) -> dict[int, tuple[s
     return {store_id: (code, name) for store_id, code, name in rows}
 
 
+def names_in(session: Session, store_ids: frozenset[int] | None) -> dict[int, tuple[str, str]]:
+    """Each store's code and name, by id, of `store_ids` (None: every store), by code."""
+    query = select(Store.id, Store.code, Store.name).order_by(Store.code)
+    if store_ids is not None:
+        query = query.where(Store.id.in_(store_ids))
+    return {store_id: (code, name) for store_id, code, name in session.execute(query)}
+
+
 def store_ids_of_region(session: Session, actor: Actor, region_id: int) -> frozenset[int]:
     """The stores of a region that the actor sees (reports filter by region). A region that
     does not exist, or is not one of a regional manager's, is not found; one whose stores are

@@ -1,0 +1,220 @@
+"""Figures several reports share, each one grouped query over the daily facts (or one call of
+the owning domain) for a ReportQuery: its business days, its stores (None: every store and the
+"no store" rows) and its order channel where the figure has one.
+
+Definitions (money in fen, shares 0–1, None where the base is zero):
+- sales: totals of the orders placed in the period less the refunds made in it (net);
+  member_sales the same of members' orders; member_share = member_sales / sales;
+  aov: the placed orders' totals / their count (the refunds are not the orders' size).
+- buyers: members with an order that counts (not wholly refunded) in the period; repeat
+  buyers: those with two or more; repurchase_rate = repeat / buyers. Per store, a member
+  counts at each store they bought at, with the orders placed there.
+- new members: registrations in the period (merged duplicates left out), by home store;
+  registrations have no order channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.orm import Session
+
+from patron.core.actor import Actor
+from patron.core.daily import BusinessDays, business_days
+from patron.members import queries as members
+from patron.points import queries as points
+from patron.reports.models import LedgerDayFacts, MemberDayFacts, SalesDayFacts
+from patron.reports.query import Period, ReportQuery
+from patron.stored_value import queries as stored_value
+from patron.stored_value import reports as stored_value_reports
+
+
+def days_of(period: Period) -> list[date]:
+    return [period.first + timedelta(days=n) for n in range(period.days)]
+
+
+def share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def scoped(actor: Actor, query: ReportQuery) -> Actor:
+    """The actor seeing only the query's stores (already within the actor's own): for the
+    domains' reports, which scope by their actor."""
+    return replace(actor, store_ids=query.store_ids)
+
+
+def _where(facts: Any, query: ReportQuery, *, channel: bool) -> list[ColumnElement[bool]]:
+    conditions = [facts.day >= query.period.first, facts.day <= query.period.last]
+    if query.store_ids is not None:
+        conditions.append(facts.store_id.in_(query.store_ids))
+    if channel and query.channel is not None:
+        conditions.append(facts.channel == query.channel)
+    return conditions
+
+
+@dataclass(frozen=True)
+class Sales:
+    orders: int = 0
+    placed: int = 0  # totals of the orders placed
+    refunded: int = 0  # refunds made
+    member_orders: int = 0
+    member_placed: int = 0
+    member_refunded: int = 0
+
+    @property
+    def sales(self) -> int:
+        return self.placed - self.refunded
+
+    @property
+    def member_sales(self) -> int:
+        return self.member_placed - self.member_refunded
+
+    @property
+    def member_share(self) -> float | None:
+        return share(self.member_sales, self.sales)
+
+    @property
+    def aov(self) -> int | None:
+        return round(self.placed / self.orders) if self.orders else None
+
+
+_SALES = (
+    SalesDayFacts.orders,
+    SalesDayFacts.sales,
+    SalesDayFacts.refunded,
+    SalesDayFacts.member_orders,
+    SalesDayFacts.member_sales,
+    SalesDayFacts.member_refunded,
+)
+
+
+def sales_by(session: Session, query: ReportQuery, key: Any) -> dict[Any, Sales]:
+    """Sales per value of `key` (SalesDayFacts.day, .store_id or .channel)."""
+    sums = [func.sum(column) for column in _SALES]
+    rows = session.execute(
+        select(key, *sums).where(*_where(SalesDayFacts, query, channel=True)).group_by(key)
+    )
+    return {k: Sales(*(int(v or 0) for v in values)) for k, *values in rows}
+
+
+def sales(session: Session, query: ReportQuery) -> Sales:
+    sums = [func.coalesce(func.sum(column), 0) for column in _SALES]
+    row = session.execute(select(*sums).where(*_where(SalesDayFacts, query, channel=True))).one()
+    return Sales(*(int(v) for v in row))
+
+
+@dataclass(frozen=True)
+class Buyers:
+    buyers: int = 0
+    repeat: int = 0  # with two or more orders
+    sales: int = 0  # their orders' net
+
+    @property
+    def repurchase_rate(self) -> float | None:
+        return share(self.repeat, self.buyers)
+
+
+def _per_member(query: ReportQuery, *by: Any) -> Any:
+    """Each member's orders and net in the period (per `by` too), those with any."""
+    return (
+        select(
+            MemberDayFacts.member_id,
+            *by,
+            func.sum(MemberDayFacts.orders).label("orders"),
+            func.sum(MemberDayFacts.net_sales).label("net_sales"),
+        )
+        .where(*_where(MemberDayFacts, query, channel=True))
+        .group_by(MemberDayFacts.member_id, *by)
+        .having(func.sum(MemberDayFacts.orders) > 0)
+    )
+
+
+def _buyers(per_member: Any, *key: Any) -> Any:
+    return select(
+        *key,
+        func.count(),
+        func.coalesce(func.sum(case((per_member.c.orders >= 2, 1), else_=0)), 0),
+        func.coalesce(func.sum(per_member.c.net_sales), 0),
+    ).group_by(*key)
+
+
+def buyers(session: Session, query: ReportQuery) -> Buyers:
+    per_member = _per_member(query).subquery()
+    row = session.execute(_buyers(per_member)).one()
+    return Buyers(*(int(v) for v in row))
+
+
+def buyers_by_store(session: Session, query: ReportQuery) -> dict[int, Buyers]:
+    per_member = _per_member(query, MemberDayFacts.store_id).subquery()
+    rows = session.execute(_buyers(per_member, per_member.c.store_id))
+    return {store_id: Buyers(*(int(v) for v in values)) for store_id, *values in rows}
+
+
+def buyers_by_guide(session: Session, query: ReportQuery) -> dict[int, Buyers]:
+    """Per opening guide: the members the guide opened at the query's stores who bought
+    there in the period, their repeat buyers and net."""
+    per_member = _per_member(query).subquery()
+    guides = members.opening_guides(query.store_ids).subquery()
+    statement = _buyers(per_member, guides.c.guide_id).join_from(
+        per_member, guides, guides.c.member_id == per_member.c.member_id
+    )
+    rows = session.execute(statement)
+    return {guide_id: Buyers(*(int(v) for v in values)) for guide_id, *values in rows}
+
+
+def active_by_day(session: Session, query: ReportQuery) -> dict[date, int]:
+    """Members with an order that counts, per business day."""
+    rows = session.execute(
+        select(MemberDayFacts.day, func.count(func.distinct(MemberDayFacts.member_id)))
+        .where(*_where(MemberDayFacts, query, channel=True), MemberDayFacts.orders > 0)
+        .group_by(MemberDayFacts.day)
+    )
+    return {day: int(count) for day, count in rows}
+
+
+def period_days(session: Session, query: ReportQuery) -> BusinessDays:
+    return business_days(session, days_of(query.period))
+
+
+def new_members(session: Session, query: ReportQuery) -> int:
+    opened = members.opened_by_store(session, period_days(session, query), query.store_ids)
+    return sum(opened.values())
+
+
+def new_members_by_day(session: Session, query: ReportQuery) -> dict[date, int]:
+    return members.opened_by_day(session, period_days(session, query), query.store_ids)
+
+
+# Ledger movements (no order channel: the ledgers' facts have none).
+POINTS = ("points_earned", "points_burned", "points_expired", "points_adjusted")
+STORED_VALUE = ("sv_recharged", "sv_bonus", "sv_spent", "sv_refunded", "sv_adjusted")
+
+
+def ledger_by_day(
+    session: Session, query: ReportQuery, columns: tuple[str, ...]
+) -> dict[date, tuple[int, ...]]:
+    sums = [func.sum(getattr(LedgerDayFacts, column)) for column in columns]
+    rows = session.execute(
+        select(LedgerDayFacts.day, *sums)
+        .where(*_where(LedgerDayFacts, query, channel=False))
+        .group_by(LedgerDayFacts.day)
+    )
+    return {day: tuple(int(v or 0) for v in values) for day, *values in rows}
+
+
+def points_liability(session: Session, query: ReportQuery) -> points.Liability:
+    """Points held now (spendable and pending) of the lots earned at the query's stores."""
+    return points.liability(session, query.store_ids)
+
+
+def stored_value_liability(
+    session: Session, actor: Actor, query: ReportQuery
+) -> stored_value.Balance:
+    """What members hold now: chain-wide the accounts' sums; for some stores, what remains of
+    the money recharged there (stored value's attribution, a pass over the accounts)."""
+    if query.store_ids is None:
+        return stored_value.held(session)
+    totals = stored_value_reports.liability(session, scoped(actor, query)).totals
+    return stored_value.Balance(totals.principal, totals.bonus)
