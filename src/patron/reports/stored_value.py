@@ -10,7 +10,7 @@ from patron.core.actor import Actor
 from patron.core.export import Cell
 from patron.reports import figures
 from patron.reports.query import ReportQuery
-from patron.reports.registry import Chart, ChartKind, Report, Result, Table, register
+from patron.reports.registry import MONEY, Chart, ChartKind, Report, Result, Table, register
 from patron.stored_value import reports as stored_value
 from patron.stored_value.permissions import VIEW_FIGURES
 
@@ -72,5 +72,7 @@ register(
         ),
         permission=VIEW_FIGURES,
         description="reports.stored_value.description",
+        # The settlement's columns are fen here (in the points report, `adjusted` is points).
+        money=MONEY | {"adjusted", "net"},
     )
 )
