@@ -130,7 +130,7 @@ def test_figures_from_orders_and_refunds_after_a_refresh(session: Session) -> No
         make_order(session, b, cai, occurred_at="2026-01-06T10:00:00+08:00")
         orders.refund_order(session, SYSTEM, refunded.id, RefundCreate(all=True))
         facts.refresh(session)
-        mine = staff.actor_for(make_staff(session, Role.store_manager, [a]))
+        mine = staff.actor_for(session, make_staff(session, Role.store_manager, [a]))
         growth = {"new_members": 3, "converted_30d": 2, "conversion_rate": 0.6667}
         assert summary(session, "growth") == growth
         growth = {"new_members": 2, "converted_30d": 1, "conversion_rate": 0.5}

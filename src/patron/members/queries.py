@@ -78,43 +78,28 @@ def opened_by_store(
 ) -> dict[int, int]:
     """Members registered on `days` per home store (0: none), of `store_ids` (None: every
     store and none)."""
-    return _opened(session, func.coalesce(Member.store_id, 0), days, store_ids)
+    opened = registered_on(days, store_ids).subquery("opened")
+    return _counted(session, func.coalesce(opened.c.store_id, 0))
 
 
 def opened_by_guide(
     session: Session, days: BusinessDays, store_ids: frozenset[int] | None
 ) -> dict[int, int]:
     """Members registered on `days` per opening guide, of the home stores `store_ids`."""
-    guide = Member.opening_guide_id
-    return _opened(session, guide, days, store_ids, guide.is_not(None))
+    opened = registered_on(days, store_ids).subquery("opened")
+    return _counted(session, opened.c.guide_id, opened.c.guide_id.is_not(None))
 
 
 def opened_by_day(
     session: Session, days: BusinessDays, store_ids: frozenset[int] | None
 ) -> dict[date, int]:
     """Members registered per business day of `days`, of the home stores `store_ids`."""
-    return _opened(session, days.of(Member.registered_at), days, store_ids)
+    opened = registered_on(days, store_ids).subquery("opened")
+    return _counted(session, opened.c.day)
 
 
-def _opened(
-    session: Session,
-    by: Any,
-    days: BusinessDays,
-    store_ids: frozenset[int] | None,
-    *where: Any,
-) -> dict[Any, int]:
-    # A merged member was a second registration of someone already counted.
-    query = (
-        select(by, func.count())
-        .where(
-            days.holds(Member.registered_at),
-            Member.status != MemberStatus.merged.value,
-            *where,
-        )
-        .group_by(by)
-    )
-    if store_ids is not None:
-        query = query.where(Member.store_id.in_(store_ids))
+def _counted(session: Session, by: Any, *where: Any) -> dict[Any, int]:
+    query = select(by, func.count()).where(*where).group_by(by)
     return {key: int(count) for key, count in session.execute(query)}
 
 
