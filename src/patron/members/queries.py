@@ -1,5 +1,5 @@
 """Members as other domains select them in bulk (journeys' daily triggers and actions, a
-segment's page of members)."""
+segment's page of members, the reports' registrations)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import calendar
 from collections.abc import Collection
 from datetime import date
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from patron.core import bulk
+from patron.core.daily import BusinessDays
 from patron.core.pagination import PageResult, paginate
 from patron.members.models import Member, MemberStatus
 
@@ -42,3 +43,20 @@ def page_among(
     newest first; one query."""
     query = select(Member).where(Member.id.in_(member_ids))
     return paginate(session, query, Member.id, cursor, limit)
+
+
+def registrations_by_day(
+    days: BusinessDays, store_ids: Collection[int] | None
+) -> Select[date, int]:
+    """(business day, members registered) on `days`, in the stores `store_ids` (None: every
+    store, and no store). A record merged into another is left out: the person registered
+    once, as the survivor."""
+    day = days.of(Member.registered_at).label("day")
+    query = (
+        select(day, func.count().label("members"))
+        .where(days.holds(Member.registered_at), Member.status != MemberStatus.merged.value)
+        .group_by(day)
+    )
+    if store_ids is not None:
+        query = query.where(Member.store_id.in_(sorted(store_ids)))
+    return query

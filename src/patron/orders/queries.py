@@ -3,6 +3,7 @@ an order counts unless fully refunded, for what is left of it after refunds."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -213,7 +214,20 @@ def refunds_by_day(days: BusinessDays) -> Select[*tuple[Any, ...]]:
 def member_sales_by_day(days: BusinessDays, now: datetime) -> Select[*tuple[Any, ...]]:
     """Per business day of `days`, member, store and channel: the member's orders that count
     and their net (`counted_orders`)."""
-    counted = counted_orders(now).where(days.holds(Order.occurred_at)).subquery("counted")
+    return _member_sales(counted_orders(now).where(days.holds(Order.occurred_at)), days)
+
+
+def members_sales_by_day(
+    days: BusinessDays, member_ids: Collection[int], now: datetime
+) -> Select[*tuple[Any, ...]]:
+    """`member_sales_by_day` of these members only, on every day they bought (`days` gives
+    the business day of a time; `ix_orders_member_occurred` finds their orders)."""
+    counted = counted_orders(now).where(Order.member_id.in_(sorted(member_ids)))
+    return _member_sales(counted, days)
+
+
+def _member_sales(orders: Select[*tuple[Any, ...]], days: BusinessDays) -> Select[*tuple[Any, ...]]:
+    counted = orders.subquery("counted")
     day = days.of(counted.c.occurred_at).label("day")
     return select(
         day,
