@@ -49,14 +49,11 @@ def registrations_by_day(
     days: BusinessDays, store_ids: Collection[int] | None
 ) -> Select[date, int]:
     """(business day, members registered) on `days`, in the stores `store_ids` (None: every
-    store, and no store). A record merged into another is left out: the person registered
-    once, as the survivor."""
+    store, and no store): every record registered, merged or erased since included (read from
+    the indexes alone)."""
     day = days.of(Member.registered_at).label("day")
-    query = (
-        select(day, func.count().label("members"))
-        .where(days.holds(Member.registered_at), Member.status != MemberStatus.merged.value)
-        .group_by(day)
-    )
+    query = select(day, func.count().label("members")).where(days.holds(Member.registered_at))
+    query = query.group_by(day)
     if store_ids is not None:
         query = query.where(Member.store_id.in_(sorted(store_ids)))
     return query

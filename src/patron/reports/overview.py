@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, distinct, func, select
+from sqlalchemy import ColumnElement, case, func, literal, null, select, text, union_all
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
@@ -31,14 +31,14 @@ from patron.reports.models import LedgerDayFacts, MemberDayFacts, SalesDayFacts
 from patron.reports.query import ReportQuery
 from patron.reports.registry import Chart, ChartKind, Report, Result, Table, register
 
+WORK_MEM = "32MB"
 DAILY = ("day", "sales", "member_sales", "orders", "new_members", "active_members")
 
 
 def build(session: Session, actor: Actor, query: ReportQuery) -> Result:
     sold = _sales(session, query)
     registered = _registrations(session, query)
-    active = _active_by_day(session, query)
-    buyers, repeaters = _buyers(session, query)
+    active, buyers, repeaters = _members(session, query)
     points, stored_value = _liabilities(session, query)
     sales, member_sales, orders, refunds = (sum(v[i] for v in sold.values()) for i in range(4))
     summary = {
@@ -113,30 +113,40 @@ def _registrations(session: Session, query: ReportQuery) -> Mapping[date, int]:
     return {day: int(count) for day, count in rows}
 
 
-def _active_by_day(session: Session, query: ReportQuery) -> dict[date, int]:
+def _members(session: Session, query: ReportQuery) -> tuple[dict[date, int], int, int]:
+    """Members with an order that counts: per day; in the period; and of them, those who
+    bought on two days or more. One read of the facts (the distinct (day, member) pairs, in
+    the primary key's order), counted two ways."""
     f = MemberDayFacts
+    if session.get_bind().dialect.name == "postgresql":
+        # A month of a big chain is hundreds of thousands of pairs: hashed per member in
+        # memory rather than in batches on disk. For this (read-only) transaction only.
+        session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    pairs = (
+        select(f.day, f.member_id)
+        .where(*_in_period(f, query))
+        .group_by(f.day, f.member_id)
+        .cte("pairs")
+    )
+    per_member = (
+        select(func.min(pairs.c.day).label("first"), func.max(pairs.c.day).label("last"))
+        .group_by(pairs.c.member_id)
+        .subquery("per_member")
+    )
+    again = case((per_member.c.first < per_member.c.last, 1), else_=0)
     rows = session.execute(
-        select(f.day, func.count(distinct(f.member_id)))
-        .where(*_in_period(f, query))
-        .group_by(f.day)
+        union_all(
+            select(pairs.c.day, func.count(), literal(0)).group_by(pairs.c.day),
+            select(null(), func.count(), func.coalesce(func.sum(again), 0)).select_from(per_member),
+        )
     )
-    return {day: int(count) for day, count in rows}
-
-
-def _buyers(session: Session, query: ReportQuery) -> tuple[int, int]:
-    """Members with an order that counts in the period, and those of them who bought on two
-    days or more."""
-    f = MemberDayFacts
-    per_member: Select[*tuple[Any, ...]] = (
-        select(f.member_id, func.count(distinct(f.day)).label("days"))
-        .where(*_in_period(f, query))
-        .group_by(f.member_id)
-    )
-    member = per_member.subquery("per_member")
-    buyers, repeaters = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((member.c.days >= 2, 1), else_=0)), 0))
-    ).one()
-    return int(buyers), int(repeaters)
+    daily, buyers, repeaters = {}, 0, 0
+    for day, count, repeat in rows:
+        if day is None:
+            buyers, repeaters = int(count), int(repeat)
+        else:
+            daily[day] = int(count)
+    return daily, buyers, repeaters
 
 
 def _liabilities(session: Session, query: ReportQuery) -> tuple[int, int]:
