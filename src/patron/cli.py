@@ -27,6 +27,7 @@ from patron.core.settings import ConfigurationError, get_settings
 from patron.imports.models import ImportKind
 from patron.journeys import cli as journeys_cli
 from patron.profiles import cli as profiles_cli
+from patron.reports import cli as reports_cli
 from patron.segments import cli as segments_cli
 from patron.stores import cli as regions_cli
 from patron.tags import cli as tags_cli
@@ -87,6 +88,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
 app.add_typer(webhooks_cli.app, name="webhooks")
 app.add_typer(profiles_cli.app, name="profiles")
+app.add_typer(reports_cli.app, name="reports")
 app.add_typer(tags_cli.app, name="tags")
 app.add_typer(regions_cli.app, name="regions")
 app.add_typer(segments_cli.app, name="segments")
@@ -718,6 +720,12 @@ def demo(
 
         entered = demo_journeys.load(session)
         out.print("demo journeys: " + ", ".join(f"{k} {v:,}" for k, v in entered.items()))
+    if refreshed:  # after everything that writes orders and ledgers: dashboards show it all
+        from patron.reports import facts
+
+        with db.transaction() as session:
+            days = facts.refresh(session, clock.now())
+        out.print(f"demo facts: {days:,} business days")
     if not loaded:
         out.print("demo brand already present; nothing loaded")
     brand.print_logins(out)

@@ -17,6 +17,7 @@ HOOKED_MODULES = (
     "patron.schedule.jobs",
     "patron.checkout.jobs",
     "patron.profiles.jobs",
+    "patron.reports.jobs",
     "patron.schedule.tasks",
     # Rule tags read the members' profiles: after the profiles' jobs.
     "patron.tags.jobs",
@@ -57,6 +58,8 @@ HOOKED_MODULES = (
     "patron.webhooks.erasure",
     # After the orders' merge hook: the survivor's facts count the orders moved to them.
     "patron.profiles.hooks",
+    # After the orders' merge hook too: the members' daily facts count the moved orders.
+    "patron.reports.hooks",
 )
 
 

@@ -24,6 +24,7 @@ from patron.members.models import Member
 from patron.orders.models import Order
 from patron.points.models import PointsEntry
 from patron.profiles.models import MemberProfile
+from patron.reports.models import FactsWatermark, SalesDayFacts
 from patron.staff.models import StaffUser
 from patron.stores.models import Store
 
@@ -141,6 +142,10 @@ def test_demo_loads_a_chain_once(cli_database: str) -> None:
     assert brand.DEMO_PASSWORD in out
     assert "admin" in out
     assert "member page: http://127.0.0.1:8000/m/login as 1" in out
+    assert "demo facts: " in out  # the dashboards show the history from the first start
+    with db.transaction(read_only=True) as session:
+        counted = session.scalar(select(func.sum(SalesDayFacts.sales)))
+        assert counted == session.scalar(select(func.sum(Order.total))) > 0
     again = invoke("demo", "--if-empty", "--members", "300")
     assert "already present" in again
     assert "/m/login as 1" in again  # the member to sign in as, every time
@@ -164,6 +169,16 @@ def test_demo_loads_a_chain_once(cli_database: str) -> None:
         "guide",
     }
     assert "region.east" in out
+
+
+def test_reports_refresh_facts_as_of_now_or_in_full(cli_database: str) -> None:
+    invoke("db", "upgrade")
+    out = invoke("--now", "2026-03-01T12:00:00+08:00", "reports", "refresh-facts")
+    assert "facts: 1 days recomputed" in out
+    with db.transaction(read_only=True) as session:
+        marks = session.scalars(select(FactsWatermark)).all()
+        assert {m.refreshed_at for m in marks} == {datetime(2026, 3, 1, 4, tzinfo=UTC)}
+    assert "rebuilt" in invoke("reports", "refresh-facts", "--full")
 
 
 def test_import_members_dry_run_then_real(cli_database: str, tmp_path: Path) -> None:

@@ -346,6 +346,12 @@ def test_no_read_only_get_writes(
             {"from": "2026-01-01", "to": "2026-12-31"},
             {"from": "2026-01-01", "to": "2026-12-31", "format": "xlsx"},
         ],
+        "/api/v1/reports/{name}": [
+            {},
+            {"from": "2026-01-01", "to": "2026-12-31", "compare": "true"},
+            {"format": "csv", "table": "daily"},
+            {"format": "xlsx", "channel": "pos"},
+        ],
     }
     refused: dict[str, list[str]] = {}
     answered: dict[str, set[int]] = {}

@@ -3,6 +3,7 @@ an order counts unless fully refunded, for what is left of it after refunds."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -170,9 +171,11 @@ def refunded_in_full(order_ids: Any) -> Select[int, str, datetime, datetime | No
     return order_states(order_ids).where(Order.status == OrderStatus.refunded.value)
 
 
-def sales_by_day(days: BusinessDays) -> Select[*tuple[Any, ...]]:
-    """Per business day of `days`, store and channel: orders placed, their totals, and those
-    of members' orders (whatever was refunded of them later)."""
+def sales_by_day(days: BusinessDays, store_ids: Sequence[int]) -> Select[*tuple[Any, ...]]:
+    """Per business day of `days`, store (of `store_ids`) and channel: orders placed, their
+    totals, and those of members' orders (whatever was refunded of them later). Given every
+    store, PostgreSQL reads a few days through `ix_orders_store_occurred`, a range per store,
+    instead of every order."""
     day = days.of(Order.occurred_at).label("day")
     of_member = Order.member_id.is_not(None)
     return (
@@ -185,7 +188,7 @@ def sales_by_day(days: BusinessDays) -> Select[*tuple[Any, ...]]:
             func.sum(case((of_member, 1), else_=0)).label("member_orders"),
             func.sum(case((of_member, Order.total), else_=0)).label("member_sales"),
         )
-        .where(days.holds(Order.occurred_at))
+        .where(Order.store_id.in_(store_ids), days.holds(Order.occurred_at))
         .group_by(day, Order.store_id, Order.channel)
     )
 
@@ -210,10 +213,28 @@ def refunds_by_day(days: BusinessDays) -> Select[*tuple[Any, ...]]:
     )
 
 
-def member_sales_by_day(days: BusinessDays, now: datetime) -> Select[*tuple[Any, ...]]:
-    """Per business day of `days`, member, store and channel: the member's orders that count
-    and their net (`counted_orders`)."""
-    counted = counted_orders(now).where(days.holds(Order.occurred_at)).subquery("counted")
+def member_sales_by_day(
+    days: BusinessDays, store_ids: Sequence[int], now: datetime
+) -> Select[*tuple[Any, ...]]:
+    """Per business day of `days`, member, store (of `store_ids`, as `sales_by_day`) and
+    channel: the member's orders that count and their net (`counted_orders`)."""
+    counted = counted_orders(now).where(
+        Order.store_id.in_(store_ids), days.holds(Order.occurred_at)
+    )
+    return _member_sales(counted, days)
+
+
+def members_sales_by_day(
+    days: BusinessDays, member_ids: Collection[int], now: datetime
+) -> Select[*tuple[Any, ...]]:
+    """`member_sales_by_day` of these members only, on every day they bought (`days` gives
+    the business day of a time; `ix_orders_member_occurred` finds their orders)."""
+    counted = counted_orders(now).where(Order.member_id.in_(sorted(member_ids)))
+    return _member_sales(counted, days)
+
+
+def _member_sales(orders: Select[*tuple[Any, ...]], days: BusinessDays) -> Select[*tuple[Any, ...]]:
+    counted = orders.subquery("counted")
     day = days.of(counted.c.occurred_at).label("day")
     return select(
         day,

@@ -171,6 +171,11 @@ def codes_by_id(session: Session, store_ids: Iterable[int]) -> dict[int, str]:
     return {store_id: code for store_id, code in rows}
 
 
+def all_store_ids(session: Session) -> list[int]:
+    """Every store's id, closed ones too (set-based work over all of them)."""
+    return list(session.scalars(select(Store.id).order_by(Store.id)))
+
+
 def count_stores(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Store)) or 0
 
