@@ -105,6 +105,18 @@ def test_both_languages_take_the_same_placeholders(catalogs: dict[str, Catalog])
         assert not any(re.search(r"\{\w+\}", form) for form in forms(message)), key(message)
 
 
+def test_every_message_survives_the_formatting_its_caller_applies(
+    catalogs: dict[str, Catalog],
+) -> None:
+    """Every message goes through `%` with its parameters: a bare `%` ("20% of buyers") must
+    be written `%%`, or the page answers 500."""
+    for catalog in catalogs.values():
+        for message in messages(catalog):
+            for form in forms(message):
+                bare = PLACEHOLDER.sub("", form).replace("%%", "")
+                assert "%" not in bare, key(message)
+
+
 def test_plural_messages_have_every_form_of_their_language(
     catalogs: dict[str, Catalog],
 ) -> None:

@@ -136,7 +136,7 @@ def expected(
     new = [
         m
         for m in session.scalars(select(Member).execution_options(**fresh))
-        if within(m.registered_at) and chosen(m.store_id)
+        if within(m.registered_at) and chosen(m.store_id) and m.status != "merged"
     ]
     last = period.last
     points = sum(
