@@ -170,8 +170,8 @@ def test_a_store_managers_stored_value_is_their_stores(session: Session, world: 
 
 
 def expected_sales(session: Session, q: ReportQuery) -> dict[int, dict[str, int]]:
-    """Per store: orders placed in the period, their totals less the refunds made in it, the
-    same of members' orders."""
+    """Per store: orders placed in the period and their totals (gross), the same of members'
+    orders, and the refunds made in the period."""
     found: dict[int, dict[str, int]] = defaultdict(Counter)
     for order in session.scalars(select(Order)):
         if not within(order.store_id, q.store_ids) or q.channel not in (None, order.channel):
@@ -185,9 +185,7 @@ def expected_sales(session: Session, q: ReportQuery) -> dict[int, dict[str, int]
         if not within(order.store_id, q.store_ids) or q.channel not in (None, order.channel):
             continue
         if in_period(refunded_at):
-            found[order.store_id]["sales"] -= amount
-            if order.member_id:
-                found[order.store_id]["member_sales"] -= amount
+            found[order.store_id]["refunds"] += amount
     return found
 
 
@@ -201,14 +199,14 @@ def refunds_of(session: Session) -> list[tuple[Order, Any, int]]:
 
 
 def expected_buyers(session: Session, q: ReportQuery, by: str) -> dict[Any, tuple[int, int, int]]:
-    """Per store (or opening guide): (buyers, repeat buyers, their net), of the members'
-    orders in the period that were not wholly refunded."""
+    """Per store (or opening guide): (buyers, repeat buyers: on two business days or more,
+    their net), of the members' orders in the period that were not wholly refunded."""
     guide_of = {
         m.id: m.opening_guide_id
         for m in session.scalars(select(Member))
         if within(m.store_id, q.store_ids)
     }
-    orders: dict[tuple[Any, int], list[int]] = defaultdict(list)
+    orders: dict[tuple[Any, int], list[tuple[Any, int]]] = defaultdict(list)
     for order in session.scalars(select(Order)):
         if (
             order.member_id is None
@@ -220,12 +218,13 @@ def expected_buyers(session: Session, q: ReportQuery, by: str) -> dict[Any, tupl
             continue
         key = order.store_id if by == "store" else guide_of.get(order.member_id)
         if key is not None:
-            orders[(key, order.member_id)].append(order.total - order.refunded_amount)
+            net = order.total - order.refunded_amount
+            orders[(key, order.member_id)].append((business_day(order.occurred_at), net))
     found: dict[Any, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for (key, _), nets in orders.items():
+    for (key, _), bought in orders.items():
         found[key][0] += 1
-        found[key][1] += len(nets) >= 2
-        found[key][2] += sum(nets)
+        found[key][1] += len({day for day, _ in bought}) >= 2
+        found[key][2] += sum(net for _, net in bought)
     return {key: (b, r, s) for key, (b, r, s) in found.items()}
 
 
@@ -291,6 +290,10 @@ def test_a_managers_store_page_is_their_store(session: Session, world: World) ->
         sales["sales"],
         sales["member_sales"],
         sales["orders"],
+    )
+    assert (summary["refunds"], summary["net_sales"]) == (
+        sales["refunds"],
+        sales["sales"] - sales["refunds"],
     )
     assert summary["member_share"] == round(sales["member_sales"] / sales["sales"], 4)
     assert summary["active_members"] == buyers

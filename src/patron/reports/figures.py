@@ -2,13 +2,13 @@
 the owning domain) for a ReportQuery: its business days, its stores (None: every store and the
 "no store" rows) and its order channel where the figure has one.
 
-Definitions (money in fen, shares 0–1, None where the base is zero):
-- sales: totals of the orders placed in the period less the refunds made in it (net);
-  member_sales the same of members' orders; member_share = member_sales / sales;
-  aov: the placed orders' totals / their count (the refunds are not the orders' size).
+Definitions (money in fen, shares 0–1, None where the base is zero), the overview's:
+- sales: totals of the orders placed in the period (gross); refunds: what was refunded in it
+  (of orders of any day); net_sales = sales − refunds; member_sales the members' orders'
+  totals (gross); member_share = member_sales / sales; aov = sales / orders, rounded half up.
 - buyers: members with an order that counts (not wholly refunded) in the period; repeat
-  buyers: those with two or more; repurchase_rate = repeat / buyers. Per store, a member
-  counts at each store they bought at, with the orders placed there.
+  buyers: those who bought on two business days or more of it; repurchase_rate = repeat /
+  buyers. Per store, a member counts at each store they bought at, with their days there.
 - new members: registrations in the period (merged duplicates left out), by home store;
   registrations have no order channel."""
 
@@ -65,19 +65,27 @@ class Sales:
 
     @property
     def sales(self) -> int:
+        return self.placed
+
+    @property
+    def refunds(self) -> int:
+        return self.refunded
+
+    @property
+    def net_sales(self) -> int:
         return self.placed - self.refunded
 
     @property
     def member_sales(self) -> int:
-        return self.member_placed - self.member_refunded
+        return self.member_placed
 
     @property
     def member_share(self) -> float | None:
-        return share(self.member_sales, self.sales)
+        return share(self.member_placed, self.placed)
 
     @property
     def aov(self) -> int | None:
-        return round(self.placed / self.orders) if self.orders else None
+        return (self.placed + self.orders // 2) // self.orders if self.orders else None
 
 
 _SALES = (
@@ -108,7 +116,7 @@ def sales(session: Session, query: ReportQuery) -> Sales:
 @dataclass(frozen=True)
 class Buyers:
     buyers: int = 0
-    repeat: int = 0  # with two or more orders
+    repeat: int = 0  # who bought on two business days or more
     sales: int = 0  # their orders' net
 
     @property
@@ -117,12 +125,13 @@ class Buyers:
 
 
 def _per_member(query: ReportQuery, *by: Any) -> Any:
-    """Each member's orders and net in the period (per `by` too), those with any."""
+    """Each member's business days of purchase and net in the period (per `by` too), those
+    with any."""
     return (
         select(
             MemberDayFacts.member_id,
             *by,
-            func.sum(MemberDayFacts.orders).label("orders"),
+            func.count(func.distinct(MemberDayFacts.day)).label("days"),
             func.sum(MemberDayFacts.net_sales).label("net_sales"),
         )
         .where(*_where(MemberDayFacts, query, channel=True))
@@ -135,7 +144,7 @@ def _buyers(per_member: Any, *key: Any) -> Any:
     return select(
         *key,
         func.count(),
-        func.coalesce(func.sum(case((per_member.c.orders >= 2, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((per_member.c.days >= 2, 1), else_=0)), 0),
         func.coalesce(func.sum(per_member.c.net_sales), 0),
     ).group_by(*key)
 

@@ -49,6 +49,8 @@ def build(session: Session, actor: Actor, query: ReportQuery) -> Result:
     return Result(
         {
             "sales": total.sales,
+            "refunds": total.refunds,
+            "net_sales": total.net_sales,
             "member_sales": total.member_sales,
             "member_share": total.member_share,
             "orders": total.orders,
