@@ -14,11 +14,21 @@ Definitions (money in fen, shares 0–1, None where the base is zero), the overv
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    case,
+    func,
+    literal,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
@@ -62,6 +72,9 @@ class Sales:
     member_orders: int = 0
     member_placed: int = 0
     member_refunded: int = 0
+
+    def __add__(self, other: Sales) -> Sales:
+        return Sales(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
     @property
     def sales(self) -> int:
@@ -125,28 +138,60 @@ class Buyers:
 
 
 def _per_member(query: ReportQuery, *by: Any) -> Any:
-    """Each member's business days of purchase and net in the period (per `by` too), those
-    with any."""
+    """Each member's first and last business day of purchase and net in the period (per `by`
+    too), those with any."""
     return (
         select(
             MemberDayFacts.member_id,
             *by,
-            func.count(func.distinct(MemberDayFacts.day)).label("days"),
+            func.min(MemberDayFacts.day).label("first"),
+            func.max(MemberDayFacts.day).label("last"),
             func.sum(MemberDayFacts.net_sales).label("net_sales"),
         )
         .where(*_where(MemberDayFacts, query, channel=True))
         .group_by(MemberDayFacts.member_id, *by)
-        .having(func.sum(MemberDayFacts.orders) > 0)
     )
 
 
 def _buyers(per_member: Any, *key: Any) -> Any:
+    again = case((per_member.c.first < per_member.c.last, 1), else_=0)
     return select(
         *key,
         func.count(),
-        func.coalesce(func.sum(case((per_member.c.days >= 2, 1), else_=0)), 0),
+        func.coalesce(func.sum(again), 0),
         func.coalesce(func.sum(per_member.c.net_sales), 0),
     ).group_by(*key)
+
+
+def buyers_with_daily(session: Session, query: ReportQuery) -> tuple[Buyers, dict[date, int]]:
+    """The period's buyers, and each day's: one read of the facts (the (day, member) pairs, in
+    the key's order), counted two ways."""
+    facts = MemberDayFacts
+    pairs = (
+        select(facts.day, facts.member_id, func.sum(facts.net_sales).label("net_sales"))
+        .where(*_where(facts, query, channel=True))
+        .group_by(facts.day, facts.member_id)
+        .cte("pairs")
+    )
+    per_member = (
+        select(
+            func.min(pairs.c.day).label("first"),
+            func.max(pairs.c.day).label("last"),
+            func.sum(pairs.c.net_sales).label("net_sales"),
+        )
+        .group_by(pairs.c.member_id)
+        .subquery("per_member")
+    )
+    # Typed, so that the union's days come back as dates on SQLite too.
+    totals = _buyers(per_member).add_columns(type_coerce(null(), Date).label("day"))
+    daily = select(func.count(), literal(0), literal(0), pairs.c.day).group_by(pairs.c.day)
+    found, by_day = Buyers(), {}
+    for count, repeat, net, day in session.execute(union_all(totals, daily)):
+        if day is None:
+            found = Buyers(int(count), int(repeat), int(net))
+        else:
+            by_day[day] = int(count)
+    return found, by_day
 
 
 def buyers(session: Session, query: ReportQuery) -> Buyers:
@@ -171,16 +216,6 @@ def buyers_by_guide(session: Session, query: ReportQuery) -> dict[int, Buyers]:
     )
     rows = session.execute(statement)
     return {guide_id: Buyers(*(int(v) for v in values)) for guide_id, *values in rows}
-
-
-def active_by_day(session: Session, query: ReportQuery) -> dict[date, int]:
-    """Members with an order that counts, per business day."""
-    rows = session.execute(
-        select(MemberDayFacts.day, func.count(func.distinct(MemberDayFacts.member_id)))
-        .where(*_where(MemberDayFacts, query, channel=True), MemberDayFacts.orders > 0)
-        .group_by(MemberDayFacts.day)
-    )
-    return {day: int(count) for day, count in rows}
 
 
 def period_days(session: Session, query: ReportQuery) -> BusinessDays:

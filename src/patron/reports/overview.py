@@ -17,17 +17,13 @@ daily facts (registrations from the members, by their indexed time).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date, timedelta
-from typing import Any
-
-from sqlalchemy import ColumnElement, case, func, literal, null, select, union_all
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
-from patron.core.daily import business_days
-from patron.members import queries as members
-from patron.reports.models import LedgerDayFacts, MemberDayFacts, SalesDayFacts
+from patron.core.export import Cell
+from patron.reports import figures
+from patron.reports.models import LedgerDayFacts, SalesDayFacts
 from patron.reports.query import ReportQuery
 from patron.reports.registry import Chart, ChartKind, Report, Result, Table, register
 
@@ -35,112 +31,39 @@ DAILY = ("day", "sales", "member_sales", "orders", "new_members", "active_member
 
 
 def build(session: Session, actor: Actor, query: ReportQuery) -> Result:
-    sold = _sales(session, query)
-    registered = _registrations(session, query)
-    active, buyers, repeaters = _members(session, query)
+    sold = figures.sales_by(session, query, SalesDayFacts.day)
+    total = sum(sold.values(), figures.Sales())
+    registered = figures.new_members_by_day(session, query)
+    buyers, active = figures.buyers_with_daily(session, query)
     points, stored_value = _liabilities(session, query)
-    sales, member_sales, orders, refunds = (sum(v[i] for v in sold.values()) for i in range(4))
     summary = {
-        "sales": sales,
-        "refunds": refunds,
-        "net_sales": sales - refunds,
-        "member_sales": member_sales,
-        "member_share": _share(member_sales, sales),
-        "orders": orders,
-        "aov": (sales + orders // 2) // orders if orders else None,
+        "sales": total.sales,
+        "refunds": total.refunds,
+        "net_sales": total.net_sales,
+        "member_sales": total.member_sales,
+        "member_share": total.member_share,
+        "orders": total.orders,
+        "aov": total.aov,
         "new_members": sum(registered.values()),
-        "active_members": buyers,
-        "repurchase_rate": _share(repeaters, buyers),
+        "active_members": buyers.buyers,
+        "repurchase_rate": buyers.repurchase_rate,
         "points_liability": points,
         "stored_value_liability": stored_value,
     }
-    rows = []
-    for day in _days(query):
-        day_sales, day_member_sales, day_orders, _ = sold.get(day, (0, 0, 0, 0))
+    rows: list[tuple[Cell, ...]] = []
+    for day in figures.days_of(query.period):
+        sales = sold.get(day, figures.Sales())
         rows.append(
             (
                 day,
-                day_sales,
-                day_member_sales,
-                day_orders,
+                sales.sales,
+                sales.member_sales,
+                sales.orders,
                 registered.get(day, 0),
                 active.get(day, 0),
             )
         )
-    return Result(summary, (Table("daily", DAILY, list(rows)),))
-
-
-def _share(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
-def _days(query: ReportQuery) -> list[date]:
-    first = query.period.first
-    return [first + timedelta(days=n) for n in range(query.period.days)]
-
-
-def _in_period(table: Any, query: ReportQuery) -> list[ColumnElement[bool]]:
-    """The facts rows of the period, the stores and the channel (for tables with one)."""
-    chosen = [table.day >= query.period.first, table.day <= query.period.last]
-    if query.store_ids is not None:
-        chosen.append(table.store_id.in_(sorted(query.store_ids)))
-    if query.channel is not None:
-        chosen.append(table.channel == query.channel)
-    return chosen
-
-
-def _sales(session: Session, query: ReportQuery) -> dict[date, tuple[int, int, int, int]]:
-    """Per day: sales, member sales, orders, refunds."""
-    f = SalesDayFacts
-    rows = session.execute(
-        select(
-            f.day,
-            func.sum(f.sales),
-            func.sum(f.member_sales),
-            func.sum(f.orders),
-            func.sum(f.refunded),
-        )
-        .where(*_in_period(f, query))
-        .group_by(f.day)
-    )
-    return {day: (int(s), int(m), int(o), int(r)) for day, s, m, o, r in rows}
-
-
-def _registrations(session: Session, query: ReportQuery) -> Mapping[date, int]:
-    days = business_days(session, _days(query))
-    return members.opened_by_day(session, days, query.store_ids)
-
-
-def _members(session: Session, query: ReportQuery) -> tuple[dict[date, int], int, int]:
-    """Members with an order that counts: per day; in the period; and of them, those who
-    bought on two days or more. One read of the facts (the distinct (day, member) pairs, in
-    the primary key's order), counted two ways."""
-    f = MemberDayFacts
-    pairs = (
-        select(f.day, f.member_id)
-        .where(*_in_period(f, query))
-        .group_by(f.day, f.member_id)
-        .cte("pairs")
-    )
-    per_member = (
-        select(func.min(pairs.c.day).label("first"), func.max(pairs.c.day).label("last"))
-        .group_by(pairs.c.member_id)
-        .subquery("per_member")
-    )
-    again = case((per_member.c.first < per_member.c.last, 1), else_=0)
-    rows = session.execute(
-        union_all(
-            select(pairs.c.day, func.count(), literal(0)).group_by(pairs.c.day),
-            select(null(), func.count(), func.coalesce(func.sum(again), 0)).select_from(per_member),
-        )
-    )
-    daily, buyers, repeaters = {}, 0, 0
-    for day, count, repeat in rows:
-        if day is None:
-            buyers, repeaters = int(count), int(repeat)
-        else:
-            daily[day] = int(count)
-    return daily, buyers, repeaters
+    return Result(summary, (Table("daily", DAILY, rows),))
 
 
 def _liabilities(session: Session, query: ReportQuery) -> tuple[int, int]:

@@ -28,10 +28,9 @@ def build(session: Session, actor: Actor, query: ReportQuery) -> Result:
             code=Reason.missing,
         )
     total = figures.sales(session, query)
-    buyers = figures.buyers(session, query)
+    buyers, active = figures.buyers_with_daily(session, query)
     sold = figures.sales_by(session, query, SalesDayFacts.day)
     opened = figures.new_members_by_day(session, query)
-    active = figures.active_by_day(session, query)
     daily: list[tuple[Cell, ...]] = []
     for day in figures.days_of(query.period):
         sales = sold.get(day, figures.Sales())
