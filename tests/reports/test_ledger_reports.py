@@ -312,7 +312,7 @@ def test_the_store_page_needs_one_store(session: Session, world: World) -> None:
     assert chain.value.extra["errors"] == [
         {
             "field": "store_id",
-            "code": "missing",
+            "code": "store_required",
             "message": "the store page is one store's: choose it with store_id",
         }
     ]

@@ -243,6 +243,8 @@ BUILT_IDS = (
     N_("error.unknown_store"),
     N_("error.store_closed"),
     N_("error.unknown_region"),
+    N_("error.unknown_table"),
+    N_("error.store_required"),
     N_("error.unknown_member"),
     N_("error.unknown_guide"),
     N_("error.unknown_category"),

@@ -77,6 +77,8 @@ BEYOND_SCHEMA = frozenset(
         Reason.own_invite_code,
         Reason.store_closed,
         Reason.unknown_region,
+        Reason.unknown_table,  # a report's tables are its own
+        Reason.store_required,  # a one-store report read by someone of several stores
         Reason.bonus_day_outside_cycle,
         Reason.unknown_member,
         Reason.unknown_guide,

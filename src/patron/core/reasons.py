@@ -41,6 +41,8 @@ class Reason(StrEnum):
     unknown_store = "unknown_store"
     store_closed = "store_closed"
     unknown_region = "unknown_region"
+    unknown_table = "unknown_table"
+    store_required = "store_required"
     unknown_member = "unknown_member"
     unknown_guide = "unknown_guide"
     unknown_category = "unknown_category"

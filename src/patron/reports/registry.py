@@ -220,7 +220,7 @@ def export_table(answer: Answer, name: str | None) -> Table:
         return summary_table(answer)
     if name not in tables:
         raise InvalidInput(
-            "table", f"is one of: {', '.join(['summary', *tables])}", code=Reason.not_a_choice
+            "table", f"is one of: {', '.join(['summary', *tables])}", code=Reason.unknown_table
         )
     return tables[name]
 

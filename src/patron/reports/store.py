@@ -25,7 +25,7 @@ def build(session: Session, actor: Actor, query: ReportQuery) -> Result:
         raise InvalidInput(
             "store_id",
             "the store page is one store's: choose it with store_id",
-            code=Reason.missing,
+            code=Reason.store_required,
         )
     total = figures.sales(session, query)
     buyers, active = figures.buyers_with_daily(session, query)
