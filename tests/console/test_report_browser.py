@@ -216,7 +216,9 @@ def test_every_report_of_the_catalog_draws_its_charts(
 ) -> None:
     errors = errors_of(page)
     report = registry.get(name)
-    open_in(page, "zh", f"/console/reports/{name}?compare=1")
+    # The store page is one store's: HQ names the store.
+    asked = f"store={server.store_ids['SH001']}" if name == "store" else "compare=1"
+    open_in(page, "zh", f"/console/reports/{name}?{asked}")
     data = page.evaluate(
         "() => JSON.parse(document.getElementById('report-chart-data').textContent)"
     )
