@@ -33,10 +33,12 @@ from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
 from patron.core.daily import BusinessDays, business_days
+from patron.core.export import Cell
 from patron.members import queries as members
 from patron.points import queries as points
 from patron.reports.models import LedgerDayFacts, MemberDayFacts, SalesDayFacts
 from patron.reports.query import Period, ReportQuery
+from patron.reports.registry import Table
 from patron.stored_value import queries as stored_value
 from patron.stored_value import reports as stored_value_reports
 
@@ -216,6 +218,24 @@ def buyers_by_guide(session: Session, query: ReportQuery) -> dict[int, Buyers]:
     )
     rows = session.execute(statement)
     return {guide_id: Buyers(*(int(v) for v in values)) for guide_id, *values in rows}
+
+
+DAILY = ("day", "sales", "member_sales", "orders", "new_members", "active_members")
+
+
+def daily_table(
+    query: ReportQuery,
+    sold: dict[date, Sales],
+    registered: dict[date, int],
+    active: dict[date, int],
+) -> Table:
+    """Every day of the period: sales, member sales, orders, registrations, buyers."""
+    rows: list[tuple[Cell, ...]] = []
+    for day in days_of(query.period):
+        sales = sold.get(day, Sales())
+        row = (day, sales.sales, sales.member_sales, sales.orders)
+        rows.append((*row, registered.get(day, 0), active.get(day, 0)))
+    return Table("daily", DAILY, rows)
 
 
 def period_days(session: Session, query: ReportQuery) -> BusinessDays:

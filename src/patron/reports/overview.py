@@ -21,13 +21,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
-from patron.core.export import Cell
 from patron.reports import figures
 from patron.reports.models import LedgerDayFacts, SalesDayFacts
 from patron.reports.query import ReportQuery
-from patron.reports.registry import Chart, ChartKind, Report, Result, Table, register
+from patron.reports.registry import Chart, ChartKind, Report, Result, register
 
-DAILY = ("day", "sales", "member_sales", "orders", "new_members", "active_members")
+DAILY = figures.DAILY
 
 
 def build(session: Session, actor: Actor, query: ReportQuery) -> Result:
@@ -50,20 +49,7 @@ def build(session: Session, actor: Actor, query: ReportQuery) -> Result:
         "points_liability": points,
         "stored_value_liability": stored_value,
     }
-    rows: list[tuple[Cell, ...]] = []
-    for day in figures.days_of(query.period):
-        sales = sold.get(day, figures.Sales())
-        rows.append(
-            (
-                day,
-                sales.sales,
-                sales.member_sales,
-                sales.orders,
-                registered.get(day, 0),
-                active.get(day, 0),
-            )
-        )
-    return Result(summary, (Table("daily", DAILY, rows),))
+    return Result(summary, (figures.daily_table(query, sold, registered, active),))
 
 
 def _liabilities(session: Session, query: ReportQuery) -> tuple[int, int]:

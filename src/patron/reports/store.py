@@ -9,14 +9,12 @@ from sqlalchemy.orm import Session
 
 from patron.core.actor import Actor
 from patron.core.errors import InvalidInput
-from patron.core.export import Cell
 from patron.core.reasons import Reason
 from patron.reports import figures, leaderboards
 from patron.reports.models import SalesDayFacts
 from patron.reports.query import ReportQuery
 from patron.reports.registry import Chart, ChartKind, Report, Result, Table, register
 
-DAILY = ("day", "sales", "member_sales", "orders", "new_members", "active_members")
 TOP_GUIDES = 10
 
 
@@ -31,19 +29,6 @@ def build(session: Session, actor: Actor, query: ReportQuery) -> Result:
     buyers, active = figures.buyers_with_daily(session, query)
     sold = figures.sales_by(session, query, SalesDayFacts.day)
     opened = figures.new_members_by_day(session, query)
-    daily: list[tuple[Cell, ...]] = []
-    for day in figures.days_of(query.period):
-        sales = sold.get(day, figures.Sales())
-        daily.append(
-            (
-                day,
-                sales.sales,
-                sales.member_sales,
-                sales.orders,
-                opened.get(day, 0),
-                active.get(day, 0),
-            )
-        )
     guides = leaderboards.guide_rows(leaderboards.guides(session, query)[:TOP_GUIDES])
     return Result(
         {
@@ -59,7 +44,7 @@ def build(session: Session, actor: Actor, query: ReportQuery) -> Result:
             "repurchase_rate": buyers.repurchase_rate,
         },
         [
-            Table("daily", DAILY, daily),
+            figures.daily_table(query, sold, opened, active),
             Table("top_guides", leaderboards.GUIDE_COLUMNS, guides),
         ],
     )
