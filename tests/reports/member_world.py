@@ -17,6 +17,7 @@ from patron.core.actor import Role
 from patron.members.models import MemberStatus
 from patron.profiles.models import MemberProfile
 from patron.profiles.scoring import Lifecycle, RfmClass
+from patron.reports.facts import link_member_days
 from patron.reports.models import MemberDayFacts
 from patron.stores.models import Store
 from tests.factories import make_member, make_staff, make_store
@@ -69,6 +70,8 @@ def build_world(session: Session, seed: int = 7, members: int = 70) -> World:
         )
     facts = _purchases(rng, people, [s.id for s in stores])
     session.add_all(MemberDayFacts(**row) for row in facts)
+    session.flush()
+    link_member_days(session)
     profiles = _profiles(rng, people)
     session.add_all(MemberProfile(**row) for row in profiles)
     session.flush()

@@ -16,7 +16,7 @@ from patron.members import merge as member_merge
 from patron.orders import service as orders
 from patron.orders.schemas import RefundCreate
 from patron.reports import facts, jobs
-from patron.reports.models import FactsWatermark, MemberDayFacts, SalesDayFacts
+from patron.reports.models import FactsWatermark, MemberDay, MemberDayFacts, SalesDayFacts
 from patron.schedule import registry
 from tests.factories import make_member, make_order, make_store
 
@@ -104,8 +104,17 @@ def test_a_merge_moves_the_merged_members_daily_facts_to_the_survivor(session: S
             (date(2026, 1, 5), target.id): (2, 24000),
             (date(2026, 1, 6), target.id): (1, 12000),
         }
+        assert _member_days(session) == {
+            (date(2026, 1, 5), target.id): (None, date(2026, 1, 6)),
+            (date(2026, 1, 6), target.id): (date(2026, 1, 5), None),
+        }
         facts.rebuild(session)
     assert _members(session) == merged
+
+
+def _member_days(session: Session) -> dict[tuple[date, int], tuple[date | None, date | None]]:
+    rows = session.scalars(select(MemberDay).execution_options(populate_existing=True))
+    return {(r.day, r.member_id): (r.previous_day, r.next_day) for r in rows}
 
 
 def test_a_late_commit_below_the_watermark_is_read_within_the_margin(

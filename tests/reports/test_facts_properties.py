@@ -23,7 +23,7 @@ from patron.points import adjustments
 from patron.points.models import EntryKind as PointsKind
 from patron.points.models import PointsEntry
 from patron.reports import facts
-from patron.reports.models import LedgerDayFacts, MemberDayFacts, SalesDayFacts
+from patron.reports.models import LedgerDayFacts, MemberDay, MemberDayFacts, SalesDayFacts
 from patron.stored_value import ledger as sv_ledger
 from patron.stored_value.models import EntryKind as SvKind
 from patron.stored_value.models import StoredValueEntry
@@ -169,7 +169,22 @@ def _facts(session: Session) -> dict[str, dict[tuple[Any, ...], tuple[int, ...]]
         "sales": read(SalesDayFacts, ("day", "store_id", "channel")),
         "members": read(MemberDayFacts, ("day", "member_id", "store_id", "channel")),
         "ledgers": read(LedgerDayFacts, ("day", "store_id")),
+        "member_days": read(MemberDay, ("day", "member_id")),
     }
+
+
+def _linked(members: dict[tuple[Any, ...], list[int]]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """Each member's days of purchase with the one before and after."""
+    days: dict[int, set[date]] = defaultdict(set)
+    for day, member_id, _, _ in members:
+        days[member_id].add(day)
+    linked: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for member_id, chosen in days.items():
+        ordered = [None, *sorted(chosen), None]
+        for before, day, after in zip(ordered, ordered[1:], ordered[2:], strict=False):
+            if day is not None:
+                linked[(day, member_id)] = (before, after)
+    return linked
 
 
 def _expected(session: Session) -> dict[str, dict[tuple[Any, ...], tuple[int, ...]]]:
@@ -229,4 +244,5 @@ def _expected(session: Session) -> dict[str, dict[tuple[Any, ...], tuple[int, ..
         "sales": {k: tuple(v) for k, v in sales.items()},
         "members": {k: tuple(v) for k, v in members.items()},
         "ledgers": {k: tuple(v) for k, v in ledgers.items()},
+        "member_days": _linked(members),
     }

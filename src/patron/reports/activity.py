@@ -13,8 +13,9 @@ from sqlalchemy.sql import ColumnElement
 from patron.console.message_ids import N_
 from patron.core.actor import Actor
 from patron.core.export import Cell
+from patron.reports import figures
 from patron.reports.member_facts import covered, label_of, month_number, months_of
-from patron.reports.models import MemberDayFacts
+from patron.reports.models import MemberDay, MemberDayFacts
 from patron.reports.query import Period, ReportQuery
 from patron.reports.registry import Chart, ChartKind, Report, Result, Table, register
 
@@ -34,6 +35,8 @@ def _summary(session: Session, query: ReportQuery) -> dict[str, int]:
     period = query.period
     starts = {days: period.last - timedelta(days=days - 1) for days in WINDOWS}
     read = Period(min(period.first, *starts.values()), period.last)
+    if figures.chain_wide(query):
+        return _linked_summary(session, period, [Period(starts[d], period.last) for d in WINDOWS])
     last = (
         select(func.max(MemberDayFacts.day).label("day"))
         .where(*covered(query, read))
@@ -53,15 +56,33 @@ def _summary(session: Session, query: ReportQuery) -> dict[str, int]:
     }
 
 
+def _linked_summary(session: Session, period: Period, windows: list[Period]) -> dict[str, int]:
+    """Chain-wide: each window's members' first days in it, counted over the linked days."""
+    earliest = min(window.first for window in (period, *windows))
+    row = session.execute(
+        select(*(figures.counted(figures.first_in(p)) for p in (period, *windows))).where(
+            MemberDay.day >= earliest, MemberDay.day <= period.last
+        )
+    ).one()
+    return {
+        "active_members": int(row[0]),
+        **{f"active_{days}d": int(n) for days, n in zip(WINDOWS, row[1:], strict=True)},
+    }
+
+
 def _monthly(session: Session, query: ReportQuery) -> list[tuple[Cell, ...]]:
-    month = month_number(session, MemberDayFacts.day)
-    found = dict(
-        session.execute(
-            select(month, func.count(func.distinct(MemberDayFacts.member_id)))
-            .where(*covered(query))
-            .group_by(month)
-        ).all()
-    )
+    if figures.chain_wide(query):
+        by_month = figures.buyers_by_month(session, query.period)
+        found = {month: buyers.buyers for month, buyers in by_month.items()}
+    else:
+        month = month_number(session, MemberDayFacts.day)
+        found = dict(
+            session.execute(
+                select(month, func.count(func.distinct(MemberDayFacts.member_id)))
+                .where(*covered(query))
+                .group_by(month)
+            ).all()
+        )
     return [(label_of(m), int(found.get(m, 0))) for m in months_of(query.period)]
 
 

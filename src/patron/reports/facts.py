@@ -16,8 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Executable, Select, delete, func, literal, select, text, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from patron.core import clock
@@ -25,7 +36,13 @@ from patron.core.daily import BusinessDays, business_days
 from patron.core.db import insert_or_skip
 from patron.orders import queries as orders
 from patron.points import queries as points
-from patron.reports.models import FactsWatermark, LedgerDayFacts, MemberDayFacts, SalesDayFacts
+from patron.reports.models import (
+    FactsWatermark,
+    LedgerDayFacts,
+    MemberDay,
+    MemberDayFacts,
+    SalesDayFacts,
+)
 from patron.stored_value import queries as stored_value
 from patron.stores import service as stores
 
@@ -34,6 +51,10 @@ MARGIN = 1000
 RECENT_DAYS = 7
 DAYS_PER_STATEMENT = 400
 WORK_MEM = "256MB"
+# Past this many days recomputed, every member day is linked again in one statement rather
+# than the members of those days.
+RELINK_ALL_DAYS = 31
+MEMBERS_PER_STATEMENT = 10_000
 
 
 def refresh(session: Session, now: datetime | None = None, *, recent: int = 1) -> int:
@@ -60,7 +81,7 @@ def refresh(session: Session, now: datetime | None = None, *, recent: int = 1) -
 def rebuild(session: Session, now: datetime | None = None) -> int:
     """Every day from scratch (after an import of history, or to check the facts)."""
     session.execute(delete(FactsWatermark))
-    for table in (SalesDayFacts, LedgerDayFacts, MemberDayFacts):
+    for table in (SalesDayFacts, LedgerDayFacts, MemberDayFacts, MemberDay):
         session.execute(delete(table))
     return refresh(session, now)
 
@@ -73,6 +94,7 @@ def recompute_members(session: Session, member_ids: Collection[int], now: dateti
     session.execute(delete(MemberDayFacts).where(MemberDayFacts.member_id.in_(ids)))
     probe = business_days(session, ())
     _insert(session, MemberDayFacts, orders.members_sales_by_day(probe, ids, now))
+    link_member_days(session, ids)
 
 
 def recompute(session: Session, days: Iterable[date], now: datetime) -> None:
@@ -84,6 +106,8 @@ def recompute(session: Session, days: Iterable[date], now: datetime) -> None:
         session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         session.execute(text("SET LOCAL jit = off"))
     store_ids = stores.all_store_ids(session)
+    relink_all = len(wanted) > RELINK_ALL_DAYS
+    linked_before = [] if relink_all else _members_on(session, MemberDay, wanted)
     for start in range(0, len(wanted), DAYS_PER_STATEMENT):
         chunk = wanted[start : start + DAYS_PER_STATEMENT]
         chosen = business_days(session, chunk)
@@ -92,6 +116,46 @@ def recompute(session: Session, days: Iterable[date], now: datetime) -> None:
         _insert_sales(session, chosen, store_ids)
         _insert_ledgers(session, chosen)
         _insert(session, MemberDayFacts, orders.member_sales_by_day(chosen, store_ids, now))
+    if relink_all:
+        link_member_days(session)
+    else:
+        members = set(linked_before) | set(_members_on(session, MemberDayFacts, wanted))
+        link_member_days(session, sorted(members))
+
+
+def _members_on(session: Session, table: Any, days: list[date]) -> list[int]:
+    chosen = select(table.member_id).where(table.day.in_(days)).distinct()
+    return list(session.scalars(chosen))
+
+
+def link_member_days(session: Session, member_ids: Sequence[int] | None = None) -> None:
+    """The members' days (None: every member's) again from their facts, each linked to its
+    neighbours."""
+    if member_ids is None:
+        session.execute(delete(MemberDay))
+        _insert(session, MemberDay, _linked_days())
+        return
+    for start in range(0, len(member_ids), MEMBERS_PER_STATEMENT):
+        chunk = member_ids[start : start + MEMBERS_PER_STATEMENT]
+        session.execute(delete(MemberDay).where(MemberDay.member_id.in_(chunk)))
+        _insert(session, MemberDay, _linked_days(MemberDayFacts.member_id.in_(chunk)))
+
+
+def _linked_days(*where: ColumnElement[bool]) -> Select[*tuple[object, ...]]:
+    """The days members bought (of the facts chosen), with each one's previous and next."""
+    days = (
+        select(MemberDayFacts.day, MemberDayFacts.member_id)
+        .where(*where)
+        .distinct()
+        .subquery("days")
+    )
+    member, day = days.c.member_id, days.c.day
+    return select(
+        day,
+        member,
+        func.lag(day).over(partition_by=member, order_by=day).label("previous_day"),
+        func.lead(day).over(partition_by=member, order_by=day).label("next_day"),
+    )
 
 
 def _insert(session: Session, table: type, query: Select[*tuple[object, ...]]) -> None:

@@ -21,10 +21,12 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Date,
+    and_,
     case,
     func,
     literal,
     null,
+    or_,
     select,
     type_coerce,
     union_all,
@@ -36,7 +38,8 @@ from patron.core.daily import BusinessDays, business_days
 from patron.core.export import Cell
 from patron.members import queries as members
 from patron.points import queries as points
-from patron.reports.models import LedgerDayFacts, MemberDayFacts, SalesDayFacts
+from patron.reports.member_facts import month_number
+from patron.reports.models import LedgerDayFacts, MemberDay, MemberDayFacts, SalesDayFacts
 from patron.reports.query import Period, ReportQuery
 from patron.reports.registry import Table
 from patron.stored_value import queries as stored_value
@@ -132,11 +135,15 @@ def sales(session: Session, query: ReportQuery) -> Sales:
 class Buyers:
     buyers: int = 0
     repeat: int = 0  # who bought on two business days or more
-    sales: int = 0  # their orders' net
 
     @property
     def repurchase_rate(self) -> float | None:
         return share(self.repeat, self.buyers)
+
+
+@dataclass(frozen=True)
+class BuyersWithSales(Buyers):
+    sales: int = 0  # their orders' net
 
 
 def _per_member(query: ReportQuery, *by: Any) -> Any:
@@ -165,12 +172,59 @@ def _buyers(per_member: Any, *key: Any) -> Any:
     ).group_by(*key)
 
 
+def chain_wide(query: ReportQuery) -> bool:
+    """Whether the query covers every store and channel: what `member_days` answers."""
+    return query.store_ids is None and query.channel is None
+
+
+def first_in(period: Period) -> ColumnElement[bool]:
+    """A member day that is the member's first of the period."""
+    return and_(
+        MemberDay.day >= period.first,
+        MemberDay.day <= period.last,
+        or_(MemberDay.previous_day.is_(None), MemberDay.previous_day < period.first),
+    )
+
+
+def again_in(period: Period) -> ColumnElement[bool]:
+    """A member's first day of the period, with another day of purchase in it."""
+    return and_(first_in(period), MemberDay.next_day <= period.last)
+
+
+def counted(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def buyers_by_month(session: Session, period: Period) -> dict[int, Buyers]:
+    """Chain-wide, per calendar month of the period (its first and last clipped to it, by
+    month number, see `member_facts.month_number`): the buyers and repeat buyers."""
+    month = month_number(session, MemberDay.day)
+    first = or_(
+        MemberDay.previous_day.is_(None),
+        MemberDay.previous_day < period.first,
+        month_number(session, MemberDay.previous_day) < month,
+    )
+    again = and_(
+        first,
+        MemberDay.next_day <= period.last,
+        month_number(session, MemberDay.next_day) == month,
+    )
+    rows = session.execute(
+        select(month, counted(first), counted(again))
+        .where(MemberDay.day >= period.first, MemberDay.day <= period.last)
+        .group_by(month)
+    )
+    return {int(m): Buyers(int(n), int(r)) for m, n, r in rows}
+
+
 def buyers_with_daily(session: Session, query: ReportQuery) -> tuple[Buyers, dict[date, int]]:
     """The period's buyers, and each day's: one read of the facts (the (day, member) pairs, in
-    the key's order), counted two ways."""
+    the key's order), counted two ways. Chain-wide, counts of the linked member days."""
+    if chain_wide(query):
+        return _linked_buyers_with_daily(session, query.period)
     facts = MemberDayFacts
     pairs = (
-        select(facts.day, facts.member_id, func.sum(facts.net_sales).label("net_sales"))
+        select(facts.day, facts.member_id)
         .where(*_where(facts, query, channel=True))
         .group_by(facts.day, facts.member_id)
         .cte("pairs")
@@ -179,36 +233,50 @@ def buyers_with_daily(session: Session, query: ReportQuery) -> tuple[Buyers, dic
         select(
             func.min(pairs.c.day).label("first"),
             func.max(pairs.c.day).label("last"),
-            func.sum(pairs.c.net_sales).label("net_sales"),
         )
         .group_by(pairs.c.member_id)
         .subquery("per_member")
     )
+    again = case((per_member.c.first < per_member.c.last, 1), else_=0)
     # Typed, so that the union's days come back as dates on SQLite too.
-    totals = _buyers(per_member).add_columns(type_coerce(null(), Date).label("day"))
-    daily = select(func.count(), literal(0), literal(0), pairs.c.day).group_by(pairs.c.day)
+    totals = select(
+        func.count(), func.coalesce(func.sum(again), 0), type_coerce(null(), Date).label("day")
+    )
+    daily = select(func.count(), literal(0), pairs.c.day).group_by(pairs.c.day)
     found, by_day = Buyers(), {}
-    for count, repeat, net, day in session.execute(union_all(totals, daily)):
+    for count, repeat, day in session.execute(union_all(totals, daily)):
         if day is None:
-            found = Buyers(int(count), int(repeat), int(net))
+            found = Buyers(int(count), int(repeat))
         else:
             by_day[day] = int(count)
     return found, by_day
 
 
+def _linked_buyers_with_daily(session: Session, period: Period) -> tuple[Buyers, dict[date, int]]:
+    rows = session.execute(
+        select(MemberDay.day, func.count(), counted(first_in(period)), counted(again_in(period)))
+        .where(MemberDay.day >= period.first, MemberDay.day <= period.last)
+        .group_by(MemberDay.day)
+    ).all()
+    found = Buyers(sum(int(r[2]) for r in rows), sum(int(r[3]) for r in rows))
+    return found, {day: int(count) for day, count, _, _ in rows}
+
+
 def buyers(session: Session, query: ReportQuery) -> Buyers:
+    if chain_wide(query):
+        return _linked_buyers_with_daily(session, query.period)[0]
     per_member = _per_member(query).subquery()
-    row = session.execute(_buyers(per_member)).one()
-    return Buyers(*(int(v) for v in row))
+    count, repeat, _ = session.execute(_buyers(per_member)).one()
+    return Buyers(int(count), int(repeat))
 
 
-def buyers_by_store(session: Session, query: ReportQuery) -> dict[int, Buyers]:
+def buyers_by_store(session: Session, query: ReportQuery) -> dict[int, BuyersWithSales]:
     per_member = _per_member(query, MemberDayFacts.store_id).subquery()
     rows = session.execute(_buyers(per_member, per_member.c.store_id))
-    return {store_id: Buyers(*(int(v) for v in values)) for store_id, *values in rows}
+    return {store_id: BuyersWithSales(*(int(v) for v in values)) for store_id, *values in rows}
 
 
-def buyers_by_guide(session: Session, query: ReportQuery) -> dict[int, Buyers]:
+def buyers_by_guide(session: Session, query: ReportQuery) -> dict[int, BuyersWithSales]:
     """Per opening guide: the members the guide opened at the query's stores who bought
     there in the period, their repeat buyers and net."""
     per_member = _per_member(query).subquery()
@@ -217,7 +285,7 @@ def buyers_by_guide(session: Session, query: ReportQuery) -> dict[int, Buyers]:
         per_member, guides, guides.c.member_id == per_member.c.member_id
     )
     rows = session.execute(statement)
-    return {guide_id: Buyers(*(int(v) for v in values)) for guide_id, *values in rows}
+    return {guide_id: BuyersWithSales(*(int(v) for v in values)) for guide_id, *values in rows}
 
 
 DAILY = ("day", "sales", "member_sales", "orders", "new_members", "active_members")

@@ -62,7 +62,7 @@ def build_stores(session: Session, actor: Actor, query: ReportQuery) -> Result:
     rows: list[tuple[Cell, ...]] = []
     for rank, (store_id, (code, name)) in enumerate(ranked, 1):
         sales = sold.get(store_id, figures.Sales())
-        buyers = bought.get(store_id, figures.Buyers())
+        buyers = bought.get(store_id, figures.BuyersWithSales())
         rows.append(
             (
                 rank,
@@ -96,7 +96,7 @@ class Guide:
     guide_id: int
     name: str | None
     opened: int
-    buyers: figures.Buyers
+    buyers: figures.BuyersWithSales
 
 
 def guides(session: Session, query: ReportQuery) -> list[Guide]:
@@ -105,7 +105,7 @@ def guides(session: Session, query: ReportQuery) -> list[Guide]:
     bought = figures.buyers_by_guide(session, query)
     names = staff.names_by_id(session, {*opened, *bought})
     found = [
-        Guide(g, names.get(g), opened.get(g, 0), bought.get(g, figures.Buyers()))
+        Guide(g, names.get(g), opened.get(g, 0), bought.get(g, figures.BuyersWithSales()))
         for g in {*opened, *bought}
     ]
     return sorted(found, key=lambda g: (-g.buyers.sales, -g.opened, g.guide_id))

@@ -60,7 +60,11 @@ class MemberDayFacts(Base):
     their refunds so far (a later refund rewrites the order's day)."""
 
     __tablename__ = "member_day_facts"
-    __table_args__ = (Index("ix_member_day_facts_member_day", "member_id", "day"),)
+    __table_args__ = (
+        Index("ix_member_day_facts_member_day", "member_id", "day"),
+        # One store's (or a few stores') facts of a period without reading the others'.
+        Index("ix_member_day_facts_store_day", "store_id", "day", "member_id"),
+    )
 
     day: Mapped[date] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,6 +72,21 @@ class MemberDayFacts(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     orders: Mapped[int] = mapped_column(server_default="0")
     net_sales: Mapped[int] = mapped_column(server_default="0")
+
+
+class MemberDay(Base):
+    """Per business day and member, across stores and channels: a day the member bought (an
+    order that counts), linked to the member's previous and next such day. The buyers of any
+    period are then the period's rows with no previous day in it, and its repeat buyers those
+    of them whose next day is in it too: counts over the period's rows, not per member."""
+
+    __tablename__ = "member_days"
+    __table_args__ = (Index("ix_member_days_member_day", "member_id", "day"),)
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(primary_key=True)
+    previous_day: Mapped[date | None]
+    next_day: Mapped[date | None]
 
 
 class FactsWatermark(Base):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from patron.console.message_ids import N_
 from patron.core.actor import Actor
 from patron.core.export import Cell
+from patron.reports import figures
 from patron.reports.member_facts import (
     covered,
     label_of,
@@ -53,7 +54,14 @@ def build(session: Session, actor: Actor, query: ReportQuery) -> Result:
 def _buyers(session: Session, query: ReportQuery, per: str | None) -> list[tuple[Any, int, int]]:
     """(key, buyers, buyers on two days or more) per month, per store or once (key None). A
     member bought on two days when their first and last days differ: a hash aggregate of
-    min and max, without sorting for distinct days."""
+    min and max, without sorting for distinct days. Chain-wide, in total and per month:
+    counts of the linked member days."""
+    if figures.chain_wide(query) and per is None:
+        found = figures.buyers(session, query)
+        return [(None, found.buyers, found.repeat)]
+    if figures.chain_wide(query) and per == "month":
+        by_month = figures.buyers_by_month(session, query.period)
+        return [(month, b.buyers, b.repeat) for month, b in by_month.items()]
     keys: dict[str | None, Any] = {
         None: None,
         "month": month_number(session, MemberDayFacts.day),

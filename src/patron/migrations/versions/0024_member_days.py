@@ -1,0 +1,46 @@
+"""member days linked to their neighbours; member facts by store
+
+Revision ID: 0024
+Revises: 0023
+Create Date: 2026-11-29 07:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0024"
+down_revision: str | None = "0023"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+LINKED = """
+INSERT INTO member_days (day, member_id, previous_day, next_day)
+SELECT day, member_id,
+       lag(day) OVER (PARTITION BY member_id ORDER BY day),
+       lead(day) OVER (PARTITION BY member_id ORDER BY day)
+FROM (SELECT DISTINCT day, member_id FROM member_day_facts) AS days
+"""
+
+
+def upgrade() -> None:
+    op.create_table(
+        "member_days",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("previous_day", sa.Date(), nullable=True),
+        sa.Column("next_day", sa.Date(), nullable=True),
+        sa.PrimaryKeyConstraint("day", "member_id", name=op.f("pk_member_days")),
+    )
+    op.create_index("ix_member_days_member_day", "member_days", ["member_id", "day"])
+    op.create_index(
+        "ix_member_day_facts_store_day", "member_day_facts", ["store_id", "day", "member_id"]
+    )
+    op.execute(LINKED)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_member_day_facts_store_day", table_name="member_day_facts")
+    op.drop_index("ix_member_days_member_day", table_name="member_days")
+    op.drop_table("member_days")
