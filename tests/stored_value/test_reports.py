@@ -326,6 +326,20 @@ def test_a_store_manager_sees_their_stores_liability(session: Session) -> None:
     assert report.totals == reports.Holding(0, 264)
 
 
+def test_each_store_managers_liability_is_the_chain_wides_row_of_their_store(
+    session: Session,
+) -> None:
+    """A manager's report reads only the accounts with a recharge at their store (those of
+    members merged into another counted as the survivor's); what it attributes is what the
+    chain-wide attribution gives that store."""
+    scene = Holdings(session)
+    chain_wide = {r.store_id: r.holding for r in reports.liability(session, SYSTEM).rows}
+    for store in (scene.a, scene.b):
+        report = reports.liability(session, manager_of(store))
+        assert [(r.store_id, r.holding) for r in report.rows] == [(store.id, chain_wide[store.id])]
+    assert chain_wide[scene.b.id] == reports.Holding(2000, 0)
+
+
 def test_liability_over_http(client: TestClient, session: Session, settings: Settings) -> None:
     scene = Holdings(session)
     finance = staff_headers(make_staff(session, Role.hq_finance), settings)

@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from patron.core import clock
@@ -42,6 +42,8 @@ from patron.stored_value.models import (
 from patron.stored_value.permissions import VIEW_FIGURES
 from patron.stores import service as stores
 from patron.stores.models import Store
+
+MEMBERS_PER_STATEMENT = 5000
 
 SETTLED_KINDS = (
     EntryKind.recharge,
@@ -225,7 +227,7 @@ def liability(session: Session, actor: Actor) -> Liability:
     VIEW_FIGURES.check(actor)
     by_store: dict[int | None, Holding] = defaultdict(Holding)
     unattributed = Holding()
-    for store, holding in _attributed(_holdings(session)):
+    for store, holding in _attributed(_holdings(session, actor.store_ids)):
         if store is None:
             unattributed += holding
         elif actor.sees_store(store.id):
@@ -239,28 +241,58 @@ def liability(session: Session, actor: Actor) -> Liability:
     return Liability(rows, unattributed, sum((r.holding for r in rows), unattributed))
 
 
-def _holdings(session: Session) -> list[tuple[Any, ...]]:
+def _holdings(session: Session, store_ids: frozenset[int] | None) -> list[tuple[Any, ...]]:
     """The rows `_attributed` reads: each account holding money with its recharges, newest
-    first, the recharges of members merged into it counted as its own (the money moved)."""
-    accounts = session.execute(
-        select(
-            StoredValueAccount.member_id, StoredValueAccount.principal, StoredValueAccount.bonus
-        ).where(or_(StoredValueAccount.principal > 0, StoredValueAccount.bonus > 0))
-    ).all()
+    first, the recharges of members merged into it counted as its own (the money moved).
+    With `store_ids`, only the accounts with a recharge at those stores (the others hold no
+    money of theirs)."""
     owner = member_merge.survivors(session)
-    loads: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    accounts = select(
+        StoredValueAccount.member_id, StoredValueAccount.principal, StoredValueAccount.bonus
+    ).where(or_(StoredValueAccount.principal > 0, StoredValueAccount.bonus > 0))
+    # Newest first: by time, then id (the last two columns, dropped below).
     recharges = select(
-        Recharge.member_id, Recharge.store_id, Recharge.principal, Recharge.bonus
+        Recharge.member_id,
+        Recharge.store_id,
+        Recharge.principal,
+        Recharge.bonus,
+        Recharge.created_at,
+        Recharge.id,
     ).where(Recharge.status == RechargeStatus.completed.value)
-    for member_id, *loaded in session.execute(
-        recharges.order_by(Recharge.created_at.desc(), Recharge.id.desc())
-    ):
-        loads[owner.get(member_id, member_id)].append(tuple(loaded))
+    if store_ids is None:
+        held = session.execute(accounts).all()
+        loaded = session.execute(
+            recharges.order_by(Recharge.created_at.desc(), Recharge.id.desc())
+        ).all()
+    else:
+        there = select(Recharge.member_id).where(
+            Recharge.status == RechargeStatus.completed.value,
+            Recharge.store_id.in_(sorted(store_ids)),
+        )
+        owners = {owner.get(m, m) for m in session.scalars(there.distinct())}
+        members = sorted(owners | {m for m, into in owner.items() if into in owners})
+        held = _in_chunks(session, accounts, StoredValueAccount.member_id, sorted(owners))
+        loaded = _in_chunks(session, recharges, Recharge.member_id, members)
+        loaded.sort(key=lambda row: (row[-2], row[-1]), reverse=True)
+    loads: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for member_id, *recharge in loaded:
+        loads[owner.get(member_id, member_id)].append(tuple(recharge[:3]))
     return [
-        (member_id, principal, bonus, *loaded)
-        for member_id, principal, bonus in sorted(accounts)
-        for loaded in loads.get(member_id) or [(None, None, None)]
+        (member_id, principal, bonus, *recharge)
+        for member_id, principal, bonus in sorted(held)
+        for recharge in loads.get(member_id) or [(None, None, None)]
     ]
+
+
+def _in_chunks(
+    session: Session, query: Select[*tuple[Any, ...]], member_id: Any, member_ids: list[int]
+) -> list[Any]:
+    """The query's rows for these members, a bounded number of ids per statement."""
+    found: list[Any] = []
+    for start in range(0, len(member_ids), MEMBERS_PER_STATEMENT):
+        chunk = member_ids[start : start + MEMBERS_PER_STATEMENT]
+        found.extend(session.execute(query.where(member_id.in_(chunk))).all())
+    return found
 
 
 def _attributed(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[StoreRef | None, Holding]]:
