@@ -157,6 +157,8 @@ def reports(
         target = DEMO_TARGET if demo else OVERVIEW_TARGET if name == "overview" else REPORT_TARGET
         for label, period in periods.items():
             for who, actor in scopes.items():
+                if not report.permission.allows(actor) or (name, who) == ("store", "HQ"):
+                    continue  # HQ's reports (campaigns); one store's page
 
                 def ask(
                     actor: Actor = actor, period: Period = period, report: Any = report

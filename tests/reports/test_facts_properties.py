@@ -29,9 +29,14 @@ from patron.stored_value.models import EntryKind as SvKind
 from patron.stored_value.models import StoredValueEntry
 from tests.factories import make_member, make_store, order_body
 
-# Business midnights (Asia/Shanghai) of 3, 4 and 5 January 2026; everything is read on the 10th.
-MIDNIGHTS = [datetime(2026, 1, d, 16, tzinfo=UTC) for d in (2, 3, 4)]
-REFUNDS_AROUND = datetime(2026, 1, 5, 16, tzinfo=UTC)  # after every order
+# Business midnights (Asia/Shanghai) of 31 December 2025, 1 and 2 January 2026 (days across a
+# month's end); everything is read on the 10th.
+MIDNIGHTS = [
+    datetime(2025, 12, 30, 16, tzinfo=UTC),
+    datetime(2025, 12, 31, 16, tzinfo=UTC),
+    datetime(2026, 1, 1, 16, tzinfo=UTC),
+]
+REFUNDS_AROUND = datetime(2026, 1, 2, 16, tzinfo=UTC)  # after every order
 NOW = datetime(2026, 1, 10, 4, tzinfo=UTC)
 CHANNELS = [c.value for c in OrderChannel]
 AROUND = st.integers(-180, 180)  # minutes from a midnight
@@ -62,6 +67,14 @@ steps = st.lists(
 @given(steps=steps)
 # A member's order refunded in full after a refresh: its day's member facts drop it.
 @example(steps=[("order", 0, "pos", 0, 0, 0, 1, 100), ("refresh",), ("refund", 0, "all", 0)])
+# A member's days on 30 and 31 December and 1 January: two of one month, then the next's.
+@example(
+    steps=[
+        ("order", 0, "pos", 0, 0, -60, 1, 100),
+        ("order", 0, "pos", 0, 0, 60, 1, 100),
+        ("order", 0, "pos", 0, 1, 60, 1, 100),
+    ]
+)
 def test_the_facts_equal_the_rows_they_count(
     session: Session, monkeypatch: pytest.MonkeyPatch, steps: list[tuple[Any, ...]]
 ) -> None:
@@ -174,7 +187,12 @@ def _facts(session: Session) -> dict[str, dict[tuple[Any, ...], tuple[int, ...]]
 
 
 def _linked(members: dict[tuple[Any, ...], list[int]]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    """Each member's days of purchase with the one before and after."""
+    """Each member's days of purchase with the one before and after, and whether it is the
+    first and the last of its month."""
+
+    def month(day: date) -> tuple[int, int]:
+        return day.year, day.month
+
     days: dict[int, set[date]] = defaultdict(set)
     for day, member_id, _, _ in members:
         days[member_id].add(day)
@@ -183,7 +201,9 @@ def _linked(members: dict[tuple[Any, ...], list[int]]) -> dict[tuple[Any, ...], 
         ordered = [None, *sorted(chosen), None]
         for before, day, after in zip(ordered, ordered[1:], ordered[2:], strict=False):
             if day is not None:
-                linked[(day, member_id)] = (before, after)
+                first = before is None or month(before) < month(day)
+                last = after is None or month(after) > month(day)
+                linked[(day, member_id)] = (before, after, first, last)
     return linked
 
 

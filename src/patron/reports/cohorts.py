@@ -5,7 +5,8 @@ each cohort buying in each of the 12 months from its own (0 = the cohort's month
 The period is widened to the first of its first month, so that every cohort is a whole month,
 and what is seen ends on its last day: a cohort's later months beyond it are not shown (a
 triangle). Purchases are those in the query's stores and channel; a first purchase is the
-first there (none earlier in those stores and channel, by the facts' (member_id, day) index).
+first there (none earlier in those stores and channel, by the facts' (member_id, day) index;
+chain-wide, the linked member days say it).
 Registrations are by home store (as in `growth`). One statement per report."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from patron.core.actor import Actor
 from patron.core.daily import business_days
 from patron.core.export import Cell
 from patron.members import queries as members
+from patron.reports.figures import chain_wide
 from patron.reports.member_facts import (
     covered,
     days_of,
@@ -31,7 +33,7 @@ from patron.reports.member_facts import (
     number_of,
     share,
 )
-from patron.reports.models import MemberDayFacts
+from patron.reports.models import MemberDay, MemberDayFacts
 from patron.reports.query import Period, ReportQuery
 from patron.reports.registry import Chart, ChartKind, Report, Result, Table, register
 
@@ -45,7 +47,16 @@ def widened(period: Period) -> Period:
 
 
 def _bought(session: Session, query: ReportQuery) -> CTE:
-    """Each member's months with a purchase: (member_id, month)."""
+    """Each member's months with a purchase: (member_id, month). Chain-wide, the member days
+    that are their member's first of the month."""
+    if chain_wide(query):
+        period = widened(query.period)
+        return (
+            select(MemberDay.member_id, month_number(session, MemberDay.day).label("month"))
+            .where(MemberDay.day >= period.first, MemberDay.day <= period.last)
+            .where(MemberDay.first_in_month)
+            .cte("bought")
+        )
     month = month_number(session, MemberDayFacts.day)
     return (
         select(MemberDayFacts.member_id, month.label("month"))
@@ -56,7 +67,16 @@ def _bought(session: Session, query: ReportQuery) -> CTE:
 
 
 def by_first_purchase(session: Session, query: ReportQuery, bought: CTE) -> CTE:
-    """The buyers of the period with no purchase before it: (member_id, cohort month)."""
+    """The buyers of the period with no purchase before it: (member_id, cohort month).
+    Chain-wide, the member days with none before them."""
+    if chain_wide(query):
+        period = widened(query.period)
+        return (
+            select(MemberDay.member_id, month_number(session, MemberDay.day).label("cohort"))
+            .where(MemberDay.day >= period.first, MemberDay.day <= period.last)
+            .where(MemberDay.previous_day.is_(None))
+            .cte("cohorts")
+        )
     firsts = (
         select(bought.c.member_id, func.min(bought.c.month).label("cohort"))
         .group_by(bought.c.member_id)

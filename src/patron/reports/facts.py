@@ -25,6 +25,7 @@ from sqlalchemy import (
     delete,
     func,
     literal,
+    or_,
     select,
     text,
     union_all,
@@ -36,6 +37,7 @@ from patron.core.daily import BusinessDays, business_days
 from patron.core.db import insert_or_skip
 from patron.orders import queries as orders
 from patron.points import queries as points
+from patron.reports.member_facts import month_number
 from patron.reports.models import (
     FactsWatermark,
     LedgerDayFacts,
@@ -133,16 +135,17 @@ def link_member_days(session: Session, member_ids: Sequence[int] | None = None) 
     neighbours."""
     if member_ids is None:
         session.execute(delete(MemberDay))
-        _insert(session, MemberDay, _linked_days())
+        _insert(session, MemberDay, _linked_days(session))
         return
     for start in range(0, len(member_ids), MEMBERS_PER_STATEMENT):
         chunk = member_ids[start : start + MEMBERS_PER_STATEMENT]
         session.execute(delete(MemberDay).where(MemberDay.member_id.in_(chunk)))
-        _insert(session, MemberDay, _linked_days(MemberDayFacts.member_id.in_(chunk)))
+        _insert(session, MemberDay, _linked_days(session, MemberDayFacts.member_id.in_(chunk)))
 
 
-def _linked_days(*where: ColumnElement[bool]) -> Select[*tuple[object, ...]]:
-    """The days members bought (of the facts chosen), with each one's previous and next."""
+def _linked_days(session: Session, *where: ColumnElement[bool]) -> Select[*tuple[object, ...]]:
+    """The days members bought (of the facts chosen), with each one's previous and next, and
+    whether it is the member's first and last of its calendar month."""
     days = (
         select(MemberDayFacts.day, MemberDayFacts.member_id)
         .where(*where)
@@ -150,11 +153,23 @@ def _linked_days(*where: ColumnElement[bool]) -> Select[*tuple[object, ...]]:
         .subquery("days")
     )
     member, day = days.c.member_id, days.c.day
-    return select(
+    linked = select(
         day,
         member,
         func.lag(day).over(partition_by=member, order_by=day).label("previous_day"),
         func.lead(day).over(partition_by=member, order_by=day).label("next_day"),
+    ).subquery("linked")
+    month = month_number(session, linked.c.day)
+    previous, following = linked.c.previous_day, linked.c.next_day
+    first = or_(previous.is_(None), month_number(session, previous) < month)
+    last = or_(following.is_(None), month_number(session, following) > month)
+    return select(
+        linked.c.day,
+        linked.c.member_id,
+        previous,
+        following,
+        first.label("first_in_month"),
+        last.label("last_in_month"),
     )
 
 

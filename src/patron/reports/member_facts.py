@@ -41,7 +41,8 @@ def in_scope(query: ReportQuery, facts: Any) -> list[ColumnElement[bool]]:
 def month_number(session: Session, day: Any) -> ColumnElement[int]:
     """A date's month as one number (year × 12 + month − 1), for grouping and differences."""
     if session.get_bind().dialect.name == "postgresql":
-        return cast(func.extract("year", day) * 12 + func.extract("month", day) - 1, Integer)
+        # date_part's double precision: EXTRACT's numeric costs twice as much per row.
+        return cast(func.date_part("year", day) * 12 + func.date_part("month", day) - 1, Integer)
     year = cast(func.strftime("%Y", day), Integer)
     return year * 12 + cast(func.strftime("%m", day), Integer) - 1
 

@@ -78,7 +78,8 @@ class MemberDay(Base):
     """Per business day and member, across stores and channels: a day the member bought (an
     order that counts), linked to the member's previous and next such day. The buyers of any
     period are then the period's rows with no previous day in it, and its repeat buyers those
-    of them whose next day is in it too: counts over the period's rows, not per member."""
+    of them whose next day is in it too: counts over the period's rows, not per member. The
+    same per calendar month, from whether the day is the member's first and last of its month."""
 
     __tablename__ = "member_days"
     __table_args__ = (Index("ix_member_days_member_day", "member_id", "day"),)
@@ -87,6 +88,8 @@ class MemberDay(Base):
     member_id: Mapped[int] = mapped_column(primary_key=True)
     previous_day: Mapped[date | None]
     next_day: Mapped[date | None]
+    first_in_month: Mapped[bool]
+    last_in_month: Mapped[bool]
 
 
 class FactsWatermark(Base):

@@ -16,12 +16,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 LINKED = """
-INSERT INTO member_days (day, member_id, previous_day, next_day)
-SELECT day, member_id,
-       lag(day) OVER (PARTITION BY member_id ORDER BY day),
-       lead(day) OVER (PARTITION BY member_id ORDER BY day)
-FROM (SELECT DISTINCT day, member_id FROM member_day_facts) AS days
+INSERT INTO member_days (day, member_id, previous_day, next_day, first_in_month, last_in_month)
+SELECT day, member_id, previous_day, next_day,
+       previous_day IS NULL OR {month_of_previous} < {month_of_day},
+       next_day IS NULL OR {month_of_next} > {month_of_day}
+FROM (
+    SELECT day, member_id,
+           lag(day) OVER (PARTITION BY member_id ORDER BY day) AS previous_day,
+           lead(day) OVER (PARTITION BY member_id ORDER BY day) AS next_day
+    FROM (SELECT DISTINCT day, member_id FROM member_day_facts) AS days
+) AS linked
 """
+MONTH = {"postgresql": "date_trunc('month', {})", "sqlite": "strftime('%Y-%m', {})"}
 
 
 def upgrade() -> None:
@@ -31,13 +37,22 @@ def upgrade() -> None:
         sa.Column("member_id", sa.Integer(), nullable=False),
         sa.Column("previous_day", sa.Date(), nullable=True),
         sa.Column("next_day", sa.Date(), nullable=True),
+        sa.Column("first_in_month", sa.Boolean(), nullable=False),
+        sa.Column("last_in_month", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("day", "member_id", name=op.f("pk_member_days")),
     )
     op.create_index("ix_member_days_member_day", "member_days", ["member_id", "day"])
     op.create_index(
         "ix_member_day_facts_store_day", "member_day_facts", ["store_id", "day", "member_id"]
     )
-    op.execute(LINKED)
+    month = MONTH[op.get_bind().dialect.name]
+    op.execute(
+        LINKED.format(
+            month_of_previous=month.format("previous_day"),
+            month_of_day=month.format("day"),
+            month_of_next=month.format("next_day"),
+        )
+    )
 
 
 def downgrade() -> None:
