@@ -23,7 +23,13 @@ from patron.points import adjustments
 from patron.points.models import EntryKind as PointsKind
 from patron.points.models import PointsEntry
 from patron.reports import facts
-from patron.reports.models import LedgerDayFacts, MemberDay, MemberDayFacts, SalesDayFacts
+from patron.reports.models import (
+    LedgerDayFacts,
+    MemberDay,
+    MemberDayFacts,
+    MemberStoreDay,
+    SalesDayFacts,
+)
 from patron.stored_value import ledger as sv_ledger
 from patron.stored_value.models import EntryKind as SvKind
 from patron.stored_value.models import StoredValueEntry
@@ -183,27 +189,30 @@ def _facts(session: Session) -> dict[str, dict[tuple[Any, ...], tuple[int, ...]]
         "members": read(MemberDayFacts, ("day", "member_id", "store_id", "channel")),
         "ledgers": read(LedgerDayFacts, ("day", "store_id")),
         "member_days": read(MemberDay, ("day", "member_id")),
+        "member_store_days": read(MemberStoreDay, ("day", "member_id", "store_id")),
     }
 
 
-def _linked(members: dict[tuple[Any, ...], list[int]]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    """Each member's days of purchase with the one before and after, and whether it is the
-    first and the last of its month."""
+def _linked(
+    members: dict[tuple[Any, ...], list[int]], *, per_store: bool = False
+) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """Each member's days of purchase (at each store) with the one before and after, and
+    whether it is the first and the last of its month."""
 
     def month(day: date) -> tuple[int, int]:
         return day.year, day.month
 
-    days: dict[int, set[date]] = defaultdict(set)
-    for day, member_id, _, _ in members:
-        days[member_id].add(day)
+    days: dict[tuple[int, ...], set[date]] = defaultdict(set)
+    for day, member_id, store_id, _ in members:
+        days[(member_id, store_id) if per_store else (member_id,)].add(day)
     linked: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-    for member_id, chosen in days.items():
+    for within, chosen in days.items():
         ordered = [None, *sorted(chosen), None]
         for before, day, after in zip(ordered, ordered[1:], ordered[2:], strict=False):
             if day is not None:
                 first = before is None or month(before) < month(day)
                 last = after is None or month(after) > month(day)
-                linked[(day, member_id)] = (before, after, first, last)
+                linked[(day, *within)] = (before, after, first, last)
     return linked
 
 
@@ -265,4 +274,5 @@ def _expected(session: Session) -> dict[str, dict[tuple[Any, ...], tuple[int, ..
         "members": {k: tuple(v) for k, v in members.items()},
         "ledgers": {k: tuple(v) for k, v in ledgers.items()},
         "member_days": _linked(members),
+        "member_store_days": _linked(members, per_store=True),
     }

@@ -13,9 +13,9 @@ from sqlalchemy.sql import ColumnElement
 from patron.console.message_ids import N_
 from patron.core.actor import Actor
 from patron.core.export import Cell
-from patron.reports import figures
+from patron.reports import linked
 from patron.reports.member_facts import covered, label_of, month_number, months_of
-from patron.reports.models import MemberDay, MemberDayFacts
+from patron.reports.models import MemberDayFacts
 from patron.reports.query import Period, ReportQuery
 from patron.reports.registry import Chart, ChartKind, Report, Result, Table, register
 
@@ -30,13 +30,17 @@ def build(session: Session, actor: Actor, query: ReportQuery) -> Result:
 
 
 def _summary(session: Session, query: ReportQuery) -> dict[str, int]:
-    """Buyers of the period and of the windows ending on its last day, from each buyer's last
-    day from the earliest start: one hash aggregate, no distinct counts."""
+    """Buyers of the period and of the windows ending on its last day: counts of the linked
+    days, or (a channel, several stores) each buyer's last day from the earliest start in
+    one hash aggregate."""
     period = query.period
     starts = {days: period.last - timedelta(days=days - 1) for days in WINDOWS}
     read = Period(min(period.first, *starts.values()), period.last)
-    if figures.chain_wide(query):
-        return _linked_summary(session, period, [Period(starts[d], period.last) for d in WINDOWS])
+    days = linked.linked_days(query)
+    if days is not None:
+        windows = [Period(starts[d], period.last) for d in WINDOWS]
+        found = linked.buyers_in(session, days, [period, *windows])
+        return _summary_of(found[0], found[1:])
     last = (
         select(func.max(MemberDayFacts.day).label("day"))
         .where(*covered(query, read))
@@ -50,29 +54,20 @@ def _summary(session: Session, query: ReportQuery) -> dict[str, int]:
     row = session.execute(
         select(buyers_from(period.first), *(buyers_from(starts[days]) for days in WINDOWS))
     ).one()
-    return {
-        "active_members": int(row[0]),
-        **{f"active_{days}d": int(n) for days, n in zip(WINDOWS, row[1:], strict=True)},
-    }
+    return _summary_of(int(row[0]), [int(n) for n in row[1:]])
 
 
-def _linked_summary(session: Session, period: Period, windows: list[Period]) -> dict[str, int]:
-    """Chain-wide: each window's members' first days in it, counted over the linked days."""
-    earliest = min(window.first for window in (period, *windows))
-    row = session.execute(
-        select(*(figures.counted(figures.first_in(p)) for p in (period, *windows))).where(
-            MemberDay.day >= earliest, MemberDay.day <= period.last
-        )
-    ).one()
+def _summary_of(period: int, windows: list[int]) -> dict[str, int]:
     return {
-        "active_members": int(row[0]),
-        **{f"active_{days}d": int(n) for days, n in zip(WINDOWS, row[1:], strict=True)},
+        "active_members": period,
+        **{f"active_{days}d": n for days, n in zip(WINDOWS, windows, strict=True)},
     }
 
 
 def _monthly(session: Session, query: ReportQuery) -> list[tuple[Cell, ...]]:
-    if figures.chain_wide(query):
-        by_month = figures.buyers_by_month(session, query.period)
+    days = linked.linked_days(query)
+    if days is not None:
+        by_month = linked.buyers_by_month(session, days, query.period)
         found = {month: buyers.buyers for month, buyers in by_month.items()}
     else:
         month = month_number(session, MemberDayFacts.day)

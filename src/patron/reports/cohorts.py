@@ -6,7 +6,7 @@ The period is widened to the first of its first month, so that every cohort is a
 and what is seen ends on its last day: a cohort's later months beyond it are not shown (a
 triangle). Purchases are those in the query's stores and channel; a first purchase is the
 first there (none earlier in those stores and channel, by the facts' (member_id, day) index;
-chain-wide, the linked member days say it).
+chain-wide and for one store, the linked member days say it).
 Registrations are by home store (as in `growth`). One statement per report."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from patron.core.actor import Actor
 from patron.core.daily import business_days
 from patron.core.export import Cell
 from patron.members import queries as members
-from patron.reports.figures import chain_wide
+from patron.reports.linked import linked_days
 from patron.reports.member_facts import (
     covered,
     days_of,
@@ -33,7 +33,7 @@ from patron.reports.member_facts import (
     number_of,
     share,
 )
-from patron.reports.models import MemberDay, MemberDayFacts
+from patron.reports.models import MemberDayFacts
 from patron.reports.query import Period, ReportQuery
 from patron.reports.registry import Chart, ChartKind, Report, Result, Table, register
 
@@ -47,14 +47,15 @@ def widened(period: Period) -> Period:
 
 
 def _bought(session: Session, query: ReportQuery) -> CTE:
-    """Each member's months with a purchase: (member_id, month). Chain-wide, the member days
-    that are their member's first of the month."""
-    if chain_wide(query):
+    """Each member's months with a purchase: (member_id, month). From the linked days where
+    they answer: those that are their member's first of the month."""
+    days = linked_days(query)
+    if days is not None:
         period = widened(query.period)
+        month = month_number(session, days.days.day)
         return (
-            select(MemberDay.member_id, month_number(session, MemberDay.day).label("month"))
-            .where(MemberDay.day >= period.first, MemberDay.day <= period.last)
-            .where(MemberDay.first_in_month)
+            select(days.days.member_id, month.label("month"))
+            .where(*days.between(period.first, period.last), days.days.first_in_month)
             .cte("bought")
         )
     month = month_number(session, MemberDayFacts.day)
@@ -67,14 +68,15 @@ def _bought(session: Session, query: ReportQuery) -> CTE:
 
 
 def by_first_purchase(session: Session, query: ReportQuery, bought: CTE) -> CTE:
-    """The buyers of the period with no purchase before it: (member_id, cohort month).
-    Chain-wide, the member days with none before them."""
-    if chain_wide(query):
+    """The buyers of the period with no purchase before it: (member_id, cohort month). From
+    the linked days where they answer: those with none before them."""
+    days = linked_days(query)
+    if days is not None:
         period = widened(query.period)
+        month = month_number(session, days.days.day)
         return (
-            select(MemberDay.member_id, month_number(session, MemberDay.day).label("cohort"))
-            .where(MemberDay.day >= period.first, MemberDay.day <= period.last)
-            .where(MemberDay.previous_day.is_(None))
+            select(days.days.member_id, month.label("cohort"))
+            .where(*days.between(period.first, period.last), days.days.previous_day.is_(None))
             .cte("cohorts")
         )
     firsts = (

@@ -43,6 +43,7 @@ from patron.reports.models import (
     LedgerDayFacts,
     MemberDay,
     MemberDayFacts,
+    MemberStoreDay,
     SalesDayFacts,
 )
 from patron.stored_value import queries as stored_value
@@ -83,7 +84,7 @@ def refresh(session: Session, now: datetime | None = None, *, recent: int = 1) -
 def rebuild(session: Session, now: datetime | None = None) -> int:
     """Every day from scratch (after an import of history, or to check the facts)."""
     session.execute(delete(FactsWatermark))
-    for table in (SalesDayFacts, LedgerDayFacts, MemberDayFacts, MemberDay):
+    for table in (SalesDayFacts, LedgerDayFacts, MemberDayFacts, MemberDay, MemberStoreDay):
         session.execute(delete(table))
     return refresh(session, now)
 
@@ -130,44 +131,48 @@ def _members_on(session: Session, table: Any, days: list[date]) -> list[int]:
     return list(session.scalars(chosen))
 
 
+# The linked days and what each is linked within: a member's days, a member's days at a store.
+LINKED: tuple[tuple[type, tuple[str, ...]], ...] = (
+    (MemberDay, ("member_id",)),
+    (MemberStoreDay, ("member_id", "store_id")),
+)
+
+
 def link_member_days(session: Session, member_ids: Sequence[int] | None = None) -> None:
-    """The members' days (None: every member's) again from their facts, each linked to its
-    neighbours."""
-    if member_ids is None:
-        session.execute(delete(MemberDay))
-        _insert(session, MemberDay, _linked_days(session))
-        return
-    for start in range(0, len(member_ids), MEMBERS_PER_STATEMENT):
-        chunk = member_ids[start : start + MEMBERS_PER_STATEMENT]
-        session.execute(delete(MemberDay).where(MemberDay.member_id.in_(chunk)))
-        _insert(session, MemberDay, _linked_days(session, MemberDayFacts.member_id.in_(chunk)))
+    """The members' days (None: every member's), chain-wide and at each store, again from
+    their facts, each linked to its neighbours."""
+    for table, within in LINKED:
+        if member_ids is None:
+            session.execute(delete(table))
+            _insert(session, table, _linked_days(session, within))
+            continue
+        for start in range(0, len(member_ids), MEMBERS_PER_STATEMENT):
+            chunk = member_ids[start : start + MEMBERS_PER_STATEMENT]
+            session.execute(delete(table).where(table.member_id.in_(chunk)))  # type: ignore[attr-defined]
+            chosen = MemberDayFacts.member_id.in_(chunk)
+            _insert(session, table, _linked_days(session, within, chosen))
 
 
-def _linked_days(session: Session, *where: ColumnElement[bool]) -> Select[*tuple[object, ...]]:
-    """The days members bought (of the facts chosen), with each one's previous and next, and
-    whether it is the member's first and last of its calendar month."""
-    days = (
-        select(MemberDayFacts.day, MemberDayFacts.member_id)
-        .where(*where)
-        .distinct()
-        .subquery("days")
-    )
-    member, day = days.c.member_id, days.c.day
+def _linked_days(
+    session: Session, within: tuple[str, ...], *where: ColumnElement[bool]
+) -> Select[*tuple[object, ...]]:
+    """The days members bought (of the facts chosen), per `within` (the member, or the member
+    and store), with each one's previous and next, and whether it is the first and last of
+    its calendar month."""
+    keys = [MemberDayFacts.day, *(getattr(MemberDayFacts, name) for name in within)]
+    days = select(*keys).where(*where).distinct().subquery("days")
+    group, day = [days.c[name] for name in within], days.c.day
     linked = select(
-        day,
-        member,
-        func.lag(day).over(partition_by=member, order_by=day).label("previous_day"),
-        func.lead(day).over(partition_by=member, order_by=day).label("next_day"),
+        *days.c,
+        func.lag(day).over(partition_by=group, order_by=day).label("previous_day"),
+        func.lead(day).over(partition_by=group, order_by=day).label("next_day"),
     ).subquery("linked")
     month = month_number(session, linked.c.day)
     previous, following = linked.c.previous_day, linked.c.next_day
     first = or_(previous.is_(None), month_number(session, previous) < month)
     last = or_(following.is_(None), month_number(session, following) > month)
     return select(
-        linked.c.day,
-        linked.c.member_id,
-        previous,
-        following,
+        *linked.c,
         first.label("first_in_month"),
         last.label("last_in_month"),
     )

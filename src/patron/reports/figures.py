@@ -14,7 +14,6 @@ Definitions (money in fen, shares 0–1, None where the base is zero), the overv
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import astuple, dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -22,12 +21,10 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Date,
-    and_,
     case,
     func,
     literal,
     null,
-    or_,
     select,
     type_coerce,
     union_all,
@@ -39,8 +36,9 @@ from patron.core.daily import BusinessDays, business_days
 from patron.core.export import Cell
 from patron.members import queries as members
 from patron.points import queries as points
-from patron.reports.member_facts import number_of
-from patron.reports.models import LedgerDayFacts, MemberDay, MemberDayFacts, SalesDayFacts
+from patron.reports import linked
+from patron.reports.linked import Buyers
+from patron.reports.models import LedgerDayFacts, MemberDayFacts, SalesDayFacts
 from patron.reports.query import Period, ReportQuery
 from patron.reports.registry import Table
 from patron.stored_value import queries as stored_value
@@ -133,19 +131,6 @@ def sales(session: Session, query: ReportQuery) -> Sales:
 
 
 @dataclass(frozen=True)
-class Buyers:
-    buyers: int = 0
-    repeat: int = 0  # who bought on two business days or more
-
-    def __add__(self, other: Buyers) -> Buyers:
-        return Buyers(self.buyers + other.buyers, self.repeat + other.repeat)
-
-    @property
-    def repurchase_rate(self) -> float | None:
-        return share(self.repeat, self.buyers)
-
-
-@dataclass(frozen=True)
 class BuyersWithSales(Buyers):
     sales: int = 0  # their orders' net
 
@@ -176,51 +161,13 @@ def _buyers(per_member: Any, *key: Any) -> Any:
     ).group_by(*key)
 
 
-def chain_wide(query: ReportQuery) -> bool:
-    """Whether the query covers every store and channel: what `member_days` answers."""
-    return query.store_ids is None and query.channel is None
-
-
-def first_in(period: Period) -> ColumnElement[bool]:
-    """A member day that is the member's first of the period."""
-    return and_(
-        MemberDay.day >= period.first,
-        MemberDay.day <= period.last,
-        or_(MemberDay.previous_day.is_(None), MemberDay.previous_day < period.first),
-    )
-
-
-def again_in(period: Period) -> ColumnElement[bool]:
-    """A member's first day of the period, with another day of purchase in it."""
-    return and_(first_in(period), MemberDay.next_day <= period.last)
-
-
-def counted(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def buyers_by_month(session: Session, period: Period) -> dict[int, Buyers]:
-    """Chain-wide, per calendar month of the period (its first and last clipped to it, by
-    month number, see `member_facts.month_number`): the buyers and repeat buyers. Counted per
-    day and added up here: a month per row costs more than the counting."""
-    first = or_(MemberDay.first_in_month, MemberDay.previous_day < period.first)
-    again = and_(first, ~MemberDay.last_in_month, MemberDay.next_day <= period.last)
-    rows = session.execute(
-        select(MemberDay.day, counted(first), counted(again))
-        .where(MemberDay.day >= period.first, MemberDay.day <= period.last)
-        .group_by(MemberDay.day)
-    )
-    found: dict[int, Buyers] = defaultdict(Buyers)
-    for day, buyers, repeat in rows:
-        found[number_of(day)] += Buyers(int(buyers), int(repeat))
-    return dict(found)
-
-
 def buyers_with_daily(session: Session, query: ReportQuery) -> tuple[Buyers, dict[date, int]]:
     """The period's buyers, and each day's: one read of the facts (the (day, member) pairs, in
-    the key's order), counted two ways. Chain-wide, counts of the linked member days."""
-    if chain_wide(query):
-        return _linked_buyers_with_daily(session, query.period)
+    the key's order), counted two ways. Chain-wide or for one store, counts of the linked
+    member days."""
+    days = linked.linked_days(query)
+    if days is not None:
+        return linked.buyers_with_daily(session, days, query.period)
     facts = MemberDayFacts
     pairs = (
         select(facts.day, facts.member_id)
@@ -251,40 +198,68 @@ def buyers_with_daily(session: Session, query: ReportQuery) -> tuple[Buyers, dic
     return found, by_day
 
 
-def _linked_buyers_with_daily(session: Session, period: Period) -> tuple[Buyers, dict[date, int]]:
-    rows = session.execute(
-        select(MemberDay.day, func.count(), counted(first_in(period)), counted(again_in(period)))
-        .where(MemberDay.day >= period.first, MemberDay.day <= period.last)
-        .group_by(MemberDay.day)
-    ).all()
-    found = Buyers(sum(int(r[2]) for r in rows), sum(int(r[3]) for r in rows))
-    return found, {day: int(count) for day, count, _, _ in rows}
-
-
 def buyers(session: Session, query: ReportQuery) -> Buyers:
-    if chain_wide(query):
-        return _linked_buyers_with_daily(session, query.period)[0]
+    days = linked.linked_days(query)
+    if days is not None:
+        return linked.buyers(session, days, query.period)
     per_member = _per_member(query).subquery()
     count, repeat, _ = session.execute(_buyers(per_member)).one()
     return Buyers(int(count), int(repeat))
 
 
-def buyers_by_store(session: Session, query: ReportQuery) -> dict[int, BuyersWithSales]:
+def buyers_by_store(session: Session, query: ReportQuery) -> dict[int, Buyers]:
+    """Per store: its buyers in the period (a member counts at each store they bought at,
+    with their days there) and its repeat buyers."""
+    if query.channel is None:
+        return linked.buyers_by_store(session, query.store_ids, query.period)
     per_member = _per_member(query, MemberDayFacts.store_id).subquery()
     rows = session.execute(_buyers(per_member, per_member.c.store_id))
-    return {store_id: BuyersWithSales(*(int(v) for v in values)) for store_id, *values in rows}
+    return {store_id: Buyers(int(n), int(r)) for store_id, n, r, _ in rows}
 
 
 def buyers_by_guide(session: Session, query: ReportQuery) -> dict[int, BuyersWithSales]:
     """Per opening guide: the members the guide opened at the query's stores who bought
     there in the period, their repeat buyers and net."""
-    per_member = _per_member(query).subquery()
     guides = members.opening_guides(query.store_ids).subquery()
+    linked_days = linked.linked_days(query)
+    if linked_days is not None:
+        return _linked_buyers_by_guide(session, query, linked_days, guides)
+    per_member = _per_member(query).subquery()
     statement = _buyers(per_member, guides.c.guide_id).join_from(
         per_member, guides, guides.c.member_id == per_member.c.member_id
     )
     rows = session.execute(statement)
     return {guide_id: BuyersWithSales(*(int(v) for v in values)) for guide_id, *values in rows}
+
+
+def _linked_buyers_by_guide(
+    session: Session, query: ReportQuery, linked_days: linked.Linked, guides: Any
+) -> dict[int, BuyersWithSales]:
+    """The guides' buyers counted over the linked days, their net summed from the member
+    facts: neither groups per member."""
+    days, period = linked_days.days, query.period
+    counts = session.execute(
+        select(
+            guides.c.guide_id,
+            linked.counted(linked_days.first_in(period)),
+            linked.counted(linked_days.again_in(period)),
+        )
+        .join_from(days, guides, guides.c.member_id == days.member_id)
+        .where(*linked_days.between(period.first, period.last))
+        .group_by(guides.c.guide_id)
+    )
+    net: dict[int, int] = dict(
+        session.execute(
+            select(guides.c.guide_id, func.sum(MemberDayFacts.net_sales))
+            .join_from(MemberDayFacts, guides, guides.c.member_id == MemberDayFacts.member_id)
+            .where(*_where(MemberDayFacts, query, channel=True))
+            .group_by(guides.c.guide_id)
+        ).all()
+    )
+    return {
+        guide_id: BuyersWithSales(int(n), int(r), int(net.get(guide_id) or 0))
+        for guide_id, n, r in counts
+    }
 
 
 DAILY = ("day", "sales", "member_sales", "orders", "new_members", "active_members")

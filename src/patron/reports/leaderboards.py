@@ -62,7 +62,7 @@ def build_stores(session: Session, actor: Actor, query: ReportQuery) -> Result:
     rows: list[tuple[Cell, ...]] = []
     for rank, (store_id, (code, name)) in enumerate(ranked, 1):
         sales = sold.get(store_id, figures.Sales())
-        buyers = bought.get(store_id, figures.BuyersWithSales())
+        buyers = bought.get(store_id, figures.Buyers())
         rows.append(
             (
                 rank,

@@ -92,6 +92,25 @@ class MemberDay(Base):
     last_in_month: Mapped[bool]
 
 
+class MemberStoreDay(Base):
+    """Per business day, member and store, across channels: `MemberDay` at one store (the
+    member's previous and next day of purchase there), for a store's own buyers."""
+
+    __tablename__ = "member_store_days"
+    __table_args__ = (
+        Index("ix_member_store_days_store_day", "store_id", "day"),
+        Index("ix_member_store_days_member_day", "member_id", "day"),
+    )
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(primary_key=True)
+    previous_day: Mapped[date | None]
+    next_day: Mapped[date | None]
+    first_in_month: Mapped[bool]
+    last_in_month: Mapped[bool]
+
+
 class FactsWatermark(Base):
     """How far the facts have read a source (orders, refunds, points and stored-value entries):
     its highest id seen. A refresh re-reads a margin below it, for rows of transactions that

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from patron.console.message_ids import N_
 from patron.core.actor import Actor
 from patron.core.export import Cell
-from patron.reports import figures
+from patron.reports import figures, linked
 from patron.reports.member_facts import (
     covered,
     label_of,
@@ -52,37 +52,32 @@ def build(session: Session, actor: Actor, query: ReportQuery) -> Result:
 
 
 def _buyers(session: Session, query: ReportQuery, per: str | None) -> list[tuple[Any, int, int]]:
-    """(key, buyers, buyers on two days or more) per month, per store or once (key None). A
-    member bought on two days when their first and last days differ: a hash aggregate of
-    min and max, without sorting for distinct days. Chain-wide, in total and per month:
-    counts of the linked member days."""
-    if figures.chain_wide(query) and per is None:
+    """(key, buyers, buyers on two days or more) per month, per store or once (key None).
+    Without a channel, counts of the linked member days where they answer; else a member
+    bought on two days when their first and last days differ: a hash aggregate of min and
+    max, without sorting for distinct days."""
+    if per is None:
         found = figures.buyers(session, query)
         return [(None, found.buyers, found.repeat)]
-    if figures.chain_wide(query) and per == "month":
-        by_month = figures.buyers_by_month(session, query.period)
+    if per == "store" and query.channel is None:
+        by_store = figures.buyers_by_store(session, query)
+        return [(store_id, b.buyers, b.repeat) for store_id, b in by_store.items()]
+    linked_days = linked.linked_days(query)
+    if per == "month" and linked_days is not None:
+        by_month = linked.buyers_by_month(session, linked_days, query.period)
         return [(month, b.buyers, b.repeat) for month, b in by_month.items()]
-    keys: dict[str | None, Any] = {
-        None: None,
-        "month": month_number(session, MemberDayFacts.day),
-        "store": MemberDayFacts.store_id,
-    }
-    key = keys[per]
-    grouping = [MemberDayFacts.member_id] if key is None else [key, MemberDayFacts.member_id]
+    key = month_number(session, MemberDayFacts.day) if per == "month" else MemberDayFacts.store_id
     days = (
         select(
-            *([] if key is None else [key.label("key")]),
+            key.label("key"),
             func.min(MemberDayFacts.day).label("first"),
             func.max(MemberDayFacts.day).label("last"),
         )
         .where(*covered(query))
-        .group_by(*grouping)
+        .group_by(key, MemberDayFacts.member_id)
         .subquery("days")
     )
     again = func.sum(case((days.c.first < days.c.last, 1), else_=0))
-    if key is None:
-        row = session.execute(select(func.count(), again).select_from(days)).one()
-        return [(None, int(row[0]), int(row[1] or 0))]
     rows = session.execute(select(days.c.key, func.count(), again).group_by(days.c.key))
     return [(k, int(n), int(r or 0)) for k, n, r in rows]
 
