@@ -37,7 +37,7 @@ REPORT_TARGET = 2.0
 DEMO_TARGET = 0.2
 DEMO_DATABASE = "patron_bench_reports_demo"
 NEW_ORDERS = 1000
-FACTS = "sales_day_facts, member_day_facts, ledger_day_facts, member_days"
+FACTS = "sales_day_facts, member_day_facts, ledger_day_facts, member_days, member_store_days"
 __all__ = ["catalog"]  # imported for the reports it declares
 
 
@@ -82,13 +82,14 @@ def build_facts(engine: Engine, now: datetime) -> None:
             text(
                 "SELECT (SELECT count(*) FROM sales_day_facts), "
                 "(SELECT count(*) FROM member_day_facts), (SELECT count(*) FROM ledger_day_facts), "
-                "(SELECT count(*) FROM member_days)"
+                "(SELECT count(*) FROM member_days), (SELECT count(*) FROM member_store_days)"
             )
         ).one()
     print(
         f"facts, full build: {took:.1f} s for {days:,} days, {orders + refunds:,} orders and "
         f"refunds read ({(orders + refunds) / took:,.0f} rows/s); facts rows: sales "
-        f"{sizes[0]:,}, members {sizes[1]:,}, ledgers {sizes[2]:,}, member days {sizes[3]:,}"
+        f"{sizes[0]:,}, members {sizes[1]:,}, ledgers {sizes[2]:,}, member days {sizes[3]:,}, "
+        f"member store days {sizes[4]:,}"
     )
 
 
