@@ -81,6 +81,16 @@ steps = st.lists(
         ("order", 0, "pos", 0, 1, 60, 1, 100),
     ]
 )
+# Linked after a refresh, then a later day: the earlier days keep their links, the last of
+# them takes its next day.
+@example(
+    steps=[
+        ("order", 0, "pos", 0, 0, -60, 1, 100),
+        ("order", 1, "pos", 0, 0, 60, 1, 100),
+        ("refresh",),
+        ("order", 1, "pos", 0, 2, 60, 1, 100),
+    ]
+)
 def test_the_facts_equal_the_rows_they_count(
     session: Session, monkeypatch: pytest.MonkeyPatch, steps: list[tuple[Any, ...]]
 ) -> None:

@@ -20,15 +20,22 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Executable,
     Select,
+    and_,
+    case,
+    cast,
     delete,
     func,
     literal,
+    null,
     or_,
     select,
     text,
+    true,
     union_all,
+    update,
 )
 from sqlalchemy.orm import Session
 
@@ -123,7 +130,7 @@ def recompute(session: Session, days: Iterable[date], now: datetime) -> None:
         link_member_days(session)
     else:
         members = set(linked_before) | set(_members_on(session, MemberDayFacts, wanted))
-        link_member_days(session, sorted(members))
+        _relink_days(session, wanted, sorted(members))
 
 
 def _members_on(session: Session, table: Any, days: list[date]) -> list[int]:
@@ -153,6 +160,57 @@ def link_member_days(session: Session, member_ids: Sequence[int] | None = None) 
             _insert(session, table, _linked_days(session, within, chosen))
 
 
+def _relink_days(session: Session, days: list[date], member_ids: list[int]) -> None:
+    """After the facts of `days` were recomputed: their linked rows again, and the links of the
+    members' rows from their last one before the earliest of the days on (older rows keep
+    theirs; that last one takes its next day anew)."""
+    for table, within in LINKED:
+        session.execute(delete(table).where(table.day.in_(days)))  # type: ignore[attr-defined]
+        keys = [MemberDayFacts.day, *(getattr(MemberDayFacts, name) for name in within)]
+        unlinked = (
+            select(*keys, cast(null(), Date), cast(null(), Date), true(), true())
+            .where(MemberDayFacts.day.in_(days))
+            .distinct()
+        )
+        columns = ["day", *within, "previous_day", "next_day", "first_in_month", "last_in_month"]
+        session.execute(table.__table__.insert().from_select(columns, unlinked))  # type: ignore[attr-defined]
+        for start in range(0, len(member_ids), MEMBERS_PER_STATEMENT):
+            chunk = member_ids[start : start + MEMBERS_PER_STATEMENT]
+            session.execute(_relinked(session, table, within, days[0], chunk))
+
+
+def _relinked(
+    session: Session, table: Any, within: tuple[str, ...], since: date, member_ids: list[int]
+) -> Any:
+    """The UPDATE linking the members' rows from the last before `since` on."""
+    key = [getattr(table, name) for name in within]
+    before = (
+        select(*key, func.max(table.day).label("day"))
+        .where(table.member_id.in_(member_ids), table.day < since)
+        .group_by(*key)
+        .subquery("before")
+    )
+    same = [before.c[name] == getattr(table, name) for name in within]
+    rows = (
+        select(table.day, *key)
+        .outerjoin(before, and_(*same))
+        .where(table.member_id.in_(member_ids), table.day >= func.coalesce(before.c.day, since))
+        .subquery("rows")
+    )
+    linked = _with_links(session, rows, within).subquery("linked")
+    anew = table.day >= since
+    return (
+        update(table)
+        .where(table.day == linked.c.day, *(getattr(table, n) == linked.c[n] for n in within))
+        .values(
+            previous_day=case((anew, linked.c.previous_day), else_=table.previous_day),
+            first_in_month=case((anew, linked.c.first_in_month), else_=table.first_in_month),
+            next_day=linked.c.next_day,
+            last_in_month=linked.c.last_in_month,
+        )
+    )
+
+
 def _linked_days(
     session: Session, within: tuple[str, ...], *where: ColumnElement[bool]
 ) -> Select[*tuple[object, ...]]:
@@ -161,9 +219,18 @@ def _linked_days(
     its calendar month."""
     keys = [MemberDayFacts.day, *(getattr(MemberDayFacts, name) for name in within)]
     days = select(*keys).where(*where).distinct().subquery("days")
+    return _with_links(session, days, within)
+
+
+def _with_links(
+    session: Session, days: Any, within: tuple[str, ...]
+) -> Select[*tuple[object, ...]]:
+    """The rows of `days` (day and `within`) with each one's previous and next day among them,
+    and whether it is the first and last of its calendar month."""
     group, day = [days.c[name] for name in within], days.c.day
     linked = select(
-        *days.c,
+        day,
+        *group,
         func.lag(day).over(partition_by=group, order_by=day).label("previous_day"),
         func.lead(day).over(partition_by=group, order_by=day).label("next_day"),
     ).subquery("linked")
