@@ -184,7 +184,8 @@ def reports(
                 )
     if args.explain:
         for name, label, who, rows in slow:
-            for took, statement, params in sorted(rows, key=lambda r: -r[0])[:3]:
+            timed_reads = [r for r in rows if not r[1].startswith("SET ")]
+            for took, statement, params in sorted(timed_reads, key=lambda r: -r[0])[:3]:
                 print(f"\n--- {name} {label} {who}: {took * 1000:.0f} ms\n{statement}")
                 print(explain(engine, statement, params))
     return missed
