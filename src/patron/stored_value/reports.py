@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from patron.core import clock
@@ -42,8 +42,6 @@ from patron.stored_value.models import (
 from patron.stored_value.permissions import VIEW_FIGURES
 from patron.stores import service as stores
 from patron.stores.models import Store
-
-MEMBERS_PER_STATEMENT = 5000
 
 SETTLED_KINDS = (
     EntryKind.recharge,
@@ -269,11 +267,27 @@ def _holdings(session: Session, store_ids: frozenset[int] | None) -> list[tuple[
             Recharge.status == RechargeStatus.completed.value,
             Recharge.store_id.in_(sorted(store_ids)),
         )
-        owners = {owner.get(m, m) for m in session.scalars(there.distinct())}
-        members = sorted(owners | {m for m, into in owner.items() if into in owners})
-        held = _in_chunks(session, accounts, StoredValueAccount.member_id, sorted(owners))
-        loaded = _in_chunks(session, recharges, Recharge.member_id, members)
-        loaded.sort(key=lambda row: (row[-2], row[-1]), reverse=True)
+        recharged = set(session.scalars(there.distinct()))
+        owners = {owner.get(m, m) for m in recharged}
+        # Named apart (few): survivors of merges who did not recharge there themselves, and
+        # the merged members whose recharges are now theirs; the rest by the subquery.
+        also = sorted((owners - recharged) | {m for m, into in owner.items() if into in owners})
+        ours = or_(Recharge.member_id.in_(there), Recharge.member_id.in_(also))
+        held = [
+            row
+            for row in session.execute(
+                accounts.where(
+                    or_(
+                        StoredValueAccount.member_id.in_(there),
+                        StoredValueAccount.member_id.in_(also),
+                    )
+                )
+            )
+            if row.member_id in owners
+        ]
+        loaded = session.execute(
+            recharges.where(ours).order_by(Recharge.created_at.desc(), Recharge.id.desc())
+        ).all()
     loads: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for member_id, *recharge in loaded:
         loads[owner.get(member_id, member_id)].append(tuple(recharge[:3]))
@@ -282,17 +296,6 @@ def _holdings(session: Session, store_ids: frozenset[int] | None) -> list[tuple[
         for member_id, principal, bonus in sorted(held)
         for recharge in loads.get(member_id) or [(None, None, None)]
     ]
-
-
-def _in_chunks(
-    session: Session, query: Select[*tuple[Any, ...]], member_id: Any, member_ids: list[int]
-) -> list[Any]:
-    """The query's rows for these members, a bounded number of ids per statement."""
-    found: list[Any] = []
-    for start in range(0, len(member_ids), MEMBERS_PER_STATEMENT):
-        chunk = member_ids[start : start + MEMBERS_PER_STATEMENT]
-        found.extend(session.execute(query.where(member_id.in_(chunk))).all())
-    return found
 
 
 def _attributed(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[StoreRef | None, Holding]]:
