@@ -293,7 +293,7 @@ def _holdings(session: Session, store_ids: frozenset[int] | None) -> list[tuple[
         loads[owner.get(member_id, member_id)].append(tuple(recharge[:3]))
     return [
         (member_id, principal, bonus, *recharge)
-        for member_id, principal, bonus in sorted(held)
+        for member_id, principal, bonus in sorted(tuple(row) for row in held)
         for recharge in loads.get(member_id) or [(None, None, None)]
     ]
 
