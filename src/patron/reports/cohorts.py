@@ -22,7 +22,7 @@ from patron.core.actor import Actor
 from patron.core.daily import business_days
 from patron.core.export import Cell
 from patron.members import queries as members
-from patron.reports.linked import linked_days
+from patron.reports.linked import Linked, linked_days
 from patron.reports.member_facts import (
     covered,
     days_of,
@@ -51,13 +51,7 @@ def _bought(session: Session, query: ReportQuery) -> CTE:
     they answer: those that are their member's first of the month."""
     days = linked_days(query)
     if days is not None:
-        period = widened(query.period)
-        month = month_number(session, days.days.day)
-        return (
-            select(days.days.member_id, month.label("month"))
-            .where(*days.between(period.first, period.last), days.days.first_in_month)
-            .cte("bought")
-        )
+        return _linked_months(session, query, days, days.days.first_in_month, "bought", "month")
     month = month_number(session, MemberDayFacts.day)
     return (
         select(MemberDayFacts.member_id, month.label("month"))
@@ -72,13 +66,8 @@ def by_first_purchase(session: Session, query: ReportQuery, bought: CTE) -> CTE:
     the linked days where they answer: those with none before them."""
     days = linked_days(query)
     if days is not None:
-        period = widened(query.period)
-        month = month_number(session, days.days.day)
-        return (
-            select(days.days.member_id, month.label("cohort"))
-            .where(*days.between(period.first, period.last), days.days.previous_day.is_(None))
-            .cte("cohorts")
-        )
+        first = days.days.previous_day.is_(None)
+        return _linked_months(session, query, days, first, "cohorts", "cohort")
     firsts = (
         select(bought.c.member_id, func.min(bought.c.month).label("cohort"))
         .group_by(bought.c.member_id)
@@ -95,6 +84,20 @@ def by_first_purchase(session: Session, query: ReportQuery, bought: CTE) -> CTE:
         .exists()
     )
     return select(firsts.c.member_id, firsts.c.cohort).where(~before).cte("cohorts")
+
+
+def _linked_months(
+    session: Session, query: ReportQuery, days: Linked, chosen: Any, name: str, label: str
+) -> CTE:
+    """(member_id, month as `label`) of the linked days of the widened period that are
+    `chosen`."""
+    period = widened(query.period)
+    month = month_number(session, days.days.day)
+    return (
+        select(days.days.member_id, month.label(label))
+        .where(*days.between(period.first, period.last), chosen)
+        .cte(name)
+    )
 
 
 def by_registration(session: Session, query: ReportQuery, bought: CTE) -> CTE:
