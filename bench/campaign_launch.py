@@ -119,7 +119,7 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(kind: str, members: int, profile: bool) -> None:
+def measure(kind: str, members: int, profile: bool, lanes: int) -> None:
     with fresh_database(kind) as engine:
         started = time.perf_counter()
         load(engine, members)
@@ -139,7 +139,7 @@ def measure(kind: str, members: int, profile: bool) -> None:
             with Measured(engine) as treated:
                 if profiler:
                     profiler.enable()
-                batches = launch.run(campaign_id)
+                batches = launch.run(campaign_id, lanes=lanes)
                 if profiler:
                     profiler.disable()
         with db.transaction(read_only=True) as session:
@@ -157,7 +157,7 @@ def measure(kind: str, members: int, profile: bool) -> None:
         rate = audience / wall
         print(
             f"{kind:10s} audience {audience:,} (control {campaign.control_size:,}), "
-            f"{batches} batches of {launch.BATCH}: {coupons:,} coupons, {queued:,} SMS queued\n"
+            f"{batches} batches of {launch.BATCH} in {lanes} lane(s): {coupons:,} coupons, {queued:,} SMS queued\n"
             f"{'':10s} launch request {launched.wall * 1000:.0f} ms\n"
             f"{'':10s} freeze {frozen.wall:.1f} s, treatment {treated.wall:.1f} s: "
             f"{rate:,.0f} members/s (target {TARGET:,}: {'met' if rate >= TARGET else 'MISSED'})\n"
@@ -169,7 +169,9 @@ def measure(kind: str, members: int, profile: bool) -> None:
         for o in outcomes:
             print(f"{'':10s} action {o.action_index} {o.type} {o.outcome}: {o.members:,}")
         if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            stats = pstats.Stats(profiler)
+            stats.sort_stats("cumulative").print_stats(40)
+            stats.sort_stats("tottime").print_stats(30)
 
 
 def main() -> None:
@@ -177,12 +179,13 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=launch.BATCH)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--lanes", type=int, default=launch.LANES)
     args = parser.parse_args()
     launch.BATCH = args.batch
     with open("/proc/loadavg") as f:
         print(f"campaign launch: {args.members:,} members; load average {f.read().strip()}")
     for kind in databases("postgresql"):
-        measure(kind, args.members, args.profile)
+        measure(kind, args.members, args.profile, args.lanes)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from patron.schedule.registry import EVERY_MINUTE, Job, register
 
 @huey.task(retries=0)
 def treat(campaign_id: int) -> None:
-    launch.run(campaign_id)
+    launch.run(campaign_id, lanes=launch.LANES)
 
 
 def scheduled(session: Session, now: datetime) -> str:

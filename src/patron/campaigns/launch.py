@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -64,6 +65,8 @@ MEMBERS = cast(Table, CampaignMember.__table__)
 OUTCOMES = cast(Table, CampaignOutcome.__table__)
 BATCH = 10_000  # as coupons.issuing batches
 MAX_SEED = 2**62
+LANES = 2  # the queue's task treats a campaign without budgets in this many lanes
+LANE_LOCKS = 0x43414D50  # the advisory locks' first key: "CAMP"
 # The draw's hash works modulo this prime (2^31 - 1): every product stays below 2^62, inside
 # a 64-bit integer on PostgreSQL and SQLite alike.
 PRIME = 2_147_483_647
@@ -167,15 +170,25 @@ def _insert_audience(session: Session, campaign: Campaign, now: datetime) -> Non
     session.flush()
 
 
-def _locked(session: Session, campaign_id: int) -> Campaign | None:
-    """The campaign, row-locked, when it is running and no other runner holds it."""
+def _locked(session: Session, campaign_id: int, lane: Lane | None = None) -> Campaign | None:
+    """The campaign, row-locked, when it is running and no other runner holds it (in a lane:
+    the row in share mode, and no other runner holds the lane)."""
     campaign = session.scalar(
         select(Campaign)
         .where(Campaign.id == campaign_id)
-        .with_for_update(skip_locked=True)
+        .with_for_update(read=lane is not None, skip_locked=True)
         .execution_options(populate_existing=True)
     )
     if campaign is None or campaign.status != CampaignStatus.running.value:
+        return None
+    if lane is not None and not session.scalar(
+        select(
+            func.pg_try_advisory_xact_lock(
+                sql_cast(LANE_LOCKS, Integer),
+                sql_cast(campaign_id * lane.count + lane.index, Integer),
+            )
+        )
+    ):
         return None
     return campaign
 
@@ -187,14 +200,26 @@ def queue(session: Session, campaign_id: int) -> None:
     tasks.after_commit(session, lambda: jobs.treat(campaign_id))
 
 
-def run(campaign_id: int, sessions: Sessions | None = None, batches: int | None = None) -> int:
+def run(
+    campaign_id: int,
+    sessions: Sessions | None = None,
+    batches: int | None = None,
+    lanes: int = 1,
+) -> int:
     """Freeze the campaign's audience if it is not yet (a transaction of its own), then treat it
     batch after batch, each committed on its own, until it is done (or cancelled, or `batches`
-    have run); how many batches were committed."""
+    have run); how many batches were committed.
+
+    `lanes` > 1 (PostgreSQL, a campaign without budgets): that many threads, each with its own
+    connection, first treat the members whose id falls in their lane (`Lane`), so that one
+    batch's Python work overlaps another's database work; then the campaign is finished as
+    with one lane (any member a lane left, then `done`)."""
     make = sessions or db.session_factory()
     with committed(make) as session:
         freeze(session, campaign_id)
-    done, last = 0, 0
+        parallel = lanes > 1 and _unbudgeted_on_postgresql(session, campaign_id)
+    done = _in_lanes(make, campaign_id, lanes) if parallel else 0
+    last = 0
     while batches is None or done < batches:
         with committed(make) as session:
             treated = treat_batch(session, campaign_id, after=last)
@@ -202,6 +227,43 @@ def run(campaign_id: int, sessions: Sessions | None = None, batches: int | None 
             break
         done, last = done + 1, treated
     return done
+
+
+@dataclass(frozen=True)
+class Lane:
+    """The members of one of `count` lanes: those whose id is `index` modulo `count`."""
+
+    index: int
+    count: int
+
+
+def _unbudgeted_on_postgresql(session: Session, campaign_id: int) -> bool:
+    """Whether lanes may treat the campaign: budgets are kept by one batch at a time (each
+    counts what the batches before it spent), and SQLite writes one transaction at a time."""
+    campaign = session.get(Campaign, campaign_id)
+    return (
+        session.get_bind().dialect.name == "postgresql"
+        and campaign is not None
+        and campaign.budget_coupons is None
+        and campaign.budget_points is None
+        and campaign.budget_messages is None
+    )
+
+
+def _in_lanes(make: Sessions, campaign_id: int, lanes: int) -> int:
+    """Every lane treated by a thread of its own; the batches committed."""
+
+    def treat_lane(lane: Lane) -> int:
+        done, last = 0, 0
+        while True:
+            with committed(make) as session:
+                treated = treat_batch(session, campaign_id, after=last, lane=lane)
+            if treated is None:
+                return done
+            done, last = done + 1, treated
+
+    with ThreadPoolExecutor(lanes, thread_name_prefix=f"campaign-{campaign_id}") as pool:
+        return sum(pool.map(treat_lane, [Lane(k, lanes) for k in range(lanes)]))
 
 
 @dataclass
@@ -217,31 +279,40 @@ class _Tally:
             found[1] += units
 
 
-def treat_batch(session: Session, campaign_id: int, after: int = 0) -> int | None:
+def treat_batch(
+    session: Session, campaign_id: int, after: int = 0, lane: Lane | None = None
+) -> int | None:
     """Treat the next batch of the campaign's untreated members (of ids above `after`: a runner
     passes the last it treated, every member up to it being treated, so that no batch scans
     the ones before again) in this transaction; the batch's last member id, or None when there
     is nothing to do (another runner holds the campaign, it is not running, or it has just
-    finished, or its audience is not frozen yet)."""
-    campaign = _locked(session, campaign_id)
+    finished, or its audience is not frozen yet).
+
+    A lane's batch takes only the lane's members, and holds the campaign's row in share mode
+    (the other lanes' batches run beside it; a runner of all members waits for them) and the
+    lane's advisory lock (another runner of the lane skips it); it never finishes the
+    campaign."""
+    campaign = _locked(session, campaign_id, lane)
     if campaign is None or campaign.audience_size is None:
         return None
     now = clock.now()
+    untreated = [
+        MEMBERS.c.campaign_id == campaign_id,
+        MEMBERS.c.in_control.is_(False),
+        MEMBERS.c.member_id > after,
+        MEMBERS.c.treated_at.is_(None),
+    ]
+    if lane is not None:
+        untreated.append(MEMBERS.c.member_id % lane.count == lane.index)
     member_ids = list(
         session.scalars(
-            select(MEMBERS.c.member_id)
-            .where(
-                MEMBERS.c.campaign_id == campaign_id,
-                MEMBERS.c.in_control.is_(False),
-                MEMBERS.c.member_id > after,
-                MEMBERS.c.treated_at.is_(None),
-            )
-            .order_by(MEMBERS.c.member_id)
-            .limit(BATCH)
+            select(MEMBERS.c.member_id).where(*untreated).order_by(MEMBERS.c.member_id).limit(BATCH)
         )
     )
     if not member_ids and after:  # done, unless a member below `after` is untreated still
-        return treat_batch(session, campaign_id)
+        return treat_batch(session, campaign_id, lane=lane)
+    if not member_ids and lane is not None:
+        return None
     if not member_ids:
         campaign.status = CampaignStatus.done.value
         campaign.finished_at = now
@@ -337,22 +408,35 @@ class _Treatment:
             "points": campaign.budget_points,
             "messages": campaign.budget_messages,
         }
+        self.contacts: dict[int, contacts.Contact] = {}
 
     def treat(self, member_ids: list[int]) -> dict[int, str]:
         """Every action for the batch; the members skipped whole (gone, or refusing marketing)
         with why."""
-        states = contacts.contacts_of(self.session, member_ids, ())
+        states = contacts.contacts_of(self.session, member_ids, self._contact_fields())
+        self.contacts = states
         skipped = {
             m: "member_inactive" if m not in states else "no_marketing"
             for m in member_ids
             if m not in states or states[m].no_marketing
         }
         eligible = [m for m in member_ids if m not in skipped]
-        for index, action in enumerate(self.campaign.actions):
+        actions = list(enumerate(self.campaign.actions))
+        # Coupons last: issuing holds the template's row to the commit, and another lane's
+        # batch meanwhile does everything else.
+        for index, action in sorted(actions, key=lambda a: a[1]["type"] == "issue_coupon"):
             for reason, count in Counter(skipped.values()).items():
                 self.tally.add(index, reason, count)
             self._act(index, action, eligible)
         return skipped
+
+    def _contact_fields(self) -> set[str]:
+        """What the campaign's messages read of each member's contact: read once a batch."""
+        fields: set[str] = set()
+        for action in self.campaign.actions:
+            if action["type"] == "send_message":
+                fields |= messages.contact_fields(Channel(action["channel"]))
+        return fields
 
     def _act(self, index: int, action: dict[str, Any], members: list[int]) -> None:
         kind = action["type"]
@@ -430,6 +514,7 @@ class _Treatment:
                 template_code=str(action["template"]),
                 member_ids=members,
                 source=self.source_ref,
+                known=self.contacts,
             )
             return {m: DONE if o in REACHED else o for m, o in answered.items()}
 

@@ -77,6 +77,8 @@ class CampaignMember(Base):
     __table_args__ = (
         Index("ix_campaign_members_group", "campaign_id", "in_control", "member_id"),
         Index("ix_campaign_members_member", "member_id"),
+        # Half of each page free: marking a member treated rewrites the row in place.
+        {"postgresql_with": {"fillfactor": 50}},
     )
 
     campaign_id: Mapped[int] = mapped_column(

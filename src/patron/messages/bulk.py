@@ -121,6 +121,12 @@ class _Bodies:
         return found
 
 
+def contact_fields(channel: Channel) -> set[str]:
+    """What `send_many` reads of each member's contact for a message on `channel`."""
+    address_field = ADDRESS_FIELD.get(channel)
+    return {"name"} | ({address_field} if address_field else set())
+
+
 def send_many(
     session: Session,
     *,
@@ -128,18 +134,23 @@ def send_many(
     template_code: str,
     member_ids: Sequence[int],
     source: str,
+    known: Mapping[int, Contact] | None = None,
 ) -> dict[int, str]:
     """A marketing message of the template to each member (named once each), written in the
     caller's transaction; delivery of the queued ones is handed to the queue after the commit.
-    Returns each member's outcome: `queued`, `deferred` or the skip reason (`Skip`)."""
+    Returns each member's outcome: `queued`, `deferred` or the skip reason (`Skip`).
+
+    `known`: the members' contacts as the caller has just read them (`contacts.contacts_of`
+    with at least `contact_fields(channel)`; a member absent is not active), else read here."""
     if not member_ids:
         return {}
     now = clock.now()
     template = campaign_template(session, template_code, channel)
     on = channels.sending_config(session, channel) is not None
-    address_field = ADDRESS_FIELD.get(channel)
-    fields = {"name"} | ({address_field} if address_field else set())
-    found = contacts.contacts_of(session, member_ids, fields)
+    if known is None:
+        found = contacts.contacts_of(session, member_ids, contact_fields(channel))
+    else:
+        found = {m: known[m] for m in member_ids if m in known}
     consented = consents.consented_among(session, list(found), _consent_channels(channel))
     sent = _week_counts(session, list(found), channel, now)
     settings = get_settings()
