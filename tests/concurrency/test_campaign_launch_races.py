@@ -165,7 +165,10 @@ def test_runners_racing_over_one_campaign_keep_its_budgets(
             make_member(session, consents={"sms": True})
     treat_batch = launch.treat_batch
 
-    def slow_batch(session: Session, campaign_id: int, after: int = 0) -> int | None:
+    def slow_batch(
+        session: Session, campaign_id: int, after: int = 0, lane: launch.Lane | None = None
+    ) -> int | None:
+        assert lane is None, "a campaign with budgets is treated in one lane"
         time.sleep(0.01)  # between a runner's batches, another may take the campaign's lock
         return treat_batch(session, campaign_id, after)
 
@@ -173,7 +176,7 @@ def test_runners_racing_over_one_campaign_keep_its_budgets(
 
     def runner(n: int) -> int:
         time.sleep(0.02 * n)  # the runners start while the others are mid-campaign
-        return launch.run(campaign_id, factory)
+        return launch.run(campaign_id, factory, lanes=launch.LANES)  # budgets: one lane
 
     results = race(6, runner)
     assert not [r for r in results if isinstance(r, Exception)], results
@@ -199,3 +202,33 @@ def test_runners_racing_over_one_campaign_keep_its_budgets(
         )
     # Enough members to spend every budget: each is spent to the unit, never beyond.
     assert (coupons, messages, points) == (45, 30, POINTS * 40)
+
+
+def test_runners_in_lanes_treat_each_member_once(
+    factory: sessionmaker[Session], world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A campaign without budgets: four runners at once, each treating it in two lanes (two
+    threads, each on a connection of its own) and then finishing it; each lane is taken by one
+    runner at a time, and every member is treated once."""
+    campaign_id = _campaign(factory, world)
+    monkeypatch.setattr(jobs, "treat", lambda campaign_id: None)  # the queue lost the task
+    with factory.begin() as session:
+        service.launch(session, SYSTEM, campaign_id)
+    lanes: Counter[int] = Counter()
+    treat_batch = launch.treat_batch
+
+    def counted_batch(
+        session: Session, campaign_id: int, after: int = 0, lane: launch.Lane | None = None
+    ) -> int | None:
+        treated = treat_batch(session, campaign_id, after, lane)
+        if treated is not None and lane is not None:
+            lanes[lane.index] += 1
+        return treated
+
+    monkeypatch.setattr(launch, "treat_batch", counted_batch)
+    results = race(4, lambda n: launch.run(campaign_id, factory, lanes=2))
+    assert not [r for r in results if isinstance(r, Exception)], results
+    campaign = _check_treated_once(factory, campaign_id)
+    treated = (campaign.audience_size or 0) - (campaign.control_size or 0)
+    assert set(lanes) == {0, 1}, lanes  # both lanes ran
+    assert sum(results) >= -(-treated // launch.BATCH), results
