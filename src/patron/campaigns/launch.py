@@ -12,7 +12,8 @@ lock: a crash before the commit leaves nothing frozen, one after it is never fro
 every action for them in ONE transaction with their `treated_at`: a crash loses the batch whole
 (nothing of it written) and the next run resumes with it, so no member is treated twice or
 missed. The campaign's row lock serialises runners. Budgets are kept per batch from the units
-already spent; whatever an action does not do is counted by reason in `campaign_outcomes`."""
+already spent; whatever an action does not do is counted by reason in `campaign_outcomes`.
+On PostgreSQL a campaign without budgets is first treated in lanes (`Lane`), side by side."""
 
 from __future__ import annotations
 
