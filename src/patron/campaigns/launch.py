@@ -39,6 +39,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import cast as sql_cast
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from patron.audit import service as audit
@@ -211,14 +212,14 @@ def run(
     batch after batch, each committed on its own, until it is done (or cancelled, or `batches`
     have run); how many batches were committed.
 
-    `lanes` > 1 (PostgreSQL, a campaign without budgets): that many threads, each with its own
-    connection, first treat the members whose id falls in their lane (`Lane`), so that one
-    batch's Python work overlaps another's database work; then the campaign is finished as
-    with one lane (any member a lane left, then `done`)."""
+    `lanes` > 1 (PostgreSQL, sessions on connections of their own, a campaign without budgets):
+    that many threads, each with its own connection, first treat the members whose id falls
+    in their lane (`Lane`), so that one batch's Python work overlaps another's database work;
+    then the campaign is finished as with one lane (any member a lane left, then `done`)."""
     make = sessions or db.session_factory()
     with committed(make) as session:
         freeze(session, campaign_id)
-        parallel = lanes > 1 and _unbudgeted_on_postgresql(session, campaign_id)
+        parallel = lanes > 1 and _lanes_possible(session, campaign_id)
     done = _in_lanes(make, campaign_id, lanes) if parallel else 0
     last = 0
     while batches is None or done < batches:
@@ -238,12 +239,16 @@ class Lane:
     count: int
 
 
-def _unbudgeted_on_postgresql(session: Session, campaign_id: int) -> bool:
+def _lanes_possible(session: Session, campaign_id: int) -> bool:
     """Whether lanes may treat the campaign: budgets are kept by one batch at a time (each
-    counts what the batches before it spent), and SQLite writes one transaction at a time."""
+    counts what the batches before it spent), SQLite writes one transaction at a time, and
+    each lane needs a connection of its own (sessions bound to one connection, a caller's
+    transaction, cannot run side by side)."""
     campaign = session.get(Campaign, campaign_id)
+    bind = session.get_bind()
     return (
-        session.get_bind().dialect.name == "postgresql"
+        isinstance(bind, Engine)
+        and bind.dialect.name == "postgresql"
         and campaign is not None
         and campaign.budget_coupons is None
         and campaign.budget_points is None
