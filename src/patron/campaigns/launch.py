@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -68,7 +69,7 @@ OUTCOMES = cast(Table, CampaignOutcome.__table__)
 BATCH = 10_000  # as coupons.issuing batches
 MAX_SEED = 2**62
 LANES = 2  # the queue's task treats a campaign without budgets in this many lanes
-LANE_LOCKS = 0x43414D50  # the advisory locks' first key: "CAMP"
+RUNNER_LOCKS = 0x43414D50  # the campaign runner locks' first key: "CAMP"
 # The draw's hash works modulo this prime (2^31 - 1): every product stays below 2^62, inside
 # a 64-bit integer on PostgreSQL and SQLite alike.
 PRIME = 2_147_483_647
@@ -174,7 +175,7 @@ def _insert_audience(session: Session, campaign: Campaign, now: datetime) -> Non
 
 def _locked(session: Session, campaign_id: int, lane: Lane | None = None) -> Campaign | None:
     """The campaign, row-locked, when it is running and no other runner holds it (in a lane:
-    the row in share mode, and no other runner holds the lane)."""
+    the row in share mode, which the other lanes hold too)."""
     campaign = session.scalar(
         select(Campaign)
         .where(Campaign.id == campaign_id)
@@ -182,15 +183,6 @@ def _locked(session: Session, campaign_id: int, lane: Lane | None = None) -> Cam
         .execution_options(populate_existing=True)
     )
     if campaign is None or campaign.status != CampaignStatus.running.value:
-        return None
-    if lane is not None and not session.scalar(
-        select(
-            func.pg_try_advisory_xact_lock(
-                sql_cast(LANE_LOCKS, Integer),
-                sql_cast(campaign_id * lane.count + lane.index, Integer),
-            )
-        )
-    ):
         return None
     return campaign
 
@@ -215,12 +207,23 @@ def run(
     `lanes` > 1 (PostgreSQL, sessions on connections of their own, a campaign without budgets):
     that many threads, each with its own connection, first treat the members whose id falls
     in their lane (`Lane`), so that one batch's Python work overlaps another's database work;
-    then the campaign is finished as with one lane (any member a lane left, then `done`)."""
+    then the campaign is finished as with one lane (any member a lane left, then `done`). Such
+    a runner is the campaign's only one (`_sole_runner`); another started meanwhile (the
+    minute job's resume) returns at once, 0."""
     make = sessions or db.session_factory()
     with committed(make) as session:
         freeze(session, campaign_id)
-        parallel = lanes > 1 and _lanes_possible(session, campaign_id)
-    done = _in_lanes(make, campaign_id, lanes) if parallel else 0
+        engine = _lanes_engine(session, campaign_id) if lanes > 1 else None
+    if engine is None:
+        return _in_turn(make, campaign_id, batches)
+    with _sole_runner(engine, campaign_id) as sole:
+        if not sole:
+            return 0
+        return _in_turn(make, campaign_id, batches, done=_in_lanes(make, campaign_id, lanes))
+
+
+def _in_turn(make: Sessions, campaign_id: int, batches: int | None, done: int = 0) -> int:
+    """Batch after batch of any untreated members, to the end (or `batches` in all)."""
     last = 0
     while batches is None or done < batches:
         with committed(make) as session:
@@ -231,6 +234,24 @@ def run(
     return done
 
 
+@contextmanager
+def _sole_runner(engine: Engine, campaign_id: int) -> Iterator[bool]:
+    """Whether this runner holds the campaign's runner lock: a session-level advisory lock on a
+    connection of its own, outside any transaction, held while the block runs (a runner that
+    dies loses its connection and the lock with it). Without it, the minute job's resume of a
+    campaign being treated in lanes would take the campaign's row between two lane batches and
+    treat the rest in turn, and a second runner's lanes would take members of the first's."""
+    key = (sql_cast(RUNNER_LOCKS, Integer), sql_cast(campaign_id, Integer))
+    with engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        held = bool(connection.scalar(select(func.pg_try_advisory_lock(*key))))
+        try:
+            yield held
+        finally:
+            if held:
+                connection.scalar(select(func.pg_advisory_unlock(*key)))
+
+
 @dataclass(frozen=True)
 class Lane:
     """The members of one of `count` lanes: those whose id is `index` modulo `count`."""
@@ -239,21 +260,23 @@ class Lane:
     count: int
 
 
-def _lanes_possible(session: Session, campaign_id: int) -> bool:
-    """Whether lanes may treat the campaign: budgets are kept by one batch at a time (each
-    counts what the batches before it spent), SQLite writes one transaction at a time, and
-    each lane needs a connection of its own (sessions bound to one connection, a caller's
-    transaction, cannot run side by side)."""
+def _lanes_engine(session: Session, campaign_id: int) -> Engine | None:
+    """The engine lanes may treat the campaign on, or None: budgets are kept by one batch at a
+    time (each counts what the batches before it spent), SQLite writes one transaction at a
+    time, and each lane needs a connection of its own (sessions bound to one connection, a
+    caller's transaction, cannot run side by side)."""
     campaign = session.get(Campaign, campaign_id)
     bind = session.get_bind()
-    return (
-        isinstance(bind, Engine)
-        and bind.dialect.name == "postgresql"
-        and campaign is not None
-        and campaign.budget_coupons is None
-        and campaign.budget_points is None
-        and campaign.budget_messages is None
-    )
+    if (
+        not isinstance(bind, Engine)
+        or bind.dialect.name != "postgresql"
+        or campaign is None
+        or campaign.budget_coupons is not None
+        or campaign.budget_points is not None
+        or campaign.budget_messages is not None
+    ):
+        return None
+    return bind
 
 
 def _in_lanes(make: Sessions, campaign_id: int, lanes: int) -> int:
@@ -294,10 +317,9 @@ def treat_batch(
     is nothing to do (another runner holds the campaign, it is not running, or it has just
     finished, or its audience is not frozen yet).
 
-    A lane's batch takes only the lane's members, and holds the campaign's row in share mode
-    (the other lanes' batches run beside it; a runner of all members waits for them) and the
-    lane's advisory lock (another runner of the lane skips it); it never finishes the
-    campaign."""
+    A lane's batch takes only the lane's members and holds the campaign's row in share mode
+    (the other lanes' batches run beside it; a runner of all members waits for them); it
+    never finishes the campaign."""
     campaign = _locked(session, campaign_id, lane)
     if campaign is None or campaign.audience_size is None:
         return None
