@@ -51,7 +51,7 @@ def test_a_crash_mid_launch_loses_and_duplicates_nothing(
     service.launch(session, SYSTEM, campaign.id)
     session.commit()
     monkeypatch.setattr(launch, "BATCH", 4)
-    marked = launch._mark_treated
+    recorded = launch._record
     calls = 0
 
     def crash_on_the_third(*args: object) -> None:
@@ -59,9 +59,9 @@ def test_a_crash_mid_launch_loses_and_duplicates_nothing(
         calls += 1
         if calls == 3:  # the third batch's coupons, messages and points are written: then a crash
             raise Crash()
-        marked(*args)  # type: ignore[arg-type]
+        recorded(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(launch, "_mark_treated", crash_on_the_third)
+    monkeypatch.setattr(launch, "_record", crash_on_the_third)
     with pytest.raises(Crash):
         launch.run(campaign.id, sessions)
     source = f"campaign:{campaign.id}"
@@ -73,7 +73,7 @@ def test_a_crash_mid_launch_loses_and_duplicates_nothing(
     assert done == set(treated[:8])  # two batches committed, the third rolled back whole
     assert set(_counts(session, Coupon, Coupon.source_ref == source)) == done - set(world.refusing)
 
-    monkeypatch.setattr(launch, "_mark_treated", marked)
+    monkeypatch.setattr(launch, "_record", recorded)
     monkeypatch.setattr(jobs, "treat", queued)
     jobs.scheduled(session, clock.now())  # the minute job resumes the running campaign
     session.commit()

@@ -241,13 +241,13 @@ def test_one_runner_at_a_time_treats_in_lanes(
     monkeypatch.setattr(jobs, "treat", lambda campaign_id: None)  # the queue lost the task
     with factory.begin() as session:
         service.launch(session, SYSTEM, campaign_id)
-    treat = launch._Treatment.treat
+    act = launch._Treatment.act
 
-    def slow_treat(self: launch._Treatment, member_ids: list[int]) -> dict[int, str]:
+    def slow_act(self: launch._Treatment, member_ids: list[int], skipped: dict[int, str]) -> None:
         time.sleep(0.05)  # the batch's members chosen, its locks held
-        return treat(self, member_ids)
+        act(self, member_ids, skipped)
 
-    monkeypatch.setattr(launch._Treatment, "treat", slow_treat)
+    monkeypatch.setattr(launch._Treatment, "act", slow_act)
     launch.run(campaign_id, factory, batches=0)  # frozen first: the runners start together
     results = race(4, lambda n: launch.run(campaign_id, factory, lanes=2))
     assert not [r for r in results if isinstance(r, Exception)], results

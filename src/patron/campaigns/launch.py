@@ -347,8 +347,12 @@ def treat_batch(
         session.flush()
         return None
     tally = _Tally()
-    skipped = _Treatment(session, campaign, tally).treat(member_ids)
+    treatment = _Treatment(session, campaign, tally)
+    skipped = treatment.skipped(member_ids)
+    # Marked before the actions (one transaction all the same): the update is done before the
+    # coupons take the template's row, which another lane's batch waits for.
     _mark_treated(session, campaign_id, member_ids, skipped, now)
+    treatment.act(member_ids, skipped)
     _record(session, campaign_id, tally)
     return member_ids[-1]
 
@@ -438,16 +442,19 @@ class _Treatment:
         }
         self.contacts: dict[int, contacts.Contact] = {}
 
-    def treat(self, member_ids: list[int]) -> dict[int, str]:
-        """Every action for the batch; the members skipped whole (gone, or refusing marketing)
-        with why."""
+    def skipped(self, member_ids: list[int]) -> dict[int, str]:
+        """The batch's members skipped whole (gone, or refusing marketing), with why; their
+        contacts kept for the messages."""
         states = contacts.contacts_of(self.session, member_ids, self._contact_fields())
         self.contacts = states
-        skipped = {
+        return {
             m: "member_inactive" if m not in states else "no_marketing"
             for m in member_ids
             if m not in states or states[m].no_marketing
         }
+
+    def act(self, member_ids: list[int], skipped: dict[int, str]) -> None:
+        """Every action for the batch's members not skipped."""
         eligible = [m for m in member_ids if m not in skipped]
         actions = list(enumerate(self.campaign.actions))
         # Coupons last: issuing holds the template's row to the commit, and another lane's
@@ -456,7 +463,6 @@ class _Treatment:
             for reason, count in Counter(skipped.values()).items():
                 self.tally.add(index, reason, count)
             self._act(index, action, eligible)
-        return skipped
 
     def _contact_fields(self) -> set[str]:
         """What the campaign's messages read of each member's contact: read once a batch."""
