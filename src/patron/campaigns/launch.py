@@ -222,12 +222,19 @@ def run(
         return _in_turn(make, campaign_id, batches, done=_in_lanes(make, campaign_id, lanes))
 
 
-def _in_turn(make: Sessions, campaign_id: int, batches: int | None, done: int = 0) -> int:
-    """Batch after batch of any untreated members, to the end (or `batches` in all)."""
+def _in_turn(
+    make: Sessions,
+    campaign_id: int,
+    batches: int | None = None,
+    done: int = 0,
+    lane: Lane | None = None,
+) -> int:
+    """Batch after batch of the untreated members (of `lane`, else any), to the end (or
+    `batches` in all); the batches committed, counting on from `done`."""
     last = 0
     while batches is None or done < batches:
         with committed(make) as session:
-            treated = treat_batch(session, campaign_id, after=last)
+            treated = treat_batch(session, campaign_id, after=last, lane=lane)
         if treated is None:
             break
         done, last = done + 1, treated
@@ -283,13 +290,7 @@ def _in_lanes(make: Sessions, campaign_id: int, lanes: int) -> int:
     """Every lane treated by a thread of its own; the batches committed."""
 
     def treat_lane(lane: Lane) -> int:
-        done, last = 0, 0
-        while True:
-            with committed(make) as session:
-                treated = treat_batch(session, campaign_id, after=last, lane=lane)
-            if treated is None:
-                return done
-            done, last = done + 1, treated
+        return _in_turn(make, campaign_id, lane=lane)
 
     with ThreadPoolExecutor(lanes, thread_name_prefix=f"campaign-{campaign_id}") as pool:
         return sum(pool.map(treat_lane, [Lane(k, lanes) for k in range(lanes)]))
