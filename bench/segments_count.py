@@ -5,7 +5,10 @@ data through the HTTP app (target ≤ 200 ms).
 Counts: `segments.service.count` as HQ (every member) and as SH001's store manager (its members),
 on bench/_profiles_data.py's database (kept between runs; --fresh generates it again). Each rule
 is counted once unmeasured (a cold first run is printed apart), then `--runs` times; the verdict
-takes the slowest of those. Rules on profile fields need `member_profiles` filled (run
+takes the slowest of those. `spent`/`orders` over a year or all time read the members' spend
+sums (`orders.spend`, built as of the data's NOW); then, in a transaction rolled back at the end,
+1,000 orders come in over five minutes and 100 orders are refunded, the fold runs (timed), and
+those rules are counted again, and a day later with nothing folded. Rules on profile fields need `member_profiles` filled (run
 bench/profiles_refresh.py first); they are skipped when it is empty.
 
 Preview: `patron demo`'s data (its brand, 20,000 members, two years of orders; on PostgreSQL
@@ -27,6 +30,7 @@ import argparse
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import _profiles_data as data
@@ -48,6 +52,8 @@ RULES = {
     "orders at SH001": 'orders(days=30, store="SH001") >= 2',
     "bought a SKU": 'bought(sku="MAT001", days=180)',
     "spent a year": "spent(days=365) >= 100000",
+    "spent all time": "spent() >= 300000",
+    "orders a year": "orders(days=365) >= 8",
     "spent 母婴 alone": 'spent(category="母婴", days=90) >= 50000',
     "coupon held": 'coupon(template="W100", status="available") and consent("sms")',
     "profile fields": (
@@ -142,12 +148,90 @@ def counts(args: argparse.Namespace) -> bool:
                 f"{' / '.join(f'{w:.3f}' for w in warm)}s: {'meets' if met else 'MISSES'} "
                 f"(×{worst / COUNT_TARGET:.2f} of the target)"
             )
+    missed |= later(args, store_id)
     if args.explain:
         for name, actor, rule in slow:
             who = "HQ" if actor.store_ids is None else "SH001 manager"
             print(f"\n--- {name} ({who}): {rule}\n{explain(engine, actor, rule)}")
     engine.dispose()
     return missed
+
+
+SUMMED_RULES = {
+    "spent a year": RULES["spent a year"],
+    "orders all time": "orders() >= 20",
+}
+LATER_ORDERS = 1000
+LATER_REFUNDS = 100
+
+
+def later(args: argparse.Namespace, store_id: int) -> bool:
+    """The members' spend sums as the schedule keeps them: 1,000 orders come in over five minutes
+    after the sums' fold (and 100 orders of the year are refunded), then the fold (every 5
+    minutes) runs; rules they answer are counted then, and again a day later with nothing folded
+    (a day of orders leaving the year to correct). All in one transaction, rolled back."""
+    from patron.orders import spend
+    from patron.segments import service
+
+    moments = {"5 minutes on, after the fold": FOLD_AFTER, "a day on, no fold since": DAY_LATER}
+    missed = False
+    with db.transaction() as session:
+        session.execute(text(LATER_SQL), {"now": data.NOW, "orders": LATER_ORDERS})
+        session.execute(text(REFUND_SQL), {"now": data.NOW, "refunds": LATER_REFUNDS})
+        took, folded = timed(lambda: spend.fold(session, data.NOW + FOLD_AFTER))
+        print(
+            f"  fold after {LATER_ORDERS:,} orders and {LATER_REFUNDS} refunds: {took:.3f}s "
+            f"({folded.members:,} members' sums changed)"
+        )
+        for moment, offset in moments.items():
+            grouped = session.execute(text(GROUPED_SQL), {"now": data.NOW + offset}).scalar_one()
+            summed = service.count(session, SYSTEM, RULES["spent a year"], data.NOW + offset)
+            agree = "agrees" if grouped == summed else "DISAGREES"
+            missed |= grouped != summed
+            print(f"  spent a year, {moment}: {summed:,} {agree} with grouping the orders")
+            for name, rule in SUMMED_RULES.items():
+                for who, actor in (("HQ", SYSTEM), ("SH001 manager", store_manager(store_id))):
+                    now = data.NOW + offset
+                    cold, found = timed(
+                        lambda a=actor, r=rule, n=now: service.count(session, a, r, n)
+                    )
+                    warm = [
+                        timed(lambda a=actor, r=rule, n=now: service.count(session, a, r, n))[0]
+                        for _ in range(args.runs)
+                    ]
+                    worst = max(warm)
+                    missed |= worst > COUNT_TARGET
+                    print(
+                        f"  {name}, {moment} ({who}): {found:,} members; cold {cold:.3f}s, warm "
+                        f"{' / '.join(f'{w:.3f}' for w in warm)}s: "
+                        f"{'meets' if worst <= COUNT_TARGET else 'MISSES'} "
+                        f"(×{worst / COUNT_TARGET:.2f} of the target)"
+                    )
+        session.rollback()
+    return missed
+
+
+FOLD_AFTER = timedelta(minutes=5)
+DAY_LATER = timedelta(days=1)
+LATER_SQL = """
+INSERT INTO orders (store_id, external_id, channel, member_id, occurred_at, total,
+                    refunded_amount, status, created_at, tier_discount_amount)
+SELECT store_id, 'LATER-' || id, channel, member_id,
+       :now + (id % 300) * interval '1 second', total, 0, 'completed', :now, 0
+FROM orders WHERE member_id IS NOT NULL ORDER BY id DESC LIMIT :orders
+"""
+GROUPED_SQL = """
+SELECT count(*) FROM members
+WHERE status = 'active' AND id IN (
+    SELECT member_id FROM orders
+    WHERE member_id IS NOT NULL AND occurred_at >= :now - interval '365 days' AND occurred_at < :now
+    GROUP BY member_id HAVING sum(total - refunded_amount) >= 100000)
+"""
+REFUND_SQL = """
+UPDATE orders SET refunded_amount = total, status = 'refunded'
+WHERE id IN (SELECT id FROM orders WHERE member_id IS NOT NULL AND status = 'completed'
+             AND occurred_at >= :now - interval '200 days' ORDER BY occurred_at LIMIT :refunds)
+"""
 
 
 def load_demo(members: int) -> float:

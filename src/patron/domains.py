@@ -16,6 +16,8 @@ HOOKED_MODULES = (
     "patron.staff.jobs",
     "patron.schedule.jobs",
     "patron.checkout.jobs",
+    # Segment counts read the spend sums: folded before the profiles' and segments' jobs.
+    "patron.orders.jobs",
     "patron.profiles.jobs",
     "patron.reports.jobs",
     "patron.schedule.tasks",

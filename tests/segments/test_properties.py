@@ -3,11 +3,14 @@ match exactly the members the Python evaluator picks, on both databases."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
+from patron.orders import spend
 from patron.segments import compiler, rules
 from patron.segments.rules import (
     COMPARISONS,
@@ -89,8 +92,14 @@ def _window(draw: st.DrawFn, name: str) -> Call:
 
 
 @st.composite
-def _aggregate(draw: st.DrawFn) -> Rule:
-    call = _window(draw, draw(st.sampled_from(["spent", "orders"])))
+def _aggregate(draw: st.DrawFn, summed: bool = False) -> Rule:
+    """spent/orders compared; `summed`: over all time or the year, with no other filter (what
+    the members' spend sums answer)."""
+    name = draw(st.sampled_from(["spent", "orders"]))
+    if summed:
+        call = make_call(name, draw(st.sampled_from([{}, {"days": 365}])))
+    else:
+        call = _window(draw, name)
     amounts = st.sampled_from([0, 1, 2, 3, 1000, 3000, 5000, 8000, 20000])
     kind = draw(st.integers(0, 2))
     if kind == 0:
@@ -161,3 +170,21 @@ def test_a_compiled_rule_matches_whom_the_evaluator_picks(
 ) -> None:
     query = compiler.member_ids(session, rule, NOW).order_by(compiler.Member.id)
     assert list(session.scalars(query)) == world.matching(rule)
+
+
+@pytest.fixture
+def folded_world(session: Session) -> evaluator.World:
+    """The world with the members' spend sums folded three days before NOW: counts at NOW read
+    the sums and what has changed since."""
+    build(session, seed=31, count=40)
+    spend.fold(session, NOW - timedelta(days=3))
+    return evaluator.load(session, NOW)
+
+
+@given(_aggregate(summed=True))
+@settings(max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_compiled_rule_on_the_spend_sums_matches_whom_the_evaluator_picks(
+    session: Session, folded_world: evaluator.World, rule: Rule
+) -> None:
+    query = compiler.member_ids(session, rule, NOW).order_by(compiler.Member.id)
+    assert list(session.scalars(query)) == folded_world.matching(rule)

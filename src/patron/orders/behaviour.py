@@ -10,6 +10,9 @@ something in the window (members absent from the rows spent 0 and ordered nothin
 
 The window is `since <= occurred_at < until` (no `since`: from the first order).
 
+`spent` and `orders` over all time or over the year before `until`, at any store, in any
+category and channel, read each member's sums (`orders.spend`) instead of grouping the orders.
+
 A window without a store or channel filter reads the lines alone, by their copies of their
 order's member and time (`ix_order_lines_category_occurred` covers a category's spend). The
 order's status needs no join there: an order is `refunded` only when every line is fully
@@ -23,7 +26,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy.orm import Session
 
+from patron.orders import spend
 from patron.orders.models import Order, OrderLine, OrderStatus
 
 
@@ -72,52 +77,55 @@ def _lines(window: Window) -> list[ColumnElement[bool]]:
     return [OrderLine.category_id.in_(ids) if ids else false()]
 
 
-def spent(window: Window) -> tuple[Select[int | None], ColumnElement[Any]]:
-    """(member_id rows grouped by member, the member's net spend): the caller adds HAVING."""
+def _summed(session: Session, measure: spend.Measure, window: Window) -> Select[Any, Any] | None:
+    if window.store_ids is not None or window.category_ids is not None or window.channel:
+        return None
+    return spend.rows(session, measure, window.until, window.since)
+
+
+def _grouped(
+    member_id: Any,
+    value: ColumnElement[Any],
+    conditions: list[ColumnElement[bool]],
+    joined: bool = False,
+) -> Select[Any, Any]:
+    """(member_id, value) of the rows meeting `conditions` (of orders with their lines when
+    `joined`), grouped by member."""
+    query = select(member_id.label("member_id"), value.label("value"))
+    if joined:
+        query = query.select_from(Order).join(OrderLine, OrderLine.order_id == Order.id)
+    return query.where(*conditions).group_by(member_id)
+
+
+def spent(session: Session, window: Window) -> Select[Any, Any]:
+    """(member_id, value) rows: each member's net spend in the window, fen."""
+    summed = _summed(session, "spent", window)
+    if summed is not None:
+        return summed
     if window.category_ids is None:
         value = func.sum(Order.total - Order.refunded_amount)
-        query = select(Order.member_id).where(*_conditions(window))
-    elif _lines_alone(window):
-        value = func.sum(OrderLine.paid - OrderLine.refunded_amount)
-        query = select(OrderLine.member_id).where(*_line_conditions(window), *_lines(window))
-        return query.group_by(OrderLine.member_id), value
-    else:
-        value = func.sum(OrderLine.paid - OrderLine.refunded_amount)
-        query = (
-            select(Order.member_id)
-            .join(OrderLine, OrderLine.order_id == Order.id)
-            .where(*_conditions(window), *_lines(window))
-        )
-    return query.group_by(Order.member_id), value
+        return _grouped(Order.member_id, value, _conditions(window))
+    value = func.sum(OrderLine.paid - OrderLine.refunded_amount)
+    if _lines_alone(window):
+        lines = [*_line_conditions(window), *_lines(window)]
+        return _grouped(OrderLine.member_id, value, lines)
+    return _grouped(Order.member_id, value, [*_conditions(window), *_lines(window)], joined=True)
 
 
-def order_count(window: Window) -> tuple[Select[int | None], ColumnElement[Any]]:
-    """(member_id rows grouped by member, the member's count of orders): the caller adds HAVING."""
+def order_count(session: Session, window: Window) -> Select[Any, Any]:
+    """(member_id, value) rows: each member's count of orders in the window."""
+    summed = _summed(session, "orders", window)
+    if summed is not None:
+        return summed
     counted = Order.status != OrderStatus.refunded.value
     if window.category_ids is None:
-        value = func.count(Order.id)
-        query = select(Order.member_id).where(*_conditions(window), counted)
-    elif _lines_alone(window):
-        value = func.count(OrderLine.order_id.distinct())
-        query = select(OrderLine.member_id).where(
-            *_line_conditions(window),
-            *_lines(window),
-            OrderLine.refunded_quantity < OrderLine.quantity,
-        )
-        return query.group_by(OrderLine.member_id), value
-    else:
-        value = func.count(Order.id.distinct())
-        query = (
-            select(Order.member_id)
-            .join(OrderLine, OrderLine.order_id == Order.id)
-            .where(
-                *_conditions(window),
-                counted,
-                *_lines(window),
-                OrderLine.refunded_quantity < OrderLine.quantity,
-            )
-        )
-    return query.group_by(Order.member_id), value
+        return _grouped(Order.member_id, func.count(Order.id), [*_conditions(window), counted])
+    not_refunded = OrderLine.refunded_quantity < OrderLine.quantity
+    if _lines_alone(window):
+        lines = [*_line_conditions(window), *_lines(window), not_refunded]
+        return _grouped(OrderLine.member_id, func.count(OrderLine.order_id.distinct()), lines)
+    conditions = [*_conditions(window), counted, *_lines(window), not_refunded]
+    return _grouped(Order.member_id, func.count(Order.id.distinct()), conditions, joined=True)
 
 
 def buyers(product_ids: Collection[int], window: Window) -> Select[int | None]:

@@ -3,7 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core import clock
@@ -47,6 +55,8 @@ class Order(Base):
             postgresql_include=["total", "refunded_amount", "status", "store_id", "channel"],
         ),
         Index("ix_orders_store_occurred", "store_id", "occurred_at"),
+        # The members' spend sums read the orders of a few hours or days at the year's ends.
+        Index("ix_orders_occurred", "occurred_at"),
         CheckConstraint("total >= 0", name="total_not_negative"),
         CheckConstraint(
             "refunded_amount >= 0 AND refunded_amount <= total", name="refund_within_total"
@@ -142,3 +152,42 @@ class RefundLine(Base):
     line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"))
     quantity: Mapped[int]
     amount: Mapped[int]
+
+
+class MemberSpend(Base):
+    """A member's net spend (`total - refunded_amount`, fen) and counted orders (not `refunded`),
+    over all time and over the year before `MemberSpendYear.until`, as of the last fold
+    (`orders.spend`). Triggers on `orders` (migration 0026) append every change to
+    `MemberSpendChange`, and make a member's row (zeros) at their first order; the fold adds the
+    changes in. No foreign key: a merge moves orders, not rows."""
+
+    __tablename__ = "member_spend"
+
+    member_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    spent: Mapped[int] = mapped_column(BigInteger)
+    orders: Mapped[int]
+    year_spent: Mapped[int] = mapped_column(BigInteger)
+    year_orders: Mapped[int]
+
+
+class MemberSpendChange(Base):
+    """What a write to `orders` changed for a member, at the order's time: the triggers' rows
+    (an update gives the old values negated and the new ones), folded in and deleted by the fold."""
+
+    __tablename__ = "member_spend_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    member_id: Mapped[int]
+    occurred_at: Mapped[datetime]
+    spent: Mapped[int] = mapped_column(BigInteger)
+    orders: Mapped[int]
+
+
+class MemberSpendYear(Base):
+    """One row: the end of the year `MemberSpend.year_*` covers (`until - 365 days <= occurred_at
+    < until`); NULL until the first fold has built the sums."""
+
+    __tablename__ = "member_spend_year"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    until: Mapped[datetime | None]

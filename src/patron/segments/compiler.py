@@ -13,9 +13,10 @@ usernames, categories) are looked up first, so the query compares ids on indexed
   date arithmetic in SQL, the same on SQLite and PostgreSQL, and index-friendly.
 - Behaviour (`spent`, `orders`, `bought`, `coupon`, `tag`, `consent`, `attr`) is a correlated
   EXISTS over one set-based subquery (a semi-join, or an anti-join under `not`, on PostgreSQL;
-  never NOT IN); `spent`/`orders` group the window's orders by member with HAVING, or, when the
-  comparison holds for a member with nothing in the window (`spent(...) < 100`), leave out the
-  members for whom it fails.
+  never NOT IN); `spent`/`orders` compare each member's value in the window (the window's orders
+  grouped by member, or the members' sums over all time or the year: `orders.behaviour`), or,
+  when the comparison holds for a member with nothing in the window (`spent(...) < 100`), leave
+  out the members for whom it fails.
 
 Two-valued logic: each comparison is true or false, never NULL (a missing value compares false),
 so `not` is plain negation, as in the Python evaluator of the tests."""
@@ -393,18 +394,16 @@ class _Compiler:
         )
 
     def aggregate(self, call: Call, rule: Compare | In | Between) -> ColumnElement[bool]:
-        """spent/orders: the window's orders grouped by member (one aggregate pass), the members
-        for whom the comparison holds kept by HAVING and matched by a semi-join; when it holds
-        for a member with nothing in the window (0), those for whom it fails are left out by an
-        anti-join instead."""
+        """spent/orders: each member's value in the window (the orders grouped by member in one
+        pass, or the members' sums), the members for whom the comparison holds matched by a
+        semi-join; when it holds for a member with nothing in the window (0), those for whom it
+        fails are left out by an anti-join instead."""
         measure = behaviour.spent if call.name == "spent" else behaviour.order_count
-        grouped, value = measure(self.window(call))
-        test = self.on_column(value, rule)
+        measured = measure(self.session, self.window(call)).subquery("seg_measured")
+        test = self.on_column(measured.c.value, rule)
         if matches_value(rule, 0):
-            failing = grouped.having(not_(test)).subquery("seg_failing")
-            return not_(_holds(select(failing.c.member_id)))
-        passing = grouped.having(test).subquery("seg_passing")
-        return _holds(select(passing.c.member_id))
+            return not_(_holds(select(measured.c.member_id).where(not_(test))))
+        return _holds(select(measured.c.member_id).where(test))
 
     def attr(self, call: Call, rule: Compare | In | Between) -> ColumnElement[bool]:
         """attr("code"): compared as the stored JSON text (a missing value: false); ordered
