@@ -374,3 +374,11 @@ def test_profiles_refresh_prints_counts_and_ignores_later_orders(cli_database: s
     buyers = [p for p in profiles if p.orders_lifetime]
     assert len(buyers) == counted
     assert all(p.last_purchase_at < first + timedelta(days=1) for p in buyers)
+
+
+def test_jobs_run_builds_then_folds_the_spend_sums(cli_database: str) -> None:
+    invoke("db", "upgrade")
+    built = invoke("jobs", "run", "orders.spend", "--now", "2027-12-01T00:00:00+08:00")
+    assert "spend sums built for 0 members" in " ".join(built.split())
+    folded = invoke("jobs", "run", "orders.spend", "--now", "2027-12-01T00:05:00+08:00")
+    assert "spend sums folded for 0 members" in " ".join(folded.split())

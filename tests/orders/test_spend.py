@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from patron import domains
 from patron.core import clock
 from patron.core.actor import SYSTEM
 from patron.members import merge
@@ -22,6 +23,7 @@ from patron.orders import behaviour, importer, spend
 from patron.orders.models import MemberSpend, MemberSpendChange, Order, OrderStatus
 from patron.orders.schemas import RefundCreate
 from patron.orders.service import lines_of, refund_order
+from patron.schedule import registry
 from patron.stores.models import Store
 from tests.factories import make_member, make_order, make_store
 from tests.uploads import batches
@@ -256,3 +258,19 @@ def test_a_merge_moves_the_sums_to_the_member_kept(session: Session, measure: st
     assert _summed(session, measure, year) == expected  # type: ignore[arg-type]
     spend.fold(session, chain.now)
     assert _summed(session, measure, year) == expected  # type: ignore[arg-type]
+
+
+def test_the_fold_is_a_job_every_five_minutes(session: Session) -> None:
+    domains.load()
+    job = registry.JOBS["orders.spend"]
+    due = [m for m in range(60) if job.cadence.due(datetime(2026, 3, 1, 9, m, tzinfo=UTC))]
+    assert due == [*range(0, 60, 5)]
+    chain = _chain(session)
+    _order(session, chain, 0, 60, 1500)
+    assert job.run(session, chain.now) == (
+        f"spend sums built for 1 members, year until {chain.now.isoformat()}"
+    )
+    later = chain.now + timedelta(minutes=5)
+    assert job.run(session, later) == (
+        f"spend sums folded for 0 members, year until {later.isoformat()}"
+    )
