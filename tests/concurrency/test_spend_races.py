@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core import clock
 from patron.core.actor import SYSTEM
+from patron.orders import behaviour, spend
 from patron.orders import service as orders
-from patron.orders import spend
-from patron.orders.models import MemberSpendChange, Order, OrderStatus
+from patron.orders.models import MemberSpendChange, Order
 from patron.orders.schemas import OrderCreate, RefundCreate
 from tests.concurrency.test_races import race
 from tests.factories import make_member, make_store, order_body
+from tests.orders.test_spend import expected, summed
 
 FOLDERS = 2
 WRITERS = 4
@@ -27,30 +28,12 @@ DAYS_BACK = (0, 0, 30, 364, 365, 366, 500)
 MINUTES_BACK = (0, 0, 1, 600)  # 0: at the instant, after the last fold
 
 
-def _sums(session: Session, measure: spend.Measure, since_days: int | None) -> dict[int, int]:
+def _agree(session: Session) -> None:
     now = clock.now()
-    since = None if since_days is None else now - timedelta(days=since_days)
-    query = spend.rows(session, measure, now, since)
-    assert query is not None
-    found = query.subquery()
-    rows = session.execute(select(found.c.member_id, found.c.value))
-    return {member_id: int(value) for member_id, value in rows if value}
-
-
-def _from_orders(session: Session, measure: str, since_days: int | None) -> dict[int, int]:
-    now = clock.now()
-    since = None if since_days is None else now - timedelta(days=since_days)
-    found: dict[int, int] = {}
-    for order in session.scalars(select(Order).where(Order.member_id.is_not(None))):
-        assert order.member_id is not None
-        if order.occurred_at >= now or (since is not None and order.occurred_at < since):
-            continue
-        if measure == "spent":
-            value = order.total - order.refunded_amount
-        else:
-            value = 0 if order.status == OrderStatus.refunded else 1
-        found[order.member_id] = found.get(order.member_id, 0) + value
-    return {member_id: value for member_id, value in found.items() if value}
+    for measure in ("spent", "orders"):
+        for since in (None, now - timedelta(days=365)):
+            window = behaviour.Window(until=now, since=since)
+            assert summed(session, measure, window) == expected(session, measure, window)
 
 
 def test_folds_beside_orders_and_refunds_keep_the_sums_exact(pg_engine: Engine) -> None:
@@ -89,14 +72,8 @@ def test_folds_beside_orders_and_refunds_keep_the_sums_exact(pg_engine: Engine) 
     assert not [r for r in results if isinstance(r, Exception)], results
     with Session(pg_engine) as session:
         assert session.scalar(select(func.count()).select_from(Order)) == WRITERS * ROUNDS
-        for measure in ("spent", "orders"):
-            for since_days in (None, 365):
-                expected = _from_orders(session, measure, since_days)
-                assert _sums(session, measure, since_days) == expected, (measure, since_days)
+        _agree(session)
     with factory.begin() as session:
         spend.fold(session, clock.now())
         assert session.scalar(select(func.count()).select_from(MemberSpendChange)) == 0
-        for measure in ("spent", "orders"):
-            for since_days in (None, 365):
-                expected = _from_orders(session, measure, since_days)
-                assert _sums(session, measure, since_days) == expected, (measure, since_days)
+        _agree(session)

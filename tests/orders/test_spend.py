@@ -33,7 +33,7 @@ YEAR = timedelta(days=365)
 MEASURES = ("spent", "orders")
 
 
-def _expected(session: Session, measure: str, window: behaviour.Window) -> dict[int, int]:
+def expected(session: Session, measure: str, window: behaviour.Window) -> dict[int, int]:
     """The measure read from the orders one by one, in Python."""
     found: dict[int, int] = {}
     for order in session.scalars(select(Order).where(Order.member_id.is_not(None))):
@@ -50,7 +50,7 @@ def _expected(session: Session, measure: str, window: behaviour.Window) -> dict[
     return {member_id: value for member_id, value in found.items() if value}
 
 
-def _summed(session: Session, measure: spend.Measure, window: behaviour.Window) -> dict[int, int]:
+def summed(session: Session, measure: spend.Measure, window: behaviour.Window) -> dict[int, int]:
     query = spend.rows(session, measure, window.until, window.since)
     assert query is not None
     rows = query.subquery()
@@ -65,7 +65,7 @@ def _agree(session: Session, now: datetime) -> None:
     for measure in MEASURES:
         for since in (None, now - YEAR):
             window = behaviour.Window(until=now, since=since)
-            assert _summed(session, measure, window) == _expected(session, measure, window), (
+            assert summed(session, measure, window) == expected(session, measure, window), (
                 measure,
                 since,
             )
@@ -241,8 +241,8 @@ def test_imported_orders_reach_the_sums(session: Session, sessions: Any) -> None
     member_id = session.scalar(select(Order.member_id).where(Order.external_id == "IMP-0"))
     assert member_id is not None
     year = behaviour.Window(chain.now, chain.now - YEAR)
-    assert _summed(session, "spent", year) == {member_id: 12000}
-    assert _summed(session, "spent", behaviour.Window(chain.now)) == {member_id: 19000}
+    assert summed(session, "spent", year) == {member_id: 12000}
+    assert summed(session, "spent", behaviour.Window(chain.now)) == {member_id: 19000}
     _agree(session, chain.now)
 
 
@@ -255,9 +255,9 @@ def test_a_merge_moves_the_sums_to_the_member_kept(session: Session, measure: st
     _merge(session, chain, 0, 1)
     year = behaviour.Window(chain.now, chain.now - YEAR)
     expected = {chain.members[1].id: 8000 if measure == "spent" else 2}
-    assert _summed(session, measure, year) == expected  # type: ignore[arg-type]
+    assert summed(session, measure, year) == expected  # type: ignore[arg-type]
     spend.fold(session, chain.now)
-    assert _summed(session, measure, year) == expected  # type: ignore[arg-type]
+    assert summed(session, measure, year) == expected  # type: ignore[arg-type]
 
 
 def test_the_fold_is_a_job_every_five_minutes(session: Session) -> None:
